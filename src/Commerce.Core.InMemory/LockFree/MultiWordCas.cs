@@ -1,0 +1,134 @@
+// A lock-free multi-word compare-and-swap (MCAS) over cells that hold references to immutable states.
+//
+// The protocol is the k+1-CAS scheme of Guerraoui, Kogan, Marathe and Zablotchi, "Efficient
+// Multi-word Compare and Swap" (DISC 2020), after Harris, Fraser and Pratt (2002):
+//
+//  1. A commit builds a descriptor: a status (Active, then Succeeded or Failed exactly once) and one
+//     update per cell (cell, expected state, desired state), sorted by the cells' global order.
+//  2. It installs the descriptor in each cell in that order, each with one CAS that succeeds only if
+//     the cell's logical value is the expected state (k CASes).
+//  3. It decides with one more CAS on the status: Succeeded if every install worked, Failed as soon as
+//     one cell held something else.
+//
+// Cells are never cleaned up afterwards: a cell that holds a decided descriptor simply has that
+// descriptor's desired state as its logical value if it succeeded, or its expected state if it
+// failed. The next commit on the cell replaces the descriptor with its own.
+//
+// Anyone who meets an Active descriptor (a reader or another commit) helps it: it runs steps 2 and 3
+// for that descriptor, then retries. So a descheduled committer never blocks anyone (lock-freedom);
+// installing in one global order means helping never cycles. Commits over disjoint cells never touch
+// the same memory (disjoint-access parallelism). Each commit takes effect at its status CAS
+// (linearizability).
+//
+// There is no ABA problem: states are immutable objects compared by reference, every write installs
+// a freshly allocated state, and the garbage collector never reuses an address that is still
+// referenced.
+using System.Runtime.CompilerServices;
+
+namespace Commerce.InMemory.LockFree;
+
+/// <summary>The multi-word compare-and-swap over <see cref="Cell"/>s; see the protocol at the top of this file.</summary>
+internal static class MultiWordCas
+{
+    /// <summary>The logical value of a cell, helping any undecided commit it meets.</summary>
+    public static object Read(Cell cell)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref cell.Content);
+            if (current is not CommitDescriptor descriptor)
+            {
+                return current;
+            }
+
+            var status = descriptor.Status;
+            if (status == CommitStatus.Active)
+            {
+                Help(descriptor, null);
+                continue;
+            }
+
+            return descriptor.LogicalValue(cell, status);
+        }
+    }
+
+    /// <summary>
+    /// Runs a commit to its decision. Returns <see langword="true"/> if every cell held its expected state
+    /// and now holds its desired state; <see langword="false"/> if nothing changed.
+    /// </summary>
+    /// <param name="descriptor">The commit; its updates are sorted by cell order.</param>
+    /// <param name="afterInstall">A test seam: called by the committing thread after it installs the descriptor in the i-th cell.</param>
+    public static bool Commit(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall = null) =>
+        Help(descriptor, afterInstall);
+
+    private static bool Help(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall)
+    {
+        var updates = descriptor.Updates;
+        var outcome = CommitStatus.Succeeded;
+        for (var i = 0; i < updates.Length && outcome == CommitStatus.Succeeded; i++)
+        {
+            if (!Install(descriptor, in updates[i]))
+            {
+                outcome = CommitStatus.Failed;
+            }
+            else
+            {
+                afterInstall?.Invoke(descriptor, i);
+            }
+        }
+
+        // Decide once; whoever gets here first wins, and everyone reports that decision.
+        Interlocked.CompareExchange(ref descriptor.StatusField, (int)outcome, (int)CommitStatus.Active);
+        return descriptor.Status == CommitStatus.Succeeded;
+    }
+
+    /// <summary>
+    /// Installs the descriptor in one cell. Returns <see langword="false"/> if the cell's logical value is
+    /// not the expected state. Returns <see langword="true"/> if it is installed, or if the descriptor was
+    /// already decided (then the caller's decision CAS is a no-op).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Install(CommitDescriptor descriptor, in CellUpdate update)
+    {
+        var cell = update.Cell;
+        while (true)
+        {
+            var current = Volatile.Read(ref cell.Content);
+            if (ReferenceEquals(current, descriptor))
+            {
+                return true;
+            }
+
+            if (descriptor.Status != CommitStatus.Active)
+            {
+                // Decided by a helper: stop installing (a late install would be harmless, but is wasted).
+                return true;
+            }
+
+            var logical = current;
+            if (current is CommitDescriptor other)
+            {
+                var otherStatus = other.Status;
+                if (otherStatus == CommitStatus.Active)
+                {
+                    // Cells are installed in one global order, so other holds no cell we hold after this
+                    // one: helping it cannot come back to us.
+                    Help(other, null);
+                    continue;
+                }
+
+                logical = other.LogicalValue(cell, otherStatus);
+            }
+
+            if (!ReferenceEquals(logical, update.Expected))
+            {
+                return false;
+            }
+
+            if (ReferenceEquals(Interlocked.CompareExchange(ref cell.Content, descriptor, current), current))
+            {
+                return true;
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using Commerce.Storage;
+
+namespace Commerce;
+
+/// <summary>Changes and shows carts, through the store's units of work.</summary>
+internal sealed class CartService(CommerceRuntime runtime) : ICartService
+{
+    public ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default)
+    {
+        if (quantity <= 0)
+        {
+            return ValueTask.FromResult(Result<CartView>.Failure(Errors.NonPositiveQuantity(quantity)));
+        }
+
+        return runtime.RunAsync(
+            "AddCartItem",
+            (user, product, quantity, runtime.Options.MaxLineQuantity),
+            static async (unitOfWork, state, ct) =>
+            {
+                var (user, productId, quantity, maxLineQuantity) = state;
+                if (await unitOfWork.Products.FindAsync(productId, ct).ConfigureAwait(false) is null)
+                {
+                    return Errors.ProductNotFound(productId);
+                }
+
+                var cart = await unitOfWork.Carts.FindAsync(user, ct).ConfigureAwait(false) ?? Cart.Empty(user);
+                var added = cart.AddItem(productId, quantity, maxLineQuantity);
+                if (added.IsFailure)
+                {
+                    return Result<CartView>.Failure(added.Error);
+                }
+
+                var view = await ViewAsync(unitOfWork, added.Value, ct).ConfigureAwait(false);
+                if (view.IsSuccess)
+                {
+                    unitOfWork.Carts.Save(added.Value);
+                }
+
+                return view;
+            },
+            cancellationToken);
+    }
+
+    public ValueTask<Result<CartView>> RemoveItemAsync(UserId user, ProductId product, CancellationToken cancellationToken = default) =>
+        runtime.RunAsync(
+            "RemoveCartItem",
+            (user, product),
+            static async (unitOfWork, state, ct) =>
+            {
+                var (user, productId) = state;
+                var cart = await unitOfWork.Carts.FindAsync(user, ct).ConfigureAwait(false);
+                if (cart is null)
+                {
+                    return Errors.CartItemNotFound(user, productId);
+                }
+
+                var removed = cart.RemoveItem(productId);
+                if (removed.IsFailure)
+                {
+                    return Result<CartView>.Failure(removed.Error);
+                }
+
+                var view = await ViewAsync(unitOfWork, removed.Value, ct).ConfigureAwait(false);
+                if (view.IsSuccess)
+                {
+                    unitOfWork.Carts.Save(removed.Value);
+                }
+
+                return view;
+            },
+            cancellationToken);
+
+    public ValueTask<CartView> GetCartAsync(UserId user, CancellationToken cancellationToken = default) =>
+        runtime.ReadAsync(
+            "GetCart",
+            user,
+            static async (unitOfWork, user, ct) =>
+            {
+                var cart = await unitOfWork.Carts.FindAsync(user, ct).ConfigureAwait(false) ?? Cart.Empty(user);
+                return await ViewAsync(unitOfWork, cart, ct).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+    /// <summary>Joins a cart's lines with the catalog's names and current prices.</summary>
+    private static async ValueTask<Result<CartView>> ViewAsync(IUnitOfWork unitOfWork, Cart cart, CancellationToken ct)
+    {
+        var lines = new CartLineView[cart.Lines.Length];
+        var total = Money.Zero;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = cart.Lines[i];
+            var product = await unitOfWork.Products.FindAsync(line.ProductId, ct).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The cart of user {cart.UserId} holds product {line.ProductId}, which the store does not have.");
+            if (!product.Price.TryMultiply(line.Quantity, out var lineTotal) || !total.TryAdd(lineTotal, out total))
+            {
+                return Errors.AmountOverflow();
+            }
+
+            lines[i] = new CartLineView(line.ProductId, product.Name, product.Price, line.Quantity, lineTotal);
+        }
+
+        return new CartView(cart.UserId, Array.AsReadOnly(lines), total);
+    }
+}

@@ -1,0 +1,15 @@
+namespace Commerce;
+
+/// <summary>A cart as a host shows it: its lines joined with product names and prices, and the total.</summary>
+/// <param name="UserId">The owner.</param>
+/// <param name="Lines">The lines, in the order products were first added.</param>
+/// <param name="Total">The sum of the line totals.</param>
+public sealed record CartView(UserId UserId, IReadOnlyList<CartLineView> Lines, Money Total);
+
+/// <summary>One cart line joined with its product.</summary>
+/// <param name="ProductId">The product.</param>
+/// <param name="Name">The product's name.</param>
+/// <param name="UnitPrice">The product's current unit price.</param>
+/// <param name="Quantity">The quantity.</param>
+/// <param name="LineTotal">Unit price × quantity.</param>
+public sealed record CartLineView(ProductId ProductId, string Name, Money UnitPrice, int Quantity, Money LineTotal);

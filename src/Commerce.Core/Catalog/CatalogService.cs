@@ -1,0 +1,132 @@
+using Commerce.Storage;
+
+namespace Commerce;
+
+/// <summary>Adds, restocks and lists products, through the store's units of work.</summary>
+internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
+{
+    public async ValueTask<Result<ProductSummary>> AddProductAsync(ProductId id, string name, Money price, int initialStock, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var created = Product.Create(id, name, price, runtime.Options.MaxProductNameLength);
+        Result<ProductSummary> result;
+        if (created.IsFailure)
+        {
+            result = Result<ProductSummary>.Failure(created.Error);
+        }
+        else if (initialStock < 0)
+        {
+            result = Errors.NegativeQuantity(initialStock);
+        }
+        else
+        {
+            result = await runtime.RunAsync(
+                "AddProduct",
+                (product: created.Value, initialStock),
+                static async (unitOfWork, state, ct) =>
+                {
+                    var (product, stock) = state;
+                    if (await unitOfWork.Products.FindAsync(product.Id, ct).ConfigureAwait(false) is not null)
+                    {
+                        return Result<ProductSummary>.Failure(Errors.ProductAlreadyExists(product.Id));
+                    }
+
+                    unitOfWork.Products.Add(product);
+                    unitOfWork.Inventory.Save(new StockItem(product.Id, stock));
+                    return new ProductSummary(product.Id, product.Name, product.Price, stock);
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.IsSuccess)
+        {
+            Log.ProductAdded(runtime.Logger, id, result.Value.Name, price, initialStock);
+        }
+        else
+        {
+            Log.CatalogChangeRefused(runtime.Logger, id, result.Error.Code, result.Error.Message);
+        }
+
+        return result;
+    }
+
+    public async ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default)
+    {
+        var result = quantity <= 0
+            ? Errors.NonPositiveQuantity(quantity)
+            : await runtime.RunAsync(
+                "Restock",
+                (id, quantity),
+                static async (unitOfWork, state, ct) =>
+                {
+                    var (id, quantity) = state;
+                    var product = await unitOfWork.Products.FindAsync(id, ct).ConfigureAwait(false);
+                    var stock = await unitOfWork.Inventory.FindAsync(id, ct).ConfigureAwait(false);
+                    if (product is null || stock is null)
+                    {
+                        return Result<ProductSummary>.Failure(Errors.ProductNotFound(id));
+                    }
+
+                    var restocked = stock.Restock(quantity);
+                    if (restocked.IsFailure)
+                    {
+                        return Result<ProductSummary>.Failure(restocked.Error);
+                    }
+
+                    unitOfWork.Inventory.Save(restocked.Value);
+                    return new ProductSummary(id, product.Name, product.Price, restocked.Value.OnHand);
+                },
+                cancellationToken).ConfigureAwait(false);
+
+        if (result.IsSuccess)
+        {
+            Log.ProductRestocked(runtime.Logger, id, quantity, result.Value.Stock);
+        }
+        else
+        {
+            Log.CatalogChangeRefused(runtime.Logger, id, result.Error.Code, result.Error.Message);
+        }
+
+        return result;
+    }
+
+    public ValueTask<Result<ProductSummary>> GetProductAsync(ProductId id, CancellationToken cancellationToken = default) =>
+        runtime.RunAsync(
+            "GetProduct",
+            id,
+            static async (unitOfWork, id, ct) =>
+            {
+                var product = await unitOfWork.Products.FindAsync(id, ct).ConfigureAwait(false);
+                var stock = await unitOfWork.Inventory.FindAsync(id, ct).ConfigureAwait(false);
+                return product is null || stock is null
+                    ? Result<ProductSummary>.Failure(Errors.ProductNotFound(id))
+                    : new ProductSummary(id, product.Name, product.Price, stock.OnHand);
+            },
+            cancellationToken);
+
+    public ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(CancellationToken cancellationToken = default) =>
+        ListProductsAsync(null, runtime.Options.DefaultPageSize, cancellationToken);
+
+    public ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(ProductId? after, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, runtime.Options.MaxPageSize);
+        return runtime.ReadAsync(
+            "ListProducts",
+            (after, limit),
+            static async (unitOfWork, state, ct) =>
+            {
+                var products = await unitOfWork.Products.ListAsync(state.after, state.limit, ct).ConfigureAwait(false);
+                var page = new ProductSummary[products.Count];
+                for (var i = 0; i < page.Length; i++)
+                {
+                    var product = products[i];
+                    var stock = await unitOfWork.Inventory.FindAsync(product.Id, ct).ConfigureAwait(false);
+                    page[i] = new ProductSummary(product.Id, product.Name, product.Price, stock?.OnHand ?? 0);
+                }
+
+                return Result<IReadOnlyList<ProductSummary>>.Success(Array.AsReadOnly(page));
+            },
+            cancellationToken);
+    }
+}

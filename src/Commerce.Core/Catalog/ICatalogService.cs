@@ -1,0 +1,50 @@
+namespace Commerce;
+
+/// <summary>Adds, restocks and lists products.</summary>
+/// <remarks>Thread-safe.</remarks>
+public interface ICatalogService
+{
+    /// <summary>Adds a product with its initial stock.</summary>
+    /// <param name="id">The caller-chosen product id.</param>
+    /// <param name="name">The name: 1 to <see cref="CommerceOptions.MaxProductNameLength"/> characters, not only white space.</param>
+    /// <param name="price">The unit price; zero or more.</param>
+    /// <param name="initialStock">The stock on hand; zero or more.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>
+    /// The product, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidProductName"/>,
+    /// <see cref="CommerceErrorCode.InvalidAmount"/> (negative price), <see cref="CommerceErrorCode.InvalidQuantity"/>
+    /// (negative stock), <see cref="CommerceErrorCode.ProductAlreadyExists"/> or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
+    ValueTask<Result<ProductSummary>> AddProductAsync(ProductId id, string name, Money price, int initialStock, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds units to a product's stock.</summary>
+    /// <param name="id">The product.</param>
+    /// <param name="quantity">The units to add; positive.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>
+    /// The product with its new stock, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidQuantity"/>
+    /// (also when the stock would pass <see cref="int.MaxValue"/>), <see cref="CommerceErrorCode.ProductNotFound"/>
+    /// or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// </returns>
+    ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads one product with its stock.</summary>
+    /// <param name="id">The product.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The product, or <see cref="CommerceErrorCode.ProductNotFound"/>.</returns>
+    ValueTask<Result<ProductSummary>> GetProductAsync(ProductId id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists the first page of products (<see cref="CommerceOptions.DefaultPageSize"/> of them) in ascending id order.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The page; a consistent snapshot of products and their stock.</returns>
+    ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Lists a page of products in ascending id order (keyset paging: pass the last id of a page to get the next).</summary>
+    /// <param name="after">Only products with a greater id; <see langword="null"/> for the first page.</param>
+    /// <param name="limit">The page size: 1 to <see cref="CommerceOptions.MaxPageSize"/>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The page; a consistent snapshot of products and their stock. Fewer than <paramref name="limit"/> entries means it is the last page.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to <see cref="CommerceOptions.MaxPageSize"/>.</exception>
+    ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(ProductId? after, int limit, CancellationToken cancellationToken = default);
+}

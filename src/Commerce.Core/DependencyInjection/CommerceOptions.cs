@@ -1,0 +1,96 @@
+namespace Commerce;
+
+/// <summary>
+/// Limits, ranking defaults and retry behaviour. Set them in <c>AddCommerce(options =&gt; …)</c>; they are
+/// validated there and read once when the services are created.
+/// </summary>
+public sealed class CommerceOptions
+{
+    /// <summary>The largest single charge. Default 10,000,000 (100,000.00 in a currency with cents).</summary>
+    public Money MaxChargeAmount { get; set; } = new(10_000_000);
+
+    /// <summary>The largest balance a wallet may reach. Default 1,000,000,000.</summary>
+    public Money MaxBalance { get; set; } = new(1_000_000_000);
+
+    /// <summary>The largest quantity of one product in one order line or cart line. Default 1,000,000.</summary>
+    public int MaxLineQuantity { get; set; } = 1_000_000;
+
+    /// <summary>The most distinct products in one order. Default 100.</summary>
+    public int MaxOrderLines { get; set; } = 100;
+
+    /// <summary>The longest product name. Default 200.</summary>
+    public int MaxProductNameLength { get; set; } = 200;
+
+    /// <summary>The page size of <see cref="ICatalogService.ListProductsAsync(CancellationToken)"/>. Default 20.</summary>
+    public int DefaultPageSize { get; set; } = 20;
+
+    /// <summary>The largest page a listing may ask for. Default 100.</summary>
+    public int MaxPageSize { get; set; } = 100;
+
+    /// <summary>How many products the default ranking returns. Default 5.</summary>
+    public int PopularProductsCount { get; set; } = 5;
+
+    /// <summary>The largest count a ranking may ask for. Default 100.</summary>
+    public int MaxPopularProductsCount { get; set; } = 100;
+
+    /// <summary>The window of the default ranking. Default 3 days.</summary>
+    public TimeSpan PopularProductsWindow { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>The longest window a ranking may ask for. Default 366 days.</summary>
+    public TimeSpan MaxRankingWindow { get; set; } = TimeSpan.FromDays(366);
+
+    /// <summary>
+    /// The width of the time buckets the ranking counts sales in, and so the precision of its window
+    /// (see <see cref="ISalesRankingService"/>). Default 1 minute; at least 1 second, at most 1 day.
+    /// </summary>
+    public TimeSpan RankingResolution { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How many times a use case runs before giving up with <see cref="CommerceErrorCode.ConcurrencyConflict"/>
+    /// when commits keep conflicting. Default 64.
+    /// </summary>
+    public int MaxCommitAttempts { get; set; } = 64;
+
+    /// <summary>
+    /// The base of the jittered exponential back-off between attempts: before attempt n (n ≥ 3) the
+    /// service waits a random time up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−3)). The second
+    /// attempt runs at once. Default 1 ms.
+    /// </summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>The longest back-off between attempts. Default 50 ms.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>A copy, so that later changes to a registered instance do not reach running services.</summary>
+    internal CommerceOptions Snapshot() => (CommerceOptions)MemberwiseClone();
+
+    /// <summary>Lists every invalid setting.</summary>
+    internal List<string> Validate()
+    {
+        var problems = new List<string>();
+        void Check(bool ok, string problem)
+        {
+            if (!ok)
+            {
+                problems.Add(problem);
+            }
+        }
+
+        Check(MaxChargeAmount.IsPositive, $"{nameof(MaxChargeAmount)} must be positive.");
+        Check(MaxBalance.IsPositive, $"{nameof(MaxBalance)} must be positive.");
+        Check(MaxLineQuantity > 0, $"{nameof(MaxLineQuantity)} must be positive.");
+        Check(MaxOrderLines > 0, $"{nameof(MaxOrderLines)} must be positive.");
+        Check(MaxProductNameLength > 0, $"{nameof(MaxProductNameLength)} must be positive.");
+        Check(MaxPageSize > 0, $"{nameof(MaxPageSize)} must be positive.");
+        Check(DefaultPageSize > 0 && DefaultPageSize <= MaxPageSize, $"{nameof(DefaultPageSize)} must be between 1 and {nameof(MaxPageSize)}.");
+        Check(MaxPopularProductsCount > 0, $"{nameof(MaxPopularProductsCount)} must be positive.");
+        Check(PopularProductsCount > 0 && PopularProductsCount <= MaxPopularProductsCount, $"{nameof(PopularProductsCount)} must be between 1 and {nameof(MaxPopularProductsCount)}.");
+        Check(RankingResolution >= TimeSpan.FromSeconds(1) && RankingResolution <= TimeSpan.FromDays(1), $"{nameof(RankingResolution)} must be between 1 second and 1 day.");
+        Check(MaxRankingWindow > TimeSpan.Zero && MaxRankingWindow <= TimeSpan.FromDays(3660), $"{nameof(MaxRankingWindow)} must be positive and at most 3,660 days.");
+        Check(PopularProductsWindow > TimeSpan.Zero && PopularProductsWindow <= MaxRankingWindow, $"{nameof(PopularProductsWindow)} must be positive and at most {nameof(MaxRankingWindow)}.");
+        Check(MaxCommitAttempts > 0, $"{nameof(MaxCommitAttempts)} must be positive.");
+        Check(RetryBaseDelay >= TimeSpan.Zero, $"{nameof(RetryBaseDelay)} cannot be negative.");
+        Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromSeconds(30), $"{nameof(MaxRetryDelay)} must be at least {nameof(RetryBaseDelay)} and at most 30 seconds.");
+        return problems;
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace Commerce;
+
+/// <summary>The library's error messages, in one place so they read alike.</summary>
+internal static class Errors
+{
+    private static string Format(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    public static CommerceError NonPositiveAmount(Money amount) =>
+        new(CommerceErrorCode.InvalidAmount, Format($"The amount must be greater than zero, but was {amount}."));
+
+    public static CommerceError NegativePrice(Money price) =>
+        new(CommerceErrorCode.InvalidAmount, Format($"A price cannot be negative, but was {price}."));
+
+    public static CommerceError ChargeLimitExceeded(Money amount, Money limit) =>
+        new(CommerceErrorCode.ChargeLimitExceeded, Format($"A single charge may be at most {limit}, but was {amount}."));
+
+    public static CommerceError BalanceLimitExceeded(Money balance, Money amount, Money limit) =>
+        new(CommerceErrorCode.BalanceLimitExceeded, Format($"Adding {amount} to the balance of {balance} would exceed the maximum balance of {limit}."));
+
+    public static CommerceError InsufficientBalance(Money balance, Money required) =>
+        new(CommerceErrorCode.InsufficientBalance, Format($"The balance of {balance} is less than the {required} required."));
+
+    public static CommerceError InsufficientStock(IEnumerable<ProductId> productIds)
+    {
+        var ids = productIds.Order().ToArray();
+        return new(CommerceErrorCode.InsufficientStock, Format($"Not enough stock for product(s) {string.Join(", ", ids)}."), ids);
+    }
+
+    public static CommerceError InsufficientStock(ProductId productId, int onHand, int requested) =>
+        new(CommerceErrorCode.InsufficientStock, Format($"Product {productId} has {onHand} in stock, fewer than the {requested} requested."), [productId]);
+
+    public static CommerceError ProductNotFound(IEnumerable<ProductId> productIds)
+    {
+        var ids = productIds.Order().ToArray();
+        return new(CommerceErrorCode.ProductNotFound, Format($"Unknown product(s) {string.Join(", ", ids)}."), ids);
+    }
+
+    public static CommerceError ProductNotFound(ProductId productId) => ProductNotFound([productId]);
+
+    public static CommerceError ProductAlreadyExists(ProductId productId) =>
+        new(CommerceErrorCode.ProductAlreadyExists, Format($"A product with id {productId} already exists."), [productId]);
+
+    public static CommerceError InvalidProductName(int maxLength) =>
+        new(CommerceErrorCode.InvalidProductName, Format($"A product name must be 1 to {maxLength} characters and not only white space."));
+
+    public static CommerceError NonPositiveQuantity(int quantity) =>
+        new(CommerceErrorCode.InvalidQuantity, Format($"The quantity must be greater than zero, but was {quantity}."));
+
+    public static CommerceError NegativeQuantity(int quantity) =>
+        new(CommerceErrorCode.InvalidQuantity, Format($"The quantity cannot be negative, but was {quantity}."));
+
+    public static CommerceError QuantityLimitExceeded(long quantity, int limit) =>
+        new(CommerceErrorCode.InvalidQuantity, Format($"The quantity may be at most {limit}, but would be {quantity}."));
+
+    public static CommerceError StockOverflow(ProductId productId) =>
+        new(CommerceErrorCode.InvalidQuantity, Format($"Restocking product {productId} would take its stock above {int.MaxValue}."), [productId]);
+
+    public static CommerceError EmptyOrder() =>
+        new(CommerceErrorCode.EmptyOrder, "An order needs at least one line.");
+
+    public static CommerceError TooManyLines(int count, int limit) =>
+        new(CommerceErrorCode.TooManyLines, Format($"An order may have at most {limit} distinct products, but had {count}."));
+
+    public static CommerceError AmountOverflow() =>
+        new(CommerceErrorCode.AmountOverflow, "The total does not fit in a 64-bit amount.");
+
+    public static CommerceError CartItemNotFound(UserId user, ProductId productId) =>
+        new(CommerceErrorCode.CartItemNotFound, Format($"The cart of user {user} has no line for product {productId}."), [productId]);
+
+    public static CommerceError OrderNotFound(OrderId orderId) =>
+        new(CommerceErrorCode.OrderNotFound, Format($"No order has the id {orderId}."));
+
+    public static CommerceError ConcurrencyConflict(string operation, int attempts) =>
+        new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} conflicted with concurrent operations {attempts} times and gave up; nothing was changed."));
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Commerce;
+
+/// <summary>Every log message of the library, with stable event ids (1xx wallets, 2xx catalog, 3xx orders, 9xx storage).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 101, EventName = "WalletCharged", Level = LogLevel.Information,
+        Message = "Charged {Amount} to the wallet of user {UserId}; the balance is now {Balance}.")]
+    public static partial void WalletCharged(ILogger logger, UserId userId, Money amount, Money balance);
+
+    [LoggerMessage(EventId = 102, EventName = "ChargeRefused", Level = LogLevel.Information,
+        Message = "Refused to charge {Amount} to the wallet of user {UserId}: {ErrorCode} ({ErrorMessage}).")]
+    public static partial void ChargeRefused(ILogger logger, UserId userId, Money amount, CommerceErrorCode errorCode, string errorMessage);
+
+    [LoggerMessage(EventId = 201, EventName = "ProductAdded", Level = LogLevel.Information,
+        Message = "Added product {ProductId} '{Name}' at {Price} with {Stock} in stock.")]
+    public static partial void ProductAdded(ILogger logger, ProductId productId, string name, Money price, int stock);
+
+    [LoggerMessage(EventId = 202, EventName = "ProductRestocked", Level = LogLevel.Information,
+        Message = "Restocked product {ProductId} by {Quantity}; {Stock} in stock.")]
+    public static partial void ProductRestocked(ILogger logger, ProductId productId, int quantity, int stock);
+
+    [LoggerMessage(EventId = 203, EventName = "CatalogChangeRefused", Level = LogLevel.Information,
+        Message = "Refused to change product {ProductId}: {ErrorCode} ({ErrorMessage}).")]
+    public static partial void CatalogChangeRefused(ILogger logger, ProductId productId, CommerceErrorCode errorCode, string errorMessage);
+
+    [LoggerMessage(EventId = 301, EventName = "OrderPlaced", Level = LogLevel.Information,
+        Message = "Placed order {OrderId} for user {UserId}: {LineCount} line(s), total {Total}.")]
+    public static partial void OrderPlaced(ILogger logger, OrderId orderId, UserId userId, int lineCount, Money total);
+
+    [LoggerMessage(EventId = 302, EventName = "OrderRefused", Level = LogLevel.Information,
+        Message = "Refused an order for user {UserId}: {ErrorCode} ({ErrorMessage}).")]
+    public static partial void OrderRefused(ILogger logger, UserId userId, CommerceErrorCode errorCode, string errorMessage);
+
+    [LoggerMessage(EventId = 901, EventName = "CommitConflict", Level = LogLevel.Debug,
+        Message = "{Operation} conflicted with a concurrent commit on attempt {Attempt}; retrying.")]
+    public static partial void CommitConflict(ILogger logger, string operation, int attempt);
+
+    [LoggerMessage(EventId = 902, EventName = "RetriesExhausted", Level = LogLevel.Warning,
+        Message = "{Operation} gave up after {Attempts} conflicting attempts; nothing was changed.")]
+    public static partial void RetriesExhausted(ILogger logger, string operation, int attempts);
+}

@@ -1,0 +1,134 @@
+using System.Collections.Immutable;
+
+namespace Commerce;
+
+/// <summary>One line of a placed order, with the unit price as it was when the order was placed.</summary>
+public readonly record struct OrderLine
+{
+    /// <summary>Creates a line; the line total is computed.</summary>
+    /// <param name="productId">The product.</param>
+    /// <param name="quantity">The quantity; positive.</param>
+    /// <param name="unitPrice">The unit price snapshot; not negative.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The quantity is not positive or the price is negative.</exception>
+    /// <exception cref="OverflowException">The line total does not fit in 64 bits.</exception>
+    public OrderLine(ProductId productId, int quantity, Money unitPrice)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(quantity);
+        ArgumentOutOfRangeException.ThrowIfNegative(unitPrice.Amount, nameof(unitPrice));
+        ProductId = productId;
+        Quantity = quantity;
+        UnitPrice = unitPrice;
+        LineTotal = unitPrice * quantity;
+    }
+
+    /// <summary>The product.</summary>
+    public ProductId ProductId { get; }
+
+    /// <summary>The quantity.</summary>
+    public int Quantity { get; }
+
+    /// <summary>The unit price when the order was placed.</summary>
+    public Money UnitPrice { get; }
+
+    /// <summary>Unit price × quantity.</summary>
+    public Money LineTotal { get; }
+}
+
+/// <summary>
+/// A placed order: who bought what, at which prices, for what total, and when. Immutable: the order
+/// keeps its own copy of the lines.
+/// </summary>
+public sealed record Order
+{
+    /// <summary>Creates an order (used by stores to rehydrate state; <see cref="Place"/> validates input).</summary>
+    /// <param name="id">The order id.</param>
+    /// <param name="userId">The buyer.</param>
+    /// <param name="lines">The lines; at least one, one per product.</param>
+    /// <param name="placedAt">When the order was placed.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty or names a product twice.</exception>
+    /// <exception cref="OverflowException">The total does not fit in 64 bits.</exception>
+    public Order(OrderId id, UserId userId, IEnumerable<OrderLine> lines, DateTimeOffset placedAt)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        var copy = lines.ToImmutableArray();
+        if (copy.IsEmpty)
+        {
+            throw new ArgumentException("An order needs at least one line.", nameof(lines));
+        }
+
+        var total = Money.Zero;
+        for (var i = 0; i < copy.Length; i++)
+        {
+            total += copy[i].LineTotal;
+            for (var j = 0; j < i; j++)
+            {
+                if (copy[j].ProductId == copy[i].ProductId)
+                {
+                    throw new ArgumentException("An order holds at most one line per product.", nameof(lines));
+                }
+            }
+        }
+
+        Id = id;
+        UserId = userId;
+        Lines = copy;
+        Total = total;
+        PlacedAt = placedAt;
+    }
+
+    /// <summary>The order id.</summary>
+    public OrderId Id { get; }
+
+    /// <summary>The buyer.</summary>
+    public UserId UserId { get; }
+
+    /// <summary>The lines, one per product, in the order the products first appeared in the request.</summary>
+    public IReadOnlyList<OrderLine> Lines { get; }
+
+    /// <summary>The sum of the line totals: what the buyer paid.</summary>
+    public Money Total { get; }
+
+    /// <summary>When the order was placed, from the host's <see cref="TimeProvider"/>.</summary>
+    public DateTimeOffset PlacedAt { get; }
+
+    /// <summary>Prices validated lines into an order.</summary>
+    /// <param name="id">The new order's id.</param>
+    /// <param name="userId">The buyer.</param>
+    /// <param name="lines">The lines: each product once, with its unit price snapshot.</param>
+    /// <param name="placedAt">When the order is placed.</param>
+    /// <returns>The order, or <see cref="CommerceErrorCode.EmptyOrder"/> or <see cref="CommerceErrorCode.AmountOverflow"/>.</returns>
+    public static Result<Order> Place(OrderId id, UserId userId, IReadOnlyList<OrderLine> lines, DateTimeOffset placedAt)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        if (lines.Count == 0)
+        {
+            return Errors.EmptyOrder();
+        }
+
+        return TryTotal(lines, out _) ? new Order(id, userId, lines, placedAt) : Errors.AmountOverflow();
+    }
+
+    /// <summary>Sums line totals without overflow.</summary>
+    internal static bool TryTotal(IReadOnlyList<OrderLine> lines, out Money total)
+    {
+        total = Money.Zero;
+        for (var i = 0; i < lines.Count; i++)
+        {
+            if (!total.TryAdd(lines[i].LineTotal, out total))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public bool Equals(Order? other) =>
+        other is not null && Id == other.Id && UserId == other.UserId && Total == other.Total
+        && PlacedAt == other.PlacedAt && Lines.SequenceEqual(other.Lines);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => Id.GetHashCode();
+}

@@ -1,0 +1,193 @@
+using Commerce.Storage;
+
+namespace Commerce;
+
+/// <summary>Places and reads orders, through the store's units of work.</summary>
+internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
+{
+    public async ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        var validated = Validate(lines, runtime.Options);
+        var result = validated.IsFailure
+            ? Result<Order>.Failure(validated.Error)
+            : await runtime.RunAsync("PlaceOrder", (user, lines: validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false);
+
+        if (result.IsSuccess)
+        {
+            var order = result.Value;
+            Log.OrderPlaced(runtime.Logger, order.Id, user, order.Lines.Count, order.Total);
+        }
+        else
+        {
+            Log.OrderRefused(runtime.Logger, user, result.Error.Code, result.Error.Message);
+        }
+
+        return result;
+    }
+
+    public ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default) =>
+        runtime.RunAsync(
+            "GetOrder",
+            id,
+            static async (unitOfWork, id, ct) =>
+                await unitOfWork.Orders.FindAsync(id, ct).ConfigureAwait(false) is { } order
+                    ? order
+                    : Result<Order>.Failure(Errors.OrderNotFound(id)),
+            cancellationToken);
+
+    /// <summary>
+    /// The checks that need no state: at least one line, positive quantities, duplicates merged (at the
+    /// position of their first line), merged quantities within the limit, and not too many products.
+    /// </summary>
+    internal static Result<OrderLineRequest[]> Validate(IReadOnlyList<OrderLineRequest> lines, CommerceOptions options)
+    {
+        if (lines.Count == 0)
+        {
+            return Errors.EmptyOrder();
+        }
+
+        var merged = new List<OrderLineRequest>(Math.Min(lines.Count, options.MaxOrderLines + 1));
+        Dictionary<ProductId, int>? index = lines.Count > 8 ? new(lines.Count) : null;
+        for (var i = 0; i < lines.Count; i++)
+        {
+            var line = lines[i];
+            if (line.Quantity <= 0)
+            {
+                return Errors.NonPositiveQuantity(line.Quantity);
+            }
+
+            var at = IndexOf(merged, index, line.ProductId);
+            if (at < 0)
+            {
+                index?.Add(line.ProductId, merged.Count);
+                merged.Add(line);
+                continue;
+            }
+
+            var sum = (long)merged[at].Quantity + line.Quantity;
+            if (sum > options.MaxLineQuantity)
+            {
+                return Errors.QuantityLimitExceeded(sum, options.MaxLineQuantity);
+            }
+
+            merged[at] = line with { Quantity = (int)sum };
+        }
+
+        foreach (var line in merged)
+        {
+            if (line.Quantity > options.MaxLineQuantity)
+            {
+                return Errors.QuantityLimitExceeded(line.Quantity, options.MaxLineQuantity);
+            }
+        }
+
+        if (merged.Count > options.MaxOrderLines)
+        {
+            return Errors.TooManyLines(merged.Count, options.MaxOrderLines);
+        }
+
+        return merged.ToArray();
+    }
+
+    private static int IndexOf(List<OrderLineRequest> merged, Dictionary<ProductId, int>? index, ProductId productId)
+    {
+        if (index is not null)
+        {
+            return index.TryGetValue(productId, out var at) ? at : -1;
+        }
+
+        for (var i = 0; i < merged.Count; i++)
+        {
+            if (merged[i].ProductId == productId)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>The use case, in the documented order: price, balance, stock, then pay, deduct, record.</summary>
+    private static async ValueTask<Result<Order>> PlaceAsync(
+        IUnitOfWork unitOfWork,
+        (UserId User, OrderLineRequest[] Lines, CommerceRuntime Runtime) state,
+        CancellationToken ct)
+    {
+        var (user, requested, runtime) = state;
+
+        // Price every line from the catalog; report every unknown product at once.
+        var priced = new OrderLine[requested.Length];
+        List<ProductId>? unknown = null;
+        for (var i = 0; i < requested.Length; i++)
+        {
+            var product = await unitOfWork.Products.FindAsync(requested[i].ProductId, ct).ConfigureAwait(false);
+            if (product is null)
+            {
+                (unknown ??= []).Add(requested[i].ProductId);
+            }
+            else if (unknown is null)
+            {
+                if (!product.Price.TryMultiply(requested[i].Quantity, out _))
+                {
+                    return Errors.AmountOverflow();
+                }
+
+                priced[i] = new OrderLine(product.Id, requested[i].Quantity, product.Price);
+            }
+        }
+
+        if (unknown is not null)
+        {
+            return Errors.ProductNotFound(unknown);
+        }
+
+        if (!Order.TryTotal(priced, out var total))
+        {
+            return Errors.AmountOverflow();
+        }
+
+        // Balance first: when both balance and stock are short, the answer is insufficient balance.
+        var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false) ?? Wallet.Empty(user);
+        var paid = wallet.Debit(total);
+        if (paid.IsFailure)
+        {
+            return Result<Order>.Failure(paid.Error);
+        }
+
+        // Then stock for every line; the error names every short product.
+        var deducted = new StockItem[priced.Length];
+        List<ProductId>? shortOf = null;
+        for (var i = 0; i < priced.Length; i++)
+        {
+            var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
+            var next = stock?.Deduct(priced[i].Quantity);
+            if (next is not { IsSuccess: true })
+            {
+                (shortOf ??= []).Add(priced[i].ProductId);
+            }
+            else
+            {
+                deducted[i] = next.Value.Value;
+            }
+        }
+
+        if (shortOf is not null)
+        {
+            return Errors.InsufficientStock(shortOf);
+        }
+
+        // Everything checks out: stage payment, stock, the order and the sale; the commit applies all or nothing.
+        var now = runtime.Time.GetUtcNow();
+        var order = new Order(OrderId.New(now), user, priced, now);
+        unitOfWork.Wallets.Save(paid.Value);
+        foreach (var item in deducted)
+        {
+            unitOfWork.Inventory.Save(item);
+        }
+
+        unitOfWork.Orders.Add(order);
+        await unitOfWork.Sales.RecordAsync(order, ct).ConfigureAwait(false);
+        return order;
+    }
+}

@@ -1,0 +1,90 @@
+namespace Commerce;
+
+/// <summary>
+/// A user's wallet: an immutable balance with pure transitions. Each transition returns the next
+/// wallet or a typed error and never changes this instance.
+/// </summary>
+/// <remarks>The balance is never negative; a charge never takes it above the maximum it is given.</remarks>
+public sealed record Wallet
+{
+    /// <summary>Creates a wallet with a given balance (used by stores to rehydrate state).</summary>
+    /// <param name="userId">The owner.</param>
+    /// <param name="balance">The balance; must not be negative.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="balance"/> is negative.</exception>
+    public Wallet(UserId userId, Money balance)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(balance.Amount, nameof(balance));
+        UserId = userId;
+        Balance = balance;
+    }
+
+    /// <summary>The owner.</summary>
+    public UserId UserId { get; }
+
+    /// <summary>The balance, never negative.</summary>
+    public Money Balance { get; }
+
+    /// <summary>The wallet of a user who was never charged: a zero balance.</summary>
+    /// <param name="userId">The owner.</param>
+    /// <returns>An empty wallet.</returns>
+    public static Wallet Empty(UserId userId) => new(userId, Money.Zero);
+
+    /// <summary>Adds money to the balance.</summary>
+    /// <param name="amount">The amount; must be positive and at most <paramref name="maxCharge"/>.</param>
+    /// <param name="maxCharge">The largest single charge allowed.</param>
+    /// <param name="maxBalance">The largest balance allowed after the charge.</param>
+    /// <returns>
+    /// The charged wallet, or <see cref="CommerceErrorCode.InvalidAmount"/>,
+    /// <see cref="CommerceErrorCode.ChargeLimitExceeded"/> or
+    /// <see cref="CommerceErrorCode.BalanceLimitExceeded"/> (also when the sum would overflow).
+    /// </returns>
+    public Result<Wallet> Charge(Money amount, Money maxCharge, Money maxBalance)
+    {
+        if (!amount.IsPositive)
+        {
+            return Errors.NonPositiveAmount(amount);
+        }
+
+        if (amount > maxCharge)
+        {
+            return Errors.ChargeLimitExceeded(amount, maxCharge);
+        }
+
+        return AddWithin(amount, maxBalance);
+    }
+
+    /// <summary>Takes a payment from the balance.</summary>
+    /// <param name="amount">The amount; must not be negative (zero is a free order).</param>
+    /// <returns>The debited wallet, or <see cref="CommerceErrorCode.InvalidAmount"/> or <see cref="CommerceErrorCode.InsufficientBalance"/>.</returns>
+    public Result<Wallet> Debit(Money amount)
+    {
+        if (amount.IsNegative)
+        {
+            return Errors.NegativePrice(amount);
+        }
+
+        if (amount > Balance)
+        {
+            return Errors.InsufficientBalance(Balance, amount);
+        }
+
+        return new Wallet(UserId, new Money(Balance.Amount - amount.Amount));
+    }
+
+    /// <summary>Returns a payment to the balance.</summary>
+    /// <param name="amount">The amount; must be positive.</param>
+    /// <param name="maxBalance">The largest balance allowed after the refund.</param>
+    /// <returns>The refunded wallet, or <see cref="CommerceErrorCode.InvalidAmount"/> or <see cref="CommerceErrorCode.BalanceLimitExceeded"/>.</returns>
+    public Result<Wallet> Refund(Money amount, Money maxBalance) =>
+        amount.IsPositive ? AddWithin(amount, maxBalance) : Errors.NonPositiveAmount(amount);
+
+    private Result<Wallet> AddWithin(Money amount, Money maxBalance)
+    {
+        if (!Balance.TryAdd(amount, out var next) || next > maxBalance)
+        {
+            return Errors.BalanceLimitExceeded(Balance, amount, maxBalance);
+        }
+
+        return new Wallet(UserId, next);
+    }
+}
