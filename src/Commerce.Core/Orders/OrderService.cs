@@ -117,29 +117,32 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var (user, requested, runtime) = state;
 
         // Price every line from the catalog; report every unknown product at once.
-        var priced = new OrderLine[requested.Length];
+        var products = new Product?[requested.Length];
         List<ProductId>? unknown = null;
         for (var i = 0; i < requested.Length; i++)
         {
-            var product = await unitOfWork.Products.FindAsync(requested[i].ProductId, ct).ConfigureAwait(false);
-            if (product is null)
+            products[i] = await unitOfWork.Products.FindAsync(requested[i].ProductId, ct).ConfigureAwait(false);
+            if (products[i] is null)
             {
                 (unknown ??= []).Add(requested[i].ProductId);
-            }
-            else if (unknown is null)
-            {
-                if (!product.Price.TryMultiply(requested[i].Quantity, out _))
-                {
-                    return Errors.AmountOverflow();
-                }
-
-                priced[i] = new OrderLine(product.Id, requested[i].Quantity, product.Price);
             }
         }
 
         if (unknown is not null)
         {
             return Errors.ProductNotFound(unknown);
+        }
+
+        var priced = new OrderLine[requested.Length];
+        for (var i = 0; i < requested.Length; i++)
+        {
+            var price = products[i]!.Price;
+            if (!price.TryMultiply(requested[i].Quantity, out _))
+            {
+                return Errors.AmountOverflow();
+            }
+
+            priced[i] = new OrderLine(requested[i].ProductId, requested[i].Quantity, price);
         }
 
         if (!Order.TryTotal(priced, out var total))
