@@ -64,6 +64,26 @@ public sealed class CommerceOptions
     /// <summary>A copy, so that later changes to a registered instance do not reach running services.</summary>
     internal CommerceOptions Snapshot() => (CommerceOptions)MemberwiseClone();
 
+    /// <summary>Takes every setting from another instance.</summary>
+    internal void CopyFrom(CommerceOptions other)
+    {
+        MaxChargeAmount = other.MaxChargeAmount;
+        MaxBalance = other.MaxBalance;
+        MaxLineQuantity = other.MaxLineQuantity;
+        MaxOrderLines = other.MaxOrderLines;
+        MaxProductNameLength = other.MaxProductNameLength;
+        DefaultPageSize = other.DefaultPageSize;
+        MaxPageSize = other.MaxPageSize;
+        PopularProductsCount = other.PopularProductsCount;
+        MaxPopularProductsCount = other.MaxPopularProductsCount;
+        PopularProductsWindow = other.PopularProductsWindow;
+        MaxRankingWindow = other.MaxRankingWindow;
+        RankingResolution = other.RankingResolution;
+        MaxCommitAttempts = other.MaxCommitAttempts;
+        RetryBaseDelay = other.RetryBaseDelay;
+        MaxRetryDelay = other.MaxRetryDelay;
+    }
+
     /// <summary>Lists every invalid setting.</summary>
     internal List<string> Validate()
     {

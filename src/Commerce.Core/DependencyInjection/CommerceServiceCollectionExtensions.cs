@@ -25,18 +25,23 @@ public static class CommerceServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
 
-        var options = services.FirstOrDefault(d => d.ServiceType == typeof(CommerceOptions) && !d.IsKeyedService)?.ImplementationInstance as CommerceOptions;
-        if (options is null)
-        {
-            options = new CommerceOptions();
-            services.AddSingleton(options);
-        }
-
-        configure?.Invoke(options);
-        var problems = options.Validate();
+        // Configure a copy and validate it first, so that invalid options leave the collection unchanged.
+        var registered = services.FirstOrDefault(d => d.ServiceType == typeof(CommerceOptions) && !d.IsKeyedService)?.ImplementationInstance as CommerceOptions;
+        var candidate = registered?.Snapshot() ?? new CommerceOptions();
+        configure?.Invoke(candidate);
+        var problems = candidate.Validate();
         if (problems.Count > 0)
         {
             throw new ArgumentException("Invalid Commerce options: " + string.Join(" ", problems), nameof(configure));
+        }
+
+        if (registered is null)
+        {
+            services.AddSingleton(candidate);
+        }
+        else
+        {
+            registered.CopyFrom(candidate);
         }
 
         services.TryAddSingleton(TimeProvider.System);
