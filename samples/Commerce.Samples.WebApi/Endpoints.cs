@@ -9,34 +9,36 @@ internal static class Endpoints
 
     public static void MapWalletEndpoints(this IEndpointRouteBuilder app)
     {
-        var users = app.MapGroup("/users/{userId}").WithTags("Wallets");
-        users.MapPost("/balance/charge", ChargeAsync);
+        var users = app.MapGroup("/users/{userId}").WithTags("Wallets").ProducesProblem(StatusCodes.Status400BadRequest);
+        users.MapPost("/balance/charge", ChargeAsync).ProducesProblem(StatusCodes.Status409Conflict);
         users.MapGet("/balance", GetBalanceAsync);
     }
 
     public static void MapProductEndpoints(this IEndpointRouteBuilder app)
     {
-        var products = app.MapGroup("/products").WithTags("Products");
+        var products = app.MapGroup("/products").WithTags("Products").ProducesProblem(StatusCodes.Status400BadRequest);
         products.MapGet("/", ListProductsAsync);
-        products.MapPost("/", AddProductAsync);
+        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict);
         products.MapGet("/popular", GetPopularAsync);
-        products.MapGet("/{id}", GetProductAsync);
-        products.MapPost("/{id}/restock", RestockAsync);
+        products.MapGet("/{id}", GetProductAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound);
     }
 
     public static void MapOrderEndpoints(this IEndpointRouteBuilder app)
     {
-        var orders = app.MapGroup("/orders").WithTags("Orders");
-        orders.MapPost("/", PlaceOrderAsync);
-        orders.MapGet("/{orderId}", GetOrderAsync);
+        var orders = app.MapGroup("/orders").WithTags("Orders").ProducesProblem(StatusCodes.Status400BadRequest);
+        orders.MapPost("/", PlaceOrderAsync)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        orders.MapGet("/{orderId}", GetOrderAsync).ProducesProblem(StatusCodes.Status404NotFound);
     }
 
     public static void MapCartEndpoints(this IEndpointRouteBuilder app)
     {
-        var cart = app.MapGroup("/users/{userId}/cart").WithTags("Carts");
+        var cart = app.MapGroup("/users/{userId}/cart").WithTags("Carts").ProducesProblem(StatusCodes.Status400BadRequest);
         cart.MapGet("/", GetCartAsync);
-        cart.MapPost("/items", AddCartItemAsync);
-        cart.MapDelete("/items/{productId}", RemoveCartItemAsync);
+        cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound);
     }
 
     // ------------------------------------------------------------------ wallets
