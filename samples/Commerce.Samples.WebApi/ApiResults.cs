@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Commerce.Samples.WebApi;
+
+/// <summary>Maps Commerce results to HTTP: the one place that decides status codes and problem details.</summary>
+internal static class ApiResults
+{
+    /// <summary>The <c>code</c> of a request the framework or the API refuses before it reaches the library.</summary>
+    public const string InvalidRequest = "InvalidRequest";
+
+    /// <summary>The value on success, else the error as problem details.</summary>
+    public static Results<TOk, ProblemHttpResult> ToHttp<T, TOk>(this Result<T> result, Func<T, TOk> onSuccess)
+        where TOk : IResult =>
+        result.IsSuccess ? onSuccess(result.Value) : Problem(result.Error);
+
+    /// <summary>A library error as problem details: status by kind, <c>code</c> = the error code's name.</summary>
+    public static ProblemHttpResult Problem(CommerceError error)
+    {
+        var extensions = new Dictionary<string, object?> { ["code"] = error.Code.ToString() };
+        if (error.ProductIds.Count > 0)
+        {
+            extensions["productIds"] = error.ProductIds.Select(id => id.Value).ToArray();
+        }
+
+        return TypedResults.Problem(detail: error.Message, statusCode: StatusCodeOf(error.Code), extensions: extensions);
+    }
+
+    /// <summary>A request refused by the API itself (e.g. a query value out of range): 400 with code <see cref="InvalidRequest"/>.</summary>
+    public static ProblemHttpResult BadRequest(string detail) =>
+        TypedResults.Problem(
+            detail: detail,
+            statusCode: StatusCodes.Status400BadRequest,
+            extensions: new Dictionary<string, object?> { ["code"] = InvalidRequest });
+
+    public static int StatusCodeOf(CommerceErrorCode code) => code switch
+    {
+        CommerceErrorCode.ProductNotFound or CommerceErrorCode.OrderNotFound or CommerceErrorCode.CartItemNotFound
+            => StatusCodes.Status404NotFound,
+        CommerceErrorCode.InsufficientBalance or CommerceErrorCode.InsufficientStock or CommerceErrorCode.ProductAlreadyExists
+            or CommerceErrorCode.BalanceLimitExceeded or CommerceErrorCode.ConcurrencyConflict
+            => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status400BadRequest, // invalid input: amounts, quantities, names, empty or oversized orders
+    };
+
+    /// <summary>
+    /// Gives every problem details response a <c>code</c>, also those the framework writes itself: malformed
+    /// JSON, missing bodies and non-numeric ids (400), unknown routes (404), unhandled exceptions (500).
+    /// </summary>
+    public static void AddErrorCode(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (!problem.Extensions.ContainsKey("code"))
+        {
+            problem.Extensions["code"] = (problem.Status ?? context.HttpContext.Response.StatusCode) switch
+            {
+                StatusCodes.Status400BadRequest => InvalidRequest,
+                StatusCodes.Status404NotFound => "NotFound",
+                StatusCodes.Status405MethodNotAllowed => "MethodNotAllowed",
+                StatusCodes.Status413PayloadTooLarge => "PayloadTooLarge",
+                StatusCodes.Status415UnsupportedMediaType => "UnsupportedMediaType",
+                >= 500 => "InternalError",
+                _ => "HttpError",
+            };
+        }
+
+        if (problem.Status == StatusCodes.Status400BadRequest && problem.Detail is null)
+        {
+            problem.Detail = "The request could not be read: check that the body is well-formed JSON of the expected shape and that ids and numbers are numeric.";
+        }
+
+        if (context.Exception is not null)
+        {
+            // Never show an exception's message or stack to a client; the host's log has them.
+            problem.Detail = null;
+            problem.Extensions.Remove("exception");
+        }
+    }
+}

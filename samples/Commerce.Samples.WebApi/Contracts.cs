@@ -1,0 +1,58 @@
+namespace Commerce.Samples.WebApi;
+
+// The wire format: plain numbers for ids and money, camelCase names. Kept apart from the library's
+// types so that the JSON stays exactly this whatever the domain types look like.
+
+/// <summary>Body of POST /users/{userId}/balance/charge.</summary>
+internal sealed record ChargeRequest(long Amount);
+
+/// <summary>Body of POST /products.</summary>
+internal sealed record AddProductRequest(long Id, string? Name, long Price, int Stock);
+
+/// <summary>Body of POST /products/{id}/restock.</summary>
+internal sealed record RestockRequest(int Quantity);
+
+/// <summary>Body of POST /orders.</summary>
+internal sealed record PlaceOrderRequest(long UserId, IReadOnlyList<OrderItemRequest>? Items);
+
+/// <summary>One line of <see cref="PlaceOrderRequest"/>.</summary>
+internal readonly record struct OrderItemRequest(long ProductId, int Quantity);
+
+/// <summary>Body of POST /users/{userId}/cart/items.</summary>
+internal sealed record CartItemRequest(long ProductId, int Quantity);
+
+internal sealed record BalanceResponse(long UserId, long Balance);
+
+internal sealed record ProductResponse(long Id, string Name, long Price, int Stock)
+{
+    public static ProductResponse From(ProductSummary product) =>
+        new(product.Id.Value, product.Name, product.Price.Amount, product.Stock);
+}
+
+internal sealed record OrderLineResponse(long ProductId, int Quantity, long UnitPrice, long LineTotal);
+
+internal sealed record OrderResponse(Guid Id, long UserId, IReadOnlyList<OrderLineResponse> Lines, long Total, DateTimeOffset PlacedAt)
+{
+    public static OrderResponse From(Order order) => new(
+        order.Id.Value,
+        order.UserId.Value,
+        [.. order.Lines.Select(l => new OrderLineResponse(l.ProductId.Value, l.Quantity, l.UnitPrice.Amount, l.LineTotal.Amount))],
+        order.Total.Amount,
+        order.PlacedAt);
+}
+
+internal sealed record PopularProductResponse(int Rank, long ProductId, string Name, long Price, long QuantitySold)
+{
+    public static PopularProductResponse From(PopularProduct popular) =>
+        new(popular.Rank, popular.ProductId.Value, popular.Name, popular.Price.Amount, popular.QuantitySold);
+}
+
+internal sealed record CartLineResponse(long ProductId, string Name, long UnitPrice, int Quantity, long LineTotal);
+
+internal sealed record CartResponse(long UserId, IReadOnlyList<CartLineResponse> Lines, long Total)
+{
+    public static CartResponse From(CartView cart) => new(
+        cart.UserId.Value,
+        [.. cart.Lines.Select(l => new CartLineResponse(l.ProductId.Value, l.Name, l.UnitPrice.Amount, l.Quantity, l.LineTotal.Amount))],
+        cart.Total.Amount);
+}

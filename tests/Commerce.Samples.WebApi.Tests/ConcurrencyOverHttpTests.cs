@@ -1,0 +1,62 @@
+using System.Net;
+
+namespace Commerce.Samples.WebApi.Tests;
+
+public sealed class ConcurrencyOverHttpTests : ApiTest
+{
+    /// <summary>Runs <paramref name="count"/> requests on the thread pool, all released at once.</summary>
+    private static async Task<HttpResponseMessage[]> RaceAsync(int count, Func<int, Task<HttpResponseMessage>> request)
+    {
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var racers = Enumerable.Range(0, count).Select(i => Task.Run(async () =>
+        {
+            await start.Task;
+            return await request(i);
+        })).ToArray();
+        start.SetResult();
+        return await Task.WhenAll(racers);
+    }
+
+    [Fact]
+    public async Task Concurrent_charges_to_one_wallet_are_all_applied()
+    {
+        const int Clients = 200;
+        var responses = await RaceAsync(Clients, i => Api.PostJsonAsync("/users/1/balance/charge", new { amount = i + 1 }));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(Clients * (Clients + 1) / 2, await Api.BalanceAsync(1));
+    }
+
+    [Fact]
+    public async Task Buyers_racing_for_scarce_stock_buy_exactly_the_stock_and_the_rest_get_409_InsufficientStock()
+    {
+        const int Buyers = 120;
+        const int Stock = 15;
+        await Api.AddProductAsync(1, "Limited", 100, Stock);
+        for (var buyer = 1; buyer <= Buyers; buyer++)
+        {
+            await Api.ChargeAsync(buyer, 1000);
+        }
+
+        var responses = await RaceAsync(Buyers, i =>
+            Api.PostJsonAsync("/orders", new { userId = i + 1, items = new[] { new { productId = 1, quantity = 1 } } }));
+
+        var sold = responses.Count(r => r.StatusCode == HttpStatusCode.Created);
+        Assert.Equal(Stock, sold);
+        foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.Created))
+        {
+            await ApiServer.ExpectProblemAsync(refused, HttpStatusCode.Conflict, "InsufficientStock");
+        }
+
+        Assert.Equal(0, await Api.StockAsync(1));
+        long totalBalance = 0;
+        for (var buyer = 1; buyer <= Buyers; buyer++)
+        {
+            totalBalance += await Api.BalanceAsync(buyer);
+        }
+
+        Assert.Equal((Buyers * 1000L) - (Stock * 100L), totalBalance);
+        var popular = await Api.GetJsonAsync("/products/popular");
+        Assert.Equal(Stock, popular[0].GetProperty("quantitySold").GetInt64());
+    }
+}

@@ -1,0 +1,67 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Commerce.Samples.WebApi.Tests;
+
+public sealed class HostingTests : ApiTest
+{
+    [Fact]
+    public async Task Health_reports_healthy()
+    {
+        var response = await Client.GetAsync(new Uri("/health", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_every_route()
+    {
+        var document = await Api.GetJsonAsync("/openapi/v1.json");
+        Assert.StartsWith("3.", document.GetProperty("openapi").GetString(), StringComparison.Ordinal);
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
+        string[] expected =
+        [
+            "/users/{userId}/balance/charge", "/users/{userId}/balance", "/products", "/products/{id}", "/products/{id}/restock",
+            "/products/popular", "/orders", "/orders/{orderId}", "/users/{userId}/cart", "/users/{userId}/cart/items",
+            "/users/{userId}/cart/items/{productId}",
+        ];
+        Assert.All(expected, path => Assert.Contains(path, paths));
+    }
+
+    [Fact]
+    public async Task An_unknown_route_is_a_404_problem()
+    {
+        await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
+    }
+
+    [Fact]
+    public async Task A_wrong_method_is_a_405_problem()
+    {
+        await ApiServer.ExpectProblemAsync(
+            await Client.DeleteAsync(new Uri("/products", UriKind.Relative)), HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
+    }
+
+    [Fact]
+    public async Task An_unhandled_exception_is_a_500_problem_without_its_details()
+    {
+        await using var server = await ApiServer.StartAsync(app =>
+            app.MapGet("/explode", IResult () => throw new InvalidOperationException("secret internal state")));
+        var response = await server.Client.GetAsync(new Uri("/explode", UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        await ApiServer.ExpectProblemAsync(response, HttpStatusCode.InternalServerError, "InternalError");
+        Assert.DoesNotContain("secret", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("InvalidOperationException", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_store_starts_empty_unless_seeding_is_enabled()
+    {
+        Assert.Equal(0, (await Api.GetJsonAsync("/products")).GetArrayLength());
+
+        await using var seeded = await ApiServer.StartAsync(null, "--Seed:Enabled=true");
+        Assert.Equal(6, (await seeded.GetJsonAsync("/products")).GetArrayLength());
+        Assert.Equal(100_000, await seeded.BalanceAsync(1));
+    }
+}
