@@ -52,13 +52,15 @@ for id in Commerce.Core Commerce.Core.InMemory; do
     done
     grep -qxF "lib/net10.0/$id.pdb" <<<"$(zip_list "$feed/$id.$version.snupkg")" \
         || fail "$id: the .snupkg holds no lib/net10.0/$id.pdb"
+    zip_cat "$feed/$id.$version.snupkg" "lib/net10.0/$id.pdb" | grep -aq '{"documents":{' \
+        || fail "$id: the pdb carries no Source Link map"
     nuspec="$(zip_cat "$nupkg" "$id.nuspec")"
     grep -q '<license type="expression">MIT</license>' <<<"$nuspec" || fail "$id: no MIT license expression"
     grep -q '<readme>README.md</readme>' <<<"$nuspec" || fail "$id: no readme in the nuspec"
     grep -q '<repository type="git"' <<<"$nuspec" || fail "$id: no repository metadata"
     [[ "$(zip_cat "$nupkg" "lib/net10.0/$id.xml" | grep -c '<member name=')" -gt 0 ]] \
         || fail "$id: the XML documentation is empty"
-    ok "$id.$version.nupkg holds the dll, its XML docs, README.md, license and repository; the .snupkg holds the pdb"
+    ok "$id.$version.nupkg holds the dll, its XML docs, README.md, license and repository; the .snupkg holds the pdb with a Source Link map"
 
     deps="$(grep -o '<dependency id="[^"]*" version="[^"]*"' <<<"$nuspec" | sed -E 's/<dependency id="([^"]*)" version="([^"]*)"/\1 \2/' | LC_ALL=C sort)"
     case "$id" in
