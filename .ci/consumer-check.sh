@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Packs Commerce.Core and Commerce.Core.InMemory into a throwaway folder, checks what the packages
+# hold, then installs them by id and version into a fresh console app outside the repository and
+# runs the library through it. Exits non-zero on the first thing that does not hold.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/commerce-consumer.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+feed="$work/feed"          # the local package source
+app="$work/app"            # the host app, outside the repository: none of its Directory.*.props apply
+export NUGET_PACKAGES="$work/packages"   # an empty cache: nothing stale can be restored
+mkdir -p "$feed" "$app"
+
+fail() { echo "consumer-check: FAILED: $*" >&2; exit 1; }
+checks=0
+ok() { checks=$((checks + 1)); echo "  ok: $*"; }
+
+zip_list() {   # the entries of a zip, one a line
+    if command -v unzip >/dev/null; then unzip -Z1 "$1"
+    else python3 -c 'import sys,zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"; fi
+}
+zip_cat() {    # one entry of a zip to stdout
+    if command -v unzip >/dev/null; then unzip -p "$1" "$2"
+    else python3 -c 'import sys,zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())' "$1" "$2"; fi
+}
+
+version="$(dotnet msbuild "$repo/src/Commerce.Core/Commerce.Core.csproj" -getProperty:PackageVersion)"
+[[ -n "$version" ]] || fail "could not read the package version"
+echo "consumer-check: packing version $version into $feed"
+
+# --- pack the whole solution: exactly the two packages and their symbol packages come out ---
+dotnet pack "$repo/Commerce.sln" -c Release -o "$feed" --nologo -v quiet
+expected="Commerce.Core.$version.nupkg
+Commerce.Core.$version.snupkg
+Commerce.Core.InMemory.$version.nupkg
+Commerce.Core.InMemory.$version.snupkg"
+actual="$(cd "$feed" && ls -1 | LC_ALL=C sort)"
+[[ "$actual" == "$(LC_ALL=C sort <<<"$expected")" ]] || fail "pack produced:
+$actual
+expected:
+$expected"
+ok "the solution packs to exactly Commerce.Core and Commerce.Core.InMemory (+ .snupkg)"
+
+# --- what each package holds ---
+for id in Commerce.Core Commerce.Core.InMemory; do
+    nupkg="$feed/$id.$version.nupkg"
+    entries="$(zip_list "$nupkg")"
+    for entry in "lib/net10.0/$id.dll" "lib/net10.0/$id.xml" "README.md" "$id.nuspec"; do
+        grep -qxF "$entry" <<<"$entries" || fail "$id: $entry missing from the package"
+    done
+    grep -qxF "lib/net10.0/$id.pdb" <<<"$(zip_list "$feed/$id.$version.snupkg")" \
+        || fail "$id: the .snupkg holds no lib/net10.0/$id.pdb"
+    zip_cat "$feed/$id.$version.snupkg" "lib/net10.0/$id.pdb" | grep -aq '{"documents":{' \
+        || fail "$id: the pdb carries no Source Link map"
+    nuspec="$(zip_cat "$nupkg" "$id.nuspec")"
+    grep -q '<license type="expression">MIT</license>' <<<"$nuspec" || fail "$id: no MIT license expression"
+    grep -q '<readme>README.md</readme>' <<<"$nuspec" || fail "$id: no readme in the nuspec"
+    grep -q '<repository type="git"' <<<"$nuspec" || fail "$id: no repository metadata"
+    [[ "$(zip_cat "$nupkg" "lib/net10.0/$id.xml" | grep -c '<member name=')" -gt 0 ]] \
+        || fail "$id: the XML documentation is empty"
+    ok "$id.$version.nupkg holds the dll, its XML docs, README.md, license and repository; the .snupkg holds the pdb with a Source Link map"
+
+    deps="$(grep -o '<dependency id="[^"]*" version="[^"]*"' <<<"$nuspec" | sed -E 's/<dependency id="([^"]*)" version="([^"]*)"/\1 \2/' | LC_ALL=C sort)"
+    case "$id" in
+        Commerce.Core) want="Microsoft.Extensions.DependencyInjection.Abstractions
+Microsoft.Extensions.Logging.Abstractions" ;;
+        Commerce.Core.InMemory) want="Commerce.Core
+Microsoft.Extensions.DependencyInjection.Abstractions" ;;
+    esac
+    [[ "$(cut -d' ' -f1 <<<"$deps")" == "$want" ]] || fail "$id depends on:
+$deps
+expected only:
+$want"
+    if [[ "$id" == Commerce.Core.InMemory ]]; then
+        grep -qxF "Commerce.Core $version" <<<"$deps" || fail "$id does not depend on Commerce.Core $version"
+    fi
+    ok "$id depends only on: $(tr '\n' ',' <<<"$deps" | sed 's/,$//; s/,/, /g')"
+done
+
+# --- a fresh host app that installs the packages by id and version ---
+cat > "$app/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
+    <add key="local" value="$feed" />
+  </packageSources>
+  <!-- Commerce.* may only come from the folder just packed, never from a public package of the same name. -->
+  <packageSourceMapping>
+    <packageSource key="local">
+      <package pattern="Commerce.*" />
+    </packageSource>
+    <packageSource key="nuget.org">
+      <package pattern="*" />
+    </packageSource>
+  </packageSourceMapping>
+</configuration>
+XML
+
+cat > "$app/ConsumerCheck.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Commerce.Core" Version="$version" />
+    <PackageReference Include="Commerce.Core.InMemory" Version="$version" />
+    <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
+  </ItemGroup>
+</Project>
+XML
+
+cat > "$app/Program.cs" <<'CS'
+using Commerce;
+using Microsoft.Extensions.DependencyInjection;
+
+var failures = 0;
+var passes = 0;
+void Check(bool condition, string what)
+{
+    if (condition) { passes++; Console.WriteLine($"  ok: {what}"); }
+    else { failures++; Console.WriteLine($"  FAILED: {what}"); }
+}
+
+var services = new ServiceCollection();
+services.AddCommerce().UseInMemoryStore();
+await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+
+var wallets = provider.GetRequiredService<IWalletService>();
+var catalog = provider.GetRequiredService<ICatalogService>();
+var orders = provider.GetRequiredService<IOrderService>();
+var ranking = provider.GetRequiredService<ISalesRankingService>();
+
+var alice = new UserId(1);
+var tea = new ProductId(10);
+var mug = new ProductId(20);
+
+var charged = await wallets.ChargeAsync(alice, new Money(10_000));
+Check(charged.IsSuccess && charged.Value == new Money(10_000), "a charge returns the new balance");
+
+var added = await catalog.AddProductAsync(tea, "Tea", new Money(450), 20);
+Check(added.IsSuccess && added.Value.Stock == 20 && added.Value.Name == "Tea", "a product is added with its stock");
+Check((await catalog.AddProductAsync(mug, "Mug", new Money(300), 5)).IsSuccess, "a second product is added");
+
+var placed = await orders.PlaceOrderAsync(alice, [new OrderLineRequest(tea, 3), new OrderLineRequest(mug, 1)]);
+Check(placed.IsSuccess && placed.Value.Total == new Money(3 * 450 + 300) && placed.Value.Lines.Count == 2,
+    "an order is placed with the right total");
+Check(await wallets.GetBalanceAsync(alice) == new Money(10_000 - 1_650), "the order paid from the wallet");
+var teaAfter = await catalog.GetProductAsync(tea);
+Check(teaAfter.IsSuccess && teaAfter.Value.Stock == 17, "the order deducted the stock");
+if (placed.IsSuccess)
+{
+    var read = await orders.GetOrderAsync(placed.Value.Id);
+    Check(read.IsSuccess && read.Value.Total == placed.Value.Total, "the order can be read back");
+}
+
+var refused = await orders.PlaceOrderAsync(alice, [new OrderLineRequest(mug, 5)]);
+Check(!refused.IsSuccess && refused.Error.Code == CommerceErrorCode.InsufficientStock,
+    "an order for more than the stock is refused with InsufficientStock");
+
+var popular = await ranking.GetPopularProductsAsync();
+Check(popular.Count == 2
+      && popular[0] is { Rank: 1, Name: "Tea", QuantitySold: 3 }
+      && popular[1] is { Rank: 2, Name: "Mug", QuantitySold: 1 },
+    "the popular products rank the order's products by quantity sold");
+
+Console.WriteLine($"consumer: {passes} passed, {failures} failed");
+return failures == 0 ? 0 : 1;
+CS
+
+echo "consumer-check: restoring and running a host app in $app"
+dotnet restore "$app" --nologo -v quiet
+for id in commerce.core commerce.core.inmemory; do
+    meta="$NUGET_PACKAGES/$id/$version/.nupkg.metadata"
+    [[ -f "$meta" ]] || fail "$id $version was not restored into the throwaway packages folder"
+    grep -qF "$feed" "$meta" || fail "$id $version was not restored from the local folder: $(cat "$meta")"
+done
+ok "both packages restored by id and version from the local folder"
+dotnet build "$app" --no-restore --nologo -v quiet -c Release
+dotnet run --project "$app" --no-build -c Release || fail "the host app's checks failed"
+ok "a host app using the packages charged, added products, placed an order and ranked best-sellers"
+
+echo "consumer-check: $checks passed, 0 failed"
