@@ -70,23 +70,19 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
         var page = new List<Product>(Math.Min(limit, 128));
         if (after is null || from != long.MaxValue)
         {
-            var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-            var command = Command(connection, store.Sql.ListProducts);
-            await using (command.ConfigureAwait(false))
-            {
-                // The first page starts below every id: "id > min" would skip long.MinValue, so ask for one more row.
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after is null ? long.MinValue : from });
-                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
-                if (after is null)
+            var sql = after is null ? store.Sql.ListProducts.Replace("p.id > $1", "p.id >= $1", StringComparison.Ordinal) : store.Sql.ListProducts;
+            await QueryAsync(
+                sql,
+                parameters =>
                 {
-                    command.CommandText = command.CommandText.Replace("p.id > $1", "p.id >= $1", StringComparison.Ordinal);
-                }
-
-                _readStatements++;
-                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
+                    // The first page starts at the lowest id, inclusive: "id > min" would skip long.MinValue.
+                    parameters.Add(new NpgsqlParameter<long> { TypedValue = from });
+                    parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+                },
+                async (reader, ct) =>
                 {
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    page.Clear();
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
                     {
                         var id = new ProductId(reader.GetInt64(0));
                         var product = new Product(id, reader.GetString(1), new Money(reader.GetInt64(2)));
@@ -94,8 +90,8 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
                         var stock = reader.IsDBNull(4) ? null : new StockItem(id, reader.GetInt32(4));
                         Remember(new EntryKey(PostgresTable.Stock, id.Value), stock, stock is null ? 0 : reader.GetInt64(5));
                     }
-                }
-            }
+                },
+                cancellationToken).ConfigureAwait(false);
         }
 
         var upTo = page.Count == limit ? page[^1].Id.Value : long.MaxValue;
@@ -144,29 +140,26 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
             return (Order?)(known.Desired ?? known.Seen);
         }
 
-        var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var command = Command(connection, store.Sql.FindOrder);
-        await using (command.ConfigureAwait(false))
-        {
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId.Value });
-            _readStatements++;
-            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
+        Order? order = null;
+        await QueryAsync(
+            store.Sql.FindOrder,
+            parameters => parameters.Add(new NpgsqlParameter<Guid> { TypedValue = orderId.Value }),
+            async (reader, ct) =>
             {
                 UserId user = default;
                 DateTimeOffset placedAt = default;
                 var lines = new List<OrderLine>();
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     user = new UserId(reader.GetInt64(0));
                     placedAt = reader.GetFieldValue<DateTimeOffset>(1).AddTicks(reader.GetInt16(2));
                     lines.Add(new OrderLine(new ProductId(reader.GetInt64(3)), reader.GetInt32(4), new Money(reader.GetInt64(5))));
                 }
 
-                var order = lines.Count == 0 ? null : new Order(orderId, user, lines, placedAt);
-                return (Order?)Remember(key, order, 0);
-            }
-        }
+                order = lines.Count == 0 ? null : new Order(orderId, user, lines, placedAt);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return (Order?)Remember(key, order, 0);
     }
 
     void IOrderRepository.Add(Order order)
@@ -193,19 +186,19 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         EnsureOpen();
-        var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var command = Command(connection, store.Sql.TopSales);
-        await using (command.ConfigureAwait(false))
-        {
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from.ToUniversalTime() });
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to.ToUniversalTime() });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = count });
-            _readStatements++;
-            var top = new List<ProductSales>(count);
-            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
+        var top = new List<ProductSales>(count);
+        await QueryAsync(
+            store.Sql.TopSales,
+            parameters =>
             {
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from.ToUniversalTime() });
+                parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to.ToUniversalTime() });
+                parameters.Add(new NpgsqlParameter<int> { TypedValue = count });
+            },
+            async (reader, ct) =>
+            {
+                top.Clear();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     var id = new ProductId(reader.GetInt64(0));
                     top.Add(new ProductSales(id, reader.GetInt64(1)));
@@ -213,10 +206,9 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
                     // The products come with the same snapshot, so the ranking's names and prices need no further query.
                     Remember(new EntryKey(PostgresTable.Products, id.Value), new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4));
                 }
-            }
-
-            return top.AsReadOnly();
-        }
+            },
+            cancellationToken).ConfigureAwait(false);
+        return top.AsReadOnly();
     }
 
     // ---- unit of work -------------------------------------------------------------------------
@@ -519,6 +511,12 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
             {
                 return false;
             }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                // Nothing was written: report a conflict, so the reads are retried on a fresh connection.
+                await DropConnectionAsync().ConfigureAwait(false);
+                return false;
+            }
         }
     }
 
@@ -532,25 +530,52 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
             return known.Desired ?? known.Seen;
         }
 
-        var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var command = Command(connection, sql);
-        await using (command.ConfigureAwait(false))
-        {
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = key.Id });
-            _readStatements++;
-            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
+        object? state = null;
+        long version = 0;
+        await QueryAsync(
+            sql,
+            parameters => parameters.Add(new NpgsqlParameter<long> { TypedValue = key.Id }),
+            async (reader, ct) =>
             {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return Remember(key, null, 0);
-                }
+                (state, version) = await reader.ReadAsync(ct).ConfigureAwait(false) ? map(reader) : (null, 0);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return Remember(key, state, version);
+    }
 
-                var (state, version) = map(reader);
-                return Remember(key, state, version);
+    /// <summary>
+    /// Runs one read statement. A connection found broken (a pooled connection whose server went away,
+    /// a terminated backend) is replaced once: a read applies nothing, and the commit validates it anyway.
+    /// </summary>
+    private async ValueTask QueryAsync(string sql, Action<NpgsqlParameterCollection> bind, Func<NpgsqlDataReader, CancellationToken, ValueTask> consume, CancellationToken cancellationToken)
+    {
+        _readStatements++;
+        for (var attempt = 1; ; attempt++)
+        {
+            var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var command = Command(connection, sql);
+            await using (command.ConfigureAwait(false))
+            {
+                bind(command.Parameters);
+                try
+                {
+                    var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        await consume(reader, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                }
+                catch (Exception e) when (attempt == 1 && IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
+                {
+                    await DropConnectionAsync().ConfigureAwait(false);
+                }
             }
         }
     }
+
+    private static bool IsConnectionFailure(Exception e) =>
+        e is IOException || (e is NpgsqlException && e is not PostgresException { InvariantSeverity: "ERROR" });
 
     /// <summary>Remembers a read; a key read before keeps its first state, so repeated reads agree.</summary>
     private object? Remember(EntryKey key, object? state, long version)
