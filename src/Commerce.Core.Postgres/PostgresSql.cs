@@ -7,7 +7,9 @@ internal sealed class PostgresSql(string s)
 
     public string FindWallet { get; } = $"SELECT balance, version FROM {s}.wallets WHERE user_id = $1";
 
-    public string FindProduct { get; } = $"SELECT name, price, version FROM {s}.products WHERE id = $1";
+    /// <summary>A product with its stock (prefetched: the use cases that read a product mostly read its stock next).</summary>
+    public string FindProduct { get; } =
+        $"SELECT p.name, p.price, p.version, st.on_hand, st.version FROM {s}.products p LEFT JOIN {s}.stock st ON st.product_id = p.id WHERE p.id = $1";
 
     public string FindStock { get; } = $"SELECT on_hand, version FROM {s}.stock WHERE product_id = $1";
 

@@ -22,6 +22,7 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
     private const string ConflictState = "CM409";
 
     private readonly Dictionary<EntryKey, Entry> _entries = [];
+    private Dictionary<EntryKey, (object? State, long Version)>? _prefetched;
     private List<PageRead>? _pages;
     private List<(DateTimeOffset BucketStart, long ProductId, long Quantity)>? _sales;
     private NpgsqlConnection? _connection;
@@ -59,7 +60,11 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
         (Product?)await ReadAsync(
             new EntryKey(PostgresTable.Products, productId.Value),
             store.Sql.FindProduct,
-            r => (new Product(productId, r.GetString(0), new Money(r.GetInt64(1))), r.GetInt64(2)),
+            r =>
+            {
+                Prefetch(new EntryKey(PostgresTable.Stock, productId.Value), r.IsDBNull(3) ? null : new StockItem(productId, r.GetInt32(3)), r.IsDBNull(4) ? 0 : r.GetInt64(4));
+                return (new Product(productId, r.GetString(0), new Money(r.GetInt64(1))), r.GetInt64(2));
+            },
             cancellationToken).ConfigureAwait(false);
 
     async ValueTask<IReadOnlyList<Product>> IProductRepository.ListAsync(ProductId? after, int limit, CancellationToken cancellationToken)
@@ -88,7 +93,7 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
                         var product = new Product(id, reader.GetString(1), new Money(reader.GetInt64(2)));
                         page.Add((Product)Remember(new EntryKey(PostgresTable.Products, id.Value), product, reader.GetInt64(3))!);
                         var stock = reader.IsDBNull(4) ? null : new StockItem(id, reader.GetInt32(4));
-                        Remember(new EntryKey(PostgresTable.Stock, id.Value), stock, stock is null ? 0 : reader.GetInt64(5));
+                        Prefetch(new EntryKey(PostgresTable.Stock, id.Value), stock, stock is null ? 0 : reader.GetInt64(5));
                     }
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -204,7 +209,7 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
                     top.Add(new ProductSales(id, reader.GetInt64(1)));
 
                     // The products come with the same snapshot, so the ranking's names and prices need no further query.
-                    Remember(new EntryKey(PostgresTable.Products, id.Value), new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4));
+                    Prefetch(new EntryKey(PostgresTable.Products, id.Value), new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4));
                 }
             },
             cancellationToken).ConfigureAwait(false);
@@ -530,6 +535,11 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
             return known.Desired ?? known.Seen;
         }
 
+        if (_prefetched is not null && _prefetched.Remove(key, out var row))
+        {
+            return Remember(key, row.State, row.Version);
+        }
+
         object? state = null;
         long version = 0;
         await QueryAsync(
@@ -576,6 +586,18 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
 
     private static bool IsConnectionFailure(Exception e) =>
         e is IOException || (e is NpgsqlException && e is not PostgresException { InvariantSeverity: "ERROR" });
+
+    /// <summary>
+    /// Keeps a row a statement returned alongside what it was asked for. It becomes a read (validated at
+    /// commit, with the version seen here) only if the use case asks for it; otherwise it costs nothing.
+    /// </summary>
+    private void Prefetch(EntryKey key, object? state, long version)
+    {
+        if (!_entries.ContainsKey(key))
+        {
+            (_prefetched ??= [])[key] = (state, version);
+        }
+    }
 
     /// <summary>Remembers a read; a key read before keeps its first state, so repeated reads agree.</summary>
     private object? Remember(EntryKey key, object? state, long version)

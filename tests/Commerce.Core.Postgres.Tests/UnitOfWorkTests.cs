@@ -147,4 +147,26 @@ public sealed class UnitOfWorkTests
         Assert.False(await unitOfWork.CommitAsync());
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await unitOfWork.Wallets.FindAsync(Alice));
     }
+
+    [PostgresFact]
+    public async Task Stock_fetched_with_its_product_counts_as_read_only_when_asked_for()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 5);
+
+        await using (var notAsked = await shop.Store.BeginAsync())
+        {
+            await notAsked.Products.FindAsync(Apple);
+            await shop.Catalog.RestockAsync(Apple, 1);
+            notAsked.Wallets.Save(new Wallet(Alice, new Money(1)));
+            Assert.True(await notAsked.CommitAsync());
+        }
+
+        await using var asked = await shop.Store.BeginAsync();
+        await asked.Products.FindAsync(Apple);
+        await shop.Catalog.RestockAsync(Apple, 1);
+        Assert.Equal(6, (await asked.Inventory.FindAsync(Apple))!.OnHand); // as of the product's read
+        asked.Wallets.Save(new Wallet(new UserId(2), new Money(1)));
+        Assert.False(await asked.CommitAsync());
+    }
 }
