@@ -73,6 +73,7 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
         EnsureOpen();
         var from = after?.Value ?? long.MinValue;
         var page = new List<Product>(Math.Min(limit, 128));
+        var (rows, lastId) = (0, long.MaxValue);
         if (after is null || from != long.MaxValue)
         {
             var sql = after is null ? store.Sql.ListProducts.Replace("p.id > $1", "p.id >= $1", StringComparison.Ordinal) : store.Sql.ListProducts;
@@ -87,11 +88,19 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
                 async (reader, ct) =>
                 {
                     page.Clear();
+                    rows = 0;
                     while (await reader.ReadAsync(ct).ConfigureAwait(false))
                     {
                         var id = new ProductId(reader.GetInt64(0));
+                        (rows, lastId) = (rows + 1, id.Value);
                         var product = new Product(id, reader.GetString(1), new Money(reader.GetInt64(2)));
-                        page.Add((Product)Remember(new EntryKey(PostgresTable.Products, id.Value), product, reader.GetInt64(3))!);
+
+                        // A product this unit of work already read as absent stays absent here; the commit then fails.
+                        if (Remember(new EntryKey(PostgresTable.Products, id.Value), product, reader.GetInt64(3)) is Product kept)
+                        {
+                            page.Add(kept);
+                        }
+
                         var stock = reader.IsDBNull(4) ? null : new StockItem(id, reader.GetInt32(4));
                         Prefetch(new EntryKey(PostgresTable.Stock, id.Value), stock, stock is null ? 0 : reader.GetInt64(5));
                     }
@@ -99,8 +108,7 @@ internal sealed class PostgresUnitOfWork(PostgresCommerceStore store)
                 cancellationToken).ConfigureAwait(false);
         }
 
-        var upTo = page.Count == limit ? page[^1].Id.Value : long.MaxValue;
-        (_pages ??= []).Add(new PageRead(after is null ? null : from, upTo, page.Count));
+        (_pages ??= []).Add(new PageRead(after is null ? null : from, rows == limit ? lastId : long.MaxValue, rows));
         return page.AsReadOnly();
     }
 

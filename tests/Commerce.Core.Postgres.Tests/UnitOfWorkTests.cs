@@ -169,4 +169,19 @@ public sealed class UnitOfWorkTests
         asked.Wallets.Save(new Wallet(new UserId(2), new Money(1)));
         Assert.False(await asked.CommitAsync());
     }
+
+    [PostgresFact]
+    public async Task A_product_read_as_absent_stays_absent_in_a_later_page_and_the_commit_fails()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Catalog.AddProductAsync(new ProductId(1), "A", new Money(1), 1);
+
+        await using var unitOfWork = await shop.Store.BeginAsync();
+        Assert.Null(await unitOfWork.Products.FindAsync(new ProductId(2)));
+        await shop.Catalog.AddProductAsync(new ProductId(2), "B", new Money(1), 1);
+        var page = await unitOfWork.Products.ListAsync(null, 10);
+
+        Assert.Equal([new ProductId(1)], page.Select(p => p.Id));
+        Assert.False(await unitOfWork.CommitAsync());
+    }
 }
