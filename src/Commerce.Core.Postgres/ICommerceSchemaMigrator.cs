@@ -1,0 +1,14 @@
+namespace Commerce;
+
+/// <summary>Creates or upgrades the PostgreSQL store's schema; hosts call it once at start-up.</summary>
+public interface ICommerceSchemaMigrator
+{
+    /// <summary>
+    /// Applies the migrations the database does not have yet, each recorded in the schema's
+    /// <c>schema_version</c> table. Idempotent, and safe when several instances call it at once: they
+    /// serialize on a transaction-scoped advisory lock, and all migrations run in one transaction.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the migration; nothing is applied then.</param>
+    /// <returns>A task that completes when the schema is current.</returns>
+    Task EnsureSchemaAsync(CancellationToken cancellationToken = default);
+}

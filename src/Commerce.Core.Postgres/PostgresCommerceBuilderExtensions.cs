@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+using Commerce.Postgres;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
+
+namespace Commerce;
+
+/// <summary>Selects the PostgreSQL store.</summary>
+public static partial class PostgresCommerceBuilderExtensions
+{
+    /// <summary>
+    /// Keeps all state in PostgreSQL, so several host instances can share it. Every use case reads with
+    /// plain queries and commits its writes in one round trip, atomically, checking row versions; a
+    /// conflict is retried by the services. Call <see cref="EnsureCommerceSchemaAsync"/> (or
+    /// <see cref="ICommerceSchemaMigrator"/>) once at start-up to create the schema.
+    /// </summary>
+    /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
+    /// <param name="connectionString">The Npgsql connection string.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is empty.</exception>
+    public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        return builder.UsePostgresStore(options => options.ConnectionString = connectionString);
+    }
+
+    /// <summary>
+    /// Keeps all state in PostgreSQL, configured by <paramref name="configure"/>. Without a connection
+    /// string the store uses the <see cref="NpgsqlDataSource"/> registered in the service provider.
+    /// </summary>
+    /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, Action<PostgresStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new PostgresStoreOptions();
+        configure(options);
+        if (options.Schema is null || !SchemaName().IsMatch(options.Schema))
+        {
+            throw new ArgumentException("The schema name must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit.", nameof(configure));
+        }
+
+        if (options.CommandTimeout is < 0)
+        {
+            throw new ArgumentException("The command timeout cannot be negative.", nameof(configure));
+        }
+
+        builder.Services.TryAddSingleton(sp =>
+        {
+            var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : NpgsqlDataSource.Create(options.ConnectionString);
+            var dataSource = owned ?? sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
+                "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered.");
+            return new PostgresCommerceStore(dataSource, owned is not null, options.Schema, options.CommandTimeout, sp.GetRequiredService<CommerceOptions>().RankingResolution);
+        });
+        builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
+        builder.Services.TryAddSingleton<ICommerceSchemaMigrator>(sp => new PostgresSchemaMigrator(sp.GetRequiredService<PostgresCommerceStore>()));
+        return builder;
+    }
+
+    /// <summary>Creates or upgrades the PostgreSQL store's schema (see <see cref="ICommerceSchemaMigrator"/>).</summary>
+    /// <param name="services">The host's service provider, with the PostgreSQL store registered.</param>
+    /// <param name="cancellationToken">Cancels the migration.</param>
+    /// <returns>A task that completes when the schema is current.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The PostgreSQL store is not registered.</exception>
+    public static Task EnsureCommerceSchemaAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.GetRequiredService<ICommerceSchemaMigrator>().EnsureSchemaAsync(cancellationToken);
+    }
+
+    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial Regex SchemaName();
+}

@@ -1,0 +1,20 @@
+namespace Commerce;
+
+/// <summary>Settings of the PostgreSQL store.</summary>
+public sealed class PostgresStoreOptions
+{
+    /// <summary>
+    /// The Npgsql connection string. When <see langword="null"/> or empty, the store uses the
+    /// <c>NpgsqlDataSource</c> registered in the service provider.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The timeout of each command, in seconds; <see langword="null"/> keeps the connection's default (30 s).</summary>
+    public int? CommandTimeout { get; set; }
+
+    /// <summary>
+    /// The schema holding the tables: lower-case letters, digits and underscores, not starting with a
+    /// digit, at most 63 characters. Defaults to <c>commerce</c>.
+    /// </summary>
+    public string Schema { get; set; } = "commerce";
+}

@@ -1,0 +1,91 @@
+using Commerce.Postgres.Tests.Support;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>Real threads against one database: the invariants hold exactly.</summary>
+public sealed class ConcurrencyTests
+{
+    private const int Threads = 8;
+
+    [PostgresFact]
+    public async Task Concurrent_charges_on_one_wallet_all_count_exactly_once()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
+        var user = new UserId(1);
+        const int PerThread = 25;
+
+        await RunOnThreads(Threads, async _ =>
+        {
+            for (var i = 0; i < PerThread; i++)
+            {
+                Assert.True((await shop.Wallets.ChargeAsync(user, new Money(3))).IsSuccess);
+            }
+        });
+
+        Assert.Equal(new Money(3 * Threads * PerThread), await shop.Wallets.GetBalanceAsync(user));
+        Assert.Equal(1L + (Threads * PerThread) - 1, await shop.ScalarAsync<long>("SELECT version FROM {s}.wallets"));
+    }
+
+    [PostgresFact]
+    public async Task More_buyers_than_stock_sell_exactly_the_stock()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
+        var product = new ProductId(1);
+        const int Stock = 40;
+        const int Buyers = 64;
+        await shop.Catalog.AddProductAsync(product, "Hot", new Money(5), Stock);
+        for (var b = 0; b < Buyers; b++)
+        {
+            await shop.Wallets.ChargeAsync(new UserId(b), new Money(5));
+        }
+
+        var sold = 0;
+        var refused = 0;
+        await RunOnThreads(Threads, async t =>
+        {
+            for (var b = t; b < Buyers; b += Threads)
+            {
+                var result = await shop.Orders.PlaceOrderAsync(new UserId(b), [new(product, 1)]);
+                if (result.IsSuccess)
+                {
+                    Interlocked.Increment(ref sold);
+                }
+                else
+                {
+                    Assert.Equal(CommerceErrorCode.InsufficientStock, result.Error!.Code);
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        });
+
+        Assert.Equal(Stock, sold);
+        Assert.Equal(Buyers - Stock, refused);
+        Assert.Equal(0, (await shop.Catalog.GetProductAsync(product)).Value.Stock);
+        Assert.Equal((long)Stock, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal((long)(Buyers - Stock) * 5, await shop.ScalarAsync<long>("SELECT sum(balance) FROM {s}.wallets"));
+        var ranking = await shop.Ranking.GetPopularProductsAsync();
+        Assert.Equal(Stock, Assert.Single(ranking).QuantitySold);
+    }
+
+    /// <summary>Starts <paramref name="count"/> threads released together by a barrier and waits for all.</summary>
+    internal static Task RunOnThreads(int count, Func<int, Task> body)
+    {
+        var barrier = new Barrier(count);
+        var tasks = Enumerable.Range(0, count).Select(t => Task.Factory.StartNew(
+            () =>
+            {
+                barrier.SignalAndWait();
+                body(t).GetAwaiter().GetResult();
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)).ToArray();
+        return Task.WhenAll(tasks).ContinueWith(
+            t =>
+            {
+                barrier.Dispose();
+                return t;
+            },
+            TaskScheduler.Default).Unwrap();
+    }
+}

@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using Commerce.Postgres.Tests.Support;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>Backends terminated around commits: an order is there entirely or not at all.</summary>
+public sealed class FaultTests(ITestOutputHelper output)
+{
+    [PostgresFact]
+    public async Task An_order_whose_backend_dies_before_its_commit_is_retried_and_placed_once()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var product = new ProductId(1);
+        var user = new UserId(1);
+        await shop.Catalog.AddProductAsync(product, "P", new Money(10), 5);
+        await shop.Wallets.ChargeAsync(user, new Money(100));
+        var terminated = 0;
+        shop.Store.BeforeCommit = async (connection, _) =>
+        {
+            if (Interlocked.Exchange(ref terminated, 1) == 0)
+            {
+                await TerminateAsync(connection.ProcessID);
+            }
+        };
+
+        var placed = await shop.Orders.PlaceOrderAsync(user, [new(product, 2)]);
+
+        Assert.Equal(1, terminated);
+        Assert.True(placed.IsSuccess);
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(new Money(80), await shop.Wallets.GetBalanceAsync(user));
+        Assert.Equal(3, (await shop.Catalog.GetProductAsync(product)).Value.Stock);
+    }
+
+    [PostgresFact]
+    public async Task A_charge_whose_backend_dies_before_its_commit_reports_an_unknown_outcome_and_changed_nothing()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var user = new UserId(1);
+        await shop.Wallets.ChargeAsync(user, new Money(100));
+        shop.Store.BeforeCommit = (connection, _) => TerminateAsync(connection.ProcessID);
+
+        await Assert.ThrowsAsync<CommitOutcomeUnknownException>(async () => await shop.Wallets.ChargeAsync(user, new Money(5)));
+
+        shop.Store.BeforeCommit = null;
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(user));
+    }
+
+    [PostgresFact]
+    public async Task Backends_terminated_while_orders_commit_leave_wallets_stock_orders_and_sales_in_agreement()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
+        const int Users = 8;
+        const int Products = 3;
+        const long InitialMoney = 1_000;
+        const int InitialStock = 500;
+        for (var p = 1; p <= Products; p++)
+        {
+            await shop.Catalog.AddProductAsync(new ProductId(p), "P" + p, new Money(p), InitialStock);
+        }
+
+        for (var u = 0; u < Users; u++)
+        {
+            await shop.Wallets.ChargeAsync(new UserId(u), new Money(InitialMoney));
+        }
+
+        // Every commit races a pg_terminate_backend of its own connection, sent from another connection.
+        var terminations = new ConcurrentBag<Task>();
+        shop.Store.BeforeCommit = (connection, _) =>
+        {
+            var pid = connection.ProcessID;
+            terminations.Add(Task.Run(() => TerminateAsync(pid)));
+            return Task.CompletedTask;
+        };
+
+        var placed = new ConcurrentBag<Order>();
+        var failures = 0;
+        await ConcurrencyTests.RunOnThreads(4, async t =>
+        {
+            var random = new Random(t);
+            for (var i = 0; i < 15; i++)
+            {
+                try
+                {
+                    var result = await shop.Orders.PlaceOrderAsync(
+                        new UserId(random.Next(Users)),
+                        [new(new ProductId(random.Next(1, Products + 1)), random.Next(1, 4))]);
+                    if (result.IsSuccess)
+                    {
+                        placed.Add(result.Value);
+                    }
+                }
+                catch (Exception e) when (e is NpgsqlException or CommitOutcomeUnknownException)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        });
+        await Task.WhenAll(terminations);
+        shop.Store.BeforeCommit = null;
+
+        // Whatever happened to each commit, the database agrees with itself and with what was reported.
+        var orderTotals = await shop.ScalarAsync<long>("SELECT coalesce(sum(total), 0)::bigint FROM {s}.orders");
+        var lineTotals = await shop.ScalarAsync<long>("SELECT coalesce(sum(line_total), 0) FROM {s}.order_lines");
+        var balances = await shop.ScalarAsync<long>("SELECT sum(balance) FROM {s}.wallets");
+        var stock = await shop.ScalarAsync<long>("SELECT sum(on_hand) FROM {s}.stock");
+        var units = await shop.ScalarAsync<long>("SELECT coalesce(sum(quantity), 0) FROM {s}.order_lines");
+        var sales = await shop.ScalarAsync<long>("SELECT coalesce(sum(quantity), 0) FROM {s}.sales");
+        var orders = await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders");
+        var linelessOrders = await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders o WHERE NOT EXISTS (SELECT 1 FROM {s}.order_lines l WHERE l.order_id = o.id)");
+
+        Assert.Equal(orderTotals, lineTotals);
+        Assert.Equal((Users * InitialMoney) - orderTotals, balances);
+        Assert.Equal((Products * InitialStock) - units, stock);
+        Assert.Equal(units, sales);
+        Assert.Equal(0L, linelessOrders);
+        Assert.Equal((long)placed.Count, await CountOfAsync(shop, placed.Select(o => o.Id.Value)));
+        Assert.InRange(orders, placed.Count, placed.Count + failures);
+        Assert.NotEmpty(terminations);
+        output.WriteLine($"{terminations.Count} commits raced a termination; {placed.Count} orders reported placed, {failures} failed, {orders} stored.");
+    }
+
+    /// <summary>How many of the given orders the database holds.</summary>
+    private static async Task<long> CountOfAsync(PgShop shop, IEnumerable<Guid> ids)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM \"{shop.Schema}\".orders WHERE id = ANY($1)", connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids.ToArray() });
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Terminates a backend from another connection and waits until it is gone.</summary>
+    private static async Task TerminateAsync(int pid)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_terminate_backend($1, 10000)", connection);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+        await command.ExecuteScalarAsync();
+    }
+}

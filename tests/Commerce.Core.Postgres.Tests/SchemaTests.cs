@@ -1,0 +1,49 @@
+using Commerce.Postgres.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Commerce.Postgres.Tests;
+
+public sealed class SchemaTests
+{
+    [PostgresFact]
+    public async Task Migrating_again_and_from_many_instances_at_once_applies_each_migration_once()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var others = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => shop.JoinAsync()));
+        var migrators = others.Select(o => o.Services.GetRequiredService<ICommerceSchemaMigrator>()).ToArray();
+        using var start = new Barrier(migrators.Length);
+        await Task.WhenAll(migrators.Select(m => Task.Run(() =>
+        {
+            start.SignalAndWait();
+            return m.EnsureSchemaAsync();
+        })));
+        await shop.Services.EnsureCommerceSchemaAsync();
+
+        Assert.Equal((long)PostgresSchemaMigrator.Migrations.Count, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.schema_version"));
+        Assert.Equal(1, PostgresSchemaMigrator.Migrations[0].Version);
+        foreach (var other in others)
+        {
+            await other.DisposeAsync();
+        }
+    }
+
+    [PostgresFact]
+    public async Task The_schema_refuses_negative_balances_and_stock()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.wallets VALUES (1, -1, 1)"));
+        await shop.ScalarAsync<int>("INSERT INTO {s}.products VALUES (1, 'p', 1, 1)");
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.stock VALUES (1, -1, 1)"));
+    }
+
+    [Fact]
+    public void An_invalid_schema_name_is_refused()
+    {
+        var services = new ServiceCollection();
+        Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = "Host=localhost";
+            o.Schema = "x\"; DROP TABLE y; --";
+        }));
+    }
+}

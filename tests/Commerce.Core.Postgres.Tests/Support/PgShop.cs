@@ -1,0 +1,92 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests.Support;
+
+/// <summary>
+/// One host instance on the PostgreSQL store with a fake clock. <see cref="CreateAsync"/> makes a fresh
+/// schema with a random name (dropped by the instance that created it); <see cref="JoinAsync"/> makes a
+/// second, independent instance on the same schema.
+/// </summary>
+internal sealed class PgShop : IAsyncDisposable
+{
+    public static readonly DateTimeOffset Start = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+
+    private readonly ServiceProvider _provider;
+    private readonly bool _ownsSchema;
+
+    private PgShop(string schema, bool ownsSchema, Action<CommerceOptions>? configure, DateTimeOffset start)
+    {
+        Schema = schema;
+        _ownsSchema = ownsSchema;
+        Time = new FakeTimeProvider(start);
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(Time);
+        services.AddCommerce(configure).UsePostgresStore(options =>
+        {
+            options.ConnectionString = RequiredConnectionString + ";Maximum Pool Size=24;Application Name=commerce-tests-" + schema;
+            options.Schema = schema;
+        });
+        _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+    }
+
+    public static string? ConnectionString => Environment.GetEnvironmentVariable("COMMERCE_POSTGRES") is { Length: > 0 } s ? s : null;
+
+    public static string RequiredConnectionString => ConnectionString
+        ?? throw new InvalidOperationException("COMMERCE_POSTGRES is not set, and CI requires the PostgreSQL tests to run. Start a server with `.ci/postgres.sh start`.");
+
+    public string Schema { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public IServiceProvider Services => _provider;
+
+    public IWalletService Wallets => _provider.GetRequiredService<IWalletService>();
+
+    public ICatalogService Catalog => _provider.GetRequiredService<ICatalogService>();
+
+    public IOrderService Orders => _provider.GetRequiredService<IOrderService>();
+
+    public ISalesRankingService Ranking => _provider.GetRequiredService<ISalesRankingService>();
+
+    public ICartService Carts => _provider.GetRequiredService<ICartService>();
+
+    internal PostgresCommerceStore Store => _provider.GetRequiredService<PostgresCommerceStore>();
+
+    public static async Task<PgShop> CreateAsync(Action<CommerceOptions>? configure = null)
+    {
+        var shop = new PgShop("t_" + Guid.NewGuid().ToString("N")[..16], ownsSchema: true, configure, Start);
+        await shop.Services.EnsureCommerceSchemaAsync();
+        return shop;
+    }
+
+    public async Task<PgShop> JoinAsync(Action<CommerceOptions>? configure = null)
+    {
+        var shop = new PgShop(Schema, ownsSchema: false, configure, Time.GetUtcNow());
+        await shop.Services.EnsureCommerceSchemaAsync();
+        return shop;
+    }
+
+    /// <summary>Runs a scalar query against this shop's schema (use {s} for the schema).</summary>
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(RequiredConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql.Replace("{s}", "\"" + Schema + "\"", StringComparison.Ordinal), connection);
+        var value = await command.ExecuteScalarAsync();
+        return value is DBNull or null ? default! : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _provider.DisposeAsync();
+        if (_ownsSchema && ConnectionString is not null)
+        {
+            await using var connection = new NpgsqlConnection(ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+}
