@@ -35,16 +35,18 @@ dotnet pack "$repo/Commerce.sln" -c Release -o "$feed" --nologo -v quiet
 expected="Commerce.Core.$version.nupkg
 Commerce.Core.$version.snupkg
 Commerce.Core.InMemory.$version.nupkg
-Commerce.Core.InMemory.$version.snupkg"
+Commerce.Core.InMemory.$version.snupkg
+Commerce.Core.Postgres.$version.nupkg
+Commerce.Core.Postgres.$version.snupkg"
 actual="$(cd "$feed" && ls -1 | LC_ALL=C sort)"
 [[ "$actual" == "$(LC_ALL=C sort <<<"$expected")" ]] || fail "pack produced:
 $actual
 expected:
 $expected"
-ok "the solution packs to exactly Commerce.Core and Commerce.Core.InMemory (+ .snupkg)"
+ok "the solution packs to exactly Commerce.Core, Commerce.Core.InMemory and Commerce.Core.Postgres (+ .snupkg)"
 
 # --- what each package holds ---
-for id in Commerce.Core Commerce.Core.InMemory; do
+for id in Commerce.Core Commerce.Core.InMemory Commerce.Core.Postgres; do
     nupkg="$feed/$id.$version.nupkg"
     entries="$(zip_list "$nupkg")"
     for entry in "lib/net10.0/$id.dll" "lib/net10.0/$id.xml" "README.md" "$id.nuspec"; do
@@ -68,12 +70,14 @@ for id in Commerce.Core Commerce.Core.InMemory; do
 Microsoft.Extensions.Logging.Abstractions" ;;
         Commerce.Core.InMemory) want="Commerce.Core
 Microsoft.Extensions.DependencyInjection.Abstractions" ;;
+        Commerce.Core.Postgres) want="Commerce.Core
+Npgsql" ;;
     esac
     [[ "$(cut -d' ' -f1 <<<"$deps")" == "$want" ]] || fail "$id depends on:
 $deps
 expected only:
 $want"
-    if [[ "$id" == Commerce.Core.InMemory ]]; then
+    if [[ "$id" != Commerce.Core ]]; then
         grep -qxF "Commerce.Core $version" <<<"$deps" || fail "$id does not depend on Commerce.Core $version"
     fi
     ok "$id depends only on: $(tr '\n' ',' <<<"$deps" | sed 's/,$//; s/,/, /g')"
