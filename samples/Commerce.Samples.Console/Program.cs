@@ -3,6 +3,12 @@
 //
 //   dotnet run --project samples/Commerce.Samples.Console
 //
+// To run the same demo on PostgreSQL instead of the in-memory store, give a connection string:
+//
+//   dotnet run --project samples/Commerce.Samples.Console -- --Postgres "Host=127.0.0.1;Port=5432;Username=postgres"
+//
+// (each run uses a fresh schema, created by the store's migrator).
+//
 // The library logs every change at Information under the category "Commerce"; this sample shows
 // only warnings unless configured otherwise, e.g. --Logging:LogLevel:Commerce=Information.
 using System.Collections.Concurrent;
@@ -20,17 +26,39 @@ if (builder.Configuration["Logging:LogLevel:Commerce"] is null)
     builder.Logging.AddFilter("Commerce", LogLevel.Warning);
 }
 
-builder.Services
+var commerce = builder.Services
     .AddCommerce(options =>
     {
         // Small limits so the demo can reach them.
         options.MaxChargeAmount = new Money(1_000_000);
         options.MaxBalance = new Money(5_000_000);
-    })
-    .UseInMemoryStore();
+    });
+var postgres = builder.Configuration["Postgres"];
+if (string.IsNullOrWhiteSpace(postgres))
+{
+    commerce.UseInMemoryStore();
+}
+else
+{
+    commerce.UsePostgresStore(options =>
+    {
+        options.ConnectionString = postgres;
+        options.Schema = $"commerce_demo_{Guid.NewGuid():N}";
+    });
+}
 
 using var host = builder.Build();
 var services = host.Services;
+if (!string.IsNullOrWhiteSpace(postgres))
+{
+    await services.EnsureCommerceSchemaAsync();
+    Console.WriteLine("Store: PostgreSQL (a fresh schema)");
+}
+else
+{
+    Console.WriteLine("Store: in-memory (lock-free)");
+}
+
 var wallets = services.GetRequiredService<IWalletService>();
 var catalog = services.GetRequiredService<ICatalogService>();
 var orders = services.GetRequiredService<IOrderService>();
