@@ -33,3 +33,8 @@ public sealed class InMemoryConcurrencyTests : ConcurrencyConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryScenarioTests : ScenarioConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
