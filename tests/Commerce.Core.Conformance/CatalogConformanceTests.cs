@@ -247,6 +247,20 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync(Product(30), 10));
     }
 
+    [Fact]
+    public async Task Paging_works_at_the_extremes_of_the_id_range()
+    {
+        using var shop = CreateShop();
+        foreach (var id in new[] { long.MaxValue, 0, long.MinValue })
+        {
+            await shop.AddProductAsync(id, 10, 1);
+        }
+
+        Assert.Equal(new[] { long.MinValue, 0, long.MaxValue }, (await shop.Catalog.ListProductsAsync()).Select(p => p.Id.Value));
+        Assert.Equal(new[] { 0, long.MaxValue }, (await shop.Catalog.ListProductsAsync(Product(long.MinValue), 10)).Select(p => p.Id.Value));
+        Assert.Empty(await shop.Catalog.ListProductsAsync(Product(long.MaxValue), 10));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]

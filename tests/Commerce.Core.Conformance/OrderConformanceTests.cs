@@ -206,6 +206,17 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
     }
 
     [Fact]
+    public async Task Unknown_products_are_reported_before_an_amount_overflow_as_documented()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.AddProductAsync(3, long.MaxValue / 2 + 1, 10);
+
+        var error = await AssertRefusedAsync(shop, CommerceErrorCode.ProductNotFound, () => shop.OrderAsync(1, (3, 2), (99, 1)));
+
+        Assert.Equal([Product(99)], error.ProductIds);
+    }
+
+    [Fact]
     public async Task An_order_total_that_overflows_is_AmountOverflow_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();

@@ -116,9 +116,11 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     {
         var (user, requested, runtime) = state;
 
-        // Price every line from the catalog; report every unknown product at once.
+        // Price every line from the catalog; report every unknown product at once, and only then an
+        // overflowing line (unknown products come first in the documented order of checks).
         var priced = new OrderLine[requested.Length];
         List<ProductId>? unknown = null;
+        var overflow = false;
         for (var i = 0; i < requested.Length; i++)
         {
             var product = await unitOfWork.Products.FindAsync(requested[i].ProductId, ct).ConfigureAwait(false);
@@ -126,13 +128,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             {
                 (unknown ??= []).Add(requested[i].ProductId);
             }
-            else if (unknown is null)
+            else if (!product.Price.TryMultiply(requested[i].Quantity, out _))
             {
-                if (!product.Price.TryMultiply(requested[i].Quantity, out _))
-                {
-                    return Errors.AmountOverflow();
-                }
-
+                overflow = true;
+            }
+            else if (unknown is null && !overflow)
+            {
                 priced[i] = new OrderLine(product.Id, requested[i].Quantity, product.Price);
             }
         }
@@ -142,7 +143,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.ProductNotFound(unknown);
         }
 
-        if (!Order.TryTotal(priced, out var total))
+        if (overflow || !Order.TryTotal(priced, out var total))
         {
             return Errors.AmountOverflow();
         }
