@@ -38,3 +38,8 @@ public sealed class InMemoryScenarioTests : ScenarioConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryModelTests : ModelConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
