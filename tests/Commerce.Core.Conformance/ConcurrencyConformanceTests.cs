@@ -85,6 +85,33 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [Fact]
+    public async Task With_a_single_attempt_a_conflicting_charge_reports_ConcurrencyConflict_and_applies_nothing()
+    {
+        using var shop = CreateShop(o => o.MaxCommitAttempts = 1);
+        const int threads = 4;
+        var applied = new long[threads];
+
+        RunTogether(threads, t =>
+        {
+            for (var i = 0; i < 1_000; i++)
+            {
+                var charged = Wait(shop.Wallets.ChargeAsync(User(1), Money(t + 1)));
+                if (charged.IsSuccess)
+                {
+                    applied[t] += t + 1;
+                }
+                else
+                {
+                    Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error!.Code);
+                }
+            }
+        });
+
+        // Conflicts may or may not happen on a given run; either way only the successful charges count.
+        Assert.Equal(Money(applied.Sum()), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [Fact]
     public async Task More_buyers_than_stock_sell_exactly_the_stock_and_conserve_money()
     {
         using var shop = CreateShop();

@@ -305,4 +305,18 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
 
         Assert.Equal(new Dictionary<ProductId, long> { [Product(2)] = 1 }, await shop.SoldAsync());
     }
+
+    [Fact]
+    public async Task An_order_cancelled_before_it_starts_throws_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+        var before = await shop.DescribeAsync(1);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await shop.Orders.PlaceOrderAsync(User(1), [new OrderLineRequest(Product(1), 1)], cancelled.Token));
+
+        Assert.Equal(before, await shop.DescribeAsync(1));
+    }
 }

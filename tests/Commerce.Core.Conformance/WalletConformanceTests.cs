@@ -113,4 +113,17 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(before, await shop.DescribeAsync(1, 2));
         Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(3)));
     }
+
+    [Fact]
+    public async Task A_charge_cancelled_before_it_starts_throws_and_changes_nothing()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 100);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await shop.Wallets.ChargeAsync(User(1), Money(5), cancelled.Token));
+
+        Assert.Equal(Money(100), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
 }
