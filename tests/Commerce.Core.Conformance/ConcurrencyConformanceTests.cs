@@ -178,6 +178,71 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [Fact]
+    public async Task Racing_to_add_the_same_product_id_lets_exactly_one_win()
+    {
+        using var shop = CreateShop();
+        const int threads = 4;
+        var results = new Result<ProductSummary>[threads * 25];
+
+        RunTogether(threads, t =>
+        {
+            for (var i = t; i < results.Length; i += threads)
+            {
+                results[i] = Wait(shop.Catalog.AddProductAsync(Product(i / 10), $"Racer {i}", Money(i), i));
+            }
+        });
+
+        foreach (var group in results.GroupBy(r => r.IsSuccess ? r.Value.Id : r.Error!.ProductIds.Single()))
+        {
+            var winner = Assert.Single(group, r => r.IsSuccess).Value;
+            Assert.All(group.Where(r => !r.IsSuccess), r => Assert.Equal(CommerceErrorCode.ProductAlreadyExists, r.Error!.Code));
+            Assert.Equal(winner, (await shop.Catalog.GetProductAsync(winner.Id)).Value);
+        }
+
+        Assert.Equal(10, (await shop.AllProductsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 1, 100_000);
+        const int buyers = 3;
+        for (var u = 0; u < buyers; u++)
+        {
+            await shop.ChargeAsync(u, 1_000_000);
+        }
+
+        var observed = new List<long>();
+        var placed = new int[buyers];
+        RunTogether(buyers + 1, t =>
+        {
+            if (t == buyers)
+            {
+                // The reader: the ranking only ever counts committed orders, so what it sees only grows.
+                for (var i = 0; i < 300; i++)
+                {
+                    var ranking = Wait(shop.Ranking.GetPopularProductsAsync());
+                    observed.Add(ranking.Count == 0 ? 0 : ranking[0].QuantitySold);
+                }
+
+                return;
+            }
+
+            for (var i = 0; i < 300; i++)
+            {
+                Assert.True(Wait(shop.OrderAsync(t, (1, 2))).IsSuccess);
+                placed[t]++;
+            }
+        });
+
+        Assert.True(observed.Zip(observed.Skip(1)).All(p => p.First <= p.Second), "The ranking went down while orders committed.");
+        Assert.All(observed, sold => Assert.Equal(0, sold % 2));
+        Assert.Equal(2 * placed.Sum(), Assert.Single(await shop.Ranking.GetPopularProductsAsync()).QuantitySold);
+        Assert.Equal(100_000 - (2 * placed.Sum()), await shop.StockOfAsync(1));
+    }
+
+    [Fact]
     public async Task A_random_mixed_workload_conserves_money_stock_sales_and_cart_contents()
     {
         const int threads = 4;
