@@ -1,0 +1,367 @@
+namespace Commerce.Conformance;
+
+/// <summary>
+/// Real threads, started together with a <see cref="Barrier"/>, against one shop; each test ends by
+/// checking conservation invariants against what the threads saw succeed.
+/// </summary>
+public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
+{
+    /// <summary>Runs <paramref name="body"/> on <paramref name="threads"/> new threads released at the same moment, and rethrows the first failure.</summary>
+    protected static void RunTogether(int threads, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var start = new Barrier(threads);
+        var failures = new Exception?[threads];
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            try
+            {
+                start.SignalAndWait();
+                body(t);
+            }
+            catch (Exception e)
+            {
+                failures[t] = e;
+            }
+        })
+        { IsBackground = true, Name = $"worker {t}" }).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        if (failures.Any(f => f is not null))
+        {
+            throw new AggregateException(failures.OfType<Exception>());
+        }
+    }
+
+    /// <summary>Waits for a service call on a worker thread.</summary>
+    protected static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+
+    [Fact]
+    public async Task Concurrent_charges_on_one_wallet_lose_no_update()
+    {
+        using var shop = CreateShop();
+        const int threads = 4;
+        const int chargesPerThread = 2_000;
+        var seen = new List<long>[threads];
+
+        RunTogether(threads, t =>
+        {
+            var balances = seen[t] = new List<long>(chargesPerThread);
+            for (var i = 0; i < chargesPerThread; i++)
+            {
+                var charged = Wait(shop.Wallets.ChargeAsync(User(1), Money((i % 7) + 1)));
+                balances.Add(charged.Value.Amount);
+            }
+        });
+
+        var expected = threads * Enumerable.Range(0, chargesPerThread).Sum(i => (long)((i % 7) + 1));
+        Assert.Equal(Money(expected), await shop.Wallets.GetBalanceAsync(User(1)));
+
+        // Every charge saw its own new balance: none was applied on top of a stale one.
+        var all = seen.SelectMany(s => s).ToList();
+        Assert.Equal(all.Count, all.Distinct().Count());
+        Assert.Equal(expected, all.Max());
+        Assert.All(seen, balances => Assert.True(balances.Zip(balances.Skip(1)).All(p => p.First < p.Second), "A thread saw its balance go down."));
+    }
+
+    [Fact]
+    public async Task Concurrent_charges_on_different_wallets_each_add_up()
+    {
+        using var shop = CreateShop();
+        const int threads = 4;
+
+        RunTogether(threads, t =>
+        {
+            for (var i = 0; i < 1_000; i++)
+            {
+                Assert.True(Wait(shop.Wallets.ChargeAsync(User(i % 8), Money(t + 1))).IsSuccess);
+            }
+        });
+
+        for (var user = 0; user < 8; user++)
+        {
+            Assert.Equal(Money(125 * (1 + 2 + 3 + 4)), await shop.Wallets.GetBalanceAsync(User(user)));
+        }
+    }
+
+    [Fact]
+    public async Task With_a_single_attempt_a_conflicting_charge_reports_ConcurrencyConflict_and_applies_nothing()
+    {
+        using var shop = CreateShop(o => o.MaxCommitAttempts = 1);
+        const int threads = 4;
+        var applied = new long[threads];
+
+        RunTogether(threads, t =>
+        {
+            for (var i = 0; i < 1_000; i++)
+            {
+                var charged = Wait(shop.Wallets.ChargeAsync(User(1), Money(t + 1)));
+                if (charged.IsSuccess)
+                {
+                    applied[t] += t + 1;
+                }
+                else
+                {
+                    Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error!.Code);
+                }
+            }
+        });
+
+        // Conflicts may or may not happen on a given run; either way only the successful charges count.
+        Assert.Equal(Money(applied.Sum()), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [Fact]
+    public async Task More_buyers_than_stock_sell_exactly_the_stock_and_conserve_money()
+    {
+        using var shop = CreateShop();
+        const int buyers = 400;
+        const int units = 50;
+        const int threads = 8;
+        await shop.AddProductAsync(7, 10, units, "Scarce");
+        for (var u = 0; u < buyers; u++)
+        {
+            await shop.ChargeAsync(u, 10);
+        }
+
+        var results = new Result<Order>[buyers];
+        RunTogether(threads, t =>
+        {
+            for (var u = t; u < buyers; u += threads)
+            {
+                results[u] = Wait(shop.OrderAsync(u, (7, 1)));
+            }
+        });
+
+        Assert.Equal(units, results.Count(r => r.IsSuccess));
+        Assert.All(results.Where(r => !r.IsSuccess), r => Assert.Equal(CommerceErrorCode.InsufficientStock, r.Error!.Code));
+        Assert.Equal(0, await shop.StockOfAsync(7));
+        for (var u = 0; u < buyers; u++)
+        {
+            Assert.Equal(Money(results[u].IsSuccess ? 0 : 10), await shop.Wallets.GetBalanceAsync(User(u)));
+        }
+
+        Assert.Equal(new Dictionary<ProductId, long> { [Product(7)] = units }, await shop.SoldAsync());
+        foreach (var order in results.Where(r => r.IsSuccess).Select(r => r.Value))
+        {
+            Assert.Equal(order, (await shop.Orders.GetOrderAsync(order.Id)).Value);
+        }
+    }
+
+    [Fact]
+    public async Task Buyers_sharing_one_wallet_never_overspend_it()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 7, 10_000);
+        await shop.ChargeAsync(1, 700);
+        var placed = new int[4];
+
+        RunTogether(4, t =>
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                var result = Wait(shop.OrderAsync(1, (1, 1)));
+                if (result.IsSuccess)
+                {
+                    placed[t]++;
+                }
+                else
+                {
+                    Assert.Equal(CommerceErrorCode.InsufficientBalance, result.Error!.Code);
+                }
+            }
+        });
+
+        Assert.Equal(100, placed.Sum());
+        Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(10_000 - 100, await shop.StockOfAsync(1));
+    }
+
+    [Fact]
+    public async Task Racing_to_add_the_same_product_id_lets_exactly_one_win()
+    {
+        using var shop = CreateShop();
+        const int threads = 4;
+        var results = new Result<ProductSummary>[threads * 25];
+
+        RunTogether(threads, t =>
+        {
+            for (var i = t; i < results.Length; i += threads)
+            {
+                results[i] = Wait(shop.Catalog.AddProductAsync(Product(i / 10), $"Racer {i}", Money(i), i));
+            }
+        });
+
+        foreach (var group in results.GroupBy(r => r.IsSuccess ? r.Value.Id : r.Error!.ProductIds.Single()))
+        {
+            var winner = Assert.Single(group, r => r.IsSuccess).Value;
+            Assert.All(group.Where(r => !r.IsSuccess), r => Assert.Equal(CommerceErrorCode.ProductAlreadyExists, r.Error!.Code));
+            Assert.Equal(winner, (await shop.Catalog.GetProductAsync(winner.Id)).Value);
+        }
+
+        Assert.Equal(10, (await shop.AllProductsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 1, 100_000);
+        const int buyers = 3;
+        for (var u = 0; u < buyers; u++)
+        {
+            await shop.ChargeAsync(u, 1_000_000);
+        }
+
+        var observed = new List<long>();
+        var placed = new int[buyers];
+        RunTogether(buyers + 1, t =>
+        {
+            if (t == buyers)
+            {
+                // The reader: the ranking only ever counts committed orders, so what it sees only grows.
+                for (var i = 0; i < 300; i++)
+                {
+                    var ranking = Wait(shop.Ranking.GetPopularProductsAsync());
+                    observed.Add(ranking.Count == 0 ? 0 : ranking[0].QuantitySold);
+                }
+
+                return;
+            }
+
+            for (var i = 0; i < 300; i++)
+            {
+                Assert.True(Wait(shop.OrderAsync(t, (1, 2))).IsSuccess);
+                placed[t]++;
+            }
+        });
+
+        Assert.True(observed.Zip(observed.Skip(1)).All(p => p.First <= p.Second), "The ranking went down while orders committed.");
+        Assert.All(observed, sold => Assert.Equal(0, sold % 2));
+        Assert.Equal(2 * placed.Sum(), Assert.Single(await shop.Ranking.GetPopularProductsAsync()).QuantitySold);
+        Assert.Equal(100_000 - (2 * placed.Sum()), await shop.StockOfAsync(1));
+    }
+
+    [Fact]
+    public async Task A_random_mixed_workload_conserves_money_stock_sales_and_cart_contents()
+    {
+        const int threads = 4;
+        const int operationsPerThread = 400;
+        const int users = 6;
+        const int initialStock = 40;
+        long[] products = [1, 2, 3, 4];
+        using var shop = CreateShop();
+        foreach (var product in products)
+        {
+            await shop.AddProductAsync(product, product * 3, initialStock);
+        }
+
+        var logs = new WorkerLog[threads];
+        RunTogether(threads, t =>
+        {
+            var log = logs[t] = new WorkerLog();
+            var random = new Random(20261124 + t);
+            for (var i = 0; i < operationsPerThread; i++)
+            {
+                var user = random.Next(users);
+                var roll = random.Next(100);
+                if (roll < 30)
+                {
+                    var amount = random.Next(1, 60);
+                    var charged = Wait(shop.Wallets.ChargeAsync(User(user), Money(amount)));
+                    Assert.True(charged.IsSuccess, charged.ToString());
+                    log.Charged += amount;
+                    log.ChargedByUser[user] = log.ChargedByUser.GetValueOrDefault(user) + amount;
+                }
+                else if (roll < 75)
+                {
+                    var lines = Enumerable.Range(0, random.Next(1, 4))
+                        .Select(_ => (products[random.Next(products.Length)], random.Next(1, 4)))
+                        .ToArray();
+                    var placed = Wait(shop.OrderAsync(user, lines));
+                    if (placed.IsSuccess)
+                    {
+                        log.Orders.Add(placed.Value);
+                    }
+                    else
+                    {
+                        Assert.Contains(placed.Error!.Code, new[] { CommerceErrorCode.InsufficientBalance, CommerceErrorCode.InsufficientStock, CommerceErrorCode.ConcurrencyConflict });
+                    }
+                }
+                else if (roll < 85)
+                {
+                    var product = products[random.Next(products.Length)];
+                    var quantity = random.Next(1, 6);
+                    Assert.True(Wait(shop.Catalog.RestockAsync(Product(product), quantity)).IsSuccess);
+                    log.Restocked[product] = log.Restocked.GetValueOrDefault(product) + quantity;
+                }
+                else
+                {
+                    var product = products[random.Next(products.Length)];
+                    var quantity = random.Next(1, 4);
+                    Assert.True(Wait(shop.Carts.AddItemAsync(User(user), Product(product), quantity)).IsSuccess);
+                    log.Carted[(user, product)] = log.Carted.GetValueOrDefault((user, product)) + quantity;
+                }
+            }
+        });
+
+        var orders = logs.SelectMany(l => l.Orders).ToList();
+        Assert.NotEmpty(orders);
+
+        // Money: every successful charge in, every successful order's total out.
+        var balances = 0L;
+        for (var user = 0; user < users; user++)
+        {
+            balances += (await shop.Wallets.GetBalanceAsync(User(user))).Amount;
+        }
+
+        Assert.Equal(logs.Sum(l => l.Charged) - orders.Sum(o => o.Total.Amount), balances);
+        for (var user = 0; user < users; user++)
+        {
+            var charged = logs.Sum(l => l.ChargedByUser.GetValueOrDefault(user));
+            var paid = orders.Where(o => o.UserId == User(user)).Sum(o => o.Total.Amount);
+            Assert.Equal(Money(charged - paid), await shop.Wallets.GetBalanceAsync(User(user)));
+        }
+
+        // Stock: initial + restocks − sold = on hand, for every product; and the ranking agrees with the orders.
+        var sold = orders.SelectMany(o => o.Lines).GroupBy(l => l.ProductId).ToDictionary(g => g.Key, g => (long)g.Sum(l => l.Quantity));
+        foreach (var product in products)
+        {
+            var restocked = logs.Sum(l => l.Restocked.GetValueOrDefault(product));
+            Assert.Equal(initialStock + restocked - sold.GetValueOrDefault(Product(product)), await shop.StockOfAsync(product));
+        }
+
+        Assert.Equal(sold, await shop.SoldAsync());
+
+        // Every successful order was stored as returned, with a consistent total.
+        foreach (var order in orders)
+        {
+            Assert.Equal(order, (await shop.Orders.GetOrderAsync(order.Id)).Value);
+            Assert.Equal(order.Lines.Sum(l => l.Quantity * l.UnitPrice.Amount), order.Total.Amount);
+        }
+
+        // Carts: every add landed.
+        for (var user = 0; user < users; user++)
+        {
+            var cart = await shop.Carts.GetCartAsync(User(user));
+            foreach (var product in products)
+            {
+                var expected = logs.Sum(l => l.Carted.GetValueOrDefault((user, product)));
+                Assert.Equal(expected, cart.Lines.Where(l => l.ProductId == Product(product)).Sum(l => l.Quantity));
+            }
+        }
+    }
+
+    private sealed class WorkerLog
+    {
+        public long Charged { get; set; }
+
+        public Dictionary<long, long> ChargedByUser { get; } = [];
+
+        public List<Order> Orders { get; } = [];
+
+        public Dictionary<long, int> Restocked { get; } = [];
+
+        public Dictionary<(long User, long Product), int> Carted { get; } = [];
+    }
+}

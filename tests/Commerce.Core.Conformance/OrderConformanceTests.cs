@@ -1,0 +1,322 @@
+namespace Commerce.Conformance;
+
+/// <summary>Placing and reading orders through <see cref="IOrderService"/>: every branch, and that a refusal changes nothing.</summary>
+public abstract class OrderConformanceTests : CommerceConformanceTests
+{
+    /// <summary>Two products (1 at 300, 10 in stock; 2 at 125, 4 in stock) and user 1 with 2,000.</summary>
+    private async Task<Shop> StockedShopAsync(Action<CommerceOptions>? configure = null)
+    {
+        var shop = CreateShop(configure);
+        await shop.AddProductAsync(1, 300, 10, "Tea");
+        await shop.AddProductAsync(2, 125, 4, "Cup");
+        await shop.ChargeAsync(1, 2_000);
+        return shop;
+    }
+
+    /// <summary>Asserts that an order fails with a code and that nothing observable changed.</summary>
+    private static async Task<CommerceError> AssertRefusedAsync(Shop shop, CommerceErrorCode code, Func<ValueTask<Result<Order>>> place)
+    {
+        var before = await shop.DescribeAsync(1, 2);
+        var error = AssertFails(await place(), code);
+        Assert.Equal(before, await shop.DescribeAsync(1, 2));
+        return error;
+    }
+
+    [Fact]
+    public async Task A_placed_order_debits_the_total_deducts_stock_and_snapshots_prices()
+    {
+        using var shop = await StockedShopAsync();
+        shop.Time.Advance(TimeSpan.FromSeconds(42));
+
+        var placed = await shop.OrderAsync(1, (2, 3), (1, 2));
+
+        var order = placed.Value;
+        Assert.Equal(User(1), order.UserId);
+        Assert.Equal(
+            [new OrderLine(Product(2), 3, Money(125)), new OrderLine(Product(1), 2, Money(300))],
+            order.Lines);
+        Assert.Equal([Money(375), Money(600)], order.Lines.Select(l => l.LineTotal));
+        Assert.Equal(Money(975), order.Total);
+        Assert.Equal(Shop.DefaultStart.AddSeconds(42), order.PlacedAt);
+        Assert.Equal(Money(2_000 - 975), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(8, await shop.StockOfAsync(1));
+        Assert.Equal(1, await shop.StockOfAsync(2));
+    }
+
+    [Fact]
+    public async Task A_placed_order_reads_back_by_id_equal_to_what_was_returned()
+    {
+        using var shop = await StockedShopAsync();
+
+        var order = (await shop.OrderAsync(1, (1, 1), (2, 2))).Value;
+        var read = await shop.Orders.GetOrderAsync(order.Id);
+
+        Assert.Equal(order, read.Value);
+        Assert.Equal(order.Lines, read.Value.Lines);
+        Assert.Equal(order.PlacedAt, read.Value.PlacedAt);
+    }
+
+    [Fact]
+    public async Task Each_order_gets_its_own_id_and_both_read_back()
+    {
+        using var shop = await StockedShopAsync();
+
+        var first = (await shop.OrderAsync(1, (1, 1))).Value;
+        var second = (await shop.OrderAsync(1, (1, 1))).Value;
+
+        Assert.NotEqual(first.Id, second.Id);
+        Assert.Equal(first, (await shop.Orders.GetOrderAsync(first.Id)).Value);
+        Assert.Equal(second, (await shop.Orders.GetOrderAsync(second.Id)).Value);
+    }
+
+    [Fact]
+    public async Task An_order_keeps_the_price_it_was_placed_at()
+    {
+        using var shop = await StockedShopAsync();
+        var order = (await shop.OrderAsync(1, (1, 1))).Value;
+
+        // Products cannot be repriced through the services; what the order holds must not depend on
+        // later catalog reads, so re-reading it after more sales gives the same lines.
+        await shop.OrderAsync(1, (1, 2));
+
+        Assert.Equal(Money(300), Assert.Single((await shop.Orders.GetOrderAsync(order.Id)).Value.Lines).UnitPrice);
+    }
+
+    [Fact]
+    public async Task An_order_may_spend_the_whole_balance_and_the_whole_stock()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.ChargeAsync(2, 500);
+
+        var placed = await shop.OrderAsync(2, (2, 4));
+
+        Assert.Equal(Money(500), placed.Value.Total);
+        Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(2)));
+        Assert.Equal(0, await shop.StockOfAsync(2));
+    }
+
+    [Fact]
+    public async Task A_free_order_succeeds_for_a_user_never_charged()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(5, 0, 3);
+
+        var placed = await shop.OrderAsync(9, (5, 2));
+
+        Assert.Equal(Money(0), placed.Value.Total);
+        Assert.Equal(1, await shop.StockOfAsync(5));
+        Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(9)));
+    }
+
+    [Fact]
+    public async Task Duplicate_lines_are_merged_with_summed_quantities_at_the_position_of_the_first()
+    {
+        using var shop = await StockedShopAsync();
+
+        var placed = await shop.OrderAsync(1, (2, 1), (1, 2), (2, 2), (1, 1));
+
+        Assert.Equal(
+            [new OrderLine(Product(2), 3, Money(125)), new OrderLine(Product(1), 3, Money(300))],
+            placed.Value.Lines);
+        Assert.Equal(Money(1_275), placed.Value.Total);
+        Assert.Equal(7, await shop.StockOfAsync(1));
+        Assert.Equal(1, await shop.StockOfAsync(2));
+    }
+
+    [Fact]
+    public async Task An_order_without_lines_is_EmptyOrder_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.EmptyOrder, () => shop.Orders.PlaceOrderAsync(User(1), []));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(int.MinValue)]
+    public async Task A_line_quantity_that_is_not_positive_is_InvalidQuantity_and_changes_nothing(int quantity)
+    {
+        using var shop = await StockedShopAsync();
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, 1), (2, quantity)));
+    }
+
+    [Fact]
+    public async Task A_line_quantity_above_the_limit_is_InvalidQuantity_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync(o => o.MaxLineQuantity = 5);
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, 6)));
+        Assert.True((await shop.OrderAsync(1, (1, 5))).IsSuccess);
+    }
+
+    [Fact]
+    public async Task Duplicate_lines_whose_sum_passes_the_limit_are_InvalidQuantity_and_change_nothing()
+    {
+        using var shop = await StockedShopAsync(o => o.MaxLineQuantity = 5);
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, 3), (2, 1), (1, 3)));
+    }
+
+    [Fact]
+    public async Task Duplicate_lines_whose_sum_would_overflow_an_int_are_InvalidQuantity()
+    {
+        using var shop = await StockedShopAsync(o => o.MaxLineQuantity = int.MaxValue);
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, int.MaxValue), (1, int.MaxValue)));
+    }
+
+    [Fact]
+    public async Task More_distinct_products_than_the_line_limit_is_TooManyLines_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync(o => o.MaxOrderLines = 2);
+        await shop.AddProductAsync(3, 10, 10);
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.TooManyLines, () => shop.OrderAsync(1, (1, 1), (2, 1), (3, 1)));
+    }
+
+    [Fact]
+    public async Task The_line_limit_counts_products_after_merging_duplicates()
+    {
+        using var shop = await StockedShopAsync(o => o.MaxOrderLines = 2);
+
+        var placed = await shop.OrderAsync(1, (1, 1), (2, 1), (1, 1));
+
+        Assert.Equal(2, placed.Value.Lines.Count);
+    }
+
+    [Fact]
+    public async Task Unknown_products_are_ProductNotFound_naming_every_one_and_change_nothing()
+    {
+        using var shop = await StockedShopAsync();
+
+        var error = await AssertRefusedAsync(shop, CommerceErrorCode.ProductNotFound, () => shop.OrderAsync(1, (99, 1), (1, 1), (-4, 2), (98, 1)));
+
+        Assert.Equal([Product(-4), Product(98), Product(99)], error.ProductIds);
+    }
+
+    [Fact]
+    public async Task A_line_total_that_overflows_is_AmountOverflow_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.AddProductAsync(3, long.MaxValue / 2 + 1, 10);
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.AmountOverflow, () => shop.OrderAsync(1, (3, 2)));
+    }
+
+    [Fact]
+    public async Task Unknown_products_are_reported_before_an_amount_overflow_as_documented()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.AddProductAsync(3, long.MaxValue / 2 + 1, 10);
+
+        var error = await AssertRefusedAsync(shop, CommerceErrorCode.ProductNotFound, () => shop.OrderAsync(1, (3, 2), (99, 1)));
+
+        Assert.Equal([Product(99)], error.ProductIds);
+    }
+
+    [Fact]
+    public async Task An_order_total_that_overflows_is_AmountOverflow_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.AddProductAsync(3, long.MaxValue - 5, 10);
+        await shop.AddProductAsync(4, 6, 10);
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.AmountOverflow, () => shop.OrderAsync(1, (3, 1), (4, 1)));
+    }
+
+    [Fact]
+    public async Task A_total_above_the_balance_is_InsufficientBalance_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientBalance, () => shop.OrderAsync(1, (1, 6), (2, 2)));
+    }
+
+    [Fact]
+    public async Task A_user_never_charged_is_InsufficientBalance_for_a_priced_order()
+    {
+        using var shop = await StockedShopAsync();
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientBalance, () => shop.OrderAsync(2, (2, 1)));
+    }
+
+    [Fact]
+    public async Task Short_stock_is_InsufficientStock_naming_every_short_product_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.AddProductAsync(3, 1, 100);
+        await shop.ChargeAsync(1, 1_000_000);
+
+        var error = await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientStock, () => shop.OrderAsync(1, (2, 5), (3, 1), (1, 11)));
+
+        Assert.Equal([Product(1), Product(2)], error.ProductIds);
+    }
+
+    [Fact]
+    public async Task Short_stock_of_a_product_with_none_left_is_InsufficientStock()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.AddProductAsync(3, 1, 0);
+
+        var error = await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientStock, () => shop.OrderAsync(1, (3, 1)));
+
+        Assert.Equal([Product(3)], error.ProductIds);
+    }
+
+    [Fact]
+    public async Task When_both_balance_and_stock_are_short_the_answer_is_InsufficientBalance()
+    {
+        using var shop = await StockedShopAsync();
+
+        await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientBalance, () => shop.OrderAsync(1, (1, 11)));
+    }
+
+    [Fact]
+    public async Task Reading_an_unknown_order_is_OrderNotFound()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.OrderAsync(1, (1, 1));
+
+        AssertFails(await shop.Orders.GetOrderAsync(new OrderId(Guid.NewGuid())), CommerceErrorCode.OrderNotFound);
+        AssertFails(await shop.Orders.GetOrderAsync(default), CommerceErrorCode.OrderNotFound);
+    }
+
+    [Fact]
+    public async Task Null_lines_throw_ArgumentNullException_and_change_nothing()
+    {
+        using var shop = await StockedShopAsync();
+        var before = await shop.DescribeAsync(1);
+
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await shop.Orders.PlaceOrderAsync(User(1), null!));
+
+        Assert.Equal(before, await shop.DescribeAsync(1));
+    }
+
+    [Fact]
+    public async Task A_refused_order_is_not_counted_by_the_ranking()
+    {
+        using var shop = await StockedShopAsync();
+        await shop.OrderAsync(1, (2, 1));
+
+        AssertFails(await shop.OrderAsync(1, (2, 4)), CommerceErrorCode.InsufficientStock);
+        AssertFails(await shop.OrderAsync(1, (1, 7)), CommerceErrorCode.InsufficientBalance);
+
+        Assert.Equal(new Dictionary<ProductId, long> { [Product(2)] = 1 }, await shop.SoldAsync());
+    }
+
+    [Fact]
+    public async Task An_order_cancelled_before_it_starts_throws_and_changes_nothing()
+    {
+        using var shop = await StockedShopAsync();
+        var before = await shop.DescribeAsync(1);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await shop.Orders.PlaceOrderAsync(User(1), [new OrderLineRequest(Product(1), 1)], cancelled.Token));
+
+        Assert.Equal(before, await shop.DescribeAsync(1));
+    }
+}

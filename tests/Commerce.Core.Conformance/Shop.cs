@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Commerce.Conformance;
+
+/// <summary>
+/// A service provider with the library on a chosen store and a fake clock, plus a few helpers the
+/// tests share. Each test builds its own, so tests never see each other's state.
+/// </summary>
+public sealed class Shop : IDisposable
+{
+    /// <summary>The instant the fake clock starts at unless a test says otherwise: the start of a minute.</summary>
+    public static readonly DateTimeOffset DefaultStart = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+
+    private readonly ServiceProvider _provider;
+
+    public Shop(Action<ICommerceBuilder> useStore, Action<CommerceOptions>? configure = null, DateTimeOffset? start = null)
+    {
+        ArgumentNullException.ThrowIfNull(useStore);
+        Time = new FakeTimeProvider(start ?? DefaultStart);
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(Time);
+        useStore(services.AddCommerce(configure));
+        _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        Options = _provider.GetRequiredService<CommerceOptions>();
+    }
+
+    public FakeTimeProvider Time { get; }
+
+    public IServiceProvider Services => _provider;
+
+    public CommerceOptions Options { get; }
+
+    public IWalletService Wallets => _provider.GetRequiredService<IWalletService>();
+
+    public ICatalogService Catalog => _provider.GetRequiredService<ICatalogService>();
+
+    public IOrderService Orders => _provider.GetRequiredService<IOrderService>();
+
+    public ISalesRankingService Ranking => _provider.GetRequiredService<ISalesRankingService>();
+
+    public ICartService Carts => _provider.GetRequiredService<ICartService>();
+
+    /// <summary>Adds a product and asserts that it was added.</summary>
+    public async Task<ProductSummary> AddProductAsync(long id, long price, int stock, string? name = null)
+    {
+        var added = await Catalog.AddProductAsync(new ProductId(id), name ?? $"Product {id}", new Money(price), stock);
+        Assert.True(added.IsSuccess, added.ToString());
+        return added.Value;
+    }
+
+    /// <summary>Charges a wallet and asserts that it was charged.</summary>
+    public async Task ChargeAsync(long user, long amount)
+    {
+        var charged = await Wallets.ChargeAsync(new UserId(user), new Money(amount));
+        Assert.True(charged.IsSuccess, charged.ToString());
+    }
+
+    /// <summary>Places an order of (product, quantity) lines for a user.</summary>
+    public ValueTask<Result<Order>> OrderAsync(long user, params (long Product, int Quantity)[] lines) =>
+        Orders.PlaceOrderAsync(new UserId(user), lines.Select(l => new OrderLineRequest(new ProductId(l.Product), l.Quantity)).ToArray());
+
+    /// <summary>The stock on hand of a product that exists.</summary>
+    public async Task<int> StockOfAsync(long product) => (await Catalog.GetProductAsync(new ProductId(product))).Value.Stock;
+
+    /// <summary>Every product, read page by page.</summary>
+    public async Task<List<ProductSummary>> AllProductsAsync()
+    {
+        var all = new List<ProductSummary>();
+        ProductId? after = null;
+        while (true)
+        {
+            var page = await Catalog.ListProductsAsync(after, Options.MaxPageSize);
+            all.AddRange(page);
+            if (page.Count < Options.MaxPageSize)
+            {
+                return all;
+            }
+
+            after = page[^1].Id;
+        }
+    }
+
+    /// <summary>Units sold per product over the longest window the options allow, as the ranking reports them.</summary>
+    public async Task<Dictionary<ProductId, long>> SoldAsync()
+    {
+        var ranking = await Ranking.GetPopularProductsAsync(Options.MaxPopularProductsCount, Options.MaxRankingWindow);
+        return ranking.ToDictionary(p => p.ProductId, p => p.QuantitySold);
+    }
+
+    /// <summary>
+    /// Everything observable about the given users and every product, as text: balances, carts, the
+    /// catalog with stock, and the ranking. Two equal descriptions mean nothing observable changed.
+    /// </summary>
+    public async Task<string> DescribeAsync(params long[] users)
+    {
+        var text = new StringBuilder();
+        foreach (var user in users)
+        {
+            var id = new UserId(user);
+            var cart = await Carts.GetCartAsync(id);
+            text.Append(CultureInfo.InvariantCulture, $"user {user}: balance {await Wallets.GetBalanceAsync(id)}, cart total {cart.Total}");
+            foreach (var line in cart.Lines)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" [{line.ProductId} x{line.Quantity}]");
+            }
+
+            text.AppendLine();
+        }
+
+        foreach (var product in await AllProductsAsync())
+        {
+            text.AppendLine(product.ToString());
+        }
+
+        foreach (var popular in await Ranking.GetPopularProductsAsync(Options.MaxPopularProductsCount, Options.MaxRankingWindow))
+        {
+            text.AppendLine(popular.ToString());
+        }
+
+        return text.ToString();
+    }
+
+    public void Dispose() => _provider.Dispose();
+}

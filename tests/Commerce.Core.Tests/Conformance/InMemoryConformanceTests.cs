@@ -1,0 +1,45 @@
+using Commerce.Conformance;
+
+namespace Commerce.Tests.Conformance;
+
+// The conformance suite on the in-memory store: one concrete class per abstract suite.
+
+public sealed class InMemoryWalletTests : WalletConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryCatalogTests : CatalogConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryOrderTests : OrderConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryRankingTests : RankingConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryCartTests : CartConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryConcurrencyTests : ConcurrencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryScenarioTests : ScenarioConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryModelTests : ModelConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}

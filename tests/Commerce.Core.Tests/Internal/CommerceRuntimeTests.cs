@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using Commerce.InMemory;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Commerce.Tests.Internal;
+
+/// <summary>The optimistic-concurrency loop, driven by a store whose commits fail on demand.</summary>
+public sealed class CommerceRuntimeTests
+{
+    private static (ServiceProvider Provider, ConflictingStore Store, ConcurrentQueue<int> Events) Build(int conflicts, int maxAttempts)
+    {
+        var store = new ConflictingStore(new InMemoryCommerceStore(TimeSpan.FromMinutes(1)), conflicts);
+        var events = new ConcurrentQueue<int>();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
+        services.AddSingleton<ICommerceStore>(store);
+        services.AddCommerce(o =>
+        {
+            o.MaxCommitAttempts = maxAttempts;
+            o.RetryBaseDelay = TimeSpan.Zero;
+            o.MaxRetryDelay = TimeSpan.Zero;
+        });
+        return (services.BuildServiceProvider(), store, events);
+    }
+
+    [Fact]
+    public async Task A_use_case_that_conflicts_runs_again_from_fresh_reads_and_applies_once()
+    {
+        var (provider, store, events) = Build(conflicts: 3, maxAttempts: 64);
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        var charged = await wallets.ChargeAsync(new UserId(1), new Money(10));
+
+        Assert.Equal(new Money(10), charged.Value);
+        Assert.Equal(4, store.Commits);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(new UserId(1)));
+        Assert.Equal(3, events.Count(e => e == 901));
+        Assert.DoesNotContain(902, events);
+    }
+
+    [Fact]
+    public async Task A_use_case_that_keeps_conflicting_gives_up_with_ConcurrencyConflict_after_the_configured_attempts_and_changes_nothing()
+    {
+        var (provider, store, events) = Build(conflicts: int.MaxValue, maxAttempts: 5);
+        using var _ = provider;
+
+        var charged = await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(10));
+
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
+        Assert.Equal(5, store.Commits);
+        Assert.Equal(4, events.Count(e => e == 901));
+        Assert.Single(events, e => e == 902);
+        store.Conflicts = 0;
+        Assert.Equal(Money.Zero, await provider.GetRequiredService<IWalletService>().GetBalanceAsync(new UserId(1)));
+    }
+
+    [Fact]
+    public async Task A_read_that_keeps_conflicting_throws_InvalidOperationException()
+    {
+        var (provider, _, _) = Build(conflicts: int.MaxValue, maxAttempts: 2);
+        using var __ = provider;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await provider.GetRequiredService<IWalletService>().GetBalanceAsync(new UserId(1)));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(30)]
+    public void The_back_off_is_zero_for_the_first_retry_and_never_above_the_cap(int attempt)
+    {
+        var runtime = new CommerceRuntime(new ConflictingStore(null!, 0), new CommerceOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(2), MaxRetryDelay = TimeSpan.FromMilliseconds(10) }, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+
+        var delay = runtime.BackoffBefore(attempt);
+
+        Assert.InRange(delay, TimeSpan.Zero, attempt <= 2 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - 3))));
+    }
+
+    /// <summary>Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing.</summary>
+    private sealed class ConflictingStore(ICommerceStore inner, int conflicts) : ICommerceStore
+    {
+        private int _commits;
+
+        public int Conflicts { get; set; } = conflicts;
+
+        public int Commits => _commits;
+
+        public async ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default) =>
+            new UnitOfWork(this, await inner.BeginAsync(cancellationToken));
+
+        private sealed class UnitOfWork(ConflictingStore owner, IUnitOfWork inner) : IUnitOfWork
+        {
+            public IWalletRepository Wallets => inner.Wallets;
+
+            public IProductRepository Products => inner.Products;
+
+            public IInventoryRepository Inventory => inner.Inventory;
+
+            public ICartRepository Carts => inner.Carts;
+
+            public IOrderRepository Orders => inner.Orders;
+
+            public ISalesRepository Sales => inner.Sales;
+
+            public ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default) =>
+                Interlocked.Increment(ref owner._commits) <= owner.Conflicts ? ValueTask.FromResult(false) : inner.CommitAsync(cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+
+    private sealed class EventIdProvider(ConcurrentQueue<int> events) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(events);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentQueue<int> events) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                events.Enqueue(eventId.Id);
+        }
+    }
+}

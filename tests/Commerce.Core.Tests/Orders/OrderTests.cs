@@ -1,0 +1,85 @@
+using System.Numerics;
+using Commerce.Tests.Support;
+using FsCheck.Xunit;
+
+namespace Commerce.Tests.Orders;
+
+public sealed class OrderTests
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+
+    [Property(Arbitrary = [typeof(Generators)])]
+    public bool Place_totals_quantity_times_price_over_the_lines_or_reports_AmountOverflow(OrderLine[] lines)
+    {
+        var exact = lines.Aggregate(BigInteger.Zero, (sum, l) => sum + (new BigInteger(l.Quantity) * l.UnitPrice.Amount));
+        var result = Order.Place(OrderId.New(At), new UserId(1), lines, At);
+
+        return exact > long.MaxValue
+            ? result.Error?.Code == CommerceErrorCode.AmountOverflow
+            : result.IsSuccess && result.Value.Total.Amount == exact && result.Value.Lines.SequenceEqual(lines)
+                && result.Value.Lines.All(l => l.LineTotal.Amount == (long)l.Quantity * l.UnitPrice.Amount);
+    }
+
+    [Property(Arbitrary = [typeof(Generators)])]
+    public bool An_order_keeps_its_own_copy_of_the_lines(OrderLine[] lines)
+    {
+        var placed = Order.Place(OrderId.New(At), new UserId(1), lines, At);
+        if (!placed.IsSuccess)
+        {
+            return true;
+        }
+
+        var original = lines.ToArray();
+        Array.Reverse(lines);
+        return placed.Value.Lines.SequenceEqual(original);
+    }
+
+    /// <summary>The request validation merges duplicates in place and never loses or invents units.</summary>
+    [Property(Arbitrary = [typeof(Generators)])]
+    public bool Validate_merges_duplicate_products_at_their_first_position_and_keeps_every_unit(ProductId[] products, int seed)
+    {
+        var random = new Random(seed);
+        var requests = products.Select(p => new OrderLineRequest(p, random.Next(1, 10))).ToArray();
+        var options = new CommerceOptions();
+        var result = OrderService.Validate(requests, options);
+
+        if (requests.Length == 0)
+        {
+            return result.Error?.Code == CommerceErrorCode.EmptyOrder;
+        }
+
+        var expected = requests
+            .GroupBy(r => r.ProductId)
+            .Select(g => new OrderLineRequest(g.Key, g.Sum(r => r.Quantity)))
+            .ToArray();   // GroupBy keeps the order of first appearance
+        return result.IsSuccess && result.Value.SequenceEqual(expected);
+    }
+
+    [Property(Arbitrary = [typeof(Generators)])]
+    public bool Validate_refuses_non_positive_quantities_and_merged_sums_past_the_limit(ProductId product, int quantity)
+    {
+        var result = OrderService.Validate([new OrderLineRequest(new ProductId(99), 1), new OrderLineRequest(product, quantity)], new CommerceOptions { MaxLineQuantity = int.MaxValue });
+        var merged = product == new ProductId(99) ? 1L + quantity : quantity;
+        return quantity <= 0 || merged > int.MaxValue
+            ? result.Error?.Code == CommerceErrorCode.InvalidQuantity
+            : result.IsSuccess;
+    }
+
+    [Fact]
+    public void An_order_line_computes_its_total_and_rejects_nonsense()
+    {
+        Assert.Equal(new Money(21), new OrderLine(new ProductId(1), 3, new Money(7)).LineTotal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderLine(new ProductId(1), 0, new Money(7)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OrderLine(new ProductId(1), 1, new Money(-1)));
+        Assert.Throws<OverflowException>(() => new OrderLine(new ProductId(1), 2, new Money(long.MaxValue)));
+    }
+
+    [Fact]
+    public void Rehydrating_an_order_rejects_empty_or_duplicate_lines()
+    {
+        var line = new OrderLine(new ProductId(1), 1, new Money(1));
+        Assert.Throws<ArgumentException>(() => new Order(OrderId.New(At), new UserId(1), [], At));
+        Assert.Throws<ArgumentException>(() => new Order(OrderId.New(At), new UserId(1), [line, line], At));
+        Assert.Equal(CommerceErrorCode.EmptyOrder, Order.Place(OrderId.New(At), new UserId(1), [], At).Error?.Code);
+    }
+}
