@@ -20,7 +20,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         return error;
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_new_user_sees_an_empty_cart()
     {
         using var shop = await ShopAsync();
@@ -32,7 +32,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(0), cart.Total);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Adding_an_item_creates_the_cart_with_that_line()
     {
         using var shop = await ShopAsync();
@@ -46,7 +46,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal([expected], (await shop.Carts.GetCartAsync(User(1))).Lines);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Adding_a_product_already_in_the_cart_increases_its_quantity()
     {
         using var shop = await ShopAsync();
@@ -58,7 +58,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(1_500), added.Value.Total);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_product_out_of_stock_can_still_be_put_in_a_cart()
     {
         using var shop = await ShopAsync();
@@ -68,7 +68,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(125), added.Value.Total);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_view_joins_names_and_prices_keeps_first_added_order_and_totals_the_lines()
     {
         using var shop = await ShopAsync();
@@ -87,7 +87,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(800), cart.Total);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Carts_of_different_users_are_separate()
     {
         using var shop = await ShopAsync();
@@ -96,7 +96,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Empty((await shop.Carts.GetCartAsync(User(2))).Lines);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Adding_an_unknown_product_is_ProductNotFound_and_changes_nothing()
     {
         using var shop = await ShopAsync();
@@ -108,7 +108,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(3)], error.ProductIds);
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(int.MinValue)]
@@ -121,7 +121,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.Carts.AddItemAsync(User(2), Product(1), quantity));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Adding_past_the_line_limit_is_InvalidQuantity_and_changes_nothing_while_reaching_it_is_allowed()
     {
         using var shop = await ShopAsync(o => o.MaxLineQuantity = 5);
@@ -133,7 +133,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal(5, Assert.Single((await shop.Carts.AddItemAsync(User(1), Product(1), 2)).Value.Lines).Quantity);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Adding_past_int_MaxValue_is_InvalidQuantity_not_a_wrapped_quantity()
     {
         using var shop = await ShopAsync(o => o.MaxLineQuantity = int.MaxValue);
@@ -142,7 +142,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.Carts.AddItemAsync(User(1), Product(2), 1));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Removing_a_line_leaves_the_others_in_order()
     {
         using var shop = await ShopAsync();
@@ -158,7 +158,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal(removed.Value.Lines, (await shop.Carts.GetCartAsync(User(1))).Lines);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Removing_the_last_line_leaves_an_empty_cart()
     {
         using var shop = await ShopAsync();
@@ -171,7 +171,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Empty((await shop.Carts.GetCartAsync(User(1))).Lines);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Removing_a_product_not_in_the_cart_is_CartItemNotFound_and_changes_nothing()
     {
         using var shop = await ShopAsync();
@@ -183,7 +183,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(2)], error.ProductIds);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Removing_from_a_user_who_never_had_a_cart_is_CartItemNotFound()
     {
         using var shop = await ShopAsync();
@@ -191,7 +191,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.CartItemNotFound, () => shop.Carts.RemoveItemAsync(User(2), Product(1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Removing_a_line_twice_fails_the_second_time()
     {
         using var shop = await ShopAsync();
@@ -201,7 +201,7 @@ public abstract class CartConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.CartItemNotFound, () => shop.Carts.RemoveItemAsync(User(1), Product(1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_cart_total_that_overflows_is_AmountOverflow_and_changes_nothing()
     {
         using var shop = await ShopAsync();

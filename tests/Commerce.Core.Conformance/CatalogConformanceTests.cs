@@ -3,7 +3,7 @@ namespace Commerce.Conformance;
 /// <summary>Adding, restocking, reading and listing products through <see cref="ICatalogService"/>.</summary>
 public abstract class CatalogConformanceTests : CommerceConformanceTests
 {
-    [Fact]
+    [StoreFact]
     public async Task Adding_a_product_returns_it_and_it_can_be_read_back()
     {
         using var shop = CreateShop();
@@ -15,7 +15,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(expected, (await shop.Catalog.GetProductAsync(Product(7))).Value);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Zero_price_and_zero_stock_are_allowed()
     {
         using var shop = CreateShop();
@@ -26,7 +26,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(0, await shop.StockOfAsync(1));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Adding_an_existing_id_is_ProductAlreadyExists_and_keeps_the_first_product()
     {
         using var shop = CreateShop();
@@ -40,7 +40,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Single(await shop.Catalog.ListProductsAsync());
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData("")]
     [InlineData(" ")]
     [InlineData("\t\r\n ")]
@@ -54,7 +54,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         AssertFails(await shop.Catalog.GetProductAsync(Product(1)), CommerceErrorCode.ProductNotFound);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_name_longer_than_the_limit_is_InvalidProductName_and_the_limit_itself_is_allowed()
     {
         using var shop = CreateShop(o => o.MaxProductNameLength = 10);
@@ -67,7 +67,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(new string('y', 10), atLimit.Value.Name);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_negative_price_is_InvalidAmount_and_adds_nothing()
     {
         using var shop = CreateShop();
@@ -78,7 +78,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_negative_initial_stock_is_InvalidQuantity_and_adds_nothing()
     {
         using var shop = CreateShop();
@@ -89,7 +89,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_null_name_throws_ArgumentNullException()
     {
         using var shop = CreateShop();
@@ -98,7 +98,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Restocking_adds_units_and_returns_the_new_stock()
     {
         using var shop = CreateShop();
@@ -110,7 +110,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(12, await shop.StockOfAsync(1));
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(int.MinValue)]
@@ -125,7 +125,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(5, await shop.StockOfAsync(1));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Restocking_past_int_MaxValue_is_InvalidQuantity_and_reaching_it_exactly_is_allowed()
     {
         using var shop = CreateShop();
@@ -139,7 +139,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(int.MaxValue, exact.Value.Stock);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Restocking_an_unknown_product_is_ProductNotFound_and_creates_nothing()
     {
         using var shop = CreateShop();
@@ -151,7 +151,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         AssertFails(await shop.Catalog.GetProductAsync(Product(9)), CommerceErrorCode.ProductNotFound);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Reading_an_unknown_product_is_ProductNotFound_naming_it()
     {
         using var shop = CreateShop();
@@ -162,7 +162,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(2)], error.ProductIds);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Listing_an_empty_catalog_returns_an_empty_page()
     {
         using var shop = CreateShop();
@@ -172,7 +172,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync(Product(5), 10));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Listing_returns_the_first_default_sized_page_in_ascending_id_order_with_stock()
     {
         using var shop = CreateShop(o => o.DefaultPageSize = 4);
@@ -187,7 +187,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.All(page, p => Assert.Equal(new ProductSummary(p.Id, $"Product {p.Id}", Money(p.Id.Value + 5000), (int)(p.Id.Value + 100)), p));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_default_page_size_is_twenty()
     {
         using var shop = CreateShop();
@@ -201,7 +201,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), page.Select(p => p.Id.Value));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Keyset_paging_visits_every_product_exactly_once_in_ascending_order()
     {
         using var shop = CreateShop();
@@ -232,7 +232,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Equal(8, pages);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_page_after_an_id_that_is_not_a_product_starts_at_the_next_greater_id()
     {
         using var shop = CreateShop();
@@ -247,7 +247,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync(Product(30), 10));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Paging_works_at_the_extremes_of_the_id_range()
     {
         using var shop = CreateShop();
@@ -261,7 +261,7 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Catalog.ListProductsAsync(Product(long.MaxValue), 10));
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(101)]

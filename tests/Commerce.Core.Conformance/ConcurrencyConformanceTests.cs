@@ -36,7 +36,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     /// <summary>Waits for a service call on a worker thread.</summary>
     protected static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
 
-    [Fact]
+    [StoreFact]
     public async Task Concurrent_charges_on_one_wallet_lose_no_update()
     {
         using var shop = CreateShop();
@@ -64,7 +64,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.All(seen, balances => Assert.True(balances.Zip(balances.Skip(1)).All(p => p.First < p.Second), "A thread saw its balance go down."));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Concurrent_charges_on_different_wallets_each_add_up()
     {
         using var shop = CreateShop();
@@ -84,7 +84,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         }
     }
 
-    [Fact]
+    [StoreFact]
     public async Task With_a_single_attempt_a_conflicting_charge_reports_ConcurrencyConflict_and_applies_nothing()
     {
         using var shop = CreateShop(o => o.MaxCommitAttempts = 1);
@@ -111,7 +111,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(applied.Sum()), await shop.Wallets.GetBalanceAsync(User(1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task More_buyers_than_stock_sell_exactly_the_stock_and_conserve_money()
     {
         using var shop = CreateShop();
@@ -148,7 +148,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         }
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Buyers_sharing_one_wallet_never_overspend_it()
     {
         using var shop = CreateShop();
@@ -177,7 +177,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.Equal(10_000 - 100, await shop.StockOfAsync(1));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Racing_to_add_the_same_product_id_lets_exactly_one_win()
     {
         using var shop = CreateShop();
@@ -202,7 +202,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.Equal(10, (await shop.AllProductsAsync()).Count);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
     {
         using var shop = CreateShop();
@@ -242,7 +242,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.Equal(100_000 - (2 * placed.Sum()), await shop.StockOfAsync(1));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_random_mixed_workload_conserves_money_stock_sales_and_cart_contents()
     {
         const int threads = 4;

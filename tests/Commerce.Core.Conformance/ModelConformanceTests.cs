@@ -10,7 +10,7 @@ public abstract class ModelConformanceTests : CommerceConformanceTests
     private const int Users = 4;
     private const int Products = 8;
 
-    [Theory]
+    [StoreTheory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]

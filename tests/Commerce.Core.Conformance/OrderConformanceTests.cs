@@ -22,7 +22,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         return error;
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_placed_order_debits_the_total_deducts_stock_and_snapshots_prices()
     {
         using var shop = await StockedShopAsync();
@@ -43,7 +43,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(1, await shop.StockOfAsync(2));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_placed_order_reads_back_by_id_equal_to_what_was_returned()
     {
         using var shop = await StockedShopAsync();
@@ -56,7 +56,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(order.PlacedAt, read.Value.PlacedAt);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Each_order_gets_its_own_id_and_both_read_back()
     {
         using var shop = await StockedShopAsync();
@@ -69,7 +69,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(second, (await shop.Orders.GetOrderAsync(second.Id)).Value);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task An_order_keeps_the_price_it_was_placed_at()
     {
         using var shop = await StockedShopAsync();
@@ -82,7 +82,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(300), Assert.Single((await shop.Orders.GetOrderAsync(order.Id)).Value.Lines).UnitPrice);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task An_order_may_spend_the_whole_balance_and_the_whole_stock()
     {
         using var shop = await StockedShopAsync();
@@ -95,7 +95,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(0, await shop.StockOfAsync(2));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_free_order_succeeds_for_a_user_never_charged()
     {
         using var shop = CreateShop();
@@ -108,7 +108,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(9)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Duplicate_lines_are_merged_with_summed_quantities_at_the_position_of_the_first()
     {
         using var shop = await StockedShopAsync();
@@ -123,7 +123,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(1, await shop.StockOfAsync(2));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task An_order_without_lines_is_EmptyOrder_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -131,7 +131,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.EmptyOrder, () => shop.Orders.PlaceOrderAsync(User(1), []));
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(int.MinValue)]
@@ -142,7 +142,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, 1), (2, quantity)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_line_quantity_above_the_limit_is_InvalidQuantity_and_changes_nothing()
     {
         using var shop = await StockedShopAsync(o => o.MaxLineQuantity = 5);
@@ -151,7 +151,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.True((await shop.OrderAsync(1, (1, 5))).IsSuccess);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Duplicate_lines_whose_sum_passes_the_limit_are_InvalidQuantity_and_change_nothing()
     {
         using var shop = await StockedShopAsync(o => o.MaxLineQuantity = 5);
@@ -159,7 +159,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, 3), (2, 1), (1, 3)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Duplicate_lines_whose_sum_would_overflow_an_int_are_InvalidQuantity()
     {
         using var shop = await StockedShopAsync(o => o.MaxLineQuantity = int.MaxValue);
@@ -167,7 +167,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InvalidQuantity, () => shop.OrderAsync(1, (1, int.MaxValue), (1, int.MaxValue)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task More_distinct_products_than_the_line_limit_is_TooManyLines_and_changes_nothing()
     {
         using var shop = await StockedShopAsync(o => o.MaxOrderLines = 2);
@@ -176,7 +176,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.TooManyLines, () => shop.OrderAsync(1, (1, 1), (2, 1), (3, 1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_line_limit_counts_products_after_merging_duplicates()
     {
         using var shop = await StockedShopAsync(o => o.MaxOrderLines = 2);
@@ -186,7 +186,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(2, placed.Value.Lines.Count);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Unknown_products_are_ProductNotFound_naming_every_one_and_change_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -196,7 +196,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(-4), Product(98), Product(99)], error.ProductIds);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_line_total_that_overflows_is_AmountOverflow_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -205,7 +205,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.AmountOverflow, () => shop.OrderAsync(1, (3, 2)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Unknown_products_are_reported_before_an_amount_overflow_as_documented()
     {
         using var shop = await StockedShopAsync();
@@ -216,7 +216,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(99)], error.ProductIds);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task An_order_total_that_overflows_is_AmountOverflow_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -226,7 +226,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.AmountOverflow, () => shop.OrderAsync(1, (3, 1), (4, 1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_total_above_the_balance_is_InsufficientBalance_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -234,7 +234,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientBalance, () => shop.OrderAsync(1, (1, 6), (2, 2)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_user_never_charged_is_InsufficientBalance_for_a_priced_order()
     {
         using var shop = await StockedShopAsync();
@@ -242,7 +242,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientBalance, () => shop.OrderAsync(2, (2, 1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Short_stock_is_InsufficientStock_naming_every_short_product_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -254,7 +254,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(1), Product(2)], error.ProductIds);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Short_stock_of_a_product_with_none_left_is_InsufficientStock()
     {
         using var shop = await StockedShopAsync();
@@ -265,7 +265,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal([Product(3)], error.ProductIds);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task When_both_balance_and_stock_are_short_the_answer_is_InsufficientBalance()
     {
         using var shop = await StockedShopAsync();
@@ -273,7 +273,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         await AssertRefusedAsync(shop, CommerceErrorCode.InsufficientBalance, () => shop.OrderAsync(1, (1, 11)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Reading_an_unknown_order_is_OrderNotFound()
     {
         using var shop = await StockedShopAsync();
@@ -283,7 +283,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         AssertFails(await shop.Orders.GetOrderAsync(default), CommerceErrorCode.OrderNotFound);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Null_lines_throw_ArgumentNullException_and_change_nothing()
     {
         using var shop = await StockedShopAsync();
@@ -294,7 +294,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(before, await shop.DescribeAsync(1));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_refused_order_is_not_counted_by_the_ranking()
     {
         using var shop = await StockedShopAsync();
@@ -306,7 +306,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(new Dictionary<ProductId, long> { [Product(2)] = 1 }, await shop.SoldAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task An_order_cancelled_before_it_starts_throws_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();

@@ -32,7 +32,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
     private static async Task<long[]> DefaultRankingIdsAsync(Shop shop) =>
         (await shop.Ranking.GetPopularProductsAsync()).Select(p => p.ProductId.Value).ToArray();
 
-    [Fact]
+    [StoreFact]
     public async Task The_default_ranking_is_the_top_five_by_units_sold_with_ranks_one_to_five()
     {
         using var shop = await ShopAsync(7);
@@ -55,7 +55,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
             ranking);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Units_from_several_orders_and_lines_add_up()
     {
         using var shop = await ShopAsync(3);
@@ -66,7 +66,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(new Dictionary<ProductId, long> { [Product(1)] = 5, [Product(2)] = 3 }, await shop.SoldAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task With_no_sales_the_ranking_is_empty_and_unsold_products_are_not_listed()
     {
         using var shop = await ShopAsync(3);
@@ -77,7 +77,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(new long[] { 2 }, await DefaultRankingIdsAsync(shop));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Ties_are_ordered_by_lower_product_id_and_ranks_stay_consecutive()
     {
         using var shop = await ShopAsync(5);
@@ -94,7 +94,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal([1, 2, 3, 4, 5], ranking.Select(p => p.Rank));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_count_per_call_limits_the_entries()
     {
         using var shop = await ShopAsync(8);
@@ -108,7 +108,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], (await shop.Ranking.GetPopularProductsAsync(8, TimeSpan.FromDays(1))).Select(p => p.Rank));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_window_per_call_decides_which_sales_count()
     {
         using var shop = await ShopAsync(2);
@@ -120,7 +120,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(new long[] { 1, 2 }, (await shop.Ranking.GetPopularProductsAsync(5, TimeSpan.FromHours(3))).Select(p => p.ProductId.Value));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task The_configured_defaults_apply_to_the_parameterless_query()
     {
         using var shop = await ShopAsync(4, o =>
@@ -137,7 +137,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(new long[] { 4, 3 }, await DefaultRankingIdsAsync(shop));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Refused_orders_are_never_counted()
     {
         using var shop = CreateShop();
@@ -153,7 +153,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(new Dictionary<ProductId, long> { [Product(2)] = 2 }, await shop.SoldAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_sale_at_the_first_instant_of_the_oldest_bucket_counts_and_one_tick_earlier_does_not()
     {
         var oldestBucketStart = Shop.DefaultStart;
@@ -171,7 +171,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Ranking.GetPopularProductsAsync());
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_sale_in_the_last_instant_of_the_current_bucket_counts_and_one_after_its_end_does_not()
     {
         var bucketEnd = Shop.DefaultStart.AddMinutes(1);
@@ -190,7 +190,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(new long[] { 1, 2 }, await DefaultRankingIdsAsync(shop));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_window_that_is_not_a_whole_number_of_buckets_is_rounded_up_to_whole_buckets()
     {
         // R = 1 minute, W = 90 seconds: the current bucket and one before it.
@@ -205,7 +205,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Ranking.GetPopularProductsAsync(5, window));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_coarser_resolution_counts_whole_buckets()
     {
         // R = 1 hour, W = 1 hour: exactly the hour holding now.
@@ -221,7 +221,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Empty(await shop.Ranking.GetPopularProductsAsync(5, window));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Sales_before_and_after_a_query_time_are_counted_in_their_own_buckets()
     {
         using var shop = await ShopAsync(1);
@@ -236,7 +236,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         Assert.Equal(6, Assert.Single(await shop.Ranking.GetPopularProductsAsync(5, TimeSpan.FromDays(1.5))).QuantitySold);
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(101)]
@@ -247,7 +247,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await shop.Ranking.GetPopularProductsAsync(count, TimeSpan.FromDays(1)));
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0L)]
     [InlineData(-1L)]
     [InlineData(366L * TimeSpan.TicksPerDay + 1)]

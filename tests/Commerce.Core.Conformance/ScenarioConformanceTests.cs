@@ -3,7 +3,7 @@ namespace Commerce.Conformance;
 /// <summary>Every scenario once, end to end, in the order a host would use them.</summary>
 public abstract class ScenarioConformanceTests : CommerceConformanceTests
 {
-    [Fact]
+    [StoreFact]
     public async Task Every_scenario_runs_end_to_end()
     {
         using var shop = CreateShop();

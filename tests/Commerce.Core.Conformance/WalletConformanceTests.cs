@@ -3,7 +3,7 @@ namespace Commerce.Conformance;
 /// <summary>Charging wallets and reading balances through <see cref="IWalletService"/>.</summary>
 public abstract class WalletConformanceTests : CommerceConformanceTests
 {
-    [Fact]
+    [StoreFact]
     public async Task Charge_returns_the_new_balance_and_the_balance_query_agrees()
     {
         using var shop = CreateShop();
@@ -16,7 +16,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(350), await shop.Wallets.GetBalanceAsync(User(1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Charges_to_one_user_do_not_reach_another()
     {
         using var shop = CreateShop();
@@ -26,7 +26,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(2)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_user_never_charged_has_a_zero_balance()
     {
         using var shop = CreateShop();
@@ -35,7 +35,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(long.MinValue)));
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData(0)]
     [InlineData(-1)]
     [InlineData(long.MinValue)]
@@ -50,7 +50,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(100), await shop.Wallets.GetBalanceAsync(User(1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_charge_above_the_per_charge_limit_is_ChargeLimitExceeded_and_the_limit_itself_is_allowed()
     {
         using var shop = CreateShop(o => o.MaxChargeAmount = Money(1_000));
@@ -62,7 +62,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(1_000), at.Value);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_charge_taking_the_balance_above_the_maximum_is_BalanceLimitExceeded_and_reaching_it_is_allowed()
     {
         using var shop = CreateShop(o => o.MaxBalance = Money(1_000));
@@ -75,7 +75,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(1_000), exact.Value);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_charge_whose_sum_would_overflow_a_64_bit_amount_is_BalanceLimitExceeded_not_a_wrapped_balance()
     {
         using var shop = CreateShop(o =>
@@ -91,7 +91,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(long.MaxValue - 10), await shop.Wallets.GetBalanceAsync(User(1)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_refused_charge_changes_nothing_observable()
     {
         using var shop = CreateShop(o =>
@@ -114,7 +114,7 @@ public abstract class WalletConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(0), await shop.Wallets.GetBalanceAsync(User(3)));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task A_charge_cancelled_before_it_starts_throws_and_changes_nothing()
     {
         using var shop = CreateShop();
