@@ -21,6 +21,29 @@ public sealed class ServiceModelTests
         });
 
     [Fact]
+    public void Model_check_catches_a_store_that_loses_committed_sales()
+    {
+        var caught = 0;
+        string? first = null;
+        foreach (var commands in CommandGenerators.Lists.Sample(60, new Rnd(7), 50))
+        {
+            using var shop = new Shop(CommandGenerators.Limits, store => new WrappedStore(store, Fault.SalesNotRecorded));
+            try
+            {
+                new ModelRunner(shop).Run(commands);
+            }
+            catch (Xunit.Sdk.XunitException e)
+            {
+                caught++;
+                first ??= e.Message;
+            }
+        }
+
+        Assert.True(caught > 0, "No generated command list exposed a store whose ranking misses placed orders.");
+        Assert.Contains("sold=", first, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Generated_command_lists_reach_every_answer_of_every_command()
     {
         var seen = new HashSet<string>();
