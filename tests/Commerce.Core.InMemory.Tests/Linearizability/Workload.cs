@@ -53,7 +53,7 @@ internal static class Workload
     {
         var wallet = random.Next(2);
         var product = random.Next(2);
-        switch (random.Next(10))
+        switch (random.Next(12))
         {
             case < 3:
                 return new Operation(thread, OpKind.Charge, wallet, product, random.Next(3) == 0 ? random.Next(30, 51) : random.Next(1, 15), 0);
@@ -64,8 +64,10 @@ internal static class Workload
                 return new Operation(thread, OpKind.PlaceOrder, wallet, product, first, first == 0 ? random.Next(1, 3) : random.Next(3));
             case < 9:
                 return new Operation(thread, OpKind.Restock, wallet, product, random.Next(1, 3), 0);
-            default:
+            case 9:
                 return new Operation(thread, OpKind.GetStock, wallet, product, 0, 0);
+            default:
+                return new Operation(thread, OpKind.GetRanking, wallet, product, 0, 0);
         }
     }
 
@@ -120,7 +122,8 @@ internal static class Workload
             Sync.Run(shop.Orders.PlaceOrderAsync(UserOf(op.Wallet), Lines(op))),
             o => "total=" + o.Total),
         OpKind.Restock => Outcome(Sync.Run(shop.Catalog.RestockAsync(ProductOf(op.Product), op.Amount)), p => p.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        _ => Sync.Run(shop.Catalog.GetProductAsync(ProductOf(op.Product))).Value.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        OpKind.GetStock => Sync.Run(shop.Catalog.GetProductAsync(ProductOf(op.Product))).Value.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => string.Join(",", Sync.Run(shop.Ranking.GetPopularProductsAsync()).Select(p => $"p{p.ProductId.Value - 1}={p.QuantitySold}")),
     };
 
     private static OrderLineRequest[] Lines(Operation op)
