@@ -16,6 +16,8 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
 {
     private readonly List<Access> _accesses = new(8);
     private List<PageRead>? _pages;
+    private List<(long First, long End)>? _salesWindows;
+    private Dictionary<Cell, object>? _salesSeen;
     private bool _completed;
 
     public IWalletRepository Wallets => this;
@@ -125,45 +127,89 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         var end = SalesWindow.BucketOf(to, resolution);
         var totals = new Dictionary<long, long>();
 
-        // Each count is read atomically (and counts only grow), so while orders commit concurrently a
-        // ranking reflects every product's sales at some instant during the call.
-        if (end - first <= store.Sales.BucketCount)
+        // Each count is read atomically, but a multi-product order may commit between two of the reads; so
+        // the cells and the states seen are remembered, and the commit re-reads the window (a double
+        // collect): if nothing changed, every count held at one instant and the ranking is a snapshot.
+        var seen = _salesSeen ??= [];
+        (_salesWindows ??= []).Add((first, end));
+        ForEachSalesCell(first, end, (productId, cell) =>
         {
-            for (var bucket = first; bucket < end; bucket++)
+            var state = MultiWordCas.Read(cell);
+            seen[cell] = state;
+            if (state is SalesCount sold)
             {
-                AddBucket(totals, store.Sales.Bucket(bucket));
+                ref var total = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, productId, out _);
+                total += sold.Quantity;
             }
-        }
-        else
-        {
-            foreach (var bucket in store.Sales.Buckets)
-            {
-                if (bucket >= first && bucket < end)
-                {
-                    AddBucket(totals, store.Sales.Bucket(bucket));
-                }
-            }
-        }
+
+            return true;
+        });
 
         var top = SalesWindow.Top(totals.Select(static t => new ProductSales(new ProductId(t.Key), t.Value)), count);
         return new(top.AsReadOnly());
     }
 
-    private static void AddBucket(Dictionary<long, long> totals, System.Collections.Concurrent.ConcurrentDictionary<long, Cell>? bucket)
+    /// <summary>Visits every sales cell of the buckets in [first, end) until <paramref name="visit"/> returns false; returns false if it did.</summary>
+    private bool ForEachSalesCell(long first, long end, Func<long, Cell, bool> visit)
     {
-        if (bucket is null)
+        if (end - first <= store.Sales.BucketCount)
         {
-            return;
+            for (var bucket = first; bucket < end; bucket++)
+            {
+                if (!VisitBucket(store.Sales.Bucket(bucket), visit))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
-        foreach (var (productId, cell) in bucket)
+        foreach (var bucket in store.Sales.Buckets)
         {
-            if (MultiWordCas.Read(cell) is SalesCount count)
+            if (bucket >= first && bucket < end && !VisitBucket(store.Sales.Bucket(bucket), visit))
             {
-                ref var total = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, productId, out _);
-                total += count.Quantity;
+                return false;
             }
         }
+
+        return true;
+    }
+
+    private static bool VisitBucket(System.Collections.Concurrent.ConcurrentDictionary<long, Cell>? bucket, Func<long, Cell, bool> visit)
+    {
+        if (bucket is not null)
+        {
+            foreach (var (productId, cell) in bucket)
+            {
+                if (!visit(productId, cell))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether every sales cell of every ranked window still holds the state it was read in (absent if it was not seen).</summary>
+    private bool SalesUnchanged()
+    {
+        if (_salesWindows is null)
+        {
+            return true;
+        }
+
+        var seen = _salesSeen!;
+        foreach (var (first, end) in _salesWindows)
+        {
+            if (!ForEachSalesCell(first, end, (_, cell) => ReferenceEquals(MultiWordCas.Read(cell), seen.GetValueOrDefault(cell) ?? Absent.Value)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     // ---- unit of work -------------------------------------------------------------------------
@@ -189,7 +235,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             return new(Validate(accesses));
         }
 
-        if (!PagesUnchanged())
+        if (!PagesUnchanged() || !SalesUnchanged())
         {
             return new(false);
         }
@@ -219,8 +265,8 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
 
     private bool Validate(ReadOnlySpan<Access> accesses)
     {
-        // One read is a snapshot by itself.
-        if (accesses.Length + (_pages?.Count ?? 0) <= 1)
+        // One read is a snapshot by itself (a ranked window is many reads).
+        if (_salesWindows is null && accesses.Length + (_pages?.Count ?? 0) <= 1)
         {
             return true;
         }
@@ -235,7 +281,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             }
         }
 
-        return PagesUnchanged();
+        return PagesUnchanged() && SalesUnchanged();
     }
 
     private bool PagesUnchanged()
