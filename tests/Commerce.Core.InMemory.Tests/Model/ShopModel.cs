@@ -247,20 +247,8 @@ internal sealed class ShopModel(CommerceOptions options, DateTimeOffset start)
             return Error(CommerceErrorCode.TooManyLines);
         }
 
-        // Price in request order; an overflowing line before any unknown product is reported at once.
-        var unknown = new List<long>();
-        foreach (var (product, quantity) in merged)
-        {
-            if (!_products.TryGetValue(product, out var p))
-            {
-                unknown.Add(product);
-            }
-            else if (unknown.Count == 0 && (Int128)p.Price * quantity > long.MaxValue)
-            {
-                return Error(CommerceErrorCode.AmountOverflow);
-            }
-        }
-
+        // Every unknown product is reported before any price is computed.
+        var unknown = merged.Where(l => !_products.ContainsKey(l.Product)).Select(l => l.Product).ToList();
         if (unknown.Count > 0)
         {
             return Error(CommerceErrorCode.ProductNotFound, unknown);
