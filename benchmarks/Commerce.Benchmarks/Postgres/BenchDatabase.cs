@@ -1,0 +1,75 @@
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Commerce.Benchmarks.Postgres;
+
+/// <summary>
+/// The database both implementations use: the store's own schema (created by its migrator), dropped
+/// and re-seeded at every setup so each benchmark case starts from the same tables.
+/// </summary>
+internal static class BenchDatabase
+{
+    public const string Schema = "bench_orders";
+
+    /// <summary>Large enough that no order is ever refused for money or stock during a run.</summary>
+    public const long Balance = 1_000_000_000_000_000;
+
+    public const int OnHand = 2_000_000_000;
+
+    public static string ConnectionString =>
+        Environment.GetEnvironmentVariable("COMMERCE_POSTGRES") is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                "COMMERCE_POSTGRES is not set. Start a throw-away PostgreSQL server first: eval \"$(.ci/postgres.sh start)\" " +
+                "(and `.ci/postgres.sh stop` afterwards), or point COMMERCE_POSTGRES at a server you own.");
+
+    /// <summary>
+    /// Services with the PostgreSQL store on <see cref="Schema"/>, the store wrapped in a
+    /// <see cref="CountingStore"/> (returned too).
+    /// </summary>
+    public static (ServiceProvider Services, CountingStore Counter) CreateServices(string connectionString)
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = connectionString;
+            o.Schema = Schema;
+        });
+
+        // Replace the store registration by a counting decorator around the same instance.
+        var registered = services.Last(d => d.ServiceType == typeof(ICommerceStore));
+        var factory = registered.ImplementationFactory
+            ?? throw new InvalidOperationException("The PostgreSQL store is expected to be registered with a factory.");
+        services.Remove(registered);
+        CountingStore? counter = null;
+        services.AddSingleton<ICommerceStore>(sp => counter = new CountingStore((ICommerceStore)factory(sp)));
+        var provider = services.BuildServiceProvider();
+        _ = provider.GetRequiredService<ICommerceStore>();
+        return (provider, counter!);
+    }
+
+    /// <summary>Drops the schema, lets the store's migrator create it, and seeds users, products and stock.</summary>
+    public static async Task ResetAsync(IServiceProvider services, string connectionString)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using (var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS {Schema} CASCADE"))
+        {
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        await services.EnsureCommerceSchemaAsync();
+
+        var seed = $"""
+            INSERT INTO {Schema}.wallets (user_id, balance, version)
+                SELECT u, {Balance}, 1 FROM generate_series(1, {OrderGenerator.Users}) AS u;
+            INSERT INTO {Schema}.products (id, name, price, version)
+                SELECT p, 'Product ' || p, 100 + p % 900, 1 FROM generate_series(1, {OrderGenerator.Products}) AS p;
+            INSERT INTO {Schema}.stock (product_id, on_hand, version)
+                SELECT p, {OnHand}, 1 FROM generate_series(1, {OrderGenerator.Products}) AS p;
+            ANALYZE {Schema}.wallets, {Schema}.products, {Schema}.stock;
+            """;
+        await using var command = dataSource.CreateCommand(seed);
+        await command.ExecuteNonQueryAsync();
+    }
+}
