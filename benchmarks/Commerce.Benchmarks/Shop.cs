@@ -76,6 +76,8 @@ internal sealed class Shop : IDisposable
 
     public ConflictCounter Conflicts { get; } = new();
 
+    public IServiceProvider Provider => _provider;
+
     public IOrderService Orders { get; }
 
     public IWalletService Wallets { get; }

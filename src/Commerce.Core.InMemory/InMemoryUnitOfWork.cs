@@ -17,6 +17,10 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
     private readonly List<Access> _accesses = new(8);
     private List<PageRead>? _pages;
     private bool _completed;
+    private bool _disposed;
+
+    /// <summary>The store this unit of work belongs to.</summary>
+    public InMemoryCommerceStore Store => store;
 
     public IWalletRepository Wallets => this;
 
@@ -106,8 +110,10 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
     {
         ArgumentNullException.ThrowIfNull(order);
         var bucket = SalesWindow.BucketOf(order.PlacedAt, store.RankingResolution);
-        foreach (var line in order.Lines)
+        var lines = order.Lines;
+        for (var i = 0; i < lines.Count; i++)
         {
+            var line = lines[i];
             var key = new CellKey(bucket, line.ProductId.Value);
             var sold = Read(store.Sales, key) is SalesCount count ? count.Quantity : 0;
             Stage(store.Sales, key, new SalesCount(checked(sold + line.Quantity)));
@@ -121,49 +127,8 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         EnsureOpen();
         var resolution = store.RankingResolution;
-        var first = SalesWindow.BucketOf(from, resolution);
-        var end = SalesWindow.BucketOf(to, resolution);
-        var totals = new Dictionary<long, long>();
-
-        // Each count is read atomically (and counts only grow), so while orders commit concurrently a
-        // ranking reflects every product's sales at some instant during the call.
-        if (end - first <= store.Sales.BucketCount)
-        {
-            for (var bucket = first; bucket < end; bucket++)
-            {
-                AddBucket(totals, store.Sales.Bucket(bucket));
-            }
-        }
-        else
-        {
-            foreach (var bucket in store.Sales.Buckets)
-            {
-                if (bucket >= first && bucket < end)
-                {
-                    AddBucket(totals, store.Sales.Bucket(bucket));
-                }
-            }
-        }
-
-        var top = SalesWindow.Top(totals.Select(static t => new ProductSales(new ProductId(t.Key), t.Value)), count);
+        var top = RankingCache.Top(store.Sales, SalesWindow.BucketOf(from, resolution), SalesWindow.BucketOf(to, resolution), count);
         return new(top.AsReadOnly());
-    }
-
-    private static void AddBucket(Dictionary<long, long> totals, System.Collections.Concurrent.ConcurrentDictionary<long, Cell>? bucket)
-    {
-        if (bucket is null)
-        {
-            return;
-        }
-
-        foreach (var (productId, cell) in bucket)
-        {
-            if (MultiWordCas.Read(cell) is SalesCount count)
-            {
-                ref var total = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, productId, out _);
-                total += count.Quantity;
-            }
-        }
     }
 
     // ---- unit of work -------------------------------------------------------------------------
@@ -195,6 +160,8 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         }
 
         var updates = new CellUpdate[accesses.Length];
+        SalesBucket? sales = null;
+        List<SalesBucket>? moreSales = null;
         for (var i = 0; i < accesses.Length; i++)
         {
             ref var access = ref accesses[i];
@@ -204,17 +171,86 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
                 store.ProductIds.Add(access.Key.Low);
             }
 
+            if (access.Desired is not null && ReferenceEquals(access.Table, store.Sales))
+            {
+                var bucket = store.Sales.GetOrCreateBucket(access.Key.High);
+                if (sales is null)
+                {
+                    sales = bucket;
+                }
+                else if (!ReferenceEquals(sales, bucket))
+                {
+                    (moreSales ??= []).Add(bucket);
+                }
+            }
+
             var cell = access.Cell ?? access.Table.GetOrCreate(access.Key);
             updates[i] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
         }
 
-        return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+        if (sales is null)
+        {
+            return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+        }
+
+        // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
+        var stripe = sales.BeginCommit();
+        if (moreSales is not null)
+        {
+            foreach (var bucket in moreSales)
+            {
+                bucket.BeginCommit(stripe);
+            }
+        }
+
+        try
+        {
+            return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+        }
+        finally
+        {
+            sales.EndCommit(stripe);
+            if (moreSales is not null)
+            {
+                foreach (var bucket in moreSales)
+                {
+                    bucket.EndCommit(stripe);
+                }
+            }
+        }
     }
 
     public ValueTask DisposeAsync()
     {
         _completed = true;
+        if (!_disposed)
+        {
+            _disposed = true;
+            InMemoryCommerceStore.Return(this);
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Readies a disposed unit of work for reuse by the store.</summary>
+    /// <returns><see langword="false"/> if it grew too large to be worth keeping.</returns>
+    internal bool Reset()
+    {
+        if (_accesses.Capacity > 64)
+        {
+            return false;
+        }
+
+        _accesses.Clear();
+        _pages = null;
+        return true;
+    }
+
+    /// <summary>Opens a unit of work the store reused.</summary>
+    internal void Reopen()
+    {
+        _completed = false;
+        _disposed = false;
     }
 
     private bool Validate(ReadOnlySpan<Access> accesses)

@@ -47,7 +47,9 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.EmptyOrder();
         }
 
-        var merged = new List<OrderLineRequest>(Math.Min(lines.Count, options.MaxOrderLines + 1));
+        // Merge into an array sized for the request; it is trimmed only if duplicates were merged.
+        var merged = new OrderLineRequest[lines.Count];
+        var count = 0;
         Dictionary<ProductId, int>? index = lines.Count > 8 ? new(lines.Count) : null;
         for (var i = 0; i < lines.Count; i++)
         {
@@ -57,11 +59,11 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 return Errors.NonPositiveQuantity(line.Quantity);
             }
 
-            var at = IndexOf(merged, index, line.ProductId);
+            var at = IndexOf(merged, count, index, line.ProductId);
             if (at < 0)
             {
-                index?.Add(line.ProductId, merged.Count);
-                merged.Add(line);
+                index?.Add(line.ProductId, count);
+                merged[count++] = line;
                 continue;
             }
 
@@ -74,30 +76,30 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             merged[at] = line with { Quantity = (int)sum };
         }
 
-        foreach (var line in merged)
+        for (var i = 0; i < count; i++)
         {
-            if (line.Quantity > options.MaxLineQuantity)
+            if (merged[i].Quantity > options.MaxLineQuantity)
             {
-                return Errors.QuantityLimitExceeded(line.Quantity, options.MaxLineQuantity);
+                return Errors.QuantityLimitExceeded(merged[i].Quantity, options.MaxLineQuantity);
             }
         }
 
-        if (merged.Count > options.MaxOrderLines)
+        if (count > options.MaxOrderLines)
         {
-            return Errors.TooManyLines(merged.Count, options.MaxOrderLines);
+            return Errors.TooManyLines(count, options.MaxOrderLines);
         }
 
-        return merged.ToArray();
+        return count == merged.Length ? merged : merged[..count];
     }
 
-    private static int IndexOf(List<OrderLineRequest> merged, Dictionary<ProductId, int>? index, ProductId productId)
+    private static int IndexOf(OrderLineRequest[] merged, int count, Dictionary<ProductId, int>? index, ProductId productId)
     {
         if (index is not null)
         {
             return index.TryGetValue(productId, out var at) ? at : -1;
         }
 
-        for (var i = 0; i < merged.Count; i++)
+        for (var i = 0; i < count; i++)
         {
             if (merged[i].ProductId == productId)
             {
