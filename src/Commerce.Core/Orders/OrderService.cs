@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -158,19 +159,13 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Then stock for every line; the error names every short product.
-        var deducted = new StockItem[priced.Length];
         List<ProductId>? shortOf = null;
         for (var i = 0; i < priced.Length; i++)
         {
             var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
-            var next = stock?.Deduct(priced[i].Quantity);
-            if (next is not { IsSuccess: true })
+            if (stock is null || stock.OnHand < priced[i].Quantity)
             {
                 (shortOf ??= []).Add(priced[i].ProductId);
-            }
-            else
-            {
-                deducted[i] = next.Value.Value;
             }
         }
 
@@ -180,12 +175,15 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Everything checks out: stage payment, stock, the order and the sale; the commit applies all or nothing.
+        // (Reading a stock again returns the state read above, from the unit of work.)
         var now = runtime.Time.GetUtcNow();
-        var order = new Order(OrderId.New(now), user, priced, now);
+        // The order takes the priced lines as they are (nothing else keeps them), instead of copying them.
+        var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), now);
         unitOfWork.Wallets.Save(paid.Value);
-        foreach (var item in deducted)
+        for (var i = 0; i < priced.Length; i++)
         {
-            unitOfWork.Inventory.Save(item);
+            var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
+            unitOfWork.Inventory.Save(stock!.Deduct(priced[i].Quantity).Value);
         }
 
         unitOfWork.Orders.Add(order);
