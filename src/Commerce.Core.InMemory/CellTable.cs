@@ -42,25 +42,117 @@ internal class CellTable
 /// </summary>
 internal sealed class SalesCellTable : CellTable
 {
-    private readonly ConcurrentDictionary<long, ConcurrentDictionary<long, Cell>> _buckets = new();
+    private readonly ConcurrentDictionary<long, SalesBucket> _buckets = new();
+    private long _bucketsCreated;
+    private RankingCache? _ranking;
 
     public override Cell? Find(CellKey key) =>
-        _buckets.TryGetValue(key.High, out var bucket) && bucket.TryGetValue(key.Low, out var cell) ? cell : null;
+        _buckets.TryGetValue(key.High, out var bucket) && bucket.Cells.TryGetValue(key.Low, out var cell) ? cell : null;
 
-    public override Cell GetOrCreate(CellKey key) =>
-        _buckets.GetOrAdd(key.High, static _ => new ConcurrentDictionary<long, Cell>())
-            .GetOrAdd(key.Low, static _ => new Cell(Absent.Value));
+    public override Cell GetOrCreate(CellKey key) => GetOrCreateBucket(key.High).Cells.GetOrAdd(key.Low, static _ => new Cell(Absent.Value));
 
-    public override int Count => _buckets.Values.Sum(b => b.Count);
+    public override int Count
+    {
+        get
+        {
+            var count = 0;
+            foreach (var (_, bucket) in _buckets)
+            {
+                count += bucket.Cells.Count;
+            }
 
-    /// <summary>The product cells of one bucket, or <see langword="null"/> if nothing was sold in it.</summary>
-    public ConcurrentDictionary<long, Cell>? Bucket(long bucket) => _buckets.TryGetValue(bucket, out var cells) ? cells : null;
+            return count;
+        }
+    }
+
+    /// <summary>One bucket, or <see langword="null"/> if nothing was ever staged in it.</summary>
+    public SalesBucket? Bucket(long bucket) => _buckets.TryGetValue(bucket, out var cells) ? cells : null;
+
+    /// <summary>A bucket, created if absent.</summary>
+    public SalesBucket GetOrCreateBucket(long bucket)
+    {
+        if (_buckets.TryGetValue(bucket, out var existing))
+        {
+            return existing;
+        }
+
+        var created = new SalesBucket();
+        var stored = _buckets.GetOrAdd(bucket, created);
+        if (ReferenceEquals(stored, created))
+        {
+            Interlocked.Increment(ref _bucketsCreated);
+        }
+
+        return stored;
+    }
+
+    /// <summary>How many buckets were ever created (only grows).</summary>
+    public long BucketsCreated => Interlocked.Read(ref _bucketsCreated);
 
     /// <summary>The buckets that have cells.</summary>
     public ICollection<long> Buckets => _buckets.Keys;
 
     /// <summary>How many buckets have cells.</summary>
     public int BucketCount => _buckets.Count;
+
+    /// <summary>The last ranking cache built (immutable; replaced whole).</summary>
+    public RankingCache? Ranking
+    {
+        get => Volatile.Read(ref _ranking);
+        set => Volatile.Write(ref _ranking, value);
+    }
+}
+
+/// <summary>
+/// The product cells of one sales bucket, and counters of the commits that write to it. A commit
+/// increments <c>started</c> before its multi-word CAS can be seen and <c>finished</c> after it is
+/// decided, on one stripe of its choosing (stripes keep concurrent commits off one cache line). A
+/// reader that sums every <c>finished</c> and then every <c>started</c> and finds them equal knows
+/// that no commit on the bucket was in flight at the instant between the two passes; two equal sums
+/// around a read of the cells mean the cells did not change during it.
+/// </summary>
+internal sealed class SalesBucket
+{
+    private const int Pad = 8; // longs per stripe: one 64-byte cache line
+    private static readonly int Stripes = Math.Min(8, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
+    private readonly long[] _counters = new long[Stripes * Pad];
+
+    public ConcurrentDictionary<long, Cell> Cells { get; } = new();
+
+    /// <summary>Announces a commit that writes to this bucket; pass the result to <see cref="EndCommit"/>.</summary>
+    public int BeginCommit()
+    {
+        var stripe = (Thread.GetCurrentProcessorId() & (Stripes - 1)) * Pad;
+        BeginCommit(stripe);
+        return stripe;
+    }
+
+    /// <summary>Announces a commit on a given stripe (one commit uses one stripe for every bucket it writes).</summary>
+    public void BeginCommit(int stripe) => Interlocked.Increment(ref _counters[stripe]);
+
+    /// <summary>Marks an announced commit as decided (whether it succeeded or failed).</summary>
+    public void EndCommit(int stripe) => Interlocked.Increment(ref _counters[stripe + 1]);
+
+    /// <summary>
+    /// The number of decided commits, if no commit was in flight at some instant during the call;
+    /// otherwise -1.
+    /// </summary>
+    public long Stamp()
+    {
+        long finished = 0;
+        for (var i = 1; i < _counters.Length; i += Pad)
+        {
+            finished += Volatile.Read(ref _counters[i]);
+        }
+
+        long started = 0;
+        for (var i = 0; i < _counters.Length; i += Pad)
+        {
+            started += Volatile.Read(ref _counters[i]);
+        }
+
+        return started == finished ? finished : -1;
+    }
 }
 
 /// <summary>An immutable sales count: the state of a sales cell.</summary>

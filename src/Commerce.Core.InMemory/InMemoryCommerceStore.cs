@@ -9,6 +9,9 @@ namespace Commerce.InMemory;
 /// </summary>
 internal sealed class InMemoryCommerceStore : ICommerceStore
 {
+    [ThreadStatic]
+    private static InMemoryUnitOfWork? t_spare;
+
     public InMemoryCommerceStore(TimeSpan rankingResolution)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rankingResolution, TimeSpan.Zero);
@@ -34,9 +37,30 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
     /// <summary>A test seam: called on the committing thread after it installs its descriptor in the i-th cell.</summary>
     internal Action<CommitDescriptor, int>? AfterInstall { get; set; }
 
+    /// <summary>
+    /// Opens a unit of work. Units of work are reused: the one a thread disposed last is handed out again,
+    /// so that a use case allocates no unit of work. A disposed unit of work must not be used again.
+    /// </summary>
     public ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var unitOfWork = t_spare;
+        if (unitOfWork is not null && ReferenceEquals(unitOfWork.Store, this))
+        {
+            t_spare = null;
+            unitOfWork.Reopen();
+            return new ValueTask<IUnitOfWork>(unitOfWork);
+        }
+
         return new ValueTask<IUnitOfWork>(new InMemoryUnitOfWork(this));
+    }
+
+    /// <summary>Keeps a disposed unit of work for this thread's next <see cref="BeginAsync"/>.</summary>
+    internal static void Return(InMemoryUnitOfWork unitOfWork)
+    {
+        if (unitOfWork.Reset())
+        {
+            t_spare = unitOfWork;
+        }
     }
 }

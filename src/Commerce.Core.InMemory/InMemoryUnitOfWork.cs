@@ -16,9 +16,12 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
 {
     private readonly List<Access> _accesses = new(8);
     private List<PageRead>? _pages;
-    private List<(long First, long End)>? _salesWindows;
-    private Dictionary<Cell, object>? _salesSeen;
     private bool _completed;
+    private bool _disposed;
+    private bool _rankingTorn;
+
+    /// <summary>The store this unit of work belongs to.</summary>
+    public InMemoryCommerceStore Store => store;
 
     public IWalletRepository Wallets => this;
 
@@ -108,8 +111,10 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
     {
         ArgumentNullException.ThrowIfNull(order);
         var bucket = SalesWindow.BucketOf(order.PlacedAt, store.RankingResolution);
-        foreach (var line in order.Lines)
+        var lines = order.Lines;
+        for (var i = 0; i < lines.Count; i++)
         {
+            var line = lines[i];
             var key = new CellKey(bucket, line.ProductId.Value);
             var sold = Read(store.Sales, key) is SalesCount count ? count.Quantity : 0;
             Stage(store.Sales, key, new SalesCount(checked(sold + line.Quantity)));
@@ -123,93 +128,12 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         EnsureOpen();
         var resolution = store.RankingResolution;
-        var first = SalesWindow.BucketOf(from, resolution);
-        var end = SalesWindow.BucketOf(to, resolution);
-        var totals = new Dictionary<long, long>();
+        var top = RankingCache.Top(store.Sales, SalesWindow.BucketOf(from, resolution), SalesWindow.BucketOf(to, resolution), count, out var consistent);
 
-        // Each count is read atomically, but a multi-product order may commit between two of the reads; so
-        // the cells and the states seen are remembered, and the commit re-reads the window (a double
-        // collect): if nothing changed, every count held at one instant and the ranking is a snapshot.
-        var seen = _salesSeen ??= [];
-        (_salesWindows ??= []).Add((first, end));
-        ForEachSalesCell(first, end, (productId, cell) =>
-        {
-            var state = MultiWordCas.Read(cell);
-            seen[cell] = state;
-            if (state is SalesCount sold)
-            {
-                ref var total = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, productId, out _);
-                total += sold.Quantity;
-            }
-
-            return true;
-        });
-
-        var top = SalesWindow.Top(totals.Select(static t => new ProductSales(new ProductId(t.Key), t.Value)), count);
+        // A bucket read while a commit on it was in flight might count part of an order: the commit then
+        // reports a conflict, and the service asks again.
+        _rankingTorn |= !consistent;
         return new(top.AsReadOnly());
-    }
-
-    /// <summary>Visits every sales cell of the buckets in [first, end) until <paramref name="visit"/> returns false; returns false if it did.</summary>
-    private bool ForEachSalesCell(long first, long end, Func<long, Cell, bool> visit)
-    {
-        if (end - first <= store.Sales.BucketCount)
-        {
-            for (var bucket = first; bucket < end; bucket++)
-            {
-                if (!VisitBucket(store.Sales.Bucket(bucket), visit))
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        }
-
-        foreach (var bucket in store.Sales.Buckets)
-        {
-            if (bucket >= first && bucket < end && !VisitBucket(store.Sales.Bucket(bucket), visit))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static bool VisitBucket(System.Collections.Concurrent.ConcurrentDictionary<long, Cell>? bucket, Func<long, Cell, bool> visit)
-    {
-        if (bucket is not null)
-        {
-            foreach (var (productId, cell) in bucket)
-            {
-                if (!visit(productId, cell))
-                {
-                    return false;
-                }
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>Whether every sales cell of every ranked window still holds the state it was read in (absent if it was not seen).</summary>
-    private bool SalesUnchanged()
-    {
-        if (_salesWindows is null)
-        {
-            return true;
-        }
-
-        var seen = _salesSeen!;
-        foreach (var (first, end) in _salesWindows)
-        {
-            if (!ForEachSalesCell(first, end, (_, cell) => ReferenceEquals(MultiWordCas.Read(cell), seen.GetValueOrDefault(cell) ?? Absent.Value)))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     // ---- unit of work -------------------------------------------------------------------------
@@ -230,17 +154,24 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             }
         }
 
+        if (_rankingTorn)
+        {
+            return new(false);
+        }
+
         if (writes == 0)
         {
             return new(Validate(accesses));
         }
 
-        if (!PagesUnchanged() || !SalesUnchanged())
+        if (!PagesUnchanged())
         {
             return new(false);
         }
 
         var updates = new CellUpdate[accesses.Length];
+        SalesBucket? sales = null;
+        List<SalesBucket>? moreSales = null;
         for (var i = 0; i < accesses.Length; i++)
         {
             ref var access = ref accesses[i];
@@ -250,23 +181,93 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
                 store.ProductIds.Add(access.Key.Low);
             }
 
+            if (access.Desired is not null && ReferenceEquals(access.Table, store.Sales))
+            {
+                var bucket = store.Sales.GetOrCreateBucket(access.Key.High);
+                if (sales is null)
+                {
+                    sales = bucket;
+                }
+                else if (!ReferenceEquals(sales, bucket))
+                {
+                    (moreSales ??= []).Add(bucket);
+                }
+            }
+
             var cell = access.Cell ?? access.Table.GetOrCreate(access.Key);
             updates[i] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
         }
 
-        return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+        if (sales is null)
+        {
+            return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+        }
+
+        // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
+        var stripe = sales.BeginCommit();
+        if (moreSales is not null)
+        {
+            foreach (var bucket in moreSales)
+            {
+                bucket.BeginCommit(stripe);
+            }
+        }
+
+        try
+        {
+            return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+        }
+        finally
+        {
+            sales.EndCommit(stripe);
+            if (moreSales is not null)
+            {
+                foreach (var bucket in moreSales)
+                {
+                    bucket.EndCommit(stripe);
+                }
+            }
+        }
     }
 
     public ValueTask DisposeAsync()
     {
         _completed = true;
+        if (!_disposed)
+        {
+            _disposed = true;
+            InMemoryCommerceStore.Return(this);
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Readies a disposed unit of work for reuse by the store.</summary>
+    /// <returns><see langword="false"/> if it grew too large to be worth keeping.</returns>
+    internal bool Reset()
+    {
+        if (_accesses.Capacity > 64)
+        {
+            return false;
+        }
+
+        _accesses.Clear();
+        _pages = null;
+        _rankingTorn = false;
+        return true;
+    }
+
+    /// <summary>Opens a unit of work the store reused.</summary>
+    internal void Reopen()
+    {
+        _completed = false;
+        _disposed = false;
     }
 
     private bool Validate(ReadOnlySpan<Access> accesses)
     {
-        // One read is a snapshot by itself (a ranked window is many reads).
-        if (_salesWindows is null && accesses.Length + (_pages?.Count ?? 0) <= 1)
+        // One read is a snapshot by itself.
+        if (accesses.Length + (_pages?.Count ?? 0) <= 1)
         {
             return true;
         }
@@ -281,7 +282,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             }
         }
 
-        return PagesUnchanged() && SalesUnchanged();
+        return PagesUnchanged();
     }
 
     private bool PagesUnchanged()

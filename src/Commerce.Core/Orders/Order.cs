@@ -49,9 +49,14 @@ public sealed record Order
     /// <exception cref="ArgumentException"><paramref name="lines"/> is empty or names a product twice.</exception>
     /// <exception cref="OverflowException">The total does not fit in 64 bits.</exception>
     public Order(OrderId id, UserId userId, IEnumerable<OrderLine> lines, DateTimeOffset placedAt)
+        : this(id, userId, (lines ?? throw new ArgumentNullException(nameof(lines))).ToImmutableArray(), placedAt)
     {
-        ArgumentNullException.ThrowIfNull(lines);
-        var copy = lines.ToImmutableArray();
+    }
+
+    /// <summary>Creates an order over lines that are already immutable (no copy, no boxing on the way in).</summary>
+    internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, DateTimeOffset placedAt)
+    {
+        var copy = lines;
         if (copy.IsEmpty)
         {
             throw new ArgumentException("An order needs at least one line.", nameof(lines));

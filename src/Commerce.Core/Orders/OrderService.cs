@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -47,7 +48,9 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.EmptyOrder();
         }
 
-        var merged = new List<OrderLineRequest>(Math.Min(lines.Count, options.MaxOrderLines + 1));
+        // Merge into an array sized for the request; it is trimmed only if duplicates were merged.
+        var merged = new OrderLineRequest[lines.Count];
+        var count = 0;
         Dictionary<ProductId, int>? index = lines.Count > 8 ? new(lines.Count) : null;
         for (var i = 0; i < lines.Count; i++)
         {
@@ -57,11 +60,11 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 return Errors.NonPositiveQuantity(line.Quantity);
             }
 
-            var at = IndexOf(merged, index, line.ProductId);
+            var at = IndexOf(merged, count, index, line.ProductId);
             if (at < 0)
             {
-                index?.Add(line.ProductId, merged.Count);
-                merged.Add(line);
+                index?.Add(line.ProductId, count);
+                merged[count++] = line;
                 continue;
             }
 
@@ -74,30 +77,30 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             merged[at] = line with { Quantity = (int)sum };
         }
 
-        foreach (var line in merged)
+        for (var i = 0; i < count; i++)
         {
-            if (line.Quantity > options.MaxLineQuantity)
+            if (merged[i].Quantity > options.MaxLineQuantity)
             {
-                return Errors.QuantityLimitExceeded(line.Quantity, options.MaxLineQuantity);
+                return Errors.QuantityLimitExceeded(merged[i].Quantity, options.MaxLineQuantity);
             }
         }
 
-        if (merged.Count > options.MaxOrderLines)
+        if (count > options.MaxOrderLines)
         {
-            return Errors.TooManyLines(merged.Count, options.MaxOrderLines);
+            return Errors.TooManyLines(count, options.MaxOrderLines);
         }
 
-        return merged.ToArray();
+        return count == merged.Length ? merged : merged[..count];
     }
 
-    private static int IndexOf(List<OrderLineRequest> merged, Dictionary<ProductId, int>? index, ProductId productId)
+    private static int IndexOf(OrderLineRequest[] merged, int count, Dictionary<ProductId, int>? index, ProductId productId)
     {
         if (index is not null)
         {
             return index.TryGetValue(productId, out var at) ? at : -1;
         }
 
-        for (var i = 0; i < merged.Count; i++)
+        for (var i = 0; i < count; i++)
         {
             if (merged[i].ProductId == productId)
             {
@@ -159,19 +162,13 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Then stock for every line; the error names every short product.
-        var deducted = new StockItem[priced.Length];
         List<ProductId>? shortOf = null;
         for (var i = 0; i < priced.Length; i++)
         {
             var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
-            var next = stock?.Deduct(priced[i].Quantity);
-            if (next is not { IsSuccess: true })
+            if (stock is null || stock.OnHand < priced[i].Quantity)
             {
                 (shortOf ??= []).Add(priced[i].ProductId);
-            }
-            else
-            {
-                deducted[i] = next.Value.Value;
             }
         }
 
@@ -181,12 +178,15 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Everything checks out: stage payment, stock, the order and the sale; the commit applies all or nothing.
+        // (Reading a stock again returns the state read above, from the unit of work.)
         var now = runtime.Time.GetUtcNow();
-        var order = new Order(OrderId.New(now), user, priced, now);
+        // The order takes the priced lines as they are (nothing else keeps them), instead of copying them.
+        var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), now);
         unitOfWork.Wallets.Save(paid.Value);
-        foreach (var item in deducted)
+        for (var i = 0; i < priced.Length; i++)
         {
-            unitOfWork.Inventory.Save(item);
+            var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
+            unitOfWork.Inventory.Save(stock!.Deduct(priced[i].Quantity).Value);
         }
 
         unitOfWork.Orders.Add(order);

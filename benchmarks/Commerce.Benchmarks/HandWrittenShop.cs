@@ -1,0 +1,109 @@
+namespace Commerce.Benchmarks;
+
+/// <summary>
+/// The ceiling reference: the place-order use case written by hand over plain dictionaries behind one
+/// lock, without the library (validate, price, balance check, stock check, debit, deduct, insert the
+/// order, count the sales).
+/// </summary>
+internal sealed class HandWrittenShop(TimeProvider time)
+{
+    private static readonly long Resolution = TimeSpan.FromMinutes(1).Ticks;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<long, long> _balances = [];
+    private readonly Dictionary<long, long> _prices = [];
+    private readonly Dictionary<long, int> _stock = [];
+    private readonly Dictionary<Guid, PlacedOrder> _orders = [];
+    private readonly Dictionary<(long Bucket, long Product), long> _sales = [];
+
+    public void AddProduct(long id, long price, int stock)
+    {
+        lock (_gate)
+        {
+            _prices.Add(id, price);
+            _stock.Add(id, stock);
+        }
+    }
+
+    public bool Charge(long user, long amount)
+    {
+        lock (_gate)
+        {
+            _balances[user] = _balances.GetValueOrDefault(user) + amount;
+            return true;
+        }
+    }
+
+    public bool PlaceOrder(long user, OrderLineRequest[] lines)
+    {
+        if (lines.Length == 0)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Quantity <= 0)
+            {
+                return false;
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (lines[j].ProductId == lines[i].ProductId)
+                {
+                    return false;
+                }
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var placed = new PlacedLine[lines.Length];
+        lock (_gate)
+        {
+            long total = 0;
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (!_prices.TryGetValue(lines[i].ProductId.Value, out var price))
+                {
+                    return false;
+                }
+
+                placed[i] = new PlacedLine(lines[i].ProductId.Value, lines[i].Quantity, price);
+                total += price * lines[i].Quantity;
+            }
+
+            if (_balances.GetValueOrDefault(user) < total)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (_stock[lines[i].ProductId.Value] < lines[i].Quantity)
+                {
+                    return false;
+                }
+            }
+
+            _balances[user] -= total;
+            for (var i = 0; i < lines.Length; i++)
+            {
+                _stock[lines[i].ProductId.Value] -= lines[i].Quantity;
+            }
+
+            var id = Guid.CreateVersion7(now);
+            _orders.Add(id, new PlacedOrder(id, user, placed, total, now));
+            var bucket = (now.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / Resolution;
+            for (var i = 0; i < lines.Length; i++)
+            {
+                _sales[(bucket, lines[i].ProductId.Value)] = _sales.GetValueOrDefault((bucket, lines[i].ProductId.Value)) + lines[i].Quantity;
+            }
+
+            return true;
+        }
+    }
+
+    private readonly record struct PlacedLine(long Product, int Quantity, long UnitPrice);
+
+    private sealed record PlacedOrder(Guid Id, long User, PlacedLine[] Lines, long Total, DateTimeOffset PlacedAt);
+}

@@ -1,0 +1,253 @@
+using Commerce.InMemory.LockFree;
+using Commerce.Storage;
+
+namespace Commerce.InMemory;
+
+/// <summary>
+/// The sales totals of one ranking window, built once and reused while the buckets it read stay
+/// unchanged. Immutable once built; the store keeps the last one and replaces it whole.
+/// </summary>
+/// <remarks>
+/// For every bucket of the window that existed when it was built, the cache keeps the bucket's cells as
+/// read while no commit on the bucket was in flight (see <see cref="SalesBucket.Stamp"/>), and the
+/// sum of those cells per product, sorted best first. A query checks each bucket's stamp: unchanged
+/// buckets count as cached, changed ones are read live and their difference applied, so the answer is
+/// the same as summing every cell: each bucket's counts as they stood at some instant during the call.
+/// A new bucket (sales in a bucket nobody sold in before) or too many changed buckets rebuild the cache.
+/// </remarks>
+internal sealed class RankingCache
+{
+    /// <summary>Changed buckets a query reads live before it rebuilds the cache instead.</summary>
+    private const int MaxChangedBuckets = 8;
+
+    private readonly long _bucketsCreated;
+    private readonly Snapshot[] _buckets;
+    private readonly Dictionary<long, long> _totals;
+    private readonly ProductSales[] _sorted;
+
+    private RankingCache(long first, long end, long bucketsCreated, Snapshot[] buckets, Dictionary<long, long> totals, ProductSales[] sorted)
+    {
+        First = first;
+        End = end;
+        _bucketsCreated = bucketsCreated;
+        _buckets = buckets;
+        _totals = totals;
+        _sorted = sorted;
+    }
+
+    /// <summary>The first bucket of the window.</summary>
+    public long First { get; }
+
+    /// <summary>The bucket after the window's last.</summary>
+    public long End { get; }
+
+    /// <summary>The best sellers over buckets [first, end): from the table's cache if it fits, else from a cache built now.</summary>
+    /// <param name="table">The sales cells.</param>
+    /// <param name="first">The first bucket.</param>
+    /// <param name="end">The bucket after the last.</param>
+    /// <param name="count">The most entries.</param>
+    /// <param name="consistent">
+    /// <see langword="false"/> if a bucket had to be read live while a commit on it was in flight or
+    /// changed during the read: the answer might then count part of an order, and must be asked again.
+    /// </param>
+    public static List<ProductSales> Top(SalesCellTable table, long first, long end, int count, out bool consistent)
+    {
+        var cache = table.Ranking;
+        if (cache is not null && cache.First == first && cache.End == end && cache.TryTop(table, count, MaxChangedBuckets, out consistent) is { } top)
+        {
+            return top;
+        }
+
+        cache = Build(table, first, end);
+        table.Ranking = cache;
+        return cache.TryTop(table, count, int.MaxValue, out consistent)!;
+    }
+
+    private static RankingCache Build(SalesCellTable table, long first, long end)
+    {
+        // Read before looking for buckets: a bucket created later changes it, and so invalidates this cache.
+        var created = table.BucketsCreated;
+        var buckets = new List<Snapshot>();
+        if (end - first <= table.BucketCount)
+        {
+            for (var number = first; number < end; number++)
+            {
+                if (table.Bucket(number) is { } bucket)
+                {
+                    buckets.Add(Take(bucket));
+                }
+            }
+        }
+        else
+        {
+            foreach (var number in table.Buckets)
+            {
+                if (number >= first && number < end && table.Bucket(number) is { } bucket)
+                {
+                    buckets.Add(Take(bucket));
+                }
+            }
+        }
+
+        var totals = new Dictionary<long, long>();
+        foreach (var snapshot in buckets)
+        {
+            foreach (var (product, quantity) in snapshot.Cells)
+            {
+                totals[product] = totals.GetValueOrDefault(product) + quantity;
+            }
+        }
+
+        var sorted = new ProductSales[totals.Count];
+        var at = 0;
+        foreach (var (product, quantity) in totals)
+        {
+            sorted[at++] = new ProductSales(new ProductId(product), quantity);
+        }
+
+        Array.Sort(sorted, BestFirst.Instance);
+        return new RankingCache(first, end, created, [.. buckets], totals, sorted);
+    }
+
+    /// <summary>A bucket's cells if no commit touched them while they were read; otherwise none, and the bucket is always read live.</summary>
+    private static Snapshot Take(SalesBucket bucket)
+    {
+        var stamp = bucket.Stamp();
+        if (stamp < 0)
+        {
+            return new Snapshot(bucket, -1, []);
+        }
+
+        var cells = new List<(long Product, long Quantity)>(bucket.Cells.Count);
+        foreach (var (product, cell) in bucket.Cells)
+        {
+            if (MultiWordCas.Read(cell) is SalesCount { Quantity: > 0 } count)
+            {
+                cells.Add((product, count.Quantity));
+            }
+        }
+
+        return bucket.Stamp() == stamp ? new Snapshot(bucket, stamp, [.. cells]) : new Snapshot(bucket, -1, []);
+    }
+
+    /// <summary>The answer from this cache, or <see langword="null"/> if it is out of date.</summary>
+    private List<ProductSales>? TryTop(SalesCellTable table, int count, int maxChanged, out bool consistent)
+    {
+        consistent = true;
+        // A bucket created since the build may hold sales the cache never saw. (A cache just built is
+        // used regardless: a bucket created during the build holds only sales concurrent with this call.)
+        if (maxChanged != int.MaxValue && table.BucketsCreated != _bucketsCreated)
+        {
+            return null;
+        }
+
+        List<int>? changed = null;
+        for (var i = 0; i < _buckets.Length; i++)
+        {
+            var snapshot = _buckets[i];
+            if (snapshot.Stamp < 0 || snapshot.Bucket.Stamp() != snapshot.Stamp)
+            {
+                (changed ??= []).Add(i);
+                if (changed.Count > maxChanged)
+                {
+                    return null;
+                }
+            }
+        }
+
+        if (changed is null)
+        {
+            var top = new List<ProductSales>(Math.Min(count, _sorted.Length));
+            for (var i = 0; i < _sorted.Length && top.Count < count; i++)
+            {
+                top.Add(_sorted[i]);
+            }
+
+            return top;
+        }
+
+        return TopWithChanges(count, changed, out consistent);
+    }
+
+    /// <summary>The cached totals corrected by the live counts of the changed buckets.</summary>
+    private List<ProductSales> TopWithChanges(int count, List<int> changed, out bool consistent)
+    {
+        consistent = true;
+        var delta = new Dictionary<long, long>();
+        foreach (var i in changed)
+        {
+            var snapshot = _buckets[i];
+
+            foreach (var (product, quantity) in snapshot.Cells)
+            {
+                delta[product] = delta.GetValueOrDefault(product) - quantity;
+            }
+
+            // Read the bucket live twice (a double collect): reads help any commit in flight to its
+            // decision, and since states are never reused, equal references in both passes mean no
+            // cell changed in between, so the first pass is a snapshot of the bucket and counts every
+            // order (whose lines all fall in one bucket) whole or not at all. Otherwise the answer is
+            // flagged, and the caller asks again; nothing waits for a committing thread.
+            var seen = new Dictionary<Cell, object>();
+            foreach (var (product, cell) in snapshot.Bucket.Cells)
+            {
+                var state = MultiWordCas.Read(cell);
+                seen[cell] = state;
+                if (state is SalesCount sold)
+                {
+                    delta[product] = delta.GetValueOrDefault(product) + sold.Quantity;
+                }
+            }
+
+            var again = 0;
+            foreach (var (_, cell) in snapshot.Bucket.Cells)
+            {
+                again++;
+                consistent &= seen.TryGetValue(cell, out var state) && ReferenceEquals(MultiWordCas.Read(cell), state);
+            }
+
+            consistent &= again == seen.Count;
+        }
+
+        var candidates = new List<ProductSales>(count + delta.Count);
+        foreach (var (product, change) in delta)
+        {
+            var total = _totals.GetValueOrDefault(product) + change;
+            if (total > 0)
+            {
+                candidates.Add(new ProductSales(new ProductId(product), total));
+            }
+        }
+
+        // Products no changed bucket sold keep their cached totals; the best of them are at the front.
+        var taken = 0;
+        for (var i = 0; i < _sorted.Length && taken < count; i++)
+        {
+            if (!delta.ContainsKey(_sorted[i].ProductId.Value))
+            {
+                candidates.Add(_sorted[i]);
+                taken++;
+            }
+        }
+
+        candidates.Sort(BestFirst.Instance);
+        if (candidates.Count > count)
+        {
+            candidates.RemoveRange(count, candidates.Count - count);
+        }
+
+        return candidates;
+    }
+
+    /// <summary>One bucket as cached: its stamp when read (-1: not cached, read live) and its positive counts.</summary>
+    private readonly record struct Snapshot(SalesBucket Bucket, long Stamp, (long Product, long Quantity)[] Cells);
+
+    /// <summary>More units first, then the lower product id.</summary>
+    private sealed class BestFirst : IComparer<ProductSales>
+    {
+        public static readonly BestFirst Instance = new();
+
+        public int Compare(ProductSales x, ProductSales y) =>
+            x.Quantity != y.Quantity ? y.Quantity.CompareTo(x.Quantity) : x.ProductId.CompareTo(y.ProductId);
+    }
+}
