@@ -105,7 +105,7 @@ internal sealed class RankingCache
             sorted[at++] = new ProductSales(new ProductId(product), quantity);
         }
 
-        Array.Sort(sorted, BestFirst.Instance);
+        Array.Sort(sorted, SalesWindow.BestFirst);
         return new RankingCache(first, end, created, [.. buckets], totals, sorted);
     }
 
@@ -230,7 +230,7 @@ internal sealed class RankingCache
             }
         }
 
-        candidates.Sort(BestFirst.Instance);
+        candidates.Sort(SalesWindow.BestFirst);
         if (candidates.Count > count)
         {
             candidates.RemoveRange(count, candidates.Count - count);
@@ -241,13 +241,4 @@ internal sealed class RankingCache
 
     /// <summary>One bucket as cached: its stamp when read (-1: not cached, read live) and its positive counts.</summary>
     private readonly record struct Snapshot(SalesBucket Bucket, long Stamp, (long Product, long Quantity)[] Cells);
-
-    /// <summary>More units first, then the lower product id.</summary>
-    private sealed class BestFirst : IComparer<ProductSales>
-    {
-        public static readonly BestFirst Instance = new();
-
-        public int Compare(ProductSales x, ProductSales y) =>
-            x.Quantity != y.Quantity ? y.Quantity.CompareTo(x.Quantity) : x.ProductId.CompareTo(y.ProductId);
-    }
 }

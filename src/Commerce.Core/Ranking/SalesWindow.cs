@@ -38,7 +38,7 @@ internal static class SalesWindow
     public static List<Storage.ProductSales> Top(IEnumerable<Storage.ProductSales> sales, int count)
     {
         var list = sales.Where(s => s.Quantity > 0).ToList();
-        list.Sort(static (a, b) => a.Quantity != b.Quantity ? b.Quantity.CompareTo(a.Quantity) : a.ProductId.CompareTo(b.ProductId));
+        list.Sort(BestFirst);
         if (list.Count > count)
         {
             list.RemoveRange(count, list.Count - count);
@@ -46,6 +46,10 @@ internal static class SalesWindow
 
         return list;
     }
+
+    /// <summary>The ranking's order: more units first, then the lower product id. Stores sort with it too.</summary>
+    public static IComparer<Storage.ProductSales> BestFirst { get; } = Comparer<Storage.ProductSales>.Create(
+        static (a, b) => a.Quantity != b.Quantity ? b.Quantity.CompareTo(a.Quantity) : a.ProductId.CompareTo(b.ProductId));
 
     private static long FloorDiv(long a, long b)
     {
