@@ -6,6 +6,11 @@ if (args is ["check-ranking"])
     return RankingCheck.Run();
 }
 
+if (args is ["soak", .. var soak])
+{
+    return Soak.Run(soak);
+}
+
 if (args is ["allocations"])
 {
     // Bytes allocated per operation on this thread, after a warm-up (not a timing).

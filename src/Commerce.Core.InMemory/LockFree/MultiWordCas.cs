@@ -10,9 +10,15 @@
 //  3. It decides with one more CAS on the status: Succeeded if every install worked, Failed as soon as
 //     one cell held something else.
 //
-// Cells are never cleaned up afterwards: a cell that holds a decided descriptor simply has that
-// descriptor's desired state as its logical value if it succeeded, or its expected state if it
-// failed. The next commit on the cell replaces the descriptor with its own.
+//  4. The committing thread then cleans up: in each cell that still holds its descriptor, it
+//     replaces the descriptor with the cell's logical value (one CAS each, which fails harmlessly if
+//     the next commit already replaced it). This changes no logical value; it only spares later
+//     readers the indirection through the descriptor, and lets the descriptor (and the states it
+//     names) die young instead of living as long as the cell.
+//
+// Until it is cleaned up (or if the committer stops before step 4), a cell that holds a decided
+// descriptor has that descriptor's desired state as its logical value if it succeeded, or its
+// expected state if it failed; the next commit on the cell replaces the descriptor with its own.
 //
 // Anyone who meets an Active descriptor (a reader or another commit) helps it: it runs steps 2 and 3
 // for that descriptor, then retries. So a descheduled committer never blocks anyone (lock-freedom);
@@ -58,8 +64,25 @@ internal static class MultiWordCas
     /// </summary>
     /// <param name="descriptor">The commit; its updates are sorted by cell order.</param>
     /// <param name="afterInstall">A test seam: called by the committing thread after it installs the descriptor in the i-th cell.</param>
-    public static bool Commit(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall = null) =>
-        Help(descriptor, afterInstall);
+    public static bool Commit(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall = null)
+    {
+        var succeeded = Help(descriptor, afterInstall);
+        CleanUp(descriptor, succeeded);
+        return succeeded;
+    }
+
+    /// <summary>Step 4: replaces the decided descriptor with its logical value in every cell that still holds it.</summary>
+    private static void CleanUp(CommitDescriptor descriptor, bool succeeded)
+    {
+        foreach (ref readonly var update in descriptor.Updates.AsSpan())
+        {
+            // A plain read first: a cell the commit never reached (it failed before) is not written.
+            if (ReferenceEquals(Volatile.Read(ref update.Cell.Content), descriptor))
+            {
+                Interlocked.CompareExchange(ref update.Cell.Content, succeeded ? update.Desired : update.Expected, descriptor);
+            }
+        }
+    }
 
     private static bool Help(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall)
     {

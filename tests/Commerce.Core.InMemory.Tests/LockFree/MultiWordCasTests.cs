@@ -55,33 +55,81 @@ public sealed class MultiWordCasTests
     }
 
     [Fact]
-    public void A_cell_holding_a_succeeded_descriptor_reads_as_its_desired_state()
+    public void A_cell_holding_a_succeeded_descriptor_reads_as_its_desired_state_until_the_committer_cleans_up()
     {
         var (before, after) = (new Counter(0), new Counter(1));
         var cell = new Cell(before);
-        var descriptor = Descriptor((cell, before, after));
+        using var paused = new PausedCommit((_, _) => true, hook => MultiWordCas.Commit(Descriptor((cell, before, after)), hook));
+        paused.Start();
 
-        Assert.True(MultiWordCas.Commit(descriptor));
-
-        // The protocol never cleans up: the descriptor itself stays in the cell.
+        // A reader helps the parked commit to its decision; helpers leave the descriptor in the cell.
+        Assert.Same(after, PausedCommit.CompletesOnAnotherThread(() => MultiWordCas.Read(cell)));
+        var descriptor = paused.Descriptor!;
+        Assert.Equal(CommitStatus.Succeeded, descriptor.Status);
         Assert.Same(descriptor, Volatile.Read(ref cell.Content));
         Assert.Same(after, MultiWordCas.Read(cell));
         Assert.Same(after, descriptor.LogicalValue(cell, CommitStatus.Succeeded));
+
+        // The committer reports the helpers' decision and replaces the descriptor with the state.
+        Assert.True(paused.Resume());
+        Assert.Same(after, Volatile.Read(ref cell.Content));
     }
 
     [Fact]
-    public void A_cell_holding_a_failed_descriptor_reads_as_its_expected_state()
+    public void A_cell_holding_a_failed_descriptor_reads_as_its_expected_state_until_the_committer_cleans_up()
     {
         var (a0, b0) = (new Counter(0), new Counter(10));
         var (a, b) = (new Cell(a0), new Cell(b0));
         // a comes first in the global order, so the descriptor is installed in a, then fails on b.
-        var descriptor = Descriptor((a, a0, new Counter(1)), (b, new Counter(-1), new Counter(11)));
+        using var paused = new PausedCommit(
+            (_, i) => i == 0,
+            hook => MultiWordCas.Commit(Descriptor((a, a0, new Counter(1)), (b, new Counter(-1), new Counter(11))), hook));
+        paused.Start();
 
-        Assert.False(MultiWordCas.Commit(descriptor));
-
+        Assert.Same(a0, PausedCommit.CompletesOnAnotherThread(() => MultiWordCas.Read(a)));
+        var descriptor = paused.Descriptor!;
+        Assert.Equal(CommitStatus.Failed, descriptor.Status);
         Assert.Same(descriptor, Volatile.Read(ref a.Content));
         Assert.Same(a0, MultiWordCas.Read(a));
         Assert.Same(b0, MultiWordCas.Read(b));
+
+        Assert.False(paused.Resume());
+        Assert.Same(a0, Volatile.Read(ref a.Content));
+        Assert.Same(b0, Volatile.Read(ref b.Content));
+    }
+
+    [Fact]
+    public void A_decided_commit_leaves_states_not_descriptors_in_its_cells()
+    {
+        var (a0, b0, c0) = (new Counter(0), new Counter(10), new Counter(20));
+        var (a, b, c) = (new Cell(a0), new Cell(b0), new Cell(c0));
+        var (a1, b1) = (new Counter(1), new Counter(11));
+        Assert.True(MultiWordCas.Commit(Descriptor((a, a0, a1), (b, b0, b1), (c, c0, c0))));
+        Assert.Same(a1, Volatile.Read(ref a.Content));
+        Assert.Same(b1, Volatile.Read(ref b.Content));
+        Assert.Same(c0, Volatile.Read(ref c.Content));
+
+        // Installed in a and b, then failed on c: both are restored.
+        Assert.False(MultiWordCas.Commit(Descriptor((a, a1, new Counter(2)), (b, b1, new Counter(12)), (c, new Counter(-1), new Counter(21)))));
+        Assert.Same(a1, Volatile.Read(ref a.Content));
+        Assert.Same(b1, Volatile.Read(ref b.Content));
+        Assert.Same(c0, Volatile.Read(ref c.Content));
+    }
+
+    [Fact]
+    public void Clean_up_does_not_undo_a_later_commit_on_the_same_cell()
+    {
+        // The parked commit is decided by a helper; a second commit then replaces its descriptor. When
+        // the first committer resumes and cleans up, the cell must keep the second commit's state.
+        var (s0, s1, s2) = (new Counter(0), new Counter(1), new Counter(2));
+        var cell = new Cell(s0);
+        using var paused = new PausedCommit((_, _) => true, hook => MultiWordCas.Commit(Descriptor((cell, s0, s1)), hook));
+        paused.Start();
+        Assert.True(PausedCommit.CompletesOnAnotherThread(() => MultiWordCas.Commit(Descriptor((cell, s1, s2)))));
+
+        Assert.True(paused.Resume());
+        Assert.Same(s2, Volatile.Read(ref cell.Content));
+        Assert.Same(s2, MultiWordCas.Read(cell));
     }
 
     [Fact]

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+
+namespace Commerce.Benchmarks;
+
+/// <summary>
+/// A steady-state run outside BenchmarkDotNet, for profiling (attach <c>dotnet-trace</c> or
+/// <c>dotnet-counters</c> to it): N workers place orders (or charge one wallet) on one store for a
+/// fixed time, then it prints operations per second, bytes allocated per operation, collections per
+/// generation and conflicts. Not a benchmark result: use the BenchmarkDotNet classes for those.
+/// </summary>
+internal static class Soak
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length != 4
+            || !Enum.TryParse<StoreKind>(args[0], ignoreCase: true, out var kind) & !args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase)
+            || !Enum.TryParse<Contention>(args[1], ignoreCase: true, out var workload)
+            || !int.TryParse(args[2], out var workers) || workers < 1
+            || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+        {
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten> <Low|HotProduct|HotWallet> <workers> <seconds>");
+            return 2;
+        }
+
+        const int ring = 4096;
+        var orders = new OrderLineRequest[workers][][];
+        var users = new UserId[workers][];
+        for (var w = 0; w < workers; w++)
+        {
+            orders[w] = Requests.Orders(100 + w, ring, workload == Contention.HotProduct);
+            users[w] = Requests.Users(200 + w, ring);
+        }
+
+        var hand = args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase);
+        using var shop = hand ? null : new Shop(kind);
+        HandWrittenShop? handShop = null;
+        if (hand)
+        {
+            handShop = new HandWrittenShop(TimeProvider.System);
+            for (var p = 1; p <= Shop.Products; p++)
+            {
+                handShop.AddProduct(p, Shop.PriceOf(p).Amount, Shop.InitialStock);
+            }
+
+            for (var u = 1; u <= Shop.Users; u++)
+            {
+                handShop.Charge(u, Shop.InitialBalance);
+            }
+        }
+
+        var hotUser = new UserId(1);
+        var one = new Money(1);
+        Func<int, int, bool> operation = (hand, workload) switch
+        {
+            (true, Contention.HotWallet) => (_, _) => handShop!.Charge(1, 1),
+            (true, _) => (w, i) => handShop!.PlaceOrder(users[w][i % ring].Value, orders[w][i % ring]),
+            (false, Contention.HotWallet) => (_, _) => Sync.Wait(shop!.Wallets.ChargeAsync(hotUser, one)).IsSuccess,
+            _ => (w, i) => Sync.Wait(shop!.Orders.PlaceOrderAsync(users[w][i % ring], orders[w][i % ring])).IsSuccess,
+        };
+
+        var stop = 0;
+        var counts = new long[workers];
+        var failures = 0L;
+        var threads = new Thread[workers];
+        using var go = new Barrier(workers + 1);
+        for (var w = 0; w < workers; w++)
+        {
+            var worker = w;
+            threads[w] = new Thread(() =>
+            {
+                go.SignalAndWait();
+                var i = 0;
+                while (Volatile.Read(ref stop) == 0)
+                {
+                    if (!operation(worker, i++))
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                }
+
+                counts[worker] = i;
+            }) { IsBackground = true };
+            threads[w].Start();
+        }
+
+        var gen0 = GC.CollectionCount(0);
+        var gen1 = GC.CollectionCount(1);
+        var gen2 = GC.CollectionCount(2);
+        var bytes = GC.GetTotalAllocatedBytes(precise: true);
+        var pause = GC.GetTotalPauseDuration();
+        go.SignalAndWait();
+        var clock = Stopwatch.StartNew();
+        Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        Volatile.Write(ref stop, 1);
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        clock.Stop();
+        var operations = counts.Sum();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
+        Console.WriteLine(
+            $"{args[0]} {workload} workers={workers}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
+            $"{clock.Elapsed.TotalNanoseconds / operations * workers:N0} ns per op per worker, {(double)allocated / operations:N0} B/op, " +
+            $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
+            $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
+            $"failures={failures}, conflicts/op={(double)(shop?.Conflicts.Conflicts ?? 0) / operations:P3}, heap {GC.GetTotalMemory(false) / 1_048_576:N0} MB");
+        return failures == 0 ? 0 : 1;
+    }
+}
