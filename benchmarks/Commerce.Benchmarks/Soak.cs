@@ -106,6 +106,12 @@ internal static class Soak
             $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
             $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
             $"failures={failures}, conflicts/op={(double)(shop?.Conflicts.Conflicts ?? 0) / operations:P3}, heap {GC.GetTotalMemory(false) / 1_048_576:N0} MB");
+        var last = GC.GetGCMemoryInfo(GCKind.Ephemeral);
+        Console.WriteLine(
+            $"  last ephemeral GC: gen{last.Generation}, pause {last.PauseDurations[0].TotalMilliseconds:N1} ms, " +
+            $"promoted {last.PromotedBytes / 1024:N0} KB, compacted={last.Compacted}, heap {last.HeapSizeBytes / 1_048_576:N0} MB, " +
+            $"gen0/1 before {last.GenerationInfo[0].SizeBeforeBytes / 1024:N0}/{last.GenerationInfo[1].SizeBeforeBytes / 1024:N0} KB, " +
+            $"after {last.GenerationInfo[0].SizeAfterBytes / 1024:N0}/{last.GenerationInfo[1].SizeAfterBytes / 1024:N0} KB");
         return failures == 0 ? 0 : 1;
     }
 }

@@ -32,6 +32,16 @@ internal class CellTable
 
     public virtual Cell GetOrCreate(CellKey key) => _cells.GetOrAdd(key, static _ => new Cell(Absent.Value));
 
+    /// <summary>
+    /// Like <see cref="GetOrCreate"/>, for a key that is most likely absent (an insert): tries the insertion
+    /// first, sparing the lookup that would miss.
+    /// </summary>
+    public virtual Cell CreateOrGet(CellKey key)
+    {
+        var cell = new Cell(Absent.Value);
+        return _cells.TryAdd(key, cell) ? cell : _cells[key];
+    }
+
     /// <summary>The number of cells (for diagnostics and tests).</summary>
     public virtual int Count => _cells.Count;
 }
@@ -46,10 +56,15 @@ internal sealed class SalesCellTable : CellTable
     private long _bucketsCreated;
     private RankingCache? _ranking;
 
+    // The bucket used last: orders of one minute all land in one bucket, so most lookups skip the index.
+    private LastBucket? _last;
+
     public override Cell? Find(CellKey key) =>
-        _buckets.TryGetValue(key.High, out var bucket) && bucket.Cells.TryGetValue(key.Low, out var cell) ? cell : null;
+        RecentBucket(key.High) is { } bucket && bucket.Cells.TryGetValue(key.Low, out var cell) ? cell : null;
 
     public override Cell GetOrCreate(CellKey key) => GetOrCreateBucket(key.High).Cells.GetOrAdd(key.Low, static _ => new Cell(Absent.Value));
+
+    public override Cell CreateOrGet(CellKey key) => GetOrCreate(key);
 
     public override int Count
     {
@@ -71,7 +86,7 @@ internal sealed class SalesCellTable : CellTable
     /// <summary>A bucket, created if absent.</summary>
     public SalesBucket GetOrCreateBucket(long bucket)
     {
-        if (_buckets.TryGetValue(bucket, out var existing))
+        if (RecentBucket(bucket) is { } existing)
         {
             return existing;
         }
@@ -86,6 +101,24 @@ internal sealed class SalesCellTable : CellTable
         return stored;
     }
 
+    /// <summary>Like <see cref="Bucket"/>, through the bucket used last (for the write path, where one bucket is hot).</summary>
+    private SalesBucket? RecentBucket(long bucket)
+    {
+        var last = Volatile.Read(ref _last);
+        if (last is not null && last.Id == bucket)
+        {
+            return last.Bucket;
+        }
+
+        if (!_buckets.TryGetValue(bucket, out var cells))
+        {
+            return null;
+        }
+
+        Volatile.Write(ref _last, new LastBucket(bucket, cells));
+        return cells;
+    }
+
     /// <summary>How many buckets were ever created (only grows).</summary>
     public long BucketsCreated => Interlocked.Read(ref _bucketsCreated);
 
@@ -94,6 +127,9 @@ internal sealed class SalesCellTable : CellTable
 
     /// <summary>How many buckets have cells.</summary>
     public int BucketCount => _buckets.Count;
+
+    /// <summary>A bucket and its id, published together (buckets are never replaced, so any pair read is right).</summary>
+    private sealed record LastBucket(long Id, SalesBucket Bucket);
 
     /// <summary>The last ranking cache built (immutable; replaced whole).</summary>
     public RankingCache? Ranking

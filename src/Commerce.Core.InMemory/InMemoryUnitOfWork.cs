@@ -194,7 +194,9 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
                 }
             }
 
-            var cell = access.Cell ?? access.Table.GetOrCreate(access.Key);
+            var cell = access.Cell ?? (ReferenceEquals(access.Seen, Absent.Value) && access.Desired is not null
+                ? access.Table.CreateOrGet(access.Key)
+                : access.Table.GetOrCreate(access.Key));
             updates[i] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
         }
 

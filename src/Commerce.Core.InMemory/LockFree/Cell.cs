@@ -7,7 +7,15 @@ namespace Commerce.InMemory.LockFree;
 /// </summary>
 internal sealed class Cell
 {
-    private static long s_lastOrder;
+    // Orders are handed out in blocks, so that threads creating cells do not all increment one shared counter.
+    private const int OrdersPerBlock = 1024;
+    private static long s_lastReserved;
+
+    [ThreadStatic]
+    private static long t_nextOrder;
+
+    [ThreadStatic]
+    private static long t_endOrder;
 
     /// <summary>The physical content; changed only by CAS.</summary>
     internal object Content;
@@ -15,11 +23,25 @@ internal sealed class Cell
     public Cell(object initial)
     {
         Content = initial;
-        Order = Interlocked.Increment(ref s_lastOrder);
+        Order = NextOrder();
     }
 
-    /// <summary>The cell's place in the one global order in which commits install descriptors.</summary>
+    /// <summary>The cell's place in the one global order in which commits install descriptors (unique per cell).</summary>
     public long Order { get; }
+
+    private static long NextOrder()
+    {
+        var next = t_nextOrder;
+        if (next == t_endOrder)
+        {
+            var end = Interlocked.Add(ref s_lastReserved, OrdersPerBlock);
+            next = end - OrdersPerBlock + 1;
+            t_endOrder = end + 1;
+        }
+
+        t_nextOrder = next + 1;
+        return next;
+    }
 }
 
 /// <summary>The state of a cell whose aggregate does not exist (yet). Never written after a real state.</summary>

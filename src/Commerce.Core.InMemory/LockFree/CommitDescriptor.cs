@@ -27,7 +27,7 @@ internal sealed class CommitDescriptor
     /// <exception cref="ArgumentException">Two updates name the same cell.</exception>
     public CommitDescriptor(CellUpdate[] updates)
     {
-        Array.Sort(updates, static (a, b) => a.Cell.Order.CompareTo(b.Cell.Order));
+        SortByCellOrder(updates);
         for (var i = 1; i < updates.Length; i++)
         {
             if (ReferenceEquals(updates[i].Cell, updates[i - 1].Cell))
@@ -40,6 +40,30 @@ internal sealed class CommitDescriptor
     }
 
     public CellUpdate[] Updates { get; }
+
+    /// <summary>Insertion sort: commits name a handful of cells, where it beats a general sort.</summary>
+    private static void SortByCellOrder(CellUpdate[] updates)
+    {
+        if (updates.Length > 16)
+        {
+            Array.Sort(updates, static (a, b) => a.Cell.Order.CompareTo(b.Cell.Order));
+            return;
+        }
+
+        for (var i = 1; i < updates.Length; i++)
+        {
+            var update = updates[i];
+            var order = update.Cell.Order;
+            var j = i - 1;
+            while (j >= 0 && updates[j].Cell.Order > order)
+            {
+                updates[j + 1] = updates[j];
+                j--;
+            }
+
+            updates[j + 1] = update;
+        }
+    }
 
     public CommitStatus Status => (CommitStatus)Volatile.Read(ref StatusField);
 

@@ -119,15 +119,28 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     {
         var (user, requested, runtime) = state;
 
-        // Price every line from the catalog; report every unknown product at once.
-        var products = new Product?[requested.Length];
+        // Price every line from the catalog; report every unknown product at once (before any overflow).
+        var priced = new OrderLine[requested.Length];
         List<ProductId>? unknown = null;
+        var overflow = false;
         for (var i = 0; i < requested.Length; i++)
         {
-            products[i] = await unitOfWork.Products.FindAsync(requested[i].ProductId, ct).ConfigureAwait(false);
-            if (products[i] is null)
+            var request = requested[i];
+            var product = await unitOfWork.Products.FindAsync(request.ProductId, ct).ConfigureAwait(false);
+            if (product is null)
             {
-                (unknown ??= []).Add(requested[i].ProductId);
+                (unknown ??= []).Add(request.ProductId);
+            }
+            else if (unknown is null && !overflow)
+            {
+                if (product.Price.TryMultiply(request.Quantity, out _))
+                {
+                    priced[i] = new OrderLine(request.ProductId, request.Quantity, product.Price);
+                }
+                else
+                {
+                    overflow = true;
+                }
             }
         }
 
@@ -136,16 +149,9 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.ProductNotFound(unknown);
         }
 
-        var priced = new OrderLine[requested.Length];
-        for (var i = 0; i < requested.Length; i++)
+        if (overflow)
         {
-            var price = products[i]!.Price;
-            if (!price.TryMultiply(requested[i].Quantity, out _))
-            {
-                return Errors.AmountOverflow();
-            }
-
-            priced[i] = new OrderLine(requested[i].ProductId, requested[i].Quantity, price);
+            return Errors.AmountOverflow();
         }
 
         if (!Order.TryTotal(priced, out var total))

@@ -26,7 +26,8 @@ public readonly record struct OrderId(Guid Value)
     /// <summary>Creates a new, time-ordered order id for an order placed at <paramref name="placedAt"/>.</summary>
     /// <param name="placedAt">The time the order is placed; it orders the ids.</param>
     /// <returns>A new unique id.</returns>
-    public static OrderId New(DateTimeOffset placedAt) => new(Guid.CreateVersion7(placedAt));
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="placedAt"/> is before 1970 or after the year 10889 (the range of a version 7 timestamp).</exception>
+    public static OrderId New(DateTimeOffset placedAt) => new(OrderIdRandom.NewVersion7(placedAt));
 
     /// <inheritdoc />
     public override string ToString() => Value.ToString();

@@ -1,0 +1,63 @@
+namespace Commerce.Tests.Orders;
+
+public sealed class OrderIdTests
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 30, 15, 123, TimeSpan.Zero);
+
+    [Fact]
+    public void A_new_id_is_a_version_7_guid_laid_out_like_the_frameworks()
+    {
+        var id = OrderId.New(At).Value;
+        var framework = Guid.CreateVersion7(At);
+
+        Assert.Equal(7, id.Version);
+        Assert.Equal(framework.Version, id.Version);
+        // RFC 9562 variant: the top two bits are 10 (the other two are random).
+        Assert.Equal(0b1000, id.Variant & 0b1100);
+        Assert.Equal(framework.Variant & 0b1100, id.Variant & 0b1100);
+        Assert.Equal(framework.ToByteArray(bigEndian: true)[..6], id.ToByteArray(bigEndian: true)[..6]);
+    }
+
+    [Fact]
+    public void A_new_id_carries_its_placement_time_in_milliseconds()
+    {
+        var bytes = OrderId.New(At).Value.ToByteArray(bigEndian: true);
+        var milliseconds = 0L;
+        for (var i = 0; i < 6; i++)
+        {
+            milliseconds = (milliseconds << 8) | bytes[i];
+        }
+
+        Assert.Equal(At.ToUnixTimeMilliseconds(), milliseconds);
+    }
+
+    [Fact]
+    public void Ids_are_unique_and_sort_by_placement_time()
+    {
+        // More ids than one random buffer holds, on several threads.
+        var ids = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+        Parallel.For(0, 4, _ =>
+        {
+            for (var i = 0; i < 5_000; i++)
+            {
+                ids.Add(OrderId.New(At).Value);
+            }
+        });
+
+        Assert.Equal(20_000, ids.Distinct().Count());
+        Assert.All(ids, id => Assert.Equal(7, id.Version));
+
+        var earlier = OrderId.New(At.AddMilliseconds(-1)).Value;
+        var later = OrderId.New(At.AddMilliseconds(1)).Value;
+        // The text form (like the byte form) starts with the timestamp, so ids sort by time.
+        Assert.True(string.CompareOrdinal(earlier.ToString(), OrderId.New(At).ToString()) < 0);
+        Assert.True(string.CompareOrdinal(OrderId.New(At).ToString(), later.ToString()) < 0);
+    }
+
+    [Fact]
+    public void A_time_outside_the_version_7_range_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => OrderId.New(DateTimeOffset.UnixEpoch.AddMilliseconds(-1)));
+        Assert.Equal(0, OrderId.New(DateTimeOffset.UnixEpoch).Value.ToByteArray(bigEndian: true)[..6].Sum(b => b));
+    }
+}
