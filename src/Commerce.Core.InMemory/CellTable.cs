@@ -28,6 +28,16 @@ internal class CellTable
 {
     private readonly ConcurrentDictionary<CellKey, Cell> _cells = new();
 
+    /// <param name="writeOnce">
+    /// Whether a cell of this table, once it holds a state, keeps it for ever (products: the catalog adds
+    /// them and never changes them). A commit need not check such a cell it only read, since what it saw
+    /// can no longer change; units of work refuse to replace such a state.
+    /// </param>
+    public CellTable(bool writeOnce = false) => WriteOnce = writeOnce;
+
+    /// <summary>Whether a state, once written, is never replaced.</summary>
+    public bool WriteOnce { get; }
+
     public virtual Cell? Find(CellKey key) => _cells.TryGetValue(key, out var cell) ? cell : null;
 
     public virtual Cell GetOrCreate(CellKey key) => _cells.GetOrAdd(key, static _ => new Cell(Absent.Value));

@@ -22,7 +22,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
 
     public CellTable Wallets { get; } = new();
 
-    public CellTable Products { get; } = new();
+    public CellTable Products { get; } = new(writeOnce: true);
 
     public CellTable Inventory { get; } = new();
 

@@ -19,6 +19,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
     private bool _completed;
     private bool _disposed;
     private bool _rankingTorn;
+    private bool _replacesExisting;
 
     /// <summary>The store this unit of work belongs to.</summary>
     public InMemoryCommerceStore Store => store;
@@ -154,7 +155,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             }
         }
 
-        if (_rankingTorn)
+        if (_rankingTorn || _replacesExisting)
         {
             return new(false);
         }
@@ -169,12 +170,28 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             return new(false);
         }
 
-        var updates = new CellUpdate[accesses.Length];
+        // A write-once cell that was only read, and held a state, cannot have changed: it needs no check.
+        var checkedCount = 0;
+        foreach (ref readonly var access in accesses)
+        {
+            if (!IsSettled(access))
+            {
+                checkedCount++;
+            }
+        }
+
+        var updates = new CellUpdate[checkedCount];
+        var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
         for (var i = 0; i < accesses.Length; i++)
         {
             ref var access = ref accesses[i];
+            if (IsSettled(access))
+            {
+                continue;
+            }
+
             if (access.Desired is not null && ReferenceEquals(access.Table, store.Products) && ReferenceEquals(access.Seen, Absent.Value))
             {
                 // List a new product before it can exist, so that a listing never misses a committed one.
@@ -197,7 +214,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             var cell = access.Cell ?? (ReferenceEquals(access.Seen, Absent.Value) && access.Desired is not null
                 ? access.Table.CreateOrGet(access.Key)
                 : access.Table.GetOrCreate(access.Key));
-            updates[i] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
+            updates[next++] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
         }
 
         if (sales is null)
@@ -256,6 +273,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         _accesses.Clear();
         _pages = null;
         _rankingTorn = false;
+        _replacesExisting = false;
         return true;
     }
 
@@ -265,6 +283,9 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         _completed = false;
         _disposed = false;
     }
+
+    private static bool IsSettled(in Access access) =>
+        access.Desired is null && access.Table.WriteOnce && !ReferenceEquals(access.Seen, Absent.Value);
 
     private bool Validate(ReadOnlySpan<Access> accesses)
     {
@@ -276,6 +297,11 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
 
         foreach (ref readonly var access in accesses)
         {
+            if (IsSettled(access))
+            {
+                continue;
+            }
+
             var cell = access.Cell ?? access.Table.Find(access.Key);
             var now = cell is null ? Absent.Value : MultiWordCas.Read(cell);
             if (!ReferenceEquals(now, access.Seen))
@@ -329,7 +355,10 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
         var at = IndexOf(table, key);
         if (at >= 0)
         {
-            CollectionsMarshal.AsSpan(_accesses)[at].Desired = state;
+            ref var access = ref CollectionsMarshal.AsSpan(_accesses)[at];
+            // The port's Add is an insert: over a state this unit of work saw, the commit must fail.
+            _replacesExisting |= table.WriteOnce && !ReferenceEquals(access.Seen, Absent.Value);
+            access.Desired = state;
         }
         else
         {
