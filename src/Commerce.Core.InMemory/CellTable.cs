@@ -26,7 +26,10 @@ internal readonly record struct CellKey(long High, long Low)
 /// </summary>
 internal class CellTable
 {
-    private readonly ConcurrentDictionary<CellKey, Cell> _cells = new();
+    // Shards, so that a table that keeps growing (orders) grows in small steps: a dictionary grows by
+    // copying all it holds, and one copy of millions of entries is a long pause and a burst of garbage.
+    private const int ShardBits = 6;
+    private readonly ConcurrentDictionary<CellKey, Cell>[] _shards = CreateShards();
 
     /// <param name="writeOnce">
     /// Whether a cell of this table, once it holds a state, keeps it for ever (products: the catalog adds
@@ -38,9 +41,9 @@ internal class CellTable
     /// <summary>Whether a state, once written, is never replaced.</summary>
     public bool WriteOnce { get; }
 
-    public virtual Cell? Find(CellKey key) => _cells.TryGetValue(key, out var cell) ? cell : null;
+    public virtual Cell? Find(CellKey key) => ShardOf(key).TryGetValue(key, out var cell) ? cell : null;
 
-    public virtual Cell GetOrCreate(CellKey key) => _cells.GetOrAdd(key, static _ => new Cell(Absent.Value));
+    public virtual Cell GetOrCreate(CellKey key) => ShardOf(key).GetOrAdd(key, static _ => new Cell(Absent.Value));
 
     /// <summary>
     /// Like <see cref="GetOrCreate"/>, for a key that is most likely absent (an insert): tries the insertion
@@ -48,12 +51,28 @@ internal class CellTable
     /// </summary>
     public virtual Cell CreateOrGet(CellKey key)
     {
+        var shard = ShardOf(key);
         var cell = new Cell(Absent.Value);
-        return _cells.TryAdd(key, cell) ? cell : _cells[key];
+        return shard.TryAdd(key, cell) ? cell : shard[key];
     }
 
     /// <summary>The number of cells (for diagnostics and tests).</summary>
-    public virtual int Count => _cells.Count;
+    public virtual int Count => _shards.Sum(shard => shard.Count);
+
+    private static ConcurrentDictionary<CellKey, Cell>[] CreateShards()
+    {
+        var shards = new ConcurrentDictionary<CellKey, Cell>[1 << ShardBits];
+        for (var i = 0; i < shards.Length; i++)
+        {
+            shards[i] = new();
+        }
+
+        return shards;
+    }
+
+    /// <summary>The shard of a key: the top bits of a multiplicative hash of both words (ids and order ids alike spread evenly).</summary>
+    private ConcurrentDictionary<CellKey, Cell> ShardOf(in CellKey key) =>
+        _shards[(int)((((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL >> (64 - ShardBits))];
 }
 
 /// <summary>
