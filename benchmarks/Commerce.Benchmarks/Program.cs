@@ -1,7 +1,9 @@
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using Commerce.Benchmarks;
+using Commerce.Benchmarks.Postgres;
 
 if (args is ["check-ranking"])
 {
@@ -50,6 +52,14 @@ if (args is ["allocations"])
 // Collections are not forced between iterations: the stores keep what they are given (orders, sales),
 // and the cost of collecting that is part of each operation's steady-state cost.
 var workstation = args.Contains("--workstation-gc");
-var config = DefaultConfig.Instance.AddJob(Job.Default.WithGcServer(!workstation).WithGcForce(false).AsMutator());
+IConfig config = DefaultConfig.Instance.AddJob(Job.Default.WithGcServer(!workstation).WithGcForce(false).AsMutator());
+
+// The PostgreSQL benchmark needs a server (COMMERCE_POSTGRES); without one it is left out, not failed.
+if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMMERCE_POSTGRES")))
+{
+    Console.WriteLine("COMMERCE_POSTGRES is not set: PostgresOrderBenchmarks are left out (see benchmarks/POSTGRES.md).");
+    config = config.AddFilter(new SimpleFilter(b => b.Descriptor.Type != typeof(PostgresOrderBenchmarks)));
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. args.Where(a => a != "--workstation-gc")], config);
 return 0;

@@ -41,7 +41,11 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     /// The checks that need no state: at least one line, positive quantities, duplicates merged (at the
     /// position of their first line), merged quantities within the limit, and not too many products.
     /// </summary>
-    internal static Result<OrderLineRequest[]> Validate(IReadOnlyList<OrderLineRequest> lines, CommerceOptions options)
+    /// <returns>
+    /// The lines to price, with a zero unit price. Each attempt of the use case prices them in place, and
+    /// the order it places keeps the array: one allocation serves the request, every retry and the order.
+    /// </returns>
+    internal static Result<OrderLine[]> Validate(IReadOnlyList<OrderLineRequest> lines, CommerceOptions options)
     {
         if (lines.Count == 0)
         {
@@ -49,7 +53,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Merge into an array sized for the request; it is trimmed only if duplicates were merged.
-        var merged = new OrderLineRequest[lines.Count];
+        var merged = new OrderLine[lines.Count];
         var count = 0;
         Dictionary<ProductId, int>? index = lines.Count > 8 ? new(lines.Count) : null;
         for (var i = 0; i < lines.Count; i++)
@@ -64,7 +68,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             if (at < 0)
             {
                 index?.Add(line.ProductId, count);
-                merged[count++] = line;
+                merged[count++] = new OrderLine(line.ProductId, line.Quantity, Money.Zero);
                 continue;
             }
 
@@ -74,7 +78,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 return Errors.QuantityLimitExceeded(sum, options.MaxLineQuantity);
             }
 
-            merged[at] = line with { Quantity = (int)sum };
+            merged[at] = new OrderLine(line.ProductId, (int)sum, Money.Zero);
         }
 
         for (var i = 0; i < count; i++)
@@ -93,7 +97,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         return count == merged.Length ? merged : merged[..count];
     }
 
-    private static int IndexOf(OrderLineRequest[] merged, int count, Dictionary<ProductId, int>? index, ProductId productId)
+    private static int IndexOf(OrderLine[] merged, int count, Dictionary<ProductId, int>? index, ProductId productId)
     {
         if (index is not null)
         {
@@ -114,28 +118,28 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     /// <summary>The use case, in the documented order: price, balance, stock, then pay, deduct, record.</summary>
     private static async ValueTask<Result<Order>> PlaceAsync(
         IUnitOfWork unitOfWork,
-        (UserId User, OrderLineRequest[] Lines, CommerceRuntime Runtime) state,
+        (UserId User, OrderLine[] Lines, CommerceRuntime Runtime) state,
         CancellationToken ct)
     {
-        var (user, requested, runtime) = state;
+        var (user, priced, runtime) = state;
 
-        // Price every line from the catalog; report every unknown product at once (before any overflow).
-        var priced = new OrderLine[requested.Length];
+        // Price every line from the catalog, in place (see Validate); report every unknown product at once
+        // (before any overflow).
         List<ProductId>? unknown = null;
         var overflow = false;
-        for (var i = 0; i < requested.Length; i++)
+        for (var i = 0; i < priced.Length; i++)
         {
-            var request = requested[i];
-            var product = await unitOfWork.Products.FindAsync(request.ProductId, ct).ConfigureAwait(false);
+            var line = priced[i];
+            var product = await unitOfWork.Products.FindAsync(line.ProductId, ct).ConfigureAwait(false);
             if (product is null)
             {
-                (unknown ??= []).Add(request.ProductId);
+                (unknown ??= []).Add(line.ProductId);
             }
             else if (unknown is null && !overflow)
             {
-                if (product.Price.TryMultiply(request.Quantity, out _))
+                if (product.Price.TryMultiply(line.Quantity, out _))
                 {
-                    priced[i] = new OrderLine(request.ProductId, request.Quantity, product.Price);
+                    priced[i] = new OrderLine(line.ProductId, line.Quantity, product.Price);
                 }
                 else
                 {

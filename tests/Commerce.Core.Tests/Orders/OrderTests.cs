@@ -52,7 +52,9 @@ public sealed class OrderTests
             .GroupBy(r => r.ProductId)
             .Select(g => new OrderLineRequest(g.Key, g.Sum(r => r.Quantity)))
             .ToArray();   // GroupBy keeps the order of first appearance
-        return result.IsSuccess && result.Value.SequenceEqual(expected);
+        return result.IsSuccess
+            && result.Value.Select(l => new OrderLineRequest(l.ProductId, l.Quantity)).SequenceEqual(expected)
+            && result.Value.All(l => l.UnitPrice == Money.Zero);
     }
 
     [Property(Arbitrary = [typeof(Generators)])]
