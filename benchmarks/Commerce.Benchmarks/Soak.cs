@@ -10,6 +10,24 @@ namespace Commerce.Benchmarks;
 /// </summary>
 internal static class Soak
 {
+    private static int s_reported;
+
+    /// <summary>True for success; prints the first few errors.</summary>
+    private static bool Report(CommerceError? error)
+    {
+        if (error is null)
+        {
+            return true;
+        }
+
+        if (Interlocked.Increment(ref s_reported) <= 5)
+        {
+            Console.Error.WriteLine($"operation failed: {error.Code}: {error.Message}");
+        }
+
+        return false;
+    }
+
     public static int Run(string[] args)
     {
         if (args.Length != 4
@@ -54,8 +72,8 @@ internal static class Soak
         {
             (true, Contention.HotWallet) => (_, _) => handShop!.Charge(1, 1),
             (true, _) => (w, i) => handShop!.PlaceOrder(users[w][i % ring].Value, orders[w][i % ring]),
-            (false, Contention.HotWallet) => (_, _) => Sync.Wait(shop!.Wallets.ChargeAsync(hotUser, one)).IsSuccess,
-            _ => (w, i) => Sync.Wait(shop!.Orders.PlaceOrderAsync(users[w][i % ring], orders[w][i % ring])).IsSuccess,
+            (false, Contention.HotWallet) => (_, _) => Report(Sync.Wait(shop!.Wallets.ChargeAsync(hotUser, one)).Error),
+            _ => (w, i) => Report(Sync.Wait(shop!.Orders.PlaceOrderAsync(users[w][i % ring], orders[w][i % ring])).Error),
         };
 
         var stop = 0;

@@ -31,8 +31,8 @@ internal sealed class CommerceRuntime
 
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
-    /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times with
-    /// jittered exponential back-off. A business failure is committed too (with nothing staged), so that
+    /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: at
+    /// once, then with jittered exponential back-off. A business failure is committed too (with nothing staged), so that
     /// the refusal is checked against a consistent snapshot of what it read.
     /// </summary>
     public async ValueTask<Result<T>> RunAsync<TState, T>(
@@ -61,14 +61,12 @@ internal sealed class CommerceRuntime
             }
 
             Log.CommitConflict(Logger, operation, attempt);
+            // The second attempt runs at once, on this thread: a conflict usually means that one other commit
+            // got there first, and it is over. (Yielding to the thread pool would cost more than the retry.)
             var delay = BackoffBefore(attempt + 1);
             if (delay > TimeSpan.Zero)
             {
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await Task.Yield();
             }
         }
     }
@@ -86,15 +84,18 @@ internal sealed class CommerceRuntime
             : throw new InvalidOperationException(result.Error.Message);
     }
 
-    /// <summary>Full-jitter exponential back-off; the second attempt runs at once.</summary>
+    /// <summary>The first attempt that waits (a random time, see <see cref="BackoffBefore"/>) before it runs.</summary>
+    internal const int FirstDelayedAttempt = 3;
+
+    /// <summary>Full-jitter exponential back-off from <see cref="FirstDelayedAttempt"/> on; zero (run at once) before it.</summary>
     internal TimeSpan BackoffBefore(int attempt)
     {
-        if (attempt <= 2)
+        if (attempt < FirstDelayedAttempt)
         {
             return TimeSpan.Zero;
         }
 
-        var exponent = Math.Min(attempt - 3, 20);
+        var exponent = Math.Min(attempt - FirstDelayedAttempt, 20);
         var cap = Math.Min(Options.MaxRetryDelay.Ticks, Options.RetryBaseDelay.Ticks << exponent);
         return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * cap));
     }

@@ -70,6 +70,7 @@ public sealed class CommerceRuntimeTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     [InlineData(30)]
     public void The_back_off_is_zero_for_the_first_retry_and_never_above_the_cap(int attempt)
     {
@@ -77,7 +78,21 @@ public sealed class CommerceRuntimeTests
 
         var delay = runtime.BackoffBefore(attempt);
 
-        Assert.InRange(delay, TimeSpan.Zero, attempt <= 2 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - 3))));
+        Assert.InRange(delay, TimeSpan.Zero, attempt < CommerceRuntime.FirstDelayedAttempt ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - CommerceRuntime.FirstDelayedAttempt))));
+    }
+
+    [Fact]
+    public async Task The_first_retry_runs_at_once_on_the_calling_thread()
+    {
+        // One conflict: the second attempt follows at once, so an in-memory use case completes synchronously.
+        var (provider, store, _) = Build(conflicts: 1, maxAttempts: 64);
+        using var _ = provider;
+
+        var charge = provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(10));
+
+        Assert.True(charge.IsCompletedSuccessfully);
+        Assert.Equal(new Money(10), (await charge).Value);
+        Assert.Equal(2, store.Commits);
     }
 
     /// <summary>Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing.</summary>
