@@ -52,9 +52,10 @@ public sealed class CommerceOptions
     public int MaxCommitAttempts { get; set; } = 64;
 
     /// <summary>
-    /// The base of the jittered exponential back-off between attempts: before attempt n (n ≥ 3) the
-    /// service waits a random time up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−3)). The second
-    /// attempt runs at once. Default 1 ms.
+    /// The base of the jittered exponential back-off between attempts: before attempt n (n ≥ 6) the
+    /// service waits a random time up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−6)). Attempts 2 to
+    /// 5 follow a short random spin on the calling thread (a few microseconds at most), since a conflict
+    /// is usually over by then. Default 1 ms.
     /// </summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(1);
 

@@ -31,8 +31,8 @@ internal sealed class CommerceRuntime
 
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
-    /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: at
-    /// once, then with jittered exponential back-off. A business failure is committed too (with nothing staged), so that
+    /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: after
+    /// short random spins, then with jittered exponential back-off. A business failure is committed too (with nothing staged), so that
     /// the refusal is checked against a consistent snapshot of what it read.
     /// </summary>
     public async ValueTask<Result<T>> RunAsync<TState, T>(
@@ -61,8 +61,16 @@ internal sealed class CommerceRuntime
             }
 
             Log.CommitConflict(Logger, operation, attempt);
-            // The second attempt runs at once, on this thread: a conflict usually means that one other commit
-            // got there first, and it is over. (Yielding to the thread pool would cost more than the retry.)
+            // Attempts 2 to 5 follow a short random spin, on this thread: a conflict usually means that one
+            // other commit got there first, and it is over within microseconds; a timer (a millisecond at
+            // least) or a hop to the thread pool would cost far more than the retry. The randomness keeps
+            // colliding use cases from retrying in lockstep.
+            if (attempt + 1 < FirstDelayedAttempt)
+            {
+                Thread.SpinWait(Random.Shared.Next(1 << (attempt + 5)));
+                continue;
+            }
+
             var delay = BackoffBefore(attempt + 1);
             if (delay > TimeSpan.Zero)
             {
@@ -85,7 +93,7 @@ internal sealed class CommerceRuntime
     }
 
     /// <summary>The first attempt that waits (a random time, see <see cref="BackoffBefore"/>) before it runs.</summary>
-    internal const int FirstDelayedAttempt = 3;
+    internal const int FirstDelayedAttempt = 6;
 
     /// <summary>Full-jitter exponential back-off from <see cref="FirstDelayedAttempt"/> on; zero (run at once) before it.</summary>
     internal TimeSpan BackoffBefore(int attempt)

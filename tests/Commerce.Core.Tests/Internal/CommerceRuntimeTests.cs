@@ -69,30 +69,33 @@ public sealed class CommerceRuntimeTests
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
     [InlineData(30)]
-    public void The_back_off_is_zero_for_the_first_retry_and_never_above_the_cap(int attempt)
+    public void The_timed_back_off_starts_at_the_sixth_attempt_and_never_exceeds_the_cap(int attempt)
     {
         var runtime = new CommerceRuntime(new ConflictingStore(null!, 0), new CommerceOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(2), MaxRetryDelay = TimeSpan.FromMilliseconds(10) }, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
 
         var delay = runtime.BackoffBefore(attempt);
 
-        Assert.InRange(delay, TimeSpan.Zero, attempt < CommerceRuntime.FirstDelayedAttempt ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - CommerceRuntime.FirstDelayedAttempt))));
+        Assert.Equal(6, CommerceRuntime.FirstDelayedAttempt);
+        Assert.InRange(delay, TimeSpan.Zero, attempt < 6 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - 6))));
     }
 
     [Fact]
-    public async Task The_first_retry_runs_at_once_on_the_calling_thread()
+    public async Task Retries_before_the_timed_back_off_stay_on_the_calling_thread()
     {
-        // One conflict: the second attempt follows at once, so an in-memory use case completes synchronously.
-        var (provider, store, _) = Build(conflicts: 1, maxAttempts: 64);
+        // Four conflicts: attempts 2 to 5 follow spins only, so an in-memory use case completes synchronously.
+        var (provider, store, events) = Build(conflicts: 4, maxAttempts: 64);
         using var _ = provider;
 
         var charge = provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(10));
 
         Assert.True(charge.IsCompletedSuccessfully);
         Assert.Equal(new Money(10), (await charge).Value);
-        Assert.Equal(2, store.Commits);
+        Assert.Equal(5, store.Commits);
+        Assert.Equal(4, events.Count(e => e == 901));
     }
 
     /// <summary>Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing.</summary>
