@@ -16,6 +16,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
 {
     private readonly List<Access> _accesses = new(8);
     private List<PageRead>? _pages;
+    private CellUpdate[] _scratch = new CellUpdate[8];
     private bool _completed;
     private bool _disposed;
     private bool _rankingTorn;
@@ -180,7 +181,8 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             }
         }
 
-        var updates = new CellUpdate[checkedCount];
+        // Built in a scratch array the unit of work keeps; the descriptor copies it into its own storage.
+        var updates = _scratch.Length >= checkedCount ? _scratch.AsSpan(0, checkedCount) : (_scratch = new CellUpdate[checkedCount]).AsSpan();
         var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
@@ -217,9 +219,10 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             updates[next++] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
         }
 
+        var descriptor = Describe(updates);
         if (sales is null)
         {
-            return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+            return new(MultiWordCas.Commit(descriptor, store.AfterInstall));
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -234,7 +237,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
 
         try
         {
-            return new(MultiWordCas.Commit(new CommitDescriptor(updates), store.AfterInstall));
+            return new(MultiWordCas.Commit(descriptor, store.AfterInstall));
         }
         finally
         {
@@ -282,6 +285,14 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
     {
         _completed = false;
         _disposed = false;
+    }
+
+    /// <summary>The descriptor of a commit; the scratch updates are cleared so that they keep no state alive.</summary>
+    private static CommitDescriptor Describe(Span<CellUpdate> updates)
+    {
+        var descriptor = CommitDescriptor.Create(updates);
+        updates.Clear();
+        return descriptor;
     }
 
     private static bool IsSettled(in Access access) =>

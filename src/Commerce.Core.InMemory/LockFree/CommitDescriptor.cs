@@ -18,38 +18,72 @@ internal readonly struct CellUpdate(Cell cell, object expected, object desired)
     public object Desired { get; } = desired;
 }
 
-/// <summary>A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>.</summary>
-internal sealed class CommitDescriptor
+/// <summary>
+/// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. Commits of up to eight
+/// cells (every use case of the library) keep their updates inline, so a commit allocates one object;
+/// larger ones keep an array.
+/// </summary>
+internal abstract class CommitDescriptor
 {
     internal int StatusField;
 
-    /// <summary>Creates a descriptor; sorts <paramref name="updates"/> into the global cell order.</summary>
-    /// <exception cref="ArgumentException">Two updates name the same cell.</exception>
-    public CommitDescriptor(CellUpdate[] updates)
+    /// <summary>The updates, sorted into the global cell order.</summary>
+    public abstract ReadOnlySpan<CellUpdate> Updates { get; }
+
+    public CommitStatus Status => (CommitStatus)Volatile.Read(ref StatusField);
+
+    /// <summary>Creates a descriptor holding a copy of <paramref name="updates"/>, sorted into the global cell order.</summary>
+    /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
+    public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates)
     {
-        SortByCellOrder(updates);
-        for (var i = 1; i < updates.Length; i++)
+        if (updates.IsEmpty)
         {
-            if (ReferenceEquals(updates[i].Cell, updates[i - 1].Cell))
+            throw new ArgumentException("A commit names at least one cell.", nameof(updates));
+        }
+
+        CommitDescriptor descriptor = updates.Length switch
+        {
+            1 => new Inline1(),
+            2 => new Inline2(),
+            <= 4 => new Inline4(updates.Length),
+            <= 6 => new Inline6(updates.Length),
+            <= 8 => new Inline8(updates.Length),
+            _ => new Array(updates.Length),
+        };
+        var slots = descriptor.Slots;
+        updates.CopyTo(slots);
+        SortByCellOrder(slots);
+        for (var i = 1; i < slots.Length; i++)
+        {
+            if (ReferenceEquals(slots[i].Cell, slots[i - 1].Cell))
             {
                 throw new ArgumentException("A commit names each cell once.", nameof(updates));
             }
         }
 
-        Updates = updates;
+        return descriptor;
     }
 
-    public CellUpdate[] Updates { get; }
-
-    /// <summary>Insertion sort: commits name a handful of cells, where it beats a general sort.</summary>
-    private static void SortByCellOrder(CellUpdate[] updates)
+    /// <summary>The logical value of a cell holding this decided descriptor.</summary>
+    public object LogicalValue(Cell cell, CommitStatus decided)
     {
-        if (updates.Length > 16)
+        foreach (ref readonly var update in Updates)
         {
-            Array.Sort(updates, static (a, b) => a.Cell.Order.CompareTo(b.Cell.Order));
-            return;
+            if (ReferenceEquals(update.Cell, cell))
+            {
+                return decided == CommitStatus.Succeeded ? update.Desired : update.Expected;
+            }
         }
 
+        throw new InvalidOperationException("A cell holds a descriptor that does not name it.");
+    }
+
+    /// <summary>The writable storage of the updates, used only while the descriptor is created (before anyone can see it).</summary>
+    private protected abstract Span<CellUpdate> Slots { get; }
+
+    /// <summary>Insertion sort: commits name a handful of cells, where it beats a general sort.</summary>
+    private static void SortByCellOrder(Span<CellUpdate> updates)
+    {
         for (var i = 1; i < updates.Length; i++)
         {
             var update = updates[i];
@@ -65,19 +99,81 @@ internal sealed class CommitDescriptor
         }
     }
 
-    public CommitStatus Status => (CommitStatus)Volatile.Read(ref StatusField);
-
-    /// <summary>The logical value of a cell holding this decided descriptor.</summary>
-    public object LogicalValue(Cell cell, CommitStatus decided)
+    private sealed class Inline1 : CommitDescriptor
     {
-        foreach (ref readonly var update in Updates.AsSpan())
-        {
-            if (ReferenceEquals(update.Cell, cell))
-            {
-                return decided == CommitStatus.Succeeded ? update.Desired : update.Expected;
-            }
-        }
+        private CellUpdate _update;
 
-        throw new InvalidOperationException("A cell holds a descriptor that does not name it.");
+        public override ReadOnlySpan<CellUpdate> Updates => new(in _update);
+
+        private protected override Span<CellUpdate> Slots => new(ref _update);
+    }
+
+    private sealed class Inline2 : CommitDescriptor
+    {
+        private Buffer2 _updates;
+
+        public override ReadOnlySpan<CellUpdate> Updates => _updates;
+
+        private protected override Span<CellUpdate> Slots => _updates;
+    }
+
+    private sealed class Inline4(int count) : CommitDescriptor
+    {
+        private Buffer4 _updates;
+
+        public override ReadOnlySpan<CellUpdate> Updates => ((ReadOnlySpan<CellUpdate>)_updates)[..count];
+
+        private protected override Span<CellUpdate> Slots => ((Span<CellUpdate>)_updates)[..count];
+    }
+
+    private sealed class Inline6(int count) : CommitDescriptor
+    {
+        private Buffer6 _updates;
+
+        public override ReadOnlySpan<CellUpdate> Updates => ((ReadOnlySpan<CellUpdate>)_updates)[..count];
+
+        private protected override Span<CellUpdate> Slots => ((Span<CellUpdate>)_updates)[..count];
+    }
+
+    private sealed class Inline8(int count) : CommitDescriptor
+    {
+        private Buffer8 _updates;
+
+        public override ReadOnlySpan<CellUpdate> Updates => ((ReadOnlySpan<CellUpdate>)_updates)[..count];
+
+        private protected override Span<CellUpdate> Slots => ((Span<CellUpdate>)_updates)[..count];
+    }
+
+    private sealed class Array(int count) : CommitDescriptor
+    {
+        private readonly CellUpdate[] _updates = new CellUpdate[count];
+
+        public override ReadOnlySpan<CellUpdate> Updates => _updates;
+
+        private protected override Span<CellUpdate> Slots => _updates;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(2)]
+    private struct Buffer2
+    {
+        private CellUpdate _first;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(4)]
+    private struct Buffer4
+    {
+        private CellUpdate _first;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(6)]
+    private struct Buffer6
+    {
+        private CellUpdate _first;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(8)]
+    private struct Buffer8
+    {
+        private CellUpdate _first;
     }
 }

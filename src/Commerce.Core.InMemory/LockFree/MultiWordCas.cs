@@ -74,7 +74,7 @@ internal static class MultiWordCas
     /// <summary>Step 4: replaces the decided descriptor with its logical value in every cell that still holds it.</summary>
     private static void CleanUp(CommitDescriptor descriptor, bool succeeded)
     {
-        foreach (ref readonly var update in descriptor.Updates.AsSpan())
+        foreach (ref readonly var update in descriptor.Updates)
         {
             // A plain read first: a cell the commit never reached (it failed before) is not written.
             if (ReferenceEquals(Volatile.Read(ref update.Cell.Content), descriptor))

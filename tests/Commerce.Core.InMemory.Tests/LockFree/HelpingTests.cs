@@ -12,7 +12,7 @@ public sealed class HelpingTests
     private static long Value(Cell cell) => ((Counter)MultiWordCas.Read(cell)).Value;
 
     private static CommitDescriptor Increment(params Cell[] cells) =>
-        new(cells.Select(c => MultiWordCas.Read(c)).Select((s, i) => new CellUpdate(cells[i], s, new Counter(((Counter)s).Value + 1))).ToArray());
+        CommitDescriptor.Create(cells.Select(c => MultiWordCas.Read(c)).Select((s, i) => new CellUpdate(cells[i], s, new Counter(((Counter)s).Value + 1))).ToArray());
 
     /// <summary>Read-increment-commit until it succeeds; returns the number of attempts.</summary>
     private static int IncrementUntilCommitted(params Cell[] cells)

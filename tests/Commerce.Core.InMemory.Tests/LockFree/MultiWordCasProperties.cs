@@ -39,14 +39,14 @@ public sealed class MultiWordCasProperties
                     var expected = e.Current ? MultiWordCas.Read(cells[e.Cell]) : new Counter(-1);
                     return new CellUpdate(cells[e.Cell], expected, e.Writes ? new Counter(version++) : expected);
                 }).ToArray();
-                var descriptor = new CommitDescriptor(updates);
+                var descriptor = CommitDescriptor.Create(updates);
                 var shouldSucceed = attempt.Entries.All(e => e.Current);
 
                 Assert.Equal(shouldSucceed, MultiWordCas.Commit(descriptor));
                 Assert.Equal(shouldSucceed ? CommitStatus.Succeeded : CommitStatus.Failed, descriptor.Status);
                 if (shouldSucceed)
                 {
-                    foreach (var update in descriptor.Updates)
+                    foreach (var update in descriptor.Updates.ToArray())
                     {
                         model[Array.IndexOf(cells, update.Cell)] = update.Desired;
                     }

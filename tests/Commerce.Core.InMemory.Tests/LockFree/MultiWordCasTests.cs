@@ -5,7 +5,7 @@ namespace Commerce.InMemory.Tests.LockFree;
 public sealed class MultiWordCasTests
 {
     private static CommitDescriptor Descriptor(params (Cell Cell, object Expected, object Desired)[] updates) =>
-        new(updates.Select(u => new CellUpdate(u.Cell, u.Expected, u.Desired)).ToArray());
+        CommitDescriptor.Create(updates.Select(u => new CellUpdate(u.Cell, u.Expected, u.Desired)).ToArray());
 
     [Fact]
     public void Commit_installs_every_desired_state_when_every_expected_state_matches()
@@ -195,7 +195,7 @@ public sealed class MultiWordCasTests
         var shuffled = cells.Reverse().Where((_, i) => i % 2 == 0).Concat(cells.Reverse().Where((_, i) => i % 2 == 1)).ToArray();
         var descriptor = Descriptor(shuffled.Select(c => (c, c.Content, c.Content)).ToArray());
 
-        Assert.Equal(cells.Select(c => c.Order), descriptor.Updates.Select(u => u.Cell.Order));
+        Assert.Equal(cells.Select(c => c.Order), descriptor.Updates.ToArray().Select(u => u.Cell.Order));
     }
 
     [Fact]
@@ -230,7 +230,7 @@ public sealed class MultiWordCasTests
                 {
                     var a = (Counter)MultiWordCas.Read(cells[i]);
                     var b = (Counter)MultiWordCas.Read(cells[j]);
-                    var descriptor = new CommitDescriptor(
+                    var descriptor = CommitDescriptor.Create(
                     [
                         new CellUpdate(cells[i], a, new Counter(a.Value + 1)),
                         new CellUpdate(cells[j], b, new Counter(b.Value + 1)),
@@ -257,5 +257,34 @@ public sealed class MultiWordCasTests
             var expected = Enumerable.Range(0, Threads).Sum(t => touches[t, c]);
             Assert.Equal(expected, counts[c]);
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(20)]
+    public void A_descriptor_of_any_size_keeps_a_sorted_copy_of_its_updates_and_commits_them_all(int size)
+    {
+        var cells = Enumerable.Range(0, size).Select(i => new Cell(new Counter(i))).ToArray();
+        var updates = cells.Reverse().Select(c => new CellUpdate(c, MultiWordCas.Read(c), new Counter(((Counter)MultiWordCas.Read(c)).Value + 100))).ToArray();
+        var descriptor = CommitDescriptor.Create(updates);
+        updates.AsSpan().Clear();
+
+        Assert.Equal(cells.Select(c => c.Order), descriptor.Updates.ToArray().Select(u => u.Cell.Order));
+        Assert.True(MultiWordCas.Commit(descriptor));
+        Assert.Equal(Enumerable.Range(100, size).Select(v => (long)v), cells.Select(c => ((Counter)MultiWordCas.Read(c)).Value));
+    }
+
+    [Fact]
+    public void A_descriptor_needs_at_least_one_update()
+    {
+        Assert.Throws<ArgumentException>(() => CommitDescriptor.Create([]));
     }
 }
