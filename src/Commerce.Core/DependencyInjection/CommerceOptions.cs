@@ -52,10 +52,12 @@ public sealed class CommerceOptions
     public int MaxCommitAttempts { get; set; } = 64;
 
     /// <summary>
-    /// The base of the jittered exponential back-off between attempts: before attempt n (n ≥ 6) the
-    /// service waits a random time up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−6)). Attempts 2 to
-    /// 5 follow a short random spin on the calling thread (a few microseconds at most), since a conflict
-    /// is usually over by then. Default 1 ms.
+    /// The base of the jittered exponential back-off between attempts. When the attempt that conflicted
+    /// was quick (under 50 µs, as with the in-memory store), attempts 2 to 5 follow a short random spin on
+    /// the calling thread (a few microseconds at most, since such a conflict is usually over by then) and
+    /// before attempt n ≥ 6 the service waits a random time up to min(<see cref="MaxRetryDelay"/>,
+    /// base × 2^(n−6)). When it was slow (a database round trip), attempt 2 runs at once and before
+    /// attempt n ≥ 3 the service waits up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−3)). Default 1 ms.
     /// </summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(1);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Commerce.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -32,7 +33,7 @@ internal sealed class CommerceRuntime
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
     /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: after
-    /// short random spins, then with jittered exponential back-off. A business failure is committed too (with nothing staged), so that
+    /// short random spins while attempts are quick, then with jittered exponential back-off. A business failure is committed too (with nothing staged), so that
     /// the refusal is checked against a consistent snapshot of what it read.
     /// </summary>
     public async ValueTask<Result<T>> RunAsync<TState, T>(
@@ -44,6 +45,7 @@ internal sealed class CommerceRuntime
         for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            var started = Stopwatch.GetTimestamp();
             var unitOfWork = await Store.BeginAsync(cancellationToken).ConfigureAwait(false);
             await using (unitOfWork.ConfigureAwait(false))
             {
@@ -61,17 +63,21 @@ internal sealed class CommerceRuntime
             }
 
             Log.CommitConflict(Logger, operation, attempt);
-            // Attempts 2 to 5 follow a short random spin, on this thread: a conflict usually means that one
-            // other commit got there first, and it is over within microseconds; a timer (a millisecond at
-            // least) or a hop to the thread pool would cost far more than the retry. The randomness keeps
-            // colliding use cases from retrying in lockstep.
-            if (attempt + 1 < FirstDelayedAttempt)
+
+            // A quick attempt (an in-memory store) is retried after a short random spin on this thread, up
+            // to attempt 5: such a conflict usually means that one other commit got there first, and it is
+            // over within microseconds; a timer (a millisecond at least) or a hop to the thread pool would
+            // cost far more than the retry. A slow attempt (a database round trip) is retried at once, then
+            // with back-off. The randomness keeps colliding use cases out of lockstep.
+            var next = attempt + 1;
+            var quick = Stopwatch.GetElapsedTime(started) < QuickAttempt;
+            if (next < FirstDelayedAttempt(quick))
             {
-                Thread.SpinWait(Random.Shared.Next(1 << (attempt + 5)));
+                Thread.SpinWait(Random.Shared.Next(1 << (next + 4)));
                 continue;
             }
 
-            var delay = BackoffBefore(attempt + 1);
+            var delay = BackoffBefore(next, quick);
             if (delay > TimeSpan.Zero)
             {
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
@@ -92,18 +98,25 @@ internal sealed class CommerceRuntime
             : throw new InvalidOperationException(result.Error.Message);
     }
 
-    /// <summary>The first attempt that waits (a random time, see <see cref="BackoffBefore"/>) before it runs.</summary>
-    internal const int FirstDelayedAttempt = 6;
+    /// <summary>An attempt shorter than this counts as quick (see <see cref="FirstDelayedAttempt"/>).</summary>
+    internal static readonly TimeSpan QuickAttempt = TimeSpan.FromMicroseconds(50);
 
-    /// <summary>Full-jitter exponential back-off from <see cref="FirstDelayedAttempt"/> on; zero (run at once) before it.</summary>
-    internal TimeSpan BackoffBefore(int attempt)
+    /// <summary>
+    /// The first attempt that waits a random time (see <see cref="BackoffBefore"/>) before it runs: the
+    /// sixth after a quick attempt, the third after a slow one. Earlier attempts follow a short spin only.
+    /// </summary>
+    internal static int FirstDelayedAttempt(bool quick) => quick ? 6 : 3;
+
+    /// <summary>Full-jitter exponential back-off from <see cref="FirstDelayedAttempt"/> on; zero before it.</summary>
+    internal TimeSpan BackoffBefore(int attempt, bool quick)
     {
-        if (attempt < FirstDelayedAttempt)
+        var first = FirstDelayedAttempt(quick);
+        if (attempt < first)
         {
             return TimeSpan.Zero;
         }
 
-        var exponent = Math.Min(attempt - FirstDelayedAttempt, 20);
+        var exponent = Math.Min(attempt - first, 20);
         var cap = Math.Min(Options.MaxRetryDelay.Ticks, Options.RetryBaseDelay.Ticks << exponent);
         return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * cap));
     }

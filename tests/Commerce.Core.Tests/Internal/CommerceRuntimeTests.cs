@@ -67,20 +67,25 @@ public sealed class CommerceRuntimeTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(30)]
-    public void The_timed_back_off_starts_at_the_sixth_attempt_and_never_exceeds_the_cap(int attempt)
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(5, true)]
+    [InlineData(6, true)]
+    [InlineData(7, true)]
+    [InlineData(30, true)]
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(4, false)]
+    [InlineData(30, false)]
+    public void The_timed_back_off_starts_at_attempt_6_after_quick_attempts_and_3_after_slow_ones_and_never_exceeds_the_cap(int attempt, bool quick)
     {
         var runtime = new CommerceRuntime(new ConflictingStore(null!, 0), new CommerceOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(2), MaxRetryDelay = TimeSpan.FromMilliseconds(10) }, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        var first = quick ? 6 : 3;
 
-        var delay = runtime.BackoffBefore(attempt);
+        var delay = runtime.BackoffBefore(attempt, quick);
 
-        Assert.Equal(6, CommerceRuntime.FirstDelayedAttempt);
-        Assert.InRange(delay, TimeSpan.Zero, attempt < 6 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - 6))));
+        Assert.Equal(first, CommerceRuntime.FirstDelayedAttempt(quick));
+        Assert.InRange(delay, TimeSpan.Zero, attempt < first ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - first))));
     }
 
     [Fact]
