@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Commerce.InMemory.LockFree;
 
 /// <summary>Where a commit stands. It leaves <see cref="Active"/> exactly once.</summary>
@@ -43,11 +46,11 @@ internal abstract class CommitDescriptor
 
         CommitDescriptor descriptor = updates.Length switch
         {
-            1 => new Inline1(),
-            2 => new Inline2(),
-            <= 4 => new Inline4(updates.Length),
-            <= 6 => new Inline6(updates.Length),
-            <= 8 => new Inline8(updates.Length),
+            1 => new Inline<CellUpdate>(1),
+            2 => new Inline<Buffer2>(2),
+            <= 4 => new Inline<Buffer4>(updates.Length),
+            <= 6 => new Inline<Buffer6>(updates.Length),
+            <= 8 => new Inline<Buffer8>(updates.Length),
             _ => new Array(updates.Length),
         };
         var slots = descriptor.Slots;
@@ -99,49 +102,17 @@ internal abstract class CommitDescriptor
         }
     }
 
-    private sealed class Inline1 : CommitDescriptor
+    /// <summary>Updates stored in the descriptor itself: <typeparamref name="TBuffer"/> is one update or an inline array of them, holding at least <c>count</c>.</summary>
+    private sealed class Inline<TBuffer>(int count) : CommitDescriptor
+        where TBuffer : struct
     {
-        private CellUpdate _update;
+        private TBuffer _updates;
 
-        public override ReadOnlySpan<CellUpdate> Updates => new(in _update);
+        public override ReadOnlySpan<CellUpdate> Updates => Storage;
 
-        private protected override Span<CellUpdate> Slots => new(ref _update);
-    }
+        private protected override Span<CellUpdate> Slots => Storage;
 
-    private sealed class Inline2 : CommitDescriptor
-    {
-        private Buffer2 _updates;
-
-        public override ReadOnlySpan<CellUpdate> Updates => _updates;
-
-        private protected override Span<CellUpdate> Slots => _updates;
-    }
-
-    private sealed class Inline4(int count) : CommitDescriptor
-    {
-        private Buffer4 _updates;
-
-        public override ReadOnlySpan<CellUpdate> Updates => ((ReadOnlySpan<CellUpdate>)_updates)[..count];
-
-        private protected override Span<CellUpdate> Slots => ((Span<CellUpdate>)_updates)[..count];
-    }
-
-    private sealed class Inline6(int count) : CommitDescriptor
-    {
-        private Buffer6 _updates;
-
-        public override ReadOnlySpan<CellUpdate> Updates => ((ReadOnlySpan<CellUpdate>)_updates)[..count];
-
-        private protected override Span<CellUpdate> Slots => ((Span<CellUpdate>)_updates)[..count];
-    }
-
-    private sealed class Inline8(int count) : CommitDescriptor
-    {
-        private Buffer8 _updates;
-
-        public override ReadOnlySpan<CellUpdate> Updates => ((ReadOnlySpan<CellUpdate>)_updates)[..count];
-
-        private protected override Span<CellUpdate> Slots => ((Span<CellUpdate>)_updates)[..count];
+        private Span<CellUpdate> Storage => MemoryMarshal.CreateSpan(ref Unsafe.As<TBuffer, CellUpdate>(ref _updates), count);
     }
 
     private sealed class Array(int count) : CommitDescriptor
@@ -153,25 +124,25 @@ internal abstract class CommitDescriptor
         private protected override Span<CellUpdate> Slots => _updates;
     }
 
-    [System.Runtime.CompilerServices.InlineArray(2)]
+    [InlineArray(2)]
     private struct Buffer2
     {
         private CellUpdate _first;
     }
 
-    [System.Runtime.CompilerServices.InlineArray(4)]
+    [InlineArray(4)]
     private struct Buffer4
     {
         private CellUpdate _first;
     }
 
-    [System.Runtime.CompilerServices.InlineArray(6)]
+    [InlineArray(6)]
     private struct Buffer6
     {
         private CellUpdate _first;
     }
 
-    [System.Runtime.CompilerServices.InlineArray(8)]
+    [InlineArray(8)]
     private struct Buffer8
     {
         private CellUpdate _first;
