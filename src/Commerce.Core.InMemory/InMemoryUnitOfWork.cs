@@ -171,18 +171,8 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             return new(false);
         }
 
-        // A write-once cell that was only read, and held a state, cannot have changed: it needs no check.
-        var checkedCount = 0;
-        foreach (ref readonly var access in accesses)
-        {
-            if (!IsSettled(access))
-            {
-                checkedCount++;
-            }
-        }
-
         // Built in a scratch array the unit of work keeps; the descriptor copies it into its own storage.
-        var updates = _scratch.Length >= checkedCount ? _scratch.AsSpan(0, checkedCount) : (_scratch = new CellUpdate[checkedCount]).AsSpan();
+        var updates = _scratch.Length >= accesses.Length ? _scratch : (_scratch = new CellUpdate[accesses.Length]);
         var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
@@ -191,6 +181,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             ref var access = ref accesses[i];
             if (IsSettled(access))
             {
+                // A write-once cell that was only read, and held a state, cannot have changed: no check.
                 continue;
             }
 
@@ -219,7 +210,7 @@ internal sealed class InMemoryUnitOfWork(InMemoryCommerceStore store)
             updates[next++] = new CellUpdate(cell, access.Seen, access.Desired ?? access.Seen);
         }
 
-        var descriptor = Describe(updates);
+        var descriptor = Describe(updates.AsSpan(0, next));
         if (sales is null)
         {
             return new(MultiWordCas.Commit(descriptor, store.AfterInstall));
