@@ -29,14 +29,25 @@ internal class CellTable
     // Shards, so that a table that keeps growing (orders) grows in small steps: a dictionary grows by
     // copying all it holds, and one copy of millions of entries is a long pause and a burst of garbage.
     private const int ShardBits = 6;
-    private readonly ConcurrentDictionary<CellKey, Cell>[] _shards = CreateShards();
+    private readonly ConcurrentDictionary<CellKey, Cell>[] _shards;
 
     /// <param name="writeOnce">
     /// Whether a cell of this table, once it holds a state, keeps it for ever (products: the catalog adds
     /// them and never changes them). A commit need not check such a cell it only read, since what it saw
     /// can no longer change; units of work refuse to replace such a state.
     /// </param>
-    public CellTable(bool writeOnce = false) => WriteOnce = writeOnce;
+    public CellTable(bool writeOnce = false)
+        : this(writeOnce, indexed: true)
+    {
+    }
+
+    /// <param name="writeOnce">See the public constructor.</param>
+    /// <param name="indexed">False for a subclass that keeps its cells elsewhere (and overrides every lookup).</param>
+    private protected CellTable(bool writeOnce, bool indexed)
+    {
+        WriteOnce = writeOnce;
+        _shards = indexed ? CreateShards() : [];
+    }
 
     /// <summary>Whether a state, once written, is never replaced.</summary>
     public bool WriteOnce { get; }
@@ -79,7 +90,7 @@ internal class CellTable
 /// Sales counts per time bucket and product (key: bucket in <see cref="CellKey.High"/>, product in
 /// <see cref="CellKey.Low"/>), indexed by bucket so a ranking reads only the buckets in its window.
 /// </summary>
-internal sealed class SalesCellTable : CellTable
+internal sealed class SalesCellTable() : CellTable(writeOnce: false, indexed: false)
 {
     private readonly ConcurrentDictionary<long, SalesBucket> _buckets = new();
     private long _bucketsCreated;
