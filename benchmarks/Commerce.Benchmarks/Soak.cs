@@ -30,8 +30,10 @@ internal static class Soak
 
     public static int Run(string[] args)
     {
+        var hand = args.Length > 0 && args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase);
+        var kind = StoreKind.LockFree;
         if (args.Length != 4
-            || !Enum.TryParse<StoreKind>(args[0], ignoreCase: true, out var kind) & !args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase)
+            || (!hand && !Enum.TryParse(args[0], ignoreCase: true, out kind))
             || !Enum.TryParse<Contention>(args[1], ignoreCase: true, out var workload)
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
@@ -49,7 +51,6 @@ internal static class Soak
             users[w] = Requests.Users(200 + w, ring);
         }
 
-        var hand = args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase);
         using var shop = hand ? null : new Shop(kind);
         HandWrittenShop? handShop = null;
         if (hand)
