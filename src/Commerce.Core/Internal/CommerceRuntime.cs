@@ -33,8 +33,9 @@ internal sealed class CommerceRuntime
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
     /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: after
-    /// short random spins while attempts are quick, then with jittered exponential back-off. A business failure is committed too (with nothing staged), so that
-    /// the refusal is checked against a consistent snapshot of what it read.
+    /// short random spins while attempts are quick, then with jittered exponential back-off. A business
+    /// failure is committed too (with nothing staged), so that the refusal is checked against a consistent
+    /// snapshot of what it read.
     /// </summary>
     public async ValueTask<Result<T>> RunAsync<TState, T>(
         string operation,
