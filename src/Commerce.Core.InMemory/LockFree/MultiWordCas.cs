@@ -28,7 +28,10 @@
 //
 // There is no ABA problem: states are immutable objects compared by reference, every write installs
 // a freshly allocated state, and the garbage collector never reuses an address that is still
-// referenced.
+// referenced. The one reference that can come back is a failed commit's expected state, which its
+// clean-up puts back (u → descriptor → u); but the cell's logical value was u all along, so a CAS
+// that still expects u there is right to succeed. A succeeded commit's expected state never comes
+// back: its cell moved on to a new state, and every later commit expects a newer one.
 using System.Runtime.CompilerServices;
 
 namespace Commerce.InMemory.LockFree;
