@@ -108,16 +108,7 @@ public abstract class ConcurrentBenchmarks
     {
         _name = "HandWritten";
         Generate();
-        var hand = new HandWrittenShop(TimeProvider.System);
-        for (var p = 1; p <= Shop.Products; p++)
-        {
-            hand.AddProduct(p, Shop.PriceOf(p).Amount, Shop.InitialStock);
-        }
-
-        for (var u = 1; u <= Shop.Users; u++)
-        {
-            hand.Charge(u, Shop.InitialBalance);
-        }
+        var hand = HandWrittenShop.Seeded(TimeProvider.System);
 
         _pool = new WorkerPool(Workers, OperationsPerInvoke, workload == Contention.HotWallet
             ? (_, _) => Count(hand.Charge(1, 1))

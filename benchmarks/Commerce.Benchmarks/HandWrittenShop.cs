@@ -15,6 +15,23 @@ internal sealed class HandWrittenShop(TimeProvider time)
     private readonly Dictionary<Guid, PlacedOrder> _orders = [];
     private readonly Dictionary<(long Bucket, long Product), long> _sales = [];
 
+    /// <summary>A hand-written shop holding the same catalog and funded users as <see cref="Shop"/>.</summary>
+    public static HandWrittenShop Seeded(TimeProvider time)
+    {
+        var shop = new HandWrittenShop(time);
+        for (var p = 1; p <= Shop.Products; p++)
+        {
+            shop.AddProduct(p, Shop.PriceOf(p).Amount, Shop.InitialStock);
+        }
+
+        for (var u = 1; u <= Shop.Users; u++)
+        {
+            shop.Charge(u, Shop.InitialBalance);
+        }
+
+        return shop;
+    }
+
     public void AddProduct(long id, long price, int stock)
     {
         lock (_gate)

@@ -24,16 +24,7 @@ public class SingleThreadBenchmarks
             _shops[kind] = new Shop(kind);
         }
 
-        _hand = new HandWrittenShop(TimeProvider.System);
-        for (var p = 1; p <= Shop.Products; p++)
-        {
-            _hand.AddProduct(p, Shop.PriceOf(p).Amount, Shop.InitialStock);
-        }
-
-        for (var u = 1; u <= Shop.Users; u++)
-        {
-            _hand.Charge(u, Shop.InitialBalance);
-        }
+        _hand = HandWrittenShop.Seeded(TimeProvider.System);
 
         _orders = Requests.Orders(7, Ring, hot: false);
         _users = Requests.Users(8, Ring);

@@ -52,20 +52,7 @@ internal static class Soak
         }
 
         using var shop = hand ? null : new Shop(kind);
-        HandWrittenShop? handShop = null;
-        if (hand)
-        {
-            handShop = new HandWrittenShop(TimeProvider.System);
-            for (var p = 1; p <= Shop.Products; p++)
-            {
-                handShop.AddProduct(p, Shop.PriceOf(p).Amount, Shop.InitialStock);
-            }
-
-            for (var u = 1; u <= Shop.Users; u++)
-            {
-                handShop.Charge(u, Shop.InitialBalance);
-            }
-        }
+        var handShop = hand ? HandWrittenShop.Seeded(TimeProvider.System) : null;
 
         var hotUser = new UserId(1);
         var one = new Money(1);
