@@ -21,6 +21,15 @@ public readonly record struct OrderLine
         LineTotal = unitPrice * quantity;
     }
 
+    /// <summary>Creates a line whose total the caller has computed (with checked arithmetic).</summary>
+    internal OrderLine(ProductId productId, int quantity, Money unitPrice, Money lineTotal)
+    {
+        ProductId = productId;
+        Quantity = quantity;
+        UnitPrice = unitPrice;
+        LineTotal = lineTotal;
+    }
+
     /// <summary>The product.</summary>
     public ProductId ProductId { get; }
 
@@ -78,6 +87,19 @@ public sealed record Order
         Id = id;
         UserId = userId;
         Lines = copy;
+        Total = total;
+        PlacedAt = placedAt;
+    }
+
+    /// <summary>
+    /// Creates an order from lines the order use case built: one per product, priced, with
+    /// <paramref name="total"/> their checked sum. Nothing is copied or summed again.
+    /// </summary>
+    internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, Money total, DateTimeOffset placedAt)
+    {
+        Id = id;
+        UserId = userId;
+        Lines = lines;
         Total = total;
         PlacedAt = placedAt;
     }
