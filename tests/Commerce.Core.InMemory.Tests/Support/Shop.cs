@@ -18,7 +18,7 @@ internal sealed class Shop : IDisposable
         services.AddSingleton<TimeProvider>(Time);
         var builder = services.AddCommerce(configure);
         Options = (CommerceOptions)services.First(d => d.ServiceType == typeof(CommerceOptions)).ImplementationInstance!;
-        Store = new InMemoryCommerceStore(Options.RankingResolution);
+        Store = new InMemoryCommerceStore();
         services.AddSingleton(wrap is null ? Store : wrap(Store));
         builder.UseInMemoryStore();
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
