@@ -15,13 +15,17 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
 
     public CellTable Wallets { get; } = new();
 
-    public CellTable Products { get; } = new(writeOnce: true);
+    public CellTable Products { get; } = new();
 
     public CellTable Inventory { get; } = new();
 
     public CellTable Carts { get; } = new();
 
-    public CellTable Orders { get; } = new(writeOnce: true);
+    public CellTable Orders { get; } = new();
+
+    public CellTable Ledger { get; } = new();
+
+    public CellTable Idempotency { get; } = new(purgeable: true);
 
     public SalesCellTable Sales { get; } = new();
 
@@ -49,6 +53,8 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
         StoreTable.Carts => Carts,
         StoreTable.Orders => Orders,
         StoreTable.Sales => Sales,
+        StoreTable.Ledger => Ledger,
+        StoreTable.Idempotency => Idempotency,
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
     };
 }

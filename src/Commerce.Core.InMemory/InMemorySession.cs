@@ -159,6 +159,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
     }
 
+    public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+        new(store.Idempotency.Retire(state => state is IdempotencyRecord record && record.CreatedAt < createdBefore, cancellationToken));
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private bool Commit(ReadOnlySpan<CellUpdate> updates, SalesBucket? sales, List<SalesBucket>? moreSales)
@@ -243,6 +246,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         var state = MultiWordCas.Read(cell);
+        if (ReferenceEquals(state, Retired.Value))
+        {
+            return StoredState.Absent; // Purged after the lookup: absent, and the commit will use a fresh cell.
+        }
+
         return new StoredState(ReferenceEquals(state, Absent.Value) ? null : state, 0, cell);
     }
 
