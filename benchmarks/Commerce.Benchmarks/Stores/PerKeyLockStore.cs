@@ -112,21 +112,8 @@ internal sealed class PerKeyLockStore : ICommerceStore
         }
     }
 
-    /// <summary>
-    /// The order of <see cref="StoreKey.CompareTo"/> (table, then high word, then low word), compared
-    /// without its call of <see cref="Enum.CompareTo"/>, which boxes the table.
-    /// </summary>
-    private static int KeyOrder(Locked a, Locked b)
-    {
-        var byTable = ((byte)a.Key.Table).CompareTo((byte)b.Key.Table);
-        if (byTable != 0)
-        {
-            return byTable;
-        }
-
-        var byHigh = a.Key.High.CompareTo(b.Key.High);
-        return byHigh != 0 ? byHigh : a.Key.Low.CompareTo(b.Key.Low);
-    }
+    /// <summary>The one global lock order: <see cref="StoreKey.CompareTo"/>.</summary>
+    private static int KeyOrder(Locked a, Locked b) => a.Key.CompareTo(b.Key);
 
     /// <summary>With every row locked: whether every read still holds, every insert finds its key absent and every adjustment stays above its minimum.</summary>
     private bool Check(ReadOnlySpan<Change> changes, Span<Locked> rows, ChangeSet changeSet)
