@@ -10,7 +10,8 @@ namespace Commerce.Postgres;
 /// <see cref="NpgsqlBatch"/>: one round trip, one implicit transaction, in which each statement
 /// verifies its own row count and raises <c>CM409</c> (rolling the whole batch back) when a read no
 /// longer holds. A change set without writes is validated instead, by one statement, only if its reads
-/// came from more than one statement; otherwise they are a snapshot already.
+/// came from more than one statement and more than one of them could have changed; otherwise they are
+/// a snapshot already.
 /// </summary>
 /// <remarks>Serves one unit of work at a time; not thread-safe.</remarks>
 internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSession
@@ -78,7 +79,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!changes.HasWrites)
         {
-            return _readStatements <= 1 || await ValidateAsync(changes, cancellationToken).ConfigureAwait(false);
+            return IsSnapshot(changes) || await ValidateAsync(changes, cancellationToken).ConfigureAwait(false);
         }
 
         var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -119,6 +120,27 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     {
         _disposed = true;
         await DropConnectionAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Whether the reads of a change set without writes held together at one instant without a check:
+    /// they came from one statement, or at most one of them could have changed since (a write-once state
+    /// read present never changes).
+    /// </summary>
+    private bool IsSnapshot(ChangeSet changes)
+    {
+        if (_readStatements <= 1)
+        {
+            return true;
+        }
+
+        var checks = changes.ProductRanges.Count;
+        foreach (ref readonly var change in changes.Changes)
+        {
+            checks += change.Kind == ChangeKind.Read ? 1 : 0;
+        }
+
+        return checks <= 1;
     }
 
     /// <summary>One statement, one snapshot: true iff every read of the change set still holds.</summary>
