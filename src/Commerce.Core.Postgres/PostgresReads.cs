@@ -8,10 +8,20 @@ namespace Commerce.Postgres;
 /// tables (<see cref="PostgresSql.ReadKeys"/>), a page of products with their stock, the best sellers
 /// with their products. Each read is split into building its command and consuming its rows into a
 /// result the session applies only once the statement has completed, so a read retried on a fresh
-/// connection never reports a row twice.
+/// connection never reports a row twice. Every state read carries, as its handle, the number of the
+/// statement that read it (<see cref="Statement"/>), so that a commit without writes can tell whether
+/// its reads form a snapshot.
 /// </summary>
 internal static class PostgresReads
 {
+    private static readonly object[] Statements = [.. Enumerable.Range(0, 64).Select(static n => (object)n)];
+
+    /// <summary>The handle of the states read by a session's <paramref name="number"/>th read statement (from 1).</summary>
+    public static object Statement(int number) => number < Statements.Length ? Statements[number] : number;
+
+    /// <summary>The number of the read statement behind a handle; 0 if the handle is not one (the state was not read by this store).</summary>
+    public static int StatementOf(object? handle) => handle is int number ? number : 0;
+
     // ---- keys -----------------------------------------------------------------------------------
 
     /// <summary>One statement reading every key of the batch: one <c>= ANY</c> array per table.</summary>
@@ -51,9 +61,10 @@ internal static class PostgresReads
     }
 
     /// <summary>What the key read found: one state per requested key, <see cref="StoredState.Absent"/> where no row was.</summary>
-    public static async ValueTask<StoredState[]> KeysFoundAsync(NpgsqlDataReader reader, ReadBatch batch, CancellationToken cancellationToken)
+    public static async ValueTask<StoredState[]> KeysFoundAsync(NpgsqlDataReader reader, ReadBatch batch, object statement, CancellationToken cancellationToken)
     {
         var found = new StoredState[batch.Count];
+        found.AsSpan().Fill(new StoredState(null, 0, statement));
         PostgresRows.OrderRows? orders = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -63,12 +74,12 @@ internal static class PostgresReads
                 continue;
             }
 
-            var (key, state) = PostgresRows.Keyed(reader);
+            var (key, state) = PostgresRows.Keyed(reader, statement);
             found[IndexOf(batch, key)] = state;
         }
 
         // Orders are write-once: no version (their present state can no longer change).
-        orders?.Build((key, order) => found[IndexOf(batch, key)] = new StoredState(order));
+        orders?.Build((key, order) => found[IndexOf(batch, key)] = new StoredState(order, 0, statement));
         return found;
     }
 
@@ -82,20 +93,20 @@ internal static class PostgresReads
 
     /// <summary>The listed rows (each product, then its stock) and the range the listing covered.</summary>
     public static async ValueTask<(List<(StoreKey, StoredState)> Rows, ProductRange Range)> ProductsFoundAsync(
-        NpgsqlDataReader reader, (ProductId? After, int Limit) page, CancellationToken cancellationToken)
+        NpgsqlDataReader reader, (ProductId? After, int Limit) page, object statement, CancellationToken cancellationToken)
     {
         var rows = new List<(StoreKey, StoredState)>(Math.Min(page.Limit, 64) * 2);
         var (listed, lastId) = (0, long.MaxValue);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var (product, stock) = PostgresRows.Listed(reader);
+            var (product, stock) = PostgresRows.Listed(reader, statement);
             rows.Add(product);
             rows.Add(stock);
             (listed, lastId) = (listed + 1, product.Key.Low);
         }
 
         // A full page covered ids up to its last one; a shorter page covered every id above its start.
-        return (rows, new ProductRange(page.After, listed == page.Limit ? lastId : long.MaxValue, listed));
+        return (rows, new ProductRange(page.After, listed == page.Limit ? lastId : long.MaxValue, listed, statement));
     }
 
     // ---- best sellers ---------------------------------------------------------------------------
@@ -109,7 +120,7 @@ internal static class PostgresReads
 
     /// <summary>The best sellers and the product rows joined with them.</summary>
     public static async ValueTask<(List<ProductSales> Sales, List<(StoreKey, StoredState)> Products)> TopSalesFoundAsync(
-        NpgsqlDataReader reader, (long First, long End, int Count) query, CancellationToken cancellationToken)
+        NpgsqlDataReader reader, (long First, long End, int Count) query, object statement, CancellationToken cancellationToken)
     {
         var sales = new List<ProductSales>(query.Count);
         var products = new List<(StoreKey, StoredState)>(query.Count);
@@ -117,7 +128,7 @@ internal static class PostgresReads
         {
             var id = new ProductId(reader.GetInt64(0));
             sales.Add(new ProductSales(id, reader.GetInt64(1)));
-            products.Add((StoreKey.ForProduct(id), new StoredState(new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4))));
+            products.Add((StoreKey.ForProduct(id), new StoredState(new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4), statement)));
         }
 
         return (sales, products);

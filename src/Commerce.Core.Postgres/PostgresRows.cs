@@ -31,7 +31,7 @@ internal static class PostgresRows
     public static StoreTable TableOf(NpgsqlDataReader row) => (StoreTable)row.GetInt32(Table);
 
     /// <summary>The key and state of the current row of a key read, for any table but orders.</summary>
-    public static (StoreKey Key, StoredState State) Keyed(NpgsqlDataReader row)
+    public static (StoreKey Key, StoredState State) Keyed(NpgsqlDataReader row, object statement)
     {
         var table = TableOf(row);
         var id = row.GetInt64(Key);
@@ -43,16 +43,16 @@ internal static class PostgresRows
             StoreTable.Carts => new Cart(new UserId(id), ParseLines(row.GetString(Text))),
             _ => throw new InvalidOperationException($"Unexpected table {table} in a key read."),
         };
-        return (new StoreKey(table, 0, id), new StoredState(state, row.GetInt64(Version)));
+        return (new StoreKey(table, 0, id), new StoredState(state, row.GetInt64(Version), statement));
     }
 
     /// <summary>A product and its stock (absent if the stock column is null) from a product listing's current row.</summary>
-    public static ((StoreKey Key, StoredState State) Product, (StoreKey Key, StoredState State) Stock) Listed(NpgsqlDataReader row)
+    public static ((StoreKey Key, StoredState State) Product, (StoreKey Key, StoredState State) Stock) Listed(NpgsqlDataReader row, object statement)
     {
         var id = new ProductId(row.GetInt64(0));
         var product = new Product(id, row.GetString(1), new Money(row.GetInt64(2)));
-        var stock = row.IsDBNull(4) ? StoredState.Absent : new StoredState(new StockItem(id, row.GetInt32(4)), row.GetInt64(5));
-        return ((StoreKey.ForProduct(id), new StoredState(product, row.GetInt64(3))), (StoreKey.ForStock(id), stock));
+        var stock = new StoredState(row.IsDBNull(4) ? null : new StockItem(id, row.GetInt32(4)), row.IsDBNull(5) ? 0 : row.GetInt64(5), statement);
+        return ((StoreKey.ForProduct(id), new StoredState(product, row.GetInt64(3), statement)), (StoreKey.ForStock(id), stock));
     }
 
     /// <summary>Formats a cart's lines as the <c>jsonb</c> array of [product id, quantity] pairs.</summary>

@@ -9,9 +9,8 @@ namespace Commerce.Postgres;
 /// <see cref="CommitAsync"/> sends every write, and a check of every key only read, as one
 /// <see cref="NpgsqlBatch"/>: one round trip, one implicit transaction, in which each statement
 /// verifies its own row count and raises <c>CM409</c> (rolling the whole batch back) when a read no
-/// longer holds. A change set without writes is validated instead, by one statement, only if its reads
-/// came from more than one statement and more than one of them could have changed; otherwise they are
-/// a snapshot already.
+/// longer holds. A change set without writes is validated instead, by one statement, unless its reads
+/// are a snapshot already (see <see cref="IsSnapshot"/>).
 /// </summary>
 /// <remarks>Serves one unit of work at a time; not thread-safe.</remarks>
 internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSession
@@ -124,8 +123,9 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
 
     /// <summary>
     /// Whether the reads of a change set without writes held together at one instant without a check:
-    /// they came from one statement, or at most one of them could have changed since (a write-once state
-    /// read present never changes).
+    /// every read that could have changed since (anything but a write-once state read present) and every
+    /// listed range came from one statement, and no write-once state was first read after it (it might
+    /// not have existed then; once read present, it exists unchanged ever after).
     /// </summary>
     private bool IsSnapshot(ChangeSet changes)
     {
@@ -134,13 +134,41 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             return true;
         }
 
-        var checks = changes.ProductRanges.Count;
+        var checkedAt = 0;
+        var latestStable = 0;
         foreach (ref readonly var change in changes.Changes)
         {
-            checks += change.Kind == ChangeKind.Read ? 1 : 0;
+            var statement = PostgresReads.StatementOf(change.Seen.Handle);
+            if (change.Kind == ChangeKind.Stable)
+            {
+                latestStable = Math.Max(latestStable, statement == 0 ? int.MaxValue : statement);
+            }
+            else if (!SameStatement(ref checkedAt, statement))
+            {
+                return false;
+            }
         }
 
-        return checks <= 1;
+        foreach (var range in changes.ProductRanges)
+        {
+            if (!SameStatement(ref checkedAt, PostgresReads.StatementOf(range.Token)))
+            {
+                return false;
+            }
+        }
+
+        return checkedAt == 0 || latestStable <= checkedAt;
+
+        static bool SameStatement(ref int checkedAt, int statement)
+        {
+            if (statement == 0 || (checkedAt != 0 && checkedAt != statement))
+            {
+                return false;
+            }
+
+            checkedAt = statement;
+            return true;
+        }
     }
 
     /// <summary>One statement, one snapshot: true iff every read of the change set still holds.</summary>
@@ -181,7 +209,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     private async ValueTask<TResult> QueryAsync<TArgument, TResult>(
         TArgument argument,
         Func<PostgresCommerceStore, NpgsqlConnection, TArgument, NpgsqlCommand> build,
-        Func<NpgsqlDataReader, TArgument, CancellationToken, ValueTask<TResult>> consume,
+        Func<NpgsqlDataReader, TArgument, object, CancellationToken, ValueTask<TResult>> consume,
         CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -197,7 +225,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                     var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
-                        var result = await consume(reader, argument, cancellationToken).ConfigureAwait(false);
+                        var result = await consume(reader, argument, PostgresReads.Statement(_readStatements + 1), cancellationToken).ConfigureAwait(false);
                         _readStatements++;
                         return result;
                     }

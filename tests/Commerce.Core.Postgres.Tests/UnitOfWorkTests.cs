@@ -98,15 +98,27 @@ public sealed class UnitOfWorkTests
             Assert.False(await absentAppeared.CommitAsync());
         }
 
-        // A product read present never changes: with one other read, that read alone is the snapshot.
-        await using (var oneCheck = await shop.Store.BeginAsync())
+        // A product read present never changes: read before the one read that could, both held when that
+        // one was read, and the commit needs no check. Read after it, the product might not have existed
+        // when the other was read: the commit checks.
+        await using (var productFirst = await shop.Store.BeginAsync())
         {
-            await oneCheck.Wallets.FindAsync(new UserId(5));
-            await oneCheck.Products.FindAsync(Apple);
+            await productFirst.Products.FindAsync(Apple);
+            await productFirst.Wallets.FindAsync(new UserId(5));
             await shop.Wallets.ChargeAsync(new UserId(5), new Money(1));
             var before = shop.Store.RoundTrips;
-            Assert.True(await oneCheck.CommitAsync());
+            Assert.True(await productFirst.CommitAsync());
             Assert.Equal(before, shop.Store.RoundTrips);
+        }
+
+        await using (var productLast = await shop.Store.BeginAsync())
+        {
+            await productLast.Wallets.FindAsync(new UserId(6));
+            await productLast.Products.FindAsync(Apple);
+            await shop.Wallets.ChargeAsync(new UserId(6), new Money(1));
+            var before = shop.Store.RoundTrips;
+            Assert.False(await productLast.CommitAsync());
+            Assert.Equal(before + 1, shop.Store.RoundTrips);
         }
 
         await using var steady = await shop.Store.BeginAsync();
