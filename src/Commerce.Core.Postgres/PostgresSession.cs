@@ -151,6 +151,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
 
         foreach (var range in changes.ProductRanges)
         {
+            if (range.After is { Value: long.MaxValue })
+            {
+                continue; // Nothing lies above the highest id: the range is empty for ever.
+            }
+
             if (!SameStatement(ref checkedAt, PostgresReads.StatementOf(range.Token)))
             {
                 return false;
