@@ -60,7 +60,7 @@ internal static class PostgresReads
         return command;
     }
 
-    /// <summary>What the key read found: one state per requested key, <see cref="StoredState.Absent"/> where no row was.</summary>
+    /// <summary>What the key read found: one state per requested key (a null state where no row was), each with the statement's handle.</summary>
     public static async ValueTask<StoredState[]> KeysFoundAsync(NpgsqlDataReader reader, ReadBatch batch, object statement, CancellationToken cancellationToken)
     {
         var found = new StoredState[batch.Count];
