@@ -118,7 +118,7 @@ internal static class PostgresReads
             .With(store.BucketStart(query.End))
             .With(query.Count);
 
-    /// <summary>The best sellers and the product rows joined with them (a product the store does not have adds no row).</summary>
+    /// <summary>The best sellers and the product rows joined with them.</summary>
     public static async ValueTask<(List<ProductSales> Sales, List<(StoreKey, StoredState)> Products)> TopSalesFoundAsync(
         NpgsqlDataReader reader, (long First, long End, int Count) query, object statement, CancellationToken cancellationToken)
     {
@@ -128,10 +128,7 @@ internal static class PostgresReads
         {
             var id = new ProductId(reader.GetInt64(0));
             sales.Add(new ProductSales(id, reader.GetInt64(1)));
-            if (!reader.IsDBNull(2))
-            {
-                products.Add((StoreKey.ForProduct(id), new StoredState(new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4), statement)));
-            }
+            products.Add((StoreKey.ForProduct(id), new StoredState(new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4), statement)));
         }
 
         return (sales, products);

@@ -28,7 +28,7 @@ internal sealed class PostgresSql(string s)
     /// <summary>The first page of products, from the lowest id; $1 is the limit.</summary>
     public string ListProductsFromStart { get; } = ListFrom(s, "ORDER BY p.id LIMIT $1");
 
-    /// <summary>The best sellers over [$1, $2), at most $3, with their products (if present), in one statement (one snapshot).</summary>
+    /// <summary>The best sellers over [$1, $2), at most $3, with their products, in one statement (one snapshot).</summary>
     public string TopSales { get; } =
         $"""
         SELECT t.product_id, t.sold, p.name, p.price, p.version
@@ -38,7 +38,7 @@ internal sealed class PostgresSql(string s)
             GROUP BY product_id
             ORDER BY sold DESC, product_id
             LIMIT $3
-        ) t LEFT JOIN {s}.products p ON p.id = t.product_id
+        ) t JOIN {s}.products p ON p.id = t.product_id
         ORDER BY t.sold DESC, t.product_id
         """;
 
