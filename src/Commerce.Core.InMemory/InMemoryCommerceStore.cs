@@ -15,13 +15,13 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
 
     public CellTable Wallets { get; } = new();
 
-    public CellTable Products { get; } = new(writeOnce: true);
+    public CellTable Products { get; } = new();
 
     public CellTable Inventory { get; } = new();
 
     public CellTable Carts { get; } = new();
 
-    public CellTable Orders { get; } = new(writeOnce: true);
+    public CellTable Orders { get; } = new();
 
     public SalesCellTable Sales { get; } = new();
 
