@@ -48,7 +48,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             var product = Read(store.Products, key);
             if (product.State is null)
             {
-                continue; // Listed by a commit that then failed.
+                // Listed by a commit still in flight (or one that failed): an absent read, which the commit
+                // checks, so a page never misses a product whose commit succeeds before this one.
+                rows.Add(new StoreKey(StoreTable.Products, 0, ids[i]), product);
+                continue;
             }
 
             listed++;
@@ -230,6 +233,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         return key.Table switch
         {
             StoreTable.Sales => new SalesCount(next),
+            StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
             StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next)),
             StoreTable.Stock or StoreTable.Wallets => null,
@@ -256,15 +260,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     private bool Validate(ChangeSet changes)
     {
+        // One read is a snapshot by itself. Two are not, even if one of them can no longer change: a
+        // product read present after a wallet changed did not exist when the wallet was read.
         var span = changes.Changes;
-        var checks = changes.ProductRanges.Count;
-        foreach (ref readonly var change in span)
-        {
-            checks += change.Kind == ChangeKind.Stable ? 0 : 1;
-        }
-
-        // One read is a snapshot by itself.
-        if (checks <= 1)
+        if (span.Length + changes.ProductRanges.Count <= 1)
         {
             return true;
         }

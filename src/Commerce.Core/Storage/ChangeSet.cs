@@ -21,9 +21,10 @@ public enum ChangeKind : byte
     Update = 3,
 
     /// <summary>
-    /// Add <see cref="Change.Delta"/> to the number at the key (an absent key counts as zero), whatever it
-    /// is by then; the commit requires the result to be at least <see cref="Change.Minimum"/>. A relative
-    /// write needs no read, so concurrent adjustments of one key need not conflict.
+    /// Add <see cref="Change.Delta"/> to the number at the key (a sales count, a wallet's balance, a stock
+    /// item's quantity), whatever it is by then; the commit requires the result to be at least
+    /// <see cref="Change.Minimum"/>. An absent sales count or wallet counts as zero; an absent stock item
+    /// fails the commit. A relative write needs no read, so concurrent adjustments of one key need not conflict.
     /// </summary>
     Adjust = 4,
 }

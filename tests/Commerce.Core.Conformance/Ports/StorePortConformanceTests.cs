@@ -14,8 +14,8 @@ public abstract class StorePortConformanceTests
 
     private static readonly Product Widget = new(new ProductId(1), "Widget", new Money(5));
 
-    /// <summary>A fresh, empty store.</summary>
-    /// <returns>The store; disposed (if disposable) after the test.</returns>
+    /// <summary>A fresh, empty store (the subclass cleans up what it creates).</summary>
+    /// <returns>The store.</returns>
     protected abstract ICommerceStore CreateStore();
 
     [StoreFact]
@@ -127,7 +127,11 @@ public abstract class StorePortConformanceTests
     {
         var store = CreateStore();
         var order = NewOrder(new UserId(7), 2);
-        await CommitAsync(store, u => u.Orders.Add(order));
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Orders.Add(order);
+        });
 
         await using (var unitOfWork = await store.BeginAsync())
         {
@@ -288,6 +292,7 @@ public abstract class StorePortConformanceTests
     {
         var store = CreateStore();
         await ChargeAsync(store, 7, 100);
+        await CommitAsync(store, u => u.Products.Add(Widget));
         var order = NewOrder(new UserId(7), 4);
 
         await using (var unitOfWork = await store.BeginAsync())
@@ -312,6 +317,7 @@ public abstract class StorePortConformanceTests
     public async Task Adjustments_of_one_key_need_no_read_so_interleaved_ones_both_count()
     {
         var store = CreateStore();
+        await CommitAsync(store, u => u.Products.Add(Widget));
         var first = NewOrder(new UserId(1), 2);
         var second = NewOrder(new UserId(2), 3);
 
