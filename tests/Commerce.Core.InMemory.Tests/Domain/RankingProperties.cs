@@ -1,3 +1,4 @@
+using Shrink = Commerce.Conformance.Shrink;
 using Commerce.InMemory.Tests.Support;
 using Commerce.Storage;
 using FsCheck;

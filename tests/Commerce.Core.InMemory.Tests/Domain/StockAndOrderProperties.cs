@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using Shrink = Commerce.Conformance.Shrink;
 using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Domain;

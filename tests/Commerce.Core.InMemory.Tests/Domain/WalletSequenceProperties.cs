@@ -1,7 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Commerce.InMemory.Tests.Support;
+using Commerce.Conformance;
 
 namespace Commerce.InMemory.Tests.Domain;
 

@@ -1,5 +1,5 @@
 using Commerce.InMemory.LockFree;
-using Commerce.InMemory.Tests.Support;
+using Commerce.Conformance;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
