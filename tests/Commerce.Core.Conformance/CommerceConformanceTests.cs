@@ -14,7 +14,7 @@ public abstract class CommerceConformanceTests
 
     /// <summary>A fresh shop on the store under test, with a fake clock.</summary>
     /// <param name="configure">Sets options, as in <c>AddCommerce</c>.</param>
-    /// <param name="start">Where the fake clock starts; the default start if null.</param>
+    /// <param name="start">Where the fake clock starts; <see cref="TestClock.Start"/> if null.</param>
     /// <param name="wrapStore">Wraps the store under test, for example to force an interleaving.</param>
     protected Shop CreateShop(Action<CommerceOptions>? configure = null, DateTimeOffset? start = null, Func<ICommerceStore, ICommerceStore>? wrapStore = null) =>
         new(UseStore, configure, start, wrapStore);

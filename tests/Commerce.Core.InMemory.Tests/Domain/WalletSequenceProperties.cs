@@ -1,7 +1,7 @@
+using Commerce.Conformance;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Commerce.Conformance;
 
 namespace Commerce.InMemory.Tests.Domain;
 

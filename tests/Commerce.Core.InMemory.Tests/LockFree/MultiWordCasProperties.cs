@@ -1,5 +1,5 @@
-using Commerce.InMemory.LockFree;
 using Commerce.Conformance;
+using Commerce.InMemory.LockFree;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

@@ -1,9 +1,7 @@
 using Commerce.Conformance.Model;
 using Commerce.InMemory.Tests.Support;
-using Commerce.Storage;
 using FsCheck;
 using FsCheck.Fluent;
-using ConformanceShop = Commerce.Conformance.Shop;
 
 namespace Commerce.InMemory.Tests.Model;
 
@@ -14,9 +12,6 @@ namespace Commerce.InMemory.Tests.Model;
 /// </summary>
 public sealed class ServiceModelTests
 {
-    private static ConformanceShop NewShop(Func<ICommerceStore, ICommerceStore>? wrap = null) =>
-        new(b => b.UseInMemoryStore(), CommandGenerators.Limits, wrapStore: wrap);
-
     [Fact]
     public void Model_check_catches_a_store_that_loses_committed_sales()
     {
@@ -24,7 +19,7 @@ public sealed class ServiceModelTests
         string? first = null;
         foreach (var commands in CommandGenerators.Lists.Sample(60, new Rnd(7), 50))
         {
-            using var shop = NewShop(store => new WrappedStore(store, Fault.SalesNotRecorded));
+            using var shop = InMemoryShop.Create(CommandGenerators.Limits, store => new WrappedStore(store, Fault.SalesNotRecorded));
             try
             {
                 new ModelRunner(shop).Run(commands);
@@ -46,7 +41,7 @@ public sealed class ServiceModelTests
         var seen = new HashSet<string>();
         foreach (var commands in CommandGenerators.Lists.Sample(60, new Rnd(20261124), 200))
         {
-            using var shop = NewShop();
+            using var shop = InMemoryShop.Create(CommandGenerators.Limits);
             var runner = new ModelRunner(shop);
             runner.Run(commands);
             seen.UnionWith(runner.Outcomes);

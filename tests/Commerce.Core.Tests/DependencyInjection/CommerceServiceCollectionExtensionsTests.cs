@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -158,7 +159,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     [Fact]
     public async Task A_clock_the_host_registered_first_is_kept_and_used()
     {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(TestClock.Start);
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(clock);
         services.AddCommerce().UseInMemoryStore();
