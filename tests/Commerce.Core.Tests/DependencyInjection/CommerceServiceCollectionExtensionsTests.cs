@@ -1,5 +1,6 @@
 using Commerce.Conformance;
 using Commerce.Storage;
+using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -30,7 +31,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public void A_null_configure_registers_the_defaults()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(null).UseInMemoryStore();
+        services.AddCommerce(null).UseFakeStore();
         using var provider = Build(services);
 
         ResolveEveryService(provider);
@@ -104,8 +105,8 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public void A_second_AddCommerce_is_harmless_and_configures_the_same_options()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(o => o.MaxLineQuantity = 5).UseInMemoryStore();
-        services.AddCommerce(o => o.MaxOrderLines = 3).UseInMemoryStore();
+        services.AddCommerce(o => o.MaxLineQuantity = 5).UseFakeStore();
+        services.AddCommerce(o => o.MaxOrderLines = 3).UseFakeStore();
 
         Assert.Single(services, d => d.ServiceType == typeof(CommerceOptions));
         Assert.Single(services, d => d.ServiceType == typeof(IOrderService));
@@ -121,7 +122,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public async Task Options_from_a_second_AddCommerce_take_effect_in_the_services()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(o => o.MaxLineQuantity = 5).UseInMemoryStore();
+        services.AddCommerce(o => o.MaxLineQuantity = 5).UseFakeStore();
         services.AddCommerce(o => o.MaxOrderLines = 1);
         using var provider = Build(services);
         var orders = provider.GetRequiredService<IOrderService>();
@@ -137,7 +138,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public async Task Changing_the_options_instance_after_the_services_exist_does_not_reach_them()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(o => o.MaxChargeAmount = new Money(10)).UseInMemoryStore();
+        services.AddCommerce(o => o.MaxChargeAmount = new Money(10)).UseFakeStore();
         using var provider = Build(services);
         var wallets = provider.GetRequiredService<IWalletService>();
 
@@ -150,7 +151,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public void The_system_clock_is_registered_when_the_host_registers_none()
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         Assert.Same(TimeProvider.System, provider.GetRequiredService<TimeProvider>());
@@ -162,7 +163,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
         var clock = new FakeTimeProvider(TestClock.Start);
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(clock);
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         Assert.Same(clock, provider.GetRequiredService<TimeProvider>());
@@ -175,7 +176,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public async Task Services_work_without_any_logging_registered()
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         ResolveEveryService(provider);
@@ -195,14 +196,10 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
-    public void UseInMemoryStore_on_a_null_builder_throws_ArgumentNullException() =>
-        Assert.Throws<ArgumentNullException>(() => InMemoryCommerceBuilderExtensions.UseInMemoryStore(null!));
-
-    [Fact]
     public void Every_service_is_a_singleton()
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         Assert.Same(provider.GetRequiredService<IOrderService>(), provider.GetRequiredService<IOrderService>());

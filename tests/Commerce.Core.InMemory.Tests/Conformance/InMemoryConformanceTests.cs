@@ -1,6 +1,6 @@
 using Commerce.Conformance;
 
-namespace Commerce.Tests.Conformance;
+namespace Commerce.InMemory.Tests.Conformance;
 
 // The conformance suite on the in-memory store: one concrete class per abstract suite.
 
