@@ -48,7 +48,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             var product = Read(store.Products, key);
             if (product.State is null)
             {
-                continue; // Listed by a commit that then failed.
+                // Listed by a commit still in flight (or one that failed): an absent read, which the commit
+                // checks, so a page never misses a product whose commit succeeds before this one.
+                rows.Add(new StoreKey(StoreTable.Products, 0, ids[i]), product);
+                continue;
             }
 
             listed++;

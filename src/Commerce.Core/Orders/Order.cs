@@ -64,31 +64,8 @@ public sealed record Order
 
     /// <summary>Creates an order over lines that are already immutable (no copy, no boxing on the way in).</summary>
     internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, DateTimeOffset placedAt)
+        : this(id, userId, lines, TotalOf(lines), placedAt)
     {
-        var copy = lines;
-        if (copy.IsEmpty)
-        {
-            throw new ArgumentException("An order needs at least one line.", nameof(lines));
-        }
-
-        var total = Money.Zero;
-        for (var i = 0; i < copy.Length; i++)
-        {
-            total += copy[i].LineTotal;
-            for (var j = 0; j < i; j++)
-            {
-                if (copy[j].ProductId == copy[i].ProductId)
-                {
-                    throw new ArgumentException("An order holds at most one line per product.", nameof(lines));
-                }
-            }
-        }
-
-        Id = id;
-        UserId = userId;
-        Lines = copy;
-        Total = total;
-        PlacedAt = placedAt;
     }
 
     /// <summary>
@@ -118,6 +95,30 @@ public sealed record Order
 
     /// <summary>When the order was placed, from the host's <see cref="TimeProvider"/>.</summary>
     public DateTimeOffset PlacedAt { get; }
+
+    /// <summary>The checked sum of the line totals of lines that name each product once.</summary>
+    private static Money TotalOf(ImmutableArray<OrderLine> lines)
+    {
+        if (lines.IsEmpty)
+        {
+            throw new ArgumentException("An order needs at least one line.", nameof(lines));
+        }
+
+        var total = Money.Zero;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            total += lines[i].LineTotal;
+            for (var j = 0; j < i; j++)
+            {
+                if (lines[j].ProductId == lines[i].ProductId)
+                {
+                    throw new ArgumentException("An order holds at most one line per product.", nameof(lines));
+                }
+            }
+        }
+
+        return total;
+    }
 
     /// <summary>Prices validated lines into an order.</summary>
     /// <param name="id">The new order's id.</param>

@@ -97,7 +97,7 @@ public readonly record struct StoreKey(StoreTable Table, long High, long Low) : 
     /// <returns>Negative, zero or positive.</returns>
     public int CompareTo(StoreKey other)
     {
-        var byTable = Table.CompareTo(other.Table);
+        var byTable = ((byte)Table).CompareTo((byte)other.Table);
         if (byTable != 0)
         {
             return byTable;

@@ -287,33 +287,22 @@ internal sealed class UnitOfWork
     async ValueTask<IReadOnlyList<Product>> IProductRepository.ListAsync(ProductId? after, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        EnsureOpen();
+        await LoadAsync(cancellationToken).ConfigureAwait(false);
         var range = await _session!.ReadProductsAsync(after, limit, _batch, cancellationToken).ConfigureAwait(false);
+        var rows = _batch.Added;
+        Absorb();
+        _changes.AddRange(range);
+
         var page = new List<Product>(Math.Min(limit, 64));
-        try
+        foreach (var (key, state) in rows ?? [])
         {
-            if (_batch.Added is { } rows)
+            // A product this unit of work already knew keeps the state it had (absent stays absent; the commit then fails).
+            if (key.Table == StoreTable.Products && state.State is not null && StateOf<Product>(IndexOf(key)) is { } product)
             {
-                foreach (var (key, state) in rows)
-                {
-                    Remember(key, state);
-                    if (key.Table == StoreTable.Products && state.State is not null)
-                    {
-                        // A product this unit of work already knew keeps the state it had (absent stays absent; the commit then fails).
-                        if (StateOf<Product>(IndexOf(key)) is { } product)
-                        {
-                            page.Add(product);
-                        }
-                    }
-                }
+                page.Add(product);
             }
         }
-        finally
-        {
-            _batch.Clear();
-        }
 
-        _changes.AddRange(range);
         return page.AsReadOnly();
     }
 
@@ -364,28 +353,14 @@ internal sealed class UnitOfWork
     async ValueTask<IReadOnlyList<ProductSales>> ISalesRepository.GetTopAsync(DateTimeOffset from, DateTimeOffset to, int count, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        EnsureOpen();
-        SalesTop top;
-        try
-        {
-            top = await _session!.ReadTopSalesAsync(
-                SalesWindow.BucketOf(from, _rankingResolution),
-                SalesWindow.BucketOf(to, _rankingResolution),
-                count,
-                _batch,
-                cancellationToken).ConfigureAwait(false);
-            if (_batch.Added is { } rows)
-            {
-                foreach (var (key, state) in rows)
-                {
-                    Remember(key, state);
-                }
-            }
-        }
-        finally
-        {
-            _batch.Clear();
-        }
+        await LoadAsync(cancellationToken).ConfigureAwait(false);
+        var top = await _session!.ReadTopSalesAsync(
+            SalesWindow.BucketOf(from, _rankingResolution),
+            SalesWindow.BucketOf(to, _rankingResolution),
+            count,
+            _batch,
+            cancellationToken).ConfigureAwait(false);
+        Absorb();
 
         // Buckets read while a commit on them was in flight might count part of an order: fail the commit, so the query runs again.
         _doomed |= !top.Consistent;

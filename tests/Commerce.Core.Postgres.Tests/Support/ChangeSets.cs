@@ -1,0 +1,44 @@
+using System.Runtime.CompilerServices;
+using Commerce.Storage;
+
+namespace Commerce.Postgres.Tests.Support;
+
+/// <summary>
+/// Builds change sets by hand, to drive a store session with changes the services never stage (an
+/// adjustment of stock or of a wallet, an insert or an update the unit of work would refuse first).
+/// </summary>
+/// <remarks>
+/// The core builds change sets only inside its unit of work, and gives this project no access to its
+/// internals; these accessors bind to the internal constructors and <c>Add</c> by name and fail with
+/// <see cref="MissingMethodException"/> if the core changes them.
+/// </remarks>
+internal static class ChangeSets
+{
+    public static ChangeSet Of(params Change[] changes)
+    {
+        var set = NewChangeSet();
+        foreach (var change in changes)
+        {
+            Add(set, in change);
+        }
+
+        return set;
+    }
+
+    public static Change Insert(StoreKey key, object state) => NewChange(key, ChangeKind.Insert, false, default, state, 0, 0);
+
+    public static Change Update(StoreKey key, StoredState seen, object state) => NewChange(key, ChangeKind.Update, true, seen, state, 0, 0);
+
+    public static Change Read(StoreKey key, StoredState seen) => NewChange(key, ChangeKind.Read, true, seen, null, 0, 0);
+
+    public static Change Adjust(StoreKey key, long delta, long minimum = 0) => NewChange(key, ChangeKind.Adjust, false, default, null, delta, minimum);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
+    private static extern ChangeSet NewChangeSet();
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "Add")]
+    private static extern int Add(ChangeSet set, in Change change);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
+    private static extern Change NewChange(StoreKey key, ChangeKind kind, bool wasRead, StoredState seen, object? state, long delta, long minimum);
+}
