@@ -85,28 +85,25 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     /// <summary>
-    /// A shop whose store runs <paramref name="interleave"/> just before the next commit: one use case
-    /// then commits between another's reads and its commit, every time, on every store.
+    /// A shop whose store can run a hook just before its next commit (<see cref="BeforeCommitStore"/>):
+    /// one use case then commits between another's reads and its commit, every time, on every store.
     /// </summary>
-    private (Shop Shop, Action<Func<Shop, Task>> BeforeNextCommit) InterleavingShop(Action<CommerceOptions>? configure = null)
+    private (Shop Shop, BeforeCommitStore Store) InterleavingShop(Action<CommerceOptions>? configure = null)
     {
         BeforeCommitStore? hooked = null;
         var shop = CreateShop(configure, wrapStore: store => hooked = new BeforeCommitStore(store));
-        return (shop, interleave =>
-        {
-            _ = shop.Store; // The store is built on first use; build it now to reach its hook.
-            hooked!.BeforeNextCommit = () => interleave(shop);
-        });
+        _ = shop.Store; // The store is built on first use: build it now, to reach its hook.
+        return (shop, hooked!);
     }
 
     [StoreFact]
     public async Task With_a_single_attempt_a_charge_whose_wallet_changed_before_its_commit_reports_ConcurrencyConflict_and_applies_nothing()
     {
-        var (shop, beforeNextCommit) = InterleavingShop(o => o.MaxCommitAttempts = 1);
+        var (shop, store) = InterleavingShop(o => o.MaxCommitAttempts = 1);
         using var _ = shop;
         await shop.ChargeAsync(1, 100);
         Result<Money>? interleaved = null;
-        beforeNextCommit(async s => interleaved = await s.Wallets.ChargeAsync(User(1), Money(5)));
+        store.BeforeNextCommit = async () => interleaved = await shop.Wallets.ChargeAsync(User(1), Money(5));
 
         var charged = await shop.Wallets.ChargeAsync(User(1), Money(7));
 
@@ -118,11 +115,11 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     [StoreFact]
     public async Task A_charge_whose_wallet_changed_before_its_commit_runs_again_on_the_new_balance()
     {
-        var (shop, beforeNextCommit) = InterleavingShop();
+        var (shop, store) = InterleavingShop();
         using var _ = shop;
         await shop.ChargeAsync(1, 100);
         Result<Money>? interleaved = null;
-        beforeNextCommit(async s => interleaved = await s.Wallets.ChargeAsync(User(1), Money(5)));
+        store.BeforeNextCommit = async () => interleaved = await shop.Wallets.ChargeAsync(User(1), Money(5));
 
         var charged = await shop.Wallets.ChargeAsync(User(1), Money(7));
 
@@ -134,13 +131,13 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     [StoreFact]
     public async Task An_order_whose_stock_was_sold_before_its_commit_runs_again_and_reports_the_shortage()
     {
-        var (shop, beforeNextCommit) = InterleavingShop();
+        var (shop, store) = InterleavingShop();
         using var _ = shop;
         await shop.AddProductAsync(1, 10, 1);
         await shop.ChargeAsync(1, 100);
         await shop.ChargeAsync(2, 100);
         Result<Order>? interleaved = null;
-        beforeNextCommit(async s => interleaved = await s.OrderAsync(2, (1, 1)));
+        store.BeforeNextCommit = async () => interleaved = await shop.OrderAsync(2, (1, 1));
 
         var ordered = await shop.OrderAsync(1, (1, 1));
 

@@ -32,6 +32,7 @@ public abstract class ModelConformanceTests : CommerceConformanceTests
         var config = Config.QuickThrowOnFailure
             .WithMaxTest(ModelCases)
             .WithEndSize(ModelMaxCommands)
+            .WithQuietOnSuccess(true)
             .WithReplay(FSharpOption<Replay>.Some(new Replay(Seed, FSharpOption<int>.None)));
         Check.One(config, Prop.ForAll(CommandGenerators.Arbitrary, commands =>
         {
