@@ -15,11 +15,13 @@ if (args is ["soak", .. var soak])
     return Soak.Run(soak);
 }
 
-if (args is ["allocations"])
+if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1)
 {
-    // Bytes allocated per operation on this thread, after a warm-up (not a timing).
+    // Bytes allocated per operation on this thread, after a warm-up (not a timing), on the lock-free
+    // store unless a store is named (`allocations GlobalLock`).
     // A fixed clock: every sale lands in one ranking bucket, so new sales cells do not blur the figure.
-    using var shop = new Shop(StoreKind.LockFree, new ManualClock(DateTimeOffset.UnixEpoch.AddYears(56)), products: 10_000, users: 10_000);
+    var kind = allocationArgs is [var name] ? Enum.Parse<StoreKind>(name, ignoreCase: true) : StoreKind.LockFree;
+    using var shop = new Shop(kind, new ManualClock(DateTimeOffset.UnixEpoch.AddYears(56)), products: 10_000, users: 10_000);
     var orders = Requests.Orders(1, 4096, hot: false);
     var users = Requests.Users(2, 4096);
     for (var i = 0; i < 20_000; i++)
@@ -42,7 +44,7 @@ if (args is ["allocations"])
     }
 
     var balance = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
-    Console.WriteLine($"bytes per order: {order:F1}; per balance query: {balance:F1}");
+    Console.WriteLine($"{(allocationArgs.Length == 0 ? "" : kind + ": ")}bytes per order: {order:F1}; per balance query: {balance:F1}");
     return 0;
 }
 

@@ -42,17 +42,16 @@ internal sealed class Shop : IDisposable
             o.MaxChargeAmount = new Money(InitialBalance);
             o.MaxBalance = new Money(long.MaxValue / 4);
         });
-        var resolution = TimeSpan.FromMinutes(1);
         switch (kind)
         {
             case StoreKind.LockFree:
                 builder.UseInMemoryStore();
                 break;
             case StoreKind.GlobalLock:
-                services.AddSingleton<ICommerceStore>(new GlobalLockStore(resolution));
+                services.AddSingleton<ICommerceStore>(new GlobalLockStore());
                 break;
             default:
-                services.AddSingleton<ICommerceStore>(new PerKeyLockStore(resolution));
+                services.AddSingleton<ICommerceStore>(new PerKeyLockStore());
                 break;
         }
 

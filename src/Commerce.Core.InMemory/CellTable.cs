@@ -31,26 +31,13 @@ internal class CellTable
     private const int ShardBits = 6;
     private readonly ConcurrentDictionary<CellKey, Cell>[] _shards;
 
-    /// <param name="writeOnce">
-    /// Whether a cell of this table, once it holds a state, keeps it for ever (products: the catalog adds
-    /// them and never changes them). A commit need not check such a cell it only read, since what it saw
-    /// can no longer change; units of work refuse to replace such a state.
-    /// </param>
-    public CellTable(bool writeOnce = false)
-        : this(writeOnce, indexed: true)
+    public CellTable()
+        : this(indexed: true)
     {
     }
 
-    /// <param name="writeOnce">See the public constructor.</param>
     /// <param name="indexed">False for a subclass that keeps its cells elsewhere (and overrides every lookup).</param>
-    private protected CellTable(bool writeOnce, bool indexed)
-    {
-        WriteOnce = writeOnce;
-        _shards = indexed ? CreateShards() : [];
-    }
-
-    /// <summary>Whether a state, once written, is never replaced.</summary>
-    public bool WriteOnce { get; }
+    private protected CellTable(bool indexed) => _shards = indexed ? CreateShards() : [];
 
     public virtual Cell? Find(CellKey key) => ShardOf(key).TryGetValue(key, out var cell) ? cell : null;
 
@@ -90,7 +77,7 @@ internal class CellTable
 /// Sales counts per time bucket and product (key: bucket in <see cref="CellKey.High"/>, product in
 /// <see cref="CellKey.Low"/>), indexed by bucket so a ranking reads only the buckets in its window.
 /// </summary>
-internal sealed class SalesCellTable() : CellTable(writeOnce: false, indexed: false)
+internal sealed class SalesCellTable() : CellTable(indexed: false)
 {
     private readonly ConcurrentDictionary<long, SalesBucket> _buckets = new();
     private long _bucketsCreated;

@@ -21,7 +21,7 @@ public static class InMemoryCommerceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddSingleton<ICommerceStore>(
-            sp => new InMemoryCommerceStore(sp.GetRequiredService<CommerceOptions>().RankingResolution));
+            _ => new InMemoryCommerceStore());
         return builder;
     }
 }

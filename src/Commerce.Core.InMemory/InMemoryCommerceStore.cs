@@ -9,20 +9,13 @@ namespace Commerce.InMemory;
 /// </summary>
 internal sealed class InMemoryCommerceStore : ICommerceStore
 {
-    [ThreadStatic]
-    private static InMemoryUnitOfWork? t_spare;
+    private readonly InMemorySession _session;
 
-    public InMemoryCommerceStore(TimeSpan rankingResolution)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rankingResolution, TimeSpan.Zero);
-        RankingResolution = rankingResolution;
-    }
-
-    public TimeSpan RankingResolution { get; }
+    public InMemoryCommerceStore() => _session = new InMemorySession(this);
 
     public CellTable Wallets { get; } = new();
 
-    public CellTable Products { get; } = new(writeOnce: true);
+    public CellTable Products { get; } = new();
 
     public CellTable Inventory { get; } = new();
 
@@ -38,29 +31,24 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
     internal Action<CommitDescriptor, int>? AfterInstall { get; set; }
 
     /// <summary>
-    /// Opens a unit of work. Units of work are reused: the one a thread disposed last is handed out again,
-    /// so that a use case allocates no unit of work. A disposed unit of work must not be used again.
+    /// Opens a session. The store's session keeps no state between calls (reads are immediate and a commit
+    /// is one multi-word CAS), so every unit of work shares one, and opening allocates nothing.
     /// </summary>
-    public ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default)
+    public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var unitOfWork = t_spare;
-        if (unitOfWork is not null && ReferenceEquals(unitOfWork.Store, this))
-        {
-            t_spare = null;
-            unitOfWork.Reopen();
-            return new ValueTask<IUnitOfWork>(unitOfWork);
-        }
-
-        return new ValueTask<IUnitOfWork>(new InMemoryUnitOfWork(this));
+        return new(_session);
     }
 
-    /// <summary>Keeps a disposed unit of work for this thread's next <see cref="BeginAsync"/>.</summary>
-    internal static void Return(InMemoryUnitOfWork unitOfWork)
+    /// <summary>The cells of a table.</summary>
+    public CellTable TableOf(StoreTable table) => table switch
     {
-        if (unitOfWork.Reset())
-        {
-            t_spare = unitOfWork;
-        }
-    }
+        StoreTable.Wallets => Wallets,
+        StoreTable.Products => Products,
+        StoreTable.Stock => Inventory,
+        StoreTable.Carts => Carts,
+        StoreTable.Orders => Orders,
+        StoreTable.Sales => Sales,
+        _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
+    };
 }

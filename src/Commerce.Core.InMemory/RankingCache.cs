@@ -105,7 +105,7 @@ internal sealed class RankingCache
             sorted[at++] = new ProductSales(new ProductId(product), quantity);
         }
 
-        Array.Sort(sorted, SalesWindow.BestFirst);
+        Array.Sort(sorted, ProductSales.BestFirst);
         return new RankingCache(first, end, created, [.. buckets], totals, sorted);
     }
 
@@ -230,7 +230,7 @@ internal sealed class RankingCache
             }
         }
 
-        candidates.Sort(SalesWindow.BestFirst);
+        candidates.Sort(ProductSales.BestFirst);
         if (candidates.Count > count)
         {
             candidates.RemoveRange(count, candidates.Count - count);

@@ -11,9 +11,9 @@ namespace Commerce;
 public static partial class PostgresCommerceBuilderExtensions
 {
     /// <summary>
-    /// Keeps all state in PostgreSQL, so several host instances can share it. Every use case reads with
-    /// plain queries and commits its writes in one round trip, atomically, checking row versions; a
-    /// conflict is retried by the services. Call <see cref="EnsureCommerceSchemaAsync"/> (or
+    /// Keeps all state in PostgreSQL, so several host instances can share it. Every use case reads the
+    /// keys it needs at once in one statement and commits its writes in one round trip, atomically,
+    /// checking row versions; a conflict is retried by the services. Call <see cref="EnsureCommerceSchemaAsync"/> (or
     /// <see cref="ICommerceSchemaMigrator"/>) once at start-up to create the schema.
     /// </summary>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>

@@ -3,10 +3,14 @@ using Npgsql;
 
 namespace Commerce.Postgres;
 
-/// <summary>The PostgreSQL store: opens units of work on a data source. Thread-safe.</summary>
+/// <summary>
+/// The PostgreSQL store: opens a <see cref="PostgresSession"/> per unit of work on a data source.
+/// Thread-safe.
+/// </summary>
 internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, IDisposable
 {
     private readonly bool _ownsDataSource;
+    private long _roundTrips;
 
     public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution)
     {
@@ -33,13 +37,51 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public PostgresSql Sql { get; }
 
-    /// <summary>A test seam: called with the batch just before a commit sends it.</summary>
+    /// <summary>
+    /// How many commands and batches the store's sessions have sent: each is one round trip to the
+    /// server (opening a pooled connection is not counted).
+    /// </summary>
+    internal long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
 
-    public ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default)
+    public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new ValueTask<IUnitOfWork>(new PostgresUnitOfWork(this));
+        return new ValueTask<IStoreSession>(new PostgresSession(this));
+    }
+
+    /// <summary>The first instant of a ranking bucket: the Unix epoch plus <paramref name="bucket"/> resolutions, within the range of <see cref="DateTimeOffset"/>.</summary>
+    public DateTimeOffset BucketStart(long bucket)
+    {
+        var ticks = ((Int128)bucket * RankingResolution.Ticks) + DateTimeOffset.UnixEpoch.UtcTicks;
+        return new DateTimeOffset((long)Int128.Clamp(ticks, DateTimeOffset.MinValue.UtcTicks, DateTimeOffset.MaxValue.UtcTicks), TimeSpan.Zero);
+    }
+
+    /// <summary>Counts one command or batch about to be sent.</summary>
+    internal void CountRoundTrip() => Interlocked.Increment(ref _roundTrips);
+
+    internal NpgsqlCommand Command(NpgsqlConnection connection, string sql)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        if (CommandTimeout is { } timeout)
+        {
+            command.CommandTimeout = timeout;
+        }
+
+        return command;
+    }
+
+    internal NpgsqlBatch Batch(NpgsqlConnection connection)
+    {
+        var batch = new NpgsqlBatch(connection);
+        if (CommandTimeout is { } timeout)
+        {
+            batch.Timeout = timeout;
+        }
+
+        return batch;
     }
 
     public void Dispose()

@@ -11,7 +11,7 @@ public sealed class UnitOfWorkTests
 
     private static InMemoryCommerceStore StoreWithWidget()
     {
-        var store = new InMemoryCommerceStore(TimeSpan.FromMinutes(1));
+        var store = new InMemoryCommerceStore();
         var unitOfWork = Sync.Run(store.BeginAsync());
         unitOfWork.Products.Add(Widget);
         Assert.True(Sync.Run(unitOfWork.CommitAsync()));
@@ -63,13 +63,13 @@ public sealed class UnitOfWorkTests
     [Fact]
     public void A_product_that_was_absent_when_read_is_still_checked_at_commit()
     {
-        var store = new InMemoryCommerceStore(TimeSpan.FromMinutes(1));
+        var store = new InMemoryCommerceStore();
         var unitOfWork = Sync.Run(store.BeginAsync());
         Assert.Null(Sync.Run(unitOfWork.Products.FindAsync(Widget.Id)));
         unitOfWork.Wallets.Save(new Wallet(new UserId(7), new Money(3)));
 
         // Another unit of work adds the product in between: the first one's read is stale.
-        IUnitOfWork other = new InMemoryUnitOfWork(store);
+        var other = Sync.Run(store.BeginAsync());
         other.Products.Add(Widget);
         Assert.True(Sync.Run(other.CommitAsync()));
 

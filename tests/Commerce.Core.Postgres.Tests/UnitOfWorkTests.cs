@@ -93,9 +93,32 @@ public sealed class UnitOfWorkTests
         await using (var absentAppeared = await shop.Store.BeginAsync())
         {
             await absentAppeared.Wallets.FindAsync(new UserId(2));
-            await absentAppeared.Products.FindAsync(Apple);
+            await absentAppeared.Inventory.FindAsync(Apple);
             await shop.Wallets.ChargeAsync(new UserId(2), new Money(1));
             Assert.False(await absentAppeared.CommitAsync());
+        }
+
+        // A product read present never changes: read before the one read that could, both held when that
+        // one was read, and the commit needs no check. Read after it, the product might not have existed
+        // when the other was read: the commit checks.
+        await using (var productFirst = await shop.Store.BeginAsync())
+        {
+            await productFirst.Products.FindAsync(Apple);
+            await productFirst.Wallets.FindAsync(new UserId(5));
+            await shop.Wallets.ChargeAsync(new UserId(5), new Money(1));
+            var before = shop.Store.RoundTrips;
+            Assert.True(await productFirst.CommitAsync());
+            Assert.Equal(before, shop.Store.RoundTrips);
+        }
+
+        await using (var productLast = await shop.Store.BeginAsync())
+        {
+            await productLast.Wallets.FindAsync(new UserId(6));
+            await productLast.Products.FindAsync(Apple);
+            await shop.Wallets.ChargeAsync(new UserId(6), new Money(1));
+            var before = shop.Store.RoundTrips;
+            Assert.False(await productLast.CommitAsync());
+            Assert.Equal(before + 1, shop.Store.RoundTrips);
         }
 
         await using var steady = await shop.Store.BeginAsync();
@@ -149,25 +172,52 @@ public sealed class UnitOfWorkTests
     }
 
     [PostgresFact]
-    public async Task Stock_fetched_with_its_product_counts_as_read_only_when_asked_for()
+    public async Task Stock_is_checked_at_commit_only_if_read_and_a_batch_read_sees_one_instant()
     {
         await using var shop = await PgShop.CreateAsync();
         await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 5);
 
-        await using (var notAsked = await shop.Store.BeginAsync())
+        await using (var productOnly = await shop.Store.BeginAsync())
         {
-            await notAsked.Products.FindAsync(Apple);
+            await productOnly.Products.FindAsync(Apple);
             await shop.Catalog.RestockAsync(Apple, 1);
-            notAsked.Wallets.Save(new Wallet(Alice, new Money(1)));
-            Assert.True(await notAsked.CommitAsync());
+            productOnly.Wallets.Save(new Wallet(Alice, new Money(1)));
+            Assert.True(await productOnly.CommitAsync());
         }
 
-        await using var asked = await shop.Store.BeginAsync();
-        await asked.Products.FindAsync(Apple);
+        await using var both = await shop.Store.BeginAsync();
+        both.Prefetch(StoreKey.ForProduct(Apple));
+        both.Prefetch(StoreKey.ForStock(Apple));
+        await both.LoadAsync();
         await shop.Catalog.RestockAsync(Apple, 1);
-        Assert.Equal(6, (await asked.Inventory.FindAsync(Apple))!.OnHand); // as of the product's read
-        asked.Wallets.Save(new Wallet(new UserId(2), new Money(1)));
-        Assert.False(await asked.CommitAsync());
+        Assert.Equal(6, (await both.Inventory.FindAsync(Apple))!.OnHand); // as of the batch read
+        both.Wallets.Save(new Wallet(new UserId(2), new Money(1)));
+        Assert.False(await both.CommitAsync());
+    }
+
+    [PostgresFact]
+    public async Task Adding_a_product_read_present_fails_the_commit_and_changes_nothing()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 5);
+
+        await using (var unitOfWork = await shop.Store.BeginAsync())
+        {
+            var apple = (await unitOfWork.Products.FindAsync(Apple))!;
+            unitOfWork.Products.Add(new Product(Apple, "Renamed", apple.Price));
+            unitOfWork.Wallets.Save(new Wallet(Alice, new Money(1)));
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        await using (var blind = await shop.Store.BeginAsync())
+        {
+            blind.Products.Add(new Product(Apple, "Blind", new Money(1)));
+            Assert.False(await blind.CommitAsync());
+        }
+
+        Assert.Equal(new ProductSummary(Apple, "Apple", new Money(10), 5), (await shop.Catalog.GetProductAsync(Apple)).Value);
+        Assert.Equal(new Money(0), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT version FROM {s}.products"));
     }
 
     [PostgresFact]

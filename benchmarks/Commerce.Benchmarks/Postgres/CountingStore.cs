@@ -3,8 +3,8 @@ using Commerce.Storage;
 namespace Commerce.Benchmarks.Postgres;
 
 /// <summary>
-/// Wraps the registered store to count units of work begun (one per attempt of a use case) and
-/// commits refused for a conflict (each one is followed by a retry, or by giving up).
+/// Wraps the registered store to count sessions opened (one per attempt of a use case) and commits
+/// refused for a conflict (each one is followed by a retry, or by giving up).
 /// </summary>
 internal sealed class CountingStore(ICommerceStore inner) : ICommerceStore
 {
@@ -15,34 +15,31 @@ internal sealed class CountingStore(ICommerceStore inner) : ICommerceStore
 
     public long Conflicts => Interlocked.Read(ref _conflicts);
 
-    public ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default)
+    public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _attempts);
-        var begun = inner.BeginAsync(cancellationToken);
-        return begun.IsCompletedSuccessfully
-            ? new ValueTask<IUnitOfWork>(new CountingUnitOfWork(begun.Result, this))
-            : WrapAsync(begun);
+        var opening = inner.OpenSessionAsync(cancellationToken);
+        return opening.IsCompletedSuccessfully
+            ? new ValueTask<IStoreSession>(new CountingSession(opening.Result, this))
+            : WrapAsync(opening);
     }
 
-    private async ValueTask<IUnitOfWork> WrapAsync(ValueTask<IUnitOfWork> begun) => new CountingUnitOfWork(await begun, this);
+    private async ValueTask<IStoreSession> WrapAsync(ValueTask<IStoreSession> opening) => new CountingSession(await opening, this);
 
-    private sealed class CountingUnitOfWork(IUnitOfWork inner, CountingStore store) : IUnitOfWork
+    private sealed class CountingSession(IStoreSession inner, CountingStore store) : IStoreSession
     {
-        public IWalletRepository Wallets => inner.Wallets;
+        public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
+            inner.ReadAsync(batch, cancellationToken);
 
-        public IProductRepository Products => inner.Products;
+        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            inner.ReadProductsAsync(after, limit, rows, cancellationToken);
 
-        public IInventoryRepository Inventory => inner.Inventory;
+        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
 
-        public ICartRepository Carts => inner.Carts;
-
-        public IOrderRepository Orders => inner.Orders;
-
-        public ISalesRepository Sales => inner.Sales;
-
-        public async ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default)
+        public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {
-            var committed = await inner.CommitAsync(cancellationToken);
+            var committed = await inner.CommitAsync(changes, cancellationToken);
             if (!committed)
             {
                 Interlocked.Increment(ref store._conflicts);

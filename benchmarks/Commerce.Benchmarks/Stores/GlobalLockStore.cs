@@ -1,107 +1,181 @@
+using System.Runtime.InteropServices;
 using Commerce.Storage;
 
 namespace Commerce.Benchmarks.Stores;
 
 /// <summary>
-/// The naive baseline: one lock taken when a unit of work begins and held until it commits or is
-/// disposed, over plain dictionaries of immutable states. Nothing can conflict, and nothing runs in parallel.
+/// The naive baseline: one lock taken when a session opens and held until it commits or is disposed,
+/// over plain dictionaries of immutable states (sales counts are plain numbers). Nothing can conflict,
+/// and nothing runs in parallel.
 /// </summary>
-internal sealed class GlobalLockStore(TimeSpan rankingResolution) : ICommerceStore
+/// <remarks>
+/// The lock is held from a session's first read to its commit, so what it read is still current when
+/// it commits. The commit checks the change set all the same (one lookup per key), so that the store
+/// keeps the port's rules: an insert over a present key or an adjustment below its minimum fails.
+/// </remarks>
+internal sealed class GlobalLockStore : ICommerceStore
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<StoreKey, object> _rows = [];
-    private readonly Dictionary<long, Dictionary<long, object>> _sales = [];
+    private readonly Dictionary<long, Dictionary<long, long>> _sales = []; // bucket → product → units
+    private readonly Func<StoreKey, StoredState> _read;
     private long[] _productIds = [];
 
-    public ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default)
+    public GlobalLockStore() => _read = Read;
+
+    public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         _gate.Wait(cancellationToken);
-        return new(new UnitOfWork(this));
+        return new(Session.Rent(this));
     }
 
-    private sealed class UnitOfWork(GlobalLockStore store) : UnitOfWorkBase(store.RankingResolution)
+    private StoredState Read(StoreKey key) => _rows.TryGetValue(key, out var state) ? new StoredState(state) : StoredState.Absent;
+
+    private bool Commit(ChangeSet changes)
     {
-        private bool _released;
-
-        public override ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default)
+        var span = changes.Changes;
+        foreach (ref readonly var change in span)
         {
-            foreach (ref readonly var access in Accesses)
+            var holds = change.Kind switch
             {
-                if (access.Desired is { } desired)
-                {
-                    store.Apply(access.Key, desired);
-                }
-            }
+                ChangeKind.Read or ChangeKind.Update => ReferenceEquals(Read(change.Key).State, change.Seen.State),
+                ChangeKind.Insert => !_rows.ContainsKey(change.Key),
+                ChangeKind.Adjust => StoreReads.TryAdjust(SalesOf(change.Key), change, out _),
+                _ => true, // Stable: a write-once state only read cannot change.
+            };
 
-            Release();
-            return new(true);
+            if (!holds)
+            {
+                return false;
+            }
         }
 
-        public override ValueTask DisposeAsync()
+        if (!StoreReads.RangesHold(_productIds, changes))
         {
-            Release();
+            return false;
+        }
+
+        foreach (ref readonly var change in span)
+        {
+            switch (change.Kind)
+            {
+                case ChangeKind.Insert:
+                    if (change.Key.Table == StoreTable.Products)
+                    {
+                        _productIds = StoreReads.WithProduct(_productIds, change.Key.Low);
+                    }
+
+                    _rows.Add(change.Key, change.State!);
+                    break;
+
+                case ChangeKind.Update:
+                    _rows[change.Key] = change.State!;
+                    break;
+
+                case ChangeKind.Adjust:
+                    if (!_sales.TryGetValue(change.Key.High, out var bucket))
+                    {
+                        _sales.Add(change.Key.High, bucket = []);
+                    }
+
+                    CollectionsMarshal.GetValueRefOrAddDefault(bucket, change.Key.Low, out _) += change.Delta;
+                    break;
+            }
+        }
+
+        return true;
+    }
+
+    private long SalesOf(in StoreKey key) =>
+        _sales.TryGetValue(key.High, out var bucket) ? bucket.GetValueOrDefault(key.Low) : 0;
+
+    private List<ProductSales> TopSales(long firstBucket, long endBucket, int count)
+    {
+        var totals = new Dictionary<long, long>();
+        foreach (var (bucket, products) in _sales)
+        {
+            if (bucket >= firstBucket && bucket < endBucket)
+            {
+                foreach (var (product, units) in products)
+                {
+                    CollectionsMarshal.GetValueRefOrAddDefault(totals, product, out _) += units;
+                }
+            }
+        }
+
+        return StoreReads.Top(totals, count);
+    }
+
+    /// <summary>
+    /// A session holds the store's lock from its opening to its commit or disposal. Each thread keeps the
+    /// session it disposed last and hands it out again, so opening one allocates nothing; a disposed
+    /// session must not be used again.
+    /// </summary>
+    private sealed class Session : IStoreSession
+    {
+        [ThreadStatic]
+        private static Session? t_spare;
+
+        private GlobalLockStore? _store;
+
+        public static Session Rent(GlobalLockStore store)
+        {
+            var session = t_spare ?? new Session();
+            t_spare = null;
+            session._store = store;
+            return session;
+        }
+
+        public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+        {
+            var store = Store;
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch.SetResult(i, store.Read(batch[i]));
+            }
+
             return ValueTask.CompletedTask;
         }
 
-        protected override object Load(in StoreKey key, out object? row)
+        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
         {
-            row = null;
-            if (key.Table == Table.Sales)
-            {
-                return store._sales.TryGetValue(key.High, out var bucket) && bucket.TryGetValue(key.Low, out var sold) ? sold : Missing.Value;
-            }
-
-            return store._rows.TryGetValue(key, out var state) ? state : Missing.Value;
+            var store = Store;
+            return new(StoreReads.ListProducts(store._productIds, after, limit, rows, store._read));
         }
 
-        protected override long[] ProductIds() => store._productIds;
+        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            new(new SalesTop(Store.TopSales(firstBucket, endBucket, count)));
 
-        protected override void AddSales(long first, long end, Dictionary<long, long> totals)
+        public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {
-            foreach (var (bucket, products) in store._sales)
+            ArgumentNullException.ThrowIfNull(changes);
+            cancellationToken.ThrowIfCancellationRequested();
+            try
             {
-                if (bucket >= first && bucket < end)
-                {
-                    foreach (var (product, sold) in products)
-                    {
-                        totals[product] = totals.GetValueOrDefault(product) + ((Sold)sold).Quantity;
-                    }
-                }
+                return new(Store.Commit(changes));
+            }
+            finally
+            {
+                Release();
             }
         }
+
+        public ValueTask DisposeAsync()
+        {
+            Release();
+            t_spare = this;
+            return ValueTask.CompletedTask;
+        }
+
+        private GlobalLockStore Store => _store ?? throw new InvalidOperationException("The session has committed or been disposed.");
 
         private void Release()
         {
-            if (!_released)
+            if (_store is { } store)
             {
-                _released = true;
+                _store = null;
                 store._gate.Release();
             }
         }
-    }
-
-    private TimeSpan RankingResolution { get; } = rankingResolution;
-
-    private void Apply(in StoreKey key, object state)
-    {
-        if (key.Table == Table.Sales)
-        {
-            if (!_sales.TryGetValue(key.High, out var bucket))
-            {
-                _sales[key.High] = bucket = [];
-            }
-
-            bucket[key.Low] = state;
-            return;
-        }
-
-        if (key.Table == Table.Product && !_rows.ContainsKey(key))
-        {
-            var ids = new List<long>(_productIds) { key.Low };
-            ids.Sort();
-            _productIds = [.. ids];
-        }
-
-        _rows[key] = state;
     }
 }

@@ -18,6 +18,7 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
             static async (unitOfWork, state, ct) =>
             {
                 var (user, productId, quantity, maxLineQuantity) = state;
+                unitOfWork.Prefetch(StoreKey.ForCart(user));
                 if (await unitOfWork.Products.FindAsync(productId, ct).ConfigureAwait(false) is null)
                 {
                     return Errors.ProductNotFound(productId);
@@ -84,6 +85,13 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     /// <summary>Joins a cart's lines with the catalog's names and current prices.</summary>
     private static async ValueTask<Result<CartView>> ViewAsync(IUnitOfWork unitOfWork, Cart cart, CancellationToken ct)
     {
+        // Every product of the cart in one read.
+        foreach (var line in cart.Lines)
+        {
+            unitOfWork.Prefetch(StoreKey.ForProduct(line.ProductId));
+        }
+
+        await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
         var lines = new CartLineView[cart.Lines.Length];
         var total = Money.Zero;
         for (var i = 0; i < lines.Length; i++)

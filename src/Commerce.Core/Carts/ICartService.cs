@@ -14,6 +14,11 @@ public interface ICartService
     /// <see cref="CommerceErrorCode.ProductNotFound"/>, <see cref="CommerceErrorCode.AmountOverflow"/> or
     /// <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
     /// </returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the change was applied (for example a database connection failed
+    /// during the commit): it was applied entirely or not at all; read the state to find out which.
+    /// Only stores that talk to a server raise it; the in-memory store never does.
+    /// </exception>
     ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default);
 
     /// <summary>Removes a product's line from a user's cart.</summary>
@@ -21,6 +26,11 @@ public interface ICartService
     /// <param name="product">The product.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>The cart, or <see cref="CommerceErrorCode.CartItemNotFound"/> (nothing changed) or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.</returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the change was applied (for example a database connection failed
+    /// during the commit): it was applied entirely or not at all; read the state to find out which.
+    /// Only stores that talk to a server raise it; the in-memory store never does.
+    /// </exception>
     ValueTask<Result<CartView>> RemoveItemAsync(UserId user, ProductId product, CancellationToken cancellationToken = default);
 
     /// <summary>Shows a user's cart with product names, unit prices, line totals and the total.</summary>

@@ -60,6 +60,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
                 static async (unitOfWork, state, ct) =>
                 {
                     var (id, quantity) = state;
+                    unitOfWork.Prefetch(StoreKey.ForStock(id));
                     var product = await unitOfWork.Products.FindAsync(id, ct).ConfigureAwait(false);
                     var stock = await unitOfWork.Inventory.FindAsync(id, ct).ConfigureAwait(false);
                     if (product is null || stock is null)
@@ -96,6 +97,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             id,
             static async (unitOfWork, id, ct) =>
             {
+                unitOfWork.Prefetch(StoreKey.ForStock(id));
                 var product = await unitOfWork.Products.FindAsync(id, ct).ConfigureAwait(false);
                 var stock = await unitOfWork.Inventory.FindAsync(id, ct).ConfigureAwait(false);
                 return product is null || stock is null
@@ -116,6 +118,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             (after, limit),
             static async (unitOfWork, state, ct) =>
             {
+                // The listing reads each product's stock with it.
                 var products = await unitOfWork.Products.ListAsync(state.after, state.limit, ct).ConfigureAwait(false);
                 var page = new ProductSummary[products.Count];
                 for (var i = 0; i < page.Length; i++)

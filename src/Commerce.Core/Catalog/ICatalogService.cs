@@ -16,6 +16,11 @@ public interface ICatalogService
     /// (negative stock), <see cref="CommerceErrorCode.ProductAlreadyExists"/> or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the change was applied (for example a database connection failed
+    /// during the commit): it was applied entirely or not at all; read the state to find out which.
+    /// Only stores that talk to a server raise it; the in-memory store never does.
+    /// </exception>
     ValueTask<Result<ProductSummary>> AddProductAsync(ProductId id, string name, Money price, int initialStock, CancellationToken cancellationToken = default);
 
     /// <summary>Adds units to a product's stock.</summary>
@@ -27,6 +32,11 @@ public interface ICatalogService
     /// (also when the stock would pass <see cref="int.MaxValue"/>), <see cref="CommerceErrorCode.ProductNotFound"/>
     /// or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
     /// </returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the change was applied (for example a database connection failed
+    /// during the commit): it was applied entirely or not at all; read the state to find out which.
+    /// Only stores that talk to a server raise it; the in-memory store never does.
+    /// </exception>
     ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default);
 
     /// <summary>Reads one product with its stock.</summary>

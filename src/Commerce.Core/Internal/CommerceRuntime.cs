@@ -35,8 +35,9 @@ internal sealed class CommerceRuntime
     /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: after
     /// short random spins while attempts are quick, then with jittered exponential back-off. A business
     /// failure is committed too (with nothing staged), so that the refusal is checked against a consistent
-    /// snapshot of what it read.
+    /// snapshot of what it read; whatever it staged before refusing is dropped.
     /// </summary>
+    /// <exception cref="CommitOutcomeUnknownException">The store could not tell whether the commit applied.</exception>
     public async ValueTask<Result<T>> RunAsync<TState, T>(
         string operation,
         TState state,
@@ -47,10 +48,16 @@ internal sealed class CommerceRuntime
         {
             cancellationToken.ThrowIfCancellationRequested();
             var started = Stopwatch.GetTimestamp();
-            var unitOfWork = await Store.BeginAsync(cancellationToken).ConfigureAwait(false);
+            var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
             await using (unitOfWork.ConfigureAwait(false))
             {
                 var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
+                if (result.IsFailure)
+                {
+                    // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
+                    unitOfWork.DiscardWrites();
+                }
+
                 if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
                 {
                     return result;

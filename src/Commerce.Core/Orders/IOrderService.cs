@@ -22,6 +22,11 @@ public interface IOrderService
     /// <see cref="CommerceErrorCode.InsufficientStock"/> (naming every short product), <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the change was applied (for example a database connection failed
+    /// during the commit): it was applied entirely or not at all; read the state to find out which.
+    /// Only stores that talk to a server raise it; the in-memory store never does.
+    /// </exception>
     ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a placed order.</summary>

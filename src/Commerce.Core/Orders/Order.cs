@@ -21,6 +21,15 @@ public readonly record struct OrderLine
         LineTotal = unitPrice * quantity;
     }
 
+    /// <summary>Creates a line whose total the caller has computed (with checked arithmetic).</summary>
+    internal OrderLine(ProductId productId, int quantity, Money unitPrice, Money lineTotal)
+    {
+        ProductId = productId;
+        Quantity = quantity;
+        UnitPrice = unitPrice;
+        LineTotal = lineTotal;
+    }
+
     /// <summary>The product.</summary>
     public ProductId ProductId { get; }
 
@@ -55,29 +64,19 @@ public sealed record Order
 
     /// <summary>Creates an order over lines that are already immutable (no copy, no boxing on the way in).</summary>
     internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, DateTimeOffset placedAt)
+        : this(id, userId, lines, TotalOf(lines), placedAt)
     {
-        var copy = lines;
-        if (copy.IsEmpty)
-        {
-            throw new ArgumentException("An order needs at least one line.", nameof(lines));
-        }
+    }
 
-        var total = Money.Zero;
-        for (var i = 0; i < copy.Length; i++)
-        {
-            total += copy[i].LineTotal;
-            for (var j = 0; j < i; j++)
-            {
-                if (copy[j].ProductId == copy[i].ProductId)
-                {
-                    throw new ArgumentException("An order holds at most one line per product.", nameof(lines));
-                }
-            }
-        }
-
+    /// <summary>
+    /// Creates an order from lines the order use case built: one per product, priced, with
+    /// <paramref name="total"/> their checked sum. Nothing is copied or summed again.
+    /// </summary>
+    internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, Money total, DateTimeOffset placedAt)
+    {
         Id = id;
         UserId = userId;
-        Lines = copy;
+        Lines = lines;
         Total = total;
         PlacedAt = placedAt;
     }
@@ -96,6 +95,30 @@ public sealed record Order
 
     /// <summary>When the order was placed, from the host's <see cref="TimeProvider"/>.</summary>
     public DateTimeOffset PlacedAt { get; }
+
+    /// <summary>The checked sum of the line totals of lines that name each product once.</summary>
+    private static Money TotalOf(ImmutableArray<OrderLine> lines)
+    {
+        if (lines.IsEmpty)
+        {
+            throw new ArgumentException("An order needs at least one line.", nameof(lines));
+        }
+
+        var total = Money.Zero;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            total += lines[i].LineTotal;
+            for (var j = 0; j < i; j++)
+            {
+                if (lines[j].ProductId == lines[i].ProductId)
+                {
+                    throw new ArgumentException("An order holds at most one line per product.", nameof(lines));
+                }
+            }
+        }
+
+        return total;
+    }
 
     /// <summary>Prices validated lines into an order.</summary>
     /// <param name="id">The new order's id.</param>

@@ -12,7 +12,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var validated = Validate(lines, runtime.Options);
         var result = validated.IsFailure
             ? Result<Order>.Failure(validated.Error)
-            : await runtime.RunAsync("PlaceOrder", (user, lines: validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false);
+            : await runtime.RunAsync("PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false);
 
         if (result.IsSuccess)
         {
@@ -41,21 +41,62 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     /// The checks that need no state: at least one line, positive quantities, duplicates merged (at the
     /// position of their first line), merged quantities within the limit, and not too many products.
     /// </summary>
-    /// <returns>
-    /// The lines to price, with a zero unit price. Each attempt of the use case prices them in place, and
-    /// the order it places keeps the array: one allocation serves the request, every retry and the order.
-    /// </returns>
-    internal static Result<OrderLine[]> Validate(IReadOnlyList<OrderLineRequest> lines, CommerceOptions options)
+    /// <returns>The lines to price: the request itself when it needs no merging, else a merged copy.</returns>
+    internal static Result<IReadOnlyList<OrderLineRequest>> Validate(IReadOnlyList<OrderLineRequest> lines, CommerceOptions options)
     {
         if (lines.Count == 0)
         {
             return Errors.EmptyOrder();
         }
 
-        // Merge into an array sized for the request; it is trimmed only if duplicates were merged.
-        var merged = new OrderLine[lines.Count];
+        if (lines.Count > 8 || HasDuplicates(lines))
+        {
+            return Merge(lines, options);
+        }
+
+        for (var i = 0; i < lines.Count; i++)
+        {
+            if (lines[i].Quantity <= 0)
+            {
+                return Errors.NonPositiveQuantity(lines[i].Quantity);
+            }
+        }
+
+        for (var i = 0; i < lines.Count; i++)
+        {
+            if (lines[i].Quantity > options.MaxLineQuantity)
+            {
+                return Errors.QuantityLimitExceeded(lines[i].Quantity, options.MaxLineQuantity);
+            }
+        }
+
+        return lines.Count > options.MaxOrderLines
+            ? Errors.TooManyLines(lines.Count, options.MaxOrderLines)
+            : Result<IReadOnlyList<OrderLineRequest>>.Success(lines);
+    }
+
+    private static bool HasDuplicates(IReadOnlyList<OrderLineRequest> lines)
+    {
+        for (var i = 1; i < lines.Count; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                if (lines[j].ProductId == lines[i].ProductId)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Merges duplicate products into a new array (see <see cref="Validate"/>).</summary>
+    private static Result<IReadOnlyList<OrderLineRequest>> Merge(IReadOnlyList<OrderLineRequest> lines, CommerceOptions options)
+    {
+        var merged = new OrderLineRequest[lines.Count];
         var count = 0;
-        Dictionary<ProductId, int>? index = lines.Count > 8 ? new(lines.Count) : null;
+        var index = new Dictionary<ProductId, int>(lines.Count);
         for (var i = 0; i < lines.Count; i++)
         {
             var line = lines[i];
@@ -64,11 +105,10 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 return Errors.NonPositiveQuantity(line.Quantity);
             }
 
-            var at = IndexOf(merged, count, index, line.ProductId);
-            if (at < 0)
+            if (!index.TryGetValue(line.ProductId, out var at))
             {
-                index?.Add(line.ProductId, count);
-                merged[count++] = new OrderLine(line.ProductId, line.Quantity, Money.Zero);
+                index.Add(line.ProductId, count);
+                merged[count++] = line;
                 continue;
             }
 
@@ -78,7 +118,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 return Errors.QuantityLimitExceeded(sum, options.MaxLineQuantity);
             }
 
-            merged[at] = new OrderLine(line.ProductId, (int)sum, Money.Zero);
+            merged[at] = new OrderLineRequest(line.ProductId, (int)sum);
         }
 
         for (var i = 0; i < count; i++)
@@ -97,54 +137,48 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         return count == merged.Length ? merged : merged[..count];
     }
 
-    private static int IndexOf(OrderLine[] merged, int count, Dictionary<ProductId, int>? index, ProductId productId)
-    {
-        if (index is not null)
-        {
-            return index.TryGetValue(productId, out var at) ? at : -1;
-        }
-
-        for (var i = 0; i < count; i++)
-        {
-            if (merged[i].ProductId == productId)
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    /// <summary>The use case, in the documented order: price, balance, stock, then pay, deduct, record.</summary>
+    /// <summary>
+    /// The use case, top to bottom: read everything at once, price, check the balance, check the stock,
+    /// then debit, deduct, create the order and record the sale. Each value is read once and the total
+    /// computed once; a refusal returns before anything is staged.
+    /// </summary>
     private static async ValueTask<Result<Order>> PlaceAsync(
         IUnitOfWork unitOfWork,
-        (UserId User, OrderLine[] Lines, CommerceRuntime Runtime) state,
+        (UserId User, IReadOnlyList<OrderLineRequest> Lines, CommerceRuntime Runtime) state,
         CancellationToken ct)
     {
-        var (user, priced, runtime) = state;
+        var (user, lines, runtime) = state;
 
-        // Price every line from the catalog, in place (see Validate); report every unknown product at once
-        // (before any overflow).
+        // One read of the wallet, every product and every stock item.
+        unitOfWork.Prefetch(StoreKey.ForWallet(user));
+        for (var i = 0; i < lines.Count; i++)
+        {
+            unitOfWork.Prefetch(StoreKey.ForProduct(lines[i].ProductId));
+            unitOfWork.Prefetch(StoreKey.ForStock(lines[i].ProductId));
+        }
+
+        await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
+
+        // Price every line from the catalog; report every unknown product at once (before any overflow).
+        var priced = new OrderLine[lines.Count];
+        var total = Money.Zero;
         List<ProductId>? unknown = null;
         var overflow = false;
         for (var i = 0; i < priced.Length; i++)
         {
-            var line = priced[i];
-            var product = await unitOfWork.Products.FindAsync(line.ProductId, ct).ConfigureAwait(false);
+            var (productId, quantity) = lines[i];
+            var product = await unitOfWork.Products.FindAsync(productId, ct).ConfigureAwait(false);
             if (product is null)
             {
-                (unknown ??= []).Add(line.ProductId);
+                (unknown ??= []).Add(productId);
             }
-            else if (unknown is null && !overflow)
+            else if (!overflow && product.Price.TryMultiply(quantity, out var lineTotal) && total.TryAdd(lineTotal, out total))
             {
-                if (product.Price.TryMultiply(line.Quantity, out _))
-                {
-                    priced[i] = new OrderLine(line.ProductId, line.Quantity, product.Price);
-                }
-                else
-                {
-                    overflow = true;
-                }
+                priced[i] = new OrderLine(productId, quantity, product.Price, lineTotal);
+            }
+            else
+            {
+                overflow = true;
             }
         }
 
@@ -158,11 +192,6 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.AmountOverflow();
         }
 
-        if (!Order.TryTotal(priced, out var total))
-        {
-            return Errors.AmountOverflow();
-        }
-
         // Balance first: when both balance and stock are short, the answer is insufficient balance.
         var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false) ?? Wallet.Empty(user);
         var paid = wallet.Debit(total);
@@ -171,7 +200,8 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Result<Order>.Failure(paid.Error);
         }
 
-        // Then stock for every line; the error names every short product.
+        // Then stock for every line; the error names every short product. Deductions are staged as they
+        // are checked: if one line is short, the refusal drops them (a refused use case commits its reads only).
         List<ProductId>? shortOf = null;
         for (var i = 0; i < priced.Length; i++)
         {
@@ -180,6 +210,10 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             {
                 (shortOf ??= []).Add(priced[i].ProductId);
             }
+            else if (shortOf is null)
+            {
+                unitOfWork.Inventory.Save(stock.Deduct(priced[i].Quantity).Value);
+            }
         }
 
         if (shortOf is not null)
@@ -187,20 +221,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.InsufficientStock(shortOf);
         }
 
-        // Everything checks out: stage payment, stock, the order and the sale; the commit applies all or nothing.
-        // (Reading a stock again returns the state read above, from the unit of work.)
-        var now = runtime.Time.GetUtcNow();
-        // The order takes the priced lines as they are (nothing else keeps them), instead of copying them.
-        var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), now);
+        // Pay, create the order and record the sale; the commit applies all or nothing.
         unitOfWork.Wallets.Save(paid.Value);
-        for (var i = 0; i < priced.Length; i++)
-        {
-            var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
-            unitOfWork.Inventory.Save(stock!.Deduct(priced[i].Quantity).Value);
-        }
-
+        var now = runtime.Time.GetUtcNow();
+        var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
         unitOfWork.Orders.Add(order);
-        await unitOfWork.Sales.RecordAsync(order, ct).ConfigureAwait(false);
+        unitOfWork.Sales.Record(order);
         return order;
     }
 }

@@ -2,16 +2,14 @@ namespace Commerce.Storage;
 
 /// <summary>The sales ledger behind the best-sellers ranking, inside a unit of work.</summary>
 /// <remarks>
-/// Stores may aggregate sales into buckets of <see cref="CommerceOptions.RankingResolution"/>; the
-/// services only ask for intervals whose ends are multiples of it, so totals are exact.
+/// Sales are counted in buckets of <see cref="CommerceOptions.RankingResolution"/>; the services only ask
+/// for intervals whose ends are multiples of it, so totals are exact.
 /// </remarks>
 public interface ISalesRepository
 {
     /// <summary>Stages the sale of an order's lines at the order's <see cref="Order.PlacedAt"/>; it counts only if the unit of work commits.</summary>
     /// <param name="order">The order being placed.</param>
-    /// <param name="cancellationToken">Cancels the read of the current counts, where the store needs one.</param>
-    /// <returns>A task that completes when the sale is staged.</returns>
-    ValueTask RecordAsync(Order order, CancellationToken cancellationToken = default);
+    void Record(Order order);
 
     /// <summary>
     /// The best sellers over [<paramref name="from"/>, <paramref name="to"/>): units per product from

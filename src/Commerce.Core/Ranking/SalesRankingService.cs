@@ -1,3 +1,5 @@
+using Commerce.Storage;
+
 namespace Commerce;
 
 /// <summary>Answers best-seller queries from the store's sales ledger.</summary>
@@ -20,6 +22,12 @@ internal sealed class SalesRankingService(CommerceRuntime runtime) : ISalesRanki
             static async (unitOfWork, state, ct) =>
             {
                 var top = await unitOfWork.Sales.GetTopAsync(state.from, state.to, state.count, ct).ConfigureAwait(false);
+                foreach (var sales in top)
+                {
+                    unitOfWork.Prefetch(StoreKey.ForProduct(sales.ProductId));
+                }
+
+                await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
                 var ranking = new List<PopularProduct>(top.Count);
                 foreach (var sales in top)
                 {

@@ -47,9 +47,8 @@ internal static class SalesWindow
         return list;
     }
 
-    /// <summary>The ranking's order: more units first, then the lower product id. Stores sort with it too.</summary>
-    public static IComparer<Storage.ProductSales> BestFirst { get; } = Comparer<Storage.ProductSales>.Create(
-        static (a, b) => a.Quantity != b.Quantity ? b.Quantity.CompareTo(a.Quantity) : a.ProductId.CompareTo(b.ProductId));
+    /// <summary>The ranking's order: more units first, then the lower product id.</summary>
+    public static IComparer<Storage.ProductSales> BestFirst => Storage.ProductSales.BestFirst;
 
     private static long FloorDiv(long a, long b)
     {

@@ -13,6 +13,11 @@ public interface IWalletService
     /// <see cref="CommerceErrorCode.ChargeLimitExceeded"/>, <see cref="CommerceErrorCode.BalanceLimitExceeded"/>
     /// or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
     /// </returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the change was applied (for example a database connection failed
+    /// during the commit): it was applied entirely or not at all; read the state to find out which.
+    /// Only stores that talk to a server raise it; the in-memory store never does.
+    /// </exception>
     ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a user's balance.</summary>

@@ -19,83 +19,81 @@ internal enum Fault
 }
 
 /// <summary>
-/// A store around the in-memory one, for tests: it can call a hook right after each wallet read (to force
-/// interleavings deterministically) and can inject one <see cref="Fault"/>, to show the checks catch it.
+/// A store around another (here, the in-memory one), for tests: it can call a hook right after each read of a wallet (to
+/// force interleavings deterministically) and can inject one <see cref="Fault"/>, to show the checks catch it.
 /// </summary>
-internal sealed class WrappedStore(InMemoryCommerceStore inner, Fault fault, Action? afterWalletRead = null) : ICommerceStore
+internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? afterWalletRead = null) : ICommerceStore
 {
-    private readonly InMemoryCommerceStore _inner = inner;
-    private readonly Fault _fault = fault;
-    private readonly Action? _afterWalletRead = afterWalletRead;
+    public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
+        new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
-    public async ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default) =>
-        new UnitOfWork(this, await _inner.BeginAsync(cancellationToken));
-
-    private sealed class UnitOfWork(WrappedStore store, IUnitOfWork inner) : IUnitOfWork, IWalletRepository, ISalesRepository
+    private sealed class Session(WrappedStore store, IStoreSession session) : IStoreSession
     {
-        private readonly Dictionary<UserId, Wallet> _blindWrites = [];
-
-        public IWalletRepository Wallets => this;
-
-        public IProductRepository Products => inner.Products;
-
-        public IInventoryRepository Inventory => inner.Inventory;
-
-        public ICartRepository Carts => inner.Carts;
-
-        public IOrderRepository Orders => inner.Orders;
-
-        public ISalesRepository Sales => store._fault == Fault.SalesNotRecorded ? this : inner.Sales;
-
-        public async ValueTask<Wallet?> FindAsync(UserId userId, CancellationToken cancellationToken = default)
+        public async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
         {
-            Wallet? wallet;
-            if (store._fault == Fault.UncheckedWalletRead)
+            await session.ReadAsync(batch, cancellationToken);
+            for (var i = 0; i < batch.Count; i++)
             {
-                await using var side = await store._inner.BeginAsync(cancellationToken);
-                wallet = await side.Wallets.FindAsync(userId, cancellationToken);
-            }
-            else
-            {
-                wallet = await inner.Wallets.FindAsync(userId, cancellationToken);
-            }
-
-            store._afterWalletRead?.Invoke();
-            return wallet;
-        }
-
-        public void Save(Wallet wallet)
-        {
-            if (store._fault == Fault.UncheckedWalletRead)
-            {
-                _blindWrites[wallet.UserId] = wallet;
-            }
-            else
-            {
-                inner.Wallets.Save(wallet);
+                if (batch[i].Table == StoreTable.Wallets)
+                {
+                    store._afterWalletRead?.Invoke();
+                }
             }
         }
 
-        public ValueTask RecordAsync(Order order, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            session.ReadProductsAsync(after, limit, rows, cancellationToken);
 
-        public ValueTask<IReadOnlyList<ProductSales>> GetTopAsync(DateTimeOffset from, DateTimeOffset to, int count, CancellationToken cancellationToken = default) =>
-            inner.Sales.GetTopAsync(from, to, count, cancellationToken);
+        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            session.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
 
-        public async ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default)
+        public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {
-            if (!await inner.CommitAsync(cancellationToken))
+            var kept = new ChangeSet();
+            var blindWallets = new List<Wallet>();
+            foreach (var change in changes.Changes)
+            {
+                if (store._fault == Fault.UncheckedWalletRead && change.Key.Table == StoreTable.Wallets)
+                {
+                    // Not checked at all; a write is applied blindly once the rest has committed.
+                    if (change.State is Wallet wallet)
+                    {
+                        blindWallets.Add(wallet);
+                    }
+
+                    continue;
+                }
+
+                if (store._fault == Fault.SalesNotRecorded && change.Key.Table == StoreTable.Sales)
+                {
+                    continue;
+                }
+
+                kept.Add(change);
+            }
+
+            foreach (var range in changes.ProductRanges)
+            {
+                kept.AddRange(range);
+            }
+
+            if (!await session.CommitAsync(kept, cancellationToken))
             {
                 return false;
             }
 
-            foreach (var wallet in _blindWrites.Values)
+            foreach (var wallet in blindWallets)
             {
                 while (true)
                 {
-                    await using var side = await store._inner.BeginAsync(cancellationToken);
-                    _ = await side.Wallets.FindAsync(wallet.UserId, cancellationToken);
-                    side.Wallets.Save(wallet);
-                    if (await side.CommitAsync(cancellationToken))
+                    var read = new ReadBatch();
+                    var key = StoreKey.ForWallet(wallet.UserId);
+                    read.Request(key);
+                    await session.ReadAsync(read, cancellationToken);
+                    var seen = read.Results[0];
+                    var overwrite = new ChangeSet();
+                    overwrite.Add(new Change(key, seen.State is null ? ChangeKind.Insert : ChangeKind.Update, true, seen, wallet, 0, 0));
+                    if (await session.CommitAsync(overwrite, cancellationToken))
                     {
                         break;
                     }
@@ -105,6 +103,9 @@ internal sealed class WrappedStore(InMemoryCommerceStore inner, Fault fault, Act
             return true;
         }
 
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        public ValueTask DisposeAsync() => session.DisposeAsync();
     }
+
+    private readonly Fault _fault = fault;
+    private readonly Action? _afterWalletRead = afterWalletRead;
 }

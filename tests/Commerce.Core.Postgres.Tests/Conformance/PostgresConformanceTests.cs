@@ -1,28 +1,52 @@
 using Commerce.Conformance;
 using Commerce.Postgres.Tests.Support;
+using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Commerce.Postgres.Tests.Conformance;
 
 // The conformance suite on the PostgreSQL store: the same behaviour and concurrency tests the
-// in-memory store passes. Each shop gets a fresh schema, created by the store's own migrator.
+// in-memory store passes. Each shop gets a fresh schema, created by the store's own migrator and
+// dropped when the shop is disposed.
 
 internal static class PostgresConformance
 {
+    /// <summary>
+    /// Selects the PostgreSQL store on a fresh schema, created when the shop first needs its store and
+    /// dropped when the shop's service provider is disposed (after the store, so its pool is closed by then).
+    /// </summary>
     public static void UseFreshSchema(ICommerceBuilder builder)
     {
         var schema = "c_" + Guid.NewGuid().ToString("N")[..16];
         var connectionString = PgShop.RequiredConnectionString + ";Maximum Pool Size=24;Application Name=commerce-conformance";
 
-        // Create the schema before the shop is built, with the migrator a host would run at start-up.
-        var setup = new ServiceCollection();
-        setup.AddCommerce().UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = schema; });
-        using (var provider = setup.BuildServiceProvider())
+        // Registered before UsePostgresStore, whose own ICommerceStore registration then stands aside:
+        // the store is resolved after the schema, so the container disposes the store first.
+        builder.Services.AddSingleton(_ => FreshSchema.Create(schema, connectionString));
+        builder.Services.AddSingleton<ICommerceStore>(sp =>
         {
-            provider.EnsureCommerceSchemaAsync().GetAwaiter().GetResult();
+            sp.GetRequiredService<FreshSchema>();
+            return sp.GetRequiredService<PostgresCommerceStore>();
+        });
+        builder.UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = schema; });
+    }
+
+    /// <summary>A schema created by the store's own migrator (as a host would at start-up), dropped on disposal.</summary>
+    private sealed class FreshSchema(string schema) : IDisposable
+    {
+        public static FreshSchema Create(string schema, string connectionString)
+        {
+            var setup = new ServiceCollection();
+            setup.AddCommerce().UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = schema; });
+            using (var provider = setup.BuildServiceProvider())
+            {
+                provider.EnsureCommerceSchemaAsync().GetAwaiter().GetResult();
+            }
+
+            return new FreshSchema(schema);
         }
 
-        builder.UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = schema; });
+        public void Dispose() => PgShop.DropSchema(schema);
     }
 }
 

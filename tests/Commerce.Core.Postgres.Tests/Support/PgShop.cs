@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -11,7 +12,7 @@ namespace Commerce.Postgres.Tests.Support;
 /// </summary>
 internal sealed class PgShop : IAsyncDisposable
 {
-    public static readonly DateTimeOffset Start = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+    public static readonly DateTimeOffset Start = TestClock.Start;
 
     private readonly ServiceProvider _provider;
     private readonly bool _ownsSchema;
@@ -81,12 +82,26 @@ internal sealed class PgShop : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _provider.DisposeAsync();
-        if (_ownsSchema && ConnectionString is not null)
+        if (_ownsSchema)
         {
-            await using var connection = new NpgsqlConnection(ConnectionString);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE", connection);
-            await command.ExecuteNonQueryAsync();
+            await DropSchemaAsync(Schema);
         }
     }
+
+    /// <summary>Drops a test schema and everything in it.</summary>
+    public static async Task DropSchemaAsync(string schema)
+    {
+        if (ConnectionString is null)
+        {
+            return;
+        }
+
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>As <see cref="DropSchemaAsync"/>, for synchronous disposal.</summary>
+    public static void DropSchema(string schema) => DropSchemaAsync(schema).GetAwaiter().GetResult();
 }

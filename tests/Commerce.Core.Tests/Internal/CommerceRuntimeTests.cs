@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Commerce.InMemory;
 using Commerce.Storage;
+using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +11,7 @@ public sealed class CommerceRuntimeTests
 {
     private static (ServiceProvider Provider, ConflictingStore Store, ConcurrentQueue<int> Events) Build(int conflicts, int maxAttempts)
     {
-        var store = new ConflictingStore(new InMemoryCommerceStore(TimeSpan.FromMinutes(1)), conflicts);
+        var store = new ConflictingStore(new FakeStore(), conflicts);
         var events = new ConcurrentQueue<int>();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
@@ -112,25 +112,21 @@ public sealed class CommerceRuntimeTests
 
         public int Commits => _commits;
 
-        public async ValueTask<IUnitOfWork> BeginAsync(CancellationToken cancellationToken = default) =>
-            new UnitOfWork(this, await inner.BeginAsync(cancellationToken));
+        public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
+            new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
-        private sealed class UnitOfWork(ConflictingStore owner, IUnitOfWork inner) : IUnitOfWork
+        private sealed class Session(ConflictingStore owner, IStoreSession inner) : IStoreSession
         {
-            public IWalletRepository Wallets => inner.Wallets;
+            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => inner.ReadAsync(batch, cancellationToken);
 
-            public IProductRepository Products => inner.Products;
+            public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
+                inner.ReadProductsAsync(after, limit, rows, cancellationToken);
 
-            public IInventoryRepository Inventory => inner.Inventory;
+            public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+                inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
 
-            public ICartRepository Carts => inner.Carts;
-
-            public IOrderRepository Orders => inner.Orders;
-
-            public ISalesRepository Sales => inner.Sales;
-
-            public ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default) =>
-                Interlocked.Increment(ref owner._commits) <= owner.Conflicts ? ValueTask.FromResult(false) : inner.CommitAsync(cancellationToken);
+            public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
+                Interlocked.Increment(ref owner._commits) <= owner.Conflicts ? ValueTask.FromResult(false) : inner.CommitAsync(changes, cancellationToken);
 
             public ValueTask DisposeAsync() => inner.DisposeAsync();
         }

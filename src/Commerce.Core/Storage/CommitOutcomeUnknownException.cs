@@ -1,14 +1,19 @@
 namespace Commerce;
 
 /// <summary>
-/// The connection to PostgreSQL failed while a commit was in flight, so the commit may or may not have
-/// been applied. It was applied entirely or not at all; read the state again to find out which.
+/// A store could not tell whether a commit applied: for example the connection to a database failed
+/// while the commit was in flight. The commit applied entirely or not at all; read the state again to
+/// find out which (an order placed by the commit, for example, exists or does not).
 /// </summary>
+/// <remarks>
+/// The services let it through rather than guess: retrying blindly could apply a use case twice, and
+/// reporting a failure could hide one that applied.
+/// </remarks>
 public sealed class CommitOutcomeUnknownException : Exception
 {
     /// <summary>Creates the exception with a default message.</summary>
     public CommitOutcomeUnknownException()
-        : base("The connection failed during a commit; it was applied entirely or not at all.")
+        : base("The store could not tell whether a commit applied; it applied entirely or not at all.")
     {
     }
 
@@ -21,7 +26,7 @@ public sealed class CommitOutcomeUnknownException : Exception
 
     /// <summary>Creates the exception with a message and the failure that caused it.</summary>
     /// <param name="message">The message.</param>
-    /// <param name="innerException">The connection failure.</param>
+    /// <param name="innerException">The failure that hid the outcome.</param>
     public CommitOutcomeUnknownException(string message, Exception innerException)
         : base(message, innerException)
     {

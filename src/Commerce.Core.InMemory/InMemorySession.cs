@@ -1,0 +1,300 @@
+using Commerce.InMemory.LockFree;
+using Commerce.Storage;
+
+namespace Commerce.InMemory;
+
+/// <summary>
+/// The in-memory store's side of a unit of work. A read returns the cell's logical value, with the cell
+/// as its handle. A commit turns the change set into one multi-word CAS: every key read or written is one
+/// cell update, with the state read as the expected value (a key only read keeps it as the desired value
+/// too, so the commit fails if it changed); an adjusted number expects whatever the cell holds when the
+/// commit is built. A change set without writes instead re-reads what it read: since states are never
+/// reused, equal references mean each cell held its state throughout, so all reads held together at one
+/// instant.
+/// </summary>
+/// <remarks>Stateless: one instance serves every unit of work of the store, on any thread.</remarks>
+internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSession
+{
+    // Built per commit on the committing thread; the descriptor copies it into its own storage.
+    [ThreadStatic]
+    private static CellUpdate[]? t_scratch;
+
+    public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var key = batch[i];
+            batch.SetResult(i, Read(store.TableOf(key.Table), new CellKey(key.High, key.Low)));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var ids = store.ProductIds.Snapshot;
+        var listed = 0;
+        var scannedUpTo = long.MaxValue;
+        for (var i = ProductIndex.FirstAfter(ids, after?.Value); i < ids.Length; i++)
+        {
+            if (listed == limit)
+            {
+                scannedUpTo = ids[i - 1];
+                break;
+            }
+
+            var key = new CellKey(0, ids[i]);
+            var product = Read(store.Products, key);
+            if (product.State is null)
+            {
+                // Listed by a commit still in flight (or one that failed): an absent read, which the commit
+                // checks, so a page never misses a product whose commit succeeds before this one.
+                rows.Add(new StoreKey(StoreTable.Products, 0, ids[i]), product);
+                continue;
+            }
+
+            listed++;
+            rows.Add(new StoreKey(StoreTable.Products, 0, ids[i]), product);
+            rows.Add(new StoreKey(StoreTable.Stock, 0, ids[i]), Read(store.Inventory, key));
+        }
+
+        return new(new ProductRange(after, scannedUpTo, ProductIndex.CountInRange(ids, after?.Value, scannedUpTo), ids));
+    }
+
+    public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var top = RankingCache.Top(store.Sales, firstBucket, endBucket, count, out var consistent);
+        return new(new SalesTop(top.AsReadOnly(), consistent));
+    }
+
+    public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!changes.HasWrites)
+        {
+            return new(Validate(changes));
+        }
+
+        if (!RangesUnchanged(changes))
+        {
+            return new(false);
+        }
+
+        var span = changes.Changes;
+        var updates = t_scratch is { } scratch && scratch.Length >= span.Length ? scratch : (t_scratch = new CellUpdate[Math.Max(8, span.Length)]);
+        var next = 0;
+        SalesBucket? sales = null;
+        List<SalesBucket>? moreSales = null;
+        try
+        {
+            foreach (ref readonly var change in span)
+            {
+                if (change.Kind == ChangeKind.Stable)
+                {
+                    continue; // A write-once state only read cannot have changed: no check.
+                }
+
+                var table = store.TableOf(change.Key.Table);
+                var key = new CellKey(change.Key.High, change.Key.Low);
+                switch (change.Kind)
+                {
+                    case ChangeKind.Read:
+                    {
+                        var seen = change.Seen.State ?? Absent.Value;
+                        var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
+                        updates[next++] = new CellUpdate(cell, seen, seen);
+                        break;
+                    }
+
+                    case ChangeKind.Insert:
+                    {
+                        if (change.Key.Table == StoreTable.Products)
+                        {
+                            // List a new product before it can exist, so that a listing never misses a committed one.
+                            store.ProductIds.Add(key.Low);
+                        }
+
+                        var cell = change.Seen.Handle as Cell ?? table.CreateOrGet(key);
+                        updates[next++] = new CellUpdate(cell, Absent.Value, change.State!);
+                        break;
+                    }
+
+                    case ChangeKind.Update:
+                        updates[next++] = new CellUpdate(change.Seen.Handle as Cell ?? table.GetOrCreate(key), change.Seen.State!, change.State!);
+                        break;
+
+                    case ChangeKind.Adjust:
+                    {
+                        if (change.Key.Table == StoreTable.Sales)
+                        {
+                            var bucket = store.Sales.GetOrCreateBucket(key.High);
+                            if (sales is null)
+                            {
+                                sales = bucket;
+                            }
+                            else if (!ReferenceEquals(sales, bucket))
+                            {
+                                (moreSales ??= []).Add(bucket);
+                            }
+                        }
+
+                        var cell = table.GetOrCreate(key);
+                        var current = MultiWordCas.Read(cell);
+                        if (Adjusted(change, current) is not { } adjusted)
+                        {
+                            return new(false);
+                        }
+
+                        updates[next++] = new CellUpdate(cell, current, adjusted);
+                        break;
+                    }
+                }
+            }
+
+            return new(Commit(updates.AsSpan(0, next), sales, moreSales));
+        }
+        finally
+        {
+            // The scratch keeps no state alive.
+            updates.AsSpan(0, next).Clear();
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private bool Commit(ReadOnlySpan<CellUpdate> updates, SalesBucket? sales, List<SalesBucket>? moreSales)
+    {
+        var descriptor = CommitDescriptor.Create(updates);
+        if (sales is null)
+        {
+            return MultiWordCas.Commit(descriptor, store.AfterInstall);
+        }
+
+        // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
+        var stripe = sales.BeginCommit();
+        if (moreSales is not null)
+        {
+            foreach (var bucket in moreSales)
+            {
+                bucket.BeginCommit(stripe);
+            }
+        }
+
+        try
+        {
+            return MultiWordCas.Commit(descriptor, store.AfterInstall);
+        }
+        finally
+        {
+            sales.EndCommit(stripe);
+            if (moreSales is not null)
+            {
+                foreach (var bucket in moreSales)
+                {
+                    bucket.EndCommit(stripe);
+                }
+            }
+        }
+    }
+
+    /// <summary>The state of a number after an adjustment, or <see langword="null"/> if it would fall below the change's minimum.</summary>
+    private static object? Adjusted(in Change change, object current)
+    {
+        var key = change.Key;
+        var value = current switch
+        {
+            SalesCount count => count.Quantity,
+            StockItem stock => stock.OnHand,
+            Wallet wallet => wallet.Balance.Amount,
+            _ when ReferenceEquals(current, Absent.Value) => 0L,
+            _ => throw new InvalidOperationException($"The state at {key} is not a number."),
+        };
+
+        long next;
+        try
+        {
+            next = checked(value + change.Delta);
+        }
+        catch (OverflowException)
+        {
+            return null;
+        }
+
+        if (next < change.Minimum)
+        {
+            return null;
+        }
+
+        return key.Table switch
+        {
+            StoreTable.Sales => new SalesCount(next),
+            StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
+            StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
+            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next)),
+            StoreTable.Stock or StoreTable.Wallets => null,
+            _ => throw new InvalidOperationException($"The table of {key} holds no number to adjust."),
+        };
+    }
+
+    private static StoredState Read(CellTable table, CellKey key)
+    {
+        var cell = table.Find(key);
+        if (cell is null)
+        {
+            return StoredState.Absent;
+        }
+
+        var state = MultiWordCas.Read(cell);
+        return new StoredState(ReferenceEquals(state, Absent.Value) ? null : state, 0, cell);
+    }
+
+    private bool Validate(ChangeSet changes)
+    {
+        // One read is a snapshot by itself. Two are not, even if one of them can no longer change: a
+        // product read present after a wallet changed did not exist when the wallet was read.
+        var span = changes.Changes;
+        if (span.Length + changes.ProductRanges.Count <= 1)
+        {
+            return true;
+        }
+
+        foreach (ref readonly var change in span)
+        {
+            if (change.Kind == ChangeKind.Stable)
+            {
+                continue;
+            }
+
+            var cell = change.Seen.Handle as Cell ?? store.TableOf(change.Key.Table).Find(new CellKey(change.Key.High, change.Key.Low));
+            var now = cell is null ? Absent.Value : MultiWordCas.Read(cell);
+            if (!ReferenceEquals(now, change.Seen.State ?? Absent.Value))
+            {
+                return false;
+            }
+        }
+
+        return RangesUnchanged(changes);
+    }
+
+    private bool RangesUnchanged(ChangeSet changes)
+    {
+        var ranges = changes.ProductRanges;
+        if (ranges.Count == 0)
+        {
+            return true;
+        }
+
+        var ids = store.ProductIds.Snapshot;
+        foreach (var range in ranges)
+        {
+            if (!ReferenceEquals(ids, range.Token) && ProductIndex.CountInRange(ids, range.After?.Value, range.UpTo) != range.Count)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,172 @@
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// The session's reads, each one statement, so each is a snapshot by itself: a batch of keys of any
+/// tables (<see cref="PostgresSql.ReadKeys"/>), a page of products with their stock, the best sellers
+/// with their products. Each read is split into building its command and consuming its rows into a
+/// result the session applies only once the statement has completed, so a read retried on a fresh
+/// connection never reports a row twice. Every state read carries, as its handle, the number of the
+/// statement that read it (<see cref="Statement"/>), so that a commit without writes can tell whether
+/// its reads form a snapshot.
+/// </summary>
+internal static class PostgresReads
+{
+    private static readonly object[] Statements = [.. Enumerable.Range(0, 64).Select(static n => (object)n)];
+
+    /// <summary>The handle of the states read by a session's <paramref name="number"/>th read statement (from 1).</summary>
+    public static object Statement(int number) => number < Statements.Length ? Statements[number] : number;
+
+    /// <summary>The number of the read statement behind a handle; 0 if the handle is not one (the state was not read by this store).</summary>
+    public static int StatementOf(object? handle) => handle is int number ? number : 0;
+
+    // ---- keys -----------------------------------------------------------------------------------
+
+    /// <summary>One statement reading every key of the batch: one <c>= ANY</c> array per table.</summary>
+    public static NpgsqlCommand Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch)
+    {
+        var tables = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var table = batch[i].Table;
+            if (table is < StoreTable.Wallets or > StoreTable.Orders)
+            {
+                throw new ArgumentException($"The key {batch[i]} cannot be read by key.", nameof(batch));
+            }
+
+            tables |= 1 << (int)table;
+        }
+
+        var command = store.Command(connection, store.Sql.ReadKeys(tables));
+        foreach (var table in PostgresSql.KeyedTables)
+        {
+            if ((tables & (1 << (int)table)) == 0)
+            {
+                continue;
+            }
+
+            if (table == StoreTable.Orders)
+            {
+                command.With(Collect(batch, table, static key => key.OrderId.Value));
+            }
+            else
+            {
+                command.With(Collect(batch, table, static key => key.Low));
+            }
+        }
+
+        return command;
+    }
+
+    /// <summary>What the key read found: one state per requested key (a null state where no row was), each with the statement's handle.</summary>
+    public static async ValueTask<StoredState[]> KeysFoundAsync(NpgsqlDataReader reader, ReadBatch batch, object statement, CancellationToken cancellationToken)
+    {
+        var found = new StoredState[batch.Count];
+        found.AsSpan().Fill(new StoredState(null, 0, statement));
+        PostgresRows.OrderRows? orders = null;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (PostgresRows.TableOf(reader) == StoreTable.Orders)
+            {
+                (orders ??= new()).Add(reader);
+                continue;
+            }
+
+            var (key, state) = PostgresRows.Keyed(reader, statement);
+            found[IndexOf(batch, key)] = state;
+        }
+
+        // Orders are write-once: no version (their present state can no longer change).
+        orders?.Build((key, order) => found[IndexOf(batch, key)] = new StoredState(order, 0, statement));
+        return found;
+    }
+
+    // ---- product listing ------------------------------------------------------------------------
+
+    /// <summary>A page of products with ids above the page's start (from the lowest if null), with their stock.</summary>
+    public static NpgsqlCommand Products(PostgresCommerceStore store, NpgsqlConnection connection, (ProductId? After, int Limit) page) =>
+        page.After is { } after
+            ? store.Command(connection, store.Sql.ListProducts).With(after.Value).With(page.Limit)
+            : store.Command(connection, store.Sql.ListProductsFromStart).With(page.Limit);
+
+    /// <summary>The listed rows (each product, then its stock) and the range the listing covered.</summary>
+    public static async ValueTask<(List<(StoreKey, StoredState)> Rows, ProductRange Range)> ProductsFoundAsync(
+        NpgsqlDataReader reader, (ProductId? After, int Limit) page, object statement, CancellationToken cancellationToken)
+    {
+        var rows = new List<(StoreKey, StoredState)>(Math.Min(page.Limit, 64) * 2);
+        var (listed, lastId) = (0, long.MaxValue);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var (product, stock) = PostgresRows.Listed(reader, statement);
+            rows.Add(product);
+            rows.Add(stock);
+            (listed, lastId) = (listed + 1, product.Key.Low);
+        }
+
+        // A full page covered ids up to its last one; a shorter page covered every id above its start.
+        return (rows, new ProductRange(page.After, listed == page.Limit ? lastId : long.MaxValue, listed, statement));
+    }
+
+    // ---- best sellers ---------------------------------------------------------------------------
+
+    /// <summary>The best sellers over buckets [first, end), with their products.</summary>
+    public static NpgsqlCommand TopSales(PostgresCommerceStore store, NpgsqlConnection connection, (long First, long End, int Count) query) =>
+        store.Command(connection, store.Sql.TopSales)
+            .With(store.BucketStart(query.First))
+            .With(store.BucketStart(query.End))
+            .With(query.Count);
+
+    /// <summary>The best sellers and the product rows joined with them.</summary>
+    public static async ValueTask<(List<ProductSales> Sales, List<(StoreKey, StoredState)> Products)> TopSalesFoundAsync(
+        NpgsqlDataReader reader, (long First, long End, int Count) query, object statement, CancellationToken cancellationToken)
+    {
+        var sales = new List<ProductSales>(query.Count);
+        var products = new List<(StoreKey, StoredState)>(query.Count);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var id = new ProductId(reader.GetInt64(0));
+            sales.Add(new ProductSales(id, reader.GetInt64(1)));
+            products.Add((StoreKey.ForProduct(id), new StoredState(new Product(id, reader.GetString(2), new Money(reader.GetInt64(3))), reader.GetInt64(4), statement)));
+        }
+
+        return (sales, products);
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------
+
+    private static T[] Collect<T>(ReadBatch batch, StoreTable table, Func<StoreKey, T> value)
+    {
+        var count = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            count += batch[i].Table == table ? 1 : 0;
+        }
+
+        var values = new T[count];
+        count = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i].Table == table)
+            {
+                values[count++] = value(batch[i]);
+            }
+        }
+
+        return values;
+    }
+
+    private static int IndexOf(ReadBatch batch, StoreKey key)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i] == key)
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidOperationException($"The key read returned {key}, which was not asked for.");
+    }
+}

@@ -1,0 +1,257 @@
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// The PostgreSQL store's side of one unit of work, on a connection it holds from its first statement
+/// until it is disposed. Each read is one statement (one snapshot), whatever tables it covers.
+/// <see cref="CommitAsync"/> sends every write, and a check of every key only read, as one
+/// <see cref="NpgsqlBatch"/>: one round trip, one implicit transaction, in which each statement
+/// verifies its own row count and raises <c>CM409</c> (rolling the whole batch back) when a read no
+/// longer holds. A change set without writes is validated instead, by one statement, unless its reads
+/// are a snapshot already (see <see cref="IsSnapshot"/>).
+/// </summary>
+/// <remarks>Serves one unit of work at a time; not thread-safe.</remarks>
+internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSession
+{
+    private NpgsqlConnection? _connection;
+    private int _readStatements;
+    private bool _disposed;
+
+    public async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var found = await QueryAsync(batch, PostgresReads.Keys, PostgresReads.KeysFoundAsync, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < found.Length; i++)
+        {
+            batch.SetResult(i, found[i]);
+        }
+    }
+
+    public async ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentNullException.ThrowIfNull(rows);
+        if (after is { Value: long.MaxValue })
+        {
+            return new ProductRange(after, long.MaxValue, 0); // No id lies above; nothing to read.
+        }
+
+        var (listed, range) = await QueryAsync((after, limit), PostgresReads.Products, PostgresReads.ProductsFoundAsync, cancellationToken).ConfigureAwait(false);
+        foreach (var (key, state) in listed)
+        {
+            rows.Add(key, state);
+        }
+
+        return range;
+    }
+
+    public async ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentNullException.ThrowIfNull(rows);
+        if (firstBucket >= endBucket)
+        {
+            return new SalesTop([]);
+        }
+
+        var (sales, products) = await QueryAsync((firstBucket, endBucket, count), PostgresReads.TopSales, PostgresReads.TopSalesFoundAsync, cancellationToken).ConfigureAwait(false);
+        foreach (var (key, state) in products)
+        {
+            rows.Add(key, state);
+        }
+
+        // One statement read every bucket at one instant: the ranking is consistent.
+        return new SalesTop(sales.AsReadOnly());
+    }
+
+    public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!changes.HasWrites)
+        {
+            return IsSnapshot(changes) || await ValidateAsync(changes, cancellationToken).ConfigureAwait(false);
+        }
+
+        var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var batch = store.Batch(connection);
+        await using (batch.ConfigureAwait(false))
+        {
+            if (!PostgresCommitBatch.TryBuild(store, changes, batch, out var insertedOrder))
+            {
+                return false;
+            }
+
+            if (store.BeforeCommit is { } hook)
+            {
+                await hook(connection, cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                // Once sent, a commit runs to its end: it is not cancelled half-way.
+                store.CountRoundTrip();
+                await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                return true;
+            }
+            catch (PostgresException e) when (PostgresOutcome.IsConflict(e))
+            {
+                return false;
+            }
+            catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
+            {
+                // The connection failed with the batch in flight: it committed entirely or not at all.
+                await DropConnectionAsync().ConfigureAwait(false);
+                return await PostgresOutcome.ResolveAsync(store, insertedOrder, e).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        await DropConnectionAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Whether the reads of a change set without writes held together at one instant without a check:
+    /// every read that could have changed since (anything but a write-once state read present) and every
+    /// listed range came from one statement, and no write-once state was first read after it (it might
+    /// not have existed then; once read present, it exists unchanged ever after).
+    /// </summary>
+    private bool IsSnapshot(ChangeSet changes)
+    {
+        if (_readStatements <= 1)
+        {
+            return true;
+        }
+
+        var checkedAt = 0;
+        var latestStable = 0;
+        foreach (ref readonly var change in changes.Changes)
+        {
+            var statement = PostgresReads.StatementOf(change.Seen.Handle);
+            if (change.Kind == ChangeKind.Stable)
+            {
+                latestStable = Math.Max(latestStable, statement == 0 ? int.MaxValue : statement);
+            }
+            else if (!SameStatement(ref checkedAt, statement))
+            {
+                return false;
+            }
+        }
+
+        foreach (var range in changes.ProductRanges)
+        {
+            if (range.After is { Value: long.MaxValue })
+            {
+                continue; // Nothing lies above the highest id: the range is empty for ever.
+            }
+
+            if (!SameStatement(ref checkedAt, PostgresReads.StatementOf(range.Token)))
+            {
+                return false;
+            }
+        }
+
+        return checkedAt == 0 || latestStable <= checkedAt;
+
+        static bool SameStatement(ref int checkedAt, int statement)
+        {
+            if (statement == 0 || (checkedAt != 0 && checkedAt != statement))
+            {
+                return false;
+            }
+
+            checkedAt = statement;
+            return true;
+        }
+    }
+
+    /// <summary>One statement, one snapshot: true iff every read of the change set still holds.</summary>
+    private async ValueTask<bool> ValidateAsync(ChangeSet changes, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var command = PostgresCommitBatch.Validation(store, connection, changes);
+        if (command is null)
+        {
+            return true;
+        }
+
+        await using (command.ConfigureAwait(false))
+        {
+            try
+            {
+                store.CountRoundTrip();
+                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+            }
+            catch (PostgresException e) when (PostgresOutcome.IsConflict(e))
+            {
+                return false;
+            }
+            catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
+            {
+                // Nothing was written: report a conflict, so the reads are retried on a fresh connection.
+                await DropConnectionAsync().ConfigureAwait(false);
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs one read statement and returns what it found. A connection found broken (a pooled connection
+    /// whose server went away, a terminated backend) is replaced once: a read applies nothing, and the
+    /// commit checks what it returned anyway.
+    /// </summary>
+    private async ValueTask<TResult> QueryAsync<TArgument, TResult>(
+        TArgument argument,
+        Func<PostgresCommerceStore, NpgsqlConnection, TArgument, NpgsqlCommand> build,
+        Func<NpgsqlDataReader, TArgument, object, CancellationToken, ValueTask<TResult>> consume,
+        CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (var attempt = 1; ; attempt++)
+        {
+            var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var command = build(store, connection, argument);
+            await using (command.ConfigureAwait(false))
+            {
+                try
+                {
+                    store.CountRoundTrip();
+                    var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        var result = await consume(reader, argument, PostgresReads.Statement(_readStatements + 1), cancellationToken).ConfigureAwait(false);
+                        _readStatements++;
+                        return result;
+                    }
+                }
+                catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
+                {
+                    await DropConnectionAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken) =>
+        _connection ??= await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    private async ValueTask DropConnectionAsync()
+    {
+        if (_connection is { } connection)
+        {
+            _connection = null;
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using System.Runtime.CompilerServices;
+
+namespace Commerce.Storage;
+
+/// <summary>What a unit of work asks a store to do with one key at commit.</summary>
+public enum ChangeKind : byte
+{
+    /// <summary>Only read: the commit requires the key to still hold <see cref="Change.Seen"/> (absent if its state is <see langword="null"/>).</summary>
+    Read = 0,
+
+    /// <summary>
+    /// Only read, from a write-once table, and present: it can no longer change, so the store need not
+    /// check it.
+    /// </summary>
+    Stable = 1,
+
+    /// <summary>Insert <see cref="Change.State"/>: the commit requires the key to be absent.</summary>
+    Insert = 2,
+
+    /// <summary>Replace the state read (<see cref="Change.Seen"/>, which the commit requires to be current) with <see cref="Change.State"/>.</summary>
+    Update = 3,
+
+    /// <summary>
+    /// Add <see cref="Change.Delta"/> to the number at the key (a sales count, a wallet's balance, a stock
+    /// item's quantity), whatever it is by then; the commit requires the result to be at least
+    /// <see cref="Change.Minimum"/>. An absent sales count or wallet counts as zero; an absent stock item
+    /// fails the commit. A relative write needs no read, so concurrent adjustments of one key need not conflict.
+    /// </summary>
+    Adjust = 4,
+}
+
+/// <summary>One key of a <see cref="ChangeSet"/>: what was read there and what to write.</summary>
+public readonly struct Change
+{
+    internal Change(StoreKey key, ChangeKind kind, bool wasRead, StoredState seen, object? state, long delta, long minimum)
+    {
+        Key = key;
+        Kind = kind;
+        WasRead = wasRead;
+        Seen = seen;
+        State = state;
+        Delta = delta;
+        Minimum = minimum;
+    }
+
+    /// <summary>The key.</summary>
+    public StoreKey Key { get; }
+
+    /// <summary>What to do with it.</summary>
+    public ChangeKind Kind { get; }
+
+    /// <summary>
+    /// Whether the unit of work read the key (an <see cref="ChangeKind.Insert"/> after reading it absent
+    /// may use the <see cref="StoredState.Handle"/> of that read); false for a blind insert or an adjustment.
+    /// </summary>
+    public bool WasRead { get; }
+
+    /// <summary>What was read at the key (only meaningful if <see cref="WasRead"/>).</summary>
+    public StoredState Seen { get; }
+
+    /// <summary>The state to write, for <see cref="ChangeKind.Insert"/> and <see cref="ChangeKind.Update"/>.</summary>
+    public object? State { get; }
+
+    /// <summary>The amount to add, for <see cref="ChangeKind.Adjust"/>.</summary>
+    public long Delta { get; }
+
+    /// <summary>The least value the adjusted number may take, for <see cref="ChangeKind.Adjust"/>.</summary>
+    public long Minimum { get; }
+
+    /// <summary>Whether the change writes anything.</summary>
+    public bool IsWrite => Kind >= ChangeKind.Insert;
+}
+
+/// <summary>A range of products a unit of work listed, which the commit requires to be unchanged.</summary>
+/// <param name="After">The listing started after this id (<see langword="null"/>: at the lowest id).</param>
+/// <param name="UpTo">The highest id the listing covered (<see cref="long.MaxValue"/> if it reached the end).</param>
+/// <param name="Count">How many products the store had in (<paramref name="After"/>, <paramref name="UpTo"/>].</param>
+/// <param name="Token">Whatever the store needs to check the range cheaply (for example the index it listed from).</param>
+public readonly record struct ProductRange(ProductId? After, long UpTo, int Count, object? Token = null);
+
+/// <summary>
+/// Everything one unit of work asks a store to commit: the keys it read (with what it saw), the keys it
+/// writes, and the product ranges it listed. The store applies every write atomically if, and only if,
+/// every read (<see cref="ChangeKind.Read"/>, <see cref="ChangeKind.Update"/>, an insert's absence, an
+/// adjustment's minimum, every range) still holds; otherwise it applies nothing.
+/// </summary>
+/// <remarks>Built by the library's unit of work; a store only reads it, during one commit call.</remarks>
+public sealed class ChangeSet
+{
+    private Change[] _changes = new Change[8];
+    private List<ProductRange>? _ranges;
+
+    internal ChangeSet()
+    {
+    }
+
+    /// <summary>The keys, one change each, in the order the unit of work first touched them.</summary>
+    public ReadOnlySpan<Change> Changes => new(_changes, 0, Count);
+
+    /// <summary>The number of changes.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The number of changes that write.</summary>
+    public int WriteCount { get; private set; }
+
+    /// <summary>Whether anything is written; a change set without writes only checks that its reads held together.</summary>
+    public bool HasWrites => WriteCount > 0;
+
+    /// <summary>The product ranges listed.</summary>
+    public IReadOnlyList<ProductRange> ProductRanges => (IReadOnlyList<ProductRange>?)_ranges ?? [];
+
+    /// <summary>One change (for code that cannot hold a span, such as an async commit).</summary>
+    /// <param name="index">From 0 to <see cref="Count"/> − 1.</param>
+    /// <returns>The change.</returns>
+    public ref readonly Change this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));
+            return ref _changes[index];
+        }
+    }
+
+    internal ref Change Slot(int index) => ref _changes[index];
+
+    internal int Add(in Change change)
+    {
+        if (Count == _changes.Length)
+        {
+            Array.Resize(ref _changes, Count * 2);
+        }
+
+        _changes[Count] = change;
+        if (change.IsWrite)
+        {
+            WriteCount++;
+        }
+
+        return Count++;
+    }
+
+    internal void Replace(int index, in Change change)
+    {
+        WriteCount += (change.IsWrite ? 1 : 0) - (_changes[index].IsWrite ? 1 : 0);
+        _changes[index] = change;
+    }
+
+    internal void AddRange(ProductRange range) => (_ranges ??= []).Add(range);
+
+    /// <summary>Turns every write back into the read it was (or drops it, for a blind write).</summary>
+    internal void DiscardWrites()
+    {
+        if (WriteCount == 0)
+        {
+            return;
+        }
+
+        var kept = 0;
+        for (var i = 0; i < Count; i++)
+        {
+            var change = _changes[i];
+            if (change.IsWrite)
+            {
+                if (!change.WasRead)
+                {
+                    continue;
+                }
+
+                change = new Change(change.Key, ReadKind(change.Key, change.Seen), true, change.Seen, null, 0, 0);
+            }
+
+            _changes[kept++] = change;
+        }
+
+        Array.Clear(_changes, kept, Count - kept);
+        Count = kept;
+        WriteCount = 0;
+    }
+
+    /// <summary>Empties the change set for reuse.</summary>
+    /// <returns><see langword="false"/> if it grew too large to be worth keeping.</returns>
+    internal bool Reset()
+    {
+        if (_changes.Length > 64)
+        {
+            return false;
+        }
+
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<Change>())
+        {
+            Array.Clear(_changes, 0, Count);
+        }
+
+        Count = 0;
+        WriteCount = 0;
+        _ranges = null;
+        return true;
+    }
+
+    /// <summary>The kind of a key only read: stable if write-once and present.</summary>
+    internal static ChangeKind ReadKind(StoreKey key, in StoredState seen) =>
+        key.IsWriteOnce && seen.State is not null ? ChangeKind.Stable : ChangeKind.Read;
+}

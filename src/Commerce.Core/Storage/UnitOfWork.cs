@@ -1,0 +1,408 @@
+using System.Runtime.CompilerServices;
+
+namespace Commerce.Storage;
+
+/// <summary>
+/// The one unit of work of the library, over any store's <see cref="IStoreSession"/>. It keeps every
+/// rule of the port in one place: a key read twice gives the same state; a read after a write gives the
+/// staged state; a write to a key not read first is an insert (the key must be absent at commit); a write
+/// over a present state of a write-once table (products, orders) fails the commit; a present write-once
+/// state only read needs no check; sales are adjusted, never read; a refused use case commits its
+/// reads only. The store only reads batches and commits the resulting <see cref="ChangeSet"/>.
+/// </summary>
+/// <remarks>
+/// Units of work are reused: the one a thread disposed last is handed out again (with a fresh session),
+/// so a use case over the in-memory store allocates none. A disposed unit of work must not be used again.
+/// </remarks>
+internal sealed class UnitOfWork
+    : IUnitOfWork, IWalletRepository, IProductRepository, IInventoryRepository, ICartRepository, IOrderRepository, ISalesRepository
+{
+    [ThreadStatic]
+    private static UnitOfWork? t_spare;
+
+    private readonly ChangeSet _changes = new();
+    private readonly ReadBatch _batch = new();
+    private IStoreSession? _session;
+    private TimeSpan _rankingResolution;
+    private bool _doomed;
+    private bool _completed;
+    private bool _disposed;
+
+    private UnitOfWork(TimeSpan rankingResolution) => _rankingResolution = rankingResolution;
+
+    public IWalletRepository Wallets => this;
+
+    public IProductRepository Products => this;
+
+    public IInventoryRepository Inventory => this;
+
+    public ICartRepository Carts => this;
+
+    public IOrderRepository Orders => this;
+
+    public ISalesRepository Sales => this;
+
+    /// <summary>The change set as it stands (for tests).</summary>
+    internal ChangeSet Changes => _changes;
+
+    /// <summary>Opens a unit of work over a new session of <paramref name="store"/>, reusing this thread's spare if it has one.</summary>
+    public static ValueTask<IUnitOfWork> BeginAsync(ICommerceStore store, TimeSpan rankingResolution, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var opening = store.OpenSessionAsync(cancellationToken);
+        if (!opening.IsCompletedSuccessfully)
+        {
+            return Awaited(rankingResolution, opening);
+        }
+
+        return new(Rent(rankingResolution, opening.Result));
+
+        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening) =>
+            Rent(rankingResolution, await opening.ConfigureAwait(false));
+    }
+
+    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session)
+    {
+        var unitOfWork = t_spare;
+        if (unitOfWork is null)
+        {
+            unitOfWork = new UnitOfWork(rankingResolution);
+        }
+        else
+        {
+            t_spare = null;
+            unitOfWork._rankingResolution = rankingResolution;
+            unitOfWork._completed = false;
+            unitOfWork._disposed = false;
+        }
+
+        unitOfWork._session = session;
+        return unitOfWork;
+    }
+
+    // ---- batch reads --------------------------------------------------------------------------
+
+    public void Prefetch(StoreKey key)
+    {
+        EnsureOpen();
+        if (key.Table == StoreTable.Sales)
+        {
+            throw new ArgumentException("Sales are adjusted and ranked, not read by key.", nameof(key));
+        }
+
+        if (IndexOf(key) < 0 && !_batch.Contains(key))
+        {
+            _batch.Request(key);
+        }
+    }
+
+    public ValueTask LoadAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureOpen();
+        if (_batch.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var reading = _session!.ReadAsync(_batch, cancellationToken);
+        if (!reading.IsCompletedSuccessfully)
+        {
+            return Awaited(this, reading);
+        }
+
+        Absorb();
+        return ValueTask.CompletedTask;
+
+        static async ValueTask Awaited(UnitOfWork unitOfWork, ValueTask reading)
+        {
+            await reading.ConfigureAwait(false);
+            unitOfWork.Absorb();
+        }
+    }
+
+    /// <summary>Records what a batch read found, then empties the batch.</summary>
+    private void Absorb()
+    {
+        try
+        {
+            _batch.EnsureComplete();
+            var results = _batch.Results;
+            for (var i = 0; i < results.Length; i++)
+            {
+                Remember(_batch[i], results[i]);
+            }
+
+            if (_batch.Added is { } added)
+            {
+                foreach (var (key, state) in added)
+                {
+                    Remember(key, state);
+                }
+            }
+        }
+        finally
+        {
+            _batch.Clear();
+        }
+    }
+
+    /// <summary>Remembers a read; a key known already keeps what it had, so repeated reads agree.</summary>
+    private void Remember(in StoreKey key, in StoredState seen)
+    {
+        if (key.Table == StoreTable.Sales || IndexOf(key) >= 0)
+        {
+            return;
+        }
+
+        _changes.Add(new Change(key, ChangeSet.ReadKind(key, seen), true, seen, null, 0, 0));
+    }
+
+    /// <summary>The state a key holds in this unit of work, reading it (with anything prefetched) if unknown.</summary>
+    private ValueTask<T?> FindAsync<T>(StoreKey key, CancellationToken cancellationToken)
+        where T : class
+    {
+        EnsureOpen();
+        var at = IndexOf(key);
+        if (at >= 0)
+        {
+            return new(StateOf<T>(at));
+        }
+
+        if (!_batch.Contains(key))
+        {
+            _batch.Request(key);
+        }
+
+        var loading = LoadAsync(cancellationToken);
+        if (!loading.IsCompletedSuccessfully)
+        {
+            return Awaited(this, loading, key);
+        }
+
+        return new(StateOf<T>(IndexOf(key)));
+
+        static async ValueTask<T?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
+        {
+            await loading.ConfigureAwait(false);
+            return unitOfWork.StateOf<T>(unitOfWork.IndexOf(key));
+        }
+    }
+
+    private T? StateOf<T>(int at)
+        where T : class
+    {
+        ref readonly var change = ref _changes[at];
+        return change.Kind switch
+        {
+            ChangeKind.Insert or ChangeKind.Update => (T?)change.State,
+            ChangeKind.Adjust => throw new InvalidOperationException("A key adjusted in a unit of work cannot be read in it."),
+            _ => (T?)change.Seen.State,
+        };
+    }
+
+    // ---- writes -------------------------------------------------------------------------------
+
+    /// <summary>Stages a state: an update of a state read, an insert otherwise (see the class remarks).</summary>
+    private void Stage(in StoreKey key, object state)
+    {
+        EnsureOpen();
+        var at = IndexOf(key);
+        if (at < 0)
+        {
+            // Not read first: an insert, which requires the key to be absent at commit.
+            _changes.Add(new Change(key, ChangeKind.Insert, false, default, state, 0, 0));
+            return;
+        }
+
+        ref readonly var known = ref _changes[at];
+        var kind = known.Kind switch
+        {
+            ChangeKind.Insert or ChangeKind.Update => known.Kind,
+            ChangeKind.Adjust => throw new InvalidOperationException("A key adjusted in a unit of work cannot also be written whole."),
+            _ when known.Seen.State is null => ChangeKind.Insert,
+            _ => ChangeKind.Update,
+        };
+
+        if (kind == ChangeKind.Update && key.IsWriteOnce)
+        {
+            // A write-once state is never replaced: the port's Add is an insert, which must fail over it.
+            _doomed = true;
+        }
+
+        _changes.Replace(at, new Change(key, kind, known.WasRead, known.Seen, state, 0, 0));
+    }
+
+    /// <summary>Stages a relative change of a number (see <see cref="ChangeKind.Adjust"/>); adjustments of one key add up.</summary>
+    private void Adjust(in StoreKey key, long delta, long minimum)
+    {
+        EnsureOpen();
+        var at = IndexOf(key);
+        if (at < 0)
+        {
+            _changes.Add(new Change(key, ChangeKind.Adjust, false, default, null, delta, minimum));
+            return;
+        }
+
+        ref readonly var known = ref _changes[at];
+        if (known.Kind != ChangeKind.Adjust)
+        {
+            throw new InvalidOperationException("A key read or written whole in a unit of work cannot also be adjusted.");
+        }
+
+        _changes.Replace(at, new Change(key, ChangeKind.Adjust, false, default, null, checked(known.Delta + delta), Math.Max(known.Minimum, minimum)));
+    }
+
+    /// <summary>Drops every staged write, keeping the reads: a refused use case commits (validates) only what it read.</summary>
+    internal void DiscardWrites() => _changes.DiscardWrites();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int IndexOf(in StoreKey key)
+    {
+        var changes = _changes.Changes;
+        for (var i = 0; i < changes.Length; i++)
+        {
+            if (changes[i].Key == key)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    // ---- repositories -------------------------------------------------------------------------
+
+    ValueTask<Wallet?> IWalletRepository.FindAsync(UserId userId, CancellationToken cancellationToken) =>
+        FindAsync<Wallet>(StoreKey.ForWallet(userId), cancellationToken);
+
+    void IWalletRepository.Save(Wallet wallet)
+    {
+        ArgumentNullException.ThrowIfNull(wallet);
+        Stage(StoreKey.ForWallet(wallet.UserId), wallet);
+    }
+
+    ValueTask<Product?> IProductRepository.FindAsync(ProductId productId, CancellationToken cancellationToken) =>
+        FindAsync<Product>(StoreKey.ForProduct(productId), cancellationToken);
+
+    async ValueTask<IReadOnlyList<Product>> IProductRepository.ListAsync(ProductId? after, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await LoadAsync(cancellationToken).ConfigureAwait(false);
+        var range = await _session!.ReadProductsAsync(after, limit, _batch, cancellationToken).ConfigureAwait(false);
+        var rows = _batch.Added;
+        Absorb();
+        _changes.AddRange(range);
+
+        var page = new List<Product>(Math.Min(limit, 64));
+        foreach (var (key, state) in rows ?? [])
+        {
+            // A product this unit of work already knew keeps the state it had (absent stays absent; the commit then fails).
+            if (key.Table == StoreTable.Products && state.State is not null && StateOf<Product>(IndexOf(key)) is { } product)
+            {
+                page.Add(product);
+            }
+        }
+
+        return page.AsReadOnly();
+    }
+
+    void IProductRepository.Add(Product product)
+    {
+        ArgumentNullException.ThrowIfNull(product);
+        Stage(StoreKey.ForProduct(product.Id), product);
+    }
+
+    ValueTask<StockItem?> IInventoryRepository.FindAsync(ProductId productId, CancellationToken cancellationToken) =>
+        FindAsync<StockItem>(StoreKey.ForStock(productId), cancellationToken);
+
+    void IInventoryRepository.Save(StockItem item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        Stage(StoreKey.ForStock(item.ProductId), item);
+    }
+
+    ValueTask<Cart?> ICartRepository.FindAsync(UserId userId, CancellationToken cancellationToken) =>
+        FindAsync<Cart>(StoreKey.ForCart(userId), cancellationToken);
+
+    void ICartRepository.Save(Cart cart)
+    {
+        ArgumentNullException.ThrowIfNull(cart);
+        Stage(StoreKey.ForCart(cart.UserId), cart);
+    }
+
+    ValueTask<Order?> IOrderRepository.FindAsync(OrderId orderId, CancellationToken cancellationToken) =>
+        FindAsync<Order>(StoreKey.ForOrder(orderId), cancellationToken);
+
+    void IOrderRepository.Add(Order order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        Stage(StoreKey.ForOrder(order.Id), order);
+    }
+
+    void ISalesRepository.Record(Order order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var bucket = SalesWindow.BucketOf(order.PlacedAt, _rankingResolution);
+        var lines = order.Lines;
+        for (var i = 0; i < lines.Count; i++)
+        {
+            Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), lines[i].Quantity, 0);
+        }
+    }
+
+    async ValueTask<IReadOnlyList<ProductSales>> ISalesRepository.GetTopAsync(DateTimeOffset from, DateTimeOffset to, int count, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        await LoadAsync(cancellationToken).ConfigureAwait(false);
+        var top = await _session!.ReadTopSalesAsync(
+            SalesWindow.BucketOf(from, _rankingResolution),
+            SalesWindow.BucketOf(to, _rankingResolution),
+            count,
+            _batch,
+            cancellationToken).ConfigureAwait(false);
+        Absorb();
+
+        // Buckets read while a commit on them was in flight might count part of an order: fail the commit, so the query runs again.
+        _doomed |= !top.Consistent;
+        return top.Sales;
+    }
+
+    // ---- commit -------------------------------------------------------------------------------
+
+    public ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        EnsureOpen();
+        _completed = true;
+        return _doomed ? new(false) : _session!.CommitAsync(_changes, cancellationToken);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _completed = true;
+        if (_disposed)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _disposed = true;
+        var session = _session!;
+        _session = null;
+        var closing = session.DisposeAsync();
+        Recycle();
+        return closing;
+    }
+
+    /// <summary>Keeps this unit of work for the thread's next <see cref="BeginAsync"/>, unless it grew too large.</summary>
+    private void Recycle()
+    {
+        _doomed = false;
+        _batch.Clear();
+        if (_changes.Reset())
+        {
+            t_spare = this;
+        }
+    }
+
+    private void EnsureOpen() => ObjectDisposedException.ThrowIf(_completed, this);
+}

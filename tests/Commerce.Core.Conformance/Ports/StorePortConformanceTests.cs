@@ -1,0 +1,374 @@
+using Commerce.Storage;
+
+namespace Commerce.Conformance.Ports;
+
+/// <summary>
+/// The storage port's rules, checked on a store through the library's unit of work: what every store
+/// must do with batch reads, ranges and change sets, whatever the services ask of it. A storage adapter's
+/// test project derives a concrete class and says how to create a fresh, empty store.
+/// </summary>
+public abstract class StorePortConformanceTests
+{
+    /// <summary>The instant orders in these tests are placed at.</summary>
+    protected static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 30, TimeSpan.Zero);
+
+    private static readonly Product Widget = new(new ProductId(1), "Widget", new Money(5));
+
+    /// <summary>A fresh, empty store (the subclass cleans up what it creates).</summary>
+    /// <returns>The store.</returns>
+    protected abstract ICommerceStore CreateStore();
+
+    [StoreFact]
+    public async Task A_batch_read_returns_every_table_present_and_absent()
+    {
+        var store = CreateStore();
+        var order = NewOrder(new UserId(7), 2);
+        await CommitAsync(store, u =>
+        {
+            u.Wallets.Save(new Wallet(new UserId(7), new Money(100)));
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, 10));
+            u.Carts.Save(new Cart(new UserId(7), [new CartLine(Widget.Id, 3)]));
+            u.Orders.Add(order);
+        });
+
+        await using var unitOfWork = await store.BeginAsync();
+        StoreKey[] keys =
+        [
+            StoreKey.ForWallet(new UserId(7)), StoreKey.ForWallet(new UserId(8)),
+            StoreKey.ForProduct(Widget.Id), StoreKey.ForProduct(new ProductId(2)),
+            StoreKey.ForStock(Widget.Id), StoreKey.ForStock(new ProductId(2)),
+            StoreKey.ForCart(new UserId(7)), StoreKey.ForCart(new UserId(8)),
+            StoreKey.ForOrder(order.Id), StoreKey.ForOrder(new OrderId(Guid.NewGuid())),
+        ];
+        foreach (var key in keys)
+        {
+            unitOfWork.Prefetch(key);
+        }
+
+        await unitOfWork.LoadAsync();
+
+        Assert.Equal(new Money(100), (await unitOfWork.Wallets.FindAsync(new UserId(7)))!.Balance);
+        Assert.Null(await unitOfWork.Wallets.FindAsync(new UserId(8)));
+        Assert.Equal(Widget, await unitOfWork.Products.FindAsync(Widget.Id));
+        Assert.Null(await unitOfWork.Products.FindAsync(new ProductId(2)));
+        Assert.Equal(10, (await unitOfWork.Inventory.FindAsync(Widget.Id))!.OnHand);
+        Assert.Null(await unitOfWork.Inventory.FindAsync(new ProductId(2)));
+        Assert.Equal(3, (await unitOfWork.Carts.FindAsync(new UserId(7)))!.QuantityOf(Widget.Id));
+        Assert.Null(await unitOfWork.Carts.FindAsync(new UserId(8)));
+        Assert.Equal(order, await unitOfWork.Orders.FindAsync(order.Id));
+        Assert.Null(await unitOfWork.Orders.FindAsync(new OrderId(Guid.NewGuid())));
+        Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    [StoreFact]
+    public async Task A_key_read_twice_gives_what_was_first_read_and_a_write_is_read_back()
+    {
+        var store = CreateStore();
+        await ChargeAsync(store, 7, 100);
+
+        await using var unitOfWork = await store.BeginAsync();
+        var first = await unitOfWork.Wallets.FindAsync(new UserId(7));
+        await ChargeAsync(store, 7, 50);
+        Assert.Same(first, await unitOfWork.Wallets.FindAsync(new UserId(7)));
+
+        var staged = new Wallet(new UserId(7), new Money(1));
+        unitOfWork.Wallets.Save(staged);
+        Assert.Same(staged, await unitOfWork.Wallets.FindAsync(new UserId(7)));
+
+        // The wallet changed after it was read: the commit applies nothing.
+        Assert.False(await unitOfWork.CommitAsync());
+        Assert.Equal(new Money(150), await BalanceAsync(store, 7));
+    }
+
+    [StoreFact]
+    public async Task A_write_to_a_key_not_read_is_an_insert_and_fails_over_an_existing_state()
+    {
+        var store = CreateStore();
+        await ChargeAsync(store, 7, 100);
+
+        await using (var blind = await store.BeginAsync())
+        {
+            blind.Wallets.Save(new Wallet(new UserId(7), new Money(1)));
+            blind.Carts.Save(Cart.Empty(new UserId(7)));
+            Assert.False(await blind.CommitAsync());
+        }
+
+        Assert.Equal(new Money(100), await BalanceAsync(store, 7));
+        await using var check = await store.BeginAsync();
+        Assert.Null(await check.Carts.FindAsync(new UserId(7)));
+    }
+
+    [StoreFact]
+    public async Task Adding_a_product_over_one_read_present_fails_and_changes_nothing()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u => u.Products.Add(Widget));
+
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            Assert.Equal(Widget, await unitOfWork.Products.FindAsync(Widget.Id));
+            unitOfWork.Products.Add(new Product(Widget.Id, "Gadget", new Money(9)));
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        await using (var blind = await store.BeginAsync())
+        {
+            blind.Products.Add(new Product(Widget.Id, "Gadget", new Money(9)));
+            Assert.False(await blind.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(Widget, await check.Products.FindAsync(Widget.Id));
+    }
+
+    [StoreFact]
+    public async Task Adding_an_order_over_one_read_present_fails_and_changes_nothing()
+    {
+        var store = CreateStore();
+        var order = NewOrder(new UserId(7), 2);
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Orders.Add(order);
+        });
+
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            Assert.Equal(order, await unitOfWork.Orders.FindAsync(order.Id));
+            unitOfWork.Orders.Add(new Order(order.Id, new UserId(8), [new OrderLine(Widget.Id, 9, new Money(1))], At));
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        await using (var blind = await store.BeginAsync())
+        {
+            blind.Orders.Add(new Order(order.Id, new UserId(8), [new OrderLine(Widget.Id, 9, new Money(1))], At));
+            Assert.False(await blind.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(order, await check.Orders.FindAsync(order.Id));
+    }
+
+    [StoreFact]
+    public async Task A_key_read_absent_that_appears_before_the_commit_fails_it()
+    {
+        var store = CreateStore();
+        await using var unitOfWork = await store.BeginAsync();
+        Assert.Null(await unitOfWork.Products.FindAsync(Widget.Id));
+        unitOfWork.Wallets.Save(new Wallet(new UserId(7), new Money(3)));
+
+        await CommitAsync(store, u => u.Products.Add(Widget));
+
+        Assert.False(await unitOfWork.CommitAsync());
+        Assert.Equal(Money.Zero, await BalanceAsync(store, 7));
+    }
+
+    [StoreFact]
+    public async Task A_key_only_read_that_changes_before_the_commit_fails_it()
+    {
+        var store = CreateStore();
+        await ChargeAsync(store, 1, 100);
+
+        await using var unitOfWork = await store.BeginAsync();
+        _ = await unitOfWork.Wallets.FindAsync(new UserId(1));
+        unitOfWork.Wallets.Save(new Wallet(new UserId(2), new Money(5)));
+
+        await ChargeAsync(store, 1, 1);
+
+        Assert.False(await unitOfWork.CommitAsync());
+        Assert.Equal(Money.Zero, await BalanceAsync(store, 2));
+    }
+
+    [StoreFact]
+    public async Task A_read_only_unit_of_work_fails_if_its_reads_did_not_hold_together()
+    {
+        var store = CreateStore();
+        await ChargeAsync(store, 1, 100);
+        await ChargeAsync(store, 2, 100);
+
+        await using (var torn = await store.BeginAsync())
+        {
+            _ = await torn.Wallets.FindAsync(new UserId(1));
+            await ChargeAsync(store, 1, 1);
+            _ = await torn.Wallets.FindAsync(new UserId(2));
+            Assert.False(await torn.CommitAsync());
+        }
+
+        await using var steady = await store.BeginAsync();
+        _ = await steady.Wallets.FindAsync(new UserId(1));
+        _ = await steady.Wallets.FindAsync(new UserId(2));
+        Assert.True(await steady.CommitAsync());
+    }
+
+    [StoreFact]
+    public async Task A_present_product_only_read_does_not_stop_a_commit()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, 10));
+        });
+
+        await using var unitOfWork = await store.BeginAsync();
+        Assert.Equal(Widget, await unitOfWork.Products.FindAsync(Widget.Id));
+        var stock = await unitOfWork.Inventory.FindAsync(Widget.Id);
+        await CommitAsync(store, u => u.Products.Add(new Product(new ProductId(2), "Other", new Money(1))));
+        unitOfWork.Inventory.Save(stock!.Deduct(1).Value);
+
+        Assert.True(await unitOfWork.CommitAsync());
+        await using var check = await store.BeginAsync();
+        Assert.Equal(9, (await check.Inventory.FindAsync(Widget.Id))!.OnHand);
+    }
+
+    [StoreFact]
+    public async Task A_listed_page_fails_the_commit_if_a_product_appears_inside_its_range_but_not_beyond()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            foreach (var id in new long[] { 10, 20, 30, 40 })
+            {
+                u.Products.Add(new Product(new ProductId(id), $"P{id}", new Money(id)));
+                u.Inventory.Save(new StockItem(new ProductId(id), (int)id));
+            }
+        });
+
+        await using (var inside = await store.BeginAsync())
+        {
+            var page = await inside.Products.ListAsync(null, 2);
+            Assert.Equal([10L, 20L], page.Select(p => p.Id.Value));
+            Assert.Equal(20, (await inside.Inventory.FindAsync(new ProductId(20)))!.OnHand);
+            inside.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+            await CommitAsync(store, u => u.Products.Add(new Product(new ProductId(15), "P15", new Money(15))));
+            Assert.False(await inside.CommitAsync());
+        }
+
+        await using var beyond = await store.BeginAsync();
+        var next = await beyond.Products.ListAsync(new ProductId(15), 2);
+        Assert.Equal([20L, 30L], next.Select(p => p.Id.Value));
+        beyond.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+        await CommitAsync(store, u => u.Products.Add(new Product(new ProductId(35), "P35", new Money(35))));
+        Assert.True(await beyond.CommitAsync());
+    }
+
+    [StoreFact]
+    public async Task A_change_set_with_every_kind_of_change_applies_as_a_whole()
+    {
+        var store = CreateStore();
+        await ChargeAsync(store, 7, 100);
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, 10));
+        });
+        var order = NewOrder(new UserId(7), 4);
+
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            Assert.Equal(Widget, await unitOfWork.Products.FindAsync(Widget.Id));          // stable
+            Assert.Null(await unitOfWork.Inventory.FindAsync(new ProductId(2)));          // read, absent
+            var wallet = await unitOfWork.Wallets.FindAsync(new UserId(7));
+            unitOfWork.Wallets.Save(wallet!.Debit(order.Total).Value);                    // update
+            var stock = await unitOfWork.Inventory.FindAsync(Widget.Id);
+            unitOfWork.Inventory.Save(stock!.Deduct(4).Value);                            // update
+            unitOfWork.Carts.Save(new Cart(new UserId(7), [new CartLine(Widget.Id, 1)])); // insert
+            unitOfWork.Orders.Add(order);                                                 // insert
+            unitOfWork.Sales.Record(order);                                               // adjust
+            Assert.True(await unitOfWork.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(new Money(100) - order.Total, (await check.Wallets.FindAsync(new UserId(7)))!.Balance);
+        Assert.Equal(6, (await check.Inventory.FindAsync(Widget.Id))!.OnHand);
+        Assert.Equal(1, (await check.Carts.FindAsync(new UserId(7)))!.QuantityOf(Widget.Id));
+        Assert.Equal(order, await check.Orders.FindAsync(order.Id));
+        Assert.Equal(new[] { new ProductSales(Widget.Id, 4) }, await TopAsync(check));
+    }
+
+    [StoreFact]
+    public async Task A_failed_commit_applies_none_of_its_changes()
+    {
+        var store = CreateStore();
+        await ChargeAsync(store, 7, 100);
+        await CommitAsync(store, u => u.Products.Add(Widget));
+        var order = NewOrder(new UserId(7), 4);
+
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            var wallet = await unitOfWork.Wallets.FindAsync(new UserId(7));
+            unitOfWork.Wallets.Save(wallet!.Debit(order.Total).Value);
+            unitOfWork.Orders.Add(order);
+            unitOfWork.Sales.Record(order);
+            unitOfWork.Carts.Save(Cart.Empty(new UserId(7)));
+            await ChargeAsync(store, 7, 1);
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(new Money(101), (await check.Wallets.FindAsync(new UserId(7)))!.Balance);
+        Assert.Null(await check.Orders.FindAsync(order.Id));
+        Assert.Null(await check.Carts.FindAsync(new UserId(7)));
+        Assert.Empty(await TopAsync(check));
+    }
+
+    [StoreFact]
+    public async Task Adjustments_of_one_key_need_no_read_so_interleaved_ones_both_count()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u => u.Products.Add(Widget));
+        var first = NewOrder(new UserId(1), 2);
+        var second = NewOrder(new UserId(2), 3);
+
+        await using var a = await store.BeginAsync();
+        await using var b = await store.BeginAsync();
+        a.Sales.Record(first);
+        b.Sales.Record(second);
+        b.Sales.Record(NewOrder(new UserId(3), 5));
+        Assert.True(await b.CommitAsync());
+        Assert.True(await a.CommitAsync());
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(new[] { new ProductSales(Widget.Id, 10) }, await TopAsync(check));
+    }
+
+    [StoreFact]
+    public async Task A_unit_of_work_cannot_be_used_after_its_commit()
+    {
+        var store = CreateStore();
+        var unitOfWork = await store.BeginAsync();
+        Assert.True(await unitOfWork.CommitAsync());
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await unitOfWork.Wallets.FindAsync(new UserId(1)));
+        Assert.Throws<ObjectDisposedException>(() => unitOfWork.Prefetch(StoreKey.ForWallet(new UserId(1))));
+        await unitOfWork.DisposeAsync();
+    }
+
+    private static Order NewOrder(UserId user, int quantity) =>
+        new(OrderId.New(At), user, [new OrderLine(Widget.Id, quantity, Widget.Price)], At);
+
+    private static async Task<IReadOnlyList<ProductSales>> TopAsync(IUnitOfWork unitOfWork) =>
+        await unitOfWork.Sales.GetTopAsync(At.AddMinutes(-5), At.AddMinutes(5), 5);
+
+    private static async Task CommitAsync(ICommerceStore store, Action<IUnitOfWork> stage)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        stage(unitOfWork);
+        Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    private static async Task ChargeAsync(ICommerceStore store, long user, long amount)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        var wallet = await unitOfWork.Wallets.FindAsync(new UserId(user)) ?? Wallet.Empty(new UserId(user));
+        unitOfWork.Wallets.Save(new Wallet(wallet.UserId, wallet.Balance + new Money(amount)));
+        Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    private static async Task<Money> BalanceAsync(ICommerceStore store, long user)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        return (await unitOfWork.Wallets.FindAsync(new UserId(user)))?.Balance ?? Money.Zero;
+    }
+}

@@ -1,0 +1,157 @@
+using Commerce.Storage;
+
+namespace Commerce.Tests.Storage;
+
+/// <summary>
+/// The change set the core's unit of work hands a store: each rule of the port turned into the right
+/// kind of change, checked against a session that only records what it is asked.
+/// </summary>
+public sealed class UnitOfWorkTests
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 30, TimeSpan.Zero);
+    private static readonly Product Widget = new(new ProductId(1), "Widget", new Money(5));
+    private static readonly Wallet Rich = new(new UserId(7), new Money(100));
+
+    [Fact]
+    public async Task Reads_become_checks_except_present_write_once_states()
+    {
+        var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget), (StoreKey.ForWallet(Rich.UserId), Rich));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        _ = await unitOfWork.Products.FindAsync(Widget.Id);
+        _ = await unitOfWork.Products.FindAsync(new ProductId(2));
+        _ = await unitOfWork.Wallets.FindAsync(Rich.UserId);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        Assert.Equal(
+            [ChangeKind.Stable, ChangeKind.Read, ChangeKind.Read],
+            session.Committed!.Select(c => c.Kind));
+        Assert.False(session.CommittedWrites);
+    }
+
+    [Fact]
+    public async Task A_write_is_an_update_over_a_present_read_and_an_insert_otherwise()
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        _ = await unitOfWork.Wallets.FindAsync(Rich.UserId);
+        unitOfWork.Wallets.Save(Rich with { });
+        _ = await unitOfWork.Carts.FindAsync(Rich.UserId);
+        unitOfWork.Carts.Save(Cart.Empty(Rich.UserId));
+        unitOfWork.Inventory.Save(new StockItem(Widget.Id, 3));
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var changes = session.Committed!;
+        Assert.Equal([ChangeKind.Update, ChangeKind.Insert, ChangeKind.Insert], changes.Select(c => c.Kind));
+        Assert.Equal([true, true, false], changes.Select(c => c.WasRead));
+        Assert.Same(Rich, changes[0].Seen.State);
+    }
+
+    [Fact]
+    public async Task Writing_over_a_present_write_once_state_fails_the_commit_without_asking_the_store()
+    {
+        var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        _ = await unitOfWork.Products.FindAsync(Widget.Id);
+        unitOfWork.Products.Add(new Product(Widget.Id, "Gadget", new Money(1)));
+
+        Assert.False(await unitOfWork.CommitAsync());
+        Assert.Null(session.Committed);
+    }
+
+    [Fact]
+    public async Task Prefetched_keys_are_read_in_one_call_and_then_served_from_memory()
+    {
+        var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget), (StoreKey.ForWallet(Rich.UserId), Rich));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        unitOfWork.Prefetch(StoreKey.ForWallet(Rich.UserId));
+        unitOfWork.Prefetch(StoreKey.ForProduct(Widget.Id));
+        unitOfWork.Prefetch(StoreKey.ForStock(Widget.Id));
+        unitOfWork.Prefetch(StoreKey.ForProduct(Widget.Id));
+        await unitOfWork.LoadAsync();
+        Assert.Same(Widget, await unitOfWork.Products.FindAsync(Widget.Id));
+        Assert.Same(Rich, await unitOfWork.Wallets.FindAsync(Rich.UserId));
+        Assert.Null(await unitOfWork.Inventory.FindAsync(Widget.Id));
+
+        Assert.Equal([3], session.BatchSizes);
+        Assert.Throws<ArgumentException>(() => unitOfWork.Prefetch(StoreKey.ForSales(0, Widget.Id)));
+    }
+
+    [Fact]
+    public async Task Recorded_sales_are_adjustments_per_bucket_and_product_that_add_up()
+    {
+        var session = new RecordingSession();
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync(new CommerceOptions { RankingResolution = TimeSpan.FromMinutes(1) });
+
+        unitOfWork.Sales.Record(new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At));
+        unitOfWork.Sales.Record(new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At.AddSeconds(10)));
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var bucket = (At - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMinute;
+        var change = Assert.Single(session.Committed!);
+        Assert.Equal((ChangeKind.Adjust, StoreKey.ForSales(bucket, Widget.Id), 5L, 0L), (change.Kind, change.Key, change.Delta, change.Minimum));
+    }
+
+    [Fact]
+    public async Task Discarding_writes_keeps_the_reads_and_drops_blind_writes()
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich));
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+
+        _ = await unitOfWork.Wallets.FindAsync(Rich.UserId);
+        ((IWalletRepository)unitOfWork).Save(Rich with { });
+        ((IInventoryRepository)unitOfWork).Save(new StockItem(Widget.Id, 3));
+        unitOfWork.DiscardWrites();
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var change = Assert.Single(session.Committed!);
+        Assert.Equal((ChangeKind.Read, StoreKey.ForWallet(Rich.UserId)), (change.Kind, change.Key));
+        Assert.False(session.CommittedWrites);
+    }
+
+    /// <summary>A store whose one session answers reads from a fixed set of states and records each commit.</summary>
+    private sealed class RecordingStore(RecordingSession session) : ICommerceStore
+    {
+        public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) => new(session);
+    }
+
+    private sealed class RecordingSession(params (StoreKey Key, object State)[] states) : IStoreSession
+    {
+        public List<int> BatchSizes { get; } = [];
+
+        public Change[]? Committed { get; private set; }
+
+        public bool CommittedWrites { get; private set; }
+
+        public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+        {
+            BatchSizes.Add(batch.Count);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var key = batch[i];
+                batch.SetResult(i, new StoredState(states.FirstOrDefault(s => s.Key == key).State));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+        {
+            Committed = changes.Changes.ToArray();
+            CommittedWrites = changes.HasWrites;
+            return ValueTask.FromResult(true);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
