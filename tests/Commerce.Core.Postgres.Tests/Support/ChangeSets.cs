@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Commerce.Storage;
 
 namespace Commerce.Postgres.Tests.Support;
@@ -7,11 +6,6 @@ namespace Commerce.Postgres.Tests.Support;
 /// Builds change sets by hand, to drive a store session with changes the services never stage (an
 /// adjustment of stock or of a wallet, an insert or an update the unit of work would refuse first).
 /// </summary>
-/// <remarks>
-/// The core builds change sets only inside its unit of work, and gives this project no access to its
-/// internals; these accessors bind to the internal constructors and <c>Add</c> by name and fail with
-/// <see cref="MissingMethodException"/> if the core changes them.
-/// </remarks>
 internal static class ChangeSets
 {
     public static ChangeSet Of(params Change[] changes)
@@ -33,12 +27,10 @@ internal static class ChangeSets
 
     public static Change Adjust(StoreKey key, long delta, long minimum = 0) => NewChange(key, ChangeKind.Adjust, false, default, null, delta, minimum);
 
-    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
-    private static extern ChangeSet NewChangeSet();
+    private static ChangeSet NewChangeSet() => new();
 
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "Add")]
-    private static extern int Add(ChangeSet set, in Change change);
+    private static int Add(ChangeSet set, in Change change) => set.Add(change);
 
-    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
-    private static extern Change NewChange(StoreKey key, ChangeKind kind, bool wasRead, StoredState seen, object? state, long delta, long minimum);
+    private static Change NewChange(StoreKey key, ChangeKind kind, bool wasRead, StoredState seen, object? state, long delta, long minimum) =>
+        new(key, kind, wasRead, seen, state, delta, minimum);
 }
