@@ -1,0 +1,10 @@
+using Commerce.Conformance;
+
+namespace Commerce.InMemory.Tests.Conformance;
+
+// The ledger, idempotency, cancel and checkout conformance suites on the in-memory store.
+
+public sealed class InMemoryIdempotencyTests : IdempotencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
