@@ -8,3 +8,23 @@ public sealed class InMemoryIdempotencyTests : IdempotencyConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryLedgerTests : LedgerConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryCancelTests : CancelConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryCheckoutTests : CheckoutConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryOrderListingTests : OrderListingConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
