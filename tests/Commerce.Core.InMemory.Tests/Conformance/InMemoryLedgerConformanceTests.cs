@@ -28,3 +28,8 @@ public sealed class InMemoryOrderListingTests : OrderListingConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryLedgerConcurrencyTests : LedgerConcurrencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
