@@ -33,3 +33,13 @@ public sealed class InMemoryLedgerConcurrencyTests : LedgerConcurrencyConformanc
 {
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryLedgerPropertyTests : LedgerPropertyConformanceTests
+{
+    // Memory is fast: more and longer sequences than a database suite can afford.
+    protected override int Cases => 100;
+
+    protected override int MaxSteps => 40;
+
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
