@@ -203,6 +203,28 @@ public abstract class CancelConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_cancel_reorders_the_ranking_and_a_short_top_list_follows()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 1, 100);
+        await shop.AddProductAsync(2, 1, 100);
+        await shop.AddProductAsync(3, 1, 100);
+        await shop.ChargeAsync(1, 1_000);
+        var big = await shop.PlacedAsync(1, (1, 8));
+        await shop.PlacedAsync(1, (1, 1), (2, 5), (3, 3));
+        Assert.Equal([Product(1), Product(2)], (await shop.Ranking.GetPopularProductsAsync(2, TimeSpan.FromHours(1))).Select(p => p.ProductId));
+
+        await shop.Orders.CancelOrderAsync(big.Id);
+
+        Assert.Equal(
+            [(Product(2), 5L), (Product(3), 3L)],
+            (await shop.Ranking.GetPopularProductsAsync(2, TimeSpan.FromHours(1))).Select(p => (p.ProductId, p.QuantitySold)));
+        Assert.Equal(
+            [(1, Product(2), 5L), (2, Product(3), 3L), (3, Product(1), 1L)],
+            (await shop.Ranking.GetPopularProductsAsync(10, TimeSpan.FromHours(1))).Select(p => (p.Rank, p.ProductId, p.QuantitySold)));
+    }
+
+    [StoreFact]
     public async Task A_cancel_cancelled_before_it_starts_throws_and_changes_nothing()
     {
         using var shop = await StockedShopAsync();

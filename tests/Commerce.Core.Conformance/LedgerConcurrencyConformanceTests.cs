@@ -154,6 +154,45 @@ public abstract class LedgerConcurrencyConformanceTests : CommerceConformanceTes
     }
 
     [StoreFact]
+    public async Task A_keyed_charge_that_gave_up_on_conflicts_stored_nothing_and_runs_when_called_again()
+    {
+        using var shop = CreateShop(o => o.MaxCommitAttempts = 1);
+        const int threads = 4;
+        const int perThread = 300;
+        var results = new Result<Money>[threads, perThread];
+
+        RunTogether(threads, t =>
+        {
+            for (var i = 0; i < perThread; i++)
+            {
+                results[t, i] = Wait(shop.Wallets.ChargeAsync(User(1), Money(t + 1), new IdempotencyKey($"t{t}-{i}")));
+            }
+        });
+
+        // Conflicts may or may not happen on a given run; a key that got one was not stored, so calling it
+        // again runs the charge, and a key that succeeded answers with its stored balance.
+        for (var t = 0; t < threads; t++)
+        {
+            for (var i = 0; i < perThread; i++)
+            {
+                var again = await shop.Wallets.ChargeAsync(User(1), Money(t + 1), new IdempotencyKey($"t{t}-{i}"));
+                if (results[t, i].IsSuccess)
+                {
+                    Assert.Equal(results[t, i].Value, again.Value);
+                }
+                else
+                {
+                    Assert.Equal(CommerceErrorCode.ConcurrencyConflict, results[t, i].Error!.Code);
+                    Assert.True(again.IsSuccess, again.ToString());
+                }
+            }
+        }
+
+        Assert.Equal(Money(perThread * (1 + 2 + 3 + 4)), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(threads * perThread, (await shop.AssertLedgerConsistentAsync(1)).Count);
+    }
+
+    [StoreFact]
     public async Task Concurrent_cancels_of_one_order_refund_and_restock_it_once()
     {
         using var shop = CreateShop();

@@ -159,6 +159,25 @@ public abstract class LedgerConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(25 * 26 / 2), (await shop.Wallets.GetLedgerAsync(User(1), 24, 1))[0].BalanceAfter);
     }
 
+    [StoreTheory]
+    [InlineData(3L, 10)]
+    [InlineData(4L, 1000)]
+    [InlineData(1_000_000L, 1)]
+    [InlineData(long.MaxValue - 1000, 1000)]
+    [InlineData(long.MaxValue - 1, 10)]
+    [InlineData(long.MaxValue, 10)]
+    [InlineData(long.MaxValue, 1000)]
+    public async Task An_afterSequence_at_or_past_the_end_reads_nothing(long after, int limit)
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 1);
+        await shop.ChargeAsync(1, 2);
+        await shop.ChargeAsync(1, 3);
+
+        Assert.Empty(await shop.Wallets.GetLedgerAsync(User(1), after, limit));
+        Assert.Empty(await shop.Wallets.GetLedgerAsync(User(2), after, limit));
+    }
+
     [StoreFact]
     public async Task The_default_page_is_100_entries()
     {
