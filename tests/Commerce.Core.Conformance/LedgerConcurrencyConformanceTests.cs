@@ -92,6 +92,51 @@ public abstract class LedgerConcurrencyConformanceTests : CommerceConformanceTes
     }
 
     [StoreFact]
+    public async Task Items_added_while_checkouts_run_end_up_in_exactly_one_order_or_still_in_the_cart()
+    {
+        using var shop = CreateShop();
+        const int adds = 300;
+        const int checkouts = 60;
+        await shop.AddProductAsync(1, 2, 10_000);
+        await shop.ChargeAsync(1, 100_000);
+        var orders = new List<Order>();
+
+        RunTogether(2, t =>
+        {
+            if (t == 0)
+            {
+                for (var i = 0; i < adds; i++)
+                {
+                    Assert.True(Wait(shop.Carts.AddItemAsync(User(1), Product(1), 1)).IsSuccess);
+                }
+
+                return;
+            }
+
+            for (var i = 0; i < checkouts; i++)
+            {
+                var checkedOut = Wait(shop.Carts.CheckoutAsync(User(1)));
+                if (checkedOut.IsSuccess)
+                {
+                    orders.Add(checkedOut.Value);
+                }
+                else
+                {
+                    Assert.Equal(CommerceErrorCode.EmptyOrder, checkedOut.Error!.Code);
+                }
+            }
+        });
+
+        var ordered = orders.Sum(o => Assert.Single(o.Lines).Quantity);
+        var inCart = (await shop.Carts.GetCartAsync(User(1))).Lines.Sum(l => l.Quantity);
+        Assert.Equal(adds, ordered + inCart);
+        Assert.Equal(10_000 - ordered, await shop.StockOfAsync(1));
+        Assert.Equal(Money(100_000 - (2 * ordered)), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(orders.Select(o => o.Id).Reverse(), (await shop.Orders.ListOrdersAsync(User(1), 1000)).Select(o => o.Id));
+        await shop.AssertLedgerConsistentAsync(1);
+    }
+
+    [StoreFact]
     public async Task Concurrent_charges_with_one_key_and_different_amounts_apply_exactly_one_of_them()
     {
         using var shop = CreateShop();
