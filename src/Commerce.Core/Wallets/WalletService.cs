@@ -42,6 +42,7 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             {
                 var (user, after, limit) = state;
                 var length = (await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false))?.LedgerLength ?? 0;
+                after = Math.Min(after, length); // past the end reads nothing, and after + limit cannot overflow
                 var last = Math.Min(length, after + limit);
                 for (var sequence = after + 1; sequence <= last; sequence++)
                 {
