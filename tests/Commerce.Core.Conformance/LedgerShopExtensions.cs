@@ -124,7 +124,7 @@ public static class LedgerShopExtensions
             var entry = ledger[i];
             Assert.Equal(i + 1, entry.Sequence);
             Assert.Equal(new UserId(user), entry.UserId);
-            Assert.True(entry.Amount.IsPositive, $"Entry {Describe(entry)} has an amount that is not positive.");
+            Assert.True(entry.Amount.IsPositive || (entry.Kind == LedgerEntryKind.Payment && entry.Amount == Money.Zero), $"Entry {Describe(entry)} has an amount that is not positive (only a free order's payment is zero).");
             Assert.Equal(entry.Kind != LedgerEntryKind.Charge, entry.OrderId is not null);
             running += entry.Kind == LedgerEntryKind.Payment ? -entry.Amount.Amount : entry.Amount.Amount;
             Assert.Equal(new Money(running), entry.BalanceAfter);

@@ -88,11 +88,7 @@ public abstract class OrderListingConformanceTests : CommerceConformanceTests
         Assert.Equal([checkedOut, keyed], await shop.Orders.ListOrdersAsync(User(1)));
     }
 
-    /// <remarks>
-    /// The documentation lists every order of the user; a free order moves no money and so writes no
-    /// ledger entry, but it is an order all the same. Fails on the in-memory store today: the listing reads
-    /// the payment entries of the wallet's ledger, so orders with a zero total are never listed.
-    /// </remarks>
+    /// <remarks>A free order moves no money, but it is an order all the same (its payment entry has a zero amount).</remarks>
     [StoreFact]
     public async Task Free_orders_are_listed_too()
     {
