@@ -94,10 +94,10 @@ public static class CommandGenerators
             (6, key switch
             {
                 "a" => Gen.Elements<(long, int)[]>([(1, 2)], [(1, 1), (1, 1)]),
-                "b" => Gen.Elements<(long, int)[]>([(1, 1), (2, 1)], [(1, 1), (2, 1)]),
+                "b" => Gen.Elements<(long, int)[]>([(1, 2), (2, 1)], [(1, 1), (2, 1), (1, 1)]),
                 _ => Gen.Elements<(long, int)[]>([(3, 2)], [(3, 1), (3, 1)]),
             }),
-            (2, Gen.Elements<(long, int)[]>([(2, 1), (1, 1)], [(4, 1), (2, 3)], [(1, 2)], [(3, 2)])),
+            (2, Gen.Elements<(long, int)[]>([(2, 1), (1, 2)], [(4, 1), (2, 3)], [(1, 2)], [(3, 2)])),
             (1, Lines))
         select (Command)new Command.KeyedOrder(user, lines, key);
 
