@@ -44,7 +44,8 @@ public sealed class ReadBatch
 
     /// <summary>
     /// Adds a row read alongside the requested keys. The unit of work remembers it as read (so the commit
-    /// checks it), unless it already knows the key.
+    /// checks it), unless it already knew the key before this call. Add each key at most once per call, and
+    /// no requested key.
     /// </summary>
     /// <param name="key">The key.</param>
     /// <param name="state">What was read.</param>
@@ -52,7 +53,7 @@ public sealed class ReadBatch
 
     internal ReadOnlySpan<StoredState> Results => new(_results, 0, Count);
 
-    internal List<(StoreKey Key, StoredState State)>? Added => _added;
+    internal List<(StoreKey Key, StoredState State)>? Added => _added is { Count: > 0 } ? _added : null;
 
     internal bool Contains(in StoreKey key)
     {
@@ -96,6 +97,13 @@ public sealed class ReadBatch
         Array.Clear(_results, 0, Count);
         Array.Clear(_set, 0, Count);
         Count = 0;
-        _added = null;
+        if (_added is { Capacity: > 256 })
+        {
+            _added = null; // A large listing's rows are not worth keeping.
+        }
+        else
+        {
+            _added?.Clear();
+        }
     }
 }

@@ -131,17 +131,20 @@ internal sealed class UnitOfWork
         try
         {
             _batch.EnsureComplete();
+
+            // The keys of one batch are distinct, so only what was known before it needs a search.
+            var known = _changes.Count;
             var results = _batch.Results;
             for (var i = 0; i < results.Length; i++)
             {
-                Remember(_batch[i], results[i]);
+                Remember(_batch[i], results[i], known);
             }
 
             if (_batch.Added is { } added)
             {
                 foreach (var (key, state) in added)
                 {
-                    Remember(key, state);
+                    Remember(key, state, known);
                 }
             }
         }
@@ -151,15 +154,15 @@ internal sealed class UnitOfWork
         }
     }
 
-    /// <summary>Remembers a read; a key known already keeps what it had, so repeated reads agree.</summary>
-    private void Remember(in StoreKey key, in StoredState seen)
+    /// <summary>
+    /// Remembers a read; a key known already (among the first <paramref name="known"/> changes) keeps what
+    /// it had, so repeated reads agree.
+    /// </summary>
+    /// <returns>The key's change.</returns>
+    private int Remember(in StoreKey key, in StoredState seen, int known)
     {
-        if (key.Table == StoreTable.Sales || IndexOf(key) >= 0)
-        {
-            return;
-        }
-
-        _changes.Add(new Change(key, ChangeSet.ReadKind(key, seen), true, seen, null, 0, 0));
+        var at = IndexOf(key, known);
+        return at >= 0 ? at : _changes.Add(new Change(key, ChangeSet.ReadKind(key, seen), true, seen, null, 0, 0));
     }
 
     /// <summary>The state a key holds in this unit of work, reading it (with anything prefetched) if unknown.</summary>
@@ -264,9 +267,13 @@ internal sealed class UnitOfWork
     internal void DiscardWrites() => _changes.DiscardWrites();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int IndexOf(in StoreKey key)
+    private int IndexOf(in StoreKey key) => IndexOf(key, _changes.Count);
+
+    /// <summary>The change of a key among the first <paramref name="count"/> changes, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int IndexOf(in StoreKey key, int count)
     {
-        var changes = _changes.Changes;
+        var changes = _changes.Changes[..count];
         for (var i = 0; i < changes.Length; i++)
         {
             if (changes[i].Key == key)
@@ -297,20 +304,26 @@ internal sealed class UnitOfWork
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await LoadAsync(cancellationToken).ConfigureAwait(false);
         var range = await _session!.ReadProductsAsync(after, limit, _batch, cancellationToken).ConfigureAwait(false);
-        var rows = _batch.Added;
-        Absorb();
-        _changes.AddRange(range);
-
         var page = new List<Product>(Math.Min(limit, 64));
-        foreach (var (key, state) in rows ?? [])
+        try
         {
-            // A product this unit of work already knew keeps the state it had (absent stays absent; the commit then fails).
-            if (key.Table == StoreTable.Products && state.State is not null && StateOf<Product>(IndexOf(key)) is { } product)
+            var known = _changes.Count;
+            foreach (var (key, state) in _batch.Added ?? [])
             {
-                page.Add(product);
+                // A product this unit of work already knew keeps the state it had (absent stays absent; the commit then fails).
+                var at = Remember(key, state, known);
+                if (key.Table == StoreTable.Products && state.State is not null && StateOf<Product>(at) is { } product)
+                {
+                    page.Add(product);
+                }
             }
         }
+        finally
+        {
+            _batch.Clear();
+        }
 
+        _changes.AddRange(range);
         return page.AsReadOnly();
     }
 
