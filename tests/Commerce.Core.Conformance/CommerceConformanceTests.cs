@@ -1,3 +1,5 @@
+using Commerce.Storage;
+
 namespace Commerce.Conformance;
 
 /// <summary>
@@ -11,7 +13,11 @@ public abstract class CommerceConformanceTests
     protected abstract void UseStore(ICommerceBuilder builder);
 
     /// <summary>A fresh shop on the store under test, with a fake clock.</summary>
-    protected Shop CreateShop(Action<CommerceOptions>? configure = null, DateTimeOffset? start = null) => new(UseStore, configure, start);
+    /// <param name="configure">Sets options, as in <c>AddCommerce</c>.</param>
+    /// <param name="start">Where the fake clock starts; <see cref="TestClock.Start"/> if null.</param>
+    /// <param name="wrapStore">Wraps the store under test, for example to force an interleaving.</param>
+    protected Shop CreateShop(Action<CommerceOptions>? configure = null, DateTimeOffset? start = null, Func<ICommerceStore, ICommerceStore>? wrapStore = null) =>
+        new(UseStore, configure, start, wrapStore);
 
     protected static UserId User(long id) => new(id);
 

@@ -84,31 +84,67 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         }
     }
 
-    [StoreFact]
-    public async Task With_a_single_attempt_a_conflicting_charge_reports_ConcurrencyConflict_and_applies_nothing()
+    /// <summary>
+    /// A shop whose store can run a hook just before its next commit (<see cref="BeforeCommitStore"/>):
+    /// one use case then commits between another's reads and its commit, every time, on every store.
+    /// </summary>
+    private (Shop Shop, BeforeCommitStore Store) InterleavingShop(Action<CommerceOptions>? configure = null)
     {
-        using var shop = CreateShop(o => o.MaxCommitAttempts = 1);
-        const int threads = 4;
-        var applied = new long[threads];
+        BeforeCommitStore? hooked = null;
+        var shop = CreateShop(configure, wrapStore: store => hooked = new BeforeCommitStore(store));
+        _ = shop.Store; // The store is built on first use: build it now, to reach its hook.
+        return (shop, hooked!);
+    }
 
-        RunTogether(threads, t =>
-        {
-            for (var i = 0; i < 1_000; i++)
-            {
-                var charged = Wait(shop.Wallets.ChargeAsync(User(1), Money(t + 1)));
-                if (charged.IsSuccess)
-                {
-                    applied[t] += t + 1;
-                }
-                else
-                {
-                    Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error!.Code);
-                }
-            }
-        });
+    [StoreFact]
+    public async Task With_a_single_attempt_a_charge_whose_wallet_changed_before_its_commit_reports_ConcurrencyConflict_and_applies_nothing()
+    {
+        var (shop, store) = InterleavingShop(o => o.MaxCommitAttempts = 1);
+        using var _ = shop;
+        await shop.ChargeAsync(1, 100);
+        Result<Money>? interleaved = null;
+        store.BeforeNextCommit = async () => interleaved = await shop.Wallets.ChargeAsync(User(1), Money(5));
 
-        // Conflicts may or may not happen on a given run; either way only the successful charges count.
-        Assert.Equal(Money(applied.Sum()), await shop.Wallets.GetBalanceAsync(User(1)));
+        var charged = await shop.Wallets.ChargeAsync(User(1), Money(7));
+
+        AssertFails(charged, CommerceErrorCode.ConcurrencyConflict);
+        Assert.Equal(Money(105), interleaved?.Value);
+        Assert.Equal(Money(105), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [StoreFact]
+    public async Task A_charge_whose_wallet_changed_before_its_commit_runs_again_on_the_new_balance()
+    {
+        var (shop, store) = InterleavingShop();
+        using var _ = shop;
+        await shop.ChargeAsync(1, 100);
+        Result<Money>? interleaved = null;
+        store.BeforeNextCommit = async () => interleaved = await shop.Wallets.ChargeAsync(User(1), Money(5));
+
+        var charged = await shop.Wallets.ChargeAsync(User(1), Money(7));
+
+        Assert.Equal(Money(105), interleaved?.Value);
+        Assert.Equal(Money(112), charged.Value);
+        Assert.Equal(Money(112), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [StoreFact]
+    public async Task An_order_whose_stock_was_sold_before_its_commit_runs_again_and_reports_the_shortage()
+    {
+        var (shop, store) = InterleavingShop();
+        using var _ = shop;
+        await shop.AddProductAsync(1, 10, 1);
+        await shop.ChargeAsync(1, 100);
+        await shop.ChargeAsync(2, 100);
+        Result<Order>? interleaved = null;
+        store.BeforeNextCommit = async () => interleaved = await shop.OrderAsync(2, (1, 1));
+
+        var ordered = await shop.OrderAsync(1, (1, 1));
+
+        Assert.True(interleaved?.IsSuccess, interleaved?.ToString());
+        Assert.Equal([Product(1)], AssertFails(ordered, CommerceErrorCode.InsufficientStock).ProductIds);
+        Assert.Equal(Money(100), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(0, await shop.StockOfAsync(1));
     }
 
     [StoreFact]

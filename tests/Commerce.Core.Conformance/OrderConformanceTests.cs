@@ -37,7 +37,7 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
             order.Lines);
         Assert.Equal([Money(375), Money(600)], order.Lines.Select(l => l.LineTotal));
         Assert.Equal(Money(975), order.Total);
-        Assert.Equal(Shop.DefaultStart.AddSeconds(42), order.PlacedAt);
+        Assert.Equal(TestClock.Start.AddSeconds(42), order.PlacedAt);
         Assert.Equal(Money(2_000 - 975), await shop.Wallets.GetBalanceAsync(User(1)));
         Assert.Equal(8, await shop.StockOfAsync(1));
         Assert.Equal(1, await shop.StockOfAsync(2));

@@ -156,7 +156,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
     [StoreFact]
     public async Task A_sale_at_the_first_instant_of_the_oldest_bucket_counts_and_one_tick_earlier_does_not()
     {
-        var oldestBucketStart = Shop.DefaultStart;
+        var oldestBucketStart = TestClock.Start;
         using var shop = await ShopAsync(2, start: oldestBucketStart.AddTicks(-1));
         await SellAsync(shop, 2, 1);                        // one tick before the oldest covered bucket
         shop.Time.Advance(TimeSpan.FromTicks(1));
@@ -174,7 +174,7 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
     [StoreFact]
     public async Task A_sale_in_the_last_instant_of_the_current_bucket_counts_and_one_after_its_end_does_not()
     {
-        var bucketEnd = Shop.DefaultStart.AddMinutes(1);
+        var bucketEnd = TestClock.Start.AddMinutes(1);
         using var shop = await ShopAsync(2, start: bucketEnd.AddTicks(-1));
         await SellAsync(shop, 1, 1);                        // the last instant of the current bucket
         Assert.Equal(new long[] { 1 }, await DefaultRankingIdsAsync(shop));

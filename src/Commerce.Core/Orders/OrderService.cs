@@ -154,7 +154,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         return cancelled;
     }
 
-    /// <summary>A user's orders, newest first: the payments of the wallet's ledger, read backwards in pages.</summary>
+    /// <summary>A user's orders, newest first: the payments of the wallet's ledger (every order has one), read backwards in pages.</summary>
     private static async ValueTask<Result<IReadOnlyList<Order>>> ListAsync(IUnitOfWork unitOfWork, (UserId User, int Limit) state, CancellationToken ct)
     {
         var (user, limit) = state;
@@ -387,10 +387,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var now = runtime.Time.GetUtcNow();
         var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
         unitOfWork.Wallets.Save(paid.Value);
-        if (!ReferenceEquals(paid.Value, wallet))
-        {
-            unitOfWork.Ledger.Add(wallet.EntryTo(paid.Value, LedgerEntryKind.Payment, order.Id, now));
-        }
+        unitOfWork.Ledger.Add(wallet.EntryTo(paid.Value, LedgerEntryKind.Payment, order.Id, now));
 
         unitOfWork.Orders.Add(order);
         unitOfWork.Sales.Record(order);

@@ -32,7 +32,9 @@ public interface IWalletService
     /// <returns>
     /// As <see cref="ChargeAsync(UserId, Money, CancellationToken)"/>, or <see cref="CommerceErrorCode.InvalidIdempotencyKey"/>
     /// (an empty, too long or non-printable key) or <see cref="CommerceErrorCode.IdempotencyKeyReused"/> (the key was used
-    /// for a different amount), both changing nothing. <see cref="CommerceErrorCode.ConcurrencyConflict"/> is not stored.
+    /// for a different amount), both changing nothing. Refusals that do not depend on state (an invalid amount,
+    /// one above the per-charge limit) are not stored: a repeat gets the same answer anyway.
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> is not stored.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied; call again with the same key to learn the outcome.

@@ -21,7 +21,10 @@ public enum LedgerEntryKind
 /// <param name="Sequence">The entry's number in the wallet's ledger, from 1.</param>
 /// <param name="UserId">The wallet's owner.</param>
 /// <param name="Kind">What moved the money.</param>
-/// <param name="Amount">How much moved; positive for every kind.</param>
+/// <param name="Amount">
+/// How much moved: positive for every kind, except the payment of a free order (a total of zero), which is
+/// recorded with a zero amount so that every order a user placed has its payment entry.
+/// </param>
 /// <param name="BalanceAfter">The balance right after the entry.</param>
 /// <param name="OrderId">The order paid or refunded; <see langword="null"/> for a charge.</param>
 /// <param name="At">When, from the host's <see cref="TimeProvider"/>.</param>

@@ -66,7 +66,7 @@ public sealed record Wallet
     /// <summary>Takes a payment from the balance.</summary>
     /// <param name="amount">The amount; must not be negative (zero is a free order).</param>
     /// <returns>
-    /// The debited wallet (with one more ledger entry, unless the amount is zero), or
+    /// The debited wallet (with one more ledger entry, also for a free order's zero payment), or
     /// <see cref="CommerceErrorCode.InvalidAmount"/> or <see cref="CommerceErrorCode.InsufficientBalance"/>.
     /// </returns>
     public Result<Wallet> Debit(Money amount)
@@ -81,7 +81,7 @@ public sealed record Wallet
             return Errors.InsufficientBalance(Balance, amount);
         }
 
-        return amount == Money.Zero ? this : new Wallet(UserId, new Money(Balance.Amount - amount.Amount), LedgerLength + 1);
+        return new Wallet(UserId, new Money(Balance.Amount - amount.Amount), LedgerLength + 1);
     }
 
     /// <summary>Returns a payment to the balance.</summary>

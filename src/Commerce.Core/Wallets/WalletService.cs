@@ -9,7 +9,10 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
         Logged(user, amount, await runtime.RunAsync("Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false));
 
     public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default) =>
-        Logged(user, amount, await Idempotent.RunAsync(
+        Logged(user, amount, !key.IsValid ? Errors.InvalidIdempotencyKey()
+            : !amount.IsPositive ? Errors.NonPositiveAmount(amount)
+            : amount > runtime.Options.MaxChargeAmount ? Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount)
+            : await Idempotent.RunAsync(
             runtime,
             new Idempotent.Request("Charge", IdempotentOperation.Charge, user, key, amount.Amount),
             (user, amount, runtime),
@@ -42,6 +45,7 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             {
                 var (user, after, limit) = state;
                 var length = (await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false))?.LedgerLength ?? 0;
+                after = Math.Min(after, length); // past the end reads nothing, and after + limit cannot overflow
                 var last = Math.Min(length, after + limit);
                 for (var sequence = after + 1; sequence <= last; sequence++)
                 {

@@ -1,4 +1,4 @@
-using Commerce.InMemory.Tests.Support;
+using Commerce.Conformance;
 using Commerce.Storage;
 using FsCheck;
 using FsCheck.Fluent;
@@ -36,7 +36,7 @@ public sealed class RankingProperties
     public Property Ranking_equals_a_brute_force_recount_of_the_lines_inside_the_covered_window() =>
         Prop.ForAll(Scenarios, s =>
         {
-            var origin = Shop.Start;
+            var origin = TestClock.Start;
             var resolution = TimeSpan.FromSeconds(s.ResolutionSeconds);
             var window = TimeSpan.FromSeconds(s.WindowSeconds);
             var now = origin.AddSeconds(s.NowSeconds);

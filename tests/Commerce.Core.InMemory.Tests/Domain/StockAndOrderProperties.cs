@@ -1,7 +1,7 @@
+using Commerce.Conformance;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Domain;
 
@@ -72,7 +72,7 @@ public sealed class StockAndOrderProperties
                 exact += (Int128)l.Price * l.Quantity;
             }
 
-            var placed = Order.Place(OrderId.New(Shop.Start), new UserId(1), orderLines, Shop.Start);
+            var placed = Order.Place(OrderId.New(TestClock.Start), new UserId(1), orderLines, TestClock.Start);
             if (exact > long.MaxValue)
             {
                 Assert.True(placed.IsFailure, $"total {exact} does not fit, yet the order was placed");

@@ -1,7 +1,7 @@
+using Commerce.Conformance;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Domain;
 

@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Linearizability;

@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Linearizability;
@@ -18,7 +19,7 @@ internal static class Workload
     /// <summary>A shop in the <see cref="Initial"/> state.</summary>
     public static Shop NewShop(Func<InMemoryCommerceStore, Commerce.Storage.ICommerceStore>? wrap = null)
     {
-        var shop = new Shop(Limits, wrap);
+        var shop = InMemoryShop.Create(Limits, wrap);
         for (var i = 0; i < 2; i++)
         {
             Assert.True(Sync.Run(shop.Catalog.AddProductAsync(ProductOf(i), "P" + i, new Money(SpecState.Prices[i]), Initial.Stock(i))).IsSuccess);
@@ -80,7 +81,7 @@ internal static class Workload
 
         // Widen the windows in which operations overlap: a short busy pause after each descriptor install
         // (never a sleep; it only changes the interleavings that occur).
-        shop.Store.AfterInstall = static (_, _) => Thread.SpinWait(Random.Shared.Next(20_000));
+        shop.InMemoryStore().AfterInstall = static (_, _) => Thread.SpinWait(Random.Shared.Next(20_000));
         var errors = new Exception?[threads.Length];
         var workers = threads.Select((ops, t) => new Thread(() =>
         {

@@ -1,5 +1,5 @@
+using Commerce.Conformance;
 using Commerce.InMemory.LockFree;
-using Commerce.InMemory.Tests.Support;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

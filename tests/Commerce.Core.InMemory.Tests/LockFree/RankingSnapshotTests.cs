@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.InMemory.LockFree;
 using Commerce.InMemory.Tests.Support;
 
@@ -9,7 +10,7 @@ public sealed class RankingSnapshotTests
     [Fact]
     public void A_ranking_never_counts_part_of_an_order()
     {
-        using var shop = new Shop();
+        using var shop = InMemoryShop.Create();
         var (first, second) = (new ProductId(2), new ProductId(1));
         Assert.True(Sync.Run(shop.Catalog.AddProductAsync(first, "First", new Money(1), 10)).IsSuccess);
         Assert.True(Sync.Run(shop.Catalog.AddProductAsync(second, "Second", new Money(1), 10)).IsSuccess);
@@ -18,10 +19,10 @@ public sealed class RankingSnapshotTests
 
         // Park the order right after it installs in the sales cell of its first line, before the second.
         using var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, shop.Store.Sales.Find(new CellKey(bucket, first.Value))),
+            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, shop.InMemoryStore().Sales.Find(new CellKey(bucket, first.Value))),
             hook =>
             {
-                shop.Store.AfterInstall = hook;
+                shop.InMemoryStore().AfterInstall = hook;
                 return Sync.Run(shop.Orders.PlaceOrderAsync(new UserId(1), [new(first, 1), new(second, 1)])).IsSuccess;
             });
         paused.Start();

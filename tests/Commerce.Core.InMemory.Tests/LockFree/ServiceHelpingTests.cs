@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.InMemory.LockFree;
 using Commerce.InMemory.Tests.Support;
 
@@ -14,7 +15,7 @@ public sealed class ServiceHelpingTests
 
     private static Shop NewShop()
     {
-        var shop = new Shop();
+        var shop = InMemoryShop.Create();
         Assert.True(Sync.Run(shop.Catalog.AddProductAsync(Widget, "Widget", new Money(30), 10)).IsSuccess);
         Assert.True(Sync.Run(shop.Catalog.AddProductAsync(Gadget, "Gadget", new Money(20), 10)).IsSuccess);
         Assert.True(Sync.Run(shop.Catalog.AddProductAsync(Elsewhere, "Elsewhere", new Money(5), 10)).IsSuccess);
@@ -26,12 +27,12 @@ public sealed class ServiceHelpingTests
     /// <summary>Parks the buyer's order right after its descriptor is installed in the buyer's wallet cell.</summary>
     private static PausedCommit ParkOrderInWallet(Shop shop, Func<Result<Order>, bool> record)
     {
-        var walletCell = shop.Store.Wallets.Find(CellKey.Of(Buyer))!;
+        var walletCell = shop.InMemoryStore().Wallets.Find(CellKey.Of(Buyer))!;
         var paused = new PausedCommit(
             (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, walletCell),
             hook =>
             {
-                shop.Store.AfterInstall = hook;
+                shop.InMemoryStore().AfterInstall = hook;
                 return record(Sync.Run(shop.Orders.PlaceOrderAsync(Buyer, [new(Widget, 2), new(Gadget, 1)])));
             });
         return paused;

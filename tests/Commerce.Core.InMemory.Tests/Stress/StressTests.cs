@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Commerce.Conformance;
 using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Stress;
@@ -37,7 +38,7 @@ public sealed class StressTests
     [MemberData(nameof(Seeds))]
     public async Task Mixed_concurrent_workload_conserves_money_stock_and_sales(int seed)
     {
-        using var shop = new Shop(o => o.MaxBalance = new Money(1_000_000));
+        using var shop = InMemoryShop.Create(o => o.MaxBalance = new Money(1_000_000));
         var prices = new long[Products + 1];
         for (var p = 1; p <= Products; p++)
         {

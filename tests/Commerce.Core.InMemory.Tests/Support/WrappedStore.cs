@@ -19,10 +19,10 @@ internal enum Fault
 }
 
 /// <summary>
-/// A store around the in-memory one, for tests: it can call a hook right after each read of a wallet (to
+/// A store around another (here, the in-memory one), for tests: it can call a hook right after each read of a wallet (to
 /// force interleavings deterministically) and can inject one <see cref="Fault"/>, to show the checks catch it.
 /// </summary>
-internal sealed class WrappedStore(InMemoryCommerceStore inner, Fault fault, Action? afterWalletRead = null) : ICommerceStore
+internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? afterWalletRead = null) : ICommerceStore
 {
     public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
         new Session(this, await inner.OpenSessionAsync(cancellationToken));

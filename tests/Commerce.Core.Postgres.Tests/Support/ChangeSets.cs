@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Commerce.Storage;
 
 namespace Commerce.Postgres.Tests.Support;
@@ -8,12 +7,6 @@ namespace Commerce.Postgres.Tests.Support;
 /// never stage (an adjustment of stock or of a wallet, an insert or an update the unit of work would
 /// refuse first).
 /// </summary>
-/// <remarks>
-/// The core builds change sets only inside its unit of work, and gives this project no access to its
-/// internals; these accessors bind to the internal constructors, <c>Add</c>, <c>Request</c> and
-/// <c>Results</c> by name and fail with
-/// <see cref="MissingMethodException"/> if the core changes them.
-/// </remarks>
 internal static class ChangeSets
 {
     public static ChangeSet Of(params Change[] changes)
@@ -38,33 +31,22 @@ internal static class ChangeSets
     /// <summary>A read batch asking for <paramref name="keys"/>.</summary>
     public static ReadBatch NewBatch(params StoreKey[] keys)
     {
-        var batch = NewReadBatch();
+        var batch = new ReadBatch();
         foreach (var key in keys)
         {
-            Request(batch, in key);
+            batch.Request(key);
         }
 
         return batch;
     }
 
     /// <summary>What the store set for the key at <paramref name="index"/> of a batch.</summary>
-    public static StoredState ResultOf(ReadBatch batch, int index) => Results(batch)[index];
+    public static StoredState ResultOf(ReadBatch batch, int index) => batch.Results[index];
 
-    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
-    private static extern ChangeSet NewChangeSet();
+    private static ChangeSet NewChangeSet() => new();
 
-    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
-    private static extern ReadBatch NewReadBatch();
+    private static int Add(ChangeSet set, in Change change) => set.Add(change);
 
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "Request")]
-    private static extern void Request(ReadBatch batch, in StoreKey key);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Results")]
-    private static extern ReadOnlySpan<StoredState> Results(ReadBatch batch);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "Add")]
-    private static extern int Add(ChangeSet set, in Change change);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
-    private static extern Change NewChange(StoreKey key, ChangeKind kind, bool wasRead, StoredState seen, object? state, long delta, long minimum);
+    private static Change NewChange(StoreKey key, ChangeKind kind, bool wasRead, StoredState seen, object? state, long delta, long minimum) =>
+        new(key, kind, wasRead, seen, state, delta, minimum);
 }

@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -11,7 +12,7 @@ namespace Commerce.Postgres.Tests.Support;
 /// </summary>
 internal sealed class PgShop : IAsyncDisposable
 {
-    public static readonly DateTimeOffset Start = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+    public static readonly DateTimeOffset Start = TestClock.Start;
 
     private readonly ServiceProvider _provider;
     private readonly bool _ownsSchema;

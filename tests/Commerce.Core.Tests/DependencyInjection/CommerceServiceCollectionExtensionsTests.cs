@@ -1,4 +1,6 @@
+using Commerce.Conformance;
 using Commerce.Storage;
+using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -9,13 +11,42 @@ public sealed class CommerceServiceCollectionExtensionsTests
     private static ServiceProvider Build(IServiceCollection services) =>
         services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
 
-    private static void ResolveEveryService(IServiceProvider provider)
+    /// <summary>The options <paramref name="configure"/> makes of the defaults.</summary>
+    private static CommerceOptions Configured(Action<CommerceOptions>? configure)
     {
-        Assert.NotNull(provider.GetRequiredService<IWalletService>());
-        Assert.NotNull(provider.GetRequiredService<ICatalogService>());
-        Assert.NotNull(provider.GetRequiredService<IOrderService>());
-        Assert.NotNull(provider.GetRequiredService<ISalesRankingService>());
-        Assert.NotNull(provider.GetRequiredService<ICartService>());
+        var options = new CommerceOptions();
+        configure?.Invoke(options);
+        return options;
+    }
+
+    /// <summary>
+    /// Each of the five services enforces a limit of <paramref name="expected"/> exactly at its edge: so
+    /// the provider resolves them, and on the options the host configured.
+    /// </summary>
+    private static async Task AssertEveryServiceEnforces(IServiceProvider provider, CommerceOptions expected)
+    {
+        var user = new UserId(1);
+        var wallets = provider.GetRequiredService<IWalletService>();
+        Assert.Equal(CommerceErrorCode.ChargeLimitExceeded, (await wallets.ChargeAsync(user, new Money(expected.MaxChargeAmount.Amount + 1))).Error?.Code);
+        Assert.Equal(expected.MaxChargeAmount, (await wallets.ChargeAsync(user, expected.MaxChargeAmount)).Value);
+
+        var catalog = provider.GetRequiredService<ICatalogService>();
+        var tooLong = await catalog.AddProductAsync(new ProductId(1), new string('n', expected.MaxProductNameLength + 1), Money.Zero, 1);
+        Assert.Equal(CommerceErrorCode.InvalidProductName, tooLong.Error?.Code);
+        Assert.True((await catalog.AddProductAsync(new ProductId(1), new string('n', expected.MaxProductNameLength), Money.Zero, 1)).IsSuccess);
+
+        var orders = provider.GetRequiredService<IOrderService>();
+        var lines = Enumerable.Range(1, expected.MaxOrderLines + 1).Select(p => new OrderLineRequest(new ProductId(p), 1)).ToArray();
+        Assert.Equal(CommerceErrorCode.TooManyLines, (await orders.PlaceOrderAsync(user, lines)).Error?.Code);
+        Assert.Equal(CommerceErrorCode.InvalidQuantity, (await orders.PlaceOrderAsync(user, [new OrderLineRequest(new ProductId(1), expected.MaxLineQuantity + 1)])).Error?.Code);
+
+        var carts = provider.GetRequiredService<ICartService>();
+        Assert.Equal(CommerceErrorCode.InvalidQuantity, (await carts.AddItemAsync(user, new ProductId(1), expected.MaxLineQuantity + 1)).Error?.Code);
+        Assert.Equal(CommerceErrorCode.ProductNotFound, (await carts.AddItemAsync(user, new ProductId(2), expected.MaxLineQuantity)).Error?.Code);
+
+        var ranking = provider.GetRequiredService<ISalesRankingService>();
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await ranking.GetPopularProductsAsync(expected.MaxPopularProductsCount + 1, expected.PopularProductsWindow));
+        Assert.Empty(await ranking.GetPopularProductsAsync(expected.MaxPopularProductsCount, expected.MaxRankingWindow));
     }
 
     [Fact]
@@ -26,14 +57,32 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
-    public void A_null_configure_registers_the_defaults()
+    public async Task A_null_configure_gives_every_service_the_default_options()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(null).UseInMemoryStore();
+        services.AddCommerce(null).UseFakeStore();
         using var provider = Build(services);
 
-        ResolveEveryService(provider);
-        Assert.Equal(new CommerceOptions().MaxChargeAmount, provider.GetRequiredService<CommerceOptions>().MaxChargeAmount);
+        await AssertEveryServiceEnforces(provider, new CommerceOptions());
+    }
+
+    [Fact]
+    public async Task Every_service_uses_the_configured_options()
+    {
+        static void Configure(CommerceOptions o)
+        {
+            o.MaxChargeAmount = new Money(70);
+            o.MaxProductNameLength = 3;
+            o.MaxOrderLines = 2;
+            o.MaxLineQuantity = 4;
+            o.MaxPopularProductsCount = 6;
+        }
+
+        var services = new ServiceCollection();
+        services.AddCommerce(Configure).UseFakeStore();
+        using var provider = Build(services);
+
+        await AssertEveryServiceEnforces(provider, Configured(Configure));
     }
 
     [Fact]
@@ -64,10 +113,15 @@ public sealed class CommerceServiceCollectionExtensionsTests
 
     [Theory]
     [MemberData(nameof(InvalidOptions))]
-    public void An_invalid_option_throws_ArgumentException_naming_it(string option, Action<CommerceOptions> configure)
+    public void An_invalid_option_throws_ArgumentException_naming_it_and_registers_nothing(string option, Action<CommerceOptions> configure)
     {
-        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddCommerce(configure));
+        var services = new ServiceCollection();
+
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce(configure));
+
         Assert.Contains(option, error.Message, StringComparison.Ordinal);
+        Assert.Equal("configure", error.ParamName);
+        Assert.Empty(services);
     }
 
     [Fact]
@@ -82,61 +136,62 @@ public sealed class CommerceServiceCollectionExtensionsTests
         Assert.Contains(nameof(CommerceOptions.MaxCommitAttempts), error.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>
-    /// Documented behaviour: a failed <c>AddCommerce</c> leaves the (invalid) options instance in the
-    /// collection but registers no service, so nothing half-built can be resolved; the host is expected
-    /// to stop on the exception.
-    /// </summary>
     [Fact]
-    public void After_invalid_options_no_service_is_registered()
+    public async Task An_invalid_second_AddCommerce_throws_and_leaves_the_first_registration_and_its_options_as_they_were()
     {
         var services = new ServiceCollection();
-        Assert.Throws<ArgumentException>(() => services.AddCommerce(o => o.MaxOrderLines = 0));
-        using var provider = Build(services);
+        services.AddCommerce(o => o.MaxLineQuantity = 5).UseFakeStore();
+        var registered = services.ToList();
 
-        Assert.Null(provider.GetService<IWalletService>());
-        Assert.Null(provider.GetService<IOrderService>());
-        Assert.DoesNotContain(services, d => d.ServiceType == typeof(ICommerceStore));
+        // The valid change in the same call must not leak into the options either.
+        Assert.Throws<ArgumentException>(() => services.AddCommerce(o =>
+        {
+            o.MaxChargeAmount = new Money(7);
+            o.MaxOrderLines = 0;
+        }));
+
+        Assert.Equal(registered, services);
+        using var provider = Build(services);
+        await AssertEveryServiceEnforces(provider, Configured(o => o.MaxLineQuantity = 5));
     }
 
     [Fact]
-    public void A_second_AddCommerce_is_harmless_and_configures_the_same_options()
+    public async Task A_second_AddCommerce_keeps_the_first_registration_and_its_store()
     {
+        var first = new FakeStore();
         var services = new ServiceCollection();
-        services.AddCommerce(o => o.MaxLineQuantity = 5).UseInMemoryStore();
-        services.AddCommerce(o => o.MaxOrderLines = 3).UseInMemoryStore();
+        services.AddCommerce().Services.AddSingleton<ICommerceStore>(first);
+        var registered = services.Select(d => (d.ServiceType, d.Lifetime)).ToList();
 
-        Assert.Single(services, d => d.ServiceType == typeof(CommerceOptions));
-        Assert.Single(services, d => d.ServiceType == typeof(IOrderService));
-        Assert.Single(services, d => d.ServiceType == typeof(ICommerceStore));
-        Assert.Single(services, d => d.ServiceType == typeof(TimeProvider));
+        services.AddCommerce(o => o.MaxOrderLines = 3).UseFakeStore();
+
+        Assert.Equal(registered, services.Select(d => (d.ServiceType, d.Lifetime)));
         using var provider = Build(services);
-        var options = provider.GetRequiredService<CommerceOptions>();
-        Assert.Equal(5, options.MaxLineQuantity);
-        Assert.Equal(3, options.MaxOrderLines);
+        await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(9));
+        await using var unitOfWork = await first.BeginAsync();
+        Assert.Equal(new Money(9), (await unitOfWork.Wallets.FindAsync(new UserId(1)))?.Balance);
     }
 
     [Fact]
     public async Task Options_from_a_second_AddCommerce_take_effect_in_the_services()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(o => o.MaxLineQuantity = 5).UseInMemoryStore();
+        services.AddCommerce(o => o.MaxLineQuantity = 5).UseFakeStore();
         services.AddCommerce(o => o.MaxOrderLines = 1);
         using var provider = Build(services);
-        var orders = provider.GetRequiredService<IOrderService>();
 
-        var tooMuch = await orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 6)]);
-        var tooMany = await orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 1), new OrderLineRequest(new ProductId(2), 1)]);
-
-        Assert.Equal(CommerceErrorCode.InvalidQuantity, tooMuch.Error?.Code);
-        Assert.Equal(CommerceErrorCode.TooManyLines, tooMany.Error?.Code);
+        await AssertEveryServiceEnforces(provider, Configured(o =>
+        {
+            o.MaxLineQuantity = 5;
+            o.MaxOrderLines = 1;
+        }));
     }
 
     [Fact]
     public async Task Changing_the_options_instance_after_the_services_exist_does_not_reach_them()
     {
         var services = new ServiceCollection();
-        services.AddCommerce(o => o.MaxChargeAmount = new Money(10)).UseInMemoryStore();
+        services.AddCommerce(o => o.MaxChargeAmount = new Money(10)).UseFakeStore();
         using var provider = Build(services);
         var wallets = provider.GetRequiredService<IWalletService>();
 
@@ -149,7 +204,7 @@ public sealed class CommerceServiceCollectionExtensionsTests
     public void The_system_clock_is_registered_when_the_host_registers_none()
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         Assert.Same(TimeProvider.System, provider.GetRequiredService<TimeProvider>());
@@ -158,28 +213,26 @@ public sealed class CommerceServiceCollectionExtensionsTests
     [Fact]
     public async Task A_clock_the_host_registered_first_is_kept_and_used()
     {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(TestClock.Start);
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(clock);
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         Assert.Same(clock, provider.GetRequiredService<TimeProvider>());
         await provider.GetRequiredService<ICatalogService>().AddProductAsync(new ProductId(1), "Free", Money.Zero, 1);
         var order = await provider.GetRequiredService<IOrderService>().PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 1)]);
-        Assert.Equal(clock.GetUtcNow(), order.Value.PlacedAt);
+        Assert.Equal(TestClock.Start, order.Value.PlacedAt);
     }
 
     [Fact]
     public async Task Services_work_without_any_logging_registered()
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
-        ResolveEveryService(provider);
-        Assert.Equal(new Money(5), (await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(5))).Value);
-        Assert.Equal(CommerceErrorCode.InvalidAmount, (await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), Money.Zero)).Error?.Code);
+        await AssertEveryServiceEnforces(provider, new CommerceOptions());
     }
 
     [Fact]
@@ -194,14 +247,10 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
-    public void UseInMemoryStore_on_a_null_builder_throws_ArgumentNullException() =>
-        Assert.Throws<ArgumentNullException>(() => InMemoryCommerceBuilderExtensions.UseInMemoryStore(null!));
-
-    [Fact]
     public void Every_service_is_a_singleton()
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         using var provider = Build(services);
 
         Assert.Same(provider.GetRequiredService<IOrderService>(), provider.GetRequiredService<IOrderService>());

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Commerce.InMemory;
 using Commerce.Storage;
+using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +11,7 @@ public sealed class CommerceRuntimeTests
 {
     private static (ServiceProvider Provider, ConflictingStore Store, ConcurrentQueue<int> Events) Build(int conflicts, int maxAttempts)
     {
-        var store = new ConflictingStore(new InMemoryCommerceStore(), conflicts);
+        var store = new ConflictingStore(new FakeStore(), conflicts);
         var events = new ConcurrentQueue<int>();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +12,7 @@ public sealed class LogTests
         var logs = new CapturingLoggerProvider();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
-        services.AddCommerce().UseInMemoryStore();
+        services.AddCommerce().UseFakeStore();
         return (services.BuildServiceProvider(), logs);
     }
 

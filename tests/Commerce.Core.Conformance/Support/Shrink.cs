@@ -1,7 +1,7 @@
-namespace Commerce.InMemory.Tests.Support;
+namespace Commerce.Conformance;
 
 /// <summary>Shrinkers for generated lists: FsCheck tries each candidate and keeps the first that still fails.</summary>
-internal static class Shrink
+public static class Shrink
 {
     /// <summary>Halves first, then the list without one element, then each element shrunk in place.</summary>
     public static IEnumerable<T[]> List<T>(T[] items, Func<T, IEnumerable<T>>? element = null)

@@ -1,6 +1,6 @@
 using Commerce.Conformance;
 
-namespace Commerce.Tests.Conformance;
+namespace Commerce.InMemory.Tests.Conformance;
 
 // The conformance suite on the in-memory store: one concrete class per abstract suite.
 
@@ -41,5 +41,10 @@ public sealed class InMemoryScenarioTests : ScenarioConformanceTests
 
 public sealed class InMemoryModelTests : ModelConformanceTests
 {
+    // Memory is fast: many more and longer command lists than a database suite can afford.
+    protected override int ModelCases => 200;
+
+    protected override int ModelMaxCommands => 60;
+
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }

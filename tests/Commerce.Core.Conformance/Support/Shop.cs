@@ -1,28 +1,40 @@
 using System.Globalization;
 using System.Text;
+using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Commerce.Conformance;
 
 /// <summary>
-/// A service provider with the library on a chosen store and a fake clock, plus a few helpers the
-/// tests share. Each test builds its own, so tests never see each other's state.
+/// The test projects' one shop: a service provider with the library on a chosen store (optionally
+/// wrapped) and a fake clock, plus a few helpers the tests share. Each test builds its own, so tests
+/// never see each other's state.
 /// </summary>
 public sealed class Shop : IDisposable
 {
-    /// <summary>The instant the fake clock starts at unless a test says otherwise: the start of a minute.</summary>
-    public static readonly DateTimeOffset DefaultStart = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
-
     private readonly ServiceProvider _provider;
 
-    public Shop(Action<ICommerceBuilder> useStore, Action<CommerceOptions>? configure = null, DateTimeOffset? start = null)
+    /// <summary>Builds the shop.</summary>
+    /// <param name="useStore">Selects the store on the builder <c>AddCommerce</c> returned, for example <c>b => b.UseInMemoryStore()</c>.</param>
+    /// <param name="configure">Sets options, as in <c>AddCommerce</c>.</param>
+    /// <param name="start">Where the fake clock starts; <see cref="TestClock.Start"/> if null.</param>
+    /// <param name="wrapStore">
+    /// Wraps the store the services use (for example to inject faults or force interleavings): it gets
+    /// the store <paramref name="useStore"/> selected and returns the one the services see.
+    /// </param>
+    public Shop(Action<ICommerceBuilder> useStore, Action<CommerceOptions>? configure = null, DateTimeOffset? start = null, Func<ICommerceStore, ICommerceStore>? wrapStore = null)
     {
         ArgumentNullException.ThrowIfNull(useStore);
-        Time = new FakeTimeProvider(start ?? DefaultStart);
+        Time = new FakeTimeProvider(start ?? TestClock.Start);
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(Time);
         useStore(services.AddCommerce(configure));
+        if (wrapStore is not null)
+        {
+            Wrap(services, wrapStore);
+        }
+
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         Options = _provider.GetRequiredService<CommerceOptions>();
     }
@@ -123,5 +135,20 @@ public sealed class Shop : IDisposable
         return text.ToString();
     }
 
+    /// <summary>The store the services use (wrapped, if the shop was built with a wrapper).</summary>
+    public ICommerceStore Store => _provider.GetRequiredService<ICommerceStore>();
+
     public void Dispose() => _provider.Dispose();
+
+    /// <summary>Replaces the store registration with one that wraps what the original would have resolved.</summary>
+    private static void Wrap(ServiceCollection services, Func<ICommerceStore, ICommerceStore> wrap)
+    {
+        var original = services.LastOrDefault(d => d.ServiceType == typeof(ICommerceStore) && !d.IsKeyedService)
+            ?? throw new InvalidOperationException("The store selection registered no ICommerceStore to wrap.");
+        services.Remove(original);
+        services.AddSingleton(sp => wrap(
+            original.ImplementationInstance as ICommerceStore
+            ?? original.ImplementationFactory?.Invoke(sp) as ICommerceStore
+            ?? (ICommerceStore)ActivatorUtilities.CreateInstance(sp, original.ImplementationType!)));
+    }
 }

@@ -1,0 +1,146 @@
+using System.Globalization;
+
+namespace Commerce.Conformance.Model;
+
+/// <summary>
+/// Runs commands against a shop's real services and against <see cref="ShopModel"/> side by side: after
+/// every command the answers (value, or error code and the products it names) and the whole observable
+/// state must be the same.
+/// </summary>
+public sealed class ModelRunner
+{
+    private readonly Shop _shop;
+    private readonly ShopModel _model;
+    private readonly List<Guid> _orderIds = [];
+
+    /// <summary>A runner over a fresh shop, configured with <see cref="CommandGenerators.Limits"/> (or limits the commands suit).</summary>
+    public ModelRunner(Shop shop)
+    {
+        ArgumentNullException.ThrowIfNull(shop);
+        _shop = shop;
+        _model = new ShopModel(shop.Options, shop.Time.GetUtcNow());
+    }
+
+    /// <summary>Every (command kind, outcome) seen, such as "PlaceOrder: ok" or "PlaceOrder: error InsufficientStock".</summary>
+    public HashSet<string> Outcomes { get; } = [];
+
+    /// <summary>
+    /// Runs every command, blocking; throws (an assertion failure naming the step) at the first
+    /// disagreement. For synchronous callers such as an FsCheck property.
+    /// </summary>
+    public void Run(IReadOnlyList<Command> commands) => Task.Run(() => RunAsync(commands)).GetAwaiter().GetResult();
+
+    /// <summary>Runs every command; throws (an assertion failure naming the step) at the first disagreement.</summary>
+    public async Task RunAsync(IReadOnlyList<Command> commands)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        for (var step = 0; step < commands.Count; step++)
+        {
+            var command = commands[step];
+            var (actual, expected) = await ExecuteAsync(command);
+            Outcomes.Add($"{command.GetType().Name}: {(expected.StartsWith("error ", StringComparison.Ordinal) ? string.Join(' ', expected.Split(' ').Take(2)) : "ok")}");
+            Assert.True(expected == actual, $"step {step}, {command}:\n  model:    {expected}\n  services: {actual}");
+            var (actualState, expectedState) = (await ObserveAsync(), ObserveModel());
+            Assert.True(expectedState == actualState, $"state after step {step}, {command}:\n  model:    {expectedState}\n  services: {actualState}");
+        }
+    }
+
+    private static string Describe<T>(Result<T> result, Func<T, string> describe) =>
+        result.IsSuccess ? ShopModel.Ok(describe(result.Value)) : ShopModel.Describe(result.Error);
+
+    private async Task<(string Actual, string Expected)> ExecuteAsync(Command command)
+    {
+        switch (command)
+        {
+            case Command.Charge c:
+                return (Describe(await _shop.Wallets.ChargeAsync(new UserId(c.User), new Money(c.Amount)), b => $"balance={b}"), _model.Charge(c.User, c.Amount));
+            case Command.GetBalance g:
+                return ((await _shop.Wallets.GetBalanceAsync(new UserId(g.User))).ToString(), _model.Balance(g.User).ToString(CultureInfo.InvariantCulture));
+            case Command.AddProduct a:
+                return (Describe(await _shop.Catalog.AddProductAsync(new ProductId(a.Product), a.Name, new Money(a.Price), a.Stock), ShopModel.Describe), _model.AddProduct(a.Product, a.Name, a.Price, a.Stock));
+            case Command.Restock r:
+                return (Describe(await _shop.Catalog.RestockAsync(new ProductId(r.Product), r.Quantity), ShopModel.Describe), _model.Restock(r.Product, r.Quantity));
+            case Command.GetProduct g:
+                return (Describe(await _shop.Catalog.GetProductAsync(new ProductId(g.Product)), ShopModel.Describe), _model.GetProduct(g.Product));
+            case Command.ListProducts l:
+                var after = l.After is { } last ? new ProductId(last) : (ProductId?)null;
+                return (ShopModel.Describe(await _shop.Catalog.ListProductsAsync(after, l.Limit)), _model.ListProducts(l.After, l.Limit));
+            case Command.AddCartItem a:
+                return (Describe(await _shop.Carts.AddItemAsync(new UserId(a.User), new ProductId(a.Product), a.Quantity), ShopModel.Describe), _model.AddCartItem(a.User, a.Product, a.Quantity));
+            case Command.RemoveCartItem r:
+                return (Describe(await _shop.Carts.RemoveItemAsync(new UserId(r.User), new ProductId(r.Product)), ShopModel.Describe), _model.RemoveCartItem(r.User, r.Product));
+            case Command.PlaceOrder p:
+            {
+                var result = await _shop.Orders.PlaceOrderAsync(new UserId(p.User), p.Lines.Select(l => new OrderLineRequest(new ProductId(l.Product), l.Quantity)).ToArray());
+                var expected = _model.PlaceOrder(p.User, p.Lines, out var placed);
+                if (result.IsSuccess && placed is not null)
+                {
+                    _orderIds.Add(result.Value.Id.Value);
+                    _model.RememberOrder(result.Value.Id.Value, placed);
+                }
+
+                return (Describe(result, ShopModel.Describe), expected);
+            }
+
+            case Command.GetOrder g:
+            {
+                var id = g.Index < _orderIds.Count ? _orderIds[g.Index] : new Guid(g.Index, 0, 0, new byte[8]);
+                var result = await _shop.Orders.GetOrderAsync(new OrderId(id));
+                if (result.IsSuccess)
+                {
+                    Assert.True(result.Value.Id.Value == id, $"GetOrder({id}) returned order {result.Value.Id}.");
+                }
+
+                return (Describe(result, ShopModel.Describe), _model.GetOrder(id));
+            }
+
+            case Command.QueryRanking q:
+                return (ShopModel.Describe(await _shop.Ranking.GetPopularProductsAsync(q.Count, q.Window)), _model.Ranking(q.Count, q.Window));
+            case Command.AdvanceTime t:
+                _shop.Time.Advance(t.By);
+                _model.Advance(t.By);
+                return ("advanced", "advanced");
+            default:
+                throw new InvalidOperationException($"Unknown command {command}.");
+        }
+    }
+
+    /// <summary>Everything observable about the users and products the commands use.</summary>
+    private async Task<string> ObserveAsync()
+    {
+        var parts = new List<string>();
+        for (var u = 1; u <= CommandGenerators.Users; u++)
+        {
+            parts.Add($"u{u}={await _shop.Wallets.GetBalanceAsync(new UserId(u))}");
+            parts.Add(ShopModel.Describe(await _shop.Carts.GetCartAsync(new UserId(u))));
+        }
+
+        for (var p = 1; p <= CommandGenerators.Products; p++)
+        {
+            parts.Add(Describe(await _shop.Catalog.GetProductAsync(new ProductId(p)), ShopModel.Describe));
+        }
+
+        parts.Add(ShopModel.Describe(await _shop.Catalog.ListProductsAsync()));
+        parts.Add(ShopModel.Describe(await _shop.Ranking.GetPopularProductsAsync()));
+        return string.Join("\n  ", parts);
+    }
+
+    private string ObserveModel()
+    {
+        var parts = new List<string>();
+        for (var u = 1; u <= CommandGenerators.Users; u++)
+        {
+            parts.Add($"u{u}={_model.Balance(u).ToString(CultureInfo.InvariantCulture)}");
+            parts.Add(_model.GetCart(u));
+        }
+
+        for (var p = 1; p <= CommandGenerators.Products; p++)
+        {
+            parts.Add(_model.GetProduct(p));
+        }
+
+        parts.Add(_model.ListProducts());
+        parts.Add(_model.Ranking());
+        return string.Join("\n  ", parts);
+    }
+}

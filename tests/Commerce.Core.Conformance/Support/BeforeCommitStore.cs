@@ -1,0 +1,52 @@
+using Commerce.Storage;
+
+namespace Commerce.Conformance;
+
+/// <summary>
+/// A store around another that can run a hook just before one commit reaches it: a test forces an
+/// interleaving (another use case committing between a unit of work's reads and its commit)
+/// deterministically, with no timing. Everything else passes straight through.
+/// </summary>
+public sealed class BeforeCommitStore(ICommerceStore inner) : ICommerceStore
+{
+    private Func<Task>? _beforeNextCommit;
+
+    /// <summary>
+    /// Runs just before the next commit any session sends, and only then: it is cleared before it runs,
+    /// so commits the hook makes itself pass straight through.
+    /// </summary>
+    public Func<Task>? BeforeNextCommit
+    {
+        get => Volatile.Read(ref _beforeNextCommit);
+        set => Volatile.Write(ref _beforeNextCommit, value);
+    }
+
+    public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
+        new Session(this, await inner.OpenSessionAsync(cancellationToken));
+
+    private sealed class Session(BeforeCommitStore store, IStoreSession inner) : IStoreSession
+    {
+        public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => inner.ReadAsync(batch, cancellationToken);
+
+        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            inner.ReadProductsAsync(after, limit, rows, cancellationToken);
+
+        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+            inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
+
+        public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Exchange(ref store._beforeNextCommit, null) is { } hook)
+            {
+                await hook();
+            }
+
+            return await inner.CommitAsync(changes, cancellationToken);
+        }
+
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+            inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}

@@ -1,0 +1,48 @@
+using System.Reflection;
+using Commerce.Conformance;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>The in-memory store's public surface: the same shape rules as the core's, and its one entry point.</summary>
+public sealed class PublicApiTests
+{
+    private static readonly Assembly InMemory = typeof(InMemoryCommerceBuilderExtensions).Assembly;
+
+    [Fact]
+    public void Every_public_class_is_sealed_or_static() => Assert.Empty(PublicSurface.OpenClasses(InMemory));
+
+    [Fact]
+    public void Public_types_expose_no_setters_or_writable_fields() => Assert.Empty(PublicSurface.MutableMembers(InMemory));
+
+    [Fact]
+    public void Public_structs_are_readonly() => Assert.Empty(PublicSurface.MutableStructs(InMemory));
+
+    [Fact]
+    public void UseInMemoryStore_on_a_null_builder_throws_ArgumentNullException() =>
+        Assert.Equal("builder", Assert.Throws<ArgumentNullException>(() => InMemoryCommerceBuilderExtensions.UseInMemoryStore(null!)).ParamName);
+
+    [Fact]
+    public void A_second_UseInMemoryStore_registers_no_second_store()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().UseInMemoryStore().UseInMemoryStore();
+        using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+
+        Assert.Single(services, d => d.ServiceType == typeof(ICommerceStore));
+        Assert.IsType<InMemoryCommerceStore>(provider.GetRequiredService<ICommerceStore>());
+    }
+
+    [Fact]
+    public void UseInMemoryStore_keeps_a_store_the_host_registered_first()
+    {
+        var mine = new InMemoryCommerceStore();
+        var services = new ServiceCollection();
+        services.AddSingleton<ICommerceStore>(mine);
+        services.AddCommerce().UseInMemoryStore();
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Same(mine, provider.GetRequiredService<ICommerceStore>());
+    }
+}
