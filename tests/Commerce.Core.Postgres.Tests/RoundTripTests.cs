@@ -101,8 +101,8 @@ public sealed class RoundTripTests(ITestOutputHelper output)
             // The record read with the wallet (and with the products and stock, for an order); the commit writes it with the rest.
             ("Charge with a key", 2, () => shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("c")).AsTask()),
             ("Charge with a key, repeated", 1, () => shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("c")).AsTask()),
-            // A refusal under a key commits its record.
-            ("Charge with a key, refused", 2, () => shop.Wallets.ChargeAsync(Alice, Money.Zero, new IdempotencyKey("z")).AsTask()),
+            // A refusal that depends on state commits its record under the key.
+            ("PlaceOrder with a key, short of stock (refused)", 2, () => shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1_000)], new IdempotencyKey("z")).AsTask()),
             ("PlaceOrder with a key, 2 lines", 2, () => shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1), new(new ProductId(2), 1)], new IdempotencyKey("o")).AsTask()),
             // The record, then the order it names, then a check that the record has not changed since.
             ("PlaceOrder with a key, repeated", 3, () => shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1), new(new ProductId(2), 1)], new IdempotencyKey("o")).AsTask()),

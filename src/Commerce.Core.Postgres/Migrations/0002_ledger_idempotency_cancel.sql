@@ -7,12 +7,13 @@ ALTER TABLE {schema}.wallets
 
 -- One row per ledger entry, written once, in the same commit as the balance change it records.
 -- at_tick keeps the 100 ns ticks below PostgreSQL's microsecond, as orders.placed_at_tick does.
--- kind: 0 charge, 1 payment, 2 refund (LedgerEntryKind); order_id names the order paid or refunded.
+-- kind: 0 charge, 1 payment, 2 refund (LedgerEntryKind); order_id names the order paid or refunded. A free
+-- order's payment moves nothing (amount 0), so that every order has its payment entry.
 CREATE TABLE {schema}.ledger (
     user_id       bigint      NOT NULL,
     seq           bigint      NOT NULL CHECK (seq >= 1),
     kind          smallint    NOT NULL CHECK (kind BETWEEN 0 AND 2),
-    amount        bigint      NOT NULL CHECK (amount > 0),
+    amount        bigint      NOT NULL CHECK (amount >= 0),
     balance_after bigint      NOT NULL CHECK (balance_after >= 0),
     order_id      uuid        NULL,
     at            timestamptz NOT NULL,
