@@ -10,7 +10,8 @@ namespace Commerce.Postgres;
 /// <see cref="NpgsqlBatch"/>: one round trip, one implicit transaction, in which each statement
 /// verifies its own row count and raises <c>CM409</c> (rolling the whole batch back) when a read no
 /// longer holds. A change set without writes is validated instead, by one statement, unless its reads
-/// are a snapshot already (see <see cref="IsSnapshot"/>).
+/// are a snapshot already (see <see cref="IsSnapshot"/>). <see cref="PurgeIdempotencyAsync"/> is one
+/// <c>DELETE</c>.
 /// </summary>
 /// <remarks>Serves one unit of work at a time; not thread-safe.</remarks>
 internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSession
