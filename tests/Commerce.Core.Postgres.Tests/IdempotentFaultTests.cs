@@ -33,6 +33,31 @@ public sealed class IdempotentFaultTests
     }
 
     [PostgresFact]
+    public async Task A_keyed_charge_replacing_an_expired_record_whose_backend_dies_before_its_commit_is_found_not_applied_and_applied_once()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        await shop.Wallets.ChargeAsync(Alice, new Money(100), new IdempotencyKey("k"));
+        shop.Time.Advance(TimeSpan.FromMinutes(61));
+        await using (var session = await shop.Store.OpenSessionAsync())
+        {
+            Assert.Equal(0, await session.PurgeIdempotencyAsync(PgShop.Start)); // The record stays, expired.
+        }
+
+        var terminated = TerminateFirstCommit(shop);
+        var trips = shop.Store.RoundTrips;
+
+        // The lost commit replaced the record at version 1; the lookup, for version 2 with this request's contents, finds nothing, so the charge runs again.
+        var charged = await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"));
+
+        Assert.Equal(1, terminated());
+        Assert.True(shop.Store.RoundTrips - trips >= 5);
+        Assert.Equal(new Money(125), charged.Value);
+        Assert.Equal(new Money(125), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Alice)).Count);
+        Assert.Equal("k:25:2", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency"));
+    }
+
+    [PostgresFact]
     public async Task A_keyed_order_whose_backend_dies_before_its_commit_is_found_not_applied_retried_and_placed_once()
     {
         await using var shop = await SeededAsync();
