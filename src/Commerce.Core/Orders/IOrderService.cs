@@ -31,7 +31,7 @@ public interface IOrderService
 
     /// <summary>
     /// Places an order once per <paramref name="key"/>: the first call runs and stores its outcome (the order,
-    /// or the refusal) in the same commit; a repeat with the same key and the same lines (after merging)
+    /// or the refusal) in the same commit; a repeat with the same key and the same lines (after merging, in the same order)
     /// within <see cref="CommerceOptions.IdempotencyRetention"/> returns that outcome (the order as it stands
     /// now) and changes nothing. Concurrent calls with one key place at most one order.
     /// </summary>
