@@ -235,7 +235,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             StoreTable.Sales => new SalesCount(next),
             StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
-            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next)),
+            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as Wallet)?.LedgerLength ?? 0),
             StoreTable.Stock or StoreTable.Wallets => null,
             _ => throw new InvalidOperationException($"The table of {key} holds no number to adjust."),
         };
