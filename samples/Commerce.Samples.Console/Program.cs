@@ -1,5 +1,6 @@
-// A walk through the Commerce library: wallets, catalog, orders, best-sellers and carts, each with
-// its success and failure branches, then 1,000 concurrent buyers racing for 100 units.
+// A walk through the Commerce library: wallets, catalog, orders, best-sellers, carts, idempotency keys,
+// cancelling, checkout and the ledger, each with its success and failure branches, then 1,000 concurrent
+// buyers racing for 100 units. Every step that matters is checked; the exit code is 1 if a check fails.
 //
 //   dotnet run --project samples/Commerce.Samples.Console
 //
@@ -64,6 +65,8 @@ var catalog = services.GetRequiredService<ICatalogService>();
 var orders = services.GetRequiredService<IOrderService>();
 var ranking = services.GetRequiredService<ISalesRankingService>();
 var carts = services.GetRequiredService<ICartService>();
+
+var failedChecks = new List<string>();
 
 var alice = new UserId(1);
 var bob = new UserId(2);
@@ -189,8 +192,157 @@ Show("User 3 removes the mice again", await carts.RemoveItemAsync(carol, new Pro
 Console.WriteLine("  The cart of user 3:");
 PrintCart(await carts.GetCartAsync(carol));
 
-// ---------------------------------------------------------------- 6. Concurrency
-Heading("6. 1,000 concurrent buyers, 100 units");
+// ---------------------------------------------------------------- 6. Idempotency keys
+Heading("6. Idempotency keys: a retried request is applied once");
+var bobBefore = await wallets.GetBalanceAsync(bob);
+var bobEntries = (await wallets.GetLedgerAsync(bob, 0, 1_000)).Count;
+var topUp = new IdempotencyKey("top-up-0001");
+var charged = await wallets.ChargeAsync(bob, new Money(500), topUp);
+Show("User 2 charges 500 with key top-up-0001", charged, Balance);
+var retried = await wallets.ChargeAsync(bob, new Money(500), topUp);
+Show("User 2 retries it (same key, same amount)", retried, Balance);
+Check(
+    "the retry got the same answer and the charge was applied once",
+    charged.IsSuccess && retried.IsSuccess && retried.Value == charged.Value
+        && await wallets.GetBalanceAsync(bob) == bobBefore + new Money(500)
+        && (await wallets.GetLedgerAsync(bob, 0, 1_000)).Count == bobEntries + 1);
+
+var reused = await wallets.ChargeAsync(bob, new Money(900), topUp);
+Show("User 2 charges 900 with the same key", reused, Balance);
+Check("the reused key was refused and nothing changed", reused.Error?.Code == CommerceErrorCode.IdempotencyKeyReused
+    && await wallets.GetBalanceAsync(bob) == bobBefore + new Money(500));
+
+var emptyKey = await wallets.ChargeAsync(bob, new Money(100), new IdempotencyKey(""));
+Show("User 2 charges 100 with an empty key", emptyKey, Balance);
+Check("the empty key was refused", emptyKey.Error?.Code == CommerceErrorCode.InvalidIdempotencyKey);
+
+var webcamsBefore = await StockOf(5);
+var orderKey = new IdempotencyKey("order-0001");
+var keyedOrder = await orders.PlaceOrderAsync(alice, [new(new ProductId(5), 1)], orderKey);
+Show("User 1 buys a webcam with key order-0001", keyedOrder, Describe);
+var keyedRetry = await orders.PlaceOrderAsync(alice, [new(new ProductId(5), 1)], orderKey);
+Show("User 1 retries it", keyedRetry, Describe);
+Check(
+    "the retry answered with the same order and one webcam left the stock",
+    keyedOrder.IsSuccess && keyedRetry.IsSuccess && keyedRetry.Value.Id == keyedOrder.Value.Id && await StockOf(5) == webcamsBefore - 1);
+
+// ---------------------------------------------------------------- 7. Cancelling
+Heading("7. Cancelling an order: refund and restock");
+if (placed.IsSuccess)
+{
+    var order = placed.Value;
+    var balanceBefore = await wallets.GetBalanceAsync(order.UserId);
+    var stockBefore = new Dictionary<ProductId, int>();
+    foreach (var line in order.Lines)
+    {
+        stockBefore[line.ProductId] = await StockOf(line.ProductId.Value);
+    }
+
+    var cancelled = await orders.CancelOrderAsync(order.Id);
+    Show($"Cancel order {order.Id} of user {order.UserId}", cancelled, o => $"{o.Status} at {o.CancelledAt:HH:mm:ss}, total {o.Total}");
+    var balanceAfter = await wallets.GetBalanceAsync(order.UserId);
+    ShowText("  refund", $"balance {balanceBefore} -> {balanceAfter} (+{order.Total})");
+    var restocked = true;
+    foreach (var line in order.Lines)
+    {
+        var stockAfter = await StockOf(line.ProductId.Value);
+        ShowText($"  restock of product {line.ProductId}", $"{stockBefore[line.ProductId]} -> {stockAfter} (+{line.Quantity})");
+        restocked &= stockAfter == stockBefore[line.ProductId] + line.Quantity;
+    }
+
+    var ledger = await wallets.GetLedgerAsync(order.UserId, 0, 1_000);
+    Check(
+        "the order is cancelled, its total refunded (with a Refund entry) and every line restocked",
+        cancelled.IsSuccess && cancelled.Value.Status == OrderStatus.Cancelled
+            && balanceAfter == balanceBefore + order.Total && restocked
+            && ledger[^1] is { Kind: LedgerEntryKind.Refund } refund && refund.OrderId == order.Id && refund.Amount == order.Total);
+
+    var again = await orders.CancelOrderAsync(order.Id);
+    Show("Cancel it again", again, Describe);
+    Check("the second cancel was refused and refunded nothing", again.Error?.Code == CommerceErrorCode.OrderAlreadyCancelled
+        && await wallets.GetBalanceAsync(order.UserId) == balanceAfter);
+}
+
+var unknownCancel = await orders.CancelOrderAsync(new OrderId(Guid.NewGuid()));
+Show("Cancel an unknown order", unknownCancel, Describe);
+Check("an unknown order cannot be cancelled", unknownCancel.Error?.Code == CommerceErrorCode.OrderNotFound);
+
+// ---------------------------------------------------------------- 8. Checkout
+Heading("8. Checkout: the cart becomes an order");
+var carolCart = await carts.GetCartAsync(carol);
+var carolBalance = await wallets.GetBalanceAsync(carol);
+Console.WriteLine($"  The cart of user 3 (balance {carolBalance}):");
+PrintCart(carolCart);
+var checkedOut = await carts.CheckoutAsync(carol);
+Show("User 3 checks out", checkedOut, Describe);
+var carolCartAfter = await carts.GetCartAsync(carol);
+ShowText("  cart after", Describe(carolCartAfter));
+ShowText("  balance of user 3", $"{carolBalance} -> {await wallets.GetBalanceAsync(carol)}");
+Check(
+    "the order has the cart's lines and total, the cart is empty and the wallet paid",
+    checkedOut.IsSuccess && checkedOut.Value.Total == carolCart.Total
+        && checkedOut.Value.Lines.Select(l => (l.ProductId, l.Quantity)).SequenceEqual(carolCart.Lines.Select(l => (l.ProductId, l.Quantity)))
+        && carolCartAfter.Lines.Count == 0
+        && await wallets.GetBalanceAsync(carol) == carolBalance - carolCart.Total);
+
+var emptyCheckout = await carts.CheckoutAsync(carol);
+Show("User 3 checks out again (the cart is empty)", emptyCheckout, Describe);
+Check("an empty cart cannot be checked out", emptyCheckout.Error?.Code == CommerceErrorCode.EmptyOrder);
+
+await carts.AddItemAsync(bob, new ProductId(3), 1);
+await carts.AddItemAsync(bob, new ProductId(4), 5);
+var bobCart = await carts.GetCartAsync(bob);
+var bobBalance = await wallets.GetBalanceAsync(bob);
+var monitorsBefore = await StockOf(3);
+Console.WriteLine($"  The cart of user 2 (balance {bobBalance}):");
+PrintCart(bobCart);
+var failedCheckout = await carts.CheckoutAsync(bob);
+Show("User 2 checks out", failedCheckout, Describe);
+var bobCartAfter = await carts.GetCartAsync(bob);
+ShowText("  cart after", Describe(bobCartAfter));
+Check(
+    "the refused checkout left the cart, the wallet and the stock as they were",
+    failedCheckout.Error?.Code == CommerceErrorCode.InsufficientBalance
+        && bobCartAfter.Total == bobCart.Total && bobCartAfter.Lines.SequenceEqual(bobCart.Lines)
+        && await wallets.GetBalanceAsync(bob) == bobBalance && await StockOf(3) == monitorsBefore);
+
+// ---------------------------------------------------------------- 9. Ledger
+Heading("9. The ledger of user 1, in pages of 4");
+var entries = new List<LedgerEntry>();
+for (var (afterSequence, pageNumber) = (0L, 1); ; pageNumber++)
+{
+    var page = await wallets.GetLedgerAsync(alice, afterSequence, limit: 4);
+    Console.WriteLine($"  Page {pageNumber} (up to 4 entries after #{afterSequence}):");
+    foreach (var entry in page)
+    {
+        var sign = entry.Kind == LedgerEntryKind.Payment ? "-" : "+";
+        var about = entry.OrderId is { } id ? $"  order {id}" : "";
+        Console.WriteLine($"    #{entry.Sequence,-3} {entry.Kind,-8} {sign + entry.Amount,9}  balance {entry.BalanceAfter,9}{about}");
+    }
+
+    entries.AddRange(page);
+    if (page.Count < 4)
+    {
+        break;
+    }
+
+    afterSequence = page[^1].Sequence;
+}
+
+Check(
+    "the entries are numbered 1, 2, 3, ... and sum to the balance",
+    entries.Select(e => e.Sequence).SequenceEqual(Enumerable.Range(1, entries.Count).Select(i => (long)i))
+        && SumOf(entries) == await wallets.GetBalanceAsync(alice)
+        && entries[^1].BalanceAfter == await wallets.GetBalanceAsync(alice));
+
+Console.WriteLine("  The orders of user 1, newest first:");
+foreach (var order in await orders.ListOrdersAsync(alice, limit: 10))
+{
+    Console.WriteLine($"    {order.Id}  {order.Status,-9} total {order.Total,6}  placed {order.PlacedAt:HH:mm:ss.fff}");
+}
+
+// ---------------------------------------------------------------- 10. Concurrency
+Heading("10. 1,000 concurrent buyers, 100 units");
 const int Buyers = 1_000;
 const int Units = 100;
 var budget = new Money(1_000);
@@ -242,16 +394,44 @@ foreach (var (code, count) in refusals.OrderBy(r => r.Key))
 Console.WriteLine($"  stock left:                     {stockLeft}");
 Console.WriteLine($"  money: {moneyIn} charged = {moneyLeft} in wallets + {revenue} spent: {(moneyLeft + revenue == moneyIn ? "conserved" : "NOT CONSERVED")}");
 
+// Every wallet of the demo, its ledger and its orders: nothing is created or lost, refunds included.
+var users = new[] { alice, bob, carol, dave }.Concat(Enumerable.Range(0, Buyers).Select(i => new UserId(10_000 + i)));
+var (chargedIn, paid, refunded, inWallets, standing) = (Money.Zero, Money.Zero, Money.Zero, Money.Zero, Money.Zero);
+var ledgersAgree = true;
+foreach (var user in users)
+{
+    var ledger = await wallets.GetLedgerAsync(user, 0, 1_000);
+    var balance = await wallets.GetBalanceAsync(user);
+    ledgersAgree &= SumOf(ledger) == balance && (ledger.Count == 0 || ledger[^1].BalanceAfter == balance);
+    chargedIn += Total(ledger, LedgerEntryKind.Charge);
+    paid += Total(ledger, LedgerEntryKind.Payment);
+    refunded += Total(ledger, LedgerEntryKind.Refund);
+    inWallets += balance;
+    foreach (var order in await orders.ListOrdersAsync(user, 1_000))
+    {
+        standing += order.Status == OrderStatus.Placed ? order.Total : Money.Zero;
+    }
+}
+
+var shopConserved = chargedIn == inWallets + paid - refunded && paid - refunded == standing;
+Console.WriteLine($"  all wallets: {chargedIn} charged = {inWallets} in wallets + {paid} paid - {refunded} refunded: {(shopConserved ? "conserved" : "NOT CONSERVED")}");
+Console.WriteLine($"  orders that stand total {standing}; every balance is its charges + refunds - payments: {(ledgersAgree ? "yes" : "NO")}");
+
 var invariantsHold = succeeded == Units
     && insufficientStock == Buyers - Units
     && refusals.Count == 1
     && stockLeft == 0
-    && moneyLeft + revenue == moneyIn;
+    && moneyLeft + revenue == moneyIn
+    && shopConserved
+    && ledgersAgree;
 Console.WriteLine();
 Console.WriteLine(invariantsHold
-    ? "All invariants hold: exactly 100 orders, 900 refused for stock, stock 0, money conserved."
+    ? "All invariants hold: exactly 100 orders, 900 refused for stock, stock 0, money conserved, every ledger sums to its balance."
     : "INVARIANTS BROKEN.");
-return invariantsHold ? 0 : 1;
+Console.WriteLine(failedChecks.Count == 0
+    ? "All checks of the scenarios passed."
+    : $"{failedChecks.Count} check(s) FAILED: {string.Join("; ", failedChecks)}");
+return invariantsHold && failedChecks.Count == 0 ? 0 : 1;
 
 // ---------------------------------------------------------------- helpers
 async Task<int> StockOf(long id)
@@ -259,6 +439,21 @@ async Task<int> StockOf(long id)
     var product = await catalog.GetProductAsync(new ProductId(id));
     return product.IsSuccess ? product.Value.Stock : -1;
 }
+
+void Check(string what, bool ok)
+{
+    Console.WriteLine(ok ? $"  check: {what}: ok" : $"  CHECK FAILED: {what}");
+    if (!ok)
+    {
+        failedChecks.Add(what);
+    }
+}
+
+static Money Total(IEnumerable<LedgerEntry> entries, LedgerEntryKind kind) =>
+    entries.Where(e => e.Kind == kind).Aggregate(Money.Zero, (sum, e) => sum + e.Amount);
+
+static Money SumOf(IReadOnlyList<LedgerEntry> entries) =>
+    Total(entries, LedgerEntryKind.Charge) + Total(entries, LedgerEntryKind.Refund) - Total(entries, LedgerEntryKind.Payment);
 
 static void Heading(string text)
 {
@@ -281,7 +476,7 @@ static string Balance(Money balance) => $"balance {balance}";
 static string Describe(object value) => value switch
 {
     ProductSummary p => $"#{p.Id} {p.Name}, price {p.Price}, stock {p.Stock}",
-    Order o => $"order {o.Id}, total {o.Total}, lines [{string.Join("; ", o.Lines.Select(l => $"product {l.ProductId} x{l.Quantity} at {l.UnitPrice} = {l.LineTotal}"))}]",
+    Order o => $"order {o.Id}{(o.Status == OrderStatus.Cancelled ? " (cancelled)" : "")}, total {o.Total}, lines [{string.Join("; ", o.Lines.Select(l => $"product {l.ProductId} x{l.Quantity} at {l.UnitPrice} = {l.LineTotal}"))}]",
     CartView c => $"cart of user {c.UserId}: {c.Lines.Count} line(s), total {c.Total}",
     _ => $"{value}",
 };

@@ -38,8 +38,9 @@ internal static class ApiResults
             => StatusCodes.Status404NotFound,
         CommerceErrorCode.InsufficientBalance or CommerceErrorCode.InsufficientStock or CommerceErrorCode.ProductAlreadyExists
             or CommerceErrorCode.BalanceLimitExceeded or CommerceErrorCode.ConcurrencyConflict
+            or CommerceErrorCode.IdempotencyKeyReused or CommerceErrorCode.OrderAlreadyCancelled
             => StatusCodes.Status409Conflict,
-        _ => StatusCodes.Status400BadRequest, // invalid input: amounts, quantities, names, empty or oversized orders
+        _ => StatusCodes.Status400BadRequest, // invalid input: amounts, quantities, names, keys, empty or oversized orders
     };
 
     /// <summary>

@@ -31,14 +31,28 @@ internal sealed record ProductResponse(long Id, string Name, long Price, int Sto
 
 internal sealed record OrderLineResponse(long ProductId, int Quantity, long UnitPrice, long LineTotal);
 
-internal sealed record OrderResponse(Guid Id, long UserId, IReadOnlyList<OrderLineResponse> Lines, long Total, DateTimeOffset PlacedAt)
+/// <summary>An order; <c>status</c> is <c>Placed</c> or <c>Cancelled</c>, <c>cancelledAt</c> is null while it stands.</summary>
+internal sealed record OrderResponse(
+    Guid Id, long UserId, IReadOnlyList<OrderLineResponse> Lines, long Total, DateTimeOffset PlacedAt, string Status, DateTimeOffset? CancelledAt)
 {
     public static OrderResponse From(Order order) => new(
         order.Id.Value,
         order.UserId.Value,
         [.. order.Lines.Select(l => new OrderLineResponse(l.ProductId.Value, l.Quantity, l.UnitPrice.Amount, l.LineTotal.Amount))],
         order.Total.Amount,
-        order.PlacedAt);
+        order.PlacedAt,
+        order.Status.ToString(),
+        order.CancelledAt);
+}
+
+/// <summary>
+/// One entry of a wallet's ledger: <c>kind</c> is <c>Charge</c>, <c>Payment</c> or <c>Refund</c>, <c>amount</c> is
+/// positive for every kind, <c>orderId</c> is null for a charge.
+/// </summary>
+internal sealed record LedgerEntryResponse(long Sequence, string Kind, long Amount, long BalanceAfter, Guid? OrderId, DateTimeOffset At)
+{
+    public static LedgerEntryResponse From(LedgerEntry entry) =>
+        new(entry.Sequence, entry.Kind.ToString(), entry.Amount.Amount, entry.BalanceAfter.Amount, entry.OrderId?.Value, entry.At);
 }
 
 internal sealed record PopularProductResponse(int Rank, long ProductId, string Name, long Price, long QuantitySold)

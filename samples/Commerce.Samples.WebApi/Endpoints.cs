@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Commerce.Samples.WebApi;
 
@@ -7,11 +8,21 @@ internal static class Endpoints
 {
     private const int MaxRankingDays = 366;
 
+    /// <summary>The header that makes a POST safe to retry: the same key and request get the first answer again.</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    /// <summary>The largest page of ledger entries or orders (the library's limit for both).</summary>
+    public const int MaxListLimit = 1_000;
+
+    private const int DefaultLedgerLimit = 100;
+    private const int DefaultOrdersLimit = 20;
+
     public static void MapWalletEndpoints(this IEndpointRouteBuilder app)
     {
         var users = app.MapGroup("/users/{userId}").WithTags("Wallets").ProducesProblem(StatusCodes.Status400BadRequest);
         users.MapPost("/balance/charge", ChargeAsync).ProducesProblem(StatusCodes.Status409Conflict);
         users.MapGet("/balance", GetBalanceAsync);
+        users.MapGet("/ledger", GetLedgerAsync);
     }
 
     public static void MapProductEndpoints(this IEndpointRouteBuilder app)
@@ -31,6 +42,10 @@ internal static class Endpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         orders.MapGet("/{orderId}", GetOrderAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        orders.MapPost("/{orderId}/cancel", CancelOrderAsync)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        app.MapGet("/users/{userId}/orders", ListUserOrdersAsync).WithTags("Orders").ProducesProblem(StatusCodes.Status400BadRequest);
     }
 
     public static void MapCartEndpoints(this IEndpointRouteBuilder app)
@@ -39,17 +54,46 @@ internal static class Endpoints
         cart.MapGet("/", GetCartAsync);
         cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound);
         cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict);
     }
 
     // ------------------------------------------------------------------ wallets
 
     private static async Task<Results<Ok<BalanceResponse>, ProblemHttpResult>> ChargeAsync(
-        long userId, ChargeRequest request, IWalletService wallets, CancellationToken ct) =>
-        (await wallets.ChargeAsync(new UserId(userId), new Money(request.Amount), ct))
-            .ToHttp(balance => TypedResults.Ok(new BalanceResponse(userId, balance.Amount)));
+        long userId,
+        ChargeRequest request,
+        [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        IWalletService wallets,
+        CancellationToken ct)
+    {
+        var (user, amount) = (new UserId(userId), new Money(request.Amount));
+        var charged = idempotencyKey is null
+            ? await wallets.ChargeAsync(user, amount, ct)
+            : await wallets.ChargeAsync(user, amount, new IdempotencyKey(idempotencyKey), ct);
+        return charged.ToHttp(balance => TypedResults.Ok(new BalanceResponse(userId, balance.Amount)));
+    }
 
     private static async Task<Ok<BalanceResponse>> GetBalanceAsync(long userId, IWalletService wallets, CancellationToken ct) =>
         TypedResults.Ok(new BalanceResponse(userId, (await wallets.GetBalanceAsync(new UserId(userId), ct)).Amount));
+
+    private static async Task<Results<Ok<LedgerEntryResponse[]>, ProblemHttpResult>> GetLedgerAsync(
+        long userId, long? after, int? limit, IWalletService wallets, CancellationToken ct)
+    {
+        var afterSequence = after ?? 0;
+        if (afterSequence < 0)
+        {
+            return ApiResults.BadRequest("after must be 0 or more.");
+        }
+
+        var pageSize = limit ?? DefaultLedgerLimit;
+        if (pageSize < 1 || pageSize > MaxListLimit)
+        {
+            return ApiResults.BadRequest($"limit must be between 1 and {MaxListLimit}.");
+        }
+
+        var entries = await wallets.GetLedgerAsync(new UserId(userId), afterSequence, pageSize, ct);
+        return TypedResults.Ok(entries.Select(LedgerEntryResponse.From).ToArray());
+    }
 
     // ------------------------------------------------------------------ products
 
@@ -103,16 +147,42 @@ internal static class Endpoints
     // ------------------------------------------------------------------ orders
 
     private static async Task<Results<Created<OrderResponse>, ProblemHttpResult>> PlaceOrderAsync(
-        PlaceOrderRequest request, IOrderService orders, CancellationToken ct)
+        PlaceOrderRequest request,
+        [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        IOrderService orders,
+        CancellationToken ct)
     {
+        var user = new UserId(request.UserId);
         var lines = (request.Items ?? []).Select(i => new OrderLineRequest(new ProductId(i.ProductId), i.Quantity)).ToArray();
-        return (await orders.PlaceOrderAsync(new UserId(request.UserId), lines, ct))
-            .ToHttp(order => TypedResults.Created($"/orders/{order.Id}", OrderResponse.From(order)));
+        var placed = idempotencyKey is null
+            ? await orders.PlaceOrderAsync(user, lines, ct)
+            : await orders.PlaceOrderAsync(user, lines, new IdempotencyKey(idempotencyKey), ct);
+        return placed.ToHttp(Created);
     }
 
     private static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> GetOrderAsync(
         Guid orderId, IOrderService orders, CancellationToken ct) =>
         (await orders.GetOrderAsync(new OrderId(orderId), ct)).ToHttp(order => TypedResults.Ok(OrderResponse.From(order)));
+
+    private static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> CancelOrderAsync(
+        Guid orderId, IOrderService orders, CancellationToken ct) =>
+        (await orders.CancelOrderAsync(new OrderId(orderId), ct)).ToHttp(order => TypedResults.Ok(OrderResponse.From(order)));
+
+    private static async Task<Results<Ok<OrderResponse[]>, ProblemHttpResult>> ListUserOrdersAsync(
+        long userId, int? limit, IOrderService orders, CancellationToken ct)
+    {
+        var count = limit ?? DefaultOrdersLimit;
+        if (count < 1 || count > MaxListLimit)
+        {
+            return ApiResults.BadRequest($"limit must be between 1 and {MaxListLimit}.");
+        }
+
+        var list = await orders.ListOrdersAsync(new UserId(userId), count, ct);
+        return TypedResults.Ok(list.Select(OrderResponse.From).ToArray());
+    }
+
+    /// <summary>201 with the order and its location (a placed order or a checkout, first answer or replay alike).</summary>
+    private static Created<OrderResponse> Created(Order order) => TypedResults.Created($"/orders/{order.Id}", OrderResponse.From(order));
 
     // ------------------------------------------------------------------ carts
 
@@ -128,4 +198,17 @@ internal static class Endpoints
         long userId, long productId, ICartService carts, CancellationToken ct) =>
         (await carts.RemoveItemAsync(new UserId(userId), new ProductId(productId), ct))
             .ToHttp(cart => TypedResults.Ok(CartResponse.From(cart)));
+
+    private static async Task<Results<Created<OrderResponse>, ProblemHttpResult>> CheckoutAsync(
+        long userId,
+        [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        ICartService carts,
+        CancellationToken ct)
+    {
+        var user = new UserId(userId);
+        var placed = idempotencyKey is null
+            ? await carts.CheckoutAsync(user, ct)
+            : await carts.CheckoutAsync(user, new IdempotencyKey(idempotencyKey), ct);
+        return placed.ToHttp(Created);
+    }
 }

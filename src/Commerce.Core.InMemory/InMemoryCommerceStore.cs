@@ -23,6 +23,10 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
 
     public CellTable Orders { get; } = new();
 
+    public CellTable Ledger { get; } = new();
+
+    public CellTable Idempotency { get; } = new(purgeable: true);
+
     public SalesCellTable Sales { get; } = new();
 
     public ProductIndex ProductIds { get; } = new();
@@ -49,6 +53,8 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
         StoreTable.Carts => Carts,
         StoreTable.Orders => Orders,
         StoreTable.Sales => Sales,
+        StoreTable.Ledger => Ledger,
+        StoreTable.Idempotency => Idempotency,
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
     };
 }

@@ -162,6 +162,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
     }
 
+    public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+        new(store.Idempotency.Retire(state => state is IdempotencyRecord record && record.CreatedAt < createdBefore, cancellationToken));
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private bool Commit(ReadOnlySpan<CellUpdate> updates, SalesBucket? sales, List<SalesBucket>? moreSales)
@@ -232,7 +235,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             StoreTable.Sales => new SalesCount(next),
             StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
-            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next)),
+            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as Wallet)?.LedgerLength ?? 0),
             StoreTable.Stock or StoreTable.Wallets => null,
             _ => throw new InvalidOperationException($"The table of {key} holds no number to adjust."),
         };
@@ -247,6 +250,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         var state = MultiWordCas.Read(cell);
+        if (ReferenceEquals(state, Retired.Value))
+        {
+            return StoredState.Absent; // Purged after the lookup: absent, and the commit will use a fresh cell.
+        }
+
         return new StoredState(ReferenceEquals(state, Absent.Value) ? null : state, 0, cell);
     }
 

@@ -23,6 +23,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         CommandTimeout = commandTimeout;
         RankingResolution = rankingResolution;
         Sql = new PostgresSql(QuotedSchema);
+        Writes = new PostgresWriteSql(QuotedSchema);
     }
 
     public NpgsqlDataSource DataSource { get; }
@@ -36,6 +37,8 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public TimeSpan RankingResolution { get; }
 
     public PostgresSql Sql { get; }
+
+    public PostgresWriteSql Writes { get; }
 
     /// <summary>
     /// How many commands and batches the store's sessions have sent: each is one round trip to the

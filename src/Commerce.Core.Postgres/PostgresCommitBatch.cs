@@ -1,14 +1,15 @@
 using Commerce.Storage;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Commerce.Postgres;
 
 /// <summary>
-/// Turns a change set into the statements of one commit batch, and a change set without writes into
-/// one validation statement. Every statement of a batch checks its own row count through
-/// <c>expect_rows</c>, raising <c>CM409</c> (which rolls the whole batch back) when a read no longer
-/// holds. Keys are visited in <see cref="StoreKey"/> order, so concurrent commits take their row and
-/// advisory locks in one global order.
+/// Turns a change set into the statements of one commit batch. Every statement of a batch checks its
+/// own row count through <c>expect_rows</c>, raising <c>CM409</c> (which rolls the whole batch back) when
+/// a read no longer holds. Keys are visited in <see cref="StoreKey"/> order, so concurrent commits take
+/// their row and advisory locks in one global order. (A change set without writes is validated instead:
+/// <see cref="PostgresValidation"/>.)
 /// </summary>
 internal static class PostgresCommitBatch
 {
@@ -18,11 +19,14 @@ internal static class PostgresCommitBatch
     /// <param name="store">The store.</param>
     /// <param name="changes">The change set, with writes.</param>
     /// <param name="batch">The batch to fill.</param>
-    /// <param name="insertedOrder">The order the commit inserts, if any: a lost connection is resolved by its presence.</param>
+    /// <param name="evidence">
+    /// A write of the commit that tells, after the fact, whether it applied (an order inserted, an
+    /// idempotency record written, an order cancelled), if it has one: a lost connection is resolved by it.
+    /// </param>
     /// <returns><see langword="false"/> if the change set can only fail (a write-once state replaced): nothing need be sent.</returns>
-    public static bool TryBuild(PostgresCommerceStore store, ChangeSet changes, NpgsqlBatch batch, out OrderId? insertedOrder)
+    public static bool TryBuild(PostgresCommerceStore store, ChangeSet changes, NpgsqlBatch batch, out CommitEvidence? evidence)
     {
-        insertedOrder = null;
+        evidence = null;
         var keys = new StoreKey[changes.Count];
         var order = new int[changes.Count];
         for (var i = 0; i < keys.Length; i++)
@@ -47,21 +51,25 @@ internal static class PostgresCommitBatch
                     AddKey(batch.Add(sql.CheckAbsent(key.Table)), key);
                     break;
 
+                case ChangeKind.Read when key.IsWriteOnce:
+                    break; // As Stable: present, so unchanged for ever.
+
                 case ChangeKind.Read:
                     AddKey(batch.Add(sql.CheckVersion(key.Table)), key).With(change.Seen.Version);
                     break;
 
                 case ChangeKind.Insert:
                     batch.Add(PostgresSql.KeyLock(exclusive: true)).With((int)key.Table).With(PostgresRows.LockHash(key));
-                    AddInsert(store, batch, change.State);
-                    insertedOrder = change.State is Order placed ? placed.Id : insertedOrder;
+                    AddInsert(store.Writes, batch, key, change.State);
+                    CommitEvidence.Consider(ref evidence, key, change.State, 1, inserted: true);
                     break;
 
                 case ChangeKind.Update when key.IsWriteOnce:
-                    return false; // A product or an order, once added, is never replaced.
+                    return false; // A product or a ledger entry, once added, is never replaced.
 
                 case ChangeKind.Update:
-                    AddUpdate(sql, batch, change.State, change.Seen.Version);
+                    AddUpdate(store.Writes, batch, key, change.Seen, change.State);
+                    CommitEvidence.Consider(ref evidence, key, change.State, change.Seen.Version + 1, inserted: false);
                     break;
 
                 case ChangeKind.Adjust:
@@ -88,96 +96,20 @@ internal static class PostgresCommitBatch
         return true;
     }
 
-    /// <summary>
-    /// One statement (one snapshot) that is true iff every state read is still current, every key read
-    /// absent is still absent, and every listed range still holds as many products; <see langword="null"/>
-    /// if there is nothing to check.
-    /// </summary>
-    public static NpgsqlCommand? Validation(PostgresCommerceStore store, NpgsqlConnection connection, ChangeSet changes)
+    /// <summary>Appends a key's parameters: the order's GUID, the user and second word, or the one word.</summary>
+    public static NpgsqlBatchCommand AddKey(NpgsqlBatchCommand command, StoreKey key) => key.Table switch
     {
-        var sql = store.Sql;
-        var conditions = new List<string>();
-        var command = store.Command(connection, string.Empty);
-        foreach (var table in PostgresSql.KeyedTables)
-        {
-            List<long>? keys = null;
-            List<long>? versions = null;
-            List<long>? absent = null;
-            List<Guid>? absentOrders = null;
-            for (var i = 0; i < changes.Count; i++)
-            {
-                var change = changes[i];
-                if (change.Key.Table != table || change.Kind != ChangeKind.Read)
-                {
-                    continue;
-                }
+        StoreTable.Orders => command.With(key.OrderId.Value),
+        _ when PostgresSql.KeyWidth(key.Table) == 2 => command.With(key.High).With(key.Low),
+        _ => command.With(key.Low),
+    };
 
-                if (change.Seen.State is not null)
-                {
-                    (keys ??= []).Add(change.Key.Low);
-                    (versions ??= []).Add(change.Seen.Version);
-                }
-                else if (table == StoreTable.Orders)
-                {
-                    (absentOrders ??= []).Add(change.Key.OrderId.Value);
-                }
-                else
-                {
-                    (absent ??= []).Add(change.Key.Low);
-                }
-            }
-
-            var t = (int)table;
-            if (keys is not null && table != StoreTable.Orders)
-            {
-                conditions.Add(sql.ValidatePresent(table));
-                command.Parameters.Add(new NpgsqlParameter<long[]>("k" + t, keys.ToArray()));
-                command.Parameters.Add(new NpgsqlParameter<long[]>("v" + t, versions!.ToArray()));
-                command.Parameters.Add(new NpgsqlParameter<long>("n" + t, keys.Count));
-            }
-
-            if (absent is not null || absentOrders is not null)
-            {
-                conditions.Add(sql.ValidateAbsent(table));
-                command.Parameters.Add(absentOrders is not null
-                    ? new NpgsqlParameter<Guid[]>("a" + t, absentOrders.ToArray())
-                    : new NpgsqlParameter<long[]>("a" + t, absent!.ToArray()));
-            }
-        }
-
-        var ranges = changes.ProductRanges;
-        for (var i = 0; i < ranges.Count; i++)
-        {
-            conditions.Add(sql.ValidatePage(i, fromStart: ranges[i].After is null));
-            if (ranges[i].After is { } after)
-            {
-                command.Parameters.Add(new NpgsqlParameter<long>("pa" + i, after.Value));
-            }
-
-            command.Parameters.Add(new NpgsqlParameter<long>("pb" + i, ranges[i].UpTo));
-            command.Parameters.Add(new NpgsqlParameter<long>("pn" + i, ranges[i].Count));
-        }
-
-        if (conditions.Count == 0)
-        {
-            command.Dispose();
-            return null;
-        }
-
-        command.CommandText = "SELECT " + string.Join(" AND ", conditions);
-        return command;
-    }
-
-    private static NpgsqlBatchCommand AddKey(NpgsqlBatchCommand command, StoreKey key) =>
-        key.Table == StoreTable.Orders ? command.With(key.OrderId.Value) : command.With(key.Low);
-
-    private static void AddInsert(PostgresCommerceStore store, NpgsqlBatch batch, object? state)
+    private static void AddInsert(PostgresWriteSql sql, NpgsqlBatch batch, StoreKey key, object? state)
     {
-        var sql = store.Sql;
         switch (state)
         {
             case Wallet wallet:
-                batch.Add(sql.InsertWallet).With(wallet.UserId.Value).With(wallet.Balance.Amount);
+                batch.Add(sql.InsertWallet).With(wallet.UserId.Value).With(wallet.Balance.Amount).With(wallet.LedgerLength);
                 break;
             case Product product:
                 batch.Add(sql.InsertProduct).With(product.Id.Value).With(product.Name).With(product.Price.Amount);
@@ -191,17 +123,27 @@ internal static class PostgresCommitBatch
             case Order order:
                 AddOrder(sql, batch, order);
                 break;
+            case LedgerEntry entry:
+                var (at, tick) = PostgresRows.SplitTicks(entry.At);
+                batch.Add(sql.InsertLedger)
+                    .With(key.High).With(key.Low).With((short)entry.Kind).With(entry.Amount.Amount).With(entry.BalanceAfter.Amount)
+                    .WithNullable(entry.OrderId?.Value, NpgsqlDbType.Uuid).With(at).With(tick);
+                break;
+            case IdempotencyRecord record:
+                WithRecord(batch.Add(sql.InsertIdempotency), key, record);
+                break;
             default:
                 throw new InvalidOperationException("Unexpected state to insert: " + state?.GetType().Name + ".");
         }
     }
 
-    private static void AddUpdate(PostgresSql sql, NpgsqlBatch batch, object? state, long version)
+    private static void AddUpdate(PostgresWriteSql sql, NpgsqlBatch batch, StoreKey key, in StoredState seen, object? state)
     {
+        var version = seen.Version;
         switch (state)
         {
             case Wallet wallet:
-                batch.Add(sql.UpdateWallet).With(wallet.UserId.Value).With(wallet.Balance.Amount).With(version);
+                batch.Add(sql.UpdateWallet).With(wallet.UserId.Value).With(wallet.Balance.Amount).With(wallet.LedgerLength).With(version);
                 break;
             case StockItem stock:
                 batch.Add(sql.UpdateStock).With(stock.ProductId.Value).With(stock.OnHand).With(version);
@@ -209,44 +151,63 @@ internal static class PostgresCommitBatch
             case Cart cart:
                 batch.Add(sql.UpdateCart).With(cart.UserId.Value).With(PostgresRows.FormatLines(cart.Lines)).With(version);
                 break;
+            case Order order:
+                if (seen.State is not Order before || !SameBesidesCancellation(before, order))
+                {
+                    throw new NotSupportedException($"Only an order's cancellation changes: the update of {key} changes more.");
+                }
+
+                var (at, tick) = order.CancelledAt is { } cancelledAt ? PostgresRows.SplitTicks(cancelledAt) : default;
+                batch.Add(sql.UpdateOrder)
+                    .With(order.Id.Value)
+                    .WithNullable(order.CancelledAt is null ? null : at, NpgsqlDbType.TimestampTz)
+                    .WithNullable(order.CancelledAt is null ? null : tick, NpgsqlDbType.Smallint)
+                    .With(version);
+                break;
+            case IdempotencyRecord record:
+                WithRecord(batch.Add(sql.UpdateIdempotency), key, record).With(version);
+                break;
             default:
                 throw new InvalidOperationException("Unexpected state to update: " + state?.GetType().Name + ".");
         }
     }
 
     /// <summary>
-    /// A relative write: sales add to their bucket's row (inserting it); stock and wallets add under the
-    /// guard that the result stays at or above the minimum (and within the column's range). Stock must
-    /// exist; an absent wallet counts as zero, and is inserted under the key's exclusive advisory lock
-    /// like any insert.
+    /// A relative write. Sales grow by an upsert of their bucket's row, needing no read; a decrease (a
+    /// cancellation) is guarded like stock and wallets: the result must stay at or above the minimum (and
+    /// within the column's range), else the commit fails. Stock must exist; an absent wallet counts as
+    /// zero, and is inserted under the key's exclusive advisory lock like any insert; an absent sales row
+    /// counts as zero too.
     /// </summary>
     private static void AddAdjust(PostgresCommerceStore store, NpgsqlBatch batch, in Change change)
     {
         var key = change.Key;
+        var sql = store.Writes;
         var minimum = Math.Max(change.Minimum, 0); // The schema keeps balances, stock and sales non-negative.
         switch (key.Table)
         {
+            case StoreTable.Sales when change.Delta > 0 && change.Delta >= minimum:
+                // Any count, or none, ends at or above the delta, so at or above the minimum: nothing to check.
+                batch.Add(sql.AdjustSales).With(store.BucketStart(key.High)).With(key.Low).With(change.Delta);
+                break;
+            case StoreTable.Sales when change.Delta == 0 && minimum == 0:
+                break; // Every count, or none, stays as it is, at zero or more.
             case StoreTable.Sales:
-                if (change.Delta <= 0 || change.Delta < change.Minimum)
-                {
-                    throw new NotSupportedException($"Sales only grow: the adjustment of {key} by {change.Delta} (minimum {change.Minimum}) is not supported.");
-                }
-
-                batch.Add(store.Sql.AdjustSales).With(store.BucketStart(key.High)).With(key.Low).With(change.Delta);
+                batch.Add(sql.AdjustSalesGuarded).With(store.BucketStart(key.High)).With(key.Low).With(change.Delta).With(minimum);
                 break;
             case StoreTable.Stock:
-                batch.Add(store.Sql.AdjustStock).With(key.Low).With(change.Delta).With(minimum);
+                batch.Add(sql.AdjustStock).With(key.Low).With(change.Delta).With(minimum);
                 break;
             case StoreTable.Wallets:
                 batch.Add(PostgresSql.KeyLock(exclusive: true)).With((int)key.Table).With(PostgresRows.LockHash(key));
-                batch.Add(store.Sql.AdjustWallet).With(key.Low).With(change.Delta).With(minimum);
+                batch.Add(sql.AdjustWallet).With(key.Low).With(change.Delta).With(minimum);
                 break;
             default:
                 throw new InvalidOperationException($"The table of {key} holds no number to adjust.");
         }
     }
 
-    private static void AddOrder(PostgresSql sql, NpgsqlBatch batch, Order order)
+    private static void AddOrder(PostgresWriteSql sql, NpgsqlBatch batch, Order order)
     {
         var lines = order.Lines;
         var productIds = new long[lines.Count];
@@ -261,9 +222,30 @@ internal static class PostgresCommitBatch
             lineTotals[i] = lines[i].LineTotal.Amount;
         }
 
-        var (placedAt, tick) = PostgresRows.SplitPlacedAt(order.PlacedAt);
+        var (placedAt, tick) = PostgresRows.SplitTicks(order.PlacedAt);
+        var (cancelledAt, cancelledTick) = order.CancelledAt is { } at ? PostgresRows.SplitTicks(at) : default;
         batch.Add(sql.InsertOrder)
             .With(order.Id.Value).With(order.UserId.Value).With(order.Total.Amount).With(placedAt).With(tick)
-            .With(productIds).With(quantities).With(unitPrices).With(lineTotals);
+            .With(productIds).With(quantities).With(unitPrices).With(lineTotals)
+            .WithNullable(order.CancelledAt is null ? null : cancelledAt, NpgsqlDbType.TimestampTz)
+            .WithNullable(order.CancelledAt is null ? null : cancelledTick, NpgsqlDbType.Smallint);
     }
+
+    /// <summary>Appends $1 to $12 of an idempotency record's insert or update (see <see cref="PostgresWriteSql.InsertIdempotency"/>).</summary>
+    private static NpgsqlBatchCommand WithRecord(NpgsqlBatchCommand command, StoreKey key, IdempotencyRecord record)
+    {
+        var (createdAt, tick) = PostgresRows.SplitTicks(record.CreatedAt);
+        var error = record.Error;
+        return command
+            .With(key.High).With(key.Low).With((short)record.Operation).With(record.Key).With(record.RequestHash).With(createdAt).With(tick)
+            .WithNullable(error is null ? null : (int)error.Code, NpgsqlDbType.Integer)
+            .WithNullable(error?.Message, NpgsqlDbType.Text)
+            .WithNullable(error?.ProductIds.Select(static p => p.Value).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bigint)
+            .With(record.Balance.Amount)
+            .WithNullable(record.OrderId?.Value, NpgsqlDbType.Uuid);
+    }
+
+    private static bool SameBesidesCancellation(Order before, Order after) =>
+        before.Id == after.Id && before.UserId == after.UserId && before.Total == after.Total && before.PlacedAt == after.PlacedAt
+        && before.Lines.SequenceEqual(after.Lines);
 }

@@ -1,12 +1,13 @@
 using Commerce.Storage;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Commerce.Postgres;
 
 /// <summary>
 /// What a failed statement means: a conflict (nothing applied; the use case is retried), a broken
 /// connection, or, for a commit in flight, an outcome the client cannot see, which this class finds out
-/// for a commit that placed an order.
+/// for a commit that placed an order, wrote an idempotency record or cancelled an order.
 /// </summary>
 internal static class PostgresOutcome
 {
@@ -28,23 +29,24 @@ internal static class PostgresOutcome
         e is not PostgresException { InvariantSeverity: "ERROR" } && (e is NpgsqlException or IOException or InvalidOperationException);
 
     /// <summary>
-    /// Finds out whether a commit whose connection failed was applied. A commit that placed an order is
-    /// decided by the order's presence, looked up on a fresh connection once the order key's advisory
-    /// lock (held by the commit's transaction until it ended) can be taken; any other commit is reported
-    /// as unknown.
+    /// Finds out whether a commit whose connection failed was applied, from a write that tells (see
+    /// <see cref="CommitEvidence"/>), looked up on a fresh connection once the commit's transaction has
+    /// ended: the lookup first takes the key's advisory lock (which the transaction held from its insert
+    /// of the key until it ended), and reads the row <c>FOR SHARE</c> (waiting for a transaction that
+    /// updated it). A commit without such a write is reported as unknown.
     /// </summary>
     /// <returns>Whether the commit applied.</returns>
-    /// <exception cref="CommitOutcomeUnknownException">No order to decide by, or the lookup failed too.</exception>
-    public static async ValueTask<bool> ResolveAsync(PostgresCommerceStore store, OrderId? insertedOrder, Exception failure)
+    /// <exception cref="CommitOutcomeUnknownException">No write to decide by, or the lookup failed too.</exception>
+    public static async ValueTask<bool> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure)
     {
-        if (insertedOrder is not { } orderId)
+        if (evidence is not { } written)
         {
             throw new CommitOutcomeUnknownException(UnknownMessage, failure);
         }
 
         try
         {
-            var key = StoreKey.ForOrder(orderId);
+            var key = written.Key;
             var connection = await store.DataSource.OpenConnectionAsync().ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
@@ -52,7 +54,7 @@ internal static class PostgresOutcome
                 await using (batch.ConfigureAwait(false))
                 {
                     batch.Add(PostgresSql.KeyLock(exclusive: false)).With((int)key.Table).With(PostgresRows.LockHash(key));
-                    batch.Add(store.Sql.OrderExists).With(orderId.Value);
+                    written.AddLookup(store.Sql, batch);
                     store.CountRoundTrip();
                     var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
@@ -69,4 +71,62 @@ internal static class PostgresOutcome
             throw new CommitOutcomeUnknownException(UnknownMessage, new AggregateException(failure, e));
         }
     }
+}
+
+/// <summary>
+/// A write of a commit whose presence afterwards shows that the commit applied (it applied entirely or
+/// not at all): an order inserted (its id is new), an idempotency record written (its version, creation
+/// instant, request and outcome), or an order cancelled (its version and cancellation instant). A commit
+/// that lost to a concurrent one cannot have left a row that matches, unless that one wrote the very same
+/// outcome at the very same instant, which is then the outcome to report.
+/// </summary>
+/// <param name="Key">The key written.</param>
+/// <param name="State">The state written.</param>
+/// <param name="Version">The row's version once written.</param>
+/// <param name="Inserted">Whether the commit inserts the row (else it updates it).</param>
+internal readonly record struct CommitEvidence(StoreKey Key, object State, long Version, bool Inserted)
+{
+    /// <summary>Keeps the write that best tells, among those seen so far: an order inserted, then an idempotency record, then an order updated.</summary>
+    public static void Consider(ref CommitEvidence? best, StoreKey key, object? state, long version, bool inserted)
+    {
+        var rank = RankOf(key, state, inserted);
+        if (rank > 0 && (best is not { } current || rank > RankOf(current.Key, current.State, current.Inserted)))
+        {
+            best = new CommitEvidence(key, state!, version, inserted);
+        }
+    }
+
+    /// <summary>Adds the statement that returns whether the write is there.</summary>
+    public void AddLookup(PostgresSql sql, NpgsqlBatch batch)
+    {
+        switch (State)
+        {
+            case Order order when Inserted:
+                batch.Add(sql.OrderExists).With(order.Id.Value);
+                break;
+            case Order order:
+                var (at, tick) = order.CancelledAt is { } cancelledAt ? PostgresRows.SplitTicks(cancelledAt) : default;
+                batch.Add(sql.OrderUpdatedTo)
+                    .With(order.Id.Value).With(Version)
+                    .WithNullable(order.CancelledAt is null ? null : at, NpgsqlDbType.TimestampTz)
+                    .WithNullable(order.CancelledAt is null ? null : tick, NpgsqlDbType.Smallint);
+                break;
+            case IdempotencyRecord record:
+                var (createdAt, createdTick) = PostgresRows.SplitTicks(record.CreatedAt);
+                batch.Add(sql.IdempotencyRecordedAs)
+                    .With(Key.High).With(Key.Low).With(Version).With(createdAt).With(createdTick).With(record.RequestHash)
+                    .With(record.Balance.Amount).WithNullable(record.OrderId?.Value, NpgsqlDbType.Uuid);
+                break;
+            default:
+                throw new InvalidOperationException($"No lookup tells whether {Key} was written.");
+        }
+    }
+
+    private static int RankOf(StoreKey key, object? state, bool inserted) => (key.Table, state) switch
+    {
+        (StoreTable.Orders, Order) when inserted => 3,
+        (StoreTable.Idempotency, IdempotencyRecord) => 2,
+        (StoreTable.Orders, Order) => 1,
+        _ => 0,
+    };
 }

@@ -24,14 +24,14 @@ internal static class PostgresReads
 
     // ---- keys -----------------------------------------------------------------------------------
 
-    /// <summary>One statement reading every key of the batch: one <c>= ANY</c> array per table.</summary>
+    /// <summary>One statement reading every key of the batch: one key array per table (two for a table keyed by two words).</summary>
     public static NpgsqlCommand Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch)
     {
         var tables = 0;
         for (var i = 0; i < batch.Count; i++)
         {
             var table = batch[i].Table;
-            if (table is < StoreTable.Wallets or > StoreTable.Orders)
+            if (table is < StoreTable.Wallets or > StoreTable.Idempotency or StoreTable.Sales)
             {
                 throw new ArgumentException($"The key {batch[i]} cannot be read by key.", nameof(batch));
             }
@@ -50,6 +50,10 @@ internal static class PostgresReads
             if (table == StoreTable.Orders)
             {
                 command.With(Collect(batch, table, static key => key.OrderId.Value));
+            }
+            else if (PostgresSql.KeyWidth(table) == 2)
+            {
+                command.With(Collect(batch, table, static key => key.High)).With(Collect(batch, table, static key => key.Low));
             }
             else
             {
@@ -78,8 +82,7 @@ internal static class PostgresReads
             found[IndexOf(batch, key)] = state;
         }
 
-        // Orders are write-once: no version (their present state can no longer change).
-        orders?.Build((key, order) => found[IndexOf(batch, key)] = new StoredState(order, 0, statement));
+        orders?.Build((key, order, version) => found[IndexOf(batch, key)] = new StoredState(order, version, statement));
         return found;
     }
 

@@ -4,28 +4,47 @@ using System.Text;
 using System.Text.Json;
 using Commerce.Storage;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Commerce.Postgres;
 
 /// <summary>
 /// Maps rows to aggregates and aggregates to column values: the columns of the key read
-/// (<see cref="PostgresSql.ReadKeys"/>), the cart's JSON lines, the order's time stamp split at the
-/// microsecond, and the advisory-lock hash of a key.
+/// (<see cref="PostgresSql.ReadKeys"/>), the cart's JSON lines, instants split at the microsecond, and
+/// the advisory-lock hash of a key.
 /// </summary>
 internal static class PostgresRows
 {
-    // Columns of PostgresSql.ReadKeys.
-    private const int Table = 0;
-    private const int Key = 1;
-    private const int OrderIdColumn = 2;
-    private const int A = 3;
-    private const int B = 4;
-    private const int C = 5;
-    private const int Text = 6;
-    private const int Version = 7;
-    private const int PlacedAt = 8;
-    private const int Tick = 9;
-    private const int LineNo = 10;
+    // Columns of PostgresSql.ReadKeys; what each holds, per table:
+    //   wallets      Id user, A balance, B ledger length, Version
+    //   products     Id product, A price, Text name, Version
+    //   stock        Id product, A on hand, Version
+    //   carts        Id user, Text lines, Version
+    //   orders       Id user, Ref order, A product, B quantity, C unit price, N line number, Version,
+    //                At/AtTick placed, At2/At2Tick cancelled (one row per line)
+    //   ledger       Id user, Low sequence, Ref order, A amount, B balance after, N kind, At/AtTick
+    //   idempotency  Id user, Low digest, Ref order, A request hash, B balance, C error code, N operation,
+    //                Text key, Text2 error message, Ids error products, Version, At/AtTick created
+    public const int Table = 0;
+    public const int Id = 1;
+    public const int Low = 2;
+    public const int Ref = 3;
+    public const int A = 4;
+    public const int B = 5;
+    public const int C = 6;
+    public const int N = 7;
+    public const int Text = 8;
+    public const int Text2 = 9;
+    public const int Ids = 10;
+    public const int Version = 11;
+    public const int At = 12;
+    public const int AtTick = 13;
+    public const int At2 = 14;
+    public const int At2Tick = 15;
+
+    /// <summary>The SQL type of each column of a key read, by index.</summary>
+    public static readonly string[] ReadColumnTypes =
+        ["integer", "bigint", "bigint", "uuid", "bigint", "bigint", "bigint", "integer", "text", "text", "bigint[]", "bigint", "timestamptz", "smallint", "timestamptz", "smallint"];
 
     /// <summary>The table of the current row of a key read.</summary>
     public static StoreTable TableOf(NpgsqlDataReader row) => (StoreTable)row.GetInt32(Table);
@@ -34,10 +53,32 @@ internal static class PostgresRows
     public static (StoreKey Key, StoredState State) Keyed(NpgsqlDataReader row, object statement)
     {
         var table = TableOf(row);
-        var id = row.GetInt64(Key);
+        var id = row.GetInt64(Id);
+        switch (table)
+        {
+            case StoreTable.Ledger:
+            {
+                var entry = new LedgerEntry(
+                    row.GetInt64(Low), new UserId(id), (LedgerEntryKind)row.GetInt32(N), new Money(row.GetInt64(A)), new Money(row.GetInt64(B)),
+                    OrderIdOrNull(row), Instant(row, At, AtTick));
+                return (StoreKey.ForLedger(entry.UserId, entry.Sequence), new StoredState(entry, 0, statement));
+            }
+
+            case StoreTable.Idempotency:
+            {
+                var error = row.IsDBNull(C)
+                    ? null
+                    : new CommerceError((CommerceErrorCode)row.GetInt64(C), row.GetString(Text2), row.GetFieldValue<long[]>(Ids).Select(static p => new ProductId(p)));
+                var record = new IdempotencyRecord(
+                    new UserId(id), (IdempotentOperation)row.GetInt32(N), row.GetString(Text), row.GetInt64(A), Instant(row, At, AtTick),
+                    error, new Money(row.GetInt64(B)), OrderIdOrNull(row));
+                return (new StoreKey(table, id, row.GetInt64(Low)), new StoredState(record, row.GetInt64(Version), statement));
+            }
+        }
+
         object state = table switch
         {
-            StoreTable.Wallets => new Wallet(new UserId(id), new Money(row.GetInt64(A))),
+            StoreTable.Wallets => new Wallet(new UserId(id), new Money(row.GetInt64(A)), row.GetInt64(B)),
             StoreTable.Products => new Product(new ProductId(id), row.GetString(Text), new Money(row.GetInt64(A))),
             StoreTable.Stock => new StockItem(new ProductId(id), checked((int)row.GetInt64(A))),
             StoreTable.Carts => new Cart(new UserId(id), ParseLines(row.GetString(Text))),
@@ -86,13 +127,23 @@ internal static class PostgresRows
 
     /// <summary>
     /// Splits an instant into what <c>timestamptz</c> keeps (microseconds) and the 100 ns ticks below,
-    /// stored apart so that an order reads back exactly.
+    /// stored apart so that an instant reads back exactly.
     /// </summary>
-    public static (DateTimeOffset Microseconds, short Ticks) SplitPlacedAt(DateTimeOffset at)
+    public static (DateTimeOffset Microseconds, short Ticks) SplitTicks(DateTimeOffset at)
     {
         var ticks = at.UtcTicks;
         return (new DateTimeOffset(ticks - (ticks % 10), TimeSpan.Zero), (short)(ticks % 10));
     }
+
+    /// <summary>An instant stored split (<see cref="SplitTicks"/>) in two columns of the current row.</summary>
+    public static DateTimeOffset Instant(NpgsqlDataReader row, int microseconds, int ticks) =>
+        row.GetFieldValue<DateTimeOffset>(microseconds).AddTicks(row.GetInt16(ticks));
+
+    /// <summary>As <see cref="Instant"/>, or <see langword="null"/> if the columns are null.</summary>
+    public static DateTimeOffset? InstantOrNull(NpgsqlDataReader row, int microseconds, int ticks) =>
+        row.IsDBNull(microseconds) ? null : Instant(row, microseconds, ticks);
+
+    private static OrderId? OrderIdOrNull(NpgsqlDataReader row) => row.IsDBNull(Ref) ? null : new OrderId(row.GetGuid(Ref));
 
     /// <summary>
     /// The second word of a key's advisory lock (the first is the table): the same on every host, so that
@@ -107,30 +158,30 @@ internal static class PostgresRows
     /// <summary>Collects the rows of orders (one per line) from a key read, then builds the orders.</summary>
     public sealed class OrderRows
     {
-        private readonly Dictionary<Guid, (UserId User, DateTimeOffset PlacedAt, List<(int No, OrderLine Line)> Lines)> _orders = [];
+        private readonly Dictionary<Guid, (UserId User, DateTimeOffset PlacedAt, DateTimeOffset? CancelledAt, long Version, List<(int No, OrderLine Line)> Lines)> _orders = [];
 
         /// <summary>Takes the current row of a key read, an order line.</summary>
         public void Add(NpgsqlDataReader row)
         {
-            var id = row.GetGuid(OrderIdColumn);
+            var id = row.GetGuid(Ref);
             if (!_orders.TryGetValue(id, out var order))
             {
-                order = (new UserId(row.GetInt64(Key)), row.GetFieldValue<DateTimeOffset>(PlacedAt).AddTicks(row.GetInt16(Tick)), []);
+                order = (new UserId(row.GetInt64(Id)), Instant(row, At, AtTick), InstantOrNull(row, At2, At2Tick), row.GetInt64(Version), []);
                 _orders.Add(id, order);
             }
 
             var line = new OrderLine(new ProductId(row.GetInt64(A)), checked((int)row.GetInt64(B)), new Money(row.GetInt64(C)));
-            order.Lines.Add((row.GetInt32(LineNo), line));
+            order.Lines.Add((row.GetInt32(N), line));
         }
 
-        /// <summary>Builds each order read, with its lines in their order, and passes it with its key.</summary>
-        public void Build(Action<StoreKey, Order> found)
+        /// <summary>Builds each order read, with its lines in their order, and passes it with its key and version.</summary>
+        public void Build(Action<StoreKey, Order, long> found)
         {
-            foreach (var (id, (user, placedAt, lines)) in _orders)
+            foreach (var (id, (user, placedAt, cancelledAt, version, lines)) in _orders)
             {
                 lines.Sort(static (x, y) => x.No.CompareTo(y.No));
                 var orderId = new OrderId(id);
-                found(StoreKey.ForOrder(orderId), new Order(orderId, user, lines.Select(l => l.Line), placedAt));
+                found(StoreKey.ForOrder(orderId), new Order(orderId, user, lines.Select(l => l.Line), placedAt, cancelledAt), version);
             }
         }
     }
@@ -151,6 +202,13 @@ internal static class PostgresParameters
     public static NpgsqlBatchCommand With<T>(this NpgsqlBatchCommand command, T value)
     {
         command.Parameters.Add(new NpgsqlParameter<T> { TypedValue = value });
+        return command;
+    }
+
+    /// <summary>Appends the next positional parameter, which may be null (sent as a typed NULL).</summary>
+    public static NpgsqlBatchCommand WithNullable(this NpgsqlBatchCommand command, object? value, NpgsqlDbType type)
+    {
+        command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value, NpgsqlDbType = type });
         return command;
     }
 

@@ -10,7 +10,8 @@ namespace Commerce.Postgres;
 /// <see cref="NpgsqlBatch"/>: one round trip, one implicit transaction, in which each statement
 /// verifies its own row count and raises <c>CM409</c> (rolling the whole batch back) when a read no
 /// longer holds. A change set without writes is validated instead, by one statement, unless its reads
-/// are a snapshot already (see <see cref="IsSnapshot"/>).
+/// are a snapshot already (see <see cref="IsSnapshot"/>). <see cref="PurgeIdempotencyAsync"/> is one
+/// <c>DELETE</c>.
 /// </summary>
 /// <remarks>Serves one unit of work at a time; not thread-safe.</remarks>
 internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSession
@@ -85,7 +86,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
         var batch = store.Batch(connection);
         await using (batch.ConfigureAwait(false))
         {
-            if (!PostgresCommitBatch.TryBuild(store, changes, batch, out var insertedOrder))
+            if (!PostgresCommitBatch.TryBuild(store, changes, batch, out var evidence))
             {
                 return false;
             }
@@ -110,7 +111,31 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.
                 await DropConnectionAsync().ConfigureAwait(false);
-                return await PostgresOutcome.ResolveAsync(store, insertedOrder, e).ConfigureAwait(false);
+                return await PostgresOutcome.ResolveAsync(store, evidence, e).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var (before, tick) = PostgresRows.SplitTicks(createdBefore);
+        for (var attempt = 1; ; attempt++)
+        {
+            var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var command = store.Command(connection, store.Sql.PurgeIdempotency).With(before).With(tick);
+            await using (command.ConfigureAwait(false))
+            {
+                try
+                {
+                    store.CountRoundTrip();
+                    return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
+                {
+                    // One statement, so it removed all it had to or nothing; removing again is harmless.
+                    await DropConnectionAsync().ConfigureAwait(false);
+                }
             }
         }
     }
@@ -180,7 +205,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     private async ValueTask<bool> ValidateAsync(ChangeSet changes, CancellationToken cancellationToken)
     {
         var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var command = PostgresCommitBatch.Validation(store, connection, changes);
+        var command = PostgresValidation.Build(store, connection, changes);
         if (command is null)
         {
             return true;

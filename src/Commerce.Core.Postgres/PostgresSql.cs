@@ -3,22 +3,28 @@ using Commerce.Storage;
 
 namespace Commerce.Postgres;
 
-/// <summary>The store's SQL text for one schema, built once (the key reads once per set of tables).</summary>
+/// <summary>
+/// The store's SQL text for one schema, built once (the key reads once per set of tables): reads, the
+/// checks of a commit batch, read-only validation, outcome lookups and the purge. The writes of a commit
+/// are in <see cref="PostgresWriteSql"/>.
+/// </summary>
 internal sealed class PostgresSql(string s)
 {
     /// <summary>The tables a key read can cover, in lock order.</summary>
-    public static readonly StoreTable[] KeyedTables = [StoreTable.Wallets, StoreTable.Products, StoreTable.Stock, StoreTable.Carts, StoreTable.Orders];
+    public static readonly StoreTable[] KeyedTables =
+        [StoreTable.Wallets, StoreTable.Products, StoreTable.Stock, StoreTable.Carts, StoreTable.Orders, StoreTable.Ledger, StoreTable.Idempotency];
 
-    private readonly string?[] _readKeys = new string?[1 << 6];
+    private readonly string?[] _readKeys = new string?[1 << ((int)StoreTable.Idempotency + 1)];
 
-    private readonly string[] _checkVersion = PerTable(table =>
-        $"""
-        WITH r AS (SELECT 1 FROM {s}.{Name(table)} WHERE {Key(table)} = $1 AND version = $2 FOR SHARE)
-        SELECT {s}.expect_rows((SELECT count(*) FROM r), 1)
-        """);
+    private readonly string?[] _checkVersion = PerTable(table => IsVersioned(table)
+        ? $"""
+          WITH r AS (SELECT 1 FROM {s}.{Name(table)} WHERE {KeyWhere(table)} AND version = ${KeyWidth(table) + 1} FOR SHARE)
+          SELECT {s}.expect_rows((SELECT count(*) FROM r), 1)
+          """
+        : null);
 
-    private readonly string[] _checkAbsent = PerTable(table =>
-        $"SELECT {s}.expect_rows((SELECT count(*) FROM {s}.{Name(table)} WHERE {Key(table)} = $1), 0)");
+    private readonly string?[] _checkAbsent = PerTable(table =>
+        $"SELECT {s}.expect_rows((SELECT count(*) FROM {s}.{Name(table)} WHERE {KeyWhere(table)}), 0)");
 
     // ---- reads ----------------------------------------------------------------------------------
 
@@ -28,7 +34,10 @@ internal sealed class PostgresSql(string s)
     /// <summary>The first page of products, from the lowest id; $1 is the limit.</summary>
     public string ListProductsFromStart { get; } = ListFrom(s, "ORDER BY p.id LIMIT $1");
 
-    /// <summary>The best sellers over [$1, $2), at most $3, with their products, in one statement (one snapshot).</summary>
+    /// <summary>
+    /// The best sellers over [$1, $2), at most $3, with their products, in one statement (one snapshot).
+    /// Cancellations take units back, so a product's total may be zero: only positive totals rank.
+    /// </summary>
     public string TopSales { get; } =
         $"""
         SELECT t.product_id, t.sold, p.name, p.price, p.version
@@ -36,91 +45,36 @@ internal sealed class PostgresSql(string s)
             SELECT product_id, sum(quantity)::bigint AS sold
             FROM {s}.sales WHERE bucket_start >= $1 AND bucket_start < $2
             GROUP BY product_id
+            HAVING sum(quantity) > 0
             ORDER BY sold DESC, product_id
             LIMIT $3
         ) t JOIN {s}.products p ON p.id = t.product_id
         ORDER BY t.sold DESC, t.product_id
         """;
 
-    /// <summary>Whether an order exists (to resolve a commit whose connection failed).</summary>
-    public string OrderExists { get; } = $"SELECT EXISTS (SELECT 1 FROM {s}.orders WHERE id = $1)";
-
     /// <summary>
     /// One statement (so one snapshot) reading keys of every table whose bit (1 &lt;&lt; table) is set in
-    /// <paramref name="tables"/>: one <c>= ANY($n)</c> branch per table, numbered in table order. Every
-    /// row has the same columns: table, key, order id, three numbers, text, version, placed_at, tick,
-    /// line number. An order comes as one row per line.
+    /// <paramref name="tables"/>: one branch per table, in table order, joined by <c>UNION ALL</c>, each
+    /// taking one key array (<c>= ANY</c>), or two for the tables keyed by two words (user and sequence or
+    /// digest). Every row has the columns of <see cref="PostgresRows.ReadColumnTypes"/>; an order comes as
+    /// one row per line.
     /// </summary>
     public string ReadKeys(int tables) => _readKeys[tables] ??= BuildReadKeys(tables);
 
-    // ---- commit statements: each raises CM409 through expect_rows when its row count is wrong ----
+    // ---- commit checks: each raises CM409 through expect_rows when its row count is wrong ---------
 
-    public string CheckVersion(StoreTable table) => _checkVersion[(int)table];
+    /// <summary>Checks that the row at a key ($1, or $1 and $2) still has a version ($2, or $3), locking it until the commit ends.</summary>
+    public string CheckVersion(StoreTable table) =>
+        _checkVersion[(int)table] ?? throw new InvalidOperationException($"The {Name(table)} table keeps no versions: its rows never change.");
 
-    public string CheckAbsent(StoreTable table) => _checkAbsent[(int)table];
+    /// <summary>Checks that no row has a key ($1, or $1 and $2).</summary>
+    public string CheckAbsent(StoreTable table) => _checkAbsent[(int)table]!;
 
     /// <summary>Checks that a listed id range, ($1, $2], still holds $3 products.</summary>
     public string CheckPage { get; } = $"SELECT {s}.expect_rows((SELECT count(*) FROM {s}.products WHERE id > $1 AND id <= $2), $3)";
 
     /// <summary>As <see cref="CheckPage"/> for a listing from the lowest id: [min, $1] holds $2.</summary>
     public string CheckPageFromStart { get; } = $"SELECT {s}.expect_rows((SELECT count(*) FROM {s}.products WHERE id <= $1), $2)";
-
-    public string UpdateWallet { get; } = Guarded(s, $"UPDATE {s}.wallets SET balance = $2, version = version + 1 WHERE user_id = $1 AND version = $3 RETURNING 1");
-
-    public string InsertWallet { get; } = Guarded(s, $"INSERT INTO {s}.wallets (user_id, balance, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1");
-
-    /// <summary>
-    /// Adds $2 to a balance if the result stays within [$3, long.MaxValue]; an absent wallet counts as 0 and
-    /// is inserted if $2 ≥ $3. Both branches see one snapshot, so exactly one row is written or CM409 raised.
-    /// </summary>
-    public string AdjustWallet { get; } =
-        $"""
-        WITH u AS (
-            UPDATE {s}.wallets SET balance = balance + $2, version = version + 1
-            WHERE user_id = $1 AND balance::numeric + $2 BETWEEN $3 AND 9223372036854775807 RETURNING 1
-        ), i AS (
-            INSERT INTO {s}.wallets (user_id, balance, version)
-            SELECT $1, $2, 1 WHERE $2 >= $3 AND NOT EXISTS (SELECT 1 FROM {s}.wallets WHERE user_id = $1)
-            ON CONFLICT DO NOTHING RETURNING 1
-        )
-        SELECT {s}.expect_rows((SELECT count(*) FROM u) + (SELECT count(*) FROM i), 1)
-        """;
-
-    public string InsertProduct { get; } = Guarded(s, $"INSERT INTO {s}.products (id, name, price, version) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING RETURNING 1");
-
-    public string UpdateStock { get; } = Guarded(s, $"UPDATE {s}.stock SET on_hand = $2, version = version + 1 WHERE product_id = $1 AND version = $3 RETURNING 1");
-
-    public string InsertStock { get; } = Guarded(s, $"INSERT INTO {s}.stock (product_id, on_hand, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1");
-
-    /// <summary>Adds $2 to a product's stock if the result stays within [$3, int.MaxValue]; CM409 if not, or if there is no stock row.</summary>
-    public string AdjustStock { get; } = Guarded(s, $"UPDATE {s}.stock SET on_hand = on_hand + $2, version = version + 1 WHERE product_id = $1 AND on_hand::bigint + $2 BETWEEN $3 AND 2147483647 RETURNING 1");
-
-    public string UpdateCart { get; } = Guarded(s, $"UPDATE {s}.carts SET lines = $2::jsonb, version = version + 1 WHERE user_id = $1 AND version = $3 RETURNING 1");
-
-    public string InsertCart { get; } = Guarded(s, $"INSERT INTO {s}.carts (user_id, lines, version) VALUES ($1, $2::jsonb, 1) ON CONFLICT DO NOTHING RETURNING 1");
-
-    /// <summary>The order and its lines; the lines are inserted only with the order.</summary>
-    public string InsertOrder { get; } =
-        $"""
-        WITH o AS (
-            INSERT INTO {s}.orders (id, user_id, total, placed_at, placed_at_tick) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT DO NOTHING RETURNING id
-        ), l AS (
-            INSERT INTO {s}.order_lines (order_id, line_no, product_id, quantity, unit_price, line_total)
-            SELECT o.id, x.ordinality, x.product_id, x.quantity, x.unit_price, x.line_total
-            FROM o CROSS JOIN unnest($6::bigint[], $7::integer[], $8::bigint[], $9::bigint[])
-                WITH ORDINALITY AS x(product_id, quantity, unit_price, line_total, ordinality)
-            RETURNING 1
-        )
-        SELECT {s}.expect_rows((SELECT count(*) FROM o), 1), (SELECT count(*) FROM l)
-        """;
-
-    /// <summary>Adds $3 units to the sales of product $2 in the bucket starting at $1 (a relative write: no read, no version).</summary>
-    public string AdjustSales { get; } =
-        $"""
-        INSERT INTO {s}.sales (bucket_start, product_id, quantity) VALUES ($1, $2, $3)
-        ON CONFLICT (bucket_start, product_id) DO UPDATE SET quantity = {s}.sales.quantity + EXCLUDED.quantity
-        """;
 
     /// <summary>
     /// A transaction-scoped advisory lock on one key ($1 the table, $2 a hash of the key): exclusive for
@@ -129,6 +83,39 @@ internal sealed class PostgresSql(string s)
     public static string KeyLock(bool exclusive) =>
         exclusive ? "SELECT pg_advisory_xact_lock($1, $2)" : "SELECT pg_advisory_xact_lock_shared($1, $2)";
 
+    // ---- outcome lookups (a commit whose connection failed) and the purge ---------------------------
+
+    /// <summary>Whether an order ($1) exists.</summary>
+    public string OrderExists { get; } = $"SELECT EXISTS (SELECT 1 FROM {s}.orders WHERE id = $1)";
+
+    /// <summary>Whether an order ($1) is at version $2 with cancellation $3, $4 (waiting for a commit updating it to end).</summary>
+    public string OrderUpdatedTo { get; } =
+        $"""
+        SELECT EXISTS (
+            SELECT 1 FROM {s}.orders
+            WHERE id = $1 AND version = $2 AND cancelled_at IS NOT DISTINCT FROM $3 AND cancelled_at_tick IS NOT DISTINCT FROM $4
+            FOR SHARE)
+        """;
+
+    /// <summary>
+    /// Whether the idempotency record at ($1, $2) is at version $3, created at $4 (tick $5), for request $6,
+    /// with balance $7 and order $8 (waiting for a commit updating it to end).
+    /// </summary>
+    public string IdempotencyRecordedAs { get; } =
+        $"""
+        SELECT EXISTS (
+            SELECT 1 FROM {s}.idempotency
+            WHERE user_id = $1 AND digest = $2 AND version = $3 AND created_at = $4 AND created_at_tick = $5
+                AND request_hash = $6 AND balance = $7 AND order_id IS NOT DISTINCT FROM $8
+            FOR SHARE)
+        """;
+
+    /// <summary>Removes the idempotency records created before $1 (microseconds) and tick $2: the instant split as stored.</summary>
+    public string PurgeIdempotency { get; } =
+        $"DELETE FROM {s}.idempotency WHERE created_at < $1 OR (created_at = $1 AND created_at_tick < $2)";
+
+    // ---- tables and keys ------------------------------------------------------------------------
+
     public static string Name(StoreTable table) => table switch
     {
         StoreTable.Wallets => "wallets",
@@ -136,34 +123,56 @@ internal sealed class PostgresSql(string s)
         StoreTable.Stock => "stock",
         StoreTable.Carts => "carts",
         StoreTable.Orders => "orders",
+        StoreTable.Ledger => "ledger",
+        StoreTable.Idempotency => "idempotency",
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Not a keyed table."),
     };
 
+    /// <summary>The column of a key's only word, or of its second word (<see cref="StoreKey.Low"/>) where the first is the user.</summary>
     public static string Key(StoreTable table) => table switch
     {
         StoreTable.Wallets or StoreTable.Carts => "user_id",
         StoreTable.Stock => "product_id",
+        StoreTable.Ledger => "seq",
+        StoreTable.Idempotency => "digest",
         _ => "id",
     };
 
+    /// <summary>How many parameters a key takes: two for the tables keyed by user and a second word, else one.</summary>
+    public static int KeyWidth(StoreTable table) => table is StoreTable.Ledger or StoreTable.Idempotency ? 2 : 1;
+
+    /// <summary>Whether the table's rows carry a version (ledger entries never change, so they have none).</summary>
+    public static bool IsVersioned(StoreTable table) => table != StoreTable.Ledger;
+
+    /// <summary>The condition selecting one key: <c>key = $1</c>, or <c>user_id = $1 AND key = $2</c>.</summary>
+    private static string KeyWhere(StoreTable table) =>
+        KeyWidth(table) == 2 ? $"user_id = $1 AND {Key(table)} = $2" : $"{Key(table)} = $1";
+
     // ---- read-only validation: one statement, one snapshot ---------------------------------------
 
-    /// <summary>True iff every (key, version) in @k{t}, @v{t} still matches (@n{t} of them).</summary>
-    public string ValidatePresent(StoreTable table) =>
-        $"(SELECT count(*) FROM {s}.{Name(table)} t JOIN unnest(@k{(int)table}, @v{(int)table}) AS x(k, v) ON t.{Key(table)} = x.k AND t.version = x.v) = @n{(int)table}";
+    /// <summary>True iff every key in @k{t} (with @h{t}, for two words) still has its version in @v{t} (@n{t} of them).</summary>
+    public string ValidatePresent(StoreTable table)
+    {
+        var t = (int)table;
+        return KeyWidth(table) == 2
+            ? $"(SELECT count(*) FROM {s}.{Name(table)} t JOIN unnest(@h{t}, @k{t}, @v{t}) AS x(h, k, v) ON t.user_id = x.h AND t.{Key(table)} = x.k AND t.version = x.v) = @n{t}"
+            : $"(SELECT count(*) FROM {s}.{Name(table)} t JOIN unnest(@k{t}, @v{t}) AS x(k, v) ON t.{Key(table)} = x.k AND t.version = x.v) = @n{t}";
+    }
 
-    /// <summary>True iff every key in @a{t} is still absent.</summary>
-    public string ValidateAbsent(StoreTable table) =>
-        $"NOT EXISTS (SELECT 1 FROM {s}.{Name(table)} WHERE {Key(table)} = ANY(@a{(int)table}))";
+    /// <summary>True iff every key in @a{t} (with @ah{t}, for two words) is still absent.</summary>
+    public string ValidateAbsent(StoreTable table)
+    {
+        var t = (int)table;
+        return KeyWidth(table) == 2
+            ? $"NOT EXISTS (SELECT 1 FROM {s}.{Name(table)} t JOIN unnest(@ah{t}, @a{t}) AS x(h, k) ON t.user_id = x.h AND t.{Key(table)} = x.k)"
+            : $"NOT EXISTS (SELECT 1 FROM {s}.{Name(table)} WHERE {Key(table)} = ANY(@a{t}))";
+    }
 
     /// <summary>True iff listed range i still holds @pn{i} products: ids in (@pa{i}, @pb{i}], or up to @pb{i} from the start.</summary>
     public string ValidatePage(int i, bool fromStart) =>
         fromStart
             ? $"(SELECT count(*) FROM {s}.products WHERE id <= @pb{i}) = @pn{i}"
             : $"(SELECT count(*) FROM {s}.products WHERE id > @pa{i} AND id <= @pb{i}) = @pn{i}";
-
-    private static string Guarded(string s, string writeReturningOne) =>
-        $"WITH w AS ({writeReturningOne}) SELECT {s}.expect_rows((SELECT count(*) FROM w), 1)";
 
     private static string ListFrom(string s, string rest) =>
         $"""
@@ -172,9 +181,9 @@ internal sealed class PostgresSql(string s)
         {rest}
         """;
 
-    private static string[] PerTable(Func<StoreTable, string> sql)
+    private static string?[] PerTable(Func<StoreTable, string?> sql)
     {
-        var texts = new string[(int)StoreTable.Orders + 1];
+        var texts = new string?[(int)StoreTable.Idempotency + 1];
         foreach (var table in KeyedTables)
         {
             texts[(int)table] = sql(table);
@@ -199,22 +208,58 @@ internal sealed class PostgresSql(string s)
                 sql.Append("\nUNION ALL\n");
             }
 
-            parameter++;
+            var p = ++parameter;
+            if (KeyWidth(table) == 2)
+            {
+                parameter++;
+            }
+
             sql.Append(table switch
             {
-                StoreTable.Wallets =>
-                    $"SELECT 1, user_id, NULL::uuid, balance, NULL::bigint, NULL::bigint, NULL::text, version, NULL::timestamptz, NULL::smallint, NULL::integer FROM {s}.wallets WHERE user_id = ANY(${parameter})",
-                StoreTable.Products =>
-                    $"SELECT 2, id, NULL::uuid, price, NULL::bigint, NULL::bigint, name, version, NULL::timestamptz, NULL::smallint, NULL::integer FROM {s}.products WHERE id = ANY(${parameter})",
-                StoreTable.Stock =>
-                    $"SELECT 3, product_id, NULL::uuid, on_hand::bigint, NULL::bigint, NULL::bigint, NULL::text, version, NULL::timestamptz, NULL::smallint, NULL::integer FROM {s}.stock WHERE product_id = ANY(${parameter})",
-                StoreTable.Carts =>
-                    $"SELECT 4, user_id, NULL::uuid, NULL::bigint, NULL::bigint, NULL::bigint, lines::text, version, NULL::timestamptz, NULL::smallint, NULL::integer FROM {s}.carts WHERE user_id = ANY(${parameter})",
-                _ =>
-                    $"SELECT 5, o.user_id, o.id, l.product_id, l.quantity::bigint, l.unit_price, NULL::text, 0::bigint, o.placed_at, o.placed_at_tick, l.line_no FROM {s}.orders o JOIN {s}.order_lines l ON l.order_id = o.id WHERE o.id = ANY(${parameter})",
+                StoreTable.Wallets => Row(table, $"FROM {s}.wallets WHERE user_id = ANY(${p})", ("user_id", PostgresRows.Id), ("balance", PostgresRows.A), ("ledger_length", PostgresRows.B), ("version", PostgresRows.Version)),
+                StoreTable.Products => Row(table, $"FROM {s}.products WHERE id = ANY(${p})", ("id", PostgresRows.Id), ("price", PostgresRows.A), ("name", PostgresRows.Text), ("version", PostgresRows.Version)),
+                StoreTable.Stock => Row(table, $"FROM {s}.stock WHERE product_id = ANY(${p})", ("product_id", PostgresRows.Id), ("on_hand", PostgresRows.A), ("version", PostgresRows.Version)),
+                StoreTable.Carts => Row(table, $"FROM {s}.carts WHERE user_id = ANY(${p})", ("user_id", PostgresRows.Id), ("lines", PostgresRows.Text), ("version", PostgresRows.Version)),
+                StoreTable.Orders => Row(
+                    table,
+                    $"FROM {s}.orders o JOIN {s}.order_lines l ON l.order_id = o.id WHERE o.id = ANY(${p})",
+                    ("o.user_id", PostgresRows.Id), ("o.id", PostgresRows.Ref), ("l.product_id", PostgresRows.A), ("l.quantity", PostgresRows.B),
+                    ("l.unit_price", PostgresRows.C), ("l.line_no", PostgresRows.N), ("o.version", PostgresRows.Version), ("o.placed_at", PostgresRows.At),
+                    ("o.placed_at_tick", PostgresRows.AtTick), ("o.cancelled_at", PostgresRows.At2), ("o.cancelled_at_tick", PostgresRows.At2Tick)),
+                StoreTable.Ledger => Row(
+                    table,
+                    $"FROM {s}.ledger t JOIN unnest(${p}::bigint[], ${p + 1}::bigint[]) AS x(h, k) ON t.user_id = x.h AND t.seq = x.k",
+                    ("t.user_id", PostgresRows.Id), ("t.seq", PostgresRows.Low), ("t.order_id", PostgresRows.Ref), ("t.amount", PostgresRows.A),
+                    ("t.balance_after", PostgresRows.B), ("t.kind", PostgresRows.N), ("t.at", PostgresRows.At), ("t.at_tick", PostgresRows.AtTick)),
+                _ => Row(
+                    table,
+                    $"FROM {s}.idempotency t JOIN unnest(${p}::bigint[], ${p + 1}::bigint[]) AS x(h, k) ON t.user_id = x.h AND t.digest = x.k",
+                    ("t.user_id", PostgresRows.Id), ("t.digest", PostgresRows.Low), ("t.order_id", PostgresRows.Ref), ("t.request_hash", PostgresRows.A),
+                    ("t.balance", PostgresRows.B), ("t.error_code", PostgresRows.C), ("t.operation", PostgresRows.N), ("t.key", PostgresRows.Text),
+                    ("t.error_message", PostgresRows.Text2), ("t.error_products", PostgresRows.Ids), ("t.version", PostgresRows.Version),
+                    ("t.created_at", PostgresRows.At), ("t.created_at_tick", PostgresRows.AtTick)),
             });
         }
 
         return sql.ToString();
+    }
+
+    /// <summary>One branch of the key read: the table's number, then every column, typed, NULL where the table has nothing.</summary>
+    private static string Row(StoreTable table, string from, params (string Expression, int Column)[] values)
+    {
+        var types = PostgresRows.ReadColumnTypes;
+        var columns = new string[types.Length];
+        columns[PostgresRows.Table] = $"{(int)table}::{types[PostgresRows.Table]}";
+        foreach (var (expression, column) in values)
+        {
+            columns[column] = $"{expression}::{types[column]}";
+        }
+
+        for (var i = 0; i < columns.Length; i++)
+        {
+            columns[i] ??= $"NULL::{types[i]}";
+        }
+
+        return $"SELECT {string.Join(", ", columns)} {from}";
     }
 }

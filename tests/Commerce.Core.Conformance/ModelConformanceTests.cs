@@ -101,4 +101,138 @@ public abstract class ModelConformanceTests : CommerceConformanceTests
             new Command.QueryRanking(5, TimeSpan.FromDays(366)),
         ]);
     }
+
+    [StoreFact]
+    public async Task A_scenario_through_every_branch_of_keys_cancels_checkouts_and_ledgers_agrees_with_the_model()
+    {
+        using var shop = CreateShop(CommandGenerators.Limits);
+        var runner = new ModelRunner(shop);
+        var tooLong = new string('k', IdempotencyKey.MaxLength + 1);
+        var longest = new string('~', IdempotencyKey.MaxLength);
+        await runner.RunAsync(
+        [
+            new Command.AddProduct(1, "Apple", 10, 5),
+            new Command.AddProduct(2, "Pear", 0, 3),
+            new Command.AddProduct(4, "Fig", 1000, 3),
+
+            // Keys are checked first, then what needs no state (not stored), then the key's record.
+            new Command.KeyedCharge(1, 100, null),
+            new Command.KeyedCharge(1, 100, ""),
+            new Command.KeyedCharge(1, 100, "é"),
+            new Command.KeyedCharge(1, 0, tooLong),
+            new Command.KeyedOrder(1, [], "tab\t"),
+            new Command.KeyedCheckout(1, null),
+            new Command.KeyedCharge(1, 0, "a"),
+            new Command.KeyedCharge(1, 1001, "a"),
+            new Command.KeyedCharge(1, 1000, "a"),
+            new Command.KeyedCharge(1, 1000, "a"),
+            new Command.KeyedCharge(1, 400, "a"),
+            new Command.KeyedCharge(2, 1000, "a"),
+            new Command.KeyedCharge(1, 1000, longest),
+            new Command.KeyedCharge(1, 1000, " "),
+            new Command.KeyedCharge(1, 1000, "b"),
+            new Command.PlaceOrder(1, [(4, 2)]),
+            new Command.KeyedCharge(1, 1000, "b"),
+
+            // Orders: keyed by their merged lines, in order; refusals that read state are stored.
+            new Command.KeyedOrder(1, [(1, 1), (1, 1)], "a"),
+            new Command.KeyedOrder(1, [(1, 2)], "a"),
+            new Command.KeyedOrder(1, [(1, 1), (2, 1)], "a"),
+            new Command.KeyedOrder(1, [], "a"),
+            new Command.KeyedOrder(1, [(1, 31)], "a"),
+            new Command.KeyedOrder(1, [(1, 1), (2, 1), (3, 1), (4, 1)], "c"),
+            new Command.KeyedOrder(1, [(3, 1)], "c"),
+            new Command.AddProduct(3, "Plum", 7, int.MaxValue - 5),
+            new Command.KeyedOrder(1, [(3, 1)], "c"),
+            new Command.KeyedOrder(1, [(1, 1), (2, 1)], "b"),
+            new Command.KeyedOrder(1, [(2, 1), (1, 1)], "b"),
+            new Command.KeyedOrder(3, [(1, 1)], "a"),
+            new Command.Charge(3, 50),
+            new Command.KeyedOrder(3, [(1, 1)], "a"),
+            new Command.PlaceOrder(3, [(2, 1)]),
+
+            // Cancels: a free order moves no money; twice; unknown; a refund; a replay shows the cancel.
+            new Command.AdvanceTime(TimeSpan.FromMinutes(1)),
+            new Command.CancelOrder(3),
+            new Command.CancelOrder(3),
+            new Command.CancelOrder(99),
+            new Command.CancelOrder(1),
+            new Command.KeyedOrder(1, [(1, 2)], "a"),
+            new Command.GetOrder(1),
+            new Command.PlaceOrder(2, [(4, 1)]),
+            new Command.Charge(2, 1000),
+            new Command.Charge(2, 1000),
+            new Command.Charge(2, 1000),
+            new Command.CancelOrder(4),
+            new Command.PlaceOrder(1, [(3, 2)]),
+            new Command.Restock(3, 7),
+            new Command.CancelOrder(5),
+
+            // Checkouts, plain and keyed; a refusal leaves the cart.
+            new Command.Checkout(2),
+            new Command.AddCartItem(2, 1, 1),
+            new Command.AddCartItem(2, 2, 1),
+            new Command.AddCartItem(2, 3, 1),
+            new Command.AddCartItem(2, 4, 1),
+            new Command.Checkout(2),
+            new Command.KeyedCheckout(2, "a"),
+            new Command.RemoveCartItem(2, 3),
+            new Command.KeyedCheckout(2, "a"),
+            new Command.KeyedCheckout(2, "b"),
+            new Command.Restock(4, 2),
+            new Command.KeyedCheckout(2, "b"),
+            new Command.KeyedCheckout(2, "c"),
+            new Command.KeyedCheckout(2, "c"),
+            new Command.AddCartItem(2, 1, 1),
+            new Command.KeyedCheckout(2, "c"),
+            new Command.Checkout(2),
+            new Command.AddCartItem(3, 4, 1),
+            new Command.Checkout(3),
+            new Command.KeyedCheckout(3, "a"),
+
+            // Ledger pages and order lists.
+            new Command.GetLedger(1, 0, 2),
+            new Command.GetLedger(1, 2, 2),
+            new Command.GetLedger(1, 5, 1000),
+            new Command.GetLedger(1, long.MaxValue - 1, 1000),
+            new Command.GetLedger(1, long.MaxValue, 1),
+            new Command.GetLedger(9, 0, 5),
+            new Command.ListOrders(1, 1),
+            new Command.ListOrders(1, 1000),
+            new Command.ListOrders(3, 2),
+            new Command.ListOrders(9, 3),
+
+            // Expiry: a record answers until the retention has passed, then the key runs afresh.
+            new Command.KeyedCharge(3, 100, "a"),
+            new Command.AdvanceTime(CommandGenerators.Retention - TimeSpan.FromSeconds(1)),
+            new Command.KeyedCharge(3, 100, "a"),
+            new Command.KeyedCheckout(3, "a"),
+            new Command.AdvanceTime(TimeSpan.FromSeconds(1)),
+            new Command.KeyedCharge(3, 100, "a"),
+            new Command.KeyedCharge(3, 200, "a"),
+            new Command.KeyedCheckout(3, "a"),
+            new Command.AdvanceTime(TimeSpan.FromDays(2)),
+            new Command.KeyedCharge(3, 200, "a"),
+            new Command.KeyedCharge(1, 1000, "b"),
+            new Command.KeyedOrder(1, [(1, 2)], "a"),
+            new Command.KeyedOrder(1, [(2, 1), (1, 1)], "b"),
+            new Command.QueryRanking(5, TimeSpan.FromDays(3)),
+        ]);
+
+        // The list went through the branches it was written for.
+        string[] branches =
+        [
+            "KeyedCharge: error InvalidIdempotencyKey", "KeyedOrder: error InvalidIdempotencyKey", "KeyedCheckout: error InvalidIdempotencyKey",
+            "KeyedCharge: error InvalidAmount", "KeyedCharge: error ChargeLimitExceeded", "KeyedCharge: ok replayed", "KeyedCharge: error IdempotencyKeyReused",
+            "KeyedCharge: error BalanceLimitExceeded replayed", "KeyedCharge: ok after expiry",
+            "KeyedOrder: ok replayed", "KeyedOrder: error IdempotencyKeyReused", "KeyedOrder: error EmptyOrder", "KeyedOrder: error InvalidQuantity",
+            "KeyedOrder: error TooManyLines", "KeyedOrder: error ProductNotFound replayed", "KeyedOrder: error InsufficientBalance replayed", "KeyedOrder: ok after expiry",
+            "CancelOrder: ok", "CancelOrder: error OrderAlreadyCancelled", "CancelOrder: error OrderNotFound", "CancelOrder: error BalanceLimitExceeded",
+            "CancelOrder: error InvalidQuantity",
+            "Checkout: error EmptyOrder", "Checkout: error TooManyLines", "Checkout: ok", "Checkout: error InsufficientBalance",
+            "KeyedCheckout: error TooManyLines replayed", "KeyedCheckout: error InsufficientStock replayed", "KeyedCheckout: ok replayed",
+            "KeyedCheckout: error InsufficientBalance replayed", "KeyedCheckout: error InsufficientBalance after expiry",
+        ];
+        Assert.All(branches, b => Assert.Contains(b, runner.Outcomes));
+    }
 }

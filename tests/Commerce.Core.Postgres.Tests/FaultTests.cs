@@ -133,7 +133,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     /// <summary>Terminates a backend from another connection and waits until it is gone.</summary>
-    private static async Task TerminateAsync(int pid)
+    internal static async Task TerminateAsync(int pid)
     {
         await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
         await connection.OpenAsync();

@@ -88,6 +88,61 @@ public sealed class RoundTripTests(ITestOutputHelper output)
         Assert.Empty(failures);
     }
 
+    [PostgresFact]
+    public async Task Keyed_requests_cancels_ledgers_and_order_lists_cost_at_most_their_known_number_of_round_trips()
+    {
+        await using var shop = await SeededAsync();
+        var toCancel = (await shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1), new(new ProductId(2), 1)])).Value;
+        await shop.Carts.AddItemAsync(new UserId(5), new ProductId(1), 1);
+        await shop.Wallets.ChargeAsync(new UserId(5), new Money(100));
+
+        (string UseCase, int Expected, Func<Task> Run)[] cases =
+        [
+            // The record read with the wallet (and with the products and stock, for an order); the commit writes it with the rest.
+            ("Charge with a key", 2, () => shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("c")).AsTask()),
+            ("Charge with a key, repeated", 1, () => shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("c")).AsTask()),
+            // A refusal that depends on state commits its record under the key.
+            ("PlaceOrder with a key, short of stock (refused)", 2, () => shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1_000)], new IdempotencyKey("z")).AsTask()),
+            ("PlaceOrder with a key, 2 lines", 2, () => shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1), new(new ProductId(2), 1)], new IdempotencyKey("o")).AsTask()),
+            // The record, then the order it names, then a check that the record has not changed since.
+            ("PlaceOrder with a key, repeated", 3, () => shop.Orders.PlaceOrderAsync(Alice, [new(new ProductId(1), 1), new(new ProductId(2), 1)], new IdempotencyKey("o")).AsTask()),
+            // The cart and the record, then the cart's products with the wallet and stock, then the commit.
+            ("Checkout with a key", 3, () => shop.Carts.CheckoutAsync(new UserId(5), new IdempotencyKey("x")).AsTask()),
+            // The order, then its wallet and stock, then the commit.
+            ("CancelOrder, 2 lines", 3, () => shop.Orders.CancelOrderAsync(toCancel.Id).AsTask()),
+            ("CancelOrder, already cancelled (refused)", 1, () => shop.Orders.CancelOrderAsync(toCancel.Id).AsTask()),
+            // The wallet, then its entries, then a check that the wallet has not changed since.
+            ("GetLedger", 3, () => shop.Wallets.GetLedgerAsync(Alice).AsTask()),
+            // The wallet, its entries, the orders they name, then a check.
+            ("ListOrders", 4, () => shop.Orders.ListOrdersAsync(Alice).AsTask()),
+        ];
+
+        var failures = new List<string>();
+        foreach (var (useCase, expected, run) in cases)
+        {
+            var (_, trips) = await CountAsync(shop, async () =>
+            {
+                await run();
+                return 0;
+            });
+            output.WriteLine($"{useCase}: {trips}");
+            if (trips > expected)
+            {
+                failures.Add($"{useCase}: {trips} round trips, expected at most {expected}");
+            }
+        }
+
+        Assert.Empty(failures);
+
+        // A purge is one statement.
+        var (purged, purgeTrips) = await CountAsync(shop, async () =>
+        {
+            await using var session = await shop.Store.OpenSessionAsync();
+            return await session.PurgeIdempotencyAsync(DateTimeOffset.MaxValue);
+        });
+        Assert.Equal((4, 1L), (purged, purgeTrips));
+    }
+
     /// <summary>Products 1..3 (price 10, stock 100) and a rich Alice.</summary>
     private static async Task<PgShop> SeededAsync()
     {

@@ -36,6 +36,23 @@ public sealed class SchemaTests
         await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.stock VALUES (1, -1, 1)"));
     }
 
+    [PostgresFact]
+    public async Task The_schema_refuses_negative_ledger_amounts_half_stored_errors_and_cancellations_without_ticks()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.ledger VALUES (1, 1, 0, -1, 0, NULL, now(), 0)"));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.ledger VALUES (1, 0, 0, 1, 1, NULL, now(), 0)"));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.ledger VALUES (1, 1, 3, 1, 1, NULL, now(), 0)"));
+        await shop.ScalarAsync<int>("INSERT INTO {s}.ledger VALUES (1, 1, 1, 0, 0, gen_random_uuid(), now(), 0)"); // a free order's payment
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>(
+            "INSERT INTO {s}.idempotency VALUES (1, 1, 1, 'k', 0, now(), 0, 4, NULL, NULL, 0, NULL, 1)"));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>(
+            "INSERT INTO {s}.idempotency VALUES (1, 1, 4, 'k', 0, now(), 0, NULL, NULL, NULL, 0, NULL, 1)"));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>(
+            "INSERT INTO {s}.orders (id, user_id, total, placed_at, cancelled_at) VALUES (gen_random_uuid(), 1, 0, now(), now())"));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.wallets VALUES (1, 0, 1, -1)"));
+    }
+
     [Fact]
     public void An_invalid_schema_name_is_refused()
     {

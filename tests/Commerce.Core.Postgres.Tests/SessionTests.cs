@@ -38,7 +38,7 @@ public sealed class SessionTests
         await unitOfWork.LoadAsync();
         Assert.Equal(1, shop.Store.RoundTrips - before);
 
-        Assert.Equal(new Wallet(Alice, new Money(70)), await unitOfWork.Wallets.FindAsync(Alice));
+        Assert.Equal(new Wallet(Alice, new Money(70), 2), await unitOfWork.Wallets.FindAsync(Alice));
         Assert.Null(await unitOfWork.Wallets.FindAsync(Bob));
         Assert.Equal(new Product(Apple, "Apple", new Money(30)), await unitOfWork.Products.FindAsync(Apple));
         Assert.Null(await unitOfWork.Products.FindAsync(Pear));

@@ -43,6 +43,28 @@ public sealed class ApiServer : IAsyncDisposable
     public Task<HttpResponseMessage> PostRawAsync(string path, string body, string mediaType = "application/json") =>
         Client.PostAsync(path, new StringContent(body, Encoding.UTF8, mediaType));
 
+    /// <summary>POSTs without a body (cancel, checkout).</summary>
+    public Task<HttpResponseMessage> PostAsync(string path) => Client.PostAsync(new Uri(path, UriKind.Relative), null);
+
+    /// <summary>POSTs a JSON body (or none) with an <c>Idempotency-Key</c> header sent exactly as given, even empty.</summary>
+    public async Task<HttpResponseMessage> PostWithKeyAsync(string path, object? body, string idempotencyKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        Assert.True(request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey));
+        return await Client.SendAsync(request);
+    }
+
+    /// <summary>Places an order of one product and returns it.</summary>
+    public async Task<JsonElement> PlaceOrderAsync(long user, long product, int quantity) =>
+        await ExpectAsync(
+            await PostJsonAsync("/orders", new { userId = user, items = new[] { new { productId = product, quantity } } }),
+            HttpStatusCode.Created);
+
     public async Task ChargeAsync(long user, long amount) =>
         await ExpectAsync(await PostJsonAsync($"/users/{user}/balance/charge", new { amount }), HttpStatusCode.OK);
 

@@ -28,6 +28,43 @@ public sealed class ConcurrencyOverHttpTests : ApiTest
     }
 
     [Fact]
+    public async Task Twenty_concurrent_identical_keyed_orders_place_one_order()
+    {
+        const int Clients = 20;
+        await Api.AddProductAsync(1, "Keyboard", 3000, 100);
+        await Api.ChargeAsync(1, 100_000);
+        var body = new { userId = 1, items = new[] { new { productId = 1, quantity = 2 } } };
+
+        var responses = await RaceAsync(Clients, _ => Api.PostWithKeyAsync("/orders", body, "one-order-please"));
+
+        var orders = new List<string>();
+        foreach (var response in responses)
+        {
+            orders.Add((await ApiServer.ExpectAsync(response, HttpStatusCode.Created)).GetRawText());
+        }
+
+        Assert.Single(orders.Distinct());
+        Assert.Equal(100_000 - 6000, await Api.BalanceAsync(1));
+        Assert.Equal(98, await Api.StockAsync(1));
+        Assert.Equal(1, (await Api.GetJsonAsync("/users/1/orders")).GetArrayLength());
+        Assert.Equal(2, (await Api.GetJsonAsync("/users/1/ledger")).GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_keyed_charges_are_applied_once()
+    {
+        const int Clients = 20;
+        var responses = await RaceAsync(Clients, _ => Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 700 }, "top-up"));
+
+        foreach (var response in responses)
+        {
+            Assert.Equal(700, (await ApiServer.ExpectAsync(response, HttpStatusCode.OK)).GetProperty("balance").GetInt64());
+        }
+
+        Assert.Equal(700, await Api.BalanceAsync(1));
+    }
+
+    [Fact]
     public async Task Buyers_racing_for_scarce_stock_buy_exactly_the_stock_and_the_rest_get_409_InsufficientStock()
     {
         const int Buyers = 120;

@@ -24,9 +24,21 @@ public sealed class HostingTests : ApiTest
         [
             "/users/{userId}/balance/charge", "/users/{userId}/balance", "/products", "/products/{id}", "/products/{id}/restock",
             "/products/popular", "/orders", "/orders/{orderId}", "/users/{userId}/cart", "/users/{userId}/cart/items",
-            "/users/{userId}/cart/items/{productId}",
+            "/users/{userId}/cart/items/{productId}", "/users/{userId}/cart/checkout", "/users/{userId}/ledger",
+            "/users/{userId}/orders", "/orders/{orderId}/cancel",
         ];
         Assert.All(expected, path => Assert.Contains(path, paths));
+    }
+
+    [Fact]
+    public async Task The_openapi_document_names_the_idempotency_key_header_of_each_retryable_post()
+    {
+        var paths = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("paths");
+        foreach (var path in new[] { "/users/{userId}/balance/charge", "/orders", "/users/{userId}/cart/checkout" })
+        {
+            var parameters = paths.GetProperty(path).GetProperty("post").GetProperty("parameters").EnumerateArray();
+            Assert.Contains(parameters, p => p.GetProperty("name").GetString() == "Idempotency-Key" && p.GetProperty("in").GetString() == "header");
+        }
     }
 
     [Fact]

@@ -28,7 +28,11 @@ public sealed class OrderEndpointsTests : ApiTest
         Assert.Equal(
             """[{"productId":1,"quantity":2,"unitPrice":3000,"lineTotal":6000},{"productId":3,"quantity":3,"unitPrice":10,"lineTotal":30}]""",
             order.GetProperty("lines").GetRawText());
-        Assert.Equal(5, order.EnumerateObject().Count());
+        Assert.Equal("Placed", order.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, order.GetProperty("cancelledAt").ValueKind);
+        Assert.Equal(
+            ["id", "userId", "lines", "total", "placedAt", "status", "cancelledAt"],
+            order.EnumerateObject().Select(p => p.Name));
 
         Assert.Equal(100_000 - 6030, await Api.BalanceAsync(1));
         Assert.Equal(8, await Api.StockAsync(1));

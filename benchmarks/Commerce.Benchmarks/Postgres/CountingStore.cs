@@ -37,6 +37,9 @@ internal sealed class CountingStore(ICommerceStore inner) : ICommerceStore
         public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
             inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
 
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+            inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+
         public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {
             var committed = await inner.CommitAsync(changes, cancellationToken);

@@ -86,6 +86,26 @@ internal sealed class GlobalLockStore : ICommerceStore
         return true;
     }
 
+    /// <summary>Removes the idempotency records created before <paramref name="createdBefore"/> (a scan of every row: a baseline, not a design).</summary>
+    private int PurgeIdempotency(DateTimeOffset createdBefore)
+    {
+        List<StoreKey>? expired = null;
+        foreach (var (key, state) in _rows)
+        {
+            if (key.Table == StoreTable.Idempotency && state is IdempotencyRecord record && record.CreatedAt < createdBefore)
+            {
+                (expired ??= []).Add(key);
+            }
+        }
+
+        foreach (var key in expired ?? [])
+        {
+            _rows.Remove(key);
+        }
+
+        return expired?.Count ?? 0;
+    }
+
     private long SalesOf(in StoreKey key) =>
         _sales.TryGetValue(key.High, out var bucket) ? bucket.GetValueOrDefault(key.Low) : 0;
 
@@ -145,6 +165,14 @@ internal sealed class GlobalLockStore : ICommerceStore
 
         public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
             new(new SalesTop(Store.TopSales(firstBucket, endBucket, count)));
+
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+        {
+            // The session holds the store's lock: a unit of work that read a record removed here has not
+            // committed yet, and its commit, which finds the record gone, fails.
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(Store.PurgeIdempotency(createdBefore));
+        }
 
         public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {

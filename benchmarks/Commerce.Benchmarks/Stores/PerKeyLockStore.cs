@@ -8,8 +8,8 @@ namespace Commerce.Benchmarks.Stores;
 /// The row-lock baseline: reads take no lock; at commit the session locks the row of every key read or
 /// written, in one global order (<see cref="StoreKey"/> order, so commits never deadlock), checks that
 /// each still holds the state it read (by reference: states are immutable and never reused), writes,
-/// and unlocks. Products and orders only read are neither locked nor checked: once present they cannot
-/// change.
+/// and unlocks. Products and ledger entries only read are neither locked nor checked: once present they
+/// cannot change.
 /// </summary>
 /// <remarks>
 /// A sales count is a number in its row. A commit marks every sales row it adjusts (an odd sequence
@@ -190,6 +190,40 @@ internal sealed class PerKeyLockStore : ICommerceStore
         }
     }
 
+    /// <summary>
+    /// Empties the row of every idempotency record created before <paramref name="createdBefore"/>, one row
+    /// at a time under its lock (the row itself stays, as the handle units of work may hold): a commit that
+    /// read a record removed here finds the row changed and fails. A scan of every row: a baseline, not a design.
+    /// </summary>
+    private int PurgeIdempotency(DateTimeOffset createdBefore, CancellationToken cancellationToken)
+    {
+        var purged = 0;
+        foreach (var (key, row) in _rows)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (key.Table != StoreTable.Idempotency)
+            {
+                continue;
+            }
+
+            Monitor.Enter(row);
+            try
+            {
+                if (row.State is IdempotencyRecord record && record.CreatedAt < createdBefore)
+                {
+                    row.State = null;
+                    purged++;
+                }
+            }
+            finally
+            {
+                Monitor.Exit(row);
+            }
+        }
+
+        return purged;
+    }
+
     private void AddProductId(long id)
     {
         lock (_productIdsGate)
@@ -291,6 +325,9 @@ internal sealed class PerKeyLockStore : ICommerceStore
             cancellationToken.ThrowIfCancellationRequested();
             return new(store.Commit(changes));
         }
+
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+            new(store.PurgeIdempotency(createdBefore, cancellationToken));
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -54,3 +54,17 @@ internal static class Absent
         public override string ToString() => "(absent)";
     }
 }
+
+/// <summary>
+/// The state of a cell taken out of use (an expired record purged): never written again. A commit that
+/// expects anything else there fails, and lookups skip the cell, so the key gets a fresh cell.
+/// </summary>
+internal static class Retired
+{
+    public static readonly object Value = new RetiredMarker();
+
+    private sealed class RetiredMarker
+    {
+        public override string ToString() => "(retired)";
+    }
+}

@@ -22,9 +22,9 @@ internal readonly struct CellUpdate(Cell cell, object expected, object desired)
 }
 
 /// <summary>
-/// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. Commits of up to eight
-/// cells (every use case of the library) keep their updates inline, so a commit allocates one object;
-/// larger ones keep an array.
+/// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. Commits of up to sixteen
+/// cells (an order of up to four lines, with its ledger entry) keep their updates inline, so a commit
+/// allocates one object; larger ones keep an array.
 /// </summary>
 internal abstract class CommitDescriptor
 {
@@ -51,6 +51,8 @@ internal abstract class CommitDescriptor
             <= 4 => new Inline<Buffer4>(updates.Length),
             <= 6 => new Inline<Buffer6>(updates.Length),
             <= 8 => new Inline<Buffer8>(updates.Length),
+            <= 12 => new Inline<Buffer12>(updates.Length),
+            <= 16 => new Inline<Buffer16>(updates.Length),
             _ => new Array(updates.Length),
         };
         var slots = descriptor.Slots;
@@ -144,6 +146,18 @@ internal abstract class CommitDescriptor
 
     [InlineArray(8)]
     private struct Buffer8
+    {
+        private CellUpdate _first;
+    }
+
+    [InlineArray(12)]
+    private struct Buffer12
+    {
+        private CellUpdate _first;
+    }
+
+    [InlineArray(16)]
+    private struct Buffer16
     {
         private CellUpdate _first;
     }

@@ -5,6 +5,20 @@ namespace Commerce;
 /// <summary>Changes and shows carts, through the store's units of work.</summary>
 internal sealed class CartService(CommerceRuntime runtime) : ICartService
 {
+    public async ValueTask<Result<Order>> CheckoutAsync(UserId user, CancellationToken cancellationToken = default) =>
+        OrderService.Logged(runtime, user, await runtime.RunAsync("Checkout", (user, runtime), CheckoutOnceAsync, cancellationToken).ConfigureAwait(false));
+
+    public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default) =>
+        OrderService.Logged(runtime, user, await Idempotent.RunAsync(
+            runtime,
+            new Idempotent.Request("Checkout", IdempotentOperation.Checkout, user, key, 0),
+            (user, runtime),
+            static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForCart(state.user)),
+            CheckoutOnceAsync,
+            static order => (Money.Zero, order.Id),
+            OrderService.ReplayAsync,
+            cancellationToken).ConfigureAwait(false));
+
     public ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default)
     {
         if (quantity <= 0)
@@ -81,6 +95,40 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
                 return await ViewAsync(unitOfWork, cart, ct).ConfigureAwait(false);
             },
             cancellationToken);
+
+    /// <summary>
+    /// One attempt of a checkout: the cart's lines go through the order use case (same validation, pricing,
+    /// balance and stock checks), and the cart is emptied in the same commit; a refusal leaves it as it was.
+    /// </summary>
+    private static async ValueTask<Result<Order>> CheckoutOnceAsync(IUnitOfWork unitOfWork, (UserId User, CommerceRuntime Runtime) state, CancellationToken ct)
+    {
+        var (user, runtime) = state;
+        var cart = await unitOfWork.Carts.FindAsync(user, ct).ConfigureAwait(false);
+        if (cart is null || cart.Lines.IsEmpty)
+        {
+            return Errors.EmptyOrder();
+        }
+
+        var requested = new OrderLineRequest[cart.Lines.Length];
+        for (var i = 0; i < requested.Length; i++)
+        {
+            requested[i] = new OrderLineRequest(cart.Lines[i].ProductId, cart.Lines[i].Quantity);
+        }
+
+        var lines = OrderService.Validate(requested, runtime.Options);
+        if (lines.IsFailure)
+        {
+            return Result<Order>.Failure(lines.Error);
+        }
+
+        var placed = await OrderService.PlaceAsync(unitOfWork, (user, lines.Value, runtime), ct).ConfigureAwait(false);
+        if (placed.IsSuccess)
+        {
+            unitOfWork.Carts.Save(cart.Clear());
+        }
+
+        return placed;
+    }
 
     /// <summary>Joins a cart's lines with the catalog's names and current prices.</summary>
     private static async ValueTask<Result<CartView>> ViewAsync(IUnitOfWork unitOfWork, Cart cart, CancellationToken ct)

@@ -1,6 +1,6 @@
 namespace Commerce;
 
-/// <summary>Adds to, removes from and shows users' carts.</summary>
+/// <summary>Adds to, removes from, shows and checks out users' carts.</summary>
 /// <remarks>Thread-safe.</remarks>
 public interface ICartService
 {
@@ -32,6 +32,35 @@ public interface ICartService
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
     ValueTask<Result<CartView>> RemoveItemAsync(UserId user, ProductId product, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Places an order from the cart's lines and empties the cart, in one commit: the same validation,
+    /// pricing, balance then stock checks as <see cref="IOrderService.PlaceOrderAsync(UserId, IReadOnlyList{OrderLineRequest}, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="user">The owner of the cart and the buyer.</param>
+    /// <param name="cancellationToken">Cancels the operation; a cancelled checkout is applied entirely or not at all.</param>
+    /// <returns>
+    /// The order, or a failure that left the cart (and everything else) as it was: <see cref="CommerceErrorCode.EmptyOrder"/>
+    /// for an empty or absent cart, or any failure of placing an order.
+    /// </returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the checkout was applied; read the cart or the user's orders to find out.
+    /// </exception>
+    ValueTask<Result<Order>> CheckoutAsync(UserId user, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Checks the cart out once per <paramref name="key"/>: a repeat with the same key within
+    /// <see cref="CommerceOptions.IdempotencyRetention"/> returns the first call's outcome (the order as it stands
+    /// now, or the refusal) and changes nothing.
+    /// </summary>
+    /// <param name="user">The owner of the cart and the buyer.</param>
+    /// <param name="key">The client's key for this request (scoped to the user and to checkouts).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>As the overload without a key, or <see cref="CommerceErrorCode.InvalidIdempotencyKey"/> (nothing changed).</returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the checkout was applied; call again with the same key to learn the outcome.
+    /// </exception>
+    ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default);
 
     /// <summary>Shows a user's cart with product names, unit prices, line totals and the total.</summary>
     /// <param name="user">The owner.</param>

@@ -64,6 +64,16 @@ public sealed class CommerceOptions
     /// <summary>The longest back-off between attempts. Default 50 ms.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// How long the outcome of a request made with an <see cref="IdempotencyKey"/> is kept: a repeat within
+    /// it gets the stored outcome; after it the key is forgotten and a call with it runs again. Expired
+    /// records are purged every quarter of this. Default 24 hours; at least 1 second, at most 366 days.
+    /// </summary>
+    public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>The most entries <see cref="IWalletService.GetLedgerAsync"/> and orders <see cref="IOrderService.ListOrdersAsync"/> return at once. Fixed at 1,000.</summary>
+    internal const int MaxListLimit = 1000;
+
     /// <summary>A copy, so that later changes to a registered instance do not reach running services.</summary>
     internal CommerceOptions Snapshot() => (CommerceOptions)MemberwiseClone();
 
@@ -85,6 +95,7 @@ public sealed class CommerceOptions
         MaxCommitAttempts = other.MaxCommitAttempts;
         RetryBaseDelay = other.RetryBaseDelay;
         MaxRetryDelay = other.MaxRetryDelay;
+        IdempotencyRetention = other.IdempotencyRetention;
     }
 
     /// <summary>Lists every invalid setting.</summary>
@@ -114,6 +125,7 @@ public sealed class CommerceOptions
         Check(MaxCommitAttempts > 0, $"{nameof(MaxCommitAttempts)} must be positive.");
         Check(RetryBaseDelay >= TimeSpan.Zero, $"{nameof(RetryBaseDelay)} cannot be negative.");
         Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromSeconds(30), $"{nameof(MaxRetryDelay)} must be at least {nameof(RetryBaseDelay)} and at most 30 seconds.");
+        Check(IdempotencyRetention >= TimeSpan.FromSeconds(1) && IdempotencyRetention <= TimeSpan.FromDays(366), $"{nameof(IdempotencyRetention)} must be between 1 second and 366 days.");
         return problems;
     }
 }

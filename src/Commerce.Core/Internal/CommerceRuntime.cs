@@ -20,7 +20,11 @@ internal sealed class CommerceRuntime
         Options = options.Snapshot();
         Time = time;
         Logger = loggerFactory.CreateLogger("Commerce");
+        _lastPurge = time.GetUtcNow().UtcTicks;
     }
+
+    // When expired idempotency records were last purged (UTC ticks); one caller at a time claims the next purge.
+    private long _lastPurge;
 
     public ICommerceStore Store { get; }
 
@@ -104,6 +108,37 @@ internal sealed class CommerceRuntime
         return result.IsSuccess
             ? result.Value
             : throw new InvalidOperationException(result.Error.Message);
+    }
+
+    /// <summary>
+    /// Purges expired idempotency records when a quarter of <see cref="CommerceOptions.IdempotencyRetention"/>
+    /// has passed since the last purge: the one keyed request that claims the purge runs it after its own
+    /// commit, so the records of a store are bounded by what a retention and a quarter bring. A failed
+    /// purge is logged and left to the next one; it never fails the request.
+    /// </summary>
+    public async ValueTask PurgeIdempotencyIfDueAsync(CancellationToken cancellationToken)
+    {
+        var now = Time.GetUtcNow();
+        var last = Interlocked.Read(ref _lastPurge);
+        if (now.UtcTicks - last < Options.IdempotencyRetention.Ticks / 4
+            || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last)
+        {
+            return;
+        }
+
+        try
+        {
+            var session = await Store.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            await using (session.ConfigureAwait(false))
+            {
+                var purged = await session.PurgeIdempotencyAsync(now - Options.IdempotencyRetention, cancellationToken).ConfigureAwait(false);
+                Log.IdempotencyPurged(Logger, purged);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.IdempotencyPurgeFailed(Logger, e);
+        }
     }
 
     /// <summary>An attempt shorter than this counts as quick (see <see cref="FirstDelayedAttempt"/>).</summary>

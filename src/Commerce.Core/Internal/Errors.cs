@@ -69,6 +69,15 @@ internal static class Errors
     public static CommerceError CartItemNotFound(UserId user, ProductId productId) =>
         new(CommerceErrorCode.CartItemNotFound, Format($"The cart of user {user} has no line for product {productId}."), [productId]);
 
+    public static CommerceError OrderAlreadyCancelled(OrderId orderId) =>
+        new(CommerceErrorCode.OrderAlreadyCancelled, Format($"The order {orderId} was cancelled already."));
+
+    public static CommerceError InvalidIdempotencyKey() =>
+        new(CommerceErrorCode.InvalidIdempotencyKey, $"An idempotency key must have 1 to {IdempotencyKey.MaxLength} printable ASCII characters.");
+
+    public static CommerceError IdempotencyKeyReused(string operation) =>
+        new(CommerceErrorCode.IdempotencyKeyReused, Format($"The idempotency key was used before for a different {operation} request."));
+
     public static CommerceError OrderNotFound(OrderId orderId) =>
         new(CommerceErrorCode.OrderNotFound, Format($"No order has the id {orderId}."));
 

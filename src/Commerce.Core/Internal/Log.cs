@@ -33,6 +33,22 @@ internal static partial class Log
         Message = "Refused an order for user {UserId}: {ErrorCode} ({ErrorMessage}).")]
     public static partial void OrderRefused(ILogger logger, UserId userId, CommerceErrorCode errorCode, string errorMessage);
 
+    [LoggerMessage(EventId = 103, EventName = "IdempotencyPurged", Level = LogLevel.Debug,
+        Message = "Purged {Count} expired idempotency record(s).")]
+    public static partial void IdempotencyPurged(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 104, EventName = "IdempotencyPurgeFailed", Level = LogLevel.Warning,
+        Message = "Purging expired idempotency records failed; the next purge will try again.")]
+    public static partial void IdempotencyPurgeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 303, EventName = "OrderCancelled", Level = LogLevel.Information,
+        Message = "Cancelled order {OrderId} of user {UserId}: refunded {Total}.")]
+    public static partial void OrderCancelled(ILogger logger, OrderId orderId, UserId userId, Money total);
+
+    [LoggerMessage(EventId = 304, EventName = "CancelRefused", Level = LogLevel.Information,
+        Message = "Refused to cancel order {OrderId}: {ErrorCode} ({ErrorMessage}).")]
+    public static partial void CancelRefused(ILogger logger, OrderId orderId, CommerceErrorCode errorCode, string errorMessage);
+
     [LoggerMessage(EventId = 901, EventName = "CommitConflict", Level = LogLevel.Debug,
         Message = "{Operation} conflicted with a concurrent commit on attempt {Attempt}; retrying.")]
     public static partial void CommitConflict(ILogger logger, string operation, int attempt);

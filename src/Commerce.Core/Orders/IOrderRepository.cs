@@ -12,4 +12,8 @@ public interface IOrderRepository
     /// <summary>Stages a new order; the commit fails if the id exists by then.</summary>
     /// <param name="order">The order.</param>
     void Add(Order order);
+
+    /// <summary>Stages an order's new state (a cancellation); the order must have been read in this unit of work.</summary>
+    /// <param name="order">The new state.</param>
+    void Save(Order order);
 }

@@ -1,6 +1,6 @@
 namespace Commerce;
 
-/// <summary>Places orders, paying from the buyer's wallet and deducting stock in one atomic step.</summary>
+/// <summary>Places, cancels and lists orders, paying from the buyer's wallet and deducting stock in one atomic step.</summary>
 /// <remarks>Thread-safe: concurrent orders never oversell stock or overspend a wallet.</remarks>
 public interface IOrderService
 {
@@ -28,6 +28,54 @@ public interface IOrderService
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
     ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Places an order once per <paramref name="key"/>: the first call runs and stores its outcome (the order,
+    /// or the refusal) in the same commit; a repeat with the same key and the same lines (after merging, in the same order)
+    /// within <see cref="CommerceOptions.IdempotencyRetention"/> returns that outcome (the order as it stands
+    /// now) and changes nothing. Concurrent calls with one key place at most one order.
+    /// </summary>
+    /// <param name="user">The buyer.</param>
+    /// <param name="lines">The lines, merged as by <see cref="PlaceOrderAsync(UserId, IReadOnlyList{OrderLineRequest}, CancellationToken)"/>.</param>
+    /// <param name="key">The client's key for this request (scoped to the user and to orders).</param>
+    /// <param name="cancellationToken">Cancels the operation; a cancelled order is either fully placed (with its key) or not at all.</param>
+    /// <returns>
+    /// As the overload without a key; or first <see cref="CommerceErrorCode.InvalidIdempotencyKey"/>; or
+    /// <see cref="CommerceErrorCode.IdempotencyKeyReused"/> (the key was used for different lines), changing nothing.
+    /// Refusals found without reading state (empty order, bad quantities, too many lines) are not stored: they
+    /// do not depend on state, so a repeat gets the same answer. <see cref="CommerceErrorCode.ConcurrencyConflict"/> is not stored.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the order was placed; call again with the same key to learn the outcome.
+    /// </exception>
+    ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, IdempotencyKey key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Cancels an order in one commit: refunds its total to the buyer's wallet (a ledger entry of kind
+    /// <see cref="LedgerEntryKind.Refund"/>), restocks every line, takes its units out of the ranking, and
+    /// marks it <see cref="OrderStatus.Cancelled"/>; it keeps its lines.
+    /// </summary>
+    /// <param name="id">The order.</param>
+    /// <param name="cancellationToken">Cancels the operation; a cancelled cancel is applied entirely or not at all.</param>
+    /// <returns>
+    /// The cancelled order, or a failure that changed nothing: <see cref="CommerceErrorCode.OrderNotFound"/>,
+    /// <see cref="CommerceErrorCode.OrderAlreadyCancelled"/>, <see cref="CommerceErrorCode.BalanceLimitExceeded"/>
+    /// (the refund would take the wallet above the maximum balance), <see cref="CommerceErrorCode.InvalidQuantity"/>
+    /// (a restock would overflow) or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// </returns>
+    /// <exception cref="CommitOutcomeUnknownException">
+    /// The store could not tell whether the cancel was applied; read the order to find out.
+    /// </exception>
+    ValueTask<Result<Order>> CancelOrderAsync(OrderId id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists a user's orders, newest first (cancelled ones included).</summary>
+    /// <param name="user">The buyer.</param>
+    /// <param name="limit">The most orders: 1 to 1,000.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>Up to <paramref name="limit"/> orders, read as one consistent snapshot.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to 1,000.</exception>
+    ValueTask<IReadOnlyList<Order>> ListOrdersAsync(UserId user, int limit = 20, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a placed order.</summary>
     /// <param name="id">The order id.</param>

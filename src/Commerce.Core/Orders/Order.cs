@@ -62,6 +62,21 @@ public sealed record Order
     {
     }
 
+    /// <summary>Creates an order that may have been cancelled (used by stores to rehydrate state).</summary>
+    /// <param name="id">The order id.</param>
+    /// <param name="userId">The buyer.</param>
+    /// <param name="lines">The lines; at least one, one per product.</param>
+    /// <param name="placedAt">When the order was placed.</param>
+    /// <param name="cancelledAt">When it was cancelled, or <see langword="null"/> if it stands.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty or names a product twice.</exception>
+    /// <exception cref="OverflowException">The total does not fit in 64 bits.</exception>
+    public Order(OrderId id, UserId userId, IEnumerable<OrderLine> lines, DateTimeOffset placedAt, DateTimeOffset? cancelledAt)
+        : this(id, userId, lines, placedAt)
+    {
+        CancelledAt = cancelledAt;
+    }
+
     /// <summary>Creates an order over lines that are already immutable (no copy, no boxing on the way in).</summary>
     internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, DateTimeOffset placedAt)
         : this(id, userId, lines, TotalOf(lines), placedAt)
@@ -95,6 +110,18 @@ public sealed record Order
 
     /// <summary>When the order was placed, from the host's <see cref="TimeProvider"/>.</summary>
     public DateTimeOffset PlacedAt { get; }
+
+    /// <summary>Whether the order stands or was cancelled.</summary>
+    public OrderStatus Status => CancelledAt is null ? OrderStatus.Placed : OrderStatus.Cancelled;
+
+    /// <summary>When the order was cancelled, from the host's <see cref="TimeProvider"/>; <see langword="null"/> while it stands.</summary>
+    public DateTimeOffset? CancelledAt { get; private init; }
+
+    /// <summary>Cancels the order: it keeps its lines and total and becomes <see cref="OrderStatus.Cancelled"/>.</summary>
+    /// <param name="at">When.</param>
+    /// <returns>The cancelled order, or <see cref="CommerceErrorCode.OrderAlreadyCancelled"/>.</returns>
+    public Result<Order> Cancel(DateTimeOffset at) =>
+        Status == OrderStatus.Cancelled ? Errors.OrderAlreadyCancelled(Id) : this with { CancelledAt = at };
 
     /// <summary>The checked sum of the line totals of lines that name each product once.</summary>
     private static Money TotalOf(ImmutableArray<OrderLine> lines)
@@ -155,7 +182,7 @@ public sealed record Order
     /// <inheritdoc />
     public bool Equals(Order? other) =>
         other is not null && Id == other.Id && UserId == other.UserId && Total == other.Total
-        && PlacedAt == other.PlacedAt && Lines.SequenceEqual(other.Lines);
+        && PlacedAt == other.PlacedAt && CancelledAt == other.CancelledAt && Lines.SequenceEqual(other.Lines);
 
     /// <inheritdoc />
     public override int GetHashCode() => Id.GetHashCode();

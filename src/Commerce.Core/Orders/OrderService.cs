@@ -10,10 +10,79 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     {
         ArgumentNullException.ThrowIfNull(lines);
         var validated = Validate(lines, runtime.Options);
-        var result = validated.IsFailure
+        return Logged(runtime, user, validated.IsFailure
             ? Result<Order>.Failure(validated.Error)
-            : await runtime.RunAsync("PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false);
+            : await runtime.RunAsync("PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false));
+    }
 
+    public async ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, IdempotencyKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        if (!key.IsValid)
+        {
+            return Logged(runtime, user, Errors.InvalidIdempotencyKey());
+        }
+
+        var validated = Validate(lines, runtime.Options);
+        return Logged(runtime, user, validated.IsFailure
+            ? Result<Order>.Failure(validated.Error)
+            : await Idempotent.RunAsync(
+                runtime,
+                new Idempotent.Request("PlaceOrder", IdempotentOperation.PlaceOrder, user, key, Idempotent.HashOf(validated.Value)),
+                (user, lines: validated.Value, runtime),
+                static (unitOfWork, state) => Prefetch(unitOfWork, state.user, state.lines),
+                PlaceAsync,
+                static order => (Money.Zero, order.Id),
+                ReplayAsync,
+                cancellationToken).ConfigureAwait(false));
+    }
+
+    public ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default) =>
+        runtime.RunAsync(
+            "GetOrder",
+            id,
+            static async (unitOfWork, id, ct) =>
+                await unitOfWork.Orders.FindAsync(id, ct).ConfigureAwait(false) is { } order
+                    ? order
+                    : Result<Order>.Failure(Errors.OrderNotFound(id)),
+            cancellationToken);
+
+    public async ValueTask<Result<Order>> CancelOrderAsync(OrderId id, CancellationToken cancellationToken = default)
+    {
+        var result = await runtime.RunAsync("CancelOrder", (id, runtime), CancelAsync, cancellationToken).ConfigureAwait(false);
+        if (result.IsSuccess)
+        {
+            Log.OrderCancelled(runtime.Logger, id, result.Value.UserId, result.Value.Total);
+        }
+        else
+        {
+            Log.CancelRefused(runtime.Logger, id, result.Error.Code, result.Error.Message);
+        }
+
+        return result;
+    }
+
+    public ValueTask<IReadOnlyList<Order>> ListOrdersAsync(UserId user, int limit = 20, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, CommerceOptions.MaxListLimit);
+        return runtime.ReadAsync("ListOrders", (user, limit), ListAsync, cancellationToken);
+    }
+
+    /// <summary>A stored order outcome: the refusal, or the order as it stands now (it may have been cancelled since).</summary>
+    internal static async ValueTask<Result<Order>> ReplayAsync(IUnitOfWork unitOfWork, IdempotencyRecord record, CancellationToken ct)
+    {
+        if (record.Error is { } error)
+        {
+            return Result<Order>.Failure(error);
+        }
+
+        var id = record.OrderId!.Value;
+        return await unitOfWork.Orders.FindAsync(id, ct).ConfigureAwait(false) is { } order ? order : Errors.OrderNotFound(id);
+    }
+
+    internal static Result<Order> Logged(CommerceRuntime runtime, UserId user, Result<Order> result)
+    {
         if (result.IsSuccess)
         {
             var order = result.Value;
@@ -27,15 +96,105 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         return result;
     }
 
-    public ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default) =>
-        runtime.RunAsync(
-            "GetOrder",
-            id,
-            static async (unitOfWork, id, ct) =>
-                await unitOfWork.Orders.FindAsync(id, ct).ConfigureAwait(false) is { } order
-                    ? order
-                    : Result<Order>.Failure(Errors.OrderNotFound(id)),
-            cancellationToken);
+    /// <summary>
+    /// Cancels an order in one commit: refunds its total (with a ledger entry), restocks every line, takes its
+    /// units out of the ranking's bucket, and marks it cancelled.
+    /// </summary>
+    private static async ValueTask<Result<Order>> CancelAsync(IUnitOfWork unitOfWork, (OrderId Id, CommerceRuntime Runtime) state, CancellationToken ct)
+    {
+        var (id, runtime) = state;
+        var order = await unitOfWork.Orders.FindAsync(id, ct).ConfigureAwait(false);
+        if (order is null)
+        {
+            return Errors.OrderNotFound(id);
+        }
+
+        var now = runtime.Time.GetUtcNow();
+        var cancelled = order.Cancel(now);
+        if (cancelled.IsFailure)
+        {
+            return cancelled;
+        }
+
+        unitOfWork.Prefetch(StoreKey.ForWallet(order.UserId));
+        foreach (var line in order.Lines)
+        {
+            unitOfWork.Prefetch(StoreKey.ForStock(line.ProductId));
+        }
+
+        await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
+        var wallet = await unitOfWork.Wallets.FindAsync(order.UserId, ct).ConfigureAwait(false) ?? Wallet.Empty(order.UserId);
+        if (order.Total.IsPositive)
+        {
+            var refunded = wallet.Refund(order.Total, runtime.Options.MaxBalance);
+            if (refunded.IsFailure)
+            {
+                return Result<Order>.Failure(refunded.Error);
+            }
+
+            unitOfWork.Wallets.Save(refunded.Value);
+            unitOfWork.Ledger.Add(wallet.EntryTo(refunded.Value, LedgerEntryKind.Refund, order.Id, now));
+        }
+
+        foreach (var line in order.Lines)
+        {
+            var stock = await unitOfWork.Inventory.FindAsync(line.ProductId, ct).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Order {order.Id} holds product {line.ProductId}, which has no stock.");
+            var restocked = stock.Restock(line.Quantity);
+            if (restocked.IsFailure)
+            {
+                return Result<Order>.Failure(restocked.Error);
+            }
+
+            unitOfWork.Inventory.Save(restocked.Value);
+        }
+
+        unitOfWork.Sales.Unrecord(order);
+        unitOfWork.Orders.Save(cancelled.Value);
+        return cancelled;
+    }
+
+    /// <summary>A user's orders, newest first: the payments of the wallet's ledger (every order has one), read backwards in pages.</summary>
+    private static async ValueTask<Result<IReadOnlyList<Order>>> ListAsync(IUnitOfWork unitOfWork, (UserId User, int Limit) state, CancellationToken ct)
+    {
+        var (user, limit) = state;
+        var sequence = (await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false))?.LedgerLength ?? 0;
+        var ids = new List<OrderId>(limit);
+        while (sequence > 0 && ids.Count < limit)
+        {
+            var first = Math.Max(1, sequence - (2 * limit) + 1);
+            for (var s = sequence; s >= first; s--)
+            {
+                unitOfWork.Prefetch(StoreKey.ForLedger(user, s));
+            }
+
+            await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
+            for (; sequence >= first && ids.Count < limit; sequence--)
+            {
+                if (await unitOfWork.Ledger.FindAsync(user, sequence, ct).ConfigureAwait(false) is { Kind: LedgerEntryKind.Payment, OrderId: { } id })
+                {
+                    ids.Add(id);
+                }
+            }
+
+            sequence = Math.Min(sequence, first - 1);
+        }
+
+        foreach (var id in ids)
+        {
+            unitOfWork.Prefetch(StoreKey.ForOrder(id));
+        }
+
+        await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
+        var orders = new Order[ids.Count];
+        for (var i = 0; i < orders.Length; i++)
+        {
+            orders[i] = await unitOfWork.Orders.FindAsync(ids[i], ct).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The ledger of user {user} names order {ids[i]}, which the store does not have.");
+        }
+
+        return Array.AsReadOnly(orders);
+    }
 
     /// <summary>
     /// The checks that need no state: at least one line, positive quantities, duplicates merged (at the
@@ -137,26 +296,29 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         return count == merged.Length ? merged : merged[..count];
     }
 
-    /// <summary>
-    /// The use case, top to bottom: read everything at once, price, check the balance, check the stock,
-    /// then debit, deduct, create the order and record the sale. Each value is read once and the total
-    /// computed once; a refusal returns before anything is staged.
-    /// </summary>
-    private static async ValueTask<Result<Order>> PlaceAsync(
-        IUnitOfWork unitOfWork,
-        (UserId User, IReadOnlyList<OrderLineRequest> Lines, CommerceRuntime Runtime) state,
-        CancellationToken ct)
+    /// <summary>Asks for the wallet, every product and every stock item an order reads, to be read in one call.</summary>
+    internal static void Prefetch(IUnitOfWork unitOfWork, UserId user, IReadOnlyList<OrderLineRequest> lines)
     {
-        var (user, lines, runtime) = state;
-
-        // One read of the wallet, every product and every stock item.
         unitOfWork.Prefetch(StoreKey.ForWallet(user));
         for (var i = 0; i < lines.Count; i++)
         {
             unitOfWork.Prefetch(StoreKey.ForProduct(lines[i].ProductId));
             unitOfWork.Prefetch(StoreKey.ForStock(lines[i].ProductId));
         }
+    }
 
+    /// <summary>
+    /// The use case, top to bottom: read everything at once, price, check the balance, check the stock,
+    /// then debit, deduct, create the order and record the sale. Each value is read once and the total
+    /// computed once; a refusal returns before anything is staged.
+    /// </summary>
+    internal static async ValueTask<Result<Order>> PlaceAsync(
+        IUnitOfWork unitOfWork,
+        (UserId User, IReadOnlyList<OrderLineRequest> Lines, CommerceRuntime Runtime) state,
+        CancellationToken ct)
+    {
+        var (user, lines, runtime) = state;
+        Prefetch(unitOfWork, user, lines);
         await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
 
         // Price every line from the catalog; report every unknown product at once (before any overflow).
@@ -221,10 +383,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.InsufficientStock(shortOf);
         }
 
-        // Pay, create the order and record the sale; the commit applies all or nothing.
-        unitOfWork.Wallets.Save(paid.Value);
+        // Pay (with the ledger's entry), create the order and record the sale; the commit applies all or nothing.
         var now = runtime.Time.GetUtcNow();
         var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
+        unitOfWork.Wallets.Save(paid.Value);
+        unitOfWork.Ledger.Add(wallet.EntryTo(paid.Value, LedgerEntryKind.Payment, order.Id, now));
+
         unitOfWork.Orders.Add(order);
         unitOfWork.Sales.Record(order);
         return order;

@@ -11,6 +11,10 @@ public interface ISalesRepository
     /// <param name="order">The order being placed.</param>
     void Record(Order order);
 
+    /// <summary>Stages taking a cancelled order's units back out of the bucket it was counted in.</summary>
+    /// <param name="order">The order being cancelled.</param>
+    void Unrecord(Order order);
+
     /// <summary>
     /// The best sellers over [<paramref name="from"/>, <paramref name="to"/>): units per product from
     /// committed orders, most units first, ties by lower product id.

@@ -50,4 +50,13 @@ public enum CommerceErrorCode
 
     /// <summary>An order has more lines than the configured limit.</summary>
     TooManyLines = 15,
+
+    /// <summary>An idempotency key was used before, by the same user for the same kind of operation, with a different request.</summary>
+    IdempotencyKeyReused = 16,
+
+    /// <summary>An idempotency key is empty, longer than 128 characters, or holds a character outside printable ASCII.</summary>
+    InvalidIdempotencyKey = 17,
+
+    /// <summary>The order was cancelled already.</summary>
+    OrderAlreadyCancelled = 18,
 }

@@ -41,6 +41,16 @@ public interface IStoreSession : IAsyncDisposable
     ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Removes the idempotency records created before <paramref name="createdBefore"/>, so that the table
+    /// does not grow without bound. A record being replaced or read concurrently is either removed or kept
+    /// whole; a unit of work that read a removed record fails its commit.
+    /// </summary>
+    /// <param name="createdBefore">Records with an earlier <see cref="IdempotencyRecord.CreatedAt"/> go.</param>
+    /// <param name="cancellationToken">Cancels the purge (what was removed stays removed).</param>
+    /// <returns>How many records were removed.</returns>
+    ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Applies a change set atomically, iff its reads still hold. With no writes, only checks that the
     /// reads held together at one instant.
     /// </summary>

@@ -37,6 +37,12 @@ public interface IUnitOfWork : IAsyncDisposable
     /// <summary>The sales counted by the best-sellers ranking.</summary>
     ISalesRepository Sales { get; }
 
+    /// <summary>The wallets' ledgers.</summary>
+    ILedgerRepository Ledger { get; }
+
+    /// <summary>The stored outcomes of requests made with idempotency keys.</summary>
+    IIdempotencyRepository Idempotency { get; }
+
     /// <summary>
     /// Asks for a key to be read with the next <see cref="LoadAsync"/> (or the next read that misses), so
     /// that a use case fetches everything it needs in one call to the store. A key already known is ignored.

@@ -23,6 +23,16 @@ public enum StoreTable : byte
     /// <see cref="ChangeKind.Adjust"/> and read through <see cref="IStoreSession.ReadTopSalesAsync"/>.
     /// </summary>
     Sales = 6,
+
+    /// <summary>Wallet ledger entries (<see cref="LedgerEntry"/>), keyed by user (<see cref="StoreKey.High"/>) and sequence (<see cref="StoreKey.Low"/>). Write-once.</summary>
+    Ledger = 7,
+
+    /// <summary>
+    /// Outcomes of requests made with an idempotency key (<see cref="IdempotencyRecord"/>), keyed by user
+    /// (<see cref="StoreKey.High"/>) and a 64-bit digest of the operation and key (<see cref="StoreKey.Low"/>).
+    /// Expired records are purged (<see cref="IStoreSession.PurgeIdempotencyAsync"/>).
+    /// </summary>
+    Idempotency = 8,
 }
 
 /// <summary>
@@ -35,8 +45,8 @@ public enum StoreTable : byte
 /// <param name="Low">The second word.</param>
 public readonly record struct StoreKey(StoreTable Table, long High, long Low) : IComparable<StoreKey>
 {
-    /// <summary>Whether the table's states, once written, are never replaced (products and orders).</summary>
-    public bool IsWriteOnce => Table is StoreTable.Products or StoreTable.Orders;
+    /// <summary>Whether the table's states, once written, are never replaced (products and ledger entries).</summary>
+    public bool IsWriteOnce => Table is StoreTable.Products or StoreTable.Ledger;
 
     /// <summary>The key of a user's wallet.</summary>
     /// <param name="userId">The user.</param>
@@ -74,8 +84,34 @@ public readonly record struct StoreKey(StoreTable Table, long High, long Low) : 
     /// <returns>The key.</returns>
     public static StoreKey ForSales(long bucket, ProductId productId) => new(StoreTable.Sales, bucket, productId.Value);
 
+    /// <summary>The key of one entry of a user's ledger.</summary>
+    /// <param name="userId">The user.</param>
+    /// <param name="sequence">The entry's number, from 1.</param>
+    /// <returns>The key.</returns>
+    public static StoreKey ForLedger(UserId userId, long sequence) => new(StoreTable.Ledger, userId.Value, sequence);
+
+    /// <summary>
+    /// The key of the outcome of a request a user made with an idempotency key: the user, and the first
+    /// 64 bits of the SHA-256 digest of the operation and the key (the record keeps the key itself, so a
+    /// digest collision is recognised and never returns another request's outcome).
+    /// </summary>
+    /// <param name="userId">The user.</param>
+    /// <param name="operation">The kind of operation.</param>
+    /// <param name="key">The key's text.</param>
+    /// <returns>The key.</returns>
+    public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        Span<byte> input = stackalloc byte[1 + (IdempotencyKey.MaxLength * 3)];
+        input[0] = (byte)operation;
+        var length = 1 + System.Text.Encoding.UTF8.GetBytes(key.AsSpan(0, Math.Min(key.Length, IdempotencyKey.MaxLength)), input[1..]);
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(input[..length], digest);
+        return new(StoreTable.Idempotency, userId.Value, BitConverter.ToInt64(digest));
+    }
+
     /// <summary>The user id of a wallet or cart key.</summary>
-    public UserId UserId => new(Low);
+    public UserId UserId => new(Table is StoreTable.Ledger or StoreTable.Idempotency ? High : Low);
 
     /// <summary>The product id of a product, stock or sales key.</summary>
     public ProductId ProductId => new(Low);

@@ -15,7 +15,8 @@ namespace Commerce.Storage;
 /// so a use case over the in-memory store allocates none. A disposed unit of work must not be used again.
 /// </remarks>
 internal sealed class UnitOfWork
-    : IUnitOfWork, IWalletRepository, IProductRepository, IInventoryRepository, ICartRepository, IOrderRepository, ISalesRepository
+    : IUnitOfWork, IWalletRepository, IProductRepository, IInventoryRepository, ICartRepository, IOrderRepository, ISalesRepository,
+        ILedgerRepository, IIdempotencyRepository
 {
     [ThreadStatic]
     private static UnitOfWork? t_spare;
@@ -41,6 +42,10 @@ internal sealed class UnitOfWork
     public IOrderRepository Orders => this;
 
     public ISalesRepository Sales => this;
+
+    public ILedgerRepository Ledger => this;
+
+    public IIdempotencyRepository Idempotency => this;
 
     /// <summary>The change set as it stands (for tests).</summary>
     internal ChangeSet Changes => _changes;
@@ -205,8 +210,11 @@ internal sealed class UnitOfWork
 
     // ---- writes -------------------------------------------------------------------------------
 
-    /// <summary>Stages a state: an update of a state read, an insert otherwise (see the class remarks).</summary>
-    private void Stage(in StoreKey key, object state)
+    /// <summary>
+    /// Stages a state: an update of a state read, an insert otherwise (see the class remarks). An
+    /// <paramref name="insertOnly"/> write (the repositories' <c>Add</c>) over a state read present fails the commit.
+    /// </summary>
+    private void Stage(in StoreKey key, object state, bool insertOnly = false)
     {
         EnsureOpen();
         var at = IndexOf(key);
@@ -226,7 +234,7 @@ internal sealed class UnitOfWork
             _ => ChangeKind.Update,
         };
 
-        if (kind == ChangeKind.Update && key.IsWriteOnce)
+        if (kind == ChangeKind.Update && (insertOnly || key.IsWriteOnce))
         {
             // A write-once state is never replaced: the port's Add is an insert, which must fail over it.
             _doomed = true;
@@ -322,7 +330,7 @@ internal sealed class UnitOfWork
     void IProductRepository.Add(Product product)
     {
         ArgumentNullException.ThrowIfNull(product);
-        Stage(StoreKey.ForProduct(product.Id), product);
+        Stage(StoreKey.ForProduct(product.Id), product, insertOnly: true);
     }
 
     ValueTask<StockItem?> IInventoryRepository.FindAsync(ProductId productId, CancellationToken cancellationToken) =>
@@ -349,7 +357,37 @@ internal sealed class UnitOfWork
     void IOrderRepository.Add(Order order)
     {
         ArgumentNullException.ThrowIfNull(order);
-        Stage(StoreKey.ForOrder(order.Id), order);
+        Stage(StoreKey.ForOrder(order.Id), order, insertOnly: true);
+    }
+
+    void IOrderRepository.Save(Order order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var key = StoreKey.ForOrder(order.Id);
+        if (IndexOf(key) is var at && (at < 0 || _changes[at].Seen.State is null))
+        {
+            throw new InvalidOperationException("An order is saved only after it was read; a new order is added.");
+        }
+
+        Stage(key, order);
+    }
+
+    ValueTask<LedgerEntry?> ILedgerRepository.FindAsync(UserId userId, long sequence, CancellationToken cancellationToken) =>
+        FindAsync<LedgerEntry>(StoreKey.ForLedger(userId, sequence), cancellationToken);
+
+    void ILedgerRepository.Add(LedgerEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        Stage(StoreKey.ForLedger(entry.UserId, entry.Sequence), entry, insertOnly: true);
+    }
+
+    ValueTask<IdempotencyRecord?> IIdempotencyRepository.FindAsync(UserId userId, IdempotentOperation operation, string key, CancellationToken cancellationToken) =>
+        FindAsync<IdempotencyRecord>(StoreKey.ForIdempotency(userId, operation, key), cancellationToken);
+
+    void IIdempotencyRepository.Save(IdempotencyRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        Stage(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key), record);
     }
 
     void ISalesRepository.Record(Order order)
@@ -360,6 +398,17 @@ internal sealed class UnitOfWork
         for (var i = 0; i < lines.Count; i++)
         {
             Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), lines[i].Quantity, 0);
+        }
+    }
+
+    void ISalesRepository.Unrecord(Order order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var bucket = SalesWindow.BucketOf(order.PlacedAt, _rankingResolution);
+        var lines = order.Lines;
+        for (var i = 0; i < lines.Count; i++)
+        {
+            Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), -lines[i].Quantity, 0);
         }
     }
 

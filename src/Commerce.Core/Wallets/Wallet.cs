@@ -4,18 +4,25 @@ namespace Commerce;
 /// A user's wallet: an immutable balance with pure transitions. Each transition returns the next
 /// wallet or a typed error and never changes this instance.
 /// </summary>
-/// <remarks>The balance is never negative; a charge never takes it above the maximum it is given.</remarks>
+/// <remarks>
+/// The balance is never negative; a charge never takes it above the maximum it is given. Every
+/// transition that moves money counts one more entry of the wallet's ledger (<see cref="LedgerLength"/>),
+/// so the ledger's sequence numbers follow from the wallet's states without gaps.
+/// </remarks>
 public sealed record Wallet
 {
     /// <summary>Creates a wallet with a given balance (used by stores to rehydrate state).</summary>
     /// <param name="userId">The owner.</param>
     /// <param name="balance">The balance; must not be negative.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="balance"/> is negative.</exception>
-    public Wallet(UserId userId, Money balance)
+    /// <param name="ledgerLength">How many ledger entries the wallet has; must not be negative.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="balance"/> or <paramref name="ledgerLength"/> is negative.</exception>
+    public Wallet(UserId userId, Money balance, long ledgerLength = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(balance.Amount, nameof(balance));
+        ArgumentOutOfRangeException.ThrowIfNegative(ledgerLength);
         UserId = userId;
         Balance = balance;
+        LedgerLength = ledgerLength;
     }
 
     /// <summary>The owner.</summary>
@@ -23,6 +30,9 @@ public sealed record Wallet
 
     /// <summary>The balance, never negative.</summary>
     public Money Balance { get; }
+
+    /// <summary>How many entries the wallet's ledger has: the sequence number of the last one (0 if none).</summary>
+    public long LedgerLength { get; }
 
     /// <summary>The wallet of a user who was never charged: a zero balance.</summary>
     /// <param name="userId">The owner.</param>
@@ -55,7 +65,10 @@ public sealed record Wallet
 
     /// <summary>Takes a payment from the balance.</summary>
     /// <param name="amount">The amount; must not be negative (zero is a free order).</param>
-    /// <returns>The debited wallet, or <see cref="CommerceErrorCode.InvalidAmount"/> or <see cref="CommerceErrorCode.InsufficientBalance"/>.</returns>
+    /// <returns>
+    /// The debited wallet (with one more ledger entry, also for a free order's zero payment), or
+    /// <see cref="CommerceErrorCode.InvalidAmount"/> or <see cref="CommerceErrorCode.InsufficientBalance"/>.
+    /// </returns>
     public Result<Wallet> Debit(Money amount)
     {
         if (amount.IsNegative)
@@ -68,7 +81,7 @@ public sealed record Wallet
             return Errors.InsufficientBalance(Balance, amount);
         }
 
-        return new Wallet(UserId, new Money(Balance.Amount - amount.Amount));
+        return new Wallet(UserId, new Money(Balance.Amount - amount.Amount), LedgerLength + 1);
     }
 
     /// <summary>Returns a payment to the balance.</summary>
@@ -85,6 +98,15 @@ public sealed record Wallet
             return Errors.BalanceLimitExceeded(Balance, amount, maxBalance);
         }
 
-        return new Wallet(UserId, next);
+        return new Wallet(UserId, next, LedgerLength + 1);
     }
+
+    /// <summary>The ledger entry that records the transition from this wallet to <paramref name="next"/>.</summary>
+    /// <param name="next">The wallet a charge, debit or refund of this one returned.</param>
+    /// <param name="kind">What moved the money.</param>
+    /// <param name="orderId">The order paid or refunded, if any.</param>
+    /// <param name="at">When, from the host's clock.</param>
+    /// <returns>The entry, numbered <c>next.LedgerLength</c>.</returns>
+    internal LedgerEntry EntryTo(Wallet next, LedgerEntryKind kind, OrderId? orderId, DateTimeOffset at) =>
+        new(next.LedgerLength, UserId, kind, new Money(Math.Abs(next.Balance.Amount - Balance.Amount)), next.Balance, orderId, at);
 }

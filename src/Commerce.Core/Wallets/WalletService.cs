@@ -2,40 +2,25 @@ using Commerce.Storage;
 
 namespace Commerce;
 
-/// <summary>Charges wallets and reads balances, through the store's units of work.</summary>
+/// <summary>Charges wallets, reads balances and ledgers, through the store's units of work.</summary>
 internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
 {
-    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default)
-    {
-        var result = await runtime.RunAsync(
-            "Charge",
-            (user, amount, runtime.Options),
-            static async (unitOfWork, state, ct) =>
-            {
-                var (user, amount, options) = state;
-                var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false) ?? Wallet.Empty(user);
-                var charged = wallet.Charge(amount, options.MaxChargeAmount, options.MaxBalance);
-                if (charged.IsFailure)
-                {
-                    return Result<Money>.Failure(charged.Error);
-                }
+    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default) =>
+        Logged(user, amount, await runtime.RunAsync("Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false));
 
-                unitOfWork.Wallets.Save(charged.Value);
-                return charged.Value.Balance;
-            },
-            cancellationToken).ConfigureAwait(false);
-
-        if (result.IsSuccess)
-        {
-            Log.WalletCharged(runtime.Logger, user, amount, result.Value);
-        }
-        else
-        {
-            Log.ChargeRefused(runtime.Logger, user, amount, result.Error.Code, result.Error.Message);
-        }
-
-        return result;
-    }
+    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default) =>
+        Logged(user, amount, !key.IsValid ? Errors.InvalidIdempotencyKey()
+            : !amount.IsPositive ? Errors.NonPositiveAmount(amount)
+            : amount > runtime.Options.MaxChargeAmount ? Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount)
+            : await Idempotent.RunAsync(
+            runtime,
+            new Idempotent.Request("Charge", IdempotentOperation.Charge, user, key, amount.Amount),
+            (user, amount, runtime),
+            static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForWallet(state.user)),
+            ChargeOnceAsync,
+            static balance => (balance, null),
+            static (_, record, _) => new(record.Error is { } error ? Result<Money>.Failure(error) : record.Balance),
+            cancellationToken).ConfigureAwait(false));
 
     public ValueTask<Money> GetBalanceAsync(UserId user, CancellationToken cancellationToken = default) =>
         runtime.ReadAsync(
@@ -47,4 +32,67 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
                 return Result<Money>.Success(wallet?.Balance ?? Money.Zero);
             },
             cancellationToken);
+
+    public ValueTask<IReadOnlyList<LedgerEntry>> GetLedgerAsync(UserId user, long afterSequence = 0, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(afterSequence);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, CommerceOptions.MaxListLimit);
+        return runtime.ReadAsync(
+            "GetLedger",
+            (user, afterSequence, limit),
+            static async (unitOfWork, state, ct) =>
+            {
+                var (user, after, limit) = state;
+                var length = (await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false))?.LedgerLength ?? 0;
+                after = Math.Min(after, length); // past the end reads nothing, and after + limit cannot overflow
+                var last = Math.Min(length, after + limit);
+                for (var sequence = after + 1; sequence <= last; sequence++)
+                {
+                    unitOfWork.Prefetch(StoreKey.ForLedger(user, sequence));
+                }
+
+                await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
+                var entries = new List<LedgerEntry>((int)Math.Max(0, last - after));
+                for (var sequence = after + 1; sequence <= last; sequence++)
+                {
+                    entries.Add(await unitOfWork.Ledger.FindAsync(user, sequence, ct).ConfigureAwait(false)
+                        ?? throw new InvalidOperationException($"The ledger of user {user} has no entry {sequence}, below its length {length}."));
+                }
+
+                return Result<IReadOnlyList<LedgerEntry>>.Success(entries.AsReadOnly());
+            },
+            cancellationToken);
+    }
+
+    /// <summary>One attempt of a charge: the new balance and its ledger entry, staged together.</summary>
+    private static async ValueTask<Result<Money>> ChargeOnceAsync(IUnitOfWork unitOfWork, (UserId User, Money Amount, CommerceRuntime Runtime) state, CancellationToken ct)
+    {
+        var (user, amount, runtime) = state;
+        var options = runtime.Options;
+        var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false) ?? Wallet.Empty(user);
+        var charged = wallet.Charge(amount, options.MaxChargeAmount, options.MaxBalance);
+        if (charged.IsFailure)
+        {
+            return Result<Money>.Failure(charged.Error);
+        }
+
+        unitOfWork.Wallets.Save(charged.Value);
+        unitOfWork.Ledger.Add(wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, runtime.Time.GetUtcNow()));
+        return charged.Value.Balance;
+    }
+
+    private Result<Money> Logged(UserId user, Money amount, Result<Money> result)
+    {
+        if (result.IsSuccess)
+        {
+            Log.WalletCharged(runtime.Logger, user, amount, result.Value);
+        }
+        else
+        {
+            Log.ChargeRefused(runtime.Logger, user, amount, result.Error.Code, result.Error.Message);
+        }
+
+        return result;
+    }
 }

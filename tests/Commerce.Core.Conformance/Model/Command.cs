@@ -15,6 +15,24 @@ public abstract record Command
 
     private static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A key as C# would write it, long runs of one character shortened: <c>null</c>, <c>"a"</c>, <c>"~"×128</c>.</summary>
+    private static string KeyText(string? key)
+    {
+        if (key is null)
+        {
+            return "null";
+        }
+
+        if (key.Length > 8 && key.All(c => c == key[0]))
+        {
+            return F($"\"{Escape(key[0])}\"×{key.Length}");
+        }
+
+        return "\"" + string.Concat(key.Select(Escape)) + "\"";
+    }
+
+    private static string Escape(char c) => c is >= ' ' and <= '~' and not '"' and not '\\' ? c.ToString() : F($"\\u{(int)c:x4}");
+
     public sealed record Charge(long User, long Amount) : Command
     {
         public override string ToString() => F($"Charge(u{User}, {Amount})");
@@ -65,6 +83,47 @@ public abstract record Command
     public sealed record GetOrder(int Index) : Command
     {
         public override string ToString() => F($"GetOrder(#{Index})");
+    }
+
+    /// <summary>A charge under an idempotency key (<see langword="null"/> for the default key).</summary>
+    public sealed record KeyedCharge(long User, long Amount, string? Key) : Command
+    {
+        public override string ToString() => F($"KeyedCharge(u{User}, {Amount}, {KeyText(Key)})");
+    }
+
+    /// <summary>An order under an idempotency key (<see langword="null"/> for the default key).</summary>
+    public sealed record KeyedOrder(long User, (long Product, int Quantity)[] Lines, string? Key) : Command
+    {
+        public override string ToString() => F($"KeyedOrder(u{User}, [{string.Join(", ", Lines.Select(l => F($"{l.Quantity}×P{l.Product}")))}], {KeyText(Key)})");
+    }
+
+    public sealed record Checkout(long User) : Command
+    {
+        public override string ToString() => F($"Checkout(u{User})");
+    }
+
+    /// <summary>A checkout under an idempotency key (<see langword="null"/> for the default key).</summary>
+    public sealed record KeyedCheckout(long User, string? Key) : Command
+    {
+        public override string ToString() => F($"KeyedCheckout(u{User}, {KeyText(Key)})");
+    }
+
+    /// <summary>Cancels the n-th order placed so far; an index past the end names an id that was never issued.</summary>
+    public sealed record CancelOrder(int Index) : Command
+    {
+        public override string ToString() => F($"CancelOrder(#{Index})");
+    }
+
+    /// <summary>A page of a user's ledger: entries after sequence <see cref="After"/>, at most <see cref="Limit"/>.</summary>
+    public sealed record GetLedger(long User, long After, int Limit) : Command
+    {
+        public override string ToString() => F($"GetLedger(u{User}, after {After}, {Limit})");
+    }
+
+    /// <summary>A user's newest <see cref="Limit"/> orders.</summary>
+    public sealed record ListOrders(long User, int Limit) : Command
+    {
+        public override string ToString() => F($"ListOrders(u{User}, {Limit})");
     }
 
     public sealed record QueryRanking(int Count, TimeSpan Window) : Command

@@ -44,6 +44,9 @@ public sealed class BeforeCommitStore(ICommerceStore inner) : ICommerceStore
             return await inner.CommitAsync(changes, cancellationToken);
         }
 
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+            inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -60,8 +60,92 @@ public sealed class LinearizabilityTests
         Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
     }
 
+    private static Operation Keyed(int thread, int wallet, int amount, int key, long invoked, long returned, string result) =>
+        new(thread, OpKind.KeyedCharge, wallet, wallet, amount, 0, Key: key) { Invoked = invoked, Returned = returned, Result = result };
+
+    private static Operation Cancel(int thread, int order, long invoked, long returned, string result) =>
+        new(thread, OpKind.CancelOrder, 0, 0, 0, 0, Order: order) { Invoked = invoked, Returned = returned, Result = result };
+
     [Fact]
-    public void Concurrent_charges_orders_restocks_and_reads_are_linearizable()
+    public void Checker_accepts_a_keyed_charge_and_its_overlapping_repeat_that_replays_the_answer()
+    {
+        IReadOnlyList<Operation>[] threads =
+        [
+            [Keyed(0, 0, 5, 0, 1, 4, "ok 35"), Op(0, OpKind.GetBalance, 0, 0, 5, 6, "35")],
+            [Keyed(1, 0, 5, 0, 2, 3, "ok 35"), Keyed(1, 0, 7, 0, 7, 8, "error IdempotencyKeyReused"), Keyed(1, 0, 7, 1, 9, 10, "ok 42")],
+        ];
+        Assert.True(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+    }
+
+    [Fact]
+    public void Checker_rejects_a_keyed_charge_applied_twice()
+    {
+        IReadOnlyList<Operation>[] threads =
+        [
+            [Keyed(0, 0, 5, 0, 1, 4, "ok 35")],
+            [Keyed(1, 0, 5, 0, 2, 3, "ok 40")],
+        ];
+        Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+    }
+
+    [Fact]
+    public void Checker_rejects_a_stored_refusal_that_is_not_replayed()
+    {
+        // The first call under k1 was refused (30 + 40 + 40 > 100 after the plain charge); its repeat must be too.
+        IReadOnlyList<Operation>[] threads =
+        [
+            [Op(0, OpKind.Charge, 0, 40, 1, 2, "ok 70"), Keyed(0, 0, 40, 1, 3, 4, "error BalanceLimitExceeded"), Op(0, OpKind.PlaceOrder, 0, 3, 5, 6, "ok total=30")],
+            [Keyed(1, 0, 40, 1, 7, 8, "ok 80")],
+        ];
+        Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+    }
+
+    [Fact]
+    public void Checker_rejects_two_cancels_of_one_order_that_both_succeed()
+    {
+        IReadOnlyList<Operation>[] threads =
+        [
+            [Cancel(0, 0, 1, 4, "ok cancelled total=10")],
+            [Cancel(1, 0, 2, 3, "ok cancelled total=10")],
+        ];
+        Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+
+        threads[1] = [Cancel(1, 0, 2, 3, "error OrderAlreadyCancelled")];
+        Assert.True(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+    }
+
+    [Fact]
+    public void Checker_rejects_a_cancel_whose_units_stay_in_the_ranking()
+    {
+        IReadOnlyList<Operation>[] threads =
+        [
+            [Cancel(0, 1, 1, 2, "ok cancelled total=7"), Op(0, OpKind.GetRanking, 0, 0, 3, 4, "p0=1,p1=1")],
+        ];
+        Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+
+        threads[0][1].Result = "p0=1";
+        Assert.True(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+    }
+
+    [Fact]
+    public void Checker_rejects_a_checkout_that_leaves_the_cart_full()
+    {
+        IReadOnlyList<Operation>[] threads =
+        [
+            [
+                Op(0, OpKind.AddCartItem, 0, 1, 1, 2, "ok cart 1,0"),
+                Op(0, OpKind.Checkout, 0, 0, 3, 6, "ok total=10"),
+            ],
+            [Op(1, OpKind.Checkout, 0, 0, 4, 5, "ok total=10")],
+        ];
+        Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+
+        threads[1][0].Result = "error EmptyOrder";
+        Assert.True(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
+    }
+
+    [Fact]
+    public void Concurrent_charges_keyed_charges_orders_cancels_checkouts_restocks_and_reads_are_linearizable()
     {
         for (var seed = 0; seed < Histories; seed++)
         {
@@ -74,15 +158,46 @@ public sealed class LinearizabilityTests
         }
     }
 
+    [Fact]
+    public void The_workloads_run_one_call_at_a_time_follow_the_specification_and_reach_every_outcome_of_keys_cancels_and_checkouts()
+    {
+        // Deterministic: each history's calls in turn (one of each thread's, round robin) on one thread.
+        var seen = new HashSet<string>();
+        for (var seed = 0; seed < Histories; seed++)
+        {
+            using var shop = Workload.NewShop();
+            var threads = Workload.Generate(seed);
+            Workload.RunInTurn(shop, threads);
+            Assert.True(
+                LinearizabilityChecker.IsLinearizable(threads, Workload.Initial),
+                $"seed {seed}: the specification does not explain this sequential history:\n{Workload.Describe(threads)}");
+            seen.UnionWith(threads.SelectMany(t => t).Select(o => $"{o.Kind}: {string.Join(' ', o.Result.Split(' ').Take(2))}"));
+        }
+
+        string[] expected =
+        [
+            "KeyedCharge: error IdempotencyKeyReused", "KeyedCharge: error BalanceLimitExceeded",
+            "CancelOrder: ok cancelled", "CancelOrder: error OrderAlreadyCancelled", "CancelOrder: error OrderNotFound",
+            "Checkout: ok total=10", "Checkout: error EmptyOrder", "Checkout: error InsufficientBalance", "Checkout: error InsufficientStock",
+        ];
+        Assert.All(expected, e => Assert.Contains(e, seen));
+    }
+
     /// <summary>
     /// Forces the worst interleaving: the first wallet read of two threads both happen before either commits.
     /// </summary>
-    private static (Shop Shop, Operation[][] Threads) ForcedHistory(int seed, Fault fault)
+    /// <param name="seed">The workload's seed.</param>
+    /// <param name="fault">How the store departs from the in-memory one.</param>
+    /// <param name="keyed">
+    /// Whether the two first operations are one keyed charge made twice (the second must replay the first)
+    /// rather than two plain charges.
+    /// </param>
+    private static (Shop Shop, Operation[][] Threads) ForcedHistory(int seed, Fault fault, bool keyed = false)
     {
         var threads = Workload.Generate(seed);
         // Both first operations charge wallet 0, so both read it before the rendezvous.
-        threads[0][0] = new Operation(0, OpKind.Charge, 0, 0, 5, 0);
-        threads[1][0] = new Operation(1, OpKind.Charge, 0, 0, 7, 0);
+        threads[0][0] = keyed ? new Operation(0, OpKind.KeyedCharge, 0, 0, 5, 0, Key: 0) : new Operation(0, OpKind.Charge, 0, 0, 5, 0);
+        threads[1][0] = keyed ? new Operation(1, OpKind.KeyedCharge, 0, 0, 5, 0, Key: 0) : new Operation(1, OpKind.Charge, 0, 0, 7, 0);
         var rendezvous = new Barrier(2);
         var waited = new ThreadLocal<bool>();
         Shop? shop = null;
@@ -107,6 +222,37 @@ public sealed class LinearizabilityTests
     {
         RunForced(Fault.None, out var violations);
         Assert.Equal(0, violations);
+    }
+
+    [Fact]
+    public void The_real_store_stays_linearizable_when_a_keyed_charge_and_its_repeat_both_read_the_key_before_either_commits()
+    {
+        RunForced(Fault.None, out var violations, keyed: true);
+        Assert.Equal(0, violations);
+    }
+
+    [Fact]
+    public void A_keyed_charge_and_its_repeat_that_both_read_the_key_before_either_commits_charge_once()
+    {
+        var (shop, threads) = ForcedHistory(0, Fault.None, keyed: true);
+        threads = [[threads[0][0]], [threads[1][0]]];
+        using (shop)
+        {
+            Volatile.Write(ref s_armed, true);
+            try
+            {
+                Workload.Run(shop, threads, t => "t" + t);
+            }
+            finally
+            {
+                Volatile.Write(ref s_armed, false);
+            }
+
+            Assert.Equal(["ok 35", "ok 35"], threads.Select(t => t[0].Result));
+            Assert.Equal(new Money(35), Sync.Run(shop.Wallets.GetBalanceAsync(Workload.UserOf(0))));
+        }
+
+        Assert.True(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
     }
 
     [Fact]
@@ -141,12 +287,12 @@ public sealed class LinearizabilityTests
         Assert.False(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
     }
 
-    private static void RunForced(Fault fault, out int violations)
+    private static void RunForced(Fault fault, out int violations, bool keyed = false)
     {
         violations = 0;
         for (var seed = 0; seed < ForcedHistories; seed++)
         {
-            var (shop, threads) = ForcedHistory(seed, fault);
+            var (shop, threads) = ForcedHistory(seed, fault, keyed);
             using (shop)
             {
                 Volatile.Write(ref s_armed, true);

@@ -1,14 +1,22 @@
+using System.Runtime.CompilerServices;
 using Commerce.Conformance;
 using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Linearizability;
 
-/// <summary>Small random concurrent workloads on two wallets and two products, recorded as histories.</summary>
+/// <summary>
+/// Small random concurrent workloads on two wallets, two products, the wallets' carts and two orders placed
+/// beforehand, recorded as histories.
+/// </summary>
 internal static class Workload
 {
-    public static readonly SpecState Initial = new(30, 30, 3, 3);
+    /// <summary>After the setup: balances, stock, and the units of the two orders placed beforehand.</summary>
+    public static readonly SpecState Initial = new(30, 30, 3, 3, Sold0: 1, Sold1: 1);
 
     private static long s_clock;
+
+    /// <summary>The ids of the orders each shop of <see cref="NewShop"/> starts with (order i: wallet i bought one unit of product i).</summary>
+    private static readonly ConditionalWeakTable<Shop, OrderId[]> s_orders = [];
 
     public static void Limits(CommerceOptions options)
     {
@@ -16,16 +24,21 @@ internal static class Workload
         options.MaxChargeAmount = new Money(SpecState.MaxCharge);
     }
 
-    /// <summary>A shop in the <see cref="Initial"/> state.</summary>
+    /// <summary>A shop in the <see cref="Initial"/> state: each wallet has bought one unit of its product.</summary>
     public static Shop NewShop(Func<InMemoryCommerceStore, Commerce.Storage.ICommerceStore>? wrap = null)
     {
         var shop = InMemoryShop.Create(Limits, wrap);
+        var orders = new OrderId[2];
         for (var i = 0; i < 2; i++)
         {
-            Assert.True(Sync.Run(shop.Catalog.AddProductAsync(ProductOf(i), "P" + i, new Money(SpecState.Prices[i]), Initial.Stock(i))).IsSuccess);
-            Assert.True(Sync.Run(shop.Wallets.ChargeAsync(UserOf(i), new Money(Initial.Balance(i)))).IsSuccess);
+            Assert.True(Sync.Run(shop.Catalog.AddProductAsync(ProductOf(i), "P" + i, new Money(SpecState.Prices[i]), Initial.Stock(i) + 1)).IsSuccess);
+            Assert.True(Sync.Run(shop.Wallets.ChargeAsync(UserOf(i), new Money(Initial.Balance(i) + SpecState.Prices[i]))).IsSuccess);
+            var placed = Sync.Run(shop.Orders.PlaceOrderAsync(UserOf(i), [new OrderLineRequest(ProductOf(i), 1)]));
+            Assert.True(placed.IsSuccess, placed.ToString());
+            orders[i] = placed.Value.Id;
         }
 
+        s_orders.Add(shop, orders);
         return shop;
     }
 
@@ -54,18 +67,29 @@ internal static class Workload
     {
         var wallet = random.Next(2);
         var product = random.Next(2);
-        switch (random.Next(12))
+        switch (random.Next(20))
         {
             case < 3:
                 return new Operation(thread, OpKind.Charge, wallet, product, random.Next(3) == 0 ? random.Next(30, 51) : random.Next(1, 15), 0);
-            case 3:
+            case < 6:
+                // Mostly the amount that goes with the key, so that calls repeat their request; sometimes another.
+                var key = random.Next(2);
+                var amount = random.Next(4) == 0 ? random.Next(1, 51) : key == 0 ? 5 : 40;
+                return new Operation(thread, OpKind.KeyedCharge, wallet, product, amount, 0, Key: key);
+            case 6:
                 return new Operation(thread, OpKind.GetBalance, wallet, product, 0, 0);
-            case < 7:
+            case < 10:
                 var first = random.Next(3);
                 return new Operation(thread, OpKind.PlaceOrder, wallet, product, first, first == 0 ? random.Next(1, 3) : random.Next(3));
-            case < 9:
+            case < 12:
+                return new Operation(thread, OpKind.CancelOrder, wallet, product, 0, 0, Order: random.Next(5) == 0 ? 2 : random.Next(2));
+            case < 14:
+                return new Operation(thread, OpKind.AddCartItem, wallet, product, random.Next(1, 3), 0);
+            case < 16:
+                return new Operation(thread, OpKind.Checkout, wallet, product, 0, 0);
+            case < 18:
                 return new Operation(thread, OpKind.Restock, wallet, product, random.Next(1, 3), 0);
-            case 9:
+            case 18:
                 return new Operation(thread, OpKind.GetStock, wallet, product, 0, 0);
             default:
                 return new Operation(thread, OpKind.GetRanking, wallet, product, 0, 0);
@@ -111,6 +135,20 @@ internal static class Workload
         Assert.All(errors, e => Assert.Null(e));
     }
 
+    /// <summary>Runs the threads' operations on the calling thread, one of each thread's in turn, recording the history.</summary>
+    public static void RunInTurn(Shop shop, Operation[][] threads)
+    {
+        for (var i = 0; i < threads.Max(t => t.Length); i++)
+        {
+            foreach (var op in threads.Where(t => i < t.Length).Select(t => t[i]))
+            {
+                op.Invoked = Interlocked.Increment(ref s_clock);
+                op.Result = Execute(shop, op);
+                op.Returned = Interlocked.Increment(ref s_clock);
+            }
+        }
+    }
+
     private static readonly TimeSpan PausedCommitGuard = TimeSpan.FromSeconds(60);
 
     private static string Outcome<T>(Result<T> result, Func<T, string> ok) => result.IsSuccess ? "ok " + ok(result.Value) : "error " + result.Error.Code;
@@ -118,14 +156,27 @@ internal static class Workload
     private static string Execute(Shop shop, Operation op) => op.Kind switch
     {
         OpKind.Charge => Outcome(Sync.Run(shop.Wallets.ChargeAsync(UserOf(op.Wallet), new Money(op.Amount))), b => b.ToString()),
+        OpKind.KeyedCharge => Outcome(Sync.Run(shop.Wallets.ChargeAsync(UserOf(op.Wallet), new Money(op.Amount), new IdempotencyKey("k" + op.Key))), b => b.ToString()),
         OpKind.GetBalance => Sync.Run(shop.Wallets.GetBalanceAsync(UserOf(op.Wallet))).ToString(),
         OpKind.PlaceOrder => Outcome(
             Sync.Run(shop.Orders.PlaceOrderAsync(UserOf(op.Wallet), Lines(op))),
             o => "total=" + o.Total),
+        OpKind.CancelOrder => Outcome(Sync.Run(shop.Orders.CancelOrderAsync(OrderOf(shop, op.Order))), o => $"{o.Status.ToString().ToLowerInvariant()} total={o.Total}"),
+        OpKind.AddCartItem => Outcome(Sync.Run(shop.Carts.AddItemAsync(UserOf(op.Wallet), ProductOf(op.Product), op.Amount)), CartText),
+        OpKind.Checkout => Outcome(Sync.Run(shop.Carts.CheckoutAsync(UserOf(op.Wallet))), o => "total=" + o.Total),
         OpKind.Restock => Outcome(Sync.Run(shop.Catalog.RestockAsync(ProductOf(op.Product), op.Amount)), p => p.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         OpKind.GetStock => Sync.Run(shop.Catalog.GetProductAsync(ProductOf(op.Product))).Value.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture),
         _ => string.Join(",", Sync.Run(shop.Ranking.GetPopularProductsAsync()).Select(p => $"p{p.ProductId.Value - 1}={p.QuantitySold}")),
     };
+
+    /// <summary>One of the orders the shop started with, or (for 2) an id never issued.</summary>
+    private static OrderId OrderOf(Shop shop, int order) =>
+        order < 2 && s_orders.TryGetValue(shop, out var orders) ? orders[order] : new OrderId(new Guid(0x0bad, 0, 0, new byte[8]));
+
+    private static string CartText(CartView cart) =>
+        SpecState.Cart(
+            cart.Lines.Where(l => l.ProductId == ProductOf(0)).Sum(l => l.Quantity),
+            cart.Lines.Where(l => l.ProductId == ProductOf(1)).Sum(l => l.Quantity));
 
     private static OrderLineRequest[] Lines(Operation op)
     {

@@ -1,5 +1,6 @@
 using Commerce.Conformance.Model;
 using Commerce.InMemory.Tests.Support;
+using Commerce.Storage;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -15,11 +16,29 @@ public sealed class ServiceModelTests
     [Fact]
     public void Model_check_catches_a_store_that_loses_committed_sales()
     {
+        var (caught, first) = RunAgainst(store => new WrappedStore(store, Fault.SalesNotRecorded));
+
+        Assert.True(caught > 0, "No generated command list exposed a store whose ranking misses placed orders.");
+        Assert.Contains("sold=", first, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Model_check_catches_a_store_that_forgets_idempotency_keys_before_their_retention()
+    {
+        var (caught, first) = RunAgainst(store => new EagerPurgeStore(store, CommandGenerators.Retention));
+
+        Assert.True(caught > 0, "No generated command list exposed a store that forgets keys a quarter of the retention after they were stored.");
+        Assert.Contains("Keyed", first, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs generated lists against a broken store: how many the model check failed, and the first failure.</summary>
+    private static (int Caught, string? First) RunAgainst(Func<InMemoryCommerceStore, ICommerceStore> broken)
+    {
         var caught = 0;
         string? first = null;
         foreach (var commands in CommandGenerators.Lists.Sample(60, new Rnd(7), 50))
         {
-            using var shop = InMemoryShop.Create(CommandGenerators.Limits, store => new WrappedStore(store, Fault.SalesNotRecorded));
+            using var shop = InMemoryShop.Create(CommandGenerators.Limits, broken);
             try
             {
                 new ModelRunner(shop).Run(commands);
@@ -31,8 +50,7 @@ public sealed class ServiceModelTests
             }
         }
 
-        Assert.True(caught > 0, "No generated command list exposed a store whose ranking misses placed orders.");
-        Assert.Contains("sold=", first, StringComparison.Ordinal);
+        return (caught, first);
     }
 
     [Fact]
@@ -50,7 +68,10 @@ public sealed class ServiceModelTests
         string[] expected =
         [
             "Charge: ok", "Charge: error InvalidAmount", "Charge: error ChargeLimitExceeded", "Charge: error BalanceLimitExceeded",
-            "GetBalance: ok",
+            "KeyedCharge: ok", "KeyedCharge: ok replayed", "KeyedCharge: ok after expiry",
+            "KeyedCharge: error InvalidIdempotencyKey", "KeyedCharge: error InvalidAmount", "KeyedCharge: error ChargeLimitExceeded",
+            "KeyedCharge: error BalanceLimitExceeded", "KeyedCharge: error BalanceLimitExceeded replayed", "KeyedCharge: error IdempotencyKeyReused",
+            "GetBalance: ok", "GetLedger: ok",
             "AddProduct: ok", "AddProduct: error InvalidProductName", "AddProduct: error InvalidAmount", "AddProduct: error InvalidQuantity", "AddProduct: error ProductAlreadyExists",
             "Restock: ok", "Restock: error InvalidQuantity", "Restock: error ProductNotFound",
             "GetProduct: ok", "GetProduct: error ProductNotFound",
@@ -59,13 +80,54 @@ public sealed class ServiceModelTests
             "RemoveCartItem: ok", "RemoveCartItem: error CartItemNotFound",
             "PlaceOrder: ok", "PlaceOrder: error EmptyOrder", "PlaceOrder: error InvalidQuantity", "PlaceOrder: error TooManyLines", "PlaceOrder: error ProductNotFound",
             "PlaceOrder: error AmountOverflow", "PlaceOrder: error InsufficientBalance", "PlaceOrder: error InsufficientStock",
+            "KeyedOrder: ok", "KeyedOrder: ok replayed", "KeyedOrder: ok after expiry",
+            "KeyedOrder: error InvalidIdempotencyKey", "KeyedOrder: error EmptyOrder", "KeyedOrder: error InvalidQuantity", "KeyedOrder: error TooManyLines",
+            "KeyedOrder: error ProductNotFound", "KeyedOrder: error ProductNotFound replayed", "KeyedOrder: error AmountOverflow",
+            "KeyedOrder: error InsufficientBalance", "KeyedOrder: error InsufficientStock", "KeyedOrder: error IdempotencyKeyReused",
+            "Checkout: ok", "Checkout: error EmptyOrder", "Checkout: error InsufficientBalance", "Checkout: error InsufficientStock",
+            "KeyedCheckout: ok", "KeyedCheckout: ok replayed", "KeyedCheckout: ok after expiry", "KeyedCheckout: error InvalidIdempotencyKey",
+            "KeyedCheckout: error EmptyOrder", "KeyedCheckout: error EmptyOrder replayed", "KeyedCheckout: error InsufficientBalance",
+            "KeyedCheckout: error InsufficientBalance replayed", "KeyedCheckout: error InsufficientStock", "KeyedCheckout: error InsufficientStock replayed",
             "GetOrder: ok", "GetOrder: error OrderNotFound",
+            "CancelOrder: ok", "CancelOrder: error OrderNotFound", "CancelOrder: error OrderAlreadyCancelled", "CancelOrder: error BalanceLimitExceeded",
+            "ListOrders: ok",
             "QueryRanking: ok", "AdvanceTime: ok",
         ];
         Assert.All(expected, e => Assert.Contains(e, seen));
 
         // Every code a sequential run can give (a conflict needs a concurrent one).
-        var codes = seen.Where(s => s.Contains(": error ", StringComparison.Ordinal)).Select(s => Enum.Parse<CommerceErrorCode>(s[(s.IndexOf(": error ", StringComparison.Ordinal) + 8)..])).ToHashSet();
-        Assert.Equal(Enum.GetValues<CommerceErrorCode>().Where(c => c != CommerceErrorCode.ConcurrencyConflict).Order(), codes.Order());
+        var codes = seen
+            .Where(s => s.Contains(": error ", StringComparison.Ordinal))
+            .Select(s => Enum.Parse<CommerceErrorCode>(s[(s.IndexOf(": error ", StringComparison.Ordinal) + 8)..].Split(' ')[0]))
+            .ToHashSet();
+        Assert.Equal(Enum.GetValues<CommerceErrorCode>().Except([CommerceErrorCode.ConcurrencyConflict]).Order(), codes.Order());
+    }
+
+    /// <summary>
+    /// A store whose purge of idempotency records also takes the live ones: every record older than the
+    /// purge's own time goes, not only those older than the retention.
+    /// </summary>
+    private sealed class EagerPurgeStore(ICommerceStore inner, TimeSpan retention) : ICommerceStore
+    {
+        public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
+            new Session(await inner.OpenSessionAsync(cancellationToken), retention);
+
+        private sealed class Session(IStoreSession session, TimeSpan retention) : IStoreSession
+        {
+            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => session.ReadAsync(batch, cancellationToken);
+
+            public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
+                session.ReadProductsAsync(after, limit, rows, cancellationToken);
+
+            public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
+                session.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
+
+            public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+                session.PurgeIdempotencyAsync(createdBefore + retention, cancellationToken);
+
+            public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) => session.CommitAsync(changes, cancellationToken);
+
+            public ValueTask DisposeAsync() => session.DisposeAsync();
+        }
     }
 }

@@ -3,8 +3,9 @@ using Commerce.Storage;
 namespace Commerce.Postgres.Tests.Support;
 
 /// <summary>
-/// Builds change sets by hand, to drive a store session with changes the services never stage (an
-/// adjustment of stock or of a wallet, an insert or an update the unit of work would refuse first).
+/// Builds change sets (and read batches) by hand, to drive a store session with changes the services
+/// never stage (an adjustment of stock or of a wallet, an insert or an update the unit of work would
+/// refuse first).
 /// </summary>
 internal static class ChangeSets
 {
@@ -26,6 +27,21 @@ internal static class ChangeSets
     public static Change Read(StoreKey key, StoredState seen) => NewChange(key, ChangeKind.Read, true, seen, null, 0, 0);
 
     public static Change Adjust(StoreKey key, long delta, long minimum = 0) => NewChange(key, ChangeKind.Adjust, false, default, null, delta, minimum);
+
+    /// <summary>A read batch asking for <paramref name="keys"/>.</summary>
+    public static ReadBatch NewBatch(params StoreKey[] keys)
+    {
+        var batch = new ReadBatch();
+        foreach (var key in keys)
+        {
+            batch.Request(key);
+        }
+
+        return batch;
+    }
+
+    /// <summary>What the store set for the key at <paramref name="index"/> of a batch.</summary>
+    public static StoredState ResultOf(ReadBatch batch, int index) => batch.Results[index];
 
     private static ChangeSet NewChangeSet() => new();
 

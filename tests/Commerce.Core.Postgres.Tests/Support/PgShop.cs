@@ -17,7 +17,7 @@ internal sealed class PgShop : IAsyncDisposable
     private readonly ServiceProvider _provider;
     private readonly bool _ownsSchema;
 
-    private PgShop(string schema, bool ownsSchema, Action<CommerceOptions>? configure, DateTimeOffset start)
+    private PgShop(string schema, bool ownsSchema, Action<CommerceOptions>? configure, DateTimeOffset start, Action<PostgresStoreOptions>? store = null)
     {
         Schema = schema;
         _ownsSchema = ownsSchema;
@@ -28,6 +28,7 @@ internal sealed class PgShop : IAsyncDisposable
         {
             options.ConnectionString = RequiredConnectionString + ";Maximum Pool Size=24;Application Name=commerce-tests-" + schema;
             options.Schema = schema;
+            store?.Invoke(options);
         });
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
@@ -55,9 +56,14 @@ internal sealed class PgShop : IAsyncDisposable
 
     internal PostgresCommerceStore Store => _provider.GetRequiredService<PostgresCommerceStore>();
 
-    public static async Task<PgShop> CreateAsync(Action<CommerceOptions>? configure = null)
+    /// <summary>A shop on a fresh schema; <paramref name="store"/> may change the store's options (after the defaults).</summary>
+    public static Task<PgShop> CreateAsync(Action<CommerceOptions>? configure = null, Action<PostgresStoreOptions>? store = null) =>
+        OnSchemaAsync("t_" + Guid.NewGuid().ToString("N")[..16], configure, store);
+
+    /// <summary>A shop on a schema that may exist already (it is migrated to the current version), which it drops when disposed.</summary>
+    public static async Task<PgShop> OnSchemaAsync(string schema, Action<CommerceOptions>? configure = null, Action<PostgresStoreOptions>? store = null)
     {
-        var shop = new PgShop("t_" + Guid.NewGuid().ToString("N")[..16], ownsSchema: true, configure, Start);
+        var shop = new PgShop(schema, ownsSchema: true, configure, Start, store);
         await shop.Services.EnsureCommerceSchemaAsync();
         return shop;
     }

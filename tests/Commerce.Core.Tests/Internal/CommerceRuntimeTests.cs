@@ -128,6 +128,9 @@ public sealed class CommerceRuntimeTests
             public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
                 Interlocked.Increment(ref owner._commits) <= owner.Conflicts ? ValueTask.FromResult(false) : inner.CommitAsync(changes, cancellationToken);
 
+            public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+                inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+
             public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }

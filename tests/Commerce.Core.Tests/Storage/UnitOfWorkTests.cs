@@ -152,6 +152,9 @@ public sealed class UnitOfWorkTests
             return ValueTask.FromResult(true);
         }
 
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -138,6 +138,16 @@ internal sealed class FakeStore : ICommerceStore
 
         public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) => store.CommitAsync(changes);
 
+        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+        {
+            lock (store._lock)
+            {
+                var expired = store._rows.Where(r => r.Value.State is IdempotencyRecord record && record.CreatedAt < createdBefore).Select(r => r.Key).ToList();
+                expired.ForEach(key => store._rows.Remove(key));
+                return new(expired.Count);
+            }
+        }
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -1,0 +1,88 @@
+using System.Security.Cryptography;
+using Commerce.Storage;
+
+namespace Commerce;
+
+/// <summary>
+/// Runs a use case under an idempotency key. One unit of work reads the key's record with everything the
+/// use case needs; a live record for the same request answers with its stored outcome and runs nothing; a
+/// live record for another request is <see cref="CommerceErrorCode.IdempotencyKeyReused"/>; otherwise the
+/// use case runs and its outcome (success or refusal) is saved in the same commit as its writes. Two
+/// concurrent first calls both try to write the record; one commit wins and the other, retried, replays it.
+/// </summary>
+internal static class Idempotent
+{
+    /// <summary>What a keyed request needs besides its use case.</summary>
+    public readonly record struct Request(
+        string Operation,
+        IdempotentOperation Kind,
+        UserId User,
+        IdempotencyKey Key,
+        long RequestHash);
+
+    public static async ValueTask<Result<T>> RunAsync<TState, T>(
+        CommerceRuntime runtime,
+        Request request,
+        TState state,
+        Action<IUnitOfWork, TState> prefetch,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        Func<T, (Money Balance, OrderId? OrderId)> outcomeOf,
+        Func<IUnitOfWork, IdempotencyRecord, CancellationToken, ValueTask<Result<T>>> replay,
+        CancellationToken cancellationToken)
+    {
+        if (!request.Key.IsValid)
+        {
+            return Errors.InvalidIdempotencyKey();
+        }
+
+        // The runtime drops the writes of a failed result; a stored refusal must be committed, so the
+        // outcome travels inside a successful result.
+        var outcome = await runtime.RunAsync(
+            request.Operation,
+            (runtime, request, state, prefetch, useCase, outcomeOf, replay),
+            static async (unitOfWork, s, ct) =>
+            {
+                var (runtime, request, state, prefetch, useCase, outcomeOf, replay) = s;
+                unitOfWork.Prefetch(StoreKey.ForIdempotency(request.User, request.Kind, request.Key.Value));
+                prefetch(unitOfWork, state);
+                var record = await unitOfWork.Idempotency.FindAsync(request.User, request.Kind, request.Key.Value, ct).ConfigureAwait(false);
+                var now = runtime.Time.GetUtcNow();
+                if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
+                {
+                    return record.Key == request.Key.Value && record.Operation == request.Kind && record.RequestHash == request.RequestHash
+                        ? Result<Result<T>>.Success(await replay(unitOfWork, record, ct).ConfigureAwait(false))
+                        : Result<Result<T>>.Success(Errors.IdempotencyKeyReused(request.Operation));
+                }
+
+                var result = await useCase(unitOfWork, state, ct).ConfigureAwait(false);
+                if (result.IsFailure)
+                {
+                    ((UnitOfWork)unitOfWork).DiscardWrites();
+                }
+
+                var (balance, orderId) = result.IsSuccess ? outcomeOf(result.Value) : default;
+                unitOfWork.Idempotency.Save(new IdempotencyRecord(
+                    request.User, request.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
+                return Result<Result<T>>.Success(result);
+            },
+            cancellationToken).ConfigureAwait(false);
+
+        await runtime.PurgeIdempotencyIfDueAsync(cancellationToken).ConfigureAwait(false);
+        return outcome.IsSuccess ? outcome.Value : Result<T>.Failure(outcome.Error);
+    }
+
+    /// <summary>A stable 64-bit digest of an order request's merged lines (the same in every process).</summary>
+    public static long HashOf(IReadOnlyList<OrderLineRequest> lines)
+    {
+        var bytes = new byte[lines.Count * 12];
+        for (var i = 0; i < lines.Count; i++)
+        {
+            BitConverter.TryWriteBytes(bytes.AsSpan(i * 12), lines[i].ProductId.Value);
+            BitConverter.TryWriteBytes(bytes.AsSpan((i * 12) + 8), lines[i].Quantity);
+        }
+
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(bytes, digest);
+        return BitConverter.ToInt64(digest);
+    }
+}

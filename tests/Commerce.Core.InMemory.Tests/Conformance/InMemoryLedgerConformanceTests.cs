@@ -1,0 +1,45 @@
+using Commerce.Conformance;
+
+namespace Commerce.InMemory.Tests.Conformance;
+
+// The ledger, idempotency, cancel and checkout conformance suites on the in-memory store.
+
+public sealed class InMemoryIdempotencyTests : IdempotencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryLedgerTests : LedgerConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryCancelTests : CancelConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryCheckoutTests : CheckoutConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryOrderListingTests : OrderListingConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryLedgerConcurrencyTests : LedgerConcurrencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryLedgerPropertyTests : LedgerPropertyConformanceTests
+{
+    // Memory is fast: more and longer sequences than a database suite can afford.
+    protected override int Cases => 100;
+
+    protected override int MaxSteps => 40;
+
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}

@@ -1,0 +1,297 @@
+using Commerce.Postgres.Tests.Support;
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>
+/// Connections lost around the commits of keyed requests: the store finds out whether the commit applied
+/// from the idempotency record (or the order) it wrote, and where it cannot, a caller that retries with the
+/// same key gets the one true outcome. Either way the request applies exactly once.
+/// </summary>
+public sealed class IdempotentFaultTests
+{
+    private static readonly UserId Alice = new(1);
+    private static readonly ProductId Apple = new(1);
+
+    [PostgresFact]
+    public async Task A_keyed_charge_whose_backend_dies_before_its_commit_is_found_not_applied_retried_and_applied_once()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        var terminated = TerminateFirstCommit(shop);
+        var trips = shop.Store.RoundTrips;
+
+        var charged = await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"));
+
+        // Read, commit (lost), the record looked up (absent), read again, commit.
+        Assert.Equal(5, shop.Store.RoundTrips - trips);
+        Assert.Equal(1, terminated());
+        Assert.Equal(new Money(125), charged.Value);
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        await AssertChargedOnceAsync(shop, new Money(125));
+    }
+
+    [PostgresFact]
+    public async Task A_keyed_charge_replacing_an_expired_record_whose_backend_dies_before_its_commit_is_found_not_applied_and_applied_once()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        await shop.Wallets.ChargeAsync(Alice, new Money(100), new IdempotencyKey("k"));
+        shop.Time.Advance(TimeSpan.FromMinutes(61));
+        await using (var session = await shop.Store.OpenSessionAsync())
+        {
+            Assert.Equal(0, await session.PurgeIdempotencyAsync(PgShop.Start)); // The record stays, expired.
+        }
+
+        var terminated = TerminateFirstCommit(shop);
+        var trips = shop.Store.RoundTrips;
+
+        // The lost commit replaced the record at version 1; the lookup, for version 2 with this request's contents, finds nothing, so the charge runs again.
+        var charged = await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"));
+
+        Assert.Equal(1, terminated());
+        Assert.True(shop.Store.RoundTrips - trips >= 5);
+        Assert.Equal(new Money(125), charged.Value);
+        Assert.Equal(new Money(125), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Alice)).Count);
+        Assert.Equal("k:25:2", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency"));
+    }
+
+    [PostgresFact]
+    public async Task A_keyed_order_whose_backend_dies_before_its_commit_is_found_not_applied_retried_and_placed_once()
+    {
+        await using var shop = await SeededAsync();
+        var terminated = TerminateFirstCommit(shop);
+        var trips = shop.Store.RoundTrips;
+
+        var placed = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"));
+
+        // Read, commit (lost), the order looked up (absent), read again, commit.
+        Assert.Equal(5, shop.Store.RoundTrips - trips);
+        Assert.Equal(1, terminated());
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(placed.Value, (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"))).Value);
+        await AssertPlacedOnceAsync(shop, placed.Value);
+    }
+
+    [PostgresFact]
+    public async Task A_cancel_whose_backend_dies_before_its_commit_is_found_not_applied_retried_and_refunds_once()
+    {
+        await using var shop = await SeededAsync();
+        var order = (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)])).Value;
+        var terminated = TerminateFirstCommit(shop);
+
+        var cancelled = await shop.Orders.CancelOrderAsync(order.Id);
+
+        Assert.Equal(1, terminated());
+        Assert.Equal(OrderStatus.Cancelled, cancelled.Value.Status);
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(10, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+        Assert.Equal([LedgerEntryKind.Charge, LedgerEntryKind.Payment, LedgerEntryKind.Refund], (await shop.Wallets.GetLedgerAsync(Alice)).Select(e => e.Kind));
+    }
+
+    [PostgresFact]
+    public async Task A_keyed_charge_killed_during_its_commit_while_the_store_cannot_find_out_is_retried_by_its_caller_and_applied_once()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await ThroughAsync(proxy);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.Charge, "k");
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: true);
+        await Assert.ThrowsAsync<CommitOutcomeUnknownException>(() => call);
+
+        // The commit, still waiting on the server, is killed there: it never applies.
+        await FaultTests.TerminateAsync(pid);
+        await blocker.DisposeAsync();
+        proxy.Restore();
+
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        await AssertChargedOnceAsync(shop, new Money(125));
+    }
+
+    [PostgresFact]
+    public async Task A_keyed_charge_whose_connection_is_lost_after_the_server_received_its_commit_is_found_applied_by_its_record()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await ThroughAsync(proxy);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.Charge, "k");
+        var committing = CaptureFirstCommit(shop);
+
+        var trips = shop.Store.RoundTrips;
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        await blocker.DisposeAsync(); // The commit goes on, on the server, and applies.
+
+        Assert.Equal(new Money(125), (await call).Value);
+        Assert.Equal(3, shop.Store.RoundTrips - trips); // Read, commit (lost), the record looked up: found, so not run again.
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        await AssertChargedOnceAsync(shop, new Money(125));
+    }
+
+    [PostgresFact]
+    public async Task A_keyed_order_whose_connection_is_lost_after_the_server_received_its_commit_is_found_placed()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await SeededAsync(proxy);
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.PlaceOrder, "o");
+        var committing = CaptureFirstCommit(shop);
+
+        var trips = shop.Store.RoundTrips;
+        var call = shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o")).AsTask();
+        await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        await blocker.DisposeAsync();
+
+        var placed = await call;
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(3, shop.Store.RoundTrips - trips); // Read, commit (lost), the order looked up: found, so not run again.
+        Assert.Equal(placed.Value, (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"))).Value);
+        await AssertPlacedOnceAsync(shop, placed.Value);
+    }
+
+    [PostgresFact]
+    public async Task A_keyed_order_applied_while_the_store_cannot_find_out_is_replayed_to_its_caller_retrying_with_the_key()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await SeededAsync(proxy);
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.PlaceOrder, "o");
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o")).AsTask();
+        await WaitingAsync(committing);
+        proxy.Cut(refuseNew: true);
+        await Assert.ThrowsAsync<CommitOutcomeUnknownException>(() => call);
+        await blocker.DisposeAsync();
+        await WaitUntilAsync(shop, "SELECT count(*) FROM {s}.orders", 1);
+        proxy.Restore();
+
+        var replayed = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"));
+        Assert.True(replayed.IsSuccess, replayed.ToString());
+        await AssertPlacedOnceAsync(shop, replayed.Value);
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------
+
+    /// <summary>Apple (price 10, stock 10) and Alice with 100.</summary>
+    private static async Task<PgShop> SeededAsync(TcpProxy? proxy = null)
+    {
+        var shop = proxy is null ? await PgShop.CreateAsync() : await ThroughAsync(proxy);
+        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 10);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        return shop;
+    }
+
+    /// <summary>A shop whose store reaches the server through the proxy, on a new connection per session (so a cut breaks only the connections in use).</summary>
+    private static Task<PgShop> ThroughAsync(TcpProxy proxy) =>
+        PgShop.CreateAsync(store: o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
+
+    /// <summary>Terminates the backend of the shop's next commit just before the commit is sent; returns how many were terminated.</summary>
+    private static Func<int> TerminateFirstCommit(PgShop shop)
+    {
+        var terminated = 0;
+        shop.Store.BeforeCommit = async (connection, _) =>
+        {
+            if (Interlocked.Exchange(ref terminated, 1) == 0)
+            {
+                await FaultTests.TerminateAsync(connection.ProcessID);
+            }
+        };
+        return () => Volatile.Read(ref terminated);
+    }
+
+    /// <summary>The backend process of the shop's next commit, once it is about to be sent.</summary>
+    private static Task<int> CaptureFirstCommit(PgShop shop)
+    {
+        var pid = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        shop.Store.BeforeCommit = (connection, _) =>
+        {
+            pid.TrySetResult(connection.ProcessID);
+            return Task.CompletedTask;
+        };
+        return pid.Task;
+    }
+
+    /// <summary>
+    /// Holds, in an open transaction, an uncommitted idempotency row at Alice's key: a commit inserting the
+    /// same key waits for it on the server, after every statement before it (and their locks). Disposing
+    /// rolls it back, and the commit goes on.
+    /// </summary>
+    private static async Task<Blocker> BlockAsync(PgShop shop, IdempotentOperation operation, string key)
+    {
+        var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var insert = new NpgsqlCommand(
+            $"INSERT INTO \"{shop.Schema}\".idempotency (user_id, digest, operation, key, request_hash, created_at, balance, version) VALUES ($1, $2, $3, 'blocker', 0, now(), 0, 1)",
+            connection,
+            transaction);
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Alice.Value });
+        insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = StoreKey.ForIdempotency(Alice, operation, key).Low });
+        insert.Parameters.Add(new NpgsqlParameter<short> { TypedValue = (short)operation });
+        await insert.ExecuteNonQueryAsync();
+        return new Blocker(connection);
+    }
+
+    /// <summary>Waits until the backend of a commit waits for a lock (its whole batch reached the server).</summary>
+    private static async Task<int> WaitingAsync(Task<int> committing)
+    {
+        var pid = await committing.WaitAsync(TimeSpan.FromSeconds(30));
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        for (var i = 0; i < 3_000; i++)
+        {
+            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", connection);
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+            if ((bool)(await command.ExecuteScalarAsync())!)
+            {
+                return pid;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException($"Backend {pid} never waited for a lock.");
+    }
+
+    private static async Task WaitUntilAsync(PgShop shop, string sql, long expected)
+    {
+        for (var i = 0; i < 3_000 && await shop.ScalarAsync<long>(sql) != expected; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(expected, await shop.ScalarAsync<long>(sql));
+    }
+
+    private static async Task AssertChargedOnceAsync(PgShop shop, Money balance)
+    {
+        Assert.Equal(balance, await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Alice)).Count);
+        Assert.Equal("k:25:1", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency"));
+    }
+
+    private static async Task AssertPlacedOnceAsync(PgShop shop, Order order)
+    {
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(order, (await shop.Orders.GetOrderAsync(order.Id)).Value);
+        Assert.Equal(new Money(80), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(8, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+        Assert.Equal([(LedgerEntryKind.Charge, (OrderId?)null), (LedgerEntryKind.Payment, order.Id)], (await shop.Wallets.GetLedgerAsync(Alice)).Select(e => (e.Kind, e.OrderId)));
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency WHERE order_id IS NOT NULL"));
+    }
+
+    /// <summary>A connection holding an open transaction; disposing it (once or more) rolls the transaction back.</summary>
+    private sealed class Blocker(NpgsqlConnection connection) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? connection.DisposeAsync() : ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,125 @@
+using Commerce.Postgres.Tests.Support;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>A database created at 0001, with data, upgraded in place by the migrator.</summary>
+public sealed class MigrationTests
+{
+    private static readonly UserId Funded = new(1);
+    private static readonly UserId Empty = new(2);
+    private static readonly UserId Small = new(3);
+    private static readonly ProductId Apple = new(1);
+    private static readonly ProductId Pear = new(2);
+
+    /// <summary>Every wallet's balance is its charges and refunds minus its payments, its last entry's balance, and its length its last sequence.</summary>
+    private const string LedgerInvariantViolations =
+        """
+        SELECT count(*) FROM {s}.wallets w
+        LEFT JOIN LATERAL (
+            SELECT coalesce(sum(CASE l.kind WHEN 1 THEN -l.amount ELSE l.amount END), 0) AS sum, count(*) AS entries, max(l.seq) AS last
+            FROM {s}.ledger l WHERE l.user_id = w.user_id
+        ) e ON true
+        LEFT JOIN {s}.ledger last ON last.user_id = w.user_id AND last.seq = w.ledger_length
+        WHERE e.sum <> w.balance OR e.entries <> w.ledger_length OR coalesce(e.last, 0) <> w.ledger_length
+            OR (w.ledger_length > 0 AND last.balance_after IS DISTINCT FROM w.balance)
+        """;
+
+    [PostgresFact]
+    public async Task A_schema_at_0001_with_data_upgrades_in_place_and_every_use_case_works_on_it()
+    {
+        var schema = "m_" + Guid.NewGuid().ToString("N")[..16];
+        var q = "\"" + schema + "\"";
+        var placedAt = PgShop.Start.AddHours(-1).AddTicks(17);
+        var orderId = OrderId.New(placedAt);
+        await CreateAtVersion1Async(q);
+
+        // Data as the store wrote it at 0001: user 1 was charged 500 and paid 60 for an order of two apples.
+        await ExecuteAsync(
+            $"""
+            INSERT INTO {q}.products VALUES (1, 'Apple', 30, 1), (2, 'Pear', 5, 1);
+            INSERT INTO {q}.stock VALUES (1, 8, 2), (2, 3, 1);
+            INSERT INTO {q}.wallets VALUES (1, 440, 3), (2, 0, 1), (3, 70, 1);
+            INSERT INTO {q}.carts VALUES (1, '[[2,1]]', 1);
+            INSERT INTO {q}.orders VALUES ('{orderId}', 1, 60, '2026-11-24 11:00:00.000001+00', 7);
+            INSERT INTO {q}.order_lines VALUES ('{orderId}', 1, 1, 2, 30, 60);
+            INSERT INTO {q}.sales VALUES ('2026-11-24 11:00:00+00', 1, 2);
+            """);
+
+        await using var shop = await PgShop.OnSchemaAsync(schema);
+
+        Assert.Equal("1,2", await shop.ScalarAsync<string>("SELECT string_agg(version::text, ',' ORDER BY version) FROM {s}.schema_version"));
+        Assert.Equal(
+            "1:1:0:440:440:t|3:1:0:70:70:t",
+            await shop.ScalarAsync<string>("SELECT string_agg(concat_ws(':', user_id, seq, kind, amount, balance_after, order_id IS NULL), '|' ORDER BY user_id) FROM {s}.ledger"));
+        Assert.Equal(
+            "1:440:1:4|2:0:0:1|3:70:1:2",
+            await shop.ScalarAsync<string>("SELECT string_agg(concat_ws(':', user_id, balance, ledger_length, version), '|' ORDER BY user_id) FROM {s}.wallets"));
+        Assert.Equal(0L, await shop.ScalarAsync<long>(LedgerInvariantViolations));
+
+        // What was there reads back as it was.
+        var opening = Assert.Single(await shop.Wallets.GetLedgerAsync(Funded));
+        Assert.Equal((1L, LedgerEntryKind.Charge, new Money(440), new Money(440), (OrderId?)null), (opening.Sequence, opening.Kind, opening.Amount, opening.BalanceAfter, opening.OrderId));
+        Assert.Empty(await shop.Wallets.GetLedgerAsync(Empty));
+        var order = (await shop.Orders.GetOrderAsync(orderId)).Value;
+        Assert.Equal(new Order(orderId, Funded, [new OrderLine(Apple, 2, new Money(30))], placedAt), order);
+        Assert.Equal(placedAt.UtcTicks, order.PlacedAt.UtcTicks);
+        Assert.Equal(OrderStatus.Placed, order.Status);
+        Assert.Equal([(Apple, 2L)], (await shop.Ranking.GetPopularProductsAsync()).Select(p => (p.ProductId, p.QuantitySold)));
+        Assert.Equal([(Pear, 1)], (await shop.Carts.GetCartAsync(Funded)).Lines.Select(l => (l.ProductId, l.Quantity)));
+
+        // An order placed before the upgrade cancels: refunded with a ledger entry, restocked, out of the ranking.
+        var cancelled = await shop.Orders.CancelOrderAsync(orderId);
+        Assert.True(cancelled.IsSuccess, cancelled.ToString());
+        Assert.Equal(new Money(500), await shop.Wallets.GetBalanceAsync(Funded));
+        Assert.Equal(10, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+        Assert.Empty(await shop.Ranking.GetPopularProductsAsync());
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT quantity FROM {s}.sales"));
+        Assert.Equal(CommerceErrorCode.OrderAlreadyCancelled, (await shop.Orders.CancelOrderAsync(orderId)).Error!.Code);
+
+        // New use cases on upgraded rows.
+        Assert.Equal(new Money(100), (await shop.Wallets.ChargeAsync(Small, new Money(30), new IdempotencyKey("k"))).Value);
+        Assert.Equal(new Money(100), (await shop.Wallets.ChargeAsync(Small, new Money(30), new IdempotencyKey("k"))).Value);
+        var placed = (await shop.Orders.PlaceOrderAsync(Funded, [new(Pear, 1)], new IdempotencyKey("k"))).Value;
+        Assert.Equal(new Money(75), (await shop.Wallets.ChargeAsync(Empty, new Money(75))).Value);
+        Assert.Equal(
+            [LedgerEntryKind.Charge, LedgerEntryKind.Refund, LedgerEntryKind.Payment],
+            (await shop.Wallets.GetLedgerAsync(Funded)).Select(e => e.Kind));
+        Assert.Equal([new Money(100)], (await shop.Wallets.GetLedgerAsync(Small, afterSequence: 1)).Select(e => e.BalanceAfter));
+
+        // Orders are listed from the ledger's payments: one placed before the upgrade has none, so only the new one is listed.
+        Assert.Equal([placed.Id], (await shop.Orders.ListOrdersAsync(Funded)).Select(o => o.Id));
+        Assert.Equal(0L, await shop.ScalarAsync<long>(LedgerInvariantViolations));
+
+        // Migrating again changes nothing.
+        await shop.Services.EnsureCommerceSchemaAsync();
+        Assert.Equal(2L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.schema_version"));
+        Assert.Equal(6L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.ledger"));
+    }
+
+    /// <summary>A schema as the migrator left it when 0001 was its only migration.</summary>
+    private static async Task CreateAtVersion1Async(string q)
+    {
+        var (version, name, sql) = PostgresSchemaMigrator.Migrations[0];
+        Assert.Equal(1, version);
+        await ExecuteAsync(
+            $"""
+            CREATE SCHEMA {q};
+            CREATE TABLE {q}.schema_version (
+                version    integer     PRIMARY KEY,
+                name       text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            );
+            {sql.Replace("{schema}", q, StringComparison.Ordinal)}
+            INSERT INTO {q}.schema_version (version, name) VALUES (1, '{name}');
+            """);
+    }
+
+    private static async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
