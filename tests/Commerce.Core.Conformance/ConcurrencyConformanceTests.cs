@@ -6,35 +6,11 @@ namespace Commerce.Conformance;
 /// </summary>
 public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
 {
-    /// <summary>Runs <paramref name="body"/> on <paramref name="threads"/> new threads released at the same moment, and rethrows the first failure.</summary>
-    protected static void RunTogether(int threads, Action<int> body)
-    {
-        ArgumentNullException.ThrowIfNull(body);
-        using var start = new Barrier(threads);
-        var failures = new Exception?[threads];
-        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
-        {
-            try
-            {
-                start.SignalAndWait();
-                body(t);
-            }
-            catch (Exception e)
-            {
-                failures[t] = e;
-            }
-        })
-        { IsBackground = true, Name = $"worker {t}" }).ToList();
-        workers.ForEach(w => w.Start());
-        workers.ForEach(w => w.Join());
-        if (failures.Any(f => f is not null))
-        {
-            throw new AggregateException(failures.OfType<Exception>());
-        }
-    }
+    /// <summary>Runs <paramref name="body"/> on <paramref name="threads"/> new threads released at the same moment, and rethrows every failure.</summary>
+    protected static void RunTogether(int threads, Action<int> body) => RealThreads.RunTogether(threads, body);
 
     /// <summary>Waits for a service call on a worker thread.</summary>
-    protected static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+    protected static T Wait<T>(ValueTask<T> pending) => RealThreads.Wait(pending);
 
     [StoreFact]
     public async Task Concurrent_charges_on_one_wallet_lose_no_update()
