@@ -181,13 +181,15 @@ internal sealed class UnitOfWork
             _batch.Request(key);
         }
 
+        // The batch's keys are new to the unit of work, so this key lands at or after the current end.
+        var end = _changes.Count;
         var loading = LoadAsync(cancellationToken);
         if (!loading.IsCompletedSuccessfully)
         {
             return Awaited(this, loading, key);
         }
 
-        return new(StateOf<T>(IndexOf(key)));
+        return new(StateOf<T>(_changes[end].Key == key ? end : IndexOf(key)));
 
         static async ValueTask<T?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
         {
