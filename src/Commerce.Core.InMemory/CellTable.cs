@@ -1,21 +1,14 @@
 using System.Collections.Concurrent;
 using Commerce.InMemory.LockFree;
+using Commerce.Storage;
 
 namespace Commerce.InMemory;
 
 /// <summary>A key of any aggregate, as two 64-bit words (ids take one; order ids and sales buckets take two).</summary>
 internal readonly record struct CellKey(long High, long Low)
 {
-    public static CellKey Of(UserId id) => new(0, id.Value);
-
-    public static CellKey Of(ProductId id) => new(0, id.Value);
-
-    public static CellKey Of(OrderId id)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        id.Value.TryWriteBytes(bytes);
-        return new(BitConverter.ToInt64(bytes), BitConverter.ToInt64(bytes[8..]));
-    }
+    /// <summary>The cell key of a store key: the same two words (the table picks the <see cref="CellTable"/>).</summary>
+    public static CellKey From(in StoreKey key) => new(key.High, key.Low);
 }
 
 /// <summary>
@@ -315,22 +308,29 @@ internal sealed class ProductIndex
         while (true)
         {
             var current = Snapshot;
-            var at = Array.BinarySearch(current, id);
-            if (at >= 0)
-            {
-                return;
-            }
-
-            at = ~at;
-            var next = new long[current.Length + 1];
-            Array.Copy(current, next, at);
-            next[at] = id;
-            Array.Copy(current, at, next, at + 1, current.Length - at);
-            if (ReferenceEquals(Interlocked.CompareExchange(ref _ids, next, current), current))
+            var next = With(current, id);
+            if (ReferenceEquals(next, current) || ReferenceEquals(Interlocked.CompareExchange(ref _ids, next, current), current))
             {
                 return;
             }
         }
+    }
+
+    /// <summary>A copy of the sorted <paramref name="ids"/> with <paramref name="id"/> in its place (the same array if it is there).</summary>
+    public static long[] With(long[] ids, long id)
+    {
+        var at = Array.BinarySearch(ids, id);
+        if (at >= 0)
+        {
+            return ids;
+        }
+
+        at = ~at;
+        var next = new long[ids.Length + 1];
+        Array.Copy(ids, next, at);
+        next[at] = id;
+        Array.Copy(ids, at, next, at + 1, ids.Length - at);
+        return next;
     }
 
     /// <summary>The position of the first id greater than <paramref name="after"/>.</summary>

@@ -24,7 +24,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         for (var i = 0; i < batch.Count; i++)
         {
             var key = batch[i];
-            batch.SetResult(i, Read(store.TableOf(key.Table), new CellKey(key.High, key.Low)));
+            batch.SetResult(i, Read(store.TableOf(key.Table), CellKey.From(key)));
         }
 
         return ValueTask.CompletedTask;
@@ -97,7 +97,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 }
 
                 var table = store.TableOf(change.Key.Table);
-                var key = new CellKey(change.Key.High, change.Key.Low);
+                var key = CellKey.From(change.Key);
                 switch (change.Kind)
                 {
                     case ChangeKind.Read:
@@ -275,7 +275,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 continue;
             }
 
-            var cell = change.Seen.Handle as Cell ?? store.TableOf(change.Key.Table).Find(new CellKey(change.Key.High, change.Key.Low));
+            var cell = change.Seen.Handle as Cell ?? store.TableOf(change.Key.Table).Find(CellKey.From(change.Key));
             var now = cell is null ? Absent.Value : MultiWordCas.Read(cell);
             if (!ReferenceEquals(now, change.Seen.State ?? Absent.Value))
             {

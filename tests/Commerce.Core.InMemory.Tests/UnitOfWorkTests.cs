@@ -28,7 +28,7 @@ public sealed class UnitOfWorkTests
         unitOfWork.Products.Add(new Product(Widget.Id, "Gadget", new Money(5)));
 
         Assert.False(Sync.Run(unitOfWork.CommitAsync()));
-        Assert.Same(Widget, MultiWordCas.Read(store.Products.Find(CellKey.Of(Widget.Id))!));
+        Assert.Same(Widget, MultiWordCas.Read(store.Products.Find(CellKey.From(StoreKey.ForProduct(Widget.Id)))!));
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public sealed class UnitOfWorkTests
         unitOfWork.Products.Add(new Product(Widget.Id, "Gadget", new Money(5)));
 
         Assert.False(Sync.Run(unitOfWork.CommitAsync()));
-        Assert.Same(Widget, MultiWordCas.Read(store.Products.Find(CellKey.Of(Widget.Id))!));
+        Assert.Same(Widget, MultiWordCas.Read(store.Products.Find(CellKey.From(StoreKey.ForProduct(Widget.Id)))!));
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class UnitOfWorkTests
 
         // The wallet and the absent product 2 (whose absence could change) are checked; the existing product is not.
         Assert.Equal(2, named.Count);
-        Assert.DoesNotContain(store.Products.Find(CellKey.Of(Widget.Id)), named);
+        Assert.DoesNotContain(store.Products.Find(CellKey.From(StoreKey.ForProduct(Widget.Id))), named);
     }
 
     [Fact]

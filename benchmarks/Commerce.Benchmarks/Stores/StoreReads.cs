@@ -1,3 +1,4 @@
+using Commerce.InMemory;
 using Commerce.Storage;
 
 namespace Commerce.Benchmarks.Stores;
@@ -23,7 +24,7 @@ internal static class StoreReads
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var listed = 0;
         var upTo = long.MaxValue;
-        for (var i = FirstAfter(ids, after?.Value); i < ids.Length; i++)
+        for (var i = ProductIndex.FirstAfter(ids, after?.Value); i < ids.Length; i++)
         {
             if (listed == limit)
             {
@@ -45,12 +46,12 @@ internal static class StoreReads
             rows.Add(stock, read(stock));
         }
 
-        return new ProductRange(after, upTo, CountInRange(ids, after?.Value, upTo), ids);
+        return new ProductRange(after, upTo, ProductIndex.CountInRange(ids, after?.Value, upTo), ids);
     }
 
     /// <summary>Whether a listed range still has the products it had, given the ids the store holds now.</summary>
     public static bool Holds(long[] ids, in ProductRange range) =>
-        ReferenceEquals(ids, range.Token) || CountInRange(ids, range.After?.Value, range.UpTo) == range.Count;
+        ReferenceEquals(ids, range.Token) || ProductIndex.CountInRange(ids, range.After?.Value, range.UpTo) == range.Count;
 
     /// <summary>Every range of a change set still holds.</summary>
     public static bool RangesHold(long[] ids, ChangeSet changes)
@@ -68,21 +69,7 @@ internal static class StoreReads
     }
 
     /// <summary>A copy of the sorted <paramref name="ids"/> with <paramref name="id"/> in its place (the same array if it is there).</summary>
-    public static long[] WithProduct(long[] ids, long id)
-    {
-        var at = Array.BinarySearch(ids, id);
-        if (at >= 0)
-        {
-            return ids;
-        }
-
-        at = ~at;
-        var next = new long[ids.Length + 1];
-        Array.Copy(ids, next, at);
-        next[at] = id;
-        Array.Copy(ids, at, next, at + 1, ids.Length - at);
-        return next;
-    }
+    public static long[] WithProduct(long[] ids, long id) => ProductIndex.With(ids, id);
 
     /// <summary>
     /// The number after adding <paramref name="change"/>'s delta to <paramref name="current"/>, unless it
@@ -104,40 +91,6 @@ internal static class StoreReads
     public static List<ProductSales> Top(Dictionary<long, long> totals, int count)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        var list = new List<ProductSales>(totals.Count);
-        foreach (var (product, units) in totals)
-        {
-            if (units > 0)
-            {
-                list.Add(new ProductSales(new ProductId(product), units));
-            }
-        }
-
-        list.Sort(ProductSales.BestFirst);
-        if (list.Count > count)
-        {
-            list.RemoveRange(count, list.Count - count);
-        }
-
-        return list;
-    }
-
-    private static int FirstAfter(long[] ids, long? after)
-    {
-        if (after is not { } value)
-        {
-            return 0;
-        }
-
-        var at = Array.BinarySearch(ids, value);
-        return at >= 0 ? at + 1 : ~at;
-    }
-
-    private static int CountInRange(long[] ids, long? after, long upTo)
-    {
-        var start = FirstAfter(ids, after);
-        var end = Array.BinarySearch(ids, upTo);
-        end = end >= 0 ? end + 1 : ~end;
-        return Math.Max(0, end - start);
+        return SalesWindow.Top(totals.Select(t => new ProductSales(new ProductId(t.Key), t.Value)), count);
     }
 }

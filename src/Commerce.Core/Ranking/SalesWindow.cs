@@ -38,7 +38,7 @@ internal static class SalesWindow
     public static List<Storage.ProductSales> Top(IEnumerable<Storage.ProductSales> sales, int count)
     {
         var list = sales.Where(s => s.Quantity > 0).ToList();
-        list.Sort(BestFirst);
+        list.Sort(Storage.ProductSales.BestFirst);
         if (list.Count > count)
         {
             list.RemoveRange(count, list.Count - count);
@@ -46,9 +46,6 @@ internal static class SalesWindow
 
         return list;
     }
-
-    /// <summary>The ranking's order: more units first, then the lower product id.</summary>
-    public static IComparer<Storage.ProductSales> BestFirst => Storage.ProductSales.BestFirst;
 
     private static long FloorDiv(long a, long b)
     {

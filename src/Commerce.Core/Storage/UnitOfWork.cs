@@ -392,25 +392,19 @@ internal sealed class UnitOfWork
         Stage(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key), record);
     }
 
-    void ISalesRepository.Record(Order order)
-    {
-        ArgumentNullException.ThrowIfNull(order);
-        var bucket = SalesWindow.BucketOf(order.PlacedAt, _rankingResolution);
-        var lines = order.Lines;
-        for (var i = 0; i < lines.Count; i++)
-        {
-            Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), lines[i].Quantity, 0);
-        }
-    }
+    void ISalesRepository.Record(Order order) => AdjustSales(order, +1);
 
-    void ISalesRepository.Unrecord(Order order)
+    void ISalesRepository.Unrecord(Order order) => AdjustSales(order, -1);
+
+    /// <summary>Adds (or, with a sign of −1, takes back) an order's units in the bucket of its placing; no count goes below zero.</summary>
+    private void AdjustSales(Order order, int sign)
     {
         ArgumentNullException.ThrowIfNull(order);
         var bucket = SalesWindow.BucketOf(order.PlacedAt, _rankingResolution);
         var lines = order.Lines;
         for (var i = 0; i < lines.Count; i++)
         {
-            Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), -lines[i].Quantity, 0);
+            Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), sign * (long)lines[i].Quantity, 0);
         }
     }
 

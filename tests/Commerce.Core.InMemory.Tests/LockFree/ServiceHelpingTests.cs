@@ -1,6 +1,7 @@
 using Commerce.Conformance;
 using Commerce.InMemory.LockFree;
 using Commerce.InMemory.Tests.Support;
+using Commerce.Storage;
 
 namespace Commerce.InMemory.Tests.LockFree;
 
@@ -27,7 +28,7 @@ public sealed class ServiceHelpingTests
     /// <summary>Parks the buyer's order right after its descriptor is installed in the buyer's wallet cell.</summary>
     private static PausedCommit ParkOrderInWallet(Shop shop, Func<Result<Order>, bool> record)
     {
-        var walletCell = shop.InMemoryStore().Wallets.Find(CellKey.Of(Buyer))!;
+        var walletCell = shop.InMemoryStore().Wallets.Find(CellKey.From(StoreKey.ForWallet(Buyer)))!;
         var paused = new PausedCommit(
             (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, walletCell),
             hook =>
