@@ -5,7 +5,8 @@ namespace Commerce.InMemory;
 
 /// <summary>
 /// The lock-free in-memory store: one <see cref="Cell"/> per aggregate, committed with
-/// <see cref="MultiWordCas"/>. Thread-safe; state lives as long as the store (normally the host).
+/// <see cref="MultiWordCas"/> (a wallet's ledger entries ride on its states: see <see cref="WalletState"/>).
+/// Thread-safe; state lives as long as the store (normally the host).
 /// </summary>
 internal sealed class InMemoryCommerceStore : ICommerceStore
 {
@@ -22,8 +23,6 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
     public CellTable Carts { get; } = new();
 
     public CellTable Orders { get; } = new();
-
-    public CellTable Ledger { get; } = new();
 
     public CellTable Idempotency { get; } = new(purgeable: true);
 
@@ -53,7 +52,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
         StoreTable.Carts => Carts,
         StoreTable.Orders => Orders,
         StoreTable.Sales => Sales,
-        StoreTable.Ledger => Ledger,
+        StoreTable.Ledger => throw new InvalidOperationException("Ledger entries are kept with their wallets' states (see WalletState), not in cells of their own."),
         StoreTable.Idempotency => Idempotency,
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
     };

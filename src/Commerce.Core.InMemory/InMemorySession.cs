@@ -24,7 +24,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         for (var i = 0; i < batch.Count; i++)
         {
             var key = batch[i];
-            batch.SetResult(i, Read(store.TableOf(key.Table), CellKey.From(key)));
+            batch.SetResult(i, key.Table switch
+            {
+                StoreTable.Wallets => ReadWallet(key.UserId),
+                StoreTable.Ledger => ReadLedger(key),
+                _ => Read(store.TableOf(key.Table), CellKey.From(key)),
+            });
         }
 
         return ValueTask.CompletedTask;
@@ -87,6 +92,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
+        var walletWrites = default(SmallList<int>);
+        var ledger = default(SmallList<LedgerEntry>);
+        List<CellUpdate>? ledgerReads = null;
         try
         {
             foreach (ref readonly var change in span)
@@ -96,14 +104,54 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     continue; // A write-once state only read cannot have changed: no check.
                 }
 
+                if (change.Key.Table == StoreTable.Ledger)
+                {
+                    // Folded into the wallet's update below: an entry rides on its wallet's state.
+                    if (change.Kind == ChangeKind.Insert)
+                    {
+                        ledger.Add((LedgerEntry)change.State!);
+                    }
+                    else if (change.Kind == ChangeKind.Read)
+                    {
+                        if (Seen(change) is not ({ } walletCell, var walletSeen))
+                        {
+                            return new(false);
+                        }
+
+                        (ledgerReads ??= []).Add(new CellUpdate(walletCell, walletSeen, walletSeen));
+                    }
+                    else
+                    {
+                        throw new InvalidOperationException($"Ledger entries are written once: {change.Kind} at {change.Key}.");
+                    }
+
+                    continue;
+                }
+
+                if (change.Key.Table == StoreTable.Wallets && change.Kind is ChangeKind.Insert or ChangeKind.Update)
+                {
+                    // The new wallet state is made once the entry its commit appends is known.
+                    if (Seen(change) is not ({ } walletCell, var walletSeen))
+                    {
+                        return new(false);
+                    }
+
+                    walletWrites.Add(next);
+                    updates[next++] = new CellUpdate(walletCell, walletSeen, change.State!);
+                    continue;
+                }
+
                 var table = store.TableOf(change.Key.Table);
                 var key = CellKey.From(change.Key);
                 switch (change.Kind)
                 {
                     case ChangeKind.Read:
                     {
-                        var seen = change.Seen.State ?? Absent.Value;
-                        var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
+                        if (Seen(change) is not ({ } cell, var seen))
+                        {
+                            return new(false);
+                        }
+
                         updates[next++] = new CellUpdate(cell, seen, seen);
                         break;
                     }
@@ -147,10 +195,25 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                             return new(false);
                         }
 
+                        if (change.Key.Table == StoreTable.Wallets)
+                        {
+                            walletWrites.Add(next);
+                        }
+
                         updates[next++] = new CellUpdate(cell, current, adjusted);
                         break;
                     }
                 }
+            }
+
+            if (!walletWrites.IsEmpty || !ledger.IsEmpty)
+            {
+                WrapWallets(updates, walletWrites, ref ledger);
+            }
+
+            if (ledgerReads is not null && !AddLedgerReads(updates, ref next, ledgerReads))
+            {
+                return new(false);
             }
 
             return new(Commit(updates.AsSpan(0, next), sales, moreSales));
@@ -160,6 +223,85 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             // The scratch keeps no state alive.
             updates.AsSpan(0, next).Clear();
         }
+    }
+
+    /// <summary>
+    /// Turns each wallet written into its cell's new <see cref="WalletState"/>, with the ledger entry the
+    /// commit appends for that user. First, the entry the replaced state carried goes into the account
+    /// (it is committed; see <see cref="WalletState"/>), before the commit can be seen.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A ledger entry comes without its wallet, numbered as the wallet's new ledger length.</exception>
+    private static void WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerEntry> ledger)
+    {
+        for (var i = 0; i < walletWrites.Count; i++)
+        {
+            var at = walletWrites[i];
+            var update = updates[at];
+            var wallet = (Wallet)update.Desired;
+            var previous = update.Expected as WalletState;
+            if (previous?.Latest is { } committed)
+            {
+                previous.Account.Store(committed);
+            }
+
+            LedgerEntry? appended = null;
+            for (var j = 0; j < ledger.Count; j++)
+            {
+                if (ledger[j].UserId == wallet.UserId)
+                {
+                    appended = ledger[j];
+                    ledger.RemoveAt(j);
+                    break;
+                }
+            }
+
+            if (appended is not null && appended.Sequence != wallet.LedgerLength)
+            {
+                throw new InvalidOperationException(
+                    $"Ledger entry {appended.Sequence} of user {wallet.UserId} is committed with a wallet whose ledger length is {wallet.LedgerLength}.");
+            }
+
+            updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, appended, previous?.Account ?? new WalletAccount(update.Cell)));
+        }
+
+        if (!ledger.IsEmpty)
+        {
+            throw new InvalidOperationException(
+                $"Ledger entry {ledger[0].Sequence} of user {ledger[0].UserId} is committed without its wallet (at most one entry per wallet and commit).");
+        }
+    }
+
+    /// <summary>
+    /// Adds the checks of ledger entries read absent: each is a check that its wallet still holds the state
+    /// it was read from (the ledger was then shorter). A wallet the commit names already is checked by
+    /// that update, if it expects the same state; otherwise the reads were not one snapshot.
+    /// </summary>
+    private static bool AddLedgerReads(CellUpdate[] updates, ref int next, List<CellUpdate> reads)
+    {
+        foreach (var read in reads)
+        {
+            var named = false;
+            for (var i = 0; i < next; i++)
+            {
+                if (ReferenceEquals(updates[i].Cell, read.Cell))
+                {
+                    if (!ReferenceEquals(updates[i].Expected, read.Expected))
+                    {
+                        return false;
+                    }
+
+                    named = true;
+                    break;
+                }
+            }
+
+            if (!named)
+            {
+                updates[next++] = read;
+            }
+        }
+
+        return true;
     }
 
     public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
@@ -210,7 +352,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         {
             SalesCount count => count.Quantity,
             StockItem stock => stock.OnHand,
-            Wallet wallet => wallet.Balance.Amount,
+            WalletState wallet => wallet.Wallet.Balance.Amount,
             _ when ReferenceEquals(current, Absent.Value) => 0L,
             _ => throw new InvalidOperationException($"The state at {key} is not a number."),
         };
@@ -235,10 +377,61 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             StoreTable.Sales => new SalesCount(next),
             StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
-            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as Wallet)?.LedgerLength ?? 0),
+            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as WalletState)?.Wallet.LedgerLength ?? 0),
             StoreTable.Stock or StoreTable.Wallets => null,
             _ => throw new InvalidOperationException($"The table of {key} holds no number to adjust."),
         };
+    }
+
+    /// <summary>A wallet: its handle is the cell's state itself (a <see cref="WalletState"/>), which a commit expects there.</summary>
+    private StoredState ReadWallet(UserId user)
+    {
+        var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)));
+        return read.State is WalletState state ? new StoredState(state.Wallet, 0, state) : read;
+    }
+
+    /// <summary>
+    /// A ledger entry, from the state of its wallet: present once the wallet's ledger is that long (it can
+    /// never change again); absent otherwise, with the wallet's state as its handle, which a commit checks.
+    /// </summary>
+    private StoredState ReadLedger(in StoreKey key)
+    {
+        var wallet = ReadWallet(key.UserId);
+        if (wallet.Handle is WalletState state && state.Entry(key.Low) is { } entry)
+        {
+            return new StoredState(entry);
+        }
+
+        return new StoredState(null, 0, wallet.Handle);
+    }
+
+    /// <summary>
+    /// The cell a change names and the state the unit of work read there, which a commit expects there
+    /// (for a ledger entry read absent: its wallet's cell and state). <see langword="null"/> cell if the
+    /// read cannot hold any more (a wallet read not through this store, that no longer holds).
+    /// </summary>
+    private (Cell? Cell, object Expected) Seen(in Change change)
+    {
+        switch (change.Seen.Handle)
+        {
+            case WalletState state:
+                return (state.Account.Cell, state);
+            case Cell cell:
+                return (cell, change.Seen.State ?? Absent.Value);
+        }
+
+        // No handle (a change not read through this store): find the cell and what it holds now.
+        if (change.Key.Table is StoreTable.Wallets or StoreTable.Ledger)
+        {
+            var cell = store.Wallets.GetOrCreate(CellKey.From(StoreKey.ForWallet(change.Key.UserId)));
+            var now = MultiWordCas.Read(cell);
+            var holds = change.Key.Table == StoreTable.Wallets
+                ? ReferenceEquals((now as WalletState)?.Wallet, change.Seen.State) || (change.Seen.State is null && ReferenceEquals(now, Absent.Value))
+                : change.Seen.State is null && (now as WalletState)?.Entry(change.Key.Low) is null;
+            return holds ? (cell, now) : (null, Absent.Value);
+        }
+
+        return (store.TableOf(change.Key.Table).GetOrCreate(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
     }
 
     private static StoredState Read(CellTable table, CellKey key)
@@ -275,9 +468,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 continue;
             }
 
-            var cell = change.Seen.Handle as Cell ?? store.TableOf(change.Key.Table).Find(CellKey.From(change.Key));
-            var now = cell is null ? Absent.Value : MultiWordCas.Read(cell);
-            if (!ReferenceEquals(now, change.Seen.State ?? Absent.Value))
+            if (Seen(change) is not ({ } cell, var seen) || !ReferenceEquals(MultiWordCas.Read(cell), seen))
             {
                 return false;
             }
