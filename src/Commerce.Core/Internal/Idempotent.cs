@@ -35,17 +35,21 @@ internal static class Idempotent
             return Errors.InvalidIdempotencyKey();
         }
 
+        // The key's digest, once for every attempt.
+        var recordKey = StoreKey.ForIdempotency(request.User, request.Kind, request.Key.Value);
+
         // The runtime drops the writes of a failed result; a stored refusal must be committed, so the
         // outcome travels inside a successful result.
         var outcome = await runtime.RunAsync(
             request.Operation,
-            (runtime, request, state, prefetch, useCase, outcomeOf, replay),
+            (runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay),
             static async (unitOfWork, s, ct) =>
             {
-                var (runtime, request, state, prefetch, useCase, outcomeOf, replay) = s;
-                unitOfWork.Prefetch(StoreKey.ForIdempotency(request.User, request.Kind, request.Key.Value));
+                var (runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay) = s;
+                var work = (UnitOfWork)unitOfWork;
+                work.Prefetch(recordKey);
                 prefetch(unitOfWork, state);
-                var record = await unitOfWork.Idempotency.FindAsync(request.User, request.Kind, request.Key.Value, ct).ConfigureAwait(false);
+                var record = await work.FindIdempotencyAsync(recordKey, ct).ConfigureAwait(false);
                 var now = runtime.Time.GetUtcNow();
                 if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
                 {
@@ -57,11 +61,11 @@ internal static class Idempotent
                 var result = await useCase(unitOfWork, state, ct).ConfigureAwait(false);
                 if (result.IsFailure)
                 {
-                    ((UnitOfWork)unitOfWork).DiscardWrites();
+                    work.DiscardWrites();
                 }
 
                 var (balance, orderId) = result.IsSuccess ? outcomeOf(result.Value) : default;
-                unitOfWork.Idempotency.Save(new IdempotencyRecord(
+                work.SaveIdempotency(recordKey, new IdempotencyRecord(
                     request.User, request.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
                 return Result<Result<T>>.Success(result);
             },
@@ -74,11 +78,11 @@ internal static class Idempotent
     /// <summary>A stable 64-bit digest of an order request's merged lines (the same in every process).</summary>
     public static long HashOf(IReadOnlyList<OrderLineRequest> lines)
     {
-        var bytes = new byte[lines.Count * 12];
+        var bytes = lines.Count <= 32 ? stackalloc byte[lines.Count * 12] : new byte[lines.Count * 12];
         for (var i = 0; i < lines.Count; i++)
         {
-            BitConverter.TryWriteBytes(bytes.AsSpan(i * 12), lines[i].ProductId.Value);
-            BitConverter.TryWriteBytes(bytes.AsSpan((i * 12) + 8), lines[i].Quantity);
+            BitConverter.TryWriteBytes(bytes[(i * 12)..], lines[i].ProductId.Value);
+            BitConverter.TryWriteBytes(bytes[((i * 12) + 8)..], lines[i].Quantity);
         }
 
         Span<byte> digest = stackalloc byte[32];

@@ -384,13 +384,20 @@ internal sealed class UnitOfWork
     }
 
     ValueTask<IdempotencyRecord?> IIdempotencyRepository.FindAsync(UserId userId, IdempotentOperation operation, string key, CancellationToken cancellationToken) =>
-        FindAsync<IdempotencyRecord>(StoreKey.ForIdempotency(userId, operation, key), cancellationToken);
+        FindIdempotencyAsync(StoreKey.ForIdempotency(userId, operation, key), cancellationToken);
 
     void IIdempotencyRepository.Save(IdempotencyRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        Stage(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key), record);
+        SaveIdempotency(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key), record);
     }
+
+    /// <summary>Like <see cref="IIdempotencyRepository.FindAsync"/>, at a key whose digest the caller computed once for all attempts.</summary>
+    internal ValueTask<IdempotencyRecord?> FindIdempotencyAsync(in StoreKey key, CancellationToken cancellationToken) =>
+        FindAsync<IdempotencyRecord>(key, cancellationToken);
+
+    /// <summary>Like <see cref="IIdempotencyRepository.Save"/>, at the record's key (<see cref="StoreKey.ForIdempotency"/>), computed by the caller.</summary>
+    internal void SaveIdempotency(in StoreKey key, IdempotencyRecord record) => Stage(key, record);
 
     void ISalesRepository.Record(Order order) => AdjustSales(order, +1);
 
