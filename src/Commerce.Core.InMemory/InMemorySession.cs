@@ -188,7 +188,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                             }
                         }
 
-                        var cell = table.GetOrCreate(key);
+                        var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
                         var current = MultiWordCas.Read(cell);
                         if (Adjusted(change, current) is not { } adjusted)
                         {

@@ -12,4 +12,15 @@ public interface IInventoryRepository
     /// <summary>Stages a product's new stock.</summary>
     /// <param name="item">The new state.</param>
     void Save(StockItem item);
+
+    /// <summary>
+    /// Stages a relative change of a product's stock: at commit, <paramref name="delta"/> is added to
+    /// whatever is on hand by then, and the commit fails if the result would be negative (or beyond
+    /// <see cref="int.MaxValue"/>) or the product has no stock. A stock read earlier in the unit of work is
+    /// not checked at commit, so concurrent orders for one product do not invalidate each other; the
+    /// caller must have relied on that read only for what the guard checks again.
+    /// </summary>
+    /// <param name="productId">The product.</param>
+    /// <param name="delta">Units added (positive) or taken (negative).</param>
+    void Adjust(ProductId productId, int delta);
 }

@@ -146,7 +146,8 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 return Result<Order>.Failure(restocked.Error);
             }
 
-            unitOfWork.Inventory.Save(restocked.Value);
+            // Relative, like the order's deduction (the guard re-checks the stock's upper bound).
+            unitOfWork.Inventory.Adjust(line.ProductId, line.Quantity);
         }
 
         unitOfWork.Sales.Unrecord(order);
@@ -374,7 +375,9 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             }
             else if (shortOf is null)
             {
-                unitOfWork.Inventory.Save(stock.Deduct(priced[i].Quantity).Value);
+                // A guarded relative change: orders for one product do not conflict, and the commit
+                // fails (the use case runs again and refuses) if the stock ran short meanwhile.
+                unitOfWork.Inventory.Adjust(priced[i].ProductId, -priced[i].Quantity);
             }
         }
 

@@ -25,6 +25,8 @@ public enum ChangeKind : byte
     /// item's quantity), whatever it is by then; the commit requires the result to be at least
     /// <see cref="Change.Minimum"/>. An absent sales count or wallet counts as zero; an absent stock item
     /// fails the commit. A relative write needs no read, so concurrent adjustments of one key need not conflict.
+    /// If the unit of work read the key first (<see cref="Change.WasRead"/>), that read is not checked: the
+    /// use case relied on it only for what the minimum checks again (an order's "enough stock on hand").
     /// </summary>
     Adjust = 4,
 }
@@ -51,7 +53,8 @@ public readonly struct Change
 
     /// <summary>
     /// Whether the unit of work read the key (an <see cref="ChangeKind.Insert"/> after reading it absent
-    /// may use the <see cref="StoredState.Handle"/> of that read); false for a blind insert or an adjustment.
+    /// may use the <see cref="StoredState.Handle"/> of that read, and an <see cref="ChangeKind.Adjust"/> the
+    /// handle of its unchecked read); false for a blind insert or a blind adjustment.
     /// </summary>
     public bool WasRead { get; }
 

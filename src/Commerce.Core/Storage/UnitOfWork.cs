@@ -245,7 +245,11 @@ internal sealed class UnitOfWork
         _changes.Replace(at, new Change(key, kind, known.WasRead, known.Seen, state, 0, 0));
     }
 
-    /// <summary>Stages a relative change of a number (see <see cref="ChangeKind.Adjust"/>); adjustments of one key add up.</summary>
+    /// <summary>
+    /// Stages a relative change of a number (see <see cref="ChangeKind.Adjust"/>); adjustments of one key add
+    /// up. A key read first is no longer checked at commit (the minimum checks what the read was for), but
+    /// a refusal (<see cref="DiscardWrites"/>) turns it back into that read.
+    /// </summary>
     private void Adjust(in StoreKey key, long delta, long minimum)
     {
         EnsureOpen();
@@ -257,12 +261,14 @@ internal sealed class UnitOfWork
         }
 
         ref readonly var known = ref _changes[at];
-        if (known.Kind != ChangeKind.Adjust)
+        if (known.Kind is ChangeKind.Insert or ChangeKind.Update)
         {
-            throw new InvalidOperationException("A key read or written whole in a unit of work cannot also be adjusted.");
+            throw new InvalidOperationException("A key written whole in a unit of work cannot also be adjusted.");
         }
 
-        _changes.Replace(at, new Change(key, ChangeKind.Adjust, false, default, null, checked(known.Delta + delta), Math.Max(known.Minimum, minimum)));
+        var sum = known.Kind == ChangeKind.Adjust ? checked(known.Delta + delta) : delta;
+        var floor = known.Kind == ChangeKind.Adjust ? Math.Max(known.Minimum, minimum) : minimum;
+        _changes.Replace(at, new Change(key, ChangeKind.Adjust, known.WasRead, known.Seen, null, sum, floor));
     }
 
     /// <summary>Drops every staged write, keeping the reads: a refused use case commits (validates) only what it read.</summary>
@@ -342,6 +348,16 @@ internal sealed class UnitOfWork
     {
         ArgumentNullException.ThrowIfNull(item);
         Stage(StoreKey.ForStock(item.ProductId), item);
+    }
+
+    void IInventoryRepository.Adjust(ProductId productId, int delta)
+    {
+        if (delta == int.MinValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(delta), delta, "The change of a stock must lie within ±int.MaxValue.");
+        }
+
+        Adjust(StoreKey.ForStock(productId), delta, 0);
     }
 
     ValueTask<Cart?> ICartRepository.FindAsync(UserId userId, CancellationToken cancellationToken) =>

@@ -334,6 +334,82 @@ public abstract class StorePortConformanceTests
     }
 
     [StoreFact]
+    public async Task Stock_read_then_adjusted_is_not_checked_so_concurrent_deductions_both_apply_while_the_guard_holds()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, 10));
+        });
+
+        // Both read 10 and take 3: neither read is checked, so both commit.
+        await using (var a = await store.BeginAsync())
+        await using (var b = await store.BeginAsync())
+        {
+            Assert.Equal(10, (await a.Inventory.FindAsync(Widget.Id))!.OnHand);
+            Assert.Equal(10, (await b.Inventory.FindAsync(Widget.Id))!.OnHand);
+            a.Inventory.Adjust(Widget.Id, -3);
+            b.Inventory.Adjust(Widget.Id, -3);
+            Assert.True(await b.CommitAsync());
+            Assert.True(await a.CommitAsync());
+        }
+
+        Assert.Equal(4, await StockAsync(store));
+
+        // Both read 4 and take 3: the second finds 1 on hand, and its guard fails the whole commit.
+        await using (var a = await store.BeginAsync())
+        await using (var b = await store.BeginAsync())
+        {
+            Assert.Equal(4, (await a.Inventory.FindAsync(Widget.Id))!.OnHand);
+            Assert.Equal(4, (await b.Inventory.FindAsync(Widget.Id))!.OnHand);
+            a.Inventory.Adjust(Widget.Id, -3);
+            a.Wallets.Save(new Wallet(new UserId(9), new Money(1)));
+            b.Inventory.Adjust(Widget.Id, -3);
+            Assert.True(await b.CommitAsync());
+            Assert.False(await a.CommitAsync());
+        }
+
+        Assert.Equal(1, await StockAsync(store));
+        Assert.Equal(Money.Zero, await BalanceAsync(store, 9));
+
+        // Putting units back is guarded too: no stock row (no product) fails the commit.
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            unitOfWork.Inventory.Adjust(Widget.Id, 5);
+            unitOfWork.Inventory.Adjust(new ProductId(2), 5);
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        await CommitAsync(store, u => u.Inventory.Adjust(Widget.Id, 5));
+        Assert.Equal(6, await StockAsync(store));
+    }
+
+    [StoreFact]
+    public async Task A_refusal_after_adjusting_stock_read_first_checks_that_read_again()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, 10));
+        });
+
+        // Adjusted, then refused: the writes go and the stock read is checked as a read again.
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            Assert.Equal(10, (await unitOfWork.Inventory.FindAsync(Widget.Id))!.OnHand);
+            Assert.Null(await unitOfWork.Wallets.FindAsync(new UserId(9)));
+            unitOfWork.Inventory.Adjust(Widget.Id, -3);
+            ((UnitOfWork)unitOfWork).DiscardWrites();
+            await CommitAsync(store, u => u.Inventory.Adjust(Widget.Id, -1));
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        Assert.Equal(9, await StockAsync(store));
+    }
+
+    [StoreFact]
     public async Task A_unit_of_work_cannot_be_used_after_its_commit()
     {
         var store = CreateStore();
@@ -364,6 +440,12 @@ public abstract class StorePortConformanceTests
         var wallet = await unitOfWork.Wallets.FindAsync(new UserId(user)) ?? Wallet.Empty(new UserId(user));
         unitOfWork.Wallets.Save(new Wallet(wallet.UserId, wallet.Balance + new Money(amount)));
         Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    private static async Task<int> StockAsync(ICommerceStore store)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        return (await unitOfWork.Inventory.FindAsync(Widget.Id))!.OnHand;
     }
 
     private static async Task<Money> BalanceAsync(ICommerceStore store, long user)

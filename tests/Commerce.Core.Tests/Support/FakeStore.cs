@@ -87,6 +87,9 @@ internal sealed class FakeStore : ICommerceStore
                         }
 
                         break;
+                    case ChangeKind.Adjust when change.Key.Table == StoreTable.Stock:
+                        _rows[change.Key] = (new StockItem(change.Key.ProductId, (int)(Number(change.Key) + change.Delta)), ++_version);
+                        break;
                     case ChangeKind.Adjust:
                         _rows[change.Key] = (Number(change.Key) + change.Delta, ++_version);
                         break;
@@ -107,7 +110,8 @@ internal sealed class FakeStore : ICommerceStore
                 ChangeKind.Stable => true,
                 ChangeKind.Read or ChangeKind.Update => Read(change.Key) is var now && ReferenceEquals(now.State, change.Seen.State) && now.Version == change.Seen.Version,
                 ChangeKind.Insert => !_rows.ContainsKey(change.Key),
-                ChangeKind.Adjust => Number(change.Key) + change.Delta >= change.Minimum,
+                ChangeKind.Adjust => Number(change.Key) + change.Delta is var next && next >= change.Minimum
+                    && (change.Key.Table != StoreTable.Stock || (_rows.ContainsKey(change.Key) && next <= int.MaxValue)),
                 _ => false,
             };
             if (!holds)
@@ -121,10 +125,13 @@ internal sealed class FakeStore : ICommerceStore
 
     private StoredState Read(StoreKey key) => _rows.TryGetValue(key, out var row) ? new(row.State, row.Version) : StoredState.Absent;
 
-    /// <summary>The number at an adjusted key; the services only adjust sales.</summary>
-    private long Number(StoreKey key) => key.Table == StoreTable.Sales
-        ? _rows.TryGetValue(key, out var row) ? (long)row.State : 0
-        : throw new NotSupportedException($"The fake store keeps numbers only in the sales table, not at {key}.");
+    /// <summary>The number at an adjusted key; the services adjust sales and stock.</summary>
+    private long Number(StoreKey key) => key.Table switch
+    {
+        StoreTable.Sales => _rows.TryGetValue(key, out var row) ? (long)row.State : 0,
+        StoreTable.Stock => _rows.TryGetValue(key, out var row) ? ((StockItem)row.State).OnHand : 0,
+        _ => throw new NotSupportedException($"The fake store keeps numbers only in the sales and stock tables, not at {key}."),
+    };
 
     private sealed class Session(FakeStore store) : IStoreSession
     {
