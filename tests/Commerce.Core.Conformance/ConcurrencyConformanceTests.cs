@@ -124,6 +124,78 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task With_a_single_attempt_an_order_whose_stock_changed_but_still_suffices_commits_without_a_conflict()
+    {
+        var (shop, store) = InterleavingShop(o => o.MaxCommitAttempts = 1);
+        using var _ = shop;
+        await shop.AddProductAsync(1, 10, 5);
+        await shop.ChargeAsync(1, 100);
+        await shop.ChargeAsync(2, 100);
+        Result<Order>? interleaved = null;
+        store.BeforeNextCommit = async () => interleaved = await shop.OrderAsync(2, (1, 2));
+
+        // The stock is deducted relatively, guarded by "enough on hand": the other order does not invalidate it.
+        var ordered = await shop.OrderAsync(1, (1, 3));
+
+        Assert.True(interleaved?.IsSuccess, interleaved?.ToString());
+        Assert.True(ordered.IsSuccess, ordered.ToString());
+        Assert.Equal(0, await shop.StockOfAsync(1));
+        Assert.Equal(Money(70), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(Money(80), await shop.Wallets.GetBalanceAsync(User(2)));
+        Assert.Equal(new Dictionary<ProductId, long> { [Product(1)] = 5 }, await shop.SoldAsync());
+    }
+
+    [StoreFact]
+    public async Task Sixteen_buyers_of_one_hot_product_sell_exactly_its_stock()
+    {
+        using var shop = CreateShop();
+        const int threads = 16;
+        const int units = 200;
+        await shop.AddProductAsync(3, 1, units, "Hot");
+        for (var u = 0; u < threads; u++)
+        {
+            await shop.ChargeAsync(u, units + 2); // enough for every unit: only the stock runs out
+        }
+
+        // Every buyer orders one or two units at a time until the product runs out.
+        var bought = new int[threads];
+        RunTogether(threads, t =>
+        {
+            while (true)
+            {
+                var quantity = 1 + ((t + bought[t]) % 2);
+                var result = Wait(shop.OrderAsync(t, (3, quantity)));
+                if (result.IsFailure)
+                {
+                    Assert.Equal(CommerceErrorCode.InsufficientStock, result.Error!.Code);
+                    if (quantity == 1)
+                    {
+                        return;
+                    }
+
+                    quantity = 1;
+                    result = Wait(shop.OrderAsync(t, (3, quantity)));
+                    if (result.IsFailure)
+                    {
+                        Assert.Equal(CommerceErrorCode.InsufficientStock, result.Error!.Code);
+                        return;
+                    }
+                }
+
+                bought[t] += quantity;
+            }
+        });
+
+        Assert.Equal(units, bought.Sum());
+        Assert.Equal(0, await shop.StockOfAsync(3));
+        Assert.Equal(new Dictionary<ProductId, long> { [Product(3)] = units }, await shop.SoldAsync());
+        for (var u = 0; u < threads; u++)
+        {
+            Assert.Equal(Money(units + 2 - bought[u]), await shop.Wallets.GetBalanceAsync(User(u)));
+        }
+    }
+
+    [StoreFact]
     public async Task More_buyers_than_stock_sell_exactly_the_stock_and_conserve_money()
     {
         using var shop = CreateShop();
