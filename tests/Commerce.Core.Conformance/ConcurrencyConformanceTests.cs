@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Commerce.Conformance;
 
 /// <summary>
@@ -102,6 +104,65 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(105), interleaved?.Value);
         Assert.Equal(Money(112), charged.Value);
         Assert.Equal(Money(112), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [StoreFact]
+    public async Task A_charge_that_another_client_beats_every_time_gives_up_without_priority_and_commits_with_it()
+    {
+        // Without priority (never taken), the other client wins every one of the eight attempts.
+        var (starved, interleavedFirst, balance) = await StarveAsync(priorityAfter: int.MaxValue);
+        AssertFails(starved, CommerceErrorCode.ConcurrencyConflict);
+        Assert.Equal(8, interleavedFirst);
+        Assert.Equal(Money(100 + 8), balance);
+
+        // With it, the charge takes priority after three lost attempts; the fourth client gives way and
+        // goes after it.
+        var (served, interleavedBefore, total) = await StarveAsync(priorityAfter: 3);
+        Assert.Equal(Money(100 + 3 + 7), served.Value);
+        Assert.Equal(3, interleavedBefore);
+        Assert.Equal(Money(100 + 4 + 7), total);
+    }
+
+    /// <summary>
+    /// Charges wallet 1 while, before each of its commits, another client charges the same wallet on
+    /// another thread and either commits first or gives way (a test seam says which, with no timing).
+    /// </summary>
+    private async Task<(Result<Money> Charged, int CommittedFirst, Money Balance)> StarveAsync(int priorityAfter)
+    {
+        var (shop, store) = InterleavingShop(o => o.MaxCommitAttempts = 8);
+        using var _ = shop;
+        var contention = shop.Services.GetRequiredService<CommerceRuntime>().Contention;
+        contention.PriorityAfterAttempts = priorityAfter;
+        contention.FixedPatience = TimeSpan.FromMinutes(5); // a waiter waits until the holder is done (a guard against a hang, not a timing)
+        await shop.ChargeAsync(1, 100);
+
+        var others = new List<Task<Result<Money>>>();
+        var committedFirst = 0;
+        store.BeforeMarkedCommits = async () =>
+        {
+            var gaveWay = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            contention.OnGiveWay = () => gaveWay.TrySetResult();
+            Task<Result<Money>> other;
+            using (ExecutionContext.SuppressFlow())
+            {
+                other = Task.Run(() => shop.Wallets.ChargeAsync(User(1), Money(1)).AsTask());
+            }
+
+            others.Add(other);
+            if (await Task.WhenAny(other, gaveWay.Task) == other)
+            {
+                Assert.True((await other).IsSuccess);
+                committedFirst++;
+            }
+        };
+
+        BeforeCommitStore.Marked = true;
+        var charged = await shop.Wallets.ChargeAsync(User(1), Money(7));
+        BeforeCommitStore.Marked = false;
+        store.BeforeMarkedCommits = null;
+        Assert.All(await Task.WhenAll(others), r => Assert.True(r.IsSuccess, r.ToString()));
+        Assert.False(contention.IsHeld);
+        return (charged, committedFirst, await shop.Wallets.GetBalanceAsync(User(1)));
     }
 
     [StoreFact]

@@ -41,59 +41,96 @@ internal sealed class CommerceRuntime
     /// failure is committed too (with nothing staged), so that the refusal is checked against a consistent
     /// snapshot of what it read; whatever it staged before refusing is dropped.
     /// </summary>
+    /// <remarks>
+    /// A use case that keeps losing takes priority (see <see cref="ContentionManager"/>): while it holds
+    /// it, other writing use cases wait a bounded time before their attempts, and it retries without back-off.
+    /// </remarks>
     /// <exception cref="CommitOutcomeUnknownException">The store could not tell whether the commit applied.</exception>
-    public async ValueTask<Result<T>> RunAsync<TState, T>(
+    public ValueTask<Result<T>> RunAsync<TState, T>(
         string operation,
         TState state,
         Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        CancellationToken cancellationToken) =>
+        RunAsync(operation, state, useCase, readOnly: false, cancellationToken);
+
+    /// <summary>The contention manager shared by every use case of this runtime.</summary>
+    internal ContentionManager Contention { get; } = new();
+
+    private async ValueTask<Result<T>> RunAsync<TState, T>(
+        string operation,
+        TState state,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        bool readOnly,
         CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        object? priority = null;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var started = Stopwatch.GetTimestamp();
-            var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
-            await using (unitOfWork.ConfigureAwait(false))
+            for (var attempt = 1; ; attempt++)
             {
-                var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
-                if (result.IsFailure)
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!readOnly)
                 {
-                    // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
-                    unitOfWork.DiscardWrites();
+                    // Reads never make a commit fail, so only writers give way to a use case that keeps losing.
+                    await Contention.GiveWayAsync(priority, cancellationToken).ConfigureAwait(false);
                 }
 
-                if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
+                var started = Stopwatch.GetTimestamp();
+                var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
+                await using (unitOfWork.ConfigureAwait(false))
                 {
-                    return result;
+                    var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
+                    if (result.IsFailure)
+                    {
+                        // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
+                        unitOfWork.DiscardWrites();
+                    }
+
+                    if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        return result;
+                    }
+                }
+
+                if (attempt >= Options.MaxCommitAttempts)
+                {
+                    Log.RetriesExhausted(Logger, operation, attempt);
+                    return Errors.ConcurrencyConflict(operation, attempt);
+                }
+
+                Log.CommitConflict(Logger, operation, attempt);
+                if (!readOnly)
+                {
+                    priority ??= Contention.TryTake(attempt, Stopwatch.GetElapsedTime(started));
+                    if (priority is not null)
+                    {
+                        continue; // The others give way: retry at once.
+                    }
+                }
+
+                // A quick attempt (an in-memory store) is retried after a short random spin on this thread, up
+                // to attempt 5: such a conflict usually means that one other commit got there first, and it is
+                // over within microseconds; a timer (a millisecond at least) or a hop to the thread pool would
+                // cost far more than the retry. A slow attempt (a database round trip) is retried at once, then
+                // with back-off. The randomness keeps colliding use cases out of lockstep.
+                var next = attempt + 1;
+                var quick = Stopwatch.GetElapsedTime(started) < QuickAttempt;
+                if (next < FirstDelayedAttempt(quick))
+                {
+                    Thread.SpinWait(Random.Shared.Next(1 << (next + 4)));
+                    continue;
+                }
+
+                var delay = BackoffBefore(next, quick);
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 }
             }
-
-            if (attempt >= Options.MaxCommitAttempts)
-            {
-                Log.RetriesExhausted(Logger, operation, attempt);
-                return Errors.ConcurrencyConflict(operation, attempt);
-            }
-
-            Log.CommitConflict(Logger, operation, attempt);
-
-            // A quick attempt (an in-memory store) is retried after a short random spin on this thread, up
-            // to attempt 5: such a conflict usually means that one other commit got there first, and it is
-            // over within microseconds; a timer (a millisecond at least) or a hop to the thread pool would
-            // cost far more than the retry. A slow attempt (a database round trip) is retried at once, then
-            // with back-off. The randomness keeps colliding use cases out of lockstep.
-            var next = attempt + 1;
-            var quick = Stopwatch.GetElapsedTime(started) < QuickAttempt;
-            if (next < FirstDelayedAttempt(quick))
-            {
-                Thread.SpinWait(Random.Shared.Next(1 << (next + 4)));
-                continue;
-            }
-
-            var delay = BackoffBefore(next, quick);
-            if (delay > TimeSpan.Zero)
-            {
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
+        }
+        finally
+        {
+            Contention.Release(priority);
         }
     }
 
@@ -104,7 +141,7 @@ internal sealed class CommerceRuntime
         Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
         CancellationToken cancellationToken)
     {
-        var result = await RunAsync(operation, state, useCase, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(operation, state, useCase, readOnly: true, cancellationToken).ConfigureAwait(false);
         return result.IsSuccess
             ? result.Value
             : throw new InvalidOperationException(result.Error.Message);

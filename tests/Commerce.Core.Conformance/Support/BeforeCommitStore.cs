@@ -21,6 +21,26 @@ public sealed class BeforeCommitStore(ICommerceStore inner) : ICommerceStore
         set => Volatile.Write(ref _beforeNextCommit, value);
     }
 
+    private static readonly AsyncLocal<bool> s_marked = new();
+    private Func<Task>? _beforeMarkedCommits;
+
+    /// <summary>Marks the calling flow (and what it awaits): <see cref="BeforeMarkedCommits"/> runs before its commits only.</summary>
+    public static bool Marked
+    {
+        get => s_marked.Value;
+        set => s_marked.Value = value;
+    }
+
+    /// <summary>
+    /// Runs before every commit that a <see cref="Marked"/> flow sends (until cleared), but not before the
+    /// commits the hook causes itself, which run in flows that are not marked.
+    /// </summary>
+    public Func<Task>? BeforeMarkedCommits
+    {
+        get => Volatile.Read(ref _beforeMarkedCommits);
+        set => Volatile.Write(ref _beforeMarkedCommits, value);
+    }
+
     public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
         new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
@@ -39,6 +59,11 @@ public sealed class BeforeCommitStore(ICommerceStore inner) : ICommerceStore
             if (Interlocked.Exchange(ref store._beforeNextCommit, null) is { } hook)
             {
                 await hook();
+            }
+
+            if (Marked && store.BeforeMarkedCommits is { } marked)
+            {
+                await marked();
             }
 
             return await inner.CommitAsync(changes, cancellationToken);
