@@ -83,6 +83,7 @@ internal static class RateLimits
             {
                 Status = StatusCodes.Status429TooManyRequests,
                 Title = "Too Many Requests",
+                Type = "https://tools.ietf.org/html/rfc6585#section-4",
                 Detail = string.Create(
                     CultureInfo.InvariantCulture,
                     $"Too many writes: at most {settings.PermitLimit} every {settings.Window}. Retry after {seconds} seconds."),

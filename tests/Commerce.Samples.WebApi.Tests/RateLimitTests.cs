@@ -36,6 +36,7 @@ public sealed class RateLimitTests : IAsyncLifetime
 
         var problem = await ApiServer.ExpectProblemAsync(refused, HttpStatusCode.TooManyRequests, "TooManyRequests");
         Assert.Contains("Too many writes", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("https://tools.ietf.org/html/rfc6585#section-4", problem.GetProperty("type").GetString());
         var retryAfter = Assert.Single(refused.Headers.GetValues("Retry-After"));
         Assert.InRange(int.Parse(retryAfter, System.Globalization.CultureInfo.InvariantCulture), 1, 3600);
         Assert.Equal(Limit * 100, await Api.BalanceAsync(1));
