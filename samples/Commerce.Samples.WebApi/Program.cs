@@ -47,7 +47,7 @@ public partial class Program
         builder.Services.AddWriteRateLimiting(builder.Configuration);
         builder.Services.AddSampleTelemetry(builder.Configuration);
         builder.Services.AddHealthChecks();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(options => options.AddBearerSecurity());
         if (builder.Configuration.GetValue<bool>("Seed:Enabled"))
         {
             builder.Services.AddHostedService<SeedData>();
