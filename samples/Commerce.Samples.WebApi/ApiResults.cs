@@ -32,6 +32,13 @@ internal static class ApiResults
             statusCode: StatusCodes.Status400BadRequest,
             extensions: new Dictionary<string, object?> { ["code"] = InvalidRequest });
 
+    /// <summary>403 with code <c>Forbidden</c>: the caller is known but may not act on this resource.</summary>
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(
+            detail: detail,
+            statusCode: StatusCodes.Status403Forbidden,
+            extensions: new Dictionary<string, object?> { ["code"] = "Forbidden" });
+
     public static int StatusCodeOf(CommerceErrorCode code) => code switch
     {
         CommerceErrorCode.ProductNotFound or CommerceErrorCode.OrderNotFound or CommerceErrorCode.CartItemNotFound
@@ -45,7 +52,8 @@ internal static class ApiResults
 
     /// <summary>
     /// Gives every problem details response a <c>code</c>, also those the framework writes itself: malformed
-    /// JSON, missing bodies and non-numeric ids (400), unknown routes (404), unhandled exceptions (500).
+    /// JSON, missing bodies and non-numeric ids (400), a missing or invalid token (401), a token without the right
+    /// (403), unknown routes (404), unhandled exceptions (500).
     /// </summary>
     public static void AddErrorCode(ProblemDetailsContext context)
     {
@@ -55,18 +63,30 @@ internal static class ApiResults
             problem.Extensions["code"] = (problem.Status ?? context.HttpContext.Response.StatusCode) switch
             {
                 StatusCodes.Status400BadRequest => InvalidRequest,
+                StatusCodes.Status401Unauthorized => "Unauthorized",
+                StatusCodes.Status403Forbidden => "Forbidden",
                 StatusCodes.Status404NotFound => "NotFound",
                 StatusCodes.Status405MethodNotAllowed => "MethodNotAllowed",
                 StatusCodes.Status413PayloadTooLarge => "PayloadTooLarge",
                 StatusCodes.Status415UnsupportedMediaType => "UnsupportedMediaType",
+                StatusCodes.Status429TooManyRequests => "TooManyRequests",
                 >= 500 => "InternalError",
                 _ => "HttpError",
             };
         }
 
-        if (problem.Status == StatusCodes.Status400BadRequest && problem.Detail is null)
+        if (problem.Detail is null)
         {
-            problem.Detail = "The request could not be read: check that the body is well-formed JSON of the expected shape and that ids and numbers are numeric.";
+            problem.Detail = problem.Status switch
+            {
+                StatusCodes.Status400BadRequest =>
+                    "The request could not be read: check that the body is well-formed JSON of the expected shape and that ids and numbers are numeric.",
+                StatusCodes.Status401Unauthorized =>
+                    "This request needs a valid bearer token (Authorization: Bearer <token>).",
+                StatusCodes.Status403Forbidden =>
+                    "The token does not allow this request: a customer acts only on their own wallet, ledger, cart and orders, and the catalog is managed by the catalog-admin role.",
+                _ => null,
+            };
         }
 
         if (context.Exception is not null)

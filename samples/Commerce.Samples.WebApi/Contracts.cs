@@ -12,8 +12,8 @@ internal sealed record AddProductRequest(long Id, string? Name, long Price, int 
 /// <summary>Body of POST /products/{id}/restock.</summary>
 internal sealed record RestockRequest(int Quantity);
 
-/// <summary>Body of POST /orders.</summary>
-internal sealed record PlaceOrderRequest(long UserId, IReadOnlyList<OrderItemRequest>? Items);
+/// <summary>Body of POST /orders; <c>userId</c> may be left out (it is the caller's), and if present must be the caller's.</summary>
+internal sealed record PlaceOrderRequest(long? UserId, IReadOnlyList<OrderItemRequest>? Items);
 
 /// <summary>One line of <see cref="PlaceOrderRequest"/>.</summary>
 internal readonly record struct OrderItemRequest(long ProductId, int Quantity);

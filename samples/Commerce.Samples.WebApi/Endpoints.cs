@@ -19,8 +19,8 @@ internal static class Endpoints
 
     public static void MapWalletEndpoints(this IEndpointRouteBuilder app)
     {
-        var users = app.MapGroup("/users/{userId}").WithTags("Wallets").ProducesProblem(StatusCodes.Status400BadRequest);
-        users.MapPost("/balance/charge", ChargeAsync).ProducesProblem(StatusCodes.Status409Conflict);
+        var users = app.MapGroup("/users/{userId}").WithTags("Wallets").RequireAccountOwner();
+        users.MapPost("/balance/charge", ChargeAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
         users.MapGet("/balance", GetBalanceAsync);
         users.MapGet("/ledger", GetLedgerAsync);
     }
@@ -29,33 +29,56 @@ internal static class Endpoints
     {
         var products = app.MapGroup("/products").WithTags("Products").ProducesProblem(StatusCodes.Status400BadRequest);
         products.MapGet("/", ListProductsAsync);
-        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict);
+        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireCatalogAdmin().RequireWriteLimit();
         products.MapGet("/popular", GetPopularAsync);
         products.MapGet("/{id}", GetProductAsync).ProducesProblem(StatusCodes.Status404NotFound);
-        products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireCatalogAdmin().RequireWriteLimit();
     }
 
     public static void MapOrderEndpoints(this IEndpointRouteBuilder app)
     {
-        var orders = app.MapGroup("/orders").WithTags("Orders").ProducesProblem(StatusCodes.Status400BadRequest);
+        var orders = app.MapGroup("/orders").WithTags("Orders").RequireCustomer();
         orders.MapPost("/", PlaceOrderAsync)
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireWriteLimit();
         orders.MapGet("/{orderId}", GetOrderAsync).ProducesProblem(StatusCodes.Status404NotFound);
         orders.MapPost("/{orderId}/cancel", CancelOrderAsync)
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
-        app.MapGet("/users/{userId}/orders", ListUserOrdersAsync).WithTags("Orders").ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireWriteLimit();
+        app.MapGet("/users/{userId}/orders", ListUserOrdersAsync).WithTags("Orders").RequireAccountOwner();
     }
 
     public static void MapCartEndpoints(this IEndpointRouteBuilder app)
     {
-        var cart = app.MapGroup("/users/{userId}/cart").WithTags("Carts").ProducesProblem(StatusCodes.Status400BadRequest);
+        var cart = app.MapGroup("/users/{userId}/cart").WithTags("Carts").RequireAccountOwner();
         cart.MapGet("/", GetCartAsync);
-        cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound);
-        cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound);
-        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict);
+        cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireWriteLimit();
+        cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireWriteLimit();
+        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
     }
+
+    // Every protected route also answers 400 (a malformed route id), 401 (no valid token) and 403 (a token without the right).
+    private static RouteGroupBuilder RequireAccountOwner(this RouteGroupBuilder group) =>
+        group.RequireAuthorization(Security.AccountOwner).ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+
+    private static RouteHandlerBuilder RequireAccountOwner(this RouteHandlerBuilder endpoint) =>
+        endpoint.RequireAuthorization(Security.AccountOwner).ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+
+    private static RouteGroupBuilder RequireCustomer(this RouteGroupBuilder group) =>
+        group.RequireAuthorization(Security.Customer).ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+
+    private static RouteHandlerBuilder RequireCatalogAdmin(this RouteHandlerBuilder endpoint) =>
+        endpoint.RequireAuthorization(Security.CatalogAdmin)
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+
+    /// <summary>A write: counted by the per-caller rate limit, 429 past it.</summary>
+    private static RouteHandlerBuilder RequireWriteLimit(this RouteHandlerBuilder builder) =>
+        builder.RequireRateLimiting(RateLimits.Writes).ProducesProblem(StatusCodes.Status429TooManyRequests);
 
     // ------------------------------------------------------------------ wallets
 
@@ -106,14 +129,26 @@ internal static class Endpoints
             return ApiResults.BadRequest($"limit must be between 1 and {options.MaxPageSize}.");
         }
 
+        if (after < 0)
+        {
+            return ApiResults.BadRequest("after must be 0 or more.");
+        }
+
         var page = await catalog.ListProductsAsync(after is { } id ? new ProductId(id) : null, pageSize, ct);
         return TypedResults.Ok(page.Select(ProductResponse.From).ToArray());
     }
 
     private static async Task<Results<Created<ProductResponse>, ProblemHttpResult>> AddProductAsync(
-        AddProductRequest request, ICatalogService catalog, CancellationToken ct) =>
-        (await catalog.AddProductAsync(new ProductId(request.Id), request.Name ?? "", new Money(request.Price), request.Stock, ct))
+        AddProductRequest request, ICatalogService catalog, CancellationToken ct)
+    {
+        if (request.Id <= 0)
+        {
+            return ApiResults.BadRequest("id must be a positive integer.");
+        }
+
+        return (await catalog.AddProductAsync(new ProductId(request.Id), request.Name ?? "", new Money(request.Price), request.Stock, ct))
             .ToHttp(product => TypedResults.Created($"/products/{product.Id}", ProductResponse.From(product)));
+    }
 
     private static async Task<Results<Ok<ProductResponse>, ProblemHttpResult>> GetProductAsync(
         long id, ICatalogService catalog, CancellationToken ct) =>
@@ -149,10 +184,29 @@ internal static class Endpoints
     private static async Task<Results<Created<OrderResponse>, ProblemHttpResult>> PlaceOrderAsync(
         PlaceOrderRequest request,
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        HttpContext context,
         IOrderService orders,
         CancellationToken ct)
     {
-        var user = new UserId(request.UserId);
+        var user = context.CallerId();
+        if (request.UserId is { } named)
+        {
+            if (named <= 0)
+            {
+                return ApiResults.BadRequest("userId must be a positive integer.");
+            }
+
+            if (named != user.Value)
+            {
+                return ApiResults.Forbidden("A customer places orders for themself only: userId must be the token's user, or left out.");
+            }
+        }
+
+        if (FirstNonPositiveProduct(request.Items) is { } index)
+        {
+            return ApiResults.BadRequest($"items[{index}].productId must be a positive integer.");
+        }
+
         var lines = (request.Items ?? []).Select(i => new OrderLineRequest(new ProductId(i.ProductId), i.Quantity)).ToArray();
         var placed = idempotencyKey is null
             ? await orders.PlaceOrderAsync(user, lines, ct)
@@ -161,12 +215,50 @@ internal static class Endpoints
     }
 
     private static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> GetOrderAsync(
-        Guid orderId, IOrderService orders, CancellationToken ct) =>
-        (await orders.GetOrderAsync(new OrderId(orderId), ct)).ToHttp(order => TypedResults.Ok(OrderResponse.From(order)));
+        Guid orderId, HttpContext context, IOrderService orders, CancellationToken ct)
+    {
+        var order = await orders.GetOrderAsync(new OrderId(orderId), ct);
+        if (order.IsSuccess && order.Value.UserId != context.CallerId())
+        {
+            return OtherUsersOrder();
+        }
+
+        return order.ToHttp(o => TypedResults.Ok(OrderResponse.From(o)));
+    }
 
     private static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> CancelOrderAsync(
-        Guid orderId, IOrderService orders, CancellationToken ct) =>
-        (await orders.CancelOrderAsync(new OrderId(orderId), ct)).ToHttp(order => TypedResults.Ok(OrderResponse.From(order)));
+        Guid orderId, HttpContext context, IOrderService orders, CancellationToken ct)
+    {
+        // An order never changes hands, so the owner read here is the owner of the order being cancelled.
+        var order = await orders.GetOrderAsync(new OrderId(orderId), ct);
+        if (order.IsSuccess && order.Value.UserId != context.CallerId())
+        {
+            return OtherUsersOrder();
+        }
+
+        return (await orders.CancelOrderAsync(new OrderId(orderId), ct)).ToHttp(o => TypedResults.Ok(OrderResponse.From(o)));
+    }
+
+    private static ProblemHttpResult OtherUsersOrder() =>
+        ApiResults.Forbidden("The order belongs to another user: a customer reads and cancels their own orders only.");
+
+    private static int? FirstNonPositiveProduct(IReadOnlyList<OrderItemRequest>? items)
+    {
+        if (items is null)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i].ProductId <= 0)
+            {
+                return i;
+            }
+        }
+
+        return null;
+    }
 
     private static async Task<Results<Ok<OrderResponse[]>, ProblemHttpResult>> ListUserOrdersAsync(
         long userId, int? limit, IOrderService orders, CancellationToken ct)
@@ -190,9 +282,16 @@ internal static class Endpoints
         TypedResults.Ok(CartResponse.From(await carts.GetCartAsync(new UserId(userId), ct)));
 
     private static async Task<Results<Ok<CartResponse>, ProblemHttpResult>> AddCartItemAsync(
-        long userId, CartItemRequest request, ICartService carts, CancellationToken ct) =>
-        (await carts.AddItemAsync(new UserId(userId), new ProductId(request.ProductId), request.Quantity, ct))
+        long userId, CartItemRequest request, ICartService carts, CancellationToken ct)
+    {
+        if (request.ProductId <= 0)
+        {
+            return ApiResults.BadRequest("productId must be a positive integer.");
+        }
+
+        return (await carts.AddItemAsync(new UserId(userId), new ProductId(request.ProductId), request.Quantity, ct))
             .ToHttp(cart => TypedResults.Ok(CartResponse.From(cart)));
+    }
 
     private static async Task<Results<Ok<CartResponse>, ProblemHttpResult>> RemoveCartItemAsync(
         long userId, long productId, ICartService carts, CancellationToken ct) =>

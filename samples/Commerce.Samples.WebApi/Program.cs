@@ -1,8 +1,9 @@
 // An HTTP API over the Commerce library, on the in-memory store.
 //
-//   dotnet run --project samples/Commerce.Samples.WebApi -- --urls http://127.0.0.1:5080 --Seed:Enabled=true
+//   dotnet run --project samples/Commerce.Samples.WebApi -- --urls http://127.0.0.1:5080 --environment Development --Seed:Enabled=true
 //
-// Every failure is RFC 9457 problem details with a "code" extension (see ApiResults).
+// Every failure is RFC 9457 problem details with a "code" extension (see ApiResults). Who may call what is in
+// Security, the write rate limit in RateLimits, telemetry in Telemetry; samples/README.md describes all three.
 using System.Text.Json.Serialization;
 using Commerce;
 using Commerce.Samples.WebApi;
@@ -26,9 +27,15 @@ public partial class Program
         {
             // Numbers are numbers: "1000" (a string) is not an amount.
             options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            // One meaning per body: {"amount":100,"amount":200} and properties the request does not take are refused,
+            // rather than the last one or nothing silently winning.
+            options.SerializerOptions.AllowDuplicateProperties = false;
+            options.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         });
-        // Malformed bodies and non-numeric ids get a 400 problem details in every environment, not an exception.
-        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = false);
+        // A body or query value the framework cannot bind throws BadHttpRequestException, which
+        // RequestValidation.BadRequestHandler answers with a 400 problem naming the cause, in every environment.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<RequestValidation.BadRequestHandler>();
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = ApiResults.AddErrorCode);
         builder.Services.AddHttpLogging(options =>
         {
@@ -36,8 +43,11 @@ public partial class Program
                 | HttpLoggingFields.RequestQuery | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
             options.CombineLogs = true;
         });
+        builder.Services.AddSampleSecurity();
+        builder.Services.AddWriteRateLimiting(builder.Configuration);
+        builder.Services.AddSampleTelemetry(builder.Configuration);
         builder.Services.AddHealthChecks();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(options => options.AddBearerSecurity());
         if (builder.Configuration.GetValue<bool>("Seed:Enabled"))
         {
             builder.Services.AddHostedService<SeedData>();
@@ -45,12 +55,19 @@ public partial class Program
 
         var app = builder.Build();
 
+        app.UseHttpLogging();            // first, so that it logs the status the client finally gets
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseHttpLogging();
+        app.UseRequestBodyBuffering();
+        app.UseRouting();
+        app.UseRouteValueValidation();   // 400 for a malformed id in the path, whoever asks
+        app.UseAuthentication();
+        app.UseAuthorization();          // 401 without a valid token, 403 without the right
+        app.UseRateLimiter();            // after authentication: writes are counted per user
 
         app.MapOpenApi();
         app.MapHealthChecks("/health");
+        app.MapPrometheusScrapingEndpoint();
         app.MapWalletEndpoints();
         app.MapProductEndpoints();
         app.MapOrderEndpoints();

@@ -68,6 +68,38 @@ public abstract class CatalogConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_name_with_a_control_character_or_an_unpaired_surrogate_is_InvalidProductName_and_adds_nothing()
+    {
+        using var shop = CreateShop();
+        string[] names =
+        [
+            "Tea\0", "\0", "Green\u0007tea", "Line\nbreak", "Tab\there", "Esc\u001b[31mRed", "Del\u007f", "Next\u0085line",
+            "Half \ud83c", "\udf75 half", "Swapped \udf75\ud83c",
+        ];
+
+        for (var i = 0; i < names.Length; i++)
+        {
+            var result = await shop.Catalog.AddProductAsync(Product(i + 1), names[i], Money(10), 1);
+            Assert.True(result.IsFailure, $"name #{i} was accepted");
+            Assert.Equal(CommerceErrorCode.InvalidProductName, result.Error.Code);
+        }
+
+        Assert.Empty(await shop.Catalog.ListProductsAsync());
+    }
+
+    [StoreFact]
+    public async Task A_name_with_accents_symbols_and_characters_outside_the_basic_plane_is_stored_as_given()
+    {
+        using var shop = CreateShop();
+        const string Name = "Th\u00e9 vert \u2615 \ud83c\udf75 \u00bd kg";
+
+        var added = await shop.Catalog.AddProductAsync(Product(1), Name, Money(10), 1);
+
+        Assert.Equal(Name, added.Value.Name);
+        Assert.Equal(Name, (await shop.Catalog.GetProductAsync(Product(1))).Value.Name);
+    }
+
+    [StoreFact]
     public async Task A_negative_price_is_InvalidAmount_and_adds_nothing()
     {
         using var shop = CreateShop();

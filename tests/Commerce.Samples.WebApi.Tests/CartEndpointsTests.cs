@@ -10,17 +10,17 @@ public sealed class CartEndpointsTests : ApiTest
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await Api.AddProductAsync(2, "Mouse", 1500, 10);
 
-        var created = await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 });
+        var created = await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 });
         Assert.Equal(HttpStatusCode.OK, created.StatusCode);
         Assert.Equal(
             """{"userId":3,"lines":[{"productId":1,"name":"Keyboard","unitPrice":3000,"quantity":2,"lineTotal":6000}],"total":6000}""",
             await created.Content.ReadAsStringAsync());
 
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
-        var increased = await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
+        var increased = await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
         Assert.Equal(10_500, increased.GetProperty("total").GetInt64());
 
-        var view = await Api.GetJsonAsync("/users/3/cart");
+        var view = await Api.User(3).GetJsonAsync("/users/3/cart");
         Assert.Equal(
             """{"userId":3,"lines":[{"productId":1,"name":"Keyboard","unitPrice":3000,"quantity":3,"lineTotal":9000},{"productId":2,"name":"Mouse","unitPrice":1500,"quantity":1,"lineTotal":1500}],"total":10500}""",
             view.GetRawText());
@@ -31,19 +31,19 @@ public sealed class CartEndpointsTests : ApiTest
     {
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await Api.AddProductAsync(2, "Mouse", 1500, 10);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 }), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
 
-        var removed = await ApiServer.ExpectAsync(await Client.DeleteAsync(new Uri("/users/3/cart/items/2", UriKind.Relative)), HttpStatusCode.OK);
+        var removed = await ApiServer.ExpectAsync(await Api.User(3).DeleteAsync("/users/3/cart/items/2"), HttpStatusCode.OK);
         Assert.Equal(
             """{"userId":3,"lines":[{"productId":1,"name":"Keyboard","unitPrice":3000,"quantity":2,"lineTotal":6000}],"total":6000}""",
             removed.GetRawText());
 
         await ApiServer.ExpectProblemAsync(
-            await Client.DeleteAsync(new Uri("/users/3/cart/items/2", UriKind.Relative)), HttpStatusCode.NotFound, "CartItemNotFound");
+            await Api.User(3).DeleteAsync("/users/3/cart/items/2"), HttpStatusCode.NotFound, "CartItemNotFound");
         await ApiServer.ExpectProblemAsync(
-            await Client.DeleteAsync(new Uri("/users/3/cart/items/two", UriKind.Relative)), HttpStatusCode.BadRequest, "InvalidRequest");
-        Assert.Equal(6000, (await Api.GetJsonAsync("/users/3/cart")).GetProperty("total").GetInt64());
+            await Api.User(3).DeleteAsync("/users/3/cart/items/two"), HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Equal(6000, (await Api.User(3).GetJsonAsync("/users/3/cart")).GetProperty("total").GetInt64());
     }
 
     [Fact]
@@ -52,10 +52,10 @@ public sealed class CartEndpointsTests : ApiTest
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await Api.AddProductAsync(2, "Mouse", 1500, 10);
         await Api.ChargeAsync(3, 20_000);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 }), HttpStatusCode.OK);
 
-        var response = await Api.PostAsync("/users/3/cart/checkout");
+        var response = await Api.User(3).PostAsync("/users/3/cart/checkout");
         var order = await ApiServer.ExpectAsync(response, HttpStatusCode.Created);
 
         var id = order.GetProperty("id").GetGuid();
@@ -67,25 +67,25 @@ public sealed class CartEndpointsTests : ApiTest
         Assert.Equal(7500, order.GetProperty("total").GetInt64());
         Assert.Equal("Placed", order.GetProperty("status").GetString());
 
-        Assert.Equal("""{"userId":3,"lines":[],"total":0}""", (await Api.GetJsonAsync("/users/3/cart")).GetRawText());
+        Assert.Equal("""{"userId":3,"lines":[],"total":0}""", (await Api.User(3).GetJsonAsync("/users/3/cart")).GetRawText());
         Assert.Equal(12_500, await Api.BalanceAsync(3));
         Assert.Equal(8, await Api.StockAsync(1));
         Assert.Equal(9, await Api.StockAsync(2));
-        Assert.Equal(order.GetRawText(), (await Api.GetJsonAsync($"/orders/{id}")).GetRawText());
-        Assert.Equal(id, Assert.Single((await Api.GetJsonAsync("/users/3/orders")).EnumerateArray()).GetProperty("id").GetGuid());
+        Assert.Equal(order.GetRawText(), (await Api.User(3).GetJsonAsync($"/orders/{id}")).GetRawText());
+        Assert.Equal(id, Assert.Single((await Api.User(3).GetJsonAsync("/users/3/orders")).EnumerateArray()).GetProperty("id").GetGuid());
     }
 
     [Fact]
     public async Task Checking_out_an_empty_cart_is_a_400_EmptyOrder()
     {
         await Api.ChargeAsync(3, 1000);
-        await ApiServer.ExpectProblemAsync(await Api.PostAsync("/users/3/cart/checkout"), HttpStatusCode.BadRequest, "EmptyOrder");
+        await ApiServer.ExpectProblemAsync(await Api.User(3).PostAsync("/users/3/cart/checkout"), HttpStatusCode.BadRequest, "EmptyOrder");
 
         // Emptied by removing its only line: still empty.
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Client.DeleteAsync(new Uri("/users/3/cart/items/1", UriKind.Relative)), HttpStatusCode.OK);
-        await ApiServer.ExpectProblemAsync(await Api.PostAsync("/users/3/cart/checkout"), HttpStatusCode.BadRequest, "EmptyOrder");
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).DeleteAsync("/users/3/cart/items/1"), HttpStatusCode.OK);
+        await ApiServer.ExpectProblemAsync(await Api.User(3).PostAsync("/users/3/cart/checkout"), HttpStatusCode.BadRequest, "EmptyOrder");
         Assert.Equal(1000, await Api.BalanceAsync(3));
     }
 
@@ -94,15 +94,15 @@ public sealed class CartEndpointsTests : ApiTest
     {
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await Api.ChargeAsync(3, 1000);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 }), HttpStatusCode.OK);
-        var before = (await Api.GetJsonAsync("/users/3/cart")).GetRawText();
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 2 }), HttpStatusCode.OK);
+        var before = (await Api.User(3).GetJsonAsync("/users/3/cart")).GetRawText();
 
-        await ApiServer.ExpectProblemAsync(await Api.PostAsync("/users/3/cart/checkout"), HttpStatusCode.Conflict, "InsufficientBalance");
+        await ApiServer.ExpectProblemAsync(await Api.User(3).PostAsync("/users/3/cart/checkout"), HttpStatusCode.Conflict, "InsufficientBalance");
 
-        Assert.Equal(before, (await Api.GetJsonAsync("/users/3/cart")).GetRawText());
+        Assert.Equal(before, (await Api.User(3).GetJsonAsync("/users/3/cart")).GetRawText());
         Assert.Equal(1000, await Api.BalanceAsync(3));
         Assert.Equal(10, await Api.StockAsync(1));
-        Assert.Equal(0, (await Api.GetJsonAsync("/users/3/orders")).GetArrayLength());
+        Assert.Equal(0, (await Api.User(3).GetJsonAsync("/users/3/orders")).GetArrayLength());
     }
 
     [Fact]
@@ -111,14 +111,14 @@ public sealed class CartEndpointsTests : ApiTest
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await Api.AddProductAsync(2, "Monitor", 20_000, 1);
         await Api.ChargeAsync(3, 100_000);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 2 }), HttpStatusCode.OK);
-        var before = (await Api.GetJsonAsync("/users/3/cart")).GetRawText();
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 2, quantity = 2 }), HttpStatusCode.OK);
+        var before = (await Api.User(3).GetJsonAsync("/users/3/cart")).GetRawText();
 
-        var problem = await ApiServer.ExpectProblemAsync(await Api.PostAsync("/users/3/cart/checkout"), HttpStatusCode.Conflict, "InsufficientStock");
+        var problem = await ApiServer.ExpectProblemAsync(await Api.User(3).PostAsync("/users/3/cart/checkout"), HttpStatusCode.Conflict, "InsufficientStock");
 
         Assert.Equal(2, Assert.Single(problem.GetProperty("productIds").EnumerateArray()).GetInt64());
-        Assert.Equal(before, (await Api.GetJsonAsync("/users/3/cart")).GetRawText());
+        Assert.Equal(before, (await Api.User(3).GetJsonAsync("/users/3/cart")).GetRawText());
         Assert.Equal(100_000, await Api.BalanceAsync(3));
         Assert.Equal(10, await Api.StockAsync(1));
     }
@@ -126,7 +126,7 @@ public sealed class CartEndpointsTests : ApiTest
     [Fact]
     public async Task An_empty_cart_has_no_lines_and_a_zero_total()
     {
-        Assert.Equal("""{"userId":5,"lines":[],"total":0}""", (await Api.GetJsonAsync("/users/5/cart")).GetRawText());
+        Assert.Equal("""{"userId":5,"lines":[],"total":0}""", (await Api.User(5).GetJsonAsync("/users/5/cart")).GetRawText());
     }
 
     [Fact]
@@ -134,11 +134,11 @@ public sealed class CartEndpointsTests : ApiTest
     {
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/users/3/cart/items", new { productId = 9, quantity = 1 }), HttpStatusCode.NotFound, "ProductNotFound");
+            await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 9, quantity = 1 }), HttpStatusCode.NotFound, "ProductNotFound");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 0 }), HttpStatusCode.BadRequest, "InvalidQuantity");
+            await Api.User(3).PostJsonAsync("/users/3/cart/items", new { productId = 1, quantity = 0 }), HttpStatusCode.BadRequest, "InvalidQuantity");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostRawAsync("/users/3/cart/items", "{\"productId\":1,"), HttpStatusCode.BadRequest, "InvalidRequest");
-        Assert.Equal(0, (await Api.GetJsonAsync("/users/3/cart")).GetProperty("lines").GetArrayLength());
+            await Api.User(3).PostRawAsync("/users/3/cart/items", "{\"productId\":1,"), HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Equal(0, (await Api.User(3).GetJsonAsync("/users/3/cart")).GetProperty("lines").GetArrayLength());
     }
 }

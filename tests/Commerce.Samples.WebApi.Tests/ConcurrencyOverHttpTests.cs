@@ -21,7 +21,7 @@ public sealed class ConcurrencyOverHttpTests : ApiTest
     public async Task Concurrent_charges_to_one_wallet_are_all_applied()
     {
         const int Clients = 200;
-        var responses = await RaceAsync(Clients, i => Api.PostJsonAsync("/users/1/balance/charge", new { amount = i + 1 }));
+        var responses = await RaceAsync(Clients, i => Api.User(1).PostJsonAsync("/users/1/balance/charge", new { amount = i + 1 }));
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(Clients * (Clients + 1) / 2, await Api.BalanceAsync(1));
@@ -35,7 +35,7 @@ public sealed class ConcurrencyOverHttpTests : ApiTest
         await Api.ChargeAsync(1, 100_000);
         var body = new { userId = 1, items = new[] { new { productId = 1, quantity = 2 } } };
 
-        var responses = await RaceAsync(Clients, _ => Api.PostWithKeyAsync("/orders", body, "one-order-please"));
+        var responses = await RaceAsync(Clients, _ => Api.User(1).PostWithKeyAsync("/orders", body, "one-order-please"));
 
         var orders = new List<string>();
         foreach (var response in responses)
@@ -46,15 +46,15 @@ public sealed class ConcurrencyOverHttpTests : ApiTest
         Assert.Single(orders.Distinct());
         Assert.Equal(100_000 - 6000, await Api.BalanceAsync(1));
         Assert.Equal(98, await Api.StockAsync(1));
-        Assert.Equal(1, (await Api.GetJsonAsync("/users/1/orders")).GetArrayLength());
-        Assert.Equal(2, (await Api.GetJsonAsync("/users/1/ledger")).GetArrayLength());
+        Assert.Equal(1, (await Api.User(1).GetJsonAsync("/users/1/orders")).GetArrayLength());
+        Assert.Equal(2, (await Api.User(1).GetJsonAsync("/users/1/ledger")).GetArrayLength());
     }
 
     [Fact]
     public async Task Concurrent_identical_keyed_charges_are_applied_once()
     {
         const int Clients = 20;
-        var responses = await RaceAsync(Clients, _ => Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 700 }, "top-up"));
+        var responses = await RaceAsync(Clients, _ => Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 700 }, "top-up"));
 
         foreach (var response in responses)
         {
@@ -76,7 +76,7 @@ public sealed class ConcurrencyOverHttpTests : ApiTest
         }
 
         var responses = await RaceAsync(Buyers, i =>
-            Api.PostJsonAsync("/orders", new { userId = i + 1, items = new[] { new { productId = 1, quantity = 1 } } }));
+            Api.User(i + 1).PostJsonAsync("/orders", new { userId = i + 1, items = new[] { new { productId = 1, quantity = 1 } } }));
 
         var sold = responses.Count(r => r.StatusCode == HttpStatusCode.Created);
         Assert.Equal(Stock, sold);

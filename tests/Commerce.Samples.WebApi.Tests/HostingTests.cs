@@ -42,6 +42,30 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_describes_the_bearer_scheme_and_which_operations_need_it()
+    {
+        var document = await Api.GetJsonAsync("/openapi/v1.json");
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+        Assert.Equal("JWT", scheme.GetProperty("bearerFormat").GetString());
+
+        var paths = document.GetProperty("paths");
+        bool NeedsToken(string path, string method) =>
+            paths.GetProperty(path).GetProperty(method).TryGetProperty("security", out var security)
+            && security.EnumerateArray().Any(requirement => requirement.TryGetProperty("Bearer", out _));
+
+        Assert.True(NeedsToken("/users/{userId}/balance", "get"));
+        Assert.True(NeedsToken("/users/{userId}/balance/charge", "post"));
+        Assert.True(NeedsToken("/orders", "post"));
+        Assert.True(NeedsToken("/orders/{orderId}", "get"));
+        Assert.True(NeedsToken("/products", "post"));
+        Assert.False(NeedsToken("/products", "get"));
+        Assert.False(NeedsToken("/products/{id}", "get"));
+        Assert.False(NeedsToken("/products/popular", "get"));
+    }
+
+    [Fact]
     public async Task An_unknown_route_is_a_404_problem()
     {
         await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");

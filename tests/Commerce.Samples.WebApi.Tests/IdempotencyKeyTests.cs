@@ -18,24 +18,24 @@ public sealed class IdempotencyKeyTests : ApiTest
     {
         await Api.ChargeAsync(1, 500);
 
-        var first = await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "charge-0001");
-        var retry = await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "charge-0001");
+        var first = await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "charge-0001");
+        var retry = await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "charge-0001");
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
         Assert.Equal("""{"userId":1,"balance":1500}""", await first.Content.ReadAsStringAsync());
         Assert.Equal("""{"userId":1,"balance":1500}""", await retry.Content.ReadAsStringAsync());
         Assert.Equal(1500, await Api.BalanceAsync(1));
-        Assert.Equal(2, (await Api.GetJsonAsync("/users/1/ledger")).GetArrayLength());
+        Assert.Equal(2, (await Api.User(1).GetJsonAsync("/users/1/ledger")).GetArrayLength());
     }
 
     [Fact]
     public async Task A_retry_answers_with_the_first_balance_even_after_other_charges()
     {
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "k"), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "k"), HttpStatusCode.OK);
         await Api.ChargeAsync(1, 1);
 
-        var retry = await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "k");
+        var retry = await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "k");
         Assert.Equal("""{"userId":1,"balance":1000}""", await retry.Content.ReadAsStringAsync());
         Assert.Equal(1001, await Api.BalanceAsync(1));
     }
@@ -43,10 +43,10 @@ public sealed class IdempotencyKeyTests : ApiTest
     [Fact]
     public async Task Reusing_a_charge_key_for_another_amount_is_a_409_IdempotencyKeyReused_and_changes_nothing()
     {
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "k"), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 1000 }, "k"), HttpStatusCode.OK);
 
         var problem = await ApiServer.ExpectProblemAsync(
-            await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 2000 }, "k"), HttpStatusCode.Conflict, "IdempotencyKeyReused");
+            await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 2000 }, "k"), HttpStatusCode.Conflict, "IdempotencyKeyReused");
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
         Assert.Equal(1000, await Api.BalanceAsync(1));
     }
@@ -55,9 +55,9 @@ public sealed class IdempotencyKeyTests : ApiTest
     public async Task A_key_is_scoped_to_its_user_and_to_its_kind_of_request()
     {
         await SeedAsync();
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/2/balance/charge", new { amount = 5000 }, "shared"), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/3/balance/charge", new { amount = 7000 }, "shared"), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/orders", OneKeyboard(user: 2), "shared"), HttpStatusCode.Created);
+        await ApiServer.ExpectAsync(await Api.User(2).PostWithKeyAsync("/users/2/balance/charge", new { amount = 5000 }, "shared"), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(3).PostWithKeyAsync("/users/3/balance/charge", new { amount = 7000 }, "shared"), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(2).PostWithKeyAsync("/orders", OneKeyboard(user: 2), "shared"), HttpStatusCode.Created);
 
         Assert.Equal(2000, await Api.BalanceAsync(2));
         Assert.Equal(7000, await Api.BalanceAsync(3));
@@ -89,7 +89,7 @@ public sealed class IdempotencyKeyTests : ApiTest
     public async Task An_invalid_key_is_a_400_InvalidIdempotencyKey_and_changes_nothing(string path, string key)
     {
         await SeedAsync();
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/1/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostJsonAsync("/users/1/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
         object? body = path switch
         {
             "/orders" => OneKeyboard(),
@@ -97,20 +97,20 @@ public sealed class IdempotencyKeyTests : ApiTest
             _ => new { amount = 1000 },
         };
 
-        await ApiServer.ExpectProblemAsync(await Api.PostWithKeyAsync(path, body, key), HttpStatusCode.BadRequest, "InvalidIdempotencyKey");
+        await ApiServer.ExpectProblemAsync(await Api.User(1).PostWithKeyAsync(path, body, key), HttpStatusCode.BadRequest, "InvalidIdempotencyKey");
 
         Assert.Equal(100_000, await Api.BalanceAsync(1));
         Assert.Equal(10, await Api.StockAsync(1));
-        Assert.Equal(1, (await Api.GetJsonAsync("/users/1/cart")).GetProperty("lines").GetArrayLength());
-        Assert.Equal(0, (await Api.GetJsonAsync("/users/1/orders")).GetArrayLength());
+        Assert.Equal(1, (await Api.User(1).GetJsonAsync("/users/1/cart")).GetProperty("lines").GetArrayLength());
+        Assert.Equal(0, (await Api.User(1).GetJsonAsync("/users/1/orders")).GetArrayLength());
     }
 
     [Fact]
     public async Task A_key_of_128_printable_characters_is_accepted()
     {
         var key = string.Concat(Enumerable.Repeat("Ab0 ~!", 22))[..128];
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 10 }, key), HttpStatusCode.OK);
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/1/balance/charge", new { amount = 10 }, key), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 10 }, key), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/users/1/balance/charge", new { amount = 10 }, key), HttpStatusCode.OK);
         Assert.Equal(10, await Api.BalanceAsync(1));
     }
 
@@ -118,8 +118,8 @@ public sealed class IdempotencyKeyTests : ApiTest
     public async Task A_retried_order_with_the_same_key_is_placed_once_and_answered_the_same()
     {
         await SeedAsync();
-        var first = await Api.PostWithKeyAsync("/orders", OneKeyboard(), "order-1");
-        var retry = await Api.PostWithKeyAsync("/orders", OneKeyboard(), "order-1");
+        var first = await Api.User(1).PostWithKeyAsync("/orders", OneKeyboard(), "order-1");
+        var retry = await Api.User(1).PostWithKeyAsync("/orders", OneKeyboard(), "order-1");
 
         var order = await ApiServer.ExpectAsync(first, HttpStatusCode.Created);
         var replayed = await ApiServer.ExpectAsync(retry, HttpStatusCode.Created);
@@ -127,17 +127,17 @@ public sealed class IdempotencyKeyTests : ApiTest
         Assert.Equal(first.Headers.Location, retry.Headers.Location);
         Assert.Equal(100_000 - 3000, await Api.BalanceAsync(1));
         Assert.Equal(9, await Api.StockAsync(1));
-        Assert.Equal(1, (await Api.GetJsonAsync("/users/1/orders")).GetArrayLength());
+        Assert.Equal(1, (await Api.User(1).GetJsonAsync("/users/1/orders")).GetArrayLength());
     }
 
     [Fact]
     public async Task Reusing_an_order_key_for_other_lines_is_a_409_IdempotencyKeyReused_and_changes_nothing()
     {
         await SeedAsync();
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/orders", OneKeyboard(), "order-1"), HttpStatusCode.Created);
+        await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/orders", OneKeyboard(), "order-1"), HttpStatusCode.Created);
 
         await ApiServer.ExpectProblemAsync(
-            await Api.PostWithKeyAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 2 } } }, "order-1"),
+            await Api.User(1).PostWithKeyAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 2 } } }, "order-1"),
             HttpStatusCode.Conflict,
             "IdempotencyKeyReused");
         Assert.Equal(100_000 - 3000, await Api.BalanceAsync(1));
@@ -149,10 +149,10 @@ public sealed class IdempotencyKeyTests : ApiTest
     {
         await SeedAsync();
         await ApiServer.ExpectAsync(
-            await Api.PostWithKeyAsync("/orders", new { userId = 1, items = new[] { new { productId = 2, quantity = 5 } } }, "k"),
+            await Api.User(1).PostWithKeyAsync("/orders", new { userId = 1, items = new[] { new { productId = 2, quantity = 5 } } }, "k"),
             HttpStatusCode.Created);
         await ApiServer.ExpectAsync(
-            await Api.PostWithKeyAsync("/orders", new { userId = 1, items = new[] { new { productId = 2, quantity = 2 }, new { productId = 2, quantity = 3 } } }, "k"),
+            await Api.User(1).PostWithKeyAsync("/orders", new { userId = 1, items = new[] { new { productId = 2, quantity = 2 }, new { productId = 2, quantity = 3 } } }, "k"),
             HttpStatusCode.Created);
         Assert.Equal(95, await Api.StockAsync(2));
     }
@@ -162,26 +162,26 @@ public sealed class IdempotencyKeyTests : ApiTest
     {
         await SeedAsync();
         var order = new { userId = 2, items = new[] { new { productId = 1, quantity = 1 } } };
-        await ApiServer.ExpectProblemAsync(await Api.PostWithKeyAsync("/orders", order, "k"), HttpStatusCode.Conflict, "InsufficientBalance");
+        await ApiServer.ExpectProblemAsync(await Api.User(2).PostWithKeyAsync("/orders", order, "k"), HttpStatusCode.Conflict, "InsufficientBalance");
 
         // The refusal was stored with the key: the same request gets it again, even though it would now succeed.
         await Api.ChargeAsync(2, 5000);
-        await ApiServer.ExpectProblemAsync(await Api.PostWithKeyAsync("/orders", order, "k"), HttpStatusCode.Conflict, "InsufficientBalance");
+        await ApiServer.ExpectProblemAsync(await Api.User(2).PostWithKeyAsync("/orders", order, "k"), HttpStatusCode.Conflict, "InsufficientBalance");
         Assert.Equal(5000, await Api.BalanceAsync(2));
 
         // A new key is a new request.
-        await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/orders", order, "k2"), HttpStatusCode.Created);
+        await ApiServer.ExpectAsync(await Api.User(2).PostWithKeyAsync("/orders", order, "k2"), HttpStatusCode.Created);
     }
 
     [Fact]
     public async Task A_retry_after_a_cancel_answers_with_the_order_as_it_stands_now()
     {
         await SeedAsync();
-        var order = await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/orders", OneKeyboard(), "k"), HttpStatusCode.Created);
+        var order = await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/orders", OneKeyboard(), "k"), HttpStatusCode.Created);
         var id = order.GetProperty("id").GetGuid();
-        await ApiServer.ExpectAsync(await Api.PostAsync($"/orders/{id}/cancel"), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostAsync($"/orders/{id}/cancel"), HttpStatusCode.OK);
 
-        var replayed = await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/orders", OneKeyboard(), "k"), HttpStatusCode.Created);
+        var replayed = await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/orders", OneKeyboard(), "k"), HttpStatusCode.Created);
         Assert.Equal(id, replayed.GetProperty("id").GetGuid());
         Assert.Equal("Cancelled", replayed.GetProperty("status").GetString());
         Assert.Equal(100_000, await Api.BalanceAsync(1));
@@ -192,18 +192,18 @@ public sealed class IdempotencyKeyTests : ApiTest
     public async Task A_retried_checkout_with_the_same_key_places_one_order()
     {
         await SeedAsync();
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/1/cart/items", new { productId = 2, quantity = 4 }), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostJsonAsync("/users/1/cart/items", new { productId = 2, quantity = 4 }), HttpStatusCode.OK);
 
-        var first = await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/1/cart/checkout", null, "checkout-1"), HttpStatusCode.Created);
-        await ApiServer.ExpectAsync(await Api.PostJsonAsync("/users/1/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
-        var retry = await ApiServer.ExpectAsync(await Api.PostWithKeyAsync("/users/1/cart/checkout", null, "checkout-1"), HttpStatusCode.Created);
+        var first = await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/users/1/cart/checkout", null, "checkout-1"), HttpStatusCode.Created);
+        await ApiServer.ExpectAsync(await Api.User(1).PostJsonAsync("/users/1/cart/items", new { productId = 2, quantity = 1 }), HttpStatusCode.OK);
+        var retry = await ApiServer.ExpectAsync(await Api.User(1).PostWithKeyAsync("/users/1/cart/checkout", null, "checkout-1"), HttpStatusCode.Created);
 
         Assert.Equal(first.GetRawText(), retry.GetRawText());
         Assert.Equal(100_000 - 40, await Api.BalanceAsync(1));
         Assert.Equal(96, await Api.StockAsync(2));
 
         // The retry left the line added since in the cart.
-        var cart = await Api.GetJsonAsync("/users/1/cart");
+        var cart = await Api.User(1).GetJsonAsync("/users/1/cart");
         Assert.Equal("""[{"productId":2,"name":"Cable","unitPrice":10,"quantity":1,"lineTotal":10}]""", cart.GetProperty("lines").GetRawText());
     }
 }

@@ -10,7 +10,7 @@ public sealed class LedgerEndpointTests : ApiTest
     {
         await Api.ChargeAsync(1, 1000);
 
-        var entry = Assert.Single((await Api.GetJsonAsync("/users/1/ledger")).EnumerateArray());
+        var entry = Assert.Single((await Api.User(1).GetJsonAsync("/users/1/ledger")).EnumerateArray());
         Assert.Equal(
             ["sequence", "kind", "amount", "balanceAfter", "orderId", "at"],
             entry.EnumerateObject().Select(p => p.Name));
@@ -29,10 +29,10 @@ public sealed class LedgerEndpointTests : ApiTest
         await Api.ChargeAsync(1, 10_000);
         var order = await Api.PlaceOrderAsync(1, 1, 2);
         var id = order.GetProperty("id").GetGuid();
-        await ApiServer.ExpectAsync(await Api.PostAsync($"/orders/{id}/cancel"), HttpStatusCode.OK);
+        await ApiServer.ExpectAsync(await Api.User(1).PostAsync($"/orders/{id}/cancel"), HttpStatusCode.OK);
         await Api.ChargeAsync(1, 5);
 
-        var entries = (await Api.GetJsonAsync("/users/1/ledger")).EnumerateArray().ToArray();
+        var entries = (await Api.User(1).GetJsonAsync("/users/1/ledger")).EnumerateArray().ToArray();
         Assert.Equal(new long[] { 1, 2, 3, 4 }, entries.Select(e => e.GetProperty("sequence").GetInt64()));
         Assert.Equal(new[] { "Charge", "Payment", "Refund", "Charge" }, entries.Select(e => e.GetProperty("kind").GetString()));
         Assert.Equal(new long[] { 10_000, 6000, 6000, 5 }, entries.Select(e => e.GetProperty("amount").GetInt64()));
@@ -51,7 +51,7 @@ public sealed class LedgerEndpointTests : ApiTest
         }
 
         async Task<long[]> SequencesAsync(string query) =>
-            [.. (await Api.GetJsonAsync($"/users/1/ledger?{query}")).EnumerateArray().Select(e => e.GetProperty("sequence").GetInt64())];
+            [.. (await Api.User(1).GetJsonAsync($"/users/1/ledger?{query}")).EnumerateArray().Select(e => e.GetProperty("sequence").GetInt64())];
 
         Assert.Equal(new long[] { 1, 2, 3 }, await SequencesAsync("limit=3"));
         Assert.Equal(new long[] { 4, 5, 6 }, await SequencesAsync("after=3&limit=3"));
@@ -64,7 +64,7 @@ public sealed class LedgerEndpointTests : ApiTest
     [Fact]
     public async Task A_user_never_charged_has_an_empty_ledger()
     {
-        Assert.Equal("[]", (await Api.GetJsonAsync("/users/5/ledger")).GetRawText());
+        Assert.Equal("[]", (await Api.User(5).GetJsonAsync("/users/5/ledger")).GetRawText());
     }
 
     [Theory]
@@ -73,8 +73,8 @@ public sealed class LedgerEndpointTests : ApiTest
     public async Task An_after_beyond_any_ledger_is_an_empty_page(string after)
     {
         await Api.ChargeAsync(1, 10);
-        Assert.Equal("[]", (await Api.GetJsonAsync($"/users/1/ledger?after={after}")).GetRawText());
-        Assert.Equal("[]", (await Api.GetJsonAsync($"/users/1/ledger?after={after}&limit=1000")).GetRawText());
+        Assert.Equal("[]", (await Api.User(1).GetJsonAsync($"/users/1/ledger?after={after}")).GetRawText());
+        Assert.Equal("[]", (await Api.User(1).GetJsonAsync($"/users/1/ledger?after={after}&limit=1000")).GetRawText());
     }
 
     [Theory]
@@ -92,7 +92,7 @@ public sealed class LedgerEndpointTests : ApiTest
     {
         await Api.ChargeAsync(1, 10);
         var problem = await ApiServer.ExpectProblemAsync(
-            await Client.GetAsync(new Uri($"/users/1/ledger?{query}", UriKind.Relative)), HttpStatusCode.BadRequest, "InvalidRequest");
+            await Api.User(1).GetAsync($"/users/1/ledger?{query}"), HttpStatusCode.BadRequest, "InvalidRequest");
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
     }
 
@@ -103,6 +103,6 @@ public sealed class LedgerEndpointTests : ApiTest
             await Client.GetAsync(new Uri("/users/abc/ledger", UriKind.Relative)), HttpStatusCode.BadRequest, "InvalidRequest");
         await ApiServer.ExpectProblemAsync(
             await Client.GetAsync(new Uri("/users/abc/orders", UriKind.Relative)), HttpStatusCode.BadRequest, "InvalidRequest");
-        await ApiServer.ExpectProblemAsync(await Api.PostAsync("/users/abc/cart/checkout"), HttpStatusCode.BadRequest, "InvalidRequest");
+        await ApiServer.ExpectProblemAsync(await Api.User(1).PostAsync("/users/abc/cart/checkout"), HttpStatusCode.BadRequest, "InvalidRequest");
     }
 }

@@ -17,7 +17,7 @@ public sealed class OrderEndpointsTests : ApiTest
     public async Task Placing_an_order_returns_201_with_the_order_and_debits_wallet_and_stock()
     {
         await SeedAsync();
-        var response = await Api.PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 2 }, new { productId = 3, quantity = 3 } } });
+        var response = await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 2 }, new { productId = 3, quantity = 3 } } });
         var order = await ApiServer.ExpectAsync(response, HttpStatusCode.Created);
 
         var id = order.GetProperty("id").GetGuid();
@@ -38,7 +38,7 @@ public sealed class OrderEndpointsTests : ApiTest
         Assert.Equal(8, await Api.StockAsync(1));
         Assert.Equal(97, await Api.StockAsync(3));
 
-        var read = await Api.GetJsonAsync($"/orders/{id}");
+        var read = await Api.User(1).GetJsonAsync($"/orders/{id}");
         Assert.Equal(order.GetRawText(), read.GetRawText());
     }
 
@@ -47,7 +47,7 @@ public sealed class OrderEndpointsTests : ApiTest
     {
         await SeedAsync();
         var order = await ApiServer.ExpectAsync(
-            await Api.PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 3, quantity = 2 }, new { productId = 3, quantity = 3 } } }),
+            await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 3, quantity = 2 }, new { productId = 3, quantity = 3 } } }),
             HttpStatusCode.Created);
         Assert.Equal("""[{"productId":3,"quantity":5,"unitPrice":10,"lineTotal":50}]""", order.GetProperty("lines").GetRawText());
         Assert.Equal(95, await Api.StockAsync(3));
@@ -64,7 +64,7 @@ public sealed class OrderEndpointsTests : ApiTest
     public async Task An_invalid_order_is_a_400_and_changes_nothing(string body, string code)
     {
         await SeedAsync();
-        await ApiServer.ExpectProblemAsync(await Api.PostRawAsync("/orders", body), HttpStatusCode.BadRequest, code);
+        await ApiServer.ExpectProblemAsync(await Api.User(1).PostRawAsync("/orders", body), HttpStatusCode.BadRequest, code);
         Assert.Equal(100_000, await Api.BalanceAsync(1));
         Assert.Equal(10, await Api.StockAsync(1));
     }
@@ -73,7 +73,7 @@ public sealed class OrderEndpointsTests : ApiTest
     public async Task An_order_of_more_distinct_products_than_allowed_is_a_400_TooManyLines()
     {
         var items = Enumerable.Range(1, 101).Select(i => new { productId = i, quantity = 1 }).ToArray();
-        await ApiServer.ExpectProblemAsync(await Api.PostJsonAsync("/orders", new { userId = 1, items }), HttpStatusCode.BadRequest, "TooManyLines");
+        await ApiServer.ExpectProblemAsync(await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items }), HttpStatusCode.BadRequest, "TooManyLines");
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class OrderEndpointsTests : ApiTest
         await Api.AddProductAsync(9, "Gold", 4_000_000_000_000_000_000, 10);
         await Api.ChargeAsync(1, 1000);
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 9, quantity = 3 } } }),
+            await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 9, quantity = 3 } } }),
             HttpStatusCode.BadRequest,
             "AmountOverflow");
         Assert.Equal(10, await Api.StockAsync(9));
@@ -93,7 +93,7 @@ public sealed class OrderEndpointsTests : ApiTest
     {
         await SeedAsync();
         var problem = await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 1 }, new { productId = 77, quantity = 1 } } }),
+            await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 1 }, new { productId = 77, quantity = 1 } } }),
             HttpStatusCode.NotFound,
             "ProductNotFound");
         Assert.Equal(77, Assert.Single(problem.GetProperty("productIds").EnumerateArray()).GetInt64());
@@ -106,7 +106,7 @@ public sealed class OrderEndpointsTests : ApiTest
         await SeedAsync();
         await Api.ChargeAsync(2, 100);
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/orders", new { userId = 2, items = new[] { new { productId = 1, quantity = 1 } } }),
+            await Api.User(2).PostJsonAsync("/orders", new { userId = 2, items = new[] { new { productId = 1, quantity = 1 } } }),
             HttpStatusCode.Conflict,
             "InsufficientBalance");
         Assert.Equal(100, await Api.BalanceAsync(2));
@@ -118,7 +118,7 @@ public sealed class OrderEndpointsTests : ApiTest
     {
         await SeedAsync();
         var problem = await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 1 }, new { productId = 2, quantity = 3 } } }),
+            await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = 1, quantity = 1 }, new { productId = 2, quantity = 3 } } }),
             HttpStatusCode.Conflict,
             "InsufficientStock");
         Assert.Equal(2, Assert.Single(problem.GetProperty("productIds").EnumerateArray()).GetInt64());
@@ -131,8 +131,8 @@ public sealed class OrderEndpointsTests : ApiTest
     public async Task Reading_an_unknown_order_is_404_and_a_malformed_id_is_400()
     {
         await ApiServer.ExpectProblemAsync(
-            await Client.GetAsync(new Uri($"/orders/{Guid.NewGuid()}", UriKind.Relative)), HttpStatusCode.NotFound, "OrderNotFound");
+            await Api.User(1).GetAsync($"/orders/{Guid.NewGuid()}"), HttpStatusCode.NotFound, "OrderNotFound");
         await ApiServer.ExpectProblemAsync(
-            await Client.GetAsync(new Uri("/orders/12", UriKind.Relative)), HttpStatusCode.BadRequest, "InvalidRequest");
+            await Api.User(1).GetAsync("/orders/12"), HttpStatusCode.BadRequest, "InvalidRequest");
     }
 }

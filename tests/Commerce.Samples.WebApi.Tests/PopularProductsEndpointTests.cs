@@ -17,7 +17,7 @@ public sealed class PopularProductsEndpointTests : ApiTest
         foreach (var (product, quantity) in sales)
         {
             await ApiServer.ExpectAsync(
-                await Api.PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = product, quantity } } }), HttpStatusCode.Created);
+                await Api.User(1).PostJsonAsync("/orders", new { userId = 1, items = new[] { new { productId = product, quantity } } }), HttpStatusCode.Created);
         }
 
         var popular = await Api.GetJsonAsync("/products/popular?count=5&days=3");

@@ -7,7 +7,7 @@ public sealed class ProductEndpointsTests : ApiTest
     [Fact]
     public async Task Adding_a_product_returns_201_with_its_location_and_the_product()
     {
-        var response = await Api.PostJsonAsync("/products", new { id = 1, name = "Keyboard", price = 3000, stock = 10 });
+        var response = await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "Keyboard", price = 3000, stock = 10 });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal("/products/1", response.Headers.Location?.OriginalString);
         Assert.Equal("""{"id":1,"name":"Keyboard","price":3000,"stock":10}""", await response.Content.ReadAsStringAsync());
@@ -21,7 +21,7 @@ public sealed class ProductEndpointsTests : ApiTest
     public async Task Adding_an_existing_id_is_a_409_ProductAlreadyExists_and_keeps_the_first()
     {
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
-        var response = await Api.PostJsonAsync("/products", new { id = 1, name = "Other", price = 1, stock = 1 });
+        var response = await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "Other", price = 1, stock = 1 });
         var problem = await ApiServer.ExpectProblemAsync(response, HttpStatusCode.Conflict, "ProductAlreadyExists");
         Assert.Equal(1, Assert.Single(problem.GetProperty("productIds").EnumerateArray()).GetInt64());
         Assert.Equal("Keyboard", (await Api.GetJsonAsync("/products/1")).GetProperty("name").GetString());
@@ -31,15 +31,15 @@ public sealed class ProductEndpointsTests : ApiTest
     public async Task Invalid_products_are_refused_with_400_and_the_reason()
     {
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/products", new { id = 1, name = "   ", price = 1, stock = 1 }), HttpStatusCode.BadRequest, "InvalidProductName");
+            await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "   ", price = 1, stock = 1 }), HttpStatusCode.BadRequest, "InvalidProductName");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostRawAsync("/products", """{"id":1,"price":1,"stock":1}"""), HttpStatusCode.BadRequest, "InvalidProductName");
+            await Api.Admin.PostRawAsync("/products", """{"id":1,"price":1,"stock":1}"""), HttpStatusCode.BadRequest, "InvalidProductName");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/products", new { id = 1, name = "Mouse", price = -1, stock = 1 }), HttpStatusCode.BadRequest, "InvalidAmount");
+            await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "Mouse", price = -1, stock = 1 }), HttpStatusCode.BadRequest, "InvalidAmount");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/products", new { id = 1, name = "Mouse", price = 1, stock = -1 }), HttpStatusCode.BadRequest, "InvalidQuantity");
+            await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "Mouse", price = 1, stock = -1 }), HttpStatusCode.BadRequest, "InvalidQuantity");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostRawAsync("/products", """{"id":1,"name":"Mouse","price":1,"stock":"many"}"""), HttpStatusCode.BadRequest, "InvalidRequest");
+            await Api.Admin.PostRawAsync("/products", """{"id":1,"name":"Mouse","price":1,"stock":"many"}"""), HttpStatusCode.BadRequest, "InvalidRequest");
         Assert.Empty((await Api.GetJsonAsync("/products")).EnumerateArray());
     }
 
@@ -47,7 +47,7 @@ public sealed class ProductEndpointsTests : ApiTest
     public async Task Restocking_adds_to_the_stock_and_returns_the_product()
     {
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
-        var response = await Api.PostJsonAsync("/products/1/restock", new { quantity = 5 });
+        var response = await Api.Admin.PostJsonAsync("/products/1/restock", new { quantity = 5 });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("""{"id":1,"name":"Keyboard","price":3000,"stock":15}""", await response.Content.ReadAsStringAsync());
         Assert.Equal(15, await Api.StockAsync(1));
@@ -58,11 +58,11 @@ public sealed class ProductEndpointsTests : ApiTest
     {
         await Api.AddProductAsync(1, "Keyboard", 3000, 10);
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/products/2/restock", new { quantity = 5 }), HttpStatusCode.NotFound, "ProductNotFound");
+            await Api.Admin.PostJsonAsync("/products/2/restock", new { quantity = 5 }), HttpStatusCode.NotFound, "ProductNotFound");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/products/1/restock", new { quantity = 0 }), HttpStatusCode.BadRequest, "InvalidQuantity");
+            await Api.Admin.PostJsonAsync("/products/1/restock", new { quantity = 0 }), HttpStatusCode.BadRequest, "InvalidQuantity");
         await ApiServer.ExpectProblemAsync(
-            await Api.PostJsonAsync("/products/x/restock", new { quantity = 1 }), HttpStatusCode.BadRequest, "InvalidRequest");
+            await Api.Admin.PostJsonAsync("/products/x/restock", new { quantity = 1 }), HttpStatusCode.BadRequest, "InvalidRequest");
         Assert.Equal(10, await Api.StockAsync(1));
     }
 

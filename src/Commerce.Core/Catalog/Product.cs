@@ -29,7 +29,10 @@ public sealed record Product
 
     /// <summary>Validates input and creates a product.</summary>
     /// <param name="id">The product id.</param>
-    /// <param name="name">The name: 1 to <paramref name="maxNameLength"/> characters, not only white space.</param>
+    /// <param name="name">
+    /// The name: 1 to <paramref name="maxNameLength"/> characters, not only white space, without control characters
+    /// (U+0000 to U+001F, U+007F to U+009F, tabs and line breaks included) and without unpaired surrogates.
+    /// </param>
     /// <param name="price">The unit price; zero or more.</param>
     /// <param name="maxNameLength">The longest name allowed.</param>
     /// <returns>The product, or <see cref="CommerceErrorCode.InvalidProductName"/> or <see cref="CommerceErrorCode.InvalidAmount"/>.</returns>
@@ -37,7 +40,7 @@ public sealed record Product
     public static Result<Product> Create(ProductId id, string name, Money price, int maxNameLength)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (string.IsNullOrWhiteSpace(name) || name.Length > maxNameLength)
+        if (string.IsNullOrWhiteSpace(name) || name.Length > maxNameLength || !IsPrintable(name))
         {
             return Errors.InvalidProductName(maxNameLength);
         }
@@ -48,5 +51,31 @@ public sealed record Product
         }
 
         return new Product(id, name, price);
+    }
+
+    // A name is shown in lists, receipts and logs and stored as text: a control character (a NUL that a
+    // database's text type refuses, an escape sequence for a terminal, a line break that forges a log line)
+    // or half of a surrogate pair (not encodable as UTF-8) has no place in it.
+    private static bool IsPrintable(string name)
+    {
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsControl(c))
+            {
+                return false;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -43,7 +43,7 @@ internal static class Errors
         new(CommerceErrorCode.ProductAlreadyExists, Format($"A product with id {productId} already exists."), [productId]);
 
     public static CommerceError InvalidProductName(int maxLength) =>
-        new(CommerceErrorCode.InvalidProductName, Format($"A product name must be 1 to {maxLength} characters and not only white space."));
+        new(CommerceErrorCode.InvalidProductName, Format($"A product name must be 1 to {maxLength} characters, not only white space, without control characters or unpaired surrogates."));
 
     public static CommerceError NonPositiveQuantity(int quantity) =>
         new(CommerceErrorCode.InvalidQuantity, Format($"The quantity must be greater than zero, but was {quantity}."));

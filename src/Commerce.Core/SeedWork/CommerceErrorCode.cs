@@ -42,7 +42,7 @@ public enum CommerceErrorCode
     /// <summary>A single charge is above the configured per-charge limit.</summary>
     ChargeLimitExceeded = 12,
 
-    /// <summary>A product name is empty, only white space, or longer than the configured limit.</summary>
+    /// <summary>A product name is empty, only white space, longer than the configured limit, or holds a control character or an unpaired surrogate.</summary>
     InvalidProductName = 13,
 
     /// <summary>A money total (an order's or a cart's) does not fit in a 64-bit amount.</summary>

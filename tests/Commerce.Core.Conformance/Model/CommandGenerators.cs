@@ -43,7 +43,7 @@ public static class CommandGenerators
 
     private static readonly Gen<Command> AddProduct =
         from product in Product
-        from name in Gen.Frequency((8, Gen.Elements("Apple", "Pear", "Plum")), (1, Gen.Elements("", "   ", "Elevenchars")))
+        from name in Gen.Frequency((8, Gen.Elements("Apple", "Pear", "Plum")), (1, Gen.Elements("", "   ", "Elevenchars", "Nul\0")))
         from price in Gen.Frequency((8, Gen.Choose(0, 100).Select(p => (long)p)), (1, Gen.Elements(-1L, long.MaxValue / 2, long.MaxValue)))
         from stock in Gen.Frequency((8, Gen.Choose(0, 20)), (1, Gen.Elements(-1, int.MaxValue - 5)))
         select (Command)new Command.AddProduct(product, name, price, stock);

@@ -249,7 +249,7 @@ public sealed class ShopModel(CommerceOptions options, DateTimeOffset start)
 
     public string AddProduct(long id, string name, long price, int stock)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > options.MaxProductNameLength)
+        if (string.IsNullOrWhiteSpace(name) || name.Length > options.MaxProductNameLength || name.Any(char.IsControl))
         {
             return Error(CommerceErrorCode.InvalidProductName);
         }
