@@ -3,11 +3,18 @@ using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using Commerce.Benchmarks;
+using Commerce.Benchmarks.Plots;
 using Commerce.Benchmarks.Postgres;
 
 if (args is ["check-ranking"])
 {
     return RankingCheck.Run();
+}
+
+if (args is ["plot", .. var plot] && plot.Length <= 2)
+{
+    // Charts of orders per second against workers from BenchmarkDotNet's CSV reports (not a timing).
+    return ThroughputPlots.Run(plot);
 }
 
 if (args is ["soak", .. var soak])

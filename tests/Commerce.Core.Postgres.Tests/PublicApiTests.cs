@@ -23,6 +23,8 @@ public sealed class PublicApiTests
     public void The_package_exposes_only_its_entry_points()
     {
         var types = Postgres.GetExportedTypes().Select(t => t.FullName!).Order().ToArray();
-        Assert.Equal(new[] { "Commerce.ICommerceSchemaMigrator", "Commerce.PostgresCommerceBuilderExtensions", "Commerce.PostgresStoreOptions" }, types);
+        Assert.Equal(
+            new[] { "Commerce.ICommerceSchemaMigrator", "Commerce.PostgresCommerceBuilderExtensions", "Commerce.PostgresCommerceHealthChecksBuilderExtensions", "Commerce.PostgresStoreOptions" },
+            types);
     }
 }

@@ -5,28 +5,35 @@ namespace Commerce;
 /// <summary>Changes and shows carts, through the store's units of work.</summary>
 internal sealed class CartService(CommerceRuntime runtime) : ICartService
 {
-    public async ValueTask<Result<Order>> CheckoutAsync(UserId user, CancellationToken cancellationToken = default) =>
-        OrderService.Logged(runtime, user, await runtime.RunAsync("Checkout", (user, runtime), CheckoutOnceAsync, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<Result<Order>> CheckoutAsync(UserId user, CancellationToken cancellationToken = default)
+    {
+        var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
+        return scope.EndOrder(OrderService.Logged(runtime, user, await runtime.RunAsync(scope, "Checkout", (user, runtime), CheckoutOnceAsync, cancellationToken).ConfigureAwait(false)));
+    }
 
-    public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default) =>
-        OrderService.Logged(runtime, user, await Idempotent.RunAsync(
+    public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default)
+    {
+        var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
+        var (result, replayed) = await Idempotent.RunAsync(
             runtime,
-            new Idempotent.Request("Checkout", IdempotentOperation.Checkout, user, key, 0),
+            new Idempotent.Request("Checkout", IdempotentOperation.Checkout, user, key, 0, scope),
             (user, runtime),
             static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForCart(state.user)),
             CheckoutOnceAsync,
             static order => (Money.Zero, order.Id),
             OrderService.ReplayAsync,
-            cancellationToken).ConfigureAwait(false));
+            cancellationToken).ConfigureAwait(false);
+        return scope.EndOrder(OrderService.Logged(runtime, user, result), replayed);
+    }
 
     public ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default)
     {
         if (quantity <= 0)
         {
-            return ValueTask.FromResult(Result<CartView>.Failure(Errors.NonPositiveQuantity(quantity)));
+            return ValueTask.FromResult(runtime.Telemetry.Start(UseCase.AddCartItem, user).End(Result<CartView>.Failure(Errors.NonPositiveQuantity(quantity))));
         }
 
-        return runtime.RunAsync(
+        return runtime.TraceAsync(
             "AddCartItem",
             (user, product, quantity, runtime.Options.MaxLineQuantity),
             static async (unitOfWork, state, ct) =>
@@ -57,7 +64,7 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     }
 
     public ValueTask<Result<CartView>> RemoveItemAsync(UserId user, ProductId product, CancellationToken cancellationToken = default) =>
-        runtime.RunAsync(
+        runtime.TraceAsync(
             "RemoveCartItem",
             (user, product),
             static async (unitOfWork, state, ct) =>

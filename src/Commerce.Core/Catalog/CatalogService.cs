@@ -8,6 +8,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
     public async ValueTask<Result<ProductSummary>> AddProductAsync(ProductId id, string name, Money price, int initialStock, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
+        var scope = runtime.Telemetry.Start(UseCase.AddProduct, id);
         var created = Product.Create(id, name, price, runtime.Options.MaxProductNameLength);
         Result<ProductSummary> result;
         if (created.IsFailure)
@@ -21,6 +22,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
         else
         {
             result = await runtime.RunAsync(
+                scope,
                 "AddProduct",
                 (product: created.Value, initialStock),
                 static async (unitOfWork, state, ct) =>
@@ -47,14 +49,16 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             Log.CatalogChangeRefused(runtime.Logger, id, result.Error.Code, result.Error.Message);
         }
 
-        return result;
+        return scope.End(result);
     }
 
     public async ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default)
     {
+        var scope = runtime.Telemetry.Start(UseCase.Restock, id);
         var result = quantity <= 0
             ? Errors.NonPositiveQuantity(quantity)
             : await runtime.RunAsync(
+                scope,
                 "Restock",
                 (id, quantity),
                 static async (unitOfWork, state, ct) =>
@@ -88,11 +92,11 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             Log.CatalogChangeRefused(runtime.Logger, id, result.Error.Code, result.Error.Message);
         }
 
-        return result;
+        return scope.End(result);
     }
 
     public ValueTask<Result<ProductSummary>> GetProductAsync(ProductId id, CancellationToken cancellationToken = default) =>
-        runtime.RunAsync(
+        runtime.TraceAsync(
             "GetProduct",
             id,
             static async (unitOfWork, id, ct) =>

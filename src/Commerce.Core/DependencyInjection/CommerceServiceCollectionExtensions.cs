@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -14,7 +15,9 @@ public static class CommerceServiceCollectionExtensions
     /// <see cref="IOrderService"/>, <see cref="ISalesRankingService"/>, <see cref="ICartService"/>) as
     /// singletons, and <see cref="TimeProvider.System"/> unless the host registered a
     /// <see cref="TimeProvider"/>. Choose a store on the returned builder, for example
-    /// <c>.UseInMemoryStore()</c>.
+    /// <c>.UseInMemoryStore()</c>. Metrics go to a meter named <see cref="CommerceDiagnostics.MeterName"/>,
+    /// created through the host's <see cref="IMeterFactory"/> when it registers one (for example with
+    /// <c>services.AddMetrics()</c>); traces to the activity source <see cref="CommerceDiagnostics.ActivitySourceName"/>.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets options; validated at once. Calling <c>AddCommerce</c> again applies further configuration to the same options.</param>
@@ -50,7 +53,8 @@ public static class CommerceServiceCollectionExtensions
                 "No Commerce store is registered. Call a store method on the builder AddCommerce returns, for example services.AddCommerce().UseInMemoryStore()."),
             sp.GetRequiredService<CommerceOptions>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance));
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
+            CommerceTelemetry.Create(sp.GetService<IMeterFactory>())));
         services.TryAddSingleton<IWalletService>(sp => new WalletService(sp.GetRequiredService<CommerceRuntime>()));
         services.TryAddSingleton<ICatalogService>(sp => new CatalogService(sp.GetRequiredService<CommerceRuntime>()));
         services.TryAddSingleton<IOrderService>(sp => new OrderService(sp.GetRequiredService<CommerceRuntime>()));

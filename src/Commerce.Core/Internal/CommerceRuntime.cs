@@ -10,7 +10,7 @@ namespace Commerce;
 /// </summary>
 internal sealed class CommerceRuntime
 {
-    public CommerceRuntime(ICommerceStore store, CommerceOptions options, TimeProvider time, ILoggerFactory loggerFactory)
+    public CommerceRuntime(ICommerceStore store, CommerceOptions options, TimeProvider time, ILoggerFactory loggerFactory, CommerceTelemetry? telemetry = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -20,6 +20,7 @@ internal sealed class CommerceRuntime
         Options = options.Snapshot();
         Time = time;
         Logger = loggerFactory.CreateLogger("Commerce");
+        Telemetry = telemetry ?? CommerceTelemetry.Shared;
         _lastPurge = time.GetUtcNow().UtcTicks;
     }
 
@@ -33,6 +34,9 @@ internal sealed class CommerceRuntime
     public TimeProvider Time { get; }
 
     public ILogger Logger { get; }
+
+    /// <summary>The instruments and the activity source (see <see cref="CommerceDiagnostics"/>).</summary>
+    public CommerceTelemetry Telemetry { get; }
 
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
@@ -86,15 +90,18 @@ internal sealed class CommerceRuntime
                         unitOfWork.DiscardWrites();
                     }
 
+                    Telemetry.CommitAttempted(operation);
                     if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
                     {
                         return result;
                     }
                 }
 
+                Telemetry.CommitConflicted(operation, attempt);
                 if (attempt >= Options.MaxCommitAttempts)
                 {
                     Log.RetriesExhausted(Logger, operation, attempt);
+                    Telemetry.GaveUp(operation);
                     return Errors.ConcurrencyConflict(operation, attempt);
                 }
 
@@ -134,17 +141,83 @@ internal sealed class CommerceRuntime
         }
     }
 
-    /// <summary>Runs a read-only use case; it only fails if reads keep meeting concurrent commits.</summary>
+    /// <summary>
+    /// Runs a use case as <see cref="RunAsync{TState, T}(string, TState, Func{IUnitOfWork, TState, CancellationToken, ValueTask{Result{T}}}, CancellationToken)"/>
+    /// does, for a use case whose telemetry <paramref name="scope"/> the caller started and ends: an exception
+    /// ends the scope as failed, and goes through. Without a listener it adds nothing, not even a state machine.
+    /// </summary>
+    public ValueTask<Result<T>> RunAsync<TState, T>(
+        UseCaseScope scope,
+        string operation,
+        TState state,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        CancellationToken cancellationToken) =>
+        RunAsync(scope, operation, state, useCase, readOnly: false, cancellationToken);
+
+    private ValueTask<Result<T>> RunAsync<TState, T>(
+        UseCaseScope scope,
+        string operation,
+        TState state,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        bool readOnly,
+        CancellationToken cancellationToken)
+    {
+        return scope.IsRecording ? Traced(scope, operation, state, useCase, readOnly, cancellationToken) : RunAsync(operation, state, useCase, readOnly, cancellationToken);
+
+        async ValueTask<Result<T>> Traced(UseCaseScope scope, string operation, TState state, Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase, bool readOnly, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await RunAsync(operation, state, useCase, readOnly, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (scope.Fail(e))
+            {
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs a use case as <see cref="RunAsync{TState, T}(string, TState, Func{IUnitOfWork, TState, CancellationToken, ValueTask{Result{T}}}, CancellationToken)"/>
+    /// does, as its own span and duration (tagged with the user, product or order its request names first).
+    /// Without a listener it adds nothing, not even a state machine.
+    /// </summary>
+    public ValueTask<Result<T>> TraceAsync<TState, T>(
+        string operation,
+        TState state,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        CancellationToken cancellationToken)
+    {
+        return Telemetry.IsListened ? Traced(operation, state, useCase, cancellationToken) : RunAsync(operation, state, useCase, cancellationToken);
+
+        // The span starts in this async method, so that it is the current activity of the use case only.
+        async ValueTask<Result<T>> Traced(string operation, TState state, Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase, CancellationToken cancellationToken)
+        {
+            var scope = Telemetry.Start(UseCase.Of(operation), state);
+            return scope.End(await RunAsync(scope, operation, state, useCase, cancellationToken).ConfigureAwait(false));
+        }
+    }
+
+    /// <summary>
+    /// Runs a read-only use case, as its own span and duration (tagged with the user, product or order its
+    /// request names first); it only fails if reads keep meeting concurrent commits.
+    /// </summary>
     public async ValueTask<T> ReadAsync<TState, T>(
         string operation,
         TState state,
         Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
         CancellationToken cancellationToken)
     {
-        var result = await RunAsync(operation, state, useCase, readOnly: true, cancellationToken).ConfigureAwait(false);
-        return result.IsSuccess
-            ? result.Value
-            : throw new InvalidOperationException(result.Error.Message);
+        var scope = Telemetry.Start(UseCase.Of(operation), state);
+        var result = await RunAsync(scope, operation, state, useCase, readOnly: true, cancellationToken).ConfigureAwait(false);
+        if (result.IsFailure)
+        {
+            var exception = new InvalidOperationException(result.Error.Message);
+            scope.Fail(exception);
+            throw exception;
+        }
+
+        return scope.EndRead(result.Value);
     }
 
     /// <summary>

@@ -12,15 +12,17 @@ namespace Commerce;
 /// </summary>
 internal static class Idempotent
 {
-    /// <summary>What a keyed request needs besides its use case.</summary>
+    /// <summary>What a keyed request needs besides its use case (and the telemetry scope its service started).</summary>
     public readonly record struct Request(
         string Operation,
         IdempotentOperation Kind,
         UserId User,
         IdempotencyKey Key,
-        long RequestHash);
+        long RequestHash,
+        UseCaseScope Scope = default);
 
-    public static async ValueTask<Result<T>> RunAsync<TState, T>(
+    /// <returns>The outcome, and whether it is a stored one (nothing ran).</returns>
+    public static async ValueTask<(Result<T> Result, bool Replayed)> RunAsync<TState, T>(
         CommerceRuntime runtime,
         Request request,
         TState state,
@@ -32,7 +34,7 @@ internal static class Idempotent
     {
         if (!request.Key.IsValid)
         {
-            return Errors.InvalidIdempotencyKey();
+            return (Errors.InvalidIdempotencyKey(), false);
         }
 
         // The key's digest, once for every attempt.
@@ -41,6 +43,7 @@ internal static class Idempotent
         // The runtime drops the writes of a failed result; a stored refusal must be committed, so the
         // outcome travels inside a successful result.
         var outcome = await runtime.RunAsync(
+            request.Scope,
             request.Operation,
             (runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay),
             static async (unitOfWork, s, ct) =>
@@ -54,8 +57,8 @@ internal static class Idempotent
                 if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
                 {
                     return record.Key == request.Key.Value && record.Operation == request.Kind && record.RequestHash == request.RequestHash
-                        ? Result<Result<T>>.Success(await replay(unitOfWork, record, ct).ConfigureAwait(false))
-                        : Result<Result<T>>.Success(Errors.IdempotencyKeyReused(request.Operation));
+                        ? Result<(Result<T>, bool)>.Success((await replay(unitOfWork, record, ct).ConfigureAwait(false), true))
+                        : Result<(Result<T>, bool)>.Success((Errors.IdempotencyKeyReused(request.Operation), false));
                 }
 
                 var result = await useCase(unitOfWork, state, ct).ConfigureAwait(false);
@@ -67,12 +70,30 @@ internal static class Idempotent
                 var (balance, orderId) = result.IsSuccess ? outcomeOf(result.Value) : default;
                 work.SaveIdempotency(recordKey, new IdempotencyRecord(
                     request.User, request.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
-                return Result<Result<T>>.Success(result);
+                return Result<(Result<T>, bool)>.Success((result, false));
             },
             cancellationToken).ConfigureAwait(false);
 
-        await runtime.PurgeIdempotencyIfDueAsync(cancellationToken).ConfigureAwait(false);
-        return outcome.IsSuccess ? outcome.Value : Result<T>.Failure(outcome.Error);
+        try
+        {
+            await runtime.PurgeIdempotencyIfDueAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (request.Scope.Fail(e))
+        {
+            throw;
+        }
+
+        if (outcome.IsFailure)
+        {
+            return (Result<T>.Failure(outcome.Error), false);
+        }
+
+        if (outcome.Value.Item2)
+        {
+            runtime.Telemetry.Replayed(request.Operation);
+        }
+
+        return outcome.Value;
     }
 
     /// <summary>A stable 64-bit digest of an order request's merged lines (the same in every process).</summary>

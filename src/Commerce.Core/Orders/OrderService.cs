@@ -9,47 +9,55 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     public async ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lines);
+        var scope = runtime.Telemetry.Start(UseCase.PlaceOrder, user);
         var validated = Validate(lines, runtime.Options);
-        return Logged(runtime, user, validated.IsFailure
+        return scope.EndOrder(Logged(runtime, user, validated.IsFailure
             ? Result<Order>.Failure(validated.Error)
-            : await runtime.RunAsync("PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false));
+            : await runtime.RunAsync(scope, "PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false)));
     }
 
     public async ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lines);
+        var scope = runtime.Telemetry.Start(UseCase.PlaceOrder, user);
         if (!key.IsValid)
         {
-            return Logged(runtime, user, Errors.InvalidIdempotencyKey());
+            return scope.EndOrder(Logged(runtime, user, Errors.InvalidIdempotencyKey()));
         }
 
         var validated = Validate(lines, runtime.Options);
-        return Logged(runtime, user, validated.IsFailure
-            ? Result<Order>.Failure(validated.Error)
+        var (result, replayed) = validated.IsFailure
+            ? (Result<Order>.Failure(validated.Error), false)
             : await Idempotent.RunAsync(
                 runtime,
-                new Idempotent.Request("PlaceOrder", IdempotentOperation.PlaceOrder, user, key, Idempotent.HashOf(validated.Value)),
+                new Idempotent.Request("PlaceOrder", IdempotentOperation.PlaceOrder, user, key, Idempotent.HashOf(validated.Value), scope),
                 (user, lines: validated.Value, runtime),
                 static (unitOfWork, state) => Prefetch(unitOfWork, state.user, state.lines),
                 PlaceAsync,
                 static order => (Money.Zero, order.Id),
                 ReplayAsync,
-                cancellationToken).ConfigureAwait(false));
+                cancellationToken).ConfigureAwait(false);
+        return scope.EndOrder(Logged(runtime, user, result), replayed);
     }
 
-    public ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default) =>
-        runtime.RunAsync(
+    public async ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default)
+    {
+        var scope = runtime.Telemetry.Start(UseCase.GetOrder, id);
+        return scope.End(await runtime.RunAsync(
+            scope,
             "GetOrder",
             id,
             static async (unitOfWork, id, ct) =>
                 await unitOfWork.Orders.FindAsync(id, ct).ConfigureAwait(false) is { } order
                     ? order
                     : Result<Order>.Failure(Errors.OrderNotFound(id)),
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false));
+    }
 
     public async ValueTask<Result<Order>> CancelOrderAsync(OrderId id, CancellationToken cancellationToken = default)
     {
-        var result = await runtime.RunAsync("CancelOrder", (id, runtime), CancelAsync, cancellationToken).ConfigureAwait(false);
+        var scope = runtime.Telemetry.Start(UseCase.CancelOrder, id);
+        var result = await runtime.RunAsync(scope, "CancelOrder", (id, runtime), CancelAsync, cancellationToken).ConfigureAwait(false);
         if (result.IsSuccess)
         {
             Log.OrderCancelled(runtime.Logger, id, result.Value.UserId, result.Value.Total);
@@ -59,7 +67,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             Log.CancelRefused(runtime.Logger, id, result.Error.Code, result.Error.Message);
         }
 
-        return result;
+        return scope.EndCancel(result);
     }
 
     public ValueTask<IReadOnlyList<Order>> ListOrdersAsync(UserId user, int limit = 20, CancellationToken cancellationToken = default)

@@ -5,22 +5,29 @@ namespace Commerce;
 /// <summary>Charges wallets, reads balances and ledgers, through the store's units of work.</summary>
 internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
 {
-    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default) =>
-        Logged(user, amount, await runtime.RunAsync("Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default)
+    {
+        var scope = runtime.Telemetry.Start(UseCase.Charge, user);
+        return scope.EndCharge(Logged(user, amount, await runtime.RunAsync(scope, "Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false)));
+    }
 
-    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default) =>
-        Logged(user, amount, !key.IsValid ? Errors.InvalidIdempotencyKey()
-            : !amount.IsPositive ? Errors.NonPositiveAmount(amount)
-            : amount > runtime.Options.MaxChargeAmount ? Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount)
+    public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default)
+    {
+        var scope = runtime.Telemetry.Start(UseCase.Charge, user);
+        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(), false)
+            : !amount.IsPositive ? (Errors.NonPositiveAmount(amount), false)
+            : amount > runtime.Options.MaxChargeAmount ? (Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount), false)
             : await Idempotent.RunAsync(
             runtime,
-            new Idempotent.Request("Charge", IdempotentOperation.Charge, user, key, amount.Amount),
+            new Idempotent.Request("Charge", IdempotentOperation.Charge, user, key, amount.Amount, scope),
             (user, amount, runtime),
             static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForWallet(state.user)),
             ChargeOnceAsync,
             static balance => (balance, null),
             static (_, record, _) => new(record.Error is { } error ? Result<Money>.Failure(error) : record.Balance),
-            cancellationToken).ConfigureAwait(false));
+            cancellationToken).ConfigureAwait(false);
+        return scope.EndCharge(Logged(user, amount, result), replayed);
+    }
 
     public ValueTask<Money> GetBalanceAsync(UserId user, CancellationToken cancellationToken = default) =>
         runtime.ReadAsync(

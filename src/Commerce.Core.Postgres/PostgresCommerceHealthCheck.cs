@@ -1,0 +1,84 @@
+using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// Checks that the store's database answers and that its schema is current: every embedded migration is
+/// recorded in <c>schema_version</c>. One query on one pooled connection. A schema with migrations this
+/// version of the package does not know (a newer instance migrated it during a rolling upgrade) is
+/// <see cref="HealthStatus.Degraded"/>; an unreachable database or a schema behind is the registration's
+/// failure status.
+/// </summary>
+/// <remarks>Without the store (<c>UsePostgresStore</c> was not called) it reports the failure status and says so.</remarks>
+internal sealed class PostgresCommerceHealthCheck(PostgresCommerceStore? store) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var failure = context.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
+        if (store is null)
+        {
+            return new HealthCheckResult(failure, "The Commerce PostgreSQL store is not registered: call services.AddCommerce().UsePostgresStore(...).");
+        }
+
+        var expected = PostgresSchemaMigrator.Migrations.Select(m => m.Version).ToArray();
+        var latest = expected[^1];
+        int[] applied;
+        try
+        {
+            var connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                var command = new NpgsqlCommand($"SELECT coalesce(array_agg(version ORDER BY version), '{{}}') FROM {store.QuotedSchema}.schema_version", connection);
+                await using (command.ConfigureAwait(false))
+                {
+                    applied = (int[])(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                }
+            }
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            return new HealthCheckResult(
+                failure,
+                $"The database answers, but the schema \"{store.Schema}\" has no Commerce tables: call EnsureCommerceSchemaAsync (or ICommerceSchemaMigrator) at start-up.",
+                data: Data(store.Schema, null, latest));
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new HealthCheckResult(failure, "The PostgreSQL database of the Commerce store cannot be reached: " + e.Message, e, Data(store.Schema, null, latest));
+        }
+
+        var version = applied.Length == 0 ? 0 : applied[^1];
+        var missing = expected.Except(applied).ToArray();
+        if (missing.Length > 0)
+        {
+            return new HealthCheckResult(
+                failure,
+                $"The schema \"{store.Schema}\" lacks migration(s) {string.Join(", ", missing)} (it is at version {version}; this package needs {latest}): call EnsureCommerceSchemaAsync.",
+                data: Data(store.Schema, version, latest));
+        }
+
+        return version > latest
+            ? HealthCheckResult.Degraded(
+                $"The schema \"{store.Schema}\" is at version {version}, newer than this package knows ({latest}): an instance of a newer version migrated it.",
+                data: Data(store.Schema, version, latest))
+            : HealthCheckResult.Healthy($"The database answers and the schema \"{store.Schema}\" is at version {version}.", Data(store.Schema, version, latest));
+    }
+
+    private static Dictionary<string, object> Data(string schema, int? version, int expected)
+    {
+        var data = new Dictionary<string, object>
+        {
+            ["schema"] = schema,
+            ["expected_version"] = expected,
+        };
+        if (version is { } v)
+        {
+            data["version"] = v;
+        }
+
+        return data;
+    }
+}

@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Sockets;
+using Commerce.Postgres.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>The store's health check, run by the host's health check service: reachable, schema current, behind, ahead, missing, unreachable.</summary>
+public sealed class HealthCheckTests
+{
+    private static readonly int Latest = PostgresSchemaMigrator.Migrations[^1].Version;
+
+    private static ServiceProvider Build(string connectionString, string schema, HealthStatus? failureStatus = null, bool withStore = true)
+    {
+        var services = new ServiceCollection().AddLogging();
+        var commerce = services.AddCommerce();
+        if (withStore)
+        {
+            commerce.UsePostgresStore(o =>
+            {
+                o.ConnectionString = connectionString;
+                o.Schema = schema;
+            });
+        }
+
+        services.AddHealthChecks().AddCommercePostgres(failureStatus: failureStatus, tags: ["ready"]);
+        return services.BuildServiceProvider();
+    }
+
+    private static async Task<HealthReportEntry> CheckAsync(ServiceProvider provider)
+    {
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        var (name, entry) = Assert.Single(report.Entries);
+        Assert.Equal("commerce-postgres", name);
+        Assert.Equal(["ready"], entry.Tags);
+        return entry;
+    }
+
+    [PostgresFact]
+    public async Task A_reachable_database_with_every_migration_applied_is_healthy()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString, shop.Schema);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Equal(Latest, entry.Data["version"]);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+    }
+
+    [PostgresFact]
+    public async Task A_schema_missing_its_latest_migration_is_unhealthy_and_names_it()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.ScalarAsync<int>($"DELETE FROM {{s}}.schema_version WHERE version = {Latest}");
+        await using var provider = Build(PgShop.RequiredConnectionString, shop.Schema);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Equal(Latest - 1, entry.Data["version"]);
+        Assert.Contains($"lacks migration(s) {Latest}", entry.Description, StringComparison.Ordinal);
+        Assert.Null(entry.Exception);
+
+        await shop.ScalarAsync<int>($"INSERT INTO {{s}}.schema_version (version, name) VALUES ({Latest}, 'back')");
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+    }
+
+    [PostgresFact]
+    public async Task A_schema_that_was_never_created_is_unhealthy_and_says_how_to_create_it()
+    {
+        var schema = "h_" + Guid.NewGuid().ToString("N")[..16];
+        await using var provider = Build(PgShop.RequiredConnectionString, schema, failureStatus: HealthStatus.Degraded);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Degraded, entry.Status); // the registration's failure status
+        Assert.Contains("EnsureCommerceSchemaAsync", entry.Description, StringComparison.Ordinal);
+        Assert.False(entry.Data.ContainsKey("version"));
+    }
+
+    [PostgresFact]
+    public async Task A_schema_migrated_by_a_newer_version_is_degraded()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.ScalarAsync<int>($"INSERT INTO {{s}}.schema_version (version, name) VALUES ({Latest + 1}, 'from_the_future')");
+        await using var provider = Build(PgShop.RequiredConnectionString, shop.Schema);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Equal(Latest + 1, entry.Data["version"]);
+    }
+
+    [PostgresFact]
+    public async Task A_server_that_stops_answering_turns_the_check_unhealthy_with_the_connection_failure_and_healthy_again_when_it_is_back()
+    {
+        // The check reaches the server through a proxy, which then drops every connection and refuses new ones.
+        await using var shop = await PgShop.CreateAsync();
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        var connectionString = new NpgsqlConnectionStringBuilder(proxy.ConnectionString) { Timeout = 5 }.ConnectionString;
+        await using var provider = Build(connectionString, shop.Schema);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+
+        proxy.Cut(refuseNew: true);
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.IsAssignableFrom<NpgsqlException>(entry.Exception);
+        Assert.StartsWith("The PostgreSQL database of the Commerce store cannot be reached", entry.Description, StringComparison.Ordinal);
+
+        proxy.Restore();
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+    }
+
+    [Fact]
+    public async Task A_database_nobody_listens_for_is_unhealthy_without_a_server_at_all()
+    {
+        await using var provider = Build($"Host=127.0.0.1;Port={ClosedPort()};Username=postgres;Timeout=5", "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.IsAssignableFrom<NpgsqlException>(entry.Exception);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+    }
+
+    [Fact]
+    public async Task Without_the_PostgreSQL_store_the_check_fails_and_says_why()
+    {
+        await using var provider = Build("unused", "commerce", withStore: false);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Contains("UsePostgresStore", entry.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_registration_guards_its_arguments()
+    {
+        var builder = new ServiceCollection().AddHealthChecks();
+
+        Assert.Throws<ArgumentNullException>(() => PostgresCommerceHealthChecksBuilderExtensions.AddCommercePostgres(null!));
+        Assert.Throws<ArgumentNullException>(() => builder.AddCommercePostgres(name: null!));
+    }
+
+    /// <summary>A local port with no listener: bound, then released.</summary>
+    private static int ClosedPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}

@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Commerce.Postgres.Tests.Support;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>The use cases' spans on the PostgreSQL store: Npgsql's own spans (source "Npgsql") nest under them.</summary>
+public sealed class TracingTests
+{
+    private static readonly ActivitySource TestSource = new("Commerce.Postgres.Tests.Tracing");
+
+    [PostgresFact]
+    public async Task The_commands_of_a_use_case_are_Npgsql_spans_under_the_use_cases_span()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Catalog.AddProductAsync(new ProductId(1), "Tea", new Money(300), 10);
+        await shop.Wallets.ChargeAsync(new UserId(1), new Money(1_000));
+
+        var stopped = new ConcurrentQueue<Activity>();
+        Activity? root = null;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is "Commerce" or "Npgsql" or "Commerce.Postgres.Tests.Tracing",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (root is not null && a.TraceId == root.TraceId && a != root)
+                {
+                    stopped.Enqueue(a);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        Order order;
+        using (root = TestSource.StartActivity("test"))
+        {
+            order = (await shop.Orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 2)])).Value;
+        }
+
+        var spans = stopped.ToList();
+        var placed = Assert.Single(spans, s => s.Source.Name == "Commerce");
+        Assert.Equal("commerce.place_order", placed.OperationName);
+        Assert.Equal(root!.SpanId, placed.ParentSpanId);
+        Assert.Equal(order.Id.ToString(), placed.GetTagItem("commerce.order.id"));
+        var commands = spans.Where(s => s.Source.Name == "Npgsql").ToList();
+        Assert.True(commands.Count >= 2, $"{commands.Count} Npgsql span(s): an order reads, then commits in one batch.");
+
+        Assert.All(commands, c => Assert.Equal(placed.SpanId, c.ParentSpanId));
+        Assert.All(commands, c => Assert.InRange(c.StartTimeUtc, placed.StartTimeUtc, placed.StartTimeUtc + placed.Duration));
+    }
+}
