@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Starts or stops a throw-away PostgreSQL server for the tests.
-#   .ci/postgres.sh start   prints `export COMMERCE_POSTGRES=...` (eval it); state lives in a temp dir
+# PostgreSQL for the tests.
+#   .ci/postgres.sh install installs the server binaries if the machine lacks them (the tests then start
+#                           and stop a throw-away server themselves)
+#   .ci/postgres.sh start   starts a throw-away server that outlives one test run (for the benchmarks, or
+#                           to run the tests against it) and prints `export COMMERCE_POSTGRES=...` (eval it)
 #   .ci/postgres.sh stop    stops the server started by `start` and removes its directory
 # The data directory is recorded in ${COMMERCE_PG_STATE:-/tmp/commerce-pg.state}.
 set -euo pipefail
@@ -89,7 +92,8 @@ stop() {
 }
 
 case "${1:-}" in
+  install) find_binaries ;;
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
 esac

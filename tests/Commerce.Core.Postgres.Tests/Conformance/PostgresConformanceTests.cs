@@ -50,49 +50,49 @@ internal static class PostgresConformance
     }
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresWalletTests : WalletConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresCatalogTests : CatalogConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresOrderTests : OrderConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresRankingTests : RankingConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresCartTests : CartConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresConcurrencyTests : ConcurrencyConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresScenarioTests : ScenarioConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresModelTests : ModelConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
