@@ -37,12 +37,42 @@ internal sealed class CommerceRuntime
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
     /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: after
-    /// short random spins while attempts are quick, then with jittered exponential back-off. A business
-    /// failure is committed too (with nothing staged), so that the refusal is checked against a consistent
-    /// snapshot of what it read; whatever it staged before refusing is dropped.
+    /// short random spins while attempts are quick, then with jittered exponential back-off. An attempt
+    /// the store refused (<see cref="StoreUnavailableException"/>: it applied nothing) is retried the same
+    /// way, within the same budget. A business failure is committed too (with nothing staged), so that the
+    /// refusal is checked against a consistent snapshot of what it read; whatever it staged before refusing
+    /// is dropped.
     /// </summary>
+    /// <returns>
+    /// The use case's result; <see cref="CommerceErrorCode.ConcurrencyConflict"/> when the last attempt
+    /// conflicted, <see cref="CommerceErrorCode.StoreUnavailable"/> when the store refused it.
+    /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">The store could not tell whether the commit applied.</exception>
     public async ValueTask<Result<T>> RunAsync<TState, T>(
+        string operation,
+        TState state,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        CancellationToken cancellationToken) =>
+        (await AttemptAsync(operation, state, useCase, cancellationToken).ConfigureAwait(false)).Result;
+
+    /// <summary>
+    /// Runs a read-only use case; it only fails if reads keep meeting concurrent commits
+    /// (<see cref="InvalidOperationException"/>) or the store keeps refusing them (<see cref="StoreUnavailableException"/>).
+    /// </summary>
+    public async ValueTask<T> ReadAsync<TState, T>(
+        string operation,
+        TState state,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
+        CancellationToken cancellationToken)
+    {
+        var (result, refusal) = await AttemptAsync(operation, state, useCase, cancellationToken).ConfigureAwait(false);
+        return result.IsSuccess ? result.Value
+            : refusal is not null ? throw new StoreUnavailableException(result.Error.Message, refusal)
+            : throw new InvalidOperationException(result.Error.Message);
+    }
+
+    /// <summary>The loop behind <see cref="RunAsync"/>: the result, and the store's refusal when it failed the last attempt.</summary>
+    private async ValueTask<(Result<T> Result, StoreUnavailableException? Refusal)> AttemptAsync<TState, T>(
         string operation,
         TState state,
         Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
@@ -52,29 +82,51 @@ internal sealed class CommerceRuntime
         {
             cancellationToken.ThrowIfCancellationRequested();
             var started = Stopwatch.GetTimestamp();
-            var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
-            await using (unitOfWork.ConfigureAwait(false))
+            StoreUnavailableException? refusal = null;
+            try
             {
-                var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
-                if (result.IsFailure)
+                var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
+                await using (unitOfWork.ConfigureAwait(false))
                 {
-                    // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
-                    unitOfWork.DiscardWrites();
-                }
+                    var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
+                    if (result.IsFailure)
+                    {
+                        // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
+                        unitOfWork.DiscardWrites();
+                    }
 
-                if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return result;
+                    if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        return (result, null);
+                    }
                 }
+            }
+            catch (StoreUnavailableException e)
+            {
+                // Nothing applied: the attempt is retried like a conflict, from fresh reads.
+                refusal = e;
             }
 
             if (attempt >= Options.MaxCommitAttempts)
             {
+                if (refusal is not null)
+                {
+                    Log.StoreUnavailableRetriesExhausted(Logger, operation, attempt, refusal);
+                    return (Errors.StoreUnavailable(operation, attempt), refusal);
+                }
+
                 Log.RetriesExhausted(Logger, operation, attempt);
-                return Errors.ConcurrencyConflict(operation, attempt);
+                return (Errors.ConcurrencyConflict(operation, attempt), null);
             }
 
-            Log.CommitConflict(Logger, operation, attempt);
+            if (refusal is not null)
+            {
+                Log.StoreUnavailable(Logger, operation, attempt, refusal);
+            }
+            else
+            {
+                Log.CommitConflict(Logger, operation, attempt);
+            }
 
             // A quick attempt (an in-memory store) is retried after a short random spin on this thread, up
             // to attempt 5: such a conflict usually means that one other commit got there first, and it is
@@ -95,19 +147,6 @@ internal sealed class CommerceRuntime
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             }
         }
-    }
-
-    /// <summary>Runs a read-only use case; it only fails if reads keep meeting concurrent commits.</summary>
-    public async ValueTask<T> ReadAsync<TState, T>(
-        string operation,
-        TState state,
-        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
-        CancellationToken cancellationToken)
-    {
-        var result = await RunAsync(operation, state, useCase, cancellationToken).ConfigureAwait(false);
-        return result.IsSuccess
-            ? result.Value
-            : throw new InvalidOperationException(result.Error.Message);
     }
 
     /// <summary>
