@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL for the tests.
-#   .ci/postgres.sh install installs the server binaries if the machine lacks them (the tests then start
-#                           and stop a throw-away server themselves)
+#   .ci/postgres.sh install installs the server binaries and PgBouncer if the machine lacks them (the
+#                           tests then start and stop a throw-away server, and PgBouncer, themselves)
 #   .ci/postgres.sh start   starts a throw-away server that outlives one test run (for the benchmarks, or
 #                           to run the tests against it) and prints `export COMMERCE_POSTGRES=...` (eval it)
 #   .ci/postgres.sh stop    stops the server started by `start` and removes its directory
@@ -33,6 +33,14 @@ find_binaries() {
 
   command -v initdb >/dev/null 2>&1 || { echo "initdb not found" >&2; exit 1; }
   export PATH
+}
+
+find_pgbouncer() {
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    echo "pgbouncer not found; installing it." >&2
+    apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer >&2
+  fi
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || { echo "pgbouncer not found" >&2; exit 1; }
 }
 
 # Runs a command as the unprivileged owner of the data directory (initdb refuses to run as root).
@@ -92,7 +100,7 @@ stop() {
 }
 
 case "${1:-}" in
-  install) find_binaries ;;
+  install) find_binaries; find_pgbouncer ;;
   start) start ;;
   stop) stop ;;
   *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;

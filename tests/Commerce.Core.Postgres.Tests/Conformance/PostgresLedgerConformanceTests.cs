@@ -42,6 +42,13 @@ public sealed class PostgresLedgerConcurrencyTests : LedgerConcurrencyConformanc
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
+/// <summary>The ledger's concurrency suite with the store connected through PgBouncer in transaction-pooling mode.</summary>
+[RequiresPgBouncer]
+public sealed class PgBouncerLedgerConcurrencyTests : LedgerConcurrencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, TestDatabase.PgBouncerConnectionString);
+}
+
 [RequiresPostgres]
 public sealed class PostgresLedgerPropertyTests : LedgerPropertyConformanceTests
 {

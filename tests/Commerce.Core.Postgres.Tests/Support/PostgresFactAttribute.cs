@@ -40,3 +40,11 @@ public sealed class RequiresPostgresAttribute : StoreRequirementAttribute
     /// <inheritdoc />
     public override string? SkipReason => TestDatabase.SkipReason;
 }
+
+/// <summary>Marks a class whose tests run through PgBouncer: skipped, in one line, where PostgreSQL or pgbouncer is missing (never under CI).</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class RequiresPgBouncerAttribute : StoreRequirementAttribute
+{
+    /// <inheritdoc />
+    public override string? SkipReason => TestDatabase.PgBouncerSkipReason;
+}
