@@ -1,6 +1,7 @@
 using Commerce.Postgres.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Xunit.Abstractions;
 
 namespace Commerce.Postgres.Tests;
 
@@ -10,7 +11,7 @@ namespace Commerce.Postgres.Tests;
 /// Connections are exhausted by connections the test holds open, and freed through the store's seam
 /// when it reports a refusal, so nothing depends on timing.
 /// </summary>
-public sealed class ConnectionLimitTests
+public sealed class ConnectionLimitTests(ITestOutputHelper output)
 {
     private static readonly UserId User = new(1);
 
@@ -124,17 +125,80 @@ public sealed class ConnectionLimitTests
         }
     }
 
-    private static ServiceProvider HostOn(string connectionString, string schema, int attempts)
+    [PostgresFact(NeedsServerBinaries = true)]
+    public async Task Four_instances_whose_pools_add_up_past_max_connections_give_every_buyer_a_result_and_sell_exactly_the_stock()
+    {
+        // The reported set-up: four instances with Npgsql's default pool of 100 on one server, racing 300
+        // buyers for less stock than buyers; here the server allows 12 connections, so refusals are certain.
+        const int Buyers = 300;
+        const int Stock = 100;
+        var product = new ProductId(1);
+        var price = new Money(5);
+        using var server = ThrowAwayPostgres.Start(ServerBinaries.PostgresOnThisMachine()!, maxConnections: 12);
+        var hosts = Enumerable.Range(0, 4).Select(_ => HostOn(server.ConnectionString, "commerce", attempts: 64, poolSize: 100, backOff: true)).ToArray();
+        try
+        {
+            await hosts[0].EnsureCommerceSchemaAsync();
+            var catalog = hosts[0].GetRequiredService<ICatalogService>();
+            Assert.True((await catalog.AddProductAsync(product, "Hot", price, Stock)).IsSuccess);
+            for (var b = 0; b < Buyers; b++)
+            {
+                Assert.True((await hosts[0].GetRequiredService<IWalletService>().ChargeAsync(new UserId(b), price)).IsSuccess);
+            }
+
+            var refusals = 0;
+            foreach (var host in hosts)
+            {
+                host.GetRequiredService<PostgresCommerceStore>().OnConnectionRefused = _ =>
+                {
+                    Interlocked.Increment(ref refusals);
+                    return Task.CompletedTask;
+                };
+            }
+
+            // Every buyer at once, each on one of the four instances: no exception may reach a caller.
+            var results = await Task.WhenAll(Enumerable.Range(0, Buyers).Select(b => Task.Run(async () =>
+                await hosts[b % 4].GetRequiredService<IOrderService>().PlaceOrderAsync(new UserId(b), [new(product, 1)]))));
+
+            var sold = results.Count(r => r.IsSuccess);
+            var short_ = results.Count(r => r.Error?.Code == CommerceErrorCode.InsufficientStock);
+            var unavailable = results.Count(r => r.Error?.Code == CommerceErrorCode.StoreUnavailable);
+            output.WriteLine($"{sold} sold, {short_} refused for stock, {unavailable} store unavailable; {refusals} connections refused on the way");
+            Assert.Equal(Buyers, sold + short_ + unavailable);
+            Assert.InRange(sold, 0, Stock);
+            Assert.True(short_ == 0 || sold == Stock, "a buyer was told the stock was short while some was left");
+            Assert.Equal(Stock - sold, (await catalog.GetProductAsync(product)).Value.Stock);
+            await using var connection = new NpgsqlConnection(server.ConnectionString + ";Pooling=false");
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("SELECT (SELECT count(*) FROM commerce.orders), (SELECT sum(balance) FROM commerce.wallets)", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal(sold, reader.GetInt64(0));
+            Assert.Equal((long)(Buyers - sold) * price.Amount, reader.GetInt64(1));
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    private static ServiceProvider HostOn(string connectionString, string schema, int attempts, int poolSize = 4, bool backOff = false)
     {
         var services = new ServiceCollection();
         services.AddCommerce(o =>
         {
             o.MaxCommitAttempts = attempts;
-            o.RetryBaseDelay = TimeSpan.Zero; // the test frees connections itself; waiting would only slow it
-            o.MaxRetryDelay = TimeSpan.Zero;
+            if (!backOff)
+            {
+                o.RetryBaseDelay = TimeSpan.Zero; // the test frees connections itself; waiting would only slow it
+                o.MaxRetryDelay = TimeSpan.Zero;
+            }
         }).UsePostgresStore(o =>
         {
-            o.ConnectionString = connectionString + ";Maximum Pool Size=4";
+            o.ConnectionString = connectionString + ";Maximum Pool Size=" + poolSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
             o.Schema = schema;
         });
         return services.BuildServiceProvider();
