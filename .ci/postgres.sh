@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Starts or stops a throw-away PostgreSQL server for the tests.
-#   .ci/postgres.sh start   prints `export COMMERCE_POSTGRES=...` (eval it); state lives in a temp dir
+# PostgreSQL for the tests.
+#   .ci/postgres.sh install installs the server binaries and PgBouncer if the machine lacks them (the
+#                           tests then start and stop a throw-away server, and PgBouncer, themselves)
+#   .ci/postgres.sh start   starts a throw-away server that outlives one test run (for the benchmarks, or
+#                           to run the tests against it) and prints `export COMMERCE_POSTGRES=...` (eval it)
 #   .ci/postgres.sh stop    stops the server started by `start` and removes its directory
 # The data directory is recorded in ${COMMERCE_PG_STATE:-/tmp/commerce-pg.state}.
 set -euo pipefail
@@ -30,6 +33,14 @@ find_binaries() {
 
   command -v initdb >/dev/null 2>&1 || { echo "initdb not found" >&2; exit 1; }
   export PATH
+}
+
+find_pgbouncer() {
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    echo "pgbouncer not found; installing it." >&2
+    apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer >&2
+  fi
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || { echo "pgbouncer not found" >&2; exit 1; }
 }
 
 # Runs a command as the unprivileged owner of the data directory (initdb refuses to run as root).
@@ -89,7 +100,8 @@ stop() {
 }
 
 case "${1:-}" in
+  install) find_binaries; find_pgbouncer ;;
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
 esac

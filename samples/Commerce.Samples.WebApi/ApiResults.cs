@@ -47,6 +47,7 @@ internal static class ApiResults
             or CommerceErrorCode.BalanceLimitExceeded or CommerceErrorCode.ConcurrencyConflict
             or CommerceErrorCode.IdempotencyKeyReused or CommerceErrorCode.OrderAlreadyCancelled
             => StatusCodes.Status409Conflict,
+        CommerceErrorCode.StoreUnavailable => StatusCodes.Status503ServiceUnavailable, // nothing changed; retry later
         _ => StatusCodes.Status400BadRequest, // invalid input: amounts, quantities, names, keys, empty or oversized orders
     };
 

@@ -49,6 +49,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
 
+    /// <summary>A test seam: called when the server refuses a session's connection for now, before the refusal is reported.</summary>
+    internal Func<PostgresException, Task>? OnConnectionRefused { get; set; }
+
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -5,8 +5,8 @@ using NpgsqlTypes;
 namespace Commerce.Postgres;
 
 /// <summary>
-/// What a failed statement means: a conflict (nothing applied; the use case is retried), a broken
-/// connection, or, for a commit in flight, an outcome the client cannot see, which this class finds out
+/// What a failed statement means: a conflict (nothing applied; the use case is retried), a refusal for
+/// now (nothing applied; retried after a back-off), a broken connection, or, for a commit in flight, an outcome the client cannot see, which this class finds out
 /// for a commit that placed an order, wrote an idempotency record or cancelled an order.
 /// </summary>
 internal static class PostgresOutcome
@@ -19,6 +19,21 @@ internal static class PostgresOutcome
     /// <summary>A stale read (<c>CM409</c>), a serialization failure or a deadlock: the batch rolled back.</summary>
     public static bool IsConflict(PostgresException e) =>
         e.SqlState is ConflictState or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected;
+
+    /// <summary>
+    /// The server refused for now: class 53, insufficient resources (<c>53300</c> too many connections, for
+    /// the server or the role; <c>53200</c> out of memory or of lock slots; <c>53100</c> disk full;
+    /// <c>53400</c> a configured limit), or a server going down or not yet up (<c>57P01</c> admin shutdown,
+    /// <c>57P02</c> crash shutdown, <c>57P03</c> cannot connect now). A connection refused so, or a statement
+    /// rejected so (an <c>ERROR</c>, which rolls its transaction back), applied nothing.
+    /// </summary>
+    public static bool IsRefusedForNow(Exception e) =>
+        e is PostgresException { SqlState: var state } && (state.StartsWith("53", StringComparison.Ordinal)
+            || state is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow);
+
+    /// <summary>The exception that tells the services to retry later: nothing of <paramref name="operation"/> applied.</summary>
+    public static StoreUnavailableException Unavailable(string operation, Exception refusal) =>
+        new($"PostgreSQL refused {operation} for now ({(refusal as PostgresException)?.SqlState}: {refusal.Message}); nothing was applied.", refusal);
 
     /// <summary>The connection broke (an I/O error, a terminated backend), as opposed to a statement the server rejected.</summary>
     public static bool IsConnectionFailure(Exception e) =>

@@ -107,6 +107,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 return false;
             }
+            catch (PostgresException e) when (e.InvariantSeverity == "ERROR" && PostgresOutcome.IsRefusedForNow(e))
+            {
+                // The server rejected the batch (out of lock slots, say): its transaction rolled back.
+                throw PostgresOutcome.Unavailable("a commit", e);
+            }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.
@@ -222,6 +227,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 return false;
             }
+            catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+            {
+                await DropConnectionAsync().ConfigureAwait(false);
+                throw PostgresOutcome.Unavailable("a read check", e);
+            }
             catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
             {
                 // Nothing was written: report a conflict, so the reads are retried on a fresh connection.
@@ -264,12 +274,41 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 {
                     await DropConnectionAsync().ConfigureAwait(false);
                 }
+                catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+                {
+                    // A read applies nothing: the services retry the use case after a back-off.
+                    await DropConnectionAsync().ConfigureAwait(false);
+                    throw PostgresOutcome.Unavailable("a read", e);
+                }
             }
         }
     }
 
-    private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken) =>
-        _connection ??= await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>
+    /// The session's connection, opened on first use. A server that refuses it for now (too many
+    /// connections, shutting down, starting up) is <see cref="StoreUnavailableException"/>: nothing was sent.
+    /// </summary>
+    private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_connection is null)
+        {
+            try
+            {
+                _connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+            {
+                if (store.OnConnectionRefused is { } hook)
+                {
+                    await hook(e).ConfigureAwait(false);
+                }
+
+                throw PostgresOutcome.Unavailable("a connection", e);
+            }
+        }
+
+        return _connection;
+    }
 
     private async ValueTask DropConnectionAsync()
     {

@@ -1,16 +1,24 @@
+using Commerce.Conformance;
 using Commerce.Postgres.Tests.Support;
 
 namespace Commerce.Postgres.Tests;
 
-/// <summary>Real threads against one database: the invariants hold exactly.</summary>
-public sealed class ConcurrencyTests
+/// <summary>Real threads against one database, directly and through PgBouncer: the invariants hold exactly.</summary>
+public abstract class ConcurrencyTests
 {
     private const int Threads = 8;
 
-    [PostgresFact]
+    /// <summary>Points the store at the server, or at a pooler in front of it; nothing: the server.</summary>
+    protected virtual void UseConnection(PostgresStoreOptions options)
+    {
+    }
+
+    private Task<PgShop> CreateShopAsync(Action<CommerceOptions> configure) => PgShop.CreateAsync(configure, UseConnection);
+
+    [StoreFact]
     public async Task Concurrent_charges_on_one_wallet_all_count_exactly_once()
     {
-        await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
+        await using var shop = await CreateShopAsync(o => o.MaxCommitAttempts = 10_000);
         var user = new UserId(1);
         const int PerThread = 25;
 
@@ -26,10 +34,10 @@ public sealed class ConcurrencyTests
         Assert.Equal(1L + (Threads * PerThread) - 1, await shop.ScalarAsync<long>("SELECT version FROM {s}.wallets"));
     }
 
-    [PostgresFact]
+    [StoreFact]
     public async Task More_buyers_than_stock_sell_exactly_the_stock()
     {
-        await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
+        await using var shop = await CreateShopAsync(o => o.MaxCommitAttempts = 10_000);
         var product = new ProductId(1);
         const int Stock = 40;
         const int Buyers = 64;
@@ -88,4 +96,20 @@ public sealed class ConcurrencyTests
             },
             TaskScheduler.Default).Unwrap();
     }
+}
+
+/// <summary>The concurrency tests with the store connected to the server.</summary>
+[RequiresPostgres]
+public sealed class DirectConcurrencyTests : ConcurrencyTests;
+
+/// <summary>
+/// The concurrency tests with the store connected through PgBouncer in transaction-pooling mode (its
+/// schema migrated through it too), where consecutive statements of one client connection may run on
+/// different server connections.
+/// </summary>
+[RequiresPgBouncer]
+public sealed class PgBouncerConcurrencyTests : ConcurrencyTests
+{
+    protected override void UseConnection(PostgresStoreOptions options) =>
+        options.ConnectionString = TestDatabase.PgBouncerConnectionString + ";Maximum Pool Size=24;Application Name=commerce-tests-pgbouncer";
 }

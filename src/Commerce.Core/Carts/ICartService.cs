@@ -66,5 +66,6 @@ public interface ICartService
     /// <param name="user">The owner.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The cart; an empty one (no lines, zero total) for a user who never added anything.</returns>
+    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     ValueTask<CartView> GetCartAsync(UserId user, CancellationToken cancellationToken = default);
 }

@@ -48,6 +48,7 @@ public interface ICatalogService
     /// <summary>Lists the first page of products (<see cref="CommerceOptions.DefaultPageSize"/> of them) in ascending id order.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The page; a consistent snapshot of products and their stock.</returns>
+    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Lists a page of products in ascending id order (keyset paging: pass the last id of a page to get the next).</summary>
@@ -56,5 +57,6 @@ public interface ICatalogService
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The page; a consistent snapshot of products and their stock. Fewer than <paramref name="limit"/> entries means it is the last page.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to <see cref="CommerceOptions.MaxPageSize"/>.</exception>
+    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(ProductId? after, int limit, CancellationToken cancellationToken = default);
 }

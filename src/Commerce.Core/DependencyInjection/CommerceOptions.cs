@@ -47,7 +47,9 @@ public sealed class CommerceOptions
 
     /// <summary>
     /// How many times a use case runs before giving up with <see cref="CommerceErrorCode.ConcurrencyConflict"/>
-    /// when commits keep conflicting. Default 64.
+    /// when commits keep conflicting, or with <see cref="CommerceErrorCode.StoreUnavailable"/> when the store
+    /// refused the last attempt (<see cref="StoreUnavailableException"/>; conflicts and refusals share this
+    /// budget and the back-off below). Default 64.
     /// </summary>
     public int MaxCommitAttempts { get; set; } = 64;
 

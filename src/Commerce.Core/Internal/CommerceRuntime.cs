@@ -41,10 +41,16 @@ internal sealed class CommerceRuntime
     /// <summary>
     /// Runs a use case as begin → read → pure transitions → stage → commit. On a conflict the whole use
     /// case runs again from fresh reads, up to <see cref="CommerceOptions.MaxCommitAttempts"/> times: after
-    /// short random spins while attempts are quick, then with jittered exponential back-off. A business
-    /// failure is committed too (with nothing staged), so that the refusal is checked against a consistent
-    /// snapshot of what it read; whatever it staged before refusing is dropped.
+    /// short random spins while attempts are quick, then with jittered exponential back-off. An attempt
+    /// the store refused (<see cref="StoreUnavailableException"/>: it applied nothing) is retried the same
+    /// way, within the same budget. A business failure is committed too (with nothing staged), so that the
+    /// refusal is checked against a consistent snapshot of what it read; whatever it staged before refusing
+    /// is dropped.
     /// </summary>
+    /// <returns>
+    /// The use case's result; <see cref="CommerceErrorCode.ConcurrencyConflict"/> when the last attempt
+    /// conflicted, <see cref="CommerceErrorCode.StoreUnavailable"/> when the store refused it.
+    /// </returns>
     /// <remarks>
     /// A use case that keeps losing takes priority (see <see cref="ContentionManager"/>): while it holds
     /// it, other writing use cases wait a bounded time before their attempts, and it retries without back-off.
@@ -80,33 +86,60 @@ internal sealed class CommerceRuntime
                 }
 
                 var started = Stopwatch.GetTimestamp();
-                var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
-                await using (unitOfWork.ConfigureAwait(false))
+                StoreUnavailableException? refusal = null;
+                try
                 {
-                    var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
-                    if (result.IsFailure)
+                    var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken).ConfigureAwait(false);
+                    await using (unitOfWork.ConfigureAwait(false))
                     {
-                        // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
-                        unitOfWork.DiscardWrites();
-                    }
+                        var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
+                        if (result.IsFailure)
+                        {
+                            // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
+                            unitOfWork.DiscardWrites();
+                        }
 
-                    Telemetry.CommitAttempted(operation);
-                    if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        return result;
+                        Telemetry.CommitAttempted(operation);
+                        if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            return result;
+                        }
                     }
                 }
+                catch (StoreUnavailableException e)
+                {
+                    // Nothing applied: the attempt is retried like a conflict, from fresh reads.
+                    refusal = e;
+                }
 
-                Telemetry.CommitConflicted(operation, attempt);
+                if (refusal is null)
+                {
+                    Telemetry.CommitConflicted(operation, attempt);
+                }
+
                 if (attempt >= Options.MaxCommitAttempts)
                 {
-                    Log.RetriesExhausted(Logger, operation, attempt);
                     Telemetry.GaveUp(operation);
+                    if (refusal is not null)
+                    {
+                        Log.StoreUnavailableRetriesExhausted(Logger, operation, attempt, refusal);
+                        var unavailable = Errors.StoreUnavailable(operation, attempt);
+                        return readOnly ? throw new StoreUnavailableException(unavailable.Message, refusal) : unavailable;
+                    }
+
+                    Log.RetriesExhausted(Logger, operation, attempt);
                     return Errors.ConcurrencyConflict(operation, attempt);
                 }
 
-                Log.CommitConflict(Logger, operation, attempt);
-                if (!readOnly)
+                if (refusal is not null)
+                {
+                    Log.StoreUnavailable(Logger, operation, attempt, refusal);
+                }
+                else
+                {
+                    Log.CommitConflict(Logger, operation, attempt);
+                }
+                if (!readOnly && refusal is null)
                 {
                     priority ??= Contention.TryTake(attempt, Stopwatch.GetElapsedTime(started));
                     if (priority is not null)
@@ -200,7 +233,8 @@ internal sealed class CommerceRuntime
 
     /// <summary>
     /// Runs a read-only use case, as its own span and duration (tagged with the user, product or order its
-    /// request names first); it only fails if reads keep meeting concurrent commits.
+    /// request names first); it only fails if reads keep meeting concurrent commits
+    /// (<see cref="InvalidOperationException"/>) or the store keeps refusing them (<see cref="StoreUnavailableException"/>).
     /// </summary>
     public async ValueTask<T> ReadAsync<TState, T>(
         string operation,

@@ -56,4 +56,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 902, EventName = "RetriesExhausted", Level = LogLevel.Warning,
         Message = "{Operation} gave up after {Attempts} conflicting attempts; nothing was changed.")]
     public static partial void RetriesExhausted(ILogger logger, string operation, int attempts);
+
+    [LoggerMessage(EventId = 903, EventName = "StoreUnavailable", Level = LogLevel.Debug,
+        Message = "{Operation} found the store unavailable on attempt {Attempt}; retrying.")]
+    public static partial void StoreUnavailable(ILogger logger, string operation, int attempt, Exception exception);
+
+    [LoggerMessage(EventId = 904, EventName = "StoreUnavailableRetriesExhausted", Level = LogLevel.Warning,
+        Message = "{Operation} gave up after {Attempts} attempts, the last refused by the store; nothing was changed.")]
+    public static partial void StoreUnavailableRetriesExhausted(ILogger logger, string operation, int attempts, Exception exception);
 }

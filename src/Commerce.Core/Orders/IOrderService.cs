@@ -75,6 +75,7 @@ public interface IOrderService
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Up to <paramref name="limit"/> orders, read as one consistent snapshot.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to 1,000.</exception>
+    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     ValueTask<IReadOnlyList<Order>> ListOrdersAsync(UserId user, int limit = 20, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a placed order.</summary>

@@ -59,4 +59,11 @@ public enum CommerceErrorCode
 
     /// <summary>The order was cancelled already.</summary>
     OrderAlreadyCancelled = 18,
+
+    /// <summary>
+    /// The store refused every attempt the retry budget allowed (<see cref="CommerceOptions.MaxCommitAttempts"/>):
+    /// for example a database with no connection left, or shutting down or starting up
+    /// (<see cref="StoreUnavailableException"/>). Nothing was changed; the request may be retried later.
+    /// </summary>
+    StoreUnavailable = 19,
 }

@@ -8,6 +8,11 @@ namespace Commerce.Storage;
 /// <remarks>
 /// <para>A session serves one unit of work at a time and need not be thread-safe.</para>
 /// <para>
+/// Any of its methods may throw <see cref="StoreUnavailableException"/> when the store refused the
+/// operation for now (a database with no connection left, say) and nothing of it applied; the services
+/// then retry the use case. A commit whose outcome is in doubt is <see cref="CommitOutcomeUnknownException"/>.
+/// </para>
+/// <para>
 /// A store must make <see cref="CommitAsync"/> atomic: every write of the change set applies, or none
 /// does, and it applies only if every read of the change set still holds at the instant of the commit.
 /// </para>
@@ -58,5 +63,6 @@ public interface IStoreSession : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the commit before it starts; once started it completes or fails as a whole.</param>
     /// <returns><see langword="true"/> if committed; <see langword="false"/> on a conflict (nothing applied).</returns>
     /// <exception cref="CommitOutcomeUnknownException">The store cannot tell whether the commit applied (it applied entirely or not at all).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the commit for now; nothing applied.</exception>
     ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default);
 }

@@ -62,5 +62,6 @@ public interface IUnitOfWork : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the commit before it starts; once started a commit completes or fails as a whole.</param>
     /// <returns><see langword="true"/> if committed; <see langword="false"/> on a conflict, in which case nothing was applied.</returns>
     /// <exception cref="CommitOutcomeUnknownException">The store cannot tell whether the commit applied (it applied entirely or not at all).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the commit for now; nothing applied.</exception>
     ValueTask<bool> CommitAsync(CancellationToken cancellationToken = default);
 }

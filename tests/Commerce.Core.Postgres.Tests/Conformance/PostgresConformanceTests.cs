@@ -15,10 +15,12 @@ internal static class PostgresConformance
     /// Selects the PostgreSQL store on a fresh schema, created when the shop first needs its store and
     /// dropped when the shop's service provider is disposed (after the store, so its pool is closed by then).
     /// </summary>
-    public static void UseFreshSchema(ICommerceBuilder builder)
+    /// <param name="builder">The builder.</param>
+    /// <param name="server">The connection string of the server, or of a pooler in front of it; <see langword="null"/>: the test server's.</param>
+    public static void UseFreshSchema(ICommerceBuilder builder, string? server = null)
     {
         var schema = "c_" + Guid.NewGuid().ToString("N")[..16];
-        var connectionString = PgShop.RequiredConnectionString + ";Maximum Pool Size=24;Application Name=commerce-conformance";
+        var connectionString = (server ?? PgShop.RequiredConnectionString) + ";Maximum Pool Size=24;Application Name=commerce-conformance";
 
         // Registered before UsePostgresStore, whose own ICommerceStore registration then stands aside:
         // the store is resolved after the schema, so the container disposes the store first.
@@ -50,49 +52,56 @@ internal static class PostgresConformance
     }
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresWalletTests : WalletConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresCatalogTests : CatalogConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresOrderTests : OrderConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresRankingTests : RankingConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresCartTests : CartConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresConcurrencyTests : ConcurrencyConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+/// <summary>The concurrency suite with the store connected through PgBouncer in transaction-pooling mode.</summary>
+[RequiresPgBouncer]
+public sealed class PgBouncerConformanceConcurrencyTests : ConcurrencyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, TestDatabase.PgBouncerConnectionString);
+}
+
+[RequiresPostgres]
 public sealed class PostgresScenarioTests : ScenarioConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
 
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresModelTests : ModelConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);

@@ -7,7 +7,7 @@ using Npgsql;
 namespace Commerce.Postgres.Tests.Ports;
 
 /// <summary>The storage port's rules on the PostgreSQL store, each test on a fresh schema dropped after it.</summary>
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresStorePortTests : StorePortConformanceTests, IAsyncLifetime
 {
     private readonly List<(PostgresCommerceStore Store, string Schema)> _stores = [];

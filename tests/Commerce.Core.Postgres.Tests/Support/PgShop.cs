@@ -33,10 +33,8 @@ internal sealed class PgShop : IAsyncDisposable
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
-    public static string? ConnectionString => Environment.GetEnvironmentVariable("COMMERCE_POSTGRES") is { Length: > 0 } s ? s : null;
-
-    public static string RequiredConnectionString => ConnectionString
-        ?? throw new InvalidOperationException("COMMERCE_POSTGRES is not set, and CI requires the PostgreSQL tests to run. Start a server with `.ci/postgres.sh start`.");
+    /// <summary>The test server's superuser connection string (see <see cref="TestDatabase"/>).</summary>
+    public static string RequiredConnectionString => TestDatabase.ConnectionString;
 
     public string Schema { get; }
 
@@ -97,12 +95,12 @@ internal sealed class PgShop : IAsyncDisposable
     /// <summary>Drops a test schema and everything in it.</summary>
     public static async Task DropSchemaAsync(string schema)
     {
-        if (ConnectionString is null)
+        if (!TestDatabase.IsAvailable)
         {
             return;
         }
 
-        await using var connection = new NpgsqlConnection(ConnectionString);
+        await using var connection = new NpgsqlConnection(RequiredConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
         await command.ExecuteNonQueryAsync();

@@ -9,9 +9,9 @@ namespace Commerce.Tests.Internal;
 /// <summary>The optimistic-concurrency loop, driven by a store whose commits fail on demand.</summary>
 public sealed class CommerceRuntimeTests
 {
-    private static (ServiceProvider Provider, ConflictingStore Store, ConcurrentQueue<int> Events) Build(int conflicts, int maxAttempts)
+    private static (ServiceProvider Provider, ConflictingStore Store, ConcurrentQueue<int> Events) Build(int conflicts, int maxAttempts, int refusals = 0)
     {
-        var store = new ConflictingStore(new FakeStore(), conflicts);
+        var store = new ConflictingStore(new FakeStore(), conflicts) { Refusals = refusals };
         var events = new ConcurrentQueue<int>();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
@@ -103,21 +103,93 @@ public sealed class CommerceRuntimeTests
         Assert.Equal(4, events.Count(e => e == 901));
     }
 
-    /// <summary>Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing.</summary>
+    [Fact]
+    public async Task A_use_case_the_store_refuses_for_now_runs_again_and_applies_once()
+    {
+        var (provider, store, events) = Build(conflicts: 0, maxAttempts: 64, refusals: 3);
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        var charged = await wallets.ChargeAsync(new UserId(1), new Money(10));
+
+        Assert.Equal(new Money(10), charged.Value);
+        Assert.Equal(1, store.Commits);
+        Assert.Equal(3, events.Count(e => e == 903));
+        Assert.DoesNotContain(904, events);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(new UserId(1)));
+    }
+
+    [Fact]
+    public async Task A_use_case_the_store_keeps_refusing_gives_up_with_StoreUnavailable_after_the_configured_attempts_and_changes_nothing()
+    {
+        var (provider, store, events) = Build(conflicts: 0, maxAttempts: 5, refusals: int.MaxValue);
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        var charged = await wallets.ChargeAsync(new UserId(1), new Money(10));
+
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code);
+        Assert.Equal(5, store.Reads);
+        Assert.Equal(0, store.Commits);
+        Assert.Equal(4, events.Count(e => e == 903));
+        Assert.Single(events, e => e == 904);
+        store.Refusals = 0;
+        Assert.Equal(Money.Zero, await wallets.GetBalanceAsync(new UserId(1)));
+    }
+
+    [Fact]
+    public async Task A_read_the_store_keeps_refusing_throws_StoreUnavailableException_holding_the_refusal()
+    {
+        var (provider, _, _) = Build(conflicts: 0, maxAttempts: 3, refusals: int.MaxValue);
+        using var __ = provider;
+
+        var thrown = await Assert.ThrowsAsync<StoreUnavailableException>(async () => await provider.GetRequiredService<IWalletService>().GetBalanceAsync(new UserId(1)));
+
+        Assert.Same(ConflictingStore.Refusal, thrown.InnerException);
+    }
+
+    [Fact]
+    public async Task A_keyed_request_the_store_kept_refusing_is_not_remembered_so_its_retry_runs()
+    {
+        var (provider, store, _) = Build(conflicts: 0, maxAttempts: 2, refusals: int.MaxValue);
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var key = new IdempotencyKey("charge-1");
+
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, (await wallets.ChargeAsync(new UserId(1), new Money(10), key)).Error?.Code);
+        store.Refusals = 0;
+
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(new UserId(1), new Money(10), key)).Value);
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(new UserId(1), new Money(10), key)).Value);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(new UserId(1)));
+    }
+
+    /// <summary>
+    /// Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing, and
+    /// its first <see cref="Refusals"/> reads throw <see cref="Refusal"/>.
+    /// </summary>
     private sealed class ConflictingStore(ICommerceStore inner, int conflicts) : ICommerceStore
     {
+        public static readonly StoreUnavailableException Refusal = new("Refused for the test.");
+
         private int _commits;
+        private int _reads;
 
         public int Conflicts { get; set; } = conflicts;
 
+        public int Refusals { get; set; }
+
         public int Commits => _commits;
+
+        public int Reads => _reads;
 
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
             new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
         private sealed class Session(ConflictingStore owner, IStoreSession inner) : IStoreSession
         {
-            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => inner.ReadAsync(batch, cancellationToken);
+            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
+                Interlocked.Increment(ref owner._reads) <= owner.Refusals ? throw Refusal : inner.ReadAsync(batch, cancellationToken);
 
             public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
                 inner.ReadProductsAsync(after, limit, rows, cancellationToken);

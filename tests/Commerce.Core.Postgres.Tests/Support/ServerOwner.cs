@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Commerce.Postgres.Tests.Support;
+
+/// <summary>
+/// Runs the throw-away servers' programs as an unprivileged user: <c>initdb</c> and <c>pgbouncer</c>
+/// refuse to run as root, so under root they run as <c>postgres</c> (through <c>runuser</c>; the user is
+/// created, as <c>.ci/postgres.sh</c> does, if the machine lacks it), and otherwise as the current user.
+/// </summary>
+internal static class ServerOwner
+{
+    private const string UnprivilegedUser = "postgres";
+
+    private static readonly Lazy<bool> Root = new(() => Run("id", "-u").Trim() == "0");
+
+    /// <summary>Whether the tests run as root, so that the servers run as <c>postgres</c>.</summary>
+    public static bool IsRoot => Root.Value;
+
+    /// <summary>The user to name where a program can switch users itself (pgbouncer's <c>-u</c>), or <see langword="null"/> to stay.</summary>
+    public static string? SwitchTo => IsRoot ? UnprivilegedUser : null;
+
+    /// <summary>A new private directory under the temp directory, owned by the servers' user.</summary>
+    public static string CreateDirectory(string prefix)
+    {
+        var directory = Directory.CreateTempSubdirectory(prefix).FullName; // mode 700
+        if (IsRoot)
+        {
+            EnsureUser();
+            Run("chown", UnprivilegedUser + ":", directory);
+        }
+
+        return directory;
+    }
+
+    /// <summary>Runs a program as the servers' user, waits for it, and returns its output; throws with its output if it fails.</summary>
+    public static string RunAsOwner(string program, params string[] arguments) =>
+        IsRoot ? Run("runuser", ["-u", UnprivilegedUser, "--", program, .. arguments]) : Run(program, arguments);
+
+    /// <summary>A loopback port nobody listens on now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Runs a program, waits for it, and returns its standard output; throws with all its output if it fails.</summary>
+    public static string Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"`{program} {string.Join(' ', arguments)}` exited with {process.ExitCode}:\n{output.Result}{errors.Result}");
+        }
+
+        return output.Result;
+    }
+
+    private static void EnsureUser()
+    {
+        try
+        {
+            Run("id", UnprivilegedUser);
+        }
+        catch (InvalidOperationException)
+        {
+            Run("useradd", "--system", "--no-create-home", "--shell", "/bin/bash", UnprivilegedUser);
+        }
+    }
+}

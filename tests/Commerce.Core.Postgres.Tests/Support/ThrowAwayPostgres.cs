@@ -1,0 +1,74 @@
+namespace Commerce.Postgres.Tests.Support;
+
+/// <summary>
+/// A PostgreSQL server for the tests only: <c>initdb</c> in a new temp directory, <c>pg_ctl start</c> on a
+/// free loopback port (trust authentication, no fsync: nothing in it outlives the tests), and on disposal
+/// <c>pg_ctl stop -m fast</c> and the directory deleted. Its programs run as <see cref="ServerOwner"/> says.
+/// </summary>
+internal sealed class ThrowAwayPostgres : IDisposable
+{
+    private readonly string _binaries;
+    private bool _stopped;
+
+    private ThrowAwayPostgres(string binaries, string directory, int port)
+    {
+        _binaries = binaries;
+        Directory = directory;
+        Port = port;
+        ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
+    }
+
+    /// <summary>The temp directory holding the data directory, the log and the socket.</summary>
+    public string Directory { get; }
+
+    /// <summary>The loopback port the server listens on.</summary>
+    public int Port { get; }
+
+    /// <summary>The connection string of the superuser <c>postgres</c>.</summary>
+    public string ConnectionString { get; }
+
+    private string DataDirectory => Path.Combine(Directory, "data");
+
+    /// <summary>Creates and starts a server with the binaries in <paramref name="binaries"/>; returns once it accepts connections.</summary>
+    /// <param name="binaries">The directory holding <c>initdb</c> and <c>pg_ctl</c>.</param>
+    /// <param name="maxConnections">The server's <c>max_connections</c>.</param>
+    public static ThrowAwayPostgres Start(string binaries, int maxConnections = 200)
+    {
+        var directory = ServerOwner.CreateDirectory("commerce-pg-");
+        var server = new ThrowAwayPostgres(binaries, directory, ServerOwner.FreePort());
+        try
+        {
+            ServerOwner.RunAsOwner(Path.Combine(binaries, "initdb"), "-D", server.DataDirectory, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8");
+            var settings = $"-p {server.Port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections={maxConnections} -c fsync=off";
+            ServerOwner.RunAsOwner(Path.Combine(binaries, "pg_ctl"), "-D", server.DataDirectory, "-l", Path.Combine(directory, "server.log"), "-o", settings, "-w", "start");
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the server (if it runs) and deletes its directory.</summary>
+    public void Dispose()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        try
+        {
+            if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
+            {
+                ServerOwner.RunAsOwner(Path.Combine(_binaries, "pg_ctl"), "-D", DataDirectory, "-m", "fast", "-w", "stop");
+            }
+        }
+        finally
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+}
