@@ -22,6 +22,12 @@ if (args is ["soak", .. var soak])
     return Soak.Run(soak);
 }
 
+if (args is ["simulate", .. var simulateArgs])
+{
+    // The seeded fault simulation of the in-memory store: `simulate [first seed] [seeds] [steps per seed]`.
+    return Commerce.Simulation.SimulationCommand.Run(simulateArgs);
+}
+
 if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1)
 {
     // Bytes allocated per operation on this thread, after a warm-up (not a timing), on the lock-free
