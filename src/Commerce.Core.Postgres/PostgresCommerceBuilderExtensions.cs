@@ -54,7 +54,7 @@ public static partial class PostgresCommerceBuilderExtensions
 
         builder.Services.TryAddSingleton(sp =>
         {
-            var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : NpgsqlDataSource.Create(options.ConnectionString);
+            var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
             var dataSource = owned ?? sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
                 "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered.");
             return new PostgresCommerceStore(dataSource, owned is not null, options.Schema, options.CommandTimeout, sp.GetRequiredService<CommerceOptions>().RankingResolution);
