@@ -15,7 +15,10 @@ internal static class PostgresConformance
     /// Selects the PostgreSQL store on a fresh schema, created when the shop first needs its store and
     /// dropped when the shop's service provider is disposed (after the store, so its pool is closed by then).
     /// </summary>
-    public static void UseFreshSchema(ICommerceBuilder builder)
+    public static void UseFreshSchema(ICommerceBuilder builder) => UseFreshSchema(builder, groupCommit: false);
+
+    /// <summary>As <see cref="UseFreshSchema(ICommerceBuilder)"/>, with group commit on or off.</summary>
+    public static void UseFreshSchema(ICommerceBuilder builder, bool groupCommit)
     {
         var schema = "c_" + Guid.NewGuid().ToString("N")[..16];
         var connectionString = PgShop.RequiredConnectionString + ";Maximum Pool Size=24;Application Name=commerce-conformance";
@@ -28,7 +31,12 @@ internal static class PostgresConformance
             sp.GetRequiredService<FreshSchema>();
             return sp.GetRequiredService<PostgresCommerceStore>();
         });
-        builder.UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = schema; });
+        builder.UsePostgresStore(o =>
+        {
+            o.ConnectionString = connectionString;
+            o.Schema = schema;
+            o.GroupCommit = groupCommit;
+        });
     }
 
     /// <summary>A schema created by the store's own migrator (as a host would at start-up), dropped on disposal.</summary>
