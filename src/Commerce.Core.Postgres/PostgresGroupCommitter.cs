@@ -19,8 +19,9 @@ namespace Commerce.Postgres;
 /// </para>
 /// <para>
 /// <b>Lock order.</b> The group's statements are merged by key (then by member, then in each member's
-/// order), so the group takes its row and advisory locks in the one global key order single commits use:
-/// groups and single commits from other instances do not deadlock with it. Merged this way, the group is
+/// order), so the group takes its row and advisory locks in the one global key order single commits use,
+/// and does not wait for a lock held by a transaction that waits for one of its own (groups and single
+/// commits of other instances; a deadlock, should one occur all the same, is handled below). The group is
 /// equivalent to running its members one after the other in queue order: for every key, a member's
 /// statements run after those of the members before it.
 /// </para>
@@ -30,9 +31,8 @@ namespace Commerce.Postgres;
 /// names the failed statement (or, on a first send, the first statement without a completion does), whose
 /// member alone gets the outcome a single commit would have had — <see langword="false"/> for a conflict,
 /// else the exception — once the rest, sent again as a new group, is decided (so that its use case, re-run,
-/// reads what the others wrote). A deadlock or serialization failure,
-/// or a failed statement that cannot be traced to its member, is no member's fault: each member is then
-/// sent alone.
+/// reads what the others wrote). A deadlock or serialization failure, or a failed statement that cannot be
+/// traced to its member, is no one member's fault: each member is then sent alone.
 /// </para>
 /// <para>
 /// <b>A lost connection</b> leaves the group applied entirely or not at all, the same for every member: it
