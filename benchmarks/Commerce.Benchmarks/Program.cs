@@ -28,6 +28,12 @@ if (args is ["simulate", .. var simulateArgs])
     return Commerce.Simulation.SimulationCommand.Run(simulateArgs);
 }
 
+if (args is ["pgbench", .. var pgbenchArgs])
+{
+    // PostgreSQL's own TPC-B figure on the server COMMERCE_POSTGRES names (see benchmarks/POSTGRES.md).
+    return PgBench.Run(pgbenchArgs);
+}
+
 if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1)
 {
     // Bytes allocated per operation on this thread, after a warm-up (not a timing), on the lock-free
@@ -76,5 +82,7 @@ if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMMERCE_POSTGRES")
     config = config.AddFilter(new SimpleFilter(b => b.Descriptor.Type != typeof(PostgresOrderBenchmarks)));
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. args.Where(a => a != "--workstation-gc")], config);
-return 0;
+// `--pgbench` adds pgbench's TPC-B figure (16 clients, defaults of the `pgbench` command) after the
+// benchmarks, on the same server in the same run.
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. args.Where(a => a is not "--workstation-gc" and not "--pgbench")], config);
+return args.Contains("--pgbench") ? PgBench.Run([]) : 0;

@@ -52,12 +52,23 @@ public static partial class PostgresCommerceBuilderExtensions
             throw new ArgumentException("The command timeout cannot be negative.", nameof(configure));
         }
 
+        if (options.MaxGroupSize is < 1 or > 1_000)
+        {
+            throw new ArgumentException("The largest group of commits must be 1 to 1,000.", nameof(configure));
+        }
+
         builder.Services.TryAddSingleton(sp =>
         {
-            var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : NpgsqlDataSource.Create(options.ConnectionString);
+            var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
             var dataSource = owned ?? sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
                 "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered.");
-            return new PostgresCommerceStore(dataSource, owned is not null, options.Schema, options.CommandTimeout, sp.GetRequiredService<CommerceOptions>().RankingResolution);
+            return new PostgresCommerceStore(
+                dataSource,
+                owned is not null,
+                options.Schema,
+                options.CommandTimeout,
+                sp.GetRequiredService<CommerceOptions>().RankingResolution,
+                options.GroupCommit ? options.MaxGroupSize : 0);
         });
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
         builder.Services.TryAddSingleton<ICommerceSchemaMigrator>(sp => new PostgresSchemaMigrator(sp.GetRequiredService<PostgresCommerceStore>()));

@@ -12,8 +12,15 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     private readonly bool _ownsDataSource;
     private long _roundTrips;
 
-    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution)
+    /// <param name="dataSource">The data source.</param>
+    /// <param name="ownsDataSource">Whether the store disposes the data source.</param>
+    /// <param name="schema">The schema.</param>
+    /// <param name="commandTimeout">The timeout of each command, in seconds, or the connection's.</param>
+    /// <param name="rankingResolution">The width of a ranking bucket.</param>
+    /// <param name="maxGroupSize">With group commit, the most commits in one group; 0 for none (each commit alone).</param>
+    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxGroupSize);
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rankingResolution, TimeSpan.Zero);
         DataSource = dataSource;
@@ -24,6 +31,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         RankingResolution = rankingResolution;
         Sql = new PostgresSql(QuotedSchema);
         Writes = new PostgresWriteSql(QuotedSchema);
+        GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
     }
 
     public NpgsqlDataSource DataSource { get; }
@@ -39,6 +47,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public PostgresSql Sql { get; }
 
     public PostgresWriteSql Writes { get; }
+
+    /// <summary>The committer that groups concurrent commits, if group commit is on.</summary>
+    public PostgresGroupCommitter? GroupCommitter { get; }
 
     /// <summary>
     /// How many commands and batches the store's sessions have sent: each is one round trip to the
@@ -92,11 +103,23 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public void Dispose()
     {
+        GroupCommitter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (_ownsDataSource)
         {
             DataSource.Dispose();
         }
     }
 
-    public ValueTask DisposeAsync() => _ownsDataSource ? DataSource.DisposeAsync() : ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (GroupCommitter is { } committer)
+        {
+            await committer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownsDataSource)
+        {
+            await DataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

@@ -23,19 +23,23 @@ internal static class PostgresCommitBatch
     /// A write of the commit that tells, after the fact, whether it applied (an order inserted, an
     /// idempotency record written, an order cancelled), if it has one: a lost connection is resolved by it.
     /// </param>
+    /// <param name="keys">
+    /// If given, receives the key of each statement added (in order), for a group commit to merge commits by
+    /// key; the page checks, which come last and lock nothing, get none.
+    /// </param>
     /// <returns><see langword="false"/> if the change set can only fail (a write-once state replaced): nothing need be sent.</returns>
-    public static bool TryBuild(PostgresCommerceStore store, ChangeSet changes, NpgsqlBatch batch, out CommitEvidence? evidence)
+    public static bool TryBuild(PostgresCommerceStore store, ChangeSet changes, NpgsqlBatch batch, out CommitEvidence? evidence, List<StoreKey>? keys = null)
     {
         evidence = null;
-        var keys = new StoreKey[changes.Count];
+        var sorted = new StoreKey[changes.Count];
         var order = new int[changes.Count];
-        for (var i = 0; i < keys.Length; i++)
+        for (var i = 0; i < sorted.Length; i++)
         {
-            keys[i] = changes[i].Key;
+            sorted[i] = changes[i].Key;
             order[i] = i;
         }
 
-        Array.Sort(keys, order);
+        Array.Sort(sorted, order);
         var sql = store.Sql;
         foreach (var i in order)
         {
@@ -78,6 +82,11 @@ internal static class PostgresCommitBatch
 
                 default:
                     throw new InvalidOperationException($"Unexpected change {change.Kind} at {key}.");
+            }
+
+            while (keys is not null && keys.Count < batch.BatchCommands.Count)
+            {
+                keys.Add(key);
             }
         }
 

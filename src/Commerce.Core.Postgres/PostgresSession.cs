@@ -9,7 +9,8 @@ namespace Commerce.Postgres;
 /// <see cref="CommitAsync"/> sends every write, and a check of every key only read, as one
 /// <see cref="NpgsqlBatch"/>: one round trip, one implicit transaction, in which each statement
 /// verifies its own row count and raises <c>CM409</c> (rolling the whole batch back) when a read no
-/// longer holds. A change set without writes is validated instead, by one statement, unless its reads
+/// longer holds; with group commit on, the batch joins those of concurrent commits (see
+/// <see cref="PostgresGroupCommitter"/>). A change set without writes is validated instead, by one statement, unless its reads
 /// are a snapshot already (see <see cref="IsSnapshot"/>). <see cref="PurgeIdempotencyAsync"/> is one
 /// <c>DELETE</c>.
 /// </summary>
@@ -80,6 +81,14 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
         if (!changes.HasWrites)
         {
             return IsSnapshot(changes) || await ValidateAsync(changes, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (store.GroupCommitter is { } committer)
+        {
+            // The committer sends the group on its own connection: this one goes back to the pool first, so
+            // that sessions waiting for their group never hold every connection the committer could need.
+            await DropConnectionAsync().ConfigureAwait(false);
+            return await committer.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
         }
 
         var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);

@@ -10,6 +10,23 @@ public sealed class MultiInstanceTests
     {
         await using var first = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
         await using var second = await first.JoinAsync(o => o.MaxCommitAttempts = 10_000);
+        await PlaceOrdersAndChargesAsync(first, second);
+    }
+
+    /// <summary>
+    /// As above, each instance grouping its commits: the groups of the two instances lock rows in the one
+    /// key order, as single commits do, and every use case keeps its own outcome.
+    /// </summary>
+    [PostgresFact]
+    public async Task Two_instances_with_group_commit_placing_orders_and_charges_concurrently_conserve_money_stock_and_sales()
+    {
+        await using var first = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000, o => o.GroupCommit = true);
+        await using var second = await PgShop.OnSchemaAsync(first.Schema, o => o.MaxCommitAttempts = 10_000, o => o.GroupCommit = true);
+        await PlaceOrdersAndChargesAsync(first, second);
+    }
+
+    private static async Task PlaceOrdersAndChargesAsync(PgShop first, PgShop second)
+    {
         PgShop[] shops = [first, second];
         const int Users = 6;
         const int Products = 4;

@@ -25,16 +25,41 @@ internal static class BenchDatabase
                 "(and `.ci/postgres.sh stop` afterwards), or point COMMERCE_POSTGRES at a server you own.");
 
     /// <summary>
+    /// The connection string with the automatic preparation the store's own data source turns on
+    /// (<c>Max Auto Prepare=64</c>, <c>Auto Prepare Min Usages=2</c>) where it sets none, for the baseline's
+    /// data source: both sides prepare alike.
+    /// </summary>
+    public static string WithAutoPrepare(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var set = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = builder.ConnectionString };
+        if (!set.ContainsKey("Max Auto Prepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        if (!set.ContainsKey("Auto Prepare Min Usages"))
+        {
+            builder.AutoPrepareMinUsages = 2;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>
     /// Services with the PostgreSQL store on <see cref="Schema"/>, the store wrapped in a
     /// <see cref="CountingStore"/> (returned too).
     /// </summary>
-    public static (ServiceProvider Services, CountingStore Counter) CreateServices(string connectionString)
+    /// <param name="connectionString">The server.</param>
+    /// <param name="groupCommit">Whether the store groups concurrent commits (<see cref="PostgresStoreOptions.GroupCommit"/>).</param>
+    public static (ServiceProvider Services, CountingStore Counter) CreateServices(string connectionString, bool groupCommit = false)
     {
         var services = new ServiceCollection();
         services.AddCommerce().UsePostgresStore(o =>
         {
             o.ConnectionString = connectionString;
             o.Schema = Schema;
+            o.GroupCommit = groupCommit;
         });
 
         // Replace the store registration by a counting decorator around the same instance.

@@ -4,9 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Commerce.Benchmarks.Postgres;
 
 /// <summary>
-/// Orders per second on PostgreSQL with 1, 4 and 16 concurrent workers, for the library's store
-/// (optimistic, one-round-trip commit, retried by the services on conflict) against a hand-written
-/// interactive transaction with <c>SELECT … FOR UPDATE</c> row locks, on the same tables.
+/// Orders per second on PostgreSQL with 1, 4, 16 and 64 concurrent workers, for the library's store
+/// (optimistic, one-round-trip commit, retried by the services on conflict), alone and with group
+/// commit, against a hand-written interactive transaction with <c>SELECT … FOR UPDATE</c> row locks, on
+/// the same tables.
 /// One operation is one order placed. Needs a server: <c>eval "$(.ci/postgres.sh start)"</c>.
 /// </summary>
 /// <remarks>
@@ -17,7 +18,7 @@ namespace Commerce.Benchmarks.Postgres;
 /// </remarks>
 public class PostgresOrderBenchmarks
 {
-    /// <summary>Orders per invocation, split evenly over the workers (divisible by 1, 4 and 16).</summary>
+    /// <summary>Orders per invocation, split evenly over the workers (divisible by 1, 4, 16 and 64).</summary>
     private const int OrdersPerInvoke = 320;
 
     private ServiceProvider? _services;
@@ -26,18 +27,25 @@ public class PostgresOrderBenchmarks
     private WorkerPool? _pool;
     private long _orders;
     private long _refused;
+    private bool _groupCommit;
 
-    [Params(1, 4, 16)]
+    [Params(1, 4, 16, 64)]
     public int Workers { get; set; }
 
     [Params(OrderMix.LowContention, OrderMix.HotProduct)]
     public OrderMix Mix { get; set; }
 
     [GlobalSetup(Target = nameof(Store))]
-    public void SetupStore()
+    public void SetupStore() => SetupStore(groupCommit: false);
+
+    [GlobalSetup(Target = nameof(StoreGroupCommit))]
+    public void SetupStoreGroupCommit() => SetupStore(groupCommit: true);
+
+    private void SetupStore(bool groupCommit)
     {
         var connectionString = BenchDatabase.ConnectionString;
-        (_services, _counter) = BenchDatabase.CreateServices(connectionString);
+        _groupCommit = groupCommit;
+        (_services, _counter) = BenchDatabase.CreateServices(connectionString, groupCommit);
         BenchDatabase.ResetAsync(_services, connectionString).GetAwaiter().GetResult();
         var orders = _services.GetRequiredService<IOrderService>();
         _pool = new WorkerPool(Workers, OrdersPerInvoke / Workers, worker =>
@@ -94,6 +102,10 @@ public class PostgresOrderBenchmarks
     [Benchmark(OperationsPerInvoke = OrdersPerInvoke)]
     public void Store() => _pool!.RunOnce();
 
+    /// <summary>The store with <see cref="PostgresStoreOptions.GroupCommit"/> on: concurrent orders commit together.</summary>
+    [Benchmark(OperationsPerInvoke = OrdersPerInvoke)]
+    public void StoreGroupCommit() => _pool!.RunOnce();
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -105,7 +117,7 @@ public class PostgresOrderBenchmarks
             var attempts = counter.Attempts;
             var conflicts = counter.Conflicts;
             Console.WriteLine(
-                $"// Postgres retries: Store Workers={Workers} Mix={Mix} orders={orders} gave-up={refused} attempts={attempts} " +
+                $"// Postgres retries: {(_groupCommit ? nameof(StoreGroupCommit) : nameof(Store))} Workers={Workers} Mix={Mix} orders={orders} gave-up={refused} attempts={attempts} " +
                 $"conflicts={conflicts} retries/order={(double)conflicts / Math.Max(1, orders + refused):F3} " +
                 $"conflict rate={(double)conflicts / Math.Max(1, attempts):P1} of commits");
         }

@@ -5,14 +5,18 @@ namespace Commerce.Benchmarks.Postgres;
 
 /// <summary>
 /// The baseline: the place-order use case written by hand on Npgsql as an interactive transaction
-/// with pessimistic row locks, on the store's tables.
+/// with pessimistic row locks, on the store's tables, doing the same writes as the store.
 /// </summary>
 /// <remarks>
-/// Round trips: BEGIN + lock batch (the wallet <c>FOR UPDATE</c>, then the stock rows with their prices
-/// <c>FOR UPDATE</c> in product-id order: every transaction locks in the same order, so none deadlock),
-/// checks in the client (every product exists, balance and stock suffice), one write batch (wallet,
-/// stock, order, order lines, sales increments, rows again in key order), COMMIT. Three round trips
-/// for any number of lines. Versions are bumped like the store does, so the tables stay valid for it.
+/// Two round trips for any number of lines: <c>BEGIN</c> + the lock batch (the wallet <c>FOR UPDATE</c>
+/// with its ledger length, then the stock rows with their prices <c>FOR UPDATE</c> in product-id order:
+/// every transaction locks in the same order, so none deadlock), checks in the client (every product
+/// exists, balance and stock suffice), then one batch with every write and <c>COMMIT</c> (wallet and its
+/// ledger entry, stock, order, order lines, sales increments). READ COMMITTED, the cheapest level that is
+/// correct here: every row the checks depend on is locked before it is read, so no stronger isolation
+/// is needed and none of its serialization failures occur. Its data source prepares statements as the
+/// store's own does (<c>Max Auto Prepare=64</c>, <c>Auto Prepare Min Usages=2</c>, unless the connection
+/// string says otherwise). Versions are bumped like the store does, so the tables stay valid for it.
 /// </remarks>
 internal sealed class RowLockOrders : IAsyncDisposable
 {
@@ -20,6 +24,7 @@ internal sealed class RowLockOrders : IAsyncDisposable
     private readonly string _lockWallet;
     private readonly string _lockStock;
     private readonly string _updateWallet;
+    private readonly string _insertLedger;
     private readonly string _updateStock;
     private readonly string _insertOrder;
     private readonly string _insertLines;
@@ -29,9 +34,9 @@ internal sealed class RowLockOrders : IAsyncDisposable
 
     public RowLockOrders(string connectionString, string schema)
     {
-        _dataSource = NpgsqlDataSource.Create(connectionString);
+        _dataSource = NpgsqlDataSource.Create(BenchDatabase.WithAutoPrepare(connectionString));
         var s = schema;
-        _lockWallet = $"SELECT balance FROM {s}.wallets WHERE user_id = $1 FOR UPDATE";
+        _lockWallet = $"SELECT balance, ledger_length FROM {s}.wallets WHERE user_id = $1 FOR UPDATE";
         _lockStock =
             $"""
             SELECT st.product_id, st.on_hand, p.price
@@ -40,7 +45,8 @@ internal sealed class RowLockOrders : IAsyncDisposable
             ORDER BY st.product_id
             FOR UPDATE OF st
             """;
-        _updateWallet = $"UPDATE {s}.wallets SET balance = balance - $2, version = version + 1 WHERE user_id = $1";
+        _updateWallet = $"UPDATE {s}.wallets SET balance = balance - $2, ledger_length = ledger_length + 1, version = version + 1 WHERE user_id = $1";
+        _insertLedger = $"INSERT INTO {s}.ledger (user_id, seq, kind, amount, balance_after, order_id, at, at_tick) VALUES ($1, $2, 1, $3, $4, $5, $6, 0)";
         _updateStock =
             $"""
             UPDATE {s}.stock st SET on_hand = st.on_hand - x.quantity, version = st.version + 1
@@ -102,38 +108,67 @@ internal sealed class RowLockOrders : IAsyncDisposable
     private async ValueTask<bool> TryPlaceAsync(UserId user, OrderLineRequest[] lines, long[] productIds, int[] quantities, CancellationToken ct)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
+        bool placed;
+        try
+        {
+            placed = await TryPlaceOnAsync(connection, user, lines, productIds, quantities, ct);
+        }
+        catch (NpgsqlException)
+        {
+            // The transaction failed (a deadlock, say): end it before the connection goes back to the pool.
+            await RollbackAsync(connection);
+            throw;
+        }
 
-        // 1. Lock the wallet, then the stock rows in product-id order; read the balance, stock and prices.
-        long balance;
+        if (!placed)
+        {
+            await RollbackAsync(connection); // refused after the locks: still in the transaction
+        }
+
+        return placed;
+    }
+
+    private async ValueTask<bool> TryPlaceOnAsync(NpgsqlConnection connection, UserId user, OrderLineRequest[] lines, long[] productIds, int[] quantities, CancellationToken ct)
+    {
+        // 1. BEGIN; lock the wallet, then the stock rows in product-id order; read the balance, ledger length, stock and prices.
+        long balance = 0;
+        long ledgerLength = 0;
+        var walletFound = false;
         var onHand = new int[productIds.Length];
         var prices = new long[productIds.Length];
-        await using (var locks = new NpgsqlBatch(connection, transaction))
+        var found = 0;
+        await using (var locks = new NpgsqlBatch(connection))
         {
+            locks.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
             locks.BatchCommands.Add(Command(_lockWallet, Bigint(user.Value)));
             locks.BatchCommands.Add(Command(_lockStock, new NpgsqlParameter<long[]> { TypedValue = productIds }));
             await using var reader = await locks.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct))
+            do
             {
-                return false; // no wallet: nothing to pay with
+                if (reader.FieldCount == 2 && await reader.ReadAsync(ct))
+                {
+                    balance = reader.GetInt64(0);
+                    ledgerLength = reader.GetInt64(1);
+                    walletFound = true;
+                }
+                else if (reader.FieldCount == 3)
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        // Rows come in product-id order, like productIds.
+                        var at = Array.BinarySearch(productIds, reader.GetInt64(0));
+                        onHand[at] = reader.GetInt32(1);
+                        prices[at] = reader.GetInt64(2);
+                        found++;
+                    }
+                }
             }
+            while (await reader.NextResultAsync(ct));
+        }
 
-            balance = reader.GetInt64(0);
-            await reader.NextResultAsync(ct);
-            var found = 0;
-            while (await reader.ReadAsync(ct))
-            {
-                // Rows come in product-id order, like productIds.
-                var at = Array.BinarySearch(productIds, reader.GetInt64(0));
-                onHand[at] = reader.GetInt32(1);
-                prices[at] = reader.GetInt64(2);
-                found++;
-            }
-
-            if (found != productIds.Length)
-            {
-                return false; // an unknown product
-            }
+        if (!walletFound || found != productIds.Length)
+        {
+            return false; // no wallet to pay with, or an unknown product
         }
 
         // 2. Price the lines (in the order requested), check balance and stock.
@@ -165,9 +200,10 @@ internal sealed class RowLockOrders : IAsyncDisposable
             }
         }
 
-        // 3. Write everything in one batch, then commit.
+        // 3. Every write and COMMIT, in one batch.
         var now = TimeProvider.System.GetUtcNow();
         var orderId = Guid.CreateVersion7(now);
+        var placedAt = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % 10), TimeSpan.Zero); // PostgreSQL keeps microseconds
         var bucketStart = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
         var soldQuantities = new long[quantities.Length];
         for (var i = 0; i < quantities.Length; i++)
@@ -175,9 +211,17 @@ internal sealed class RowLockOrders : IAsyncDisposable
             soldQuantities[i] = quantities[i];
         }
 
-        await using (var writes = new NpgsqlBatch(connection, transaction))
+        await using (var writes = new NpgsqlBatch(connection))
         {
             writes.BatchCommands.Add(Command(_updateWallet, Bigint(user.Value), Bigint(total)));
+            writes.BatchCommands.Add(Command(
+                _insertLedger,
+                Bigint(user.Value),
+                Bigint(ledgerLength + 1),
+                Bigint(total),
+                Bigint(balance - total),
+                new NpgsqlParameter<Guid> { TypedValue = orderId },
+                new NpgsqlParameter<DateTimeOffset> { TypedValue = placedAt, NpgsqlDbType = NpgsqlDbType.TimestampTz }));
             writes.BatchCommands.Add(Command(
                 _updateStock,
                 new NpgsqlParameter<long[]> { TypedValue = productIds },
@@ -187,7 +231,7 @@ internal sealed class RowLockOrders : IAsyncDisposable
                 new NpgsqlParameter<Guid> { TypedValue = orderId },
                 Bigint(user.Value),
                 Bigint(total),
-                new NpgsqlParameter<DateTimeOffset> { TypedValue = now, NpgsqlDbType = NpgsqlDbType.TimestampTz }));
+                new NpgsqlParameter<DateTimeOffset> { TypedValue = placedAt, NpgsqlDbType = NpgsqlDbType.TimestampTz }));
             writes.BatchCommands.Add(Command(
                 _insertLines,
                 new NpgsqlParameter<Guid> { TypedValue = orderId },
@@ -200,11 +244,23 @@ internal sealed class RowLockOrders : IAsyncDisposable
                 new NpgsqlParameter<DateTimeOffset> { TypedValue = bucketStart, NpgsqlDbType = NpgsqlDbType.TimestampTz },
                 new NpgsqlParameter<long[]> { TypedValue = productIds },
                 new NpgsqlParameter<long[]> { TypedValue = soldQuantities }));
+            writes.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
             await writes.ExecuteNonQueryAsync(ct);
         }
 
-        await transaction.CommitAsync(ct);
         return true;
+    }
+
+    /// <summary>Ends the connection's transaction, if it is still in one.</summary>
+    private static async ValueTask RollbackAsync(NpgsqlConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            return; // broken: the server ends its transaction with the connection
+        }
+
+        await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+        await rollback.ExecuteNonQueryAsync();
     }
 
     private static NpgsqlParameter<long> Bigint(long value) => new() { TypedValue = value };

@@ -17,7 +17,8 @@ internal static class PostgresConformance
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="server">The connection string of the server, or of a pooler in front of it; <see langword="null"/>: the test server's.</param>
-    public static void UseFreshSchema(ICommerceBuilder builder, string? server = null)
+    /// <param name="groupCommit">Whether the store batches concurrent commits (<see cref="PostgresStoreOptions.GroupCommit"/>).</param>
+    public static void UseFreshSchema(ICommerceBuilder builder, string? server = null, bool groupCommit = false)
     {
         var schema = "c_" + Guid.NewGuid().ToString("N")[..16];
         var connectionString = (server ?? PgShop.RequiredConnectionString) + ";Maximum Pool Size=24;Application Name=commerce-conformance";
@@ -30,7 +31,12 @@ internal static class PostgresConformance
             sp.GetRequiredService<FreshSchema>();
             return sp.GetRequiredService<PostgresCommerceStore>();
         });
-        builder.UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = schema; });
+        builder.UsePostgresStore(o =>
+        {
+            o.ConnectionString = connectionString;
+            o.Schema = schema;
+            o.GroupCommit = groupCommit;
+        });
     }
 
     /// <summary>A schema created by the store's own migrator (as a host would at start-up), dropped on disposal.</summary>

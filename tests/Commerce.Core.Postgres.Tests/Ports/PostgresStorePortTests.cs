@@ -2,7 +2,6 @@ using Commerce.Conformance;
 using Commerce.Conformance.Ports;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
-using Npgsql;
 
 namespace Commerce.Postgres.Tests.Ports;
 
@@ -10,23 +9,47 @@ namespace Commerce.Postgres.Tests.Ports;
 [RequiresPostgres]
 public sealed class PostgresStorePortTests : StorePortConformanceTests, IAsyncLifetime
 {
+    private readonly PortStores _stores = new(maxGroupSize: 0);
+
+    protected override ICommerceStore CreateStore() => _stores.Create();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _stores.DisposeAsync();
+}
+
+/// <summary>The storage port's rules on the PostgreSQL store with group commit on.</summary>
+[RequiresEnvironment("COMMERCE_POSTGRES")]
+public sealed class PostgresGroupCommitStorePortTests : StorePortConformanceTests, IAsyncLifetime
+{
+    private readonly PortStores _stores = new(maxGroupSize: 64);
+
+    protected override ICommerceStore CreateStore() => _stores.Create();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _stores.DisposeAsync();
+}
+
+/// <summary>Stores on fresh schemas, each created by the store's migrator; disposed and dropped together.</summary>
+internal sealed class PortStores(int maxGroupSize)
+{
     private readonly List<(PostgresCommerceStore Store, string Schema)> _stores = [];
 
-    protected override ICommerceStore CreateStore()
+    public ICommerceStore Create()
     {
         var schema = "p_" + Guid.NewGuid().ToString("N")[..16];
         var store = new PostgresCommerceStore(
-            NpgsqlDataSource.Create(PgShop.RequiredConnectionString + ";Maximum Pool Size=8;Application Name=commerce-port-tests"),
+            PostgresDataSources.Create(PgShop.RequiredConnectionString + ";Maximum Pool Size=8;Application Name=commerce-port-tests"),
             ownsDataSource: true,
             schema,
             commandTimeout: null,
-            new CommerceOptions().RankingResolution);
+            new CommerceOptions().RankingResolution,
+            maxGroupSize);
         _stores.Add((store, schema));
         new PostgresSchemaMigrator(store).EnsureSchemaAsync().GetAwaiter().GetResult();
         return store;
     }
-
-    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {

@@ -1,0 +1,50 @@
+using System.Data.Common;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// The data source the store builds for itself from <see cref="PostgresStoreOptions.ConnectionString"/>:
+/// the connection string as given, with Npgsql's automatic preparation turned on (the store sends the
+/// same few dozen statement texts over and over, so each connection parses and plans each of them once)
+/// and the failed statement of a batch named on its exception (which tells a group commit which member
+/// failed). A setting the connection string makes itself is kept: <c>Max Auto Prepare=0</c> turns
+/// preparation off, as a pooler that cannot keep prepared statements (PgBouncer in transaction mode
+/// before 1.21) requires.
+/// </summary>
+internal static class PostgresDataSources
+{
+    /// <summary>Statements prepared per connection, at most (least recently used ones are replaced).</summary>
+    public const int MaxAutoPrepare = 64;
+
+    /// <summary>Executions of a statement text on one connection before it is prepared.</summary>
+    public const int AutoPrepareMinUsages = 2;
+
+    /// <summary>A data source for <paramref name="connectionString"/> with the store's defaults where the string sets nothing.</summary>
+    public static NpgsqlDataSource Create(string connectionString) => NpgsqlDataSource.Create(WithDefaults(connectionString));
+
+    /// <summary>The connection string with the store's defaults added where it sets nothing.</summary>
+    public static string WithDefaults(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+
+        // Npgsql's builder reports every known keyword as present; the keys it writes out are the ones set.
+        var set = new DbConnectionStringBuilder { ConnectionString = builder.ConnectionString };
+        if (!set.ContainsKey("Max Auto Prepare"))
+        {
+            builder.MaxAutoPrepare = MaxAutoPrepare;
+        }
+
+        if (!set.ContainsKey("Auto Prepare Min Usages"))
+        {
+            builder.AutoPrepareMinUsages = AutoPrepareMinUsages;
+        }
+
+        if (!set.ContainsKey("Include Failed Batched Command"))
+        {
+            builder.IncludeFailedBatchedCommand = true;
+        }
+
+        return builder.ConnectionString;
+    }
+}

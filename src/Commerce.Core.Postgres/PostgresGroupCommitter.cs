@@ -1,0 +1,403 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// Group commit: the commits of many concurrent use cases sent as one batch, one transaction, one
+/// round trip, each keeping its own all-or-nothing outcome.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Queue and committer.</b> A caller builds its commit's statements itself (as a single commit would)
+/// and queues them with a completion source; one committer loop per store takes every commit waiting
+/// (up to the group size) and sends them as one <see cref="NpgsqlBatch"/>, which PostgreSQL runs as one
+/// implicit transaction. While a group is in flight the next one gathers, so a group forms from whoever
+/// arrives during a round trip, with no timer. One group is in flight at a time.
+/// </para>
+/// <para>
+/// <b>Lock order.</b> The group's statements are merged by key (then by member, then in each member's
+/// order), so the group takes its row and advisory locks in the one global key order single commits use,
+/// and does not wait for a lock held by a transaction that waits for one of its own (groups and single
+/// commits of other instances; a deadlock, should one occur all the same, is handled below). The group is
+/// equivalent to running its members one after the other in queue order: for every key, a member's
+/// statements run after those of the members before it.
+/// </para>
+/// <para>
+/// <b>A member that fails</b> (a guard raising <c>CM409</c>, or another error of one statement) rolls the
+/// whole transaction back, so nothing of the group applied. <see cref="NpgsqlException.BatchCommand"/>
+/// names the failed statement (or, on a first send, the first statement without a completion does), whose
+/// member alone gets the outcome a single commit would have had — <see langword="false"/> for a conflict,
+/// else the exception — once the rest, sent again as a new group, is decided (so that its use case, re-run,
+/// reads what the others wrote). A deadlock or serialization failure, or a failed statement that cannot be
+/// traced to its member, is no one member's fault: each member is then sent alone.
+/// </para>
+/// <para>
+/// <b>A lost connection</b> leaves the group applied entirely or not at all, the same for every member: it
+/// is decided by the best evidence any member carries (<see cref="CommitEvidence"/>), and every member gets
+/// that answer, or <see cref="CommitOutcomeUnknownException"/> if no member carries any.
+/// </para>
+/// <para>
+/// A caller still queued when its token is cancelled is dropped and sees the cancellation; a commit taken
+/// into a group runs to its end, as a single commit sent does. Disposal stops taking new commits and lets
+/// the queued ones finish. Thread-safe.
+/// </para>
+/// </remarks>
+internal sealed class PostgresGroupCommitter : IAsyncDisposable
+{
+    /// <summary>A key after every key: a group's page checks come last (they lock nothing).</summary>
+    private static readonly StoreKey AfterEveryKey = new((StoreTable)byte.MaxValue, long.MaxValue, long.MaxValue);
+
+    private readonly PostgresCommerceStore _store;
+    private readonly int _maxGroupSize;
+    private readonly Channel<Member> _queue = Channel.CreateUnbounded<Member>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _loop;
+    private NpgsqlConnection? _connection;
+    private TaskCompletionSource? _gate;
+    private int _gateCount;
+    private int _queuedAtGate;
+
+    public PostgresGroupCommitter(PostgresCommerceStore store, int maxGroupSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxGroupSize, 1);
+        _store = store;
+        _maxGroupSize = maxGroupSize;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>A test seam: when set, the size of every group sent (a group sent again after a failed member counts again).</summary>
+    internal ConcurrentQueue<int>? SentGroupSizes { get; set; }
+
+    /// <summary>
+    /// A test seam: the committer takes no group until <paramref name="count"/> commits are queued from
+    /// now on, so that they all join one group (at most the group size), whatever the timing.
+    /// </summary>
+    internal void HoldUntilQueued(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        Volatile.Write(ref _queuedAtGate, 0);
+        Volatile.Write(ref _gateCount, count);
+        Volatile.Write(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    /// <summary>Commits <paramref name="changes"/> (with writes) in the next group: true iff it applied.</summary>
+    public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken)
+    {
+        var statements = new NpgsqlBatch();
+        var keys = new List<StoreKey>();
+        if (!PostgresCommitBatch.TryBuild(_store, changes, statements, out var evidence, keys))
+        {
+            return false;
+        }
+
+        var member = new Member(statements, keys, evidence);
+        if (!_queue.Writer.TryWrite(member))
+        {
+            throw new ObjectDisposedException(nameof(PostgresCommerceStore));
+        }
+
+        if (Volatile.Read(ref _gate) is { } gate && Interlocked.Increment(ref _queuedAtGate) >= Volatile.Read(ref _gateCount))
+        {
+            gate.TrySetResult();
+        }
+
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((Member)state!).TryCancel(token), member))
+        {
+            return await member.Outcome.Task.ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        Volatile.Read(ref _gate)?.TrySetResult(); // A held committer lets the commits queued go.
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        var group = new List<Member>(_maxGroupSize);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            if (Volatile.Read(ref _gate) is { } gate)
+            {
+                await gate.Task.ConfigureAwait(false);
+                Volatile.Write(ref _gate, null);
+            }
+
+            while (group.Count < _maxGroupSize && reader.TryRead(out var member))
+            {
+                if (member.TryTake())
+                {
+                    group.Add(member);
+                }
+            }
+
+            if (group.Count > 0)
+            {
+                await CommitGroupAsync(group).ConfigureAwait(false);
+                group.Clear();
+            }
+        }
+
+        await DropConnectionAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Sends <paramref name="group"/>, again without each member that fails, until every member has its outcome.</summary>
+    private async Task CommitGroupAsync(List<Member> group)
+    {
+        // Members that failed hear of it once the rest is decided, so that a use case re-run after a
+        // conflict reads what the rest of its group wrote rather than racing it.
+        var failed = new List<Member>();
+        try
+        {
+            var firstSend = true;
+            while (group.Count > 0)
+            {
+                if (!await TrySendAsync(group, firstSend, failed).ConfigureAwait(false))
+                {
+                    // No member could be blamed: nothing applied; each member goes alone.
+                    foreach (var member in group.ToArray())
+                    {
+                        await TrySendAsync([member], firstSend: true, failed).ConfigureAwait(false);
+                    }
+
+                    group.Clear();
+                }
+
+                firstSend = false;
+            }
+        }
+#pragma warning disable CA1031 // Whatever went wrong is handed to the callers still waiting, never dropped.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            foreach (var member in group)
+            {
+                member.Outcome.TrySetException(e);
+            }
+        }
+        finally
+        {
+            foreach (var member in failed)
+            {
+                member.Settle();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends the members as one batch. Returns true when that decided every member (which then leaves
+    /// <paramref name="group"/>) or one member that failed (which leaves it; the rest are to be sent again);
+    /// false when the batch failed through no member's fault, or through one that cannot be named.
+    /// </summary>
+    private async Task<bool> TrySendAsync(List<Member> group, bool firstSend, List<Member> failed)
+    {
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await ConnectionAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Nothing was sent: each caller gets the failure, as its own commit would have.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Settle(group, member => member.Outcome.TrySetException(e));
+            return true;
+        }
+
+        var batch = _store.Batch(connection);
+        await using (batch.ConfigureAwait(false))
+        {
+            var owners = Merge(group, batch);
+            if (_store.BeforeCommit is { } hook)
+            {
+                await hook(connection, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            try
+            {
+                _store.CountRoundTrip();
+                SentGroupSizes?.Enqueue(group.Count);
+                await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                Settle(group, member => member.Outcome.TrySetResult(true));
+                return true;
+            }
+            catch (PostgresException e) when (e.InvariantSeverity == "ERROR")
+            {
+                // The server refused a statement: the whole transaction rolled back.
+                var member = group.Count == 1 ? group[0] : FailedMember(e, batch, owners, firstSend);
+                if (member is null || (group.Count > 1 && e.SqlState != PostgresOutcome.ConflictState && PostgresOutcome.IsConflict(e)))
+                {
+                    return false;
+                }
+
+                member.Failure = PostgresOutcome.IsConflict(e) ? null : e;
+                failed.Add(member);
+                group.Remove(member);
+                return true;
+            }
+            catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
+            {
+                // The connection failed with the batch in flight: the group applied entirely or not at all.
+                await DropConnectionAsync().ConfigureAwait(false);
+                CommitEvidence? best = null;
+                foreach (var member in group)
+                {
+                    if (member.Evidence is { } evidence)
+                    {
+                        CommitEvidence.Consider(ref best, evidence.Key, evidence.State, evidence.Version, evidence.Inserted);
+                    }
+                }
+
+                try
+                {
+                    var applied = await PostgresOutcome.ResolveAsync(_store, best, e).ConfigureAwait(false);
+                    Settle(group, member => member.Outcome.TrySetResult(applied));
+                }
+                catch (CommitOutcomeUnknownException unknown)
+                {
+                    Settle(group, member => member.Outcome.TrySetException(unknown));
+                }
+
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Fills <paramref name="batch"/> with the members' statements in key order; returns each statement's member.</summary>
+    private static Member[] Merge(List<Member> group, NpgsqlBatch batch)
+    {
+        var count = 0;
+        foreach (var member in group)
+        {
+            count += member.Statements.BatchCommands.Count;
+        }
+
+        var order = new (StoreKey Key, int Member, int Index)[count];
+        var at = 0;
+        for (var m = 0; m < group.Count; m++)
+        {
+            var keys = group[m].Keys;
+            for (var i = 0; i < group[m].Statements.BatchCommands.Count; i++)
+            {
+                order[at++] = (i < keys.Count ? keys[i] : AfterEveryKey, m, i);
+            }
+        }
+
+        Array.Sort(order, static (x, y) =>
+        {
+            var byKey = x.Key.CompareTo(y.Key);
+            return byKey != 0 ? byKey : x.Member != y.Member ? x.Member.CompareTo(y.Member) : x.Index.CompareTo(y.Index);
+        });
+
+        var owners = new Member[count];
+        for (var i = 0; i < count; i++)
+        {
+            var (_, m, index) = order[i];
+            batch.BatchCommands.Add(group[m].Statements.BatchCommands[index]);
+            owners[i] = group[m];
+        }
+
+        return owners;
+    }
+
+    /// <summary>
+    /// The member whose statement failed: the one the exception names, or, on a first send (every statement
+    /// fresh), the first statement that did not complete.
+    /// </summary>
+    private static Member? FailedMember(PostgresException e, NpgsqlBatch batch, Member[] owners, bool firstSend)
+    {
+        var commands = batch.BatchCommands;
+        if (e.BatchCommand is { } command)
+        {
+            var index = commands.IndexOf(command);
+            return index >= 0 ? owners[index] : null;
+        }
+
+        if (firstSend)
+        {
+            for (var i = 0; i < commands.Count; i++)
+            {
+                if (commands[i].StatementType == StatementType.Unknown)
+                {
+                    return owners[i];
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static void Settle(List<Member> group, Action<Member> settle)
+    {
+        foreach (var member in group)
+        {
+            settle(member);
+        }
+
+        group.Clear();
+    }
+
+    private async ValueTask<NpgsqlConnection> ConnectionAsync() =>
+        _connection ??= await _store.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+
+    private async ValueTask DropConnectionAsync()
+    {
+        if (_connection is { } connection)
+        {
+            _connection = null;
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One queued commit: its statements (with the key of each), its evidence, and its caller's outcome.</summary>
+    private sealed class Member(NpgsqlBatch statements, List<StoreKey> keys, CommitEvidence? evidence)
+    {
+        private const int Queued = 0;
+        private const int Taken = 1;
+        private const int Cancelled = 2;
+
+        private int _state;
+
+        public NpgsqlBatch Statements { get; } = statements;
+
+        /// <summary>The key of each statement, in order; statements past its end (page checks) come after every key.</summary>
+        public List<StoreKey> Keys { get; } = keys;
+
+        public CommitEvidence? Evidence { get; } = evidence;
+
+        public TaskCompletionSource<bool> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Why the member failed: <see langword="null"/> for a conflict, else the server's error.</summary>
+        public PostgresException? Failure { get; set; }
+
+        /// <summary>Hands a failed member's outcome to its caller: a conflict, or the error.</summary>
+        public void Settle()
+        {
+            if (Failure is { } failure)
+            {
+                Outcome.TrySetException(failure);
+            }
+            else
+            {
+                Outcome.TrySetResult(false);
+            }
+        }
+
+        /// <summary>Takes the commit into a group, unless its caller gave up first.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
+
+        /// <summary>Drops the commit if no group has taken it yet.</summary>
+        public void TryCancel(CancellationToken token)
+        {
+            if (Interlocked.CompareExchange(ref _state, Cancelled, Queued) == Queued)
+            {
+                Outcome.TrySetCanceled(token);
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Commerce.Postgres.Tests.Support;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>The data source the store builds from a connection string prepares the statements it repeats.</summary>
+public sealed class PreparedStatementTests
+{
+    [Fact]
+    public void The_stores_own_data_source_turns_automatic_preparation_on()
+    {
+        var settings = new NpgsqlConnectionStringBuilder(PostgresDataSources.WithDefaults("Host=db;Username=shop"));
+
+        Assert.Equal(PostgresDataSources.MaxAutoPrepare, settings.MaxAutoPrepare);
+        Assert.Equal(PostgresDataSources.AutoPrepareMinUsages, settings.AutoPrepareMinUsages);
+        Assert.True(settings.IncludeFailedBatchedCommand);
+        Assert.Equal("db", settings.Host);
+    }
+
+    [Theory]
+    [InlineData("Host=db;Max Auto Prepare=0", 0, PostgresDataSources.AutoPrepareMinUsages)]
+    [InlineData("Host=db;MaxAutoPrepare=7;Auto Prepare Min Usages=5", 7, 5)]
+    [InlineData("Host=db;max auto prepare=0", 0, PostgresDataSources.AutoPrepareMinUsages)]
+    public void A_connection_strings_own_preparation_settings_win(string connectionString, int maxAutoPrepare, int minUsages)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(PostgresDataSources.WithDefaults(connectionString));
+
+        Assert.Equal(maxAutoPrepare, settings.MaxAutoPrepare);
+        Assert.Equal(minUsages, settings.AutoPrepareMinUsages);
+    }
+
+    [PostgresFact]
+    public async Task The_store_registered_with_a_connection_string_uses_the_defaults()
+    {
+        await using var shop = await PgShop.CreateAsync();
+
+        var settings = new NpgsqlConnectionStringBuilder(shop.Store.DataSource.ConnectionString);
+
+        Assert.Equal(PostgresDataSources.MaxAutoPrepare, settings.MaxAutoPrepare);
+    }
+
+    [PostgresFact]
+    public async Task Orders_placed_one_after_another_run_prepared_statements()
+    {
+        // One pooled connection, so the statements the orders ran were prepared on the connection looked at.
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString += ";Maximum Pool Size=1");
+        await shop.Catalog.AddProductAsync(new ProductId(1), "Tea", new Money(10), 100);
+        await shop.Wallets.ChargeAsync(new UserId(1), new Money(1_000));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await shop.Orders.PlaceOrderAsync(new UserId(1), [new(new ProductId(1), 1)])).IsSuccess);
+        }
+
+        await using var connection = await shop.Store.DataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%expect_rows%' OR statement LIKE '%= ANY($1)%'",
+            connection);
+        var prepared = (long)(await command.ExecuteScalarAsync())!;
+
+        // At least the order's read, and its stock adjustment, wallet adjustment or order insert.
+        Assert.True(prepared >= 2, $"{prepared} of the store's statements are prepared on its connection.");
+    }
+}
