@@ -30,7 +30,8 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
 
     /// <summary>
     /// The connection string through PgBouncer, with <c>No Reset On Close</c> (Npgsql's <c>DISCARD ALL</c> on
-    /// returning a connection would reset whichever server connection PgBouncer picks).
+    /// returning a connection would reset whichever server connection PgBouncer picks) and <c>Max Auto
+    /// Prepare=0</c> (PgBouncer before 1.21 cannot route prepared statements in transaction pooling).
     /// </summary>
     public string ConnectionString { get; }
 
@@ -91,6 +92,7 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
             Host = "127.0.0.1",
             Port = port,
             NoResetOnClose = true,
+            MaxAutoPrepare = 0, // PgBouncer before 1.21 keeps no prepared statements in transaction pooling
         }.ConnectionString);
         try
         {
