@@ -5,7 +5,8 @@ namespace Commerce.Benchmarks.Stores;
 
 /// <summary>
 /// The naive baseline: one lock taken when a session opens and held until it commits or is disposed,
-/// over plain dictionaries of immutable states (sales counts are plain numbers). Nothing can conflict,
+/// over plain dictionaries of immutable states (sales counts are plain numbers; stock is adjusted by
+/// replacing its state). Nothing can conflict,
 /// and nothing runs in parallel.
 /// </summary>
 /// <remarks>
@@ -40,6 +41,7 @@ internal sealed class GlobalLockStore : ICommerceStore
             {
                 ChangeKind.Read or ChangeKind.Update => ReferenceEquals(Read(change.Key).State, change.Seen.State),
                 ChangeKind.Insert => !_rows.ContainsKey(change.Key),
+                ChangeKind.Adjust when change.Key.Table == StoreTable.Stock => StoreReads.AdjustedStock(Read(change.Key).State, change) is not null,
                 ChangeKind.Adjust => StoreReads.TryAdjust(SalesOf(change.Key), change, out _),
                 _ => true, // Stable: a write-once state only read cannot change.
             };
@@ -70,6 +72,10 @@ internal sealed class GlobalLockStore : ICommerceStore
 
                 case ChangeKind.Update:
                     _rows[change.Key] = change.State!;
+                    break;
+
+                case ChangeKind.Adjust when change.Key.Table == StoreTable.Stock:
+                    _rows[change.Key] = StoreReads.AdjustedStock(_rows[change.Key], change)!;
                     break;
 
                 case ChangeKind.Adjust:

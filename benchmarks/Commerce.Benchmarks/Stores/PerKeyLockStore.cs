@@ -72,7 +72,7 @@ internal sealed class PerKeyLockStore : ICommerceStore
             object? row = change.Kind switch
             {
                 ChangeKind.Stable => null,
-                ChangeKind.Adjust => SalesRowOf(change.Key),
+                ChangeKind.Adjust when change.Key.Table == StoreTable.Sales => SalesRowOf(change.Key),
                 _ => change.Seen.Handle as Row ?? _rows.GetOrAdd(change.Key, static _ => new Row()),
             };
 
@@ -125,6 +125,7 @@ internal sealed class PerKeyLockStore : ICommerceStore
             {
                 ChangeKind.Read or ChangeKind.Update => ReferenceEquals(((Row)locked.Row).State, change.Seen.State),
                 ChangeKind.Insert => ((Row)locked.Row).State is null,
+                ChangeKind.Adjust when locked.Row is Row stock => (locked.Stock = StoreReads.AdjustedStock(stock.State, change)) is not null,
                 _ => StoreReads.TryAdjust(((SalesRow)locked.Row).Units, change, out locked.Units),
             };
 
@@ -150,7 +151,7 @@ internal sealed class PerKeyLockStore : ICommerceStore
                 AddProductId(change.Key.Low);
             }
 
-            if (change.Kind == ChangeKind.Adjust)
+            if (change.Kind == ChangeKind.Adjust && locked.Row is SalesRow)
             {
                 sales = true;
                 MarkSales(locked.Row);
@@ -165,6 +166,9 @@ internal sealed class PerKeyLockStore : ICommerceStore
                 case ChangeKind.Insert or ChangeKind.Update:
                     ((Row)locked.Row).State = change.State;
                     break;
+                case ChangeKind.Adjust when locked.Row is Row stock:
+                    stock.State = locked.Stock;
+                    break;
                 case ChangeKind.Adjust:
                     Volatile.Write(ref ((SalesRow)locked.Row).Units, locked.Units);
                     break;
@@ -175,7 +179,7 @@ internal sealed class PerKeyLockStore : ICommerceStore
         {
             foreach (ref readonly var locked in rows)
             {
-                if (changes[locked.Change].Kind == ChangeKind.Adjust)
+                if (changes[locked.Change].Kind == ChangeKind.Adjust && locked.Row is SalesRow)
                 {
                     MarkSales(locked.Row);
                 }
@@ -298,6 +302,7 @@ internal sealed class PerKeyLockStore : ICommerceStore
         public object Row;
         public int Change;
         public long Units;
+        public StockItem? Stock;
     }
 
     /// <summary>The store's side of every unit of work: reads are immediate and a commit locks, checks and writes in one call.</summary>

@@ -87,6 +87,21 @@ internal static class StoreReads
         return !overflowed && next >= change.Minimum;
     }
 
+    /// <summary>
+    /// The stock after <paramref name="change"/>'s delta, or <see langword="null"/> if there is none (no
+    /// product) or the result leaves [minimum, int.MaxValue]: the guard of an order's relative deduction.
+    /// </summary>
+    public static StockItem? AdjustedStock(object? current, in Change change)
+    {
+        if (current is not StockItem stock)
+        {
+            return null;
+        }
+
+        var next = stock.OnHand + change.Delta;
+        return next >= Math.Max(0, change.Minimum) && next <= int.MaxValue ? new StockItem(stock.ProductId, (int)next) : null;
+    }
+
     /// <summary>The best sellers of <paramref name="totals"/> (product → units): positive totals only, best first, at most <paramref name="count"/>.</summary>
     public static List<ProductSales> Top(Dictionary<long, long> totals, int count)
     {
