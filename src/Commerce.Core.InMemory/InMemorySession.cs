@@ -113,7 +113,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     }
                     else if (change.Kind == ChangeKind.Read)
                     {
-                        if (Seen(change) is not ({ } walletCell, var walletSeen))
+                        if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
                         {
                             return new(false);
                         }
@@ -131,7 +131,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 if (change.Key.Table == StoreTable.Wallets && change.Kind is ChangeKind.Insert or ChangeKind.Update)
                 {
                     // The new wallet state is made once the entry its commit appends is known.
-                    if (Seen(change) is not ({ } walletCell, var walletSeen))
+                    if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
                     {
                         return new(false);
                     }
@@ -147,7 +147,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 {
                     case ChangeKind.Read:
                     {
-                        if (Seen(change) is not ({ } cell, var seen))
+                        if (Seen(change, create: true) is not ({ } cell, var seen))
                         {
                             return new(false);
                         }
@@ -407,10 +407,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     /// <summary>
     /// The cell a change names and the state the unit of work read there, which a commit expects there
-    /// (for a ledger entry read absent: its wallet's cell and state). <see langword="null"/> cell if the
-    /// read cannot hold any more (a wallet read not through this store, that no longer holds).
+    /// (for a ledger entry read absent: its wallet's cell and state). A <see langword="null"/> cell: the key
+    /// has no cell and <paramref name="create"/> is false (the expected state is then absent), or the read
+    /// can no longer hold (a wallet read not through this store, which the wallet no longer holds).
     /// </summary>
-    private (Cell? Cell, object Expected) Seen(in Change change)
+    private (Cell? Cell, object Expected) Seen(in Change change, bool create)
     {
         switch (change.Seen.Handle)
         {
@@ -420,19 +421,24 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return (cell, change.Seen.State ?? Absent.Value);
         }
 
-        // No handle (a change not read through this store): find the cell and what it holds now.
+        // No handle (read absent before the key had a cell, or not read through this store).
         if (change.Key.Table is StoreTable.Wallets or StoreTable.Ledger)
         {
-            var cell = store.Wallets.GetOrCreate(CellKey.From(StoreKey.ForWallet(change.Key.UserId)));
-            var now = MultiWordCas.Read(cell);
+            var key = CellKey.From(StoreKey.ForWallet(change.Key.UserId));
+            var cell = create ? store.Wallets.GetOrCreate(key) : store.Wallets.Find(key);
+            var now = cell is null ? Absent.Value : MultiWordCas.Read(cell);
             var holds = change.Key.Table == StoreTable.Wallets
                 ? ReferenceEquals((now as WalletState)?.Wallet, change.Seen.State) || (change.Seen.State is null && ReferenceEquals(now, Absent.Value))
                 : change.Seen.State is null && (now as WalletState)?.Entry(change.Key.Low) is null;
-            return holds ? (cell, now) : (null, Absent.Value);
+            return holds ? (cell, now) : (null, Mismatch);
         }
 
-        return (store.TableOf(change.Key.Table).GetOrCreate(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
+        var table = store.TableOf(change.Key.Table);
+        return (create ? table.GetOrCreate(CellKey.From(change.Key)) : table.Find(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
     }
+
+    /// <summary>What a read that can no longer hold expects: no cell ever holds it.</summary>
+    private static readonly object Mismatch = new();
 
     private static StoredState Read(CellTable table, CellKey key)
     {
@@ -468,7 +474,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 continue;
             }
 
-            if (Seen(change) is not ({ } cell, var seen) || !ReferenceEquals(MultiWordCas.Read(cell), seen))
+            var (cell, seen) = Seen(change, create: false);
+            if (!ReferenceEquals(cell is null ? Absent.Value : MultiWordCas.Read(cell), seen))
             {
                 return false;
             }

@@ -204,12 +204,7 @@ public abstract class StorePortConformanceTests
     [StoreFact]
     public async Task A_present_product_only_read_does_not_stop_a_commit()
     {
-        var store = CreateStore();
-        await CommitAsync(store, u =>
-        {
-            u.Products.Add(Widget);
-            u.Inventory.Save(new StockItem(Widget.Id, 10));
-        });
+        var store = await StoreWithTenWidgetsAsync();
 
         await using var unitOfWork = await store.BeginAsync();
         Assert.Equal(Widget, await unitOfWork.Products.FindAsync(Widget.Id));
@@ -336,12 +331,7 @@ public abstract class StorePortConformanceTests
     [StoreFact]
     public async Task Stock_read_then_adjusted_is_not_checked_so_concurrent_deductions_both_apply_while_the_guard_holds()
     {
-        var store = CreateStore();
-        await CommitAsync(store, u =>
-        {
-            u.Products.Add(Widget);
-            u.Inventory.Save(new StockItem(Widget.Id, 10));
-        });
+        var store = await StoreWithTenWidgetsAsync();
 
         // Both read 10 and take 3: neither read is checked, so both commit.
         await using (var a = await store.BeginAsync())
@@ -388,12 +378,7 @@ public abstract class StorePortConformanceTests
     [StoreFact]
     public async Task A_refusal_after_adjusting_stock_read_first_checks_that_read_again()
     {
-        var store = CreateStore();
-        await CommitAsync(store, u =>
-        {
-            u.Products.Add(Widget);
-            u.Inventory.Save(new StockItem(Widget.Id, 10));
-        });
+        var store = await StoreWithTenWidgetsAsync();
 
         // Adjusted, then refused: the writes go and the stock read is checked as a read again.
         await using (var unitOfWork = await store.BeginAsync())
@@ -440,6 +425,17 @@ public abstract class StorePortConformanceTests
         var wallet = await unitOfWork.Wallets.FindAsync(new UserId(user)) ?? Wallet.Empty(new UserId(user));
         unitOfWork.Wallets.Save(new Wallet(wallet.UserId, wallet.Balance + new Money(amount)));
         Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    private async Task<ICommerceStore> StoreWithTenWidgetsAsync()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, 10));
+        });
+        return store;
     }
 
     private static async Task<int> StockAsync(ICommerceStore store)
