@@ -71,7 +71,8 @@ Microsoft.Extensions.Logging.Abstractions" ;;
         Commerce.Core.InMemory) want="Commerce.Core
 Microsoft.Extensions.DependencyInjection.Abstractions" ;;
         Commerce.Core.Postgres) want="Commerce.Core
-Npgsql" ;;
+Microsoft.Extensions.Diagnostics.HealthChecks
+Npgsql" ;;   # the health check (IHealthChecksBuilder lives in the full HealthChecks package)
     esac
     [[ "$(cut -d' ' -f1 <<<"$deps")" == "$want" ]] || fail "$id depends on:
 $deps
