@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Commerce.Samples.WebApi;
@@ -96,5 +97,34 @@ internal static class ApiResults
             problem.Detail = null;
             problem.Extensions.Remove("exception");
         }
+    }
+}
+
+/// <summary>
+/// Answers a read the store kept refusing (<see cref="StoreUnavailableException"/>, thrown by the
+/// services' read-only methods once their retries ran out; nothing was changed) with 503 and code
+/// <c>StoreUnavailable</c>, as a write refused so gets through its result: the client may retry later.
+/// </summary>
+internal sealed class StoreUnavailableHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not StoreUnavailableException)
+        {
+            return false;
+        }
+
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        httpContext.Response.Headers.RetryAfter = "1";
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Detail = "The store is unavailable for now; nothing was changed. Retry later.",
+                Extensions = { ["code"] = nameof(CommerceErrorCode.StoreUnavailable) },
+            },
+        });
     }
 }

@@ -92,6 +92,18 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task A_read_the_store_kept_refusing_is_a_503_problem_to_retry()
+    {
+        await using var server = await ApiServer.StartAsync(app =>
+            app.MapGet("/refused", IResult () => throw new StoreUnavailableException("53300: sorry, too many clients already")));
+        var response = await server.Client.GetAsync(new Uri("/refused", UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        await ApiServer.ExpectProblemAsync(response, HttpStatusCode.ServiceUnavailable, "StoreUnavailable");
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+        Assert.DoesNotContain("53300", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_store_starts_empty_unless_seeding_is_enabled()
     {
         Assert.Equal(0, (await Api.GetJsonAsync("/products")).GetArrayLength());
