@@ -10,6 +10,9 @@ namespace Commerce.Postgres.Tests.Support;
 /// <see cref="Cut"/> closes the client's end of every open connection and keeps the server's end open
 /// (what the server sends is dropped), so a batch the server has received runs to its end, and commits,
 /// while its client sees a broken connection; it may also refuse new connections until <see cref="Restore"/>.
+/// <see cref="Drop"/> and <see cref="DropAfterNextSync"/> break connections on both sides instead: the
+/// server reads the end of its client's input after what it received, runs that to its end and closes
+/// the session, and <see cref="DroppedClosedAsync"/> completes once it has.
 /// </summary>
 internal sealed class TcpProxy : IAsyncDisposable
 {
@@ -18,8 +21,10 @@ internal sealed class TcpProxy : IAsyncDisposable
     private readonly int _port;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<Pair, byte> _pairs = new();
+    private readonly ConcurrentBag<Task> _dropped = [];
     private readonly Task _accepting;
     private volatile bool _refusing;
+    private int _dropAfterSync;
 
     public TcpProxy(string connectionString)
     {
@@ -47,6 +52,32 @@ internal sealed class TcpProxy : IAsyncDisposable
             pair.Cut();
         }
     }
+
+    /// <summary>Breaks every open connection on both sides: the client sees it broken, the server sees its client leave.</summary>
+    /// <param name="refuseNew">Whether new connections fail until <see cref="Restore"/>.</param>
+    public void Drop(bool refuseNew = false)
+    {
+        _refusing = refuseNew;
+        foreach (var pair in _pairs.Keys)
+        {
+            DropPair(pair);
+        }
+    }
+
+    /// <summary>
+    /// Breaks, on both sides, the next connection that sends a chunk ending with a Sync message (the end of
+    /// a batch in the extended protocol), right after that chunk reached the server: the server runs the
+    /// whole batch to its end (it commits, or fails, as it would have), and its client never hears.
+    /// </summary>
+    /// <param name="refuseNew">Whether new connections fail, from now until <see cref="Restore"/>.</param>
+    public void DropAfterNextSync(bool refuseNew = false)
+    {
+        _refusing = refuseNew;
+        Volatile.Write(ref _dropAfterSync, 1);
+    }
+
+    /// <summary>Completes once the server has closed every connection dropped so far: what it received has run to its end.</summary>
+    public Task DroppedClosedAsync() => Task.WhenAll(_dropped);
 
     /// <summary>Accepts new connections again.</summary>
     public void Restore() => _refusing = false;
@@ -86,16 +117,55 @@ internal sealed class TcpProxy : IAsyncDisposable
 
             var server = new Socket(SocketType.Stream, ProtocolType.Tcp);
             await server.ConnectAsync(_host, _port);
-            var pair = new Pair(client, server);
+            var pair = new Pair(this, client, server);
             _pairs.TryAdd(pair, 0);
-            _ = pair.RunAsync().ContinueWith(done => _pairs.TryRemove(pair, out var _), TaskScheduler.Default);
+            pair.Running = pair.RunAsync().ContinueWith(done => _pairs.TryRemove(pair, out var _), TaskScheduler.Default);
         }
     }
 
+    private void DropPair(Pair pair)
+    {
+        if (pair.Drop())
+        {
+            _dropped.Add(pair.Running ?? Task.CompletedTask);
+        }
+    }
+
+    /// <summary>Whether a chunk sent to the server ends with a Sync message ('S', length 4), and a drop after one is armed.</summary>
+    private bool DropsAfter(ReadOnlySpan<byte> chunk) =>
+        Volatile.Read(ref _dropAfterSync) == 1
+        && chunk.EndsWith((ReadOnlySpan<byte>)[(byte)'S', 0, 0, 0, 4])
+        && Interlocked.Exchange(ref _dropAfterSync, 0) == 1;
+
     /// <summary>One proxied connection: a client socket and a server socket, pumped both ways.</summary>
-    private sealed class Pair(Socket client, Socket server)
+    private sealed class Pair(TcpProxy proxy, Socket client, Socket server)
     {
         private volatile bool _cut;
+        private int _dropped;
+
+        /// <summary>The pumps, until both ends are closed.</summary>
+        public Task? Running { get; set; }
+
+        /// <summary>Cuts the client's end and ends the server's input (the server finishes what it received, then closes); false if dropped already.</summary>
+        public bool Drop()
+        {
+            if (Interlocked.Exchange(ref _dropped, 1) == 1)
+            {
+                return false;
+            }
+
+            Cut();
+            try
+            {
+                server.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // The server had closed it already.
+            }
+
+            return true;
+        }
 
         public void Cut()
         {
@@ -121,6 +191,11 @@ internal sealed class TcpProxy : IAsyncDisposable
                 while ((read = await client.ReceiveAsync(buffer, SocketFlags.None)) > 0)
                 {
                     await server.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                    if (proxy.DropsAfter(buffer.AsSpan(0, read)))
+                    {
+                        proxy.DropPair(this);
+                        return;
+                    }
                 }
 
                 if (!_cut)
