@@ -1,4 +1,6 @@
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
 using Commerce.Postgres.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -16,14 +18,15 @@ namespace Commerce.Postgres.Tests.Simulation;
 /// <param name="ClientFaults">Requests that ended in an exception at the client (outcome unknown, connection broken), resolved by a retry or a read.</param>
 /// <param name="Retries">Requests repeated after a fault (with the same idempotency key, where they have one).</param>
 /// <param name="Checks">Invariant checks made (each one over the whole shop).</param>
+/// <param name="Transcript">A digest of every client's history (requests, outcomes, failures, resolutions): equal runs have equal digests.</param>
 internal sealed record PostgresSimulationReport(
-    int Seed, int Steps, int Operations, int Terminations, int DropsBeforeSend, int DropsAfterReceipt, int Restarts, int ClientFaults, int Retries, int Checks)
+    int Seed, int Steps, int Operations, int Terminations, int DropsBeforeSend, int DropsAfterReceipt, int Restarts, int ClientFaults, int Retries, int Checks, string Transcript)
 {
     public int Faults => Terminations + DropsBeforeSend + DropsAfterReceipt + Restarts;
 
     public override string ToString() =>
         $"seed {Seed}: {Steps:N0} steps, {Operations:N0} operations, {Faults:N0} faults ({Terminations} backends terminated, {DropsBeforeSend} connections dropped before the commit was sent, " +
-        $"{DropsAfterReceipt} after the server received it, {Restarts} server restarts), {ClientFaults:N0} failures seen by clients, {Retries:N0} retries, {Checks:N0} invariant checks";
+        $"{DropsAfterReceipt} after the server received it, {Restarts} server restarts), {ClientFaults:N0} failures seen by clients, {Retries:N0} retries, {Checks:N0} invariant checks; transcript {Transcript}";
 }
 
 /// <summary>A simulation found an invariant broken; the message names the seed that replays it.</summary>
@@ -54,6 +57,7 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
     private readonly int _seed;
     private readonly Random _random;
     private readonly double _faultRate;
+    private readonly bool _forgetful;
     private readonly ThrowAwayPostgres _server;
     private readonly TcpProxy _proxy;
     private readonly ServiceProvider _provider;
@@ -78,9 +82,10 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
     private int _checks;
     private long _keys;
 
-    private PostgresFaultSimulation(int seed, int clients, double faultRate, ThrowAwayPostgres server)
+    private PostgresFaultSimulation(int seed, int clients, double faultRate, bool forgetful, ThrowAwayPostgres server)
     {
         _seed = seed;
+        _forgetful = forgetful;
         _random = new Random(seed);
         _faultRate = faultRate;
         _server = server;
@@ -106,10 +111,17 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
     }
 
     /// <summary>A simulation on a new throw-away server of its own (restarted during the run), which it stops when disposed.</summary>
-    public static PostgresFaultSimulation Create(int seed, int clients = 6, double faultRate = 0.08)
+    /// <param name="seed">The seed of the workload and of the faults.</param>
+    /// <param name="clients">How many clients (each a user with a wallet and a cart).</param>
+    /// <param name="faultRate">The chance that a fault strikes a commit.</param>
+    /// <param name="forgetful">
+    /// A broken client, for the checks' own test: it takes a failed keyed request for one that did not apply,
+    /// and never retries it.
+    /// </param>
+    public static PostgresFaultSimulation Create(int seed, int clients = 6, double faultRate = 0.08, bool forgetful = false)
     {
         var binaries = ServerBinaries.PostgresOnThisMachine() ?? throw new InvalidOperationException(TestDatabase.SkipReasonFor(null, null));
-        return new PostgresFaultSimulation(seed, clients, faultRate, ThrowAwayPostgres.Start(binaries, maxConnections: 50));
+        return new PostgresFaultSimulation(seed, clients, faultRate, forgetful, ThrowAwayPostgres.Start(binaries, maxConnections: 50));
     }
 
     /// <summary>Runs <paramref name="steps"/> client steps, checking the shop as it goes and at the end.</summary>
@@ -140,7 +152,8 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
             await SettleAsync();
             _armed = false;
             await CheckAsync();
-            return new PostgresSimulationReport(_seed, _steps, _operations, _terminations, _dropsBeforeSend, _dropsAfterReceipt, _restarts, _clientFaults, _retries, _checks);
+            var transcript = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", _clients.Select(c => string.Join("\n", c.History))))))[..16];
+            return new PostgresSimulationReport(_seed, _steps, _operations, _terminations, _dropsBeforeSend, _dropsAfterReceipt, _restarts, _clientFaults, _retries, _checks, transcript);
         }
         catch (Exception e) when (e is not PostgresSimulationFailure)
         {
@@ -256,7 +269,7 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
             // A commit the proxy dropped after the server received it may still be running: let it end first.
             _proxy.Restore();
             await _proxy.DroppedClosedAsync();
-            if (!request.Retries)
+            if (!request.Retries || _forgetful)
             {
                 await request.ResolveAsync(this, client);
                 client.Pending = null;
@@ -276,7 +289,7 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
         {
             < 25 => new Charge(NextKey(), new Money(_random.Next(1, 400))),
             < 55 => new PlaceOrder(NextKey(), RandomLines()),
-            < 65 when client.Live.Count > 0 => new Cancel(client.Live[_random.Next(client.Live.Count)].Id),
+            < 65 when client.Live.Count > 0 => new Cancel(client.Live[_random.Next(client.Live.Count)], client),
             < 80 => new AddToCart(new ProductId(_random.Next(1, Products + 1)), _random.Next(1, 3)),
             < 92 => new Checkout(NextKey()),
             _ => new Restock(new ProductId(_random.Next(1, Products + 1)), _random.Next(1, 30)),
@@ -443,6 +456,9 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
 
         public List<Order> Cancelled { get; } = [];
 
+        /// <summary>The orders the client placed, in order (an order's position names it in the history, which must not depend on random ids).</summary>
+        public List<OrderId> Placed { get; } = [];
+
         public int CartUnits { get; set; }
 
         /// <summary>What the client did, for the failure message.</summary>
@@ -472,6 +488,7 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
         public override async Task RunAsync(PostgresFaultSimulation sim, Client client)
         {
             var result = await sim._wallets.ChargeAsync(client.User, amount, key);
+            client.History.Add(result.IsSuccess ? $"  balance {result.Value}" : $"  refused: {result.Error.Code}");
             if (result.IsSuccess)
             {
                 client.Charges.Add((amount.Amount, result.Value.Amount));
@@ -495,13 +512,17 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
             if (result.IsSuccess)
             {
                 // A repeat returns the order again: count it once.
-                if (!client.Live.Any(o => o.Id == result.Value.Id) && !client.Cancelled.Any(o => o.Id == result.Value.Id))
+                if (!client.Placed.Contains(result.Value.Id))
                 {
                     client.Live.Add(result.Value);
+                    client.Placed.Add(result.Value.Id);
                 }
+
+                client.History.Add($"  placed #{client.Placed.IndexOf(result.Value.Id) + 1}, total {result.Value.Total}");
             }
             else
             {
+                client.History.Add($"  refused: {result.Error.Code}");
                 sim.ExpectRefusal(result.Error, "order", CommerceErrorCode.InsufficientBalance, CommerceErrorCode.InsufficientStock, CommerceErrorCode.EmptyOrder);
             }
         }
@@ -523,14 +544,14 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
     }
 
     /// <summary>Cancelling has no key; it is safe to repeat (a second cancel says it is cancelled already).</summary>
-    private sealed class Cancel(OrderId id) : Request
+    private sealed class Cancel(Order order, Client owner) : Request
     {
-        public override string ToString() => $"cancel {id}";
+        public override string ToString() => $"cancel #{owner.Placed.IndexOf(order.Id) + 1}";
 
         public override async Task RunAsync(PostgresFaultSimulation sim, Client client)
         {
-            var result = await sim._orders.CancelOrderAsync(id);
-            var order = client.Live.Single(o => o.Id == id);
+            var result = await sim._orders.CancelOrderAsync(order.Id);
+            client.History.Add(result.IsSuccess ? "  cancelled" : $"  refused: {result.Error.Code}");
             if (result.IsSuccess || (Attempts > 1 && result.Error.Code == CommerceErrorCode.OrderAlreadyCancelled))
             {
                 client.Live.Remove(order);

@@ -16,6 +16,36 @@ public sealed class PostgresFaultSimulationTests(ITestOutputHelper output)
     [PostgresFact(NeedsServerBinaries = true)]
     public Task Another_seeded_run_with_faults_around_commits_loses_nothing_and_applies_nothing_twice() => RunAsync(202);
 
+    [PostgresFact(NeedsServerBinaries = true)]
+    public async Task The_same_seed_replays_the_same_run()
+    {
+        PostgresSimulationReport first, second;
+        await using (var simulation = PostgresFaultSimulation.Create(7))
+        {
+            first = await simulation.RunAsync(120);
+        }
+
+        await using (var simulation = PostgresFaultSimulation.Create(7))
+        {
+            second = await simulation.RunAsync(120);
+        }
+
+        output.WriteLine(first.ToString());
+        Assert.True(first.Faults > 3, first.ToString());
+        Assert.Equal(first, second);
+    }
+
+    [PostgresFact(NeedsServerBinaries = true)]
+    public async Task Clients_that_forget_their_requests_in_doubt_are_caught()
+    {
+        await using var simulation = PostgresFaultSimulation.Create(101, forgetful: true);
+
+        var failure = await Assert.ThrowsAsync<PostgresSimulationFailure>(() => simulation.RunAsync(300));
+
+        output.WriteLine(failure.Message);
+        Assert.StartsWith("seed 101, step ", failure.Message, StringComparison.Ordinal);
+    }
+
     private async Task RunAsync(int seed)
     {
         await using var simulation = PostgresFaultSimulation.Create(seed);
