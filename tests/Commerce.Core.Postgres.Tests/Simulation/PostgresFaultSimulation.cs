@@ -145,12 +145,14 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
                 {
                     // A request in doubt makes the shop and its client disagree until the client retries it.
                     await SettleAsync();
+                    _proxy.Restore();
                     await CheckAsync();
                 }
             }
 
             await SettleAsync();
             _armed = false;
+            _proxy.Restore();
             await CheckAsync();
             var transcript = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", _clients.Select(c => string.Join("\n", c.History))))))[..16];
             return new PostgresSimulationReport(_seed, _steps, _operations, _terminations, _dropsBeforeSend, _dropsAfterReceipt, _restarts, _clientFaults, _retries, _checks, transcript);
@@ -240,6 +242,7 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
 
     private async Task StepAsync(Client client)
     {
+        _proxy.Restore();
         var request = client.Pending;
         if (request is null)
         {
@@ -256,7 +259,6 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
         client.History.Add($"{_steps}: {request}{(request.Attempts > 1 ? " (retry)" : "")}");
         try
         {
-            _proxy.Restore();
             await request.RunAsync(this, client);
             client.Pending = null;
             _operations++;
@@ -426,7 +428,7 @@ internal sealed class PostgresFaultSimulation : IAsyncDisposable
         }
     }
 
-    private string History() => string.Join("\n", _clients.Select(c => $"  user {c.User}: " + string.Join("; ", c.History.TakeLast(12))));
+    private string History() => string.Join("\n", _clients.Select(c => $"  user {c.User}: " + string.Join("; ", c.History.TakeLast(40))));
 
     private static T Ok<T>(Result<T> result) =>
         result.IsSuccess ? result.Value : throw new InvalidOperationException($"unexpected refusal: {result.Error.Code}: {result.Error.Message}");

@@ -67,7 +67,9 @@ internal sealed class TcpProxy : IAsyncDisposable
     /// <summary>
     /// Breaks, on both sides, the next connection that sends a chunk ending with a Sync message (the end of
     /// a batch in the extended protocol), right after that chunk reached the server: the server runs the
-    /// whole batch to its end (it commits, or fails, as it would have), and its client never hears.
+    /// whole batch to its end (it commits, or fails, as it would have), and its client never hears. The
+    /// client sees its connection break only once the server has closed it, so the batch has ended by then
+    /// (a loss of the server's answer, not a loss of the connection while the batch may still be unread).
     /// </summary>
     /// <param name="refuseNew">Whether new connections fail, from now until <see cref="Restore"/>.</param>
     public void DropAfterNextSync(bool refuseNew = false)
@@ -123,12 +125,11 @@ internal sealed class TcpProxy : IAsyncDisposable
         }
     }
 
-    private void DropPair(Pair pair)
+    private void DropPair(Pair pair, bool clientLast = false)
     {
-        if (pair.Drop())
-        {
-            _dropped.Add(pair.Running ?? Task.CompletedTask);
-        }
+        // Noted before the client can see anything, so that a client that saw the drop waits for its end.
+        _dropped.Add(pair.Running ?? Task.CompletedTask);
+        pair.Drop(clientLast);
     }
 
     /// <summary>Whether a chunk sent to the server ends with a Sync message ('S', length 4), and a drop after one is armed.</summary>
@@ -146,15 +147,26 @@ internal sealed class TcpProxy : IAsyncDisposable
         /// <summary>The pumps, until both ends are closed.</summary>
         public Task? Running { get; set; }
 
-        /// <summary>Cuts the client's end and ends the server's input (the server finishes what it received, then closes); false if dropped already.</summary>
-        public bool Drop()
+        /// <summary>
+        /// Ends the server's input (the server finishes what it received, then closes) and cuts the client's
+        /// end: at once, or, with <paramref name="clientLast"/>, once the server has closed.
+        /// </summary>
+        public void Drop(bool clientLast)
         {
             if (Interlocked.Exchange(ref _dropped, 1) == 1)
             {
-                return false;
+                return;
             }
 
-            Cut();
+            if (clientLast)
+            {
+                _cut = true; // What the server sends is dropped; DownAsync closes the client's end when the server closes.
+            }
+            else
+            {
+                Cut();
+            }
+
             try
             {
                 server.Shutdown(SocketShutdown.Send);
@@ -163,8 +175,6 @@ internal sealed class TcpProxy : IAsyncDisposable
             {
                 // The server had closed it already.
             }
-
-            return true;
         }
 
         public void Cut()
@@ -193,7 +203,7 @@ internal sealed class TcpProxy : IAsyncDisposable
                     await server.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
                     if (proxy.DropsAfter(buffer.AsSpan(0, read)))
                     {
-                        proxy.DropPair(this);
+                        proxy.DropPair(this, clientLast: true);
                         return;
                     }
                 }
