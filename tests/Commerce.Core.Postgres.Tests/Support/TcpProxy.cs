@@ -25,6 +25,8 @@ internal sealed class TcpProxy : IAsyncDisposable
     private readonly Task _accepting;
     private volatile bool _refusing;
     private int _dropAfterSync;
+    private int _holdNextSync;
+    private (Pair Pair, byte[] Chunk)? _held;
 
     public TcpProxy(string connectionString)
     {
@@ -76,6 +78,22 @@ internal sealed class TcpProxy : IAsyncDisposable
     {
         _refusing = refuseNew;
         Volatile.Write(ref _dropAfterSync, 1);
+    }
+
+    /// <summary>
+    /// Holds back the next chunk a client sends that ends with a Sync message (the end of a batch) and cuts
+    /// that client's end at once: the client sees its connection break while the server has not yet read
+    /// the batch, as when the network fails with the batch still on its way. <see cref="ReleaseHeldAsync"/>
+    /// delivers it later, and the server runs it then.
+    /// </summary>
+    public void HoldNextSync() => Volatile.Write(ref _holdNextSync, 1);
+
+    /// <summary>Delivers the held batch to the server, ends the server's input, and completes once the server has run it and closed.</summary>
+    public async Task ReleaseHeldAsync()
+    {
+        var (pair, chunk) = _held ?? throw new InvalidOperationException("No batch is held.");
+        _held = null;
+        await pair.ReleaseAsync(chunk);
     }
 
     /// <summary>Completes once the server has closed every connection dropped so far: what it received has run to its end.</summary>
@@ -138,6 +156,11 @@ internal sealed class TcpProxy : IAsyncDisposable
         && chunk.EndsWith((ReadOnlySpan<byte>)[(byte)'S', 0, 0, 0, 4])
         && Interlocked.Exchange(ref _dropAfterSync, 0) == 1;
 
+    private bool Holds(ReadOnlySpan<byte> chunk) =>
+        Volatile.Read(ref _holdNextSync) == 1
+        && chunk.EndsWith((ReadOnlySpan<byte>)[(byte)'S', 0, 0, 0, 4])
+        && Interlocked.Exchange(ref _holdNextSync, 0) == 1;
+
     /// <summary>One proxied connection: a client socket and a server socket, pumped both ways.</summary>
     private sealed class Pair(TcpProxy proxy, Socket client, Socket server)
     {
@@ -177,6 +200,14 @@ internal sealed class TcpProxy : IAsyncDisposable
             }
         }
 
+        /// <summary>Sends a held chunk, ends the server's input, and waits until the server closed.</summary>
+        public async Task ReleaseAsync(byte[] chunk)
+        {
+            await server.SendAsync(chunk, SocketFlags.None);
+            server.Shutdown(SocketShutdown.Send);
+            await (Running ?? Task.CompletedTask);
+        }
+
         public void Cut()
         {
             _cut = true;
@@ -200,6 +231,13 @@ internal sealed class TcpProxy : IAsyncDisposable
                 int read;
                 while ((read = await client.ReceiveAsync(buffer, SocketFlags.None)) > 0)
                 {
+                    if (proxy.Holds(buffer.AsSpan(0, read)))
+                    {
+                        proxy._held = (this, buffer[..read]);
+                        Cut();
+                        return;
+                    }
+
                     await server.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
                     if (proxy.DropsAfter(buffer.AsSpan(0, read)))
                     {
