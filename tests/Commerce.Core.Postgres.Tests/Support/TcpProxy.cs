@@ -238,8 +238,11 @@ internal sealed class TcpProxy : IAsyncDisposable
                         return;
                     }
 
+                    // Decided before the chunk goes, so that no answer to it can reach the client.
+                    var dropAfter = proxy.DropsAfter(buffer.AsSpan(0, read));
+                    _cut |= dropAfter;
                     await server.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
-                    if (proxy.DropsAfter(buffer.AsSpan(0, read)))
+                    if (dropAfter)
                     {
                         proxy.DropPair(this, clientLast: true);
                         return;
