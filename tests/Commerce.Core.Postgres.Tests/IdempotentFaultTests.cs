@@ -177,6 +177,38 @@ public sealed class IdempotentFaultTests
         await AssertPlacedOnceAsync(shop, replayed.Value);
     }
 
+    /// <summary>
+    /// The window the package README names: the network fails with the batch not yet read by the server;
+    /// the store's lookup finds no order and re-runs the use case, and the late batch applies between the
+    /// re-run's reads and its commit. Found by the PostgreSQL fault simulation (before its proxy waited for
+    /// the server to end a dropped batch).
+    /// </summary>
+    [PostgresFact(Skip = "Known gap: a commit whose batch reaches the server after the store's lookup is applied as well as the re-run (an unkeyed order placed twice).")]
+    public async Task An_unkeyed_order_whose_batch_reaches_the_server_after_the_lookup_is_placed_once()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await SeededAsync(proxy);
+        var commits = 0;
+        shop.Store.BeforeCommit = async (_, _) =>
+        {
+            switch (++commits)
+            {
+                case 1:
+                    proxy.HoldNextSync(); // The batch is held on its way; its client sees the connection break.
+                    break;
+                case 2:
+                    await proxy.ReleaseHeldAsync(); // Between the re-run's reads and its commit, the first batch arrives and commits.
+                    break;
+            }
+        };
+
+        var placed = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)]);
+
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(new Money(80), await shop.Wallets.GetBalanceAsync(Alice));
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------
 
     /// <summary>Apple (price 10, stock 10) and Alice with 100.</summary>

@@ -10,6 +10,9 @@ namespace Commerce.Postgres.Tests.Support;
 /// <see cref="Cut"/> closes the client's end of every open connection and keeps the server's end open
 /// (what the server sends is dropped), so a batch the server has received runs to its end, and commits,
 /// while its client sees a broken connection; it may also refuse new connections until <see cref="Restore"/>.
+/// <see cref="Drop"/> and <see cref="DropAfterNextSync"/> break connections on both sides instead: the
+/// server reads the end of its client's input after what it received, runs that to its end and closes
+/// the session, and <see cref="DroppedClosedAsync"/> completes once it has.
 /// </summary>
 internal sealed class TcpProxy : IAsyncDisposable
 {
@@ -18,8 +21,12 @@ internal sealed class TcpProxy : IAsyncDisposable
     private readonly int _port;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<Pair, byte> _pairs = new();
+    private readonly ConcurrentBag<Task> _dropped = [];
     private readonly Task _accepting;
     private volatile bool _refusing;
+    private int _dropAfterSync;
+    private int _holdNextSync;
+    private (Pair Pair, byte[] Chunk)? _held;
 
     public TcpProxy(string connectionString)
     {
@@ -47,6 +54,50 @@ internal sealed class TcpProxy : IAsyncDisposable
             pair.Cut();
         }
     }
+
+    /// <summary>Breaks every open connection on both sides: the client sees it broken, the server sees its client leave.</summary>
+    /// <param name="refuseNew">Whether new connections fail until <see cref="Restore"/>.</param>
+    public void Drop(bool refuseNew = false)
+    {
+        _refusing = refuseNew;
+        foreach (var pair in _pairs.Keys)
+        {
+            DropPair(pair);
+        }
+    }
+
+    /// <summary>
+    /// Breaks, on both sides, the next connection that sends a chunk ending with a Sync message (the end of
+    /// a batch in the extended protocol), right after that chunk reached the server: the server runs the
+    /// whole batch to its end (it commits, or fails, as it would have), and its client never hears. The
+    /// client sees its connection break only once the server has closed it, so the batch has ended by then
+    /// (a loss of the server's answer, not a loss of the connection while the batch may still be unread).
+    /// </summary>
+    /// <param name="refuseNew">Whether new connections fail, from now until <see cref="Restore"/>.</param>
+    public void DropAfterNextSync(bool refuseNew = false)
+    {
+        _refusing = refuseNew;
+        Volatile.Write(ref _dropAfterSync, 1);
+    }
+
+    /// <summary>
+    /// Holds back the next chunk a client sends that ends with a Sync message (the end of a batch) and cuts
+    /// that client's end at once: the client sees its connection break while the server has not yet read
+    /// the batch, as when the network fails with the batch still on its way. <see cref="ReleaseHeldAsync"/>
+    /// delivers it later, and the server runs it then.
+    /// </summary>
+    public void HoldNextSync() => Volatile.Write(ref _holdNextSync, 1);
+
+    /// <summary>Delivers the held batch to the server, ends the server's input, and completes once the server has run it and closed.</summary>
+    public async Task ReleaseHeldAsync()
+    {
+        var (pair, chunk) = _held ?? throw new InvalidOperationException("No batch is held.");
+        _held = null;
+        await pair.ReleaseAsync(chunk);
+    }
+
+    /// <summary>Completes once the server has closed every connection dropped so far: what it received has run to its end.</summary>
+    public Task DroppedClosedAsync() => Task.WhenAll(_dropped);
 
     /// <summary>Accepts new connections again.</summary>
     public void Restore() => _refusing = false;
@@ -86,16 +137,76 @@ internal sealed class TcpProxy : IAsyncDisposable
 
             var server = new Socket(SocketType.Stream, ProtocolType.Tcp);
             await server.ConnectAsync(_host, _port);
-            var pair = new Pair(client, server);
+            var pair = new Pair(this, client, server);
             _pairs.TryAdd(pair, 0);
-            _ = pair.RunAsync().ContinueWith(done => _pairs.TryRemove(pair, out var _), TaskScheduler.Default);
+            pair.Running = pair.RunAsync().ContinueWith(done => _pairs.TryRemove(pair, out var _), TaskScheduler.Default);
         }
     }
 
+    private void DropPair(Pair pair, bool clientLast = false)
+    {
+        // Noted before the client can see anything, so that a client that saw the drop waits for its end.
+        _dropped.Add(pair.Running ?? Task.CompletedTask);
+        pair.Drop(clientLast);
+    }
+
+    /// <summary>Whether a chunk sent to the server ends with a Sync message ('S', length 4), and a drop after one is armed.</summary>
+    private bool DropsAfter(ReadOnlySpan<byte> chunk) =>
+        Volatile.Read(ref _dropAfterSync) == 1
+        && chunk.EndsWith((ReadOnlySpan<byte>)[(byte)'S', 0, 0, 0, 4])
+        && Interlocked.Exchange(ref _dropAfterSync, 0) == 1;
+
+    private bool Holds(ReadOnlySpan<byte> chunk) =>
+        Volatile.Read(ref _holdNextSync) == 1
+        && chunk.EndsWith((ReadOnlySpan<byte>)[(byte)'S', 0, 0, 0, 4])
+        && Interlocked.Exchange(ref _holdNextSync, 0) == 1;
+
     /// <summary>One proxied connection: a client socket and a server socket, pumped both ways.</summary>
-    private sealed class Pair(Socket client, Socket server)
+    private sealed class Pair(TcpProxy proxy, Socket client, Socket server)
     {
         private volatile bool _cut;
+        private int _dropped;
+
+        /// <summary>The pumps, until both ends are closed.</summary>
+        public Task? Running { get; set; }
+
+        /// <summary>
+        /// Ends the server's input (the server finishes what it received, then closes) and cuts the client's
+        /// end: at once, or, with <paramref name="clientLast"/>, once the server has closed.
+        /// </summary>
+        public void Drop(bool clientLast)
+        {
+            if (Interlocked.Exchange(ref _dropped, 1) == 1)
+            {
+                return;
+            }
+
+            if (clientLast)
+            {
+                _cut = true; // What the server sends is dropped; DownAsync closes the client's end when the server closes.
+            }
+            else
+            {
+                Cut();
+            }
+
+            try
+            {
+                server.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // The server had closed it already.
+            }
+        }
+
+        /// <summary>Sends a held chunk, ends the server's input, and waits until the server closed.</summary>
+        public async Task ReleaseAsync(byte[] chunk)
+        {
+            await server.SendAsync(chunk, SocketFlags.None);
+            server.Shutdown(SocketShutdown.Send);
+            await (Running ?? Task.CompletedTask);
+        }
 
         public void Cut()
         {
@@ -120,7 +231,22 @@ internal sealed class TcpProxy : IAsyncDisposable
                 int read;
                 while ((read = await client.ReceiveAsync(buffer, SocketFlags.None)) > 0)
                 {
+                    if (proxy.Holds(buffer.AsSpan(0, read)))
+                    {
+                        proxy._held = (this, buffer[..read]);
+                        Cut();
+                        return;
+                    }
+
+                    // Decided before the chunk goes, so that no answer to it can reach the client.
+                    var dropAfter = proxy.DropsAfter(buffer.AsSpan(0, read));
+                    _cut |= dropAfter;
                     await server.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                    if (dropAfter)
+                    {
+                        proxy.DropPair(this, clientLast: true);
+                        return;
+                    }
                 }
 
                 if (!_cut)

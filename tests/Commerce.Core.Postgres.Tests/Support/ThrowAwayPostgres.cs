@@ -50,6 +50,13 @@ internal sealed class ThrowAwayPostgres : IDisposable
         }
     }
 
+    /// <summary>
+    /// Restarts the server as after a crash (<c>pg_ctl restart -m immediate</c>: every backend killed at once,
+    /// recovery from the write-ahead log at start, with the same settings); returns once it accepts connections.
+    /// </summary>
+    public void RestartAfterCrash() =>
+        ServerOwner.RunAsOwner(Path.Combine(_binaries, "pg_ctl"), "-D", DataDirectory, "-l", Path.Combine(Directory, "server.log"), "-m", "immediate", "-w", "restart");
+
     /// <summary>Stops the server (if it runs) and deletes its directory.</summary>
     public void Dispose()
     {
