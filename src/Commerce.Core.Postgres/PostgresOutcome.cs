@@ -117,10 +117,11 @@ internal readonly record struct CommitEvidence(StoreKey Key, object State, long 
         switch (State)
         {
             case Order order when Inserted:
-                batch.Add(sql.OrderExists).With(order.Id.Value);
+                batch.Add(sql.OrderPlacedElseVoid).With(order.Id.Value);
                 break;
             case Order order:
                 var (at, tick) = order.CancelledAt is { } cancelledAt ? PostgresRows.SplitTicks(cancelledAt) : default;
+                batch.Add(sql.FenceOrderUpdate).With(order.Id.Value).With(Version);
                 batch.Add(sql.OrderUpdatedTo)
                     .With(order.Id.Value).With(Version)
                     .WithNullable(order.CancelledAt is null ? null : at, NpgsqlDbType.TimestampTz)

@@ -85,8 +85,27 @@ internal sealed class PostgresSql(string s)
 
     // ---- outcome lookups (a commit whose connection failed) and the purge ---------------------------
 
-    /// <summary>Whether an order ($1) exists.</summary>
-    public string OrderExists { get; } = $"SELECT EXISTS (SELECT 1 FROM {s}.orders WHERE id = $1)";
+    /// <summary>
+    /// Whether an order ($1) exists; if it does not, voids its id, so that a commit inserting it that has
+    /// not reached the server yet can never apply (see <see cref="PostgresWriteSql.InsertOrder"/>). Run
+    /// under the id's advisory lock, after a commit holding it has ended.
+    /// </summary>
+    public string OrderPlacedElseVoid { get; } =
+        $"""
+        WITH v AS (
+            INSERT INTO {s}.voided_orders (id)
+            SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM {s}.orders WHERE id = $1)
+            ON CONFLICT DO NOTHING
+        )
+        SELECT EXISTS (SELECT 1 FROM {s}.orders WHERE id = $1)
+        """;
+
+    /// <summary>
+    /// Moves an order ($1) still at version $2 - 1 on to $2 without changing it, so that a cancellation
+    /// from $2 - 1 that has not reached the server yet finds no row at its version and rolls back. Waits
+    /// for a commit updating the row to end (it then finds the row moved on, and changes nothing).
+    /// </summary>
+    public string FenceOrderUpdate { get; } = $"UPDATE {s}.orders SET version = version + 1 WHERE id = $1 AND version = $2 - 1";
 
     /// <summary>Whether an order ($1) is at version $2 with cancellation $3, $4 (waiting for a commit updating it to end).</summary>
     public string OrderUpdatedTo { get; } =
@@ -111,8 +130,12 @@ internal sealed class PostgresSql(string s)
         """;
 
     /// <summary>Removes the idempotency records created before $1 (microseconds) and tick $2: the instant split as stored.</summary>
+    /// <remarks>Also removes the voided order ids older than a day (by the server's clock): no batch outlives its connection so long.</remarks>
     public string PurgeIdempotency { get; } =
-        $"DELETE FROM {s}.idempotency WHERE created_at < $1 OR (created_at = $1 AND created_at_tick < $2)";
+        $"""
+        WITH v AS (DELETE FROM {s}.voided_orders WHERE voided_at < now() - interval '1 day')
+        DELETE FROM {s}.idempotency WHERE created_at < $1 OR (created_at = $1 AND created_at_tick < $2)
+        """;
 
     // ---- tables and keys ------------------------------------------------------------------------
 

@@ -44,12 +44,18 @@ internal sealed class PostgresWriteSql(string s)
 
     public string InsertCart { get; } = Guarded(s, $"INSERT INTO {s}.carts (user_id, lines, version) VALUES ($1, $2::jsonb, 1) ON CONFLICT DO NOTHING RETURNING 1");
 
-    /// <summary>The order ($1 to $5, its cancellation $10, $11) and its lines ($6 to $9); the lines are inserted only with the order.</summary>
+    /// <summary>
+    /// The order ($1 to $5, its cancellation $10, $11) and its lines ($6 to $9); the lines are inserted only
+    /// with the order, and the order only if its id was not voided by the lookup of a lost commit (see
+    /// <see cref="PostgresSql.OrderPlacedElseVoid"/>): the commit holds the id's advisory lock, so this
+    /// statement's snapshot sees a void committed by a lookup that held it first.
+    /// </summary>
     public string InsertOrder { get; } =
         $"""
         WITH o AS (
             INSERT INTO {s}.orders (id, user_id, total, placed_at, placed_at_tick, cancelled_at, cancelled_at_tick, version)
-            VALUES ($1, $2, $3, $4, $5, $10, $11, 1)
+            SELECT $1, $2, $3, $4, $5, $10, $11, 1
+            WHERE NOT EXISTS (SELECT 1 FROM {s}.voided_orders WHERE id = $1)
             ON CONFLICT DO NOTHING RETURNING id
         ), l AS (
             INSERT INTO {s}.order_lines (order_id, line_no, product_id, quantity, unit_price, line_total)

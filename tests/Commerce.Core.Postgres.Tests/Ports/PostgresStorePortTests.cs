@@ -19,7 +19,7 @@ public sealed class PostgresStorePortTests : StorePortConformanceTests, IAsyncLi
 }
 
 /// <summary>The storage port's rules on the PostgreSQL store with group commit on.</summary>
-[RequiresEnvironment("COMMERCE_POSTGRES")]
+[RequiresPostgres]
 public sealed class PostgresGroupCommitStorePortTests : StorePortConformanceTests, IAsyncLifetime
 {
     private readonly PortStores _stores = new(maxGroupSize: 64);
