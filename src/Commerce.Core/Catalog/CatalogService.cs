@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -24,10 +25,10 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             result = await runtime.RunAsync(
                 scope,
                 "AddProduct",
-                (product: created.Value, initialStock),
+                (product: created.Value, initialStock, runtime),
                 static async (unitOfWork, state, ct) =>
                 {
-                    var (product, stock) = state;
+                    var (product, stock, runtime) = state;
                     if (await unitOfWork.Products.FindAsync(product.Id, ct).ConfigureAwait(false) is not null)
                     {
                         return Result<ProductSummary>.Failure(Errors.ProductAlreadyExists(product.Id));
@@ -35,6 +36,11 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
 
                     unitOfWork.Products.Add(product);
                     unitOfWork.Inventory.Save(new StockItem(product.Id, stock));
+                    if (runtime.Options.PublishEvents)
+                    {
+                        unitOfWork.Publish(new ProductAdded(product.Id, product.Name, product.Price, stock, runtime.Time.GetUtcNow()));
+                    }
+
                     return new ProductSummary(product.Id, product.Name, product.Price, stock);
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -60,10 +66,10 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             : await runtime.RunAsync(
                 scope,
                 "Restock",
-                (id, quantity),
+                (id, quantity, runtime),
                 static async (unitOfWork, state, ct) =>
                 {
-                    var (id, quantity) = state;
+                    var (id, quantity, runtime) = state;
                     unitOfWork.Prefetch(StoreKey.ForStock(id));
                     var product = await unitOfWork.Products.FindAsync(id, ct).ConfigureAwait(false);
                     var stock = await unitOfWork.Inventory.FindAsync(id, ct).ConfigureAwait(false);
@@ -79,6 +85,11 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
                     }
 
                     unitOfWork.Inventory.Save(restocked.Value);
+                    if (runtime.Options.PublishEvents)
+                    {
+                        unitOfWork.Publish(new ProductRestocked(id, quantity, restocked.Value.OnHand, runtime.Time.GetUtcNow()));
+                    }
+
                     return new ProductSummary(id, product.Name, product.Price, restocked.Value.OnHand);
                 },
                 cancellationToken).ConfigureAwait(false);

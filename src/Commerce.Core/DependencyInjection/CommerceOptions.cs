@@ -73,6 +73,13 @@ public sealed class CommerceOptions
     /// </summary>
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Whether use cases publish events (<see cref="Events.CommerceEvent"/>) in their commits, for
+    /// <see cref="Events.ICommerceEventFeed"/> and the event handlers. Default <see langword="true"/>; a host
+    /// that reads no events may turn it off and save the outbox's writes.
+    /// </summary>
+    public bool PublishEvents { get; set; } = true;
+
     /// <summary>The most entries <see cref="IWalletService.GetLedgerAsync"/> and orders <see cref="IOrderService.ListOrdersAsync"/> return at once. Fixed at 1,000.</summary>
     internal const int MaxListLimit = 1000;
 

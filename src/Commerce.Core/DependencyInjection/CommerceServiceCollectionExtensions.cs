@@ -60,6 +60,7 @@ public static class CommerceServiceCollectionExtensions
         services.TryAddSingleton<IOrderService>(sp => new OrderService(sp.GetRequiredService<CommerceRuntime>()));
         services.TryAddSingleton<ISalesRankingService>(sp => new SalesRankingService(sp.GetRequiredService<CommerceRuntime>()));
         services.TryAddSingleton<ICartService>(sp => new CartService(sp.GetRequiredService<CommerceRuntime>()));
+        services.TryAddSingleton<Events.ICommerceEventFeed>(sp => new Events.CommerceEventFeed(sp));
         return new CommerceBuilder(services);
     }
 

@@ -23,4 +23,13 @@ public interface IInventoryRepository
     /// <param name="productId">The product.</param>
     /// <param name="delta">Units added (positive) or taken (negative).</param>
     void Adjust(ProductId productId, int delta);
+
+    /// <summary>
+    /// As <see cref="Adjust(ProductId, int)"/>, and the commit also fails if fewer than
+    /// <paramref name="minimum"/> units would remain (an order that must not take the last unit unseen).
+    /// </summary>
+    /// <param name="productId">The product.</param>
+    /// <param name="delta">Units added (positive) or taken (negative).</param>
+    /// <param name="minimum">The fewest units that may remain; not negative.</param>
+    void Adjust(ProductId productId, int delta, int minimum);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Commerce.Events;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -160,6 +161,11 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
 
         unitOfWork.Sales.Unrecord(order);
         unitOfWork.Orders.Save(cancelled.Value);
+        if (runtime.Options.PublishEvents)
+        {
+            unitOfWork.Publish(new OrderCancelled(order.Id, order.UserId, order.Lines, order.Total, now));
+        }
+
         return cancelled;
     }
 
@@ -374,6 +380,8 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         // Then stock for every line; the error names every short product. Deductions are staged as they
         // are checked: if one line is short, the refusal drops them (a refused use case commits its reads only).
         List<ProductId>? shortOf = null;
+        var publish = runtime.Options.PublishEvents;
+        List<ProductId>? depleted = null;
         for (var i = 0; i < priced.Length; i++)
         {
             var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
@@ -383,9 +391,20 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             }
             else if (shortOf is null)
             {
-                // A guarded relative change: orders for one product do not conflict, and the commit
-                // fails (the use case runs again and refuses) if the stock ran short meanwhile.
-                unitOfWork.Inventory.Adjust(priced[i].ProductId, -priced[i].Quantity);
+                if (publish && stock.OnHand == priced[i].Quantity)
+                {
+                    // The order takes the last units: a checked write, so that the commit applies only if
+                    // the stock is still exactly this, and the depletion it reports is true.
+                    unitOfWork.Inventory.Save(new StockItem(priced[i].ProductId, 0));
+                    (depleted ??= []).Add(priced[i].ProductId);
+                }
+                else
+                {
+                    // A guarded relative change: orders for one product do not conflict, and the commit
+                    // fails (the use case runs again and refuses) if the stock ran short meanwhile. With
+                    // events, it must also leave a unit, else the depletion would go unreported.
+                    unitOfWork.Inventory.Adjust(priced[i].ProductId, -priced[i].Quantity, publish ? 1 : 0);
+                }
             }
         }
 
@@ -402,6 +421,18 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
 
         unitOfWork.Orders.Add(order);
         unitOfWork.Sales.Record(order);
+        if (publish)
+        {
+            unitOfWork.Publish(new OrderPlaced(order.Id, user, order.Lines, total, now));
+            if (depleted is not null)
+            {
+                foreach (var productId in depleted)
+                {
+                    unitOfWork.Publish(new StockDepleted(productId, order.Id, now));
+                }
+            }
+        }
+
         return order;
     }
 }

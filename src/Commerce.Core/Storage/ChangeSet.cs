@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Commerce.Events;
 
 namespace Commerce.Storage;
 
@@ -92,6 +93,7 @@ public sealed class ChangeSet
 {
     private Change[] _changes = new Change[8];
     private List<ProductRange>? _ranges;
+    private List<CommerceEvent>? _events;
 
     internal ChangeSet()
     {
@@ -108,6 +110,12 @@ public sealed class ChangeSet
 
     /// <summary>Whether anything is written; a change set without writes only checks that its reads held together.</summary>
     public bool HasWrites => WriteCount > 0;
+
+    /// <summary>
+    /// The events the commit publishes, in the order the use case raised them: a store that keeps events
+    /// (<see cref="IEventStore"/>) writes them atomically with the writes. Only a change set with writes has any.
+    /// </summary>
+    public IReadOnlyList<CommerceEvent> Events => (IReadOnlyList<CommerceEvent>?)_events ?? [];
 
     /// <summary>The product ranges listed.</summary>
     public IReadOnlyList<ProductRange> ProductRanges => (IReadOnlyList<ProductRange>?)_ranges ?? [];
@@ -150,9 +158,12 @@ public sealed class ChangeSet
 
     internal void AddRange(ProductRange range) => (_ranges ??= []).Add(range);
 
+    internal void AddEvent(CommerceEvent @event) => (_events ??= []).Add(@event);
+
     /// <summary>Turns every write back into the read it was (or drops it, for a blind write).</summary>
     internal void DiscardWrites()
     {
+        _events?.Clear();
         if (WriteCount == 0)
         {
             return;
@@ -197,6 +208,7 @@ public sealed class ChangeSet
         Count = 0;
         WriteCount = 0;
         _ranges = null;
+        _events?.Clear();
         return true;
     }
 

@@ -1,3 +1,5 @@
+using Commerce.Events;
+
 namespace Commerce.Storage;
 
 /// <summary>
@@ -54,6 +56,14 @@ public interface IUnitOfWork : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>A task that completes when the keys are read; the repositories then answer from memory.</returns>
     ValueTask LoadAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stages an event, published by the commit with the staged writes (a transactional outbox): it exists
+    /// if, and only if, the commit applies. A refused use case publishes nothing.
+    /// </summary>
+    /// <param name="event">The event.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="event"/> is null.</exception>
+    void Publish(CommerceEvent @event);
 
     /// <summary>
     /// Applies every staged write atomically, iff every state read is still current. With no staged

@@ -271,7 +271,14 @@ internal sealed class UnitOfWork
         _changes.Replace(at, new Change(key, ChangeKind.Adjust, known.WasRead, known.Seen, null, sum, floor));
     }
 
-    /// <summary>Drops every staged write, keeping the reads: a refused use case commits (validates) only what it read.</summary>
+    public void Publish(Events.CommerceEvent @event)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        EnsureOpen();
+        _changes.AddEvent(@event);
+    }
+
+    /// <summary>Drops every staged write and event, keeping the reads: a refused use case commits (validates) only what it read.</summary>
     internal void DiscardWrites() => _changes.DiscardWrites();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -350,14 +357,17 @@ internal sealed class UnitOfWork
         Stage(StoreKey.ForStock(item.ProductId), item);
     }
 
-    void IInventoryRepository.Adjust(ProductId productId, int delta)
+    void IInventoryRepository.Adjust(ProductId productId, int delta) => ((IInventoryRepository)this).Adjust(productId, delta, 0);
+
+    void IInventoryRepository.Adjust(ProductId productId, int delta, int minimum)
     {
         if (delta == int.MinValue)
         {
             throw new ArgumentOutOfRangeException(nameof(delta), delta, "The change of a stock must lie within ±int.MaxValue.");
         }
 
-        Adjust(StoreKey.ForStock(productId), delta, 0);
+        ArgumentOutOfRangeException.ThrowIfNegative(minimum);
+        Adjust(StoreKey.ForStock(productId), delta, minimum);
     }
 
     ValueTask<Cart?> ICartRepository.FindAsync(UserId userId, CancellationToken cancellationToken) =>
@@ -454,6 +464,11 @@ internal sealed class UnitOfWork
     {
         cancellationToken.ThrowIfCancellationRequested();
         EnsureOpen();
+        if (!_changes.HasWrites && _changes.Events.Count > 0)
+        {
+            throw new InvalidOperationException("Events are published with the writes they report: this unit of work stages none.");
+        }
+
         _completed = true;
         return _doomed ? new(false) : _session!.CommitAsync(_changes, cancellationToken);
     }

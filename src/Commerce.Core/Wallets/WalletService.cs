@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -84,8 +85,14 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             return Result<Money>.Failure(charged.Error);
         }
 
+        var now = runtime.Time.GetUtcNow();
         unitOfWork.Wallets.Save(charged.Value);
-        unitOfWork.Ledger.Add(wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, runtime.Time.GetUtcNow()));
+        unitOfWork.Ledger.Add(wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, now));
+        if (options.PublishEvents)
+        {
+            unitOfWork.Publish(new WalletCharged(user, amount, charged.Value.Balance, now));
+        }
+
         return charged.Value.Balance;
     }
 

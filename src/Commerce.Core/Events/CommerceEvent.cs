@@ -1,0 +1,93 @@
+namespace Commerce.Events;
+
+/// <summary>
+/// Something that happened in the shop, written in the same atomic commit as the change it reports (a
+/// transactional outbox): an event exists if, and only if, the commit that caused it exists. Read them
+/// with <see cref="ICommerceEventFeed"/>, or have them delivered to an <see cref="ICommerceEventHandler"/>.
+/// </summary>
+/// <remarks>
+/// Events are immutable. Every event belongs to one <see cref="Stream"/> (a user or a product); the events
+/// of one stream are read in the order they were committed. <see cref="Position"/> is set by the store
+/// when the event is read back.
+/// </remarks>
+public abstract record CommerceEvent
+{
+    private protected CommerceEvent(DateTimeOffset at) => At = at;
+
+    /// <summary>When the use case ran (from the configured <see cref="TimeProvider"/>).</summary>
+    public DateTimeOffset At { get; init; }
+
+    /// <summary>Where the event was committed: its stream's stripe and its number there.</summary>
+    public EventPosition Position { get; init; }
+
+    /// <summary>The stream the event belongs to, whose events are read in commit order.</summary>
+    public abstract EventStream Stream { get; }
+}
+
+/// <summary>An order was placed (from lines or from a cart): its total was paid and its stock taken.</summary>
+/// <param name="OrderId">The order.</param>
+/// <param name="UserId">The buyer.</param>
+/// <param name="Lines">The lines, with the prices paid.</param>
+/// <param name="Total">The total paid.</param>
+/// <param name="At">When it was placed.</param>
+public sealed record OrderPlaced(OrderId OrderId, UserId UserId, IReadOnlyList<OrderLine> Lines, Money Total, DateTimeOffset At) : CommerceEvent(At)
+{
+    /// <inheritdoc />
+    public override EventStream Stream => EventStream.ForUser(UserId);
+}
+
+/// <summary>An order was cancelled: its total was refunded, its lines restocked and its units taken out of the ranking.</summary>
+/// <param name="OrderId">The order.</param>
+/// <param name="UserId">The buyer.</param>
+/// <param name="Lines">The lines put back in stock.</param>
+/// <param name="Refunded">The amount refunded (the order's total).</param>
+/// <param name="At">When it was cancelled.</param>
+public sealed record OrderCancelled(OrderId OrderId, UserId UserId, IReadOnlyList<OrderLine> Lines, Money Refunded, DateTimeOffset At) : CommerceEvent(At)
+{
+    /// <inheritdoc />
+    public override EventStream Stream => EventStream.ForUser(UserId);
+}
+
+/// <summary>A wallet was charged (topped up).</summary>
+/// <param name="UserId">The wallet's user.</param>
+/// <param name="Amount">The amount added.</param>
+/// <param name="BalanceAfter">The balance after the charge.</param>
+/// <param name="At">When it was charged.</param>
+public sealed record WalletCharged(UserId UserId, Money Amount, Money BalanceAfter, DateTimeOffset At) : CommerceEvent(At)
+{
+    /// <inheritdoc />
+    public override EventStream Stream => EventStream.ForUser(UserId);
+}
+
+/// <summary>A product was added to the catalog with its initial stock.</summary>
+/// <param name="ProductId">The product.</param>
+/// <param name="Name">Its name.</param>
+/// <param name="Price">Its price.</param>
+/// <param name="InitialStock">Its stock on hand when added.</param>
+/// <param name="At">When it was added.</param>
+public sealed record ProductAdded(ProductId ProductId, string Name, Money Price, int InitialStock, DateTimeOffset At) : CommerceEvent(At)
+{
+    /// <inheritdoc />
+    public override EventStream Stream => EventStream.ForProduct(ProductId);
+}
+
+/// <summary>A product was restocked.</summary>
+/// <param name="ProductId">The product.</param>
+/// <param name="Quantity">The units added.</param>
+/// <param name="OnHandAfter">The stock on hand after the restock.</param>
+/// <param name="At">When it was restocked.</param>
+public sealed record ProductRestocked(ProductId ProductId, int Quantity, int OnHandAfter, DateTimeOffset At) : CommerceEvent(At)
+{
+    /// <inheritdoc />
+    public override EventStream Stream => EventStream.ForProduct(ProductId);
+}
+
+/// <summary>A product's stock on hand reached zero (by the order named).</summary>
+/// <param name="ProductId">The product.</param>
+/// <param name="OrderId">The order that took its last units.</param>
+/// <param name="At">When the order was placed.</param>
+public sealed record StockDepleted(ProductId ProductId, OrderId OrderId, DateTimeOffset At) : CommerceEvent(At)
+{
+    /// <inheritdoc />
+    public override EventStream Stream => EventStream.ForProduct(ProductId);
+}

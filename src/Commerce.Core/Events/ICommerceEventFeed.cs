@@ -1,0 +1,38 @@
+namespace Commerce.Events;
+
+/// <summary>
+/// Reads the events the shop committed (see <see cref="CommerceEvent"/>), after a cursor, in bounded pages.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Order: the events of one stream (a user, a product) come in the order they were committed, on every
+/// read by every consumer. Across streams there is no global order: each store keeps its events in
+/// stripes (a stream's in one), so that commits on different streams never contend on one counter. A page
+/// merges the stripes oldest first by <see cref="CommerceEvent.At"/> (then by stripe), taking each
+/// stripe's events in order.
+/// </para>
+/// <para>
+/// Completeness: every committed event is read exactly once by a consumer that reads page after page
+/// from <see cref="EventCursor.Start"/> (or from a saved cursor), unless it was purged first.
+/// </para>
+/// </remarks>
+public interface ICommerceEventFeed
+{
+    /// <summary>Reads the next events after <paramref name="after"/>.</summary>
+    /// <param name="after">What the consumer has read already (<see cref="EventCursor.Start"/> for everything).</param>
+    /// <param name="limit">The most events; from 1 to 1000.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The page; empty (with <paramref name="after"/> as its next cursor) if nothing is new.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside [1, 1000].</exception>
+    ValueTask<EventPage> ReadAsync(EventCursor after, int limit = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Waits until an event not covered by <paramref name="after"/> exists, without polling in a tight
+    /// loop: at once if one does already.
+    /// </summary>
+    /// <param name="after">What the consumer has read already.</param>
+    /// <param name="cancellationToken">Ends the wait (with <see cref="OperationCanceledException"/>).</param>
+    /// <returns>A task that completes when there is something to read.</returns>
+    ValueTask WaitAsync(EventCursor after, CancellationToken cancellationToken = default);
+}
