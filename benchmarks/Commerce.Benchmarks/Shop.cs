@@ -28,7 +28,7 @@ internal sealed class Shop : IDisposable
 
     private readonly ServiceProvider _provider;
 
-    public Shop(StoreKind kind, TimeProvider? time = null, int products = Products, int users = Users)
+    public Shop(StoreKind kind, TimeProvider? time = null, int products = Products, int users = Users, Action<CommerceOptions>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton<ILoggerFactory>(Conflicts);
@@ -41,6 +41,7 @@ internal sealed class Shop : IDisposable
         {
             o.MaxChargeAmount = new Money(InitialBalance);
             o.MaxBalance = new Money(long.MaxValue / 4);
+            configure?.Invoke(o);
         });
         switch (kind)
         {
