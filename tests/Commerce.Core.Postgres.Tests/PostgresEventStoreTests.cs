@@ -211,6 +211,33 @@ public sealed class PostgresEventStoreTests
     }
 
     [PostgresFact]
+    public async Task An_order_whose_connection_is_lost_before_its_commit_is_found_not_placed_and_its_rerun_writes_its_events_once()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        Assert.True((await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(30), 5)).IsSuccess);
+        Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(150))).IsSuccess);
+        var terminated = 0;
+        shop.Store.BeforeCommit = async (connection, _) =>
+        {
+            if (Interlocked.Exchange(ref terminated, 1) == 0)
+            {
+                await FaultTests.TerminateAsync(connection.ProcessID);
+            }
+        };
+
+        var placed = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 5)]);
+
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(1, terminated);
+        var store = shop.Services.GetRequiredService<IEventStore>();
+        var events = await ReadAllAsync(store, 100);
+        AssertGaplessFromOne(events, store.StripeCount);
+        Assert.Equal(placed.Value.Id, Assert.Single(events.OfType<OrderPlaced>()).OrderId);
+        Assert.Equal(placed.Value.Id, Assert.Single(events.OfType<StockDepleted>()).OrderId);
+        Assert.Equal(4, events.Count);
+    }
+
+    [PostgresFact]
     public async Task Group_commit_keeps_each_members_events_and_drops_those_of_a_member_that_failed()
     {
         await using var shop = await PgShop.CreateAsync(store: o => o.GroupCommit = true);
