@@ -115,8 +115,9 @@ internal static class PostgresCommitBatch
 
     /// <summary>
     /// The key a group commit merges an events statement by: after every key of the store's tables, the
-    /// appends by stripe, then the notification (<paramref name="stripe"/> −1 for it; one is enough per group,
-    /// and PostgreSQL sends one per transaction anyway).
+    /// appends by stripe, then the notification (<paramref name="stripe"/> −1 for it; every member keeps its
+    /// own, as a member may be sent again without the others, and PostgreSQL delivers identical
+    /// notifications of one transaction once).
     /// </summary>
     public static StoreKey EventKey(int stripe) => new(EventsTable, stripe < 0 ? 1 : 0, stripe < 0 ? 0 : stripe);
 
