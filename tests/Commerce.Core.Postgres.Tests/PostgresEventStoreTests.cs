@@ -128,6 +128,27 @@ public sealed class PostgresEventStoreTests
     }
 
     [PostgresFact]
+    public async Task A_wait_that_hears_no_notification_finds_the_event_by_its_periodic_check()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var events = (PostgresEventStore)shop.Services.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMilliseconds(50);
+        var stripe = EventStream.ForUser(Alice).StripeOf(events.StripeCount);
+
+        var wait = events.WaitForEventsAsync(EventCursor.Start).AsTask();
+        await UntilWaitingAsync(shop, wait);
+        Assert.False(wait.IsCompleted);
+
+        // Written without a notification (as a waiter behind a transaction-pooling proxy would see every commit).
+        Assert.Equal(1L, await shop.ScalarAsync<long>(
+            $$"""INSERT INTO {s}.events VALUES ({{stripe}}, 1, 3, now(), 0, '{"user": 1, "amount": 5, "balance": 5}') RETURNING 1"""));
+        await wait.WaitAsync(Generous);
+
+        var charged = Assert.IsType<WalletCharged>(Assert.Single((await events.ReadEventsAsync(EventCursor.Start, 10)).Events));
+        Assert.Equal((Alice, new Money(5), new EventPosition(stripe, 1)), (charged.UserId, charged.Amount, charged.Position));
+    }
+
+    [PostgresFact]
     public async Task Numbers_are_gapless_per_stripe_and_in_commit_order_under_concurrent_orders_and_refusals_write_none()
     {
         await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
