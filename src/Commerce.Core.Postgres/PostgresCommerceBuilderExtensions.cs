@@ -71,6 +71,7 @@ public static partial class PostgresCommerceBuilderExtensions
                 options.GroupCommit ? options.MaxGroupSize : 0);
         });
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
+        builder.Services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>()));
         builder.Services.TryAddSingleton<ICommerceSchemaMigrator>(sp => new PostgresSchemaMigrator(sp.GetRequiredService<PostgresCommerceStore>()));
         return builder;
     }

@@ -31,6 +31,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         RankingResolution = rankingResolution;
         Sql = new PostgresSql(QuotedSchema);
         Writes = new PostgresWriteSql(QuotedSchema);
+        Events = new PostgresEventSql(QuotedSchema, schema);
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
     }
 
@@ -47,6 +48,8 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public PostgresSql Sql { get; }
 
     public PostgresWriteSql Writes { get; }
+
+    public PostgresEventSql Events { get; }
 
     /// <summary>The committer that groups concurrent commits, if group commit is on.</summary>
     public PostgresGroupCommitter? GroupCommitter { get; }

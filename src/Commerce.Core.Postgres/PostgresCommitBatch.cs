@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Commerce.Storage;
 using Npgsql;
 using NpgsqlTypes;
@@ -8,11 +9,16 @@ namespace Commerce.Postgres;
 /// Turns a change set into the statements of one commit batch. Every statement of a batch checks its
 /// own row count through <c>expect_rows</c>, raising <c>CM409</c> (which rolls the whole batch back) when
 /// a read no longer holds. Keys are visited in <see cref="StoreKey"/> order, so concurrent commits take
-/// their row and advisory locks in one global order. (A change set without writes is validated instead:
-/// <see cref="PostgresValidation"/>.)
+/// their row and advisory locks in one global order. The change set's events follow, one statement per
+/// stripe, stripes ascending (each takes its stripe's counter row lock, after every key's lock), then the
+/// notification of waiters; the checks of listed pages, which lock nothing, come last. (A change set
+/// without writes is validated instead: <see cref="PostgresValidation"/>.)
 /// </summary>
 internal static class PostgresCommitBatch
 {
+    /// <summary>A table number after every <see cref="StoreTable"/>, for the keys of the events' statements.</summary>
+    private const StoreTable EventsTable = (StoreTable)200;
+
     /// <summary>
     /// Adds the statements of <paramref name="changes"/> to <paramref name="batch"/>.
     /// </summary>
@@ -25,7 +31,8 @@ internal static class PostgresCommitBatch
     /// </param>
     /// <param name="keys">
     /// If given, receives the key of each statement added (in order), for a group commit to merge commits by
-    /// key; the page checks, which come last and lock nothing, get none.
+    /// key (the events' statements get keys after every store key: <see cref="EventKey"/>); the page checks,
+    /// which come last and lock nothing, get none.
     /// </param>
     /// <returns><see langword="false"/> if the change set can only fail (a write-once state replaced): nothing need be sent.</returns>
     public static bool TryBuild(PostgresCommerceStore store, ChangeSet changes, NpgsqlBatch batch, out CommitEvidence? evidence, List<StoreKey>? keys = null)
@@ -90,6 +97,7 @@ internal static class PostgresCommitBatch
             }
         }
 
+        AddEvents(store, changes.Events, batch, keys);
         foreach (var range in changes.ProductRanges)
         {
             if (range.After is { } after)
@@ -105,6 +113,14 @@ internal static class PostgresCommitBatch
         return true;
     }
 
+    /// <summary>
+    /// The key a group commit merges an events statement by: after every key of the store's tables, the
+    /// appends by stripe, then the notification (<paramref name="stripe"/> −1 for it; every member keeps its
+    /// own, as a member may be sent again without the others, and PostgreSQL delivers identical
+    /// notifications of one transaction once).
+    /// </summary>
+    public static StoreKey EventKey(int stripe) => new(EventsTable, stripe < 0 ? 1 : 0, stripe < 0 ? 0 : stripe);
+
     /// <summary>Appends a key's parameters: the order's GUID, the user and second word, or the one word.</summary>
     public static NpgsqlBatchCommand AddKey(NpgsqlBatchCommand command, StoreKey key) => key.Table switch
     {
@@ -112,6 +128,55 @@ internal static class PostgresCommitBatch
         _ when PostgresSql.KeyWidth(key.Table) == 2 => command.With(key.High).With(key.Low),
         _ => command.With(key.Low),
     };
+
+    /// <summary>
+    /// Appends the events, grouped by stripe (each stripe's in the order published), one statement per
+    /// stripe in ascending order, then the notification of waiters.
+    /// </summary>
+    private static void AddEvents(PostgresCommerceStore store, IReadOnlyList<CommerceEvent> events, NpgsqlBatch batch, List<StoreKey>? keys)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var byStripe = new (int Stripe, int Index)[events.Count];
+        for (var i = 0; i < byStripe.Length; i++)
+        {
+            byStripe[i] = (events[i].Stream.StripeOf(PostgresEventStore.Stripes), i);
+        }
+
+        Array.Sort(byStripe); // By stripe, then by index: the order published within a stripe.
+        for (var start = 0; start < byStripe.Length;)
+        {
+            var stripe = byStripe[start].Stripe;
+            var end = start;
+            while (end < byStripe.Length && byStripe[end].Stripe == stripe)
+            {
+                end++;
+            }
+
+            var count = end - start;
+            var kinds = new short[count];
+            var ats = new DateTimeOffset[count];
+            var ticks = new short[count];
+            var payloads = new string[count];
+            for (var i = 0; i < count; i++)
+            {
+                var @event = events[byStripe[start + i].Index];
+                kinds[i] = PostgresEventRows.KindOf(@event);
+                (ats[i], ticks[i]) = PostgresRows.SplitTicks(@event.At);
+                payloads[i] = PostgresEventRows.Payload(@event);
+            }
+
+            batch.Add(store.Events.Append).With((short)stripe).With((long)count).With(kinds).With(ats).With(ticks).With(payloads);
+            keys?.Add(EventKey(stripe));
+            start = end;
+        }
+
+        batch.Add(store.Events.Notify);
+        keys?.Add(EventKey(-1));
+    }
 
     private static void AddInsert(PostgresWriteSql sql, NpgsqlBatch batch, StoreKey key, object? state)
     {

@@ -23,7 +23,11 @@ namespace Commerce.Postgres;
 /// and does not wait for a lock held by a transaction that waits for one of its own (groups and single
 /// commits of other instances; a deadlock, should one occur all the same, is handled below). The group is
 /// equivalent to running its members one after the other in queue order: for every key, a member's
-/// statements run after those of the members before it.
+/// statements run after those of the members before it. The members' events come after every key's
+/// statements (see <see cref="PostgresCommitBatch.EventKey"/>): by stripe, so the stripes' counter rows are
+/// locked last and in ascending order too, and within a stripe in member order, so the members' events are
+/// numbered in queue order. A member sent again without the others keeps its events; one that failed takes
+/// its events with it.
 /// </para>
 /// <para>
 /// <b>A member that fails</b> (a guard raising <c>CM409</c>, or another error of one statement) rolls the

@@ -1,0 +1,249 @@
+using Commerce.Events;
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// The PostgreSQL store's event log. Commits append their events in their own batch
+/// (<see cref="PostgresCommitBatch"/>); this class reads them, waits for them, keeps checkpoints and
+/// purges. Each operation is one statement on a pooled connection, except a wait, which holds a
+/// connection that listens (<c>LISTEN</c>) for the notification a commit with events sends.
+/// </summary>
+/// <remarks>
+/// A connection found broken is replaced once (every operation may run again harmlessly: reads, an
+/// upsert, a purge of a prefix); a server that refuses for now is <see cref="StoreUnavailableException"/>.
+/// Thread-safe.
+/// </remarks>
+internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventStore
+{
+    /// <summary>The number of stripes: fixed for the life of the data (a stream's stripe must not move).</summary>
+    public const int Stripes = 64;
+
+    private static readonly short[] StripeNumbers = [.. Enumerable.Range(0, Stripes).Select(static i => (short)i)];
+
+    public int StripeCount => Stripes;
+
+    /// <summary>
+    /// How long a wait listens before it checks again without a notification: a safety net for a notification
+    /// that cannot arrive (a connection through a transaction-pooling proxy, which does not keep a
+    /// <c>LISTEN</c>).
+    /// </summary>
+    internal TimeSpan RecheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    public ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return RunAsync(
+            "a read of events",
+            async (connection, token) =>
+            {
+                var command = store.Command(connection, store.Events.Read).With(StripeNumbers).With(Sequences(after)).With((long)limit);
+                await using (command.ConfigureAwait(false))
+                {
+                    var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        var events = new List<CommerceEvent>();
+                        var next = after;
+                        while (await reader.ReadAsync(token).ConfigureAwait(false))
+                        {
+                            var @event = PostgresEventRows.Read(reader);
+                            events.Add(@event);
+                            next = next.Through(@event.Position);
+                        }
+
+                        return new EventPage(events, next);
+                    }
+                }
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Listens on the schema's channel, then checks; until an event is found, waits for a notification
+    /// (or <see cref="RecheckInterval"/>) and checks again. Holds one pooled connection for the wait, and
+    /// stops listening before it goes back to the pool.
+    /// </summary>
+    public async ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        var sequences = Sequences(after);
+        for (var attempt = 1; ; attempt++)
+        {
+            var connection = await OpenAsync("a wait for events", cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                try
+                {
+                    await ExecuteAsync(connection, store.Events.Listen, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        // Listening first: a commit after the check notifies this connection.
+                        while (!await ExistsAsync(connection, sequences, cancellationToken).ConfigureAwait(false))
+                        {
+                            await connection.WaitAsync(RecheckInterval, cancellationToken).ConfigureAwait(false);
+                        }
+
+                        return;
+                    }
+                    finally
+                    {
+                        await UnlistenAsync(connection).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
+                {
+                    // Waiting again on a fresh connection loses nothing: it checks first.
+                }
+                catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+                {
+                    throw PostgresOutcome.Unavailable("a wait for events", e);
+                }
+            }
+        }
+    }
+
+    public ValueTask<EventCursor?> LoadCheckpointAsync(string consumer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        return RunAsync(
+            "a read of a checkpoint",
+            async (connection, token) =>
+            {
+                var command = store.Command(connection, store.Events.LoadCheckpoint).With(consumer);
+                await using (command.ConfigureAwait(false))
+                {
+                    return await command.ExecuteScalarAsync(token).ConfigureAwait(false) is string text ? EventCursor.Parse(text) : null;
+                }
+            },
+            cancellationToken);
+    }
+
+    public async ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        ArgumentNullException.ThrowIfNull(cursor);
+        await RunAsync(
+            "a checkpoint",
+            async (connection, token) =>
+            {
+                var command = store.Command(connection, store.Events.SaveCheckpoint).With(consumer).With(cursor.ToString());
+                await using (command.ConfigureAwait(false))
+                {
+                    return await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upTo);
+        var (at, tick) = PostgresRows.SplitTicks(before);
+        return RunAsync(
+            "a purge of events",
+            async (connection, token) =>
+            {
+                var command = store.Command(connection, store.Events.Purge).With(StripeNumbers).With(Sequences(upTo)).With(at).With(tick);
+                await using (command.ConfigureAwait(false))
+                {
+                    return (long)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!;
+                }
+            },
+            cancellationToken);
+    }
+
+    /// <summary>The cursor's number for each stripe of the store (a stripe beyond them holds nothing).</summary>
+    private static long[] Sequences(EventCursor cursor)
+    {
+        var sequences = new long[Stripes];
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            sequences[i] = cursor[i];
+        }
+
+        return sequences;
+    }
+
+    private async ValueTask<bool> ExistsAsync(NpgsqlConnection connection, long[] sequences, CancellationToken cancellationToken)
+    {
+        var command = store.Command(connection, store.Events.Exists).With(StripeNumbers).With(sequences);
+        await using (command.ConfigureAwait(false))
+        {
+            store.CountRoundTrip();
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        }
+    }
+
+    private async ValueTask ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var command = store.Command(connection, sql);
+        await using (command.ConfigureAwait(false))
+        {
+            store.CountRoundTrip();
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stops listening before the connection goes back to the pool, so that no idle pooled connection keeps
+    /// the server's notification queue from advancing. A connection that is broken or busy is not pooled
+    /// again: nothing to undo.
+    /// </summary>
+    private async ValueTask UnlistenAsync(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await ExecuteAsync(connection, "UNLISTEN *", CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
+        {
+            // The connection broke: it is discarded, not pooled, and its session (with its LISTEN) is gone.
+        }
+    }
+
+    /// <summary>A pooled connection; a server that refuses it for now is <see cref="StoreUnavailableException"/>.</summary>
+    private async ValueTask<NpgsqlConnection> OpenAsync(string operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+        {
+            throw PostgresOutcome.Unavailable(operation, e);
+        }
+    }
+
+    /// <summary>Runs one statement on a pooled connection, on a fresh one once if the first is found broken.</summary>
+    private async ValueTask<T> RunAsync<T>(string operation, Func<NpgsqlConnection, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var connection = await OpenAsync(operation, cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                try
+                {
+                    store.CountRoundTrip();
+                    return await run(connection, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
+                {
+                    // Every operation here may run again: reads, an upsert, the purge of a prefix.
+                }
+                catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+                {
+                    throw PostgresOutcome.Unavailable(operation, e);
+                }
+            }
+        }
+    }
+}
