@@ -40,6 +40,9 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
     /// <summary>A test seam: called on the committing thread after it installs its descriptor in the i-th cell.</summary>
     internal Action<CommitDescriptor, int>? AfterInstall { get; set; }
 
+    /// <summary>A test seam: called on the committing thread after it read the event stripes, before its multi-word CAS.</summary>
+    internal Action? AfterStripesRead { get; set; }
+
     /// <summary>
     /// Opens a session. The store's session keeps no state between calls (reads are immediate and a commit
     /// is one multi-word CAS), so every unit of work shares one, and opening allocates nothing.

@@ -363,6 +363,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         while (true)
         {
             next = store.Events.AddUpdates(updates, stripesFrom, events);
+            store.AfterStripesRead?.Invoke();
             if (MultiWordCas.Commit(CommitDescriptor.Create(updates.AsSpan(0, next)), store.AfterInstall))
             {
                 store.Events.Signal();
