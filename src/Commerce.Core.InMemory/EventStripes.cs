@@ -253,7 +253,8 @@ internal sealed class EventStripes
     /// </summary>
     public int AddUpdates(CellUpdate[] updates, int next, IReadOnlyList<CommerceEvent> events)
     {
-        var stripes = new int[events.Count];
+        // A commit publishes a handful of events (an order: one, plus a depletion per line).
+        Span<int> stripes = events.Count <= 32 ? stackalloc int[events.Count] : new int[events.Count];
         for (var i = 0; i < events.Count; i++)
         {
             stripes[i] = events[i].Stream.StripeOf(_cells.Length);
@@ -262,7 +263,7 @@ internal sealed class EventStripes
         for (var i = 0; i < events.Count; i++)
         {
             var stripe = stripes[i];
-            if (Array.IndexOf(stripes, stripe, 0, i) >= 0)
+            if (stripes[..i].Contains(stripe))
             {
                 continue; // Done with the first event of this stripe.
             }
@@ -354,7 +355,7 @@ internal sealed class EventStripes
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
             var state = StateOf(stripe);
-            var sequence = after[stripe];
+            var sequence = Math.Max(after[stripe], state.Log.PurgedThrough); // the latest events may outlive a purge in the state
             if (state.Count <= sequence)
             {
                 continue;

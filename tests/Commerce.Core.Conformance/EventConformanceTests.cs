@@ -442,6 +442,22 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task After_purging_everything_nothing_is_read_or_waited_for_and_numbers_go_on()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 1); // the only, hence the latest, event of its stripe
+        var first = Assert.Single((await ReadAllAsync(shop)).Events);
+        shop.Time.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(1, await Log(shop).PurgeEventsAsync(shop.Time.GetUtcNow(), EventCursor.Start.Through(first.Position)));
+
+        Assert.Empty((await ReadAllAsync(shop)).Events);
+        Assert.False(Feed(shop).WaitAsync(EventCursor.Start).IsCompleted);
+        await shop.ChargeAsync(1, 2);
+        Assert.Equal(first.Position with { Sequence = 2 }, Assert.Single((await ReadAllAsync(shop)).Events).Position);
+    }
+
+    [StoreFact]
     public async Task The_feed_checks_its_arguments()
     {
         using var shop = CreateShop();
