@@ -32,6 +32,7 @@ internal sealed class EventStripeState(long count, CommerceEvent[] latest, Event
     /// <summary>The events of the commit that wrote this state, numbered <c>Count − Latest.Length + 1</c> … <c>Count</c>.</summary>
     public CommerceEvent[] Latest { get; } = latest;
 
+    /// <summary>The stripe's log, shared by all its states.</summary>
     public EventLog Log { get; } = log;
 
     /// <summary>
@@ -198,6 +199,7 @@ internal sealed class EventLog
         }
     }
 
+    /// <summary>The pages of an event: 256 top slots of 1,024 middle slots of 1,024 events.</summary>
     private static (int Top, int Middle, int Leaf) Locate(long sequence)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sequence, 1);
@@ -227,6 +229,7 @@ internal sealed class EventStripes
     // Set only while someone waits, so that commits only read this word otherwise (no word every commit writes).
     private TaskCompletionSource? _waiting;
 
+    /// <summary>Creates the stripes, each empty.</summary>
     public EventStripes(int stripeCount = DefaultStripeCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeCount);
@@ -238,6 +241,7 @@ internal sealed class EventStripes
         }
     }
 
+    /// <summary>The number of stripes.</summary>
     public int StripeCount => _cells.Length;
 
     /// <summary>The cell of a stripe (a test seam as well).</summary>
@@ -317,6 +321,7 @@ internal sealed class EventStripes
         return false;
     }
 
+    /// <summary>Completes when <see cref="HasEventsAfter"/> holds; lock-free (a signal, never a blocked thread).</summary>
     public async ValueTask WaitAsync(EventCursor after, CancellationToken cancellationToken)
     {
         while (true)
@@ -427,12 +432,14 @@ internal sealed class EventStripes
         return removed;
     }
 
+    /// <summary>The cursor saved for a consumer, or <see langword="null"/>.</summary>
     public EventCursor? LoadCheckpoint(string consumer)
     {
         ArgumentNullException.ThrowIfNull(consumer);
         return Volatile.Read(ref _checkpoints).TryGetValue(consumer, out var cursor) ? cursor : null;
     }
 
+    /// <summary>Saves (replaces) a consumer's cursor, with a compare-and-swap of the immutable map.</summary>
     public void SaveCheckpoint(string consumer, EventCursor cursor)
     {
         ArgumentNullException.ThrowIfNull(consumer);

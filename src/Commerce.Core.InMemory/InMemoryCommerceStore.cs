@@ -35,6 +35,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
     /// <summary>The event log: its stripes are cells of the multi-word CAS.</summary>
     public EventStripes Events { get; } = new();
 
+    /// <inheritdoc />
     public int StripeCount => Events.StripeCount;
 
     /// <summary>A test seam: called on the committing thread after it installs its descriptor in the i-th cell.</summary>
@@ -67,24 +68,28 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
     };
 
+    /// <inheritdoc />
     public ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         return new(Events.Read(after, limit));
     }
 
+    /// <inheritdoc />
     public ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(after);
         return Events.HasEventsAfter(after) ? ValueTask.CompletedTask : Events.WaitAsync(after, cancellationToken);
     }
 
+    /// <inheritdoc />
     public ValueTask<EventCursor?> LoadCheckpointAsync(string consumer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         return new(Events.LoadCheckpoint(consumer));
     }
 
+    /// <inheritdoc />
     public ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -92,6 +97,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc />
     public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default) =>
         new(Events.Purge(before, upTo, cancellationToken));
 }
