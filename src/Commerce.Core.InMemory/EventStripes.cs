@@ -1,7 +1,8 @@
 // The in-memory event log: a fixed number of stripes, each one cell of the multi-word CAS.
 //
 // A commit that publishes events adds one update per stripe its events go to: it reads the stripe's
-// state (as late as it can, right before the CAS) and writes a new state that carries the commit's
+// state (as late as it can, right before the CAS; and stripes come last in the cells' order, so it
+// installs there last, right before its decision) and writes a new state that carries the commit's
 // events, numbered after the stripe's count. The CAS publishes the events atomically with the writes
 // they report, and two commits on one stripe are ordered by that stripe's cell, so numbers have no gaps.
 //
@@ -237,7 +238,9 @@ internal sealed class EventStripes
         _cells = new Cell[stripeCount];
         for (var i = 0; i < stripeCount; i++)
         {
-            _cells[i] = new Cell(new EventStripeState(0, [], new EventLog()));
+            // Last in the global order: a commit installs in its stripes after its other cells, right
+            // before its decision, so a stripe holds an undecided commit only briefly.
+            _cells[i] = new Cell(new EventStripeState(0, [], new EventLog()), long.MaxValue - stripeCount + i);
         }
     }
 

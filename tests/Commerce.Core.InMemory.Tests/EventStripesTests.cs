@@ -142,6 +142,7 @@ public sealed class EventStripesTests
             });
         paused.Start();
         Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
+        Assert.Same(cell, paused.Descriptor.Updates[^1].Cell); // stripes come last: installed right before the decision
 
         // Another user on the same stripe commits: it helps the parked commit, then appends after it.
         var charged = PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Wallets.ChargeAsync(users[2], new Money(7))));
