@@ -357,60 +357,57 @@ internal sealed class EventStripes
         ArgumentNullException.ThrowIfNull(after);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
-        // Each stripe's candidates: at most limit events after the cursor (a stripe cannot give more).
-        var queue = new PriorityQueue<(int Stripe, int Index), (DateTimeOffset At, int Stripe)>();
-        var candidates = new List<CommerceEvent>?[_cells.Length];
+        // A lazy merge: each stripe's state is read once, and its next event fetched only when its head is taken.
+        var states = new EventStripeState[_cells.Length];
+        var sequences = new long[_cells.Length];
+        var heads = new PriorityQueue<(int Stripe, CommerceEvent Event), (DateTimeOffset At, int Stripe)>();
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
-            var state = StateOf(stripe);
-            var sequence = Math.Max(after[stripe], state.Log.PurgedThrough); // the latest events may outlive a purge in the state
-            if (state.Count <= sequence)
+            var state = states[stripe] = StateOf(stripe);
+            sequences[stripe] = Math.Max(after[stripe], state.Log.PurgedThrough); // the latest events may outlive a purge in the state
+            if (NextOf(state, stripe, ref sequences[stripe]) is { } head)
             {
-                continue;
-            }
-
-            List<CommerceEvent>? list = null;
-            while (sequence < state.Count && (list?.Count ?? 0) < limit)
-            {
-                sequence++;
-                if (state.Event(sequence) is { } found)
-                {
-                    (list ??= []).Add(found);
-                    continue;
-                }
-
-                // Not in the log: purged (by a purge that may have passed it just now); go on after the prefix.
-                var purged = state.Log.PurgedThrough;
-                if (sequence > purged)
-                {
-                    throw new InvalidOperationException($"Event {sequence} of stripe {stripe} is missing from its log.");
-                }
-
-                sequence = purged;
-            }
-
-            if (list is not null)
-            {
-                candidates[stripe] = list;
-                queue.Enqueue((stripe, 0), (list[0].At, stripe));
+                heads.Enqueue((stripe, head), (head.At, stripe));
             }
         }
 
-        var events = new List<CommerceEvent>(Math.Min(limit, 64));
+        var events = new List<CommerceEvent>(Math.Min(limit, Math.Max(heads.Count, 16)));
         var next = after;
-        while (events.Count < limit && queue.TryDequeue(out var head, out _))
+        while (events.Count < limit && heads.TryDequeue(out var taken, out _))
         {
-            var list = candidates[head.Stripe]!;
-            var taken = list[head.Index];
-            events.Add(taken);
-            next = next.Through(taken.Position);
-            if (head.Index + 1 < list.Count)
+            events.Add(taken.Event);
+            next = next.Through(taken.Event.Position);
+            if (NextOf(states[taken.Stripe], taken.Stripe, ref sequences[taken.Stripe]) is { } head)
             {
-                queue.Enqueue((head.Stripe, head.Index + 1), (list[head.Index + 1].At, head.Stripe));
+                heads.Enqueue((taken.Stripe, head), (head.At, taken.Stripe));
             }
         }
 
         return new EventPage(events, next);
+    }
+
+    /// <summary>The stripe's first event after <paramref name="sequence"/> as of <paramref name="state"/> (moving it there), or <see langword="null"/>.</summary>
+    private static CommerceEvent? NextOf(EventStripeState state, int stripe, ref long sequence)
+    {
+        while (sequence < state.Count)
+        {
+            sequence++;
+            if (state.Event(sequence) is { } found)
+            {
+                return found;
+            }
+
+            // Not in the log: purged (by a purge that may have passed it just now); go on after the prefix.
+            var purged = state.Log.PurgedThrough;
+            if (sequence > purged)
+            {
+                throw new InvalidOperationException($"Event {sequence} of stripe {stripe} is missing from its log.");
+            }
+
+            sequence = purged;
+        }
+
+        return null;
     }
 
     /// <summary>Purges, stripe by stripe, the prefix of events covered by <paramref name="upTo"/> and older than <paramref name="before"/>.</summary>
