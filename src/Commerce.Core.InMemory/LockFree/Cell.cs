@@ -26,6 +26,18 @@ internal sealed class Cell
         Order = NextOrder();
     }
 
+    /// <summary>
+    /// A cell with a fixed place in the order, above every counted one (<paramref name="order"/> must not
+    /// be shared with another cell a commit may name with this one): commits install in it after their
+    /// other cells.
+    /// </summary>
+    public Cell(object initial, long order)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(order, long.MaxValue / 2);
+        Content = initial;
+        Order = order;
+    }
+
     /// <summary>The cell's place in the one global order in which commits install descriptors (unique per cell).</summary>
     public long Order { get; }
 
