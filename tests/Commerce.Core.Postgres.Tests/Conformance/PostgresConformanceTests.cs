@@ -31,6 +31,11 @@ internal static class PostgresConformance
             sp.GetRequiredService<FreshSchema>();
             return sp.GetRequiredService<PostgresCommerceStore>();
         });
+        builder.Services.AddSingleton<IEventStore>(sp =>
+        {
+            sp.GetRequiredService<ICommerceStore>(); // the schema first, as for the store
+            return new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>());
+        });
         builder.UsePostgresStore(o =>
         {
             o.ConnectionString = connectionString;

@@ -54,3 +54,15 @@ public sealed class PostgresLedgerPropertyTests : LedgerPropertyConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
+
+[RequiresPostgres]
+public sealed class PostgresEventTests : EventConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
+}
+
+[RequiresPostgres]
+public sealed class PostgresGroupCommitEventTests : EventConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, groupCommit: true);
+}
