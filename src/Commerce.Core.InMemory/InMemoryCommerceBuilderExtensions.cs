@@ -12,7 +12,9 @@ public static class InMemoryCommerceBuilderExtensions
     /// Keeps all state in this process's memory, in a lock-free store: every use case commits with a
     /// multi-word compare-and-swap, so concurrent operations never block each other, operations on
     /// different wallets and products never contend, and every operation is atomic and linearizable.
-    /// State lives as long as the service provider. A second call is harmless.
+    /// State lives as long as the service provider. The store keeps the events use cases publish (see
+    /// <see cref="Events.ICommerceEventFeed"/>) in 64 stripes, with the consumers' checkpoints, in memory
+    /// too. A second call is harmless.
     /// </summary>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
     /// <returns>The same builder.</returns>
@@ -20,8 +22,9 @@ public static class InMemoryCommerceBuilderExtensions
     public static ICommerceBuilder UseInMemoryStore(this ICommerceBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton<ICommerceStore>(
-            _ => new InMemoryCommerceStore());
+        builder.Services.TryAddSingleton(_ => new InMemoryCommerceStore());
+        builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<InMemoryCommerceStore>());
+        builder.Services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<InMemoryCommerceStore>());
         return builder;
     }
 }

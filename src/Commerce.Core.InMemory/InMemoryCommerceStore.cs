@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
 
@@ -5,10 +6,11 @@ namespace Commerce.InMemory;
 
 /// <summary>
 /// The lock-free in-memory store: one <see cref="Cell"/> per aggregate, committed with
-/// <see cref="MultiWordCas"/> (a wallet's ledger entries ride on its states: see <see cref="WalletState"/>).
+/// <see cref="MultiWordCas"/> (a wallet's ledger entries ride on its states: see <see cref="WalletState"/>;
+/// events on the states of their stripes: see <see cref="EventStripes"/>).
 /// Thread-safe; state lives as long as the store (normally the host).
 /// </summary>
-internal sealed class InMemoryCommerceStore : ICommerceStore
+internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
 {
     private readonly InMemorySession _session;
 
@@ -30,8 +32,16 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
 
     public ProductIndex ProductIds { get; } = new();
 
+    /// <summary>The event log: its stripes are cells of the multi-word CAS.</summary>
+    public EventStripes Events { get; } = new();
+
+    public int StripeCount => Events.StripeCount;
+
     /// <summary>A test seam: called on the committing thread after it installs its descriptor in the i-th cell.</summary>
     internal Action<CommitDescriptor, int>? AfterInstall { get; set; }
+
+    /// <summary>A test seam: called on the committing thread after it read the event stripes, before its multi-word CAS.</summary>
+    internal Action? AfterStripesRead { get; set; }
 
     /// <summary>
     /// Opens a session. The store's session keeps no state between calls (reads are immediate and a commit
@@ -56,4 +66,32 @@ internal sealed class InMemoryCommerceStore : ICommerceStore
         StoreTable.Idempotency => Idempotency,
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
     };
+
+    public ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Events.Read(after, limit));
+    }
+
+    public ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        return Events.HasEventsAfter(after) ? ValueTask.CompletedTask : Events.WaitAsync(after, cancellationToken);
+    }
+
+    public ValueTask<EventCursor?> LoadCheckpointAsync(string consumer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Events.LoadCheckpoint(consumer));
+    }
+
+    public ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Events.SaveCheckpoint(consumer, cursor);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default) =>
+        new(Events.Purge(before, upTo, cancellationToken));
 }

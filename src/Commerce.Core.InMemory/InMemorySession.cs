@@ -88,7 +88,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         var span = changes.Changes;
-        var updates = t_scratch is { } scratch && scratch.Length >= span.Length ? scratch : (t_scratch = new CellUpdate[Math.Max(8, span.Length)]);
+        var events = changes.Events;
+        var size = span.Length + events.Count; // a stripe per event at most
+        var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
         var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
@@ -216,7 +218,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return new(false);
             }
 
-            return new(Commit(updates.AsSpan(0, next), sales, moreSales));
+            return new(Commit(changes, updates, ref next, sales, moreSales));
         }
         finally
         {
@@ -309,12 +311,19 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private bool Commit(ReadOnlySpan<CellUpdate> updates, SalesBucket? sales, List<SalesBucket>? moreSales)
+    /// <summary>
+    /// Runs the multi-word CAS of <c>updates[..next]</c>, with the updates of the event stripes appended
+    /// last (their states read as late as possible). If it fails only because a stripe moved on (every
+    /// other cell still holds what the commit expects), the stripes are read again and the CAS retried:
+    /// appending events commutes, and each such failure means another commit succeeded.
+    /// </summary>
+    private bool Commit(ChangeSet changes, CellUpdate[] updates, ref int next, SalesBucket? sales, List<SalesBucket>? moreSales)
     {
-        var descriptor = CommitDescriptor.Create(updates);
+        var events = changes.Events;
+        var stripesFrom = next;
         if (sales is null)
         {
-            return MultiWordCas.Commit(descriptor, store.AfterInstall);
+            return CommitWithEvents(changes, events, updates, stripesFrom, ref next);
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -329,7 +338,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         try
         {
-            return MultiWordCas.Commit(descriptor, store.AfterInstall);
+            return CommitWithEvents(changes, events, updates, stripesFrom, ref next);
         }
         finally
         {
@@ -342,6 +351,44 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 }
             }
         }
+    }
+
+    private bool CommitWithEvents(ChangeSet changes, IReadOnlyList<Events.CommerceEvent> events, CellUpdate[] updates, int stripesFrom, ref int next)
+    {
+        if (events.Count == 0)
+        {
+            return MultiWordCas.Commit(CommitDescriptor.Create(updates.AsSpan(0, next)), store.AfterInstall);
+        }
+
+        while (true)
+        {
+            next = store.Events.AddUpdates(updates, stripesFrom, events);
+            store.AfterStripesRead?.Invoke();
+            if (MultiWordCas.Commit(CommitDescriptor.Create(updates.AsSpan(0, next)), store.AfterInstall))
+            {
+                store.Events.Signal();
+                return true;
+            }
+
+            if (!OthersHold(updates.AsSpan(0, stripesFrom)) || !RangesUnchanged(changes))
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Whether every cell still holds the state the commit expects there.</summary>
+    private static bool OthersHold(ReadOnlySpan<CellUpdate> updates)
+    {
+        foreach (ref readonly var update in updates)
+        {
+            if (!ReferenceEquals(MultiWordCas.Read(update.Cell), update.Expected))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The state of a number after an adjustment, or <see langword="null"/> if it would fall below the change's minimum.</summary>

@@ -2,7 +2,7 @@ using Commerce.Conformance;
 
 namespace Commerce.InMemory.Tests.Conformance;
 
-// The ledger, idempotency, cancel and checkout conformance suites on the in-memory store.
+// The ledger, idempotency, cancel, checkout and event conformance suites on the in-memory store.
 
 public sealed class InMemoryIdempotencyTests : IdempotencyConformanceTests
 {
@@ -40,6 +40,16 @@ public sealed class InMemoryLedgerPropertyTests : LedgerPropertyConformanceTests
     protected override int Cases => 100;
 
     protected override int MaxSteps => 40;
+
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}
+
+public sealed class InMemoryEventTests : EventConformanceTests
+{
+    // Memory is fast: more and longer concurrent workloads than a database suite can afford.
+    protected override int ReplayCases => 8;
+
+    protected override int ReplayOperationsPerThread => 600;
 
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }

@@ -13,7 +13,7 @@ internal static class InMemoryShop
         // Registered as the instance, so that tests reach it (and its seams) even under a wrapper.
         var store = new InMemoryCommerceStore();
         return new Shop(
-            b => b.Services.AddSingleton(store).AddSingleton<ICommerceStore>(store),
+            b => b.Services.AddSingleton(store).AddSingleton<ICommerceStore>(store).AddSingleton<IEventStore>(store),
             configure,
             wrapStore: wrap is null ? null : _ => wrap(store));
     }

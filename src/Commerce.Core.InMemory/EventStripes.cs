@@ -1,0 +1,442 @@
+// The in-memory event log: a fixed number of stripes, each one cell of the multi-word CAS.
+//
+// A commit that publishes events adds one update per stripe its events go to: it reads the stripe's
+// state (as late as it can, right before the CAS) and writes a new state that carries the commit's
+// events, numbered after the stripe's count. The CAS publishes the events atomically with the writes
+// they report, and two commits on one stripe are ordered by that stripe's cell, so numbers have no gaps.
+//
+// A stripe's state holds only the events of the commit that installed it (Latest). Before a commit
+// builds the next state, it copies those into the stripe's append-only log (they are committed, so every
+// copier writes the same references): in every state, events 1 … Count − |Latest| are in the log (or
+// purged), and the rest are Latest. This is the pattern of a wallet's ledger (see WalletState).
+//
+// Appending is commutative: if a commit fails only because a stripe it appends to moved on (every other
+// cell still holds what it expected), the store rebuilds the stripe updates and tries again, so commits on
+// unrelated streams that share a stripe do not re-run their use cases. Another commit succeeded each time,
+// so this keeps the commit lock-free.
+using System.Collections.Immutable;
+using Commerce.Events;
+using Commerce.InMemory.LockFree;
+
+namespace Commerce.InMemory;
+
+/// <summary>
+/// The state of a stripe's cell: how many events the stripe has committed, the events the commit that
+/// wrote this state appended (numbered up to <see cref="Count"/>), and the stripe's log of older ones.
+/// </summary>
+internal sealed class EventStripeState(long count, CommerceEvent[] latest, EventLog log)
+{
+    /// <summary>The number of the stripe's last committed event (0: none).</summary>
+    public long Count { get; } = count;
+
+    /// <summary>The events of the commit that wrote this state, numbered <c>Count − Latest.Length + 1</c> … <c>Count</c>.</summary>
+    public CommerceEvent[] Latest { get; } = latest;
+
+    public EventLog Log { get; } = log;
+
+    /// <summary>
+    /// Event <paramref name="sequence"/> as of this state, or <see langword="null"/> if it is beyond
+    /// <see cref="Count"/> or was purged.
+    /// </summary>
+    public CommerceEvent? Event(long sequence)
+    {
+        if (sequence < 1 || sequence > Count)
+        {
+            return null;
+        }
+
+        var first = Count - Latest.Length + 1;
+        return sequence >= first ? Latest[sequence - first] : Log.Entry(sequence);
+    }
+
+    /// <summary>Stores <see cref="Latest"/> in the log (idempotent): done before any state replaces this one.</summary>
+    public void CopyForward()
+    {
+        foreach (var committed in Latest)
+        {
+            Log.Store(committed);
+        }
+    }
+}
+
+/// <summary>
+/// A stripe's committed events, by number, in a three-level table of fixed-size pages (like a page
+/// table): appending never copies, reading is three array loads, and a purged prefix gives its pages back.
+/// Events are only ever written once committed, and every writer of a slot writes the same reference, so
+/// plain atomic writes suffice (a CAS only to publish a new page).
+/// </summary>
+internal sealed class EventLog
+{
+    private const int LeafBits = 10;
+    private const int MiddleBits = 10;
+    private const int TopSize = 256; // 2^28 events per stripe
+    private const int LeafSize = 1 << LeafBits;
+    private const int MiddleSize = 1 << MiddleBits;
+
+    private CommerceEvent?[]?[]?[]? _top;
+    private long _purgedThrough;
+
+    /// <summary>The number of the last event purged (0: none); events up to it are gone from the log.</summary>
+    public long PurgedThrough => Volatile.Read(ref _purgedThrough);
+
+    /// <summary>The event numbered <paramref name="sequence"/> (from 1), or <see langword="null"/> if it is not stored here (or was purged).</summary>
+    public CommerceEvent? Entry(long sequence)
+    {
+        var (top, middle, leaf) = Locate(sequence);
+        var middles = Volatile.Read(ref _top)?[top];
+        var leaves = middles is null ? null : Volatile.Read(ref middles[middle]);
+        return leaves is null ? null : Volatile.Read(ref leaves[leaf]);
+    }
+
+    /// <summary>Stores a committed event at its position's number (idempotent); nothing if it was purged.</summary>
+    public void Store(CommerceEvent committed)
+    {
+        var sequence = committed.Position.Sequence;
+        if (sequence <= PurgedThrough)
+        {
+            return;
+        }
+
+        var (top, middle, leaf) = Locate(sequence);
+        var tops = Volatile.Read(ref _top)
+            ?? Interlocked.CompareExchange(ref _top, new CommerceEvent?[]?[]?[TopSize], null)
+            ?? _top!;
+        var middles = Volatile.Read(ref tops[top]);
+        if (middles is null)
+        {
+            var created = new CommerceEvent?[]?[MiddleSize];
+            middles = Interlocked.CompareExchange(ref tops[top], created, null) ?? created;
+        }
+
+        var leaves = Volatile.Read(ref middles[middle]);
+        if (leaves is null)
+        {
+            var created = new CommerceEvent?[LeafSize];
+            leaves = Interlocked.CompareExchange(ref middles[middle], created, null) ?? created;
+        }
+
+        // A full fence, then a second look: a purge that passed this number meanwhile may have missed the
+        // write, so take it back (and the pages it may have brought back), keeping purged memory free.
+        Interlocked.Exchange(ref leaves[leaf], committed);
+        if (sequence <= PurgedThrough)
+        {
+            Interlocked.CompareExchange(ref leaves[leaf], null, committed);
+            Release(PurgedThrough);
+        }
+    }
+
+    /// <summary>
+    /// Moves the purged prefix on to <paramref name="target"/> if it is not there yet; returns how many
+    /// events this call purged (0 if another purge got as far first).
+    /// </summary>
+    public long PurgeThrough(long target)
+    {
+        while (true)
+        {
+            var purged = PurgedThrough;
+            if (target <= purged)
+            {
+                return 0;
+            }
+
+            if (Interlocked.CompareExchange(ref _purgedThrough, target, purged) == purged)
+            {
+                // Clear the slots of a partly purged leaf, and drop every page entirely purged.
+                for (var sequence = purged + 1; sequence <= target; sequence++)
+                {
+                    var (top, middle, leaf) = Locate(sequence);
+                    var leaves = Volatile.Read(ref _top)?[top] is { } middles ? Volatile.Read(ref middles[middle]) : null;
+                    if (leaves is not null)
+                    {
+                        Volatile.Write(ref leaves[leaf], null);
+                    }
+                }
+
+                Release(target);
+                return target - purged;
+            }
+        }
+    }
+
+    /// <summary>Drops the pages whose every event is numbered at or below <paramref name="through"/>.</summary>
+    private void Release(long through)
+    {
+        var tops = Volatile.Read(ref _top);
+        if (tops is null)
+        {
+            return;
+        }
+
+        for (var top = 0; top < TopSize; top++)
+        {
+            var middles = Volatile.Read(ref tops[top]);
+            if (middles is null)
+            {
+                continue;
+            }
+
+            var middleEnd = (long)(top + 1) * MiddleSize * LeafSize; // the last number the middle page holds
+            if (middleEnd <= through)
+            {
+                Interlocked.CompareExchange(ref tops[top], null, middles);
+                continue;
+            }
+
+            for (var middle = 0; middle < MiddleSize; middle++)
+            {
+                var leafEnd = (((long)top * MiddleSize) + middle + 1) * LeafSize;
+                if (leafEnd > through)
+                {
+                    return;
+                }
+
+                if (Volatile.Read(ref middles[middle]) is { } leaves)
+                {
+                    Interlocked.CompareExchange(ref middles[middle], null, leaves);
+                }
+            }
+        }
+    }
+
+    private static (int Top, int Middle, int Leaf) Locate(long sequence)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequence, 1);
+        var index = sequence - 1;
+        var top = index >> (LeafBits + MiddleBits);
+        if (top >= TopSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sequence), sequence, "A stripe holds fewer events.");
+        }
+
+        return ((int)top, (int)((index >> LeafBits) & (MiddleSize - 1)), (int)(index & (LeafSize - 1)));
+    }
+}
+
+/// <summary>
+/// The in-memory store's events: the stripes (cells of the multi-word CAS, see the top of this file), the
+/// signal that wakes waiting readers, and the consumers' checkpoints. Lock-free and thread-safe.
+/// </summary>
+internal sealed class EventStripes
+{
+    /// <summary>The number of stripes of every in-memory store.</summary>
+    public const int DefaultStripeCount = 64;
+
+    private readonly Cell[] _cells;
+    private ImmutableDictionary<string, EventCursor> _checkpoints = ImmutableDictionary.Create<string, EventCursor>(StringComparer.Ordinal);
+
+    // Set only while someone waits, so that commits only read this word otherwise (no word every commit writes).
+    private TaskCompletionSource? _waiting;
+
+    public EventStripes(int stripeCount = DefaultStripeCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeCount);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(stripeCount, EventCursor.MaxStripes);
+        _cells = new Cell[stripeCount];
+        for (var i = 0; i < stripeCount; i++)
+        {
+            _cells[i] = new Cell(new EventStripeState(0, [], new EventLog()));
+        }
+    }
+
+    public int StripeCount => _cells.Length;
+
+    /// <summary>The cell of a stripe (a test seam as well).</summary>
+    public Cell CellOf(int stripe) => _cells[stripe];
+
+    /// <summary>The committed state of a stripe.</summary>
+    public EventStripeState StateOf(int stripe) => (EventStripeState)MultiWordCas.Read(_cells[stripe]);
+
+    /// <summary>
+    /// Writes, from <paramref name="next"/> on, one update per stripe that <paramref name="events"/> go to:
+    /// each expects the stripe's state now (whose latest events it copies into the log first) and writes
+    /// the next one, with these events numbered after it. Returns the new end of the updates.
+    /// </summary>
+    public int AddUpdates(CellUpdate[] updates, int next, IReadOnlyList<CommerceEvent> events)
+    {
+        // A commit publishes a handful of events (an order: one, plus a depletion per line).
+        Span<int> stripes = events.Count <= 32 ? stackalloc int[events.Count] : new int[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            stripes[i] = events[i].Stream.StripeOf(_cells.Length);
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            var stripe = stripes[i];
+            if (stripes[..i].Contains(stripe))
+            {
+                continue; // Done with the first event of this stripe.
+            }
+
+            var count = 1;
+            for (var j = i + 1; j < events.Count; j++)
+            {
+                count += stripes[j] == stripe ? 1 : 0;
+            }
+
+            var cell = _cells[stripe];
+            var current = (EventStripeState)MultiWordCas.Read(cell);
+            current.CopyForward();
+            var appended = new CommerceEvent[count];
+            var sequence = current.Count;
+            for (int j = i, k = 0; j < events.Count; j++)
+            {
+                if (stripes[j] == stripe)
+                {
+                    appended[k++] = events[j] with { Position = new EventPosition(stripe, ++sequence) };
+                }
+            }
+
+            updates[next++] = new CellUpdate(cell, current, new EventStripeState(sequence, appended, current.Log));
+        }
+
+        return next;
+    }
+
+    /// <summary>Wakes the readers waiting for events; called after a commit that published some succeeded.</summary>
+    public void Signal()
+    {
+        if (Volatile.Read(ref _waiting) is { } waiting && Interlocked.CompareExchange(ref _waiting, null, waiting) == waiting)
+        {
+            waiting.TrySetResult();
+        }
+    }
+
+    /// <summary>Whether an event exists that <paramref name="after"/> does not cover (and that was not purged).</summary>
+    public bool HasEventsAfter(EventCursor after)
+    {
+        for (var stripe = 0; stripe < _cells.Length; stripe++)
+        {
+            var state = StateOf(stripe);
+            if (state.Count > Math.Max(after[stripe], state.Log.PurgedThrough))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public async ValueTask WaitAsync(EventCursor after, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Register first, then look: a commit after the look signals what was registered (both sides
+            // fence between their write and their read), so no event is missed. A signal takes the source
+            // out of the field before it completes it, so one found there has not fired yet.
+            var waiting = Volatile.Read(ref _waiting);
+            if (waiting is null)
+            {
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                waiting = Interlocked.CompareExchange(ref _waiting, created, null) ?? created;
+            }
+
+            Interlocked.MemoryBarrier();
+            if (HasEventsAfter(after))
+            {
+                return;
+            }
+
+            await waiting.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A page: up to <paramref name="limit"/> events after the cursor, merged oldest first by time then stripe.</summary>
+    public EventPage Read(EventCursor after, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+
+        // Each stripe's candidates: at most limit events after the cursor (a stripe cannot give more).
+        var queue = new PriorityQueue<(int Stripe, int Index), (DateTimeOffset At, int Stripe)>();
+        var candidates = new List<CommerceEvent>?[_cells.Length];
+        for (var stripe = 0; stripe < _cells.Length; stripe++)
+        {
+            var state = StateOf(stripe);
+            var sequence = Math.Max(after[stripe], state.Log.PurgedThrough); // the latest events may outlive a purge in the state
+            if (state.Count <= sequence)
+            {
+                continue;
+            }
+
+            List<CommerceEvent>? list = null;
+            while (sequence < state.Count && (list?.Count ?? 0) < limit)
+            {
+                sequence++;
+                if (state.Event(sequence) is { } found)
+                {
+                    (list ??= []).Add(found);
+                    continue;
+                }
+
+                // Not in the log: purged (by a purge that may have passed it just now); go on after the prefix.
+                var purged = state.Log.PurgedThrough;
+                if (sequence > purged)
+                {
+                    throw new InvalidOperationException($"Event {sequence} of stripe {stripe} is missing from its log.");
+                }
+
+                sequence = purged;
+            }
+
+            if (list is not null)
+            {
+                candidates[stripe] = list;
+                queue.Enqueue((stripe, 0), (list[0].At, stripe));
+            }
+        }
+
+        var events = new List<CommerceEvent>(Math.Min(limit, 64));
+        var next = after;
+        while (events.Count < limit && queue.TryDequeue(out var head, out _))
+        {
+            var list = candidates[head.Stripe]!;
+            var taken = list[head.Index];
+            events.Add(taken);
+            next = next.Through(taken.Position);
+            if (head.Index + 1 < list.Count)
+            {
+                queue.Enqueue((head.Stripe, head.Index + 1), (list[head.Index + 1].At, head.Stripe));
+            }
+        }
+
+        return new EventPage(events, next);
+    }
+
+    /// <summary>Purges, stripe by stripe, the prefix of events covered by <paramref name="upTo"/> and older than <paramref name="before"/>.</summary>
+    public long Purge(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(upTo);
+        long removed = 0;
+        for (var stripe = 0; stripe < _cells.Length; stripe++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = StateOf(stripe);
+            var limit = Math.Min(upTo[stripe], state.Count);
+            var target = state.Log.PurgedThrough;
+            while (target < limit && state.Event(target + 1) is { } candidate && candidate.At < before)
+            {
+                target++;
+            }
+
+            removed += state.Log.PurgeThrough(target);
+        }
+
+        return removed;
+    }
+
+    public EventCursor? LoadCheckpoint(string consumer)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        return Volatile.Read(ref _checkpoints).TryGetValue(consumer, out var cursor) ? cursor : null;
+    }
+
+    public void SaveCheckpoint(string consumer, EventCursor cursor)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        ArgumentNullException.ThrowIfNull(cursor);
+        ImmutableInterlocked.Update(ref _checkpoints, static (map, item) => map.SetItem(item.Key, item.Value), (Key: consumer, Value: cursor));
+    }
+}

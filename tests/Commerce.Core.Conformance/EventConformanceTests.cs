@@ -1,0 +1,597 @@
+using Commerce.Events;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Commerce.Conformance;
+
+/// <summary>
+/// The event log (<see cref="IEventStore"/>, read through <see cref="ICommerceEventFeed"/>): each use case
+/// commits exactly its events, positions number each stripe without gaps, pages and checkpoints read
+/// everything exactly once, waits wake up, purges drop only what they may, and events replayed from the
+/// start rebuild what the services report after a concurrent workload.
+/// </summary>
+public abstract class EventConformanceTests : CommerceConformanceTests
+{
+    private static ICommerceEventFeed Feed(Shop shop) => shop.Services.GetRequiredService<ICommerceEventFeed>();
+
+    private static IEventStore Log(Shop shop) => shop.Services.GetRequiredService<IEventStore>();
+
+    /// <summary>Every event after <paramref name="after"/>, page by page, and the cursor after the last page.</summary>
+    protected static async Task<(List<CommerceEvent> Events, EventCursor Next)> ReadAllAsync(Shop shop, EventCursor? after = null, int limit = 1000)
+    {
+        var cursor = after ?? EventCursor.Start;
+        var all = new List<CommerceEvent>();
+        while (true)
+        {
+            var page = await Feed(shop).ReadAsync(cursor, limit);
+            Assert.True(page.Events.Count <= limit, "A page holds more events than asked for.");
+            if (page.Events.Count == 0)
+            {
+                Assert.Equal(cursor, page.Next);
+                return (all, cursor);
+            }
+
+            all.AddRange(page.Events);
+            cursor = page.Next;
+        }
+    }
+
+    /// <summary>The one event read from the start, of the given type.</summary>
+    private static async Task<T> SingleAsync<T>(Shop shop)
+        where T : CommerceEvent
+    {
+        var (events, _) = await ReadAllAsync(shop);
+        return Assert.IsType<T>(Assert.Single(events));
+    }
+
+    [StoreFact]
+    public async Task Adding_a_product_emits_ProductAdded_with_its_fields_at_the_clocks_time()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 30, 5, "Widget");
+
+        var added = await SingleAsync<ProductAdded>(shop);
+        Assert.Equal((Product(1), "Widget", Money(30), 5, TestClock.Start), (added.ProductId, added.Name, added.Price, added.InitialStock, added.At));
+        Assert.Equal(EventStream.ForProduct(Product(1)), added.Stream);
+        Assert.Equal(new EventPosition(added.Stream.StripeOf(Log(shop).StripeCount), 1), added.Position);
+    }
+
+    [StoreFact]
+    public async Task Restocking_emits_ProductRestocked_with_the_stock_after_it()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 30, 5);
+        var (_, cursor) = await ReadAllAsync(shop);
+        shop.Time.Advance(TimeSpan.FromMinutes(3));
+
+        Assert.True((await shop.Catalog.RestockAsync(Product(1), 4)).IsSuccess);
+
+        var (events, _) = await ReadAllAsync(shop, cursor);
+        var restocked = Assert.IsType<ProductRestocked>(Assert.Single(events));
+        Assert.Equal((Product(1), 4, 9, TestClock.Start.AddMinutes(3)), (restocked.ProductId, restocked.Quantity, restocked.OnHandAfter, restocked.At));
+        Assert.Equal(2, restocked.Position.Sequence);
+    }
+
+    [StoreFact]
+    public async Task Charging_emits_WalletCharged_with_the_balance_after_it()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 40);
+        await shop.ChargeAsync(1, 2);
+
+        var (events, _) = await ReadAllAsync(shop);
+        Assert.Equal(2, events.Count);
+        var charges = events.Cast<WalletCharged>().ToList();
+        Assert.Equal([(User(1), Money(40), Money(40)), (User(1), Money(2), Money(42))], charges.Select(c => (c.UserId, c.Amount, c.BalanceAfter)));
+        Assert.All(charges, c => Assert.Equal(TestClock.Start, c.At));
+        Assert.Equal([1L, 2L], charges.Select(c => c.Position.Sequence));
+    }
+
+    [StoreFact]
+    public async Task An_order_emits_OrderPlaced_and_StockDepleted_for_each_product_whose_last_units_it_takes()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 2);
+        await shop.AddProductAsync(2, 3, 5);
+        await shop.ChargeAsync(7, 100);
+        var (_, cursor) = await ReadAllAsync(shop);
+        shop.Time.Advance(TimeSpan.FromSeconds(5));
+
+        var order = (await shop.OrderAsync(7, (1, 2), (2, 1))).Value;
+
+        var (events, _) = await ReadAllAsync(shop, cursor);
+        Assert.Equal(2, events.Count);
+        var placed = Assert.Single(events.OfType<OrderPlaced>());
+        Assert.Equal((order.Id, User(7), Money(23), order.PlacedAt), (placed.OrderId, placed.UserId, placed.Total, placed.At));
+        Assert.Equal(TestClock.Start.AddSeconds(5), placed.At);
+        Assert.Equal(order.Lines, placed.Lines);
+        var depleted = Assert.Single(events.OfType<StockDepleted>());
+        Assert.Equal((Product(1), order.Id, placed.At), (depleted.ProductId, depleted.OrderId, depleted.At));
+
+        // An order that leaves units depletes nothing.
+        (_, cursor) = await ReadAllAsync(shop);
+        Assert.True((await shop.OrderAsync(7, (2, 3))).IsSuccess);
+        Assert.IsType<OrderPlaced>(Assert.Single((await ReadAllAsync(shop, cursor)).Events));
+    }
+
+    [StoreFact]
+    public async Task Cancelling_emits_OrderCancelled_with_the_refund_and_the_lines()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 9);
+        await shop.ChargeAsync(3, 100);
+        var order = (await shop.OrderAsync(3, (1, 2))).Value;
+        var (_, cursor) = await ReadAllAsync(shop);
+        shop.Time.Advance(TimeSpan.FromHours(1));
+
+        Assert.True((await shop.Orders.CancelOrderAsync(order.Id)).IsSuccess);
+
+        var cancelled = Assert.IsType<OrderCancelled>(Assert.Single((await ReadAllAsync(shop, cursor)).Events));
+        Assert.Equal((order.Id, User(3), Money(20), TestClock.Start.AddHours(1)), (cancelled.OrderId, cancelled.UserId, cancelled.Refunded, cancelled.At));
+        Assert.Equal(order.Lines, cancelled.Lines);
+
+        // Cancelling again is refused, and says nothing.
+        Assert.False((await shop.Orders.CancelOrderAsync(order.Id)).IsSuccess);
+        Assert.Single((await ReadAllAsync(shop, cursor)).Events);
+    }
+
+    [StoreFact]
+    public async Task A_checkout_emits_OrderPlaced_and_the_cart_emits_nothing()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 4, 3);
+        await shop.ChargeAsync(2, 50);
+        var (_, cursor) = await ReadAllAsync(shop);
+
+        Assert.True((await shop.Carts.AddItemAsync(User(2), Product(1), 3)).IsSuccess);
+        Assert.Empty((await ReadAllAsync(shop, cursor)).Events);
+        var order = (await shop.Carts.CheckoutAsync(User(2))).Value;
+
+        var events = (await ReadAllAsync(shop, cursor)).Events;
+        var placed = Assert.Single(events.OfType<OrderPlaced>());
+        Assert.Equal((order.Id, User(2), Money(12)), (placed.OrderId, placed.UserId, placed.Total));
+        Assert.Equal(order.Id, Assert.Single(events.OfType<StockDepleted>()).OrderId);
+        Assert.Equal(2, events.Count);
+    }
+
+    [StoreFact]
+    public async Task Keyed_repeats_emit_nothing_more()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 5, 10);
+        var (_, cursor) = await ReadAllAsync(shop);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await shop.Wallets.ChargeAsync(User(1), Money(50), new IdempotencyKey("charge-1"))).IsSuccess);
+            Assert.True((await shop.Orders.PlaceOrderAsync(User(1), [new OrderLineRequest(Product(1), 2)], new IdempotencyKey("order-1"))).IsSuccess);
+        }
+
+        var events = (await ReadAllAsync(shop, cursor)).Events;
+        Assert.Single(events.OfType<WalletCharged>());
+        Assert.Single(events.OfType<OrderPlaced>());
+        Assert.Equal(2, events.Count);
+    }
+
+    [StoreFact]
+    public async Task Refused_use_cases_emit_nothing()
+    {
+        using var shop = CreateShop(o => o.MaxChargeAmount = Money(100));
+        await shop.AddProductAsync(1, 10, 1);
+        await shop.ChargeAsync(1, 5);
+        var (_, cursor) = await ReadAllAsync(shop);
+
+        AssertFails(await shop.Wallets.ChargeAsync(User(1), Money(101)), CommerceErrorCode.ChargeLimitExceeded);
+        AssertFails(await shop.OrderAsync(1, (1, 1)), CommerceErrorCode.InsufficientBalance);
+        await shop.ChargeAsync(2, 100);
+        (_, cursor) = await ReadAllAsync(shop, cursor);
+        AssertFails(await shop.OrderAsync(2, (1, 2)), CommerceErrorCode.InsufficientStock);
+        AssertFails(await shop.Catalog.AddProductAsync(Product(1), "Again", Money(1), 1), CommerceErrorCode.ProductAlreadyExists);
+        Assert.False((await shop.Catalog.RestockAsync(Product(9), 1)).IsSuccess);
+        Assert.False((await shop.Carts.CheckoutAsync(User(2))).IsSuccess);
+
+        Assert.Empty((await ReadAllAsync(shop, cursor)).Events);
+    }
+
+    [StoreFact]
+    public async Task A_use_case_that_loses_its_commit_emits_nothing_and_the_one_that_won_emits_once()
+    {
+        BeforeCommitStore? hooked = null;
+        using var shop = CreateShop(o => o.MaxCommitAttempts = 1, wrapStore: store => hooked = new BeforeCommitStore(store));
+        _ = shop.Store;
+        await shop.ChargeAsync(1, 100);
+        hooked!.BeforeNextCommit = async () => await shop.Wallets.ChargeAsync(User(1), Money(5));
+
+        AssertFails(await shop.Wallets.ChargeAsync(User(1), Money(7)), CommerceErrorCode.ConcurrencyConflict);
+
+        var charges = (await ReadAllAsync(shop)).Events.Cast<WalletCharged>().ToList();
+        Assert.Equal([Money(100), Money(5)], charges.Select(c => c.Amount));
+        Assert.Equal([1L, 2L], charges.Select(c => c.Position.Sequence));
+    }
+
+    [StoreFact]
+    public async Task With_PublishEvents_off_nothing_is_emitted()
+    {
+        using var shop = CreateShop(o => o.PublishEvents = false);
+        await shop.AddProductAsync(1, 10, 2);
+        await shop.ChargeAsync(1, 100);
+        var order = (await shop.OrderAsync(1, (1, 2))).Value;
+        Assert.True((await shop.Orders.CancelOrderAsync(order.Id)).IsSuccess);
+        Assert.True((await shop.Catalog.RestockAsync(Product(1), 1)).IsSuccess);
+
+        Assert.Empty((await ReadAllAsync(shop)).Events);
+        Assert.Equal(3, await shop.StockOfAsync(1));
+    }
+
+    /// <summary>Many users and products, a few events each: their streams share stripes.</summary>
+    private static async Task<List<CommerceEvent>> BusyShopAsync(Shop shop)
+    {
+        for (var p = 1; p <= 20; p++)
+        {
+            await shop.AddProductAsync(p, p, 50);
+        }
+
+        for (var round = 0; round < 3; round++)
+        {
+            for (var u = 1; u <= 40; u++)
+            {
+                await shop.ChargeAsync(u, 20 + round);
+                shop.Time.Advance(TimeSpan.FromSeconds(1));
+                Assert.True((await shop.OrderAsync(u, ((u % 20) + 1, 1))).IsSuccess);
+                if (u % 5 == 0)
+                {
+                    Assert.True((await shop.Catalog.RestockAsync(Product(u % 20 + 1), 2)).IsSuccess);
+                }
+            }
+        }
+
+        return (await ReadAllAsync(shop)).Events;
+    }
+
+    [StoreFact]
+    public async Task Every_stripe_numbers_its_events_from_1_without_gaps_and_every_stream_keeps_commit_order()
+    {
+        using var shop = CreateShop();
+        var events = await BusyShopAsync(shop);
+        var stripes = Log(shop).StripeCount;
+
+        Assert.Equal(20 + (3 * 40 * 2) + (3 * 8), events.Count);
+        Assert.Equal(events.Count, events.Select(e => e.Position).Distinct().Count());
+        foreach (var stripe in events.GroupBy(e => e.Position.Stripe))
+        {
+            Assert.Equal(Enumerable.Range(1, stripe.Count()).Select(i => (long)i), stripe.Select(e => e.Position.Sequence));
+        }
+
+        foreach (var stream in events.GroupBy(e => e.Stream))
+        {
+            Assert.All(stream, e => Assert.Equal(stream.Key.StripeOf(stripes), e.Position.Stripe));
+
+            // A user's balances only go up by charges and down by orders, in the order they were committed.
+            var balance = 0L;
+            foreach (var e in stream)
+            {
+                switch (e)
+                {
+                    case WalletCharged charged:
+                        balance += charged.Amount.Amount;
+                        Assert.Equal(balance, charged.BalanceAfter.Amount);
+                        break;
+                    case OrderPlaced placed:
+                        balance -= placed.Total.Amount;
+                        break;
+                }
+            }
+        }
+
+        // The merge: oldest first by time, then by stripe, each stripe in order.
+        Assert.True(events.Zip(events.Skip(1)).All(p => p.First.At < p.Second.At || (p.First.At == p.Second.At && p.First.Position.Stripe <= p.Second.Position.Stripe) || p.First.Position.Stripe == p.Second.Position.Stripe), "A page is not merged oldest first.");
+    }
+
+    [StoreTheory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(17)]
+    public async Task Paging_with_a_small_limit_reads_every_event_exactly_once(int limit)
+    {
+        using var shop = CreateShop();
+        var all = await BusyShopAsync(shop);
+
+        var (paged, next) = await ReadAllAsync(shop, limit: limit);
+
+        Assert.Equal(all.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order(), paged.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order());
+        Assert.Equal(all.Count, paged.Select(e => e.Position).Distinct().Count());
+        foreach (var stripe in paged.GroupBy(e => e.Position.Stripe))
+        {
+            Assert.Equal(stripe.Count(), next[stripe.Key]);
+        }
+    }
+
+    [StoreFact]
+    public async Task A_consumer_restarted_from_its_saved_checkpoint_sees_no_gap_and_nothing_twice()
+    {
+        using var shop = CreateShop();
+        await BusyShopAsync(shop);
+        var log = Log(shop);
+        Assert.Null(await log.LoadCheckpointAsync("projector"));
+
+        // Read part of the log, save, and stop.
+        var seen = new List<CommerceEvent>();
+        var cursor = EventCursor.Start;
+        for (var i = 0; i < 5; i++)
+        {
+            var page = await Feed(shop).ReadAsync(cursor, 13);
+            seen.AddRange(page.Events);
+            cursor = page.Next;
+        }
+
+        await log.SaveCheckpointAsync("projector", cursor);
+        await log.SaveCheckpointAsync("other", EventCursor.Start);
+
+        // More commits while it is down, then it restarts from the checkpoint (through its text form).
+        for (var u = 1; u <= 10; u++)
+        {
+            await shop.ChargeAsync(u, 3);
+        }
+
+        var loaded = await log.LoadCheckpointAsync("projector");
+        Assert.Equal(cursor, loaded);
+        Assert.Equal(EventCursor.Start, await log.LoadCheckpointAsync("other"));
+        var (rest, _) = await ReadAllAsync(shop, EventCursor.Parse(loaded!.ToString()), limit: 7);
+        seen.AddRange(rest);
+
+        var all = (await ReadAllAsync(shop)).Events;
+        Assert.Equal(all.Count, seen.Count);
+        Assert.Equal(all.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order(), seen.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order());
+    }
+
+    [StoreFact]
+    public async Task A_wait_completes_when_an_event_is_committed_after_it_started()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 10);
+        var (_, cursor) = await ReadAllAsync(shop);
+
+        var waiting = Feed(shop).WaitAsync(cursor).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        await shop.Catalog.GetProductAsync(Product(1)); // a read commits nothing
+        await shop.Carts.AddItemAsync(User(1), Product(1), 1); // refused: no such product
+        Assert.False(waiting.IsCompleted);
+
+        await shop.ChargeAsync(2, 10);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(waiting.IsCompletedSuccessfully);
+    }
+
+    [StoreFact]
+    public async Task A_wait_completes_at_once_when_events_exist_and_ends_when_cancelled()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 10);
+
+        Assert.True(Feed(shop).WaitAsync(EventCursor.Start).IsCompletedSuccessfully);
+
+        var (_, cursor) = await ReadAllAsync(shop);
+        using var cancel = new CancellationTokenSource();
+        var waiting = Feed(shop).WaitAsync(cursor, cancel.Token).AsTask();
+        Assert.False(waiting.IsCompleted);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [StoreFact]
+    public async Task A_purge_drops_only_events_both_covered_and_older_and_the_rest_read_on()
+    {
+        using var shop = CreateShop();
+        for (var u = 1; u <= 30; u++)
+        {
+            await shop.ChargeAsync(u, u);
+            await shop.ChargeAsync(u, 1);
+        }
+
+        var old = (await ReadAllAsync(shop)).Events;
+        var half = EventCursor.Start;
+        foreach (var e in old.Where(e => e.Position.Sequence <= 1 + (e.Position.Stripe % 3)))
+        {
+            half = half.Through(e.Position);
+        }
+
+        shop.Time.Advance(TimeSpan.FromHours(1));
+        for (var u = 1; u <= 30; u++)
+        {
+            await shop.ChargeAsync(u, 2);
+        }
+
+        var all = (await ReadAllAsync(shop)).Events;
+        var covered = all.Where(e => half.Covers(e.Position)).ToList();
+
+        // Nothing older than the instant: nothing goes.
+        Assert.Equal(0, await Log(shop).PurgeEventsAsync(TestClock.Start, half));
+
+        // Everything is older, but only what the cursor covers goes; then a later purge finds nothing more.
+        var removed = await Log(shop).PurgeEventsAsync(shop.Time.GetUtcNow().AddHours(1), half);
+        Assert.Equal(covered.Count, removed);
+        Assert.Equal(0, await Log(shop).PurgeEventsAsync(shop.Time.GetUtcNow().AddHours(1), half));
+
+        var (rest, next) = await ReadAllAsync(shop, limit: 11);
+        Assert.Equal(all.Except(covered).Select(e => (e.Position.Stripe, e.Position.Sequence)).Order(), rest.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order());
+        Assert.Empty((await ReadAllAsync(shop, next)).Events);
+
+        // New events after a purged prefix read on, numbered after it.
+        await shop.ChargeAsync(1, 1);
+        var newest = Assert.Single((await ReadAllAsync(shop, next)).Events);
+        Assert.Equal(all.Count(e => e.Position.Stripe == newest.Position.Stripe) + 1, newest.Position.Sequence);
+    }
+
+    [StoreFact]
+    public async Task A_purge_keeps_a_prefix_per_stripe_stopping_at_the_first_event_not_older()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 1);
+        shop.Time.Advance(TimeSpan.FromHours(2));
+        await shop.ChargeAsync(1, 2);
+        var all = (await ReadAllAsync(shop)).Events;
+        var everything = all.Aggregate(EventCursor.Start, (c, e) => c.Through(e.Position));
+
+        Assert.Equal(1, await Log(shop).PurgeEventsAsync(TestClock.Start.AddHours(1), everything));
+
+        var rest = (await ReadAllAsync(shop)).Events;
+        Assert.Equal(2, Assert.Single(rest).Position.Sequence);
+        Assert.True(Feed(shop).WaitAsync(EventCursor.Start).IsCompletedSuccessfully);
+        Assert.False(Feed(shop).WaitAsync(everything).IsCompleted);
+    }
+
+    [StoreFact]
+    public async Task After_purging_everything_nothing_is_read_or_waited_for_and_numbers_go_on()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 1); // the only, hence the latest, event of its stripe
+        var first = Assert.Single((await ReadAllAsync(shop)).Events);
+        shop.Time.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(1, await Log(shop).PurgeEventsAsync(shop.Time.GetUtcNow(), EventCursor.Start.Through(first.Position)));
+
+        Assert.Empty((await ReadAllAsync(shop)).Events);
+        Assert.False(Feed(shop).WaitAsync(EventCursor.Start).IsCompleted);
+        await shop.ChargeAsync(1, 2);
+        Assert.Equal(first.Position with { Sequence = 2 }, Assert.Single((await ReadAllAsync(shop)).Events).Position);
+    }
+
+    [StoreFact]
+    public async Task The_feed_checks_its_arguments()
+    {
+        using var shop = CreateShop();
+        var feed = Feed(shop);
+
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await feed.ReadAsync(null!));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, 0));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, -1));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, 1001));
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await feed.WaitAsync(null!));
+        Assert.Empty((await feed.ReadAsync(EventCursor.Start, 1000)).Events);
+        Assert.Empty((await feed.ReadAsync(EventCursor.Start, 1)).Events);
+    }
+
+    /// <summary>How many random workloads the replay property runs, each on a fresh shop.</summary>
+    protected virtual int ReplayCases => 4;
+
+    /// <summary>How many operations each thread runs in one workload.</summary>
+    protected virtual int ReplayOperationsPerThread => 300;
+
+    [StoreFact]
+    public async Task Events_replayed_from_the_start_rebuild_balances_stock_and_sales_after_a_concurrent_workload()
+    {
+        for (var seed = 1; seed <= ReplayCases; seed++)
+        {
+            await ReplayCaseAsync(20261203 + seed);
+        }
+    }
+
+    private async Task ReplayCaseAsync(int seed)
+    {
+        const int users = 5;
+        const int products = 4;
+        const int threads = 3;
+        using var shop = CreateShop();
+        for (var p = 1; p <= products; p++)
+        {
+            await shop.AddProductAsync(p, p * 3, 6);
+        }
+
+        RealThreads.RunTogether(threads, t =>
+        {
+            var random = new Random(seed * 31 + t);
+            var placed = new List<OrderId>();
+            for (var i = 0; i < ReplayOperationsPerThread; i++)
+            {
+                var user = User(random.Next(1, users + 1));
+                switch (random.Next(10))
+                {
+                    case < 3:
+                        RealThreads.Wait(shop.Wallets.ChargeAsync(user, Money(random.Next(1, 40))));
+                        break;
+                    case < 7:
+                        var lines = Enumerable.Range(0, random.Next(1, 3))
+                            .Select(_ => random.Next(1, products + 1)).Distinct()
+                            .Select(p => new OrderLineRequest(Product(p), random.Next(1, 4))).ToArray();
+                        if (RealThreads.Wait(shop.Orders.PlaceOrderAsync(user, lines)) is { IsSuccess: true } order)
+                        {
+                            placed.Add(order.Value.Id);
+                        }
+
+                        break;
+                    case < 9:
+                        if (placed.Count > 0)
+                        {
+                            var index = random.Next(placed.Count);
+                            RealThreads.Wait(shop.Orders.CancelOrderAsync(placed[index]));
+                            placed.RemoveAt(index);
+                        }
+
+                        break;
+                    default:
+                        RealThreads.Wait(shop.Catalog.RestockAsync(Product(random.Next(1, products + 1)), random.Next(1, 5)));
+                        break;
+                }
+            }
+        });
+
+        // Across streams the feed has no order (all these events share one instant), so the replay only adds.
+        var balances = new Dictionary<UserId, long>();
+        var stock = new Dictionary<ProductId, long>();
+        var sold = new Dictionary<ProductId, long>();
+        var depletions = 0;
+        foreach (var e in (await ReadAllAsync(shop, limit: 97)).Events)
+        {
+            switch (e)
+            {
+                case ProductAdded added:
+                    stock[added.ProductId] = stock.GetValueOrDefault(added.ProductId) + added.InitialStock;
+                    break;
+                case ProductRestocked restocked:
+                    stock[restocked.ProductId] = stock.GetValueOrDefault(restocked.ProductId) + restocked.Quantity;
+                    break;
+                case WalletCharged charged:
+                    balances[charged.UserId] = balances.GetValueOrDefault(charged.UserId) + charged.Amount.Amount;
+                    break;
+                case OrderPlaced placed:
+                    balances[placed.UserId] = balances.GetValueOrDefault(placed.UserId) - placed.Total.Amount;
+                    foreach (var line in placed.Lines)
+                    {
+                        stock[line.ProductId] = stock.GetValueOrDefault(line.ProductId) - line.Quantity;
+                        sold[line.ProductId] = sold.GetValueOrDefault(line.ProductId) + line.Quantity;
+                    }
+
+                    break;
+                case OrderCancelled cancelled:
+                    balances[cancelled.UserId] = balances.GetValueOrDefault(cancelled.UserId) + cancelled.Refunded.Amount;
+                    foreach (var line in cancelled.Lines)
+                    {
+                        stock[line.ProductId] = stock.GetValueOrDefault(line.ProductId) + line.Quantity;
+                        sold[line.ProductId] = sold.GetValueOrDefault(line.ProductId) - line.Quantity;
+                    }
+
+                    break;
+                case StockDepleted:
+                    depletions++;
+                    break;
+            }
+        }
+
+        for (var u = 1; u <= users; u++)
+        {
+            Assert.Equal(await shop.Wallets.GetBalanceAsync(User(u)), Money(balances.GetValueOrDefault(User(u))));
+        }
+
+        for (var p = 1; p <= products; p++)
+        {
+            Assert.Equal(await shop.StockOfAsync(p), stock[Product(p)]);
+        }
+
+        var ranked = await shop.SoldAsync();
+        Assert.Equal(
+            ranked.Where(r => r.Value > 0).OrderBy(r => r.Key.Value),
+            sold.Where(s => s.Value > 0).OrderBy(s => s.Key.Value));
+        Assert.True(depletions >= stock.Count(s => s.Value == 0), $"Seed {seed}: a product at zero stock was never reported depleted.");
+    }
+}

@@ -1,0 +1,212 @@
+using Commerce.Conformance;
+using Commerce.Events;
+using Commerce.InMemory.LockFree;
+using Commerce.InMemory.Tests.LockFree;
+using Commerce.InMemory.Tests.Support;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>
+/// The in-memory store keeps events on the states of its stripe cells: each commit's events ride on the
+/// stripe state it installs, and the next commit on the stripe copies them into the stripe's log first.
+/// A stripe is one more cell of the multi-word CAS, so it inherits its lock-freedom.
+/// </summary>
+public sealed class EventStripesTests
+{
+    private static readonly DateTimeOffset At = TestClock.Start;
+
+    private static WalletCharged Charged(long user, long sequence, int stripe = 0) =>
+        new WalletCharged(new UserId(user), new Money(1), new Money(sequence), At) with { Position = new EventPosition(stripe, sequence) };
+
+    /// <summary>The first users (from 1) whose streams share one stripe, and that stripe.</summary>
+    private static (UserId[] Users, int Stripe) UsersSharingAStripe(int count)
+    {
+        var users = Enumerable.Range(1, 10_000).Select(i => new UserId(i))
+            .GroupBy(u => EventStream.ForUser(u).StripeOf(EventStripes.DefaultStripeCount))
+            .First(g => g.Count() >= count);
+        return ([.. users.Take(count)], users.Key);
+    }
+
+    private static List<CommerceEvent> ReadAll(InMemoryCommerceStore store)
+    {
+        var events = new List<CommerceEvent>();
+        var cursor = EventCursor.Start;
+        while (store.Events.Read(cursor, 1000) is { Events.Count: > 0 } page)
+        {
+            events.AddRange(page.Events);
+            cursor = page.Next;
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public void The_log_keeps_events_across_its_pages_and_storing_one_again_changes_nothing()
+    {
+        var log = new EventLog();
+        var events = Enumerable.Range(1, 5_000).Select(i => Charged(1, i)).ToArray();
+        foreach (var e in events.Where(e => e.Position.Sequence % 7 != 0))
+        {
+            log.Store(e);
+        }
+
+        log.Store(events[15]); // again, with the same reference
+        for (var sequence = 1; sequence <= 5_000; sequence++)
+        {
+            var found = log.Entry(sequence);
+            if (sequence % 7 == 0)
+            {
+                Assert.Null(found);
+            }
+            else
+            {
+                Assert.Same(events[sequence - 1], found);
+            }
+        }
+
+        Assert.Null(log.Entry(5_001));
+        Assert.Null(log.Entry(200_000_000));
+        Assert.Throws<ArgumentOutOfRangeException>(() => log.Entry(0));
+    }
+
+    [Fact]
+    public void A_purge_empties_a_prefix_once_and_an_event_stored_late_in_it_is_not_kept()
+    {
+        var log = new EventLog();
+        var events = Enumerable.Range(1, 3_000).Select(i => Charged(1, i)).ToArray();
+        foreach (var e in events)
+        {
+            log.Store(e);
+        }
+
+        Assert.Equal(2_500, log.PurgeThrough(2_500));
+        Assert.Equal(0, log.PurgeThrough(2_000));
+        Assert.Equal(2_500, log.PurgedThrough);
+        Assert.All(Enumerable.Range(1, 2_500), s => Assert.Null(log.Entry(s)));
+        Assert.All(Enumerable.Range(2_501, 500), s => Assert.Same(events[s - 1], log.Entry(s)));
+
+        // A copier that read a state before the purge writes its events again: they stay out.
+        log.Store(events[99]);
+        log.Store(events[2_499]);
+        Assert.Null(log.Entry(100));
+        Assert.Null(log.Entry(2_500));
+        Assert.Equal(500, log.PurgeThrough(3_000));
+    }
+
+    [Fact]
+    public void The_newest_events_are_in_the_log_before_the_next_commit_on_their_stripe_can_be_seen()
+    {
+        var (users, stripe) = UsersSharingAStripe(2);
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[0], new Money(100))).IsSuccess);
+        var cell = store.Events.CellOf(stripe);
+        var first = Assert.Single(store.Events.StateOf(stripe).Latest);
+
+        using var paused = new PausedCommit(
+            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
+            hook =>
+            {
+                store.AfterInstall = hook;
+                return Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5))).IsSuccess;
+            });
+        paused.Start();
+
+        // The charge's descriptor sits in the stripe's cell, undecided: the event it follows is in the log already.
+        var parked = (EventStripeState)paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
+        Assert.Same(first, parked.Latest.Single());
+        Assert.Same(first, parked.Log.Entry(1));
+        Assert.Equal(2, ((EventStripeState)paused.Descriptor.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Desired).Count);
+
+        // A reader helps the charge to its decision and sees both events, numbered 1 and 2.
+        var events = PausedCommit.CompletesOnAnotherThread(() => ReadAll(store));
+        Assert.Equal([(users[0], 1L), (users[1], 2L)], events.Cast<WalletCharged>().Select(e => (e.UserId, e.Position.Sequence)));
+        Assert.True(paused.Resume());
+    }
+
+    [Fact]
+    public void A_committer_parked_in_a_stripe_blocks_no_other_committer_on_that_stripe()
+    {
+        var (users, stripe) = UsersSharingAStripe(3);
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[0], new Money(100))).IsSuccess);
+        var cell = store.Events.CellOf(stripe);
+
+        using var paused = new PausedCommit(
+            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
+            hook =>
+            {
+                store.AfterInstall = hook;
+                return Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5))).IsSuccess;
+            });
+        paused.Start();
+        Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
+
+        // Another user on the same stripe commits: it helps the parked commit, then appends after it.
+        var charged = PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Wallets.ChargeAsync(users[2], new Money(7))));
+        Assert.Equal(new Money(7), charged.Value);
+        Assert.Equal(CommitStatus.Succeeded, paused.Descriptor.Status);
+
+        // So does a waiting reader, at once.
+        Assert.True(store.WaitForEventsAsync(EventCursor.Start.Through(new EventPosition(stripe, 2))).IsCompletedSuccessfully);
+
+        Assert.True(paused.Resume());
+        var events = ReadAll(store).Cast<WalletCharged>().ToList();
+        Assert.Equal([users[0], users[1], users[2]], events.Select(e => e.UserId));
+        Assert.Equal([1L, 2L, 3L], events.Select(e => e.Position.Sequence));
+        Assert.All(events, e => Assert.Equal(stripe, e.Position.Stripe));
+    }
+
+    [Fact]
+    public void A_commit_whose_stripe_moved_on_after_it_read_it_is_retried_in_the_store_without_running_its_use_case_again()
+    {
+        // A single attempt: the use case cannot run again, so only the store's own retry can save the commit.
+        var (users, stripe) = UsersSharingAStripe(2);
+        using var shop = InMemoryShop.Create(o => o.MaxCommitAttempts = 1);
+        var store = shop.InMemoryStore();
+        var reads = 0;
+        store.AfterStripesRead = () =>
+        {
+            // Once: another user on the same stripe commits (on its own thread, as a commit uses its thread's
+            // scratch) between this commit's stripe read and its CAS.
+            if (Interlocked.Increment(ref reads) == 1)
+            {
+                Assert.True(PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5)))).IsSuccess);
+            }
+        };
+
+        var charged = Sync.Run(shop.Wallets.ChargeAsync(users[0], new Money(7)));
+
+        Assert.Equal(new Money(7), charged.Value);
+        Assert.Equal(3, reads); // the first attempt, the interleaved charge, the retry
+        var events = ReadAll(store).Cast<WalletCharged>().ToList();
+        Assert.Equal([(users[1], 1L), (users[0], 2L)], events.Select(e => (e.UserId, e.Position.Sequence)));
+        Assert.All(events, e => Assert.Equal(stripe, e.Position.Stripe));
+    }
+
+    [Fact]
+    public void Commits_that_meet_only_on_a_stripe_never_conflict_even_with_a_single_attempt()
+    {
+        // Each thread charges its own users, so only the stripes are shared: a commit that fails because a
+        // stripe moved on is retried in the store, and no use case runs out of its one attempt.
+        using var shop = InMemoryShop.Create(o => o.MaxCommitAttempts = 1);
+        const int threads = 4;
+        const int charges = 1_500;
+        RealThreads.RunTogether(threads, t =>
+        {
+            for (var i = 0; i < charges; i++)
+            {
+                var charged = RealThreads.Wait(shop.Wallets.ChargeAsync(new UserId((t * 100) + (i % 100)), new Money(1)));
+                Assert.True(charged.IsSuccess, charged.ToString());
+            }
+        });
+
+        var events = ReadAll(shop.InMemoryStore());
+        Assert.Equal(threads * charges, events.Count);
+        foreach (var stripe in events.GroupBy(e => e.Position.Stripe))
+        {
+            Assert.Equal(Enumerable.Range(1, stripe.Count()).Select(i => (long)i), stripe.Select(e => e.Position.Sequence).Order());
+        }
+    }
+}
