@@ -1,6 +1,7 @@
 // A walk through the Commerce library: wallets, catalog, orders, best-sellers, carts, idempotency keys,
 // cancelling, checkout and the ledger, each with its success and failure branches, then 1,000 concurrent
-// buyers racing for 100 units. Every step that matters is checked; the exit code is 1 if a check fails.
+// buyers racing for 100 units, then the events the run published. Every step that matters is checked;
+// the exit code is 1 if a check fails.
 //
 //   dotnet run --project samples/Commerce.Samples.Console
 //
@@ -15,6 +16,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Commerce;
+using Commerce.Events;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -65,6 +67,7 @@ var catalog = services.GetRequiredService<ICatalogService>();
 var orders = services.GetRequiredService<IOrderService>();
 var ranking = services.GetRequiredService<ISalesRankingService>();
 var carts = services.GetRequiredService<ICartService>();
+var feed = services.GetRequiredService<ICommerceEventFeed>();
 
 var failedChecks = new List<string>();
 
@@ -341,6 +344,9 @@ foreach (var order in await orders.ListOrdersAsync(alice, limit: 10))
     Console.WriteLine($"    {order.Id}  {order.Status,-9} total {order.Total,6}  placed {order.PlacedAt:HH:mm:ss.fff}");
 }
 
+// The events of sections 1 to 9, read before the race adds thousands more.
+var (scripted, afterScripted) = await ReadEventsAsync(EventCursor.Start);
+
 // ---------------------------------------------------------------- 10. Concurrency
 Heading("10. 1,000 concurrent buyers, 100 units");
 const int Buyers = 1_000;
@@ -417,6 +423,40 @@ var shopConserved = chargedIn == inWallets + paid - refunded && paid - refunded 
 Console.WriteLine($"  all wallets: {chargedIn} charged = {inWallets} in wallets + {paid} paid - {refunded} refunded: {(shopConserved ? "conserved" : "NOT CONSERVED")}");
 Console.WriteLine($"  orders that stand total {standing}; every balance is its charges + refunds - payments: {(ledgersAgree ? "yes" : "NO")}");
 
+// ---------------------------------------------------------------- 11. Events
+Heading("11. The events of this run, as a downstream system reads them");
+Console.WriteLine($"  Sections 1 to 9 published {scripted.Count} events (each user's and each product's in commit order):");
+foreach (var published in scripted)
+{
+    Console.WriteLine($"    {published.Position,-7} {published.At:HH:mm:ss.fff}  {DescribeEvent(published)}");
+}
+
+var (raced, _) = await ReadEventsAsync(afterScripted);
+Console.WriteLine($"  Section 10 published {raced.Count} more:");
+foreach (var group in raced.GroupBy(e => e.GetType().Name).OrderBy(g => g.Key, StringComparer.Ordinal))
+{
+    Console.WriteLine($"    {group.Key,-16} {group.Count()}");
+}
+
+// The events alone rebuild the money: every charge in, every order's total out, every refund back in.
+var all = scripted.Concat(raced).ToList();
+var rebuilt = Money.Zero;
+foreach (var published in all)
+{
+    rebuilt += published switch
+    {
+        WalletCharged c => c.Amount,
+        OrderPlaced o => Money.Zero - o.Total,
+        OrderCancelled c => c.Refunded,
+        _ => Money.Zero,
+    };
+}
+
+Check("the events rebuild the money in every wallet", rebuilt == inWallets);
+Check(
+    "the race published one OrderPlaced per order placed and one StockDepleted for the limited edition",
+    raced.OfType<OrderPlaced>().Count() == succeeded && raced.OfType<StockDepleted>().Count(d => d.ProductId == limited) == 1);
+
 var invariantsHold = succeeded == Units
     && insufficientStock == Buyers - Units
     && refusals.Count == 1
@@ -434,6 +474,22 @@ Console.WriteLine(failedChecks.Count == 0
 return invariantsHold && failedChecks.Count == 0 ? 0 : 1;
 
 // ---------------------------------------------------------------- helpers
+async Task<(List<CommerceEvent> Events, EventCursor Next)> ReadEventsAsync(EventCursor after)
+{
+    var events = new List<CommerceEvent>();
+    while (true)
+    {
+        var page = await feed.ReadAsync(after, limit: 500);
+        if (page.Events.Count == 0)
+        {
+            return (events, after);
+        }
+
+        events.AddRange(page.Events);
+        after = page.Next;
+    }
+}
+
 async Task<int> StockOf(long id)
 {
     var product = await catalog.GetProductAsync(new ProductId(id));
@@ -479,6 +535,17 @@ static string Describe(object value) => value switch
     Order o => $"order {o.Id}{(o.Status == OrderStatus.Cancelled ? " (cancelled)" : "")}, total {o.Total}, lines [{string.Join("; ", o.Lines.Select(l => $"product {l.ProductId} x{l.Quantity} at {l.UnitPrice} = {l.LineTotal}"))}]",
     CartView c => $"cart of user {c.UserId}: {c.Lines.Count} line(s), total {c.Total}",
     _ => $"{value}",
+};
+
+static string DescribeEvent(CommerceEvent published) => published switch
+{
+    WalletCharged c => $"WalletCharged     user {c.UserId} +{c.Amount} → {c.BalanceAfter}",
+    OrderPlaced o => $"OrderPlaced       user {o.UserId} order {o.OrderId} total {o.Total} ({o.Lines.Count} line(s))",
+    OrderCancelled c => $"OrderCancelled    user {c.UserId} order {c.OrderId} refunded {c.Refunded}",
+    ProductAdded a => $"ProductAdded      #{a.ProductId} {a.Name} at {a.Price}, stock {a.InitialStock}",
+    ProductRestocked r => $"ProductRestocked  #{r.ProductId} +{r.Quantity} → {r.OnHandAfter}",
+    StockDepleted d => $"StockDepleted     #{d.ProductId} by order {d.OrderId}",
+    _ => published.ToString(),
 };
 
 static void PrintCart(CartView cart)

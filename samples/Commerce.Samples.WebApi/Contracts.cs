@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Commerce.Samples.WebApi;
 
 // The wire format: plain numbers for ids and money, camelCase names. Kept apart from the library's
@@ -70,3 +72,46 @@ internal sealed record CartResponse(long UserId, IReadOnlyList<CartLineResponse>
         [.. cart.Lines.Select(l => new CartLineResponse(l.ProductId.Value, l.Name, l.UnitPrice.Amount, l.Quantity, l.LineTotal.Amount))],
         cart.Total.Amount);
 }
+
+/// <summary>
+/// One event of the shop's feed: <c>position</c> is where it was committed (<c>stripe:sequence</c>), <c>type</c>
+/// its kind (<c>OrderPlaced</c>, <c>OrderCancelled</c>, <c>WalletCharged</c>, <c>ProductAdded</c>,
+/// <c>ProductRestocked</c>, <c>StockDepleted</c>), and the other fields those of its kind (the rest are left out).
+/// </summary>
+internal sealed record EventResponse(
+    string Position,
+    string Type,
+    DateTimeOffset At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? UserId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? OrderId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? ProductId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Amount = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? BalanceAfter = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Total = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<OrderLineResponse>? Lines = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Price = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Quantity = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? OnHand = null)
+{
+    public static EventResponse From(Events.CommerceEvent published)
+    {
+        var (position, type, at) = (published.Position.ToString(), published.GetType().Name, published.At);
+        return published switch
+        {
+            Events.OrderPlaced o => new(position, type, at, UserId: o.UserId.Value, OrderId: o.OrderId.Value, Total: o.Total.Amount, Lines: LinesOf(o.Lines)),
+            Events.OrderCancelled c => new(position, type, at, UserId: c.UserId.Value, OrderId: c.OrderId.Value, Amount: c.Refunded.Amount, Lines: LinesOf(c.Lines)),
+            Events.WalletCharged c => new(position, type, at, UserId: c.UserId.Value, Amount: c.Amount.Amount, BalanceAfter: c.BalanceAfter.Amount),
+            Events.ProductAdded a => new(position, type, at, ProductId: a.ProductId.Value, Name: a.Name, Price: a.Price.Amount, OnHand: a.InitialStock),
+            Events.ProductRestocked r => new(position, type, at, ProductId: r.ProductId.Value, Quantity: r.Quantity, OnHand: r.OnHandAfter),
+            Events.StockDepleted d => new(position, type, at, OrderId: d.OrderId.Value, ProductId: d.ProductId.Value, OnHand: 0),
+            _ => new(position, type, at),
+        };
+    }
+
+    private static OrderLineResponse[] LinesOf(IReadOnlyList<OrderLine> lines) =>
+        [.. lines.Select(l => new OrderLineResponse(l.ProductId.Value, l.Quantity, l.UnitPrice.Amount, l.LineTotal.Amount))];
+}
+
+/// <summary>A page of GET /events: the events, and <c>next</c>, the cursor to pass as <c>after</c> for the next page.</summary>
+internal sealed record EventPageResponse(IReadOnlyList<EventResponse> Events, string Next);

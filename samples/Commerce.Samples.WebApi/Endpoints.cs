@@ -59,6 +59,17 @@ internal static class Endpoints
         cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
     }
 
+    /// <summary>
+    /// The shop's event feed, for back-office systems (the catalog-admin role): pages after a cursor, and a
+    /// server-sent event stream that follows the feed as it grows.
+    /// </summary>
+    public static void MapEventEndpoints(this IEndpointRouteBuilder app)
+    {
+        var events = app.MapGroup("/events").WithTags("Events");
+        events.MapGet("/", ReadEventsAsync).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
+        events.MapGet("/stream", StreamEvents).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
+    }
+
     // Every protected route also answers 400 (a malformed route id), 401 (no valid token) and 403 (a token without the right).
     private static RouteGroupBuilder RequireAccountOwner(this RouteGroupBuilder group) =>
         group.RequireAuthorization(Security.AccountOwner).ProducesProblem(StatusCodes.Status400BadRequest)
@@ -79,6 +90,81 @@ internal static class Endpoints
     /// <summary>A write: counted by the per-caller rate limit, 429 past it.</summary>
     private static RouteHandlerBuilder RequireWriteLimit(this RouteHandlerBuilder builder) =>
         builder.RequireRateLimiting(RateLimits.Writes).ProducesProblem(StatusCodes.Status429TooManyRequests);
+
+    // ------------------------------------------------------------------ events
+
+    private const int DefaultEventsLimit = 100;
+
+    private static async Task<Results<Ok<EventPageResponse>, ProblemHttpResult>> ReadEventsAsync(
+        string? after, int? limit, Events.ICommerceEventFeed feed, CancellationToken ct)
+    {
+        if (!Events.EventCursor.TryParse(after ?? string.Empty, out var cursor))
+        {
+            return ApiResults.BadRequest("after must be a cursor from a previous page (stripe:sequence pairs), or empty for the start.");
+        }
+
+        var pageSize = limit ?? DefaultEventsLimit;
+        if (pageSize < 1 || pageSize > MaxListLimit)
+        {
+            return ApiResults.BadRequest($"limit must be between 1 and {MaxListLimit}.");
+        }
+
+        var page = await feed.ReadAsync(cursor, pageSize, ct);
+        return TypedResults.Ok(new EventPageResponse([.. page.Events.Select(EventResponse.From)], page.Next.ToString()));
+    }
+
+    /// <summary>
+    /// GET /events/stream: every event after <c>after</c> (or the <c>Last-Event-ID</c> a reconnecting client
+    /// sends), then each new one as it is committed, until the client goes. Each event's <c>id</c> is the
+    /// cursor that covers it, so a client that reconnects resumes without a gap.
+    /// </summary>
+    private static Results<ServerSentEventsResult<EventResponse>, ProblemHttpResult> StreamEvents(
+        string? after,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
+        Events.ICommerceEventFeed feed,
+        IHostApplicationLifetime lifetime,
+        CancellationToken ct)
+    {
+        if (!Events.EventCursor.TryParse(lastEventId ?? after ?? string.Empty, out var cursor))
+        {
+            return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
+        }
+
+        return TypedResults.ServerSentEvents(FollowAsync(feed, cursor, lifetime.ApplicationStopping, ct));
+
+        static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<EventResponse>> FollowAsync(
+            Events.ICommerceEventFeed feed,
+            Events.EventCursor cursor,
+            CancellationToken stopping,
+            [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, ct);
+            var token = linked.Token;
+            while (!token.IsCancellationRequested)
+            {
+                Events.EventPage page;
+                try
+                {
+                    page = await feed.ReadAsync(cursor, DefaultEventsLimit, token);
+                    if (page.Events.Count == 0)
+                    {
+                        await feed.WaitAsync(cursor, token);
+                        continue;
+                    }
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    yield break; // The client went, or the host is stopping: the stream ends.
+                }
+
+                foreach (var published in page.Events)
+                {
+                    cursor = cursor.Through(published.Position);
+                    yield return new(EventResponse.From(published), published.GetType().Name) { EventId = cursor.ToString() };
+                }
+            }
+        }
+    }
 
     // ------------------------------------------------------------------ wallets
 

@@ -73,6 +73,7 @@ public partial class Program
         app.MapProductEndpoints();
         app.MapOrderEndpoints();
         app.MapCartEndpoints();
+        app.MapEventEndpoints();
         return app;
     }
 }

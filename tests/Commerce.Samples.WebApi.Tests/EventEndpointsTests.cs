@@ -1,0 +1,169 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Commerce.Samples.WebApi.Tests;
+
+public sealed class EventEndpointsTests : ApiTest
+{
+    [Fact]
+    public async Task The_feed_is_for_the_back_office_only()
+    {
+        await ApiServer.ExpectProblemAsync(await Api.Anonymous.GetAsync("/events"), HttpStatusCode.Unauthorized, "Unauthorized");
+        await ApiServer.ExpectProblemAsync(await Api.User(1).GetAsync("/events"), HttpStatusCode.Forbidden, "Forbidden");
+        await ApiServer.ExpectProblemAsync(await Api.User(1).GetAsync("/events/stream"), HttpStatusCode.Forbidden, "Forbidden");
+    }
+
+    [Fact]
+    public async Task Every_change_is_an_event_with_its_fields()
+    {
+        await Api.AddProductAsync(1, "Keyboard", 3000, 2);
+        await Api.ChargeAsync(7, 10_000);
+        var order = await Api.PlaceOrderAsync(7, 1, 2);
+        var id = order.GetProperty("id").GetGuid();
+        await ApiServer.ExpectAsync(await Api.User(7).PostAsync($"/orders/{id}/cancel"), HttpStatusCode.OK);
+
+        var events = await AllEventsAsync();
+
+        Assert.Equal(["OrderCancelled", "OrderPlaced", "ProductAdded", "StockDepleted", "WalletCharged"], Sorted(events));
+        var placed = events.Single(e => e.GetProperty("type").GetString() == "OrderPlaced");
+        Assert.Equal(7, placed.GetProperty("userId").GetInt64());
+        Assert.Equal(id, placed.GetProperty("orderId").GetGuid());
+        Assert.Equal(6000, placed.GetProperty("total").GetInt64());
+        Assert.Equal(2, placed.GetProperty("lines")[0].GetProperty("quantity").GetInt32());
+        Assert.False(placed.TryGetProperty("name", out _)); // the fields of other kinds are left out
+        var charged = events.Single(e => e.GetProperty("type").GetString() == "WalletCharged");
+        Assert.Equal(10_000, charged.GetProperty("balanceAfter").GetInt64());
+        var depleted = events.Single(e => e.GetProperty("type").GetString() == "StockDepleted");
+        Assert.Equal(1, depleted.GetProperty("productId").GetInt64());
+        Assert.Equal(id, depleted.GetProperty("orderId").GetGuid());
+        Assert.Equal(6000, events.Single(e => e.GetProperty("type").GetString() == "OrderCancelled").GetProperty("amount").GetInt64());
+
+        // Each stream's events in commit order: user 7 charged, ordered, cancelled; product 1 added, then depleted.
+        string[] TypesOf(Func<JsonElement, bool> stream) => [.. events.Where(stream).Select(e => e.GetProperty("type").GetString()!)];
+        Assert.Equal(["WalletCharged", "OrderPlaced", "OrderCancelled"], TypesOf(e => e.TryGetProperty("userId", out var u) && u.GetInt64() == 7));
+        Assert.Equal(["ProductAdded", "StockDepleted"], TypesOf(e => e.TryGetProperty("productId", out var p) && p.GetInt64() == 1));
+    }
+
+    [Fact]
+    public async Task Pages_follow_one_another_by_the_cursor_without_gap_or_repeat()
+    {
+        for (var user = 1; user <= 9; user++)
+        {
+            await Api.ChargeAsync(user, user * 10);
+        }
+
+        var seen = new List<long>();
+        var after = "";
+        while (true)
+        {
+            var page = await Api.Admin.GetJsonAsync($"/events?limit=2&after={Uri.EscapeDataString(after)}");
+            var events = page.GetProperty("events").EnumerateArray().ToArray();
+            Assert.True(events.Length <= 2);
+            if (events.Length == 0)
+            {
+                Assert.Equal(after, page.GetProperty("next").GetString());
+                break;
+            }
+
+            seen.AddRange(events.Select(e => e.GetProperty("amount").GetInt64()));
+            after = page.GetProperty("next").GetString()!;
+        }
+
+        Assert.Equal(Enumerable.Range(1, 9).Select(u => u * 10L).Order(), seen.Order());
+    }
+
+    [Theory]
+    [InlineData("/events?after=nonsense")]
+    [InlineData("/events?after=3:0")]
+    [InlineData("/events?limit=0")]
+    [InlineData("/events?limit=1001")]
+    [InlineData("/events/stream?after=x")]
+    public async Task A_bad_cursor_or_limit_is_400(string path) =>
+        await ApiServer.ExpectProblemAsync(await Api.Admin.GetAsync(path), HttpStatusCode.BadRequest, "InvalidRequest");
+
+    [Fact]
+    public async Task The_stream_sends_what_is_there_then_each_new_event_with_its_cursor_as_id()
+    {
+        await Api.ChargeAsync(1, 100);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
+        using var response = await Api.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+
+        var first = await NextEventAsync(reader, timeout.Token);
+        Assert.Equal("WalletCharged", first.Type);
+        Assert.Equal(100, first.Data.GetProperty("amount").GetInt64());
+
+        // Committed after the stream caught up: it arrives on the open stream.
+        await Api.ChargeAsync(2, 250);
+        var second = await NextEventAsync(reader, timeout.Token);
+        Assert.Equal("WalletCharged", second.Type);
+        Assert.Equal(250, second.Data.GetProperty("amount").GetInt64());
+
+        // The id is the cursor covering the event: a page after it holds nothing.
+        var after = await Api.Admin.GetJsonAsync($"/events?after={Uri.EscapeDataString(second.Id)}");
+        Assert.Empty(after.GetProperty("events").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_reconnecting_stream_resumes_after_its_last_event_id()
+    {
+        await Api.ChargeAsync(1, 100);
+        await Api.ChargeAsync(2, 200);
+        var all = await AllEventsAsync();
+        var cursorAfterFirst = (await Api.Admin.GetJsonAsync("/events?limit=1")).GetProperty("next").GetString()!;
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
+        request.Headers.Add("Last-Event-ID", cursorAfterFirst);
+        using var response = await Api.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+
+        var resumed = await NextEventAsync(reader, timeout.Token);
+        Assert.Equal(all[1].GetProperty("position").GetString(), resumed.Data.GetProperty("position").GetString());
+    }
+
+    private static string[] Sorted(JsonElement[] events) =>
+        [.. events.Select(e => e.GetProperty("type").GetString()!).Order(StringComparer.Ordinal)];
+
+    private async Task<JsonElement[]> AllEventsAsync()
+    {
+        var page = await Api.Admin.GetJsonAsync("/events?limit=1000");
+        return [.. page.GetProperty("events").EnumerateArray()];
+    }
+
+    /// <summary>Reads one server-sent event (its id, event type and JSON data).</summary>
+    private static async Task<(string Id, string Type, JsonElement Data)> NextEventAsync(StreamReader reader, CancellationToken ct)
+    {
+        string? id = null, type = null, data = null;
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                if (data is not null)
+                {
+                    return (id!, type!, JsonDocument.Parse(data).RootElement.Clone());
+                }
+
+                continue;
+            }
+
+            if (line.StartsWith("id: ", StringComparison.Ordinal))
+            {
+                id = line[4..];
+            }
+            else if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                type = line[7..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                data = line[6..];
+            }
+        }
+
+        throw new EndOfStreamException("The event stream ended.");
+    }
+}
