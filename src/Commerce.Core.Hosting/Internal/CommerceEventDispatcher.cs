@@ -78,6 +78,34 @@ internal sealed class CommerceEventDispatcher : BackgroundService
 
     private async Task RunHandlerAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
     {
+        // Whatever else escapes a handler's loop (a store returning an event without a valid position, say)
+        // restarts that loop from its saved checkpoint after a back-off, rather than ending it or the host.
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                await DeliverAsync(handler, stoppingToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+            {
+                var delay = BackOff(failures);
+                Log.HandlerLoopFailed(_logger, handler.Name, delay, exception);
+                try
+                {
+                    await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>The loop of one handler; returns when the host stops or the handler is stopped by a poison event.</summary>
+    private async Task DeliverAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
+    {
         try
         {
             var cursor = await CallStoreAsync(handler, "loading the checkpoint",

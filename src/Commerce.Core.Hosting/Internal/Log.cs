@@ -33,6 +33,10 @@ internal static partial class Log
         Message = "Event handler {Handler} ({HandlerType}) could not be resolved (attempt {Attempt}); retrying in {Delay}.")]
     public static partial void HandlerNotResolved(ILogger logger, string handler, string handlerType, int attempt, TimeSpan delay, Exception exception);
 
+    [LoggerMessage(EventId = 1108, EventName = "HandlerLoopFailed", Level = LogLevel.Error,
+        Message = "The delivery loop of event handler {Handler} failed unexpectedly; it restarts from its saved checkpoint in {Delay}.")]
+    public static partial void HandlerLoopFailed(ILogger logger, string handler, TimeSpan delay, Exception exception);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

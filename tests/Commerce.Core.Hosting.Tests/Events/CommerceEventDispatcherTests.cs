@@ -213,6 +213,28 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task An_unexpected_failure_of_a_loop_restarts_it_from_the_saved_checkpoint_after_a_back_off()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        var tampered = 0;
+        store.Tamper = page => ++tampered == 1
+            ? page with { Events = [page.Events[0] with { Position = default }] } // a position no store gives
+            : page;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        var failure = Assert.Single(host.Logs.WithId(1108));
+        Assert.Equal(LogLevel.Error, failure.Level);
+        Assert.IsType<ArgumentOutOfRangeException>(failure.Exception);
+        Assert.Equal([events[0] with { Position = default }, .. events], host.A.Calls);
+        Assert.False(host.Dispatcher.ExecuteTask!.IsCompleted);
+    }
+
+    [Fact]
     public async Task The_handler_is_resolved_in_a_new_scope_for_each_page_by_default()
     {
         var store = new FakeEventStore();

@@ -23,6 +23,9 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
     /// <summary>Called with the operation's name ("load", "save", "read", "wait", "purge") before it runs; an exception returned is thrown.</summary>
     public Func<string, Exception?>? Fault { get; set; }
 
+    /// <summary>Rewrites each page read (to hand the dispatcher what no correct store would).</summary>
+    public Func<EventPage, EventPage>? Tamper { get; set; }
+
     public int Reads { get { lock (_lock) { return _reads; } } }
 
     /// <summary>How many <see cref="WaitForEventsAsync"/> calls are pending.</summary>
@@ -132,7 +135,8 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
                     .Take(limit)
                     .ToList();
                 var next = events.Aggregate(after, (cursor, e) => cursor.Through(e.Position));
-                return ValueTask.FromResult(new EventPage(events, next));
+                var page = new EventPage(events, next);
+                return ValueTask.FromResult(Tamper?.Invoke(page) ?? page);
             }
         }
         finally
