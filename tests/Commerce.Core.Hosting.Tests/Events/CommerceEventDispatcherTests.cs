@@ -235,6 +235,28 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_handler_that_cannot_be_resolved_is_tried_again_after_a_back_off_without_spending_delivery_attempts()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(new ConstructionFailures(2));
+            b.AddEventHandler<UnresolvableHandler>();
+        }, o => o.MaxDeliveryAttempts = 1);
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        Assert.Equal(TimeSpan.FromSeconds(2), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(typeof(UnresolvableHandler).FullName!), store.End));
+
+        Assert.Equal(events, host.Services.GetRequiredService<ScopeLog>().Entries.Select(e => e.Event));
+        Assert.Equal(2, host.Logs.WithId(1107).Count);
+        Assert.All(host.Logs.WithId(1107), e => Assert.Equal(LogLevel.Error, e.Level));
+        Assert.Empty(host.Logs.WithId(1104));
+    }
+
+    [Fact]
     public async Task The_handler_is_resolved_in_a_new_scope_for_each_page_by_default()
     {
         var store = new FakeEventStore();

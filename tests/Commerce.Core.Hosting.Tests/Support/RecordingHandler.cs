@@ -89,3 +89,31 @@ internal sealed class ScopedHandler(ScopeLog log) : ICommerceEventHandler
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>How many more times <see cref="UnresolvableHandler"/> fails to be constructed.</summary>
+internal sealed class ConstructionFailures(int count)
+{
+    public int Remaining { get; set; } = count;
+}
+
+/// <summary>A handler whose construction fails while <see cref="ConstructionFailures"/> says so; it logs its events in the <see cref="ScopeLog"/>.</summary>
+internal sealed class UnresolvableHandler : ICommerceEventHandler
+{
+    private readonly ScopeLog _log;
+
+    public UnresolvableHandler(ConstructionFailures failures, ScopeLog log)
+    {
+        if (failures.Remaining-- > 0)
+        {
+            throw new InvalidOperationException("A dependency is down.");
+        }
+
+        _log = log;
+    }
+
+    public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken)
+    {
+        _log.Add(Guid.Empty, @event);
+        return ValueTask.CompletedTask;
+    }
+}
