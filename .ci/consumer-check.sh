@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs Commerce.Core and Commerce.Core.InMemory into a throwaway folder, checks what the packages
+# Packs Commerce.Core, Commerce.Core.InMemory, Commerce.Core.Postgres and Commerce.Core.Hosting into a throwaway folder, checks what the packages
 # hold, then installs them by id and version into a fresh console app outside the repository and
 # runs the library through it. Exits non-zero on the first thing that does not hold.
 set -euo pipefail
@@ -30,23 +30,25 @@ version="$(dotnet msbuild "$repo/src/Commerce.Core/Commerce.Core.csproj" -getPro
 [[ -n "$version" ]] || fail "could not read the package version"
 echo "consumer-check: packing version $version into $feed"
 
-# --- pack the whole solution: exactly the two packages and their symbol packages come out ---
+# --- pack the whole solution: exactly the four packages and their symbol packages come out ---
 dotnet pack "$repo/Commerce.sln" -c Release -o "$feed" --nologo -v quiet
 expected="Commerce.Core.$version.nupkg
 Commerce.Core.$version.snupkg
 Commerce.Core.InMemory.$version.nupkg
 Commerce.Core.InMemory.$version.snupkg
 Commerce.Core.Postgres.$version.nupkg
-Commerce.Core.Postgres.$version.snupkg"
+Commerce.Core.Postgres.$version.snupkg
+Commerce.Core.Hosting.$version.nupkg
+Commerce.Core.Hosting.$version.snupkg"
 actual="$(cd "$feed" && ls -1 | LC_ALL=C sort)"
 [[ "$actual" == "$(LC_ALL=C sort <<<"$expected")" ]] || fail "pack produced:
 $actual
 expected:
 $expected"
-ok "the solution packs to exactly Commerce.Core, Commerce.Core.InMemory and Commerce.Core.Postgres (+ .snupkg)"
+ok "the solution packs to exactly Commerce.Core, Commerce.Core.InMemory, Commerce.Core.Postgres and Commerce.Core.Hosting (+ .snupkg)"
 
 # --- what each package holds ---
-for id in Commerce.Core Commerce.Core.InMemory Commerce.Core.Postgres; do
+for id in Commerce.Core Commerce.Core.InMemory Commerce.Core.Postgres Commerce.Core.Hosting; do
     nupkg="$feed/$id.$version.nupkg"
     entries="$(zip_list "$nupkg")"
     for entry in "lib/net10.0/$id.dll" "lib/net10.0/$id.xml" "README.md" "$id.nuspec"; do
@@ -73,6 +75,8 @@ Microsoft.Extensions.DependencyInjection.Abstractions" ;;
         Commerce.Core.Postgres) want="Commerce.Core
 Microsoft.Extensions.Diagnostics.HealthChecks
 Npgsql" ;;   # the health check (IHealthChecksBuilder lives in the full HealthChecks package)
+        Commerce.Core.Hosting) want="Commerce.Core
+Microsoft.Extensions.Hosting.Abstractions" ;;   # the dispatcher is a BackgroundService
     esac
     [[ "$(cut -d' ' -f1 <<<"$deps")" == "$want" ]] || fail "$id depends on:
 $deps
@@ -117,6 +121,7 @@ cat > "$app/ConsumerCheck.csproj" <<XML
   <ItemGroup>
     <PackageReference Include="Commerce.Core" Version="$version" />
     <PackageReference Include="Commerce.Core.InMemory" Version="$version" />
+    <PackageReference Include="Commerce.Core.Hosting" Version="$version" />
     <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
   </ItemGroup>
 </Project>
@@ -124,7 +129,9 @@ XML
 
 cat > "$app/Program.cs" <<'CS'
 using Commerce;
+using Commerce.Events;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 var failures = 0;
 var passes = 0;
@@ -176,18 +183,31 @@ Check(popular.Count == 2
       && popular[1] is { Rank: 2, Name: "Mug", QuantitySold: 1 },
     "the popular products rank the order's products by quantity sold");
 
+var hosted = new ServiceCollection();
+hosted.AddCommerce().UseInMemoryStore()
+    .AddEventHandler<Mailer>()
+    .AddEventDispatcher(o => o.EventRetention = TimeSpan.FromDays(1));
+Check(hosted.Count(d => d.ServiceType == typeof(IHostedService)) == 1
+      && hosted.Any(d => d.ServiceType == typeof(Mailer) && d.Lifetime == ServiceLifetime.Scoped),
+    "the hosting package registers a handler and one event dispatcher");
+
 Console.WriteLine($"consumer: {passes} passed, {failures} failed");
 return failures == 0 ? 0 : 1;
+
+sealed class Mailer : ICommerceEventHandler
+{
+    public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}
 CS
 
 echo "consumer-check: restoring and running a host app in $app"
 dotnet restore "$app" --nologo -v quiet
-for id in commerce.core commerce.core.inmemory; do
+for id in commerce.core commerce.core.inmemory commerce.core.hosting; do
     meta="$NUGET_PACKAGES/$id/$version/.nupkg.metadata"
     [[ -f "$meta" ]] || fail "$id $version was not restored into the throwaway packages folder"
     grep -qF "$feed" "$meta" || fail "$id $version was not restored from the local folder: $(cat "$meta")"
 done
-ok "both packages restored by id and version from the local folder"
+ok "the three packages restored by id and version from the local folder"
 dotnet build "$app" --no-restore --nologo -v quiet -c Release
 dotnet run --project "$app" --no-build -c Release || fail "the host app's checks failed"
 ok "a host app using the packages charged, added products, placed an order and ranked best-sellers"

@@ -1,0 +1,99 @@
+using Commerce.Events;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Commerce;
+
+/// <summary>Registers event handlers and the hosted service that delivers the shop's events to them.</summary>
+public static class CommerceEventDispatcherBuilderExtensions
+{
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> to be called for every event (see
+    /// <see cref="ICommerceEventHandler"/>), with its own durable checkpoint named <paramref name="name"/>.
+    /// Events reach it only where <see cref="AddEventDispatcher"/> is called too.
+    /// </summary>
+    /// <remarks>
+    /// <typeparamref name="THandler"/> is registered as scoped unless the host registered it already (with
+    /// any lifetime, which is then kept): the dispatcher opens a scope for each page of events it delivers,
+    /// and a new one for each retry after a failure, and resolves the handler there. The name is what the
+    /// handler's checkpoint is saved under, so keep it stable across releases; a new name starts from the
+    /// oldest event kept.
+    /// </remarks>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
+    /// <param name="name">The handler's checkpoint name; default the full name of <typeparamref name="THandler"/>.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, or another handler is registered under it.</exception>
+    public static ICommerceBuilder AddEventHandler<THandler>(this ICommerceBuilder builder, string? name = null)
+        where THandler : class, ICommerceEventHandler
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (name is not null && string.IsNullOrWhiteSpace(name))
+        {
+            throw new ArgumentException("An event handler's name must not be empty or white space.", nameof(name));
+        }
+
+        var handlerName = name ?? typeof(THandler).FullName ?? typeof(THandler).Name;
+        var existing = builder.Services
+            .Select(d => d.IsKeyedService ? null : d.ImplementationInstance as EventHandlerRegistration)
+            .FirstOrDefault(r => r is not null && string.Equals(r.Name, handlerName, StringComparison.Ordinal));
+        if (existing is not null)
+        {
+            throw new ArgumentException(
+                $"An event handler named '{handlerName}' is registered already ({existing.HandlerType.FullName}); each handler needs its own name, " +
+                $"because it is the name of its checkpoint. Pass one: AddEventHandler<{typeof(THandler).Name}>(\"a-name\").",
+                nameof(name));
+        }
+
+        builder.Services.AddSingleton(new EventHandlerRegistration(handlerName, typeof(THandler)));
+        builder.Services.TryAddScoped<THandler>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the event dispatcher, a hosted service that delivers every event to each handler registered
+    /// with <see cref="AddEventHandler"/> (at least once, each stream's in commit order, a durable checkpoint
+    /// per handler) and purges the events every handler has handled once they are older than
+    /// <see cref="CommerceEventDispatcherOptions.EventRetention"/>. The store must keep events (register an
+    /// <see cref="Storage.IEventStore"/>, as the in-memory and PostgreSQL stores do).
+    /// </summary>
+    /// <remarks>
+    /// Calling it again registers nothing more and applies further configuration to the same options. Run
+    /// the dispatcher in one host instance of a deployment: two instances would each deliver every event.
+    /// </remarks>
+    /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
+    /// <param name="configure">Sets options; validated at once.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The configured options are invalid; the message lists every problem.</exception>
+    public static ICommerceBuilder AddEventDispatcher(this ICommerceBuilder builder, Action<CommerceEventDispatcherOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+
+        // Configure a copy and validate it first, so that invalid options leave the collection unchanged.
+        var registered = services.FirstOrDefault(d => d.ServiceType == typeof(CommerceEventDispatcherOptions) && !d.IsKeyedService)?.ImplementationInstance as CommerceEventDispatcherOptions;
+        var candidate = registered?.Snapshot() ?? new CommerceEventDispatcherOptions();
+        configure?.Invoke(candidate);
+        var problems = candidate.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid event dispatcher options: " + string.Join(" ", problems), nameof(configure));
+        }
+
+        if (registered is null)
+        {
+            services.AddSingleton(candidate);
+        }
+        else
+        {
+            registered.CopyFrom(candidate);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CommerceEventDispatcher>());
+        return builder;
+    }
+}

@@ -1,0 +1,84 @@
+namespace Commerce;
+
+/// <summary>
+/// How the event dispatcher delivers events to the handlers and purges the event log. Set them in
+/// <c>AddEventDispatcher(options =&gt; …)</c>; they are validated there and read once when the dispatcher is created.
+/// </summary>
+public sealed class CommerceEventDispatcherOptions
+{
+    /// <summary>
+    /// The most events one read takes, and so the most a handler gets between two saves of its checkpoint
+    /// (a crash delivers at most this many again). Default 100; from 1 to 1,000.
+    /// </summary>
+    public int PageSize { get; set; } = 100;
+
+    /// <summary>
+    /// How many times in a row a handler is given an event before the event is a poison event (see
+    /// <see cref="PoisonEventPolicy"/>). Default 10; at least 1.
+    /// </summary>
+    public int MaxDeliveryAttempts { get; set; } = 10;
+
+    /// <summary>What happens to a poison event. Default <see cref="Commerce.PoisonEventPolicy.Skip"/>.</summary>
+    public PoisonEventPolicy PoisonEventPolicy { get; set; } = PoisonEventPolicy.Skip;
+
+    /// <summary>
+    /// The first wait before a retry, of a failed handler call or of a failed store call; each further
+    /// failure in a row doubles it, up to <see cref="MaxRetryDelay"/> (no jitter: one dispatcher per handler).
+    /// Default 1 second; at least 1 millisecond.
+    /// </summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait before a retry. Default 1 minute; from <see cref="RetryBaseDelay"/> to 1 day.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long events are kept: every <see cref="PurgeInterval"/>, the events committed longer ago than this
+    /// that every registered handler has handled (by their saved checkpoints) are removed from the store.
+    /// Default 7 days; <see langword="null"/> keeps every event. When set, at least 1 second.
+    /// </summary>
+    /// <remarks>
+    /// Only the handlers registered with this dispatcher hold events back: a reader of the feed outside
+    /// them (for example a client polling with <c>?after=</c>) loses what it has not read within this time.
+    /// </remarks>
+    public TimeSpan? EventRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often the event log is purged (the first time one interval after start). Default 1 hour; from 1 second to 1 day.</summary>
+    public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>A copy, so that later changes to a registered instance do not reach a running dispatcher.</summary>
+    internal CommerceEventDispatcherOptions Snapshot() => (CommerceEventDispatcherOptions)MemberwiseClone();
+
+    /// <summary>Takes every setting from another instance.</summary>
+    internal void CopyFrom(CommerceEventDispatcherOptions other)
+    {
+        PageSize = other.PageSize;
+        MaxDeliveryAttempts = other.MaxDeliveryAttempts;
+        PoisonEventPolicy = other.PoisonEventPolicy;
+        RetryBaseDelay = other.RetryBaseDelay;
+        MaxRetryDelay = other.MaxRetryDelay;
+        EventRetention = other.EventRetention;
+        PurgeInterval = other.PurgeInterval;
+    }
+
+    /// <summary>Lists every invalid setting.</summary>
+    internal List<string> Validate()
+    {
+        var problems = new List<string>();
+        void Check(bool ok, string problem)
+        {
+            if (!ok)
+            {
+                problems.Add(problem);
+            }
+        }
+
+        Check(PageSize is >= 1 and <= 1000, $"{nameof(PageSize)} must be between 1 and 1000.");
+        Check(MaxDeliveryAttempts >= 1, $"{nameof(MaxDeliveryAttempts)} must be at least 1.");
+        Check(Enum.IsDefined(PoisonEventPolicy), $"{nameof(PoisonEventPolicy)} must be Skip or Stop.");
+        Check(RetryBaseDelay >= TimeSpan.FromMilliseconds(1), $"{nameof(RetryBaseDelay)} must be at least 1 millisecond.");
+        Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromDays(1), $"{nameof(MaxRetryDelay)} must be between {nameof(RetryBaseDelay)} and 1 day.");
+        Check(EventRetention is null || EventRetention >= TimeSpan.FromSeconds(1), $"{nameof(EventRetention)} must be at least 1 second, or null to keep every event.");
+        Check(PurgeInterval >= TimeSpan.FromSeconds(1) && PurgeInterval <= TimeSpan.FromDays(1), $"{nameof(PurgeInterval)} must be between 1 second and 1 day.");
+        return problems;
+    }
+}

@@ -1,0 +1,301 @@
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Commerce.Events;
+
+/// <summary>
+/// Delivers the event feed to every registered handler: one independent loop per handler, plus one that
+/// purges the event log.
+/// </summary>
+/// <remarks>
+/// A handler's loop loads its checkpoint, reads a page after it, calls the handler for each event in page
+/// order (one DI scope per page, a new one after a failure), and saves the cursor it reached once the page
+/// is done — and, before waiting to retry a failed event, the progress made on the page so far — so a crash
+/// delivers again at most what was handled since the last save. When nothing is new it waits on the feed.
+/// A failed handler call is retried on the same event with exponential back-off until
+/// <see cref="CommerceEventDispatcherOptions.MaxDeliveryAttempts"/>, then the poison policy applies; a failed
+/// store call (reading, waiting, loading or saving a checkpoint) is retried with the same back-off for as
+/// long as the host runs. Nothing but stopping ends a loop (or the Stop policy, that loop only), and
+/// nothing a loop meets escapes to the host.
+/// </remarks>
+internal sealed class CommerceEventDispatcher : BackgroundService
+{
+    private readonly IServiceScopeFactory _scopes;
+    private readonly ICommerceEventFeed _feed;
+    private readonly IEventStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CommerceEventDispatcherOptions _options;
+    private readonly EventHandlerRegistration[] _handlers;
+
+    public CommerceEventDispatcher(IServiceProvider services, IEnumerable<EventHandlerRegistration> handlers, CommerceEventDispatcherOptions options)
+    {
+        _scopes = services.GetRequiredService<IServiceScopeFactory>();
+        _feed = services.GetService<ICommerceEventFeed>() ?? throw new InvalidOperationException(
+            "The event dispatcher needs Commerce: call services.AddCommerce() and a store method on the builder it returns.");
+        _store = services.GetService<IEventStore>() ?? throw new InvalidOperationException(
+            "The configured store keeps no events: it registers no IEventStore, which the event dispatcher reads and saves its checkpoints through (the in-memory and PostgreSQL stores do).");
+        _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger<CommerceEventDispatcher>() ?? NullLogger.Instance;
+        _options = options.Snapshot();
+        _handlers = [.. handlers];
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Log.DispatcherStarted(_logger, _handlers.Length, string.Join(", ", _handlers.Select(h => h.Name)));
+        var loops = new List<Task>(_handlers.Length + 1);
+        foreach (var handler in _handlers)
+        {
+            loops.Add(Task.Run(() => RunHandlerAsync(handler, stoppingToken), CancellationToken.None));
+        }
+
+        // With no handler, nothing says which events have been handled: then none is purged.
+        if (_options.EventRetention is { } retention && _handlers.Length > 0)
+        {
+            loops.Add(Task.Run(() => RunPurgeAsync(retention, stoppingToken), CancellationToken.None));
+        }
+
+        return Task.WhenAll(loops);
+    }
+
+    /// <summary>The back-off before retry number <paramref name="failures"/> (from 1): base × 2^(n−1), at most the maximum.</summary>
+    internal static TimeSpan BackOff(int failures, TimeSpan baseDelay, TimeSpan maxDelay)
+    {
+        var ticks = baseDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 62));
+        return ticks >= maxDelay.Ticks ? maxDelay : TimeSpan.FromTicks((long)ticks);
+    }
+
+    private TimeSpan BackOff(int failures) => BackOff(failures, _options.RetryBaseDelay, _options.MaxRetryDelay);
+
+    private Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) => Task.Delay(delay, _time, cancellationToken);
+
+    private static bool IsStopping(Exception exception, CancellationToken stoppingToken) =>
+        exception is OperationCanceledException && stoppingToken.IsCancellationRequested;
+
+    private async Task RunHandlerAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
+    {
+        // Whatever else escapes a handler's loop (a store returning an event without a valid position, say)
+        // restarts that loop from its saved checkpoint after a back-off, rather than ending it or the host.
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                await DeliverAsync(handler, stoppingToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+            {
+                var delay = BackOff(failures);
+                Log.HandlerLoopFailed(_logger, handler.Name, delay, exception);
+                try
+                {
+                    await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>The loop of one handler; returns when the host stops or the handler is stopped by a poison event.</summary>
+    private async Task DeliverAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var cursor = await CallStoreAsync(handler, "loading the checkpoint",
+                ct => _store.LoadCheckpointAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false) ?? EventCursor.Start;
+            Log.HandlerResumed(_logger, handler.Name, cursor);
+            var saved = cursor;
+            while (true)
+            {
+                var after = cursor;
+                var page = await CallStoreAsync(handler, "reading events",
+                    ct => _feed.ReadAsync(after, _options.PageSize, ct), stoppingToken).ConfigureAwait(false);
+                if (page.Events.Count == 0)
+                {
+                    await CallStoreAsync(handler, "waiting for events", async ct =>
+                    {
+                        await _feed.WaitAsync(after, ct).ConfigureAwait(false);
+                        return true;
+                    }, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                var stopped = false;
+                var index = 0;
+                var attempts = 0;
+                var resolveFailures = 0;
+                while (index < page.Events.Count)
+                {
+                    Exception? failure = null;
+                    var scope = _scopes.CreateAsyncScope();
+                    await using (scope.ConfigureAwait(false))
+                    {
+                        ICommerceEventHandler instance;
+                        try
+                        {
+                            instance = (ICommerceEventHandler)scope.ServiceProvider.GetRequiredService(handler.HandlerType);
+                        }
+                        catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+                        {
+                            // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
+                            var delay = BackOff(++resolveFailures);
+                            Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, resolveFailures, delay, exception);
+                            await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
+                            continue;
+                        }
+
+                        resolveFailures = 0;
+                        for (; index < page.Events.Count; index++)
+                        {
+                            var @event = page.Events[index];
+                            try
+                            {
+                                await instance.HandleAsync(@event, stoppingToken).ConfigureAwait(false);
+                            }
+                            catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+                            {
+                                failure = exception;
+                                break;
+                            }
+
+                            attempts = 0;
+                            cursor = cursor.Through(@event.Position);
+                        }
+                    }
+
+                    if (failure is null)
+                    {
+                        continue;
+                    }
+
+                    var failed = page.Events[index];
+                    attempts++;
+                    if (attempts >= _options.MaxDeliveryAttempts)
+                    {
+                        if (_options.PoisonEventPolicy == PoisonEventPolicy.Stop)
+                        {
+                            Log.PoisonEventStopped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
+                            stopped = true;
+                            break;
+                        }
+
+                        Log.PoisonEventSkipped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
+                        cursor = cursor.Through(failed.Position);
+                        attempts = 0;
+                        index++;
+                        continue;
+                    }
+
+                    var retryIn = BackOff(attempts);
+                    Log.HandlerFailed(_logger, handler.Name, failed.GetType().Name, failed.Position, attempts, _options.MaxDeliveryAttempts, retryIn, failure);
+                    if (!cursor.Equals(saved))
+                    {
+                        // Keep what was handled before the failure, in case the host goes down while this event is retried.
+                        saved = await SaveAsync(handler, cursor, stoppingToken).ConfigureAwait(false);
+                    }
+
+                    await DelayAsync(retryIn, stoppingToken).ConfigureAwait(false);
+                }
+
+                if (!stopped)
+                {
+                    // Everything the page read is handled (or skipped): the page's cursor covers no more than that.
+                    cursor = cursor.Union(page.Next);
+                }
+
+                if (!cursor.Equals(saved))
+                {
+                    saved = await SaveAsync(handler, cursor, stoppingToken).ConfigureAwait(false);
+                }
+
+                if (stopped)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception exception) when (IsStopping(exception, stoppingToken))
+        {
+            // The host is stopping: what was handled since the last save is delivered again next time.
+        }
+    }
+
+    private async Task<EventCursor> SaveAsync(EventHandlerRegistration handler, EventCursor cursor, CancellationToken stoppingToken)
+    {
+        await CallStoreAsync(handler, "saving the checkpoint", async ct =>
+        {
+            await _store.SaveCheckpointAsync(handler.Name, cursor, ct).ConfigureAwait(false);
+            return true;
+        }, stoppingToken).ConfigureAwait(false);
+        return cursor;
+    }
+
+    /// <summary>Calls the store until a call succeeds or the host stops, backing off after each failure.</summary>
+    private async Task<T> CallStoreAsync<T>(EventHandlerRegistration handler, string operation, Func<CancellationToken, ValueTask<T>> call, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+            {
+                var delay = BackOff(attempt);
+                Log.StoreCallFailed(_logger, handler.Name, operation, attempt, delay, exception);
+                await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunPurgeAsync(TimeSpan retention, CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await DelayAsync(_options.PurgeInterval, stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await PurgeAsync(retention, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+                {
+                    Log.PurgeFailed(_logger, exception);
+                }
+            }
+        }
+        catch (Exception exception) when (IsStopping(exception, stoppingToken))
+        {
+            // The host is stopping.
+        }
+    }
+
+    /// <summary>Removes the events older than the retention that every handler's saved checkpoint covers.</summary>
+    private async Task PurgeAsync(TimeSpan retention, CancellationToken cancellationToken)
+    {
+        var before = _time.GetUtcNow() - retention;
+        EventCursor? upTo = null;
+        foreach (var handler in _handlers)
+        {
+            var checkpoint = await _store.LoadCheckpointAsync(handler.Name, cancellationToken).ConfigureAwait(false) ?? EventCursor.Start;
+            upTo = upTo is null ? checkpoint : upTo.Intersect(checkpoint);
+        }
+
+        if (upTo is null || upTo.IsStart)
+        {
+            Log.PurgeSkipped(_logger);
+            return;
+        }
+
+        var count = await _store.PurgeEventsAsync(before, upTo, cancellationToken).ConfigureAwait(false);
+        Log.EventsPurged(_logger, count, before, upTo);
+    }
+}

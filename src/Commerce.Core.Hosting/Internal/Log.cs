@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Logging;
+
+namespace Commerce.Events;
+
+/// <summary>Every log message of the event dispatcher, with stable event ids (11xx delivery, 12xx retention).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1101, EventName = "DispatcherStarted", Level = LogLevel.Information,
+        Message = "The event dispatcher started for {HandlerCount} handler(s): {Handlers}.")]
+    public static partial void DispatcherStarted(ILogger logger, int handlerCount, string handlers);
+
+    [LoggerMessage(EventId = 1102, EventName = "HandlerResumed", Level = LogLevel.Debug,
+        Message = "Event handler {Handler} resumes after checkpoint '{Checkpoint}'.")]
+    public static partial void HandlerResumed(ILogger logger, string handler, EventCursor checkpoint);
+
+    [LoggerMessage(EventId = 1103, EventName = "HandlerFailed", Level = LogLevel.Warning,
+        Message = "Event handler {Handler} failed on {EventType} at {Position} (attempt {Attempt} of {MaxAttempts}); retrying in {Delay}.")]
+    public static partial void HandlerFailed(ILogger logger, string handler, string eventType, EventPosition position, int attempt, int maxAttempts, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(EventId = 1104, EventName = "PoisonEventSkipped", Level = LogLevel.Error,
+        Message = "Event handler {Handler} failed {Attempts} times on {EventType} at {Position}; the event is skipped (poison event) and the handler will not see it.")]
+    public static partial void PoisonEventSkipped(ILogger logger, string handler, int attempts, string eventType, EventPosition position, Exception exception);
+
+    [LoggerMessage(EventId = 1105, EventName = "PoisonEventStopped", Level = LogLevel.Error,
+        Message = "Event handler {Handler} failed {Attempts} times on {EventType} at {Position}; the handler stops (poison event policy Stop) and its checkpoint stays before the event until the host restarts.")]
+    public static partial void PoisonEventStopped(ILogger logger, string handler, int attempts, string eventType, EventPosition position, Exception exception);
+
+    [LoggerMessage(EventId = 1106, EventName = "StoreCallFailed", Level = LogLevel.Warning,
+        Message = "Event handler {Handler}: {Operation} failed (attempt {Attempt}); retrying in {Delay}.")]
+    public static partial void StoreCallFailed(ILogger logger, string handler, string operation, int attempt, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(EventId = 1107, EventName = "HandlerNotResolved", Level = LogLevel.Error,
+        Message = "Event handler {Handler} ({HandlerType}) could not be resolved (attempt {Attempt}); retrying in {Delay}.")]
+    public static partial void HandlerNotResolved(ILogger logger, string handler, string handlerType, int attempt, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(EventId = 1108, EventName = "HandlerLoopFailed", Level = LogLevel.Error,
+        Message = "The delivery loop of event handler {Handler} failed unexpectedly; it restarts from its saved checkpoint in {Delay}.")]
+    public static partial void HandlerLoopFailed(ILogger logger, string handler, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
+        Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
+    public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);
+
+    [LoggerMessage(EventId = 1202, EventName = "PurgeSkipped", Level = LogLevel.Debug,
+        Message = "No event purged: some handler has handled none yet.")]
+    public static partial void PurgeSkipped(ILogger logger);
+
+    [LoggerMessage(EventId = 1203, EventName = "PurgeFailed", Level = LogLevel.Warning,
+        Message = "Purging the event log failed; the next purge will try again.")]
+    public static partial void PurgeFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,152 @@
+using Commerce.Events;
+using Commerce.Hosting.Tests.Support;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Commerce.Hosting.Tests.DependencyInjection;
+
+public sealed class CommerceEventDispatcherBuilderExtensionsTests
+{
+    [Fact]
+    public void A_null_builder_throws_ArgumentNullException()
+    {
+        Assert.Equal("builder", Assert.Throws<ArgumentNullException>(() => CommerceEventDispatcherBuilderExtensions.AddEventHandler<HandlerA>(null!)).ParamName);
+        Assert.Equal("builder", Assert.Throws<ArgumentNullException>(() => CommerceEventDispatcherBuilderExtensions.AddEventDispatcher(null!)).ParamName);
+    }
+
+    [Fact]
+    public void A_handler_type_registered_twice_under_its_default_name_is_refused_with_the_name()
+    {
+        var builder = new ServiceCollection().AddCommerce().AddEventHandler<HandlerA>();
+
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventHandler<HandlerA>());
+
+        Assert.Contains($"'{typeof(HandlerA).FullName}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("registered already", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Two_handlers_under_one_name_are_refused_naming_the_first()
+    {
+        var builder = new ServiceCollection().AddCommerce().AddEventHandler<HandlerA>("mail");
+        var count = builder.Services.Count;
+
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventHandler<HandlerB>("mail"));
+
+        Assert.Equal("name", error.ParamName);
+        Assert.Contains("'mail'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(typeof(HandlerA).FullName!, error.Message, StringComparison.Ordinal);
+        Assert.Equal(count, builder.Services.Count);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void An_empty_name_is_refused(string name)
+    {
+        var builder = new ServiceCollection().AddCommerce();
+        Assert.Equal("name", Assert.Throws<ArgumentException>(() => builder.AddEventHandler<HandlerA>(name)).ParamName);
+    }
+
+    [Fact]
+    public async Task One_handler_type_may_be_registered_under_two_names_each_with_its_own_checkpoint()
+    {
+        var store = new FakeEventStore();
+        store.Append(new WalletCharged(new UserId(1), new Money(5), new Money(5), ObservedTimeProvider.Origin));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>("one").AddEventHandler<HandlerA>("two"));
+
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint("one"), store.End) && Equals(store.Checkpoint("two"), store.End));
+
+        Assert.Equal(2, host.A.Calls.Count);
+    }
+
+    [Fact]
+    public void A_handler_is_registered_as_scoped_unless_the_host_registered_it()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<HandlerB>();
+        services.AddCommerce().AddEventHandler<ScopedHandler>().AddEventHandler<HandlerB>();
+
+        Assert.Equal(ServiceLifetime.Scoped, services.Single(d => d.ServiceType == typeof(ScopedHandler)).Lifetime);
+        Assert.Equal(ServiceLifetime.Singleton, services.Single(d => d.ServiceType == typeof(HandlerB)).Lifetime);
+    }
+
+    [Fact]
+    public void Invalid_options_are_refused_at_registration_listing_every_problem_and_registering_nothing()
+    {
+        var builder = new ServiceCollection().AddCommerce();
+        var count = builder.Services.Count;
+
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o =>
+        {
+            o.PageSize = 1001;
+            o.MaxDeliveryAttempts = 0;
+            o.PoisonEventPolicy = (PoisonEventPolicy)7;
+            o.RetryBaseDelay = TimeSpan.Zero;
+            o.EventRetention = TimeSpan.FromSeconds(-1);
+            o.PurgeInterval = TimeSpan.FromDays(2);
+        }));
+
+        foreach (var name in new[] { "PageSize", "MaxDeliveryAttempts", "PoisonEventPolicy", "RetryBaseDelay", "EventRetention", "PurgeInterval" })
+        {
+            Assert.Contains(name, error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(count, builder.Services.Count);
+    }
+
+    [Fact]
+    public void A_max_retry_delay_below_the_base_is_refused()
+    {
+        var builder = new ServiceCollection().AddCommerce();
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o =>
+        {
+            o.RetryBaseDelay = TimeSpan.FromSeconds(10);
+            o.MaxRetryDelay = TimeSpan.FromSeconds(5);
+        }));
+        Assert.Contains("MaxRetryDelay", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_defaults_are_the_documented_ones()
+    {
+        var options = new CommerceEventDispatcherOptions();
+        Assert.Equal(100, options.PageSize);
+        Assert.Equal(10, options.MaxDeliveryAttempts);
+        Assert.Equal(PoisonEventPolicy.Skip, options.PoisonEventPolicy);
+        Assert.Equal(TimeSpan.FromSeconds(1), options.RetryBaseDelay);
+        Assert.Equal(TimeSpan.FromMinutes(1), options.MaxRetryDelay);
+        Assert.Equal(TimeSpan.FromDays(7), options.EventRetention);
+        Assert.Equal(TimeSpan.FromHours(1), options.PurgeInterval);
+    }
+
+    [Fact]
+    public void Calling_AddEventDispatcher_again_registers_one_dispatcher_and_applies_further_configuration()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IEventStore>(new FakeEventStore());
+        services.AddCommerce()
+            .AddEventDispatcher(o => o.PageSize = 7)
+            .AddEventDispatcher(o => o.MaxDeliveryAttempts = 3);
+
+        using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        Assert.IsType<CommerceEventDispatcher>(Assert.Single(provider.GetServices<IHostedService>()));
+        var options = provider.GetRequiredService<CommerceEventDispatcherOptions>();
+        Assert.Equal(7, options.PageSize);
+        Assert.Equal(3, options.MaxDeliveryAttempts);
+    }
+
+    [Fact]
+    public void The_dispatcher_refuses_to_start_without_an_event_store_saying_so()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().AddEventHandler<ScopedHandler>().AddEventDispatcher();
+        services.AddSingleton<ScopeLog>();
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetServices<IHostedService>().ToList());
+        Assert.Contains("IEventStore", error.Message, StringComparison.Ordinal);
+    }
+}

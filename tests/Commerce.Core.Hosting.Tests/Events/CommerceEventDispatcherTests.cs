@@ -1,0 +1,372 @@
+using Commerce.Events;
+using Commerce.Hosting.Tests.Support;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Commerce.Hosting.Tests.Events;
+
+public sealed class CommerceEventDispatcherTests
+{
+    private static readonly string A = typeof(HandlerA).FullName!;
+    private static readonly string B = typeof(HandlerB).FullName!;
+
+    /// <summary>A charge of user <paramref name="user"/>, committed <paramref name="minute"/> minutes after the clock's origin.</summary>
+    private static WalletCharged Charged(long user, int minute) =>
+        new(new UserId(user), new Money(100), new Money(100 * minute), ObservedTimeProvider.Origin.AddMinutes(minute));
+
+    /// <summary><paramref name="count"/> charges spread over five users (and so over the stripes), one a minute.</summary>
+    private static CommerceEvent[] Charges(int count, int firstMinute = 1) =>
+        [.. Enumerable.Range(firstMinute, count).Select(minute => Charged(minute % 5 + 1, minute))];
+
+    private static EventCursor Through(IEnumerable<CommerceEvent> events) =>
+        events.Aggregate(EventCursor.Start, (cursor, e) => cursor.Through(e.Position));
+
+    [Fact]
+    public async Task A_handler_gets_every_event_in_order_and_its_checkpoint_is_saved_after_each_page()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(25));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.PageSize = 10);
+
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        Assert.Equal(events, host.A.Calls);
+        Assert.Equal([Through(events.Take(10)), Through(events.Take(20)), Through(events)], store.Saves.Select(s => s.Cursor));
+        Assert.True(events.GroupBy(e => e.Stream).Count() > 1);
+    }
+
+    [Fact]
+    public async Task With_nothing_new_the_dispatcher_waits_on_the_feed_instead_of_polling_and_delivers_what_comes_next()
+    {
+        var store = new FakeEventStore();
+        var first = store.Append(Charges(3));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        await store.Until(() => store.Waiting == 1);
+        Assert.Equal(2, store.Reads); // the page of three, then the empty read that led to the wait
+
+        var next = store.Append(Charged(9, 10));
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        Assert.Equal([.. first, .. next], host.A.Calls);
+    }
+
+    [Fact]
+    public async Task A_restarted_dispatcher_resumes_after_the_saved_checkpoint_without_gap_or_repeat()
+    {
+        var store = new FakeEventStore();
+        var before = store.Append(Charges(5));
+        await using (var first = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>()))
+        {
+            await first.StartAsync();
+            await store.Until(() => Equals(store.Checkpoint(A), store.End));
+            Assert.Equal(before, first.A.Calls);
+        }
+
+        var after = store.Append(Charges(3, firstMinute: 20));
+        await using var second = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await second.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        Assert.Equal(after, second.A.Calls);
+    }
+
+    [Fact]
+    public async Task A_handler_starts_after_a_checkpoint_saved_before()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(6));
+        await store.SaveCheckpointAsync("mine", Through(events.Take(4)));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>("mine"));
+
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint("mine"), store.End));
+
+        Assert.Equal(events.Skip(4), host.A.Calls);
+    }
+
+    [Fact]
+    public async Task A_failing_handler_is_retried_with_doubling_back_off_while_another_handler_goes_on()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(4));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>().AddEventHandler<HandlerB>(),
+            o => o.MaxRetryDelay = TimeSpan.FromSeconds(3));
+        var failure = new InvalidOperationException("boom");
+        host.A.Behavior = (e, attempt, _) => e == events[1] && attempt <= 3 ? throw failure : ValueTask.CompletedTask;
+        await host.StartAsync();
+
+        // A waits to retry its second event; B has every event meanwhile.
+        var first = await host.Time.NextTimerAsync();
+        await store.Until(() => Equals(store.Checkpoint(B), store.End));
+        Assert.Equal(events, host.B.Calls);
+        Assert.Equal([events[0], events[1]], host.A.Calls);
+        Assert.Equal(Through(events.Take(1)), store.Checkpoint(A)); // the progress before the failure is kept
+
+        host.Time.Fake.Advance(first);
+        var second = await host.Time.AdvanceToNextTimerAsync();
+        var third = await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        Assert.Equal([TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3)], [first, second, third]);
+        Assert.Equal([events[0], events[1], events[1], events[1], events[1], events[2], events[3]], host.A.Calls);
+        var warnings = host.Logs.WithId(1103);
+        Assert.Equal(3, warnings.Count);
+        Assert.All(warnings, w => Assert.Equal(LogLevel.Warning, w.Level));
+        Assert.All(warnings, w => Assert.Same(failure, w.Exception));
+        Assert.Empty(host.Logs.WithId(1104));
+    }
+
+    [Fact]
+    public async Task A_poison_event_is_logged_as_an_error_and_skipped_after_the_last_attempt()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(4));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.MaxDeliveryAttempts = 3);
+        var failure = new InvalidOperationException("poison");
+        host.A.Behavior = (e, _, _) => e == events[1] ? throw failure : ValueTask.CompletedTask;
+        await host.StartAsync();
+
+        await host.Time.AdvanceToNextTimerAsync();
+        await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        Assert.Equal([events[0], events[1], events[1], events[1], events[2], events[3]], host.A.Calls);
+        var poison = Assert.Single(host.Logs.WithId(1104));
+        Assert.Equal(LogLevel.Error, poison.Level);
+        Assert.Same(failure, poison.Exception);
+        Assert.Contains(events[1].Position.ToString(), poison.Message, StringComparison.Ordinal);
+        Assert.Contains(A, poison.Message, StringComparison.Ordinal);
+        Assert.Equal(2, host.Logs.WithId(1103).Count);
+    }
+
+    [Fact]
+    public async Task Under_the_Stop_policy_a_poison_event_stops_its_handler_only_and_keeps_its_checkpoint_before_the_event()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>().AddEventHandler<HandlerB>(), o =>
+        {
+            o.MaxDeliveryAttempts = 2;
+            o.PoisonEventPolicy = PoisonEventPolicy.Stop;
+        });
+        host.A.Behavior = (e, _, _) => e == events[1] ? throw new InvalidOperationException("poison") : ValueTask.CompletedTask;
+        await host.StartAsync();
+
+        await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => host.Logs.WithId(1105).Count == 1);
+        Assert.Equal(LogLevel.Error, host.Logs.WithId(1105)[0].Level);
+        Assert.Equal(Through(events.Take(1)), store.Checkpoint(A));
+
+        var later = store.Append(Charged(7, 30));
+        await store.Until(() => Equals(store.Checkpoint(B), store.End));
+        Assert.Equal([.. events, .. later], host.B.Calls);
+        Assert.Equal([events[0], events[1], events[1]], host.A.Calls);
+        Assert.Equal(Through(events.Take(1)), store.Checkpoint(A));
+    }
+
+    [Fact]
+    public async Task Store_failures_are_retried_with_back_off_and_nothing_is_delivered_twice()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        int loads = 0, reads = 0, saves = 0;
+        store.Fault = operation => operation switch
+        {
+            "load" when ++loads == 1 => new InvalidOperationException("load failed"),
+            "read" when ++reads <= 2 => new StoreUnavailableException("read failed"),
+            "save" when ++saves == 1 => new StoreUnavailableException("save failed"),
+            _ => null,
+        };
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        var dues = new List<TimeSpan>();
+        for (var i = 0; i < 4; i++)
+        {
+            dues.Add(await host.Time.AdvanceToNextTimerAsync());
+        }
+
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        Assert.Equal([TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1)], dues);
+        Assert.Equal(events, host.A.Calls);
+        Assert.Equal(4, host.Logs.WithId(1106).Count);
+        Assert.False(host.Dispatcher.ExecuteTask!.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_failing_wait_is_retried_too()
+    {
+        var store = new FakeEventStore();
+        var waits = 0;
+        store.Fault = operation => operation == "wait" && ++waits == 1 ? new StoreUnavailableException("wait failed") : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => store.Waiting == 1);
+        var events = store.Append(Charges(2));
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        Assert.Equal(events, host.A.Calls);
+    }
+
+    [Fact]
+    public async Task An_unexpected_failure_of_a_loop_restarts_it_from_the_saved_checkpoint_after_a_back_off()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        var tampered = 0;
+        store.Tamper = page => ++tampered == 1
+            ? page with { Events = [page.Events[0] with { Position = default }] } // a position no store gives
+            : page;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        var failure = Assert.Single(host.Logs.WithId(1108));
+        Assert.Equal(LogLevel.Error, failure.Level);
+        Assert.IsType<ArgumentOutOfRangeException>(failure.Exception);
+        Assert.Equal([events[0] with { Position = default }, .. events], host.A.Calls);
+        Assert.False(host.Dispatcher.ExecuteTask!.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_handler_that_cannot_be_resolved_is_tried_again_after_a_back_off_without_spending_delivery_attempts()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(new ConstructionFailures(2));
+            b.AddEventHandler<UnresolvableHandler>();
+        }, o => o.MaxDeliveryAttempts = 1);
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        Assert.Equal(TimeSpan.FromSeconds(2), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(typeof(UnresolvableHandler).FullName!), store.End));
+
+        Assert.Equal(events, host.Services.GetRequiredService<ScopeLog>().Entries.Select(e => e.Event));
+        Assert.Equal(2, host.Logs.WithId(1107).Count);
+        Assert.All(host.Logs.WithId(1107), e => Assert.Equal(LogLevel.Error, e.Level));
+        Assert.Empty(host.Logs.WithId(1104));
+    }
+
+    [Fact]
+    public async Task The_handler_is_resolved_in_a_new_scope_for_each_page_by_default()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(5));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<ScopedHandler>(), o => o.PageSize = 2);
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(typeof(ScopedHandler).FullName!), store.End));
+
+        var entries = host.Services.GetRequiredService<ScopeLog>().Entries;
+        Assert.Equal(events, entries.Select(e => e.Event));
+        Assert.Equal([2, 2, 1], entries.GroupBy(e => e.Instance).Select(g => g.Count()));
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_cancels_a_handler_call_and_ends_the_dispatcher_cleanly()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        host.A.Behavior = async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct);
+        await host.StartAsync();
+        await store.Until(() => host.A.Calls.Count == 1);
+
+        await host.StopAsync();
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Null(store.Checkpoint(A));
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_during_a_back_off_ends_the_dispatcher_cleanly()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(1));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        host.A.Behavior = (_, _, _) => throw new InvalidOperationException("boom");
+        await host.StartAsync();
+        await host.Time.NextTimerAsync();
+
+        await host.StopAsync();
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task The_purge_removes_what_every_handler_has_handled_and_is_older_than_the_retention()
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5,1:3"));
+        await store.SaveCheckpointAsync(B, EventCursor.Parse("0:2,1:7,2:1"));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>().AddEventHandler<HandlerB>(), o =>
+        {
+            o.EventRetention = TimeSpan.FromDays(7);
+            o.PurgeInterval = TimeSpan.FromMinutes(30);
+        });
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromMinutes(30), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => store.Purges.Count == 1);
+
+        var purge = store.Purges[0];
+        Assert.Equal(ObservedTimeProvider.Origin + TimeSpan.FromMinutes(30) - TimeSpan.FromDays(7), purge.Before);
+        Assert.Equal(EventCursor.Parse("0:2,1:3"), purge.UpTo);
+
+        Assert.Equal(TimeSpan.FromMinutes(30), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => store.Purges.Count == 2);
+    }
+
+    [Fact]
+    public async Task Nothing_is_purged_while_a_handler_has_handled_nothing()
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>().AddEventHandler<HandlerB>(), o =>
+            o.EventRetention = TimeSpan.FromDays(1));
+        await host.StartAsync();
+
+        await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => host.Logs.WithId(1202).Count == 1);
+
+        Assert.Empty(store.Purges);
+    }
+
+    [Fact]
+    public async Task A_failed_purge_is_logged_and_tried_again_at_the_next_interval()
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        var purges = 0;
+        store.Fault = operation => operation == "purge" && ++purges == 1 ? new StoreUnavailableException("purge failed") : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.EventRetention = TimeSpan.FromDays(1));
+        await host.StartAsync();
+
+        await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => host.Logs.WithId(1203).Count == 1);
+        Assert.Equal(LogLevel.Warning, host.Logs.WithId(1203)[0].Level);
+
+        await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => store.Purges.Count == 1);
+        Assert.Equal(EventCursor.Parse("0:5"), store.Purges[0].UpTo);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(3, 4)]
+    [InlineData(4, 8)]
+    [InlineData(5, 10)]
+    [InlineData(1000, 10)]
+    public void The_back_off_doubles_from_the_base_up_to_the_maximum(int failures, int expectedSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), CommerceEventDispatcher.BackOff(failures, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)));
+}

@@ -1,0 +1,76 @@
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Commerce.Hosting.Tests.Support;
+
+/// <summary>
+/// A service provider with Commerce, the fake store, the observed clock, captured logs and the event
+/// dispatcher (retention off unless configured), whose hosted service a test starts and stops.
+/// </summary>
+internal sealed class DispatcherHost : IAsyncDisposable
+{
+    private bool _started;
+
+    public DispatcherHost(FakeEventStore store, Action<ICommerceBuilder> handlers, Action<CommerceEventDispatcherOptions>? configure = null, ObservedTimeProvider? time = null)
+    {
+        Store = store;
+        Time = time ?? new ObservedTimeProvider();
+        Logs = new LogCapture(store.Changed);
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs));
+        services.AddSingleton<TimeProvider>(Time);
+        services.AddSingleton<IEventStore>(store);
+        services.AddSingleton(store);
+        services.AddSingleton<HandlerA>();
+        services.AddSingleton<HandlerB>();
+        services.AddSingleton<ScopeLog>();
+        var builder = services.AddCommerce();
+        handlers(builder);
+        builder.AddEventDispatcher(options =>
+        {
+            options.EventRetention = null;
+            options.RetryBaseDelay = TimeSpan.FromSeconds(1);
+            options.MaxRetryDelay = TimeSpan.FromMinutes(1);
+            configure?.Invoke(options);
+        });
+        Services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        Dispatcher = (BackgroundService)Services.GetServices<IHostedService>().Single();
+    }
+
+    public FakeEventStore Store { get; }
+
+    public ObservedTimeProvider Time { get; }
+
+    public LogCapture Logs { get; }
+
+    public ServiceProvider Services { get; }
+
+    public BackgroundService Dispatcher { get; }
+
+    public HandlerA A => Services.GetRequiredService<HandlerA>();
+
+    public HandlerB B => Services.GetRequiredService<HandlerB>();
+
+    public async Task StartAsync()
+    {
+        _started = true;
+        await Dispatcher.StartAsync(CancellationToken.None);
+    }
+
+    public async Task StopAsync()
+    {
+        if (_started)
+        {
+            _started = false;
+            await Dispatcher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await Services.DisposeAsync();
+    }
+}
