@@ -32,13 +32,20 @@ internal static class Soak
     {
         var hand = args.Length > 0 && args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase);
         var kind = StoreKind.LockFree;
+        var publishEvents = true;
+        if (args.Length == 5 && args[4].Equals("no-events", StringComparison.OrdinalIgnoreCase))
+        {
+            publishEvents = false;
+            args = args[..4];
+        }
+
         if (args.Length != 4
             || (!hand && !Enum.TryParse(args[0], ignoreCase: true, out kind))
             || !Enum.TryParse<Contention>(args[1], ignoreCase: true, out var workload)
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten> <Low|HotProduct|HotWallet> <workers> <seconds>");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events]");
             return 2;
         }
 
@@ -51,7 +58,7 @@ internal static class Soak
             users[w] = Requests.Users(200 + w, ring);
         }
 
-        using var shop = hand ? null : new Shop(kind);
+        using var shop = hand ? null : new Shop(kind, configure: o => o.PublishEvents = publishEvents);
         var handShop = hand ? HandWrittenShop.Seeded(TimeProvider.System) : null;
 
         var hotUser = new UserId(1);
@@ -107,7 +114,7 @@ internal static class Soak
         var operations = counts.Sum();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
         Console.WriteLine(
-            $"{args[0]} {workload} workers={workers}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
+            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
             $"{clock.Elapsed.TotalNanoseconds / operations * workers:N0} ns per op per worker, {(double)allocated / operations:N0} B/op, " +
             $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
             $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
