@@ -6,10 +6,10 @@
 // events, numbered after the stripe's count. The CAS publishes the events atomically with the writes
 // they report, and two commits on one stripe are ordered by that stripe's cell, so numbers have no gaps.
 //
-// A stripe's state holds only the events of the commit that installed it (Latest). Before a commit
+// A stripe's state holds only the events of the commit that installed it (its latest). Before a commit
 // builds the next state, it copies those into the stripe's append-only log (they are committed, so every
-// copier writes the same references): in every state, events 1 … Count − |Latest| are in the log (or
-// purged), and the rest are Latest. This is the pattern of a wallet's ledger (see WalletState).
+// copier writes the same references): in every state, events 1 … Count − LatestCount are in the log (or
+// purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletState).
 //
 // Appending is commutative: if a commit fails only because a stripe it appends to moved on (every other
 // cell still holds what it expected), the store rebuilds the stripe updates and tries again, so commits on
@@ -25,16 +25,41 @@ namespace Commerce.InMemory;
 /// The state of a stripe's cell: how many events the stripe has committed, the events the commit that
 /// wrote this state appended (numbered up to <see cref="Count"/>), and the stripe's log of older ones.
 /// </summary>
-internal sealed class EventStripeState(long count, CommerceEvent[] latest, EventLog log)
+internal sealed class EventStripeState
 {
-    /// <summary>The number of the stripe's last committed event (0: none).</summary>
-    public long Count { get; } = count;
+    // The commit's events: one event itself (the common case: an order, a charge), or an array of several.
+    private readonly object? _latest;
 
-    /// <summary>The events of the commit that wrote this state, numbered <c>Count − Latest.Length + 1</c> … <c>Count</c>.</summary>
-    public CommerceEvent[] Latest { get; } = latest;
+    public EventStripeState(long count, CommerceEvent[] latest, EventLog log)
+        : this(count, latest.Length == 1 ? latest[0] : latest.Length == 0 ? null : latest, log)
+    {
+    }
+
+    public EventStripeState(long count, CommerceEvent latest, EventLog log)
+        : this(count, (object)latest, log)
+    {
+    }
+
+    private EventStripeState(long count, object? latest, EventLog log)
+    {
+        Count = count;
+        _latest = latest;
+        Log = log;
+    }
+
+    /// <summary>The number of the stripe's last committed event (0: none).</summary>
+    public long Count { get; }
+
+    /// <summary>How many events the commit that wrote this state published here, numbered <c>Count − LatestCount + 1</c> … <c>Count</c>.</summary>
+    public int LatestCount => _latest switch
+    {
+        null => 0,
+        CommerceEvent => 1,
+        _ => ((CommerceEvent[])_latest).Length,
+    };
 
     /// <summary>The stripe's log, shared by all its states.</summary>
-    public EventLog Log { get; } = log;
+    public EventLog Log { get; }
 
     /// <summary>
     /// Event <paramref name="sequence"/> as of this state, or <see langword="null"/> if it is beyond
@@ -47,18 +72,33 @@ internal sealed class EventStripeState(long count, CommerceEvent[] latest, Event
             return null;
         }
 
-        var first = Count - Latest.Length + 1;
-        return sequence >= first ? Latest[sequence - first] : Log.Entry(sequence);
+        var first = Count - LatestCount + 1;
+        return sequence >= first ? LatestAt((int)(sequence - first)) : Log.Entry(sequence);
     }
 
-    /// <summary>Stores <see cref="Latest"/> in the log (idempotent): done before any state replaces this one.</summary>
+    /// <summary>Stores the commit's events in the log (idempotent): done before any state replaces this one.</summary>
     public void CopyForward()
     {
-        foreach (var committed in Latest)
+        switch (_latest)
         {
-            Log.Store(committed);
+            case null:
+                break;
+            case CommerceEvent single:
+                Log.Store(Count, single);
+                break;
+            default:
+                var many = (CommerceEvent[])_latest;
+                var sequence = Count - many.Length;
+                foreach (var committed in many)
+                {
+                    Log.Store(++sequence, committed);
+                }
+
+                break;
         }
     }
+
+    private CommerceEvent LatestAt(int index) => _latest as CommerceEvent ?? ((CommerceEvent[])_latest!)[index];
 }
 
 /// <summary>
@@ -90,10 +130,9 @@ internal sealed class EventLog
         return leaves is null ? null : Volatile.Read(ref leaves[leaf]);
     }
 
-    /// <summary>Stores a committed event at its position's number (idempotent); nothing if it was purged.</summary>
-    public void Store(CommerceEvent committed)
+    /// <summary>Stores a committed event at its number in the stripe (idempotent); nothing if it was purged.</summary>
+    public void Store(long sequence, CommerceEvent committed)
     {
-        var sequence = committed.Position.Sequence;
         if (sequence <= PurgedThrough)
         {
             return;
@@ -284,13 +323,24 @@ internal sealed class EventStripes
             var cell = _cells[stripe];
             var current = (EventStripeState)MultiWordCas.Read(cell);
             current.CopyForward();
+            if (count == 1)
+            {
+                // Kept as published (no position): a reader sets it on the copy it returns, so that the
+                // commit path allocates no second event.
+                updates[next++] = new CellUpdate(cell, current, new EventStripeState(current.Count + 1, events[i], current.Log));
+                continue;
+            }
+
             var appended = new CommerceEvent[count];
             var sequence = current.Count;
             for (int j = i, k = 0; j < events.Count; j++)
             {
                 if (stripes[j] == stripe)
                 {
-                    appended[k++] = events[j] with { Position = new EventPosition(stripe, ++sequence) };
+                    // Kept as published (no position): a reader sets it on the copy it returns, so that the
+                    // commit path allocates no second event.
+                    appended[k++] = events[j];
+                    sequence++;
                 }
             }
 
@@ -372,14 +422,24 @@ internal sealed class EventStripes
         }
 
         var events = new List<CommerceEvent>(Math.Min(limit, Math.Max(heads.Count, 16)));
-        var next = after;
+        var read = new long[_cells.Length];
         while (events.Count < limit && heads.TryDequeue(out var taken, out _))
         {
-            events.Add(taken.Event);
-            next = next.Through(taken.Event.Position);
+            var position = new EventPosition(taken.Stripe, sequences[taken.Stripe]);
+            events.Add(taken.Event with { Position = position });
+            read[taken.Stripe] = position.Sequence;
             if (NextOf(states[taken.Stripe], taken.Stripe, ref sequences[taken.Stripe]) is { } head)
             {
                 heads.Enqueue((taken.Stripe, head), (head.At, taken.Stripe));
+            }
+        }
+
+        var next = after;
+        for (var stripe = 0; stripe < read.Length; stripe++)
+        {
+            if (read[stripe] > 0)
+            {
+                next = next.Through(new EventPosition(stripe, read[stripe]));
             }
         }
 
