@@ -46,6 +46,7 @@ internal sealed class FaultSimulation
     private readonly ServiceProvider _provider;
     private readonly InMemoryCommerceStore _store;
     private readonly IWalletService _wallets;
+    private readonly Events.ICommerceEventFeed _feed;
     private readonly IOrderService _orders;
     private readonly ICartService _carts;
     private readonly ICatalogService _catalog;
@@ -73,6 +74,7 @@ internal sealed class FaultSimulation
         _provider = services.BuildServiceProvider();
         _store = (InMemoryCommerceStore)_provider.GetRequiredService<Storage.ICommerceStore>();
         _wallets = _provider.GetRequiredService<IWalletService>();
+        _feed = _provider.GetRequiredService<Events.ICommerceEventFeed>();
         _orders = _provider.GetRequiredService<IOrderService>();
         _carts = _provider.GetRequiredService<ICartService>();
         _catalog = _provider.GetRequiredService<ICatalogService>();
@@ -233,6 +235,7 @@ internal sealed class FaultSimulation
         _checks++;
         long charged = 0, paid = 0, refunded = 0, balances = 0;
         var liveUnits = new long[Products + 1];
+        var events = EventAudit.ReadAsync(_feed, Expect).GetAwaiter().GetResult();
         foreach (var client in _clients)
         {
             // The ledger: gapless, each entry's balance after follows from the one before, the last is the balance.
@@ -251,6 +254,7 @@ internal sealed class FaultSimulation
             var balance = Wait(_wallets.GetBalanceAsync(client.User));
             var (clientCharged, clientPaid, clientRefunded) = LedgerAudit.Check(
                 client.User, ledger, balance, client.Charges, client.Live, client.Cancelled, Expect);
+            events.CheckUser(client.User, ledger, Expect);
             balances += balance.Amount;
             charged += clientCharged;
             paid += clientPaid;
@@ -290,6 +294,7 @@ internal sealed class FaultSimulation
         for (var p = 1; p <= Products; p++)
         {
             var stock = Ok(Wait(_catalog.GetProductAsync(new ProductId(p)))).Stock;
+            events.CheckProduct(new ProductId(p), stock, Expect);
             Expect(stock + liveUnits[p] == InitialStock + _restocked[p], $"product {p}: {stock} on hand + {liveUnits[p]} sold ≠ {InitialStock} + {_restocked[p]} restocked");
             var sold = popular.FirstOrDefault(x => x.ProductId.Value == p)?.QuantitySold ?? 0;
             Expect(sold == liveUnits[p], $"product {p}: the ranking says {sold} sold, the standing orders hold {liveUnits[p]}");
