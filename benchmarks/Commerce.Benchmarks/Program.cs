@@ -78,8 +78,8 @@ IConfig config = DefaultConfig.Instance.AddJob(Job.Default.WithGcServer(!worksta
 // The PostgreSQL benchmark needs a server (COMMERCE_POSTGRES); without one it is left out, not failed.
 if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMMERCE_POSTGRES")))
 {
-    Console.WriteLine("COMMERCE_POSTGRES is not set: PostgresOrderBenchmarks are left out (see benchmarks/POSTGRES.md).");
-    config = config.AddFilter(new SimpleFilter(b => b.Descriptor.Type != typeof(PostgresOrderBenchmarks)));
+    Console.WriteLine("COMMERCE_POSTGRES is not set: the PostgreSQL benchmarks are left out (see benchmarks/POSTGRES.md).");
+    config = config.AddFilter(new SimpleFilter(b => b.Descriptor.Type != typeof(PostgresOrderBenchmarks) && b.Descriptor.Type != typeof(PostgresEventBenchmarks)));
 }
 
 // `--pgbench` adds pgbench's TPC-B figure (16 clients, defaults of the `pgbench` command) after the

@@ -52,10 +52,11 @@ internal static class BenchDatabase
     /// </summary>
     /// <param name="connectionString">The server.</param>
     /// <param name="groupCommit">Whether the store groups concurrent commits (<see cref="PostgresStoreOptions.GroupCommit"/>).</param>
-    public static (ServiceProvider Services, CountingStore Counter) CreateServices(string connectionString, bool groupCommit = false)
+    /// <param name="configure">Changes the library's options (for example turns events off).</param>
+    public static (ServiceProvider Services, CountingStore Counter) CreateServices(string connectionString, bool groupCommit = false, Action<CommerceOptions>? configure = null)
     {
         var services = new ServiceCollection();
-        services.AddCommerce().UsePostgresStore(o =>
+        services.AddCommerce(configure).UsePostgresStore(o =>
         {
             o.ConnectionString = connectionString;
             o.Schema = Schema;
