@@ -34,8 +34,11 @@ if (args is ["pgbench", .. var pgbenchArgs])
     return PgBench.Run(pgbenchArgs);
 }
 
-if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1)
+if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 2)
 {
+    // `--types` adds which types the placed orders' bytes went to (sampled by the runtime's allocation ticks).
+    using var sampler = allocationArgs.Contains("--types") ? new AllocationSampler() : null;
+    allocationArgs = [.. allocationArgs.Where(a => a is not "--types")];
     // Bytes allocated per operation on this thread, after a warm-up (not a timing), on the lock-free
     // store unless a store is named (`allocations GlobalLock`).
     // A fixed clock: every sale lands in one ranking bucket, so new sales cells do not blur the figure.
@@ -49,6 +52,7 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1
         Sync.Wait(shop.Wallets.GetBalanceAsync(users[i & 4095]));
     }
 
+    sampler?.Recording = true;
     var before = GC.GetAllocatedBytesForCurrentThread();
     for (var i = 0; i < 100_000; i++)
     {
@@ -56,6 +60,7 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1
     }
 
     var order = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
+    sampler?.Recording = false;
     before = GC.GetAllocatedBytesForCurrentThread();
     for (var i = 0; i < 100_000; i++)
     {
@@ -64,6 +69,7 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 1
 
     var balance = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
     Console.WriteLine($"{(allocationArgs.Length == 0 ? "" : kind + ": ")}bytes per order: {order:F1}; per balance query: {balance:F1}");
+    sampler?.Print(100_000);
     return 0;
 }
 
