@@ -63,8 +63,8 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
 
-    /// <summary>A test seam: called when the server refuses a session's connection for now, before the refusal is reported.</summary>
-    internal Func<PostgresException, Task>? OnConnectionRefused { get; set; }
+    /// <summary>A test seam: called when a session's (or the group committer's) connection is refused for now, before the refusal is reported.</summary>
+    internal Func<Exception, Task>? OnConnectionRefused { get; set; }
 
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {

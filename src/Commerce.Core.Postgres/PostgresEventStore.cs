@@ -209,14 +209,14 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         }
     }
 
-    /// <summary>A pooled connection; a server that refuses it for now is <see cref="StoreUnavailableException"/>.</summary>
+    /// <summary>A pooled connection; one refused for now (<see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>.</summary>
     private async ValueTask<NpgsqlConnection> OpenAsync(string operation, CancellationToken cancellationToken)
     {
         try
         {
             return await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+        catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
         {
             throw PostgresOutcome.Unavailable(operation, e);
         }

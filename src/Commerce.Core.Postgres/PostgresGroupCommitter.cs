@@ -346,8 +346,23 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         group.Clear();
     }
 
-    private async ValueTask<NpgsqlConnection> ConnectionAsync() =>
-        _connection ??= await _store.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+    /// <summary>The committer's connection; one refused for now (<see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>, which every member of the group gets.</summary>
+    private async ValueTask<NpgsqlConnection> ConnectionAsync()
+    {
+        try
+        {
+            return _connection ??= await _store.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
+        {
+            if (_store.OnConnectionRefused is { } hook)
+            {
+                await hook(e).ConfigureAwait(false);
+            }
+
+            throw PostgresOutcome.Unavailable("a group commit's connection", e);
+        }
+    }
 
     private async ValueTask DropConnectionAsync()
     {

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Commerce.Storage;
 using Npgsql;
 using NpgsqlTypes;
@@ -31,9 +32,22 @@ internal static class PostgresOutcome
         e is PostgresException { SqlState: var state } && (state.StartsWith("53", StringComparison.Ordinal)
             || state is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow);
 
+    /// <summary>
+    /// A connection could not be had for now, though nothing is wrong with the request: the server refused
+    /// it for now (<see cref="IsRefusedForNow"/>); the client's own pool had none free within its
+    /// <c>Timeout</c> (every connection of <c>Maximum Pool Size</c> in use); or the server did not answer the
+    /// connection attempt in time or refused it at the socket (down, restarting). Only for a failure to
+    /// open a connection: nothing was sent on it, so nothing applied. A wrong password, an unknown database
+    /// or a bad certificate are not refusals for now: retrying cannot help.
+    /// </summary>
+    public static bool IsOpenRefusedForNow(Exception e) =>
+        IsRefusedForNow(e) || (e is NpgsqlException and not PostgresException && e.InnerException is TimeoutException or SocketException);
+
     /// <summary>The exception that tells the services to retry later: nothing of <paramref name="operation"/> applied.</summary>
     public static StoreUnavailableException Unavailable(string operation, Exception refusal) =>
-        new($"PostgreSQL refused {operation} for now ({(refusal as PostgresException)?.SqlState}: {refusal.Message}); nothing was applied.", refusal);
+        refusal is PostgresException { SqlState: var state }
+            ? new($"PostgreSQL refused {operation} for now ({state}: {refusal.Message}); nothing was applied.", refusal)
+            : new($"No connection to PostgreSQL for {operation} for now ({refusal.Message}); nothing was applied.", refusal);
 
     /// <summary>The connection broke (an I/O error, a terminated backend), as opposed to a statement the server rejected.</summary>
     public static bool IsConnectionFailure(Exception e) =>

@@ -294,8 +294,9 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     }
 
     /// <summary>
-    /// The session's connection, opened on first use. A server that refuses it for now (too many
-    /// connections, shutting down, starting up) is <see cref="StoreUnavailableException"/>: nothing was sent.
+    /// The session's connection, opened on first use. A connection refused for now (too many connections,
+    /// a server shutting down or starting up, a client pool with none free: see
+    /// <see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>: nothing was sent.
     /// </summary>
     private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken)
     {
@@ -305,7 +306,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 _connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
+            catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
             {
                 if (store.OnConnectionRefused is { } hook)
                 {

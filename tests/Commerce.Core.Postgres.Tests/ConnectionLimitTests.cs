@@ -35,6 +35,81 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         Assert.False(PostgresOutcome.IsRefusedForNow(new IOException("broken")));
     }
 
+    [Fact]
+    public void A_connection_the_clients_pool_or_the_network_cannot_give_now_is_a_refusal_for_now_and_a_bad_login_is_not()
+    {
+        // What Npgsql throws when its pool has no connection free within Timeout, or a connection attempt times out or is refused.
+        Assert.True(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("The connection pool has been exhausted", new TimeoutException())));
+        Assert.True(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("Failed to connect", new System.Net.Sockets.SocketException(111))));
+        Assert.True(PostgresOutcome.IsOpenRefusedForNow(new PostgresException("refused", "FATAL", "FATAL", "53300")));
+        Assert.False(PostgresOutcome.IsOpenRefusedForNow(new PostgresException("bad password", "FATAL", "FATAL", "28P01")));
+        Assert.False(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("The connection pool has been shut down.")));
+        Assert.False(PostgresOutcome.IsOpenRefusedForNow(new TimeoutException()));
+
+        // Only at open: a statement that times out may have been applied, so it is never a refusal for now.
+        Assert.False(PostgresOutcome.IsRefusedForNow(new NpgsqlException("Exception while reading from stream", new TimeoutException())));
+        Assert.Contains("connection pool has been exhausted", PostgresOutcome.Unavailable("a connection", new NpgsqlException("The connection pool has been exhausted", new TimeoutException())).Message);
+    }
+
+    [PostgresFact]
+    public async Task A_client_pool_with_no_connection_free_gets_StoreUnavailable_not_a_raw_exception_and_nothing_changes()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var host = HostOn(PgShop.RequiredConnectionString + ";Timeout=1", shop.Schema, attempts: 2, poolSize: 1);
+        var store = host.GetRequiredService<PostgresCommerceStore>();
+        await using var held = await store.DataSource.OpenConnectionAsync(); // the pool's one connection
+        var refusals = new List<Exception>();
+        store.OnConnectionRefused = e =>
+        {
+            refusals.Add(e);
+            return Task.CompletedTask;
+        };
+        var wallets = host.GetRequiredService<IWalletService>();
+
+        var charged = await wallets.ChargeAsync(User, new Money(10));
+        var read = await Assert.ThrowsAsync<StoreUnavailableException>(async () => await wallets.GetBalanceAsync(User));
+
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code);
+        Assert.Equal(4, refusals.Count);
+        Assert.All(refusals, e => Assert.IsType<TimeoutException>(Assert.IsType<NpgsqlException>(e).InnerException));
+        Assert.IsType<TimeoutException>(read.GetBaseException());
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.wallets"));
+    }
+
+    [PostgresFact]
+    public async Task An_event_feed_read_with_no_connection_free_in_the_pool_is_StoreUnavailable()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var host = HostOn(PgShop.RequiredConnectionString + ";Timeout=1", shop.Schema, attempts: 2, poolSize: 1);
+        await using var held = await host.GetRequiredService<PostgresCommerceStore>().DataSource.OpenConnectionAsync();
+
+        var read = await Assert.ThrowsAsync<StoreUnavailableException>(
+            async () => await host.GetRequiredService<Commerce.Events.ICommerceEventFeed>().ReadAsync(Commerce.Events.EventCursor.Start));
+
+        Assert.IsType<TimeoutException>(read.GetBaseException());
+    }
+
+    [PostgresFact]
+    public async Task A_client_pool_connection_freed_after_a_refusal_lets_the_retry_through_and_the_charge_applies_once()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var host = HostOn(PgShop.RequiredConnectionString + ";Timeout=1", shop.Schema, attempts: 8, poolSize: 1);
+        var store = host.GetRequiredService<PostgresCommerceStore>();
+        var held = await store.DataSource.OpenConnectionAsync();
+        var refusals = 0;
+        store.OnConnectionRefused = async _ =>
+        {
+            refusals++;
+            await held.DisposeAsync(); // back to the pool: the retry takes it
+        };
+
+        var charged = await host.GetRequiredService<IWalletService>().ChargeAsync(User, new Money(10));
+
+        Assert.Equal(new Money(10), charged.Value);
+        Assert.Equal(1, refusals);
+        Assert.Equal(10L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets"));
+    }
+
     [PostgresFact]
     public async Task A_role_out_of_connections_gets_StoreUnavailable_when_the_budget_runs_out_and_nothing_changes()
     {
@@ -45,7 +120,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         var refusals = new List<string>();
         host.GetRequiredService<PostgresCommerceStore>().OnConnectionRefused = e =>
         {
-            refusals.Add(e.SqlState);
+            refusals.Add(((PostgresException)e).SqlState);
             return Task.CompletedTask;
         };
         var wallets = host.GetRequiredService<IWalletService>();

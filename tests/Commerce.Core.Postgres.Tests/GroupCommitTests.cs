@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
+using Npgsql;
 
 namespace Commerce.Postgres.Tests;
 
@@ -241,6 +242,32 @@ public sealed class GroupCommitTests
         Assert.True(await queued);
         await disposing;
         Assert.Equal("1,5", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';') FROM {s}.wallets"));
+    }
+
+    [PostgresFact]
+    public async Task A_committer_whose_pool_has_no_connection_free_gives_its_commit_StoreUnavailable_and_nothing_applies()
+    {
+        // No product added: the committer has not opened its connection yet (it keeps one once it has).
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.GroupCommit = true;
+            o.ConnectionString += ";Timeout=1;Maximum Pool Size=1";
+        });
+        var refusals = new List<Exception>();
+        shop.Store.OnConnectionRefused = e =>
+        {
+            refusals.Add(e);
+            return Task.CompletedTask;
+        };
+        var held = await shop.Store.DataSource.OpenConnectionAsync(); // the pool's one connection
+
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(
+            () => Committer(shop).CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)), CancellationToken.None).AsTask());
+
+        Assert.IsType<TimeoutException>(refused.GetBaseException());
+        Assert.IsType<NpgsqlException>(Assert.Single(refusals));
+        await held.DisposeAsync();
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.wallets"));
     }
 
     /// <summary>A shop with group commit on, products Apple and Pear (price 30, stock 5 each).</summary>
