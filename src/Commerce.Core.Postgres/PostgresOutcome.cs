@@ -44,10 +44,15 @@ internal static class PostgresOutcome
         IsRefusedForNow(e) || (e is NpgsqlException and not PostgresException && e.InnerException is TimeoutException or SocketException);
 
     /// <summary>The exception that tells the services to retry later: nothing of <paramref name="operation"/> applied.</summary>
+    /// <remarks>
+    /// A refusal that waited already (the client's pool had no connection free within <c>Timeout</c>, or the
+    /// server did not answer the connection attempt in time) is not <see cref="StoreUnavailableException.Retryable"/>:
+    /// each attempt would wait as long again.
+    /// </remarks>
     public static StoreUnavailableException Unavailable(string operation, Exception refusal) =>
         refusal is PostgresException { SqlState: var state }
             ? new($"PostgreSQL refused {operation} for now ({state}: {refusal.Message}); nothing was applied.", refusal)
-            : new($"No connection to PostgreSQL for {operation} for now ({refusal.Message}); nothing was applied.", refusal);
+            : new($"No connection to PostgreSQL for {operation} for now ({refusal.Message}); nothing was applied.", refusal, retryable: refusal.InnerException is not TimeoutException);
 
     /// <summary>The connection broke (an I/O error, a terminated backend), as opposed to a statement the server rejected.</summary>
     public static bool IsConnectionFailure(Exception e) =>

@@ -117,13 +117,13 @@ internal sealed class CommerceRuntime
                     Telemetry.CommitConflicted(operation, attempt);
                 }
 
-                if (attempt >= Options.MaxCommitAttempts)
+                if (attempt >= Options.MaxCommitAttempts || refusal is { Retryable: false })
                 {
                     Telemetry.GaveUp(operation);
                     if (refusal is not null)
                     {
                         Log.StoreUnavailableRetriesExhausted(Logger, operation, attempt, refusal);
-                        var unavailable = Errors.StoreUnavailable(operation, attempt);
+                        var unavailable = Errors.StoreUnavailable(operation, attempt, refusal.Retryable);
                         return readOnly ? throw new StoreUnavailableException(unavailable.Message, refusal) : unavailable;
                     }
 

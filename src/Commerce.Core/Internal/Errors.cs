@@ -81,8 +81,10 @@ internal static class Errors
     public static CommerceError OrderNotFound(OrderId orderId) =>
         new(CommerceErrorCode.OrderNotFound, Format($"No order has the id {orderId}."));
 
-    public static CommerceError StoreUnavailable(string operation, int attempts) =>
-        new(CommerceErrorCode.StoreUnavailable, Format($"{operation} found the store unavailable on all {attempts} attempts and gave up; nothing was changed."));
+    public static CommerceError StoreUnavailable(string operation, int attempts, bool retryable = true) =>
+        new(CommerceErrorCode.StoreUnavailable, retryable
+            ? Format($"{operation} found the store unavailable on all {attempts} attempts and gave up; nothing was changed.")
+            : Format($"{operation} found the store unavailable on attempt {attempts}, after a refusal that is not retried (it waited already); nothing was changed."));
 
     public static CommerceError ConcurrencyConflict(string operation, int attempts) =>
         new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} conflicted with concurrent operations {attempts} times and gave up; nothing was changed."));

@@ -35,4 +35,22 @@ public sealed class StoreUnavailableException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>Creates the exception with a message, the refusal that caused it, and whether to retry it at once.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="innerException">The store's refusal.</param>
+    /// <param name="retryable">See <see cref="Retryable"/>.</param>
+    public StoreUnavailableException(string message, Exception innerException, bool retryable)
+        : base(message, innerException)
+    {
+        Retryable = retryable;
+    }
+
+    /// <summary>
+    /// Whether the services should try again within <see cref="CommerceOptions.MaxCommitAttempts"/> (the
+    /// default). <see langword="false"/> when the refusal itself took as long as a caller should wait, for
+    /// example a connection pool that had no connection free within its timeout: the services then report
+    /// it at once, as if every attempt had been refused.
+    /// </summary>
+    public bool Retryable { get; } = true;
 }

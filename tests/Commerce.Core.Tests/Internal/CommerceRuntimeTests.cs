@@ -149,6 +149,28 @@ public sealed class CommerceRuntimeTests
     }
 
     [Fact]
+    public async Task A_refusal_that_is_not_retryable_is_reported_after_one_attempt_and_changes_nothing()
+    {
+        var (provider, store, events) = Build(conflicts: 0, maxAttempts: 5, refusals: int.MaxValue);
+        using var _ = provider;
+        store.Thrown = ConflictingStore.FinalRefusal;
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        var charged = await wallets.ChargeAsync(new UserId(1), new Money(10));
+        var read = await Assert.ThrowsAsync<StoreUnavailableException>(async () => await wallets.GetBalanceAsync(new UserId(1)));
+
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code);
+        Assert.Contains("not retried", charged.Error!.Message, StringComparison.Ordinal);
+        Assert.Same(ConflictingStore.FinalRefusal, read.InnerException);
+        Assert.Equal(2, store.Reads);
+        Assert.Equal(0, store.Commits);
+        Assert.DoesNotContain(903, events);
+        Assert.Equal(2, events.Count(e => e == 904));
+        store.Refusals = 0;
+        Assert.Equal(Money.Zero, await wallets.GetBalanceAsync(new UserId(1)));
+    }
+
+    [Fact]
     public async Task A_keyed_request_the_store_kept_refusing_is_not_remembered_so_its_retry_runs()
     {
         var (provider, store, _) = Build(conflicts: 0, maxAttempts: 2, refusals: int.MaxValue);
@@ -172,6 +194,11 @@ public sealed class CommerceRuntimeTests
     {
         public static readonly StoreUnavailableException Refusal = new("Refused for the test.");
 
+        public static readonly StoreUnavailableException FinalRefusal = new("Refused for the test, after waiting.", new TimeoutException(), retryable: false);
+
+        /// <summary>What the refused reads throw (<see cref="Refusal"/> unless set).</summary>
+        public StoreUnavailableException Thrown { get; set; } = Refusal;
+
         private int _commits;
         private int _reads;
 
@@ -189,7 +216,7 @@ public sealed class CommerceRuntimeTests
         private sealed class Session(ConflictingStore owner, IStoreSession inner) : IStoreSession
         {
             public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
-                Interlocked.Increment(ref owner._reads) <= owner.Refusals ? throw Refusal : inner.ReadAsync(batch, cancellationToken);
+                Interlocked.Increment(ref owner._reads) <= owner.Refusals ? throw owner.Thrown : inner.ReadAsync(batch, cancellationToken);
 
             public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
                 inner.ReadProductsAsync(after, limit, rows, cancellationToken);
