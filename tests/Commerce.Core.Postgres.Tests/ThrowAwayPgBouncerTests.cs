@@ -34,6 +34,27 @@ public sealed class ThrowAwayPgBouncerTests
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => refused.OpenAsync());
     }
 
+    [StoreFact]
+    public async Task One_whose_test_run_was_killed_is_killed_and_deleted_by_the_next_sweep()
+    {
+        var bouncer = ThrowAwayPgBouncer.Start(TestDatabase.PgBouncer!, TestDatabase.ConnectionString, poolSize: 1);
+        await using (var reached = new NpgsqlConnection(bouncer.ConnectionString + ";Pooling=false"))
+        {
+            await reached.OpenAsync();
+        }
+
+        // As if a killed run had started it: its owner file names a process that has exited.
+        using var gone = System.Diagnostics.Process.Start("true")!;
+        await gone.WaitForExitAsync();
+        File.WriteAllText(Path.Combine(bouncer.Directory, ServerOwner.OwnerFile), $"{gone.Id} 0");
+
+        Assert.InRange(ThrowAwayPgBouncer.SweepAbandoned(), 1, int.MaxValue);
+
+        Assert.False(Directory.Exists(bouncer.Directory));
+        await using var refused = new NpgsqlConnection(bouncer.ConnectionString + ";Pooling=false");
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => refused.OpenAsync());
+    }
+
     [Fact]
     public void Without_pgbouncer_the_skip_reason_is_one_line()
     {

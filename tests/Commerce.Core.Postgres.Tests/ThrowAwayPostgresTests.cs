@@ -47,6 +47,35 @@ public sealed class ThrowAwayPostgresTests
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => refused.OpenAsync());
     }
 
+    [PostgresFact(NeedsServerBinaries = true)]
+    public async Task A_server_whose_test_run_was_killed_is_stopped_and_deleted_by_the_next_sweep_and_a_live_runs_server_is_not()
+    {
+        var binaries = ServerBinaries.PostgresOnThisMachine()!;
+        var abandoned = ThrowAwayPostgres.Start(binaries, maxConnections: 10);
+        var kept = ThrowAwayPostgres.Start(binaries, maxConnections: 10);
+        try
+        {
+            // As if a killed run had started it: its owner file names a process that has exited.
+            using var gone = System.Diagnostics.Process.Start("true")!;
+            await gone.WaitForExitAsync();
+            File.WriteAllText(Path.Combine(abandoned.Directory, ServerOwner.OwnerFile), $"{gone.Id} 0");
+            Assert.False(ServerOwner.IsRunning($"{gone.Id} 0"));
+            Assert.True(ServerOwner.IsRunning(ServerOwner.ThisProcess));
+
+            Assert.InRange(ThrowAwayPostgres.SweepAbandoned(binaries), 1, int.MaxValue); // with any that other killed runs left
+
+            Assert.False(Directory.Exists(abandoned.Directory));
+            await using var refused = new NpgsqlConnection(abandoned.ConnectionString + ";Pooling=false");
+            await Assert.ThrowsAnyAsync<NpgsqlException>(() => refused.OpenAsync());
+            await using var connection = new NpgsqlConnection(kept.ConnectionString + ";Pooling=false");
+            await connection.OpenAsync();
+        }
+        finally
+        {
+            kept.Dispose();
+        }
+    }
+
     [Fact]
     public void Without_binaries_or_a_named_server_the_skip_reason_is_one_line()
     {

@@ -21,10 +21,17 @@ internal static class ServerOwner
     /// <summary>The user to name where a program can switch users itself (pgbouncer's <c>-u</c>), or <see langword="null"/> to stay.</summary>
     public static string? SwitchTo => IsRoot ? UnprivilegedUser : null;
 
-    /// <summary>A new private directory under the temp directory, owned by the servers' user.</summary>
+    /// <summary>The file in a server's directory that names the test process that started it.</summary>
+    public const string OwnerFile = "owner";
+
+    /// <summary>This process, as an owner file names it: its id and start time (an id alone can be reused).</summary>
+    public static string ThisProcess { get; } = Describe(Process.GetCurrentProcess());
+
+    /// <summary>A new private directory under the temp directory, owned by the servers' user and naming this process as its owner.</summary>
     public static string CreateDirectory(string prefix)
     {
         var directory = Directory.CreateTempSubdirectory(prefix).FullName; // mode 700
+        File.WriteAllText(Path.Combine(directory, OwnerFile), ThisProcess);
         if (IsRoot)
         {
             EnsureUser();
@@ -33,6 +40,55 @@ internal static class ServerOwner
 
         return directory;
     }
+
+    /// <summary>
+    /// The directories under the temp directory made by <see cref="CreateDirectory"/> with <paramref name="prefix"/>
+    /// whose owner process is gone: a test run that was killed left them, and maybe a server running in them.
+    /// A directory without an owner file is left alone (it may be being made right now).
+    /// </summary>
+    public static IEnumerable<string> Abandoned(string prefix)
+    {
+        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), prefix + "*"))
+        {
+            string owner;
+            try
+            {
+                owner = File.ReadAllText(Path.Combine(directory, OwnerFile));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // no owner file yet, or another user's directory
+            }
+
+            if (!IsRunning(owner))
+            {
+                yield return directory;
+            }
+        }
+    }
+
+    /// <summary>Whether the process an owner file names still runs.</summary>
+    public static bool IsRunning(string owner)
+    {
+        if (owner.Split(' ') is not [var id, _] || !int.TryParse(id, out var pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return Describe(process) == owner;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return false; // no such process (or it just exited)
+        }
+    }
+
+    /// <summary>A process as an owner file names it: its id and start time.</summary>
+    public static string Describe(Process process) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{process.Id} {process.StartTime.ToUniversalTime().Ticks}");
 
     /// <summary>Runs a program as the servers' user, waits for it, and returns its output; throws with its output if it fails.</summary>
     public static string RunAsOwner(string program, params string[] arguments) =>

@@ -42,7 +42,8 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
     public static ThrowAwayPgBouncer Start(string program, string upstreamConnectionString, int poolSize = 20)
     {
         var upstream = new NpgsqlConnectionStringBuilder(upstreamConnectionString);
-        var directory = ServerOwner.CreateDirectory("commerce-pgbouncer-");
+        SweepOnce();
+        var directory = ServerOwner.CreateDirectory(Prefix);
         var port = ServerOwner.FreePort();
         var password = string.IsNullOrEmpty(upstream.Password) ? "" : $" password={upstream.Password}";
         var config = Path.Combine(directory, "pgbouncer.ini");
@@ -97,6 +98,7 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
         try
         {
             process.Start();
+            File.WriteAllText(Path.Combine(directory, ProcessFile), ServerOwner.Describe(process)); // for the sweep, if this run is killed
             process.BeginErrorReadLine(); // read for as long as it runs, so that it never blocks on a full pipe
             process.BeginOutputReadLine();
 
@@ -112,6 +114,57 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
         {
             bouncer.Dispose();
             throw;
+        }
+    }
+
+    private const string Prefix = "commerce-pgbouncer-";
+    private const string ProcessFile = "pgbouncer.process";
+
+    private static int s_swept;
+
+    /// <summary>
+    /// Kills the PgBouncers that killed test runs left behind (their owner process is gone: see
+    /// <see cref="ServerOwner.Abandoned"/>) and deletes their directories; returns how many directories it removed.
+    /// </summary>
+    public static int SweepAbandoned()
+    {
+        var removed = 0;
+        foreach (var directory in ServerOwner.Abandoned(Prefix))
+        {
+            try
+            {
+                var running = File.ReadAllText(Path.Combine(directory, ProcessFile));
+                if (ServerOwner.IsRunning(running))
+                {
+                    using var process = Process.GetProcessById(int.Parse(running.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+                    process.Kill();
+                    process.WaitForExit();
+                }
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Never started, or gone already.
+            }
+
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process sweeping at the same time got there first.
+            }
+        }
+
+        return removed;
+    }
+
+    private static void SweepOnce()
+    {
+        if (Interlocked.Exchange(ref s_swept, 1) == 0)
+        {
+            SweepAbandoned();
         }
     }
 

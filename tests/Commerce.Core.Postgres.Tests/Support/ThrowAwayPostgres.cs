@@ -34,7 +34,8 @@ internal sealed class ThrowAwayPostgres : IDisposable
     /// <param name="maxConnections">The server's <c>max_connections</c>.</param>
     public static ThrowAwayPostgres Start(string binaries, int maxConnections = 200)
     {
-        var directory = ServerOwner.CreateDirectory("commerce-pg-");
+        SweepOnce(binaries);
+        var directory = ServerOwner.CreateDirectory(Prefix);
         var server = new ThrowAwayPostgres(binaries, directory, ServerOwner.FreePort());
         try
         {
@@ -76,6 +77,57 @@ internal sealed class ThrowAwayPostgres : IDisposable
         finally
         {
             System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Stops the servers that killed test runs left behind (their owner process is gone: see
+    /// <see cref="ServerOwner.Abandoned"/>) and deletes their directories; returns how many directories
+    /// it removed. A server this process started is never touched.
+    /// </summary>
+    /// <param name="binaries">The directory holding <c>pg_ctl</c>.</param>
+    public static int SweepAbandoned(string binaries)
+    {
+        var removed = 0;
+        foreach (var directory in ServerOwner.Abandoned(Prefix))
+        {
+            var data = Path.Combine(directory, "data");
+            try
+            {
+                if (File.Exists(Path.Combine(data, "postmaster.pid")))
+                {
+                    ServerOwner.RunAsOwner(Path.Combine(binaries, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop");
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Not running after all (a stale pid file): the directory goes anyway.
+            }
+
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process sweeping at the same time got there first.
+            }
+        }
+
+        return removed;
+    }
+
+    private const string Prefix = "commerce-pg-";
+
+    private static int s_swept;
+
+    /// <summary>Sweeps once per test process, before its first server starts.</summary>
+    private static void SweepOnce(string binaries)
+    {
+        if (Interlocked.Exchange(ref s_swept, 1) == 0)
+        {
+            SweepAbandoned(binaries);
         }
     }
 }
