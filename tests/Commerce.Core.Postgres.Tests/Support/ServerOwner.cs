@@ -67,6 +67,31 @@ internal static class ServerOwner
         }
     }
 
+    /// <summary>
+    /// Stops what runs in each <see cref="Abandoned"/> directory with <paramref name="prefix"/> (with
+    /// <paramref name="stop"/>, which may find nothing running) and deletes the directory; returns how many
+    /// directories it removed.
+    /// </summary>
+    public static int SweepAbandoned(string prefix, Action<string> stop)
+    {
+        var removed = 0;
+        foreach (var directory in Abandoned(prefix))
+        {
+            stop(directory);
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process sweeping at the same time got there first.
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Whether the process an owner file names still runs.</summary>
     public static bool IsRunning(string owner)
     {

@@ -126,10 +126,8 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
     /// Kills the PgBouncers that killed test runs left behind (their owner process is gone: see
     /// <see cref="ServerOwner.Abandoned"/>) and deletes their directories; returns how many directories it removed.
     /// </summary>
-    public static int SweepAbandoned()
-    {
-        var removed = 0;
-        foreach (var directory in ServerOwner.Abandoned(Prefix))
+    public static int SweepAbandoned() =>
+        ServerOwner.SweepAbandoned(Prefix, directory =>
         {
             try
             {
@@ -145,20 +143,7 @@ internal sealed class ThrowAwayPgBouncer : IDisposable
             {
                 // Never started, or gone already.
             }
-
-            try
-            {
-                System.IO.Directory.Delete(directory, recursive: true);
-                removed++;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Another process sweeping at the same time got there first.
-            }
-        }
-
-        return removed;
-    }
+        });
 
     private static void SweepOnce()
     {

@@ -86,10 +86,8 @@ internal sealed class ThrowAwayPostgres : IDisposable
     /// it removed. A server this process started is never touched.
     /// </summary>
     /// <param name="binaries">The directory holding <c>pg_ctl</c>.</param>
-    public static int SweepAbandoned(string binaries)
-    {
-        var removed = 0;
-        foreach (var directory in ServerOwner.Abandoned(Prefix))
+    public static int SweepAbandoned(string binaries) =>
+        ServerOwner.SweepAbandoned(Prefix, directory =>
         {
             var data = Path.Combine(directory, "data");
             try
@@ -103,20 +101,7 @@ internal sealed class ThrowAwayPostgres : IDisposable
             {
                 // Not running after all (a stale pid file): the directory goes anyway.
             }
-
-            try
-            {
-                System.IO.Directory.Delete(directory, recursive: true);
-                removed++;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Another process sweeping at the same time got there first.
-            }
-        }
-
-        return removed;
-    }
+        });
 
     private const string Prefix = "commerce-pg-";
 
