@@ -357,14 +357,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     {
         if (events.Count == 0)
         {
-            return MultiWordCas.Commit(CommitDescriptor.Create(updates.AsSpan(0, next)), store.AfterInstall);
+            return CommitOnce(updates.AsSpan(0, next));
         }
 
         while (true)
         {
             next = store.Events.AddUpdates(updates, stripesFrom, events);
             store.AfterStripesRead?.Invoke();
-            if (MultiWordCas.Commit(CommitDescriptor.Create(updates.AsSpan(0, next)), store.AfterInstall))
+            if (CommitOnce(updates.AsSpan(0, next)))
             {
                 store.Events.Signal();
                 return true;
@@ -375,6 +375,19 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return false;
             }
         }
+    }
+
+    /// <summary>
+    /// One multi-word CAS, with a descriptor reused from this thread's pool when one is free; the descriptor
+    /// goes back once the commit returns. A commit that dies on the way (a fault injected through
+    /// <see cref="InMemoryCommerceStore.AfterInstall"/>) never gives its descriptor back, so it is never reused.
+    /// </summary>
+    private bool CommitOnce(ReadOnlySpan<CellUpdate> updates)
+    {
+        var descriptor = CommitDescriptor.Rent(updates);
+        var succeeded = MultiWordCas.Commit(descriptor, store.AfterInstall);
+        CommitDescriptor.Release(descriptor);
+        return succeeded;
     }
 
     /// <summary>Whether every cell still holds the state the commit expects there.</summary>

@@ -46,16 +46,89 @@ internal abstract class CommitDescriptor
 
         CommitDescriptor descriptor = updates.Length switch
         {
-            1 => new Inline<CellUpdate>(1),
-            2 => new Inline<Buffer2>(2),
-            <= 4 => new Inline<Buffer4>(updates.Length),
-            <= 6 => new Inline<Buffer6>(updates.Length),
-            <= 8 => new Inline<Buffer8>(updates.Length),
-            <= 12 => new Inline<Buffer12>(updates.Length),
-            <= 16 => new Inline<Buffer16>(updates.Length),
+            1 => new Inline<CellUpdate>(),
+            2 => new Inline<Buffer2>(),
+            <= 4 => new Inline<Buffer4>(),
+            <= 6 => new Inline<Buffer6>(),
+            <= 8 => new Inline<Buffer8>(),
+            <= 12 => new Inline<Buffer12>(),
+            <= 16 => new Inline<Buffer16>(),
             _ => new Array(updates.Length),
         };
-        var slots = descriptor.Slots;
+        descriptor.Fill(updates);
+        return descriptor;
+    }
+
+    /// <summary>
+    /// Like <see cref="Create"/>, but reuses a descriptor this thread released (<see cref="Release"/>) once
+    /// no other thread can hold it (see <see cref="DescriptorPool"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
+    public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates)
+    {
+        if (DescriptorPool.Take(updates.Length) is not { } reused)
+        {
+            return Create(updates);
+        }
+
+        reused.StatusField = (int)CommitStatus.Active; // Seen by others only once installed (a CAS publishes it).
+        reused.Fill(updates);
+        return reused;
+    }
+
+    /// <summary>
+    /// Hands a descriptor from <see cref="Rent"/> back once its commit returned (decided and cleaned up);
+    /// the caller must not use it again. It is reused only when no thread can still read it.
+    /// </summary>
+    public static void Release(CommitDescriptor descriptor) => DescriptorPool.Release(descriptor);
+
+    /// <summary>The size class of a descriptor of <paramref name="count"/> updates (its inline buffer), or -1 for one that keeps an array.</summary>
+    internal static int SizeClassOf(int count) => count switch
+    {
+        1 => 0,
+        2 => 1,
+        <= 4 => 2,
+        <= 6 => 3,
+        <= 8 => 4,
+        <= 12 => 5,
+        <= 16 => 6,
+        _ => -1,
+    };
+
+    /// <summary>The number of size classes (see <see cref="SizeClassOf"/>).</summary>
+    internal const int SizeClasses = 7;
+
+    /// <summary>The size class of this descriptor.</summary>
+    internal abstract int SizeClass { get; }
+
+    /// <summary>
+    /// Takes the descriptor out of every cell that still holds it (a helper's late install after the
+    /// decision), putting back the logical value; only once no helper can install it any more.
+    /// </summary>
+    internal void Withdraw()
+    {
+        var status = Status;
+        foreach (ref readonly var update in Updates)
+        {
+            if (ReferenceEquals(Volatile.Read(ref update.Cell.Content), this))
+            {
+                Interlocked.CompareExchange(ref update.Cell.Content, status == CommitStatus.Succeeded ? update.Desired : update.Expected, this);
+            }
+        }
+    }
+
+    /// <summary>Drops the references to cells and states, so that a pooled descriptor keeps nothing alive.</summary>
+    internal void Clear() => Slots.Clear();
+
+    private void Fill(ReadOnlySpan<CellUpdate> updates)
+    {
+        if (updates.IsEmpty)
+        {
+            throw new ArgumentException("A commit names at least one cell.", nameof(updates));
+        }
+
+        SetCount(updates.Length);
+        var slots = Slots;
         updates.CopyTo(slots);
         SortByCellOrder(slots);
         for (var i = 1; i < slots.Length; i++)
@@ -65,9 +138,10 @@ internal abstract class CommitDescriptor
                 throw new ArgumentException("A commit names each cell once.", nameof(updates));
             }
         }
-
-        return descriptor;
     }
+
+    /// <summary>Sets how many updates the descriptor holds (only before anyone can see it).</summary>
+    private protected abstract void SetCount(int count);
 
     /// <summary>The logical value of a cell holding this decided descriptor.</summary>
     public object LogicalValue(Cell cell, CommitStatus decided)
@@ -105,16 +179,21 @@ internal abstract class CommitDescriptor
     }
 
     /// <summary>Updates stored in the descriptor itself: <typeparamref name="TBuffer"/> is one update or an inline array of them, holding at least <c>count</c>.</summary>
-    private sealed class Inline<TBuffer>(int count) : CommitDescriptor
+    private sealed class Inline<TBuffer> : CommitDescriptor
         where TBuffer : struct
     {
         private TBuffer _updates;
+        private int _count;
 
         public override ReadOnlySpan<CellUpdate> Updates => Storage;
 
+        internal override int SizeClass => SizeClassOf(Unsafe.SizeOf<TBuffer>() / Unsafe.SizeOf<CellUpdate>());
+
         private protected override Span<CellUpdate> Slots => Storage;
 
-        private Span<CellUpdate> Storage => MemoryMarshal.CreateSpan(ref Unsafe.As<TBuffer, CellUpdate>(ref _updates), count);
+        private Span<CellUpdate> Storage => MemoryMarshal.CreateSpan(ref Unsafe.As<TBuffer, CellUpdate>(ref _updates), _count);
+
+        private protected override void SetCount(int count) => _count = count;
     }
 
     private sealed class Array(int count) : CommitDescriptor
@@ -123,7 +202,17 @@ internal abstract class CommitDescriptor
 
         public override ReadOnlySpan<CellUpdate> Updates => _updates;
 
+        internal override int SizeClass => -1;
+
         private protected override Span<CellUpdate> Slots => _updates;
+
+        private protected override void SetCount(int count)
+        {
+            if (count != _updates.Length)
+            {
+                throw new InvalidOperationException("A descriptor that keeps an array is never reused.");
+            }
+        }
     }
 
     [InlineArray(2)]

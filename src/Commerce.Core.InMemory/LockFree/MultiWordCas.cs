@@ -32,6 +32,12 @@
 // clean-up puts back (u → descriptor → u); but the cell's logical value was u all along, so a CAS
 // that still expects u there is right to succeed. A succeeded commit's expected state never comes
 // back: its cell moved on to a new state, and every later commit expects a newer one.
+//
+// Descriptors, unlike states, are reused (see Epochs.cs): the store gives a descriptor back once its
+// commit returned, and it is rented again only when no thread can still hold it. Every use of a
+// descriptor read from a cell (helping, reading a logical value, comparing it in a CAS) happens inside a
+// critical section, so a descriptor a thread holds is always the commit it read it for. A reader that
+// finds a state in the cell needs no section: it touches no descriptor.
 using System.Runtime.CompilerServices;
 
 namespace Commerce.InMemory.LockFree;
@@ -42,22 +48,37 @@ internal static class MultiWordCas
     /// <summary>The logical value of a cell, helping any undecided commit it meets.</summary>
     public static object Read(Cell cell)
     {
-        while (true)
+        // The common case, a cell holding a state, needs no critical section: no descriptor is touched.
+        var current = Volatile.Read(ref cell.Content);
+        return current is CommitDescriptor ? ReadThroughDescriptor(cell) : current;
+    }
+
+    private static object ReadThroughDescriptor(Cell cell)
+    {
+        var section = Epochs.Enter();
+        try
         {
-            var current = Volatile.Read(ref cell.Content);
-            if (current is not CommitDescriptor descriptor)
+            while (true)
             {
-                return current;
-            }
+                var current = Volatile.Read(ref cell.Content);
+                if (current is not CommitDescriptor descriptor)
+                {
+                    return current;
+                }
 
-            var status = descriptor.Status;
-            if (status == CommitStatus.Active)
-            {
-                Help(descriptor, null);
-                continue;
-            }
+                var status = descriptor.Status;
+                if (status == CommitStatus.Active)
+                {
+                    Help(descriptor, null);
+                    continue;
+                }
 
-            return descriptor.LogicalValue(cell, status);
+                return descriptor.LogicalValue(cell, status);
+            }
+        }
+        finally
+        {
+            Epochs.Exit(section);
         }
     }
 
@@ -69,9 +90,18 @@ internal static class MultiWordCas
     /// <param name="afterInstall">A test seam: called by the committing thread after it installs the descriptor in the i-th cell.</param>
     public static bool Commit(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall = null)
     {
-        var succeeded = Help(descriptor, afterInstall);
-        CleanUp(descriptor, succeeded);
-        return succeeded;
+        // Helping other commits means holding their descriptors: inside a critical section (see Epochs).
+        var section = Epochs.Enter();
+        try
+        {
+            var succeeded = Help(descriptor, afterInstall);
+            CleanUp(descriptor, succeeded);
+            return succeeded;
+        }
+        finally
+        {
+            Epochs.Exit(section);
+        }
     }
 
     /// <summary>Step 4: replaces the decided descriptor with its logical value in every cell that still holds it.</summary>

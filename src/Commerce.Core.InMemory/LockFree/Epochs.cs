@@ -1,0 +1,229 @@
+// Epoch-based reclamation, so that commit descriptors can be reused instead of allocated per commit.
+//
+// A thread that may hold a reference to a descriptor (a reader of a cell, a helper, a committer) does so
+// only inside a critical section, which announces the global epoch it saw on entry. The epoch moves on
+// from e to e + 1 only once no thread is inside a section entered in an epoch before e. So a descriptor
+// that left every cell while the epoch was r is held by no one once the epoch reaches r + 2: every thread
+// that could have read it has left the section it read it in.
+//
+// Entering costs no fence: the thread that moves the epoch on first runs a process-wide memory barrier
+// (Interlocked.MemoryBarrierProcessWide), after which every announcement made before it is visible; a
+// thread whose announcement it does not see had not made it, so that thread's reads of cells come after
+// the barrier, when the descriptor was out of every cell already.
+//
+// A helper can install a descriptor in a cell just after its commit was decided (it saw it undecided a
+// moment before). Such a late install is harmless while the descriptor stands for its commit (the cell's
+// logical value is still right), but the descriptor must be out of every cell before it is reused. Hence
+// two waits: once the epoch has moved twice past the descriptor's release, no thread that saw it
+// undecided is left, so no late install can come; the owner then takes it out of any cell still holding
+// it, and waits two epochs more for the threads that read it from such a cell.
+//
+// Reclamation is never needed for progress: a thread paused in a section only stops reuse, and commits
+// then allocate new descriptors, as they did before. The store stays lock-free.
+using System.Runtime.CompilerServices;
+
+namespace Commerce.InMemory.LockFree;
+
+/// <summary>The global epoch and each thread's announcement of it; see the top of this file.</summary>
+internal static class Epochs
+{
+    private static long s_epoch = 1;
+    private static Participant[] s_participants = [];
+
+    [ThreadStatic]
+    private static Participant? t_self;
+
+    /// <summary>The global epoch.</summary>
+    public static long Current => Volatile.Read(ref s_epoch);
+
+    /// <summary>How many threads have a participant (for tests: ended threads leave theirs to new ones).</summary>
+    internal static int ParticipantCount => Volatile.Read(ref s_participants).Length;
+
+    /// <summary>Enters a critical section (sections nest); pass the result to <see cref="Exit"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Participant Enter()
+    {
+        var self = t_self ?? Register();
+        if (self.Depth++ == 0)
+        {
+            // A full fence between the announcement and the reads of cells that follow it.
+            Interlocked.Exchange(ref self.Announced, Volatile.Read(ref s_epoch));
+        }
+
+        return self;
+    }
+
+    /// <summary>Leaves a critical section entered with <see cref="Enter"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exit(Participant self)
+    {
+        if (--self.Depth == 0)
+        {
+            Volatile.Write(ref self.Announced, 0);
+        }
+    }
+
+    /// <summary>Moves the epoch on if no thread is in a section entered before the current epoch; returns the epoch now.</summary>
+    public static long TryAdvance()
+    {
+        var epoch = Volatile.Read(ref s_epoch);
+        Interlocked.MemoryBarrier();
+        foreach (var participant in Volatile.Read(ref s_participants))
+        {
+            var announced = Volatile.Read(ref participant.Announced);
+            if (announced != 0 && announced != epoch)
+            {
+                return epoch;
+            }
+        }
+
+        Interlocked.CompareExchange(ref s_epoch, epoch + 1, epoch);
+        return Volatile.Read(ref s_epoch);
+    }
+
+    /// <summary>The thread's participant: one a thread that ended left behind (so that threads coming and going do not grow the list), or a new one.</summary>
+    private static Participant Register()
+    {
+        var owner = new WeakReference<Thread>(Thread.CurrentThread);
+        while (true)
+        {
+            var current = Volatile.Read(ref s_participants);
+            foreach (var participant in current)
+            {
+                var previous = Volatile.Read(ref participant.Owner);
+                if ((!previous.TryGetTarget(out var thread) || !thread.IsAlive)
+                    && ReferenceEquals(Interlocked.CompareExchange(ref participant.Owner, owner, previous), previous))
+                {
+                    return t_self = participant; // An ended thread left its sections: it announces nothing.
+                }
+            }
+
+            var self = new Participant(owner);
+            if (ReferenceEquals(Interlocked.CompareExchange(ref s_participants, [.. current, self], current), current))
+            {
+                return t_self = self;
+            }
+        }
+    }
+}
+
+/// <summary>A thread's announcement: the epoch its outermost open section was entered in, or 0 outside any.</summary>
+internal sealed class Participant(WeakReference<Thread> owner)
+{
+    internal long Announced;
+
+    /// <summary>How deeply the thread's sections nest (only the thread itself reads or writes it).</summary>
+    internal int Depth;
+
+    /// <summary>The thread it belongs to; taken over, with a CAS, once that thread has ended.</summary>
+    internal WeakReference<Thread> Owner = owner;
+}
+
+/// <summary>
+/// Each thread's released descriptors, on their way back to reuse (see the top of this file): released
+/// ones wait two epochs, are withdrawn from any cell a late install left them in, wait two epochs more,
+/// and are then free to rent. Only the owning thread touches its pool.
+/// </summary>
+internal static class DescriptorPool
+{
+    /// <summary>How many releases a thread makes between two attempts to move the epoch on.</summary>
+    internal const int ReleasesPerReclaim = 8;
+
+    /// <summary>The most descriptors a thread keeps waiting in each stage (more go to the collector).</summary>
+    private const int MaxWaiting = 256;
+
+    /// <summary>The most free descriptors a thread keeps per size class (more go to the collector).</summary>
+    private const int MaxFreePerClass = 16;
+
+    [ThreadStatic]
+    private static Pool? t_pool;
+
+    /// <summary>A free descriptor of the size class for <paramref name="count"/> updates, or <see langword="null"/>.</summary>
+    public static CommitDescriptor? Take(int count)
+    {
+        var sizeClass = CommitDescriptor.SizeClassOf(count);
+        if (sizeClass >= 0 && t_pool is { } pool && pool.Free[sizeClass].TryPop(out var free))
+        {
+            pool.Reused++;
+            return free;
+        }
+
+        return null;
+    }
+
+    /// <summary>How many descriptors this thread has rented from its pool so far (for tests).</summary>
+    internal static long ReusedOnThisThread => t_pool?.Reused ?? 0;
+
+    /// <summary>Queues a descriptor whose commit returned, and now and then moves released ones on towards reuse.</summary>
+    public static void Release(CommitDescriptor descriptor)
+    {
+        if (descriptor.SizeClass < 0 || descriptor.Status == CommitStatus.Active)
+        {
+            return; // Never reused: one that keeps an array, or (a caller's mistake) one still undecided.
+        }
+
+        var pool = t_pool ??= new Pool();
+        pool.Released.Enqueue((descriptor, Epochs.Current));
+        if (++pool.SinceReclaim >= ReleasesPerReclaim)
+        {
+            pool.SinceReclaim = 0;
+            Reclaim(pool);
+        }
+    }
+
+    /// <summary>How many descriptors this thread has free to rent (for tests).</summary>
+    internal static int FreeCount => t_pool?.Free.Sum(stack => stack.Count) ?? 0;
+
+    /// <summary>Moves the epoch on if it can, then every descriptor that has waited long enough one step on.</summary>
+    internal static void Reclaim() => Reclaim(t_pool ??= new Pool());
+
+    private static void Reclaim(Pool pool)
+    {
+        var epoch = Epochs.TryAdvance();
+        while (pool.Withdrawn.TryPeek(out var waiting) && waiting.Epoch <= epoch - 2)
+        {
+            pool.Withdrawn.Dequeue();
+            var descriptor = waiting.Descriptor;
+            var free = pool.Free[descriptor.SizeClass];
+            if (free.Count < MaxFreePerClass)
+            {
+                descriptor.Clear();
+                free.Push(descriptor);
+            }
+        }
+
+        while (pool.Released.TryPeek(out var waiting) && waiting.Epoch <= epoch - 2)
+        {
+            pool.Released.Dequeue();
+            waiting.Descriptor.Withdraw();
+
+            // The epoch read after the withdrawal: a thread that read the descriptor from a cell before it
+            // announced this epoch or an earlier one.
+            pool.Withdrawn.Enqueue((waiting.Descriptor, Epochs.Current));
+        }
+
+        // A thread that stays in a section stops the epoch: leave what waits beyond a bound to the collector.
+        while (pool.Released.Count > MaxWaiting)
+        {
+            pool.Released.Dequeue();
+        }
+
+        while (pool.Withdrawn.Count > MaxWaiting)
+        {
+            pool.Withdrawn.Dequeue();
+        }
+    }
+
+    private sealed class Pool
+    {
+        public Queue<(CommitDescriptor Descriptor, long Epoch)> Released { get; } = new();
+
+        public Queue<(CommitDescriptor Descriptor, long Epoch)> Withdrawn { get; } = new();
+
+        public Stack<CommitDescriptor>[] Free { get; } = [.. Enumerable.Range(0, CommitDescriptor.SizeClasses).Select(_ => new Stack<CommitDescriptor>())];
+
+        public int SinceReclaim { get; set; }
+
+        public long Reused { get; set; }
+    }
+}

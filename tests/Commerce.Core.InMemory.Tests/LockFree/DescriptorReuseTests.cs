@@ -1,0 +1,199 @@
+using Commerce.Conformance;
+using Commerce.InMemory.LockFree;
+using Commerce.InMemory.Tests.Support;
+
+namespace Commerce.InMemory.Tests.LockFree;
+
+/// <summary>The epochs are global: these tests run alone, so that no other test's thread holds the epoch.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EpochCollection
+{
+    public const string Name = "Epochs";
+}
+
+/// <summary>
+/// Commit descriptors are reused once no thread can still read them (epoch-based reclamation, see
+/// <see cref="Epochs"/>): never while a thread that could have read one is inside a critical section,
+/// never while a late install leaves one in a cell, and, once both are over, really reused.
+/// </summary>
+[Collection(EpochCollection.Name)]
+public sealed class DescriptorReuseTests
+{
+    /// <summary>Far more rounds than reuse needs (four epochs, a few releases each): a bound, not a timing.</summary>
+    private const int Rounds = 1_000;
+
+    [Fact]
+    public void A_thread_inside_a_section_holds_the_epoch_back_until_it_leaves()
+    {
+        using var inside = new ThreadInSection();
+        var entered = Epochs.Current;
+
+        for (var i = 0; i < 5; i++)
+        {
+            Epochs.TryAdvance();
+        }
+
+        // One step is allowed (the thread announced the epoch then current); the next waits for it.
+        Assert.Equal(entered + 1, Epochs.Current);
+
+        inside.Leave();
+        Assert.Equal(entered + 2, Epochs.TryAdvance());
+    }
+
+    [Fact]
+    public void Nested_sections_announce_until_the_outermost_one_ends()
+    {
+        var outer = Epochs.Enter();
+        var inner = Epochs.Enter();
+        var entered = outer.Announced;
+        Epochs.Exit(inner);
+        Assert.Equal(entered, Volatile.Read(ref outer.Announced));
+        Epochs.Exit(outer);
+        Assert.Equal(0, Volatile.Read(ref outer.Announced));
+    }
+
+    [Fact]
+    public void A_released_descriptor_is_not_rented_again_while_a_thread_that_could_have_read_it_is_in_a_section_and_is_after()
+    {
+        var cell = new Cell(new object());
+        var released = CommitOnce(cell);
+        var reader = new ThreadInSection(); // as a helper that read it from the cell before it was released
+        CommitDescriptor.Release(released);
+
+        // Enough commits to reuse it several times over were nothing holding the epoch back (reuse takes
+        // four epochs, a few releases each), and fewer than a pool keeps waiting (beyond that, it would
+        // leave the oldest to the collector, and this one would never come back).
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.NotSame(released, CommitAndRelease(cell));
+        }
+
+        reader.Leave();
+        reader.Dispose();
+        Assert.True(Enumerable.Range(0, Rounds).Any(_ => ReferenceEquals(released, CommitAndRelease(cell))), "The descriptor was never reused.");
+    }
+
+    [Fact]
+    public void A_descriptor_a_late_install_left_in_a_cell_is_taken_out_of_it_before_it_is_reused()
+    {
+        var first = new Cell(new object());
+        var second = new Cell(new object());
+        var other = new Cell(new object());
+        var kept = MultiWordCas.Read(second);
+
+        // A commit that fails at its first cell, never reaching the second one...
+        var failed = CommitDescriptor.Rent([new CellUpdate(first, new object(), new object()), new CellUpdate(second, kept, new object())]);
+        Assert.False(MultiWordCas.Commit(failed));
+
+        // ...which a helper that saw it undecided installs there anyway, after the decision (the cell's
+        // logical value is still what it held: a failed commit stands for its expected states).
+        Volatile.Write(ref second.Content, failed);
+        Assert.Same(kept, MultiWordCas.Read(second));
+        CommitDescriptor.Release(failed);
+
+        // Commits of the same size on other cells, until the descriptor comes back.
+        var reused = false;
+        for (var i = 0; i < Rounds && !reused; i++)
+        {
+            var next = CommitDescriptor.Rent([new CellUpdate(first, MultiWordCas.Read(first), new object()), new CellUpdate(other, MultiWordCas.Read(other), new object())]);
+            reused = ReferenceEquals(next, failed);
+            if (reused)
+            {
+                // It left the cell before it was reused, and the cell holds its value again.
+                Assert.Same(kept, Volatile.Read(ref second.Content));
+            }
+            else if (i == 0)
+            {
+                Assert.Same(failed, Volatile.Read(ref second.Content)); // nothing else takes it out
+            }
+
+            Assert.True(MultiWordCas.Commit(next));
+            CommitDescriptor.Release(next);
+        }
+
+        Assert.True(reused, "The descriptor was never reused.");
+        Assert.Same(kept, MultiWordCas.Read(second));
+    }
+
+    [Fact]
+    public void A_thread_that_ended_leaves_its_place_in_the_epochs_to_the_next_thread()
+    {
+        RunOnNewThread(() => Epochs.Exit(Epochs.Enter()));
+        var count = Epochs.ParticipantCount;
+
+        RunOnNewThread(() => Epochs.Exit(Epochs.Enter()));
+
+        Assert.Equal(count, Epochs.ParticipantCount);
+    }
+
+    [Fact]
+    public void Commits_through_the_store_reuse_descriptors_and_keep_every_balance()
+    {
+        using var shop = InMemoryShop.Create();
+        var users = Enumerable.Range(1, 8).Select(i => new UserId(i)).ToArray();
+        var before = DescriptorPool.ReusedOnThisThread;
+        for (var i = 0; i < 400; i++)
+        {
+            Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[i % users.Length], new Money(1))).IsSuccess);
+        }
+
+        Assert.All(users, user => Assert.Equal(new Money(50), Sync.Run(shop.Wallets.GetBalanceAsync(user))));
+        Assert.True(DescriptorPool.ReusedOnThisThread > before, "No commit reused a descriptor.");
+    }
+
+    /// <summary>Commits one update of <paramref name="cell"/> with a rented descriptor, without releasing it.</summary>
+    private static CommitDescriptor CommitOnce(Cell cell)
+    {
+        var descriptor = CommitDescriptor.Rent([new CellUpdate(cell, MultiWordCas.Read(cell), new object())]);
+        Assert.True(MultiWordCas.Commit(descriptor));
+        return descriptor;
+    }
+
+    private static CommitDescriptor CommitAndRelease(Cell cell)
+    {
+        var descriptor = CommitOnce(cell);
+        CommitDescriptor.Release(descriptor);
+        return descriptor;
+    }
+
+    private static void RunOnNewThread(Action action)
+    {
+        var thread = new Thread(() => action());
+        thread.Start();
+        Assert.True(thread.Join(PausedCommit.Guard));
+    }
+
+    /// <summary>A thread that enters a critical section and stays in it until <see cref="Leave"/>.</summary>
+    private sealed class ThreadInSection : IDisposable
+    {
+        private readonly ManualResetEventSlim _entered = new();
+        private readonly ManualResetEventSlim _leave = new();
+        private readonly Thread _thread;
+
+        public ThreadInSection()
+        {
+            _thread = new Thread(() =>
+            {
+                var section = Epochs.Enter();
+                _entered.Set();
+                _leave.Wait();
+                Epochs.Exit(section);
+            })
+            { IsBackground = true };
+            _thread.Start();
+            Assert.True(_entered.Wait(PausedCommit.Guard));
+        }
+
+        public void Leave()
+        {
+            _leave.Set();
+            Assert.True(_thread.Join(PausedCommit.Guard));
+        }
+
+        public void Dispose()
+        {
+            _leave.Set();
+            _entered.Dispose();
+        }
+    }
+}
