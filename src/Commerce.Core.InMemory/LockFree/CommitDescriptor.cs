@@ -22,39 +22,49 @@ internal readonly struct CellUpdate(Cell cell, object expected, object desired)
 }
 
 /// <summary>
-/// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. Commits of up to sixteen
-/// cells (an order of up to four lines, with its ledger entry) keep their updates inline, so a commit
-/// allocates one object; larger ones keep an array.
+/// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. One sealed class, so that
+/// telling a descriptor from a state in a cell is one type comparison. Commits of up to sixteen cells (an
+/// order of up to four lines, with its ledger entry and event) keep their updates inline; larger ones keep
+/// an array. Inline ones are reused (<see cref="Rent"/>, <see cref="Release"/>), which is why every
+/// descriptor has room for sixteen.
 /// </summary>
-internal abstract class CommitDescriptor
+internal sealed class CommitDescriptor
 {
+    /// <summary>The most updates a descriptor keeps inline (and so the most a reused one holds).</summary>
+    internal const int InlineCapacity = 16;
+
     internal int StatusField;
+    private int _count;
+    private CellUpdate[]? _overflow;
+    private Buffer16 _inline;
+
+    private CommitDescriptor()
+    {
+    }
 
     /// <summary>The updates, sorted into the global cell order.</summary>
-    public abstract ReadOnlySpan<CellUpdate> Updates { get; }
+    public ReadOnlySpan<CellUpdate> Updates => Slots;
 
     public CommitStatus Status => (CommitStatus)Volatile.Read(ref StatusField);
+
+    /// <summary>Whether the descriptor keeps its updates inline, so that it can be reused.</summary>
+    internal bool Reusable => _overflow is null;
+
+    /// <summary>The storage of the updates; written only while the descriptor is filled (before anyone can see it).</summary>
+    private Span<CellUpdate> Slots => _overflow is { } array
+        ? array
+        : MemoryMarshal.CreateSpan(ref Unsafe.As<Buffer16, CellUpdate>(ref _inline), _count);
 
     /// <summary>Creates a descriptor holding a copy of <paramref name="updates"/>, sorted into the global cell order.</summary>
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
     public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates)
     {
-        if (updates.IsEmpty)
+        var descriptor = new CommitDescriptor();
+        if (updates.Length > InlineCapacity)
         {
-            throw new ArgumentException("A commit names at least one cell.", nameof(updates));
+            descriptor._overflow = new CellUpdate[updates.Length];
         }
 
-        CommitDescriptor descriptor = updates.Length switch
-        {
-            1 => new Inline<CellUpdate>(),
-            2 => new Inline<Buffer2>(),
-            <= 4 => new Inline<Buffer4>(),
-            <= 6 => new Inline<Buffer6>(),
-            <= 8 => new Inline<Buffer8>(),
-            <= 12 => new Inline<Buffer12>(),
-            <= 16 => new Inline<Buffer16>(),
-            _ => new Array(updates.Length),
-        };
         descriptor.Fill(updates);
         return descriptor;
     }
@@ -66,7 +76,7 @@ internal abstract class CommitDescriptor
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
     public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates)
     {
-        if (DescriptorPool.Take(updates.Length) is not { } reused)
+        if (updates.Length > InlineCapacity || DescriptorPool.Take() is not { } reused)
         {
             return Create(updates);
         }
@@ -81,25 +91,6 @@ internal abstract class CommitDescriptor
     /// the caller must not use it again. It is reused only when no thread can still read it.
     /// </summary>
     public static void Release(CommitDescriptor descriptor) => DescriptorPool.Release(descriptor);
-
-    /// <summary>The size class of a descriptor of <paramref name="count"/> updates (its inline buffer), or -1 for one that keeps an array.</summary>
-    internal static int SizeClassOf(int count) => count switch
-    {
-        1 => 0,
-        2 => 1,
-        <= 4 => 2,
-        <= 6 => 3,
-        <= 8 => 4,
-        <= 12 => 5,
-        <= 16 => 6,
-        _ => -1,
-    };
-
-    /// <summary>The number of size classes (see <see cref="SizeClassOf"/>).</summary>
-    internal const int SizeClasses = 7;
-
-    /// <summary>The size class of this descriptor.</summary>
-    internal abstract int SizeClass { get; }
 
     /// <summary>
     /// Takes the descriptor out of every cell that still holds it (a helper's late install after the
@@ -118,30 +109,11 @@ internal abstract class CommitDescriptor
     }
 
     /// <summary>Drops the references to cells and states, so that a pooled descriptor keeps nothing alive.</summary>
-    internal void Clear() => Slots.Clear();
-
-    private void Fill(ReadOnlySpan<CellUpdate> updates)
+    internal void Clear()
     {
-        if (updates.IsEmpty)
-        {
-            throw new ArgumentException("A commit names at least one cell.", nameof(updates));
-        }
-
-        SetCount(updates.Length);
-        var slots = Slots;
-        updates.CopyTo(slots);
-        SortByCellOrder(slots);
-        for (var i = 1; i < slots.Length; i++)
-        {
-            if (ReferenceEquals(slots[i].Cell, slots[i - 1].Cell))
-            {
-                throw new ArgumentException("A commit names each cell once.", nameof(updates));
-            }
-        }
+        Slots.Clear();
+        _count = 0;
     }
-
-    /// <summary>Sets how many updates the descriptor holds (only before anyone can see it).</summary>
-    private protected abstract void SetCount(int count);
 
     /// <summary>The logical value of a cell holding this decided descriptor.</summary>
     public object LogicalValue(Cell cell, CommitStatus decided)
@@ -157,8 +129,25 @@ internal abstract class CommitDescriptor
         throw new InvalidOperationException("A cell holds a descriptor that does not name it.");
     }
 
-    /// <summary>The writable storage of the updates, used only while the descriptor is created (before anyone can see it).</summary>
-    private protected abstract Span<CellUpdate> Slots { get; }
+    private void Fill(ReadOnlySpan<CellUpdate> updates)
+    {
+        if (updates.IsEmpty)
+        {
+            throw new ArgumentException("A commit names at least one cell.", nameof(updates));
+        }
+
+        _count = updates.Length;
+        var slots = Slots;
+        updates.CopyTo(slots);
+        SortByCellOrder(slots);
+        for (var i = 1; i < slots.Length; i++)
+        {
+            if (ReferenceEquals(slots[i].Cell, slots[i - 1].Cell))
+            {
+                throw new ArgumentException("A commit names each cell once.", nameof(updates));
+            }
+        }
+    }
 
     /// <summary>Insertion sort: commits name a handful of cells, where it beats a general sort.</summary>
     private static void SortByCellOrder(Span<CellUpdate> updates)
@@ -178,74 +167,7 @@ internal abstract class CommitDescriptor
         }
     }
 
-    /// <summary>Updates stored in the descriptor itself: <typeparamref name="TBuffer"/> is one update or an inline array of them, holding at least <c>count</c>.</summary>
-    private sealed class Inline<TBuffer> : CommitDescriptor
-        where TBuffer : struct
-    {
-        private TBuffer _updates;
-        private int _count;
-
-        public override ReadOnlySpan<CellUpdate> Updates => Storage;
-
-        internal override int SizeClass => SizeClassOf(Unsafe.SizeOf<TBuffer>() / Unsafe.SizeOf<CellUpdate>());
-
-        private protected override Span<CellUpdate> Slots => Storage;
-
-        private Span<CellUpdate> Storage => MemoryMarshal.CreateSpan(ref Unsafe.As<TBuffer, CellUpdate>(ref _updates), _count);
-
-        private protected override void SetCount(int count) => _count = count;
-    }
-
-    private sealed class Array(int count) : CommitDescriptor
-    {
-        private readonly CellUpdate[] _updates = new CellUpdate[count];
-
-        public override ReadOnlySpan<CellUpdate> Updates => _updates;
-
-        internal override int SizeClass => -1;
-
-        private protected override Span<CellUpdate> Slots => _updates;
-
-        private protected override void SetCount(int count)
-        {
-            if (count != _updates.Length)
-            {
-                throw new InvalidOperationException("A descriptor that keeps an array is never reused.");
-            }
-        }
-    }
-
-    [InlineArray(2)]
-    private struct Buffer2
-    {
-        private CellUpdate _first;
-    }
-
-    [InlineArray(4)]
-    private struct Buffer4
-    {
-        private CellUpdate _first;
-    }
-
-    [InlineArray(6)]
-    private struct Buffer6
-    {
-        private CellUpdate _first;
-    }
-
-    [InlineArray(8)]
-    private struct Buffer8
-    {
-        private CellUpdate _first;
-    }
-
-    [InlineArray(12)]
-    private struct Buffer12
-    {
-        private CellUpdate _first;
-    }
-
-    [InlineArray(16)]
+    [InlineArray(InlineCapacity)]
     private struct Buffer16
     {
         private CellUpdate _first;

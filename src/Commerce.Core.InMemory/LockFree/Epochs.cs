@@ -132,17 +132,16 @@ internal static class DescriptorPool
     /// <summary>The most descriptors a thread keeps waiting in each stage (more go to the collector).</summary>
     private const int MaxWaiting = 256;
 
-    /// <summary>The most free descriptors a thread keeps per size class (more go to the collector).</summary>
-    private const int MaxFreePerClass = 16;
+    /// <summary>The most free descriptors a thread keeps (more go to the collector).</summary>
+    private const int MaxFree = 32;
 
     [ThreadStatic]
     private static Pool? t_pool;
 
-    /// <summary>A free descriptor of the size class for <paramref name="count"/> updates, or <see langword="null"/>.</summary>
-    public static CommitDescriptor? Take(int count)
+    /// <summary>A free descriptor, or <see langword="null"/>.</summary>
+    public static CommitDescriptor? Take()
     {
-        var sizeClass = CommitDescriptor.SizeClassOf(count);
-        if (sizeClass >= 0 && t_pool is { } pool && pool.Free[sizeClass].TryPop(out var free))
+        if (t_pool is { } pool && pool.Free.TryPop(out var free))
         {
             pool.Reused++;
             return free;
@@ -157,7 +156,7 @@ internal static class DescriptorPool
     /// <summary>Queues a descriptor whose commit returned, and now and then moves released ones on towards reuse.</summary>
     public static void Release(CommitDescriptor descriptor)
     {
-        if (descriptor.SizeClass < 0 || descriptor.Status == CommitStatus.Active)
+        if (!descriptor.Reusable || descriptor.Status == CommitStatus.Active)
         {
             return; // Never reused: one that keeps an array, or (a caller's mistake) one still undecided.
         }
@@ -172,7 +171,7 @@ internal static class DescriptorPool
     }
 
     /// <summary>How many descriptors this thread has free to rent (for tests).</summary>
-    internal static int FreeCount => t_pool?.Free.Sum(stack => stack.Count) ?? 0;
+    internal static int FreeCount => t_pool?.Free.Count ?? 0;
 
     /// <summary>Moves the epoch on if it can, then every descriptor that has waited long enough one step on.</summary>
     internal static void Reclaim() => Reclaim(t_pool ??= new Pool());
@@ -183,12 +182,10 @@ internal static class DescriptorPool
         while (pool.Withdrawn.TryPeek(out var waiting) && waiting.Epoch <= epoch - 2)
         {
             pool.Withdrawn.Dequeue();
-            var descriptor = waiting.Descriptor;
-            var free = pool.Free[descriptor.SizeClass];
-            if (free.Count < MaxFreePerClass)
+            if (pool.Free.Count < MaxFree)
             {
-                descriptor.Clear();
-                free.Push(descriptor);
+                waiting.Descriptor.Clear();
+                pool.Free.Push(waiting.Descriptor);
             }
         }
 
@@ -220,7 +217,7 @@ internal static class DescriptorPool
 
         public Queue<(CommitDescriptor Descriptor, long Epoch)> Withdrawn { get; } = new();
 
-        public Stack<CommitDescriptor>[] Free { get; } = [.. Enumerable.Range(0, CommitDescriptor.SizeClasses).Select(_ => new Stack<CommitDescriptor>())];
+        public Stack<CommitDescriptor> Free { get; } = new();
 
         public int SinceReclaim { get; set; }
 

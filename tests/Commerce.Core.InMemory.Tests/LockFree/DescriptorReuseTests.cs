@@ -116,6 +116,21 @@ public sealed class DescriptorReuseTests
     }
 
     [Fact]
+    public void A_descriptor_of_more_updates_than_it_keeps_inline_is_never_reused()
+    {
+        var cells = Enumerable.Range(0, CommitDescriptor.InlineCapacity + 1).Select(_ => new Cell(new object())).ToArray();
+        var large = CommitDescriptor.Rent([.. cells.Select(cell => new CellUpdate(cell, MultiWordCas.Read(cell), new object()))]);
+        Assert.True(MultiWordCas.Commit(large));
+        CommitDescriptor.Release(large);
+
+        var small = new Cell(new object());
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.NotSame(large, CommitAndRelease(small));
+        }
+    }
+
+    [Fact]
     public void A_thread_that_ended_leaves_its_place_in_the_epochs_to_the_next_thread()
     {
         RunOnNewThread(() => Epochs.Exit(Epochs.Enter()));
