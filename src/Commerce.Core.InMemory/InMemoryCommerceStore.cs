@@ -41,8 +41,8 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
     /// <summary>A test seam: called on the committing thread after it installs its descriptor in the i-th cell.</summary>
     internal Action<CommitDescriptor, int>? AfterInstall { get; set; }
 
-    /// <summary>A test seam: called on the committing thread after it read the event stripes, before its multi-word CAS.</summary>
-    internal Action? AfterStripesRead { get; set; }
+    /// <summary>A test seam: called on the committing thread right before each multi-word CAS of a commit (after it read the event stripes).</summary>
+    internal Action? BeforeCas { get; set; }
 
     /// <summary>
     /// Opens a session. The store's session keeps no state between calls (reads are immediate and a commit

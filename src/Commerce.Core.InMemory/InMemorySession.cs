@@ -19,6 +19,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     [ThreadStatic]
     private static CellUpdate[]? t_scratch;
 
+    // Per update of t_scratch: the change of an adjusted stock or sales count, which a retry may recompute; else -1.
+    [ThreadStatic]
+    private static int[]? t_adjusts;
+
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
         for (var i = 0; i < batch.Count; i++)
@@ -91,6 +95,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var events = changes.Events;
         var size = span.Length + events.Count; // a stripe per event at most
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
+        var adjusts = t_adjusts is { } known && known.Length >= updates.Length ? known : (t_adjusts = new int[updates.Length]);
+        adjusts.AsSpan(0, size).Fill(-1);
         var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
@@ -99,8 +105,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         List<CellUpdate>? ledgerReads = null;
         try
         {
-            foreach (ref readonly var change in span)
+            for (var c = 0; c < span.Length; c++)
             {
+                ref readonly var change = ref span[c];
                 if (change.Kind == ChangeKind.Stable)
                 {
                     continue; // A write-once state only read cannot have changed: no check.
@@ -199,7 +206,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
                         if (change.Key.Table == StoreTable.Wallets)
                         {
-                            walletWrites.Add(next);
+                            walletWrites.Add(next); // its ledger entry says the balance after: not recomputed
+                        }
+                        else
+                        {
+                            adjusts[next] = c;
                         }
 
                         updates[next++] = new CellUpdate(cell, current, adjusted);
@@ -218,7 +229,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return new(false);
             }
 
-            return new(Commit(changes, updates, ref next, sales, moreSales));
+            return new(Commit(changes, updates, adjusts, ref next, sales, moreSales));
         }
         finally
         {
@@ -313,17 +324,20 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     /// <summary>
     /// Runs the multi-word CAS of <c>updates[..next]</c>, with the updates of the event stripes appended
-    /// last (their states read as late as possible). If it fails only because a stripe moved on (every
-    /// other cell still holds what the commit expects), the stripes are read again and the CAS retried:
-    /// appending events commutes, and each such failure means another commit succeeded.
+    /// last (their states read as late as possible). If it fails only because commutative cells moved on
+    /// (an event stripe, an adjusted stock or sales count) while every other cell still holds what the
+    /// commit expects, the store retries the CAS itself, without running the use case again: the stripes
+    /// are read again and the adjusted counts recomputed from what they hold now (if a count's guard no
+    /// longer holds, the commit fails, and the use case runs again and refuses). Each such failure means
+    /// another commit succeeded, so this keeps the commit lock-free. Orders for one hot product thus no
+    /// longer re-run each other.
     /// </summary>
-    private bool Commit(ChangeSet changes, CellUpdate[] updates, ref int next, SalesBucket? sales, List<SalesBucket>? moreSales)
+    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesBucket? sales, List<SalesBucket>? moreSales)
     {
-        var events = changes.Events;
         var stripesFrom = next;
         if (sales is null)
         {
-            return CommitWithEvents(changes, events, updates, stripesFrom, ref next);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next);
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -338,7 +352,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         try
         {
-            return CommitWithEvents(changes, events, updates, stripesFrom, ref next);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next);
         }
         finally
         {
@@ -353,28 +367,59 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
     }
 
-    private bool CommitWithEvents(ChangeSet changes, IReadOnlyList<Events.CommerceEvent> events, CellUpdate[] updates, int stripesFrom, ref int next)
+    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next)
     {
-        if (events.Count == 0)
-        {
-            return CommitOnce(updates.AsSpan(0, next));
-        }
-
+        var events = changes.Events;
         while (true)
         {
-            next = store.Events.AddUpdates(updates, stripesFrom, events);
-            store.AfterStripesRead?.Invoke();
+            if (events.Count > 0)
+            {
+                next = store.Events.AddUpdates(updates, stripesFrom, events);
+            }
+
+            store.BeforeCas?.Invoke();
             if (CommitOnce(updates.AsSpan(0, next)))
             {
-                store.Events.Signal();
+                if (events.Count > 0)
+                {
+                    store.Events.Signal();
+                }
+
                 return true;
             }
 
-            if (!OthersHold(updates.AsSpan(0, stripesFrom)) || !RangesUnchanged(changes))
+            if (!Refresh(changes.Changes, updates.AsSpan(0, stripesFrom), adjusts) || !RangesUnchanged(changes))
             {
                 return false;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a failed commit may be tried again as it stands: every cell still holds the state the
+    /// commit expects there, except adjusted stock and sales counts, whose updates are recomputed from
+    /// what the cells hold now (false if an adjustment's guard no longer holds).
+    /// </summary>
+    private static bool Refresh(ReadOnlySpan<Change> changes, Span<CellUpdate> updates, int[] adjusts)
+    {
+        for (var i = 0; i < updates.Length; i++)
+        {
+            var update = updates[i];
+            var current = MultiWordCas.Read(update.Cell);
+            if (ReferenceEquals(current, update.Expected))
+            {
+                continue;
+            }
+
+            if (adjusts[i] < 0 || Adjusted(changes[adjusts[i]], current) is not { } adjusted)
+            {
+                return false;
+            }
+
+            updates[i] = new CellUpdate(update.Cell, current, adjusted);
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -388,20 +433,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var succeeded = MultiWordCas.Commit(descriptor, store.AfterInstall);
         CommitDescriptor.Release(descriptor);
         return succeeded;
-    }
-
-    /// <summary>Whether every cell still holds the state the commit expects there.</summary>
-    private static bool OthersHold(ReadOnlySpan<CellUpdate> updates)
-    {
-        foreach (ref readonly var update in updates)
-        {
-            if (!ReferenceEquals(MultiWordCas.Read(update.Cell), update.Expected))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>The state of a number after an adjustment, or <see langword="null"/> if it would fall below the change's minimum.</summary>

@@ -171,7 +171,7 @@ public sealed class EventStripesTests
         using var shop = InMemoryShop.Create(o => o.MaxCommitAttempts = 1);
         var store = shop.InMemoryStore();
         var reads = 0;
-        store.AfterStripesRead = () =>
+        store.BeforeCas = () =>
         {
             // Once: another user on the same stripe commits (on its own thread, as a commit uses its thread's
             // scratch) between this commit's stripe read and its CAS.
