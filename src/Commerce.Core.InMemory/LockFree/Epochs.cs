@@ -127,7 +127,7 @@ internal sealed class Participant(WeakReference<Thread> owner)
 internal static class DescriptorPool
 {
     /// <summary>How many releases a thread makes between two attempts to move the epoch on.</summary>
-    internal const int ReleasesPerReclaim = 8;
+    private const int ReleasesPerReclaim = 8;
 
     /// <summary>The most descriptors a thread keeps waiting in each stage (more go to the collector).</summary>
     private const int MaxWaiting = 256;
@@ -170,12 +170,7 @@ internal static class DescriptorPool
         }
     }
 
-    /// <summary>How many descriptors this thread has free to rent (for tests).</summary>
-    internal static int FreeCount => t_pool?.Free.Count ?? 0;
-
     /// <summary>Moves the epoch on if it can, then every descriptor that has waited long enough one step on.</summary>
-    internal static void Reclaim() => Reclaim(t_pool ??= new Pool());
-
     private static void Reclaim(Pool pool)
     {
         var epoch = Epochs.TryAdvance();
