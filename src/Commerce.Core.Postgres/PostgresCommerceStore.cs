@@ -63,8 +63,30 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
 
-    /// <summary>A test seam: called when a session's (or the group committer's) connection is refused for now, before the refusal is reported.</summary>
+    /// <summary>A test seam: called when a connection is refused for now, before the refusal is reported.</summary>
     internal Func<Exception, Task>? OnConnectionRefused { get; set; }
+
+    /// <summary>
+    /// A pooled connection for <paramref name="operation"/>. One refused for now (too many connections, a
+    /// server shutting down or starting up, a client pool with none free: see
+    /// <see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>: nothing was sent.
+    /// </summary>
+    public async ValueTask<NpgsqlConnection> OpenConnectionAsync(string operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
+        {
+            if (OnConnectionRefused is { } hook)
+            {
+                await hook(e).ConfigureAwait(false);
+            }
+
+            throw PostgresOutcome.Unavailable(operation, e);
+        }
+    }
 
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {

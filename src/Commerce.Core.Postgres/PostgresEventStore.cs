@@ -72,7 +72,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         var sequences = Sequences(after);
         for (var attempt = 1; ; attempt++)
         {
-            var connection = await OpenAsync("a wait for events", cancellationToken).ConfigureAwait(false);
+            var connection = await store.OpenConnectionAsync("a wait for events", cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 try
@@ -209,25 +209,12 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         }
     }
 
-    /// <summary>A pooled connection; one refused for now (<see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>.</summary>
-    private async ValueTask<NpgsqlConnection> OpenAsync(string operation, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
-        {
-            throw PostgresOutcome.Unavailable(operation, e);
-        }
-    }
-
     /// <summary>Runs one statement on a pooled connection, on a fresh one once if the first is found broken.</summary>
     private async ValueTask<T> RunAsync<T>(string operation, Func<NpgsqlConnection, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var connection = await OpenAsync(operation, cancellationToken).ConfigureAwait(false);
+            var connection = await store.OpenConnectionAsync(operation, cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 try

@@ -346,23 +346,9 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         group.Clear();
     }
 
-    /// <summary>The committer's connection; one refused for now (<see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>, which every member of the group gets.</summary>
-    private async ValueTask<NpgsqlConnection> ConnectionAsync()
-    {
-        try
-        {
-            return _connection ??= await _store.DataSource.OpenConnectionAsync().ConfigureAwait(false);
-        }
-        catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
-        {
-            if (_store.OnConnectionRefused is { } hook)
-            {
-                await hook(e).ConfigureAwait(false);
-            }
-
-            throw PostgresOutcome.Unavailable("a group commit's connection", e);
-        }
-    }
+    /// <summary>The committer's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>): a refusal for now goes to every member of the group.</summary>
+    private async ValueTask<NpgsqlConnection> ConnectionAsync() =>
+        _connection ??= await _store.OpenConnectionAsync("a group commit's connection", CancellationToken.None).ConfigureAwait(false);
 
     private async ValueTask DropConnectionAsync()
     {

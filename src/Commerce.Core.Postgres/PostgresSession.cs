@@ -293,32 +293,9 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
         }
     }
 
-    /// <summary>
-    /// The session's connection, opened on first use. A connection refused for now (too many connections,
-    /// a server shutting down or starting up, a client pool with none free: see
-    /// <see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>: nothing was sent.
-    /// </summary>
-    private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken)
-    {
-        if (_connection is null)
-        {
-            try
-            {
-                _connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
-            {
-                if (store.OnConnectionRefused is { } hook)
-                {
-                    await hook(e).ConfigureAwait(false);
-                }
-
-                throw PostgresOutcome.Unavailable("a connection", e);
-            }
-        }
-
-        return _connection;
-    }
+    /// <summary>The session's connection, opened on first use (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>).</summary>
+    private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken) =>
+        _connection ??= await store.OpenConnectionAsync("a connection", cancellationToken).ConfigureAwait(false);
 
     private async ValueTask DropConnectionAsync()
     {

@@ -103,8 +103,8 @@ public sealed class CommutativeRetryTests
 
     private static void Seed(Shop shop, int stock)
     {
-        Assert.True(Sync.Run(shop.Catalog.AddProductAsync(Hot, "Hot", new Money(10), stock)).IsSuccess);
-        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(Alice, new Money(100))).IsSuccess);
-        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(Bob, new Money(100))).IsSuccess);
+        shop.AddProductAsync(Hot.Value, 10, stock, "Hot").GetAwaiter().GetResult();
+        shop.ChargeAsync(Alice.Value, 100).GetAwaiter().GetResult();
+        shop.ChargeAsync(Bob.Value, 100).GetAwaiter().GetResult();
     }
 }
