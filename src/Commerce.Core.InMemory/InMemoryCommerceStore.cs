@@ -24,7 +24,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
 
     public CellTable Carts { get; } = new();
 
-    public CellTable Orders { get; } = new();
+    public CellTable Orders { get; } = new SplitOrderedCellTable();
 
     public CellTable Idempotency { get; } = new(purgeable: true);
 
