@@ -36,11 +36,7 @@ namespace Commerce.InMemory;
 /// </remarks>
 internal sealed class SplitOrderedCellTable : CellTable
 {
-    private const int ChunkBits = 10;
-    private const int ChunkSize = 1 << ChunkBits;
-    private const int BlockSize = 64; // entries a thread reserves at a time (a chunk holds whole blocks)
-    private const int FirstSegmentBits = 10; // segmented arrays: segment 0 holds [0, 1024), segment s ≥ 1 holds [2^(9+s), 2^(10+s))
-    private const int MaxBits = 48;
+    private const int MaxBucketBits = 48;
     private const int InitialBucketBits = 4;
     private const long LoadFactor = 2; // entries per bucket before the buckets double
     private const int CheckEvery = 128; // a stripe's count at which the load is checked
@@ -48,22 +44,10 @@ internal sealed class SplitOrderedCellTable : CellTable
 
     private static readonly int Stripes = Math.Min(64, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
 
-    // The block of entries this thread reserved last, and the table it is in (a thread thus keeps the last
-    // table it inserted into reachable until it inserts into another).
-    [ThreadStatic]
-    private static SplitOrderedCellTable? t_blockTable;
-
-    [ThreadStatic]
-    private static long t_blockNext;
-
-    [ThreadStatic]
-    private static long t_blockEnd;
-
     private readonly Func<CellKey, ulong> _hash;
-    private readonly Entry[]?[]?[] _chunks = new Entry[]?[]?[MaxBits - FirstSegmentBits + 1];
-    private readonly long[]?[] _buckets = new long[]?[MaxBits - FirstSegmentBits + 1]; // position + 1 of each bucket's marker (0: none yet)
+    private readonly AppendLog<Entry> _entries = new();
+    private readonly long[]?[] _buckets = new long[]?[Segmented.SegmentCount]; // position + 1 of each bucket's marker (0: none yet)
     private readonly long[] _counts = new long[Stripes * Pad];
-    private long _reserved;
     private int _bucketBits = InitialBucketBits;
 
     public SplitOrderedCellTable()
@@ -77,10 +61,10 @@ internal sealed class SplitOrderedCellTable : CellTable
     {
         _hash = hash;
 
-        // Position 0 is bucket 0's marker (sort key 0, before everything).
-        _reserved = BlockSize;
-        Chunk(0);
-        Slot(_buckets, 0) = 1;
+        // Bucket 0's marker (sort key 0, before everything).
+        var marker = _entries.Free();
+        _entries.Take();
+        Segmented.Slot(_buckets, 0) = marker + 1;
     }
 
     /// <summary>The number of buckets now (a power of two; for tests).</summary>
@@ -196,7 +180,7 @@ internal sealed class SplitOrderedCellTable : CellTable
             entry.Next = next;
             if (Interlocked.CompareExchange(ref At(previous).Next, position + 1, next) == next)
             {
-                t_blockNext = position + 1;
+                _entries.Take();
                 return position;
             }
 
@@ -204,19 +188,10 @@ internal sealed class SplitOrderedCellTable : CellTable
         }
     }
 
-    /// <summary>Fills this thread's next free entry (reserving a block of them if it has none) and returns its position; it is only taken once linked.</summary>
+    /// <summary>Fills this thread's next free entry and returns its position; it is only taken once linked.</summary>
     private long Reserve(ulong sortKey, CellKey key, Cell? cell)
     {
-        if (!ReferenceEquals(t_blockTable, this) || t_blockNext == t_blockEnd)
-        {
-            var end = Interlocked.Add(ref _reserved, BlockSize);
-            Chunk((end - BlockSize) >> ChunkBits);
-            t_blockTable = this;
-            t_blockNext = end - BlockSize;
-            t_blockEnd = end;
-        }
-
-        var position = t_blockNext;
+        var position = _entries.Free();
         ref var entry = ref At(position);
         entry.SortKey = sortKey;
         entry.Key = key;
@@ -227,7 +202,7 @@ internal sealed class SplitOrderedCellTable : CellTable
     /// <summary>The position of a bucket's marker, inserted (after its parent's) on first use.</summary>
     private long Bucket(ulong bucket)
     {
-        ref var slot = ref Slot(_buckets, bucket);
+        ref var slot = ref Segmented.Slot(_buckets, bucket);
         var link = Volatile.Read(ref slot);
         if (link != 0)
         {
@@ -241,44 +216,7 @@ internal sealed class SplitOrderedCellTable : CellTable
         return raced == 0 ? marker : raced - 1;
     }
 
-    private ref Entry At(long position) => ref Volatile.Read(ref Slot(_chunks, (ulong)(position >> ChunkBits)))![position & (ChunkSize - 1)];
-
-    /// <summary>Allocates chunk <paramref name="index"/> if no one has.</summary>
-    private void Chunk(long index)
-    {
-        ref var slot = ref Slot(_chunks, (ulong)index);
-        if (Volatile.Read(ref slot) is null)
-        {
-            Interlocked.CompareExchange(ref slot, new Entry[ChunkSize], null);
-        }
-    }
-
-    /// <summary>Element <paramref name="index"/> of an array kept in segments that double in size and are never copied (allocated on first use).</summary>
-    private static ref T Slot<T>(T[]?[] segments, ulong index)
-    {
-        int segment;
-        long offset;
-        if (index < 1UL << FirstSegmentBits)
-        {
-            segment = 0;
-            offset = (long)index;
-        }
-        else
-        {
-            var top = 63 - BitOperations.LeadingZeroCount(index);
-            segment = top - FirstSegmentBits + 1;
-            offset = (long)(index - (1UL << top));
-        }
-
-        var slots = Volatile.Read(ref segments[segment]);
-        if (slots is null)
-        {
-            var created = new T[segment == 0 ? 1 << FirstSegmentBits : 1L << (FirstSegmentBits + segment - 1)];
-            slots = Interlocked.CompareExchange(ref segments[segment], created, null) ?? created;
-        }
-
-        return ref slots[offset];
-    }
+    private ref Entry At(long position) => ref _entries[position];
 
     /// <summary>Counts one insertion, and now and then doubles the buckets if the entries outnumber them by more than the load factor.</summary>
     private void Counted()
@@ -291,7 +229,7 @@ internal sealed class SplitOrderedCellTable : CellTable
 
         var count = (long)Count;
         var bits = Volatile.Read(ref _bucketBits);
-        while (bits < MaxBits && count > (1L << bits) * LoadFactor)
+        while (bits < MaxBucketBits && count > (1L << bits) * LoadFactor)
         {
             bits = Interlocked.CompareExchange(ref _bucketBits, bits + 1, bits) == bits ? bits + 1 : Volatile.Read(ref _bucketBits);
         }

@@ -169,3 +169,52 @@ public sealed class SplitOrderedCellTableTests
         }
     }
 }
+
+/// <summary>The append log under the orders' index: positions taken once, items where they were put.</summary>
+public sealed class AppendLogTests
+{
+    [Fact]
+    public void A_free_position_is_offered_again_until_taken()
+    {
+        var log = new AppendLog<string?>();
+        var first = log.Free();
+        Assert.Equal(first, log.Free());
+        log.Take();
+        Assert.Equal(first + 1, log.Free());
+        Assert.Equal(first + 1, log.Append("x"));
+        Assert.Equal("x", log[first + 1]);
+    }
+
+    [Fact]
+    public void Threads_appending_at_once_get_distinct_positions_holding_their_items()
+    {
+        const int Threads = 4;
+        const int PerThread = 5_000; // many blocks and several chunks each
+        var log = new AppendLog<string?>();
+        var positions = new long[Threads][];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            var mine = new long[PerThread];
+            start.SignalAndWait();
+            for (var i = 0; i < PerThread; i++)
+            {
+                mine[i] = log.Append($"{t}:{i}");
+            }
+
+            positions[t] = mine;
+        }) { IsBackground = true }).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+
+        // The sequential model: each item where its append said, and no position given twice.
+        Assert.Equal(Threads * PerThread, positions.SelectMany(p => p).Distinct().Count());
+        for (var t = 0; t < Threads; t++)
+        {
+            for (var i = 0; i < PerThread; i++)
+            {
+                Assert.Equal($"{t}:{i}", log[positions[t][i]]);
+            }
+        }
+    }
+}

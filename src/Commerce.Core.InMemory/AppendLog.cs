@@ -1,0 +1,123 @@
+using System.Numerics;
+
+namespace Commerce.InMemory;
+
+/// <summary>
+/// Items by position, appended in blocks that each thread reserves for itself, in chunks that are never
+/// copied: an append writes next to the thread's previous one.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Built for a generational collector, which at every collection scans the old objects written since the
+/// last one. A store that keeps what it is given (orders, ledger entries) writes a young reference into
+/// an old object at every commit; written at random places (a user's own array, a dictionary's buckets),
+/// each such write costs the next collection a scan of its own card, while here a thread's writes land
+/// side by side. Readers find an item by its position, which callers keep as a number (invisible to the
+/// collector) rather than as a reference.
+/// </para>
+/// <para>
+/// Lock-free: a thread reserves a block of positions with one atomic add on a counter only touched once
+/// per block, and whoever first needs a chunk publishes it with a CAS. A position is written by the one
+/// thread that reserved it before it is published to anyone (through a volatile write or a CAS that
+/// orders the item before it), so slots need no synchronization of their own.
+/// </para>
+/// </remarks>
+internal sealed class AppendLog<T>
+{
+    private const int ChunkBits = 10;
+    private const int ChunkSize = 1 << ChunkBits;
+    private const int BlockSize = 64; // positions a thread reserves at a time (a chunk holds whole blocks)
+
+    // The block this thread reserved last, and the log it is in (a thread thus keeps the last log it
+    // appended to reachable until it appends to another of the same item type).
+    [ThreadStatic]
+    private static AppendLog<T>? t_log;
+
+    [ThreadStatic]
+    private static long t_next;
+
+    [ThreadStatic]
+    private static long t_end;
+
+    private readonly T[]?[]?[] _chunks = new T[]?[]?[Segmented.SegmentCount];
+    private long _reserved;
+
+    /// <summary>The item at <paramref name="position"/> (a position <see cref="Free"/> returned).</summary>
+    public ref T this[long position] =>
+        ref Volatile.Read(ref Segmented.Slot(_chunks, (ulong)(position >> ChunkBits)))![position & (ChunkSize - 1)];
+
+    /// <summary>
+    /// This thread's next free position (reserving a block if it has none left): the caller writes its item
+    /// there and then calls <see cref="Take"/>, or leaves the position (cleared) for this thread's next item.
+    /// </summary>
+    public long Free()
+    {
+        if (!ReferenceEquals(t_log, this) || t_next == t_end)
+        {
+            var end = Interlocked.Add(ref _reserved, BlockSize);
+            ref var chunk = ref Segmented.Slot(_chunks, (ulong)((end - BlockSize) >> ChunkBits));
+            if (Volatile.Read(ref chunk) is null)
+            {
+                Interlocked.CompareExchange(ref chunk, new T[ChunkSize], null);
+            }
+
+            t_log = this;
+            t_next = end - BlockSize;
+            t_end = end;
+        }
+
+        return t_next;
+    }
+
+    /// <summary>Takes the position <see cref="Free"/> returned last on this thread: the next call returns the one after.</summary>
+    public void Take() => t_next++;
+
+    /// <summary>Appends an item and returns its position.</summary>
+    public long Append(T item)
+    {
+        var position = Free();
+        this[position] = item;
+        Take();
+        return position;
+    }
+}
+
+/// <summary>
+/// Arrays kept in segments that double in size and are never copied, allocated on first use: segment 0
+/// holds indexes [0, 1024), segment s ≥ 1 holds [2^(9+s), 2^(10+s)).
+/// </summary>
+internal static class Segmented
+{
+    private const int FirstSegmentBits = 10;
+    private const int MaxBits = 48;
+
+    /// <summary>The length of a segment array: enough for indexes below 2^48.</summary>
+    public const int SegmentCount = MaxBits - FirstSegmentBits + 1;
+
+    /// <summary>Element <paramref name="index"/> (below 2^48), its segment allocated if no one has.</summary>
+    public static ref T Slot<T>(T[]?[] segments, ulong index)
+    {
+        int segment;
+        long offset;
+        if (index < 1UL << FirstSegmentBits)
+        {
+            segment = 0;
+            offset = (long)index;
+        }
+        else
+        {
+            var top = 63 - BitOperations.LeadingZeroCount(index);
+            segment = top - FirstSegmentBits + 1;
+            offset = (long)(index - (1UL << top));
+        }
+
+        var slots = Volatile.Read(ref segments[segment]);
+        if (slots is null)
+        {
+            var created = new T[segment == 0 ? 1 << FirstSegmentBits : 1L << (FirstSegmentBits + segment - 1)];
+            slots = Interlocked.CompareExchange(ref segments[segment], created, null) ?? created;
+        }
+
+        return ref slots[offset];
+    }
+}
