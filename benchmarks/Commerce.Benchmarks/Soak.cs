@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Commerce.Benchmarks;
 
@@ -33,9 +34,15 @@ internal static class Soak
         var hand = args.Length > 0 && args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase);
         var kind = StoreKind.LockFree;
         var publishEvents = true;
+        var keyed = false;
         if (args.Length == 5 && args[4].Equals("no-events", StringComparison.OrdinalIgnoreCase))
         {
             publishEvents = false;
+            args = args[..4];
+        }
+        else if (args.Length == 5 && args[4].Equals("keyed", StringComparison.OrdinalIgnoreCase))
+        {
+            keyed = true;
             args = args[..4];
         }
 
@@ -45,7 +52,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events|keyed]");
             return 2;
         }
 
@@ -68,6 +75,8 @@ internal static class Soak
             (true, Contention.HotWallet) => (_, _) => handShop!.Charge(1, 1),
             (true, _) => (w, i) => handShop!.PlaceOrder(users[w][i % ring].Value, orders[w][i % ring]),
             (false, Contention.HotWallet) => (_, _) => Report(Sync.Wait(shop!.Wallets.ChargeAsync(hotUser, one)).Error),
+            _ when keyed => (w, i) => Report(Sync.Wait(shop!.Orders.PlaceOrderAsync(
+                users[w][i % ring], orders[w][i % ring], new IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{w}-{i}")))).Error),
             _ => (w, i) => Report(Sync.Wait(shop!.Orders.PlaceOrderAsync(users[w][i % ring], orders[w][i % ring])).Error),
         };
 
@@ -114,7 +123,7 @@ internal static class Soak
         var operations = counts.Sum();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
         Console.WriteLine(
-            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
+            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
             $"{clock.Elapsed.TotalNanoseconds / operations * workers:N0} ns per op per worker, {(double)allocated / operations:N0} B/op, " +
             $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
             $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
