@@ -28,10 +28,12 @@ internal sealed class AppendLog<T>
     private const int ChunkSize = 1 << ChunkBits;
     private const int BlockSize = 64; // positions a thread reserves at a time (a chunk holds whole blocks)
 
-    // The block this thread reserved last, and the log it is in (a thread thus keeps the last log it
-    // appended to reachable until it appends to another of the same item type).
+    private static long s_lastId;
+
+    // The block this thread reserved last, and the id of the log it is in (an id, not a reference, so
+    // that a thread does not keep a log it appended to, and all it holds, from being collected).
     [ThreadStatic]
-    private static AppendLog<T>? t_log;
+    private static long t_log;
 
     [ThreadStatic]
     private static long t_next;
@@ -40,6 +42,7 @@ internal sealed class AppendLog<T>
     private static long t_end;
 
     private readonly T[]?[]?[] _chunks = new T[]?[]?[Segmented.SegmentCount];
+    private readonly long _id = Interlocked.Increment(ref s_lastId);
     private long _reserved;
 
     /// <summary>The item at <paramref name="position"/> (a position <see cref="Free"/> returned).</summary>
@@ -52,7 +55,7 @@ internal sealed class AppendLog<T>
     /// </summary>
     public long Free()
     {
-        if (!ReferenceEquals(t_log, this) || t_next == t_end)
+        if (t_log != _id || t_next == t_end)
         {
             var end = Interlocked.Add(ref _reserved, BlockSize);
             ref var chunk = ref Segmented.Slot(_chunks, (ulong)((end - BlockSize) >> ChunkBits));
@@ -61,7 +64,7 @@ internal sealed class AppendLog<T>
                 Interlocked.CompareExchange(ref chunk, new T[ChunkSize], null);
             }
 
-            t_log = this;
+            t_log = _id;
             t_next = end - BlockSize;
             t_end = end;
         }

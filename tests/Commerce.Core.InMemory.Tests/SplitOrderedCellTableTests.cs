@@ -186,6 +186,24 @@ public sealed class AppendLogTests
     }
 
     [Fact]
+    public void A_thread_that_appended_to_a_log_does_not_keep_it_alive()
+    {
+        var appended = AppendToANewLog();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(appended.TryGetTarget(out _));
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference<AppendLog<string?>> AppendToANewLog()
+    {
+        var log = new AppendLog<string?>();
+        log.Append("kept only by the log");
+        return new WeakReference<AppendLog<string?>>(log);
+    }
+
+    [Fact]
     public void Threads_appending_at_once_get_distinct_positions_holding_their_items()
     {
         const int Threads = 4;
