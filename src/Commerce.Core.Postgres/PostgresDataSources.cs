@@ -8,7 +8,9 @@ namespace Commerce.Postgres;
 /// the connection string as given, with Npgsql's automatic preparation turned on (the store sends the
 /// same few dozen statement texts over and over, so each connection parses and plans each of them once)
 /// and the failed statement of a batch named on its exception (which tells a group commit which member
-/// failed). A setting the connection string makes itself is kept: <c>Max Auto Prepare=0</c> turns
+/// failed), and no reset of a connection returned to the pool (Npgsql's reset is seven statements the
+/// server parses at the connection's next use; the store leaves no session state behind: no settings,
+/// only transaction-scoped locks, and the event feed's wait unlistens before it closes). A setting the connection string makes itself is kept: <c>Max Auto Prepare=0</c> turns
 /// preparation off, as a pooler that cannot keep prepared statements (PgBouncer in transaction mode
 /// before 1.21) requires.
 /// </summary>
@@ -38,6 +40,11 @@ internal static class PostgresDataSources
         if (!set.ContainsKey("Auto Prepare Min Usages"))
         {
             builder.AutoPrepareMinUsages = AutoPrepareMinUsages;
+        }
+
+        if (!set.ContainsKey("No Reset On Close"))
+        {
+            builder.NoResetOnClose = true;
         }
 
         if (!set.ContainsKey("Include Failed Batched Command"))

@@ -14,7 +14,47 @@ public sealed class PreparedStatementTests
         Assert.Equal(PostgresDataSources.MaxAutoPrepare, settings.MaxAutoPrepare);
         Assert.Equal(PostgresDataSources.AutoPrepareMinUsages, settings.AutoPrepareMinUsages);
         Assert.True(settings.IncludeFailedBatchedCommand);
+        Assert.True(settings.NoResetOnClose);
         Assert.Equal("db", settings.Host);
+    }
+
+    [Theory]
+    [InlineData("Host=db;No Reset On Close=false", false)]
+    [InlineData("Host=db;NoResetOnClose=true", true)]
+    public void A_connection_strings_own_reset_setting_wins(string connectionString, bool noResetOnClose)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(PostgresDataSources.WithDefaults(connectionString));
+
+        Assert.Equal(noResetOnClose, settings.NoResetOnClose);
+    }
+
+    [PostgresFact]
+    public async Task A_pooled_connection_comes_back_without_the_transaction_it_was_closed_in()
+    {
+        // One pooled connection, not reset on close: what the last user left open must still be gone.
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString += ";Maximum Pool Size=1");
+        Assert.True(new NpgsqlConnectionStringBuilder(shop.Store.DataSource.ConnectionString).NoResetOnClose);
+        long abandoned;
+        await using (var first = await shop.Store.DataSource.OpenConnectionAsync())
+        {
+            await using var transaction = await first.BeginTransactionAsync();
+            await using var assign = new NpgsqlCommand("SELECT txid_current()", first, transaction);
+            abandoned = (long)(await assign.ExecuteScalarAsync())!;
+        }
+
+        await using (var second = await shop.Store.DataSource.OpenConnectionAsync())
+        {
+            await using var check = new NpgsqlCommand("SELECT txid_current_if_assigned(), txid_status($1)", second);
+            check.Parameters.AddWithValue(abandoned);
+            await using var reader = await check.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.True(reader.IsDBNull(0));
+            Assert.Equal("aborted", reader.GetString(1));
+        }
+
+        // And the store works on it as before.
+        Assert.True((await shop.Wallets.ChargeAsync(new UserId(1), new Money(5))).IsSuccess);
+        Assert.Equal(new Money(5), await shop.Wallets.GetBalanceAsync(new UserId(1)));
     }
 
     [Theory]
