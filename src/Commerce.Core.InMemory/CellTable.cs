@@ -137,9 +137,12 @@ internal class CellTable
         return shards;
     }
 
-    /// <summary>The shard of a key: the top bits of a multiplicative hash of both words (ids and order ids alike spread evenly).</summary>
-    private ConcurrentDictionary<CellKey, Cell> ShardOf(in CellKey key) =>
-        _shards[(int)((((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL >> (64 - ShardBits))];
+    /// <summary>A multiplicative hash of both words of a key (ids and order ids alike spread evenly over its top bits).</summary>
+    internal static ulong Hash(in CellKey key) =>
+        (((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL;
+
+    /// <summary>The shard of a key: the top bits of its <see cref="Hash"/>.</summary>
+    private ConcurrentDictionary<CellKey, Cell> ShardOf(in CellKey key) => _shards[(int)(Hash(key) >> (64 - ShardBits))];
 }
 
 /// <summary>

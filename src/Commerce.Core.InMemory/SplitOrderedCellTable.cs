@@ -51,7 +51,7 @@ internal sealed class SplitOrderedCellTable : CellTable
     private int _bucketBits = InitialBucketBits;
 
     public SplitOrderedCellTable()
-        : this(Hash)
+        : this(static key => Hash(key))
     {
     }
 
@@ -113,10 +113,6 @@ internal sealed class SplitOrderedCellTable : CellTable
             return (int)count;
         }
     }
-
-    /// <summary>The default hash: both words mixed (order ids are random in their low word, ids in their only one).</summary>
-    internal static ulong Hash(CellKey key) =>
-        (((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL;
 
     /// <summary>The sort key of an entry: its 63-bit hash with the top bit set, reversed (so odd, and after its bucket's marker).</summary>
     private static ulong RegularSortKey(ulong fullHash, out ulong hash)
