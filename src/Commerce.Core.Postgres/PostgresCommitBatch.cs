@@ -70,8 +70,7 @@ internal static class PostgresCommitBatch
                     break;
 
                 case ChangeKind.Insert:
-                    batch.Add(PostgresSql.KeyLock(exclusive: true)).With((int)key.Table).With(PostgresRows.LockHash(key));
-                    AddInsert(store.Writes, batch, key, change.State);
+                    AddInsert(store.Writes, batch, key, change.State); // under the key's exclusive advisory lock
                     CommitEvidence.Consider(ref evidence, key, change.State, 1, inserted: true);
                     break;
 
@@ -178,37 +177,43 @@ internal static class PostgresCommitBatch
         keys?.Add(EventKey(-1));
     }
 
+    /// <summary>Adds the insert of a state under the key's exclusive advisory lock (taken by the insert itself, but for an order).</summary>
     private static void AddInsert(PostgresWriteSql sql, NpgsqlBatch batch, StoreKey key, object? state)
     {
+        NpgsqlBatchCommand command;
         switch (state)
         {
             case Wallet wallet:
-                batch.Add(sql.InsertWallet).With(wallet.UserId.Value).With(wallet.Balance.Amount).With(wallet.LedgerLength);
+                command = batch.Add(sql.InsertWallet).With(wallet.UserId.Value).With(wallet.Balance.Amount).With(wallet.LedgerLength);
                 break;
             case Product product:
-                batch.Add(sql.InsertProduct).With(product.Id.Value).With(product.Name).With(product.Price.Amount);
+                command = batch.Add(sql.InsertProduct).With(product.Id.Value).With(product.Name).With(product.Price.Amount);
                 break;
             case StockItem stock:
-                batch.Add(sql.InsertStock).With(stock.ProductId.Value).With(stock.OnHand);
+                command = batch.Add(sql.InsertStock).With(stock.ProductId.Value).With(stock.OnHand);
                 break;
             case Cart cart:
-                batch.Add(sql.InsertCart).With(cart.UserId.Value).With(PostgresRows.FormatLines(cart.Lines));
+                command = batch.Add(sql.InsertCart).With(cart.UserId.Value).With(PostgresRows.FormatLines(cart.Lines));
                 break;
             case Order order:
+                // Its lock in a statement of its own, so that the insert's snapshot is taken after it (see InsertOrder).
+                batch.Add(PostgresSql.KeyLock(exclusive: true)).With((int)key.Table).With(PostgresRows.LockHash(key));
                 AddOrder(sql, batch, order);
-                break;
+                return;
             case LedgerEntry entry:
                 var (at, tick) = PostgresRows.SplitTicks(entry.At);
-                batch.Add(sql.InsertLedger)
+                command = batch.Add(sql.InsertLedger)
                     .With(key.High).With(key.Low).With((short)entry.Kind).With(entry.Amount.Amount).With(entry.BalanceAfter.Amount)
                     .WithNullable(entry.OrderId?.Value, NpgsqlDbType.Uuid).With(at).With(tick);
                 break;
             case IdempotencyRecord record:
-                WithRecord(batch.Add(sql.InsertIdempotency), key, record);
+                command = WithRecord(batch.Add(sql.InsertIdempotency), key, record);
                 break;
             default:
                 throw new InvalidOperationException("Unexpected state to insert: " + state?.GetType().Name + ".");
         }
+
+        command.With((int)key.Table).With(PostgresRows.LockHash(key));
     }
 
     private static void AddUpdate(PostgresWriteSql sql, NpgsqlBatch batch, StoreKey key, in StoredState seen, object? state)

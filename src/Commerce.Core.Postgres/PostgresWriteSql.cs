@@ -11,7 +11,7 @@ internal sealed class PostgresWriteSql(string s)
 {
     public string UpdateWallet { get; } = Guarded(s, $"UPDATE {s}.wallets SET balance = $2, ledger_length = $3, version = version + 1 WHERE user_id = $1 AND version = $4 RETURNING 1");
 
-    public string InsertWallet { get; } = Guarded(s, $"INSERT INTO {s}.wallets (user_id, balance, ledger_length, version) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING RETURNING 1");
+    public string InsertWallet { get; } = LockedInsert(s, 4, $"INSERT INTO {s}.wallets (user_id, balance, ledger_length, version) SELECT $1, $2, $3, 1 FROM l ON CONFLICT DO NOTHING RETURNING 1");
 
     /// <summary>
     /// Adds $2 to a balance if the result stays within [$3, long.MaxValue]; an absent wallet counts as 0 and
@@ -31,18 +31,18 @@ internal sealed class PostgresWriteSql(string s)
         SELECT {s}.expect_rows((SELECT count(*) FROM u) + (SELECT count(*) FROM i), 1)
         """;
 
-    public string InsertProduct { get; } = Guarded(s, $"INSERT INTO {s}.products (id, name, price, version) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING RETURNING 1");
+    public string InsertProduct { get; } = LockedInsert(s, 4, $"INSERT INTO {s}.products (id, name, price, version) SELECT $1, $2, $3, 1 FROM l ON CONFLICT DO NOTHING RETURNING 1");
 
     public string UpdateStock { get; } = Guarded(s, $"UPDATE {s}.stock SET on_hand = $2, version = version + 1 WHERE product_id = $1 AND version = $3 RETURNING 1");
 
-    public string InsertStock { get; } = Guarded(s, $"INSERT INTO {s}.stock (product_id, on_hand, version) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING RETURNING 1");
+    public string InsertStock { get; } = LockedInsert(s, 3, $"INSERT INTO {s}.stock (product_id, on_hand, version) SELECT $1, $2, 1 FROM l ON CONFLICT DO NOTHING RETURNING 1");
 
     /// <summary>Adds $2 to a product's stock if the result stays within [$3, int.MaxValue]; CM409 if not, or if there is no stock row.</summary>
     public string AdjustStock { get; } = Guarded(s, $"UPDATE {s}.stock SET on_hand = on_hand + $2, version = version + 1 WHERE product_id = $1 AND on_hand::bigint + $2 BETWEEN $3 AND 2147483647 RETURNING 1");
 
     public string UpdateCart { get; } = Guarded(s, $"UPDATE {s}.carts SET lines = $2::jsonb, version = version + 1 WHERE user_id = $1 AND version = $3 RETURNING 1");
 
-    public string InsertCart { get; } = Guarded(s, $"INSERT INTO {s}.carts (user_id, lines, version) VALUES ($1, $2::jsonb, 1) ON CONFLICT DO NOTHING RETURNING 1");
+    public string InsertCart { get; } = LockedInsert(s, 3, $"INSERT INTO {s}.carts (user_id, lines, version) SELECT $1, $2::jsonb, 1 FROM l ON CONFLICT DO NOTHING RETURNING 1");
 
     /// <summary>
     /// The order ($1 to $5, its cancellation $10, $11) and its lines ($6 to $9); the lines are inserted only
@@ -85,17 +85,18 @@ internal sealed class PostgresWriteSql(string s)
     public string AdjustSalesGuarded { get; } = Guarded(s, $"UPDATE {s}.sales SET quantity = quantity + $3 WHERE bucket_start = $1 AND product_id = $2 AND quantity::numeric + $3 BETWEEN $4 AND 9223372036854775807 RETURNING 1");
 
     /// <summary>One ledger entry ($1 user, $2 sequence, $3 kind, $4 amount, $5 balance after, $6 order, $7 and $8 the instant).</summary>
-    public string InsertLedger { get; } = Guarded(s, $"INSERT INTO {s}.ledger (user_id, seq, kind, amount, balance_after, order_id, at, at_tick) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1");
+    public string InsertLedger { get; } = LockedInsert(s, 9, $"INSERT INTO {s}.ledger (user_id, seq, kind, amount, balance_after, order_id, at, at_tick) SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM l ON CONFLICT DO NOTHING RETURNING 1");
 
     /// <summary>
     /// An idempotency record: $1 user, $2 digest, $3 operation, $4 key, $5 request hash, $6 and $7 the
     /// instant, $8 to $10 the error (code, message, products), $11 balance, $12 order.
     /// </summary>
-    public string InsertIdempotency { get; } = Guarded(
+    public string InsertIdempotency { get; } = LockedInsert(
         s,
+        13,
         $"""
         INSERT INTO {s}.idempotency (user_id, digest, operation, key, request_hash, created_at, created_at_tick, error_code, error_message, error_products, balance, order_id, version)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1 FROM l
         ON CONFLICT DO NOTHING RETURNING 1
         """);
 
@@ -111,4 +112,16 @@ internal sealed class PostgresWriteSql(string s)
 
     private static string Guarded(string s, string writeReturningOne) =>
         $"WITH w AS ({writeReturningOne}) SELECT {s}.expect_rows((SELECT count(*) FROM w), 1)";
+
+    /// <summary>
+    /// An insert that reads its row from <c>l</c>, which first takes the key's exclusive advisory lock
+    /// (<see cref="PostgresSql.KeyLock"/>) from parameters <paramref name="lockParameter"/> (the table) and
+    /// the one after (the key's hash): one statement instead of two, the lock taken before the row. The
+    /// statement's snapshot predates the lock, which is right for these inserts: <c>ON CONFLICT</c> sees a
+    /// row committed meanwhile whatever the snapshot, and an absence check that waited for the lock runs
+    /// after the insert commits. (The order's insert keeps its lock in a statement before it, since its
+    /// check of voided ids must see a void committed while it waited: see <see cref="InsertOrder"/>.)
+    /// </summary>
+    private static string LockedInsert(string s, int lockParameter, string insertFromL) =>
+        $"WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(${lockParameter}, ${lockParameter + 1})), w AS ({insertFromL}) SELECT {s}.expect_rows((SELECT count(*) FROM w), 1)";
 }
