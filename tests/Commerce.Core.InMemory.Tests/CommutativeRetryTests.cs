@@ -27,22 +27,12 @@ public sealed class CommutativeRetryTests
             o.PublishEvents = publishEvents;
         });
         Seed(shop, stock: 10);
-        var store = shop.InMemoryStore();
-        var casAttempts = 0;
-        store.BeforeCas = () =>
-        {
-            // Once: Bob's order for the same product commits (on its own thread, as a commit uses its
-            // thread's scratch) between Alice's reads and her CAS.
-            if (Interlocked.Increment(ref casAttempts) == 1)
-            {
-                Assert.True(PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Orders.PlaceOrderAsync(Bob, [new(Hot, 3)]))).IsSuccess);
-            }
-        };
+        var casAttempts = BobOrdersThreeBeforeTheFirstCas(shop);
 
         var placed = Sync.Run(shop.Orders.PlaceOrderAsync(Alice, [new(Hot, 2)]));
 
         Assert.True(placed.IsSuccess, placed.IsFailure ? placed.Error.Message : null);
-        Assert.Equal(3, casAttempts); // Alice's first CAS, Bob's, Alice's retry in the store
+        Assert.Equal(3, casAttempts()); // Alice's first CAS, Bob's, Alice's retry in the store
         Assert.Equal(5, Sync.Run(shop.Catalog.GetProductAsync(Hot)).Value.Stock);
         Assert.Equal(new Money(100 - 20), Sync.Run(shop.Wallets.GetBalanceAsync(Alice)));
         Assert.Equal(new Money(100 - 30), Sync.Run(shop.Wallets.GetBalanceAsync(Bob)));
@@ -55,15 +45,7 @@ public sealed class CommutativeRetryTests
     {
         using var shop = InMemoryShop.Create(o => o.MaxCommitAttempts = 2);
         Seed(shop, stock: 4);
-        var store = shop.InMemoryStore();
-        var casAttempts = 0;
-        store.BeforeCas = () =>
-        {
-            if (Interlocked.Increment(ref casAttempts) == 1)
-            {
-                Assert.True(PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Orders.PlaceOrderAsync(Bob, [new(Hot, 3)]))).IsSuccess);
-            }
-        };
+        BobOrdersThreeBeforeTheFirstCas(shop);
 
         var placed = Sync.Run(shop.Orders.PlaceOrderAsync(Alice, [new(Hot, 2)]));
 
@@ -99,6 +81,23 @@ public sealed class CommutativeRetryTests
         Assert.Equal(10, Sync.Run(shop.Catalog.GetProductAsync(Hot)).Value.Stock);
         Assert.Equal(Threads * OrdersPerThread, Assert.Single(Sync.Run(shop.Ranking.GetPopularProductsAsync())).QuantitySold);
         Assert.All(Enumerable.Range(0, Threads), t => Assert.Equal(Money.Zero, Sync.Run(shop.Wallets.GetBalanceAsync(new UserId(10 + t)))));
+    }
+
+    /// <summary>
+    /// Once, right before the first CAS of the shop's next commit: Bob's order for three of the hot product
+    /// commits (on its own thread, as a commit uses its thread's scratch). Returns the CAS attempts seen.
+    /// </summary>
+    private static Func<int> BobOrdersThreeBeforeTheFirstCas(Shop shop)
+    {
+        var casAttempts = 0;
+        shop.InMemoryStore().BeforeCas = () =>
+        {
+            if (Interlocked.Increment(ref casAttempts) == 1)
+            {
+                Assert.True(PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Orders.PlaceOrderAsync(Bob, [new(Hot, 3)]))).IsSuccess);
+            }
+        };
+        return () => Volatile.Read(ref casAttempts);
     }
 
     private static void Seed(Shop shop, int stock)
