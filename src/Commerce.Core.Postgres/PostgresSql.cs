@@ -14,6 +14,9 @@ internal sealed class PostgresSql(string s)
     public static readonly StoreTable[] KeyedTables =
         [StoreTable.Wallets, StoreTable.Products, StoreTable.Stock, StoreTable.Carts, StoreTable.Orders, StoreTable.Ledger, StoreTable.Idempotency];
 
+    private static readonly string ExclusiveKeyLock = "SELECT " + ExclusiveKeyLockCall(1);
+    private static readonly string SharedKeyLock = "SELECT pg_advisory_xact_lock_shared($1, $2)";
+
     private readonly string?[] _readKeys = new string?[1 << ((int)StoreTable.Idempotency + 1)];
 
     private readonly string?[] _checkVersion = PerTable(table => IsVersioned(table)
@@ -80,8 +83,11 @@ internal sealed class PostgresSql(string s)
     /// A transaction-scoped advisory lock on one key ($1 the table, $2 a hash of the key): exclusive for
     /// inserts, shared for absence checks, so that an absence checked at commit stays true until the commit ends.
     /// </summary>
-    public static string KeyLock(bool exclusive) =>
-        exclusive ? "SELECT pg_advisory_xact_lock($1, $2)" : "SELECT pg_advisory_xact_lock_shared($1, $2)";
+    public static string KeyLock(bool exclusive) => exclusive ? ExclusiveKeyLock : SharedKeyLock;
+
+    /// <summary>The call that takes a key's exclusive lock (see <see cref="KeyLock"/>) from parameter $<paramref name="table"/> and the one after it (the key's hash).</summary>
+    public static string ExclusiveKeyLockCall(int table) => $"pg_advisory_xact_lock(${table}, ${table + 1})";
+
 
     // ---- outcome lookups (a commit whose connection failed) and the purge ---------------------------
 

@@ -110,8 +110,8 @@ internal sealed class PostgresWriteSql(string s)
         RETURNING 1
         """);
 
-    private static string Guarded(string s, string writeReturningOne) =>
-        $"WITH w AS ({writeReturningOne}) SELECT {s}.expect_rows((SELECT count(*) FROM w), 1)";
+    private static string Guarded(string s, string writeReturningOne, string? before = null) =>
+        $"WITH {before}w AS ({writeReturningOne}) SELECT {s}.expect_rows((SELECT count(*) FROM w), 1)";
 
     /// <summary>
     /// An insert that reads its row from <c>l</c>, which first takes the key's exclusive advisory lock
@@ -123,5 +123,5 @@ internal sealed class PostgresWriteSql(string s)
     /// check of voided ids must see a void committed while it waited: see <see cref="InsertOrder"/>.)
     /// </summary>
     private static string LockedInsert(string s, int lockParameter, string insertFromL) =>
-        $"WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(${lockParameter}, ${lockParameter + 1})), w AS ({insertFromL}) SELECT {s}.expect_rows((SELECT count(*) FROM w), 1)";
+        Guarded(s, insertFromL, before: $"l AS MATERIALIZED (SELECT {PostgresSql.ExclusiveKeyLockCall(lockParameter)}), ");
 }
