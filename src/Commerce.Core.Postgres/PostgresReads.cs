@@ -24,8 +24,11 @@ internal static class PostgresReads
 
     // ---- keys -----------------------------------------------------------------------------------
 
-    /// <summary>One statement reading every key of the batch: one key array per table (two for a table keyed by two words).</summary>
-    public static NpgsqlCommand Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch)
+    /// <summary>
+    /// One statement reading every key of the batch: one key array per table (two for a table keyed by two
+    /// words), after <see cref="PostgresSql.GenericPlansForThisRead"/> (whose row <see cref="KeysFoundAsync"/> skips).
+    /// </summary>
+    public static NpgsqlBatch Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch)
     {
         var tables = 0;
         for (var i = 0; i < batch.Count; i++)
@@ -39,7 +42,9 @@ internal static class PostgresReads
             tables |= 1 << (int)table;
         }
 
-        var command = store.Command(connection, store.Sql.ReadKeys(tables));
+        var statements = store.Batch(connection);
+        statements.Add(PostgresSql.GenericPlansForThisRead);
+        var command = statements.Add(store.Sql.ReadKeys(tables));
         foreach (var table in PostgresSql.KeyedTables)
         {
             if ((tables & (1 << (int)table)) == 0)
@@ -61,12 +66,13 @@ internal static class PostgresReads
             }
         }
 
-        return command;
+        return statements;
     }
 
     /// <summary>What the key read found: one state per requested key (a null state where no row was), each with the statement's handle.</summary>
     public static async ValueTask<StoredState[]> KeysFoundAsync(NpgsqlDataReader reader, ReadBatch batch, object statement, CancellationToken cancellationToken)
     {
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the setting's row
         var found = new StoredState[batch.Count];
         found.AsSpan().Fill(new StoredState(null, 0, statement));
         PostgresRows.OrderRows? orders = null;
@@ -89,10 +95,14 @@ internal static class PostgresReads
     // ---- product listing ------------------------------------------------------------------------
 
     /// <summary>A page of products with ids above the page's start (from the lowest if null), with their stock.</summary>
-    public static NpgsqlCommand Products(PostgresCommerceStore store, NpgsqlConnection connection, (ProductId? After, int Limit) page) =>
-        page.After is { } after
-            ? store.Command(connection, store.Sql.ListProducts).With(after.Value).With(page.Limit)
-            : store.Command(connection, store.Sql.ListProductsFromStart).With(page.Limit);
+    public static NpgsqlBatch Products(PostgresCommerceStore store, NpgsqlConnection connection, (ProductId? After, int Limit) page)
+    {
+        var statements = store.Batch(connection);
+        _ = page.After is { } after
+            ? statements.Add(store.Sql.ListProducts).With(after.Value).With(page.Limit)
+            : statements.Add(store.Sql.ListProductsFromStart).With(page.Limit);
+        return statements;
+    }
 
     /// <summary>The listed rows (each product, then its stock) and the range the listing covered.</summary>
     public static async ValueTask<(List<(StoreKey, StoredState)> Rows, ProductRange Range)> ProductsFoundAsync(
@@ -115,11 +125,15 @@ internal static class PostgresReads
     // ---- best sellers ---------------------------------------------------------------------------
 
     /// <summary>The best sellers over buckets [first, end), with their products.</summary>
-    public static NpgsqlCommand TopSales(PostgresCommerceStore store, NpgsqlConnection connection, (long First, long End, int Count) query) =>
-        store.Command(connection, store.Sql.TopSales)
+    public static NpgsqlBatch TopSales(PostgresCommerceStore store, NpgsqlConnection connection, (long First, long End, int Count) query)
+    {
+        var statements = store.Batch(connection);
+        statements.Add(store.Sql.TopSales)
             .With(store.BucketStart(query.First))
             .With(store.BucketStart(query.End))
             .With(query.Count);
+        return statements;
+    }
 
     /// <summary>The best sellers and the product rows joined with them.</summary>
     public static async ValueTask<(List<ProductSales> Sales, List<(StoreKey, StoredState)> Products)> TopSalesFoundAsync(

@@ -257,7 +257,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     /// </summary>
     private async ValueTask<TResult> QueryAsync<TArgument, TResult>(
         TArgument argument,
-        Func<PostgresCommerceStore, NpgsqlConnection, TArgument, NpgsqlCommand> build,
+        Func<PostgresCommerceStore, NpgsqlConnection, TArgument, NpgsqlBatch> build,
         Func<NpgsqlDataReader, TArgument, object, CancellationToken, ValueTask<TResult>> consume,
         CancellationToken cancellationToken)
     {

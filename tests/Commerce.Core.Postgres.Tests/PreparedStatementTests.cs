@@ -57,6 +57,49 @@ public sealed class PreparedStatementTests
         Assert.Equal(new Money(5), await shop.Wallets.GetBalanceAsync(new UserId(1)));
     }
 
+    [PostgresFact]
+    public async Task The_key_read_is_planned_once_not_at_every_execution()
+    {
+        // One pooled connection, so the statements the store prepared on it can be looked at afterwards.
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString += ";Maximum Pool Size=1");
+        Assert.True((await shop.Catalog.AddProductAsync(new ProductId(1), "Pen", new Money(2), 1_000)).IsSuccess);
+        Assert.True((await shop.Wallets.ChargeAsync(new UserId(1), new Money(1_000))).IsSuccess);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await shop.Orders.PlaceOrderAsync(new UserId(1), [new(new ProductId(1), 1)])).IsSuccess);
+        }
+
+        // The order's read (wallet, product and stock by key arrays) ran ten times on the connection.
+        var (generic, custom) = await PlansOfTheReadAsync(shop.Store.DataSource, "%stock WHERE product_id = ANY%");
+        Assert.Equal(0, custom);
+        Assert.InRange(generic, 1, 10);
+    }
+
+    [PostgresFact]
+    public async Task Without_its_setting_the_key_read_would_be_planned_again_at_every_execution()
+    {
+        // The control for the test above: the same statement text, sent alone, is never given a generic plan.
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString += ";Maximum Pool Size=1");
+        var read = shop.Store.Sql.ReadKeys((1 << (int)Commerce.Storage.StoreTable.Wallets) | (1 << (int)Commerce.Storage.StoreTable.Stock));
+        await using (var connection = await shop.Store.DataSource.OpenConnectionAsync())
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await using var command = new NpgsqlCommand(read, connection);
+                command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [1] });
+                command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [1] });
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                }
+            }
+        }
+
+        var (generic, custom) = await PlansOfTheReadAsync(shop.Store.DataSource, "%stock WHERE product_id = ANY%");
+        Assert.Equal(0, generic);
+        Assert.InRange(custom, 5, 10);
+    }
+
     [Theory]
     [InlineData("Host=db;Max Auto Prepare=0", 0, PostgresDataSources.AutoPrepareMinUsages)]
     [InlineData("Host=db;MaxAutoPrepare=7;Auto Prepare Min Usages=5", 7, 5)]
@@ -99,5 +142,18 @@ public sealed class PreparedStatementTests
 
         // At least the order's read, and its stock adjustment, wallet adjustment or order insert.
         Assert.True(prepared >= 2, $"{prepared} of the store's statements are prepared on its connection.");
+    }
+
+    /// <summary>How often the statements prepared on the data source's (one) connection that match <paramref name="like"/> were given generic and custom plans.</summary>
+    private static async Task<(long Generic, long Custom)> PlansOfTheReadAsync(NpgsqlDataSource dataSource, string like)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT coalesce(sum(generic_plans), 0)::bigint, coalesce(sum(custom_plans), 0)::bigint FROM pg_prepared_statements WHERE statement LIKE $1",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = like });
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 }
