@@ -22,6 +22,12 @@ if (args is ["soak", .. var soak])
     return Soak.Run(soak);
 }
 
+if (args is ["pgsoak", .. var pgsoak])
+{
+    // One PostgreSQL case run steadily, for profiling (see benchmarks/POSTGRES.md).
+    return PostgresSoak.Run(pgsoak);
+}
+
 if (args is ["simulate", .. var simulateArgs])
 {
     // The seeded fault simulation of the in-memory store: `simulate [first seed] [seeds] [steps per seed]`.
