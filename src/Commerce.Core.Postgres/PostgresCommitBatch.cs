@@ -10,8 +10,8 @@ namespace Commerce.Postgres;
 /// own row count through <c>expect_rows</c>, raising <c>CM409</c> (which rolls the whole batch back) when
 /// a read no longer holds. Keys are visited in <see cref="StoreKey"/> order, so concurrent commits take
 /// their row and advisory locks in one global order. The change set's events follow, one statement per
-/// stripe, stripes ascending (each takes its stripe's counter row lock, after every key's lock), then the
-/// notification of waiters; the checks of listed pages, which lock nothing, come last. (A change set
+/// stripe, stripes ascending (each takes its stripe's counter row lock, after every key's lock, and
+/// notifies waiters); the checks of listed pages, which lock nothing, come last. (A change set
 /// without writes is validated instead: <see cref="PostgresValidation"/>.)
 /// </summary>
 internal static class PostgresCommitBatch
@@ -48,8 +48,9 @@ internal static class PostgresCommitBatch
 
         Array.Sort(sorted, order);
         var sql = store.Sql;
-        foreach (var i in order)
+        for (var n = 0; n < order.Length; n++)
         {
+            var i = order[n];
             var change = changes[i];
             var key = change.Key;
             switch (change.Kind)
@@ -80,6 +81,10 @@ internal static class PostgresCommitBatch
                 case ChangeKind.Update:
                     AddUpdate(store.Writes, batch, key, change.Seen, change.State);
                     CommitEvidence.Consider(ref evidence, key, change.State, change.Seen.Version + 1, inserted: false);
+                    break;
+
+                case ChangeKind.Adjust when IsSalesIncrement(change):
+                    n = AddSalesIncrements(store, changes, order, n, batch);
                     break;
 
                 case ChangeKind.Adjust:
@@ -114,11 +119,10 @@ internal static class PostgresCommitBatch
 
     /// <summary>
     /// The key a group commit merges an events statement by: after every key of the store's tables, the
-    /// appends by stripe, then the notification (<paramref name="stripe"/> −1 for it; every member keeps its
-    /// own, as a member may be sent again without the others, and PostgreSQL delivers identical
-    /// notifications of one transaction once).
+    /// appends by stripe (each also notifies; every member keeps its own notification, as a member may be
+    /// sent again without the others, and PostgreSQL delivers identical notifications of one transaction once).
     /// </summary>
-    public static StoreKey EventKey(int stripe) => new(EventsTable, stripe < 0 ? 1 : 0, stripe < 0 ? 0 : stripe);
+    public static StoreKey EventKey(int stripe) => new(EventsTable, 0, stripe);
 
     /// <summary>Appends a key's parameters: the order's GUID, the user and second word, or the one word.</summary>
     public static NpgsqlBatchCommand AddKey(NpgsqlBatchCommand command, StoreKey key) => key.Table switch
@@ -130,7 +134,7 @@ internal static class PostgresCommitBatch
 
     /// <summary>
     /// Appends the events, grouped by stripe (each stripe's in the order published), one statement per
-    /// stripe in ascending order, then the notification of waiters.
+    /// stripe in ascending order, each also notifying waiters.
     /// </summary>
     private static void AddEvents(PostgresCommerceStore store, IReadOnlyList<CommerceEvent> events, NpgsqlBatch batch, List<StoreKey>? keys)
     {
@@ -173,8 +177,6 @@ internal static class PostgresCommitBatch
             start = end;
         }
 
-        batch.Add(store.Events.Notify);
-        keys?.Add(EventKey(-1));
     }
 
     /// <summary>Adds the insert of a state under the key's exclusive advisory lock (taken by the insert itself, but for an order).</summary>
@@ -252,7 +254,43 @@ internal static class PostgresCommitBatch
     }
 
     /// <summary>
-    /// A relative write. Sales grow by an upsert of their bucket's row, needing no read; a decrease (a
+    /// Whether a change only adds units to a sales row: any count, or none, then ends at or above the delta,
+    /// so at or above the change's minimum, and nothing need be checked.
+    /// </summary>
+    private static bool IsSalesIncrement(in Change change) =>
+        change.Key.Table == StoreTable.Sales && change.Delta > 0 && change.Delta >= change.Minimum;
+
+    /// <summary>
+    /// Adds the sales increments from position <paramref name="first"/> of the sorted changes on, for as long
+    /// as they follow one another, as one upsert (<see cref="PostgresWriteSql.AdjustSales"/>); returns the
+    /// position of the last one taken. (Keys are unique within a change set, so no row comes twice.)
+    /// </summary>
+    private static int AddSalesIncrements(PostgresCommerceStore store, ChangeSet changes, int[] order, int first, NpgsqlBatch batch)
+    {
+        var last = first;
+        while (last + 1 < order.Length && changes[order[last + 1]].Kind == ChangeKind.Adjust && IsSalesIncrement(changes[order[last + 1]]))
+        {
+            last++;
+        }
+
+        var buckets = new DateTimeOffset[last - first + 1];
+        var products = new long[buckets.Length];
+        var quantities = new long[buckets.Length];
+        for (var n = first; n <= last; n++)
+        {
+            var change = changes[order[n]];
+            buckets[n - first] = store.BucketStart(change.Key.High);
+            products[n - first] = change.Key.Low;
+            quantities[n - first] = change.Delta;
+        }
+
+        batch.Add(store.Writes.AdjustSales).With(buckets).With(products).With(quantities);
+        return last;
+    }
+
+    /// <summary>
+    /// A relative write. Sales grow by an upsert of their bucket's row, needing no read (see
+    /// <see cref="AddSalesIncrements"/>, which takes every increment); a decrease (a
     /// cancellation) is guarded like stock and wallets: the result must stay at or above the minimum (and
     /// within the column's range), else the commit fails. Stock must exist; an absent wallet counts as
     /// zero, and is inserted under the key's exclusive advisory lock like any insert; an absent sales row
@@ -265,10 +303,6 @@ internal static class PostgresCommitBatch
         var minimum = Math.Max(change.Minimum, 0); // The schema keeps balances, stock and sales non-negative.
         switch (key.Table)
         {
-            case StoreTable.Sales when change.Delta > 0 && change.Delta >= minimum:
-                // Any count, or none, ends at or above the delta, so at or above the minimum: nothing to check.
-                batch.Add(sql.AdjustSales).With(store.BucketStart(key.High)).With(key.Low).With(change.Delta);
-                break;
             case StoreTable.Sales when change.Delta == 0 && minimum == 0:
                 break; // Every count, or none, stays as it is, at zero or more.
             case StoreTable.Sales:

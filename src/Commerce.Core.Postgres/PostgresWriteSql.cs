@@ -70,10 +70,15 @@ internal sealed class PostgresWriteSql(string s)
     /// <summary>Sets the cancellation ($2, $3) of order $1 at version $4: the only part of an order that changes.</summary>
     public string UpdateOrder { get; } = Guarded(s, $"UPDATE {s}.orders SET cancelled_at = $2, cancelled_at_tick = $3, version = version + 1 WHERE id = $1 AND version = $4 RETURNING 1");
 
-    /// <summary>Adds $3 units to the sales of product $2 in the bucket starting at $1 (a relative write: no read, no version, no bound to check).</summary>
+    /// <summary>
+    /// Adds $3[i] units to the sales of product $2[i] in the bucket starting at $1[i], for every i (relative
+    /// writes: no read, no version, no bound to check), in one statement. The rows are written, and locked, in
+    /// the arrays' order, which is the keys' order; no two elements name one row.
+    /// </summary>
     public string AdjustSales { get; } =
         $"""
-        INSERT INTO {s}.sales (bucket_start, product_id, quantity) VALUES ($1, $2, $3)
+        INSERT INTO {s}.sales (bucket_start, product_id, quantity)
+        SELECT x.bucket_start, x.product_id, x.quantity FROM unnest($1::timestamptz[], $2::bigint[], $3::bigint[]) AS x(bucket_start, product_id, quantity)
         ON CONFLICT (bucket_start, product_id) DO UPDATE SET quantity = {s}.sales.quantity + EXCLUDED.quantity
         """;
 
