@@ -176,7 +176,6 @@ internal static class PostgresCommitBatch
             keys?.Add(EventKey(stripe));
             start = end;
         }
-
     }
 
     /// <summary>Adds the insert of a state under the key's exclusive advisory lock (taken by the insert itself, but for an order).</summary>
