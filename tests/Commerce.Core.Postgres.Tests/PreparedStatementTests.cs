@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Commerce.Postgres.Tests.Support;
 using Npgsql;
 
@@ -72,6 +73,26 @@ public sealed class PreparedStatementTests
         // The order's read (wallet, product and stock by key arrays) ran ten times on the connection.
         var (generic, custom) = await PlansOfTheReadAsync(shop.Store.DataSource, "%stock WHERE product_id = ANY%");
         Assert.Equal(0, custom);
+        Assert.InRange(generic, 1, 10);
+    }
+
+    [PostgresFact]
+    public async Task The_event_feeds_read_settles_on_a_generic_plan_by_itself()
+    {
+        // Its arrays always hold every stripe, more than the ten elements a generic plan is priced for, so
+        // after the plan cache's first five custom plans it keeps the generic one: no setting needed.
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString += ";Maximum Pool Size=1");
+        Assert.True((await shop.Wallets.ChargeAsync(new UserId(1), new Money(5))).IsSuccess);
+        var feed = shop.Services.GetRequiredService<Commerce.Events.ICommerceEventFeed>();
+        var cursor = Commerce.Events.EventCursor.Start;
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Single((await feed.ReadAsync(cursor, 10)).Events);
+        }
+
+        // Prepared at its second use: ten executions as a prepared statement.
+        var (generic, custom) = await PlansOfTheReadAsync(shop.Store.DataSource, "%CROSS JOIN LATERAL%");
+        Assert.InRange(custom, 0, 5);
         Assert.InRange(generic, 1, 10);
     }
 
