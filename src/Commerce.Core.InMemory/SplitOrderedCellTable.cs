@@ -73,14 +73,9 @@ internal sealed class SplitOrderedCellTable : CellTable
     public override Cell? Find(CellKey key)
     {
         var sortKey = RegularSortKey(_hash(key), out var hash);
-        var next = Walk(Bucket(BucketOf(hash)), sortKey, key);
-        if (next == 0)
-        {
-            return null;
-        }
-
-        ref var entry = ref At(next - 1);
-        return entry.SortKey == sortKey && entry.Key == key ? entry.Cell : null;
+        var previous = Bucket(BucketOf(hash));
+        var next = Walk(ref previous, sortKey, key);
+        return IsEntry(next, sortKey, key) ? At(next - 1).Cell : null;
     }
 
     public override Cell GetOrCreate(CellKey key) => Find(key) ?? CreateOrGet(key);
@@ -137,17 +132,25 @@ internal sealed class SplitOrderedCellTable : CellTable
 
     private ulong BucketOf(ulong hash) => hash & ((1UL << Volatile.Read(ref _bucketBits)) - 1);
 
-    /// <summary>The link (position + 1, or 0 for the end) to the first entry after <paramref name="start"/> that does not sort before the key.</summary>
-    private long Walk(long start, ulong sortKey, in CellKey key)
+    /// <summary>
+    /// The link (position + 1, or 0 for the end) to the first entry after <paramref name="previous"/> that
+    /// does not sort before the key; <paramref name="previous"/> moves to the entry whose link that is.
+    /// </summary>
+    private long Walk(ref long previous, ulong sortKey, in CellKey key)
     {
-        var next = Volatile.Read(ref At(start).Next);
+        var next = Volatile.Read(ref At(previous).Next);
         while (next != 0 && Precedes(ref At(next - 1), sortKey, key))
         {
-            next = Volatile.Read(ref At(next - 1).Next);
+            previous = next - 1;
+            next = Volatile.Read(ref At(previous).Next);
         }
 
         return next;
     }
+
+    /// <summary>Whether <paramref name="link"/> leads to the entry of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
+    private bool IsEntry(long link, ulong sortKey, in CellKey key) =>
+        link != 0 && At(link - 1).SortKey == sortKey && At(link - 1).Key == key;
 
     /// <summary>
     /// Links the entry at <paramref name="position"/> into the list after <paramref name="start"/> (which sorts
@@ -160,14 +163,8 @@ internal sealed class SplitOrderedCellTable : CellTable
         var previous = start;
         while (true)
         {
-            var next = Volatile.Read(ref At(previous).Next);
-            while (next != 0 && Precedes(ref At(next - 1), entry.SortKey, entry.Key))
-            {
-                previous = next - 1;
-                next = Volatile.Read(ref At(previous).Next);
-            }
-
-            if (next != 0 && At(next - 1).SortKey == entry.SortKey && At(next - 1).Key == entry.Key)
+            var next = Walk(ref previous, entry.SortKey, entry.Key);
+            if (IsEntry(next, entry.SortKey, entry.Key))
             {
                 entry = default; // not linked: the slot is reserved again by this thread's next insertion
                 return next - 1;

@@ -257,7 +257,7 @@ internal static class PostgresCommitBatch
     /// so at or above the change's minimum, and nothing need be checked.
     /// </summary>
     private static bool IsSalesIncrement(in Change change) =>
-        change.Key.Table == StoreTable.Sales && change.Delta > 0 && change.Delta >= change.Minimum;
+        change is { Kind: ChangeKind.Adjust, Key.Table: StoreTable.Sales } && change.Delta > 0 && change.Delta >= change.Minimum;
 
     /// <summary>
     /// Adds the sales increments from position <paramref name="first"/> of the sorted changes on, for as long
@@ -267,7 +267,7 @@ internal static class PostgresCommitBatch
     private static int AddSalesIncrements(PostgresCommerceStore store, ChangeSet changes, int[] order, int first, NpgsqlBatch batch)
     {
         var last = first;
-        while (last + 1 < order.Length && changes[order[last + 1]].Kind == ChangeKind.Adjust && IsSalesIncrement(changes[order[last + 1]]))
+        while (last + 1 < order.Length && IsSalesIncrement(changes[order[last + 1]]))
         {
             last++;
         }
