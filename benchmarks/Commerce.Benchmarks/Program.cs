@@ -1,3 +1,4 @@
+using System.Globalization;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
@@ -40,11 +41,13 @@ if (args is ["pgbench", .. var pgbenchArgs])
     return PgBench.Run(pgbenchArgs);
 }
 
-if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 2)
+if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 3)
 {
     // `--types` adds which types the placed orders' bytes went to (sampled by the runtime's allocation ticks).
     using var sampler = allocationArgs.Contains("--types") ? new AllocationSampler() : null;
-    allocationArgs = [.. allocationArgs.Where(a => a is not "--types")];
+    // `--keyed` gives every measured order a fresh idempotency key (its text made per call, as a host gets it).
+    var keyed = allocationArgs.Contains("--keyed");
+    allocationArgs = [.. allocationArgs.Where(a => a is not "--types" and not "--keyed")];
     // Bytes allocated per operation on this thread, after a warm-up (not a timing), on the lock-free
     // store unless a store is named (`allocations GlobalLock`).
     // A fixed clock: every sale lands in one ranking bucket, so new sales cells do not blur the figure.
@@ -62,7 +65,9 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 2
     var before = GC.GetAllocatedBytesForCurrentThread();
     for (var i = 0; i < 100_000; i++)
     {
-        Sync.Check(shop.Orders.PlaceOrderAsync(users[i & 4095], orders[i & 4095]));
+        Sync.Check(keyed
+            ? shop.Orders.PlaceOrderAsync(users[i & 4095], orders[i & 4095], new Commerce.IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{i}")))
+            : shop.Orders.PlaceOrderAsync(users[i & 4095], orders[i & 4095]));
     }
 
     var order = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;

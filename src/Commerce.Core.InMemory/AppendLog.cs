@@ -28,18 +28,16 @@ internal sealed class AppendLog<T>
     private const int ChunkSize = 1 << ChunkBits;
     private const int BlockSize = 64; // positions a thread reserves at a time (a chunk holds whole blocks)
 
+    // Logs of one item type whose blocks a thread keeps at once (a store's tables each have a log, and
+    // an order appends to more than one); a log's block sits at its id modulo this.
+    private const int CachedLogs = 8;
+
     private static long s_lastId;
 
-    // The block this thread reserved last, and the id of the log it is in (an id, not a reference, so
-    // that a thread does not keep a log it appended to, and all it holds, from being collected).
+    // The blocks this thread reserved last, each with the id of its log (an id, not a reference, so that
+    // a thread does not keep a log it appended to, and all it holds, from being collected).
     [ThreadStatic]
-    private static long t_log;
-
-    [ThreadStatic]
-    private static long t_next;
-
-    [ThreadStatic]
-    private static long t_end;
+    private static Block[]? t_blocks;
 
     private readonly T[]?[]?[] _chunks = new T[]?[]?[Segmented.SegmentCount];
     private readonly long _id = Interlocked.Increment(ref s_lastId);
@@ -55,7 +53,8 @@ internal sealed class AppendLog<T>
     /// </summary>
     public long Free()
     {
-        if (t_log != _id || t_next == t_end)
+        ref var block = ref (t_blocks ??= new Block[CachedLogs])[_id & (CachedLogs - 1)];
+        if (block.Log != _id || block.Next == block.End)
         {
             var end = Interlocked.Add(ref _reserved, BlockSize);
             ref var chunk = ref Segmented.Slot(_chunks, (ulong)((end - BlockSize) >> ChunkBits));
@@ -64,16 +63,19 @@ internal sealed class AppendLog<T>
                 Interlocked.CompareExchange(ref chunk, new T[ChunkSize], null);
             }
 
-            t_log = _id;
-            t_next = end - BlockSize;
-            t_end = end;
+            block.Log = _id;
+            block.Next = end - BlockSize;
+            block.End = end;
         }
 
-        return t_next;
+        return block.Next;
     }
 
     /// <summary>Takes the position <see cref="Free"/> returned last on this thread: the next call returns the one after.</summary>
-    public void Take() => t_next++;
+    public void Take() => t_blocks![_id & (CachedLogs - 1)].Next++;
+
+    /// <summary>The positions reserved so far, by every thread (in whole blocks; for tests).</summary>
+    internal long Reserved => Volatile.Read(ref _reserved);
 
     /// <summary>Appends an item and returns its position.</summary>
     public long Append(T item)
@@ -82,6 +84,14 @@ internal sealed class AppendLog<T>
         this[position] = item;
         Take();
         return position;
+    }
+
+    /// <summary>A thread's reserved block in one log: positions <see cref="Next"/> to <see cref="End"/> (excluded) are its own.</summary>
+    private struct Block
+    {
+        public long Log;
+        public long Next;
+        public long End;
     }
 }
 

@@ -186,6 +186,25 @@ public sealed class AppendLogTests
     }
 
     [Fact]
+    public void A_thread_appending_to_two_logs_in_turn_fills_one_block_in_each()
+    {
+        // A store has a log per table, and an order appends to several: switching between logs must not
+        // make a thread give up its block (and reserve a new one) at every append.
+        var orders = new AppendLog<string?>();
+        var keys = new AppendLog<string?>();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(i, orders.Append($"order {i}"));
+            Assert.Equal(i, keys.Append($"key {i}"));
+        }
+
+        Assert.Equal(64, orders.Reserved);
+        Assert.Equal(64, keys.Reserved);
+        Assert.Equal("order 9", orders[9]);
+        Assert.Equal("key 9", keys[9]);
+    }
+
+    [Fact]
     public void A_thread_that_appended_to_a_log_does_not_keep_it_alive()
     {
         var appended = AppendToANewLog();
