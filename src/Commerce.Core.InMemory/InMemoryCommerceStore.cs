@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using Commerce.Events;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
@@ -10,11 +11,26 @@ namespace Commerce.InMemory;
 /// events on the states of their stripes: see <see cref="EventStripes"/>).
 /// Thread-safe; state lives as long as the store (normally the host).
 /// </summary>
-internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
+internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdempotencyDigest
 {
     private readonly InMemorySession _session;
 
-    public InMemoryCommerceStore() => _session = new InMemorySession(this);
+    // Idempotency keys and requests are digested with XXH3 (64 bits), seeded per store: nothing outlives
+    // the process, so the digest need not be SHA-256 (which costs about a microsecond a call here, twice
+    // per keyed order), and a random seed keeps a client from choosing keys whose digests collide.
+    private readonly long _digestSeed;
+
+    public InMemoryCommerceStore()
+        : this(Random.Shared.NextInt64())
+    {
+    }
+
+    /// <summary>A store whose idempotency digests use <paramref name="digestSeed"/> (tests pick one).</summary>
+    internal InMemoryCommerceStore(long digestSeed)
+    {
+        _session = new InMemorySession(this);
+        _digestSeed = digestSeed;
+    }
 
     public CellTable Wallets { get; } = new();
 
@@ -31,6 +47,9 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore
     public SalesCellTable Sales { get; } = new();
 
     public ProductIndex ProductIds { get; } = new();
+
+    /// <inheritdoc />
+    public long Digest(ReadOnlySpan<byte> data) => unchecked((long)XxHash3.HashToUInt64(data, _digestSeed));
 
     /// <summary>The event log: its stripes are cells of the multi-word CAS.</summary>
     public EventStripes Events { get; } = new();

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -38,7 +37,7 @@ internal static class Idempotent
         }
 
         // The key's digest, once for every attempt.
-        var recordKey = StoreKey.ForIdempotency(request.User, request.Kind, request.Key.Value);
+        var recordKey = StoreKey.ForIdempotency(request.User, request.Kind, request.Key.Value, runtime.Store as IIdempotencyDigest);
 
         // The runtime drops the writes of a failed result; a stored refusal must be committed, so the
         // outcome travels inside a successful result.
@@ -96,8 +95,11 @@ internal static class Idempotent
         return outcome.Value;
     }
 
-    /// <summary>A stable 64-bit digest of an order request's merged lines (the same in every process).</summary>
-    public static long HashOf(IReadOnlyList<OrderLineRequest> lines)
+    /// <summary>
+    /// The 64-bit digest of an order request's merged lines, by the store's digest (see
+    /// <see cref="IIdempotencyDigest"/>; SHA-256's, the same in every process, if it has none).
+    /// </summary>
+    public static long HashOf(IReadOnlyList<OrderLineRequest> lines, ICommerceStore store)
     {
         var bytes = lines.Count <= 32 ? stackalloc byte[lines.Count * 12] : new byte[lines.Count * 12];
         for (var i = 0; i < lines.Count; i++)
@@ -106,8 +108,6 @@ internal static class Idempotent
             BitConverter.TryWriteBytes(bytes[((i * 12) + 8)..], lines[i].Quantity);
         }
 
-        Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(bytes, digest);
-        return BitConverter.ToInt64(digest);
+        return Digests.Of(bytes, store as IIdempotencyDigest);
     }
 }

@@ -31,7 +31,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             ? (Result<Order>.Failure(validated.Error), false)
             : await Idempotent.RunAsync(
                 runtime,
-                new Idempotent.Request("PlaceOrder", IdempotentOperation.PlaceOrder, user, key, Idempotent.HashOf(validated.Value), scope),
+                new Idempotent.Request("PlaceOrder", IdempotentOperation.PlaceOrder, user, key, Idempotent.HashOf(validated.Value, runtime.Store), scope),
                 (user, lines: validated.Value, runtime),
                 static (unitOfWork, state) => Prefetch(unitOfWork, state.user, state.lines),
                 PlaceAsync,

@@ -93,21 +93,30 @@ public readonly record struct StoreKey(StoreTable Table, long High, long Low) : 
     /// <summary>
     /// The key of the outcome of a request a user made with an idempotency key: the user, and the first
     /// 64 bits of the SHA-256 digest of the operation and the key (the record keeps the key itself, so a
-    /// digest collision is recognised and never returns another request's outcome).
+    /// digest collision is recognised and never returns another request's outcome). A store that digests
+    /// keys itself (<see cref="IIdempotencyDigest"/>) finds its records at the key of
+    /// <see cref="ForIdempotency(UserId, IdempotentOperation, string, IIdempotencyDigest?)"/>.
     /// </summary>
     /// <param name="userId">The user.</param>
     /// <param name="operation">The kind of operation.</param>
     /// <param name="key">The key's text.</param>
     /// <returns>The key.</returns>
-    public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key)
+    public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key) =>
+        ForIdempotency(userId, operation, key, null);
+
+    /// <summary>The key of the outcome of a request a user made with an idempotency key, digested by <paramref name="digest"/>.</summary>
+    /// <param name="userId">The user.</param>
+    /// <param name="operation">The kind of operation.</param>
+    /// <param name="key">The key's text.</param>
+    /// <param name="digest">The store's digest, or <see langword="null"/> for the first 64 bits of SHA-256.</param>
+    /// <returns>The key: the user, and the digest of the operation's code followed by the key's UTF-8 text.</returns>
+    public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key, IIdempotencyDigest? digest)
     {
         ArgumentNullException.ThrowIfNull(key);
         Span<byte> input = stackalloc byte[1 + (IdempotencyKey.MaxLength * 3)];
         input[0] = (byte)operation;
         var length = 1 + System.Text.Encoding.UTF8.GetBytes(key.AsSpan(0, Math.Min(key.Length, IdempotencyKey.MaxLength)), input[1..]);
-        Span<byte> digest = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(input[..length], digest);
-        return new(StoreTable.Idempotency, userId.Value, BitConverter.ToInt64(digest));
+        return new(StoreTable.Idempotency, userId.Value, Digests.Of(input[..length], digest));
     }
 
     /// <summary>The user id of a wallet or cart key.</summary>

@@ -24,6 +24,7 @@ internal sealed class UnitOfWork
     private readonly ChangeSet _changes = new();
     private readonly ReadBatch _batch = new();
     private IStoreSession? _session;
+    private IIdempotencyDigest? _digest;
     private TimeSpan _rankingResolution;
     private bool _doomed;
     private bool _completed;
@@ -57,16 +58,16 @@ internal sealed class UnitOfWork
         var opening = store.OpenSessionAsync(cancellationToken);
         if (!opening.IsCompletedSuccessfully)
         {
-            return Awaited(rankingResolution, opening);
+            return Awaited(rankingResolution, opening, store as IIdempotencyDigest);
         }
 
-        return new(Rent(rankingResolution, opening.Result));
+        return new(Rent(rankingResolution, opening.Result, store as IIdempotencyDigest));
 
-        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening) =>
-            Rent(rankingResolution, await opening.ConfigureAwait(false));
+        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening, IIdempotencyDigest? digest) =>
+            Rent(rankingResolution, await opening.ConfigureAwait(false), digest);
     }
 
-    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session)
+    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session, IIdempotencyDigest? digest)
     {
         var unitOfWork = t_spare;
         if (unitOfWork is null)
@@ -82,6 +83,7 @@ internal sealed class UnitOfWork
         }
 
         unitOfWork._session = session;
+        unitOfWork._digest = digest;
         return unitOfWork;
     }
 
@@ -410,19 +412,19 @@ internal sealed class UnitOfWork
     }
 
     ValueTask<IdempotencyRecord?> IIdempotencyRepository.FindAsync(UserId userId, IdempotentOperation operation, string key, CancellationToken cancellationToken) =>
-        FindIdempotencyAsync(StoreKey.ForIdempotency(userId, operation, key), cancellationToken);
+        FindIdempotencyAsync(StoreKey.ForIdempotency(userId, operation, key, _digest), cancellationToken);
 
     void IIdempotencyRepository.Save(IdempotencyRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        SaveIdempotency(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key), record);
+        SaveIdempotency(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key, _digest), record);
     }
 
     /// <summary>Like <see cref="IIdempotencyRepository.FindAsync"/>, at a key whose digest the caller computed once for all attempts.</summary>
     internal ValueTask<IdempotencyRecord?> FindIdempotencyAsync(in StoreKey key, CancellationToken cancellationToken) =>
         FindAsync<IdempotencyRecord>(key, cancellationToken);
 
-    /// <summary>Like <see cref="IIdempotencyRepository.Save"/>, at the record's key (<see cref="StoreKey.ForIdempotency"/>), computed by the caller.</summary>
+    /// <summary>Like <see cref="IIdempotencyRepository.Save"/>, at the record's key (<see cref="StoreKey.ForIdempotency(UserId, IdempotentOperation, string, IIdempotencyDigest?)"/>), computed by the caller.</summary>
     internal void SaveIdempotency(in StoreKey key, IdempotencyRecord record) => Stage(key, record);
 
     void ISalesRepository.Record(Order order) => AdjustSales(order, +1);
@@ -484,6 +486,7 @@ internal sealed class UnitOfWork
         _disposed = true;
         var session = _session!;
         _session = null;
+        _digest = null;
         var closing = session.DisposeAsync();
         Recycle();
         return closing;
