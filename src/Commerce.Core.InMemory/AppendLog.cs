@@ -29,7 +29,7 @@ internal sealed class AppendLog<T>
     private const int BlockSize = 64; // positions a thread reserves at a time (a chunk holds whole blocks)
 
     // Logs of one item type whose blocks a thread keeps at once (a store's tables each have a log, and
-    // an order appends to more than one); a log's block sits at its id modulo this.
+    // an order appends to more than one). Beyond that, the block kept longest gives way.
     private const int CachedLogs = 8;
 
     private static long s_lastId;
@@ -38,6 +38,9 @@ internal sealed class AppendLog<T>
     // a thread does not keep a log it appended to, and all it holds, from being collected).
     [ThreadStatic]
     private static Block[]? t_blocks;
+
+    [ThreadStatic]
+    private static int t_replaced; // the slot of t_blocks that gives way next
 
     private readonly T[]?[]?[] _chunks = new T[]?[]?[Segmented.SegmentCount];
     private readonly long _id = Interlocked.Increment(ref s_lastId);
@@ -53,8 +56,8 @@ internal sealed class AppendLog<T>
     /// </summary>
     public long Free()
     {
-        ref var block = ref (t_blocks ??= new Block[CachedLogs])[_id & (CachedLogs - 1)];
-        if (block.Log != _id || block.Next == block.End)
+        ref var block = ref BlockOfThisThread();
+        if (block.Next == block.End)
         {
             var end = Interlocked.Add(ref _reserved, BlockSize);
             ref var chunk = ref Segmented.Slot(_chunks, (ulong)((end - BlockSize) >> ChunkBits));
@@ -63,7 +66,6 @@ internal sealed class AppendLog<T>
                 Interlocked.CompareExchange(ref chunk, new T[ChunkSize], null);
             }
 
-            block.Log = _id;
             block.Next = end - BlockSize;
             block.End = end;
         }
@@ -72,7 +74,14 @@ internal sealed class AppendLog<T>
     }
 
     /// <summary>Takes the position <see cref="Free"/> returned last on this thread: the next call returns the one after.</summary>
-    public void Take() => t_blocks![_id & (CachedLogs - 1)].Next++;
+    public void Take()
+    {
+        ref var block = ref BlockOfThisThread();
+        if (block.Next != block.End)
+        {
+            block.Next++; // (an empty block: the one the position was in gave way meanwhile, and is never used again)
+        }
+    }
 
     /// <summary>The positions reserved so far, by every thread (in whole blocks; for tests).</summary>
     internal long Reserved => Volatile.Read(ref _reserved);
@@ -84,6 +93,23 @@ internal sealed class AppendLog<T>
         this[position] = item;
         Take();
         return position;
+    }
+
+    /// <summary>This thread's block in this log (an empty one if it has none: <see cref="Free"/> reserves it).</summary>
+    private ref Block BlockOfThisThread()
+    {
+        var blocks = t_blocks ??= new Block[CachedLogs];
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            if (blocks[i].Log == _id)
+            {
+                return ref blocks[i];
+            }
+        }
+
+        ref var replaced = ref blocks[t_replaced++ & (CachedLogs - 1)];
+        replaced = new Block { Log = _id };
+        return ref replaced;
     }
 
     /// <summary>A thread's reserved block in one log: positions <see cref="Next"/> to <see cref="End"/> (excluded) are its own.</summary>

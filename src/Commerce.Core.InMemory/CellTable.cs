@@ -24,49 +24,17 @@ internal class CellTable
     private const int ShardBits = 6;
     private readonly ConcurrentDictionary<CellKey, Cell>[] _shards;
 
-    /// <param name="purgeable">
-    /// Whether cells of this table may be retired and removed (<see cref="Retire"/>): lookups then skip a
-    /// retired cell, removing it from the index first, so no one waits for the thread that retired it.
-    /// </param>
-    public CellTable(bool purgeable = false)
-        : this(purgeable, indexed: true)
+    public CellTable()
+        : this(indexed: true)
     {
     }
 
-    /// <param name="purgeable">See the public constructor.</param>
     /// <param name="indexed">False for a subclass that keeps its cells elsewhere (and overrides every lookup).</param>
-    private protected CellTable(bool purgeable, bool indexed)
-    {
-        Purgeable = purgeable;
-        _shards = indexed ? CreateShards() : [];
-    }
+    private protected CellTable(bool indexed) => _shards = indexed ? CreateShards() : [];
 
-    /// <summary>Whether cells may be retired (see the constructor).</summary>
-    public bool Purgeable { get; }
+    public virtual Cell? Find(CellKey key) => ShardOf(key).TryGetValue(key, out var cell) ? cell : null;
 
-    public virtual Cell? Find(CellKey key)
-    {
-        var shard = ShardOf(key);
-        if (!shard.TryGetValue(key, out var cell))
-        {
-            return null;
-        }
-
-        return Purgeable && IsRetired(shard, key, cell) ? null : cell;
-    }
-
-    public virtual Cell GetOrCreate(CellKey key)
-    {
-        var shard = ShardOf(key);
-        while (true)
-        {
-            var cell = shard.GetOrAdd(key, static _ => new Cell(Absent.Value));
-            if (!Purgeable || !IsRetired(shard, key, cell))
-            {
-                return cell;
-            }
-        }
-    }
+    public virtual Cell GetOrCreate(CellKey key) => ShardOf(key).GetOrAdd(key, static _ => new Cell(Absent.Value));
 
     /// <summary>
     /// Like <see cref="GetOrCreate"/>, for a key that is most likely absent (an insert): tries the insertion
@@ -77,50 +45,6 @@ internal class CellTable
         var shard = ShardOf(key);
         var cell = new Cell(Absent.Value);
         return shard.TryAdd(key, cell) ? cell : GetOrCreate(key);
-    }
-
-    /// <summary>
-    /// Retires every cell whose state <paramref name="expired"/> selects: one single-cell commit each
-    /// replaces the state with <see cref="Retired"/> (so a commit that read it fails), then the cell leaves
-    /// the index (or a lookup that meets it first removes it). Only for a <see cref="Purgeable"/> table.
-    /// </summary>
-    /// <returns>How many cells were retired.</returns>
-    public int Retire(Func<object, bool> expired, CancellationToken cancellationToken)
-    {
-        if (!Purgeable)
-        {
-            throw new InvalidOperationException("Only a purgeable table retires cells.");
-        }
-
-        var retired = 0;
-        foreach (var shard in _shards)
-        {
-            foreach (var (key, cell) in shard)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var state = MultiWordCas.Read(cell);
-                if (!ReferenceEquals(state, Absent.Value) && !ReferenceEquals(state, Retired.Value) && expired(state)
-                    && MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, state, Retired.Value)])))
-                {
-                    retired++;
-                    shard.TryRemove(KeyValuePair.Create(key, cell));
-                }
-            }
-        }
-
-        return retired;
-    }
-
-    /// <summary>Whether a cell was retired; if so, it leaves the index (whoever meets it first removes it).</summary>
-    private static bool IsRetired(ConcurrentDictionary<CellKey, Cell> shard, CellKey key, Cell cell)
-    {
-        if (!ReferenceEquals(MultiWordCas.Read(cell), Retired.Value))
-        {
-            return false;
-        }
-
-        shard.TryRemove(KeyValuePair.Create(key, cell));
-        return true;
     }
 
     /// <summary>The number of cells (for diagnostics and tests).</summary>
@@ -149,7 +73,7 @@ internal class CellTable
 /// Sales counts per time bucket and product (key: bucket in <see cref="CellKey.High"/>, product in
 /// <see cref="CellKey.Low"/>), indexed by bucket so a ranking reads only the buckets in its window.
 /// </summary>
-internal sealed class SalesCellTable() : CellTable(purgeable: false, indexed: false)
+internal sealed class SalesCellTable() : CellTable(indexed: false)
 {
     private readonly ConcurrentDictionary<long, SalesBucket> _buckets = new();
     private long _bucketsCreated;

@@ -42,7 +42,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
 
     public CellTable Orders { get; } = new SplitOrderedCellTable();
 
-    public CellTable Idempotency { get; } = new(purgeable: true);
+    public GenerationalCellTable Idempotency { get; } = new();
 
     public SalesCellTable Sales { get; } = new();
 

@@ -318,7 +318,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     }
 
     public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-        new(store.Idempotency.Retire(state => state is IdempotencyRecord record && record.CreatedAt < createdBefore, cancellationToken));
+        new(store.Idempotency.Purge(state => state is IdempotencyRecord record && record.CreatedAt < createdBefore, cancellationToken));
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

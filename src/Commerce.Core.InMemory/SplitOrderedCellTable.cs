@@ -57,7 +57,7 @@ internal sealed class SplitOrderedCellTable : CellTable
 
     /// <summary>A table with its own hash function (tests use ones that collide on purpose).</summary>
     internal SplitOrderedCellTable(Func<CellKey, ulong> hash)
-        : base(purgeable: false, indexed: false)
+        : base(indexed: false)
     {
         _hash = hash;
 
@@ -92,6 +92,18 @@ internal sealed class SplitOrderedCellTable : CellTable
         }
 
         return At(found).Cell!;
+    }
+
+    /// <summary>Every cell, in list order (lock-free: cells inserted meanwhile may or may not be met).</summary>
+    internal IEnumerable<Cell> Cells()
+    {
+        for (var next = Volatile.Read(ref At(Bucket(0)).Next); next != 0; next = Volatile.Read(ref At(next - 1).Next))
+        {
+            if (At(next - 1).Cell is { } cell)
+            {
+                yield return cell;
+            }
+        }
     }
 
     /// <summary>The number of entries: exact when no insertion is under way.</summary>

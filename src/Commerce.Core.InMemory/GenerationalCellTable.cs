@@ -1,0 +1,186 @@
+using Commerce.InMemory.LockFree;
+
+namespace Commerce.InMemory;
+
+/// <summary>
+/// The cells of a table whose states expire and are purged (idempotency records), in generations: each a
+/// lock-free <see cref="SplitOrderedCellTable"/>, which never removes an entry, the newest one taking the
+/// keys no generation holds. A purge seals the newest generation and starts another, retires expired
+/// states and unused cells in the sealed ones, and drops a sealed generation once all its cells are retired.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A key has at most one cell in use (holding a state, or absent in the newest generation): a cell that
+/// holds <see cref="Retired"/> is never used again, and a cell found absent in a sealed generation is
+/// retired by whoever finds it (the purge, or a lookup), since a commit could otherwise give it a record
+/// that the lookups which already went on to the newer generation would miss. A commit that holds such a
+/// cell expects it absent, so it fails, and its use case runs again and finds the key's cell anew.
+/// </para>
+/// <para>
+/// A cell is created in the newest generation of a snapshot of the list only after a lookup of every
+/// generation of the same snapshot found none in use, and only kept if that generation was not sealed once
+/// the cell was in it: a seal that comes later comes
+/// before the purge's scan, which meets the cell; one that came earlier sends the creator back to the
+/// lookup, which retires the cell. So a commit can give a record only to a cell that every later lookup
+/// meets. Lock-free throughout: a purge takes no lock, and a lookup at worst retires a cell itself.
+/// </para>
+/// <para>
+/// Compared with one dictionary from which purges remove entries, inserting copies nothing (a dictionary
+/// allocates all its nodes again each time it grows) and a purge frees whole generations at once; a
+/// lookup of a key that is not there visits every generation (a purge every quarter of the retention
+/// period keeps about five).
+/// </para>
+/// </remarks>
+internal sealed class GenerationalCellTable() : CellTable(indexed: false)
+{
+    // Oldest first; the last one takes new keys. Replaced (never changed) by CAS.
+    private Generation[] _generations = [new()];
+
+    /// <summary>The number of generations (for tests).</summary>
+    internal int GenerationCount => Volatile.Read(ref _generations).Length;
+
+    public override Cell? Find(CellKey key) => Find(Volatile.Read(ref _generations), key);
+
+    public override Cell GetOrCreate(CellKey key)
+    {
+        while (true)
+        {
+            // One snapshot for the lookup and the creation: a newer generation than the lookup saw may have
+            // been started after a cell of this key went into an older one the lookup searched too early.
+            var generations = Volatile.Read(ref _generations);
+            if (Find(generations, key) is { } found)
+            {
+                return found;
+            }
+
+            var newest = generations[^1];
+            var cell = newest.Cells.CreateOrGet(key);
+
+            // The insertion (a CAS, a full fence) comes before this look at the seal (see the remarks).
+            if (!newest.IsSealed)
+            {
+                return cell;
+            }
+        }
+    }
+
+    public override Cell CreateOrGet(CellKey key) => GetOrCreate(key);
+
+    /// <summary>The number of entries in every generation, retired ones included (for diagnostics and tests).</summary>
+    public override int Count => Volatile.Read(ref _generations).Sum(generation => generation.Cells.Count);
+
+    /// <summary>
+    /// Seals the newest generation and starts another; then, in every sealed generation, retires each cell
+    /// whose state <paramref name="expired"/> selects and each absent cell (one single-cell commit each, so
+    /// a commit that read the cell fails), and drops the generations left with no cell in use.
+    /// </summary>
+    /// <returns>How many states were retired (absent cells not counted).</returns>
+    public int Purge(Func<object, bool> expired, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(expired);
+        while (true)
+        {
+            var generations = Volatile.Read(ref _generations);
+            generations[^1].Seal();
+            if (Interlocked.CompareExchange(ref _generations, [.. generations, new Generation()], generations) == generations)
+            {
+                break;
+            }
+        }
+
+        var retired = 0;
+        var sealedGenerations = Volatile.Read(ref _generations);
+        foreach (var generation in sealedGenerations.AsSpan(0, sealedGenerations.Length - 1))
+        {
+            var inUse = false;
+            foreach (var cell in generation.Cells.Cells())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var state = MultiWordCas.Read(cell);
+                if (ReferenceEquals(state, Retired.Value))
+                {
+                    continue;
+                }
+
+                var absent = ReferenceEquals(state, Absent.Value);
+                if ((absent || expired(state)) && Retire(cell, state))
+                {
+                    retired += absent ? 0 : 1;
+                    continue;
+                }
+
+                inUse = true; // a live state (or one that changed meanwhile: looked at again by the next purge)
+            }
+
+            if (!inUse)
+            {
+                Drop(generation);
+            }
+        }
+
+        return retired;
+    }
+
+    /// <summary>The key's cell in use in <paramref name="generations"/>, newest first, or <see langword="null"/>.</summary>
+    private static Cell? Find(Generation[] generations, CellKey key)
+    {
+        for (var i = generations.Length - 1; i >= 0; i--)
+        {
+            if (generations[i].Cells.Find(key) is { } cell && InUse(generations[i], cell))
+            {
+                return cell;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether a cell found in <paramref name="generation"/> is in use; one absent in a sealed generation is retired first.</summary>
+    private static bool InUse(Generation generation, Cell cell)
+    {
+        var state = MultiWordCas.Read(cell);
+        if (ReferenceEquals(state, Retired.Value))
+        {
+            return false;
+        }
+
+        if (!ReferenceEquals(state, Absent.Value) || !generation.IsSealed)
+        {
+            return true;
+        }
+
+        // Failing, the cell holds something else now: retired by another, or given a record by a commit
+        // that found it before the seal (then it is the key's cell).
+        return !Retire(cell, Absent.Value) && !ReferenceEquals(MultiWordCas.Read(cell), Retired.Value);
+    }
+
+    /// <summary>Replaces <paramref name="expected"/> with <see cref="Retired"/> in one single-cell commit; false if the cell holds something else.</summary>
+    private static bool Retire(Cell cell, object expected) =>
+        MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, expected, Retired.Value)]));
+
+    private void Drop(Generation generation)
+    {
+        while (true)
+        {
+            var generations = Volatile.Read(ref _generations);
+            var at = Array.IndexOf(generations, generation);
+            if (at < 0 || Interlocked.CompareExchange(ref _generations, [.. generations[..at], .. generations[(at + 1)..]], generations) == generations)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One generation: its cells, and whether it was sealed (it then takes no new keys).</summary>
+    private sealed class Generation
+    {
+        private int _sealed;
+
+        public SplitOrderedCellTable Cells { get; } = new();
+
+        public bool IsSealed => Volatile.Read(ref _sealed) != 0;
+
+        /// <summary>Seals the generation (a full fence: no read of this thread moves before it).</summary>
+        public void Seal() => Interlocked.Exchange(ref _sealed, 1);
+    }
+}

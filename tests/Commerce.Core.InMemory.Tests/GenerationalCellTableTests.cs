@@ -1,0 +1,177 @@
+using Commerce.InMemory.LockFree;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>The idempotency records' index: generations of split-ordered tables, purged by generation.</summary>
+public sealed class GenerationalCellTableTests
+{
+    private static readonly CellKey Key = new(1, 2);
+
+    [Fact]
+    public void A_live_state_keeps_its_cell_across_purges()
+    {
+        var table = new GenerationalCellTable();
+        var cell = table.GetOrCreate(Key);
+        Assert.True(Write(cell, Absent.Value, "live"));
+
+        Assert.Equal(0, table.Purge(_ => false, default));
+        Assert.Equal(0, table.Purge(_ => false, default));
+
+        Assert.Same(cell, table.Find(Key));
+        Assert.Same(cell, table.GetOrCreate(Key));
+        Assert.Equal(2, table.GenerationCount); // the live state's, and the newest (the empty one between was dropped)
+    }
+
+    [Fact]
+    public void An_expired_state_is_retired_its_generation_dropped_and_the_key_given_a_fresh_cell()
+    {
+        var table = new GenerationalCellTable();
+        var cell = table.GetOrCreate(Key);
+        Assert.True(Write(cell, Absent.Value, "old"));
+
+        Assert.Equal(1, table.Purge(state => (string)state == "old", default));
+
+        Assert.Same(Retired.Value, MultiWordCas.Read(cell));
+        Assert.False(Write(cell, "old", "new")); // a commit that read the expired state fails
+        Assert.Null(table.Find(Key));
+        Assert.Equal(1, table.GenerationCount);
+        var fresh = table.GetOrCreate(Key);
+        Assert.NotSame(cell, fresh);
+        Assert.Same(fresh, table.Find(Key));
+    }
+
+    [Fact]
+    public void An_absent_cell_in_a_sealed_generation_is_retired_so_a_commit_that_holds_it_fails()
+    {
+        var table = new GenerationalCellTable();
+        var held = table.GetOrCreate(Key); // a use case read the key absent, and will insert at this cell
+
+        Assert.Equal(0, table.Purge(_ => true, default)); // absent cells are not counted
+
+        Assert.False(Write(held, Absent.Value, "late"));
+        Assert.Null(table.Find(Key));
+        var fresh = table.GetOrCreate(Key);
+        Assert.True(Write(fresh, Absent.Value, "again"));
+        Assert.Same(fresh, table.Find(Key));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Random_writes_and_purges_agree_with_a_dictionary(int seed)
+    {
+        // The sequential model: each key's live value; a purge removes the values it selects.
+        var random = new Random(seed);
+        var table = new GenerationalCellTable();
+        var model = new Dictionary<CellKey, int>();
+        for (var step = 0; step < 3_000; step++)
+        {
+            var key = new CellKey(random.Next(3), random.Next(20));
+            switch (random.Next(10))
+            {
+                case 0:
+                {
+                    var below = random.Next(step + 1);
+                    var purged = table.Purge(state => ((Box)state).Value < below, default);
+                    var expected = model.Where(entry => entry.Value < below).Select(entry => entry.Key).ToList();
+                    Assert.Equal(expected.Count, purged);
+                    expected.ForEach(gone => model.Remove(gone));
+                    break;
+                }
+
+                default:
+                {
+                    // Write a new value, as a keyed request does: inserted if absent, replacing the live one otherwise.
+                    var cell = table.GetOrCreate(key);
+                    var current = MultiWordCas.Read(cell);
+                    Assert.True(Write(cell, current, new Box(step)));
+                    model[key] = step;
+                    break;
+                }
+            }
+
+            for (var user = 0; user < 3; user++)
+            {
+                var probe = new CellKey(user, random.Next(20));
+                var found = table.Find(probe);
+                Assert.Equal(model.TryGetValue(probe, out var value) ? value : null, found is null ? null : (MultiWordCas.Read(found) as Box)?.Value);
+            }
+        }
+
+        Assert.InRange(table.GenerationCount, 1, 300);
+    }
+
+    [Theory]
+    [MemberData(nameof(Rounds))]
+    public void Threads_claiming_keys_while_purges_run_claim_each_key_exactly_once(int round)
+    {
+        _ = round;
+        // Each thread tries to claim every key (insert at the key's cell, if absent), while another thread
+        // keeps sealing generations: exactly one claim per key may succeed, and the key's cell holds it.
+        const int Threads = 3;
+        const int Keys = 4_000;
+        var table = new GenerationalCellTable();
+        var claims = new int[Keys];
+        var winners = new string?[Keys];
+        var claimersLeft = Threads;
+        using var start = new Barrier(Threads + 1);
+        var claimers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            var order = Enumerable.Range(0, Keys).OrderBy(_ => Random.Shared.Next()).ToArray();
+            start.SignalAndWait();
+            foreach (var k in order)
+            {
+                var claim = $"{t}:{k}";
+                while (true)
+                {
+                    var cell = table.GetOrCreate(new CellKey(0, k));
+                    var state = MultiWordCas.Read(cell);
+                    if (ReferenceEquals(state, Retired.Value))
+                    {
+                        continue; // retired meanwhile: the key is looked up again
+                    }
+
+                    if (!ReferenceEquals(state, Absent.Value))
+                    {
+                        break; // claimed already
+                    }
+
+                    if (Write(cell, Absent.Value, claim))
+                    {
+                        Interlocked.Increment(ref claims[k]);
+                        winners[k] = claim;
+                        break;
+                    }
+                }
+            }
+
+            Interlocked.Decrement(ref claimersLeft);
+        }) { IsBackground = true }).ToList();
+        var purger = new Thread(() =>
+        {
+            start.SignalAndWait();
+            while (Volatile.Read(ref claimersLeft) > 0)
+            {
+                table.Purge(_ => false, default);
+            }
+        }) { IsBackground = true };
+        claimers.ForEach(thread => thread.Start());
+        purger.Start();
+        claimers.ForEach(thread => thread.Join());
+        purger.Join();
+
+        for (var k = 0; k < Keys; k++)
+        {
+            Assert.Equal(1, claims[k]);
+            Assert.Equal(winners[k], MultiWordCas.Read(table.Find(new CellKey(0, k))!));
+        }
+    }
+
+    public static TheoryData<int> Rounds => new(Enumerable.Range(0, 10)); // a race the checks catch shows up in about half the rounds
+
+    private static bool Write(Cell cell, object expected, object desired) =>
+        MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, expected, desired)]));
+
+    private sealed record Box(int Value);
+}
