@@ -71,7 +71,8 @@ for id in Commerce.Core Commerce.Core.InMemory Commerce.Core.Postgres Commerce.C
         Commerce.Core) want="Microsoft.Extensions.DependencyInjection.Abstractions
 Microsoft.Extensions.Logging.Abstractions" ;;
         Commerce.Core.InMemory) want="Commerce.Core
-Microsoft.Extensions.DependencyInjection.Abstractions" ;;
+Microsoft.Extensions.DependencyInjection.Abstractions
+System.IO.Hashing" ;;   # XXH3, the store's idempotency digest
         Commerce.Core.Postgres) want="Commerce.Core
 Microsoft.Extensions.Diagnostics.HealthChecks
 Npgsql" ;;   # the health check (IHealthChecksBuilder lives in the full HealthChecks package)
