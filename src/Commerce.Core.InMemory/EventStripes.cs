@@ -11,6 +11,10 @@
 // copier writes the same references): in every state, events 1 … Count − LatestCount are in the log (or
 // purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletState).
 //
+// An entry is the event itself, or, for an order placed, the order the same commit stores when the event
+// says nothing the order does not (see EventEntries): the log then keeps no second copy of what the
+// orders' table keeps already, and a reader makes the event back from the order.
+//
 // Appending is commutative: if a commit fails only because a stripe it appends to moved on (every other
 // cell still holds what it expected), the store rebuilds the stripe updates and tries again, so commits on
 // unrelated streams that share a stripe do not re-run their use cases. Another commit succeeded each time,
@@ -18,25 +22,22 @@
 using System.Collections.Immutable;
 using Commerce.Events;
 using Commerce.InMemory.LockFree;
+using Commerce.Storage;
 
 namespace Commerce.InMemory;
 
 /// <summary>
-/// The state of a stripe's cell: how many events the stripe has committed, the events the commit that
-/// wrote this state appended (numbered up to <see cref="Count"/>), and the stripe's log of older ones.
+/// The state of a stripe's cell: how many events the stripe has committed, the entries of the events the
+/// commit that wrote this state appended (numbered up to <see cref="Count"/>; see <see cref="EventEntries"/>),
+/// and the stripe's log of older ones.
 /// </summary>
 internal sealed class EventStripeState
 {
-    // The commit's events: one event itself (the common case: an order, a charge), or an array of several.
+    // The commit's entries: one entry itself (the common case: an order, a charge), or an array of several.
     private readonly object? _latest;
 
-    public EventStripeState(long count, CommerceEvent[] latest, EventLog log)
-        : this(count, latest.Length == 1 ? latest[0] : latest.Length == 0 ? null : latest, log)
-    {
-    }
-
-    public EventStripeState(long count, CommerceEvent latest, EventLog log)
-        : this(count, (object)latest, log)
+    public EventStripeState(long count, object[] latest, EventLog log)
+        : this(count, latest.Length == 1 ? latest[0] : latest.Length == 0 ? null : (object)latest, log)
     {
     }
 
@@ -54,18 +55,21 @@ internal sealed class EventStripeState
     public int LatestCount => _latest switch
     {
         null => 0,
-        CommerceEvent => 1,
-        _ => ((CommerceEvent[])_latest).Length,
+        object[] many => many.Length,
+        _ => 1,
     };
 
     /// <summary>The stripe's log, shared by all its states.</summary>
     public EventLog Log { get; }
 
+    /// <summary>A state whose commit appended one entry.</summary>
+    public static EventStripeState WithOne(long count, object latest, EventLog log) => new(count, latest, log);
+
     /// <summary>
-    /// Event <paramref name="sequence"/> as of this state, or <see langword="null"/> if it is beyond
-    /// <see cref="Count"/> or was purged.
+    /// The entry of event <paramref name="sequence"/> as of this state, or <see langword="null"/> if it is
+    /// beyond <see cref="Count"/> or was purged.
     /// </summary>
-    public CommerceEvent? Event(long sequence)
+    public object? Entry(long sequence)
     {
         if (sequence < 1 || sequence > Count)
         {
@@ -76,18 +80,14 @@ internal sealed class EventStripeState
         return sequence >= first ? LatestAt((int)(sequence - first)) : Log.Entry(sequence);
     }
 
-    /// <summary>Stores the commit's events in the log (idempotent): done before any state replaces this one.</summary>
+    /// <summary>Stores the commit's entries in the log (idempotent): done before any state replaces this one.</summary>
     public void CopyForward()
     {
         switch (_latest)
         {
             case null:
                 break;
-            case CommerceEvent single:
-                Log.Store(Count, single);
-                break;
-            default:
-                var many = (CommerceEvent[])_latest;
+            case object[] many:
                 var sequence = Count - many.Length;
                 foreach (var committed in many)
                 {
@@ -95,10 +95,52 @@ internal sealed class EventStripeState
                 }
 
                 break;
+            default:
+                Log.Store(Count, _latest);
+                break;
         }
     }
 
-    private CommerceEvent LatestAt(int index) => _latest as CommerceEvent ?? ((CommerceEvent[])_latest!)[index];
+    private object LatestAt(int index) => _latest is object[] many ? many[index] : _latest!;
+}
+
+/// <summary>
+/// The entries a stripe keeps for events: the event itself, or, for <see cref="OrderPlaced"/>, the
+/// <see cref="Order"/> its commit stores, when the event holds exactly the order's id, buyer, lines (the
+/// same list), total and time. The orders' table keeps that order anyway, so the event then costs the log
+/// one reference instead of an object of its own; a reader makes the event back from it.
+/// </summary>
+internal static class EventEntries
+{
+    /// <summary>The entry to keep for <paramref name="published"/>, published in a commit of <paramref name="changes"/>.</summary>
+    public static object Of(CommerceEvent published, ReadOnlySpan<Change> changes)
+    {
+        if (published is not OrderPlaced placed || placed.Position != default)
+        {
+            return published;
+        }
+
+        foreach (ref readonly var change in changes)
+        {
+            if (change.Key.Table == StoreTable.Orders && change.Kind == ChangeKind.Insert && change.State is Order order && order.Id == placed.OrderId)
+            {
+                return order.UserId == placed.UserId && ReferenceEquals(order.Lines, placed.Lines) && order.Total == placed.Total
+                    && order.PlacedAt.EqualsExact(placed.At) && order.CancelledAt is null
+                    ? order
+                    : published;
+            }
+        }
+
+        return published;
+    }
+
+    /// <summary>When the event of an entry happened.</summary>
+    public static DateTimeOffset AtOf(object entry) => entry is Order order ? order.PlacedAt : ((CommerceEvent)entry).At;
+
+    /// <summary>The event of an entry, at <paramref name="position"/>.</summary>
+    public static CommerceEvent EventOf(object entry, EventPosition position) => entry is Order order
+        ? new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt) { Position = position }
+        : (CommerceEvent)entry with { Position = position };
 }
 
 /// <summary>
@@ -115,14 +157,14 @@ internal sealed class EventLog
     private const int LeafSize = 1 << LeafBits;
     private const int MiddleSize = 1 << MiddleBits;
 
-    private CommerceEvent?[]?[]?[]? _top;
+    private object?[]?[]?[]? _top;
     private long _purgedThrough;
 
     /// <summary>The number of the last event purged (0: none); events up to it are gone from the log.</summary>
     public long PurgedThrough => Volatile.Read(ref _purgedThrough);
 
-    /// <summary>The event numbered <paramref name="sequence"/> (from 1), or <see langword="null"/> if it is not stored here (or was purged).</summary>
-    public CommerceEvent? Entry(long sequence)
+    /// <summary>The entry of the event numbered <paramref name="sequence"/> (from 1), or <see langword="null"/> if it is not stored here (or was purged).</summary>
+    public object? Entry(long sequence)
     {
         var (top, middle, leaf) = Locate(sequence);
         var middles = Volatile.Read(ref _top)?[top];
@@ -130,8 +172,8 @@ internal sealed class EventLog
         return leaves is null ? null : Volatile.Read(ref leaves[leaf]);
     }
 
-    /// <summary>Stores a committed event at its number in the stripe (idempotent); nothing if it was purged.</summary>
-    public void Store(long sequence, CommerceEvent committed)
+    /// <summary>Stores a committed event's entry at its number in the stripe (idempotent); nothing if it was purged.</summary>
+    public void Store(long sequence, object committed)
     {
         if (sequence <= PurgedThrough)
         {
@@ -140,19 +182,19 @@ internal sealed class EventLog
 
         var (top, middle, leaf) = Locate(sequence);
         var tops = Volatile.Read(ref _top)
-            ?? Interlocked.CompareExchange(ref _top, new CommerceEvent?[]?[]?[TopSize], null)
+            ?? Interlocked.CompareExchange(ref _top, new object?[]?[]?[TopSize], null)
             ?? _top!;
         var middles = Volatile.Read(ref tops[top]);
         if (middles is null)
         {
-            var created = new CommerceEvent?[]?[MiddleSize];
+            var created = new object?[]?[MiddleSize];
             middles = Interlocked.CompareExchange(ref tops[top], created, null) ?? created;
         }
 
         var leaves = Volatile.Read(ref middles[middle]);
         if (leaves is null)
         {
-            var created = new CommerceEvent?[LeafSize];
+            var created = new object?[LeafSize];
             leaves = Interlocked.CompareExchange(ref middles[middle], created, null) ?? created;
         }
 
@@ -295,9 +337,11 @@ internal sealed class EventStripes
     /// <summary>
     /// Writes, from <paramref name="next"/> on, one update per stripe that <paramref name="events"/> go to:
     /// each expects the stripe's state now (whose latest events it copies into the log first) and writes
-    /// the next one, with these events numbered after it. Returns the new end of the updates.
+    /// the next one, with these events' entries (see <see cref="EventEntries"/>; the commit's
+    /// <paramref name="changes"/> hold the orders they may name) numbered after it. Returns the new end
+    /// of the updates.
     /// </summary>
-    public int AddUpdates(CellUpdate[] updates, int next, IReadOnlyList<CommerceEvent> events)
+    public int AddUpdates(CellUpdate[] updates, int next, IReadOnlyList<CommerceEvent> events, ReadOnlySpan<Change> changes)
     {
         // A commit publishes a handful of events (an order: one, plus a depletion per line).
         Span<int> stripes = events.Count <= 32 ? stackalloc int[events.Count] : new int[events.Count];
@@ -323,23 +367,21 @@ internal sealed class EventStripes
             var cell = _cells[stripe];
             var current = (EventStripeState)MultiWordCas.Read(cell);
             current.CopyForward();
+            // Kept without a position: a reader sets it on the event it returns, so that the commit path
+            // allocates no second event.
             if (count == 1)
             {
-                // Kept as published (no position): a reader sets it on the copy it returns, so that the
-                // commit path allocates no second event.
-                updates[next++] = new CellUpdate(cell, current, new EventStripeState(current.Count + 1, events[i], current.Log));
+                updates[next++] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, EventEntries.Of(events[i], changes), current.Log));
                 continue;
             }
 
-            var appended = new CommerceEvent[count];
+            var appended = new object[count];
             var sequence = current.Count;
             for (int j = i, k = 0; j < events.Count; j++)
             {
                 if (stripes[j] == stripe)
                 {
-                    // Kept as published (no position): a reader sets it on the copy it returns, so that the
-                    // commit path allocates no second event.
-                    appended[k++] = events[j];
+                    appended[k++] = EventEntries.Of(events[j], changes);
                     sequence++;
                 }
             }
@@ -410,14 +452,14 @@ internal sealed class EventStripes
         // A lazy merge: each stripe's state is read once, and its next event fetched only when its head is taken.
         var states = new EventStripeState[_cells.Length];
         var sequences = new long[_cells.Length];
-        var heads = new PriorityQueue<(int Stripe, CommerceEvent Event), (DateTimeOffset At, int Stripe)>();
+        var heads = new PriorityQueue<(int Stripe, object Entry), (DateTimeOffset At, int Stripe)>();
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
             var state = states[stripe] = StateOf(stripe);
             sequences[stripe] = Math.Max(after[stripe], state.Log.PurgedThrough); // the latest events may outlive a purge in the state
             if (NextOf(state, stripe, ref sequences[stripe]) is { } head)
             {
-                heads.Enqueue((stripe, head), (head.At, stripe));
+                heads.Enqueue((stripe, head), (EventEntries.AtOf(head), stripe));
             }
         }
 
@@ -426,11 +468,11 @@ internal sealed class EventStripes
         while (events.Count < limit && heads.TryDequeue(out var taken, out _))
         {
             var position = new EventPosition(taken.Stripe, sequences[taken.Stripe]);
-            events.Add(taken.Event with { Position = position });
+            events.Add(EventEntries.EventOf(taken.Entry, position));
             read[taken.Stripe] = position.Sequence;
             if (NextOf(states[taken.Stripe], taken.Stripe, ref sequences[taken.Stripe]) is { } head)
             {
-                heads.Enqueue((taken.Stripe, head), (head.At, taken.Stripe));
+                heads.Enqueue((taken.Stripe, head), (EventEntries.AtOf(head), taken.Stripe));
             }
         }
 
@@ -446,13 +488,13 @@ internal sealed class EventStripes
         return new EventPage(events, next);
     }
 
-    /// <summary>The stripe's first event after <paramref name="sequence"/> as of <paramref name="state"/> (moving it there), or <see langword="null"/>.</summary>
-    private static CommerceEvent? NextOf(EventStripeState state, int stripe, ref long sequence)
+    /// <summary>The entry of the stripe's first event after <paramref name="sequence"/> as of <paramref name="state"/> (moving it there), or <see langword="null"/>.</summary>
+    private static object? NextOf(EventStripeState state, int stripe, ref long sequence)
     {
         while (sequence < state.Count)
         {
             sequence++;
-            if (state.Event(sequence) is { } found)
+            if (state.Entry(sequence) is { } found)
             {
                 return found;
             }
@@ -481,7 +523,7 @@ internal sealed class EventStripes
             var state = StateOf(stripe);
             var limit = Math.Min(upTo[stripe], state.Count);
             var target = state.Log.PurgedThrough;
-            while (target < limit && state.Event(target + 1) is { } candidate && candidate.At < before)
+            while (target < limit && state.Entry(target + 1) is { } candidate && EventEntries.AtOf(candidate) < before)
             {
                 target++;
             }

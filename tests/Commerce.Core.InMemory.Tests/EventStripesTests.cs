@@ -3,6 +3,7 @@ using Commerce.Events;
 using Commerce.InMemory.LockFree;
 using Commerce.InMemory.Tests.LockFree;
 using Commerce.InMemory.Tests.Support;
+using Commerce.Storage;
 
 namespace Commerce.InMemory.Tests;
 
@@ -94,6 +95,45 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public async Task An_order_placed_is_kept_as_its_order_and_read_back_as_the_event_published()
+    {
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        await shop.AddProductAsync(1, price: 10, stock: 5);
+        await shop.ChargeAsync(7, 100);
+
+        var order = (await shop.OrderAsync(7, (1, 2))).Value;
+
+        var stripe = EventStream.ForUser(new UserId(7)).StripeOf(store.Events.StripeCount);
+        var state = store.Events.StateOf(stripe);
+        var entry = state.Entry(state.Count);
+        Assert.Same(order, entry); // no object of its own: the orders' table keeps this one anyway
+        var placed = Assert.IsType<OrderPlaced>(ReadAll(store).Last(e => e is OrderPlaced));
+        Assert.Equal(new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt) { Position = new EventPosition(stripe, state.Count) }, placed);
+        Assert.Equal(order.PlacedAt.Offset, placed.At.Offset);
+    }
+
+    [Fact]
+    public void An_order_placed_that_says_something_its_order_does_not_is_kept_as_published()
+    {
+        var order = new Order(OrderId.New(At), new UserId(7), [new OrderLine(new ProductId(1), 2, new Money(10))], At);
+        var insert = new Change(StoreKey.ForOrder(order.Id), ChangeKind.Insert, false, default, order, 0, 0);
+        var same = new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt);
+        OrderPlaced[] different =
+        [
+            same with { Total = new Money(21) },
+            same with { UserId = new UserId(8) },
+            same with { Lines = [.. order.Lines] }, // equal lines, another list
+            same with { At = At.ToOffset(TimeSpan.FromHours(2)) }, // the same instant, another offset
+            same with { Position = new EventPosition(1, 1) },
+        ];
+
+        Assert.Same(order, EventEntries.Of(same, [insert]));
+        Assert.Same(same, EventEntries.Of(same, [])); // no order in the commit
+        Assert.All(different, published => Assert.Same(published, EventEntries.Of(published, [insert])));
+    }
+
+    [Fact]
     public void The_newest_events_are_in_the_log_before_the_next_commit_on_their_stripe_can_be_seen()
     {
         var (users, stripe) = UsersSharingAStripe(2);
@@ -103,7 +143,7 @@ public sealed class EventStripesTests
         var cell = store.Events.CellOf(stripe);
         var state = store.Events.StateOf(stripe);
         Assert.Equal(1, state.LatestCount);
-        var first = state.Event(1);
+        var first = state.Entry(1);
         Assert.NotNull(first);
 
         using var paused = new PausedCommit(
@@ -118,7 +158,7 @@ public sealed class EventStripesTests
         // The charge's descriptor sits in the stripe's cell, undecided: the event it follows is in the log already.
         var parked = (EventStripeState)paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
         Assert.Equal(1, parked.LatestCount);
-        Assert.Same(first, parked.Event(1));
+        Assert.Same(first, parked.Entry(1));
         Assert.Same(first, parked.Log.Entry(1));
         Assert.Equal(2, ((EventStripeState)paused.Descriptor.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Desired).Count);
 
