@@ -1,4 +1,8 @@
+using Commerce.Conformance;
 using Commerce.InMemory.LockFree;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 
 namespace Commerce.InMemory.Tests;
 
@@ -55,52 +59,72 @@ public sealed class GenerationalCellTableTests
         Assert.Same(fresh, table.Find(Key));
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Random_writes_and_purges_agree_with_a_dictionary(int seed)
+    /// <summary>One step: write a value at a key (inserted if absent, replacing the live one), or purge the values below a bound.</summary>
+    public sealed record Step(bool Purge, int User, int Key, int Below)
     {
-        // The sequential model: each key's live value; a purge removes the values it selects.
-        var random = new Random(seed);
-        var table = new GenerationalCellTable();
-        var model = new Dictionary<CellKey, int>();
-        for (var step = 0; step < 3_000; step++)
-        {
-            var key = new CellKey(random.Next(3), random.Next(20));
-            switch (random.Next(10))
-            {
-                case 0:
-                {
-                    var below = random.Next(step + 1);
-                    var purged = table.Purge(state => ((Box)state).Value < below, default);
-                    var expected = model.Where(entry => entry.Value < below).Select(entry => entry.Key).ToList();
-                    Assert.Equal(expected.Count, purged);
-                    expected.ForEach(gone => model.Remove(gone));
-                    break;
-                }
-
-                default:
-                {
-                    // Write a new value, as a keyed request does: inserted if absent, replacing the live one otherwise.
-                    var cell = table.GetOrCreate(key);
-                    var current = MultiWordCas.Read(cell);
-                    Assert.True(Write(cell, current, new Box(step)));
-                    model[key] = step;
-                    break;
-                }
-            }
-
-            for (var user = 0; user < 3; user++)
-            {
-                var probe = new CellKey(user, random.Next(20));
-                var found = table.Find(probe);
-                Assert.Equal(model.TryGetValue(probe, out var value) ? value : null, found is null ? null : (MultiWordCas.Read(found) as Box)?.Value);
-            }
-        }
-
-        Assert.InRange(table.GenerationCount, 1, 300);
+        public override string ToString() => Purge ? $"purge(< {Below})" : $"write({User},{Key})";
     }
+
+    private static readonly Arbitrary<Step[]> Steps = Arb.From(
+        (from purge in Gen.Frequency((1, Gen.Constant(true)), (6, Gen.Constant(false)))
+         from user in Gen.Choose(0, 2)
+         from key in Gen.Choose(0, 15)
+         from below in Gen.Choose(0, 60)
+         select new Step(purge, user, key, below)).ArrayOf(),
+        steps => Shrink.List(steps));
+
+    [Property(MaxTest = 300)]
+    public Property Any_sequence_of_writes_and_purges_behaves_as_a_dictionary() =>
+        Prop.ForAll(Steps, steps =>
+        {
+            // The sequential model: each key's live value (the step that wrote it); a purge removes the
+            // values below its bound and says how many.
+            var table = new GenerationalCellTable();
+            var model = new Dictionary<CellKey, int>();
+            for (var i = 0; i < steps.Length; i++)
+            {
+                var step = steps[i];
+                if (step.Purge)
+                {
+                    var expired = model.Where(entry => entry.Value < step.Below).Select(entry => entry.Key).ToList();
+                    if (table.Purge(state => ((Box)state).Value < step.Below, default) != expired.Count)
+                    {
+                        return false;
+                    }
+
+                    expired.ForEach(gone => model.Remove(gone));
+                }
+                else
+                {
+                    var key = new CellKey(step.User, step.Key);
+                    var cell = table.GetOrCreate(key);
+                    if (!Write(cell, MultiWordCas.Read(cell), new Box(i)))
+                    {
+                        return false;
+                    }
+
+                    model[key] = i;
+                }
+
+                for (var user = 0; user < 3; user++)
+                {
+                    for (var k = 0; k < 16; k++)
+                    {
+                        var probe = new CellKey(user, k);
+                        var found = table.Find(probe);
+                        int? held = found is null ? null : (MultiWordCas.Read(found) as Box)?.Value;
+                        if (held != (model.TryGetValue(probe, out var value) ? value : null))
+                        {
+                            return false;
+                        }
+                    }
+                }
+            }
+
+            // A generation with nothing in use is dropped by the purge that finds it so: at most the
+            // newest, and one per generation still holding a live value.
+            return table.GenerationCount <= 1 + model.Count;
+        });
 
     [Theory]
     [MemberData(nameof(Rounds))]
