@@ -5,8 +5,9 @@ namespace Commerce.InMemory;
 /// <summary>
 /// The cells of a table whose states expire and are purged (idempotency records), in generations: each a
 /// lock-free <see cref="SplitOrderedCellTable"/>, which never removes an entry, the newest one taking the
-/// keys no generation holds. A purge seals the newest generation and starts another, retires expired
-/// states and unused cells in the sealed ones, and drops a sealed generation once all its cells are retired.
+/// keys no generation holds. A purge that finds an expired state in the newest generation seals it and
+/// starts another; every purge retires expired states and unused cells in the sealed ones, and drops a
+/// sealed generation once all its cells are retired.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -27,8 +28,8 @@ namespace Commerce.InMemory;
 /// <para>
 /// Compared with one dictionary from which purges remove entries, inserting copies nothing (a dictionary
 /// allocates all its nodes again each time it grows) and a purge frees whole generations at once; a
-/// lookup of a key that is not there visits every generation (a purge every quarter of the retention
-/// period keeps about five).
+/// lookup of a key that is not there visits every generation: two or three, since a generation is
+/// sealed only once it holds an expired state, at most about once per retention period.
 /// </para>
 /// </remarks>
 internal sealed class GenerationalCellTable() : CellTable(indexed: false)
@@ -70,17 +71,18 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
     public override int Count => Volatile.Read(ref _generations).Sum(generation => generation.Cells.Count);
 
     /// <summary>
-    /// Seals the newest generation and starts another; then, in every sealed generation, retires each cell
-    /// whose state <paramref name="expired"/> selects and each absent cell (one single-cell commit each, so
-    /// a commit that read the cell fails), and drops the generations left with no cell in use.
+    /// If the newest generation holds a state <paramref name="expired"/> selects, seals it and starts
+    /// another (so generations are started at most about once per retention period, however often purges
+    /// run); then, in every sealed generation, retires each cell whose state <paramref name="expired"/>
+    /// selects and each absent cell (one single-cell commit each, so a commit that read the cell fails),
+    /// and drops the generations left with no cell in use.
     /// </summary>
     /// <returns>How many states were retired (absent cells not counted).</returns>
     public int Purge(Func<object, bool> expired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(expired);
-        while (true)
+        while (Volatile.Read(ref _generations) is var generations && HoldsExpired(generations[^1], expired, cancellationToken))
         {
-            var generations = Volatile.Read(ref _generations);
             generations[^1].Seal();
             if (Interlocked.CompareExchange(ref _generations, [.. generations, new Generation()], generations) == generations)
             {
@@ -133,6 +135,22 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
         }
 
         return null;
+    }
+
+    /// <summary>Whether a cell of <paramref name="generation"/> holds a state <paramref name="expired"/> selects.</summary>
+    private static bool HoldsExpired(Generation generation, Func<object, bool> expired, CancellationToken cancellationToken)
+    {
+        foreach (var cell in generation.Cells.Cells())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = MultiWordCas.Read(cell);
+            if (!ReferenceEquals(state, Absent.Value) && !ReferenceEquals(state, Retired.Value) && expired(state))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether a cell found in <paramref name="generation"/> is in use; one absent in a sealed generation is retired first.</summary>

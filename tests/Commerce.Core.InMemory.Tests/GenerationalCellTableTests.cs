@@ -12,18 +12,35 @@ public sealed class GenerationalCellTableTests
     private static readonly CellKey Key = new(1, 2);
 
     [Fact]
-    public void A_live_state_keeps_its_cell_across_purges()
+    public void A_live_state_keeps_its_cell_and_purges_that_find_nothing_expired_start_no_generation()
     {
         var table = new GenerationalCellTable();
         var cell = table.GetOrCreate(Key);
         Assert.True(Write(cell, Absent.Value, "live"));
 
-        Assert.Equal(0, table.Purge(_ => false, default));
-        Assert.Equal(0, table.Purge(_ => false, default));
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(0, table.Purge(_ => false, default));
+        }
 
         Assert.Same(cell, table.Find(Key));
         Assert.Same(cell, table.GetOrCreate(Key));
-        Assert.Equal(2, table.GenerationCount); // the live state's, and the newest (the empty one between was dropped)
+        Assert.Equal(1, table.GenerationCount);
+    }
+
+    [Fact]
+    public void A_live_state_in_a_sealed_generation_keeps_its_cell_and_its_generation()
+    {
+        var table = new GenerationalCellTable();
+        var cell = table.GetOrCreate(Key);
+        Assert.True(Write(cell, Absent.Value, "live"));
+        Assert.True(Write(table.GetOrCreate(new CellKey(9, 9)), Absent.Value, "old"));
+
+        Assert.Equal(1, table.Purge(state => (string)state == "old", default)); // seals the generation of both
+
+        Assert.Same(cell, table.Find(Key));
+        Assert.Same(cell, table.GetOrCreate(Key));
+        Assert.Equal(2, table.GenerationCount); // the live state's, and the newest
     }
 
     [Fact]
@@ -49,8 +66,9 @@ public sealed class GenerationalCellTableTests
     {
         var table = new GenerationalCellTable();
         var held = table.GetOrCreate(Key); // a use case read the key absent, and will insert at this cell
+        Assert.True(Write(table.GetOrCreate(new CellKey(9, 9)), Absent.Value, "old"));
 
-        Assert.Equal(0, table.Purge(_ => true, default)); // absent cells are not counted
+        Assert.Equal(1, table.Purge(state => (string)state == "old", default)); // absent cells are not counted
 
         Assert.False(Write(held, Absent.Value, "late"));
         Assert.Null(table.Find(Key));
@@ -174,10 +192,16 @@ public sealed class GenerationalCellTableTests
         }) { IsBackground = true }).ToList();
         var purger = new Thread(() =>
         {
+            // Each purge finds an expired state in the newest generation (written just before), so it seals it.
             start.SignalAndWait();
-            while (Volatile.Read(ref claimersLeft) > 0)
+            for (var i = 0; Volatile.Read(ref claimersLeft) > 0; i++)
             {
-                table.Purge(_ => false, default);
+                var expired = new object();
+                var cell = table.GetOrCreate(new CellKey(1, i));
+                if (Write(cell, MultiWordCas.Read(cell), expired))
+                {
+                    table.Purge(state => ReferenceEquals(state, expired), default);
+                }
             }
         }) { IsBackground = true };
         claimers.ForEach(thread => thread.Start());
