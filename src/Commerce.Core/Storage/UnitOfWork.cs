@@ -24,7 +24,7 @@ internal sealed class UnitOfWork
     private readonly ChangeSet _changes = new();
     private readonly ReadBatch _batch = new();
     private IStoreSession? _session;
-    private IIdempotencyDigest? _digest;
+    private ICommerceStore? _store; // for its idempotency digest, which only the repository's own lookups need
     private TimeSpan _rankingResolution;
     private bool _doomed;
     private bool _completed;
@@ -58,16 +58,16 @@ internal sealed class UnitOfWork
         var opening = store.OpenSessionAsync(cancellationToken);
         if (!opening.IsCompletedSuccessfully)
         {
-            return Awaited(rankingResolution, opening, store as IIdempotencyDigest);
+            return Awaited(rankingResolution, opening, store);
         }
 
-        return new(Rent(rankingResolution, opening.Result, store as IIdempotencyDigest));
+        return new(Rent(rankingResolution, opening.Result, store));
 
-        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening, IIdempotencyDigest? digest) =>
-            Rent(rankingResolution, await opening.ConfigureAwait(false), digest);
+        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening, ICommerceStore store) =>
+            Rent(rankingResolution, await opening.ConfigureAwait(false), store);
     }
 
-    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session, IIdempotencyDigest? digest)
+    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session, ICommerceStore store)
     {
         var unitOfWork = t_spare;
         if (unitOfWork is null)
@@ -83,7 +83,7 @@ internal sealed class UnitOfWork
         }
 
         unitOfWork._session = session;
-        unitOfWork._digest = digest;
+        unitOfWork._store = store;
         return unitOfWork;
     }
 
@@ -412,12 +412,12 @@ internal sealed class UnitOfWork
     }
 
     ValueTask<IdempotencyRecord?> IIdempotencyRepository.FindAsync(UserId userId, IdempotentOperation operation, string key, CancellationToken cancellationToken) =>
-        FindIdempotencyAsync(StoreKey.ForIdempotency(userId, operation, key, _digest), cancellationToken);
+        FindIdempotencyAsync(StoreKey.ForIdempotency(userId, operation, key, _store as IIdempotencyDigest), cancellationToken);
 
     void IIdempotencyRepository.Save(IdempotencyRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        SaveIdempotency(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key, _digest), record);
+        SaveIdempotency(StoreKey.ForIdempotency(record.UserId, record.Operation, record.Key, _store as IIdempotencyDigest), record);
     }
 
     /// <summary>Like <see cref="IIdempotencyRepository.FindAsync"/>, at a key whose digest the caller computed once for all attempts.</summary>
@@ -486,7 +486,7 @@ internal sealed class UnitOfWork
         _disposed = true;
         var session = _session!;
         _session = null;
-        _digest = null;
+        _store = null;
         var closing = session.DisposeAsync();
         Recycle();
         return closing;
