@@ -105,34 +105,16 @@ internal sealed class EventStripeState
 }
 
 /// <summary>
-/// The entries a stripe keeps for events: the event itself, or, for <see cref="OrderPlaced"/>, the
-/// <see cref="Order"/> its commit stores, when the event holds exactly the order's id, buyer, lines (the
-/// same list), total and time. The orders' table keeps that order anyway, so the event then costs the log
-/// one reference instead of an object of its own; a reader makes the event back from it.
+/// The entries a stripe keeps for events: the event itself, or, for an <see cref="OrderPlaced"/> its commit
+/// published as the order it inserts (<see cref="ChangeSet.TryGetPlacedOrder"/>), that <see cref="Order"/>.
+/// The orders' table keeps that order anyway, so the event then costs the log one reference and the commit
+/// no object of its own; a reader makes the event back from it.
 /// </summary>
 internal static class EventEntries
 {
-    /// <summary>The entry to keep for <paramref name="published"/>, published in a commit of <paramref name="changes"/>.</summary>
-    public static object Of(CommerceEvent published, ReadOnlySpan<Change> changes)
-    {
-        if (published is not OrderPlaced placed || placed.Position != default)
-        {
-            return published;
-        }
-
-        foreach (ref readonly var change in changes)
-        {
-            if (change.Key.Table == StoreTable.Orders && change.Kind == ChangeKind.Insert && change.State is Order order && order.Id == placed.OrderId)
-            {
-                return order.UserId == placed.UserId && ReferenceEquals(order.Lines, placed.Lines) && order.Total == placed.Total
-                    && order.PlacedAt.EqualsExact(placed.At) && order.CancelledAt is null
-                    ? order
-                    : published;
-            }
-        }
-
-        return published;
-    }
+    /// <summary>The entry to keep for event <paramref name="index"/> of <paramref name="changes"/>.</summary>
+    public static object Of(ChangeSet changes, int index) =>
+        changes.TryGetPlacedOrder(index, out var order) ? order : changes.Events[index];
 
     /// <summary>When the event of an entry happened.</summary>
     public static DateTimeOffset AtOf(object entry) => entry is Order order ? order.PlacedAt : ((CommerceEvent)entry).At;
@@ -335,22 +317,22 @@ internal sealed class EventStripes
     public EventStripeState StateOf(int stripe) => (EventStripeState)MultiWordCas.Read(_cells[stripe]);
 
     /// <summary>
-    /// Writes, from <paramref name="next"/> on, one update per stripe that <paramref name="events"/> go to:
-    /// each expects the stripe's state now (whose latest events it copies into the log first) and writes
-    /// the next one, with these events' entries (see <see cref="EventEntries"/>; the commit's
-    /// <paramref name="changes"/> hold the orders they may name) numbered after it. Returns the new end
-    /// of the updates.
+    /// Writes, from <paramref name="next"/> on, one update per stripe that the events of
+    /// <paramref name="changes"/> go to: each expects the stripe's state now (whose latest events it copies
+    /// into the log first) and writes the next one, with these events' entries (see
+    /// <see cref="EventEntries"/>) numbered after it. Returns the new end of the updates.
     /// </summary>
-    public int AddUpdates(CellUpdate[] updates, int next, IReadOnlyList<CommerceEvent> events, ReadOnlySpan<Change> changes)
+    public int AddUpdates(CellUpdate[] updates, int next, ChangeSet changes)
     {
         // A commit publishes a handful of events (an order: one, plus a depletion per line).
-        Span<int> stripes = events.Count <= 32 ? stackalloc int[events.Count] : new int[events.Count];
-        for (var i = 0; i < events.Count; i++)
+        var count = changes.Events.Count;
+        Span<int> stripes = count <= 32 ? stackalloc int[count] : new int[count];
+        for (var i = 0; i < count; i++)
         {
-            stripes[i] = events[i].Stream.StripeOf(_cells.Length);
+            stripes[i] = changes.EventStreamOf(i).StripeOf(_cells.Length);
         }
 
-        for (var i = 0; i < events.Count; i++)
+        for (var i = 0; i < stripes.Length; i++)
         {
             var stripe = stripes[i];
             if (stripes[..i].Contains(stripe))
@@ -358,10 +340,10 @@ internal sealed class EventStripes
                 continue; // Done with the first event of this stripe.
             }
 
-            var count = 1;
-            for (var j = i + 1; j < events.Count; j++)
+            var inStripe = 1;
+            for (var j = i + 1; j < stripes.Length; j++)
             {
-                count += stripes[j] == stripe ? 1 : 0;
+                inStripe += stripes[j] == stripe ? 1 : 0;
             }
 
             var cell = _cells[stripe];
@@ -369,19 +351,19 @@ internal sealed class EventStripes
             current.CopyForward();
             // Kept without a position: a reader sets it on the event it returns, so that the commit path
             // allocates no second event.
-            if (count == 1)
+            if (inStripe == 1)
             {
-                updates[next++] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, EventEntries.Of(events[i], changes), current.Log));
+                updates[next++] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, EventEntries.Of(changes, i), current.Log));
                 continue;
             }
 
-            var appended = new object[count];
+            var appended = new object[inStripe];
             var sequence = current.Count;
-            for (int j = i, k = 0; j < events.Count; j++)
+            for (int j = i, k = 0; j < stripes.Length; j++)
             {
                 if (stripes[j] == stripe)
                 {
-                    appended[k++] = EventEntries.Of(events[j], changes);
+                    appended[k++] = EventEntries.Of(changes, j);
                     sequence++;
                 }
             }

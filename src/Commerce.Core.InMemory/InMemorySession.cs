@@ -374,7 +374,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         {
             if (events.Count > 0)
             {
-                next = store.Events.AddUpdates(updates, stripesFrom, events, changes.Changes);
+                next = store.Events.AddUpdates(updates, stripesFrom, changes);
             }
 
             store.BeforeCas?.Invoke();

@@ -423,7 +423,14 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         unitOfWork.Sales.Record(order);
         if (publish)
         {
-            unitOfWork.Publish(new OrderPlaced(order.Id, user, order.Lines, total, now));
+            if (unitOfWork is UnitOfWork own)
+            {
+                own.PublishOrderPlaced(order); // the event is made from the order only if a store reads it
+            }
+            else
+            {
+                unitOfWork.Publish(new OrderPlaced(order.Id, user, order.Lines, total, now));
+            }
             if (depleted is not null)
             {
                 foreach (var productId in depleted)

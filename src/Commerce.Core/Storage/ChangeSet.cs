@@ -1,3 +1,5 @@
+using System.Collections;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Commerce.Events;
 
@@ -93,7 +95,8 @@ public sealed class ChangeSet
 {
     private Change[] _changes = new Change[8];
     private List<ProductRange>? _ranges;
-    private List<CommerceEvent>? _events;
+    private List<object>? _events; // each a CommerceEvent, or an Order whose OrderPlaced the commit publishes
+    private EventList? _eventList;
 
     internal ChangeSet()
     {
@@ -115,7 +118,38 @@ public sealed class ChangeSet
     /// The events the commit publishes, in the order the use case raised them: a store that keeps events
     /// (<see cref="IEventStore"/>) writes them atomically with the writes. Only a change set with writes has any.
     /// </summary>
-    public IReadOnlyList<CommerceEvent> Events => (IReadOnlyList<CommerceEvent>?)_events ?? [];
+    /// <remarks>
+    /// An <see cref="OrderPlaced"/> the library's order use cases publish is kept as the order it reports
+    /// (see <see cref="TryGetPlacedOrder"/>), and this list makes the event from it each time it is read: a
+    /// store that keeps orders anyway can keep such an event as its order, and the commit allocates no event.
+    /// </remarks>
+    public IReadOnlyList<CommerceEvent> Events => _events is null ? [] : _eventList ??= new EventList(this);
+
+    /// <summary>
+    /// Whether the event at <paramref name="index"/> of <see cref="Events"/> is the <see cref="OrderPlaced"/>
+    /// of an order this change set inserts, published as that order: the event's id, buyer, lines (the same
+    /// list), total and time (<see cref="Order.PlacedAt"/>, offset included) are the order's, and its
+    /// position is unset. A store that keeps the orders it inserts may keep such an event as the order, and
+    /// make it back when it is read, as <see cref="Events"/> does.
+    /// </summary>
+    /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
+    /// <param name="order">The order, if so.</param>
+    /// <returns><see langword="true"/> if the event is the order's <see cref="OrderPlaced"/>, published as the order.</returns>
+    public bool TryGetPlacedOrder(int index, [NotNullWhen(true)] out Order? order)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
+        order = _events![index] as Order;
+        return order is not null;
+    }
+
+    /// <summary>The stream of the event at <paramref name="index"/> of <see cref="Events"/>, without making the event.</summary>
+    /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
+    /// <returns>The event's stream.</returns>
+    public EventStream EventStreamOf(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
+        return _events![index] is Order order ? EventStream.ForUser(order.UserId) : ((CommerceEvent)_events[index]).Stream;
+    }
 
     /// <summary>The product ranges listed.</summary>
     public IReadOnlyList<ProductRange> ProductRanges => (IReadOnlyList<ProductRange>?)_ranges ?? [];
@@ -159,6 +193,14 @@ public sealed class ChangeSet
     internal void AddRange(ProductRange range) => (_ranges ??= []).Add(range);
 
     internal void AddEvent(CommerceEvent @event) => (_events ??= []).Add(@event);
+
+    /// <summary>Publishes the <see cref="OrderPlaced"/> of <paramref name="order"/>, inserted by this change set, as the order (see <see cref="TryGetPlacedOrder"/>).</summary>
+    internal void AddOrderPlaced(Order order) => (_events ??= []).Add(order);
+
+    /// <summary>The event of an entry: the event itself, or an order's <see cref="OrderPlaced"/>.</summary>
+    private static CommerceEvent EventOf(object entry) => entry is Order order
+        ? new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt)
+        : (CommerceEvent)entry;
 
     /// <summary>Turns every write back into the read it was (or drops it, for a blind write).</summary>
     internal void DiscardWrites()
@@ -210,6 +252,31 @@ public sealed class ChangeSet
         _ranges = null;
         _events?.Clear();
         return true;
+    }
+
+    /// <summary>The events of a change set, each made from its entry when read.</summary>
+    private sealed class EventList(ChangeSet owner) : IReadOnlyList<CommerceEvent>
+    {
+        public int Count => owner._events?.Count ?? 0;
+
+        public CommerceEvent this[int index]
+        {
+            get
+            {
+                ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));
+                return EventOf(owner._events![index]);
+            }
+        }
+
+        public IEnumerator<CommerceEvent> GetEnumerator()
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>The kind of a key only read: stable if write-once and present.</summary>

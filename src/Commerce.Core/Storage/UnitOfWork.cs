@@ -280,6 +280,24 @@ internal sealed class UnitOfWork
         _changes.AddEvent(@event);
     }
 
+    /// <summary>
+    /// Publishes the <see cref="Events.OrderPlaced"/> of <paramref name="order"/>, which this unit of work
+    /// inserts, as the order itself (see <see cref="ChangeSet.TryGetPlacedOrder"/>): no event is made unless
+    /// a store reads it.
+    /// </summary>
+    internal void PublishOrderPlaced(Order order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        EnsureOpen();
+        var at = IndexOf(StoreKey.ForOrder(order.Id));
+        if (at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, order))
+        {
+            throw new InvalidOperationException("An order's placement is published with the order's insertion.");
+        }
+
+        _changes.AddOrderPlaced(order);
+    }
+
     /// <summary>Drops every staged write and event, keeping the reads: a refused use case commits (validates) only what it read.</summary>
     internal void DiscardWrites() => _changes.DiscardWrites();
 

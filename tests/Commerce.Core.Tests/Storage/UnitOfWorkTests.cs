@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Commerce.Storage;
 
 namespace Commerce.Tests.Storage;
@@ -113,6 +114,79 @@ public sealed class UnitOfWorkTests
         Assert.False(session.CommittedWrites);
     }
 
+    [Fact]
+    public async Task An_order_placed_is_handed_to_the_store_as_its_order_and_read_as_the_event()
+    {
+        var session = new RecordingSession();
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At.ToOffset(TimeSpan.FromHours(2)));
+        var depleted = new StockDepleted(Widget.Id, order.Id, At);
+
+        unitOfWork.Orders.Add(order);
+        unitOfWork.PublishOrderPlaced(order);
+        unitOfWork.Publish(depleted);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var (placed, stream, read) = session.Events![0];
+        Assert.Same(order, placed); // no event object until a store reads one
+        Assert.Equal(EventStream.ForUser(order.UserId), stream);
+        var expected = new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt);
+        Assert.Equal(expected, read);
+        Assert.Same(order.Lines, ((OrderPlaced)read).Lines);
+        Assert.Equal(order.PlacedAt.Offset, read.At.Offset);
+
+        Assert.Equal((null, depleted.Stream, depleted), session.Events[1]);
+        Assert.Same(depleted, session.Events[1].Read); // any other event is handed over as published
+    }
+
+    [Fact]
+    public async Task An_order_placed_published_as_an_event_stays_that_event()
+    {
+        var session = new RecordingSession();
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At);
+        var published = new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt);
+
+        store.Orders.Add(order);
+        store.Publish(published);
+        Assert.True(await store.CommitAsync());
+
+        Assert.Equal((null, published.Stream, published), Assert.Single(session.Events!));
+        Assert.Same(published, session.Events![0].Read);
+    }
+
+    [Fact]
+    public async Task An_order_placed_is_published_only_with_its_order_inserted_by_the_same_unit_of_work()
+    {
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At);
+        var session = new RecordingSession((StoreKey.ForOrder(order.Id), order));
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderPlaced(order)); // not inserted
+        unitOfWork.Orders.Add(order with { });
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderPlaced(order)); // another instance inserted
+        _ = await unitOfWork.Wallets.FindAsync(Rich.UserId);
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Empty(session.Events!);
+    }
+
+    [Fact]
+    public async Task A_change_set_refuses_an_event_index_out_of_range()
+    {
+        var session = new RecordingSession();
+        await using var store = await new RecordingStore(session).BeginAsync();
+        store.Wallets.Save(Rich);
+        ChangeSet? changes = null;
+        session.OnCommit = c => changes = c;
+        Assert.True(await store.CommitAsync());
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => changes!.TryGetPlacedOrder(0, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => changes!.EventStreamOf(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => changes!.Events[0]);
+    }
+
     /// <summary>A store whose one session answers reads from a fixed set of states and records each commit.</summary>
     private sealed class RecordingStore(RecordingSession session) : ICommerceStore
     {
@@ -126,6 +200,11 @@ public sealed class UnitOfWorkTests
         public Change[]? Committed { get; private set; }
 
         public bool CommittedWrites { get; private set; }
+
+        /// <summary>Each event committed: the order it was handed over as (if so), its stream, and the event read.</summary>
+        public List<(Order? Placed, EventStream Stream, CommerceEvent Read)>? Events { get; private set; }
+
+        public Action<ChangeSet>? OnCommit { get; set; }
 
         public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
         {
@@ -149,6 +228,8 @@ public sealed class UnitOfWorkTests
         {
             Committed = changes.Changes.ToArray();
             CommittedWrites = changes.HasWrites;
+            Events = [.. changes.Events.Select((e, i) => (changes.TryGetPlacedOrder(i, out var order) ? order : null, changes.EventStreamOf(i), changes.Events[i]))];
+            OnCommit?.Invoke(changes);
             return ValueTask.FromResult(true);
         }
 
