@@ -27,25 +27,25 @@ using Commerce.Storage;
 namespace Commerce.InMemory;
 
 /// <summary>
-/// The state of a stripe's cell: how many events the stripe has committed, the entries of the events the
-/// commit that wrote this state appended (numbered up to <see cref="Count"/>; see <see cref="EventEntries"/>),
-/// and the stripe's log of older ones.
+/// The state of a stripe's cell: how many events the stripe has committed, and the entries of the events
+/// the commit that wrote this state appended (numbered up to <see cref="Count"/>; see
+/// <see cref="EventEntries"/>). Older ones are in the stripe's <see cref="EventLog"/>, which every state of
+/// the stripe shares (<see cref="EventStripes.LogOf"/>), so a state is two words.
 /// </summary>
 internal sealed class EventStripeState
 {
     // The commit's entries: one entry itself (the common case: an order, a charge), or an array of several.
     private readonly object? _latest;
 
-    public EventStripeState(long count, object[] latest, EventLog log)
-        : this(count, latest.Length == 1 ? latest[0] : latest.Length == 0 ? null : (object)latest, log)
+    public EventStripeState(long count, object[] latest)
+        : this(count, latest.Length == 1 ? latest[0] : latest.Length == 0 ? null : (object)latest)
     {
     }
 
-    private EventStripeState(long count, object? latest, EventLog log)
+    private EventStripeState(long count, object? latest)
     {
         Count = count;
         _latest = latest;
-        Log = log;
     }
 
     /// <summary>The number of the stripe's last committed event (0: none).</summary>
@@ -59,17 +59,14 @@ internal sealed class EventStripeState
         _ => 1,
     };
 
-    /// <summary>The stripe's log, shared by all its states.</summary>
-    public EventLog Log { get; }
-
     /// <summary>A state whose commit appended one entry.</summary>
-    public static EventStripeState WithOne(long count, object latest, EventLog log) => new(count, latest, log);
+    public static EventStripeState WithOne(long count, object latest) => new(count, latest);
 
     /// <summary>
     /// The entry of event <paramref name="sequence"/> as of this state, or <see langword="null"/> if it is
-    /// beyond <see cref="Count"/> or was purged.
+    /// beyond <see cref="Count"/> or was purged from the stripe's <paramref name="log"/>.
     /// </summary>
-    public object? Entry(long sequence)
+    public object? Entry(long sequence, EventLog log)
     {
         if (sequence < 1 || sequence > Count)
         {
@@ -77,11 +74,11 @@ internal sealed class EventStripeState
         }
 
         var first = Count - LatestCount + 1;
-        return sequence >= first ? LatestAt((int)(sequence - first)) : Log.Entry(sequence);
+        return sequence >= first ? LatestAt((int)(sequence - first)) : log.Entry(sequence);
     }
 
-    /// <summary>Stores the commit's entries in the log (idempotent): done before any state replaces this one.</summary>
-    public void CopyForward()
+    /// <summary>Stores the commit's entries in the stripe's log (idempotent): done before any state replaces this one.</summary>
+    public void CopyForward(EventLog log)
     {
         switch (_latest)
         {
@@ -91,12 +88,12 @@ internal sealed class EventStripeState
                 var sequence = Count - many.Length;
                 foreach (var committed in many)
                 {
-                    Log.Store(++sequence, committed);
+                    log.Store(++sequence, committed);
                 }
 
                 break;
             default:
-                Log.Store(Count, _latest);
+                log.Store(Count, _latest);
                 break;
         }
     }
@@ -288,6 +285,7 @@ internal sealed class EventStripes
     public const int DefaultStripeCount = 64;
 
     private readonly Cell[] _cells;
+    private readonly EventLog[] _logs;
     private ImmutableDictionary<string, EventCursor> _checkpoints = ImmutableDictionary.Create<string, EventCursor>(StringComparer.Ordinal);
 
     // Set only while someone waits, so that commits only read this word otherwise (no word every commit writes).
@@ -299,11 +297,13 @@ internal sealed class EventStripes
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(stripeCount, EventCursor.MaxStripes);
         _cells = new Cell[stripeCount];
+        _logs = new EventLog[stripeCount];
         for (var i = 0; i < stripeCount; i++)
         {
             // Last in the global order: a commit installs in its stripes after its other cells, right
             // before its decision, so a stripe holds an undecided commit only briefly.
-            _cells[i] = new Cell(new EventStripeState(0, [], new EventLog()), long.MaxValue - stripeCount + i);
+            _cells[i] = new Cell(new EventStripeState(0, []), long.MaxValue - stripeCount + i);
+            _logs[i] = new EventLog();
         }
     }
 
@@ -312,6 +312,9 @@ internal sealed class EventStripes
 
     /// <summary>The cell of a stripe (a test seam as well).</summary>
     public Cell CellOf(int stripe) => _cells[stripe];
+
+    /// <summary>The log of a stripe, shared by all its states.</summary>
+    public EventLog LogOf(int stripe) => _logs[stripe];
 
     /// <summary>The committed state of a stripe.</summary>
     public EventStripeState StateOf(int stripe) => (EventStripeState)MultiWordCas.Read(_cells[stripe]);
@@ -348,12 +351,12 @@ internal sealed class EventStripes
 
             var cell = _cells[stripe];
             var current = (EventStripeState)MultiWordCas.Read(cell);
-            current.CopyForward();
+            current.CopyForward(_logs[stripe]);
             // Kept without a position: a reader sets it on the event it returns, so that the commit path
             // allocates no second event.
             if (inStripe == 1)
             {
-                updates[next++] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, EventEntries.Of(changes, i), current.Log));
+                updates[next++] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, EventEntries.Of(changes, i)));
                 continue;
             }
 
@@ -368,7 +371,7 @@ internal sealed class EventStripes
                 }
             }
 
-            updates[next++] = new CellUpdate(cell, current, new EventStripeState(sequence, appended, current.Log));
+            updates[next++] = new CellUpdate(cell, current, new EventStripeState(sequence, appended));
         }
 
         return next;
@@ -389,7 +392,7 @@ internal sealed class EventStripes
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
             var state = StateOf(stripe);
-            if (state.Count > Math.Max(after[stripe], state.Log.PurgedThrough))
+            if (state.Count > Math.Max(after[stripe], _logs[stripe].PurgedThrough))
             {
                 return true;
             }
@@ -438,7 +441,7 @@ internal sealed class EventStripes
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
             var state = states[stripe] = StateOf(stripe);
-            sequences[stripe] = Math.Max(after[stripe], state.Log.PurgedThrough); // the latest events may outlive a purge in the state
+            sequences[stripe] = Math.Max(after[stripe], _logs[stripe].PurgedThrough); // the latest events may outlive a purge in the state
             if (NextOf(state, stripe, ref sequences[stripe]) is { } head)
             {
                 heads.Enqueue((stripe, head), (EventEntries.AtOf(head), stripe));
@@ -471,18 +474,18 @@ internal sealed class EventStripes
     }
 
     /// <summary>The entry of the stripe's first event after <paramref name="sequence"/> as of <paramref name="state"/> (moving it there), or <see langword="null"/>.</summary>
-    private static object? NextOf(EventStripeState state, int stripe, ref long sequence)
+    private object? NextOf(EventStripeState state, int stripe, ref long sequence)
     {
         while (sequence < state.Count)
         {
             sequence++;
-            if (state.Entry(sequence) is { } found)
+            if (state.Entry(sequence, _logs[stripe]) is { } found)
             {
                 return found;
             }
 
             // Not in the log: purged (by a purge that may have passed it just now); go on after the prefix.
-            var purged = state.Log.PurgedThrough;
+            var purged = _logs[stripe].PurgedThrough;
             if (sequence > purged)
             {
                 throw new InvalidOperationException($"Event {sequence} of stripe {stripe} is missing from its log.");
@@ -504,13 +507,14 @@ internal sealed class EventStripes
             cancellationToken.ThrowIfCancellationRequested();
             var state = StateOf(stripe);
             var limit = Math.Min(upTo[stripe], state.Count);
-            var target = state.Log.PurgedThrough;
-            while (target < limit && state.Entry(target + 1) is { } candidate && EventEntries.AtOf(candidate) < before)
+            var log = _logs[stripe];
+            var target = log.PurgedThrough;
+            while (target < limit && state.Entry(target + 1, log) is { } candidate && EventEntries.AtOf(candidate) < before)
             {
                 target++;
             }
 
-            removed += state.Log.PurgeThrough(target);
+            removed += log.PurgeThrough(target);
         }
 
         return removed;

@@ -106,7 +106,7 @@ public sealed class EventStripesTests
 
         var stripe = EventStream.ForUser(new UserId(7)).StripeOf(store.Events.StripeCount);
         var state = store.Events.StateOf(stripe);
-        var entry = state.Entry(state.Count);
+        var entry = state.Entry(state.Count, store.Events.LogOf(stripe));
         Assert.Same(order, entry); // no object of its own: the orders' table keeps this one anyway
         var placed = Assert.IsType<OrderPlaced>(ReadAll(store).Last(e => e is OrderPlaced));
         Assert.Equal(new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt) { Position = new EventPosition(stripe, state.Count) }, placed);
@@ -130,7 +130,7 @@ public sealed class EventStripesTests
 
         var stripe = published.Stream.StripeOf(store.Events.StripeCount);
         var state = store.Events.StateOf(stripe);
-        Assert.Same(published, state.Entry(state.Count));
+        Assert.Same(published, state.Entry(state.Count, store.Events.LogOf(stripe)));
     }
 
     [Fact]
@@ -143,7 +143,7 @@ public sealed class EventStripesTests
         var cell = store.Events.CellOf(stripe);
         var state = store.Events.StateOf(stripe);
         Assert.Equal(1, state.LatestCount);
-        var first = state.Entry(1);
+        var first = state.Entry(1, store.Events.LogOf(stripe));
         Assert.NotNull(first);
 
         using var paused = new PausedCommit(
@@ -158,8 +158,8 @@ public sealed class EventStripesTests
         // The charge's descriptor sits in the stripe's cell, undecided: the event it follows is in the log already.
         var parked = (EventStripeState)paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
         Assert.Equal(1, parked.LatestCount);
-        Assert.Same(first, parked.Entry(1));
-        Assert.Same(first, parked.Log.Entry(1));
+        Assert.Same(first, parked.Entry(1, store.Events.LogOf(stripe)));
+        Assert.Same(first, store.Events.LogOf(stripe).Entry(1));
         Assert.Equal(2, ((EventStripeState)paused.Descriptor.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Desired).Count);
 
         // A reader helps the charge to its decision and sees both events, numbered 1 and 2.
@@ -305,6 +305,6 @@ public sealed class EventStripesTests
         Assert.Equal(threads * charges, seen.Count);
         Assert.Equal(threads * charges, last.Stripes.Sum(p => p.Sequence));
         Assert.Empty(store.Events.Read(last, 1000).Events);
-        Assert.True(Enumerable.Range(0, store.StripeCount).Sum(i => store.Events.StateOf(i).Log.PurgedThrough) > 0, "The consumer purged nothing.");
+        Assert.True(Enumerable.Range(0, store.StripeCount).Sum(i => store.Events.LogOf(i).PurgedThrough) > 0, "The consumer purged nothing.");
     }
 }
