@@ -11,9 +11,9 @@
 // copier writes the same references): in every state, events 1 … Count − LatestCount are in the log (or
 // purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletState).
 //
-// An entry is the event itself, or, for an order placed, the order the same commit stores when the event
-// says nothing the order does not (see EventEntries): the log then keeps no second copy of what the
-// orders' table keeps already, and a reader makes the event back from the order.
+// An entry is the event itself, or, for an order placed that the commit's change set hands over as the
+// order it inserts (see EventEntries), that order: the log then keeps no second copy of what the orders'
+// table keeps already, and a reader makes the event back from the order.
 //
 // Appending is commutative: if a commit fails only because a stripe it appends to moved on (every other
 // cell still holds what it expected), the store rebuilds the stripe updates and tries again, so commits on
