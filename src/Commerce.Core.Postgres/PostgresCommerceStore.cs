@@ -33,6 +33,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         Writes = new PostgresWriteSql(QuotedSchema);
         Events = new PostgresEventSql(QuotedSchema, schema);
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
+        Notifier = new PostgresEventNotifier(NotifyAsync);
     }
 
     public NpgsqlDataSource DataSource { get; }
@@ -53,6 +54,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>The committer that groups concurrent commits, if group commit is on.</summary>
     public PostgresGroupCommitter? GroupCommitter { get; }
+
+    /// <summary>Wakes the waiters for events after commits that appended some.</summary>
+    public PostgresEventNotifier Notifier { get; }
 
     /// <summary>
     /// How many commands and batches the store's sessions have sent: each is one round trip to the
@@ -126,9 +130,24 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         return batch;
     }
 
+    /// <summary>Sends one notification on a pooled connection, in a transaction of its own.</summary>
+    private async Task NotifyAsync(CancellationToken cancellationToken)
+    {
+        var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = Command(connection, Events.Notify);
+            await using (command.ConfigureAwait(false))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     public void Dispose()
     {
         GroupCommitter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Notifier.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (_ownsDataSource)
         {
             DataSource.Dispose();
@@ -142,6 +161,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
             await committer.DisposeAsync().ConfigureAwait(false);
         }
 
+        await Notifier.DisposeAsync().ConfigureAwait(false);
         if (_ownsDataSource)
         {
             await DataSource.DisposeAsync().ConfigureAwait(false);

@@ -10,8 +10,9 @@ namespace Commerce.Postgres;
 /// own row count through <c>expect_rows</c>, raising <c>CM409</c> (which rolls the whole batch back) when
 /// a read no longer holds. Keys are visited in <see cref="StoreKey"/> order, so concurrent commits take
 /// their row and advisory locks in one global order. The change set's events follow, one statement per
-/// stripe, stripes ascending (each takes its stripe's counter row lock, after every key's lock, and
-/// notifies waiters); the checks of listed pages, which lock nothing, come last. (A change set
+/// stripe, stripes ascending (each takes its stripe's counter row lock, after every key's lock; waiters
+/// are woken after the commit, see <see cref="PostgresEventNotifier"/>); the checks of listed pages, which
+/// lock nothing, come last. (A change set
 /// without writes is validated instead: <see cref="PostgresValidation"/>.)
 /// </summary>
 internal static class PostgresCommitBatch
@@ -119,8 +120,7 @@ internal static class PostgresCommitBatch
 
     /// <summary>
     /// The key a group commit merges an events statement by: after every key of the store's tables, the
-    /// appends by stripe (each also notifies; every member keeps its own notification, as a member may be
-    /// sent again without the others, and PostgreSQL delivers identical notifications of one transaction once).
+    /// appends by stripe.
     /// </summary>
     public static StoreKey EventKey(int stripe) => new(EventsTable, 0, stripe);
 
@@ -134,7 +134,7 @@ internal static class PostgresCommitBatch
 
     /// <summary>
     /// Appends the events, grouped by stripe (each stripe's in the order published), one statement per
-    /// stripe in ascending order, each also notifying waiters.
+    /// stripe in ascending order.
     /// </summary>
     private static void AddEvents(PostgresCommerceStore store, IReadOnlyList<CommerceEvent> events, NpgsqlBatch batch, List<StoreKey>? keys)
     {

@@ -14,9 +14,8 @@ internal sealed class PostgresEventSql(string s, string schema)
     /// Appends $2 events to stripe $1 in one statement: the stripe's counter is incremented by $2 (the row is
     /// inserted at the first), and the events ($3 kinds, $4 and $5 instants, $6 payloads, in order) get the
     /// numbers after the counter's previous value. The counter's row lock, held until the commit ends, orders
-    /// the stripe's commits; checks that every event was inserted. It also wakes the schema's waiters
-    /// (<see cref="Channel"/>) when the transaction commits: PostgreSQL delivers the identical notifications
-    /// of one transaction once, so a commit (or a group) appending to several stripes notifies once.
+    /// the stripe's commits; checks that every event was inserted. The schema's waiters are woken after the
+    /// commit, by <see cref="Notify"/> in a transaction of its own (see <see cref="PostgresEventNotifier"/>).
     /// </summary>
     public string Append { get; } =
         $"""
@@ -30,8 +29,11 @@ internal sealed class PostgresEventSql(string s, string schema)
             FROM c CROSS JOIN unnest($3::smallint[], $4::timestamptz[], $5::smallint[], $6::text[]) WITH ORDINALITY AS x(kind, at, at_tick, payload, n)
             RETURNING 1
         )
-        SELECT {s}.expect_rows((SELECT count(*) FROM e), $2), pg_notify('{ChannelOf(schema)}', '')
+        SELECT {s}.expect_rows((SELECT count(*) FROM e), $2)
         """;
+
+    /// <summary>Wakes the schema's waiters (<see cref="Channel"/>), when the statement's own transaction commits.</summary>
+    public string Notify { get; } = $"SELECT pg_notify('{ChannelOf(schema)}', '')";
 
     /// <summary>Starts listening on <see cref="Channel"/>.</summary>
     public string Listen { get; } = $"LISTEN \"{ChannelOf(schema)}\"";

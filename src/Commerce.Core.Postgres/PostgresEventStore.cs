@@ -8,7 +8,8 @@ namespace Commerce.Postgres;
 /// The PostgreSQL store's event log. Commits append their events in their own batch
 /// (<see cref="PostgresCommitBatch"/>); this class reads them, waits for them, keeps checkpoints and
 /// purges. Each operation is one statement on a pooled connection, except a wait, which holds a
-/// connection that listens (<c>LISTEN</c>) for the notification a commit with events sends.
+/// connection that listens (<c>LISTEN</c>) for the notification sent after commits with events
+/// (<see cref="PostgresEventNotifier"/>).
 /// </summary>
 /// <remarks>
 /// A connection found broken is replaced once (every operation may run again harmlessly: reads, an

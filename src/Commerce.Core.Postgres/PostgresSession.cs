@@ -88,7 +88,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             // The committer sends the group on its own connection: this one goes back to the pool first, so
             // that sessions waiting for their group never hold every connection the committer could need.
             await DropConnectionAsync().ConfigureAwait(false);
-            return await committer.CommitAsync(changes, cancellationToken).ConfigureAwait(false);
+            return Applied(changes, await committer.CommitAsync(changes, cancellationToken).ConfigureAwait(false));
         }
 
         var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -110,7 +110,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 // Once sent, a commit runs to its end: it is not cancelled half-way.
                 store.CountRoundTrip();
                 await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-                return true;
+                return Applied(changes, true);
             }
             catch (PostgresException e) when (PostgresOutcome.IsConflict(e))
             {
@@ -125,9 +125,20 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.
                 await DropConnectionAsync().ConfigureAwait(false);
-                return await PostgresOutcome.ResolveAsync(store, evidence, e).ConfigureAwait(false);
+                return Applied(changes, await PostgresOutcome.ResolveAsync(store, evidence, e).ConfigureAwait(false));
             }
         }
+    }
+
+    /// <summary>Returns <paramref name="applied"/>, after asking for the waiters to be woken if the commit applied events.</summary>
+    private bool Applied(ChangeSet changes, bool applied)
+    {
+        if (applied && changes.Events.Count > 0)
+        {
+            store.Notifier.Signal();
+        }
+
+        return applied;
     }
 
     public async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)

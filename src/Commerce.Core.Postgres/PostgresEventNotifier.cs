@@ -1,0 +1,119 @@
+namespace Commerce.Postgres;
+
+/// <summary>
+/// Wakes the waiters for events (<c>LISTEN</c> on the schema's channel, in any process) after commits that
+/// appended events: one <c>NOTIFY</c> in a transaction of its own, sent after the commits, and coalesced —
+/// at most one in flight, and every signal that arrives while one is in flight is answered by one more
+/// sent after it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Why not in the commit.</b> PostgreSQL serializes the commits of notifying transactions: each takes
+/// one exclusive lock per server, held until its commit record is flushed, so that notifications are queued
+/// in commit order. A <c>NOTIFY</c> in every order's commit therefore made orders commit one at a time,
+/// each waiting for its own flush of the write-ahead log, where commits without it share flushes. Sent
+/// after the commit, it holds that lock only for a transaction of its own, once per round trip however
+/// many orders commit meanwhile.
+/// </para>
+/// <para>
+/// A notification is a wake-up, not data: the events are in their table from the commit on, and a
+/// waiter that hears nothing checks again after its recheck interval. A notification that fails (a lost
+/// connection) or never leaves (the process stops right after a commit) only delays waiters until then.
+/// Thread-safe and lock-free: a signal is one or two compare-and-swaps.
+/// </para>
+/// </remarks>
+internal sealed class PostgresEventNotifier : IAsyncDisposable
+{
+    private const int Idle = 0;
+    private const int Sending = 1;
+    private const int SendingThenAgain = 2;
+
+    private readonly Func<CancellationToken, Task> _send;
+    private readonly CancellationTokenSource _stopping = new(); // no timer, nothing linked: nothing to dispose
+    private int _state;
+    private Task _sender = Task.CompletedTask;
+    private long _sent;
+    private long _failed;
+
+    /// <summary>Creates a notifier that sends each notification with <paramref name="send"/>.</summary>
+    public PostgresEventNotifier(Func<CancellationToken, Task> send) => _send = send;
+
+    /// <summary>How many notifications were sent (a test seam).</summary>
+    internal long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>How many notifications failed (a test seam).</summary>
+    internal long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Asks for a notification sent after this call; called after a commit with events applied.</summary>
+    public void Signal()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            switch (state)
+            {
+                case SendingThenAgain:
+                    return; // The one promised after the send in flight also follows this call.
+                case Sending when Interlocked.CompareExchange(ref _state, SendingThenAgain, Sending) == Sending:
+                    return;
+                case Idle when Interlocked.CompareExchange(ref _state, Sending, Idle) == Idle:
+                    if (_stopping.IsCancellationRequested)
+                    {
+                        Volatile.Write(ref _state, Idle);
+                        return;
+                    }
+
+                    _sender = Task.Run(SendAsync);
+                    return;
+            }
+        }
+    }
+
+    /// <summary>Stops sending: cancels the notification in flight, if any, waits for it, and sends no more.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        while (true)
+        {
+            // A signal that started a send just before the cancellation may not have published its task yet.
+            var sender = Volatile.Read(ref _sender);
+            await sender.ConfigureAwait(false);
+            if (Volatile.Read(ref _state) == Idle && ReferenceEquals(sender, Volatile.Read(ref _sender)))
+            {
+                return;
+            }
+
+            await Task.Yield();
+        }
+    }
+
+    private async Task SendAsync()
+    {
+        while (true)
+        {
+            // Whatever asked for another send before this point is answered by this one.
+            Volatile.Write(ref _state, Sending);
+            try
+            {
+                await _send(_stopping.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _sent);
+            }
+#pragma warning disable CA1031 // A notification is a wake-up: waiters recheck on their own, so a failed one is dropped.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _failed);
+            }
+
+            if (Interlocked.CompareExchange(ref _state, Idle, Sending) == Sending || _stopping.IsCancellationRequested)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    Volatile.Write(ref _state, Idle);
+                }
+
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using Commerce.Events;
+using Commerce.Postgres.Tests.Support;
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>
+/// Waiters are woken by a notification sent after the commits that appended events, in a transaction of
+/// its own and coalesced (<see cref="PostgresEventNotifier"/>), never inside a commit: PostgreSQL
+/// serializes notifying commits through their flush of the write-ahead log.
+/// </summary>
+public sealed class EventNotifierTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
+    /// <summary>A send that records each call and completes only when the test lets it.</summary>
+    private sealed class GatedSend
+    {
+        private readonly ConcurrentQueue<TaskCompletionSource> _gates = new();
+
+        public int Calls => _calls;
+
+        public ConcurrentQueue<int> SignalsSeenAtStart { get; } = new();
+
+        public int Signals;
+
+        private int _calls;
+
+        public Task SendAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _calls);
+            SignalsSeenAtStart.Enqueue(Volatile.Read(ref Signals));
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            cancellationToken.Register(() => gate.TrySetCanceled(cancellationToken));
+            _gates.Enqueue(gate);
+            return gate.Task;
+        }
+
+        /// <summary>Completes the oldest send still open, once it has started.</summary>
+        public async Task ReleaseAsync(Exception? failure = null)
+        {
+            TaskCompletionSource? gate;
+            using var timeout = new CancellationTokenSource(Generous);
+            while (!_gates.TryDequeue(out gate))
+            {
+                await Task.Yield();
+                timeout.Token.ThrowIfCancellationRequested();
+            }
+
+            if (failure is null)
+            {
+                gate.SetResult();
+            }
+            else
+            {
+                gate.SetException(failure);
+            }
+        }
+    }
+
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(Generous);
+        while (!condition())
+        {
+            await Task.Yield();
+            timeout.Token.ThrowIfCancellationRequested();
+        }
+    }
+
+    [Fact]
+    public async Task Signals_during_a_send_are_answered_by_exactly_one_more_send_after_it()
+    {
+        var send = new GatedSend();
+        await using var notifier = new PostgresEventNotifier(send.SendAsync);
+
+        Interlocked.Increment(ref send.Signals);
+        notifier.Signal();
+        await UntilAsync(() => send.Calls == 1);
+
+        // Five more commits while the first notification is in flight.
+        for (var i = 0; i < 5; i++)
+        {
+            Interlocked.Increment(ref send.Signals);
+            notifier.Signal();
+        }
+
+        await send.ReleaseAsync();
+        await UntilAsync(() => send.Calls == 2);
+        Assert.Equal([1, 6], send.SignalsSeenAtStart); // the second started after every signal
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 2);
+        Assert.Equal(2, send.Calls);
+
+        // Idle again: the next signal sends again.
+        notifier.Signal();
+        await UntilAsync(() => send.Calls == 3);
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 3);
+    }
+
+    [Fact]
+    public async Task A_failed_send_is_counted_and_the_next_signal_sends_again()
+    {
+        var send = new GatedSend();
+        await using var notifier = new PostgresEventNotifier(send.SendAsync);
+
+        notifier.Signal();
+        await send.ReleaseAsync(new NpgsqlException("connection lost"));
+        await UntilAsync(() => notifier.Failed == 1);
+
+        notifier.Signal();
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 1);
+        Assert.Equal(2, send.Calls);
+    }
+
+    [Fact]
+    public async Task Disposal_cancels_the_send_in_flight_waits_for_it_and_later_signals_send_nothing()
+    {
+        var send = new GatedSend();
+        var notifier = new PostgresEventNotifier(send.SendAsync);
+        notifier.Signal();
+        await UntilAsync(() => send.Calls == 1);
+        notifier.Signal(); // promised after the one in flight: disposal drops it
+
+        await notifier.DisposeAsync().AsTask().WaitAsync(Generous);
+        notifier.Signal();
+
+        Assert.Equal(1, send.Calls);
+        Assert.Equal(1, notifier.Failed); // the send in flight, cancelled
+    }
+
+    [Fact]
+    public async Task Concurrent_signals_never_leave_a_signal_without_a_send_that_started_after_it()
+    {
+        var started = new ConcurrentQueue<long>();
+        long clock = 0;
+        await using var notifier = new PostgresEventNotifier(async _ =>
+        {
+            started.Enqueue(Interlocked.Increment(ref clock));
+            await Task.Yield();
+        });
+
+        var lastSignal = new long[4];
+        var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+        {
+            for (var i = 0; i < 2_000; i++)
+            {
+                lastSignal[t] = Interlocked.Increment(ref clock);
+                notifier.Signal();
+            }
+        })).ToArray();
+        foreach (var thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        // Every thread's last signal is followed by a send that started after it.
+        await UntilAsync(() => started.Count > 0 && started.Max() > lastSignal.Max());
+        Assert.True(notifier.Sent + notifier.Failed < 8_000, "Signals were not coalesced.");
+    }
+
+    [PostgresFact]
+    public async Task A_commit_batch_with_events_notifies_no_one_in_its_own_transaction()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var store = shop.Store;
+        var changes = ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(new UserId(1)), 5));
+        changes.AddEvent(new WalletCharged(new UserId(1), new Money(5), new Money(5), PgShop.Start));
+
+        using var batch = new NpgsqlBatch();
+        Assert.True(PostgresCommitBatch.TryBuild(store, changes, batch, out _));
+
+        var texts = batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.CommandText).ToList();
+        Assert.Contains(store.Events.Append, texts);
+        Assert.DoesNotContain(texts, text => text.Contains("pg_notify", StringComparison.Ordinal));
+    }
+
+    [PostgresFact]
+    public async Task A_charge_is_followed_by_one_notification_on_the_schema_channel()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var store = shop.Store;
+        await using var listener = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await listener.OpenAsync();
+        var heard = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        listener.Notification += (_, e) => heard.TrySetResult(e.Channel);
+        await using (var listen = new NpgsqlCommand(store.Events.Listen, listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        var before = store.Notifier.Sent;
+        Assert.True((await shop.Wallets.ChargeAsync(new UserId(1), new Money(5))).IsSuccess);
+
+        using var timeout = new CancellationTokenSource(Generous);
+        while (!heard.Task.IsCompleted)
+        {
+            await listener.WaitAsync(timeout.Token);
+        }
+
+        Assert.Equal(store.Events.Channel, await heard.Task);
+        await UntilAsync(() => store.Notifier.Sent > before);
+    }
+}
