@@ -3,6 +3,7 @@ using Commerce.Postgres;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Commerce;
@@ -68,7 +69,8 @@ public static partial class PostgresCommerceBuilderExtensions
                 options.Schema,
                 options.CommandTimeout,
                 sp.GetRequiredService<CommerceOptions>().RankingResolution,
-                options.GroupCommit ? options.MaxGroupSize : 0);
+                options.GroupCommit ? options.MaxGroupSize : 0,
+                sp.GetService<ILoggerFactory>());
         });
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
         builder.Services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>()));

@@ -1,4 +1,5 @@
 using Commerce.Storage;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Commerce.Postgres;
@@ -18,7 +19,8 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <param name="commandTimeout">The timeout of each command, in seconds, or the connection's.</param>
     /// <param name="rankingResolution">The width of a ranking bucket.</param>
     /// <param name="maxGroupSize">With group commit, the most commits in one group; 0 for none (each commit alone).</param>
-    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0)
+    /// <param name="loggerFactory">Where the store logs (a failed notification of waiters), if anywhere.</param>
+    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0, ILoggerFactory? loggerFactory = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxGroupSize);
         ArgumentNullException.ThrowIfNull(dataSource);
@@ -33,7 +35,8 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         Writes = new PostgresWriteSql(QuotedSchema);
         Events = new PostgresEventSql(QuotedSchema, schema);
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
-        Notifier = new PostgresEventNotifier(NotifyAsync);
+        var notifierLogger = loggerFactory?.CreateLogger<PostgresEventNotifier>();
+        Notifier = new PostgresEventNotifier(NotifyAsync, notifierLogger is null ? null : e => Log.EventNotificationFailed(notifierLogger, e));
     }
 
     public NpgsqlDataSource DataSource { get; }

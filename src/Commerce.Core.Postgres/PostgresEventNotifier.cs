@@ -29,6 +29,7 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
     private const int SendingThenAgain = 2;
 
     private readonly Func<CancellationToken, Task> _send;
+    private readonly Action<Exception>? _onFailure;
     private readonly CancellationTokenSource _stopping = new(); // no timer, nothing linked: nothing to dispose
     private int _state;
     private Task _sender = Task.CompletedTask;
@@ -36,7 +37,13 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
     private long _failed;
 
     /// <summary>Creates a notifier that sends each notification with <paramref name="send"/>.</summary>
-    public PostgresEventNotifier(Func<CancellationToken, Task> send) => _send = send;
+    /// <param name="send">Sends one notification.</param>
+    /// <param name="onFailure">Told of each send that failed (not of one cancelled by disposal).</param>
+    public PostgresEventNotifier(Func<CancellationToken, Task> send, Action<Exception>? onFailure = null)
+    {
+        _send = send;
+        _onFailure = onFailure;
+    }
 
     /// <summary>How many notifications were sent (a test seam).</summary>
     internal long Sent => Interlocked.Read(ref _sent);
@@ -99,10 +106,14 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
                 Interlocked.Increment(ref _sent);
             }
 #pragma warning disable CA1031 // A notification is a wake-up: waiters recheck on their own, so a failed one is dropped.
-            catch (Exception)
+            catch (Exception e)
 #pragma warning restore CA1031
             {
                 Interlocked.Increment(ref _failed);
+                if (!_stopping.IsCancellationRequested)
+                {
+                    _onFailure?.Invoke(e);
+                }
             }
 
             if (Interlocked.CompareExchange(ref _state, Idle, Sending) == Sending || _stopping.IsCancellationRequested)

@@ -102,14 +102,17 @@ public sealed class EventNotifierTests
     }
 
     [Fact]
-    public async Task A_failed_send_is_counted_and_the_next_signal_sends_again()
+    public async Task A_failed_send_is_counted_and_reported_and_the_next_signal_sends_again()
     {
         var send = new GatedSend();
-        await using var notifier = new PostgresEventNotifier(send.SendAsync);
+        var reported = new ConcurrentQueue<Exception>();
+        await using var notifier = new PostgresEventNotifier(send.SendAsync, reported.Enqueue);
 
         notifier.Signal();
-        await send.ReleaseAsync(new NpgsqlException("connection lost"));
+        var lost = new NpgsqlException("connection lost");
+        await send.ReleaseAsync(lost);
         await UntilAsync(() => notifier.Failed == 1);
+        Assert.Same(lost, Assert.Single(reported));
 
         notifier.Signal();
         await send.ReleaseAsync();
@@ -121,7 +124,8 @@ public sealed class EventNotifierTests
     public async Task Disposal_cancels_the_send_in_flight_waits_for_it_and_later_signals_send_nothing()
     {
         var send = new GatedSend();
-        var notifier = new PostgresEventNotifier(send.SendAsync);
+        var reported = new ConcurrentQueue<Exception>();
+        var notifier = new PostgresEventNotifier(send.SendAsync, reported.Enqueue);
         notifier.Signal();
         await UntilAsync(() => send.Calls == 1);
         notifier.Signal(); // promised after the one in flight: disposal drops it
@@ -131,6 +135,7 @@ public sealed class EventNotifierTests
 
         Assert.Equal(1, send.Calls);
         Assert.Equal(1, notifier.Failed); // the send in flight, cancelled
+        Assert.Empty(reported); // a cancellation by disposal is no failure to report
     }
 
     [Fact]
