@@ -3,7 +3,9 @@
 #   .ci/postgres.sh install installs the server binaries and PgBouncer if the machine lacks them (the
 #                           tests then start and stop a throw-away server, and PgBouncer, themselves)
 #   .ci/postgres.sh start   starts a throw-away server that outlives one test run (for the benchmarks, or
-#                           to run the tests against it) and prints `export COMMERCE_POSTGRES=...` (eval it)
+#                           to run the tests against it) and prints `export COMMERCE_POSTGRES=...` (eval it);
+#                           it runs with fsync=off unless started as `start --durable` (fsync on, as a
+#                           real server: every commit waits for its flush of the write-ahead log)
 #   .ci/postgres.sh stop    stops the server started by `start` and removes its directory
 # The data directory is recorded in ${COMMERCE_PG_STATE:-/tmp/commerce-pg.state}.
 set -euo pipefail
@@ -73,6 +75,8 @@ PY
 }
 
 start() {
+  local fsync="-c fsync=off"
+  [ "${1:-}" = "--durable" ] && fsync=""
   find_binaries
   pick_user
   local dir port
@@ -82,7 +86,7 @@ start() {
   port="$(free_port)"
   as_owner "initdb -D '$dir/data' -U postgres --auth=trust --no-sync -E UTF8 >'$dir/initdb.log' 2>&1" \
     || { cat "$dir/initdb.log" >&2; exit 1; }
-  as_owner "pg_ctl -D '$dir/data' -l '$dir/server.log' -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off\" -w start >&2" \
+  as_owner "pg_ctl -D '$dir/data' -l '$dir/server.log' -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $fsync\" -w start >&2" \
     || { cat "$dir/server.log" >&2; exit 1; }
   printf '%s\n%s\n%s\n' "$dir" "$port" "$pg_user" >"$state_file"
   echo "export COMMERCE_POSTGRES='Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres'"
@@ -101,7 +105,7 @@ stop() {
 
 case "${1:-}" in
   install) find_binaries; find_pgbouncer ;;
-  start) start ;;
+  start) start "${2:-}" ;;
   stop) stop ;;
-  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start [--durable]|stop" >&2; exit 2 ;;
 esac
