@@ -116,13 +116,14 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
                 }
             }
 
-            if (Interlocked.CompareExchange(ref _state, Idle, Sending) == Sending || _stopping.IsCancellationRequested)
+            if (_stopping.IsCancellationRequested)
             {
-                if (_stopping.IsCancellationRequested)
-                {
-                    Volatile.Write(ref _state, Idle);
-                }
+                Volatile.Write(ref _state, Idle); // no more sends, not even one promised
+                return;
+            }
 
+            if (Interlocked.CompareExchange(ref _state, Idle, Sending) == Sending)
+            {
                 return;
             }
         }
