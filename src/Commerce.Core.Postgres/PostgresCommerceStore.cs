@@ -34,6 +34,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         Sql = new PostgresSql(QuotedSchema);
         Writes = new PostgresWriteSql(QuotedSchema);
         Events = new PostgresEventSql(QuotedSchema, schema);
+        GroupSql = new PostgresGroupSql(QuotedSchema);
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
         var notifierLogger = loggerFactory?.CreateLogger<PostgresEventNotifier>();
         Notifier = new PostgresEventNotifier(NotifyAsync, notifierLogger is null ? null : e => Log.EventNotificationFailed(notifierLogger, e));
@@ -54,6 +55,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public PostgresWriteSql Writes { get; }
 
     public PostgresEventSql Events { get; }
+
+    /// <summary>The statements of set-based group commits (see <see cref="PostgresSetCommit"/>).</summary>
+    public PostgresGroupSql GroupSql { get; }
 
     /// <summary>The committer that groups concurrent commits, if group commit is on.</summary>
     public PostgresGroupCommitter? GroupCommitter { get; }

@@ -62,6 +62,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     private TaskCompletionSource? _gate;
     private int _gateCount;
     private int _queuedAtGate;
+    private int _setGroupsSent;
 
     public PostgresGroupCommitter(PostgresCommerceStore store, int maxGroupSize)
     {
@@ -70,6 +71,9 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         _maxGroupSize = maxGroupSize;
         _loop = Task.Run(RunAsync);
     }
+
+    /// <summary>How many set-based groups (see <see cref="PostgresSetCommit"/>) were sent, each send counted.</summary>
+    internal int SetGroupsSent => Volatile.Read(ref _setGroupsSent);
 
     /// <summary>A test seam: when set, the size of every group sent (a group sent again after a failed member counts again).</summary>
     internal ConcurrentQueue<int>? SentGroupSizes { get; set; }
@@ -96,7 +100,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             return false;
         }
 
-        var member = new Member(statements, keys, evidence);
+        var member = new Member(statements, keys, evidence, PostgresSetCommit.Qualifies(changes) ? changes : null);
         if (!_queue.Writer.TryWrite(member))
         {
             throw new ObjectDisposedException(nameof(PostgresCommerceStore));
@@ -156,8 +160,14 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         // Members that failed hear of it once the rest is decided, so that a use case re-run after a
         // conflict reads what the rest of its group wrote rather than racing it.
         var failed = new List<Member>();
+        var set = TakeSetMembers(group);
         try
         {
+            if (set is not null)
+            {
+                await CommitSetAsync(set, group, failed).ConfigureAwait(false);
+            }
+
             var firstSend = true;
             while (group.Count > 0)
             {
@@ -179,7 +189,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            foreach (var member in group)
+            foreach (var member in set is null ? group : group.Concat(set))
             {
                 member.Outcome.TrySetException(e);
             }
@@ -189,6 +199,106 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             foreach (var member in failed)
             {
                 member.Settle();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes out of <paramref name="group"/> (in order) the members that can go as a set-based group
+    /// (<see cref="PostgresSetCommit"/>): those that qualify and claim no key a member before them claims.
+    /// Null, leaving the group as it is, if fewer than two can.
+    /// </summary>
+    private static List<Member>? TakeSetMembers(List<Member> group)
+    {
+        if (group.Count < 2)
+        {
+            return null;
+        }
+
+        var claimed = new HashSet<StoreKey>();
+        var set = new List<Member>(group.Count);
+        foreach (var member in group)
+        {
+            if (member.Changes is { } changes && PostgresSetCommit.TryClaim(changes, claimed))
+            {
+                set.Add(member);
+            }
+        }
+
+        if (set.Count < 2)
+        {
+            return null;
+        }
+
+        foreach (var member in set)
+        {
+            member.InSet = true;
+        }
+
+        group.RemoveAll(static member => member.InSet);
+        return set;
+    }
+
+    /// <summary>
+    /// Sends the set-based group, again without each member it names as failed, until every member has its
+    /// outcome; a failure no member can be blamed for puts the members still undecided at the head of
+    /// <paramref name="rest"/>, to go as single commits' statements.
+    /// </summary>
+    private async Task CommitSetAsync(List<Member> set, List<Member> rest, List<Member> failed)
+    {
+        while (set.Count > 0)
+        {
+            NpgsqlConnection connection;
+            try
+            {
+                connection = await ConnectionAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Nothing was sent: each caller gets the failure, as its own commit would have.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Settle(set, member => member.Outcome.TrySetException(e));
+                return;
+            }
+
+            var batch = _store.Batch(connection);
+            await using (batch.ConfigureAwait(false))
+            {
+                PostgresSetCommit.Build(_store, set.ConvertAll(static member => member.Changes!), batch);
+                if (_store.BeforeCommit is { } hook)
+                {
+                    await hook(connection, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    _store.CountRoundTrip();
+                    SentGroupSizes?.Enqueue(set.Count);
+                    Interlocked.Increment(ref _setGroupsSent);
+                    await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                    Settle(set, member => member.Outcome.TrySetResult(true));
+                    return;
+                }
+                catch (PostgresException e) when (e.InvariantSeverity == "ERROR")
+                {
+                    // The whole transaction rolled back. A member named goes; else each goes as a single commit would.
+                    if (PostgresSetCommit.FailedMember(e) is { } index && index < set.Count)
+                    {
+                        var member = set[index];
+                        failed.Add(member);
+                        set.RemoveAt(index);
+                        continue;
+                    }
+
+                    rest.InsertRange(0, set);
+                    set.Clear();
+                    return;
+                }
+                catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
+                {
+                    await ResolveInFlightAsync(set, e).ConfigureAwait(false);
+                    return;
+                }
             }
         }
     }
@@ -246,29 +356,36 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
             {
-                // The connection failed with the batch in flight: the group applied entirely or not at all.
-                await DropConnectionAsync().ConfigureAwait(false);
-                CommitEvidence? best = null;
-                foreach (var member in group)
-                {
-                    if (member.Evidence is { } evidence)
-                    {
-                        CommitEvidence.Consider(ref best, evidence.Key, evidence.State, evidence.Version, evidence.Inserted);
-                    }
-                }
-
-                try
-                {
-                    var applied = await PostgresOutcome.ResolveAsync(_store, best, e).ConfigureAwait(false);
-                    Settle(group, member => member.Outcome.TrySetResult(applied));
-                }
-                catch (CommitOutcomeUnknownException unknown)
-                {
-                    Settle(group, member => member.Outcome.TrySetException(unknown));
-                }
-
+                await ResolveInFlightAsync(group, e).ConfigureAwait(false);
                 return true;
             }
+        }
+    }
+
+    /// <summary>
+    /// The connection failed with the group's batch in flight: the group applied entirely or not at all, which
+    /// the best evidence any member carries decides for every member.
+    /// </summary>
+    private async Task ResolveInFlightAsync(List<Member> group, Exception e)
+    {
+        await DropConnectionAsync().ConfigureAwait(false);
+        CommitEvidence? best = null;
+        foreach (var member in group)
+        {
+            if (member.Evidence is { } evidence)
+            {
+                CommitEvidence.Consider(ref best, evidence.Key, evidence.State, evidence.Version, evidence.Inserted);
+            }
+        }
+
+        try
+        {
+            var applied = await PostgresOutcome.ResolveAsync(_store, best, e).ConfigureAwait(false);
+            Settle(group, member => member.Outcome.TrySetResult(applied));
+        }
+        catch (CommitOutcomeUnknownException unknown)
+        {
+            Settle(group, member => member.Outcome.TrySetException(unknown));
         }
     }
 
@@ -360,7 +477,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     }
 
     /// <summary>One queued commit: its statements (with the key of each), its evidence, and its caller's outcome.</summary>
-    private sealed class Member(NpgsqlBatch statements, List<StoreKey> keys, CommitEvidence? evidence)
+    private sealed class Member(NpgsqlBatch statements, List<StoreKey> keys, CommitEvidence? evidence, ChangeSet? changes)
     {
         private const int Queued = 0;
         private const int Taken = 1;
@@ -374,6 +491,12 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         public List<StoreKey> Keys { get; } = keys;
 
         public CommitEvidence? Evidence { get; } = evidence;
+
+        /// <summary>The change set, if it can go in a set-based group (see <see cref="PostgresSetCommit.Qualifies"/>).</summary>
+        public ChangeSet? Changes { get; } = changes;
+
+        /// <summary>Whether the member was taken into a set-based group.</summary>
+        public bool InSet { get; set; }
 
         public TaskCompletionSource<bool> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -15,6 +15,7 @@ public sealed class GroupCommitTests
     private static readonly UserId Alice = new(1);
     private static readonly UserId Bob = new(2);
     private static readonly UserId Carol = new(3);
+    private static readonly UserId Dave = new(4);
     private static readonly ProductId Apple = new(10);
     private static readonly ProductId Pear = new(20);
 
@@ -65,22 +66,23 @@ public sealed class GroupCommitTests
     [PostgresFact]
     public async Task Several_failing_members_each_fail_alone()
     {
+        // Adjustments of wallets go as single commits' statements (see PostgresSetCommit.Qualifies).
         await using var shop = await GroupShopAsync();
         var committer = Committer(shop);
+        await FundAsync(shop, (Bob, 5), (Carol, 5));
 
         var results = await CommitTogetherAsync(
             shop,
-            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -6)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), -6)],
             [ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)],
-            [ChangeSets.Adjust(StoreKey.ForStock(Pear), -6)],
-            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -5)],
-            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -1)]); // after the one before: nothing left
+            [ChangeSets.Adjust(StoreKey.ForWallet(Carol), -6)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), -5)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), -1)]); // after the one before: nothing left
 
         Assert.Equal([false, true, false, true, false], results);
         Assert.Equal([5, 4, 3, 2], committer.SentGroupSizes!);
-        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 10"));
-        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 20"));
-        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = 1"));
+        Assert.Equal(0, committer.SetGroupsSent);
+        Assert.Equal("1,5;2,0;3,5", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';' ORDER BY user_id) FROM {s}.wallets"));
     }
 
     [PostgresFact]
@@ -89,22 +91,134 @@ public sealed class GroupCommitTests
         // A host's data source may leave the failed statement off the exception (Npgsql's default).
         await using var shop = await GroupShopAsync(";Include Failed Batched Command=false");
         var committer = Committer(shop);
+        await FundAsync(shop, (Bob, 5), (Carol, 5));
 
         var results = await CommitTogetherAsync(
             shop,
-            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -6)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), -6)],
             [ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)],
-            [ChangeSets.Adjust(StoreKey.ForStock(Pear), -6)],
-            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -5)],
-            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -1)]);
+            [ChangeSets.Adjust(StoreKey.ForWallet(Carol), -6)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), -5)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), -1)]);
 
         // The first send fails at the first statement without a completion (the first member's); the second
         // send's failed statement cannot be told from one completed before, so each member then goes alone.
         Assert.Equal([false, true, false, true, false], results);
         Assert.Equal([5, 4, 1, 1, 1, 1], committer.SentGroupSizes!);
+        Assert.Equal("1,5;2,0;3,5", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';' ORDER BY user_id) FROM {s}.wallets"));
+    }
+
+    [PostgresFact]
+    public async Task Orders_and_charges_queued_together_go_as_one_set_based_group_in_one_round_trip()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+        await FundAsync(shop, (Alice, 1_000), (Bob, 1_000), (Carol, 1_000), (Dave, 1_000));
+        var before = shop.Store.RoundTrips;
+        committer.SentGroupSizes = new ConcurrentQueue<int>();
+        committer.HoldUntilQueued(4);
+
+        var tasks = new Task<bool>[]
+        {
+            Task.Run(async () => (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 1), new(Pear, 2)])).IsSuccess),
+            Task.Run(async () => (await shop.Orders.PlaceOrderAsync(Bob, [new(Apple, 2)])).IsSuccess),
+            Task.Run(async () => (await shop.Orders.PlaceOrderAsync(Carol, [new(Pear, 1)])).IsSuccess),
+            Task.Run(async () => (await shop.Wallets.ChargeAsync(Dave, new Money(25))).IsSuccess),
+        };
+
+        var results = await Task.WhenAll(tasks);
+        Assert.Equal([true, true, true, true], results);
+        Assert.Equal([4], committer.SentGroupSizes);
+        Assert.Equal(1, committer.SetGroupsSent);
+        Assert.Equal(5, shop.Store.RoundTrips - before); // four reads, one group
+        Assert.Equal(2, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+        Assert.Equal(2, (await shop.Catalog.GetProductAsync(Pear)).Value.Stock);
+        Assert.Equal("1,910;2,940;3,970;4,1025", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';' ORDER BY user_id) FROM {s}.wallets"));
+
+        // Each wallet's ledger runs 1, 2 without a gap and ends at its balance; each order has its lines.
+        Assert.Equal(
+            "1:1,2:910;2:1,2:940;3:1,2:970;4:1,2:1025",
+            await shop.ScalarAsync<string>(
+                """
+                SELECT string_agg(l.user_id || ':' || l.seqs || ':' || w.balance_after, ';' ORDER BY l.user_id) FROM (
+                    SELECT user_id, string_agg(seq::text, ',' ORDER BY seq) AS seqs, max(seq) AS last FROM {s}.ledger GROUP BY user_id
+                ) l JOIN {s}.ledger w ON w.user_id = l.user_id AND w.seq = l.last
+                """));
+        Assert.Equal("1:2;2:1;3:1", await shop.ScalarAsync<string>(
+            "SELECT string_agg(o.user_id || ':' || (SELECT count(*) FROM {s}.order_lines l WHERE l.order_id = o.id), ';' ORDER BY o.user_id) FROM {s}.orders o"));
+        Assert.Equal("10:3;20:3", await shop.ScalarAsync<string>("SELECT string_agg(product_id || ':' || quantity, ';' ORDER BY product_id) FROM {s}.sales"));
+
+        // The group's events: three orders placed and a charge, numbered in each stripe without a gap.
+        Assert.Equal("1:3;3:5;4:2", await shop.ScalarAsync<string>("SELECT string_agg(kind || ':' || n, ';' ORDER BY kind) FROM (SELECT kind, count(*) AS n FROM {s}.events GROUP BY kind) k"));
+        Assert.True(await shop.ScalarAsync<bool>(
+            "SELECT bool_and(e.n = s.last_seq AND e.first = 1 AND e.n = e.count) FROM (SELECT stripe, count(*) AS count, min(seq) AS first, max(seq) AS n FROM {s}.events GROUP BY stripe) e JOIN {s}.event_stripes s USING (stripe)"));
+    }
+
+    [PostgresFact]
+    public async Task Members_of_a_set_based_group_that_adjust_one_product_are_checked_as_if_run_one_after_another()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+
+        // 5 apples: 2 leave 3; 4 would leave -1; 2 more leave 1, at its minimum of 1; the last one leaves 0.
+        var results = await CommitTogetherAsync(
+            shop,
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -2)],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -4)],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -2, minimum: 1), ChangeSets.Adjust(StoreKey.ForStock(Pear), -5)],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -1)],
+            [ChangeSets.Adjust(StoreKey.ForStock(Pear), -1)]); // Pear ran out in the member before
+
+        Assert.Equal([true, false, true, true, false], results);
+        Assert.Equal([5, 4, 3], committer.SentGroupSizes!);
+        Assert.Equal(3, committer.SetGroupsSent);
         Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 10"));
-        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 20"));
-        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = 1"));
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 20"));
+    }
+
+    [PostgresFact]
+    public async Task A_member_that_writes_a_wallet_a_member_before_it_writes_goes_after_the_set_based_group()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+        await FundAsync(shop, (Alice, 10));
+        var read = new StoredState(new Wallet(Alice, new Money(10), 1), 1);
+
+        var results = await CommitTogetherAsync(
+            shop,
+            [ChangeSets.Update(StoreKey.ForWallet(Alice), read, new Wallet(Alice, new Money(7), 1))],
+            [ChangeSets.Update(StoreKey.ForWallet(Alice), read, new Wallet(Alice, new Money(4), 1))],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -1)]);
+
+        // The first and the third go together; the second then finds the wallet at another version.
+        Assert.Equal([true, false, true], results);
+        Assert.Equal([2, 1], committer.SentGroupSizes!);
+        Assert.Equal(1, committer.SetGroupsSent);
+        Assert.Equal(7L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = 1"));
+        Assert.Equal(4L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 10"));
+    }
+
+    [PostgresFact]
+    public async Task A_set_based_group_failing_through_no_named_member_goes_again_as_single_commits_statements()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+
+        // An order line for a product that does not exist: a foreign-key violation, which names no member.
+        var orderId = new OrderId(Guid.CreateVersion7(PgShop.Start));
+        var order = new Order(orderId, Alice, [new OrderLine(new ProductId(99), 1, new Money(3))], PgShop.Start);
+        var tasks = StartTogether(
+            shop,
+            [ChangeSets.Insert(StoreKey.ForOrder(orderId), order)],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -1)]);
+
+        var error = await Assert.ThrowsAsync<PostgresException>(() => tasks[0]);
+        Assert.Equal("23503", error.SqlState);
+        Assert.True(await tasks[1]);
+        Assert.Equal([2, 2, 1], committer.SentGroupSizes!);
+        Assert.Equal(1, committer.SetGroupsSent);
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(4L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 10"));
     }
 
     [PostgresFact]
@@ -227,6 +341,37 @@ public sealed class GroupCommitTests
     }
 
     [PostgresFact]
+    public async Task A_set_based_group_whose_connection_is_lost_is_decided_for_every_member_by_one_members_evidence()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+        await FundAsync(shop, (Alice, 100), (Bob, 10));
+        var terminated = 0;
+        shop.Store.BeforeCommit = async (connection, _) =>
+        {
+            if (Interlocked.Exchange(ref terminated, 1) == 0)
+            {
+                await FaultTests.TerminateAsync(connection.ProcessID);
+            }
+        };
+        committer.HoldUntilQueued(2);
+
+        // Both qualify (Bob's wallet exists): the order's row tells for the charge too.
+        var charge = Task.Run(() => shop.Wallets.ChargeAsync(Bob, new Money(50)).AsTask());
+        var order = Task.Run(() => shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)]).AsTask());
+
+        Assert.True((await charge).IsSuccess);
+        Assert.True((await order).IsSuccess);
+        Assert.Equal(1, terminated);
+        Assert.True(committer.SetGroupsSent >= 1);
+        Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
+        Assert.Equal(new Money(40), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(3, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(2L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.ledger WHERE user_id = 2"));
+    }
+
+    [PostgresFact]
     public async Task Disposing_the_committer_lets_queued_commits_finish_and_refuses_new_ones()
     {
         await using var shop = await GroupShopAsync();
@@ -281,6 +426,15 @@ public sealed class GroupCommitTests
         await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(30), 5);
         await shop.Catalog.AddProductAsync(Pear, "Pear", new Money(30), 5);
         return shop;
+    }
+
+    /// <summary>Charges each user (creating the wallet), one after the other.</summary>
+    private static async Task FundAsync(PgShop shop, params (UserId User, long Amount)[] charges)
+    {
+        foreach (var (user, amount) in charges)
+        {
+            Assert.True((await shop.Wallets.ChargeAsync(user, new Money(amount))).IsSuccess);
+        }
     }
 
     private static PostgresGroupCommitter Committer(PgShop shop) =>
