@@ -47,10 +47,10 @@ public class PostgresEventBenchmarks
         _pool = new WorkerPool(Workers, OrdersPerInvoke / Workers, worker =>
         {
             var generator = new OrderGenerator(OrderMix.LowContention, seed: worker + 1);
-            return () =>
+            return async () =>
             {
                 var (user, lines) = generator.Next();
-                var placed = orders.PlaceOrderAsync(user, lines).AsTask().GetAwaiter().GetResult();
+                var placed = await orders.PlaceOrderAsync(user, lines).ConfigureAwait(false);
                 if (!placed.IsSuccess && placed.Error!.Code != CommerceErrorCode.ConcurrencyConflict)
                 {
                     throw new InvalidOperationException($"An order was refused: {placed.Error.Message}");

@@ -51,10 +51,10 @@ public class PostgresOrderBenchmarks
         _pool = new WorkerPool(Workers, OrdersPerInvoke / Workers, worker =>
         {
             var generator = new OrderGenerator(Mix, seed: worker + 1);
-            return () =>
+            return async () =>
             {
                 var (user, lines) = generator.Next();
-                var placed = orders.PlaceOrderAsync(user, lines).AsTask().GetAwaiter().GetResult();
+                var placed = await orders.PlaceOrderAsync(user, lines).ConfigureAwait(false);
                 if (placed.IsSuccess)
                 {
                     Interlocked.Increment(ref _orders);
@@ -81,10 +81,10 @@ public class PostgresOrderBenchmarks
         _pool = new WorkerPool(Workers, OrdersPerInvoke / Workers, worker =>
         {
             var generator = new OrderGenerator(Mix, seed: worker + 1);
-            return () =>
+            return async () =>
             {
                 var (user, lines) = generator.Next();
-                if (rowLock.PlaceOrderAsync(user, lines).AsTask().GetAwaiter().GetResult())
+                if (await rowLock.PlaceOrderAsync(user, lines).ConfigureAwait(false))
                 {
                     Interlocked.Increment(ref _orders);
                     return;
