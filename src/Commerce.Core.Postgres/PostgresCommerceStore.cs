@@ -36,6 +36,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         Events = new PostgresEventSql(QuotedSchema, schema);
         GroupSql = new PostgresGroupSql(QuotedSchema);
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
+        GroupReader = maxGroupSize > 0 ? new PostgresGroupReader(this, maxGroupSize) : null;
         var notifierLogger = loggerFactory?.CreateLogger<PostgresEventNotifier>();
         Notifier = new PostgresEventNotifier(NotifyAsync, notifierLogger is null ? null : e => Log.EventNotificationFailed(notifierLogger, e));
     }
@@ -61,6 +62,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>The committer that groups concurrent commits, if group commit is on.</summary>
     public PostgresGroupCommitter? GroupCommitter { get; }
+
+    /// <summary>The reader that groups concurrent key reads, if group commit is on.</summary>
+    public PostgresGroupReader? GroupReader { get; }
 
     /// <summary>Wakes the waiters for events after commits that appended some.</summary>
     public PostgresEventNotifier Notifier { get; }
@@ -153,6 +157,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public void Dispose()
     {
+        GroupReader?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         GroupCommitter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Notifier.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (_ownsDataSource)
@@ -163,6 +168,11 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public async ValueTask DisposeAsync()
     {
+        if (GroupReader is { } reader)
+        {
+            await reader.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (GroupCommitter is { } committer)
         {
             await committer.DisposeAsync().ConfigureAwait(false);

@@ -28,15 +28,22 @@ internal static class PostgresReads
     /// One statement reading every key of the batch: one key array per table (two for a table keyed by two
     /// words), after <see cref="PostgresSql.GenericPlansForThisRead"/> (whose row <see cref="KeysFoundAsync"/> skips).
     /// </summary>
-    public static NpgsqlBatch Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch)
+    public static NpgsqlBatch Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch) =>
+        Keys(store, connection, batch.Count, batch, static (batch, i) => batch[i]);
+
+    /// <summary>As <see cref="Keys(PostgresCommerceStore, NpgsqlConnection, ReadBatch)"/>, for a list of keys (a group read's).</summary>
+    public static NpgsqlBatch Keys(PostgresCommerceStore store, NpgsqlConnection connection, List<StoreKey> keys) =>
+        Keys(store, connection, keys.Count, keys, static (keys, i) => keys[i]);
+
+    private static NpgsqlBatch Keys<TKeys>(PostgresCommerceStore store, NpgsqlConnection connection, int count, TKeys keys, Func<TKeys, int, StoreKey> keyAt)
     {
         var tables = 0;
-        for (var i = 0; i < batch.Count; i++)
+        for (var i = 0; i < count; i++)
         {
-            var table = batch[i].Table;
+            var table = keyAt(keys, i).Table;
             if (table is < StoreTable.Wallets or > StoreTable.Idempotency or StoreTable.Sales)
             {
-                throw new ArgumentException($"The key {batch[i]} cannot be read by key.", nameof(batch));
+                throw new ArgumentException($"The key {keyAt(keys, i)} cannot be read by key.", nameof(keys));
             }
 
             tables |= 1 << (int)table;
@@ -54,19 +61,41 @@ internal static class PostgresReads
 
             if (table == StoreTable.Orders)
             {
-                command.With(Collect(batch, table, static key => key.OrderId.Value));
+                command.With(Collect(count, keys, keyAt, table, static key => key.OrderId.Value));
             }
             else if (PostgresSql.KeyWidth(table) == 2)
             {
-                command.With(Collect(batch, table, static key => key.High)).With(Collect(batch, table, static key => key.Low));
+                command.With(Collect(count, keys, keyAt, table, static key => key.High)).With(Collect(count, keys, keyAt, table, static key => key.Low));
             }
             else
             {
-                command.With(Collect(batch, table, static key => key.Low));
+                command.With(Collect(count, keys, keyAt, table, static key => key.Low));
             }
         }
 
         return statements;
+    }
+
+    /// <summary>What a group's key read found: the state of every key that has a row, each with <paramref name="statement"/> as its handle.</summary>
+    public static async ValueTask<Dictionary<StoreKey, StoredState>> GroupKeysFoundAsync(NpgsqlDataReader reader, object statement, CancellationToken cancellationToken)
+    {
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the setting's row
+        var found = new Dictionary<StoreKey, StoredState>();
+        PostgresRows.OrderRows? orders = null;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (PostgresRows.TableOf(reader) == StoreTable.Orders)
+            {
+                (orders ??= new()).Add(reader);
+                continue;
+            }
+
+            var (key, state) = PostgresRows.Keyed(reader, statement);
+            found[key] = state;
+        }
+
+        orders?.Build((key, order, version) => found[key] = new StoredState(order, version, statement));
+        return found;
     }
 
     /// <summary>What the key read found: one state per requested key (a null state where no row was), each with the statement's handle.</summary>
@@ -153,21 +182,22 @@ internal static class PostgresReads
 
     // ---- helpers --------------------------------------------------------------------------------
 
-    private static T[] Collect<T>(ReadBatch batch, StoreTable table, Func<StoreKey, T> value)
+    private static T[] Collect<TKeys, T>(int count, TKeys keys, Func<TKeys, int, StoreKey> keyAt, StoreTable table, Func<StoreKey, T> value)
     {
-        var count = 0;
-        for (var i = 0; i < batch.Count; i++)
+        var n = 0;
+        for (var i = 0; i < count; i++)
         {
-            count += batch[i].Table == table ? 1 : 0;
+            n += keyAt(keys, i).Table == table ? 1 : 0;
         }
 
-        var values = new T[count];
-        count = 0;
-        for (var i = 0; i < batch.Count; i++)
+        var values = new T[n];
+        n = 0;
+        for (var i = 0; i < count; i++)
         {
-            if (batch[i].Table == table)
+            var key = keyAt(keys, i);
+            if (key.Table == table)
             {
-                values[count++] = value(batch[i]);
+                values[n++] = value(key);
             }
         }
 

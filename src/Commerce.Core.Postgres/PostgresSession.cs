@@ -29,7 +29,19 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             return;
         }
 
-        var found = await QueryAsync(batch, PostgresReads.Keys, PostgresReads.KeysFoundAsync, cancellationToken).ConfigureAwait(false);
+        StoredState[] found;
+        if (store.GroupReader is { } reader)
+        {
+            // With group commit on, the read joins those of concurrent units of work: one statement for all.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            found = await reader.ReadAsync(batch, PostgresReads.Statement(_readStatements + 1), cancellationToken).ConfigureAwait(false);
+            _readStatements++;
+        }
+        else
+        {
+            found = await QueryAsync(batch, PostgresReads.Keys, PostgresReads.KeysFoundAsync, cancellationToken).ConfigureAwait(false);
+        }
+
         for (var i = 0; i < found.Length; i++)
         {
             batch.SetResult(i, found[i]);

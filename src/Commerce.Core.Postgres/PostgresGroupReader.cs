@@ -1,0 +1,200 @@
+using System.Threading.Channels;
+using Commerce.Storage;
+using Npgsql;
+
+namespace Commerce.Postgres;
+
+/// <summary>
+/// Group reads: with group commit on, the key reads of concurrent units of work go to the server together,
+/// as one statement over the union of their keys on one connection, instead of one statement per unit of
+/// work on a connection of its own.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A caller queues its keys; one reader loop per store takes every read waiting (up to the group size),
+/// sends one key read (<see cref="PostgresReads.Keys(PostgresCommerceStore, NpgsqlConnection, List{StoreKey})"/>)
+/// and hands each caller the states of its own keys. While a group is in flight the next one gathers, so a
+/// group forms from whoever arrives during a round trip, with no timer. Every caller's reads come from the
+/// one statement, so from one snapshot, as a read of its own would: what the unit of work then writes is
+/// checked at commit as always.
+/// </para>
+/// <para>
+/// A connection found broken is replaced once and the group read again (a read applies nothing); a refusal
+/// for now (too many connections, a server shutting down) is <see cref="StoreUnavailableException"/> for
+/// every caller of the group, and any other failure is handed to each of them. A caller whose token is
+/// cancelled stops waiting (its read, if sent, is simply not used). Disposal stops taking new reads and
+/// lets the queued ones finish. Thread-safe.
+/// </para>
+/// </remarks>
+internal sealed class PostgresGroupReader : IAsyncDisposable
+{
+    private readonly PostgresCommerceStore _store;
+    private readonly int _maxGroupSize;
+    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _loop;
+    private NpgsqlConnection? _connection;
+    private int _groupsSent;
+
+    public PostgresGroupReader(PostgresCommerceStore store, int maxGroupSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxGroupSize, 1);
+        _store = store;
+        _maxGroupSize = maxGroupSize;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>How many group reads were sent (a group read again on a fresh connection counts again).</summary>
+    internal int GroupsSent => Volatile.Read(ref _groupsSent);
+
+    /// <summary>A test seam: the server process of the reader's connection, if it holds one.</summary>
+    internal int? ConnectionProcessId => Volatile.Read(ref _connection)?.ProcessID;
+
+    /// <summary>
+    /// Reads the keys of <paramref name="batch"/> in the next group: one state per key, in order (a null state
+    /// where no row was), each with <paramref name="statement"/> as its handle.
+    /// </summary>
+    public async ValueTask<StoredState[]> ReadAsync(ReadBatch batch, object statement, CancellationToken cancellationToken)
+    {
+        var keys = new StoreKey[batch.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = batch[i];
+        }
+
+        var request = new Request(keys, statement);
+        if (!_queue.Writer.TryWrite(request))
+        {
+            throw new ObjectDisposedException(nameof(PostgresCommerceStore));
+        }
+
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((TaskCompletionSource<StoredState[]>)state!).TrySetCanceled(token), request.Outcome))
+        {
+            return await request.Outcome.Task.ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        var group = new List<Request>(_maxGroupSize);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (group.Count < _maxGroupSize && reader.TryRead(out var request))
+            {
+                if (!request.Outcome.Task.IsCompleted)
+                {
+                    group.Add(request); // else its caller gave up waiting
+                }
+            }
+
+            if (group.Count > 0)
+            {
+                await ReadGroupAsync(group).ConfigureAwait(false);
+                group.Clear();
+            }
+        }
+
+        await DropConnectionAsync().ConfigureAwait(false);
+    }
+
+    private async Task ReadGroupAsync(List<Request> group)
+    {
+        var keys = new List<StoreKey>();
+        var distinct = new HashSet<StoreKey>();
+        foreach (var request in group)
+        {
+            foreach (var key in request.Keys)
+            {
+                if (distinct.Add(key))
+                {
+                    keys.Add(key);
+                }
+            }
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var connection = await ConnectionAsync().ConfigureAwait(false);
+                Dictionary<StoreKey, StoredState> found;
+                var batch = PostgresReads.Keys(_store, connection, keys);
+                await using (batch.ConfigureAwait(false))
+                {
+                    _store.CountRoundTrip();
+                    Interlocked.Increment(ref _groupsSent);
+                    var rows = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                    await using (rows.ConfigureAwait(false))
+                    {
+                        found = await PostgresReads.GroupKeysFoundAsync(rows, group[0].Statement, CancellationToken.None).ConfigureAwait(false);
+                    }
+                }
+
+                foreach (var request in group)
+                {
+                    request.Outcome.TrySetResult(request.StatesIn(found));
+                }
+
+                return;
+            }
+            catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e))
+            {
+                await DropConnectionAsync().ConfigureAwait(false); // and read the group again on a fresh one
+            }
+#pragma warning disable CA1031 // Whatever went wrong is handed to the callers waiting, never dropped.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                await DropConnectionAsync().ConfigureAwait(false);
+                var failure = e is PostgresException refused && PostgresOutcome.IsRefusedForNow(refused) ? PostgresOutcome.Unavailable("a read", refused) : e;
+                foreach (var request in group)
+                {
+                    request.Outcome.TrySetException(failure);
+                }
+
+                return;
+            }
+        }
+    }
+
+    /// <summary>The reader's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>).</summary>
+    private async ValueTask<NpgsqlConnection> ConnectionAsync() =>
+        _connection ??= await _store.OpenConnectionAsync("a group read's connection", CancellationToken.None).ConfigureAwait(false);
+
+    private async ValueTask DropConnectionAsync()
+    {
+        if (_connection is { } connection)
+        {
+            _connection = null;
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One queued read: its keys, the handle its states carry, and its caller's outcome.</summary>
+    private sealed class Request(StoreKey[] keys, object statement)
+    {
+        public StoreKey[] Keys { get; } = keys;
+
+        public object Statement { get; } = statement;
+
+        public TaskCompletionSource<StoredState[]> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The state of each of the keys in what the group read found, with this read's handle.</summary>
+        public StoredState[] StatesIn(Dictionary<StoreKey, StoredState> found)
+        {
+            var states = new StoredState[Keys.Length];
+            for (var i = 0; i < states.Length; i++)
+            {
+                states[i] = found.TryGetValue(Keys[i], out var state) ? state with { Handle = Statement } : new StoredState(null, 0, Statement);
+            }
+
+            return states;
+        }
+    }
+}
