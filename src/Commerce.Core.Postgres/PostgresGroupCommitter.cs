@@ -248,16 +248,8 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     {
         while (set.Count > 0)
         {
-            NpgsqlConnection connection;
-            try
+            if (await ConnectionForAsync(set).ConfigureAwait(false) is not { } connection)
             {
-                connection = await ConnectionAsync().ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // Nothing was sent: each caller gets the failure, as its own commit would have.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                Settle(set, member => member.Outcome.TrySetException(e));
                 return;
             }
 
@@ -310,16 +302,8 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     /// </summary>
     private async Task<bool> TrySendAsync(List<Member> group, bool firstSend, List<Member> failed)
     {
-        NpgsqlConnection connection;
-        try
+        if (await ConnectionForAsync(group).ConfigureAwait(false) is not { } connection)
         {
-            connection = await ConnectionAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Nothing was sent: each caller gets the failure, as its own commit would have.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            Settle(group, member => member.Outcome.TrySetException(e));
             return true;
         }
 
@@ -461,6 +445,25 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         }
 
         group.Clear();
+    }
+
+    /// <summary>
+    /// The committer's connection for sending <paramref name="group"/>; null if it could not be opened, each
+    /// member then having the failure (nothing was sent, as for its own commit) and the group emptied.
+    /// </summary>
+    private async ValueTask<NpgsqlConnection?> ConnectionForAsync(List<Member> group)
+    {
+        try
+        {
+            return await ConnectionAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Nothing was sent: each caller gets the failure, as its own commit would have.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Settle(group, member => member.Outcome.TrySetException(e));
+            return null;
+        }
     }
 
     /// <summary>The committer's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>): a refusal for now goes to every member of the group.</summary>
