@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Commerce.Storage;
 using Npgsql;
 
@@ -296,13 +297,15 @@ internal static class PostgresSetCommit
     /// <summary>Every member's events: by stripe, then in the group's order, then in the order each member published them.</summary>
     private static void AddEvents(PostgresCommerceStore store, NpgsqlBatch batch, IReadOnlyList<ChangeSet> members)
     {
-        var all = new List<(int Stripe, int Member, int Index)>();
+        // Each event read once: a change set makes an order's OrderPlaced anew at every read.
+        var all = new List<(int Stripe, int Member, int Index, CommerceEvent Event)>();
         for (var m = 0; m < members.Count; m++)
         {
             var events = members[m].Events;
             for (var i = 0; i < events.Count; i++)
             {
-                all.Add((events[i].Stream.StripeOf(PostgresEventStore.Stripes), m, i));
+                var @event = events[i];
+                all.Add((@event.Stream.StripeOf(PostgresEventStore.Stripes), m, i, @event));
             }
         }
 
@@ -311,7 +314,7 @@ internal static class PostgresSetCommit
             return;
         }
 
-        all.Sort();
+        all.Sort(static (x, y) => x.Stripe != y.Stripe ? x.Stripe.CompareTo(y.Stripe) : x.Member != y.Member ? x.Member.CompareTo(y.Member) : x.Index.CompareTo(y.Index));
         var stripes = new short[all.Count];
         var kinds = new short[all.Count];
         var ats = new DateTimeOffset[all.Count];
@@ -319,8 +322,7 @@ internal static class PostgresSetCommit
         var payloads = new string[all.Count];
         for (var i = 0; i < all.Count; i++)
         {
-            var (stripe, member, index) = all[i];
-            var @event = members[member].Events[index];
+            var (stripe, _, _, @event) = all[i];
             stripes[i] = (short)stripe;
             kinds[i] = PostgresEventRows.KindOf(@event);
             (ats[i], ticks[i]) = PostgresRows.SplitTicks(@event.At);
