@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 
 namespace Commerce;
 
@@ -91,10 +92,14 @@ public sealed record Order
     {
         Id = id;
         UserId = userId;
-        Lines = lines;
+        _lines = ImmutableCollectionsMarshal.AsArray(lines) ?? throw new ArgumentException("An order needs at least one line.", nameof(lines));
         Total = total;
         PlacedAt = placedAt;
     }
+
+    // The lines: their array, until Lines is first read; from then on the boxed ImmutableArray that Lines returns
+    // (made once, on demand: a store keeps orders that nobody may ever read, and the box is a third object each).
+    private object _lines;
 
     /// <summary>The order id.</summary>
     public OrderId Id { get; }
@@ -103,7 +108,32 @@ public sealed record Order
     public UserId UserId { get; }
 
     /// <summary>The lines, one per product, in the order the products first appeared in the request.</summary>
-    public IReadOnlyList<OrderLine> Lines { get; }
+    public IReadOnlyList<OrderLine> Lines
+    {
+        get
+        {
+            var lines = Volatile.Read(ref _lines);
+            if (lines is not OrderLine[] array)
+            {
+                return (IReadOnlyList<OrderLine>)lines;
+            }
+
+            // An immutable view (a caller cannot cast it back to a writable array), the same one for every caller.
+            IReadOnlyList<OrderLine> boxed = ImmutableCollectionsMarshal.AsImmutableArray(array);
+            var won = Interlocked.CompareExchange(ref _lines, boxed, array);
+            return ReferenceEquals(won, array) ? boxed : (IReadOnlyList<OrderLine>)won;
+        }
+    }
+
+    /// <summary>The lines, without making the view <see cref="Lines"/> returns (for the library's own paths).</summary>
+    internal ReadOnlySpan<OrderLine> LineSpan
+    {
+        get
+        {
+            var lines = Volatile.Read(ref _lines);
+            return lines is OrderLine[] array ? array : ((ImmutableArray<OrderLine>)lines).AsSpan();
+        }
+    }
 
     /// <summary>The sum of the line totals: what the buyer paid.</summary>
     public Money Total { get; }

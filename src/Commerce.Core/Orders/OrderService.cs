@@ -95,7 +95,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         if (result.IsSuccess)
         {
             var order = result.Value;
-            Log.OrderPlaced(runtime.Logger, order.Id, user, order.Lines.Count, order.Total);
+            Log.OrderPlaced(runtime.Logger, order.Id, user, order.LineSpan.Length, order.Total);
         }
         else
         {

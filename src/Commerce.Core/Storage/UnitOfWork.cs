@@ -454,10 +454,9 @@ internal sealed class UnitOfWork
     {
         ArgumentNullException.ThrowIfNull(order);
         var bucket = SalesWindow.BucketOf(order.PlacedAt, _rankingResolution);
-        var lines = order.Lines;
-        for (var i = 0; i < lines.Count; i++)
+        foreach (ref readonly var line in order.LineSpan)
         {
-            Adjust(StoreKey.ForSales(bucket, lines[i].ProductId), sign * (long)lines[i].Quantity, 0);
+            Adjust(StoreKey.ForSales(bucket, line.ProductId), sign * (long)line.Quantity, 0);
         }
     }
 

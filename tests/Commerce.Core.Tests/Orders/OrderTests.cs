@@ -83,4 +83,42 @@ public sealed class OrderTests
         Assert.Throws<ArgumentException>(() => new Order(OrderId.New(At), new UserId(1), [line, line], At));
         Assert.Equal(CommerceErrorCode.EmptyOrder, Order.Place(OrderId.New(At), new UserId(1), [], At).Error?.Code);
     }
+
+    [Fact]
+    public void Lines_is_made_on_first_read_one_immutable_view_for_every_reader_even_racing()
+    {
+        OrderLine[] lines = [new(new ProductId(1), 2, new Money(300)), new(new ProductId(2), 1, new Money(50))];
+        for (var round = 0; round < 200; round++)
+        {
+            var order = new Order(OrderId.New(At), new UserId(1), lines, At);
+            Assert.True(order.LineSpan.SequenceEqual(lines)); // the library's own reads make no view
+
+            using var start = new Barrier(4);
+            var seen = new IReadOnlyList<OrderLine>[4];
+            var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+            {
+                start.SignalAndWait();
+                seen[t] = order.Lines;
+            })).ToArray();
+            foreach (var thread in threads)
+            {
+                thread.Start();
+            }
+
+            foreach (var thread in threads)
+            {
+                thread.Join();
+            }
+
+            Assert.All(seen, view => Assert.Same(seen[0], view));
+            Assert.Same(seen[0], order.Lines);
+            Assert.IsNotType<OrderLine[]>(seen[0]); // no array a caller could write through
+            Assert.Equal(lines, seen[0]);
+            Assert.True(order.LineSpan.SequenceEqual(lines));
+
+            var cancelled = order.Cancel(At.AddMinutes(1)).Value;
+            Assert.Same(seen[0], cancelled.Lines);
+            Assert.Equal(At.AddMinutes(1), cancelled.CancelledAt);
+        }
+    }
 }
