@@ -39,11 +39,19 @@ internal sealed class AllocationSampler : EventListener
         bytes.AddOrUpdate(type, amount, (_, v) => v + amount);
     }
 
-    /// <summary>Prints the 30 types that took most bytes, with their share and bytes per operation.</summary>
-    public void Print(long operations)
+    /// <summary>Takes the counts so far (every type, most bytes first) and starts again from none.</summary>
+    public KeyValuePair<string, long>[] Take()
     {
-        var total = bytes.Values.Sum();
-        foreach (var (type, b) in bytes.OrderByDescending(p => p.Value).Take(30))
+        var taken = bytes.ToArray().OrderByDescending(p => p.Value).ToArray();
+        bytes.Clear();
+        return taken;
+    }
+
+    /// <summary>Prints the 30 types that took most bytes, with their share and bytes per operation.</summary>
+    public static void Print(KeyValuePair<string, long>[] counts, long operations)
+    {
+        var total = counts.Sum(p => p.Value);
+        foreach (var (type, b) in counts.Take(30))
         {
             Console.WriteLine($"{b * 100.0 / total,6:F1} %  {b / (double)operations,8:F1} B/op  {type}");
         }

@@ -73,6 +73,7 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 3
 
     var order = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
     sampler?.Recording = false;
+    var orderTypes = sampler?.Take();
     var held = (GC.GetTotalMemory(forceFullCollection: true) - heldBefore) / 100_000.0; // what the store keeps of each order
     before = GC.GetAllocatedBytesForCurrentThread();
     for (var i = 0; i < 100_000; i++)
@@ -81,8 +82,31 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 3
     }
 
     var balance = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
-    Console.WriteLine($"{(allocationArgs.Length == 0 ? "" : kind + ": ")}bytes per order: {order:F1} allocated, {held:F1} kept; per balance query: {balance:F1}");
-    sampler?.Print(100_000);
+
+    // A charge of one unit, on the same users: its result is the wallet; what the store keeps of it is its ledger entry (and its event).
+    var unit = new Commerce.Money(1);
+    heldBefore = GC.GetTotalMemory(forceFullCollection: true);
+    sampler?.Recording = true;
+    before = GC.GetAllocatedBytesForCurrentThread();
+    for (var i = 0; i < 100_000; i++)
+    {
+        Sync.Check(shop.Wallets.ChargeAsync(users[i & 4095], unit));
+    }
+
+    var charge = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
+    sampler?.Recording = false;
+    var chargeHeld = (GC.GetTotalMemory(forceFullCollection: true) - heldBefore) / 100_000.0;
+    Console.WriteLine(
+        $"{(allocationArgs.Length == 0 ? "" : kind + ": ")}bytes per order: {order:F1} allocated, {held:F1} kept; per balance query: {balance:F1}; " +
+        $"per charge: {charge:F1} allocated, {chargeHeld:F1} kept");
+    if (sampler is not null)
+    {
+        Console.WriteLine("placed orders:");
+        AllocationSampler.Print(orderTypes!, 100_000);
+        Console.WriteLine("charges:");
+        AllocationSampler.Print(sampler.Take(), 100_000);
+    }
+
     return 0;
 }
 

@@ -11,9 +11,10 @@
 // copier writes the same references): in every state, events 1 … Count − LatestCount are in the log (or
 // purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletState).
 //
-// An entry is the event itself, or, for an order placed that the commit's change set hands over as the
-// order it inserts (see EventEntries), that order: the log then keeps no second copy of what the orders'
-// table keeps already, and a reader makes the event back from the order.
+// An entry is the event itself, or, for an order placed or a charge that the commit's change set hands over
+// as the order or ledger entry it inserts (see EventEntries), that order or entry: the log then keeps no
+// second copy of what the orders' table or the wallet's ledger keeps already, and a reader makes the event
+// back from it.
 //
 // Appending is commutative: if a commit fails only because a stripe it appends to moved on (every other
 // cell still holds what it expected), the store rebuilds the stripe updates and tries again, so commits on
@@ -102,24 +103,36 @@ internal sealed class EventStripeState
 }
 
 /// <summary>
-/// The entries a stripe keeps for events: the event itself, or, for an <see cref="OrderPlaced"/> its commit
-/// published as the order it inserts (<see cref="ChangeSet.TryGetPlacedOrder"/>), that <see cref="Order"/>.
-/// The orders' table keeps that order anyway, so the event then costs the log one reference and the commit
-/// no object of its own; a reader makes the event back from it.
+/// The entries a stripe keeps for events: the event itself; for an <see cref="OrderPlaced"/> its commit
+/// published as the order it inserts (<see cref="ChangeSet.TryGetPlacedOrder"/>), that <see cref="Order"/>;
+/// for a <see cref="WalletCharged"/> published as the ledger entry it inserts
+/// (<see cref="ChangeSet.TryGetChargeEntry"/>), that <see cref="LedgerEntry"/>. The orders' table and the
+/// wallets' ledgers keep those anyway, so the event then costs the log one reference and the commit no object
+/// of its own; a reader makes the event back from it.
 /// </summary>
 internal static class EventEntries
 {
     /// <summary>The entry to keep for event <paramref name="index"/> of <paramref name="changes"/>.</summary>
     public static object Of(ChangeSet changes, int index) =>
-        changes.TryGetPlacedOrder(index, out var order) ? order : changes.Events[index];
+        changes.TryGetPlacedOrder(index, out var order) ? order
+        : changes.TryGetChargeEntry(index, out var charge) ? charge
+        : changes.Events[index];
 
     /// <summary>When the event of an entry happened.</summary>
-    public static DateTimeOffset AtOf(object entry) => entry is Order order ? order.PlacedAt : ((CommerceEvent)entry).At;
+    public static DateTimeOffset AtOf(object entry) => entry switch
+    {
+        Order order => order.PlacedAt,
+        LedgerEntry charge => charge.At,
+        _ => ((CommerceEvent)entry).At,
+    };
 
     /// <summary>The event of an entry, at <paramref name="position"/>.</summary>
-    public static CommerceEvent EventOf(object entry, EventPosition position) => entry is Order order
-        ? new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt) { Position = position }
-        : (CommerceEvent)entry with { Position = position };
+    public static CommerceEvent EventOf(object entry, EventPosition position) => entry switch
+    {
+        Order order => new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt) { Position = position },
+        LedgerEntry charge => new WalletCharged(charge.UserId, charge.Amount, charge.BalanceAfter, charge.At) { Position = position },
+        _ => (CommerceEvent)entry with { Position = position },
+    };
 }
 
 /// <summary>

@@ -114,6 +114,30 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public async Task A_charge_is_kept_as_its_ledger_entry_and_read_back_as_the_event_published()
+    {
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        await shop.ChargeAsync(7, 100);
+        await shop.ChargeAsync(7, 25);
+
+        var stripe = EventStream.ForUser(new UserId(7)).StripeOf(store.Events.StripeCount);
+        var state = store.Events.StateOf(stripe);
+        var entry = Assert.IsType<LedgerEntry>(state.Entry(state.Count, store.Events.LogOf(stripe)));
+        var ledger = await shop.Wallets.GetLedgerAsync(new UserId(7));
+        Assert.Same(ledger[^1], entry); // no object of its own: the wallet's ledger keeps this one anyway
+        Assert.Same(ledger[0], store.Events.LogOf(stripe).Entry(state.Count - 1)); // and the older one, copied to the log
+
+        var charges = ReadAll(store).OfType<WalletCharged>().ToArray();
+        Assert.Equal(
+            [
+                new WalletCharged(new UserId(7), new Money(100), new Money(100), ledger[0].At) { Position = new EventPosition(stripe, state.Count - 1) },
+                new WalletCharged(new UserId(7), new Money(25), new Money(125), ledger[1].At) { Position = new EventPosition(stripe, state.Count) },
+            ],
+            charges);
+    }
+
+    [Fact]
     public async Task An_order_placed_published_as_an_event_is_kept_as_that_event()
     {
         using var shop = InMemoryShop.Create();

@@ -120,8 +120,10 @@ public sealed class ChangeSet
     /// </summary>
     /// <remarks>
     /// An <see cref="OrderPlaced"/> the library's order use cases publish is kept as the order it reports
-    /// (see <see cref="TryGetPlacedOrder"/>), and this list makes the event from it each time it is read: a
-    /// store that keeps orders anyway can keep such an event as its order, and the commit allocates no event.
+    /// (see <see cref="TryGetPlacedOrder"/>), and a <see cref="WalletCharged"/> its charges publish as the
+    /// ledger entry it reports (see <see cref="TryGetChargeEntry"/>); this list makes the event from it each
+    /// time it is read. A store that keeps orders and ledger entries anyway can keep such an event as what it
+    /// reports, and the commit allocates no event.
     /// </remarks>
     public IReadOnlyList<CommerceEvent> Events => _events is null ? [] : _eventList ??= new EventList(this);
 
@@ -142,13 +144,35 @@ public sealed class ChangeSet
         return order is not null;
     }
 
+    /// <summary>
+    /// Whether the event at <paramref name="index"/> of <see cref="Events"/> is the <see cref="WalletCharged"/>
+    /// of a <see cref="LedgerEntryKind.Charge"/> entry this change set inserts, published as that entry: the
+    /// event's user, amount, balance after and time (offset included) are the entry's, and its position is
+    /// unset. A store that keeps the ledger entries it inserts may keep such an event as the entry, and make
+    /// it back when it is read, as <see cref="Events"/> does.
+    /// </summary>
+    /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
+    /// <param name="entry">The ledger entry, if so.</param>
+    /// <returns><see langword="true"/> if the event is the entry's <see cref="WalletCharged"/>, published as the entry.</returns>
+    public bool TryGetChargeEntry(int index, [NotNullWhen(true)] out LedgerEntry? entry)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
+        entry = _events![index] as LedgerEntry;
+        return entry is not null;
+    }
+
     /// <summary>The stream of the event at <paramref name="index"/> of <see cref="Events"/>, without making the event.</summary>
     /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
     /// <returns>The event's stream.</returns>
     public EventStream EventStreamOf(int index)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
-        return _events![index] is Order order ? EventStream.ForUser(order.UserId) : ((CommerceEvent)_events[index]).Stream;
+        return _events![index] switch
+        {
+            Order order => EventStream.ForUser(order.UserId),
+            LedgerEntry entry => EventStream.ForUser(entry.UserId),
+            var published => ((CommerceEvent)published).Stream,
+        };
     }
 
     /// <summary>The product ranges listed.</summary>
@@ -197,10 +221,16 @@ public sealed class ChangeSet
     /// <summary>Publishes the <see cref="OrderPlaced"/> of <paramref name="order"/>, inserted by this change set, as the order (see <see cref="TryGetPlacedOrder"/>).</summary>
     internal void AddOrderPlaced(Order order) => (_events ??= []).Add(order);
 
-    /// <summary>The event of an entry: the event itself, or an order's <see cref="OrderPlaced"/>.</summary>
-    private static CommerceEvent EventOf(object entry) => entry is Order order
-        ? new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt)
-        : (CommerceEvent)entry;
+    /// <summary>Publishes the <see cref="WalletCharged"/> of a charge's ledger <paramref name="entry"/>, inserted by this change set, as the entry (see <see cref="TryGetChargeEntry"/>).</summary>
+    internal void AddWalletCharged(LedgerEntry entry) => (_events ??= []).Add(entry);
+
+    /// <summary>The event of an entry: the event itself, an order's <see cref="OrderPlaced"/>, or a charge's <see cref="WalletCharged"/>.</summary>
+    private static CommerceEvent EventOf(object entry) => entry switch
+    {
+        Order order => new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt),
+        LedgerEntry charge => new WalletCharged(charge.UserId, charge.Amount, charge.BalanceAfter, charge.At),
+        _ => (CommerceEvent)entry,
+    };
 
     /// <summary>Turns every write back into the read it was (or drops it, for a blind write).</summary>
     internal void DiscardWrites()

@@ -298,6 +298,24 @@ internal sealed class UnitOfWork
         _changes.AddOrderPlaced(order);
     }
 
+    /// <summary>
+    /// Publishes the <see cref="Events.WalletCharged"/> of a charge's ledger <paramref name="entry"/>, which this
+    /// unit of work inserts, as the entry itself (see <see cref="ChangeSet.TryGetChargeEntry"/>): no event is
+    /// made unless a store reads it.
+    /// </summary>
+    internal void PublishWalletCharged(LedgerEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        EnsureOpen();
+        var at = IndexOf(StoreKey.ForLedger(entry.UserId, entry.Sequence));
+        if (entry.Kind != LedgerEntryKind.Charge || at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, entry))
+        {
+            throw new InvalidOperationException("A charge is published with the insertion of its ledger entry.");
+        }
+
+        _changes.AddWalletCharged(entry);
+    }
+
     /// <summary>Drops every staged write and event, keeping the reads: a refused use case commits (validates) only what it read.</summary>
     internal void DiscardWrites() => _changes.DiscardWrites();
 

@@ -87,10 +87,18 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
 
         var now = runtime.Time.GetUtcNow();
         unitOfWork.Wallets.Save(charged.Value);
-        unitOfWork.Ledger.Add(wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, now));
+        var entry = wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, now);
+        unitOfWork.Ledger.Add(entry);
         if (options.PublishEvents)
         {
-            unitOfWork.Publish(new WalletCharged(user, amount, charged.Value.Balance, now));
+            if (unitOfWork is UnitOfWork own)
+            {
+                own.PublishWalletCharged(entry); // the event is made from the entry only if a store reads it
+            }
+            else
+            {
+                unitOfWork.Publish(new WalletCharged(user, amount, charged.Value.Balance, now));
+            }
         }
 
         return charged.Value.Balance;

@@ -173,6 +173,56 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task A_charge_is_handed_to_the_store_as_its_ledger_entry_and_read_as_the_event()
+    {
+        var session = new RecordingSession();
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+        var before = new Wallet(Rich.UserId, new Money(10), 3);
+        var after = new Wallet(Rich.UserId, new Money(35), 4);
+        var entry = before.EntryTo(after, LedgerEntryKind.Charge, null, At.ToOffset(TimeSpan.FromHours(-5)));
+        ChangeSet? changes = null;
+        session.OnCommit = c => changes = c;
+
+        unitOfWork.Wallets.Save(after);
+        unitOfWork.Ledger.Add(entry);
+        unitOfWork.PublishWalletCharged(entry);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        Assert.True(changes!.TryGetChargeEntry(0, out var handed));
+        Assert.Same(entry, handed); // no event object until a store reads one
+        Assert.False(changes.TryGetPlacedOrder(0, out _));
+        Assert.Equal(EventStream.ForUser(Rich.UserId), changes.EventStreamOf(0));
+        var read = changes.Events[0];
+        Assert.Equal(new WalletCharged(Rich.UserId, new Money(25), new Money(35), entry.At), read);
+        Assert.Equal(TimeSpan.FromHours(-5), read.At.Offset);
+    }
+
+    [Fact]
+    public async Task A_charge_is_published_only_with_its_charge_entry_inserted_by_the_same_unit_of_work()
+    {
+        var session = new RecordingSession();
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+        var before = new Wallet(Rich.UserId, new Money(10), 3);
+        var after = new Wallet(Rich.UserId, new Money(35), 4);
+        var entry = before.EntryTo(after, LedgerEntryKind.Charge, null, At);
+
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishWalletCharged(entry)); // not inserted
+        unitOfWork.Ledger.Add(entry with { });
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishWalletCharged(entry)); // another instance inserted
+        var payment = after.EntryTo(before, LedgerEntryKind.Payment, null, At) with { Sequence = 5 };
+        unitOfWork.Ledger.Add(payment);
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishWalletCharged(payment)); // not a charge
+        ChangeSet? changes = null;
+        session.OnCommit = c => changes = c;
+        unitOfWork.Wallets.Save(after);
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Empty(changes!.Events);
+        Assert.Throws<ArgumentOutOfRangeException>(() => changes.TryGetChargeEntry(0, out _));
+    }
+
+    [Fact]
     public async Task A_change_set_refuses_an_event_index_out_of_range()
     {
         var session = new RecordingSession();
