@@ -221,7 +221,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
             if (!walletWrites.IsEmpty || !ledger.IsEmpty)
             {
-                WrapWallets(updates, walletWrites, ref ledger);
+                WrapWallets(updates, walletWrites, ref ledger, span);
             }
 
             if (ledgerReads is not null && !AddLedgerReads(updates, ref next, ledgerReads))
@@ -244,7 +244,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// (it is committed; see <see cref="WalletState"/>), before the commit can be seen.
     /// </summary>
     /// <exception cref="InvalidOperationException">A ledger entry comes without its wallet, numbered as the wallet's new ledger length.</exception>
-    private static void WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerEntry> ledger)
+    private static void WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerEntry> ledger, ReadOnlySpan<Change> changes)
     {
         for (var i = 0; i < walletWrites.Count; i++)
         {
@@ -252,10 +252,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             var update = updates[at];
             var wallet = (Wallet)update.Desired;
             var previous = update.Expected as WalletState;
-            if (previous?.Latest is { } committed)
-            {
-                previous.Account.Store(committed);
-            }
+            previous?.CopyForward();
 
             LedgerEntry? appended = null;
             for (var j = 0; j < ledger.Count; j++)
@@ -274,7 +271,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     $"Ledger entry {appended.Sequence} of user {wallet.UserId} is committed with a wallet whose ledger length is {wallet.LedgerLength}.");
             }
 
-            updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, appended, previous?.Account ?? new WalletAccount(update.Cell)));
+            var record = appended is null ? null : LedgerRecords.RecordOf(appended, wallet, changes);
+            updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, record, previous?.Account ?? new WalletAccount(update.Cell)));
         }
 
         if (!ledger.IsEmpty)

@@ -11,16 +11,21 @@ namespace Commerce.InMemory;
 /// A ledger entry is always committed with its wallet (the entry numbered n with the wallet whose
 /// ledger length becomes n), so the wallet's multi-word CAS publishes it: it needs no cell and no index
 /// entry of its own. The next commit on the wallet copies that entry into the account before it
-/// installs anything (the entry is committed, so whoever copies it writes the same reference), and only
+/// installs anything (the entry is committed, so whoever copies it writes the same values), and only
 /// then replaces the state. Hence in every state the wallet's cell holds: entries 1 … n−1 are in the
-/// account, and entry n is <see cref="Latest"/> (or, if that commit appended none, also in the account).
+/// account, and entry n is <see cref="LatestRecord"/> (or, if that commit appended none, also in the account).
+/// Entries are kept as ledger records (see <see cref="LedgerRecords"/>): the entry numbered n has the
+/// wallet's balance as its balance after.
 /// </remarks>
-internal sealed class WalletState(Wallet wallet, LedgerEntry? latest, WalletAccount account)
+internal sealed class WalletState(Wallet wallet, object? latest, WalletAccount account)
 {
     public Wallet Wallet { get; } = wallet;
 
-    /// <summary>The entry appended by the commit that wrote this state, numbered <c>Wallet.LedgerLength</c>; or <see langword="null"/>.</summary>
-    public LedgerEntry? Latest { get; } = latest;
+    /// <summary>The record of the entry appended by the commit that wrote this state, numbered <c>Wallet.LedgerLength</c>; or <see langword="null"/>.</summary>
+    public object? LatestRecord { get; } = latest;
+
+    /// <summary>The entry appended by the commit that wrote this state (see <see cref="LatestRecord"/>), or <see langword="null"/>.</summary>
+    public LedgerEntry? Latest => LatestRecord is null ? null : LedgerRecords.EntryOf(LatestRecord, Wallet.LedgerLength, Wallet.Balance);
 
     public WalletAccount Account { get; } = account;
 
@@ -32,14 +37,61 @@ internal sealed class WalletState(Wallet wallet, LedgerEntry? latest, WalletAcco
             return null;
         }
 
-        return Latest is { } latest && latest.Sequence == sequence ? latest : Account.Entry(sequence);
+        return LatestRecord is not null && sequence == Wallet.LedgerLength ? Latest : Account.Entry(sequence);
     }
+
+    /// <summary>Stores <see cref="LatestRecord"/> in the account, if any (idempotent): done before any state replaces this one.</summary>
+    public void CopyForward()
+    {
+        if (LatestRecord is { } latest)
+        {
+            Account.Store(latest, Wallet.LedgerLength, Wallet.Balance);
+        }
+    }
+}
+
+/// <summary>
+/// How the store keeps a ledger entry: the <see cref="LedgerEntry"/> itself; or, for the payment of an order
+/// its commit inserts, that <see cref="Order"/>, whose number and balance after the wallet's state (or the
+/// account's slot) holds. The orders' table keeps the order anyway, so such a payment costs a reference and
+/// a number where an entry takes 96 bytes. A reader gets the entry back, equal to the one committed.
+/// </summary>
+internal static class LedgerRecords
+{
+    /// <summary>
+    /// The record to keep for <paramref name="entry"/>, appended with <paramref name="wallet"/>: the order it
+    /// pays, if <paramref name="changes"/> inserts that order and the entry says nothing the order and the
+    /// wallet do not; else the entry.
+    /// </summary>
+    public static object RecordOf(LedgerEntry entry, Wallet wallet, ReadOnlySpan<Storage.Change> changes)
+    {
+        if (entry.Kind != LedgerEntryKind.Payment || entry.OrderId is not { } id
+            || entry.Sequence != wallet.LedgerLength || entry.BalanceAfter != wallet.Balance)
+        {
+            return entry;
+        }
+
+        foreach (ref readonly var change in changes)
+        {
+            if (change.Key.Table == Storage.StoreTable.Orders && change.Kind == Storage.ChangeKind.Insert && change.State is Order order && order.Id == id)
+            {
+                return order.UserId == entry.UserId && order.Total == entry.Amount && order.PlacedAt.EqualsExact(entry.At) ? order : entry;
+            }
+        }
+
+        return entry;
+    }
+
+    /// <summary>The entry of a record, numbered <paramref name="sequence"/> with <paramref name="balanceAfter"/> (made again for a payment kept as its order).</summary>
+    public static LedgerEntry EntryOf(object record, long sequence, Money balanceAfter) => record is Order order
+        ? new LedgerEntry(sequence, order.UserId, LedgerEntryKind.Payment, order.Total, balanceAfter, order.Id, order.PlacedAt)
+        : (LedgerEntry)record;
 }
 
 /// <summary>
 /// One user's wallet cell and the committed entries of the user's ledger, by number, in chunks that
 /// double in size (16, 32, 64 … entries): appending never copies, and reading is two array loads.
-/// Entries are only ever written once committed, and every writer of a slot writes the same reference,
+/// Entries are only ever written once committed, and every writer of a slot writes the same values,
 /// so plain volatile writes suffice (no lock, no CAS except to publish a new chunk).
 /// </summary>
 internal sealed class WalletAccount(Cell cell)
@@ -47,7 +99,7 @@ internal sealed class WalletAccount(Cell cell)
     private const int FirstChunkBits = 4;
     private const int MaxChunks = 27; // 16 · (2^27 − 1) entries, about two billion
 
-    private LedgerEntry?[]?[]? _chunks;
+    private Slot[]?[]? _chunks;
 
     /// <summary>The wallet's cell.</summary>
     public Cell Cell { get; } = cell;
@@ -57,25 +109,35 @@ internal sealed class WalletAccount(Cell cell)
     {
         var (chunk, offset) = Locate(sequence);
         var chunks = Volatile.Read(ref _chunks);
-        var entries = chunks is null ? null : Volatile.Read(ref chunks[chunk]);
-        return entries is null ? null : Volatile.Read(ref entries[offset]);
+        var slots = chunks is null ? null : Volatile.Read(ref chunks[chunk]);
+        if (slots is null || Volatile.Read(ref slots[offset].Record) is not { } record)
+        {
+            return null;
+        }
+
+        return LedgerRecords.EntryOf(record, sequence, new Money(slots[offset].BalanceAfter)); // written before the record
     }
 
     /// <summary>Stores a committed entry at its number (idempotent: storing it again changes nothing).</summary>
-    public void Store(LedgerEntry entry)
+    public void Store(LedgerEntry entry) => Store(entry, entry.Sequence, entry.BalanceAfter);
+
+    /// <summary>Stores a committed entry's record (see <see cref="LedgerRecords"/>) at its number (idempotent).</summary>
+    public void Store(object record, long sequence, Money balanceAfter)
     {
-        var (chunk, offset) = Locate(entry.Sequence);
+        var (chunk, offset) = Locate(sequence);
         var chunks = Volatile.Read(ref _chunks)
-            ?? Interlocked.CompareExchange(ref _chunks, new LedgerEntry?[]?[MaxChunks], null)
+            ?? Interlocked.CompareExchange(ref _chunks, new Slot[]?[MaxChunks], null)
             ?? _chunks;
-        var entries = Volatile.Read(ref chunks[chunk]);
-        if (entries is null)
+        var slots = Volatile.Read(ref chunks[chunk]);
+        if (slots is null)
         {
-            var created = new LedgerEntry?[1 << (FirstChunkBits + chunk)];
-            entries = Interlocked.CompareExchange(ref chunks[chunk], created, null) ?? created;
+            var created = new Slot[1 << (FirstChunkBits + chunk)];
+            slots = Interlocked.CompareExchange(ref chunks[chunk], created, null) ?? created;
         }
 
-        Volatile.Write(ref entries[offset], entry);
+        // The number first: a reader that sees the record sees its number (every writer writes the same ones).
+        Volatile.Write(ref slots[offset].BalanceAfter, balanceAfter.Amount);
+        Volatile.Write(ref slots[offset].Record, record);
     }
 
     /// <summary>
@@ -93,6 +155,13 @@ internal sealed class WalletAccount(Cell cell)
 
         var start = ((1UL << chunk) - 1) << FirstChunkBits;
         return (chunk, (int)(index - start));
+    }
+
+    /// <summary>A stored entry: its record, and its balance after (read only for a payment kept as its order).</summary>
+    private struct Slot
+    {
+        public object? Record;
+        public long BalanceAfter;
     }
 }
 

@@ -68,6 +68,56 @@ public sealed class WalletStateTests
     }
 
     [Fact]
+    public async Task An_orders_payment_is_kept_as_its_order_and_read_back_as_the_entry_committed()
+    {
+        using var shop = InMemoryShop.Create();
+        await shop.AddProductAsync(1, price: 10, stock: 5);
+        await shop.ChargeAsync(Buyer.Value, 100);
+        var order = (await shop.OrderAsync(Buyer.Value, (1, 2))).Value;
+
+        var state = (WalletState)MultiWordCas.Read(WalletCell(shop));
+        Assert.Same(order, state.LatestRecord); // the order the orders' table keeps, not a 96-byte entry
+        var expected = new LedgerEntry(2, Buyer, LedgerEntryKind.Payment, new Money(20), new Money(80), order.Id, order.PlacedAt);
+        Assert.Equal(expected, state.Latest);
+        Assert.Equal(order.PlacedAt.Offset, state.Latest!.At.Offset);
+
+        // Moved into the account by the next commit on the wallet, and read back the same from there.
+        await shop.ChargeAsync(Buyer.Value, 1);
+        state = (WalletState)MultiWordCas.Read(WalletCell(shop));
+        Assert.Equal(expected, state.Account.Entry(2));
+        var ledger = await shop.Wallets.GetLedgerAsync(Buyer);
+        Assert.Equal(expected, ledger[1]);
+        Assert.Equal([LedgerEntryKind.Charge, LedgerEntryKind.Payment, LedgerEntryKind.Charge], ledger.Select(e => e.Kind));
+    }
+
+    [Fact]
+    public void A_payment_that_says_anything_its_order_does_not_is_kept_as_the_entry()
+    {
+        var order = new Order(OrderId.New(At), Buyer, [new OrderLine(new ProductId(1), 2, new Money(10))], At.ToOffset(TimeSpan.FromHours(1)));
+        Change[] inserted = [new(StoreKey.ForOrder(order.Id), ChangeKind.Insert, false, default, order, 0, 0)];
+        var exact = new LedgerEntry(3, Buyer, LedgerEntryKind.Payment, order.Total, new Money(5), order.Id, order.PlacedAt);
+        var wallet = new Wallet(Buyer, new Money(5), 3);
+
+        Assert.Same(order, LedgerRecords.RecordOf(exact, wallet, inserted));
+        foreach (var other in new[]
+        {
+            exact with { At = order.PlacedAt.ToOffset(TimeSpan.Zero) }, // the same instant, another offset
+            exact with { Amount = new Money(21) },
+            exact with { UserId = new UserId(2) },
+            exact with { OrderId = OrderId.New(At) }, // an order this change set does not insert
+            exact with { Kind = LedgerEntryKind.Refund },
+        })
+        {
+            Assert.Same(other, LedgerRecords.RecordOf(other, wallet, inserted));
+        }
+
+        Assert.Same(exact, LedgerRecords.RecordOf(exact, new Wallet(Buyer, new Money(6), 3), inserted)); // not the wallet's balance after
+        Assert.Same(exact, LedgerRecords.RecordOf(exact, new Wallet(Buyer, new Money(5), 4), inserted)); // not the wallet's last entry
+        Assert.Same(exact, LedgerRecords.RecordOf(exact, wallet, [])); // no order inserted at all
+        Assert.Equal(exact, LedgerRecords.EntryOf(LedgerRecords.RecordOf(exact, wallet, inserted), 3, new Money(5)));
+    }
+
+    [Fact]
     public void The_newest_entry_is_in_the_account_before_the_next_commit_on_its_wallet_can_be_seen()
     {
         using var shop = InMemoryShop.Create();
