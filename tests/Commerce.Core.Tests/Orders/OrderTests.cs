@@ -119,6 +119,26 @@ public sealed class OrderTests
             var cancelled = order.Cancel(At.AddMinutes(1)).Value;
             Assert.Same(seen[0], cancelled.Lines);
             Assert.Equal(At.AddMinutes(1), cancelled.CancelledAt);
+            Assert.Null(order.CancelledAt);
+            Assert.Equal(OrderStatus.Placed, order.Status);
+            Assert.Equal(OrderStatus.Cancelled, cancelled.Status);
         }
+    }
+
+    [Fact]
+    public void A_cancellation_time_keeps_its_offset_and_takes_part_in_equality()
+    {
+        OrderLine[] lines = [new(new ProductId(1), 2, new Money(300))];
+        var id = OrderId.New(At);
+        var cancelledAt = new DateTimeOffset(2026, 11, 25, 9, 30, 0, TimeSpan.FromHours(-3));
+        var rehydrated = new Order(id, new UserId(1), lines, At, cancelledAt);
+
+        Assert.Equal(cancelledAt, rehydrated.CancelledAt);
+        Assert.Equal(cancelledAt.Offset, rehydrated.CancelledAt!.Value.Offset);
+        Assert.Equal(rehydrated, new Order(id, new UserId(1), lines, At).Cancel(cancelledAt).Value);
+        Assert.NotEqual(rehydrated, new Order(id, new UserId(1), lines, At));
+        Assert.NotEqual(rehydrated, new Order(id, new UserId(1), lines, At, cancelledAt.AddTicks(1)));
+        Assert.Null(new Order(id, new UserId(1), lines, At, null).CancelledAt);
+        Assert.Equal(CommerceErrorCode.OrderAlreadyCancelled, rehydrated.Cancel(At).Error?.Code);
     }
 }
