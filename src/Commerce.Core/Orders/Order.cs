@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace Commerce;
@@ -16,19 +17,19 @@ public readonly record struct OrderLine
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(quantity);
         ArgumentOutOfRangeException.ThrowIfNegative(unitPrice.Amount, nameof(unitPrice));
+        _ = unitPrice * quantity; // the total must fit
         ProductId = productId;
         Quantity = quantity;
         UnitPrice = unitPrice;
-        LineTotal = unitPrice * quantity;
     }
 
-    /// <summary>Creates a line whose total the caller has computed (with checked arithmetic).</summary>
+    /// <summary>Creates a line whose total the caller has computed with checked arithmetic (so it fits).</summary>
     internal OrderLine(ProductId productId, int quantity, Money unitPrice, Money lineTotal)
     {
+        Debug.Assert(lineTotal == unitPrice * quantity, "The line total is the unit price times the quantity.");
         ProductId = productId;
         Quantity = quantity;
         UnitPrice = unitPrice;
-        LineTotal = lineTotal;
     }
 
     /// <summary>The product.</summary>
@@ -41,7 +42,8 @@ public readonly record struct OrderLine
     public Money UnitPrice { get; }
 
     /// <summary>Unit price × quantity.</summary>
-    public Money LineTotal { get; }
+    /// <remarks>Computed, not stored: a line is 24 bytes, and every placed order keeps its lines.</remarks>
+    public Money LineTotal => UnitPrice * Quantity;
 }
 
 /// <summary>

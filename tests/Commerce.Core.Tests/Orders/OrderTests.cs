@@ -141,4 +141,15 @@ public sealed class OrderTests
         Assert.Null(new Order(id, new UserId(1), lines, At, null).CancelledAt);
         Assert.Equal(CommerceErrorCode.OrderAlreadyCancelled, rehydrated.Cancel(At).Error?.Code);
     }
+
+    [Fact]
+    public void A_line_stores_its_product_quantity_and_price_and_computes_its_total()
+    {
+        Assert.Equal(24, System.Runtime.CompilerServices.Unsafe.SizeOf<OrderLine>()); // an order keeps its lines: no stored total
+        var line = new OrderLine(new ProductId(3), 7, new Money(1_000_000_000_000));
+        Assert.Equal(new Money(7_000_000_000_000), line.LineTotal);
+        Assert.Equal(line, new OrderLine(new ProductId(3), 7, new Money(1_000_000_000_000)));
+        Assert.Equal(Money.Zero, default(OrderLine).LineTotal);
+        Assert.Throws<OverflowException>(() => new OrderLine(new ProductId(3), 2, new Money(long.MaxValue / 2 + 1)));
+    }
 }
