@@ -178,9 +178,7 @@ public sealed class UnitOfWorkTests
         var session = new RecordingSession();
         await using var store = await new RecordingStore(session).BeginAsync();
         var unitOfWork = (UnitOfWork)store;
-        var before = new Wallet(Rich.UserId, new Money(10), 3);
-        var after = new Wallet(Rich.UserId, new Money(35), 4);
-        var entry = before.EntryTo(after, LedgerEntryKind.Charge, null, At.ToOffset(TimeSpan.FromHours(-5)));
+        var (_, after, entry) = ChargeOf25(At.ToOffset(TimeSpan.FromHours(-5)));
         ChangeSet? changes = null;
         session.OnCommit = c => changes = c;
 
@@ -204,9 +202,7 @@ public sealed class UnitOfWorkTests
         var session = new RecordingSession();
         await using var store = await new RecordingStore(session).BeginAsync();
         var unitOfWork = (UnitOfWork)store;
-        var before = new Wallet(Rich.UserId, new Money(10), 3);
-        var after = new Wallet(Rich.UserId, new Money(35), 4);
-        var entry = before.EntryTo(after, LedgerEntryKind.Charge, null, At);
+        var (before, after, entry) = ChargeOf25(At);
 
         Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishWalletCharged(entry)); // not inserted
         unitOfWork.Ledger.Add(entry with { });
@@ -235,6 +231,14 @@ public sealed class UnitOfWorkTests
         Assert.Throws<ArgumentOutOfRangeException>(() => changes!.TryGetPlacedOrder(0, out _));
         Assert.Throws<ArgumentOutOfRangeException>(() => changes!.EventStreamOf(-1));
         Assert.Throws<ArgumentOutOfRangeException>(() => changes!.Events[0]);
+    }
+
+    /// <summary>A charge of 25 to a wallet of 10 with three ledger entries: the wallet before and after, and the charge's entry.</summary>
+    private static (Wallet Before, Wallet After, LedgerEntry Entry) ChargeOf25(DateTimeOffset at)
+    {
+        var before = new Wallet(Rich.UserId, new Money(10), 3);
+        var after = new Wallet(Rich.UserId, new Money(35), 4);
+        return (before, after, before.EntryTo(after, LedgerEntryKind.Charge, null, at));
     }
 
     /// <summary>A store whose one session answers reads from a fixed set of states and records each commit.</summary>
