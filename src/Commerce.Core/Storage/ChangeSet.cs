@@ -218,11 +218,11 @@ public sealed class ChangeSet
 
     internal void AddEvent(CommerceEvent @event) => (_events ??= []).Add(@event);
 
-    /// <summary>Publishes the <see cref="OrderPlaced"/> of <paramref name="order"/>, inserted by this change set, as the order (see <see cref="TryGetPlacedOrder"/>).</summary>
-    internal void AddOrderPlaced(Order order) => (_events ??= []).Add(order);
-
-    /// <summary>Publishes the <see cref="WalletCharged"/> of a charge's ledger <paramref name="entry"/>, inserted by this change set, as the entry (see <see cref="TryGetChargeEntry"/>).</summary>
-    internal void AddWalletCharged(LedgerEntry entry) => (_events ??= []).Add(entry);
+    /// <summary>
+    /// Publishes the event of a state this change set inserts, as that state: an order's <see cref="OrderPlaced"/>
+    /// (see <see cref="TryGetPlacedOrder"/>) or a charge's <see cref="WalletCharged"/> (see <see cref="TryGetChargeEntry"/>).
+    /// </summary>
+    internal void AddEventAsState(object inserted) => (_events ??= []).Add(inserted);
 
     /// <summary>The event of an entry: the event itself, an order's <see cref="OrderPlaced"/>, or a charge's <see cref="WalletCharged"/>.</summary>
     private static CommerceEvent EventOf(object entry) => entry switch

@@ -288,14 +288,7 @@ internal sealed class UnitOfWork
     internal void PublishOrderPlaced(Order order)
     {
         ArgumentNullException.ThrowIfNull(order);
-        EnsureOpen();
-        var at = IndexOf(StoreKey.ForOrder(order.Id));
-        if (at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, order))
-        {
-            throw new InvalidOperationException("An order's placement is published with the order's insertion.");
-        }
-
-        _changes.AddOrderPlaced(order);
+        PublishAsInserted(StoreKey.ForOrder(order.Id), order, reportable: true, "An order's placement is published with the order's insertion.");
     }
 
     /// <summary>
@@ -306,14 +299,27 @@ internal sealed class UnitOfWork
     internal void PublishWalletCharged(LedgerEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        PublishAsInserted(
+            StoreKey.ForLedger(entry.UserId, entry.Sequence),
+            entry,
+            entry.Kind == LedgerEntryKind.Charge,
+            "A charge is published with the insertion of its ledger entry.");
+    }
+
+    /// <summary>
+    /// Publishes the event a state this unit of work inserts at <paramref name="key"/> reports, as that state;
+    /// refused (with <paramref name="refused"/>) unless <paramref name="reportable"/> and the state is that insert's.
+    /// </summary>
+    private void PublishAsInserted(in StoreKey key, object inserted, bool reportable, string refused)
+    {
         EnsureOpen();
-        var at = IndexOf(StoreKey.ForLedger(entry.UserId, entry.Sequence));
-        if (entry.Kind != LedgerEntryKind.Charge || at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, entry))
+        var at = IndexOf(key);
+        if (!reportable || at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, inserted))
         {
-            throw new InvalidOperationException("A charge is published with the insertion of its ledger entry.");
+            throw new InvalidOperationException(refused);
         }
 
-        _changes.AddWalletCharged(entry);
+        _changes.AddEventAsState(inserted);
     }
 
     /// <summary>Drops every staged write and event, keeping the reads: a refused use case commits (validates) only what it read.</summary>
