@@ -41,6 +41,12 @@ if (args is ["pgbench", .. var pgbenchArgs])
     return PgBench.Run(pgbenchArgs);
 }
 
+if (args is ["pgfloor", .. var floorArgs])
+{
+    // What the server itself writes per second for this shop's group commits, with no client (see benchmarks/POSTGRES.md).
+    return ServerFloor.Run(floorArgs);
+}
+
 if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 3)
 {
     // `--types` adds which types the placed orders' bytes went to (sampled by the runtime's allocation ticks).

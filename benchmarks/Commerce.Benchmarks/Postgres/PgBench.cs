@@ -81,6 +81,13 @@ internal static partial class PgBench
             "pgbench is neither on the PATH nor under /usr/lib/postgresql/*/bin; install PostgreSQL's client tools (e.g. apt-get install postgresql).");
     }
 
+    /// <summary>Runs <c>pgbench</c> with <paramref name="arguments"/> on the database of <paramref name="connectionString"/>; its output.</summary>
+    internal static string RunPgBench(string connectionString, string arguments)
+    {
+        var server = new NpgsqlConnectionStringBuilder(connectionString);
+        return RunPgBench(FindPgBench(), server, $"{arguments} {server.Database ?? "postgres"}");
+    }
+
     private static string RunPgBench(string pgbench, NpgsqlConnectionStringBuilder server, string arguments)
     {
         var start = new ProcessStartInfo(pgbench, $"-h {server.Host} -p {server.Port} -U {server.Username} {arguments}")
@@ -115,12 +122,12 @@ internal static partial class PgBench
         command.ExecuteNonQuery();
     }
 
-    private static int Option(string[] args, string name, int fallback)
+    internal static int Option(string[] args, string name, int fallback)
     {
         var at = Array.IndexOf(args, name);
         return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
     [GeneratedRegex(@"tps = ([0-9.]+) \(without initial connection time\)")]
-    private static partial Regex Tps();
+    internal static partial Regex Tps();
 }
