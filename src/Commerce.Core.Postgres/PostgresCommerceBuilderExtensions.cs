@@ -58,6 +58,11 @@ public static partial class PostgresCommerceBuilderExtensions
             throw new ArgumentException("The largest group of commits must be 1 to 1,000.", nameof(configure));
         }
 
+        if (options.EventNotificationInterval < TimeSpan.Zero || options.EventNotificationInterval > TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException("The interval between event notifications must be from zero to one second.", nameof(configure));
+        }
+
         builder.Services.TryAddSingleton(sp =>
         {
             var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
@@ -70,7 +75,8 @@ public static partial class PostgresCommerceBuilderExtensions
                 options.CommandTimeout,
                 sp.GetRequiredService<CommerceOptions>().RankingResolution,
                 options.GroupCommit ? options.MaxGroupSize : 0,
-                sp.GetService<ILoggerFactory>());
+                sp.GetService<ILoggerFactory>(),
+                options.EventNotificationInterval);
         });
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
         builder.Services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>()));

@@ -20,7 +20,11 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <param name="rankingResolution">The width of a ranking bucket.</param>
     /// <param name="maxGroupSize">With group commit, the most commits in one group; 0 for none (each commit alone).</param>
     /// <param name="loggerFactory">Where the store logs (a failed notification of waiters), if anywhere.</param>
-    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0, ILoggerFactory? loggerFactory = null)
+    /// <param name="eventNotificationInterval">
+    /// The least time between two notifications of waiters (see <see cref="PostgresStoreOptions.EventNotificationInterval"/>),
+    /// on the system's clock: it paces a background task, and a host's clock may stand still in its tests.
+    /// </param>
+    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0, ILoggerFactory? loggerFactory = null, TimeSpan eventNotificationInterval = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxGroupSize);
         ArgumentNullException.ThrowIfNull(dataSource);
@@ -38,7 +42,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
         GroupReader = maxGroupSize > 0 ? new PostgresGroupReader(this, maxGroupSize) : null;
         var notifierLogger = loggerFactory?.CreateLogger<PostgresEventNotifier>();
-        Notifier = new PostgresEventNotifier(NotifyAsync, notifierLogger is null ? null : e => Log.EventNotificationFailed(notifierLogger, e));
+        Notifier = new PostgresEventNotifier(NotifyAsync, notifierLogger is null ? null : e => Log.EventNotificationFailed(notifierLogger, e), eventNotificationInterval);
     }
 
     public NpgsqlDataSource DataSource { get; }

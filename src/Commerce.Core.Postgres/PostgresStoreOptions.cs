@@ -33,4 +33,13 @@ public sealed class PostgresStoreOptions
 
     /// <summary>With <see cref="GroupCommit"/>, the most commits in one group, 1 to 1,000. Defaults to 64.</summary>
     public int MaxGroupSize { get; set; } = 64;
+
+    /// <summary>
+    /// The least time between two notifications that wake the waiters for events (<c>LISTEN</c>, in any
+    /// process), from zero to one second. After commits that appended events the store sends one
+    /// <c>NOTIFY</c> in the background, one at a time however many commits; under steady commits this
+    /// spaces them, so that waiters are woken at most this much later and the server runs far fewer
+    /// notifying transactions. Zero sends the next one as soon as the one before is done. Defaults to 5 ms.
+    /// </summary>
+    public TimeSpan EventNotificationInterval { get; set; } = TimeSpan.FromMilliseconds(5);
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
 namespace Commerce.Postgres.Tests;
@@ -136,6 +137,102 @@ public sealed class EventNotifierTests
         Assert.Equal(1, send.Calls);
         Assert.Equal(1, notifier.Failed); // the send in flight, cancelled
         Assert.Empty(reported); // a cancellation by disposal is no failure to report
+    }
+
+    [Fact]
+    public async Task With_an_interval_the_next_send_waits_until_the_interval_has_passed_since_the_last_one_started()
+    {
+        var send = new GatedSend();
+        var time = new FakeTimeProvider();
+        var interval = TimeSpan.FromMilliseconds(5);
+        await using var notifier = new PostgresEventNotifier(send.SendAsync, minimumInterval: interval, time: time);
+
+        // The first send after a quiet spell goes at once.
+        notifier.Signal();
+        await UntilAsync(() => send.Calls == 1);
+        Assert.Equal(0, notifier.Waits);
+        time.Advance(TimeSpan.FromMilliseconds(2)); // the send takes 2 ms
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 1);
+
+        // The next one waits for the rest of the interval, measured from the start of the first.
+        notifier.Signal();
+        await UntilAsync(() => notifier.Waits == 1);
+        time.Advance(interval - TimeSpan.FromMilliseconds(2) - TimeSpan.FromTicks(1));
+        Assert.Equal(1, send.Calls);
+        time.Advance(TimeSpan.FromTicks(1));
+        await UntilAsync(() => send.Calls == 2);
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 2);
+
+        // Once the interval has passed, a signal sends at once again.
+        time.Advance(interval);
+        notifier.Signal();
+        await UntilAsync(() => send.Calls == 3);
+        Assert.Equal(1, notifier.Waits);
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 3);
+    }
+
+    [Fact]
+    public async Task Signals_while_a_send_waits_for_the_interval_are_answered_by_that_one_send()
+    {
+        var send = new GatedSend();
+        var time = new FakeTimeProvider();
+        var interval = TimeSpan.FromMilliseconds(5);
+        await using var notifier = new PostgresEventNotifier(send.SendAsync, minimumInterval: interval, time: time);
+        Interlocked.Increment(ref send.Signals);
+        notifier.Signal();
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 1);
+
+        // Five more commits, the first of which starts the wait: all of them are answered by the next send.
+        for (var i = 0; i < 5; i++)
+        {
+            Interlocked.Increment(ref send.Signals);
+            notifier.Signal();
+            if (i == 0)
+            {
+                await UntilAsync(() => notifier.Waits == 1);
+            }
+        }
+
+        time.Advance(interval);
+        await UntilAsync(() => send.Calls == 2);
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 2);
+        Assert.Equal([1, 6], send.SignalsSeenAtStart);
+
+        // Nothing was left unanswered: no third send, however much time passes.
+        time.Advance(interval * 10);
+        Assert.Equal(2, send.Calls);
+        Assert.Equal(1, notifier.Waits);
+    }
+
+    [Fact]
+    public async Task Disposal_while_a_send_waits_for_the_interval_sends_nothing_more()
+    {
+        var send = new GatedSend();
+        var time = new FakeTimeProvider();
+        var notifier = new PostgresEventNotifier(send.SendAsync, minimumInterval: TimeSpan.FromSeconds(1), time: time);
+        notifier.Signal();
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 1);
+        notifier.Signal();
+        await UntilAsync(() => notifier.Waits == 1);
+
+        await notifier.DisposeAsync().AsTask().WaitAsync(Generous);
+        time.Advance(TimeSpan.FromSeconds(2));
+        notifier.Signal();
+
+        Assert.Equal(1, send.Calls);
+        Assert.Equal(0, notifier.Failed);
+    }
+
+    [Fact]
+    public void A_negative_interval_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PostgresEventNotifier(_ => Task.CompletedTask, minimumInterval: TimeSpan.FromTicks(-1)));
     }
 
     [Fact]

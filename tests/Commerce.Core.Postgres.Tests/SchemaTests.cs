@@ -63,4 +63,34 @@ public sealed class SchemaTests
             o.Schema = "x\"; DROP TABLE y; --";
         }));
     }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1_001)]
+    public void An_event_notification_interval_outside_zero_to_one_second_is_refused(int milliseconds)
+    {
+        var services = new ServiceCollection();
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = "Host=localhost";
+            o.EventNotificationInterval = TimeSpan.FromMilliseconds(milliseconds);
+        }));
+        Assert.Contains("event notifications", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
+    [Fact]
+    public void The_event_notification_interval_defaults_to_five_milliseconds_and_takes_zero_and_one_second()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(5), new PostgresStoreOptions().EventNotificationInterval);
+        foreach (var interval in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(1) })
+        {
+            var services = new ServiceCollection();
+            services.AddCommerce().UsePostgresStore(o =>
+            {
+                o.ConnectionString = "Host=localhost";
+                o.EventNotificationInterval = interval;
+            });
+        }
+    }
 }
