@@ -61,6 +61,25 @@ public sealed class EventNotifierTests
         }
     }
 
+    /// <summary>A notifier that spaces its sends by <paramref name="interval"/> on a fake clock.</summary>
+    private static (GatedSend Send, FakeTimeProvider Time, PostgresEventNotifier Notifier) Spaced(TimeSpan interval)
+    {
+        var send = new GatedSend();
+        var time = new FakeTimeProvider();
+        return (send, time, new PostgresEventNotifier(send.SendAsync, minimumInterval: interval, time: time));
+    }
+
+    /// <summary>A <see cref="Spaced"/> notifier whose first send (for one signal) has completed, the clock not moved.</summary>
+    private static async Task<(GatedSend Send, FakeTimeProvider Time, PostgresEventNotifier Notifier)> AfterOneSendAsync(TimeSpan interval)
+    {
+        var (send, time, notifier) = Spaced(interval);
+        Interlocked.Increment(ref send.Signals);
+        notifier.Signal();
+        await send.ReleaseAsync();
+        await UntilAsync(() => notifier.Sent == 1);
+        return (send, time, notifier);
+    }
+
     private static async Task UntilAsync(Func<bool> condition)
     {
         using var timeout = new CancellationTokenSource(Generous);
@@ -142,10 +161,9 @@ public sealed class EventNotifierTests
     [Fact]
     public async Task With_an_interval_the_next_send_waits_until_the_interval_has_passed_since_the_last_one_started()
     {
-        var send = new GatedSend();
-        var time = new FakeTimeProvider();
         var interval = TimeSpan.FromMilliseconds(5);
-        await using var notifier = new PostgresEventNotifier(send.SendAsync, minimumInterval: interval, time: time);
+        var (send, time, notifier) = Spaced(interval);
+        await using var disposal = notifier;
 
         // The first send after a quiet spell goes at once.
         notifier.Signal();
@@ -177,14 +195,9 @@ public sealed class EventNotifierTests
     [Fact]
     public async Task Signals_while_a_send_waits_for_the_interval_are_answered_by_that_one_send()
     {
-        var send = new GatedSend();
-        var time = new FakeTimeProvider();
         var interval = TimeSpan.FromMilliseconds(5);
-        await using var notifier = new PostgresEventNotifier(send.SendAsync, minimumInterval: interval, time: time);
-        Interlocked.Increment(ref send.Signals);
-        notifier.Signal();
-        await send.ReleaseAsync();
-        await UntilAsync(() => notifier.Sent == 1);
+        var (send, time, notifier) = await AfterOneSendAsync(interval);
+        await using var disposal = notifier;
 
         // Five more commits, the first of which starts the wait: all of them are answered by the next send.
         for (var i = 0; i < 5; i++)
@@ -212,12 +225,7 @@ public sealed class EventNotifierTests
     [Fact]
     public async Task Disposal_while_a_send_waits_for_the_interval_sends_nothing_more()
     {
-        var send = new GatedSend();
-        var time = new FakeTimeProvider();
-        var notifier = new PostgresEventNotifier(send.SendAsync, minimumInterval: TimeSpan.FromSeconds(1), time: time);
-        notifier.Signal();
-        await send.ReleaseAsync();
-        await UntilAsync(() => notifier.Sent == 1);
+        var (send, time, notifier) = await AfterOneSendAsync(TimeSpan.FromSeconds(1));
         notifier.Signal();
         await UntilAsync(() => notifier.Waits == 1);
 
