@@ -31,14 +31,17 @@ internal static partial class ServerFloor
 {
     public static int Run(string[] args)
     {
-        var minimal = args.Contains("minimal");
+        string[] valued = ["--orders", "--clients", "--threads", "--seconds"];
+        var words = args.Where((a, i) => !a.StartsWith('-') && (i == 0 || !valued.Contains(args[i - 1]))).ToArray();
+        var minimal = words is ["minimal"];
         var orders = PgBench.Option(args, "--orders", 64);
         var clients = PgBench.Option(args, "--clients", 2);
         var threads = PgBench.Option(args, "--threads", 2);
         var seconds = PgBench.Option(args, "--seconds", 15);
         var dropForeignKeys = args.Contains("--no-foreign-keys");
         if (orders is < 1 or > 4096 || clients < 1 || threads < 1 || threads > clients || seconds < 1
-            || args.Any(a => a.StartsWith('-') && a is not ("--orders" or "--clients" or "--threads" or "--seconds" or "--no-foreign-keys")))
+            || words is not ([] or ["full"] or ["minimal"])
+            || args.Any(a => a.StartsWith('-') && !valued.Contains(a) && a != "--no-foreign-keys"))
         {
             Console.Error.WriteLine("usage: pgfloor [full|minimal] [--orders 1..4096] [--clients N] [--threads N<=clients] [--seconds N] [--no-foreign-keys]");
             return 2;
