@@ -17,9 +17,10 @@ namespace Commerce.Postgres;
 /// </para>
 /// <para>
 /// <b>Why an interval.</b> Under steady commits, a send follows every round trip of the one before it: about
-/// 900 a second at 16 concurrent orders here, each a transaction and a pooled connection of its own, which
-/// took 6–9 % of the orders per second when the server and the host share their cores (see the package
-/// README). Spacing sends by a few milliseconds wakes waiters at most that much later.
+/// 900 a second at 16 concurrent orders here, each a transaction and a pooled connection of its own (a
+/// build that sent none placed 6–9 % more orders per second where the server and the host share two
+/// cores; the benchmarks' POSTGRES.md). Spacing sends by a few milliseconds wakes waiters at most that
+/// much later.
 /// </para>
 /// <para>
 /// A notification is a wake-up, not data: the events are in their table from the commit on, and a
