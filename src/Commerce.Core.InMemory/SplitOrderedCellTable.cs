@@ -27,11 +27,20 @@ namespace Commerce.InMemory;
 /// run up from 38 % to 47 %).
 /// </para>
 /// <para>
-/// An insertion is one compare-and-swap of the link before it, retried from the same entry if another
-/// insertion got there first; a marker is inserted the same way (whoever inserts it first, every
-/// thread ends up using that one). Nothing is removed, so a reader follows links without checks and a
-/// retry may resume from the entry it stopped at. The number of entries is counted on striped counters
-/// (one per processor, on its own cache line) and summed only now and then, to decide when to double.
+/// The markers are not entries: bucket <c>b</c>'s marker is a link word (and a state) at index <c>b</c>
+/// of an array of its own, so a walk starts at a place computed from the hash, one cache miss from the
+/// first entry of its bucket. (With markers as entries, a bucket's slot held the marker's position, and
+/// every lookup and insertion paid a miss for the slot and one more for the marker.) A link names an
+/// entry (its position + 1, positive) or a marker (minus its bucket + 1).
+/// </para>
+/// <para>
+/// An insertion is one compare-and-swap of the link before it, retried from the same node if another
+/// insertion got there first. Nothing is removed, so a reader follows links without checks and a
+/// retry may resume from the node it stopped at. A bucket's marker is linked into the list on the
+/// bucket's first use by the one thread that claims it (a CAS of its state); until that thread has
+/// linked it, everyone else starts from the parent bucket's marker, which precedes the same entries, so
+/// a claimer that stops never stops anyone. The number of entries is counted on striped counters (one
+/// per processor, on its own cache line) and summed only now and then, to decide when to double.
 /// </para>
 /// </remarks>
 internal sealed class SplitOrderedCellTable : CellTable
@@ -46,7 +55,7 @@ internal sealed class SplitOrderedCellTable : CellTable
 
     private readonly Func<CellKey, ulong> _hash;
     private readonly AppendLog<Entry> _entries = new();
-    private readonly long[]?[] _buckets = new long[]?[Segmented.SegmentCount]; // position + 1 of each bucket's marker (0: none yet)
+    private readonly Marker[]?[] _markers = new Marker[]?[Segmented.SegmentCount];
     private readonly long[] _counts = new long[Stripes * Pad];
     private int _bucketBits = InitialBucketBits;
 
@@ -61,10 +70,8 @@ internal sealed class SplitOrderedCellTable : CellTable
     {
         _hash = hash;
 
-        // Bucket 0's marker (sort key 0, before everything).
-        var marker = _entries.Free();
-        _entries.Take();
-        Segmented.Slot(_buckets, 0) = marker + 1;
+        // Bucket 0's marker (sort key 0, before everything) heads the list: linked from the start.
+        Segmented.Slot(_markers, 0).State = Marker.Linked;
     }
 
     /// <summary>The number of buckets now (a power of two; for tests).</summary>
@@ -83,23 +90,28 @@ internal sealed class SplitOrderedCellTable : CellTable
     public override Cell CreateOrGet(CellKey key)
     {
         var sortKey = RegularSortKey(_hash(key), out var hash);
-        var start = Bucket(BucketOf(hash)); // first: inserting a marker uses this thread's free entry too
+        var start = Bucket(BucketOf(hash));
         var position = Reserve(sortKey, key, new Cell(Absent.Value));
-        var found = InsertOrFind(start, position);
-        if (found == position)
+        var found = InsertOrFind(start, position + 1, sortKey, key);
+        if (found == position + 1)
         {
+            _entries.Take();
             Counted();
         }
+        else
+        {
+            At(position) = default; // not linked: the slot is reserved again by this thread's next insertion
+        }
 
-        return At(found).Cell!;
+        return At(found - 1).Cell!;
     }
 
     /// <summary>Every cell, in list order (lock-free: cells inserted meanwhile may or may not be met).</summary>
     internal IEnumerable<Cell> Cells()
     {
-        for (var next = Volatile.Read(ref At(Bucket(0)).Next); next != 0; next = Volatile.Read(ref At(next - 1).Next))
+        for (var next = Volatile.Read(ref NextOf(MarkerLink(0))); next != 0; next = Volatile.Read(ref NextOf(next)))
         {
-            if (At(next - 1).Cell is { } cell)
+            if (next > 0 && At(next - 1).Cell is { } cell)
             {
                 yield return cell;
             }
@@ -136,57 +148,69 @@ internal sealed class SplitOrderedCellTable : CellTable
         return BinaryPrimitives.ReverseEndianness(value);
     }
 
-    /// <summary>Whether <paramref name="entry"/> sorts before (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
-    private static bool Precedes(ref Entry entry, ulong sortKey, in CellKey key) =>
-        entry.SortKey != sortKey
+    /// <summary>
+    /// Whether the node <paramref name="link"/> names sorts before (<paramref name="sortKey"/>,
+    /// <paramref name="key"/>). A marker's sort key is even and an entry's odd, so they never tie.
+    /// </summary>
+    private bool Precedes(long link, ulong sortKey, in CellKey key)
+    {
+        if (link < 0)
+        {
+            return MarkerSortKey(link) < sortKey;
+        }
+
+        ref var entry = ref At(link - 1);
+        return entry.SortKey != sortKey
             ? entry.SortKey < sortKey
             : entry.Key.High != key.High ? entry.Key.High < key.High : entry.Key.Low < key.Low;
+    }
 
     private ulong BucketOf(ulong hash) => hash & ((1UL << Volatile.Read(ref _bucketBits)) - 1);
 
     /// <summary>
-    /// The link (position + 1, or 0 for the end) to the first entry after <paramref name="previous"/> that
-    /// does not sort before the key; <paramref name="previous"/> moves to the entry whose link that is.
+    /// The link to the first node after <paramref name="previous"/> that does not sort before the key (0 at
+    /// the end); <paramref name="previous"/> moves to the node whose link that is.
     /// </summary>
     private long Walk(ref long previous, ulong sortKey, in CellKey key)
     {
-        var next = Volatile.Read(ref At(previous).Next);
-        while (next != 0 && Precedes(ref At(next - 1), sortKey, key))
+        var next = Volatile.Read(ref NextOf(previous));
+        while (next != 0 && Precedes(next, sortKey, key))
         {
-            previous = next - 1;
-            next = Volatile.Read(ref At(previous).Next);
+            previous = next;
+            next = Volatile.Read(ref NextOf(previous));
         }
 
         return next;
     }
 
+    /// <summary>Whether <paramref name="link"/> names the node of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
+    private bool IsNode(long link, ulong sortKey, in CellKey key) =>
+        link < 0 ? MarkerSortKey(link) == sortKey
+        : link != 0 && At(link - 1).SortKey == sortKey && At(link - 1).Key == key;
+
     /// <summary>Whether <paramref name="link"/> leads to the entry of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
-    private bool IsEntry(long link, ulong sortKey, in CellKey key) =>
-        link != 0 && At(link - 1).SortKey == sortKey && At(link - 1).Key == key;
+    private bool IsEntry(long link, ulong sortKey, in CellKey key) => link > 0 && IsNode(link, sortKey, key);
 
     /// <summary>
-    /// Links the entry at <paramref name="position"/> into the list after <paramref name="start"/> (which sorts
-    /// before it) and returns its position; or, if an equal entry is there, gives the reserved one back and
-    /// returns the equal one's.
+    /// Links the node <paramref name="node"/> names (its own link set here) into the list after
+    /// <paramref name="start"/>, which sorts before it, and returns its link; or, if an equal node is
+    /// there, returns that one's link and leaves the list as it was.
     /// </summary>
-    private long InsertOrFind(long start, long position)
+    private long InsertOrFind(long start, long node, ulong sortKey, in CellKey key)
     {
-        ref var entry = ref At(position);
         var previous = start;
         while (true)
         {
-            var next = Walk(ref previous, entry.SortKey, entry.Key);
-            if (IsEntry(next, entry.SortKey, entry.Key))
+            var next = Walk(ref previous, sortKey, key);
+            if (IsNode(next, sortKey, key))
             {
-                entry = default; // not linked: the slot is reserved again by this thread's next insertion
-                return next - 1;
+                return next;
             }
 
-            entry.Next = next;
-            if (Interlocked.CompareExchange(ref At(previous).Next, position + 1, next) == next)
+            Volatile.Write(ref NextOf(node), next);
+            if (Interlocked.CompareExchange(ref NextOf(previous), node, next) == next)
             {
-                _entries.Take();
-                return position;
+                return node;
             }
 
             // Another insertion linked after `previous` first; nothing is ever unlinked, so resume from it.
@@ -194,7 +218,7 @@ internal sealed class SplitOrderedCellTable : CellTable
     }
 
     /// <summary>Fills this thread's next free entry and returns its position; it is only taken once linked.</summary>
-    private long Reserve(ulong sortKey, CellKey key, Cell? cell)
+    private long Reserve(ulong sortKey, CellKey key, Cell cell)
     {
         var position = _entries.Free();
         ref var entry = ref At(position);
@@ -204,22 +228,42 @@ internal sealed class SplitOrderedCellTable : CellTable
         return position;
     }
 
-    /// <summary>The position of a bucket's marker, inserted (after its parent's) on first use.</summary>
+    /// <summary>
+    /// The link of the marker to start a bucket's walk from: the bucket's own once linked; before that, its
+    /// parent's (the bucket this one split from: the same bits without the highest one), whose run holds
+    /// this bucket's entries too. The first caller to claim the bucket's marker links it.
+    /// </summary>
     private long Bucket(ulong bucket)
     {
-        ref var slot = ref Segmented.Slot(_buckets, bucket);
-        var link = Volatile.Read(ref slot);
-        if (link != 0)
+        ref var marker = ref Segmented.Slot(_markers, bucket);
+        var state = Volatile.Read(ref marker.State);
+        if (state == Marker.Linked)
         {
-            return link - 1;
+            return MarkerLink(bucket);
         }
 
-        // The parent is the bucket this one split from: the same bits without the highest one.
         var parent = Bucket(bucket ^ (1UL << (63 - BitOperations.LeadingZeroCount(bucket))));
-        var marker = InsertOrFind(parent, Reserve(Reverse(bucket), default, null));
-        var raced = Interlocked.CompareExchange(ref slot, marker + 1, 0);
-        return raced == 0 ? marker : raced - 1;
+        if (state != Marker.Unused || Interlocked.CompareExchange(ref marker.State, Marker.Claimed, Marker.Unused) != Marker.Unused)
+        {
+            return parent; // another thread is linking it
+        }
+
+        var link = MarkerLink(bucket);
+        InsertOrFind(parent, link, Reverse(bucket), default);
+        Volatile.Write(ref marker.State, Marker.Linked);
+        return link;
     }
+
+    /// <summary>Marks a bucket's marker claimed without linking it, as a thread stopped right after its claim would (for tests).</summary>
+    internal void ClaimMarker(ulong bucket) => Segmented.Slot(_markers, bucket).State = Marker.Claimed;
+
+    private static long MarkerLink(ulong bucket) => -(long)bucket - 1;
+
+    private static ulong MarkerSortKey(long link) => Reverse((ulong)(-link - 1));
+
+    /// <summary>The link word of the node a (nonzero) link names.</summary>
+    private ref long NextOf(long link) =>
+        ref link < 0 ? ref Segmented.Slot(_markers, (ulong)(-link - 1)).Next : ref At(link - 1).Next;
 
     private ref Entry At(long position) => ref _entries[position];
 
@@ -240,12 +284,23 @@ internal sealed class SplitOrderedCellTable : CellTable
         }
     }
 
-    /// <summary>An entry (with its cell) or a bucket's marker (without one). Only <see cref="Next"/> changes once linked, by CAS.</summary>
+    /// <summary>An entry, with its cell. Only <see cref="Next"/> changes once linked, by CAS.</summary>
     private struct Entry
     {
         public ulong SortKey;
         public CellKey Key;
         public Cell? Cell;
-        public long Next; // position + 1 of the next entry in the list; 0 at the end
+        public long Next; // the link to the next node in the list; 0 at the end
+    }
+
+    /// <summary>A bucket's marker: its link to the next node, and whether it is in the list yet.</summary>
+    private struct Marker
+    {
+        public const int Unused = 0;
+        public const int Claimed = 1; // a thread is linking it
+        public const int Linked = 2;
+
+        public long Next;
+        public int State;
     }
 }

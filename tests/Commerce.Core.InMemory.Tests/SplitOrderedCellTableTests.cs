@@ -61,6 +61,36 @@ public sealed class SplitOrderedCellTableTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Hashes))]
+    public void Buckets_whose_markers_a_stopped_thread_claimed_are_walked_from_their_parents(string hash)
+    {
+        // A thread that claimed a bucket's marker and stopped before linking it leaves the bucket to its
+        // parent's marker: every key is still found once, in whatever bucket it falls.
+        var table = Create(hash);
+        for (var bucket = 1UL; bucket < 16; bucket += 2)
+        {
+            table.ClaimMarker(bucket);
+        }
+
+        var model = new Dictionary<CellKey, Cell>();
+        for (var i = 0; i < 2_000; i++)
+        {
+            var key = new CellKey(i % 3, i / 3);
+            model[key] = i % 2 == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
+            Assert.Same(model[key], table.GetOrCreate(key));
+        }
+
+        Assert.Equal(model.Count, table.Count);
+        Assert.Equal(model.Count, table.Cells().Count());
+        foreach (var (key, cell) in model)
+        {
+            Assert.Same(cell, table.Find(key));
+        }
+
+        Assert.Null(table.Find(new CellKey(5, 5)));
+    }
+
     /// <summary>One step of a sequence: look a key up, or get-or-create it either way.</summary>
     public sealed record Step(int Kind, long High, long Low)
     {
