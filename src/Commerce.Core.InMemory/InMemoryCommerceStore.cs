@@ -40,7 +40,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
 
     public CellTable Carts { get; } = new();
 
-    public CellTable Orders { get; } = new SplitOrderedCellTable();
+    public CellTable Orders { get; } = new SkipListCellTable();
 
     public GenerationalCellTable Idempotency { get; } = new();
 

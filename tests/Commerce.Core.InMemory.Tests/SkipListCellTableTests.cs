@@ -1,0 +1,198 @@
+using Commerce.Conformance;
+using Commerce.InMemory.LockFree;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>The orders' index (a lock-free skip list sorted by time) against a dictionary as the model.</summary>
+public sealed class SkipListCellTableTests
+{
+    [Fact]
+    public void Finds_what_it_holds_and_nothing_else()
+    {
+        var table = new SkipListCellTable();
+        var model = new Dictionary<CellKey, Cell>();
+        var random = new Random(7);
+        for (var i = 0; i < 60_000; i++)
+        {
+            var key = new CellKey(random.Next(4) - 2, random.Next(30_000));
+            var cell = i % 2 == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
+            if (model.TryGetValue(key, out var existing))
+            {
+                Assert.Same(existing, cell);
+            }
+            else
+            {
+                Assert.Same(Absent.Value, MultiWordCas.Read(cell));
+                model.Add(key, cell);
+            }
+        }
+
+        Assert.Equal(model.Count, table.Count);
+        Assert.Equal(model.Count, table.Cells().Count());
+        Assert.True(table.IsWellFormed());
+        Assert.InRange(table.Levels, 5, 12); // a quarter of the nodes at each next level: about log4 of the count
+        foreach (var (key, cell) in model)
+        {
+            Assert.Same(cell, table.Find(key));
+        }
+
+        for (var i = 0; i < 1_000; i++)
+        {
+            Assert.Null(table.Find(new CellKey(random.Next(4, 8), random.Next())));
+        }
+    }
+
+    [Fact]
+    public void Orders_ids_sort_by_their_time_and_new_ones_go_last()
+    {
+        var table = new SkipListCellTable();
+        var start = new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero);
+        var keys = Enumerable.Range(0, 5_000)
+            .Select(i => CellKey.From(Storage.StoreKey.ForOrder(new OrderId(Guid.CreateVersion7(start.AddMilliseconds(i / 3))))))
+            .ToArray();
+        var cells = keys.Select(table.CreateOrGet).ToArray();
+
+        // The list's order is the ids' time order: the cells come back in insertion order, save ties within a millisecond.
+        var sorted = keys.Select((key, i) => (Key: SkipListCellTable.SortKeyOf(key), Cell: cells[i])).OrderBy(x => x.Key.Primary).ThenBy(x => x.Key.Secondary).ToArray();
+        Assert.Equal(sorted.Select(x => x.Cell), table.Cells());
+        for (var i = 3; i < keys.Length; i++)
+        {
+            Assert.True(SkipListCellTable.SortKeyOf(keys[i - 3]).Primary < SkipListCellTable.SortKeyOf(keys[i]).Primary, "A later millisecond sorts later.");
+        }
+
+        Assert.True(table.IsWellFormed());
+        Assert.All(keys.Zip(cells), pair => Assert.Same(pair.Second, table.Find(pair.First)));
+    }
+
+    [Fact]
+    public void A_thread_inserting_into_two_tables_in_turn_and_backwards_in_time_keeps_both_right()
+    {
+        // The thread's finger belongs to one table at a time and helps only keys above its own: keys going
+        // down, and a table switched at every insertion, take the search from the head.
+        var first = new SkipListCellTable();
+        var second = new SkipListCellTable();
+        var model = new[] { new Dictionary<CellKey, Cell>(), new Dictionary<CellKey, Cell>() };
+        for (var i = 3_000; i > 0; i--)
+        {
+            var key = new CellKey(i % 5, i);
+            model[0][key] = first.CreateOrGet(key);
+            if (i % 3 == 0)
+            {
+                model[1][key] = second.CreateOrGet(key);
+            }
+        }
+
+        foreach (var (table, expected) in new[] { (first, model[0]), (second, model[1]) })
+        {
+            Assert.True(table.IsWellFormed());
+            Assert.Equal(expected.Count, table.Count);
+            Assert.All(expected, pair => Assert.Same(pair.Value, table.Find(pair.Key)));
+        }
+    }
+
+    /// <summary>One step of a sequence: look a key up, or get-or-create it either way.</summary>
+    public sealed record Step(int Kind, long High, long Low)
+    {
+        public override string ToString() => $"{(Kind == 0 ? "find" : Kind == 1 ? "get-or-create" : "create-or-get")}({High},{Low})";
+    }
+
+    private static readonly Arbitrary<Step[]> Steps = Arb.From(
+        (from kind in Gen.Choose(0, 2)
+         from high in Gen.Choose(-2, 2)
+         from low in Gen.Choose(-40, 40)
+         select new Step(kind, high, low)).ArrayOf(),
+        steps => Shrink.List(steps));
+
+    [Property(MaxTest = 200)]
+    public Property Any_sequence_of_steps_behaves_as_a_dictionary() =>
+        Prop.ForAll(Steps, steps =>
+        {
+            var table = new SkipListCellTable();
+            var model = new Dictionary<CellKey, Cell>();
+            foreach (var step in steps)
+            {
+                var key = new CellKey(step.High, step.Low);
+                if (step.Kind == 0)
+                {
+                    if (table.Find(key) is var found && (model.TryGetValue(key, out var expected) ? !ReferenceEquals(found, expected) : found is not null))
+                    {
+                        return false;
+                    }
+
+                    continue;
+                }
+
+                var cell = step.Kind == 1 ? table.GetOrCreate(key) : table.CreateOrGet(key);
+                if (!model.TryAdd(key, cell) && !ReferenceEquals(model[key], cell))
+                {
+                    return false;
+                }
+            }
+
+            return table.Count == model.Count && table.IsWellFormed();
+        });
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Threads_inserting_the_same_keys_all_get_one_cell_per_key(bool timeOrdered)
+    {
+        const int Threads = 4;
+        const int Shared = 20_000;
+        const int Own = 5_000;
+        var table = new SkipListCellTable();
+        var cells = new Dictionary<CellKey, Cell>[Threads];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            // Every thread inserts the shared keys and keys only it inserts: shuffled, or rising (as order ids
+            // rise with time, each thread's finger then helping), interleaved with the others'.
+            var random = new Random(t);
+            var keys = Enumerable.Range(0, Shared).Select(i => new CellKey(i, 0))
+                .Concat(Enumerable.Range(0, Own).Select(i => new CellKey(i * 4, t + 1)))
+                .OrderBy(key => timeOrdered ? key.High : random.Next()).ToArray();
+            var mine = new Dictionary<CellKey, Cell>();
+            start.SignalAndWait();
+            foreach (var key in keys)
+            {
+                mine[key] = random.Next(2) == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
+                if (table.Find(keys[random.Next(keys.Length)]) is { } found && MultiWordCas.Read(found) != Absent.Value)
+                {
+                    throw new InvalidOperationException("A cell that nobody wrote holds a state.");
+                }
+            }
+
+            cells[t] = mine;
+        }) { IsBackground = true }).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+
+        // The sequential model: one cell per distinct key, whoever inserted it first.
+        var model = new Dictionary<CellKey, Cell>();
+        foreach (var mine in cells)
+        {
+            foreach (var (key, cell) in mine)
+            {
+                if (model.TryGetValue(key, out var other))
+                {
+                    Assert.Same(other, cell);
+                }
+                else
+                {
+                    model.Add(key, cell);
+                }
+            }
+        }
+
+        Assert.Equal(Shared + (Threads * Own), model.Count);
+        Assert.Equal(model.Count, table.Count);
+        Assert.True(table.IsWellFormed());
+        foreach (var (key, cell) in model)
+        {
+            Assert.Same(cell, table.Find(key));
+        }
+    }
+}
