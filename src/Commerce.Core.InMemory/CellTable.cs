@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Numerics;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
 
@@ -14,15 +15,30 @@ internal readonly record struct CellKey(long High, long Low)
 /// <summary>
 /// The cells of one aggregate type, by key. Cells are created on first write and never removed. The
 /// index is a <see cref="ConcurrentDictionary{TKey, TValue}"/>: reads of it take no lock; the first
-/// insertion of a key takes one of its short internal bucket locks. The commit and read path of the
-/// cells themselves is lock-free.
+/// insertion of a key takes one of its short internal bucket locks. In front of it, a plain array of
+/// recently used cells (each knowing its key) answers most lookups with one load. The commit and read
+/// path of the cells themselves is lock-free.
 /// </summary>
+/// <remarks>
+/// The array of recent cells is a lossy cache: a slot holds some cell of the table or nothing, written
+/// with a plain release store, and a lookup trusts it only if the cell's key is the one it looks for. A
+/// slot is filled only with the cell the dictionary holds for that key, and the dictionary never loses
+/// or replaces one, so a hit is the key's one cell, whatever races overwrote the slot. The array grows
+/// (a new one, refilled on use) as the table grows, up to <see cref="MaxRecentBits"/> bits: at a
+/// quarter full, most lookups of a table that fits in it hit, so the dictionary's bucket and node (two
+/// cache misses in a large table) are read once per key rather than once per lookup.
+/// </remarks>
 internal class CellTable
 {
     // Shards, so that a table that keeps growing (orders) grows in small steps: a dictionary grows by
     // copying all it holds, and one copy of millions of entries is a long pause and a burst of garbage.
     private const int ShardBits = 6;
+    private const int MinRecentBits = 6;
+    private const int MaxRecentBits = 17; // 1 MiB of references
+
     private readonly ConcurrentDictionary<CellKey, Cell>[] _shards;
+    private KeyedCell?[] _recent = new KeyedCell?[1 << MinRecentBits];
+    private long _created;
 
     public CellTable()
         : this(indexed: true)
@@ -32,9 +48,39 @@ internal class CellTable
     /// <param name="indexed">False for a subclass that keeps its cells elsewhere (and overrides every lookup).</param>
     private protected CellTable(bool indexed) => _shards = indexed ? CreateShards() : [];
 
-    public virtual Cell? Find(CellKey key) => ShardOf(key).TryGetValue(key, out var cell) ? cell : null;
+    /// <summary>The number of slots of recently used cells now (for tests).</summary>
+    internal int RecentCapacity => Volatile.Read(ref _recent).Length;
 
-    public virtual Cell GetOrCreate(CellKey key) => ShardOf(key).GetOrAdd(key, static _ => new Cell(Absent.Value));
+    public virtual Cell? Find(CellKey key)
+    {
+        var hash = Hash(key);
+        var recent = Volatile.Read(ref _recent);
+        if (Recent(recent, hash, key) is { } hit)
+        {
+            return hit;
+        }
+
+        if (!ShardOf(hash).TryGetValue(key, out var cell))
+        {
+            return null;
+        }
+
+        Remember(recent, hash, cell);
+        return cell;
+    }
+
+    public virtual Cell GetOrCreate(CellKey key)
+    {
+        var hash = Hash(key);
+        var recent = Volatile.Read(ref _recent);
+        if (Recent(recent, hash, key) is { } hit)
+        {
+            return hit;
+        }
+
+        var shard = ShardOf(hash);
+        return shard.TryGetValue(key, out var cell) ? Remember(recent, hash, cell) : Add(shard, hash, key);
+    }
 
     /// <summary>
     /// Like <see cref="GetOrCreate"/>, for a key that is most likely absent (an insert): tries the insertion
@@ -42,10 +88,79 @@ internal class CellTable
     /// </summary>
     public virtual Cell CreateOrGet(CellKey key)
     {
-        var shard = ShardOf(key);
-        var cell = new Cell(Absent.Value);
-        return shard.TryAdd(key, cell) ? cell : GetOrCreate(key);
+        var hash = Hash(key);
+        return Add(ShardOf(hash), hash, key);
     }
+
+    /// <summary>Inserts a new cell for <paramref name="key"/>, or finds the one another thread inserted first.</summary>
+    private Cell Add(ConcurrentDictionary<CellKey, Cell> shard, ulong hash, CellKey key)
+    {
+        var created = new KeyedCell(Absent.Value, key);
+        if (!shard.TryAdd(key, created))
+        {
+            // Cells are never removed, so the one that won is there.
+            return Remember(Volatile.Read(ref _recent), hash, shard[key]);
+        }
+
+        var count = Interlocked.Increment(ref _created);
+        var recent = Volatile.Read(ref _recent);
+        if (count > recent.Length / 4 && recent.Length < 1 << MaxRecentBits)
+        {
+            recent = Grow(recent);
+        }
+
+        return Remember(recent, hash, created);
+    }
+
+    /// <summary>The recent cell of <paramref name="key"/> in its slot or the slot beside it (one cache line), if either holds it.</summary>
+    private static KeyedCell? Recent(KeyedCell?[] recent, ulong hash, in CellKey key)
+    {
+        var slot = SlotOf(recent, hash);
+        var cell = Volatile.Read(ref recent[slot]);
+        if (cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High)
+        {
+            return cell;
+        }
+
+        cell = Volatile.Read(ref recent[slot ^ 1]);
+        return cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High ? cell : null;
+    }
+
+    /// <summary>Puts the key's one cell in its slot (or in the one beside it if that is free and its own is not).</summary>
+    private static Cell Remember(KeyedCell?[] recent, ulong hash, Cell cell)
+    {
+        if (cell is KeyedCell keyed)
+        {
+            var slot = SlotOf(recent, hash);
+            if (Volatile.Read(ref recent[slot]) is not null && Volatile.Read(ref recent[slot ^ 1]) is null)
+            {
+                slot ^= 1;
+            }
+
+            Volatile.Write(ref recent[slot], keyed);
+        }
+
+        return cell;
+    }
+
+    /// <summary>Replaces the array of recent cells with one twice its size, keeping what it can of the old one.</summary>
+    private KeyedCell?[] Grow(KeyedCell?[] recent)
+    {
+        var grown = new KeyedCell?[recent.Length * 2];
+        foreach (var cell in recent)
+        {
+            if (cell is not null)
+            {
+                Remember(grown, Hash(cell.Key), cell);
+            }
+        }
+
+        var seen = Interlocked.CompareExchange(ref _recent, grown, recent);
+        return ReferenceEquals(seen, recent) ? grown : seen;
+    }
+
+    /// <summary>A key's slot: the bits of its hash below the shard's (the best mixed ones).</summary>
+    private static int SlotOf(KeyedCell?[] recent, ulong hash) => (int)((hash << ShardBits) >> (64 - BitOperations.Log2((uint)recent.Length)));
 
     /// <summary>The number of cells (for diagnostics and tests).</summary>
     public virtual int Count => _shards.Sum(shard => shard.Count);
@@ -66,7 +181,7 @@ internal class CellTable
         (((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL;
 
     /// <summary>The shard of a key: the top bits of its <see cref="Hash"/>.</summary>
-    private ConcurrentDictionary<CellKey, Cell> ShardOf(in CellKey key) => _shards[(int)(Hash(key) >> (64 - ShardBits))];
+    private ConcurrentDictionary<CellKey, Cell> ShardOf(ulong hash) => _shards[(int)(hash >> (64 - ShardBits))];
 }
 
 /// <summary>

@@ -5,7 +5,7 @@ namespace Commerce.InMemory.LockFree;
 /// <see cref="CommitDescriptor"/> (whose logical value stands in for the state). Read it only through
 /// <see cref="MultiWordCas.Read"/>.
 /// </summary>
-internal sealed class Cell
+internal class Cell
 {
     // Orders are handed out in blocks, so that threads creating cells do not all increment one shared counter.
     private const int OrdersPerBlock = 1024;
@@ -54,6 +54,16 @@ internal sealed class Cell
         t_nextOrder = next + 1;
         return next;
     }
+}
+
+/// <summary>
+/// A cell that knows its key, so that a <see cref="CellTable"/> can find it through a plain array of
+/// recently used cells (checking the key) rather than its dictionary.
+/// </summary>
+internal sealed class KeyedCell(object initial, CellKey key) : Cell(initial)
+{
+    /// <summary>The key the cell is indexed by in its table.</summary>
+    public CellKey Key { get; } = key;
 }
 
 /// <summary>The state of a cell whose aggregate does not exist (yet). Never written after a real state.</summary>

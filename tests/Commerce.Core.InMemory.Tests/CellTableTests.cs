@@ -1,0 +1,104 @@
+using Commerce.InMemory.LockFree;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>The tables of ids (wallets, products, stock, carts): a dictionary with an array of recent cells in front.</summary>
+public sealed class CellTableTests
+{
+    [Fact]
+    public void Every_lookup_finds_the_one_cell_of_its_key_as_the_array_of_recent_cells_grows()
+    {
+        var table = new CellTable();
+        var model = new Dictionary<CellKey, Cell>();
+        var random = new Random(3);
+        var capacities = new HashSet<int> { table.RecentCapacity };
+        for (var i = 0; i < 40_000; i++)
+        {
+            var key = new CellKey(random.Next(8), random.Next(2_500)); // eight keys to every low word
+            var cell = (i % 3) switch
+            {
+                0 => table.GetOrCreate(key),
+                1 => table.CreateOrGet(key),
+                _ => table.Find(key),
+            };
+            if (model.TryGetValue(key, out var known))
+            {
+                Assert.Same(known, cell);
+            }
+            else if (cell is not null)
+            {
+                Assert.Same(Absent.Value, MultiWordCas.Read(cell));
+                model.Add(key, cell);
+            }
+
+            capacities.Add(table.RecentCapacity);
+        }
+
+        Assert.Equal(model.Count, table.Count);
+        Assert.All(model, pair => Assert.Same(pair.Value, table.Find(pair.Key)));
+        Assert.Null(table.Find(new CellKey(8, 1)));
+
+        // It grew in steps with the table, to at least four slots per cell (up to its bound).
+        Assert.True(capacities.Count > 4, string.Join(", ", capacities));
+        Assert.True(table.RecentCapacity >= Math.Min(4 * model.Count, 1 << 17), $"{table.RecentCapacity} slots for {model.Count} cells");
+    }
+
+    [Fact]
+    public void Threads_racing_for_the_same_slots_all_get_one_cell_per_key()
+    {
+        // Many keys per slot (the array is small at first and grows meanwhile), and every thread both
+        // fills and reads slots: a slot may hold any key's cell, but a lookup takes it only for its own key.
+        const int Threads = 4;
+        const int Keys = 5_000;
+        var table = new CellTable();
+        var seen = new Dictionary<CellKey, Cell>[Threads];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            var mine = new Dictionary<CellKey, Cell>();
+            start.SignalAndWait();
+            for (var i = 0; i < 40_000; i++)
+            {
+                var key = new CellKey(random.Next(2), random.Next(Keys));
+                var cell = random.Next(3) switch
+                {
+                    0 => table.GetOrCreate(key),
+                    1 => table.CreateOrGet(key),
+                    _ => table.Find(key),
+                };
+                if (cell is null)
+                {
+                    continue;
+                }
+
+                if (mine.TryGetValue(key, out var known) && !ReferenceEquals(known, cell))
+                {
+                    throw new InvalidOperationException($"Two cells for {key}.");
+                }
+
+                mine[key] = cell;
+            }
+
+            seen[t] = mine;
+        }) { IsBackground = true }).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+
+        var model = new Dictionary<CellKey, Cell>();
+        foreach (var (key, cell) in seen.SelectMany(mine => mine))
+        {
+            if (model.TryGetValue(key, out var other))
+            {
+                Assert.Same(other, cell);
+            }
+            else
+            {
+                model.Add(key, cell);
+            }
+        }
+
+        Assert.Equal(model.Count, table.Count);
+        Assert.All(model, pair => Assert.Same(pair.Value, table.Find(pair.Key)));
+    }
+}
