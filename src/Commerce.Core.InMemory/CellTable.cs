@@ -15,30 +15,18 @@ internal readonly record struct CellKey(long High, long Low)
 /// <summary>
 /// The cells of one aggregate type, by key. Cells are created on first write and never removed. The
 /// index is a <see cref="ConcurrentDictionary{TKey, TValue}"/>: reads of it take no lock; the first
-/// insertion of a key takes one of its short internal bucket locks. In front of it, a plain array of
-/// recently used cells (each knowing its key) answers most lookups with one load. The commit and read
-/// path of the cells themselves is lock-free.
+/// insertion of a key takes one of its short internal bucket locks. In front of it, an array of recently
+/// used cells (<see cref="RecentCells"/>) answers most lookups with one load. The commit and read path of
+/// the cells themselves is lock-free.
 /// </summary>
-/// <remarks>
-/// The array of recent cells is a lossy cache: a slot holds some cell of the table or nothing, written
-/// with a plain release store, and a lookup trusts it only if the cell's key is the one it looks for. A
-/// slot is filled only with the cell the dictionary holds for that key, and the dictionary never loses
-/// or replaces one, so a hit is the key's one cell, whatever races overwrote the slot. The array grows
-/// (a new one, refilled on use) as the table grows, up to <see cref="MaxRecentBits"/> bits: at a
-/// quarter full, most lookups of a table that fits in it hit, so the dictionary's bucket and node (two
-/// cache misses in a large table) are read once per key rather than once per lookup.
-/// </remarks>
 internal class CellTable
 {
     // Shards, so that a table that keeps growing (orders) grows in small steps: a dictionary grows by
     // copying all it holds, and one copy of millions of entries is a long pause and a burst of garbage.
     private const int ShardBits = 6;
-    private const int MinRecentBits = 6;
-    private const int MaxRecentBits = 17; // 1 MiB of references
 
     private readonly ConcurrentDictionary<CellKey, Cell>[] _shards;
-    private KeyedCell?[] _recent = new KeyedCell?[1 << MinRecentBits];
-    private long _created;
+    private readonly RecentCells _recent = new();
 
     public CellTable()
         : this(indexed: true)
@@ -49,37 +37,29 @@ internal class CellTable
     private protected CellTable(bool indexed) => _shards = indexed ? CreateShards() : [];
 
     /// <summary>The number of slots of recently used cells now (for tests).</summary>
-    internal int RecentCapacity => Volatile.Read(ref _recent).Length;
+    internal int RecentCapacity => _recent.Capacity;
 
     public virtual Cell? Find(CellKey key)
     {
         var hash = Hash(key);
-        var recent = Volatile.Read(ref _recent);
-        if (Recent(recent, hash, key) is { } hit)
+        if (_recent.Find(hash, key) is { } hit)
         {
             return hit;
         }
 
-        if (!ShardOf(hash).TryGetValue(key, out var cell))
-        {
-            return null;
-        }
-
-        Remember(recent, hash, cell);
-        return cell;
+        return ShardOf(hash).TryGetValue(key, out var cell) ? _recent.Remember(hash, cell) : null;
     }
 
     public virtual Cell GetOrCreate(CellKey key)
     {
         var hash = Hash(key);
-        var recent = Volatile.Read(ref _recent);
-        if (Recent(recent, hash, key) is { } hit)
+        if (_recent.Find(hash, key) is { } hit)
         {
             return hit;
         }
 
         var shard = ShardOf(hash);
-        return shard.TryGetValue(key, out var cell) ? Remember(recent, hash, cell) : Add(shard, hash, key);
+        return shard.TryGetValue(key, out var cell) ? _recent.Remember(hash, cell) : Add(shard, hash, key);
     }
 
     /// <summary>
@@ -96,71 +76,10 @@ internal class CellTable
     private Cell Add(ConcurrentDictionary<CellKey, Cell> shard, ulong hash, CellKey key)
     {
         var created = new KeyedCell(Absent.Value, key);
-        if (!shard.TryAdd(key, created))
-        {
-            // Cells are never removed, so the one that won is there.
-            return Remember(Volatile.Read(ref _recent), hash, shard[key]);
-        }
-
-        var count = Interlocked.Increment(ref _created);
-        var recent = Volatile.Read(ref _recent);
-        if (count > recent.Length / 4 && recent.Length < 1 << MaxRecentBits)
-        {
-            recent = Grow(recent);
-        }
-
-        return Remember(recent, hash, created);
+        return shard.TryAdd(key, created)
+            ? _recent.Added(hash, created)
+            : _recent.Remember(hash, shard[key]); // cells are never removed, so the one that won is there
     }
-
-    /// <summary>The recent cell of <paramref name="key"/> in its slot or the slot beside it (one cache line), if either holds it.</summary>
-    private static KeyedCell? Recent(KeyedCell?[] recent, ulong hash, in CellKey key)
-    {
-        var slot = SlotOf(recent, hash);
-        var cell = Volatile.Read(ref recent[slot]);
-        if (cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High)
-        {
-            return cell;
-        }
-
-        cell = Volatile.Read(ref recent[slot ^ 1]);
-        return cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High ? cell : null;
-    }
-
-    /// <summary>Puts the key's one cell in its slot (or in the one beside it if that is free and its own is not).</summary>
-    private static Cell Remember(KeyedCell?[] recent, ulong hash, Cell cell)
-    {
-        if (cell is KeyedCell keyed)
-        {
-            var slot = SlotOf(recent, hash);
-            if (Volatile.Read(ref recent[slot]) is not null && Volatile.Read(ref recent[slot ^ 1]) is null)
-            {
-                slot ^= 1;
-            }
-
-            Volatile.Write(ref recent[slot], keyed);
-        }
-
-        return cell;
-    }
-
-    /// <summary>Replaces the array of recent cells with one twice its size, keeping what it can of the old one.</summary>
-    private KeyedCell?[] Grow(KeyedCell?[] recent)
-    {
-        var grown = new KeyedCell?[recent.Length * 2];
-        foreach (var cell in recent)
-        {
-            if (cell is not null)
-            {
-                Remember(grown, Hash(cell.Key), cell);
-            }
-        }
-
-        var seen = Interlocked.CompareExchange(ref _recent, grown, recent);
-        return ReferenceEquals(seen, recent) ? grown : seen;
-    }
-
-    /// <summary>A key's slot: the bits of its hash below the shard's (the best mixed ones).</summary>
-    private static int SlotOf(KeyedCell?[] recent, ulong hash) => (int)((hash << ShardBits) >> (64 - BitOperations.Log2((uint)recent.Length)));
 
     /// <summary>The number of cells (for diagnostics and tests).</summary>
     public virtual int Count => _shards.Sum(shard => shard.Count);
@@ -182,6 +101,102 @@ internal class CellTable
 
     /// <summary>The shard of a key: the top bits of its <see cref="Hash"/>.</summary>
     private ConcurrentDictionary<CellKey, Cell> ShardOf(ulong hash) => _shards[(int)(hash >> (64 - ShardBits))];
+}
+
+/// <summary>
+/// An array of recently used cells of one table, each cell knowing its key, in front of the table's
+/// dictionary: most lookups read one slot and the cell, not the dictionary's bucket and node as well
+/// (two more cache misses in a large table).
+/// </summary>
+/// <remarks>
+/// A lossy cache: a slot holds some cell of the table or nothing, written with a plain release store, and a
+/// lookup trusts it only if the cell's key is the one it looks for. A slot is filled only with the cell the
+/// dictionary holds for that key, and the dictionary never loses or replaces one, so a hit is the key's one
+/// cell, whatever races overwrote the slot. A key may sit in its slot or the one beside it (one cache line).
+/// The array grows (a new one, keeping what the old one held) as cells are added, to four slots per cell,
+/// up to <see cref="MaxBits"/> bits.
+/// </remarks>
+internal sealed class RecentCells
+{
+    private const int MinBits = 6;
+    private const int MaxBits = 17; // 1 MiB of references
+    private const int HashBitsUsed = 6; // the hash's top bits, which pick a table's shard: the slot takes the ones below
+
+    private KeyedCell?[] _slots = new KeyedCell?[1 << MinBits];
+    private long _added;
+
+    /// <summary>The number of slots now.</summary>
+    public int Capacity => Volatile.Read(ref _slots).Length;
+
+    /// <summary>The cell of <paramref name="key"/> (whose <see cref="CellTable.Hash"/> is <paramref name="hash"/>), if a slot holds it.</summary>
+    public KeyedCell? Find(ulong hash, in CellKey key)
+    {
+        var slots = Volatile.Read(ref _slots);
+        var slot = SlotOf(slots, hash);
+        var cell = Volatile.Read(ref slots[slot]);
+        if (cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High)
+        {
+            return cell;
+        }
+
+        cell = Volatile.Read(ref slots[slot ^ 1]);
+        return cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High ? cell : null;
+    }
+
+    /// <summary>Puts the key's one cell (the one its table's dictionary holds) in its slot, and returns it.</summary>
+    public Cell Remember(ulong hash, Cell cell)
+    {
+        if (cell is KeyedCell keyed)
+        {
+            Put(Volatile.Read(ref _slots), hash, keyed);
+        }
+
+        return cell;
+    }
+
+    /// <summary>Like <see cref="Remember"/>, for a cell just added to the dictionary: grows the array with the table.</summary>
+    public Cell Added(ulong hash, KeyedCell cell)
+    {
+        var count = Interlocked.Increment(ref _added);
+        var slots = Volatile.Read(ref _slots);
+        if (count > slots.Length / 4 && slots.Length < 1 << MaxBits)
+        {
+            slots = Grow(slots);
+        }
+
+        Put(slots, hash, cell);
+        return cell;
+    }
+
+    private static void Put(KeyedCell?[] slots, ulong hash, KeyedCell cell)
+    {
+        var slot = SlotOf(slots, hash);
+        if (Volatile.Read(ref slots[slot]) is not null && Volatile.Read(ref slots[slot ^ 1]) is null)
+        {
+            slot ^= 1;
+        }
+
+        Volatile.Write(ref slots[slot], cell);
+    }
+
+    /// <summary>Replaces the array with one twice its size, keeping what it can of the old one.</summary>
+    private KeyedCell?[] Grow(KeyedCell?[] slots)
+    {
+        var grown = new KeyedCell?[slots.Length * 2];
+        foreach (var cell in slots)
+        {
+            if (cell is not null)
+            {
+                Put(grown, CellTable.Hash(cell.Key), cell);
+            }
+        }
+
+        var seen = Interlocked.CompareExchange(ref _slots, grown, slots);
+        return ReferenceEquals(seen, slots) ? grown : seen;
+    }
+
+    private static int SlotOf(KeyedCell?[] slots, ulong hash) =>
+        (int)((hash << HashBitsUsed) >> (64 - BitOperations.Log2((uint)slots.Length)));
 }
 
 /// <summary>
