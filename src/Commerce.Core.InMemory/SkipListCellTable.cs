@@ -33,14 +33,19 @@ internal sealed class SkipListCellTable : CellTable
     private const int MaxHeight = 24; // a node's levels at most: with a quarter of the nodes at each next level, 4^23 nodes
     private const int InlineLevels = 2; // levels whose links a node holds in itself (the rest, rarer, in an array)
     private const int Pad = 8; // longs per stripe: one 64-byte cache line
+    private const int CachedFingers = 4; // tables a thread keeps a finger in at once
 
     private static readonly int Stripes = Math.Min(64, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
     private static long s_lastId;
 
-    // This thread's last insertion into a table (by id, so that no table is kept alive by a thread): the
-    // node, its key, and the node it stood on at every level (each linked there, with a key below the node's).
+    // A thread's fingers: its last insertion into each of the last few tables it inserted into (by id, so
+    // that no table is kept alive by a thread): the node, its key, and the node it stood on at every level
+    // (each linked there, with a key below the node's). A host with several stores keeps one per store.
     [ThreadStatic]
-    private static Finger? t_finger;
+    private static Finger?[]? t_fingers;
+
+    [ThreadStatic]
+    private static int t_replaced; // the slot of t_fingers that gives way next
 
     [ThreadStatic]
     private static ulong t_random;
@@ -75,7 +80,7 @@ internal sealed class SkipListCellTable : CellTable
     {
         var (primary, secondary) = SortKeyOf(key);
         var height = RandomHeight();
-        var finger = t_finger is { } own && own.Table == _id ? own : null;
+        var finger = FingerOfThisThread();
         Span<long> preds = stackalloc long[MaxHeight];
         Search(primary, secondary, finger, preds);
 
@@ -241,10 +246,31 @@ internal sealed class SkipListCellTable : CellTable
         return next;
     }
 
+    /// <summary>This thread's finger in this table, if it has one.</summary>
+    private Finger? FingerOfThisThread()
+    {
+        if (t_fingers is { } fingers)
+        {
+            foreach (var finger in fingers)
+            {
+                if (finger?.Table == _id)
+                {
+                    return finger;
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Keeps this insertion as the thread's finger for this table.</summary>
     private void Remember(Finger? finger, long position, int height, ulong primary, ulong secondary, ReadOnlySpan<long> preds)
     {
-        finger ??= t_finger = new Finger(_id);
+        if (finger is null)
+        {
+            finger = new Finger(_id);
+            (t_fingers ??= new Finger?[CachedFingers])[t_replaced++ & (CachedFingers - 1)] = finger;
+        }
         finger.Node = position;
         finger.Height = height;
         finger.Primary = primary;
@@ -314,7 +340,7 @@ internal sealed class SkipListCellTable : CellTable
         public int Height;
     }
 
-    /// <summary>A thread's last insertion into one table (see <see cref="t_finger"/>).</summary>
+    /// <summary>A thread's last insertion into one table (see <see cref="t_fingers"/>).</summary>
     private sealed class Finger(long table)
     {
         public long Table { get; } = table;
