@@ -101,7 +101,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
         var walletWrites = default(SmallList<int>);
-        var ledger = default(SmallList<LedgerEntry>);
+        var ledger = default(SmallList<LedgerInsert>);
         List<CellUpdate>? ledgerReads = null;
         try
         {
@@ -118,7 +118,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     // Folded into the wallet's update below: an entry rides on its wallet's state.
                     if (change.Kind == ChangeKind.Insert)
                     {
-                        ledger.Add((LedgerEntry)change.State!);
+                        ledger.Add(LedgerInsert.Of(change));
                     }
                     else if (change.Kind == ChangeKind.Read)
                     {
@@ -244,7 +244,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// (it is committed; see <see cref="WalletState"/>), before the commit can be seen.
     /// </summary>
     /// <exception cref="InvalidOperationException">A ledger entry comes without its wallet, numbered as the wallet's new ledger length.</exception>
-    private static void WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerEntry> ledger, ReadOnlySpan<Change> changes)
+    private static void WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerInsert> ledger, ReadOnlySpan<Change> changes)
     {
         for (var i = 0; i < walletWrites.Count; i++)
         {
@@ -254,7 +254,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             var previous = update.Expected as WalletState;
             previous?.CopyForward();
 
-            LedgerEntry? appended = null;
+            LedgerInsert? appended = null;
             for (var j = 0; j < ledger.Count; j++)
             {
                 if (ledger[j].UserId == wallet.UserId)
@@ -265,13 +265,18 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 }
             }
 
-            if (appended is not null && appended.Sequence != wallet.LedgerLength)
+            if (appended is { } insert && insert.Sequence != wallet.LedgerLength)
             {
                 throw new InvalidOperationException(
-                    $"Ledger entry {appended.Sequence} of user {wallet.UserId} is committed with a wallet whose ledger length is {wallet.LedgerLength}.");
+                    $"Ledger entry {insert.Sequence} of user {wallet.UserId} is committed with a wallet whose ledger length is {wallet.LedgerLength}.");
             }
 
-            var record = appended is null ? null : LedgerRecords.RecordOf(appended, wallet, changes);
+            var record = appended?.Record switch
+            {
+                null => null,
+                LedgerEntry entry => LedgerRecords.RecordOf(entry, wallet, changes),
+                var order => order, // a payment staged as its order (IStoresPaymentsAsOrders): kept as it is
+            };
             updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, record, previous?.Account ?? new WalletAccount(update.Cell)));
         }
 
@@ -280,6 +285,20 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             throw new InvalidOperationException(
                 $"Ledger entry {ledger[0].Sequence} of user {ledger[0].UserId} is committed without its wallet (at most one entry per wallet and commit).");
         }
+    }
+
+    /// <summary>
+    /// A ledger insert of a change set: an entry, or a payment staged as the order it pays (see
+    /// <see cref="IStoresPaymentsAsOrders"/>), numbered by its key.
+    /// </summary>
+    private readonly record struct LedgerInsert(UserId UserId, long Sequence, object Record)
+    {
+        public static LedgerInsert Of(in Change change) => change.State switch
+        {
+            LedgerEntry entry => new(entry.UserId, entry.Sequence, entry),
+            Order order when order.UserId == change.Key.UserId => new(order.UserId, change.Key.Low, order),
+            _ => throw new InvalidOperationException($"A ledger insert at {change.Key} holds neither an entry nor its payment's order."),
+        };
     }
 
     /// <summary>

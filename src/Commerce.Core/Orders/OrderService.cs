@@ -417,7 +417,14 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var now = runtime.Time.GetUtcNow();
         var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
         unitOfWork.Wallets.Save(paid.Value);
-        unitOfWork.Ledger.Add(wallet.EntryTo(paid.Value, LedgerEntryKind.Payment, order.Id, now));
+        if (unitOfWork is UnitOfWork work)
+        {
+            work.AddPayment(wallet, paid.Value, order); // as the order itself if the store keeps payments so
+        }
+        else
+        {
+            unitOfWork.Ledger.Add(wallet.EntryTo(paid.Value, LedgerEntryKind.Payment, order.Id, now));
+        }
 
         unitOfWork.Orders.Add(order);
         unitOfWork.Sales.Record(order);

@@ -444,8 +444,48 @@ internal sealed class UnitOfWork
         Stage(key, order);
     }
 
-    ValueTask<LedgerEntry?> ILedgerRepository.FindAsync(UserId userId, long sequence, CancellationToken cancellationToken) =>
-        FindAsync<LedgerEntry>(StoreKey.ForLedger(userId, sequence), cancellationToken);
+    ValueTask<LedgerEntry?> ILedgerRepository.FindAsync(UserId userId, long sequence, CancellationToken cancellationToken)
+    {
+        var key = StoreKey.ForLedger(userId, sequence);
+        var at = IndexOf(key);
+        return at >= 0 && _changes[at].Kind == ChangeKind.Insert && _changes[at].State is Order order
+            ? new(PaymentOf(order, sequence))
+            : FindAsync<LedgerEntry>(key, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stages the payment of an order this unit of work places (<paramref name="before"/> debited to
+    /// <paramref name="after"/>): as the order itself for a store that keeps payments so
+    /// (<see cref="IStoresPaymentsAsOrders"/>), else as its <see cref="LedgerEntry"/>.
+    /// </summary>
+    public void AddPayment(Wallet before, Wallet after, Order order)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        ArgumentNullException.ThrowIfNull(order);
+        if (_store is IStoresPaymentsAsOrders)
+        {
+            Stage(StoreKey.ForLedger(order.UserId, after.LedgerLength), order, insertOnly: true);
+        }
+        else
+        {
+            ((ILedgerRepository)this).Add(before.EntryTo(after, LedgerEntryKind.Payment, order.Id, order.PlacedAt));
+        }
+    }
+
+    /// <summary>The entry of a payment staged as its order (see <see cref="AddPayment"/>): its balance after is the wallet staged with it.</summary>
+    private LedgerEntry PaymentOf(Order order, long sequence)
+    {
+        var wallet = IndexOf(StoreKey.ForWallet(order.UserId)) is var at and >= 0 ? StateOf<Wallet>(at) : null;
+        return new LedgerEntry(
+            sequence,
+            order.UserId,
+            LedgerEntryKind.Payment,
+            order.Total,
+            wallet?.Balance ?? throw new InvalidOperationException($"The payment of order {order.Id} is staged without its wallet."),
+            order.Id,
+            order.PlacedAt);
+    }
 
     void ILedgerRepository.Add(LedgerEntry entry)
     {

@@ -233,6 +233,38 @@ public sealed class UnitOfWorkTests
         Assert.Throws<ArgumentOutOfRangeException>(() => changes!.Events[0]);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_payment_is_staged_as_its_order_only_for_a_store_that_keeps_payments_so(bool keepsPaymentsAsOrders)
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich));
+        ICommerceStore store = keepsPaymentsAsOrders ? new PaymentsAsOrdersStore(session) : new RecordingStore(session);
+        await using var unitOfWork = await store.BeginAsync();
+        var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
+        var before = (await unitOfWork.Wallets.FindAsync(Rich.UserId))!;
+        var after = before.Debit(order.Total).Value;
+        unitOfWork.Wallets.Save(after);
+        ((UnitOfWork)unitOfWork).AddPayment(before, after, order);
+        unitOfWork.Orders.Add(order);
+
+        // Read back in the same unit of work, it is the entry either way.
+        var expected = before.EntryTo(after, LedgerEntryKind.Payment, order.Id, At);
+        Assert.Equal(expected, await unitOfWork.Ledger.FindAsync(Rich.UserId, after.LedgerLength));
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var payment = Assert.Single(session.Committed!, c => c.Key.Table == StoreTable.Ledger);
+        Assert.Equal((ChangeKind.Insert, StoreKey.ForLedger(Rich.UserId, after.LedgerLength)), (payment.Kind, payment.Key));
+        if (keepsPaymentsAsOrders)
+        {
+            Assert.Same(order, payment.State);
+        }
+        else
+        {
+            Assert.Equal(expected, payment.State);
+        }
+    }
+
     /// <summary>A charge of 25 to a wallet of 10 with three ledger entries: the wallet before and after, and the charge's entry.</summary>
     private static (Wallet Before, Wallet After, LedgerEntry Entry) ChargeOf25(DateTimeOffset at)
     {
@@ -243,6 +275,12 @@ public sealed class UnitOfWorkTests
 
     /// <summary>A store whose one session answers reads from a fixed set of states and records each commit.</summary>
     private sealed class RecordingStore(RecordingSession session) : ICommerceStore
+    {
+        public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) => new(session);
+    }
+
+    /// <summary>The same, for a store that keeps an order's payment as the order (<see cref="IStoresPaymentsAsOrders"/>).</summary>
+    private sealed class PaymentsAsOrdersStore(RecordingSession session) : ICommerceStore, IStoresPaymentsAsOrders
     {
         public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) => new(session);
     }
