@@ -32,10 +32,8 @@ internal sealed class SkipListCellTable : CellTable
 {
     private const int MaxHeight = 24; // a node's levels at most: with a quarter of the nodes at each next level, 4^23 nodes
     private const int InlineLevels = 2; // levels whose links a node holds in itself (the rest, rarer, in an array)
-    private const int Pad = 8; // longs per stripe: one 64-byte cache line
     private const int CachedFingers = 4; // tables a thread keeps a finger in at once
 
-    private static readonly int Stripes = Math.Min(64, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
     private static long s_lastId;
 
     // A thread's fingers: its last insertion into each of the last few tables it inserted into (by id, so
@@ -52,7 +50,7 @@ internal sealed class SkipListCellTable : CellTable
 
     private readonly AppendLog<Node> _nodes = new();
     private readonly long[] _head = new long[MaxHeight]; // the link (position + 1) to each level's first node; 0: none
-    private readonly long[] _counts = new long[Stripes * Pad];
+    private readonly StripedCount _count = new();
     private readonly long _id = Interlocked.Increment(ref s_lastId);
     private int _levels = 1; // the levels in use: no node is linked at or above this one
 
@@ -110,7 +108,7 @@ internal sealed class SkipListCellTable : CellTable
         }
 
         _nodes.Take();
-        Counted();
+        _count.Increment();
 
         // The index levels above: each after the one below, each from its own predecessor on.
         for (var level = 1; level < height; level++)
@@ -136,19 +134,7 @@ internal sealed class SkipListCellTable : CellTable
     }
 
     /// <summary>The number of entries: exact when no insertion is under way.</summary>
-    public override int Count
-    {
-        get
-        {
-            long count = 0;
-            for (var i = 0; i < _counts.Length; i += Pad)
-            {
-                count += Volatile.Read(ref _counts[i]);
-            }
-
-            return (int)count;
-        }
-    }
+    public override int Count => (int)_count.Sum;
 
     /// <summary>The levels in use (for tests).</summary>
     internal int Levels => Volatile.Read(ref _levels);
@@ -324,9 +310,6 @@ internal sealed class SkipListCellTable : CellTable
         t_random = x;
         return Math.Min(MaxHeight, 1 + (BitOperations.TrailingZeroCount(x) / 2));
     }
-
-    /// <summary>Counts one insertion on this processor's stripe.</summary>
-    private void Counted() => Interlocked.Increment(ref _counts[(Thread.GetCurrentProcessorId() & (Stripes - 1)) * Pad]);
 
     /// <summary>A node: its key (as sorted), its cell, and its links (position + 1; 0 at the end).</summary>
     private struct Node

@@ -49,14 +49,11 @@ internal sealed class SplitOrderedCellTable : CellTable
     private const int InitialBucketBits = 4;
     private const long LoadFactor = 2; // entries per bucket before the buckets double
     private const int CheckEvery = 128; // a stripe's count at which the load is checked
-    private const int Pad = 8; // longs per stripe: one 64-byte cache line
-
-    private static readonly int Stripes = Math.Min(64, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
 
     private readonly Func<CellKey, ulong> _hash;
     private readonly AppendLog<Entry> _entries = new();
     private readonly Marker[]?[] _markers = new Marker[]?[Segmented.SegmentCount];
-    private readonly long[] _counts = new long[Stripes * Pad];
+    private readonly StripedCount _count = new();
     private int _bucketBits = InitialBucketBits;
 
     public SplitOrderedCellTable()
@@ -119,19 +116,7 @@ internal sealed class SplitOrderedCellTable : CellTable
     }
 
     /// <summary>The number of entries: exact when no insertion is under way.</summary>
-    public override int Count
-    {
-        get
-        {
-            long count = 0;
-            for (var i = 0; i < _counts.Length; i += Pad)
-            {
-                count += Volatile.Read(ref _counts[i]);
-            }
-
-            return (int)count;
-        }
-    }
+    public override int Count => (int)_count.Sum;
 
     /// <summary>The sort key of an entry: its 63-bit hash with the top bit set, reversed (so odd, and after its bucket's marker).</summary>
     private static ulong RegularSortKey(ulong fullHash, out ulong hash)
@@ -270,13 +255,12 @@ internal sealed class SplitOrderedCellTable : CellTable
     /// <summary>Counts one insertion, and now and then doubles the buckets if the entries outnumber them by more than the load factor.</summary>
     private void Counted()
     {
-        var stripe = (Thread.GetCurrentProcessorId() & (Stripes - 1)) * Pad;
-        if (Interlocked.Increment(ref _counts[stripe]) % CheckEvery != 0)
+        if (_count.Increment() % CheckEvery != 0)
         {
             return;
         }
 
-        var count = (long)Count;
+        var count = _count.Sum;
         var bits = Volatile.Read(ref _bucketBits);
         while (bits < MaxBucketBits && count > (1L << bits) * LoadFactor)
         {
@@ -302,5 +286,35 @@ internal sealed class SplitOrderedCellTable : CellTable
 
         public long Next;
         public int State;
+    }
+}
+
+/// <summary>
+/// A count kept on striped counters, one per processor, each on its own cache line, so that threads
+/// counting at once do not all write one word; summed only when read.
+/// </summary>
+internal sealed class StripedCount
+{
+    private const int Pad = 8; // longs per stripe: one 64-byte cache line
+    private static readonly int Stripes = Math.Min(64, (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
+    private readonly long[] _counts = new long[Stripes * Pad];
+
+    /// <summary>Adds one on this processor's stripe.</summary>
+    /// <returns>That stripe's count now.</returns>
+    public long Increment() => Interlocked.Increment(ref _counts[(Thread.GetCurrentProcessorId() & (Stripes - 1)) * Pad]);
+
+    /// <summary>The sum of the stripes: exact when no increment is under way.</summary>
+    public long Sum
+    {
+        get
+        {
+            long sum = 0;
+            for (var i = 0; i < _counts.Length; i += Pad)
+            {
+                sum += Volatile.Read(ref _counts[i]);
+            }
+
+            return sum;
+        }
     }
 }

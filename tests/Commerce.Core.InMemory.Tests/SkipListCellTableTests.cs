@@ -93,46 +93,12 @@ public sealed class SkipListCellTableTests
         }
     }
 
-    /// <summary>One step of a sequence: look a key up, or get-or-create it either way.</summary>
-    public sealed record Step(int Kind, long High, long Low)
-    {
-        public override string ToString() => $"{(Kind == 0 ? "find" : Kind == 1 ? "get-or-create" : "create-or-get")}({High},{Low})";
-    }
-
-    private static readonly Arbitrary<Step[]> Steps = Arb.From(
-        (from kind in Gen.Choose(0, 2)
-         from high in Gen.Choose(-2, 2)
-         from low in Gen.Choose(-40, 40)
-         select new Step(kind, high, low)).ArrayOf(),
-        steps => Shrink.List(steps));
-
     [Property(MaxTest = 200)]
     public Property Any_sequence_of_steps_behaves_as_a_dictionary() =>
-        Prop.ForAll(Steps, steps =>
+        Prop.ForAll(CellTableChecks.Steps, steps =>
         {
             var table = new SkipListCellTable();
-            var model = new Dictionary<CellKey, Cell>();
-            foreach (var step in steps)
-            {
-                var key = new CellKey(step.High, step.Low);
-                if (step.Kind == 0)
-                {
-                    if (table.Find(key) is var found && (model.TryGetValue(key, out var expected) ? !ReferenceEquals(found, expected) : found is not null))
-                    {
-                        return false;
-                    }
-
-                    continue;
-                }
-
-                var cell = step.Kind == 1 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-                if (!model.TryAdd(key, cell) && !ReferenceEquals(model[key], cell))
-                {
-                    return false;
-                }
-            }
-
-            return table.Count == model.Count && table.IsWellFormed();
+            return CellTableChecks.BehavesAsDictionary(table, steps) && table.IsWellFormed();
         });
 
     [Theory]
@@ -140,59 +106,18 @@ public sealed class SkipListCellTableTests
     [InlineData(true)]
     public void Threads_inserting_the_same_keys_all_get_one_cell_per_key(bool timeOrdered)
     {
+        // Every thread inserts the shared keys and keys only it inserts: shuffled, or rising (as order ids
+        // rise with time, each thread's finger then helping), interleaved with the others'.
         const int Threads = 4;
         const int Shared = 20_000;
         const int Own = 5_000;
         var table = new SkipListCellTable();
-        var cells = new Dictionary<CellKey, Cell>[Threads];
-        using var start = new Barrier(Threads);
-        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
-        {
-            // Every thread inserts the shared keys and keys only it inserts: shuffled, or rising (as order ids
-            // rise with time, each thread's finger then helping), interleaved with the others'.
-            var random = new Random(t);
-            var keys = Enumerable.Range(0, Shared).Select(i => new CellKey(i, 0))
+        var model = CellTableChecks.InsertFromThreads(table, Threads, (t, random) =>
+            Enumerable.Range(0, Shared).Select(i => new CellKey(i, 0))
                 .Concat(Enumerable.Range(0, Own).Select(i => new CellKey(i * 4, t + 1)))
-                .OrderBy(key => timeOrdered ? key.High : random.Next()).ToArray();
-            var mine = new Dictionary<CellKey, Cell>();
-            start.SignalAndWait();
-            foreach (var key in keys)
-            {
-                mine[key] = random.Next(2) == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-                if (table.Find(keys[random.Next(keys.Length)]) is { } found && MultiWordCas.Read(found) != Absent.Value)
-                {
-                    throw new InvalidOperationException("A cell that nobody wrote holds a state.");
-                }
-            }
-
-            cells[t] = mine;
-        }) { IsBackground = true }).ToList();
-        threads.ForEach(thread => thread.Start());
-        threads.ForEach(thread => thread.Join());
-
-        // The sequential model: one cell per distinct key, whoever inserted it first.
-        var model = new Dictionary<CellKey, Cell>();
-        foreach (var mine in cells)
-        {
-            foreach (var (key, cell) in mine)
-            {
-                if (model.TryGetValue(key, out var other))
-                {
-                    Assert.Same(other, cell);
-                }
-                else
-                {
-                    model.Add(key, cell);
-                }
-            }
-        }
+                .OrderBy(key => timeOrdered ? key.High : random.Next()).ToArray());
 
         Assert.Equal(Shared + (Threads * Own), model.Count);
-        Assert.Equal(model.Count, table.Count);
         Assert.True(table.IsWellFormed());
-        foreach (var (key, cell) in model)
-        {
-            Assert.Same(cell, table.Find(key));
-        }
     }
 }

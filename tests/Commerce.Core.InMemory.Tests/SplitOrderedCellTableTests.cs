@@ -91,112 +91,25 @@ public sealed class SplitOrderedCellTableTests
         Assert.Null(table.Find(new CellKey(5, 5)));
     }
 
-    /// <summary>One step of a sequence: look a key up, or get-or-create it either way.</summary>
-    public sealed record Step(int Kind, long High, long Low)
-    {
-        public override string ToString() => $"{(Kind == 0 ? "find" : Kind == 1 ? "get-or-create" : "create-or-get")}({High},{Low})";
-    }
-
-    private static readonly Arbitrary<Step[]> Steps = Arb.From(
-        (from kind in Gen.Choose(0, 2)
-         from high in Gen.Choose(-2, 2)
-         from low in Gen.Choose(-40, 40)
-         select new Step(kind, high, low)).ArrayOf(),
-        steps => Shrink.List(steps));
-
     [Property(MaxTest = 200)]
     public Property Any_sequence_of_steps_behaves_as_a_dictionary() =>
-        Prop.ForAll(Steps, steps =>
-        {
-            foreach (var hash in new[] { "default", "seven values", "one value" })
-            {
-                var table = Create(hash);
-                var model = new Dictionary<CellKey, Cell>();
-                foreach (var step in steps)
-                {
-                    var key = new CellKey(step.High, step.Low);
-                    if (step.Kind == 0)
-                    {
-                        if (table.Find(key) is var found && (model.TryGetValue(key, out var expected) ? !ReferenceEquals(found, expected) : found is not null))
-                        {
-                            return false;
-                        }
-
-                        continue;
-                    }
-
-                    var cell = step.Kind == 1 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-                    if (!model.TryAdd(key, cell) && !ReferenceEquals(model[key], cell))
-                    {
-                        return false;
-                    }
-                }
-
-                if (table.Count != model.Count)
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        });
+        Prop.ForAll(CellTableChecks.Steps, steps =>
+            new[] { "default", "seven values", "one value" }.All(hash => CellTableChecks.BehavesAsDictionary(Create(hash), steps)));
 
     [Theory]
     [MemberData(nameof(Hashes))]
     public void Threads_inserting_the_same_keys_all_get_one_cell_per_key(string hash)
     {
+        // Every thread inserts the shared keys in its own order, mixed with keys only it inserts.
         const int Threads = 4;
         var shared = hash == "default" ? 20_000 : 1_500;
         var own = shared / 4;
-        var table = Create(hash);
-        var cells = new Dictionary<CellKey, Cell>[Threads];
-        using var start = new Barrier(Threads);
-        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
-        {
-            // Every thread inserts the shared keys in its own order, mixed with keys only it inserts.
-            var random = new Random(t);
-            var keys = Enumerable.Range(0, shared).Select(i => new CellKey(0, i))
+        var model = CellTableChecks.InsertFromThreads(Create(hash), Threads, (t, random) =>
+            Enumerable.Range(0, shared).Select(i => new CellKey(0, i))
                 .Concat(Enumerable.Range(0, own).Select(i => new CellKey(t + 1, i)))
-                .OrderBy(_ => random.Next()).ToArray();
-            var mine = new Dictionary<CellKey, Cell>();
-            start.SignalAndWait();
-            foreach (var key in keys)
-            {
-                mine[key] = random.Next(2) == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-                if (table.Find(keys[random.Next(keys.Length)]) is { } found && MultiWordCas.Read(found) != Absent.Value)
-                {
-                    throw new InvalidOperationException("A cell that nobody wrote holds a state.");
-                }
-            }
-
-            cells[t] = mine;
-        }) { IsBackground = true }).ToList();
-        threads.ForEach(thread => thread.Start());
-        threads.ForEach(thread => thread.Join());
-
-        // The sequential model: one cell per distinct key, whoever inserted it first.
-        var model = new Dictionary<CellKey, Cell>();
-        foreach (var mine in cells)
-        {
-            foreach (var (key, cell) in mine)
-            {
-                if (model.TryGetValue(key, out var other))
-                {
-                    Assert.Same(other, cell);
-                }
-                else
-                {
-                    model.Add(key, cell);
-                }
-            }
-        }
+                .OrderBy(_ => random.Next()).ToArray());
 
         Assert.Equal(shared + (Threads * own), model.Count);
-        Assert.Equal(model.Count, table.Count);
-        foreach (var (key, cell) in model)
-        {
-            Assert.Same(cell, table.Find(key));
-        }
     }
 }
 
