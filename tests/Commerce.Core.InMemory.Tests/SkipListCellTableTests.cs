@@ -13,31 +13,12 @@ public sealed class SkipListCellTableTests
     public void Finds_what_it_holds_and_nothing_else()
     {
         var table = new SkipListCellTable();
-        var model = new Dictionary<CellKey, Cell>();
         var random = new Random(7);
-        for (var i = 0; i < 60_000; i++)
-        {
-            var key = new CellKey(random.Next(4) - 2, random.Next(30_000));
-            var cell = i % 2 == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-            if (model.TryGetValue(key, out var existing))
-            {
-                Assert.Same(existing, cell);
-            }
-            else
-            {
-                Assert.Same(Absent.Value, MultiWordCas.Read(cell));
-                model.Add(key, cell);
-            }
-        }
+        var model = CellTableChecks.InsertSequentially(table, Enumerable.Range(0, 60_000).Select(_ => new CellKey(random.Next(4) - 2, random.Next(30_000))).ToList());
 
-        Assert.Equal(model.Count, table.Count);
         Assert.Equal(model.Count, table.Cells().Count());
         Assert.True(table.IsWellFormed());
         Assert.InRange(table.Levels, 5, 12); // a quarter of the nodes at each next level: about log4 of the count
-        foreach (var (key, cell) in model)
-        {
-            Assert.Same(cell, table.Find(key));
-        }
 
         for (var i = 0; i < 1_000; i++)
         {

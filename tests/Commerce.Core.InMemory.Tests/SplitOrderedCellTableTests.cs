@@ -25,29 +25,9 @@ public sealed class SplitOrderedCellTableTests
     public void Finds_what_it_holds_and_nothing_else_across_many_doublings(string hash)
     {
         var table = Create(hash);
-        var model = new Dictionary<CellKey, Cell>();
         var random = new Random(7);
         var inserts = hash == "default" ? 60_000 : 3_000; // colliding hashes make one long bucket
-        for (var i = 0; i < inserts; i++)
-        {
-            var key = new CellKey(random.Next(4), random.Next(inserts / 2));
-            var cell = i % 2 == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-            if (model.TryGetValue(key, out var existing))
-            {
-                Assert.Same(existing, cell);
-            }
-            else
-            {
-                Assert.Same(Absent.Value, MultiWordCas.Read(cell));
-                model.Add(key, cell);
-            }
-        }
-
-        Assert.Equal(model.Count, table.Count);
-        foreach (var (key, cell) in model)
-        {
-            Assert.Same(cell, table.Find(key));
-        }
+        var model = CellTableChecks.InsertSequentially(table, Enumerable.Range(0, inserts).Select(_ => new CellKey(random.Next(4), random.Next(inserts / 2))).ToList());
 
         for (var i = 0; i < 1_000; i++)
         {

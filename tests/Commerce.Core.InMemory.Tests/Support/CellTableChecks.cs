@@ -44,6 +44,38 @@ internal static class CellTableChecks
     }
 
     /// <summary>
+    /// Gets-or-creates and creates-or-gets the keys in turn, on one thread, checking each against the model
+    /// (a new key's cell is absent; a known key's is the same cell), then that the table holds exactly those.
+    /// </summary>
+    /// <returns>The model.</returns>
+    public static Dictionary<CellKey, Cell> InsertSequentially(CellTable table, IEnumerable<CellKey> keys)
+    {
+        var model = new Dictionary<CellKey, Cell>();
+        var i = 0;
+        foreach (var key in keys)
+        {
+            var cell = i++ % 2 == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
+            if (model.TryGetValue(key, out var existing))
+            {
+                Assert.Same(existing, cell);
+            }
+            else
+            {
+                Assert.Same(Absent.Value, MultiWordCas.Read(cell));
+                model.Add(key, cell);
+            }
+        }
+
+        Assert.Equal(model.Count, table.Count);
+        foreach (var (key, cell) in model)
+        {
+            Assert.Same(cell, table.Find(key));
+        }
+
+        return model;
+    }
+
+    /// <summary>
     /// Has <paramref name="threads"/> threads, started together, get-or-create (either way) the keys
     /// <paramref name="keysOf"/> gives each, each also looking a random one of its keys up after every
     /// insertion; then checks against the sequential model (one cell per distinct key, whoever inserted it
