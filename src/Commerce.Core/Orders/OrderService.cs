@@ -417,14 +417,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var now = runtime.Time.GetUtcNow();
         var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
         unitOfWork.Wallets.Save(paid.Value);
-        if (unitOfWork is UnitOfWork work)
-        {
-            work.AddPayment(wallet, paid.Value, order); // as the order itself if the store keeps payments so
-        }
-        else
-        {
-            unitOfWork.Ledger.Add(wallet.EntryTo(paid.Value, LedgerEntryKind.Payment, order.Id, now));
-        }
+        UnitOfWork.AddPayment(unitOfWork, wallet, paid.Value, order); // as the order itself if the store keeps payments so
 
         unitOfWork.Orders.Add(order);
         unitOfWork.Sales.Record(order);

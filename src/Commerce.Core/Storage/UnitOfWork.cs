@@ -454,22 +454,23 @@ internal sealed class UnitOfWork
     }
 
     /// <summary>
-    /// Stages the payment of an order this unit of work places (<paramref name="before"/> debited to
-    /// <paramref name="after"/>): as the order itself for a store that keeps payments so
-    /// (<see cref="IStoresPaymentsAsOrders"/>), else as its <see cref="LedgerEntry"/>.
+    /// Stages the payment of an order <paramref name="unitOfWork"/> places (<paramref name="before"/> debited
+    /// to <paramref name="after"/>): as the order itself if it is the library's own over a store that keeps
+    /// payments so (<see cref="IStoresPaymentsAsOrders"/>), else as its <see cref="LedgerEntry"/>.
     /// </summary>
-    public void AddPayment(Wallet before, Wallet after, Order order)
+    public static void AddPayment(IUnitOfWork unitOfWork, Wallet before, Wallet after, Order order)
     {
+        ArgumentNullException.ThrowIfNull(unitOfWork);
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
         ArgumentNullException.ThrowIfNull(order);
-        if (_store is IStoresPaymentsAsOrders)
+        if (unitOfWork is UnitOfWork { _store: IStoresPaymentsAsOrders } own)
         {
-            Stage(StoreKey.ForLedger(order.UserId, after.LedgerLength), order, insertOnly: true);
+            own.Stage(StoreKey.ForLedger(order.UserId, after.LedgerLength), order, insertOnly: true);
         }
         else
         {
-            ((ILedgerRepository)this).Add(before.EntryTo(after, LedgerEntryKind.Payment, order.Id, order.PlacedAt));
+            unitOfWork.Ledger.Add(before.EntryTo(after, LedgerEntryKind.Payment, order.Id, order.PlacedAt));
         }
     }
 

@@ -245,7 +245,7 @@ public sealed class UnitOfWorkTests
         var before = (await unitOfWork.Wallets.FindAsync(Rich.UserId))!;
         var after = before.Debit(order.Total).Value;
         unitOfWork.Wallets.Save(after);
-        ((UnitOfWork)unitOfWork).AddPayment(before, after, order);
+        UnitOfWork.AddPayment(unitOfWork, before, after, order);
         unitOfWork.Orders.Add(order);
 
         // Read back in the same unit of work, it is the entry either way.
