@@ -19,7 +19,8 @@ namespace Commerce.InMemory;
 /// </para>
 /// <para>
 /// A cell is created in the newest generation of a snapshot of the list only after a lookup of every
-/// generation of the same snapshot found none in use, and only kept if that generation was not sealed once
+/// older generation of the same snapshot found none in use (the insertion itself finds the newest one's
+/// cell, if it has one), and only kept if that generation was not sealed once
 /// the cell was in it: a seal that comes later comes
 /// before the purge's scan, which meets the cell; one that came earlier sends the creator back to the
 /// lookup, which retires the cell. So a commit can give a record only to a cell that every later lookup
@@ -48,8 +49,11 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
         {
             // One snapshot for the lookup and the creation: a newer generation than the lookup saw may have
             // been started after a cell of this key went into an older one the lookup searched too early.
+            // The newest generation is searched by the insertion itself (which returns the key's cell if it has
+            // one), so only the older ones are looked up first. A cell of the newest one is in use while it is
+            // not sealed, which is checked below either way.
             var generations = Volatile.Read(ref _generations);
-            if (Find(generations, key) is { } found)
+            if (Find(generations, key, generations.Length - 2) is { } found)
             {
                 return found;
             }
@@ -124,9 +128,12 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
     }
 
     /// <summary>The key's cell in use in <paramref name="generations"/>, newest first, or <see langword="null"/>.</summary>
-    private static Cell? Find(Generation[] generations, CellKey key)
+    private static Cell? Find(Generation[] generations, CellKey key) => Find(generations, key, generations.Length - 1);
+
+    /// <summary>The key's cell in use in <paramref name="generations"/> up to index <paramref name="newest"/>, newest first, or <see langword="null"/>.</summary>
+    private static Cell? Find(Generation[] generations, CellKey key, int newest)
     {
-        for (var i = generations.Length - 1; i >= 0; i--)
+        for (var i = newest; i >= 0; i--)
         {
             if (generations[i].Cells.Find(key) is { } cell && InUse(generations[i], cell))
             {
