@@ -50,6 +50,12 @@ internal class CellTable
         return ShardOf(hash).TryGetValue(key, out var cell) ? _recent.Remember(hash, cell) : null;
     }
 
+    /// <summary>
+    /// The cell the array of recently used cells holds where <paramref name="key"/>'s would be: perhaps
+    /// another key's (not checked, so that the cell is not loaded); for warming the cache only.
+    /// </summary>
+    public KeyedCell? Recent(CellKey key) => _recent.Peek(Hash(key));
+
     public virtual Cell GetOrCreate(CellKey key)
     {
         var hash = Hash(key);
@@ -141,6 +147,13 @@ internal sealed class RecentCells
 
         cell = Volatile.Read(ref slots[slot ^ 1]);
         return cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High ? cell : null;
+    }
+
+    /// <summary>What the slot of a key whose hash is <paramref name="hash"/> holds, without looking at it.</summary>
+    public KeyedCell? Peek(ulong hash)
+    {
+        var slots = Volatile.Read(ref _slots);
+        return Volatile.Read(ref slots[SlotOf(slots, hash)]);
     }
 
     /// <summary>Puts the key's one cell (the one its table's dictionary holds) in its slot, and returns it.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
 
@@ -25,6 +26,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
+        if (batch.Count > 1)
+        {
+            Touch(batch);
+        }
+
         for (var i = 0; i < batch.Count; i++)
         {
             var key = batch[i];
@@ -37,6 +43,96 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Loads, a level at a time across the whole batch, what its reads will load one key after another:
+    /// the slots of recently used cells, the cells, their states (and a wallet state's wallet). Each read
+    /// is a chain of dependent loads, and in a large store each link is a cache miss; read key by key, every
+    /// miss waits for the one before it. Here the misses of all keys at one level are independent, so the
+    /// processor waits for them together, and the reads that follow find the lines in cache. It changes
+    /// nothing and decides nothing: a slot that holds another key's cell, or a state replaced meanwhile,
+    /// only makes a load wasted.
+    /// </summary>
+    /// <returns>How many states it loaded (returned so that the loads are kept).</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line, its result unused by the caller: its loads cannot be optimised away
+    private int Touch(ReadBatch batch)
+    {
+        var cells = default(TouchBuffer<Cell>);
+        var count = Math.Min(batch.Count, TouchBuffer<Cell>.Capacity);
+        for (var i = 0; i < count; i++)
+        {
+            var key = batch[i];
+            cells[i] = key.Table is StoreTable.Wallets or StoreTable.Ledger
+                ? store.Wallets.Recent(CellKey.From(StoreKey.ForWallet(key.UserId)))
+                : store.TableOf(key.Table).Recent(CellKey.From(key));
+        }
+
+        var states = default(TouchBuffer<object>);
+        for (var i = 0; i < count; i++)
+        {
+            states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
+        }
+
+        var loaded = 0;
+        for (var i = 0; i < count; i++)
+        {
+            loaded += states[i] switch
+            {
+                null => 0,
+                WalletState wallet => wallet.Wallet.LedgerLength >= 0 ? 1 : 0,
+                _ => 1,
+            };
+        }
+
+        return loaded;
+    }
+
+    /// <summary>
+    /// Loads, as <see cref="Touch(ReadBatch)"/> does for reads, what the commit will load beyond what the
+    /// use case read: the sales counts it adjusts (a lookup in the bucket's dictionary, the cell, its state),
+    /// a level at a time across the change set rather than one change after another.
+    /// </summary>
+    /// <returns>How many states it loaded (returned so that the loads are kept).</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line, its result unused by the caller: its loads cannot be optimised away
+    private int Touch(ReadOnlySpan<Change> changes)
+    {
+        var cells = default(TouchBuffer<Cell>);
+        var count = 0;
+        var loaded = 0;
+        foreach (ref readonly var change in changes)
+        {
+            if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales && change.Seen.Handle is null)
+            {
+                if (count < TouchBuffer<Cell>.Capacity)
+                {
+                    cells[count++] = store.Sales.Find(CellKey.From(change.Key));
+                }
+            }
+        }
+
+        var states = default(TouchBuffer<object>);
+        for (var i = 0; i < count; i++)
+        {
+            states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            loaded += states[i] is SalesCount sales && sales.Quantity >= 0 ? 1 : 0;
+        }
+
+        return loaded;
+    }
+
+    /// <summary>Up to <see cref="Capacity"/> references, on the stack.</summary>
+    [InlineArray(Capacity)]
+    private struct TouchBuffer<T>
+        where T : class
+    {
+        public const int Capacity = 8;
+
+        private T? _first;
     }
 
     public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
@@ -92,6 +188,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         var span = changes.Changes;
+        Touch(span);
         var events = changes.Events;
         var size = span.Length + events.Count; // a stripe per event at most
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);

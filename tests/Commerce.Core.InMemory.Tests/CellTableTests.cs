@@ -44,6 +44,28 @@ public sealed class CellTableTests
     }
 
     [Fact]
+    public void Recent_gives_the_cell_in_the_keys_slot_whichever_key_it_is_for()
+    {
+        var table = new CellTable();
+        var key = new CellKey(0, 42);
+        Assert.Null(table.Recent(key)); // nothing used yet
+
+        var cell = table.GetOrCreate(key);
+        Assert.Same(cell, table.Recent(key));
+
+        // Fill the table until some other key's cell takes the slot: Recent gives that cell, unchecked, and
+        // a lookup of the key still finds its own.
+        for (var low = 43L; low < 1_000_000 && (table.Recent(key) is null || ReferenceEquals(table.Recent(key), cell)); low++)
+        {
+            table.GetOrCreate(new CellKey(0, low));
+        }
+
+        var other = Assert.IsType<KeyedCell>(table.Recent(key));
+        Assert.NotEqual(key, other.Key);
+        Assert.Same(cell, table.Find(key));
+    }
+
+    [Fact]
     public void Threads_racing_for_the_same_slots_all_get_one_cell_per_key()
     {
         // Many keys per slot (the array is small at first and grows meanwhile), and every thread both
