@@ -26,70 +26,74 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
-        if (batch.Count > 1)
+        if (batch.Count is > 1 and <= Loaded<Cell>.Capacity)
         {
-            Touch(batch);
+            ReadTogether(batch);
+            return ValueTask.CompletedTask;
         }
 
         for (var i = 0; i < batch.Count; i++)
         {
-            var key = batch[i];
-            batch.SetResult(i, key.Table switch
-            {
-                StoreTable.Wallets => ReadWallet(key.UserId),
-                StoreTable.Ledger => ReadLedger(key),
-                _ => Read(store.TableOf(key.Table), CellKey.From(key)),
-            });
+            batch.SetResult(i, Read(batch[i], null, null));
         }
 
         return ValueTask.CompletedTask;
     }
 
     /// <summary>
-    /// Loads, a level at a time across the whole batch, what its reads will load one key after another:
-    /// the slots of recently used cells, the cells, their states (and a wallet state's wallet). Each read
-    /// is a chain of dependent loads, and in a large store each link is a cache miss; read key by key, every
-    /// miss waits for the one before it. Here the misses of all keys at one level are independent, so the
-    /// processor waits for them together, and the reads that follow find the lines in cache. It changes
-    /// nothing and decides nothing: a slot that holds another key's cell, or a state replaced meanwhile,
-    /// only makes a load wasted.
+    /// Reads a batch a level at a time across its keys: the slots of their tables' recently used cells, then
+    /// those cells' states, then what each state is; then each key's read, through its slot's cell and the
+    /// state loaded if the slot held the key's cell. Each read is a chain of dependent loads, and in a large
+    /// store each link is a cache miss: read key by key, every miss waits for the one before it; level by
+    /// level, the misses of all keys at one level are independent, and the processor waits for them
+    /// together. A slot that holds another key's cell costs a load: that key is looked up as usual.
     /// </summary>
-    /// <returns>How many states it loaded (returned so that the loads are kept).</returns>
-    [MethodImpl(MethodImplOptions.NoInlining)] // out of line, its result unused by the caller: its loads cannot be optimised away
-    private int Touch(ReadBatch batch)
+    private void ReadTogether(ReadBatch batch)
     {
-        var cells = default(TouchBuffer<Cell>);
-        var count = Math.Min(batch.Count, TouchBuffer<Cell>.Capacity);
+        var count = batch.Count;
+        var slots = default(Loaded<KeyedCell>);
         for (var i = 0; i < count; i++)
         {
             var key = batch[i];
-            cells[i] = key.Table is StoreTable.Wallets or StoreTable.Ledger
+            slots[i] = key.Table is StoreTable.Wallets or StoreTable.Ledger
                 ? store.Wallets.Recent(CellKey.From(StoreKey.ForWallet(key.UserId)))
                 : store.TableOf(key.Table).Recent(CellKey.From(key));
         }
 
-        var states = default(TouchBuffer<object>);
+        var contents = default(Loaded<object>);
         for (var i = 0; i < count; i++)
         {
-            states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
+            contents[i] = slots[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
         }
 
-        var loaded = 0;
         for (var i = 0; i < count; i++)
         {
-            loaded += states[i] switch
+            // A commit in flight's descriptor: read through it below, as any read does.
+            if (contents[i] is CommitDescriptor)
             {
-                null => 0,
-                WalletState wallet => wallet.Wallet.LedgerLength >= 0 ? 1 : 0,
-                _ => 1,
-            };
+                contents[i] = null;
+            }
         }
 
-        return loaded;
+        for (var i = 0; i < count; i++)
+        {
+            batch.SetResult(i, Read(batch[i], slots[i], contents[i]));
+        }
     }
 
     /// <summary>
-    /// Loads, as <see cref="Touch(ReadBatch)"/> does for reads, what the commit will load beyond what the
+    /// A key's read; through <paramref name="slot"/> if it is the key's cell (for a wallet or ledger entry, its
+    /// wallet's), whose state was <paramref name="content"/> (unless <see langword="null"/>: read it now).
+    /// </summary>
+    private StoredState Read(in StoreKey key, KeyedCell? slot, object? content) => key.Table switch
+    {
+        StoreTable.Wallets => ReadWallet(key.UserId, slot, content),
+        StoreTable.Ledger => ReadLedger(key, slot, content),
+        _ => Read(store.TableOf(key.Table), CellKey.From(key), slot, content),
+    };
+
+    /// <summary>
+    /// Loads, as <see cref="ReadTogether"/> does for reads, what the commit will load beyond what the
     /// use case read: the sales counts it adjusts (a lookup in the bucket's dictionary, the cell, its state),
     /// a level at a time across the change set rather than one change after another.
     /// </summary>
@@ -97,21 +101,21 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     [MethodImpl(MethodImplOptions.NoInlining)] // out of line, its result unused by the caller: its loads cannot be optimised away
     private int Touch(ReadOnlySpan<Change> changes)
     {
-        var cells = default(TouchBuffer<Cell>);
+        var cells = default(Loaded<Cell>);
         var count = 0;
         var loaded = 0;
         foreach (ref readonly var change in changes)
         {
             if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales && change.Seen.Handle is null)
             {
-                if (count < TouchBuffer<Cell>.Capacity)
+                if (count < Loaded<Cell>.Capacity)
                 {
                     cells[count++] = store.Sales.Find(CellKey.From(change.Key));
                 }
             }
         }
 
-        var states = default(TouchBuffer<object>);
+        var states = default(Loaded<object>);
         for (var i = 0; i < count; i++)
         {
             states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
@@ -127,7 +131,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     /// <summary>Up to <see cref="Capacity"/> references, on the stack.</summary>
     [InlineArray(Capacity)]
-    private struct TouchBuffer<T>
+    private struct Loaded<T>
         where T : class
     {
         public const int Capacity = 8;
@@ -589,9 +593,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     }
 
     /// <summary>A wallet: its handle is the cell's state itself (a <see cref="WalletState"/>), which a commit expects there.</summary>
-    private StoredState ReadWallet(UserId user)
+    private StoredState ReadWallet(UserId user, KeyedCell? slot = null, object? content = null)
     {
-        var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)));
+        var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)), slot, content);
         return read.State is WalletState state ? new StoredState(state.Wallet, 0, state) : read;
     }
 
@@ -599,9 +603,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// A ledger entry, from the state of its wallet: present once the wallet's ledger is that long (it can
     /// never change again); absent otherwise, with the wallet's state as its handle, which a commit checks.
     /// </summary>
-    private StoredState ReadLedger(in StoreKey key)
+    private StoredState ReadLedger(in StoreKey key, KeyedCell? slot = null, object? content = null)
     {
-        var wallet = ReadWallet(key.UserId);
+        var wallet = ReadWallet(key.UserId, slot, content);
         if (wallet.Handle is WalletState state && state.Entry(key.Low) is { } entry)
         {
             return new StoredState(entry);
@@ -645,15 +649,20 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// <summary>What a read that can no longer hold expects: no cell ever holds it.</summary>
     private static readonly object Mismatch = new();
 
-    private static StoredState Read(CellTable table, CellKey key)
+    /// <summary>
+    /// A cell's read: <paramref name="slot"/>, if it is <paramref name="key"/>'s cell, with the state it held,
+    /// <paramref name="content"/> (if not <see langword="null"/>; a state, not a descriptor); else the
+    /// table's cell of the key, read now.
+    /// </summary>
+    private static StoredState Read(CellTable table, CellKey key, KeyedCell? slot = null, object? content = null)
     {
-        var cell = table.Find(key);
+        var cell = slot is not null && slot.Key == key ? slot : table.Find(key);
         if (cell is null)
         {
             return StoredState.Absent;
         }
 
-        var state = MultiWordCas.Read(cell);
+        var state = ReferenceEquals(cell, slot) && content is not null ? content : MultiWordCas.Read(cell);
         if (ReferenceEquals(state, Retired.Value))
         {
             return StoredState.Absent; // Purged after the lookup: absent, and the commit will use a fresh cell.
