@@ -93,29 +93,25 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     };
 
     /// <summary>
-    /// Loads, as <see cref="ReadTogether"/> does for reads, what the commit will load beyond what the
-    /// use case read: the sales counts it adjusts (a lookup in the bucket's dictionary, the cell, its state),
-    /// a level at a time across the change set rather than one change after another.
+    /// Finds the cells of the sales counts a change set adjusts, and their states, a level at a time across
+    /// the changes as <see cref="ReadTogether"/> reads (a lookup in the bucket's dictionary, the cells, what
+    /// each state is), rather than one change after another: up to <see cref="Loaded{T}.Capacity"/> of them,
+    /// in the order of <paramref name="changes"/>, with each one's index there.
     /// </summary>
-    /// <returns>How many states it loaded (returned so that the loads are kept).</returns>
-    [MethodImpl(MethodImplOptions.NoInlining)] // out of line, its result unused by the caller: its loads cannot be optimised away
-    private int Touch(ReadOnlySpan<Change> changes)
+    /// <returns>How many it found (a cell not there yet is <see langword="null"/>; a state, if a commit in flight holds the cell).</returns>
+    private int FindSales(ReadOnlySpan<Change> changes, ref Loaded<int> indexes, ref Loaded<Cell> cells, ref Loaded<object> states)
     {
-        var cells = default(Loaded<Cell>);
         var count = 0;
-        var loaded = 0;
-        foreach (ref readonly var change in changes)
+        for (var c = 0; c < changes.Length && count < Loaded<Cell>.Capacity; c++)
         {
+            ref readonly var change = ref changes[c];
             if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales && change.Seen.Handle is null)
             {
-                if (count < Loaded<Cell>.Capacity)
-                {
-                    cells[count++] = store.Sales.Find(CellKey.From(change.Key));
-                }
+                indexes[count] = c;
+                cells[count++] = store.Sales.Find(CellKey.From(change.Key));
             }
         }
 
-        var states = default(Loaded<object>);
         for (var i = 0; i < count; i++)
         {
             states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
@@ -123,16 +119,18 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         for (var i = 0; i < count; i++)
         {
-            loaded += states[i] is SalesCount sales && sales.Quantity >= 0 ? 1 : 0;
+            if (states[i] is CommitDescriptor)
+            {
+                states[i] = null; // read through it when the change is reached
+            }
         }
 
-        return loaded;
+        return count;
     }
 
-    /// <summary>Up to <see cref="Capacity"/> references, on the stack.</summary>
+    /// <summary>Up to <see cref="Capacity"/> values (a batch's references, or indexes), on the stack.</summary>
     [InlineArray(Capacity)]
     private struct Loaded<T>
-        where T : class
     {
         public const int Capacity = 8;
 
@@ -192,7 +190,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         var span = changes.Changes;
-        Touch(span);
+        var salesIndexes = default(Loaded<int>);
+        var salesCells = default(Loaded<Cell>);
+        var salesStates = default(Loaded<object>);
+        var salesFound = FindSales(span, ref salesIndexes, ref salesCells, ref salesStates);
+        var salesNext = 0;
         var events = changes.Events;
         var size = span.Length + events.Count; // a stripe per event at most
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
@@ -298,8 +300,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                             }
                         }
 
-                        var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
-                        var current = MultiWordCas.Read(cell);
+                        // A sales count found with the others, with the state it held then (unless a commit in flight held it).
+                        var found = salesNext < salesFound && salesIndexes[salesNext] == c ? salesNext++ : -1;
+                        var cell = (found >= 0 ? salesCells[found] : null) ?? change.Seen.Handle as Cell ?? table.GetOrCreate(key);
+                        var current = (found >= 0 && ReferenceEquals(cell, salesCells[found]) ? salesStates[found] : null) ?? MultiWordCas.Read(cell);
                         if (Adjusted(change, current) is not { } adjusted)
                         {
                             return new(false);
