@@ -382,7 +382,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 LedgerEntry entry => LedgerRecords.RecordOf(entry, wallet, changes),
                 var order => order, // a payment staged as its order (IStoresPaymentsAsOrders): kept as it is
             };
-            updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, record, previous?.Account ?? new WalletAccount(update.Cell)));
+            updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, record, previous?.Account ?? new WalletAccount(update.Cell), previous));
         }
 
         if (!ledger.IsEmpty)

@@ -17,17 +17,36 @@ namespace Commerce.InMemory;
 /// Entries are kept as ledger records (see <see cref="LedgerRecords"/>): the entry numbered n has the
 /// wallet's balance as its balance after.
 /// </remarks>
-internal sealed class WalletState(Wallet wallet, object? latest, WalletAccount account)
+internal sealed class WalletState
 {
-    public Wallet Wallet { get; } = wallet;
+    // The account's chunk that keeps LatestRecord once this state is replaced (null if it has none): found
+    // when the state is made, most often as the chunk of the state it replaces, so that copying the
+    // record forward reads no line of the account but the slot itself.
+    private readonly WalletAccount.Slot[]? _chunk;
+
+    /// <summary>A state whose commit appended <paramref name="latest"/> (or nothing), replacing <paramref name="previous"/> (or none) in the cell.</summary>
+    public WalletState(Wallet wallet, object? latest, WalletAccount account, WalletState? previous = null)
+    {
+        Wallet = wallet;
+        LatestRecord = latest;
+        Account = account;
+        if (latest is not null)
+        {
+            _chunk = previous?._chunk is { } chunk && WalletAccount.SameChunk(previous.Wallet.LedgerLength, wallet.LedgerLength)
+                ? chunk
+                : account.ChunkOf(wallet.LedgerLength);
+        }
+    }
+
+    public Wallet Wallet { get; }
 
     /// <summary>The record of the entry appended by the commit that wrote this state, numbered <c>Wallet.LedgerLength</c>; or <see langword="null"/>.</summary>
-    public object? LatestRecord { get; } = latest;
+    public object? LatestRecord { get; }
 
     /// <summary>The entry appended by the commit that wrote this state (see <see cref="LatestRecord"/>), or <see langword="null"/>.</summary>
     public LedgerEntry? Latest => LatestRecord is null ? null : LedgerRecords.EntryOf(LatestRecord, Wallet.LedgerLength, Wallet.Balance);
 
-    public WalletAccount Account { get; } = account;
+    public WalletAccount Account { get; }
 
     /// <summary>Entry <paramref name="sequence"/> of the ledger as of this state, or <see langword="null"/> if it has none.</summary>
     public LedgerEntry? Entry(long sequence)
@@ -45,7 +64,7 @@ internal sealed class WalletState(Wallet wallet, object? latest, WalletAccount a
     {
         if (LatestRecord is { } latest)
         {
-            Account.Store(latest, Wallet.LedgerLength, Wallet.Balance);
+            WalletAccount.Store(_chunk!, latest, Wallet.LedgerLength, Wallet.Balance);
         }
     }
 }
@@ -122,9 +141,22 @@ internal sealed class WalletAccount(Cell cell)
     public void Store(LedgerEntry entry) => Store(entry, entry.Sequence, entry.BalanceAfter);
 
     /// <summary>Stores a committed entry's record (see <see cref="LedgerRecords"/>) at its number (idempotent).</summary>
-    public void Store(object record, long sequence, Money balanceAfter)
+    public void Store(object record, long sequence, Money balanceAfter) => Store(ChunkOf(sequence), record, sequence, balanceAfter);
+
+    /// <summary>Stores a committed entry's record at its number in <paramref name="slots"/>, its chunk (<see cref="ChunkOf"/>; idempotent).</summary>
+    public static void Store(Slot[] slots, object record, long sequence, Money balanceAfter)
     {
-        var (chunk, offset) = Locate(sequence);
+        var offset = Locate(sequence).Offset;
+
+        // The number first: a reader that sees the record sees its number (every writer writes the same ones).
+        Volatile.Write(ref slots[offset].BalanceAfter, balanceAfter.Amount);
+        Volatile.Write(ref slots[offset].Record, record);
+    }
+
+    /// <summary>The chunk that holds entry <paramref name="sequence"/>, created (once, by CAS) if it was not yet.</summary>
+    public Slot[] ChunkOf(long sequence)
+    {
+        var chunk = Locate(sequence).Chunk;
         var chunks = Volatile.Read(ref _chunks)
             ?? Interlocked.CompareExchange(ref _chunks, new Slot[]?[MaxChunks], null)
             ?? _chunks;
@@ -135,10 +167,12 @@ internal sealed class WalletAccount(Cell cell)
             slots = Interlocked.CompareExchange(ref chunks[chunk], created, null) ?? created;
         }
 
-        // The number first: a reader that sees the record sees its number (every writer writes the same ones).
-        Volatile.Write(ref slots[offset].BalanceAfter, balanceAfter.Amount);
-        Volatile.Write(ref slots[offset].Record, record);
+        return slots;
     }
+
+    /// <summary>Whether entries <paramref name="first"/> and <paramref name="second"/> (both from 1) are in one chunk.</summary>
+    public static bool SameChunk(long first, long second) =>
+        first >= 1 && second >= 1 && Locate(first).Chunk == Locate(second).Chunk;
 
     /// <summary>
     /// The chunk and offset of an entry: chunk c holds 2^(4+c) entries, starting at index 16·(2^c − 1).
@@ -158,7 +192,7 @@ internal sealed class WalletAccount(Cell cell)
     }
 
     /// <summary>A stored entry: its record, and its balance after (read only for a payment kept as its order).</summary>
-    private struct Slot
+    internal struct Slot
     {
         public object? Record;
         public long BalanceAfter;

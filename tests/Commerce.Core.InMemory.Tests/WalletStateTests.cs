@@ -118,6 +118,38 @@ public sealed class WalletStateTests
     }
 
     [Fact]
+    public void Each_state_copies_its_entry_into_the_right_chunk_across_chunk_boundaries_and_after_a_state_without_one()
+    {
+        // Chunks hold entries 1–16, 17–48, 49–112, 113–240, 241–496: 297 entries cross four boundaries. Every
+        // tenth state appends nothing, so the next one finds its chunk through the account, not its predecessor.
+        var account = new WalletAccount(new Cell(Absent.Value));
+        WalletState? state = null;
+        var length = 0L;
+        var balance = 0L;
+        var entries = new List<LedgerEntry>();
+        for (var step = 1; step <= 330; step++)
+        {
+            state?.CopyForward(); // as a commit does before it replaces the state
+            LedgerEntry? entry = null;
+            if (step % 10 != 0)
+            {
+                length++;
+                balance += step;
+                entry = new LedgerEntry(length, Buyer, LedgerEntryKind.Charge, new Money(step), new Money(balance), null, At.AddSeconds(step));
+                entries.Add(entry);
+            }
+
+            state = new WalletState(new Wallet(Buyer, new Money(balance), length), entry, account, state);
+            Assert.Equal(entry, state.Latest);
+            Assert.All(entries, expected => Assert.Equal(expected, state.Entry(expected.Sequence)));
+        }
+
+        state!.CopyForward();
+        Assert.All(entries, expected => Assert.Equal(expected, account.Entry(expected.Sequence)));
+        Assert.Null(account.Entry(length + 1));
+    }
+
+    [Fact]
     public void The_newest_entry_is_in_the_account_before_the_next_commit_on_its_wallet_can_be_seen()
     {
         using var shop = InMemoryShop.Create();
