@@ -52,7 +52,7 @@ internal class CellTable
 
     /// <summary>
     /// The cell the array of recently used cells holds where <paramref name="key"/>'s would be: perhaps
-    /// another key's (not checked, so that the cell is not loaded); for warming the cache only.
+    /// another key's (not checked, so that the cell is not loaded yet), so the caller checks its key.
     /// </summary>
     public KeyedCell? Recent(CellKey key) => _recent.Peek(Hash(key));
 

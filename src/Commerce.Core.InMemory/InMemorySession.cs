@@ -303,7 +303,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         // A sales count found with the others, with the state it held then (unless a commit in flight held it).
                         var found = salesNext < salesFound && salesIndexes[salesNext] == c ? salesNext++ : -1;
                         var cell = (found >= 0 ? salesCells[found] : null) ?? change.Seen.Handle as Cell ?? table.GetOrCreate(key);
-                        var current = (found >= 0 && ReferenceEquals(cell, salesCells[found]) ? salesStates[found] : null) ?? MultiWordCas.Read(cell);
+                        var current = (found >= 0 ? salesStates[found] : null) ?? MultiWordCas.Read(cell); // no state where no cell was found
                         if (Adjusted(change, current) is not { } adjusted)
                         {
                             return new(false);
