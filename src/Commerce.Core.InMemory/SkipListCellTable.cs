@@ -205,7 +205,7 @@ internal sealed class SkipListCellTable : CellTable
             {
                 // The finger's node at its own levels, else the node it stood on: linked at this level, below the key.
                 var hint = level < finger!.Height ? finger.Node : finger.Preds[level];
-                if (hint >= 0 && (pred < 0 || Less(At(pred).Primary, At(pred).Secondary, At(hint).Primary, At(hint).Secondary)))
+                if (hint >= 0 && (pred < 0 || Before(ref At(pred), ref At(hint))))
                 {
                     pred = hint;
                 }
@@ -223,10 +223,16 @@ internal sealed class SkipListCellTable : CellTable
     private long Walk(ref long pred, int level, ulong primary, ulong secondary)
     {
         var next = Volatile.Read(ref NextOf(pred, level));
-        while (next != 0 && Less(At(next - 1).Primary, At(next - 1).Secondary, primary, secondary))
+        while (next != 0)
         {
+            ref var node = ref At(next - 1); // found once, for its key and its link
+            if (!Less(node.Primary, node.Secondary, primary, secondary))
+            {
+                break;
+            }
+
             pred = next - 1;
-            next = Volatile.Read(ref NextOf(pred, level));
+            next = Volatile.Read(ref LinkOf(ref node, level));
         }
 
         return next;
@@ -277,6 +283,8 @@ internal sealed class SkipListCellTable : CellTable
     private static bool Less(ulong primary, ulong secondary, ulong otherPrimary, ulong otherSecondary) =>
         primary != otherPrimary ? primary < otherPrimary : secondary < otherSecondary;
 
+    private static bool Before(ref Node node, ref Node other) => Less(node.Primary, node.Secondary, other.Primary, other.Secondary);
+
     private bool IsKey(long position, ulong primary, ulong secondary) =>
         At(position).Primary == primary && At(position).Secondary == secondary;
 
@@ -288,9 +296,12 @@ internal sealed class SkipListCellTable : CellTable
             return ref _head[level];
         }
 
-        ref var at = ref At(node);
-        return ref level == 0 ? ref at.Next0 : ref level == 1 ? ref at.Next1 : ref at.Upper![level - InlineLevels];
+        return ref LinkOf(ref At(node), level);
     }
+
+    /// <summary>A node's link word at <paramref name="level"/>.</summary>
+    private static ref long LinkOf(ref Node node, int level) =>
+        ref level == 0 ? ref node.Next0 : ref level == 1 ? ref node.Next1 : ref node.Upper![level - InlineLevels];
 
     private ref Node At(long position) => ref _nodes[position];
 
