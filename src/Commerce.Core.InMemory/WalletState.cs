@@ -138,10 +138,7 @@ internal sealed class WalletAccount(Cell cell)
     }
 
     /// <summary>Stores a committed entry at its number (idempotent: storing it again changes nothing).</summary>
-    public void Store(LedgerEntry entry) => Store(entry, entry.Sequence, entry.BalanceAfter);
-
-    /// <summary>Stores a committed entry's record (see <see cref="LedgerRecords"/>) at its number (idempotent).</summary>
-    public void Store(object record, long sequence, Money balanceAfter) => Store(ChunkOf(sequence), record, sequence, balanceAfter);
+    public void Store(LedgerEntry entry) => Store(ChunkOf(entry.Sequence), entry, entry.Sequence, entry.BalanceAfter);
 
     /// <summary>Stores a committed entry's record at its number in <paramref name="slots"/>, its chunk (<see cref="ChunkOf"/>; idempotent).</summary>
     public static void Store(Slot[] slots, object record, long sequence, Money balanceAfter)
