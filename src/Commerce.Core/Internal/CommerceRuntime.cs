@@ -260,16 +260,20 @@ internal sealed class CommerceRuntime
     /// commit, so the records of a store are bounded by what a retention and a quarter bring. A failed
     /// purge is logged and left to the next one; it never fails the request.
     /// </summary>
-    public async ValueTask PurgeIdempotencyIfDueAsync(CancellationToken cancellationToken)
+    /// <remarks>Completes at once, with no state machine, when no purge is due or another caller claimed it.</remarks>
+    public ValueTask PurgeIdempotencyIfDueAsync(CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
         var last = Interlocked.Read(ref _lastPurge);
-        if (now.UtcTicks - last < Options.IdempotencyRetention.Ticks / 4
-            || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last)
-        {
-            return;
-        }
+        return now.UtcTicks - last < Options.IdempotencyRetention.Ticks / 4
+            || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last
+            ? ValueTask.CompletedTask
+            : PurgeIdempotencyAsync(now, cancellationToken);
+    }
 
+    /// <summary>Purges the idempotency records that expired by <paramref name="now"/> (see <see cref="PurgeIdempotencyIfDueAsync"/>).</summary>
+    private async ValueTask PurgeIdempotencyAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
         try
         {
             var session = await Store.OpenSessionAsync(cancellationToken).ConfigureAwait(false);

@@ -21,7 +21,11 @@ internal static class Idempotent
         UseCaseScope Scope = default);
 
     /// <returns>The outcome, and whether it is a stored one (nothing ran).</returns>
-    public static async ValueTask<(Result<T> Result, bool Replayed)> RunAsync<TState, T>(
+    /// <remarks>
+    /// No state machine of its own while every step completes at once (an in-memory store): each step
+    /// goes on synchronously, and only a step that does not complete yet continues in an async method.
+    /// </remarks>
+    public static ValueTask<(Result<T> Result, bool Replayed)> RunAsync<TState, T>(
         CommerceRuntime runtime,
         Request request,
         TState state,
@@ -33,7 +37,7 @@ internal static class Idempotent
     {
         if (!request.Key.IsValid)
         {
-            return (Errors.InvalidIdempotencyKey(), false);
+            return new((Errors.InvalidIdempotencyKey(), false));
         }
 
         // The key's digest, once for every attempt.
@@ -41,47 +45,51 @@ internal static class Idempotent
 
         // The runtime drops the writes of a failed result; a stored refusal must be committed, so the
         // outcome travels inside a successful result.
-        var outcome = await runtime.RunAsync(
+        var running = runtime.RunAsync(
             request.Scope,
             request.Operation,
-            (runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay),
-            static async (unitOfWork, s, ct) =>
-            {
-                var (runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay) = s;
-                var work = (UnitOfWork)unitOfWork;
-                work.Prefetch(recordKey);
-                prefetch(unitOfWork, state);
-                var record = await work.FindIdempotencyAsync(recordKey, ct).ConfigureAwait(false);
-                var now = runtime.Time.GetUtcNow();
-                if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
-                {
-                    return record.Key == request.Key.Value && record.Operation == request.Kind && record.RequestHash == request.RequestHash
-                        ? Result<(Result<T>, bool)>.Success((await replay(unitOfWork, record, ct).ConfigureAwait(false), true))
-                        : Result<(Result<T>, bool)>.Success((Errors.IdempotencyKeyReused(request.Operation), false));
-                }
+            new Attempt<TState, T>(runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay),
+            Attempt<TState, T>.RunAsync,
+            cancellationToken);
+        if (!running.IsCompletedSuccessfully)
+        {
+            return PurgedAsync(runtime, request, running, cancellationToken);
+        }
 
-                var result = await useCase(unitOfWork, state, ct).ConfigureAwait(false);
-                if (result.IsFailure)
-                {
-                    work.DiscardWrites();
-                }
+        var outcome = running.Result;
+        var purging = runtime.PurgeIdempotencyIfDueAsync(cancellationToken);
+        return purging.IsCompletedSuccessfully
+            ? new(Ended(runtime, request, outcome))
+            : PurgedAsync(runtime, request, outcome, purging);
+    }
 
-                var (balance, orderId) = result.IsSuccess ? outcomeOf(result.Value) : default;
-                work.SaveIdempotency(recordKey, new IdempotencyRecord(
-                    request.User, request.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
-                return Result<(Result<T>, bool)>.Success((result, false));
-            },
-            cancellationToken).ConfigureAwait(false);
+    /// <summary>Awaits the use case's run, then the purge it may be due for.</summary>
+    private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
+        CommerceRuntime runtime, Request request, ValueTask<Result<(Result<T>, bool)>> running, CancellationToken cancellationToken)
+    {
+        var outcome = await running.ConfigureAwait(false);
+        return await PurgedAsync(runtime, request, outcome, runtime.PurgeIdempotencyIfDueAsync(cancellationToken)).ConfigureAwait(false);
+    }
 
+    /// <summary>Awaits the purge after the use case's run (a purge never fails the request; a cancellation ends its scope as failed).</summary>
+    private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
+        CommerceRuntime runtime, Request request, Result<(Result<T>, bool)> outcome, ValueTask purging)
+    {
         try
         {
-            await runtime.PurgeIdempotencyIfDueAsync(cancellationToken).ConfigureAwait(false);
+            await purging.ConfigureAwait(false);
         }
         catch (Exception e) when (request.Scope.Fail(e))
         {
             throw;
         }
 
+        return Ended(runtime, request, outcome);
+    }
+
+    /// <summary>The run's outcome as the caller gets it, counting a replay.</summary>
+    private static (Result<T>, bool) Ended<T>(CommerceRuntime runtime, Request request, Result<(Result<T>, bool)> outcome)
+    {
         if (outcome.IsFailure)
         {
             return (Result<T>.Failure(outcome.Error), false);
@@ -93,6 +101,78 @@ internal static class Idempotent
         }
 
         return outcome.Value;
+    }
+
+    /// <summary>
+    /// One attempt of a keyed request, run by the runtime's loop: reads the key's record with everything the
+    /// use case needs; answers from a live record; else runs the use case and stages its outcome.
+    /// </summary>
+    private readonly record struct Attempt<TState, T>(
+        CommerceRuntime Runtime,
+        Request Request,
+        StoreKey RecordKey,
+        TState State,
+        Action<IUnitOfWork, TState> Prefetch,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> UseCase,
+        Func<T, (Money Balance, OrderId? OrderId)> OutcomeOf,
+        Func<IUnitOfWork, IdempotencyRecord, CancellationToken, ValueTask<Result<T>>> Replay)
+    {
+        public static ValueTask<Result<(Result<T>, bool)>> RunAsync(IUnitOfWork unitOfWork, Attempt<TState, T> attempt, CancellationToken ct)
+        {
+            var work = (UnitOfWork)unitOfWork;
+            work.Prefetch(attempt.RecordKey);
+            attempt.Prefetch(unitOfWork, attempt.State);
+            var finding = work.FindIdempotencyAsync(attempt.RecordKey, ct);
+            return finding.IsCompletedSuccessfully
+                ? Found(unitOfWork, attempt, finding.Result, ct)
+                : FoundAsync(unitOfWork, attempt, finding, ct);
+        }
+
+        private static async ValueTask<Result<(Result<T>, bool)>> FoundAsync(
+            IUnitOfWork unitOfWork, Attempt<TState, T> attempt, ValueTask<IdempotencyRecord?> finding, CancellationToken ct) =>
+            await Found(unitOfWork, attempt, await finding.ConfigureAwait(false), ct).ConfigureAwait(false);
+
+        /// <summary>The attempt once the key's record is read (<see langword="null"/>: none).</summary>
+        private static ValueTask<Result<(Result<T>, bool)>> Found(IUnitOfWork unitOfWork, Attempt<TState, T> attempt, IdempotencyRecord? record, CancellationToken ct)
+        {
+            var (runtime, request) = (attempt.Runtime, attempt.Request);
+            var now = runtime.Time.GetUtcNow();
+            if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
+            {
+                return record.Key == request.Key.Value && record.Operation == request.Kind && record.RequestHash == request.RequestHash
+                    ? ReplayedAsync(unitOfWork, attempt, record, ct)
+                    : new(Result<(Result<T>, bool)>.Success((Errors.IdempotencyKeyReused(request.Operation), false)));
+            }
+
+            var running = attempt.UseCase(unitOfWork, attempt.State, ct);
+            return running.IsCompletedSuccessfully
+                ? new(Staged(unitOfWork, attempt, now, running.Result))
+                : StagedAsync(unitOfWork, attempt, now, running);
+        }
+
+        private static async ValueTask<Result<(Result<T>, bool)>> ReplayedAsync(
+            IUnitOfWork unitOfWork, Attempt<TState, T> attempt, IdempotencyRecord record, CancellationToken ct) =>
+            Result<(Result<T>, bool)>.Success((await attempt.Replay(unitOfWork, record, ct).ConfigureAwait(false), true));
+
+        private static async ValueTask<Result<(Result<T>, bool)>> StagedAsync(
+            IUnitOfWork unitOfWork, Attempt<TState, T> attempt, DateTimeOffset now, ValueTask<Result<T>> running) =>
+            Staged(unitOfWork, attempt, now, await running.ConfigureAwait(false));
+
+        /// <summary>Stages the use case's outcome as the key's record (a refusal's, with its writes dropped).</summary>
+        private static Result<(Result<T>, bool)> Staged(IUnitOfWork unitOfWork, Attempt<TState, T> attempt, DateTimeOffset now, Result<T> result)
+        {
+            var work = (UnitOfWork)unitOfWork;
+            if (result.IsFailure)
+            {
+                work.DiscardWrites();
+            }
+
+            var request = attempt.Request;
+            var (balance, orderId) = result.IsSuccess ? attempt.OutcomeOf(result.Value) : default;
+            work.SaveIdempotency(attempt.RecordKey, new IdempotencyRecord(
+                request.User, request.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
+            return Result<(Result<T>, bool)>.Success((result, false));
+        }
     }
 
     /// <summary>
