@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using Commerce.Conformance;
 using Commerce.Storage;
 using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Commerce.Tests.Internal;
 
@@ -186,6 +188,55 @@ public sealed class CommerceRuntimeTests
         Assert.Equal(new Money(10), await wallets.GetBalanceAsync(new UserId(1)));
     }
 
+    [Fact]
+    public async Task Keyed_requests_on_a_store_whose_calls_complete_later_run_once_replay_refuse_a_reused_key_and_purge()
+    {
+        // Every read, commit and purge completes after a yield: each step of a keyed request goes on in its async continuation.
+        var clock = new FakeTimeProvider(TestClock.Start);
+        var store = new ConflictingStore(new FakeStore(), conflicts: 1) { Yields = true };
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(store);
+        services.AddCommerce(o => o.RetryBaseDelay = o.MaxRetryDelay = TimeSpan.Zero);
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var orders = provider.GetRequiredService<IOrderService>();
+        var catalog = provider.GetRequiredService<ICatalogService>();
+        var user = new UserId(1);
+        Assert.True((await catalog.AddProductAsync(new ProductId(7), "Tea", new Money(30), 5)).IsSuccess);
+
+        // The first commit conflicts: the charge runs again, and applies once.
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(CommerceErrorCode.IdempotencyKeyReused, (await wallets.ChargeAsync(user, new Money(20), new IdempotencyKey("charge-1"))).Error?.Code);
+
+        // A refusal is stored: once the balance suffices, the same request still answers with it.
+        OrderLineRequest[] lines = [new(new ProductId(7), 1)];
+        Assert.Equal(CommerceErrorCode.InsufficientBalance, (await orders.PlaceOrderAsync(user, lines, new IdempotencyKey("order-1"))).Error?.Code);
+        Assert.Equal(new Money(40), (await wallets.ChargeAsync(user, new Money(30), new IdempotencyKey("charge-2"))).Value);
+        Assert.Equal(CommerceErrorCode.InsufficientBalance, (await orders.PlaceOrderAsync(user, lines, new IdempotencyKey("order-1"))).Error?.Code);
+        var placed = await orders.PlaceOrderAsync(user, lines, new IdempotencyKey("order-2"));
+        Assert.Equal(placed.Value.Id, (await orders.PlaceOrderAsync(user, lines, new IdempotencyKey("order-2"))).Value.Id);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(user));
+
+        // A checkout reads the cart's products only once it has read the cart: its use case itself completes later.
+        var carts = provider.GetRequiredService<ICartService>();
+        Assert.True((await carts.AddItemAsync(user, new ProductId(7), 1)).IsSuccess);
+        Assert.Equal(CommerceErrorCode.InsufficientBalance, (await carts.CheckoutAsync(user, new IdempotencyKey("checkout-1"))).Error?.Code);
+        Assert.Equal(new Money(40), (await wallets.ChargeAsync(user, new Money(30), new IdempotencyKey("charge-4"))).Value);
+        var checkedOut = await carts.CheckoutAsync(user, new IdempotencyKey("checkout-2"));
+        Assert.Equal(checkedOut.Value.Id, (await carts.CheckoutAsync(user, new IdempotencyKey("checkout-2"))).Value.Id);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(user));
+        Assert.Equal(0, store.Purges);
+
+        // Past the retention, the next keyed request purges (after its own commit): the expired key applies anew.
+        clock.Advance(new CommerceOptions().IdempotencyRetention + TimeSpan.FromMinutes(1));
+        Assert.Equal(new Money(15), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-3"))).Value);
+        Assert.Equal(1, store.Purges);
+        Assert.Equal(new Money(25), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(new Money(25), await wallets.GetBalanceAsync(user));
+    }
+
     /// <summary>
     /// Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing, and
     /// its first <see cref="Refusals"/> reads throw <see cref="Refusal"/>.
@@ -206,6 +257,14 @@ public sealed class CommerceRuntimeTests
 
         public int Refusals { get; set; }
 
+        /// <summary>Whether reads, commits and purges complete later (after a yield), as a database's do.</summary>
+        public bool Yields { get; init; }
+
+        /// <summary>How many purges of idempotency records ran.</summary>
+        public int Purges => _purges;
+
+        private int _purges;
+
         public int Commits => _commits;
 
         public int Reads => _reads;
@@ -213,10 +272,26 @@ public sealed class CommerceRuntimeTests
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
             new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
+        private async ValueTask YieldAsync()
+        {
+            if (Yields)
+            {
+                await Task.Yield();
+            }
+        }
+
         private sealed class Session(ConflictingStore owner, IStoreSession inner) : IStoreSession
         {
-            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
-                Interlocked.Increment(ref owner._reads) <= owner.Refusals ? throw owner.Thrown : inner.ReadAsync(batch, cancellationToken);
+            public async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+            {
+                await owner.YieldAsync();
+                if (Interlocked.Increment(ref owner._reads) <= owner.Refusals)
+                {
+                    throw owner.Thrown;
+                }
+
+                await inner.ReadAsync(batch, cancellationToken);
+            }
 
             public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
                 inner.ReadProductsAsync(after, limit, rows, cancellationToken);
@@ -224,11 +299,18 @@ public sealed class CommerceRuntimeTests
             public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
                 inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
 
-            public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
-                Interlocked.Increment(ref owner._commits) <= owner.Conflicts ? ValueTask.FromResult(false) : inner.CommitAsync(changes, cancellationToken);
+            public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+            {
+                await owner.YieldAsync();
+                return Interlocked.Increment(ref owner._commits) > owner.Conflicts && await inner.CommitAsync(changes, cancellationToken);
+            }
 
-            public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-                inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+            public async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+            {
+                await owner.YieldAsync();
+                Interlocked.Increment(ref owner._purges);
+                return await inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+            }
 
             public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
