@@ -23,6 +23,12 @@ if (args is ["soak", .. var soak])
     return Soak.Run(soak);
 }
 
+if (args is ["interleaved", .. var interleaved])
+{
+    // Two variants' orders in alternating slices of one process: their ratio, without the drift between runs.
+    return Interleaved.Run(interleaved);
+}
+
 if (args is ["pgsoak", .. var pgsoak])
 {
     // One PostgreSQL case run steadily, for profiling (see benchmarks/POSTGRES.md).

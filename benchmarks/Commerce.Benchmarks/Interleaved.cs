@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Commerce.Benchmarks;
+
+/// <summary>
+/// Two variants of order placement on the lock-free store, measured in one process by the same worker
+/// threads in alternating short slices (A, B, A, B…), so that whatever the machine does meanwhile (other
+/// load, frequency, a collection) falls on both alike. It prints each variant's orders per second over
+/// all its slices, their ratio, and the median of the ratios of consecutive pairs of slices. Made for
+/// the ratios the issues set (events against none, a key against none), which separate runs on a
+/// shared machine blur: the same build measured minutes apart varies by a quarter and more.
+/// </summary>
+internal static class Interleaved
+{
+    private const int Ring = 4096;
+
+    public static int Run(string[] args)
+    {
+        if (args.Length is < 4 or > 5
+            || !TryParse(args[0], out var a)
+            || !TryParse(args[1], out var b)
+            || !int.TryParse(args[2], out var workers) || workers < 1
+            || !double.TryParse(args[3], CultureInfo.InvariantCulture, out var seconds) || seconds <= 0
+            || !int.TryParse(args.Length == 5 ? args[4] : "200", out var sliceMs) || sliceMs < 10)
+        {
+            Console.Error.WriteLine("usage: interleaved <events|no-events|keyed> <events|no-events|keyed> <workers> <seconds> [slice-ms]");
+            return 2;
+        }
+
+        var orders = new OrderLineRequest[workers][][];
+        var users = new UserId[workers][];
+        for (var w = 0; w < workers; w++)
+        {
+            orders[w] = Requests.Orders(100 + w, Ring, hot: false);
+            users[w] = Requests.Users(200 + w, Ring);
+        }
+
+        using var shopA = new Shop(StoreKind.LockFree, configure: o => o.PublishEvents = a != Variant.NoEvents);
+        using var shopB = new Shop(StoreKind.LockFree, configure: o => o.PublishEvents = b != Variant.NoEvents);
+        var place = new[] { Operation(shopA, a), Operation(shopB, b) };
+
+        var slices = Math.Max(2, (int)Math.Round(seconds * 1000 / sliceMs / 2) * 2);
+        var counts = new long[slices];
+        var times = new double[slices];
+        var current = 0;
+        var stop = 0;
+        var failures = 0L;
+        using var start = new Barrier(workers + 1);
+        using var end = new Barrier(workers + 1);
+        var threads = new Thread[workers];
+        for (var w = 0; w < workers; w++)
+        {
+            var worker = w;
+            threads[w] = new Thread(() =>
+            {
+                var i = 0; // the worker's next request, across both variants (so no key repeats)
+                for (var s = 0; s < slices; s++)
+                {
+                    start.SignalAndWait();
+                    var operation = place[Volatile.Read(ref current)];
+                    var done = 0L;
+                    while (Volatile.Read(ref stop) == 0)
+                    {
+                        if (!operation(users[worker][i % Ring], orders[worker][i % Ring], worker, i++))
+                        {
+                            Interlocked.Increment(ref failures);
+                        }
+
+                        done++;
+                    }
+
+                    Interlocked.Add(ref counts[s], done);
+                    end.SignalAndWait();
+                }
+            }) { IsBackground = true };
+            threads[w].Start();
+        }
+
+        for (var s = 0; s < slices; s++)
+        {
+            Volatile.Write(ref current, s % 2);
+            Volatile.Write(ref stop, 0);
+            start.SignalAndWait();
+            var clock = Stopwatch.StartNew();
+            Thread.Sleep(sliceMs);
+            Volatile.Write(ref stop, 1);
+            end.SignalAndWait();
+            times[s] = clock.Elapsed.TotalSeconds;
+        }
+
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        // The first pair of slices warms both variants up (jitted, their stores past their first growth): not counted.
+        var rateA = Rate(counts, times, 0, from: 2);
+        var rateB = Rate(counts, times, 1, from: 2);
+        var pairs = Enumerable.Range(1, (slices / 2) - 1)
+            .Select(p => (counts[2 * p] / times[2 * p]) / (counts[(2 * p) + 1] / times[(2 * p) + 1]))
+            .Order()
+            .ToArray();
+        Console.WriteLine(
+            $"interleaved workers={workers}, {pairs.Length} pairs of {sliceMs} ms slices: {Name(a)} {rateA:N0} orders/s, {Name(b)} {rateB:N0} orders/s, " +
+            $"ratio {rateA / rateB:F3}, median pair ratio {pairs[pairs.Length / 2]:F3} (A ahead in {pairs.Count(r => r > 1)} of {pairs.Length}), failures={failures}");
+        return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>Orders per second of the slices of one variant (every other slice, from slice <paramref name="from"/> on).</summary>
+    private static double Rate(long[] counts, double[] times, int variant, int from)
+    {
+        long orders = 0;
+        var seconds = 0.0;
+        for (var s = from + variant; s < counts.Length; s += 2)
+        {
+            orders += counts[s];
+            seconds += times[s];
+        }
+
+        return orders / seconds;
+    }
+
+    private static Func<UserId, OrderLineRequest[], int, int, bool> Operation(Shop shop, Variant variant) => variant == Variant.Keyed
+        ? (user, lines, w, i) => Sync.Wait(shop.Orders.PlaceOrderAsync(
+            user, lines, new IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{w}-{i}")))).IsSuccess
+        : (user, lines, _, _) => Sync.Wait(shop.Orders.PlaceOrderAsync(user, lines)).IsSuccess;
+
+    private static bool TryParse(string text, out Variant variant)
+    {
+        variant = text.ToLowerInvariant() switch
+        {
+            "events" => Variant.Events,
+            "no-events" => Variant.NoEvents,
+            "keyed" => Variant.Keyed,
+            _ => (Variant)(-1),
+        };
+        return Enum.IsDefined(variant);
+    }
+
+    private static string Name(Variant variant) => variant switch
+    {
+        Variant.NoEvents => "no-events",
+        Variant.Keyed => "keyed",
+        _ => "events",
+    };
+
+    /// <summary>What a variant's orders carry: events (the default), no events, or events and a fresh idempotency key each.</summary>
+    private enum Variant
+    {
+        Events,
+        NoEvents,
+        Keyed,
+    }
+}
