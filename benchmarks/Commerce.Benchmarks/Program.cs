@@ -29,6 +29,12 @@ if (args is ["interleaved", .. var interleaved])
     return Interleaved.Run(interleaved);
 }
 
+if (args is ["key-index", .. var keyIndex])
+{
+    // The idempotency keys' index alone: a fresh key looked up and inserted, in a large index.
+    return KeyIndexProbe.Run(keyIndex);
+}
+
 if (args is ["pgsoak", .. var pgsoak])
 {
     // One PostgreSQL case run steadily, for profiling (see benchmarks/POSTGRES.md).

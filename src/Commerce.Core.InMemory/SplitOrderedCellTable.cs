@@ -30,8 +30,16 @@ namespace Commerce.InMemory;
 /// The markers are not entries: bucket <c>b</c>'s marker is a link word (and a state) at index <c>b</c>
 /// of an array of its own, so a walk starts at a place computed from the hash, one cache miss from the
 /// first entry of its bucket. (With markers as entries, a bucket's slot held the marker's position, and
-/// every lookup and insertion paid a miss for the slot and one more for the marker.) A link names an
-/// entry (its position + 1, positive) or a marker (minus its bucket + 1).
+/// every lookup and insertion paid a miss for the slot and one more for the marker.)
+/// </para>
+/// <para>
+/// A link is one word: the position + 1 of the entry it names, or the bucket of the marker it names with
+/// a flag bit, and above those the top bits of the named entry's sort key. A walk thus sees that the next
+/// entry sorts after its key, or is not its key, without loading that entry: a lookup of a key that is
+/// not there (every fresh idempotency key) stops at the link before the entry that follows the key,
+/// one cache miss fewer, unless both share those 27 bits. A bucket's entries share its top bits, so a
+/// table of 2^k buckets leaves 27 − k of them to tell its entries apart: at four million keys (2^21
+/// buckets), one pair in 64 ties and is compared entry to entry. Links name up to 2^36 − 1 entries.
 /// </para>
 /// <para>
 /// An insertion is one compare-and-swap of the link before it, retried from the same node if another
@@ -45,7 +53,13 @@ namespace Commerce.InMemory;
 /// </remarks>
 internal sealed class SplitOrderedCellTable : CellTable
 {
-    private const int MaxBucketBits = 48;
+    private const int MaxBucketBits = 36;
+
+    // A link's layout: the position + 1 (or the bucket) in the low bits, the marker flag, then the top bits of the named entry's sort key.
+    private const int PositionBits = 36;
+    private const long PositionMask = (1L << PositionBits) - 1;
+    private const long MarkerFlag = 1L << PositionBits;
+    private const int FragmentShift = PositionBits + 1;
     private const int InitialBucketBits = 4;
     private const long LoadFactor = 2; // entries per bucket before the buckets double
     private const int CheckEvery = 128; // a stripe's count at which the load is checked
@@ -79,7 +93,7 @@ internal sealed class SplitOrderedCellTable : CellTable
         var sortKey = RegularSortKey(_hash(key), out var hash);
         var previous = Bucket(BucketOf(hash));
         var next = Walk(ref previous, sortKey, key);
-        return IsEntry(next, sortKey, key) ? At(next - 1).Cell : null;
+        return IsEntry(next, sortKey, key) ? At(PositionOf(next)).Cell : null;
     }
 
     public override Cell GetOrCreate(CellKey key) => Find(key) ?? CreateOrGet(key);
@@ -89,8 +103,9 @@ internal sealed class SplitOrderedCellTable : CellTable
         var sortKey = RegularSortKey(_hash(key), out var hash);
         var start = Bucket(BucketOf(hash));
         var position = Reserve(sortKey, key, new Cell(Absent.Value));
-        var found = InsertOrFind(start, position + 1, sortKey, key);
-        if (found == position + 1)
+        var link = EntryLink(position, sortKey);
+        var found = InsertOrFind(start, link, sortKey, key);
+        if (found == link)
         {
             _entries.Take();
             Counted();
@@ -100,7 +115,7 @@ internal sealed class SplitOrderedCellTable : CellTable
             At(position) = default; // not linked: the slot is reserved again by this thread's next insertion
         }
 
-        return At(found - 1).Cell!;
+        return At(PositionOf(found)).Cell!;
     }
 
     /// <summary>Every cell, in list order (lock-free: cells inserted meanwhile may or may not be met).</summary>
@@ -108,7 +123,7 @@ internal sealed class SplitOrderedCellTable : CellTable
     {
         for (var next = Volatile.Read(ref NextOf(MarkerLink(0))); next != 0; next = Volatile.Read(ref NextOf(next)))
         {
-            if (next > 0 && At(next - 1).Cell is { } cell)
+            if (!IsMarker(next) && At(PositionOf(next)).Cell is { } cell)
             {
                 yield return cell;
             }
@@ -139,12 +154,19 @@ internal sealed class SplitOrderedCellTable : CellTable
     /// </summary>
     private bool Precedes(long link, ulong sortKey, in CellKey key)
     {
-        if (link < 0)
+        if (IsMarker(link))
         {
             return MarkerSortKey(link) < sortKey;
         }
 
-        ref var entry = ref At(link - 1);
+        // The link's top bits of the entry's sort key decide, unless they are the key's: then the entry does.
+        var fragment = FragmentOf(link);
+        if (fragment != sortKey >> FragmentShift)
+        {
+            return fragment < sortKey >> FragmentShift;
+        }
+
+        ref var entry = ref At(PositionOf(link));
         return entry.SortKey != sortKey
             ? entry.SortKey < sortKey
             : entry.Key.High != key.High ? entry.Key.High < key.High : entry.Key.Low < key.Low;
@@ -170,11 +192,11 @@ internal sealed class SplitOrderedCellTable : CellTable
 
     /// <summary>Whether <paramref name="link"/> names the node of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
     private bool IsNode(long link, ulong sortKey, in CellKey key) =>
-        link < 0 ? MarkerSortKey(link) == sortKey
-        : link != 0 && At(link - 1).SortKey == sortKey && At(link - 1).Key == key;
+        IsMarker(link) ? MarkerSortKey(link) == sortKey
+        : link != 0 && FragmentOf(link) == sortKey >> FragmentShift && At(PositionOf(link)).SortKey == sortKey && At(PositionOf(link)).Key == key;
 
     /// <summary>Whether <paramref name="link"/> leads to the entry of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
-    private bool IsEntry(long link, ulong sortKey, in CellKey key) => link > 0 && IsNode(link, sortKey, key);
+    private bool IsEntry(long link, ulong sortKey, in CellKey key) => link != 0 && !IsMarker(link) && IsNode(link, sortKey, key);
 
     /// <summary>
     /// Links the node <paramref name="node"/> names (its own link set here) into the list after
@@ -206,6 +228,11 @@ internal sealed class SplitOrderedCellTable : CellTable
     private long Reserve(ulong sortKey, CellKey key, Cell cell)
     {
         var position = _entries.Free();
+        if (position >= PositionMask)
+        {
+            throw new InvalidOperationException($"The table holds {PositionMask:N0} entries, as many as its links can name.");
+        }
+
         ref var entry = ref At(position);
         entry.SortKey = sortKey;
         entry.Key = key;
@@ -242,13 +269,25 @@ internal sealed class SplitOrderedCellTable : CellTable
     /// <summary>Marks a bucket's marker claimed without linking it, as a thread stopped right after its claim would (for tests).</summary>
     internal void ClaimMarker(ulong bucket) => Segmented.Slot(_markers, bucket).State = Marker.Claimed;
 
-    private static long MarkerLink(ulong bucket) => -(long)bucket - 1;
+    /// <summary>The link that names a bucket's marker (its sort key is computed from the bucket, so it carries none).</summary>
+    private static long MarkerLink(ulong bucket) => MarkerFlag | (long)bucket;
 
-    private static ulong MarkerSortKey(long link) => Reverse((ulong)(-link - 1));
+    /// <summary>The link that names the entry at <paramref name="position"/>, whose sort key is <paramref name="sortKey"/>.</summary>
+    private static long EntryLink(long position, ulong sortKey) => (long)(sortKey >> FragmentShift << FragmentShift) | (position + 1);
+
+    private static bool IsMarker(long link) => (link & MarkerFlag) != 0;
+
+    /// <summary>The position of the entry a (nonzero, not marker) link names.</summary>
+    private static long PositionOf(long link) => (link & PositionMask) - 1;
+
+    /// <summary>The top bits of the sort key of the entry a link names.</summary>
+    private static ulong FragmentOf(long link) => (ulong)link >> FragmentShift;
+
+    private static ulong MarkerSortKey(long link) => Reverse((ulong)(link & PositionMask));
 
     /// <summary>The link word of the node a (nonzero) link names.</summary>
     private ref long NextOf(long link) =>
-        ref link < 0 ? ref Segmented.Slot(_markers, (ulong)(-link - 1)).Next : ref At(link - 1).Next;
+        ref IsMarker(link) ? ref Segmented.Slot(_markers, (ulong)(link & PositionMask)).Next : ref At(PositionOf(link)).Next;
 
     private ref Entry At(long position) => ref _entries[position];
 

@@ -9,14 +9,19 @@ namespace Commerce.InMemory.Tests;
 /// <summary>The orders' index (a lock-free split-ordered list) against a dictionary as the model.</summary>
 public sealed class SplitOrderedCellTableTests
 {
-    /// <summary>Hash functions to test with: the table's own, and two that collide on purpose.</summary>
-    public static TheoryData<string> Hashes => ["default", "seven values", "one value"];
+    /// <summary>
+    /// Hash functions to test with: the table's own; two that collide on purpose; and one whose keys differ only
+    /// in the hash's top bits, so that their sort keys differ only below the top bits a link carries (every
+    /// walk then decides by the entries themselves).
+    /// </summary>
+    public static TheoryData<string> Hashes => ["default", "seven values", "one value", "top bits"];
 
     private static SplitOrderedCellTable Create(string hash) => hash switch
     {
         "default" => new SplitOrderedCellTable(),
         "seven values" => new SplitOrderedCellTable(key => (ulong)(key.Low % 7) * 0x9E3779B97F4A7C15UL),
         "one value" => new SplitOrderedCellTable(_ => 42),
+        "top bits" => new SplitOrderedCellTable(key => ((ulong)(key.Low * 31) + (ulong)key.High) << 44),
         _ => throw new ArgumentOutOfRangeException(nameof(hash)),
     };
 
@@ -74,7 +79,7 @@ public sealed class SplitOrderedCellTableTests
     [Property(MaxTest = 200)]
     public Property Any_sequence_of_steps_behaves_as_a_dictionary() =>
         Prop.ForAll(CellTableChecks.Steps, steps =>
-            new[] { "default", "seven values", "one value" }.All(hash => CellTableChecks.BehavesAsDictionary(Create(hash), steps)));
+            new[] { "default", "seven values", "one value", "top bits" }.All(hash => CellTableChecks.BehavesAsDictionary(Create(hash), steps)));
 
     [Theory]
     [MemberData(nameof(Hashes))]
