@@ -15,16 +15,18 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     {
         var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
         var (result, replayed) = await Idempotent.RunAsync(
-            runtime,
-            new Idempotent.Request("Checkout", IdempotentOperation.Checkout, user, key, 0, scope),
-            (user, runtime),
-            static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForCart(state.user)),
-            CheckoutOnceAsync,
-            static order => (Money.Zero, order.Id),
-            OrderService.ReplayAsync,
-            cancellationToken).ConfigureAwait(false);
+            runtime, KeyedCheckout, new Idempotent.Request(user, key, 0), (user, runtime), scope, cancellationToken).ConfigureAwait(false);
         return scope.EndOrder(OrderService.Logged(runtime, user, result), replayed);
     }
+
+    /// <summary>A checkout under an idempotency key: its record keeps the order's id.</summary>
+    private static readonly Idempotent.KeyedUseCase<(UserId User, CommerceRuntime Runtime), Order> KeyedCheckout = new(
+        "Checkout",
+        IdempotentOperation.Checkout,
+        static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForCart(state.User)),
+        CheckoutOnceAsync,
+        static order => (Money.Zero, order.Id),
+        OrderService.ReplayAsync);
 
     public ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default)
     {

@@ -11,28 +11,52 @@ namespace Commerce;
 /// </summary>
 internal static class Idempotent
 {
-    /// <summary>What a keyed request needs besides its use case (and the telemetry scope its service started).</summary>
-    public readonly record struct Request(
-        string Operation,
-        IdempotentOperation Kind,
-        UserId User,
-        IdempotencyKey Key,
-        long RequestHash,
-        UseCaseScope Scope = default);
+    /// <summary>A keyed request: its user, its key, and the digest of what it asks (its amount or its lines).</summary>
+    public readonly record struct Request(UserId User, IdempotencyKey Key, long RequestHash);
+
+    /// <summary>
+    /// A use case that takes an idempotency key, as one object per service method that every request shares:
+    /// its name and kind, the keys it reads with the record, the use case itself, what its stored outcome
+    /// keeps of a success, and how a stored outcome is answered.
+    /// </summary>
+    public sealed class KeyedUseCase<TState, T>(
+        string operation,
+        IdempotentOperation kind,
+        Action<IUnitOfWork, TState> prefetch,
+        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> run,
+        Func<T, (Money Balance, OrderId? OrderId)> outcomeOf,
+        Func<IUnitOfWork, IdempotencyRecord, CancellationToken, ValueTask<Result<T>>> replay)
+    {
+        public string Operation { get; } = operation;
+
+        public IdempotentOperation Kind { get; } = kind;
+
+        public Action<IUnitOfWork, TState> Prefetch { get; } = prefetch;
+
+        public Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> Run { get; } = run;
+
+        public Func<T, (Money Balance, OrderId? OrderId)> OutcomeOf { get; } = outcomeOf;
+
+        public Func<IUnitOfWork, IdempotencyRecord, CancellationToken, ValueTask<Result<T>>> Replay { get; } = replay;
+    }
 
     /// <returns>The outcome, and whether it is a stored one (nothing ran).</returns>
     /// <remarks>
     /// No state machine of its own while every step completes at once (an in-memory store): each step
     /// goes on synchronously, and only a step that does not complete yet continues in an async method.
     /// </remarks>
+    /// <param name="runtime">The runtime.</param>
+    /// <param name="useCase">The keyed use case.</param>
+    /// <param name="request">The request.</param>
+    /// <param name="state">The use case's state.</param>
+    /// <param name="scope">The telemetry scope the service started (an exception ends it as failed).</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
     public static ValueTask<(Result<T> Result, bool Replayed)> RunAsync<TState, T>(
         CommerceRuntime runtime,
+        KeyedUseCase<TState, T> useCase,
         Request request,
         TState state,
-        Action<IUnitOfWork, TState> prefetch,
-        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> useCase,
-        Func<T, (Money Balance, OrderId? OrderId)> outcomeOf,
-        Func<IUnitOfWork, IdempotencyRecord, CancellationToken, ValueTask<Result<T>>> replay,
+        UseCaseScope scope,
         CancellationToken cancellationToken)
     {
         if (!request.Key.IsValid)
@@ -41,54 +65,54 @@ internal static class Idempotent
         }
 
         // The key's digest, once for every attempt.
-        var recordKey = StoreKey.ForIdempotency(request.User, request.Kind, request.Key.Value, runtime.Store as IIdempotencyDigest);
+        var recordKey = StoreKey.ForIdempotency(request.User, useCase.Kind, request.Key.Value, runtime.Store as IIdempotencyDigest);
 
         // The runtime drops the writes of a failed result; a stored refusal must be committed, so the
         // outcome travels inside a successful result.
         var running = runtime.RunAsync(
-            request.Scope,
-            request.Operation,
-            new Attempt<TState, T>(runtime, request, recordKey, state, prefetch, useCase, outcomeOf, replay),
+            scope,
+            useCase.Operation,
+            new Attempt<TState, T>(runtime, useCase, request, recordKey, state),
             Attempt<TState, T>.RunAsync,
             cancellationToken);
         if (!running.IsCompletedSuccessfully)
         {
-            return PurgedAsync(runtime, request, running, cancellationToken);
+            return PurgedAsync(runtime, useCase.Operation, scope, running, cancellationToken);
         }
 
         var outcome = running.Result;
         var purging = runtime.PurgeIdempotencyIfDueAsync(cancellationToken);
         return purging.IsCompletedSuccessfully
-            ? new(Ended(runtime, request, outcome))
-            : PurgedAsync(runtime, request, outcome, purging);
+            ? new(Ended(runtime, useCase.Operation, outcome))
+            : PurgedAsync(runtime, useCase.Operation, scope, outcome, purging);
     }
 
     /// <summary>Awaits the use case's run, then the purge it may be due for.</summary>
     private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
-        CommerceRuntime runtime, Request request, ValueTask<Result<(Result<T>, bool)>> running, CancellationToken cancellationToken)
+        CommerceRuntime runtime, string operation, UseCaseScope scope, ValueTask<Result<(Result<T>, bool)>> running, CancellationToken cancellationToken)
     {
         var outcome = await running.ConfigureAwait(false);
-        return await PurgedAsync(runtime, request, outcome, runtime.PurgeIdempotencyIfDueAsync(cancellationToken)).ConfigureAwait(false);
+        return await PurgedAsync(runtime, operation, scope, outcome, runtime.PurgeIdempotencyIfDueAsync(cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>Awaits the purge after the use case's run (a purge never fails the request; a cancellation ends its scope as failed).</summary>
     private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
-        CommerceRuntime runtime, Request request, Result<(Result<T>, bool)> outcome, ValueTask purging)
+        CommerceRuntime runtime, string operation, UseCaseScope scope, Result<(Result<T>, bool)> outcome, ValueTask purging)
     {
         try
         {
             await purging.ConfigureAwait(false);
         }
-        catch (Exception e) when (request.Scope.Fail(e))
+        catch (Exception e) when (scope.Fail(e))
         {
             throw;
         }
 
-        return Ended(runtime, request, outcome);
+        return Ended(runtime, operation, outcome);
     }
 
     /// <summary>The run's outcome as the caller gets it, counting a replay.</summary>
-    private static (Result<T>, bool) Ended<T>(CommerceRuntime runtime, Request request, Result<(Result<T>, bool)> outcome)
+    private static (Result<T>, bool) Ended<T>(CommerceRuntime runtime, string operation, Result<(Result<T>, bool)> outcome)
     {
         if (outcome.IsFailure)
         {
@@ -97,7 +121,7 @@ internal static class Idempotent
 
         if (outcome.Value.Item2)
         {
-            runtime.Telemetry.Replayed(request.Operation);
+            runtime.Telemetry.Replayed(operation);
         }
 
         return outcome.Value;
@@ -109,19 +133,16 @@ internal static class Idempotent
     /// </summary>
     private readonly record struct Attempt<TState, T>(
         CommerceRuntime Runtime,
+        KeyedUseCase<TState, T> UseCase,
         Request Request,
         StoreKey RecordKey,
-        TState State,
-        Action<IUnitOfWork, TState> Prefetch,
-        Func<IUnitOfWork, TState, CancellationToken, ValueTask<Result<T>>> UseCase,
-        Func<T, (Money Balance, OrderId? OrderId)> OutcomeOf,
-        Func<IUnitOfWork, IdempotencyRecord, CancellationToken, ValueTask<Result<T>>> Replay)
+        TState State)
     {
         public static ValueTask<Result<(Result<T>, bool)>> RunAsync(IUnitOfWork unitOfWork, Attempt<TState, T> attempt, CancellationToken ct)
         {
             var work = (UnitOfWork)unitOfWork;
             work.Prefetch(attempt.RecordKey);
-            attempt.Prefetch(unitOfWork, attempt.State);
+            attempt.UseCase.Prefetch(unitOfWork, attempt.State);
             var finding = work.FindIdempotencyAsync(attempt.RecordKey, ct);
             return finding.IsCompletedSuccessfully
                 ? Found(unitOfWork, attempt, finding.Result, ct)
@@ -135,16 +156,16 @@ internal static class Idempotent
         /// <summary>The attempt once the key's record is read (<see langword="null"/>: none).</summary>
         private static ValueTask<Result<(Result<T>, bool)>> Found(IUnitOfWork unitOfWork, Attempt<TState, T> attempt, IdempotencyRecord? record, CancellationToken ct)
         {
-            var (runtime, request) = (attempt.Runtime, attempt.Request);
+            var (runtime, useCase, request) = (attempt.Runtime, attempt.UseCase, attempt.Request);
             var now = runtime.Time.GetUtcNow();
             if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
             {
-                return record.Key == request.Key.Value && record.Operation == request.Kind && record.RequestHash == request.RequestHash
+                return record.Key == request.Key.Value && record.Operation == useCase.Kind && record.RequestHash == request.RequestHash
                     ? ReplayedAsync(unitOfWork, attempt, record, ct)
-                    : new(Result<(Result<T>, bool)>.Success((Errors.IdempotencyKeyReused(request.Operation), false)));
+                    : new(Result<(Result<T>, bool)>.Success((Errors.IdempotencyKeyReused(useCase.Operation), false)));
             }
 
-            var running = attempt.UseCase(unitOfWork, attempt.State, ct);
+            var running = useCase.Run(unitOfWork, attempt.State, ct);
             return running.IsCompletedSuccessfully
                 ? new(Staged(unitOfWork, attempt, now, running.Result))
                 : StagedAsync(unitOfWork, attempt, now, running);
@@ -152,7 +173,7 @@ internal static class Idempotent
 
         private static async ValueTask<Result<(Result<T>, bool)>> ReplayedAsync(
             IUnitOfWork unitOfWork, Attempt<TState, T> attempt, IdempotencyRecord record, CancellationToken ct) =>
-            Result<(Result<T>, bool)>.Success((await attempt.Replay(unitOfWork, record, ct).ConfigureAwait(false), true));
+            Result<(Result<T>, bool)>.Success((await attempt.UseCase.Replay(unitOfWork, record, ct).ConfigureAwait(false), true));
 
         private static async ValueTask<Result<(Result<T>, bool)>> StagedAsync(
             IUnitOfWork unitOfWork, Attempt<TState, T> attempt, DateTimeOffset now, ValueTask<Result<T>> running) =>
@@ -168,9 +189,9 @@ internal static class Idempotent
             }
 
             var request = attempt.Request;
-            var (balance, orderId) = result.IsSuccess ? attempt.OutcomeOf(result.Value) : default;
+            var (balance, orderId) = result.IsSuccess ? attempt.UseCase.OutcomeOf(result.Value) : default;
             work.SaveIdempotency(attempt.RecordKey, new IdempotencyRecord(
-                request.User, request.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
+                request.User, attempt.UseCase.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
             return Result<(Result<T>, bool)>.Success((result, false));
         }
     }

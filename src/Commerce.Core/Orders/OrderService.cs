@@ -31,15 +31,22 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             ? (Result<Order>.Failure(validated.Error), false)
             : await Idempotent.RunAsync(
                 runtime,
-                new Idempotent.Request("PlaceOrder", IdempotentOperation.PlaceOrder, user, key, Idempotent.HashOf(validated.Value, runtime.Store), scope),
-                (user, lines: validated.Value, runtime),
-                static (unitOfWork, state) => Prefetch(unitOfWork, state.user, state.lines),
-                PlaceAsync,
-                static order => (Money.Zero, order.Id),
-                ReplayAsync,
+                KeyedPlace,
+                new Idempotent.Request(user, key, Idempotent.HashOf(validated.Value, runtime.Store)),
+                (user, validated.Value, runtime),
+                scope,
                 cancellationToken).ConfigureAwait(false);
         return scope.EndOrder(Logged(runtime, user, result), replayed);
     }
+
+    /// <summary>An order placed under an idempotency key: its record keeps the order's id.</summary>
+    private static readonly Idempotent.KeyedUseCase<(UserId User, IReadOnlyList<OrderLineRequest> Lines, CommerceRuntime Runtime), Order> KeyedPlace = new(
+        "PlaceOrder",
+        IdempotentOperation.PlaceOrder,
+        static (unitOfWork, state) => Prefetch(unitOfWork, state.User, state.Lines),
+        PlaceAsync,
+        static order => (Money.Zero, order.Id),
+        ReplayAsync);
 
     public async ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default)
     {

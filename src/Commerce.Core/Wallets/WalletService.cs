@@ -18,17 +18,18 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
         var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(), false)
             : !amount.IsPositive ? (Errors.NonPositiveAmount(amount), false)
             : amount > runtime.Options.MaxChargeAmount ? (Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount), false)
-            : await Idempotent.RunAsync(
-            runtime,
-            new Idempotent.Request("Charge", IdempotentOperation.Charge, user, key, amount.Amount, scope),
-            (user, amount, runtime),
-            static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForWallet(state.user)),
-            ChargeOnceAsync,
-            static balance => (balance, null),
-            static (_, record, _) => new(record.Error is { } error ? Result<Money>.Failure(error) : record.Balance),
-            cancellationToken).ConfigureAwait(false);
+            : await Idempotent.RunAsync(runtime, KeyedCharge, new Idempotent.Request(user, key, amount.Amount), (user, amount, runtime), scope, cancellationToken).ConfigureAwait(false);
         return scope.EndCharge(Logged(user, amount, result), replayed);
     }
+
+    /// <summary>A charge under an idempotency key: its record keeps the balance after it.</summary>
+    private static readonly Idempotent.KeyedUseCase<(UserId User, Money Amount, CommerceRuntime Runtime), Money> KeyedCharge = new(
+        "Charge",
+        IdempotentOperation.Charge,
+        static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForWallet(state.User)),
+        ChargeOnceAsync,
+        static balance => (balance, null),
+        static (_, record, _) => new(record.Error is { } error ? Result<Money>.Failure(error) : record.Balance));
 
     public ValueTask<Money> GetBalanceAsync(UserId user, CancellationToken cancellationToken = default) =>
         runtime.ReadAsync(
