@@ -8,8 +8,8 @@ namespace Commerce.Benchmarks;
 /// threads in alternating short slices (A, B, A, B…), so that whatever the machine does meanwhile (other
 /// load, frequency, a collection) falls on both alike. It prints each variant's orders per second over
 /// all its slices, their ratio, and the median of the ratios of consecutive pairs of slices. Made for
-/// the ratios the issues set (events against none, a key against none), which separate runs on a
-/// shared machine blur: the same build measured minutes apart varies by a quarter and more.
+/// ratios such as what events or an idempotency key cost an order, which separate runs on a shared
+/// machine blur: the same build measured minutes apart varies by a quarter and more.
 /// </summary>
 internal static class Interleaved
 {
@@ -22,7 +22,7 @@ internal static class Interleaved
             || !TryParse(args[1], out var b)
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], CultureInfo.InvariantCulture, out var seconds) || seconds <= 0
-            || !int.TryParse(args.Length == 5 ? args[4] : "200", out var sliceMs) || sliceMs < 10)
+            || !int.TryParse(args.Length == 5 ? args[4] : "1000", out var sliceMs) || sliceMs < 10)
         {
             Console.Error.WriteLine("usage: interleaved <events|no-events|keyed> <events|no-events|keyed> <workers> <seconds> [slice-ms]");
             return 2;
@@ -40,7 +40,7 @@ internal static class Interleaved
         using var shopB = new Shop(StoreKind.LockFree, configure: o => o.PublishEvents = b != Variant.NoEvents);
         var place = new[] { Operation(shopA, a), Operation(shopB, b) };
 
-        var slices = Math.Max(2, (int)Math.Round(seconds * 1000 / sliceMs / 2) * 2);
+        var slices = Math.Max(4, (int)Math.Round(seconds * 1000 / sliceMs / 2) * 2); // a warm-up pair and one measured at least
         var counts = new long[slices];
         var times = new double[slices];
         var current = 0;
