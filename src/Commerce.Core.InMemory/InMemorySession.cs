@@ -61,19 +61,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         var contents = default(Loaded<object>);
-        for (var i = 0; i < count; i++)
-        {
-            contents[i] = slots[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
-        }
-
-        for (var i = 0; i < count; i++)
-        {
-            // A commit in flight's descriptor: read through it below, as any read does.
-            if (contents[i] is CommitDescriptor)
-            {
-                contents[i] = null;
-            }
-        }
+        LoadStates<KeyedCell>(((ReadOnlySpan<KeyedCell?>)slots)[..count], contents); // a descriptor: read through it below, as any read does
 
         for (var i = 0; i < count; i++)
         {
@@ -112,20 +100,29 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             }
         }
 
-        for (var i = 0; i < count; i++)
+        LoadStates<Cell>(((ReadOnlySpan<Cell?>)cells)[..count], states); // a descriptor: read through it when the change is reached
+        return count;
+    }
+
+    /// <summary>
+    /// The states <paramref name="cells"/> hold (none for a null cell), a level at a time: every cell's content,
+    /// then what each content is; a commit in flight's descriptor is left out (null), for the caller to read through.
+    /// </summary>
+    private static void LoadStates<TCell>(ReadOnlySpan<TCell?> cells, Span<object?> states)
+        where TCell : Cell
+    {
+        for (var i = 0; i < cells.Length; i++)
         {
             states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
         }
 
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < cells.Length; i++)
         {
             if (states[i] is CommitDescriptor)
             {
-                states[i] = null; // read through it when the change is reached
+                states[i] = null;
             }
         }
-
-        return count;
     }
 
     /// <summary>Up to <see cref="Capacity"/> values (a batch's references, or indexes), on the stack.</summary>

@@ -191,9 +191,21 @@ internal sealed class SplitOrderedCellTable : CellTable
     }
 
     /// <summary>Whether <paramref name="link"/> names the node of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
-    private bool IsNode(long link, ulong sortKey, in CellKey key) =>
-        IsMarker(link) ? MarkerSortKey(link) == sortKey
-        : link != 0 && FragmentOf(link) == sortKey >> FragmentShift && At(PositionOf(link)).SortKey == sortKey && At(PositionOf(link)).Key == key;
+    private bool IsNode(long link, ulong sortKey, in CellKey key)
+    {
+        if (IsMarker(link))
+        {
+            return MarkerSortKey(link) == sortKey;
+        }
+
+        if (link == 0 || FragmentOf(link) != sortKey >> FragmentShift)
+        {
+            return false;
+        }
+
+        ref var entry = ref At(PositionOf(link)); // found once, for its sort key and its key
+        return entry.SortKey == sortKey && entry.Key == key;
+    }
 
     /// <summary>Whether <paramref name="link"/> leads to the entry of (<paramref name="sortKey"/>, <paramref name="key"/>).</summary>
     private bool IsEntry(long link, ulong sortKey, in CellKey key) => link != 0 && !IsMarker(link) && IsNode(link, sortKey, key);
