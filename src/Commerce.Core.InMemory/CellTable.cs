@@ -308,23 +308,29 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
 /// <summary>
 /// The product cells of one sales bucket, and counters of the commits that write to it. A commit
 /// increments <c>started</c> before its multi-word CAS can be seen and <c>finished</c> after it is
-/// decided, on one stripe of its choosing (stripes keep concurrent commits off one cache line). A
-/// reader that sums every <c>finished</c> and then every <c>started</c> and finds them equal knows
-/// that no commit on the bucket was in flight at the instant between the two passes; two equal sums
-/// around a read of the cells mean the cells did not change during it.
+/// decided, on one stripe of its choosing (stripes, one per thread up to <see cref="Stripes"/>, keep
+/// concurrent commits off one cache line; see <see cref="ThreadStripe"/>). A reader that sums every
+/// <c>finished</c> and then every <c>started</c> and finds them equal knows that no commit on the bucket
+/// was in flight at the instant between the two passes; two equal sums around a read of the cells mean
+/// the cells did not change during it.
 /// </summary>
 internal sealed class SalesBucket
 {
+    /// <summary>The number of stripes of every bucket.</summary>
+    internal const int Stripes = 8;
+
     private const int Pad = 8; // longs per stripe: one 64-byte cache line
-    private static readonly int Stripes = Math.Min(8, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
-    private readonly long[] _counters = new long[Stripes * Pad];
+
+    // Stripe i's counters at (i + 1) · Pad (started) and the long after it (finished): the first line holds
+    // the array's length, which every commit's bounds check reads, so no stripe is written there.
+    private readonly long[] _counters = new long[(Stripes + 1) * Pad];
 
     public ConcurrentDictionary<long, Cell> Cells { get; } = new();
 
     /// <summary>Announces a commit that writes to this bucket; pass the result to <see cref="EndCommit"/>.</summary>
     public int BeginCommit()
     {
-        var stripe = (Thread.GetCurrentProcessorId() & (Stripes - 1)) * Pad;
+        var stripe = (ThreadStripe.Of(Stripes) + 1) * Pad;
         BeginCommit(stripe);
         return stripe;
     }
@@ -342,13 +348,13 @@ internal sealed class SalesBucket
     public long Stamp()
     {
         long finished = 0;
-        for (var i = 1; i < _counters.Length; i += Pad)
+        for (var i = Pad + 1; i < _counters.Length; i += Pad)
         {
             finished += Volatile.Read(ref _counters[i]);
         }
 
         long started = 0;
-        for (var i = 0; i < _counters.Length; i += Pad)
+        for (var i = Pad; i < _counters.Length; i += Pad)
         {
             started += Volatile.Read(ref _counters[i]);
         }
