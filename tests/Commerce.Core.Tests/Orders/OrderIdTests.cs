@@ -55,6 +55,46 @@ public sealed class OrderIdTests
     }
 
     [Fact]
+    public void One_threads_ids_of_one_millisecond_sort_in_the_order_made_in_their_own_lane()
+    {
+        // rand_a (the 12 bits after the version) is the thread's lane, then its count in the millisecond.
+        static int RandA(Guid id)
+        {
+            var bytes = id.ToByteArray(bigEndian: true);
+            return ((bytes[6] & 0x0F) << 8) | bytes[7];
+        }
+
+        var threads = 4;
+        var perThread = 200; // below the 256 a millisecond counts before wrapping
+        var made = new Guid[threads][];
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            OrderId.New(At.AddMilliseconds(-5)); // another millisecond first: the count starts again at At
+            made[t] = Enumerable.Range(0, perThread).Select(_ => OrderId.New(At).Value).ToArray();
+        })).ToArray();
+        foreach (var worker in workers)
+        {
+            worker.Start();
+        }
+
+        foreach (var worker in workers)
+        {
+            worker.Join();
+        }
+
+        foreach (var ids in made)
+        {
+            var lane = RandA(ids[0]) >> 8;
+            Assert.Equal(Enumerable.Range(0, perThread), ids.Select(id => RandA(id) & 0xFF));
+            Assert.All(ids, id => Assert.Equal(lane, RandA(id) >> 8));
+            // Sorted as text (and as big-endian bytes), in the order made.
+            Assert.Equal(ids.Select(id => id.ToString()), ids.Select(id => id.ToString()).Order(StringComparer.Ordinal));
+        }
+
+        Assert.Equal(threads, made.Select(ids => RandA(ids[0]) >> 8).Distinct().Count());
+    }
+
+    [Fact]
     public void A_time_outside_the_version_7_range_is_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => OrderId.New(DateTimeOffset.UnixEpoch.AddMilliseconds(-1)));
