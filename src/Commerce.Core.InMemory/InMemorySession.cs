@@ -62,6 +62,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         var contents = default(Loaded<object>);
         LoadStates<KeyedCell>(((ReadOnlySpan<KeyedCell?>)slots)[..count], contents); // a descriptor: read through it below, as any read does
+        for (var i = 0; i < count; i++)
+        {
+            (contents[i] as WalletState)?.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
+        }
 
         for (var i = 0; i < count; i++)
         {

@@ -59,6 +59,17 @@ internal sealed class WalletState
         return LatestRecord is not null && sequence == Wallet.LedgerLength ? Latest : Account.Entry(sequence);
     }
 
+    /// <summary>
+    /// Starts loading the lines <see cref="CopyForward"/> and a read of <see cref="Wallet"/> will need (the
+    /// wallet's, and the start of the chunk the latest record goes to), without waiting for them: a batch read
+    /// calls it for every wallet it read, so that these misses overlap each other and the batch's others.
+    /// </summary>
+    public void PrefetchLines()
+    {
+        Prefetch.Line(Wallet);
+        Prefetch.Line(_chunk);
+    }
+
     /// <summary>Stores <see cref="LatestRecord"/> in the account, if any (idempotent): done before any state replaces this one.</summary>
     public void CopyForward()
     {
