@@ -228,7 +228,7 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
     public override Cell? Find(CellKey key) =>
         RecentBucket(key.High) is { } bucket && bucket.Cells.TryGetValue(key.Low, out var cell) ? cell : null;
 
-    public override Cell GetOrCreate(CellKey key) => GetOrCreateBucket(key.High).Cells.GetOrAdd(key.Low, static _ => new Cell(Absent.Value));
+    public override Cell GetOrCreate(CellKey key) => GetOrCreateBucket(key.High).Cells.GetOrAdd(key.Low, static (_, key) => new KeyedCell(Absent.Value, key), key);
 
     public override Cell CreateOrGet(CellKey key) => GetOrCreate(key);
 

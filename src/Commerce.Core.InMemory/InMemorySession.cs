@@ -65,6 +65,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         for (var i = 0; i < count; i++)
         {
             (contents[i] as WalletState)?.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
+            if (batch[i].Table == StoreTable.Stock)
+            {
+                Prefetch.Line(slots[i]?.Companion); // the product's sales count cell, which an order's commit adjusts
+            }
         }
 
         for (var i = 0; i < count; i++)
@@ -100,12 +104,44 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales && change.Seen.Handle is null)
             {
                 indexes[count] = c;
-                cells[count++] = store.Sales.Find(CellKey.From(change.Key));
+                cells[count++] = FindSales(changes, CellKey.From(change.Key));
             }
         }
 
         LoadStates<Cell>(((ReadOnlySpan<Cell?>)cells)[..count], states); // a descriptor: read through it when the change is reached
         return count;
+    }
+
+    /// <summary>
+    /// The sales count cell of <paramref name="key"/> (its bucket and product), or <see langword="null"/> if
+    /// there is none yet: the companion of the product's stock cell that <paramref name="changes"/> read, if
+    /// it is that cell (no lookup, and the batch read prefetched it); otherwise from the table, and then kept
+    /// as that companion for the product's next orders.
+    /// </summary>
+    private Cell? FindSales(ReadOnlySpan<Change> changes, CellKey key)
+    {
+        KeyedCell? stock = null;
+        foreach (ref readonly var change in changes)
+        {
+            if (change.Key.Table == StoreTable.Stock && change.Key.Low == key.Low && change.Seen.Handle is KeyedCell read)
+            {
+                stock = read;
+                break;
+            }
+        }
+
+        if (stock?.Companion is { } companion && companion.Key == key)
+        {
+            return companion;
+        }
+
+        var cell = store.Sales.Find(key);
+        if (stock is not null && cell is KeyedCell found)
+        {
+            stock.Companion = found;
+        }
+
+        return cell;
     }
 
     /// <summary>
