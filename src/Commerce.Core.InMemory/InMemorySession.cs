@@ -104,7 +104,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales && change.Seen.Handle is null)
             {
                 indexes[count] = c;
-                cells[count++] = FindSales(changes, CellKey.From(change.Key));
+                cells[count++] = SalesCellOf(changes, CellKey.From(change.Key));
             }
         }
 
@@ -118,7 +118,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// it is that cell (no lookup, and the batch read prefetched it); otherwise from the table, and then kept
     /// as that companion for the product's next orders.
     /// </summary>
-    private Cell? FindSales(ReadOnlySpan<Change> changes, CellKey key)
+    private Cell? SalesCellOf(ReadOnlySpan<Change> changes, CellKey key)
     {
         KeyedCell? stock = null;
         foreach (ref readonly var change in changes)
