@@ -28,18 +28,30 @@ internal static class Interleaved
             return 2;
         }
 
-        var orders = new OrderLineRequest[workers][][];
-        var users = new UserId[workers][];
-        for (var w = 0; w < workers; w++)
-        {
-            orders[w] = Requests.Orders(100 + w, Ring, hot: false);
-            users[w] = Requests.Users(200 + w, Ring);
-        }
+        using var shopA = Create(a, workers, out var placeA);
+        using var shopB = Create(b, workers, out var placeB);
+        return Alternate(placeA, placeB, Name(a), Name(b), workers, seconds, sliceMs);
+    }
 
-        using var shopA = new Shop(StoreKind.LockFree, configure: o => o.PublishEvents = a != Variant.NoEvents);
-        using var shopB = new Shop(StoreKind.LockFree, configure: o => o.PublishEvents = b != Variant.NoEvents);
-        var place = new[] { Operation(shopA, a), Operation(shopB, b) };
+    /// <summary>
+    /// A shop of <paramref name="variant"/> (<c>events</c>, <c>no-events</c> or <c>keyed</c>) and how a worker
+    /// places its next order there: <paramref name="place"/>(worker, i) places worker's i-th request and says
+    /// whether it succeeded. Every shop made for the same workers is given the same requests. Its types are
+    /// the framework's only, so that a build loaded beside another (<see cref="InterleavedBuilds"/>) can be
+    /// called through it.
+    /// </summary>
+    internal static IDisposable Create(string variant, int workers, out Func<int, int, bool> place) =>
+        TryParse(variant, out var parsed)
+            ? Create(parsed, workers, out place)
+            : throw new ArgumentException($"Unknown variant '{variant}'.", nameof(variant));
 
+    /// <summary>
+    /// Runs <paramref name="placeA"/> and <paramref name="placeB"/> on the same <paramref name="workers"/> threads in
+    /// alternating slices of <paramref name="sliceMs"/>, for about <paramref name="seconds"/>, and prints their rates.
+    /// </summary>
+    internal static int Alternate(Func<int, int, bool> placeA, Func<int, int, bool> placeB, string nameA, string nameB, int workers, double seconds, int sliceMs)
+    {
+        var place = new[] { placeA, placeB };
         var slices = Math.Max(4, (int)Math.Round(seconds * 1000 / sliceMs / 2) * 2); // a warm-up pair and one measured at least
         var counts = new long[slices];
         var times = new double[slices];
@@ -62,7 +74,7 @@ internal static class Interleaved
                     var done = 0L;
                     while (Volatile.Read(ref stop) == 0)
                     {
-                        if (!operation(users[worker][i % Ring], orders[worker][i % Ring], worker, i++))
+                        if (!operation(worker, i++))
                         {
                             Interlocked.Increment(ref failures);
                         }
@@ -102,7 +114,7 @@ internal static class Interleaved
             .Order()
             .ToArray();
         Console.WriteLine(
-            $"interleaved workers={workers}, {pairs.Length} pairs of {sliceMs} ms slices: {Name(a)} {rateA:N0} orders/s, {Name(b)} {rateB:N0} orders/s, " +
+            $"interleaved workers={workers}, {pairs.Length} pairs of {sliceMs} ms slices: {nameA} {rateA:N0} orders/s, {nameB} {rateB:N0} orders/s, " +
             $"ratio {rateA / rateB:F3}, median pair ratio {pairs[pairs.Length / 2]:F3} (A ahead in {pairs.Count(r => r > 1)} of {pairs.Length}), failures={failures}");
         return failures == 0 ? 0 : 1;
     }
@@ -121,10 +133,23 @@ internal static class Interleaved
         return orders / seconds;
     }
 
-    private static Func<UserId, OrderLineRequest[], int, int, bool> Operation(Shop shop, Variant variant) => variant == Variant.Keyed
-        ? (user, lines, w, i) => Sync.Wait(shop.Orders.PlaceOrderAsync(
-            user, lines, new IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{w}-{i}")))).IsSuccess
-        : (user, lines, _, _) => Sync.Wait(shop.Orders.PlaceOrderAsync(user, lines)).IsSuccess;
+    private static Shop Create(Variant variant, int workers, out Func<int, int, bool> place)
+    {
+        var orders = new OrderLineRequest[workers][][];
+        var users = new UserId[workers][];
+        for (var w = 0; w < workers; w++)
+        {
+            orders[w] = Requests.Orders(100 + w, Ring, hot: false);
+            users[w] = Requests.Users(200 + w, Ring);
+        }
+
+        var shop = new Shop(StoreKind.LockFree, configure: o => o.PublishEvents = variant != Variant.NoEvents);
+        place = variant == Variant.Keyed
+            ? (w, i) => Sync.Wait(shop.Orders.PlaceOrderAsync(
+                users[w][i % Ring], orders[w][i % Ring], new IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{w}-{i}")))).IsSuccess
+            : (w, i) => Sync.Wait(shop.Orders.PlaceOrderAsync(users[w][i % Ring], orders[w][i % Ring])).IsSuccess;
+        return shop;
+    }
 
     private static bool TryParse(string text, out Variant variant)
     {

@@ -29,6 +29,12 @@ if (args is ["interleaved", .. var interleaved])
     return Interleaved.Run(interleaved);
 }
 
+if (args is ["interleaved-builds", .. var builds])
+{
+    // The same, for two builds of the library loaded side by side: a change against the code before it.
+    return InterleavedBuilds.Run(builds);
+}
+
 if (args is ["key-index", .. var keyIndex])
 {
     // The idempotency keys' index alone: a fresh key looked up and inserted, in a large index.
