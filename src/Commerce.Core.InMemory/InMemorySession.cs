@@ -226,6 +226,21 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             return new(false);
         }
 
+        // Sales states are reused (see SalesCount): every one this commit reads or makes is used inside this section.
+        var section = Epochs.Enter();
+        try
+        {
+            return new(CommitChanges(changes));
+        }
+        finally
+        {
+            Epochs.Exit(section);
+        }
+    }
+
+    /// <summary>The body of <see cref="CommitAsync"/>, for a change set with writes, inside an epoch section.</summary>
+    private bool CommitChanges(ChangeSet changes)
+    {
         var span = changes.Changes;
         var salesIndexes = default(Loaded<int>);
         var salesCells = default(Loaded<Cell>);
@@ -264,7 +279,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     {
                         if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
                         {
-                            return new(false);
+                            return false;
                         }
 
                         (ledgerReads ??= []).Add(new CellUpdate(walletCell, walletSeen, walletSeen));
@@ -282,7 +297,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     // The new wallet state is made once the entry its commit appends is known.
                     if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
                     {
-                        return new(false);
+                        return false;
                     }
 
                     walletWrites.Add(next);
@@ -298,7 +313,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     {
                         if (Seen(change, create: true) is not ({ } cell, var seen))
                         {
-                            return new(false);
+                            return false;
                         }
 
                         updates[next++] = new CellUpdate(cell, seen, seen);
@@ -343,7 +358,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         var current = (found >= 0 ? salesStates[found] : null) ?? MultiWordCas.Read(cell); // no state where no cell was found
                         if (Adjusted(change, current) is not { } adjusted)
                         {
-                            return new(false);
+                            return false;
                         }
 
                         if (change.Key.Table == StoreTable.Wallets)
@@ -368,10 +383,24 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
             if (ledgerReads is not null && !AddLedgerReads(updates, ref next, ledgerReads))
             {
-                return new(false);
+                return false;
             }
 
-            return new(Commit(changes, updates, adjusts, ref next, sales, moreSales));
+            try
+            {
+                return Commit(changes, updates, adjusts, ref next, sales, moreSales);
+            }
+            catch
+            {
+                // Dying on the way: helpers may complete the descriptor at any later time (see SalesCount).
+                foreach (var update in updates.AsSpan(0, next))
+                {
+                    SalesCount.NeverReuse(update.Expected);
+                    SalesCount.NeverReuse(update.Desired);
+                }
+
+                throw;
+            }
         }
         finally
         {
@@ -539,6 +568,15 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             store.BeforeCas?.Invoke();
             if (CommitOnce(updates.AsSpan(0, next)))
             {
+                // The sales states this commit replaced have left their cells: back to the pool.
+                foreach (var update in updates.AsSpan(0, next))
+                {
+                    if (!ReferenceEquals(update.Expected, update.Desired))
+                    {
+                        SalesCount.GiveBack(update.Expected);
+                    }
+                }
+
                 if (events.Count > 0)
                 {
                     store.Events.Signal();
@@ -575,6 +613,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return false;
             }
 
+            SalesCount.GiveBack(update.Desired); // made for the attempt that failed, never installed
             updates[i] = new CellUpdate(update.Cell, current, adjusted);
         }
 
@@ -624,7 +663,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         return key.Table switch
         {
-            StoreTable.Sales => new SalesCount(next),
+            StoreTable.Sales => SalesCount.Of(next),
             StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
             StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as WalletState)?.Wallet.LedgerLength ?? 0),
