@@ -363,6 +363,12 @@ internal sealed class SalesBucket
     }
 }
 
+/// <summary>An immutable sales count: the state of a sales cell.</summary>
+internal sealed class SalesCount(long quantity)
+{
+    public long Quantity { get; } = quantity;
+}
+
 /// <summary>
 /// The ids of every product ever added, sorted, for keyset paging. Copy-on-write: readers take a
 /// snapshot with one volatile read; writers swap a new array with a CAS (products are added rarely).

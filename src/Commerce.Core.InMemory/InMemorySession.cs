@@ -226,21 +226,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             return new(false);
         }
 
-        // Sales states are reused (see SalesCount): every one this commit reads or makes is used inside this section.
-        var section = Epochs.Enter();
-        try
-        {
-            return new(CommitChanges(changes));
-        }
-        finally
-        {
-            Epochs.Exit(section);
-        }
-    }
-
-    /// <summary>The body of <see cref="CommitAsync"/>, for a change set with writes, inside an epoch section.</summary>
-    private bool CommitChanges(ChangeSet changes)
-    {
         var span = changes.Changes;
         var salesIndexes = default(Loaded<int>);
         var salesCells = default(Loaded<Cell>);
@@ -279,7 +264,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     {
                         if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
                         {
-                            return false;
+                            return new(false);
                         }
 
                         (ledgerReads ??= []).Add(new CellUpdate(walletCell, walletSeen, walletSeen));
@@ -297,7 +282,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     // The new wallet state is made once the entry its commit appends is known.
                     if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
                     {
-                        return false;
+                        return new(false);
                     }
 
                     walletWrites.Add(next);
@@ -313,7 +298,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     {
                         if (Seen(change, create: true) is not ({ } cell, var seen))
                         {
-                            return false;
+                            return new(false);
                         }
 
                         updates[next++] = new CellUpdate(cell, seen, seen);
@@ -358,7 +343,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         var current = (found >= 0 ? salesStates[found] : null) ?? MultiWordCas.Read(cell); // no state where no cell was found
                         if (Adjusted(change, current) is not { } adjusted)
                         {
-                            return false;
+                            return new(false);
                         }
 
                         if (change.Key.Table == StoreTable.Wallets)
@@ -383,24 +368,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
             if (ledgerReads is not null && !AddLedgerReads(updates, ref next, ledgerReads))
             {
-                return false;
+                return new(false);
             }
 
-            try
-            {
-                return Commit(changes, updates, adjusts, ref next, sales, moreSales);
-            }
-            catch
-            {
-                // Dying on the way: helpers may complete the descriptor at any later time (see SalesCount).
-                foreach (var update in updates.AsSpan(0, next))
-                {
-                    SalesCount.NeverReuse(update.Expected);
-                    SalesCount.NeverReuse(update.Desired);
-                }
-
-                throw;
-            }
+            return new(Commit(changes, updates, adjusts, ref next, sales, moreSales));
         }
         finally
         {
@@ -568,15 +539,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             store.BeforeCas?.Invoke();
             if (CommitOnce(updates.AsSpan(0, next)))
             {
-                // The sales states this commit replaced have left their cells: back to the pool.
-                foreach (var update in updates.AsSpan(0, next))
-                {
-                    if (!ReferenceEquals(update.Expected, update.Desired))
-                    {
-                        SalesCount.GiveBack(update.Expected);
-                    }
-                }
-
                 if (events.Count > 0)
                 {
                     store.Events.Signal();
@@ -613,7 +575,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return false;
             }
 
-            SalesCount.GiveBack(update.Desired); // made for the attempt that failed, never installed
             updates[i] = new CellUpdate(update.Cell, current, adjusted);
         }
 
@@ -663,7 +624,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         return key.Table switch
         {
-            StoreTable.Sales => SalesCount.Of(next),
+            StoreTable.Sales => new SalesCount(next),
             StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
             StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as WalletState)?.Wallet.LedgerLength ?? 0),

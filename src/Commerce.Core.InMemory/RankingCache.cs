@@ -52,20 +52,6 @@ internal sealed class RankingCache
     /// </param>
     public static List<ProductSales> Top(SalesCellTable table, long first, long end, int count, out bool consistent)
     {
-        // Sales states are reused (see SalesCount): they are read, and compared in a double collect, inside a section.
-        var section = Epochs.Enter();
-        try
-        {
-            return TopInSection(table, first, end, count, out consistent);
-        }
-        finally
-        {
-            Epochs.Exit(section);
-        }
-    }
-
-    private static List<ProductSales> TopInSection(SalesCellTable table, long first, long end, int count, out bool consistent)
-    {
         var cache = table.Ranking;
         if (cache is not null && cache.First == first && cache.End == end && cache.TryTop(table, count, MaxChangedBuckets, out consistent) is { } top)
         {
@@ -198,8 +184,8 @@ internal sealed class RankingCache
             }
 
             // Read the bucket live twice (a double collect): reads help any commit in flight to its
-            // decision, and since no state comes back to a cell while a reader that read it is in its section
-            // (see SalesCount), equal references in both passes mean no cell changed in between, so the first pass is a snapshot of the bucket and counts every
+            // decision, and since states are never reused, equal references in both passes mean no
+            // cell changed in between, so the first pass is a snapshot of the bucket and counts every
             // order (whose lines all fall in one bucket) whole or not at all. Otherwise the answer is
             // flagged, and the caller asks again; nothing waits for a committing thread.
             var seen = new Dictionary<Cell, object>();
