@@ -18,6 +18,7 @@ internal static class InterleavedBuilds
     public static int Run(string[] args)
     {
         if (args.Length is < 5 or > 6
+            || args[2] is not ("events" or "no-events" or "keyed")
             || !int.TryParse(args[3], out var workers) || workers < 1
             || !double.TryParse(args[4], CultureInfo.InvariantCulture, out var seconds) || seconds <= 0
             || !int.TryParse(args.Length == 6 ? args[5] : "1000", out var sliceMs) || sliceMs < 10)
