@@ -85,8 +85,20 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     {
         StoreTable.Wallets => ReadWallet(key.UserId, slot, content),
         StoreTable.Ledger => ReadLedger(key, slot, content),
+        StoreTable.Idempotency => ReadRecord(key),
         _ => Read(store.TableOf(key.Table), CellKey.From(key), slot, content),
     };
+
+    /// <summary>
+    /// An idempotency key's record, as <see cref="Read(CellTable, CellKey, KeyedCell?, object?)"/> reads any
+    /// state, except that a record kept as a <see cref="KeptOutcome"/> is made back, with a handle that
+    /// names the state the cell holds (what a commit expects there).
+    /// </summary>
+    private StoredState ReadRecord(in StoreKey key)
+    {
+        var read = Read(store.Idempotency, CellKey.From(key));
+        return read is { State: KeptOutcome kept, Handle: Cell cell } ? new StoredState(kept.ToRecord(key.UserId), 0, new KeptRead(cell, kept)) : read;
+    }
 
     /// <summary>
     /// Finds the cells of the sales counts a change set adjusts, and their states, a level at a time across
@@ -314,13 +326,16 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         }
 
                         var cell = change.Seen.Handle as Cell ?? table.CreateOrGet(key);
-                        updates[next++] = new CellUpdate(cell, Absent.Value, change.State!);
+                        updates[next++] = new CellUpdate(cell, Absent.Value, Kept(change));
                         break;
                     }
 
                     case ChangeKind.Update:
-                        updates[next++] = new CellUpdate(change.Seen.Handle as Cell ?? table.GetOrCreate(key), change.Seen.State!, change.State!);
+                    {
+                        var (cell, expected) = Seen(change, create: true); // a record's read may hold a kept outcome
+                        updates[next++] = new CellUpdate(cell!, expected, Kept(change));
                         break;
+                    }
 
                     case ChangeKind.Adjust:
                     {
@@ -477,7 +492,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     }
 
     public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-        new(store.Idempotency.Purge(state => state is IdempotencyRecord record && record.CreatedAt < createdBefore, cancellationToken));
+        new(store.Idempotency.Purge(
+            state => state switch
+            {
+                KeptOutcome kept => kept.CreatedAt < createdBefore,
+                IdempotencyRecord record => record.CreatedAt < createdBefore,
+                _ => false,
+            },
+            cancellationToken));
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
@@ -669,6 +691,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return (state.Account.Cell, state);
             case Cell cell:
                 return (cell, change.Seen.State ?? Absent.Value);
+            case KeptRead kept:
+                return (kept.Cell, kept.State);
         }
 
         // No handle (read absent before the key had a cell, or not read through this store).
@@ -686,6 +710,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var table = store.TableOf(change.Key.Table);
         return (create ? table.GetOrCreate(CellKey.From(change.Key)) : table.Find(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
     }
+
+    /// <summary>The state to write for an insertion or update: an idempotency record as the store keeps it (see <see cref="KeptOutcome"/>).</summary>
+    private static object Kept(in Change change) =>
+        change.Key.Table == StoreTable.Idempotency && change.State is IdempotencyRecord record ? KeptOutcome.StateOf(record) : change.State!;
 
     /// <summary>What a read that can no longer hold expects: no cell ever holds it.</summary>
     private static readonly object Mismatch = new();
