@@ -90,14 +90,23 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     };
 
     /// <summary>
-    /// An idempotency key's record, as <see cref="Read(CellTable, CellKey, KeyedCell?, object?)"/> reads any
-    /// state, except that a record kept as a <see cref="KeptOutcome"/> is made back, with a handle that
-    /// names the state the cell holds (what a commit expects there).
+    /// An idempotency key's record, read through the key's cell, which the read creates if the key has none
+    /// (absent until a commit gives it a record): a fresh key's lookup is then the one walk of its bucket,
+    /// and the commit that records the outcome has the cell at hand. A cell created for a request that
+    /// never commits holds nothing, and is retired with its generation (see <see cref="GenerationalCellTable"/>).
+    /// A record kept as a <see cref="KeptOutcome"/> is made back, with a handle that names the state the
+    /// cell holds (what a commit expects there).
     /// </summary>
     private StoredState ReadRecord(in StoreKey key)
     {
-        var read = Read(store.Idempotency, CellKey.From(key));
-        return read is { State: KeptOutcome kept, Handle: Cell cell } ? new StoredState(kept.ToRecord(key.UserId), 0, new KeptRead(cell, kept)) : read;
+        var cell = store.Idempotency.GetOrCreate(CellKey.From(key));
+        return MultiWordCas.Read(cell) switch
+        {
+            var retired when ReferenceEquals(retired, Retired.Value) => StoredState.Absent, // purged after the lookup: the commit will use a fresh cell
+            var absent when ReferenceEquals(absent, Absent.Value) => new StoredState(null, 0, cell),
+            KeptOutcome kept => new StoredState(kept.ToRecord(key.UserId), 0, new KeptRead(cell, kept)),
+            var state => new StoredState(state, 0, cell),
+        };
     }
 
     /// <summary>

@@ -1,0 +1,61 @@
+using Commerce.Conformance;
+using Commerce.InMemory.LockFree;
+using Commerce.InMemory.Tests.Support;
+using Commerce.Storage;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>
+/// A read of an idempotency key creates the key's cell if it has none, so that the commit recording the
+/// outcome writes that cell without looking the key up again; a cell no commit writes is retired by purges.
+/// </summary>
+public sealed class IdempotencyReadTests
+{
+    private static readonly UserId Alice = new(1);
+
+    [Fact]
+    public async Task A_read_of_a_fresh_key_creates_its_cell_absent_and_the_keyed_request_records_its_outcome_there()
+    {
+        using var shop = InMemoryShop.Create();
+        await shop.AddProductAsync(1, price: 10, stock: 5);
+        await shop.ChargeAsync(1, 100);
+        var store = shop.InMemoryStore();
+        var key = CellKey.From(StoreKey.ForIdempotency(Alice, IdempotentOperation.PlaceOrder, "order-1", store));
+
+        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default))
+        {
+            Assert.Null(await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.PlaceOrder, "order-1"));
+        }
+
+        var cell = Assert.IsType<Cell>(store.Idempotency.Find(key));
+        Assert.Same(Absent.Value, MultiWordCas.Read(cell));
+
+        var order = (await shop.KeyedOrderAsync(1, new IdempotencyKey("order-1"), (1, 2))).Value;
+
+        Assert.Same(cell, store.Idempotency.Find(key));
+        Assert.Equal(order.Id, KeptOutcome.RecordOf(MultiWordCas.Read(cell), Alice)!.OrderId);
+        Assert.Equal(1, store.Idempotency.Count);
+    }
+
+    [Fact]
+    public async Task A_cell_a_read_created_and_no_commit_wrote_is_retired_once_its_generation_is_sealed()
+    {
+        using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromDays(30));
+        var store = shop.InMemoryStore();
+        await shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("expiring"));
+        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default))
+        {
+            Assert.Null(await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.Charge, "never-committed"));
+        }
+
+        var unused = CellKey.From(StoreKey.ForIdempotency(Alice, IdempotentOperation.Charge, "never-committed", store));
+        Assert.NotNull(store.Idempotency.Find(unused));
+
+        // The expired record seals the generation; that purge retires both it and the cell nothing wrote.
+        shop.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, await new InMemorySession(store).PurgeIdempotencyAsync(shop.Time.GetUtcNow()));
+
+        Assert.Null(store.Idempotency.Find(unused));
+        Assert.Equal(new Money(10), (await shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("never-committed"))).Value);
+    }
+}
