@@ -94,8 +94,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// (absent until a commit gives it a record): a fresh key's lookup is then the one walk of its bucket,
     /// and the commit that records the outcome has the cell at hand. A cell created for a request that
     /// never commits holds nothing, and is retired with its generation (see <see cref="GenerationalCellTable"/>).
-    /// A record kept as a <see cref="KeptOutcome"/> is made back, with a handle that names the state the
-    /// cell holds (what a commit expects there).
+    /// A record kept compact (see <see cref="CompactIdempotencyRecord"/>) is made back, with a handle that
+    /// names the state the cell holds (what a commit expects there).
     /// </summary>
     private StoredState ReadRecord(in StoreKey key)
     {
@@ -104,7 +104,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         {
             var retired when ReferenceEquals(retired, Retired.Value) => StoredState.Absent, // purged after the lookup: the commit will use a fresh cell
             var absent when ReferenceEquals(absent, Absent.Value) => new StoredState(null, 0, cell),
-            KeptOutcome kept => new StoredState(kept.ToRecord(key.UserId), 0, new KeptRead(cell, kept)),
+            CompactIdempotencyRecord compact => new StoredState(compact.ToRecord(key.UserId), 0, new CompactRead(cell, compact)),
             var state => new StoredState(state, 0, cell),
         };
     }
@@ -504,7 +504,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         new(store.Idempotency.Purge(
             state => state switch
             {
-                KeptOutcome kept => kept.CreatedAt < createdBefore,
+                CompactIdempotencyRecord compact => compact.CreatedAt < createdBefore,
                 IdempotencyRecord record => record.CreatedAt < createdBefore,
                 _ => false,
             },
@@ -700,8 +700,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 return (state.Account.Cell, state);
             case Cell cell:
                 return (cell, change.Seen.State ?? Absent.Value);
-            case KeptRead kept:
-                return (kept.Cell, kept.State);
+            case CompactRead compact:
+                return (compact.Cell, compact.State);
         }
 
         // No handle (read absent before the key had a cell, or not read through this store).
@@ -720,9 +720,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         return (create ? table.GetOrCreate(CellKey.From(change.Key)) : table.Find(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
     }
 
-    /// <summary>The state to write for an insertion or update: an idempotency record as the store keeps it (see <see cref="KeptOutcome"/>).</summary>
+    /// <summary>
+    /// The state to write for an insertion or update: a success's idempotency record compact, also when it
+    /// was saved whole (through <see cref="IIdempotencyRepository.Save"/>); see <see cref="IKeepsCompactIdempotencyRecords"/>.
+    /// </summary>
     private static object Kept(in Change change) =>
-        change.Key.Table == StoreTable.Idempotency && change.State is IdempotencyRecord record ? KeptOutcome.StateOf(record) : change.State!;
+        change.Key.Table == StoreTable.Idempotency && change.State is IdempotencyRecord record ? CompactIdempotencyRecord.Of(record) ?? (object)record : change.State!;
 
     /// <summary>What a read that can no longer hold expects: no cell ever holds it.</summary>
     private static readonly object Mismatch = new();

@@ -33,7 +33,7 @@ public sealed class IdempotencyDigestTests
 
         var store = shop.InMemoryStore();
         var cell = store.Idempotency.Find(CellKey.From(StoreKey.ForIdempotency(Alice, IdempotentOperation.PlaceOrder, "order-1", store)));
-        var record = KeptOutcome.RecordOf(MultiWordCas.Read(Assert.IsType<Cell>(cell)), Alice)!;
+        var record = Assert.IsType<CompactIdempotencyRecord>(MultiWordCas.Read(Assert.IsType<Cell>(cell))).ToRecord(Alice);
         Assert.Equal(("order-1", placed.Value.Id), (record.Key, record.OrderId));
         Assert.Null(store.Idempotency.Find(CellKey.From(StoreKey.ForIdempotency(Alice, IdempotentOperation.PlaceOrder, "order-1"))));
 

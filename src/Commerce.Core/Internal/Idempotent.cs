@@ -190,8 +190,18 @@ internal static class Idempotent
 
             var request = attempt.Request;
             var (balance, orderId) = result.IsSuccess ? attempt.UseCase.OutcomeOf(result.Value) : default;
-            work.SaveIdempotency(attempt.RecordKey, new IdempotencyRecord(
-                request.User, attempt.UseCase.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
+            if (result.IsSuccess
+                && work.KeepsCompactIdempotencyRecords
+                && CompactIdempotencyRecord.Succeeded(attempt.UseCase.Kind, request.Key.Value, request.RequestHash, now, balance, orderId) is { } compact)
+            {
+                work.SaveIdempotency(attempt.RecordKey, compact);
+            }
+            else
+            {
+                work.SaveIdempotency(attempt.RecordKey, new IdempotencyRecord(
+                    request.User, attempt.UseCase.Kind, request.Key.Value, request.RequestHash, now, result.IsSuccess ? null : result.Error, balance, orderId));
+            }
+
             return Result<(Result<T>, bool)>.Success((result, false));
         }
     }

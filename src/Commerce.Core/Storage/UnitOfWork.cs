@@ -505,10 +505,18 @@ internal sealed class UnitOfWork
 
     /// <summary>Like <see cref="IIdempotencyRepository.FindAsync"/>, at a key whose digest the caller computed once for all attempts.</summary>
     internal ValueTask<IdempotencyRecord?> FindIdempotencyAsync(in StoreKey key, CancellationToken cancellationToken) =>
-        FindAsync<IdempotencyRecord>(key, cancellationToken);
+        IndexOf(key) is var at and >= 0 && _changes[at].State is CompactIdempotencyRecord staged
+            ? new(staged.ToRecord(key.UserId))
+            : FindAsync<IdempotencyRecord>(key, cancellationToken);
 
     /// <summary>Like <see cref="IIdempotencyRepository.Save"/>, at the record's key (<see cref="StoreKey.ForIdempotency(UserId, IdempotentOperation, string, IIdempotencyDigest?)"/>), computed by the caller.</summary>
     internal void SaveIdempotency(in StoreKey key, IdempotencyRecord record) => Stage(key, record);
+
+    /// <summary>Stages a success's record in the form the store keeps (see <see cref="IKeepsCompactIdempotencyRecords"/>), at its key.</summary>
+    internal void SaveIdempotency(in StoreKey key, CompactIdempotencyRecord record) => Stage(key, record);
+
+    /// <summary>Whether the store keeps the records of successes compact (<see cref="IKeepsCompactIdempotencyRecords"/>).</summary>
+    internal bool KeepsCompactIdempotencyRecords => _store is IKeepsCompactIdempotencyRecords;
 
     void ISalesRepository.Record(Order order) => AdjustSales(order, +1);
 
