@@ -11,7 +11,7 @@ namespace Commerce.InMemory;
 /// events on the states of their stripes: see <see cref="EventStripes"/>).
 /// Thread-safe; state lives as long as the store (normally the host).
 /// </summary>
-internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdempotencyDigest, IStoresPaymentsAsOrders, IKeepsCompactIdempotencyRecords
+internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdempotencyDigest, IStoresPaymentsAsOrders, IStoresCompactIdempotencyRecords
 {
     private readonly InMemorySession _session;
 

@@ -722,7 +722,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     /// <summary>
     /// The state to write for an insertion or update: a success's idempotency record compact, also when it
-    /// was saved whole (through <see cref="IIdempotencyRepository.Save"/>); see <see cref="IKeepsCompactIdempotencyRecords"/>.
+    /// was saved whole (through <see cref="IIdempotencyRepository.Save"/>); see <see cref="IStoresCompactIdempotencyRecords"/>.
     /// </summary>
     private static object Kept(in Change change) =>
         change.Key.Table == StoreTable.Idempotency && change.State is IdempotencyRecord record ? CompactIdempotencyRecord.Of(record) ?? (object)record : change.State!;

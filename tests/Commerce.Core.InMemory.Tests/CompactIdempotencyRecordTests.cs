@@ -218,5 +218,5 @@ public sealed class CompactIdempotencyStagingTests
         }
     }
 
-    private sealed class CompactCapturingStore(ICommerceStore inner) : CapturingStore(inner), IKeepsCompactIdempotencyRecords;
+    private sealed class CompactCapturingStore(ICommerceStore inner) : CapturingStore(inner), IStoresCompactIdempotencyRecords;
 }

@@ -191,7 +191,7 @@ internal static class Idempotent
             var request = attempt.Request;
             var (balance, orderId) = result.IsSuccess ? attempt.UseCase.OutcomeOf(result.Value) : default;
             if (result.IsSuccess
-                && work.KeepsCompactIdempotencyRecords
+                && work.StoresCompactIdempotencyRecords
                 && CompactIdempotencyRecord.Succeeded(attempt.UseCase.Kind, request.Key.Value, request.RequestHash, now, balance, orderId) is { } compact)
             {
                 work.SaveIdempotency(attempt.RecordKey, compact);

@@ -4,7 +4,7 @@ namespace Commerce.Storage;
 /// The <see cref="IdempotencyRecord"/> of a keyed request that succeeded, without what the key it is
 /// stored at says already (the user): a charge's balance or an order's id, the key, the request's digest,
 /// the time. 64 bytes where the record takes about 100. The library stages it instead of the record for a
-/// store that keeps such records (<see cref="IKeepsCompactIdempotencyRecords"/>).
+/// store that keeps such records (<see cref="IStoresCompactIdempotencyRecords"/>).
 /// </summary>
 /// <remarks>
 /// A compact record stands for exactly one <see cref="IdempotencyRecord"/> (<see cref="ToRecord"/>): no

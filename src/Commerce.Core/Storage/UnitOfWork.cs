@@ -512,11 +512,11 @@ internal sealed class UnitOfWork
     /// <summary>Like <see cref="IIdempotencyRepository.Save"/>, at the record's key (<see cref="StoreKey.ForIdempotency(UserId, IdempotentOperation, string, IIdempotencyDigest?)"/>), computed by the caller.</summary>
     internal void SaveIdempotency(in StoreKey key, IdempotencyRecord record) => Stage(key, record);
 
-    /// <summary>Stages a success's record in the form the store keeps (see <see cref="IKeepsCompactIdempotencyRecords"/>), at its key.</summary>
+    /// <summary>Stages a success's record in the form the store keeps (see <see cref="IStoresCompactIdempotencyRecords"/>), at its key.</summary>
     internal void SaveIdempotency(in StoreKey key, CompactIdempotencyRecord record) => Stage(key, record);
 
-    /// <summary>Whether the store keeps the records of successes compact (<see cref="IKeepsCompactIdempotencyRecords"/>).</summary>
-    internal bool KeepsCompactIdempotencyRecords => _store is IKeepsCompactIdempotencyRecords;
+    /// <summary>Whether the store keeps the records of successes compact (<see cref="IStoresCompactIdempotencyRecords"/>).</summary>
+    internal bool StoresCompactIdempotencyRecords => _store is IStoresCompactIdempotencyRecords;
 
     void ISalesRepository.Record(Order order) => AdjustSales(order, +1);
 

@@ -13,4 +13,4 @@ namespace Commerce.Storage;
 /// of refusals, and records saved through <see cref="IIdempotencyRepository.Save"/>, are still staged as
 /// <see cref="IdempotencyRecord"/>. A store that does not implement this interface is given records only.
 /// </remarks>
-public interface IKeepsCompactIdempotencyRecords;
+public interface IStoresCompactIdempotencyRecords;
