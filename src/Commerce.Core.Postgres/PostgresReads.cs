@@ -79,31 +79,29 @@ internal static class PostgresReads
     /// <summary>What a group's key read found: the state of every key that has a row, each with <paramref name="statement"/> as its handle.</summary>
     public static async ValueTask<Dictionary<StoreKey, StoredState>> GroupKeysFoundAsync(NpgsqlDataReader reader, object statement, CancellationToken cancellationToken)
     {
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the setting's row
         var found = new Dictionary<StoreKey, StoredState>();
-        PostgresRows.OrderRows? orders = null;
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (PostgresRows.TableOf(reader) == StoreTable.Orders)
-            {
-                (orders ??= new()).Add(reader);
-                continue;
-            }
-
-            var (key, state) = PostgresRows.Keyed(reader, statement);
-            found[key] = state;
-        }
-
-        orders?.Build((key, order, version) => found[key] = new StoredState(order, version, statement));
+        await ReadFoundAsync(reader, statement, found, static (found, key, state) => found[key] = state, cancellationToken).ConfigureAwait(false);
         return found;
     }
 
     /// <summary>What the key read found: one state per requested key (a null state where no row was), each with the statement's handle.</summary>
     public static async ValueTask<StoredState[]> KeysFoundAsync(NpgsqlDataReader reader, ReadBatch batch, object statement, CancellationToken cancellationToken)
     {
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the setting's row
         var found = new StoredState[batch.Count];
         found.AsSpan().Fill(new StoredState(null, 0, statement));
+        await ReadFoundAsync(reader, statement, (found, batch), static (into, key, state) => into.found[IndexOf(into.batch, key)] = state, cancellationToken)
+            .ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>
+    /// Reads a key read's rows (past the setting's row) and hands each key's state to <paramref name="put"/>, with
+    /// <paramref name="statement"/> as its handle: an order's once all its lines are read.
+    /// </summary>
+    private static async ValueTask ReadFoundAsync<TInto>(
+        NpgsqlDataReader reader, object statement, TInto into, Action<TInto, StoreKey, StoredState> put, CancellationToken cancellationToken)
+    {
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the setting's row
         PostgresRows.OrderRows? orders = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -114,11 +112,10 @@ internal static class PostgresReads
             }
 
             var (key, state) = PostgresRows.Keyed(reader, statement);
-            found[IndexOf(batch, key)] = state;
+            put(into, key, state);
         }
 
-        orders?.Build((key, order, version) => found[IndexOf(batch, key)] = new StoredState(order, version, statement));
-        return found;
+        orders?.Build((key, order, version) => put(into, key, new StoredState(order, version, statement)));
     }
 
     // ---- product listing ------------------------------------------------------------------------
