@@ -341,7 +341,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
                     case ChangeKind.Update:
                     {
-                        var (cell, expected) = Seen(change, create: true); // a record's read may hold a kept outcome
+                        var (cell, expected) = Seen(change, create: true); // a record read compact expects the compact state
                         updates[next++] = new CellUpdate(cell!, expected, Kept(change));
                         break;
                     }

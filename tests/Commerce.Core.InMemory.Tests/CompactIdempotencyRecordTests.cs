@@ -91,7 +91,7 @@ public sealed class CompactIdempotencyRecordTests
         var placed = (await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.PlaceOrder, "order"))!;
         Assert.Equal((order.Id, (CommerceError?)null, Money.Zero), (placed.OrderId, placed.Error, placed.Balance));
 
-        // A retry is answered from the kept outcome.
+        // A retry is answered from the compact record.
         Assert.Equal(order, (await shop.KeyedOrderAsync(1, new IdempotencyKey("order"), (1, 2))).Value);
         Assert.Equal(new Money(100), (await shop.Wallets.ChargeAsync(Alice, new Money(100), new IdempotencyKey("charge"))).Value);
         Assert.Equal(new Money(80), await shop.Wallets.GetBalanceAsync(Alice));
