@@ -100,13 +100,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     private StoredState ReadRecord(in StoreKey key)
     {
         var cell = store.Idempotency.GetOrCreate(CellKey.From(key));
-        return MultiWordCas.Read(cell) switch
-        {
-            var retired when ReferenceEquals(retired, Retired.Value) => StoredState.Absent, // purged after the lookup: the commit will use a fresh cell
-            var absent when ReferenceEquals(absent, Absent.Value) => new StoredState(null, 0, cell),
-            CompactIdempotencyRecord compact => new StoredState(compact.ToRecord(key.UserId), 0, new CompactRead(cell, compact)),
-            var state => new StoredState(state, 0, cell),
-        };
+        var state = MultiWordCas.Read(cell);
+        return state is CompactIdempotencyRecord compact
+            ? new StoredState(compact.ToRecord(key.UserId), 0, new CompactRead(cell, compact))
+            : ReadOf(cell, state);
     }
 
     /// <summary>
@@ -743,14 +740,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             return StoredState.Absent;
         }
 
-        var state = ReferenceEquals(cell, slot) && content is not null ? content : MultiWordCas.Read(cell);
-        if (ReferenceEquals(state, Retired.Value))
-        {
-            return StoredState.Absent; // Purged after the lookup: absent, and the commit will use a fresh cell.
-        }
-
-        return new StoredState(ReferenceEquals(state, Absent.Value) ? null : state, 0, cell);
+        return ReadOf(cell, ReferenceEquals(cell, slot) && content is not null ? content : MultiWordCas.Read(cell));
     }
+
+    /// <summary>The read of <paramref name="cell"/>, which held <paramref name="state"/> (a state, not a descriptor).</summary>
+    private static StoredState ReadOf(Cell cell, object state) =>
+        ReferenceEquals(state, Retired.Value)
+            ? StoredState.Absent // Purged after the lookup: absent, and the commit will use a fresh cell.
+            : new StoredState(ReferenceEquals(state, Absent.Value) ? null : state, 0, cell);
 
     private bool Validate(ChangeSet changes)
     {

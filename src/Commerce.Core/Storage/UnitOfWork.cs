@@ -504,10 +504,18 @@ internal sealed class UnitOfWork
     }
 
     /// <summary>Like <see cref="IIdempotencyRepository.FindAsync"/>, at a key whose digest the caller computed once for all attempts.</summary>
-    internal ValueTask<IdempotencyRecord?> FindIdempotencyAsync(in StoreKey key, CancellationToken cancellationToken) =>
-        IndexOf(key) is var at and >= 0 && _changes[at].State is CompactIdempotencyRecord staged
-            ? new(staged.ToRecord(key.UserId))
-            : FindAsync<IdempotencyRecord>(key, cancellationToken);
+    /// <remarks>A record this unit of work staged compact (see <see cref="SaveIdempotency(in StoreKey, CompactIdempotencyRecord)"/>) is made back.</remarks>
+    internal ValueTask<IdempotencyRecord?> FindIdempotencyAsync(in StoreKey key, CancellationToken cancellationToken)
+    {
+        var finding = FindAsync<object>(key, cancellationToken);
+        var userId = key.UserId;
+        return finding.IsCompletedSuccessfully ? new(RecordOf(finding.Result, userId)) : Awaited(finding, userId);
+
+        static async ValueTask<IdempotencyRecord?> Awaited(ValueTask<object?> finding, UserId userId) => RecordOf(await finding.ConfigureAwait(false), userId);
+
+        static IdempotencyRecord? RecordOf(object? state, UserId userId) =>
+            state is CompactIdempotencyRecord staged ? staged.ToRecord(userId) : (IdempotencyRecord?)state;
+    }
 
     /// <summary>Like <see cref="IIdempotencyRepository.Save"/>, at the record's key (<see cref="StoreKey.ForIdempotency(UserId, IdempotentOperation, string, IIdempotencyDigest?)"/>), computed by the caller.</summary>
     internal void SaveIdempotency(in StoreKey key, IdempotencyRecord record) => Stage(key, record);
