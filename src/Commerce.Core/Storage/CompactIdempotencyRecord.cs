@@ -3,13 +3,15 @@ namespace Commerce.Storage;
 /// <summary>
 /// The <see cref="IdempotencyRecord"/> of a keyed request that succeeded, without what the key it is
 /// stored at says already (the user): a charge's balance or an order's id, the key, the request's digest,
-/// the time. 64 bytes where the record takes about 100. The library stages it instead of the record for a
+/// the time. 80 bytes in all where the record and its key's text take about 160: a key of up to 18
+/// printable ASCII characters, or a UUID in its canonical form (as most clients make keys), is held in two
+/// words of the record instead of a string of its own. The library stages it instead of the record for a
 /// store that keeps such records (<see cref="IStoresCompactIdempotencyRecords"/>).
 /// </summary>
 /// <remarks>
 /// A compact record stands for exactly one <see cref="IdempotencyRecord"/> (<see cref="ToRecord"/>): no
 /// refusal, a time in UTC, and either a charge's balance or an order's id. <see cref="Of"/> compacts any
-/// record that is so. Immutable and thread-safe.
+/// record that is so; a key of another shape is kept as its text. Immutable and thread-safe.
 /// </remarks>
 public sealed class CompactIdempotencyRecord
 {
@@ -18,10 +20,20 @@ public sealed class CompactIdempotencyRecord
     private readonly long _outcomeLow;
     private readonly long _createdAtTicks;
 
+    // The key: its text, or null and its packed form (see PackedKey) in _key0, _key1 and _keyForm.
+    private readonly string? _keyText;
+    private readonly long _key0;
+    private readonly long _key1;
+    private readonly byte _keyForm;
+
     private CompactIdempotencyRecord(IdempotentOperation operation, string key, long requestHash, long createdAtTicks, long outcomeHigh, long outcomeLow)
     {
         Operation = operation;
-        Key = key;
+        if (!PackedKey.TryPack(key, out _keyForm, out _key0, out _key1))
+        {
+            _keyText = key;
+        }
+
         RequestHash = requestHash;
         _createdAtTicks = createdAtTicks;
         _outcomeHigh = outcomeHigh;
@@ -31,8 +43,11 @@ public sealed class CompactIdempotencyRecord
     /// <summary>The kind of operation.</summary>
     public IdempotentOperation Operation { get; }
 
-    /// <summary>The key, as the client sent it.</summary>
-    public string Key { get; }
+    /// <summary>The key, as the client sent it (made again at each read when the record holds it packed).</summary>
+    public string Key => _keyText ?? PackedKey.Unpack(_keyForm, _key0, _key1);
+
+    /// <summary>Whether the record holds its key packed in two words rather than as a string (for tests).</summary>
+    internal bool KeyPacked => _keyText is null;
 
     /// <summary>A digest of the request (see <see cref="IdempotencyRecord.RequestHash"/>).</summary>
     public long RequestHash { get; }
@@ -84,4 +99,149 @@ public sealed class CompactIdempotencyRecord
     public IdempotencyRecord ToRecord(UserId userId) => Operation == IdempotentOperation.Charge
         ? new(userId, Operation, Key, RequestHash, CreatedAt, null, new Money(_outcomeHigh), null)
         : new(userId, Operation, Key, RequestHash, CreatedAt, null, Money.Zero, new StoreKey(StoreTable.Orders, _outcomeHigh, _outcomeLow).OrderId);
+}
+
+/// <summary>
+/// An idempotency key held exactly in two 64-bit words, for the two shapes most keys have: up to 18
+/// printable ASCII characters (7 bits each: characters 0–8 in the first word, 9–17 in the second; the form
+/// is the length), or a UUID in its canonical 36-character form with its hex digits all lower or all upper
+/// case (its 32 digits, 16 per word; the form says which case).
+/// </summary>
+internal static class PackedKey
+{
+    public const int MaxShortLength = 18;
+    private const int CharsPerWord = 9;
+    private const byte UuidLower = 0x40;
+    private const byte UuidUpper = 0x41;
+    private const int UuidLength = 36;
+
+    /// <summary>Packs <paramref name="key"/>, or returns false if it has neither shape (form 0).</summary>
+    public static bool TryPack(string key, out byte form, out long word0, out long word1)
+    {
+        word0 = word1 = 0;
+        form = 0;
+        if (key.Length is >= 1 and <= MaxShortLength)
+        {
+            for (var i = 0; i < key.Length; i++)
+            {
+                var c = key[i];
+                if (c is < ' ' or > '~')
+                {
+                    word0 = word1 = 0;
+                    return false;
+                }
+
+                var value = (long)(c - ' ') << (7 * (i % CharsPerWord));
+                if (i < CharsPerWord)
+                {
+                    word0 |= value;
+                }
+                else
+                {
+                    word1 |= value;
+                }
+            }
+
+            form = (byte)key.Length;
+            return true;
+        }
+
+        return key.Length == UuidLength && TryPackUuid(key, out form, out word0, out word1);
+    }
+
+    /// <summary>The key that <see cref="TryPack"/> packed.</summary>
+    public static string Unpack(byte form, long word0, long word1)
+    {
+        if (form is UuidLower or UuidUpper)
+        {
+            return string.Create(UuidLength, (form, word0, word1), static (chars, packed) =>
+            {
+                var digits = packed.form == UuidUpper ? "0123456789ABCDEF" : "0123456789abcdef";
+                var nibble = 0;
+                for (var i = 0; i < chars.Length; i++)
+                {
+                    if (i is 8 or 13 or 18 or 23)
+                    {
+                        chars[i] = '-';
+                        continue;
+                    }
+
+                    var word = nibble < 16 ? packed.word0 : packed.word1;
+                    chars[i] = digits[(int)((ulong)word >> (60 - (4 * (nibble % 16)))) & 0xF];
+                    nibble++;
+                }
+            });
+        }
+
+        return string.Create(form, (word0, word1), static (chars, packed) =>
+        {
+            for (var i = 0; i < chars.Length; i++)
+            {
+                var word = i < CharsPerWord ? packed.word0 : packed.word1;
+                chars[i] = (char)(' ' + (int)((word >> (7 * (i % CharsPerWord))) & 0x7F));
+            }
+        });
+    }
+
+    private static bool TryPackUuid(string key, out byte form, out long word0, out long word1)
+    {
+        word0 = word1 = 0;
+        form = 0;
+        bool lower = false, upper = false;
+        var nibble = 0;
+        for (var i = 0; i < key.Length; i++)
+        {
+            var c = key[i];
+            if (i is 8 or 13 or 18 or 23)
+            {
+                if (c != '-')
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            int value;
+            if (c is >= '0' and <= '9')
+            {
+                value = c - '0';
+            }
+            else if (c is >= 'a' and <= 'f')
+            {
+                value = c - 'a' + 10;
+                lower = true;
+            }
+            else if (c is >= 'A' and <= 'F')
+            {
+                value = c - 'A' + 10;
+                upper = true;
+            }
+            else
+            {
+                return false;
+            }
+
+            var shifted = (long)value << (60 - (4 * (nibble % 16)));
+            if (nibble < 16)
+            {
+                word0 |= shifted;
+            }
+            else
+            {
+                word1 |= shifted;
+            }
+
+            nibble++;
+        }
+
+        if (lower && upper)
+        {
+            word0 = word1 = 0;
+            return false; // mixed case: its text would not come back
+        }
+
+        form = upper ? UuidUpper : UuidLower;
+        return true;
+    }
 }
