@@ -14,8 +14,8 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
-        var (result, replayed) = await Idempotent.RunAsync(
-            runtime, KeyedCheckout, new Idempotent.Request(user, key, 0), (user, runtime), scope, cancellationToken).ConfigureAwait(false);
+        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(), false)
+            : await Idempotent.RunAsync(runtime, KeyedCheckout, new Idempotent.Request(user, key, 0), (user, runtime), scope, cancellationToken).ConfigureAwait(false);
         return scope.EndOrder(OrderService.Logged(runtime, user, result), replayed);
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Commerce.Storage;
 
 namespace Commerce;
@@ -47,7 +48,7 @@ internal static class Idempotent
     /// </remarks>
     /// <param name="runtime">The runtime.</param>
     /// <param name="useCase">The keyed use case.</param>
-    /// <param name="request">The request.</param>
+    /// <param name="request">The request, whose key the caller found valid.</param>
     /// <param name="state">The use case's state.</param>
     /// <param name="scope">The telemetry scope the service started (an exception ends it as failed).</param>
     /// <param name="cancellationToken">Cancels the request.</param>
@@ -59,10 +60,8 @@ internal static class Idempotent
         UseCaseScope scope,
         CancellationToken cancellationToken)
     {
-        if (!request.Key.IsValid)
-        {
-            return new((Errors.InvalidIdempotencyKey(), false));
-        }
+        // Each service checks the key first, before the request's other arguments, so it is checked once.
+        Debug.Assert(request.Key.IsValid, "The caller checks the key.");
 
         // The key's digest, once for every attempt.
         var recordKey = StoreKey.ForIdempotency(request.User, useCase.Kind, request.Key.Value, runtime.Store as IIdempotencyDigest);

@@ -113,9 +113,12 @@ public readonly record struct StoreKey(StoreTable Table, long High, long Low) : 
     public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key, IIdempotencyDigest? digest)
     {
         ArgumentNullException.ThrowIfNull(key);
-        Span<byte> input = stackalloc byte[1 + (IdempotencyKey.MaxLength * 3)];
+        // At most three bytes a character (a surrogate pair takes four for two); sized to the key, so that a
+        // short key's buffer is not a whole maximal one to clear.
+        var text = key.AsSpan(0, Math.Min(key.Length, IdempotencyKey.MaxLength));
+        Span<byte> input = stackalloc byte[1 + (text.Length * 3)];
         input[0] = (byte)operation;
-        var length = 1 + System.Text.Encoding.UTF8.GetBytes(key.AsSpan(0, Math.Min(key.Length, IdempotencyKey.MaxLength)), input[1..]);
+        var length = 1 + System.Text.Encoding.UTF8.GetBytes(text, input[1..]);
         return new(StoreTable.Idempotency, userId.Value, Digests.Of(input[..length], digest));
     }
 
