@@ -31,6 +31,7 @@ public sealed class CompactIdempotencyRecordTests
         new(Alice, IdempotentOperation.PlaceOrder, "balance", 1, At, null, new Money(5), AnOrder),
         new(Alice, IdempotentOperation.PlaceOrder, "no-order", 1, At, null, Money.Zero, null),
         new(Alice, IdempotentOperation.Charge, "with-order", 1, At, null, new Money(5), AnOrder),
+        new(Alice, IdempotentOperation.Charge, null!, 1, At, null, new Money(5), null),
     ];
 
     [Theory]

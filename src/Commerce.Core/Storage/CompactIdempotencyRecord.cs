@@ -57,7 +57,8 @@ public sealed class CompactIdempotencyRecord
 
     /// <summary>
     /// The compact form of <paramref name="record"/>, or <see langword="null"/> if it has none: a refusal, a
-    /// time with an offset, a charge's record with an order id, or an order's without one or with a balance.
+    /// time with an offset, no key (<see langword="null"/>), a charge's record with an order id, or an order's
+    /// without one or with a balance.
     /// </summary>
     /// <param name="record">The record.</param>
     /// <returns>The compact record, which <see cref="ToRecord"/> turns back into one equal to <paramref name="record"/>.</returns>
@@ -65,7 +66,7 @@ public sealed class CompactIdempotencyRecord
     public static CompactIdempotencyRecord? Of(IdempotencyRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        return record.Error is null && record.CreatedAt.Offset == TimeSpan.Zero
+        return record.Error is null && record.CreatedAt.Offset == TimeSpan.Zero && record.Key is not null
             ? Succeeded(record.Operation, record.Key, record.RequestHash, record.CreatedAt, record.Balance, record.OrderId)
             : null;
     }
