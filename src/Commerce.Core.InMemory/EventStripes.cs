@@ -155,6 +155,16 @@ internal sealed class EventLog
     /// <summary>The number of the last event purged (0: none); events up to it are gone from the log.</summary>
     public long PurgedThrough => Volatile.Read(ref _purgedThrough);
 
+    /// <summary>Whether the leaf page that holds event <paramref name="sequence"/> is in the log (for tests).</summary>
+    internal bool HoldsPageOf(long sequence)
+    {
+        var (top, middle, _) = Locate(sequence);
+        return Volatile.Read(ref _top)?[top] is { } middles && Volatile.Read(ref middles[middle]) is not null;
+    }
+
+    /// <summary>A test seam: called by <see cref="Store"/> between its first look at the purged bound and its write.</summary>
+    internal Action? BeforeWrite { get; set; }
+
     /// <summary>The entry of the event numbered <paramref name="sequence"/> (from 1), or <see langword="null"/> if it is not stored here (or was purged).</summary>
     public object? Entry(long sequence)
     {
@@ -172,6 +182,7 @@ internal sealed class EventLog
             return;
         }
 
+        BeforeWrite?.Invoke();
         var (top, middle, leaf) = Locate(sequence);
         var tops = Volatile.Read(ref _top)
             ?? Interlocked.CompareExchange(ref _top, new object?[]?[]?[TopSize], null)

@@ -94,6 +94,96 @@ public sealed class EventStripesTests
         Assert.Equal(500, log.PurgeThrough(3_000));
     }
 
+    [Theory]
+    [InlineData(1_500)] // in a leaf the purge leaves partly purged
+    [InlineData(500)] // in a leaf the purge drops whole
+    public void An_event_written_just_after_a_purge_passed_its_number_is_taken_back(int sequence)
+    {
+        var log = new EventLog();
+        var events = Enumerable.Range(1, 3_000).Select(i => Charged(1, i)).ToArray();
+        foreach (var e in events.Take(sequence - 1))
+        {
+            log.Store(e.Position.Sequence, e);
+        }
+
+        // The copier looked at the bound before the purge moved it, and writes after the purge cleared.
+        log.BeforeWrite = () =>
+        {
+            log.BeforeWrite = null;
+            Assert.Equal(2_000, log.PurgeThrough(2_000));
+        };
+        log.Store(sequence, events[sequence - 1]);
+
+        Assert.Null(log.Entry(sequence));
+        Assert.All(Enumerable.Range(1, 2_000), s => Assert.Null(log.Entry(s)));
+        Assert.Equal(sequence > 1_024, log.HoldsPageOf(sequence)); // a page the write brought back is dropped again
+    }
+
+    [Fact]
+    public void Stores_racing_purges_on_real_threads_leave_nothing_purged_in_the_log_and_lose_nothing_beyond_it()
+    {
+        // Two threads store the events of one stripe in turn (as the commits of two cores do, with the
+        // copies of each commit's events made again by the next), while a third purges right behind them.
+        const int count = 20_000;
+        var log = new EventLog();
+        var events = Enumerable.Range(1, count).Select(i => Charged(1, i)).ToArray();
+        var stored = 0L;
+        using var start = new Barrier(3);
+        var storers = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            var spinner = default(SpinWait);
+            for (var sequence = 1 + t; sequence <= count; sequence += 2)
+            {
+                // Never far ahead of the purge, so that stores and purges keep meeting at the same numbers.
+                while (sequence > log.PurgedThrough + 64)
+                {
+                    spinner.SpinOnce();
+                }
+
+                log.Store(sequence, events[sequence - 1]);
+                if (sequence > 1)
+                {
+                    log.Store(sequence - 1, events[sequence - 2]); // the other thread's, again
+                }
+
+                Interlocked.Increment(ref stored);
+            }
+        })).ToArray();
+        var purger = new Thread(() =>
+        {
+            start.SignalAndWait();
+            while (Interlocked.Read(ref stored) < count)
+            {
+                log.PurgeThrough(Math.Max(0, Interlocked.Read(ref stored) - 2)); // right behind the stores, racing them
+            }
+        });
+
+        foreach (var thread in storers.Append(purger))
+        {
+            thread.Start();
+        }
+
+        foreach (var thread in storers.Append(purger))
+        {
+            thread.Join();
+        }
+
+        var purged = log.PurgedThrough;
+        Assert.InRange(purged, count - 100, count);
+        for (var sequence = 1; sequence <= count; sequence++)
+        {
+            if (sequence <= purged)
+            {
+                Assert.Null(log.Entry(sequence));
+            }
+            else
+            {
+                Assert.Same(events[sequence - 1], log.Entry(sequence));
+            }
+        }
+    }
+
     [Fact]
     public async Task An_order_placed_is_kept_as_its_order_and_read_back_as_the_event_published()
     {
