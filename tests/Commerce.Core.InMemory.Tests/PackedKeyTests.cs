@@ -61,6 +61,8 @@ public sealed class PackedKeyTests
     [InlineData("0193a1b2c-3d4-7e5f-8a9b-0c1d2e3f4a5b")] // a dash out of place
     [InlineData("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g")] // not a hex digit
     [InlineData("{193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5}")]
+    [InlineData("0x93a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")] // a form the UUID parser takes, but does not give back
+    [InlineData("+193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")]
     [InlineData("tab\tin")]
     [InlineData("clé")]
     public void Keys_of_neither_shape_are_kept_as_their_text(string key)

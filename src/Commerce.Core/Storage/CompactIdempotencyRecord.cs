@@ -106,7 +106,7 @@ public sealed class CompactIdempotencyRecord
 /// An idempotency key held exactly in two 64-bit words, for the two shapes most keys have: up to 18
 /// printable ASCII characters (7 bits each: characters 0–8 in the first word, 9–17 in the second; the form
 /// is the length), or a UUID in its canonical 36-character form with its hex digits all lower or all upper
-/// case (its 32 digits, 16 per word; the form says which case).
+/// case (its 16 bytes, as <see cref="Guid"/> writes them; the form says which case).
 /// </summary>
 internal static class PackedKey
 {
@@ -155,21 +155,15 @@ internal static class PackedKey
     {
         if (form is UuidLower or UuidUpper)
         {
-            return string.Create(UuidLength, (form, word0, word1), static (chars, packed) =>
+            Span<byte> bytes = stackalloc byte[16];
+            BitConverter.TryWriteBytes(bytes, word0);
+            BitConverter.TryWriteBytes(bytes[8..], word1);
+            return string.Create(UuidLength, (Uuid: new Guid(bytes), Upper: form == UuidUpper), static (chars, packed) =>
             {
-                var digits = packed.form == UuidUpper ? "0123456789ABCDEF" : "0123456789abcdef";
-                var nibble = 0;
-                for (var i = 0; i < chars.Length; i++)
+                packed.Uuid.TryFormat(chars, out _, "D"); // lower case
+                if (packed.Upper)
                 {
-                    if (i is 8 or 13 or 18 or 23)
-                    {
-                        chars[i] = '-';
-                        continue;
-                    }
-
-                    var word = nibble < 16 ? packed.word0 : packed.word1;
-                    chars[i] = digits[(int)((ulong)word >> (60 - (4 * (nibble % 16)))) & 0xF];
-                    nibble++;
+                    System.Text.Ascii.ToUpperInPlace(chars, out _);
                 }
             });
         }
@@ -184,64 +178,30 @@ internal static class PackedKey
         });
     }
 
+    /// <summary>
+    /// Packs a UUID in its canonical form whose hex digits are all of one case: the text must be exactly what
+    /// <see cref="Guid"/> formats back (its parser also takes forms such as a <c>0x</c> before a group, which
+    /// would not come back), and a mix of cases would not come back either.
+    /// </summary>
     private static bool TryPackUuid(string key, out byte form, out long word0, out long word1)
     {
         word0 = word1 = 0;
         form = 0;
-        bool lower = false, upper = false;
-        var nibble = 0;
-        for (var i = 0; i < key.Length; i++)
+        Span<char> canonical = stackalloc char[UuidLength];
+        var text = key.AsSpan();
+        var upper = text.ContainsAnyInRange('A', 'F');
+        if (!Guid.TryParseExact(text, "D", out var uuid)
+            || !uuid.TryFormat(canonical, out _, "D")
+            || !text.Equals(canonical, StringComparison.OrdinalIgnoreCase)
+            || (upper && text.ContainsAnyInRange('a', 'f')))
         {
-            var c = key[i];
-            if (i is 8 or 13 or 18 or 23)
-            {
-                if (c != '-')
-                {
-                    return false;
-                }
-
-                continue;
-            }
-
-            int value;
-            if (c is >= '0' and <= '9')
-            {
-                value = c - '0';
-            }
-            else if (c is >= 'a' and <= 'f')
-            {
-                value = c - 'a' + 10;
-                lower = true;
-            }
-            else if (c is >= 'A' and <= 'F')
-            {
-                value = c - 'A' + 10;
-                upper = true;
-            }
-            else
-            {
-                return false;
-            }
-
-            var shifted = (long)value << (60 - (4 * (nibble % 16)));
-            if (nibble < 16)
-            {
-                word0 |= shifted;
-            }
-            else
-            {
-                word1 |= shifted;
-            }
-
-            nibble++;
+            return false;
         }
 
-        if (lower && upper)
-        {
-            word0 = word1 = 0;
-            return false; // mixed case: its text would not come back
-        }
-
+        Span<byte> bytes = stackalloc byte[16];
+        uuid.TryWriteBytes(bytes);
+        word0 = BitConverter.ToInt64(bytes);
+        word1 = BitConverter.ToInt64(bytes[8..]);
         form = upper ? UuidUpper : UuidLower;
         return true;
     }
