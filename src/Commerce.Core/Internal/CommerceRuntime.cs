@@ -264,7 +264,9 @@ internal sealed class CommerceRuntime
     public ValueTask PurgeIdempotencyIfDueAsync(CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
-        var last = Interlocked.Read(ref _lastPurge);
+        // A plain atomic read: Interlocked.Read is a locked compare-exchange on 64-bit processors too, which
+        // would take this object's cache line exclusive on every keyed request, from every core.
+        var last = Volatile.Read(ref _lastPurge);
         return now.UtcTicks - last < Options.IdempotencyRetention.Ticks / 4
             || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last
             ? ValueTask.CompletedTask
