@@ -73,6 +73,14 @@ internal sealed class AppendLog<T>
         return block.Next;
     }
 
+    /// <summary>
+    /// The item at <paramref name="position"/>, or the default if its chunk was not allocated yet: for a
+    /// reader that goes through every position reserved so far (<see cref="Reserved"/>), some of them perhaps
+    /// not written yet.
+    /// </summary>
+    public T? ItemOrDefault(long position) =>
+        Segmented.Peek(_chunks, (ulong)(position >> ChunkBits)) is { } chunk ? chunk[position & (ChunkSize - 1)] : default;
+
     /// <summary>Takes the position <see cref="Free"/> returned last on this thread: the next call returns the one after.</summary>
     public void Take()
     {
@@ -136,20 +144,7 @@ internal static class Segmented
     /// <summary>Element <paramref name="index"/> (below 2^48), its segment allocated if no one has.</summary>
     public static ref T Slot<T>(T[]?[] segments, ulong index)
     {
-        int segment;
-        long offset;
-        if (index < 1UL << FirstSegmentBits)
-        {
-            segment = 0;
-            offset = (long)index;
-        }
-        else
-        {
-            var top = 63 - BitOperations.LeadingZeroCount(index);
-            segment = top - FirstSegmentBits + 1;
-            offset = (long)(index - (1UL << top));
-        }
-
+        var (segment, offset) = Locate(index);
         var slots = Volatile.Read(ref segments[segment]);
         if (slots is null)
         {
@@ -158,5 +153,23 @@ internal static class Segmented
         }
 
         return ref slots[offset];
+    }
+
+    /// <summary>Element <paramref name="index"/> (below 2^48), or the default if its segment was not allocated yet.</summary>
+    public static T? Peek<T>(T[]?[] segments, ulong index)
+    {
+        var (segment, offset) = Locate(index);
+        return Volatile.Read(ref segments[segment]) is { } slots ? slots[offset] : default;
+    }
+
+    private static (int Segment, long Offset) Locate(ulong index)
+    {
+        if (index < 1UL << FirstSegmentBits)
+        {
+            return (0, (long)index);
+        }
+
+        var top = 63 - BitOperations.LeadingZeroCount(index);
+        return (top - FirstSegmentBits + 1, (long)(index - (1UL << top)));
     }
 }

@@ -4,7 +4,7 @@ namespace Commerce.InMemory;
 
 /// <summary>
 /// The cells of a table whose states expire and are purged (idempotency records), in generations: each a
-/// lock-free <see cref="SplitOrderedCellTable"/>, which never removes an entry, the newest one taking the
+/// lock-free <see cref="ProbingCellTable"/>, which never removes an entry, the newest one taking the
 /// keys no generation holds. A purge that finds an expired state in the newest generation seals it and
 /// starts another; every purge retires expired states and unused cells in the sealed ones, and drops a
 /// sealed generation once all its cells are retired.
@@ -27,8 +27,9 @@ namespace Commerce.InMemory;
 /// meets. Lock-free throughout: a purge takes no lock, and a lookup at worst retires a cell itself.
 /// </para>
 /// <para>
-/// Compared with one dictionary from which purges remove entries, inserting copies nothing (a dictionary
-/// allocates all its nodes again each time it grows) and a purge frees whole generations at once; a
+/// Compared with one dictionary from which purges remove entries, inserting allocates no node, growing
+/// copies only slots (numbers, a chunk at a time, by the inserting threads) where a dictionary copies its
+/// buckets in one go, and a purge frees whole generations at once; a
 /// lookup of a key that is not there visits every generation: two or three, since a generation is
 /// sealed only once it holds an expired state, at most about once per retention period.
 /// </para>
@@ -201,7 +202,7 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
     {
         private int _sealed;
 
-        public SplitOrderedCellTable Cells { get; } = new();
+        public ProbingCellTable Cells { get; } = new();
 
         public bool IsSealed => Volatile.Read(ref _sealed) != 0;
 

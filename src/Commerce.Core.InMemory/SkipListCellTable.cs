@@ -19,8 +19,8 @@ namespace Commerce.InMemory;
 /// works, only without that locality; a lookup of an old order reads about one cold node per level.
 /// </para>
 /// <para>
-/// Nodes are values in an <see cref="AppendLog{T}"/> and links are positions (numbers), as in
-/// <see cref="SplitOrderedCellTable"/>, so an insertion writes no reference into an old object but its
+/// Nodes are values in an <see cref="AppendLog{T}"/> and links are positions (numbers), as the slots of
+/// <see cref="ProbingCellTable"/> are, so an insertion writes no reference into an old object but its
 /// own. A node is linked at level 0 by one CAS (which makes it present), then at each higher level by
 /// another (an index that only speeds searches up); it is linked at a level only after every level below,
 /// so a node met at one level is in all the levels below it. Nothing is ever unlinked, so any node met

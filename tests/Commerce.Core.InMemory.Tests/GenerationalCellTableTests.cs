@@ -6,7 +6,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.InMemory.Tests;
 
-/// <summary>The idempotency records' index: generations of split-ordered tables, purged by generation.</summary>
+/// <summary>The idempotency records' index: generations of probing hash tables, purged by generation.</summary>
 public sealed class GenerationalCellTableTests
 {
     private static readonly CellKey Key = new(1, 2);

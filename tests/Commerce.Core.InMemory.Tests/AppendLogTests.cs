@@ -1,0 +1,87 @@
+namespace Commerce.InMemory.Tests;
+
+/// <summary>The append log under the indexes of orders and idempotency keys: positions taken once, items where they were put.</summary>
+public sealed class AppendLogTests
+{
+    [Fact]
+    public void A_free_position_is_offered_again_until_taken()
+    {
+        var log = new AppendLog<string?>();
+        var first = log.Free();
+        Assert.Equal(first, log.Free());
+        log.Take();
+        Assert.Equal(first + 1, log.Free());
+        Assert.Equal(first + 1, log.Append("x"));
+        Assert.Equal("x", log[first + 1]);
+    }
+
+    [Fact]
+    public void A_thread_appending_to_two_logs_in_turn_fills_one_block_in_each()
+    {
+        // A store has a log per table, and an order appends to several: switching between logs must not
+        // make a thread give up its block (and reserve a new one) at every append.
+        var orders = new AppendLog<string?>();
+        var keys = new AppendLog<string?>();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(i, orders.Append($"order {i}"));
+            Assert.Equal(i, keys.Append($"key {i}"));
+        }
+
+        Assert.Equal(64, orders.Reserved);
+        Assert.Equal(64, keys.Reserved);
+        Assert.Equal("order 9", orders[9]);
+        Assert.Equal("key 9", keys[9]);
+    }
+
+    [Fact]
+    public void A_thread_that_appended_to_a_log_does_not_keep_it_alive()
+    {
+        var appended = AppendToANewLog();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(appended.TryGetTarget(out _));
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference<AppendLog<string?>> AppendToANewLog()
+    {
+        var log = new AppendLog<string?>();
+        log.Append("kept only by the log");
+        return new WeakReference<AppendLog<string?>>(log);
+    }
+
+    [Fact]
+    public void Threads_appending_at_once_get_distinct_positions_holding_their_items()
+    {
+        const int Threads = 4;
+        const int PerThread = 5_000; // many blocks and several chunks each
+        var log = new AppendLog<string?>();
+        var positions = new long[Threads][];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            var mine = new long[PerThread];
+            start.SignalAndWait();
+            for (var i = 0; i < PerThread; i++)
+            {
+                mine[i] = log.Append($"{t}:{i}");
+            }
+
+            positions[t] = mine;
+        }) { IsBackground = true }).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+
+        // The sequential model: each item where its append said, and no position given twice.
+        Assert.Equal(Threads * PerThread, positions.SelectMany(p => p).Distinct().Count());
+        for (var t = 0; t < Threads; t++)
+        {
+            for (var i = 0; i < PerThread; i++)
+            {
+                Assert.Equal($"{t}:{i}", log[positions[t][i]]);
+            }
+        }
+    }
+}
