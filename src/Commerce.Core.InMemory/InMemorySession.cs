@@ -91,7 +91,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     /// <summary>
     /// An idempotency key's record, read through the key's cell, which the read creates if the key has none
-    /// (absent until a commit gives it a record): a fresh key's lookup is then the one walk of its bucket,
+    /// (absent until a commit gives it a record): a fresh key's lookup is then the one probe of its slots,
     /// and the commit that records the outcome has the cell at hand. A cell created for a request that
     /// never commits holds nothing, and is retired with its generation (see <see cref="GenerationalCellTable"/>).
     /// A record kept compact (see <see cref="CompactIdempotencyRecord"/>) is made back, with a handle that
