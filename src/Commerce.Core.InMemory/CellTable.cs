@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Numerics;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
@@ -14,18 +14,15 @@ internal readonly record struct CellKey(long High, long Low)
 
 /// <summary>
 /// The cells of one aggregate type, by key. Cells are created on first write and never removed. The
-/// index is a <see cref="ConcurrentDictionary{TKey, TValue}"/>: reads of it take no lock; the first
-/// insertion of a key takes one of its short internal bucket locks. In front of it, an array of recently
-/// used cells (<see cref="RecentCells"/>) answers most lookups with one load. The commit and read path of
-/// the cells themselves is lock-free.
+/// index is a lock-free <see cref="ProbingCellTable"/> of cells that know their keys; in front of it, an
+/// array of recently used cells (<see cref="RecentCells"/>) answers most lookups with one load. No lookup,
+/// insertion or commit takes a lock.
 /// </summary>
 internal class CellTable
 {
-    // Shards, so that a table that keeps growing (orders) grows in small steps: a dictionary grows by
-    // copying all it holds, and one copy of millions of entries is a long pause and a burst of garbage.
-    private const int ShardBits = 6;
+    private static readonly Func<CellKey, int, Cell> CreateKeyed = static (key, _) => new KeyedCell(Absent.Value, key);
 
-    private readonly ConcurrentDictionary<CellKey, Cell>[] _shards;
+    private readonly ProbingCellTable? _index;
     private readonly RecentCells _recent = new();
 
     public CellTable()
@@ -34,7 +31,7 @@ internal class CellTable
     }
 
     /// <param name="indexed">False for a subclass that keeps its cells elsewhere (and overrides every lookup).</param>
-    private protected CellTable(bool indexed) => _shards = indexed ? CreateShards() : [];
+    private protected CellTable(bool indexed) => _index = indexed ? new ProbingCellTable() : null;
 
     /// <summary>The number of slots of recently used cells now (for tests).</summary>
     internal int RecentCapacity => _recent.Capacity;
@@ -47,7 +44,7 @@ internal class CellTable
             return hit;
         }
 
-        return ShardOf(hash).TryGetValue(key, out var cell) ? _recent.Remember(hash, cell) : null;
+        return _index!.Find(key, hash) is { } cell ? _recent.Remember(hash, cell) : null;
     }
 
     /// <summary>
@@ -59,65 +56,40 @@ internal class CellTable
     public virtual Cell GetOrCreate(CellKey key)
     {
         var hash = Hash(key);
-        if (_recent.Find(hash, key) is { } hit)
-        {
-            return hit;
-        }
-
-        var shard = ShardOf(hash);
-        return shard.TryGetValue(key, out var cell) ? _recent.Remember(hash, cell) : Add(shard, hash, key);
+        return _recent.Find(hash, key) is { } hit ? hit : Add(hash, key);
     }
 
     /// <summary>
-    /// Like <see cref="GetOrCreate"/>, for a key that is most likely absent (an insert): tries the insertion
-    /// first, sparing the lookup that would miss.
+    /// Like <see cref="GetOrCreate"/>, for a key that is most likely absent (an insert): the index's one
+    /// probe finds the key's cell or the slot for a new one.
     /// </summary>
-    public virtual Cell CreateOrGet(CellKey key)
-    {
-        var hash = Hash(key);
-        return Add(ShardOf(hash), hash, key);
-    }
+    public virtual Cell CreateOrGet(CellKey key) => Add(Hash(key), key);
 
-    /// <summary>Inserts a new cell for <paramref name="key"/>, or finds the one another thread inserted first.</summary>
-    private Cell Add(ConcurrentDictionary<CellKey, Cell> shard, ulong hash, CellKey key)
+    /// <summary>Finds the key's cell in the index, or inserts a new one (or finds the one another thread inserted first).</summary>
+    private Cell Add(ulong hash, CellKey key)
     {
-        var created = new KeyedCell(Absent.Value, key);
-        return shard.TryAdd(key, created)
-            ? _recent.Added(hash, created)
-            : _recent.Remember(hash, shard[key]); // cells are never removed, so the one that won is there
+        var cell = _index!.CreateOrGet(key, hash, CreateKeyed, 0, out var created);
+        return created ? _recent.Added(hash, (KeyedCell)cell) : _recent.Remember(hash, cell);
     }
 
     /// <summary>The number of cells (for diagnostics and tests).</summary>
-    public virtual int Count => _shards.Sum(shard => shard.Count);
-
-    private static ConcurrentDictionary<CellKey, Cell>[] CreateShards()
-    {
-        var shards = new ConcurrentDictionary<CellKey, Cell>[1 << ShardBits];
-        for (var i = 0; i < shards.Length; i++)
-        {
-            shards[i] = new();
-        }
-
-        return shards;
-    }
+    public virtual int Count => _index!.Count;
 
     /// <summary>A multiplicative hash of both words of a key (ids and order ids alike spread evenly over its top bits).</summary>
     internal static ulong Hash(in CellKey key) =>
         (((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL;
 
-    /// <summary>The shard of a key: the top bits of its <see cref="Hash"/>.</summary>
-    private ConcurrentDictionary<CellKey, Cell> ShardOf(ulong hash) => _shards[(int)(hash >> (64 - ShardBits))];
 }
 
 /// <summary>
 /// An array of recently used cells of one table, each cell knowing its key, in front of the table's
-/// dictionary: most lookups read one slot and the cell, not the dictionary's bucket and node as well
-/// (two more cache misses in a large table).
+/// index: most lookups read one slot and the cell, not the index's slot and entry as well (two more cache
+/// misses in a large table).
 /// </summary>
 /// <remarks>
 /// A lossy cache: a slot holds some cell of the table or nothing, written with a plain release store, and a
 /// lookup trusts it only if the cell's key is the one it looks for. A slot is filled only with the cell the
-/// dictionary holds for that key, and the dictionary never loses or replaces one, so a hit is the key's one
+/// index holds for that key, and the index never loses or replaces one, so a hit is the key's one
 /// cell, whatever races overwrote the slot. A key may sit in its slot or the one beside it (one cache line).
 /// The array grows (a new one, keeping what the old one held) as cells are added, to four slots per cell,
 /// up to <see cref="MaxBits"/> bits.
@@ -126,7 +98,7 @@ internal sealed class RecentCells
 {
     private const int MinBits = 6;
     private const int MaxBits = 17; // 1 MiB of references
-    private const int HashBitsUsed = 6; // the hash's top bits, which pick a table's shard: the slot takes the ones below
+    private const int HashBitsUsed = 6; // the hash's top bits, which pick the index's slot: this array's slot takes the ones below
 
     private KeyedCell?[] _slots = new KeyedCell?[1 << MinBits];
     private long _added;
@@ -156,7 +128,7 @@ internal sealed class RecentCells
         return Volatile.Read(ref slots[SlotOf(slots, hash)]);
     }
 
-    /// <summary>Puts the key's one cell (the one its table's dictionary holds) in its slot, and returns it.</summary>
+    /// <summary>Puts the key's one cell (the one its table's index holds) in its slot, and returns it.</summary>
     public Cell Remember(ulong hash, Cell cell)
     {
         if (cell is KeyedCell keyed)
@@ -167,7 +139,7 @@ internal sealed class RecentCells
         return cell;
     }
 
-    /// <summary>Like <see cref="Remember"/>, for a cell just added to the dictionary: grows the array with the table.</summary>
+    /// <summary>Like <see cref="Remember"/>, for a cell just added to the index: grows the array with the table.</summary>
     public Cell Added(ulong hash, KeyedCell cell)
     {
         var count = Interlocked.Increment(ref _added);
@@ -218,36 +190,35 @@ internal sealed class RecentCells
 /// </summary>
 internal sealed class SalesCellTable() : CellTable(indexed: false)
 {
-    private readonly ConcurrentDictionary<long, SalesBucket> _buckets = new();
+    private static readonly Func<CellKey, SalesCellTable, Cell> CreateCell = static (key, table) =>
+    {
+        // Listed in its bucket before the index publishes it: whoever finds the cell finds it there too.
+        var cell = new KeyedCell(Absent.Value, key);
+        table.GetOrCreateBucket(key.High).Add(cell);
+        return cell;
+    };
+
+    // Every bucket's cells, by (bucket, product).
+    private readonly ProbingCellTable _cells = new();
+
+    // The buckets by number: copy-on-write, replaced by CAS when a bucket is created (about once a minute).
+    private ImmutableDictionary<long, SalesBucket> _buckets = ImmutableDictionary<long, SalesBucket>.Empty;
     private long _bucketsCreated;
     private RankingCache? _ranking;
 
     // The bucket used last: orders of one minute all land in one bucket, so most lookups skip the index.
     private LastBucket? _last;
 
-    public override Cell? Find(CellKey key) =>
-        RecentBucket(key.High) is { } bucket && bucket.Cells.TryGetValue(key.Low, out var cell) ? cell : null;
+    public override Cell? Find(CellKey key) => _cells.Find(key, Hash(key));
 
-    public override Cell GetOrCreate(CellKey key) => GetOrCreateBucket(key.High).Cells.GetOrAdd(key.Low, static (_, key) => new KeyedCell(Absent.Value, key), key);
+    public override Cell GetOrCreate(CellKey key) => _cells.CreateOrGet(key, Hash(key), CreateCell, this, out _);
 
     public override Cell CreateOrGet(CellKey key) => GetOrCreate(key);
 
-    public override int Count
-    {
-        get
-        {
-            var count = 0;
-            foreach (var (_, bucket) in _buckets)
-            {
-                count += bucket.Cells.Count;
-            }
-
-            return count;
-        }
-    }
+    public override int Count => _cells.Count;
 
     /// <summary>One bucket, or <see langword="null"/> if nothing was ever staged in it.</summary>
-    public SalesBucket? Bucket(long bucket) => _buckets.TryGetValue(bucket, out var cells) ? cells : null;
+    public SalesBucket? Bucket(long bucket) => Volatile.Read(ref _buckets).TryGetValue(bucket, out var cells) ? cells : null;
 
     /// <summary>A bucket, created if absent.</summary>
     public SalesBucket GetOrCreateBucket(long bucket)
@@ -257,14 +228,22 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
             return existing;
         }
 
-        var created = new SalesBucket();
-        var stored = _buckets.GetOrAdd(bucket, created);
-        if (ReferenceEquals(stored, created))
+        SalesBucket? created = null;
+        while (true)
         {
-            Interlocked.Increment(ref _bucketsCreated);
-        }
+            var buckets = Volatile.Read(ref _buckets);
+            if (buckets.TryGetValue(bucket, out var stored))
+            {
+                return stored;
+            }
 
-        return stored;
+            created ??= new SalesBucket();
+            if (Interlocked.CompareExchange(ref _buckets, buckets.Add(bucket, created), buckets) == buckets)
+            {
+                Interlocked.Increment(ref _bucketsCreated);
+                return created;
+            }
+        }
     }
 
     /// <summary>Like <see cref="Bucket"/>, through the bucket used last (for the write path, where one bucket is hot).</summary>
@@ -276,7 +255,7 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
             return last.Bucket;
         }
 
-        if (!_buckets.TryGetValue(bucket, out var cells))
+        if (Bucket(bucket) is not { } cells)
         {
             return null;
         }
@@ -289,10 +268,10 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
     public long BucketsCreated => Interlocked.Read(ref _bucketsCreated);
 
     /// <summary>The buckets that have cells.</summary>
-    public ICollection<long> Buckets => _buckets.Keys;
+    public IEnumerable<long> Buckets => Volatile.Read(ref _buckets).Keys;
 
     /// <summary>How many buckets have cells.</summary>
-    public int BucketCount => _buckets.Count;
+    public int BucketCount => Volatile.Read(ref _buckets).Count;
 
     /// <summary>A bucket and its id, published together (buckets are never replaced, so any pair read is right).</summary>
     private sealed record LastBucket(long Id, SalesBucket Bucket);
@@ -325,7 +304,37 @@ internal sealed class SalesBucket
     // the array's length, which every commit's bounds check reads, so no stripe is written there.
     private readonly long[] _counters = new long[(Stripes + 1) * Pad];
 
-    public ConcurrentDictionary<long, Cell> Cells { get; } = new();
+    // The bucket's cells, newest first: a list that only grows, by a CAS of its head.
+    private CellNode? _cells;
+    private int _count;
+
+    /// <summary>The bucket's cells with their products (lock-free: cells added meanwhile may or may not be met).</summary>
+    public IEnumerable<KeyValuePair<long, Cell>> Cells
+    {
+        get
+        {
+            for (var node = Volatile.Read(ref _cells); node is not null; node = node.Next)
+            {
+                yield return new(node.Cell.Key.Low, node.Cell);
+            }
+        }
+    }
+
+    /// <summary>How many cells the bucket lists.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Lists a cell (its key's <see cref="CellKey.Low"/> is its product) in the bucket.</summary>
+    public void Add(KeyedCell cell)
+    {
+        var node = new CellNode(cell);
+        do
+        {
+            node.Next = Volatile.Read(ref _cells);
+        }
+        while (Interlocked.CompareExchange(ref _cells, node, node.Next) != node.Next);
+
+        Interlocked.Increment(ref _count);
+    }
 
     /// <summary>Announces a commit that writes to this bucket; pass the result to <see cref="EndCommit"/>.</summary>
     public int BeginCommit()
@@ -361,6 +370,14 @@ internal sealed class SalesBucket
 
         return started == finished ? finished : -1;
     }
+}
+
+/// <summary>A link of a bucket's list of cells: written before the CAS that publishes it, never after.</summary>
+internal sealed class CellNode(KeyedCell cell)
+{
+    public KeyedCell Cell { get; } = cell;
+
+    public CellNode? Next;
 }
 
 /// <summary>An immutable sales count: the state of a sales cell.</summary>

@@ -95,9 +95,11 @@ internal sealed class ProbingCellTable : CellTable
     /// <summary>The number of entries: exact when no insertion is under way.</summary>
     public override int Count => (int)_count.Sum;
 
-    public override Cell? Find(CellKey key)
+    public override Cell? Find(CellKey key) => Find(key, _hash(key));
+
+    /// <summary>Like <see cref="Find(CellKey)"/>, with the key's hash computed by the caller (with the table's hash function).</summary>
+    public Cell? Find(CellKey key, ulong hash)
     {
-        var hash = _hash(key);
         var tag = TagOf(hash);
         for (var slots = Volatile.Read(ref _current); slots is not null; slots = Volatile.Read(ref slots.Next))
         {
@@ -129,9 +131,16 @@ internal sealed class ProbingCellTable : CellTable
 
     public override Cell GetOrCreate(CellKey key) => CreateOrGet(key);
 
-    public override Cell CreateOrGet(CellKey key)
+    public override Cell CreateOrGet(CellKey key) => CreateOrGet(key, _hash(key), static (_, _) => new Cell(Absent.Value), 0, out _);
+
+    /// <summary>
+    /// The cell of <paramref name="key"/> (whose hash, by the table's hash function, is <paramref name="hash"/>),
+    /// inserting one that <paramref name="create"/> makes if the key has none. <paramref name="create"/> runs
+    /// before its cell is published, at most once per call, and its cell may lose to another thread's (then
+    /// <paramref name="created"/> is false and the other one is returned).
+    /// </summary>
+    public Cell CreateOrGet<TState>(CellKey key, ulong hash, Func<CellKey, TState, Cell> create, TState state, out bool created)
     {
-        var hash = _hash(key);
         var tag = TagOf(hash);
         var position = -1L;
         var slots = Volatile.Read(ref _current);
@@ -158,6 +167,7 @@ internal sealed class ProbingCellTable : CellTable
                             _entries[position] = default; // named by no slot: this thread's next insertion takes the position
                         }
 
+                        created = false;
                         return At(word).Cell!;
                     }
 
@@ -190,13 +200,14 @@ internal sealed class ProbingCellTable : CellTable
 
                 if (position < 0)
                 {
-                    position = Reserve(key);
+                    position = Reserve(key, create(key, state));
                 }
 
                 if (Interlocked.CompareExchange(ref words[i], tag | (position + 1), 0) == 0)
                 {
                     _entries.Take();
                     Counted();
+                    created = true;
                     return _entries[position].Cell!;
                 }
 
@@ -236,8 +247,8 @@ internal sealed class ProbingCellTable : CellTable
     /// <summary>The entry a filled slot's word names.</summary>
     private ref Entry At(long word) => ref _entries[(word & PositionMask) - 1];
 
-    /// <summary>Fills this thread's next free entry with a new cell of <paramref name="key"/> and returns its position; it is taken only once a slot names it.</summary>
-    private long Reserve(CellKey key)
+    /// <summary>Fills this thread's next free entry with <paramref name="key"/> and its new cell and returns its position; it is taken only once a slot names it.</summary>
+    private long Reserve(CellKey key, Cell cell)
     {
         var position = _entries.Free();
         if (position >= PositionMask - 1)
@@ -245,7 +256,7 @@ internal sealed class ProbingCellTable : CellTable
             throw new InvalidOperationException($"The table holds {PositionMask - 1:N0} entries, as many as its slots can name.");
         }
 
-        _entries[position] = new Entry(key, new Cell(Absent.Value));
+        _entries[position] = new Entry(key, cell);
         return position;
     }
 

@@ -118,7 +118,7 @@ internal sealed class RankingCache
             return new Snapshot(bucket, -1, []);
         }
 
-        var cells = new List<(long Product, long Quantity)>(bucket.Cells.Count);
+        var cells = new List<(long Product, long Quantity)>(bucket.Count);
         foreach (var (product, cell) in bucket.Cells)
         {
             if (MultiWordCas.Read(cell) is SalesCount { Quantity: > 0 } count)

@@ -2,7 +2,7 @@ using Commerce.InMemory.LockFree;
 
 namespace Commerce.InMemory.Tests;
 
-/// <summary>The tables of ids (wallets, products, stock, carts): a dictionary with an array of recent cells in front.</summary>
+/// <summary>The tables of ids (wallets, products, stock, carts): a lock-free probing index with an array of recent cells in front.</summary>
 public sealed class CellTableTests
 {
     [Fact]
@@ -122,5 +122,29 @@ public sealed class CellTableTests
 
         Assert.Equal(model.Count, table.Count);
         Assert.All(model, pair => Assert.Same(pair.Value, table.Find(pair.Key)));
+    }
+
+    [Fact]
+    public void Sales_buckets_list_every_cell_their_index_holds_when_threads_create_them_at_once()
+    {
+        // Four threads create the cells of the same (bucket, product) keys in their own orders: each key gets
+        // one cell in the index, found by every thread, and each bucket, created once, lists it. A thread
+        // whose new cell lost to another's may leave it listed too, absent, which a ranking reads as nothing.
+        const int Threads = 4;
+        var table = new SalesCellTable();
+        var keys = (from bucket in Enumerable.Range(0, 6) from product in Enumerable.Range(0, 800) select new CellKey(bucket, product)).ToArray();
+        var model = CellTableChecks.InsertFromThreads(table, Threads, (_, random) => keys.OrderBy(_ => random.Next()).ToArray());
+
+        Assert.Equal(keys.Length, model.Count);
+        Assert.Equal(6, table.BucketCount);
+        Assert.Equal(6, table.BucketsCreated);
+        for (var bucket = 0; bucket < 6; bucket++)
+        {
+            var listed = table.Bucket(bucket)!.Cells.ToList();
+            Assert.Equal(table.Bucket(bucket)!.Count, listed.Count);
+            var indexed = model.Where(pair => pair.Key.High == bucket).ToList();
+            Assert.All(indexed, pair => Assert.Contains(listed, item => item.Key == pair.Key.Low && ReferenceEquals(item.Value, pair.Value)));
+            Assert.All(listed.Where(item => !model.Values.Contains(item.Value)), item => Assert.Same(Absent.Value, MultiWordCas.Read(item.Value)));
+        }
     }
 }

@@ -219,6 +219,36 @@ public sealed class ProbingCellTableTests
         Assert.InRange(table.TableCount, 1, 2); // the chain collapsed, up to the last growth's copy under way
     }
 
+    [Fact]
+    public void A_thread_stopped_while_making_a_keys_cell_stops_no_one_inserting_that_key()
+    {
+        // The cell a thread makes for a new key is published by its one CAS, so a thread stopped before it holds
+        // nothing: another thread inserts the same key meanwhile, and the stopped one, going on, gets that cell.
+        var table = Create("default");
+        var key = new CellKey(3, 4);
+        using var making = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        Cell? stoppedGot = null;
+        var stopped = new Thread(() => stoppedGot = table.CreateOrGet(key, CellTable.Hash(key), (_, _) =>
+        {
+            making.Set();
+            resume.Wait();
+            return new Cell(Absent.Value);
+        }, 0, out _)) { IsBackground = true };
+        stopped.Start();
+        making.Wait();
+
+        var inserted = table.CreateOrGet(key, CellTable.Hash(key), static (_, _) => new Cell(Absent.Value), 0, out var created);
+        Assert.True(created);
+        Assert.Same(inserted, table.Find(key));
+
+        resume.Set();
+        stopped.Join();
+        Assert.Same(inserted, stoppedGot);
+        Assert.Equal(1, table.Count);
+        AssertEnumeratesOnce([inserted], table);
+    }
+
     /// <summary>Checks that the table's enumeration yields exactly <paramref name="expected"/>, each cell once.</summary>
     private static void AssertEnumeratesOnce(IEnumerable<Cell> expected, ProbingCellTable table)
     {
