@@ -3,10 +3,11 @@ using Commerce.InMemory.LockFree;
 namespace Commerce.InMemory;
 
 /// <summary>
-/// The cells of a table that only grows, for keys that are mostly looked up once and absent (idempotency
-/// keys): a lock-free open-addressing hash index (linear probing) whose slots are numbers naming entries in
-/// an append log, grown by copying slots into a table twice the size, a chunk at a time, by the threads
-/// that insert meanwhile. The scheme of Maier, Sanders and Dementiev, "Concurrent Hash Tables: Fast and
+/// The cells of a table that only grows: a lock-free open-addressing hash index (linear probing) whose
+/// slots are numbers naming entries in an append log, grown by copying slots into a table twice the size,
+/// a chunk at a time, by the threads that insert meanwhile. It indexes the ids' tables (behind their arrays
+/// of recently used cells), the sales counts, and each generation of idempotency keys, whose lookups mostly
+/// miss. The scheme of Maier, Sanders and Dementiev, "Concurrent Hash Tables: Fast and
 /// General(?)!" (ACM TOPC 2019), and of Click's non-blocking hash map, for a table without removal.
 /// </summary>
 /// <remarks>
