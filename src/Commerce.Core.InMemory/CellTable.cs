@@ -78,7 +78,6 @@ internal class CellTable
     /// <summary>A multiplicative hash of both words of a key (ids and order ids alike spread evenly over its top bits).</summary>
     internal static ulong Hash(in CellKey key) =>
         (((ulong)key.High * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)key.Low) * 0x9E3779B97F4A7C15UL;
-
 }
 
 /// <summary>
