@@ -15,6 +15,9 @@ public sealed class ProbingCellTableTests
     /// </summary>
     public static TheoryData<string> Hashes => ["default", "seven values", "one value", "low bits"];
 
+    /// <summary>How long a test waits for a thread it stopped to reach its stop before it fails instead of hanging.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
+
     private static ProbingCellTable Create(string hash, int initialBits = 1) => hash switch
     {
         "default" => new ProbingCellTable(static key => CellTable.Hash(key), initialBits),
@@ -178,7 +181,7 @@ public sealed class ProbingCellTableTests
             }
         }) { IsBackground = true };
         stopped.Start();
-        claimed.Wait();
+        Assert.True(claimed.Wait(HangGuard), "the thread never claimed a chunk to copy");
 
         var model = new Dictionary<CellKey, Cell>[2];
         var others = Enumerable.Range(0, 2).Select(t => new Thread(() =>
@@ -236,7 +239,7 @@ public sealed class ProbingCellTableTests
             return new Cell(Absent.Value);
         }, 0, out _)) { IsBackground = true };
         stopped.Start();
-        making.Wait();
+        Assert.True(making.Wait(HangGuard), "the thread never made its cell");
 
         var inserted = table.CreateOrGet(key, CellTable.Hash(key), static (_, _) => new Cell(Absent.Value), 0, out var created);
         Assert.True(created);
