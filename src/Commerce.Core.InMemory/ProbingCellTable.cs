@@ -182,21 +182,21 @@ internal sealed class ProbingCellTable : CellTable
                     continue;
                 }
 
-                if (Volatile.Read(ref slots.Next) is null && probes > ProbeLimit && _count.Sum > words.Length / 4)
+                var growing = Volatile.Read(ref slots.Next) is not null;
+                if (!growing && probes > ProbeLimit && _count.Sum > words.Length / 4)
                 {
                     Grow(slots, force: false);
+                    growing = Volatile.Read(ref slots.Next) is not null;
                 }
 
-                if (Volatile.Read(ref slots.Next) is not null)
+                if (growing)
                 {
-                    // The table is growing: take the slot out of use, then go on in the successor.
-                    var seen = Interlocked.CompareExchange(ref words[i], Moved, 0);
-                    if (seen is 0 or Moved)
+                    if (TakeOutOfUse(ref words[i]))
                     {
                         break;
                     }
 
-                    continue; // another thread filled it: look at it again
+                    continue;
                 }
 
                 if (position < 0)
@@ -342,7 +342,11 @@ internal sealed class ProbingCellTable : CellTable
         }
     }
 
-    /// <summary>Places a filled slot's word, copied from a table that grew, in <paramref name="slots"/> or (if that one grows too) a later table.</summary>
+    /// <summary>
+    /// Places a filled slot's word, copied from a table that grew, in <paramref name="slots"/> or (if that one
+    /// grows too) a later table. It never meets itself there: each slot is copied by the one thread that
+    /// claimed its chunk, and no thread inserts a key that a table before holds.
+    /// </summary>
     private void Place(Slots slots, long word)
     {
         while (true)
@@ -354,11 +358,6 @@ internal sealed class ProbingCellTable : CellTable
             while (true)
             {
                 var current = Volatile.Read(ref words[i]);
-                if (current == word)
-                {
-                    return; // (never: each slot is copied by the one thread that claimed its chunk)
-                }
-
                 if (current == Moved)
                 {
                     break;
@@ -378,8 +377,7 @@ internal sealed class ProbingCellTable : CellTable
 
                 if (Volatile.Read(ref slots.Next) is not null)
                 {
-                    var seen = Interlocked.CompareExchange(ref words[i], Moved, 0);
-                    if (seen is 0 or Moved)
+                    if (TakeOutOfUse(ref words[i]))
                     {
                         break;
                     }
@@ -396,6 +394,13 @@ internal sealed class ProbingCellTable : CellTable
             slots = Volatile.Read(ref slots.Next)!;
         }
     }
+
+    /// <summary>
+    /// Takes an empty slot of a growing table out of use (turns it to <see cref="Moved"/>): true if it is out
+    /// of use now, so the caller goes on in the successor; false if another thread filled it first, so the
+    /// caller looks at it again.
+    /// </summary>
+    private static bool TakeOutOfUse(ref long slot) => Interlocked.CompareExchange(ref slot, Moved, 0) is 0 or Moved;
 
     /// <summary>Makes the successor of every fully copied table at the head of the chain current.</summary>
     private void Advance()
