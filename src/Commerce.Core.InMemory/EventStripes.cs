@@ -149,7 +149,7 @@ internal sealed class EventLog
     private const int LeafSize = 1 << LeafBits;
     private const int MiddleSize = 1 << MiddleBits;
 
-    private object?[]?[]?[]? _top;
+    private Slot[]?[]?[]? _top;
     private long _purgedThrough;
 
     /// <summary>The number of the last event purged (0: none); events up to it are gone from the log.</summary>
@@ -171,7 +171,7 @@ internal sealed class EventLog
         var (top, middle, leaf) = Locate(sequence);
         var middles = Volatile.Read(ref _top)?[top];
         var leaves = middles is null ? null : Volatile.Read(ref middles[middle]);
-        return leaves is null ? null : Volatile.Read(ref leaves[leaf]);
+        return leaves is null ? null : Volatile.Read(ref leaves[leaf].Entry);
     }
 
     /// <summary>Stores a committed event's entry at its number in the stripe (idempotent); nothing if it was purged.</summary>
@@ -185,28 +185,28 @@ internal sealed class EventLog
         BeforeWrite?.Invoke();
         var (top, middle, leaf) = Locate(sequence);
         var tops = Volatile.Read(ref _top)
-            ?? Interlocked.CompareExchange(ref _top, new object?[]?[]?[TopSize], null)
+            ?? Interlocked.CompareExchange(ref _top, new Slot[]?[]?[TopSize], null)
             ?? _top!;
         var middles = Volatile.Read(ref tops[top]);
         if (middles is null)
         {
-            var created = new object?[]?[MiddleSize];
+            var created = new Slot[]?[MiddleSize];
             middles = Interlocked.CompareExchange(ref tops[top], created, null) ?? created;
         }
 
         var leaves = Volatile.Read(ref middles[middle]);
         if (leaves is null)
         {
-            var created = new object?[LeafSize];
+            var created = new Slot[LeafSize];
             leaves = Interlocked.CompareExchange(ref middles[middle], created, null) ?? created;
         }
 
         // A full fence, then a second look: a purge that passed this number meanwhile may have missed the
         // write, so take it back (and the pages it may have brought back), keeping purged memory free.
-        Interlocked.Exchange(ref leaves[leaf], committed);
+        Interlocked.Exchange(ref leaves[leaf].Entry, committed);
         if (sequence <= PurgedThrough)
         {
-            Interlocked.CompareExchange(ref leaves[leaf], null, committed);
+            Interlocked.CompareExchange(ref leaves[leaf].Entry, null, committed);
             Release(PurgedThrough);
         }
     }
@@ -234,7 +234,7 @@ internal sealed class EventLog
                     var leaves = Volatile.Read(ref _top)?[top] is { } middles ? Volatile.Read(ref middles[middle]) : null;
                     if (leaves is not null)
                     {
-                        Volatile.Write(ref leaves[leaf], null);
+                        Volatile.Write(ref leaves[leaf].Entry, null);
                     }
                 }
 
@@ -284,6 +284,15 @@ internal sealed class EventLog
         }
     }
 
+    /// <summary>
+    /// A leaf's slot: a struct around the entry, so that a write through a reference to it needs no check
+    /// of the array's element type (as one into an <c>object[]</c>, which may be an array of a subtype, does).
+    /// </summary>
+    private struct Slot
+    {
+        public object? Entry;
+    }
+
     /// <summary>The pages of an event: 256 top slots of 1,024 middle slots of 1,024 events.</summary>
     private static (int Top, int Middle, int Leaf) Locate(long sequence)
     {
@@ -314,6 +323,9 @@ internal sealed class EventStripes
 
     // Set only while someone waits, so that commits only read this word otherwise (no word every commit writes).
     private TaskCompletionSource? _waiting;
+
+    // Set once, by the first commit that publishes: from then on, batch reads prefetch users' stripes.
+    private bool _published;
 
     /// <summary>Creates the stripes, each empty.</summary>
     public EventStripes(int stripeCount = DefaultStripeCount)
@@ -351,8 +363,18 @@ internal sealed class EventStripes
     /// </summary>
     public int AddUpdates(CellUpdate[] updates, int next, ChangeSet changes)
     {
-        // A commit publishes a handful of events (an order: one, plus a depletion per line).
+        // A commit publishes a handful of events (an order: one, plus a depletion per line); most, one.
         var count = changes.Events.Count;
+        if (!_published)
+        {
+            _published = true;
+        }
+
+        if (count == 1)
+        {
+            return AddUpdate(updates, next, changes.EventStreamOf(0).StripeOf(_cells.Length), EventEntries.Of(changes, 0));
+        }
+
         Span<int> stripes = count <= 32 ? stackalloc int[count] : new int[count];
         for (var i = 0; i < count; i++)
         {
@@ -373,17 +395,15 @@ internal sealed class EventStripes
                 inStripe += stripes[j] == stripe ? 1 : 0;
             }
 
-            var cell = _cells[stripe];
-            var current = (EventStripeState)MultiWordCas.Read(cell);
-            current.CopyForward(_logs[stripe]);
-            // Kept without a position: a reader sets it on the event it returns, so that the commit path
-            // allocates no second event.
             if (inStripe == 1)
             {
-                updates[next++] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, EventEntries.Of(changes, i)));
+                next = AddUpdate(updates, next, stripe, EventEntries.Of(changes, i));
                 continue;
             }
 
+            var cell = _cells[stripe];
+            var current = (EventStripeState)MultiWordCas.Read(cell);
+            current.CopyForward(_logs[stripe]);
             var appended = new object[inStripe];
             var sequence = current.Count;
             for (int j = i, k = 0; j < stripes.Length; j++)
@@ -399,6 +419,40 @@ internal sealed class EventStripes
         }
 
         return next;
+    }
+
+    /// <summary>Writes, at <paramref name="next"/>, the update that appends one event's <paramref name="entry"/> to <paramref name="stripe"/>; returns the new end.</summary>
+    private int AddUpdate(CellUpdate[] updates, int next, int stripe, object entry)
+    {
+        var cell = _cells[stripe];
+        var current = (EventStripeState)MultiWordCas.Read(cell);
+        current.CopyForward(_logs[stripe]);
+        // Kept without a position: a reader sets it on the event it returns, so that the commit path
+        // allocates no second event.
+        updates[next] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, entry));
+        return next + 1;
+    }
+
+    /// <summary>
+    /// Starts loading the cell of <paramref name="user"/>'s stripe, which a commit that publishes the user's
+    /// events reads and swaps (a batch read that reads the user's wallet calls this with its other loads);
+    /// nothing until some commit has published an event, so that a host without events loads nothing more.
+    /// </summary>
+    public void PrefetchCellOf(UserId user)
+    {
+        if (_published)
+        {
+            Prefetch.Line(_cells[EventStream.ForUser(user).StripeOf(_cells.Length)]);
+        }
+    }
+
+    /// <summary>The next step after <see cref="PrefetchCellOf"/>: starts loading the state the cell holds.</summary>
+    public void PrefetchStateOf(UserId user)
+    {
+        if (_published)
+        {
+            Prefetch.Line(Volatile.Read(ref _cells[EventStream.ForUser(user).StripeOf(_cells.Length)].Content));
+        }
     }
 
     /// <summary>Wakes the readers waiting for events; called after a commit that published some succeeded.</summary>

@@ -55,16 +55,32 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         for (var i = 0; i < count; i++)
         {
             var key = batch[i];
-            slots[i] = key.Table is StoreTable.Wallets or StoreTable.Ledger
-                ? store.Wallets.Recent(CellKey.From(StoreKey.ForWallet(key.UserId)))
-                : store.TableOf(key.Table).Recent(CellKey.From(key));
+            if (key.Table is StoreTable.Wallets or StoreTable.Ledger)
+            {
+                slots[i] = store.Wallets.Recent(CellKey.From(StoreKey.ForWallet(key.UserId)));
+                if (key.Table == StoreTable.Wallets)
+                {
+                    store.Events.PrefetchCellOf(key.UserId); // the stripe of the user's events, which a commit that publishes them reads
+                }
+            }
+            else
+            {
+                slots[i] = store.TableOf(key.Table).Recent(CellKey.From(key));
+            }
         }
 
         var contents = default(Loaded<object>);
         LoadStates<KeyedCell>(((ReadOnlySpan<KeyedCell?>)slots)[..count], contents); // a descriptor: read through it below, as any read does
         for (var i = 0; i < count; i++)
         {
-            (contents[i] as WalletState)?.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
+            if (contents[i] is WalletState wallet)
+            {
+                wallet.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
+                if (batch[i].Table == StoreTable.Wallets)
+                {
+                    store.Events.PrefetchStateOf(batch[i].UserId);
+                }
+            }
             if (batch[i].Table == StoreTable.Stock)
             {
                 Prefetch.Line(slots[i]?.Companion); // the product's sales count cell, which an order's commit adjusts

@@ -318,6 +318,41 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public void A_read_that_prefetches_a_stripe_where_a_commit_is_parked_neither_fails_nor_helps_it()
+    {
+        var (users, stripe) = UsersSharingAStripe(3);
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[0], new Money(100))).IsSuccess); // a commit published: reads prefetch stripes from now on
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[2], new Money(3))).IsSuccess);
+        Assert.True(Sync.Run(shop.Catalog.AddProductAsync(new ProductId(1), "Product 1", new Money(10), 5)).IsSuccess);
+        var cell = store.Events.CellOf(stripe);
+
+        using var paused = new PausedCommit(
+            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
+            hook =>
+            {
+                store.AfterInstall = hook;
+                return Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5))).IsSuccess;
+            });
+        paused.Start();
+        Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
+
+        // An order of another user on that stripe reads the user's wallet with the stock in one batch, which
+        // prefetches the stripe's cell and what it holds (here, the parked commit's descriptor). A hint only:
+        // the order is refused (its buyer's balance is short) as it would be anyway, and the parked commit is
+        // still undecided and still in the cell.
+        Assert.Equal(CommerceErrorCode.InsufficientBalance, Sync.Run(shop.OrderAsync(users[2].Value, (1, 1))).Error?.Code);
+        store.Events.PrefetchCellOf(users[2]);
+        store.Events.PrefetchStateOf(users[2]);
+        Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
+        Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
+
+        Assert.True(paused.Resume());
+        Assert.Equal([users[0], users[2], users[1]], ReadAll(store).OfType<WalletCharged>().Select(e => e.UserId));
+    }
+
+    [Fact]
     public void A_commit_whose_stripe_moved_on_after_it_read_it_is_retried_in_the_store_without_running_its_use_case_again()
     {
         // A single attempt: the use case cannot run again, so only the store's own retry can save the commit.
