@@ -35,6 +35,12 @@ if (args is ["interleaved-builds", .. var builds])
     return InterleavedBuilds.Run(builds);
 }
 
+if (args is ["alternate", .. var alternate])
+{
+    // Two sets of BenchmarkDotNet cases in alternating processes, a launch each: their ratio, without the drift between launches.
+    return Alternate.Run(alternate);
+}
+
 if (args is ["key-index", .. var keyIndex])
 {
     // The idempotency keys' index alone: a fresh key looked up and inserted, in a large index.
