@@ -80,7 +80,13 @@ internal static class Alternate
 
     private static IEnumerable<(string Name, double Mean)> Measure(Set set, string[] options, bool outOfProcess)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        // Started in the build's folder: out of process, BenchmarkDotNet finds the project to build from there.
+        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(set.Assembly)!,
+        };
         start.ArgumentList.Add(set.Assembly);
         foreach (var argument in (string[])["--filter", set.Filter, outOfProcess ? "--launchCount" : "--inProcess", .. outOfProcess ? ["1"] : Array.Empty<string>(), .. options])
         {
@@ -95,8 +101,15 @@ internal static class Alternate
         using var process = Process.Start(start)!;
         var measured = new List<(string, double)>();
         string[]? header = null;
+        var last = new Queue<string>();
         while (process.StandardOutput.ReadLine() is { } line)
         {
+            last.Enqueue(line);
+            if (last.Count > 20)
+            {
+                last.Dequeue();
+            }
+
             // The summary table BenchmarkDotNet prints last (any build's): | Method | parameters… | Mean | Error | …
             var cells = line.StartsWith('|') ? line.Trim('|').Split('|').Select(c => c.Trim()).ToArray() : null;
             if (cells is ["Method", ..] && cells.Contains("Mean"))
@@ -114,7 +127,8 @@ internal static class Alternate
         process.WaitForExit();
         if (process.ExitCode != 0 || measured.Count == 0)
         {
-            throw new InvalidOperationException($"The run of '{set.Filter}' in {set.Assembly} failed (exit code {process.ExitCode}, {measured.Count} cases measured).");
+            throw new InvalidOperationException(
+                $"The run of '{set.Filter}' in {set.Assembly} failed (exit code {process.ExitCode}, {measured.Count} cases measured); it ended with:{Environment.NewLine}{string.Join(Environment.NewLine, last)}");
         }
 
         return measured;
