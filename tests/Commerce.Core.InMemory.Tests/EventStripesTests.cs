@@ -28,6 +28,32 @@ public sealed class EventStripesTests
         return ([.. users.Take(count)], users.Key);
     }
 
+    /// <summary>
+    /// Charges <paramref name="user"/> 5 on another thread, parked right after the charge's descriptor is installed
+    /// in <paramref name="cell"/> (its stripe's, the last it installs in), so undecided.
+    /// </summary>
+    private static PausedCommit ParkChargeIn(Cell cell, Shop shop, UserId user)
+    {
+        var store = shop.InMemoryStore();
+        var paused = new PausedCommit(
+            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
+            hook =>
+            {
+                store.AfterInstall = hook;
+                return Sync.Run(shop.Wallets.ChargeAsync(user, new Money(5))).IsSuccess;
+            });
+        try
+        {
+            paused.Start();
+            return paused;
+        }
+        catch
+        {
+            paused.Dispose();
+            throw;
+        }
+    }
+
     private static List<CommerceEvent> ReadAll(InMemoryCommerceStore store)
     {
         var events = new List<CommerceEvent>();
@@ -260,14 +286,7 @@ public sealed class EventStripesTests
         var first = state.Entry(1, store.Events.LogOf(stripe));
         Assert.NotNull(first);
 
-        using var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
-            hook =>
-            {
-                store.AfterInstall = hook;
-                return Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5))).IsSuccess;
-            });
-        paused.Start();
+        using var paused = ParkChargeIn(cell, shop, users[1]);
 
         // The charge's descriptor sits in the stripe's cell, undecided: the event it follows is in the log already.
         var parked = (EventStripeState)paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
@@ -291,14 +310,7 @@ public sealed class EventStripesTests
         Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[0], new Money(100))).IsSuccess);
         var cell = store.Events.CellOf(stripe);
 
-        using var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
-            hook =>
-            {
-                store.AfterInstall = hook;
-                return Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5))).IsSuccess;
-            });
-        paused.Start();
+        using var paused = ParkChargeIn(cell, shop, users[1]);
         Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
         Assert.Same(cell, paused.Descriptor.Updates[^1].Cell); // stripes come last: installed right before the decision
 
@@ -328,14 +340,7 @@ public sealed class EventStripesTests
         Assert.True(Sync.Run(shop.Catalog.AddProductAsync(new ProductId(1), "Product 1", new Money(10), 5)).IsSuccess);
         var cell = store.Events.CellOf(stripe);
 
-        using var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
-            hook =>
-            {
-                store.AfterInstall = hook;
-                return Sync.Run(shop.Wallets.ChargeAsync(users[1], new Money(5))).IsSuccess;
-            });
-        paused.Start();
+        using var paused = ParkChargeIn(cell, shop, users[1]);
         Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
 
         // An order of another user on that stripe reads the user's wallet with the stock in one batch, which
