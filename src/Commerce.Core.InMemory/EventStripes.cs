@@ -435,23 +435,28 @@ internal sealed class EventStripes
 
     /// <summary>
     /// Starts loading the cell of <paramref name="user"/>'s stripe, which a commit that publishes the user's
-    /// events reads and swaps (a batch read that reads the user's wallet calls this with its other loads);
-    /// nothing until some commit has published an event, so that a host without events loads nothing more.
+    /// events reads and swaps (a batch read that reads the user's wallet calls this with its other loads), and
+    /// returns it for <see cref="PrefetchState"/>; nothing (<see langword="null"/>) until some commit has
+    /// published an event, so that a host without events loads nothing more.
     /// </summary>
-    public void PrefetchCellOf(UserId user)
+    public Cell? PrefetchCellOf(UserId user)
     {
-        if (_published)
+        if (!_published)
         {
-            Prefetch.Line(_cells[EventStream.ForUser(user).StripeOf(_cells.Length)]);
+            return null;
         }
+
+        var cell = _cells[EventStream.ForUser(user).StripeOf(_cells.Length)];
+        Prefetch.Line(cell);
+        return cell;
     }
 
-    /// <summary>The next step after <see cref="PrefetchCellOf"/>: starts loading the state the cell holds.</summary>
-    public void PrefetchStateOf(UserId user)
+    /// <summary>The next step after <see cref="PrefetchCellOf"/>: starts loading the state (or descriptor) the cell holds, if any cell.</summary>
+    public static void PrefetchState(Cell? cell)
     {
-        if (_published)
+        if (cell is not null)
         {
-            Prefetch.Line(Volatile.Read(ref _cells[EventStream.ForUser(user).StripeOf(_cells.Length)].Content));
+            Prefetch.Line(Volatile.Read(ref cell.Content));
         }
     }
 

@@ -52,6 +52,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     {
         var count = batch.Count;
         var slots = default(Loaded<KeyedCell>);
+        Cell? stripe = null; // of the user's events, which a commit that publishes them reads and swaps
         for (var i = 0; i < count; i++)
         {
             var key = batch[i];
@@ -60,7 +61,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 slots[i] = store.Wallets.Recent(CellKey.From(StoreKey.ForWallet(key.UserId)));
                 if (key.Table == StoreTable.Wallets)
                 {
-                    store.Events.PrefetchCellOf(key.UserId); // the stripe of the user's events, which a commit that publishes them reads
+                    stripe = store.Events.PrefetchCellOf(key.UserId);
                 }
             }
             else
@@ -71,16 +72,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         var contents = default(Loaded<object>);
         LoadStates<KeyedCell>(((ReadOnlySpan<KeyedCell?>)slots)[..count], contents); // a descriptor: read through it below, as any read does
+        EventStripes.PrefetchState(stripe);
         for (var i = 0; i < count; i++)
         {
-            if (contents[i] is WalletState wallet)
-            {
-                wallet.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
-                if (batch[i].Table == StoreTable.Wallets)
-                {
-                    store.Events.PrefetchStateOf(batch[i].UserId);
-                }
-            }
+            (contents[i] as WalletState)?.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
             if (batch[i].Table == StoreTable.Stock)
             {
                 Prefetch.Line(slots[i]?.Companion); // the product's sales count cell, which an order's commit adjusts

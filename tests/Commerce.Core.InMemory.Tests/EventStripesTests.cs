@@ -330,6 +330,20 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public void Reads_prefetch_no_stripe_until_a_commit_publishes_an_event()
+    {
+        using var quiet = InMemoryShop.Create(options => options.PublishEvents = false);
+        Assert.True(Sync.Run(quiet.Wallets.ChargeAsync(new UserId(1), new Money(100))).IsSuccess);
+        Assert.Null(quiet.InMemoryStore().Events.PrefetchCellOf(new UserId(1)));
+
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        Assert.Null(store.Events.PrefetchCellOf(new UserId(1)));
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(new UserId(1), new Money(100))).IsSuccess);
+        Assert.Same(store.Events.CellOf(EventStream.ForUser(new UserId(1)).StripeOf(store.Events.StripeCount)), store.Events.PrefetchCellOf(new UserId(1)));
+    }
+
+    [Fact]
     public void A_read_that_prefetches_a_stripe_where_a_commit_is_parked_neither_fails_nor_helps_it()
     {
         var (users, stripe) = UsersSharingAStripe(3);
@@ -348,8 +362,9 @@ public sealed class EventStripesTests
         // the order is refused (its buyer's balance is short) as it would be anyway, and the parked commit is
         // still undecided and still in the cell.
         Assert.Equal(CommerceErrorCode.InsufficientBalance, Sync.Run(shop.OrderAsync(users[2].Value, (1, 1))).Error?.Code);
-        store.Events.PrefetchCellOf(users[2]);
-        store.Events.PrefetchStateOf(users[2]);
+        var prefetched = store.Events.PrefetchCellOf(users[2]);
+        Assert.Same(cell, prefetched); // the cell the user's commits swap
+        EventStripes.PrefetchState(prefetched);
         Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
         Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
 
