@@ -401,9 +401,7 @@ internal sealed class EventStripes
                 continue;
             }
 
-            var cell = _cells[stripe];
-            var current = (EventStripeState)MultiWordCas.Read(cell);
-            current.CopyForward(_logs[stripe]);
+            var (cell, current) = CurrentOf(stripe);
             var appended = new object[inStripe];
             var sequence = current.Count;
             for (int j = i, k = 0; j < stripes.Length; j++)
@@ -424,13 +422,20 @@ internal sealed class EventStripes
     /// <summary>Writes, at <paramref name="next"/>, the update that appends one event's <paramref name="entry"/> to <paramref name="stripe"/>; returns the new end.</summary>
     private int AddUpdate(CellUpdate[] updates, int next, int stripe, object entry)
     {
-        var cell = _cells[stripe];
-        var current = (EventStripeState)MultiWordCas.Read(cell);
-        current.CopyForward(_logs[stripe]);
+        var (cell, current) = CurrentOf(stripe);
         // Kept without a position: a reader sets it on the event it returns, so that the commit path
         // allocates no second event.
         updates[next] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, entry));
         return next + 1;
+    }
+
+    /// <summary>A stripe's cell and its state now, whose latest events are copied into the stripe's log first (what an update expects there).</summary>
+    private (Cell Cell, EventStripeState Current) CurrentOf(int stripe)
+    {
+        var cell = _cells[stripe];
+        var current = (EventStripeState)MultiWordCas.Read(cell);
+        current.CopyForward(_logs[stripe]);
+        return (cell, current);
     }
 
     /// <summary>
