@@ -35,6 +35,13 @@ public class ConcurrentOrderBenchmarks : ConcurrentBenchmarks
     [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
     public void HandWritten() => Run();
 
+    [GlobalSetup(Target = nameof(HandWrittenBufferedIds))]
+    public void SetupHandWrittenBufferedIds() => SetupHandWritten(Workload, bufferedIds: true);
+
+    /// <summary>The hand-written shop with its order ids made as the library makes them (see <see cref="HandWrittenShop"/>).</summary>
+    [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
+    public void HandWrittenBufferedIds() => Run();
+
     protected override Contention Kind => Workload;
 }
 
@@ -104,11 +111,11 @@ public abstract class ConcurrentBenchmarks
         _operations += OperationsPerInvoke;
     }
 
-    protected void SetupHandWritten(Contention workload)
+    protected void SetupHandWritten(Contention workload, bool bufferedIds = false)
     {
-        _name = "HandWritten";
+        _name = bufferedIds ? "HandWrittenBufferedIds" : "HandWritten";
         Generate();
-        var hand = HandWrittenShop.Seeded(TimeProvider.System);
+        var hand = HandWrittenShop.Seeded(TimeProvider.System, bufferedIds);
 
         _pool = new WorkerPool(Workers, OperationsPerInvoke, workload == Contention.HotWallet
             ? (_, _) => Count(hand.Charge(1, 1))

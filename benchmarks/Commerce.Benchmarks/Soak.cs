@@ -31,7 +31,8 @@ internal static class Soak
 
     public static int Run(string[] args)
     {
-        var hand = args.Length > 0 && args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase);
+        var bufferedIds = args.Length > 0 && args[0].Equals("HandWrittenBufferedIds", StringComparison.OrdinalIgnoreCase);
+        var hand = bufferedIds || (args.Length > 0 && args[0].Equals("HandWritten", StringComparison.OrdinalIgnoreCase));
         var kind = StoreKind.LockFree;
         var publishEvents = true;
         var keyed = false;
@@ -52,7 +53,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events|keyed]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events|keyed]");
             return 2;
         }
 
@@ -66,7 +67,7 @@ internal static class Soak
         }
 
         using var shop = hand ? null : new Shop(kind, configure: o => o.PublishEvents = publishEvents);
-        var handShop = hand ? HandWrittenShop.Seeded(TimeProvider.System) : null;
+        var handShop = hand ? HandWrittenShop.Seeded(TimeProvider.System, bufferedIds) : null;
 
         var hotUser = new UserId(1);
         var one = new Money(1);

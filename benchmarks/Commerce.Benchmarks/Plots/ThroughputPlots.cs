@@ -18,7 +18,7 @@ public static class ThroughputPlots
     /// </summary>
     public sealed record Chart(string File, string Title, string Type, string Parameter, string Value, string YLabel, (string Method, string Note)[] References);
 
-    private static readonly (string, string)[] InMemoryReferences = [("GlobalLock", "baseline"), ("HandWritten", "ceiling")];
+    private static readonly (string, string)[] InMemoryReferences = [("GlobalLock", "baseline"), ("HandWritten", "ceiling"), ("HandWrittenBufferedIds", "ceiling")];
 
     public static IReadOnlyList<Chart> Charts { get; } =
     [
