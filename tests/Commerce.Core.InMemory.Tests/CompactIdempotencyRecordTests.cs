@@ -182,19 +182,11 @@ public sealed class CompactIdempotencyStagingTests
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
             new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
-        private sealed class Session(CapturingStore store, IStoreSession session) : IStoreSession
+        private sealed class Session(CapturingStore store, IStoreSession session) : DelegatingStoreSession(session)
         {
-            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => session.ReadAsync(batch, cancellationToken);
-
-            public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                session.ReadProductsAsync(after, limit, rows, cancellationToken);
-
-            public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                session.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
-
-            public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+            public override async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
             {
-                var committed = await session.CommitAsync(changes, cancellationToken);
+                var committed = await Inner.CommitAsync(changes, cancellationToken);
                 if (committed)
                 {
                     foreach (var change in changes.Changes)
@@ -211,11 +203,6 @@ public sealed class CompactIdempotencyStagingTests
 
                 return committed;
             }
-
-            public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-                session.PurgeIdempotencyAsync(createdBefore, cancellationToken);
-
-            public ValueTask DisposeAsync() => session.DisposeAsync();
         }
     }
 

@@ -44,17 +44,9 @@ public sealed class BeforeCommitStore(ICommerceStore inner) : ICommerceStore
     public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
         new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
-    private sealed class Session(BeforeCommitStore store, IStoreSession inner) : IStoreSession
+    private sealed class Session(BeforeCommitStore store, IStoreSession inner) : DelegatingStoreSession(inner)
     {
-        public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => inner.ReadAsync(batch, cancellationToken);
-
-        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-            inner.ReadProductsAsync(after, limit, rows, cancellationToken);
-
-        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
-            inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
-
-        public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+        public override async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {
             if (Interlocked.Exchange(ref store._beforeNextCommit, null) is { } hook)
             {
@@ -66,12 +58,7 @@ public sealed class BeforeCommitStore(ICommerceStore inner) : ICommerceStore
                 await marked();
             }
 
-            return await inner.CommitAsync(changes, cancellationToken);
+            return await Inner.CommitAsync(changes, cancellationToken);
         }
-
-        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-            inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.Conformance.Model;
 using Commerce.InMemory.Tests.Support;
 using Commerce.Storage;
@@ -112,22 +113,10 @@ public sealed class ServiceModelTests
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
             new Session(await inner.OpenSessionAsync(cancellationToken), retention);
 
-        private sealed class Session(IStoreSession session, TimeSpan retention) : IStoreSession
+        private sealed class Session(IStoreSession session, TimeSpan retention) : DelegatingStoreSession(session)
         {
-            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) => session.ReadAsync(batch, cancellationToken);
-
-            public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                session.ReadProductsAsync(after, limit, rows, cancellationToken);
-
-            public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                session.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
-
-            public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-                session.PurgeIdempotencyAsync(createdBefore + retention, cancellationToken);
-
-            public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) => session.CommitAsync(changes, cancellationToken);
-
-            public ValueTask DisposeAsync() => session.DisposeAsync();
+            public override ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+                Inner.PurgeIdempotencyAsync(createdBefore + retention, cancellationToken);
         }
     }
 }

@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.Storage;
 
 namespace Commerce.InMemory.Tests.Support;
@@ -27,11 +28,11 @@ internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? af
     public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
         new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
-    private sealed class Session(WrappedStore store, IStoreSession session) : IStoreSession
+    private sealed class Session(WrappedStore store, IStoreSession session) : DelegatingStoreSession(session)
     {
-        public async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+        public override async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
         {
-            await session.ReadAsync(batch, cancellationToken);
+            await Inner.ReadAsync(batch, cancellationToken);
             for (var i = 0; i < batch.Count; i++)
             {
                 if (batch[i].Table == StoreTable.Wallets)
@@ -41,13 +42,7 @@ internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? af
             }
         }
 
-        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-            session.ReadProductsAsync(after, limit, rows, cancellationToken);
-
-        public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
-            session.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
-
-        public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+        public override async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
         {
             var kept = new ChangeSet();
             var blindWallets = new List<Wallet>();
@@ -82,7 +77,7 @@ internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? af
                 kept.AddRange(range);
             }
 
-            if (!await session.CommitAsync(kept, cancellationToken))
+            if (!await Inner.CommitAsync(kept, cancellationToken))
             {
                 return false;
             }
@@ -94,11 +89,11 @@ internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? af
                     var read = new ReadBatch();
                     var key = StoreKey.ForWallet(wallet.UserId);
                     read.Request(key);
-                    await session.ReadAsync(read, cancellationToken);
+                    await Inner.ReadAsync(read, cancellationToken);
                     var seen = read.Results[0];
                     var overwrite = new ChangeSet();
                     overwrite.Add(new Change(key, seen.State is null ? ChangeKind.Insert : ChangeKind.Update, true, seen, wallet, 0, 0));
-                    if (await session.CommitAsync(overwrite, cancellationToken))
+                    if (await Inner.CommitAsync(overwrite, cancellationToken))
                     {
                         break;
                     }
@@ -107,11 +102,6 @@ internal sealed class WrappedStore(ICommerceStore inner, Fault fault, Action? af
 
             return true;
         }
-
-        public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-            session.PurgeIdempotencyAsync(createdBefore, cancellationToken);
-
-        public ValueTask DisposeAsync() => session.DisposeAsync();
     }
 
     private readonly Fault _fault = fault;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Commerce.Conformance;
 using Commerce.Storage;
 using Commerce.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -339,26 +340,15 @@ public sealed class CommerceTelemetryTests
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
             new Session(this, await inner.OpenSessionAsync(cancellationToken));
 
-        private sealed class Session(ScriptedStore owner, IStoreSession inner) : IStoreSession
+        private sealed class Session(ScriptedStore owner, IStoreSession inner) : DelegatingStoreSession(inner)
         {
-            public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
-                owner.Throw ? throw new CommitOutcomeUnknownException() : inner.ReadAsync(batch, cancellationToken);
+            public override ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
+                owner.Throw ? throw new CommitOutcomeUnknownException() : Inner.ReadAsync(batch, cancellationToken);
 
-            public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                inner.ReadProductsAsync(after, limit, rows, cancellationToken);
-
-            public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
-
-            public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
+            public override ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
                 owner.Throw ? throw new CommitOutcomeUnknownException()
                 : ++owner._commits <= owner.Conflicts ? ValueTask.FromResult(false)
-                : inner.CommitAsync(changes, cancellationToken);
-
-            public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-                inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
-
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
+                : Inner.CommitAsync(changes, cancellationToken);
         }
     }
 }

@@ -280,9 +280,9 @@ public sealed class CommerceRuntimeTests
             }
         }
 
-        private sealed class Session(ConflictingStore owner, IStoreSession inner) : IStoreSession
+        private sealed class Session(ConflictingStore owner, IStoreSession inner) : DelegatingStoreSession(inner)
         {
-            public async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+            public override async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
             {
                 await owner.YieldAsync();
                 if (Interlocked.Increment(ref owner._reads) <= owner.Refusals)
@@ -290,29 +290,21 @@ public sealed class CommerceRuntimeTests
                     throw owner.Thrown;
                 }
 
-                await inner.ReadAsync(batch, cancellationToken);
+                await Inner.ReadAsync(batch, cancellationToken);
             }
 
-            public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                inner.ReadProductsAsync(after, limit, rows, cancellationToken);
-
-            public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
-                inner.ReadTopSalesAsync(firstBucket, endBucket, count, rows, cancellationToken);
-
-            public async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
+            public override async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
             {
                 await owner.YieldAsync();
-                return Interlocked.Increment(ref owner._commits) > owner.Conflicts && await inner.CommitAsync(changes, cancellationToken);
+                return Interlocked.Increment(ref owner._commits) > owner.Conflicts && await Inner.CommitAsync(changes, cancellationToken);
             }
 
-            public async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+            public override async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
             {
                 await owner.YieldAsync();
                 Interlocked.Increment(ref owner._purges);
-                return await inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
+                return await Inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
             }
-
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }
 
