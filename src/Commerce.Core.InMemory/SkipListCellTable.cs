@@ -63,12 +63,14 @@ internal sealed class SkipListCellTable : CellTable
     {
         var (primary, secondary) = SortKeyOf(key);
         var pred = -1L;
+        var next = 0L;
         for (var level = Volatile.Read(ref _levels) - 1; level >= 0; level--)
         {
-            Walk(ref pred, level, primary, secondary);
+            next = Walk(ref pred, level, primary, secondary);
         }
 
-        var next = Volatile.Read(ref NextOf(pred, 0));
+        // The link the walk stopped at, not the predecessor's link read again: an insertion between the two
+        // reads would put a smaller key there, and the key would be missed though it is present.
         return next != 0 && IsKey(next - 1, primary, secondary) ? At(next - 1).Cell : null;
     }
 

@@ -74,6 +74,44 @@ public sealed class SkipListCellTableTests
         }
     }
 
+    [Fact]
+    public void A_lookup_finds_a_present_key_while_keys_just_below_it_are_inserted()
+    {
+        // Every insertion lands between the sought key and the node before it, changing the very link a
+        // lookup stands on: a lookup that read that link twice (once to stop, once to answer) could find the
+        // new node in the second read and miss the key. Real threads; the writer's count bounds the run.
+        const int Inserted = 200_000;
+        var table = new SkipListCellTable();
+        var sought = new CellKey(1, 0);
+        var cell = table.CreateOrGet(sought);
+        var done = 0;
+        var lookups = 0L;
+        var misses = 0L;
+        var reader = new Thread(() =>
+        {
+            while (Volatile.Read(ref done) == 0)
+            {
+                lookups++;
+                if (!ReferenceEquals(table.Find(sought), cell))
+                {
+                    misses++;
+                }
+            }
+        });
+        reader.Start();
+        for (var i = 0; i < Inserted; i++)
+        {
+            table.CreateOrGet(new CellKey(0, i)); // rising, all below the sought key: each goes right before it
+        }
+
+        Volatile.Write(ref done, 1);
+        Assert.True(reader.Join(TimeSpan.FromMinutes(1)));
+        Assert.True(lookups > 0);
+        Assert.Equal(0, misses);
+        Assert.True(table.IsWellFormed());
+        Assert.Same(cell, table.Find(sought));
+    }
+
     [Property(MaxTest = 200)]
     public Property Any_sequence_of_steps_behaves_as_a_dictionary() =>
         Prop.ForAll(CellTableChecks.Steps, steps =>
