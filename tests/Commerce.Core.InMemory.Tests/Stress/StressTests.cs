@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Commerce.Conformance;
 using Commerce.InMemory.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Commerce.InMemory.Tests.Stress;
 
@@ -114,6 +115,73 @@ public sealed class StressTests
         }
 
         Assert.True(orders.Count > 0 && refusals.GetValueOrDefault(CommerceErrorCode.InsufficientStock) + refusals.GetValueOrDefault(CommerceErrorCode.InsufficientBalance) > 0, $"{because} the workload exercised no refusals");
+    }
+
+    [Fact]
+    public void An_order_once_placed_is_found_by_every_lookup_while_other_threads_place_orders()
+    {
+        // Order ids sort by time, each thread's run of a millisecond apart from the others': one thread's new
+        // orders of a millisecond land right before the other's first order of that millisecond. A reader looks
+        // up each placer's first order of its current millisecond, and its latest, again and again; the model
+        // is simply "placed, so found".
+        const int Placers = 2;
+        const int OrdersPerPlacer = 40_000;
+        // The system's clock, not the fake one: ids then move on with the milliseconds as they do in a host.
+        using var shop = new Shop(b => b.UseInMemoryStore().Services.AddSingleton(TimeProvider.System), o => o.MaxBalance = new Money(1_000_000));
+        Assert.True(Sync.Run(shop.Catalog.AddProductAsync(new ProductId(1), "P1", new Money(1), Placers * OrdersPerPlacer)).IsSuccess);
+        var latest = new Order?[Placers * 2]; // per placer: its first order of its current millisecond, its latest
+        var failures = new ConcurrentQueue<string>();
+        var placing = Placers;
+        var lookups = 0L;
+        var placers = Enumerable.Range(0, Placers).Select(t => new Thread(() =>
+        {
+            var user = new UserId(t + 1);
+            Assert.True(Sync.Run(shop.Wallets.ChargeAsync(user, new Money(OrdersPerPlacer))).IsSuccess);
+            for (var n = 0; n < OrdersPerPlacer && failures.IsEmpty; n++)
+            {
+                var placed = Sync.Run(shop.Orders.PlaceOrderAsync(user, [new OrderLineRequest(new ProductId(1), 1)]));
+                if (placed.IsFailure)
+                {
+                    failures.Enqueue($"placing: {placed.Error}");
+                    break;
+                }
+
+                var previous = latest[(2 * t) + 1];
+                if (previous is null || previous.PlacedAt.ToUnixTimeMilliseconds() != placed.Value.PlacedAt.ToUnixTimeMilliseconds())
+                {
+                    Volatile.Write(ref latest[2 * t], placed.Value);
+                }
+
+                Volatile.Write(ref latest[(2 * t) + 1], placed.Value);
+            }
+
+            Interlocked.Decrement(ref placing);
+        }) { IsBackground = true }).ToList();
+        var reader = new Thread(() =>
+        {
+            while (Volatile.Read(ref placing) > 0 && failures.IsEmpty)
+            {
+                for (var i = 0; i < latest.Length; i++)
+                {
+                    if (Volatile.Read(ref latest[i])?.Id is { } id)
+                    {
+                        lookups++;
+                        var found = Sync.Run(shop.Orders.GetOrderAsync(id));
+                        if (found.IsFailure || found.Value.Id != id)
+                        {
+                            failures.Enqueue($"order {id}, placed before the lookup began: {(found.IsFailure ? found.Error.ToString() : "another order")}");
+                        }
+                    }
+                }
+            }
+        }) { IsBackground = true };
+        placers.ForEach(p => p.Start());
+        reader.Start();
+        Assert.All(placers.Append(reader), w => Assert.True(w.Join(TimeSpan.FromMinutes(2)), "A thread did not finish."));
+
+        Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(3)));
+        Assert.True(lookups > 0);
+        Assert.Equal(0, Sync.Run(shop.Catalog.GetProductAsync(new ProductId(1))).Value.Stock);
     }
 
     private static void Step(Shop shop, Random random, Tally tally, long[] prices)
