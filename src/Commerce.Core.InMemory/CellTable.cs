@@ -202,7 +202,6 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
 
     // The buckets by number: copy-on-write, replaced by CAS when a bucket is created (about once a minute).
     private ImmutableDictionary<long, SalesBucket> _buckets = ImmutableDictionary<long, SalesBucket>.Empty;
-    private long _bucketsCreated;
     private RankingCache? _ranking;
 
     // The bucket used last: orders of one minute all land in one bucket, so most lookups skip the index.
@@ -239,7 +238,6 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
             created ??= new SalesBucket();
             if (Interlocked.CompareExchange(ref _buckets, buckets.Add(bucket, created), buckets) == buckets)
             {
-                Interlocked.Increment(ref _bucketsCreated);
                 return created;
             }
         }
@@ -263,11 +261,12 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
         return cells;
     }
 
-    /// <summary>How many buckets were ever created (only grows).</summary>
-    public long BucketsCreated => Interlocked.Read(ref _bucketsCreated);
-
-    /// <summary>The buckets that have cells.</summary>
-    public IEnumerable<long> Buckets => Volatile.Read(ref _buckets).Keys;
+    /// <summary>
+    /// Every bucket, as published: a new bucket replaces the whole set in the same CAS that makes it findable,
+    /// and none is ever removed. So a reader that keeps the set it read, and later finds the table's set to be
+    /// the same reference, knows that no bucket was created in between (a ranking cache's validity).
+    /// </summary>
+    public ImmutableDictionary<long, SalesBucket> BucketSet => Volatile.Read(ref _buckets);
 
     /// <summary>How many buckets have cells.</summary>
     public int BucketCount => Volatile.Read(ref _buckets).Count;

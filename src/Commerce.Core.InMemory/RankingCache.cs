@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
 
@@ -20,16 +21,16 @@ internal sealed class RankingCache
     /// <summary>Changed buckets a query reads live before it rebuilds the cache instead.</summary>
     private const int MaxChangedBuckets = 8;
 
-    private readonly long _bucketsCreated;
+    private readonly ImmutableDictionary<long, SalesBucket> _bucketSet;
     private readonly Snapshot[] _buckets;
     private readonly Dictionary<long, long> _totals;
     private readonly ProductSales[] _sorted;
 
-    private RankingCache(long first, long end, long bucketsCreated, Snapshot[] buckets, Dictionary<long, long> totals, ProductSales[] sorted)
+    private RankingCache(long first, long end, ImmutableDictionary<long, SalesBucket> bucketSet, Snapshot[] buckets, Dictionary<long, long> totals, ProductSales[] sorted)
     {
         First = first;
         End = end;
-        _bucketsCreated = bucketsCreated;
+        _bucketSet = bucketSet;
         _buckets = buckets;
         _totals = totals;
         _sorted = sorted;
@@ -65,14 +66,16 @@ internal sealed class RankingCache
 
     private static RankingCache Build(SalesCellTable table, long first, long end)
     {
-        // Read before looking for buckets: a bucket created later changes it, and so invalidates this cache.
-        var created = table.BucketsCreated;
+        // The buckets are looked for in one published set, which a bucket created later replaces: the cache is
+        // valid while the table's set is this one (a count bumped after the bucket's publication was not, for a
+        // query between the two).
+        var set = table.BucketSet;
         var buckets = new List<Snapshot>();
-        if (end - first <= table.BucketCount)
+        if (end - first <= set.Count)
         {
             for (var number = first; number < end; number++)
             {
-                if (table.Bucket(number) is { } bucket)
+                if (set.TryGetValue(number, out var bucket))
                 {
                     buckets.Add(Take(bucket));
                 }
@@ -80,9 +83,9 @@ internal sealed class RankingCache
         }
         else
         {
-            foreach (var number in table.Buckets)
+            foreach (var (number, bucket) in set)
             {
-                if (number >= first && number < end && table.Bucket(number) is { } bucket)
+                if (number >= first && number < end)
                 {
                     buckets.Add(Take(bucket));
                 }
@@ -106,7 +109,7 @@ internal sealed class RankingCache
         }
 
         Array.Sort(sorted, ProductSales.BestFirst);
-        return new RankingCache(first, end, created, [.. buckets], totals, sorted);
+        return new RankingCache(first, end, set, [.. buckets], totals, sorted);
     }
 
     /// <summary>A bucket's cells if no commit touched them while they were read; otherwise none, and the bucket is always read live.</summary>
@@ -136,7 +139,7 @@ internal sealed class RankingCache
         consistent = true;
         // A bucket created since the build may hold sales the cache never saw. (A cache just built is
         // used regardless: a bucket created during the build holds only sales concurrent with this call.)
-        if (maxChanged != int.MaxValue && table.BucketsCreated != _bucketsCreated)
+        if (maxChanged != int.MaxValue && !ReferenceEquals(table.BucketSet, _bucketSet))
         {
             return null;
         }

@@ -1,0 +1,68 @@
+using Commerce.InMemory.LockFree;
+
+namespace Commerce.InMemory.Tests;
+
+/// <summary>
+/// The ranking's cache of one window: reused while its buckets are unchanged, a changed bucket read live, and
+/// out of date as soon as a bucket is published that its build did not see.
+/// </summary>
+public sealed class RankingCacheTests
+{
+    [Fact]
+    public void A_cached_ranking_counts_a_changed_bucket_live_and_is_out_of_date_once_a_new_bucket_is_published()
+    {
+        var table = new SalesCellTable();
+        Sell(table, bucket: 0, product: 1, quantity: 3);
+        Sell(table, bucket: 1, product: 2, quantity: 2);
+
+        Assert.Equal([(1L, 3L), (2L, 2L)], Top(table));
+        var cache = table.Ranking;
+        Assert.NotNull(cache);
+
+        // Nothing changed: the same cache answers.
+        Assert.Equal([(1L, 3L), (2L, 2L)], Top(table));
+        Assert.Same(cache, table.Ranking);
+
+        // A changed bucket is read live through the same cache.
+        Sell(table, bucket: 1, product: 2, quantity: 2);
+        Assert.Equal([(2L, 4L), (1L, 3L)], Top(table));
+        Assert.Same(cache, table.Ranking);
+
+        // A bucket the build never saw: its publication replaces the table's set of buckets, which the cache
+        // was built from, so the cache is rebuilt and counts it.
+        var set = table.BucketSet;
+        Sell(table, bucket: 5, product: 3, quantity: 9);
+        Assert.NotSame(set, table.BucketSet);
+        Assert.Equal([(3L, 9L), (2L, 4L), (1L, 3L)], Top(table));
+        Assert.NotSame(cache, table.Ranking);
+
+        // Outside the window: the set changes, the answer does not.
+        Sell(table, bucket: 10, product: 4, quantity: 50);
+        Assert.Equal([(3L, 9L), (2L, 4L), (1L, 3L)], Top(table));
+    }
+
+    private static (long Product, long Quantity)[] Top(SalesCellTable table)
+    {
+        var top = RankingCache.Top(table, 0, 10, 10, out var consistent);
+        Assert.True(consistent);
+        return [.. top.Select(p => (p.ProductId.Value, p.Quantity))];
+    }
+
+    /// <summary>Adds to a product's count in a bucket as a commit does: announced on the bucket, one CAS, decided.</summary>
+    private static void Sell(SalesCellTable table, long bucket, long product, long quantity)
+    {
+        var cell = table.GetOrCreate(new CellKey(bucket, product));
+        var sales = table.Bucket(bucket)!;
+        var stripe = sales.BeginCommit();
+        try
+        {
+            var current = MultiWordCas.Read(cell);
+            var sold = current is SalesCount count ? count.Quantity : 0;
+            Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, current, new SalesCount(sold + quantity))])));
+        }
+        finally
+        {
+            sales.EndCommit(stripe);
+        }
+    }
+}
