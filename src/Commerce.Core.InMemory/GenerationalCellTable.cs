@@ -24,7 +24,8 @@ namespace Commerce.InMemory;
 /// the cell was in it: a seal that comes later comes
 /// before the purge's scan, which meets the cell; one that came earlier sends the creator back to the
 /// lookup, which retires the cell. So a commit can give a record only to a cell that every later lookup
-/// meets. Lock-free throughout: a purge takes no lock, and a lookup at worst retires a cell itself.
+/// meets. Lock-free throughout: a purge takes no lock, and a lookup at worst retires a cell itself, or
+/// appends the generation that a purge sealed the newest one for and has not appended yet.
 /// </para>
 /// <para>
 /// Compared with one dictionary from which purges remove entries, inserting allocates no node, growing
@@ -60,6 +61,14 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
             }
 
             var newest = generations[^1];
+            if (newest.IsSealed)
+            {
+                // A purge sealed it and has not appended the next one yet (it may have stopped, or given up):
+                // append it for the purge, as it would, rather than wait for it.
+                StartGeneration(generations);
+                continue;
+            }
+
             var cell = newest.Cells.CreateOrGet(key);
 
             // The insertion (a CAS, a full fence) comes before this look at the seal (see the remarks).
@@ -69,6 +78,12 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
             }
         }
     }
+
+    /// <summary>
+    /// Seals the newest generation and appends no next one: the table as a purge leaves it when it stops
+    /// between the two (for tests).
+    /// </summary>
+    internal void SealNewest() => Volatile.Read(ref _generations)[^1].Seal();
 
     public override Cell CreateOrGet(CellKey key) => GetOrCreate(key);
 
@@ -88,8 +103,11 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
         ArgumentNullException.ThrowIfNull(expired);
         while (Volatile.Read(ref _generations) is var generations && HoldsExpired(generations[^1], expired, cancellationToken))
         {
+            // Sealed first, then followed: a generation that takes keys is never sealed under a later one (see
+            // the remarks). A lookup that finds the newest one sealed appends the next itself, so a purge that
+            // stops (or is cancelled) between the two steps holds no one up.
             generations[^1].Seal();
-            if (Interlocked.CompareExchange(ref _generations, [.. generations, new Generation()], generations) == generations)
+            if (StartGeneration(generations))
             {
                 break;
             }
@@ -183,6 +201,10 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
     /// <summary>Replaces <paramref name="expected"/> with <see cref="Retired"/> in one single-cell commit; false if the cell holds something else.</summary>
     private static bool Retire(Cell cell, object expected) =>
         MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, expected, Retired.Value)]));
+
+    /// <summary>Appends a new generation after the sealed newest one of <paramref name="generations"/>; false if the list changed meanwhile.</summary>
+    private bool StartGeneration(Generation[] generations) =>
+        Interlocked.CompareExchange(ref _generations, [.. generations, new Generation()], generations) == generations;
 
     private void Drop(Generation generation)
     {

@@ -77,6 +77,37 @@ public sealed class GenerationalCellTableTests
         Assert.Same(fresh, table.Find(Key));
     }
 
+    [Fact]
+    public void A_lookup_that_finds_the_newest_generation_sealed_with_none_after_it_starts_the_next_itself()
+    {
+        // As a purge leaves the table if it stops (or is cancelled) between sealing the newest generation and
+        // appending the next: a fresh key must not wait for it. Run on its own thread so that a lookup that
+        // spun would fail the test rather than hang it.
+        var table = new GenerationalCellTable();
+        var live = table.GetOrCreate(Key);
+        Assert.True(Write(live, Absent.Value, "live"));
+        var held = table.GetOrCreate(new CellKey(7, 7)); // read absent by a use case before the seal
+        table.SealNewest();
+
+        Cell? fresh = null;
+        var lookup = new Thread(() => fresh = table.GetOrCreate(new CellKey(9, 9))) { IsBackground = true };
+        lookup.Start();
+        Assert.True(lookup.Join(TimeSpan.FromMinutes(1)), "A lookup waited for the purge to append a generation.");
+
+        Assert.Equal(2, table.GenerationCount);
+        Assert.True(Write(fresh!, Absent.Value, "new"));
+        Assert.Same(fresh, table.Find(new CellKey(9, 9)));
+        Assert.Same(live, table.GetOrCreate(Key)); // the live state keeps its cell in the sealed generation
+        Assert.Null(table.Find(new CellKey(7, 7))); // an absent cell of a sealed generation is retired when met
+        Assert.False(Write(held, Absent.Value, "late"));
+
+        // The purge that comes next finds the table as if it had appended the generation itself.
+        Assert.Equal(1, table.Purge(state => (string)state == "live", default));
+        Assert.Null(table.Find(Key));
+        Assert.Same(fresh, table.Find(new CellKey(9, 9)));
+        Assert.Equal(1, table.GenerationCount);
+    }
+
     /// <summary>One step: write a value at a key (inserted if absent, replacing the live one), or purge the values below a bound.</summary>
     public sealed record Step(bool Purge, int User, int Key, int Below)
     {
