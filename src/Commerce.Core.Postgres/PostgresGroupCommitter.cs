@@ -365,7 +365,29 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         try
         {
             var applied = await PostgresOutcome.ResolveAsync(_store, best, e).ConfigureAwait(false);
-            Settle(group, member => member.Outcome.TrySetResult(applied));
+            if (applied || best is not { Key.Table: StoreTable.Idempotency })
+            {
+                Settle(group, member => member.Outcome.TrySetResult(applied));
+                return;
+            }
+
+            // No record found. Unlike an order's id (voided by the lookup) or an order's version (fenced), nothing
+            // stops the lost transaction from writing the record later, if it had not reached that key yet: it may
+            // still apply. A member that writes a record of its own may run again (its next attempt meets the lost
+            // one's record or lock, and replays it or makes the lost one fail); any other member could apply twice,
+            // so its outcome is unknown.
+            var unknown = PostgresOutcome.Unknown(e);
+            Settle(group, member =>
+            {
+                if (member.Evidence is { Key.Table: StoreTable.Idempotency })
+                {
+                    member.Outcome.TrySetResult(false);
+                }
+                else
+                {
+                    member.Outcome.TrySetException(unknown);
+                }
+            });
         }
         catch (CommitOutcomeUnknownException unknown)
         {

@@ -62,6 +62,9 @@ internal static class PostgresOutcome
     public static bool IsInFlightFailure(Exception e) =>
         e is not PostgresException { InvariantSeverity: "ERROR" } && (e is NpgsqlException or IOException or InvalidOperationException);
 
+    /// <summary>The exception for a commit in flight whose outcome cannot be found out.</summary>
+    public static CommitOutcomeUnknownException Unknown(Exception failure) => new(UnknownMessage, failure);
+
     /// <summary>
     /// Finds out whether a commit whose connection failed was applied, from a write that tells (see
     /// <see cref="CommitEvidence"/>), looked up on a fresh connection once the commit's transaction has
@@ -75,7 +78,7 @@ internal static class PostgresOutcome
     {
         if (evidence is not { } written)
         {
-            throw new CommitOutcomeUnknownException(UnknownMessage, failure);
+            throw Unknown(failure);
         }
 
         try

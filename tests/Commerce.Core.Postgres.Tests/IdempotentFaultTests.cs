@@ -12,6 +12,7 @@ namespace Commerce.Postgres.Tests;
 public sealed class IdempotentFaultTests
 {
     private static readonly UserId Alice = new(1);
+    private static readonly UserId Bob = new(2);
     private static readonly ProductId Apple = new(1);
 
     [PostgresFact]
@@ -273,6 +274,39 @@ public sealed class IdempotentFaultTests
     }
 
     /// <summary>A shop whose store reaches the server through the proxy, on a new connection per session (so a cut breaks only the connections in use).</summary>
+    [PostgresFact]
+    public async Task A_group_lost_before_its_key_is_written_tells_a_member_without_a_key_its_outcome_is_unknown_and_nothing_applies_twice()
+    {
+        // A keyed charge and a plain one share a group. Its batch reaches the server and waits there for Bob's
+        // wallet (held by another transaction), before the statement that writes Alice's key; then the client's
+        // connection is lost. The lookup finds no record, but the transaction lives on and applies once Bob's
+        // wallet is free: the keyed charge may run again (its next attempt replays the record), the plain one
+        // may not (it would charge Bob twice), so its outcome is unknown.
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Pooling=false";
+            o.GroupCommit = true;
+        });
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await shop.Wallets.ChargeAsync(Bob, new Money(10));
+        await using var blocker = await LockWalletAsync(shop, Bob);
+        var committing = CaptureFirstCommit(shop);
+        shop.Store.GroupCommitter!.HoldUntilQueued(2);
+
+        var keyed = Task.Run(() => shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask());
+        var plain = Task.Run(() => shop.Wallets.ChargeAsync(Bob, new Money(50)).AsTask());
+        await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        await Assert.ThrowsAsync<CommitOutcomeUnknownException>(() => plain.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        await blocker.DisposeAsync(); // The lost transaction goes on, on the server, and applies.
+        Assert.Equal(new Money(125), (await keyed.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
+        await AssertChargedOnceAsync(shop, new Money(125));
+    }
+
     private static Task<PgShop> ThroughAsync(TcpProxy proxy) =>
         PgShop.CreateAsync(store: o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
 
@@ -320,6 +354,18 @@ public sealed class IdempotentFaultTests
         insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = StoreKey.ForIdempotency(Alice, operation, key).Low });
         insert.Parameters.Add(new NpgsqlParameter<short> { TypedValue = (short)operation });
         await insert.ExecuteNonQueryAsync();
+        return new Blocker(connection);
+    }
+
+    /// <summary>Holds, in an open transaction, the lock of a user's wallet row; disposing rolls it back.</summary>
+    private static async Task<Blocker> LockWalletAsync(PgShop shop, UserId user)
+    {
+        var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var select = new NpgsqlCommand($"SELECT 1 FROM \"{shop.Schema}\".wallets WHERE user_id = $1 FOR UPDATE", connection, transaction);
+        select.Parameters.Add(new NpgsqlParameter<long> { TypedValue = user.Value });
+        Assert.Equal(1, await select.ExecuteScalarAsync());
         return new Blocker(connection);
     }
 
