@@ -20,6 +20,26 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task A_unit_of_work_disposed_twice_by_its_owner_leaves_the_next_one_opened_on_the_thread_alone()
+    {
+        // The store's session opens and closes synchronously, so every await below completes at once, on this
+        // thread: the first unit of work's second dispose must not close the second (as it would if the second
+        // were the first, handed out again).
+        var store = StoreWithWidget();
+        var first = await store.BeginAsync();
+        await first.DisposeAsync();
+        var second = await store.BeginAsync();
+        await first.DisposeAsync();
+
+        Assert.NotSame(first, second);
+        Assert.Same(Widget, await second.Products.FindAsync(Widget.Id));
+        second.Products.Add(new Product(new ProductId(2), "Gadget", new Money(7)));
+        Assert.True(await second.CommitAsync());
+        await second.DisposeAsync();
+        Assert.Throws<ObjectDisposedException>(() => first.Products.FindAsync(Widget.Id));
+    }
+
+    [Fact]
     public void Adding_a_product_over_one_the_unit_of_work_saw_fails_the_commit_and_changes_nothing()
     {
         var store = StoreWithWidget();

@@ -11,8 +11,10 @@ namespace Commerce.Storage;
 /// reads only. The store only reads batches and commits the resulting <see cref="ChangeSet"/>.
 /// </summary>
 /// <remarks>
-/// Units of work are reused: the one a thread disposed last is handed out again (with a fresh session),
-/// so a use case over the in-memory store allocates none. A disposed unit of work must not be used again.
+/// The services' units of work are reused: the one a thread disposed last is handed out again (with a fresh
+/// session), so a use case over the in-memory store allocates none. One opened through
+/// <see cref="CommerceStoreExtensions.BeginAsync"/> is not: its owner may dispose it more than once, which must
+/// not reach another owner. A disposed unit of work must not be used again.
 /// </remarks>
 internal sealed class UnitOfWork
     : IUnitOfWork, IWalletRepository, IProductRepository, IInventoryRepository, ICartRepository, IOrderRepository, ISalesRepository,
@@ -29,6 +31,7 @@ internal sealed class UnitOfWork
     private bool _doomed;
     private bool _completed;
     private bool _disposed;
+    private bool _pooled; // recycled into the thread's spare when disposed (see BeginAsync)
 
     private UnitOfWork(TimeSpan rankingResolution) => _rankingResolution = rankingResolution;
 
@@ -51,28 +54,33 @@ internal sealed class UnitOfWork
     /// <summary>The change set as it stands (for tests).</summary>
     internal ChangeSet Changes => _changes;
 
-    /// <summary>Opens a unit of work over a new session of <paramref name="store"/>, reusing this thread's spare if it has one.</summary>
-    public static ValueTask<IUnitOfWork> BeginAsync(ICommerceStore store, TimeSpan rankingResolution, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a unit of work over a new session of <paramref name="store"/>; a <paramref name="pooled"/> one is
+    /// this thread's spare if it has one, and becomes the spare again once disposed. Only a caller that
+    /// disposes it exactly once and never touches it afterwards may take a pooled one (the services' runtime):
+    /// a second dispose would reach whoever rented it next.
+    /// </summary>
+    public static ValueTask<IUnitOfWork> BeginAsync(ICommerceStore store, TimeSpan rankingResolution, CancellationToken cancellationToken, bool pooled = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var opening = store.OpenSessionAsync(cancellationToken);
         if (!opening.IsCompletedSuccessfully)
         {
-            return Awaited(rankingResolution, opening, store);
+            return Awaited(rankingResolution, opening, store, pooled);
         }
 
-        return new(Rent(rankingResolution, opening.Result, store));
+        return new(Rent(rankingResolution, opening.Result, store, pooled));
 
-        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening, ICommerceStore store) =>
-            Rent(rankingResolution, await opening.ConfigureAwait(false), store);
+        static async ValueTask<IUnitOfWork> Awaited(TimeSpan rankingResolution, ValueTask<IStoreSession> opening, ICommerceStore store, bool pooled) =>
+            Rent(rankingResolution, await opening.ConfigureAwait(false), store, pooled);
     }
 
-    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session, ICommerceStore store)
+    private static UnitOfWork Rent(TimeSpan rankingResolution, IStoreSession session, ICommerceStore store, bool pooled)
     {
-        var unitOfWork = t_spare;
+        var unitOfWork = pooled ? t_spare : null;
         if (unitOfWork is null)
         {
-            unitOfWork = new UnitOfWork(rankingResolution);
+            unitOfWork = new UnitOfWork(rankingResolution) { _pooled = pooled };
         }
         else
         {
@@ -590,12 +598,12 @@ internal sealed class UnitOfWork
         return closing;
     }
 
-    /// <summary>Keeps this unit of work for the thread's next <see cref="BeginAsync"/>, unless it grew too large.</summary>
+    /// <summary>Keeps a pooled unit of work for the thread's next pooled <see cref="BeginAsync"/>, unless it grew too large.</summary>
     private void Recycle()
     {
         _doomed = false;
         _batch.Clear();
-        if (_changes.Reset())
+        if (_pooled && _changes.Reset())
         {
             t_spare = this;
         }
