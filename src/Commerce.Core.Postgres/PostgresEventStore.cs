@@ -32,6 +32,9 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// </summary>
     internal TimeSpan RecheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A test seam: called on the listening connection before each check of a wait.</summary>
+    internal Func<NpgsqlConnection, Task>? BeforeCheck { get; set; }
+
     public ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(after);
@@ -76,21 +79,40 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             var connection = await store.OpenConnectionAsync("a wait for events", cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
+                // A notification that arrives while a command runs on the connection (the check itself: a commit
+                // after its snapshot, notified before its answer) is consumed by that command, and a wait that
+                // starts afterwards waits for the next message. So one heard meanwhile makes the loop check again.
+                var notified = 0;
+                NotificationEventHandler heard = (_, _) => Volatile.Write(ref notified, 1);
+                connection.Notification += heard;
                 try
                 {
                     await ExecuteAsync(connection, store.Events.Listen, cancellationToken).ConfigureAwait(false);
                     try
                     {
                         // Listening first: a commit after the check notifies this connection.
-                        while (!await ExistsAsync(connection, sequences, cancellationToken).ConfigureAwait(false))
+                        while (true)
                         {
-                            await connection.WaitAsync(RecheckInterval, cancellationToken).ConfigureAwait(false);
-                        }
+                            if (BeforeCheck is { } hook)
+                            {
+                                await hook(connection).ConfigureAwait(false);
+                            }
 
-                        return;
+                            if (await ExistsAsync(connection, sequences, cancellationToken).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+
+                            if (Interlocked.Exchange(ref notified, 0) == 0)
+                            {
+                                await connection.WaitAsync(RecheckInterval, cancellationToken).ConfigureAwait(false);
+                                Volatile.Write(ref notified, 0); // what ended the wait (no command runs until the next check)
+                            }
+                        }
                     }
                     finally
                     {
+                        connection.Notification -= heard;
                         await UnlistenAsync(connection).ConfigureAwait(false);
                     }
                 }

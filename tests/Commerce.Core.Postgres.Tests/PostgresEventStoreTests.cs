@@ -128,6 +128,34 @@ public sealed class PostgresEventStoreTests
     }
 
     [PostgresFact]
+    public async Task A_notification_consumed_by_a_command_of_the_wait_makes_it_check_again_rather_than_wait()
+    {
+        // A notification that reaches the listening connection while a command runs there (the check: a commit
+        // after its snapshot, notified before its answer) is read by that command, not by the wait after it.
+        // Here the connection notifies itself before its first check, which is the same, deterministically;
+        // the event is then written without a notification before the second check. Only a second check
+        // finds it in time: the periodic one is ten minutes away.
+        await using var shop = await PgShop.CreateAsync();
+        var events = (PostgresEventStore)shop.Services.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMinutes(10);
+        var stripe = EventStream.ForUser(Alice).StripeOf(events.StripeCount);
+        var checks = 0;
+        events.BeforeCheck = async connection =>
+        {
+            var sql = ++checks == 1
+                ? shop.Store.Events.Listen.Replace("LISTEN", "NOTIFY", StringComparison.Ordinal)
+                : $$"""INSERT INTO "{{shop.Schema}}".events VALUES ({{stripe}}, 1, 3, now(), 0, '{"user": 1, "amount": 5, "balance": 5}')""";
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        };
+
+        await events.WaitForEventsAsync(EventCursor.Start).AsTask().WaitAsync(Generous);
+
+        Assert.Equal(2, checks);
+        Assert.Equal(new EventPosition(stripe, 1), Assert.Single((await events.ReadEventsAsync(EventCursor.Start, 10)).Events).Position);
+    }
+
+    [PostgresFact]
     public async Task A_wait_that_hears_no_notification_finds_the_event_by_its_periodic_check()
     {
         await using var shop = await PgShop.CreateAsync();
