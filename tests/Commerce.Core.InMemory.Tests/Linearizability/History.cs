@@ -2,12 +2,12 @@ using System.Globalization;
 
 namespace Commerce.InMemory.Tests.Linearizability;
 
-internal enum OpKind { Charge, GetBalance, PlaceOrder, Restock, GetStock, GetRanking, KeyedCharge, CancelOrder, AddCartItem, Checkout }
+internal enum OpKind { Charge, GetBalance, PlaceOrder, Restock, GetStock, GetRanking, KeyedCharge, CancelOrder, AddCartItem, Checkout, GetOrder }
 
 /// <summary>
 /// One call in a concurrent history: what was asked (<see cref="Wallet"/> or <see cref="Product"/> is an
 /// index 0 or 1; <see cref="Key"/> is a keyed charge's key, 0 or 1; <see cref="Order"/> is the order a
-/// cancel names: 0 or 1 for the orders the workload's shop starts with, 2 for an id never issued), when it
+/// cancel or a lookup names: 0 or 1 for the orders the workload's shop starts with, 2 for an id never issued), when it
 /// was invoked and when it returned on the logical clock, and what it answered.
 /// </summary>
 internal sealed record Operation(int Thread, OpKind Kind, int Wallet, int Product, int Amount, int SecondQuantity, int Key = 0, int Order = 0)
@@ -25,6 +25,7 @@ internal sealed record Operation(int Thread, OpKind Kind, int Wallet, int Produc
         OpKind.GetBalance => $"t{Thread} [{Invoked},{Returned}] GetBalance(w{Wallet}) -> {Result}",
         OpKind.PlaceOrder => $"t{Thread} [{Invoked},{Returned}] PlaceOrder(w{Wallet}, {Amount}×p0 + {SecondQuantity}×p1) -> {Result}",
         OpKind.CancelOrder => $"t{Thread} [{Invoked},{Returned}] CancelOrder(o{Order}) -> {Result}",
+        OpKind.GetOrder => $"t{Thread} [{Invoked},{Returned}] GetOrder(o{Order}) -> {Result}",
         OpKind.AddCartItem => $"t{Thread} [{Invoked},{Returned}] AddCartItem(w{Wallet}, p{Product}, {Amount}) -> {Result}",
         OpKind.Checkout => $"t{Thread} [{Invoked},{Returned}] Checkout(w{Wallet}) -> {Result}",
         OpKind.Restock => $"t{Thread} [{Invoked},{Returned}] Restock(p{Product}, {Amount}) -> {Result}",
@@ -165,6 +166,8 @@ internal readonly record struct SpecState(long Balance0, long Balance1, int Stoc
 
                 var cancelled = WithBalance(op.Order, refunded).WithStock(op.Order, Stock(op.Order) + 1).WithCancelled(op.Order);
                 return ("ok cancelled total=" + S(Prices[op.Order]), cancelled.WithSold(op.Order, (op.Order == 0 ? Sold0 : Sold1) - 1));
+            case OpKind.GetOrder:
+                return (op.Order > 1 ? "error OrderNotFound" : Cancelled(op.Order) ? "ok cancelled" : "ok placed", this);
             case OpKind.AddCartItem:
                 var p0 = CartUnits(op.Wallet, 0) + (op.Product == 0 ? op.Amount : 0);
                 var p1 = CartUnits(op.Wallet, 1) + (op.Product == 1 ? op.Amount : 0);

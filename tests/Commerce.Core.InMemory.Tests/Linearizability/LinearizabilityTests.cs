@@ -179,6 +179,7 @@ public sealed class LinearizabilityTests
             "KeyedCharge: error IdempotencyKeyReused", "KeyedCharge: error BalanceLimitExceeded",
             "CancelOrder: ok cancelled", "CancelOrder: error OrderAlreadyCancelled", "CancelOrder: error OrderNotFound",
             "Checkout: ok total=10", "Checkout: error EmptyOrder", "Checkout: error InsufficientBalance", "Checkout: error InsufficientStock",
+            "GetOrder: ok placed", "GetOrder: ok cancelled", "GetOrder: error OrderNotFound",
         ];
         Assert.All(expected, e => Assert.Contains(e, seen));
     }

@@ -67,7 +67,7 @@ internal static class Workload
     {
         var wallet = random.Next(2);
         var product = random.Next(2);
-        switch (random.Next(20))
+        switch (random.Next(22))
         {
             case < 3:
                 return new Operation(thread, OpKind.Charge, wallet, product, random.Next(3) == 0 ? random.Next(30, 51) : random.Next(1, 15), 0);
@@ -91,8 +91,12 @@ internal static class Workload
                 return new Operation(thread, OpKind.Restock, wallet, product, random.Next(1, 3), 0);
             case 18:
                 return new Operation(thread, OpKind.GetStock, wallet, product, 0, 0);
-            default:
+            case 19:
                 return new Operation(thread, OpKind.GetRanking, wallet, product, 0, 0);
+            default:
+                // A lookup of an order placed beforehand (or, now and then, of an id never issued), while other
+                // threads place and cancel orders.
+                return new Operation(thread, OpKind.GetOrder, wallet, product, 0, 0, Order: random.Next(5) == 0 ? 2 : random.Next(2));
         }
     }
 
@@ -164,6 +168,7 @@ internal static class Workload
         OpKind.CancelOrder => Outcome(Sync.Run(shop.Orders.CancelOrderAsync(OrderOf(shop, op.Order))), o => $"{o.Status.ToString().ToLowerInvariant()} total={o.Total}"),
         OpKind.AddCartItem => Outcome(Sync.Run(shop.Carts.AddItemAsync(UserOf(op.Wallet), ProductOf(op.Product), op.Amount)), CartText),
         OpKind.Checkout => Outcome(Sync.Run(shop.Carts.CheckoutAsync(UserOf(op.Wallet))), o => "total=" + o.Total),
+        OpKind.GetOrder => Outcome(Sync.Run(shop.Orders.GetOrderAsync(OrderOf(shop, op.Order))), o => o.Status.ToString().ToLowerInvariant()),
         OpKind.Restock => Outcome(Sync.Run(shop.Catalog.RestockAsync(ProductOf(op.Product), op.Amount)), p => p.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         OpKind.GetStock => Sync.Run(shop.Catalog.GetProductAsync(ProductOf(op.Product))).Value.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture),
         _ => string.Join(",", Sync.Run(shop.Ranking.GetPopularProductsAsync()).Select(p => $"p{p.ProductId.Value - 1}={p.QuantitySold}")),
