@@ -80,15 +80,21 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     {
         // Whatever else escapes a handler's loop (a store returning an event without a valid position, say)
         // restarts that loop from its saved checkpoint after a back-off, rather than ending it or the host.
-        for (var failures = 1; ; failures++)
+        // The back-off grows with failures in a row: a loop that saved progress since its last failure starts
+        // again from the first step.
+        var progress = new DeliveryProgress();
+        var failures = 0;
+        while (true)
         {
             try
             {
-                await DeliverAsync(handler, stoppingToken).ConfigureAwait(false);
+                await DeliverAsync(handler, progress, stoppingToken).ConfigureAwait(false);
                 return;
             }
             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
             {
+                failures = progress.Saved ? 1 : failures + 1;
+                progress.Saved = false;
                 var delay = BackOff(failures);
                 Log.HandlerLoopFailed(_logger, handler.Name, delay, exception);
                 try
@@ -104,7 +110,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     }
 
     /// <summary>The loop of one handler; returns when the host stops or the handler is stopped by a poison event.</summary>
-    private async Task DeliverAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
+    private async Task DeliverAsync(EventHandlerRegistration handler, DeliveryProgress progress, CancellationToken stoppingToken)
     {
         try
         {
@@ -135,7 +141,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                 {
                     Exception? failure = null;
                     var scope = _scopes.CreateAsyncScope();
-                    await using (scope.ConfigureAwait(false))
+                    try
                     {
                         ICommerceEventHandler instance;
                         try
@@ -169,6 +175,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                             cursor = cursor.Through(@event.Position);
                         }
                     }
+                    finally
+                    {
+                        await DisposeAsync(handler, scope).ConfigureAwait(false);
+                    }
 
                     if (failure is null)
                     {
@@ -199,6 +209,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                     {
                         // Keep what was handled before the failure, in case the host goes down while this event is retried.
                         saved = await SaveAsync(handler, cursor, stoppingToken).ConfigureAwait(false);
+                        progress.Saved = true;
                     }
 
                     await DelayAsync(retryIn, stoppingToken).ConfigureAwait(false);
@@ -213,6 +224,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                 if (!cursor.Equals(saved))
                 {
                     saved = await SaveAsync(handler, cursor, stoppingToken).ConfigureAwait(false);
+                    progress.Saved = true;
                 }
 
                 if (stopped)
@@ -224,6 +236,23 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         catch (Exception exception) when (IsStopping(exception, stoppingToken))
         {
             // The host is stopping: what was handled since the last save is delivered again next time.
+        }
+    }
+
+    /// <summary>
+    /// Disposes a page's scope. A failure there (a scoped dependency's dispose throwing) is logged, not thrown:
+    /// the events the handler handled in the scope stay handled, so that the page is not delivered again and
+    /// again for a fault that is not the events'.
+    /// </summary>
+    private async ValueTask DisposeAsync(EventHandlerRegistration handler, AsyncServiceScope scope)
+    {
+        try
+        {
+            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.HandlerScopeDisposeFailed(_logger, handler.Name, exception);
         }
     }
 
@@ -297,5 +326,11 @@ internal sealed class CommerceEventDispatcher : BackgroundService
 
         var count = await _store.PurgeEventsAsync(before, upTo, cancellationToken).ConfigureAwait(false);
         Log.EventsPurged(_logger, count, before, upTo);
+    }
+
+    /// <summary>Whether a handler's loop saved a checkpoint since its last failure (it then made progress).</summary>
+    private sealed class DeliveryProgress
+    {
+        public bool Saved { get; set; }
     }
 }

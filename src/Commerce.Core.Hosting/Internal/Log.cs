@@ -37,6 +37,10 @@ internal static partial class Log
         Message = "The delivery loop of event handler {Handler} failed unexpectedly; it restarts from its saved checkpoint in {Delay}.")]
     public static partial void HandlerLoopFailed(ILogger logger, string handler, TimeSpan delay, Exception exception);
 
+    [LoggerMessage(EventId = 1109, EventName = "HandlerScopeDisposeFailed", Level = LogLevel.Warning,
+        Message = "Disposing the service scope of event handler {Handler} failed; the events handled in it count as handled.")]
+    public static partial void HandlerScopeDisposeFailed(ILogger logger, string handler, Exception exception);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

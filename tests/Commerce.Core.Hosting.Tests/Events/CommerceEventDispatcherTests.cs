@@ -235,6 +235,67 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_loop_that_saved_progress_since_its_last_failure_backs_off_from_the_first_step_again()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(2));
+        var pages = 0; // pages with events read so far
+        store.Tamper = page => page.Events.Count > 0 && ++pages is 1 or 3 or 4
+            ? page with { Events = [page.Events[0] with { Position = default }] } // a position no store gives
+            : page;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        // A failure, the first step of the back-off, then the page delivered and saved.
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        // Two failures in a row, long after: the first step again, then the second.
+        store.Append(Charges(2, firstMinute: 10));
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        Assert.Equal(TimeSpan.FromSeconds(2), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        Assert.Equal(3, host.Logs.WithId(1108).Count);
+    }
+
+    [Fact]
+    public async Task A_scope_whose_dispose_throws_is_logged_and_the_events_handled_in_it_stay_handled()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(5));
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddScoped<FragileDependency>();
+            b.AddEventHandler<HandlerWithFragileDependency>();
+        }, o => o.PageSize = 2);
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(typeof(HandlerWithFragileDependency).FullName!), store.End));
+
+        Assert.Equal(events, host.Services.GetRequiredService<ScopeLog>().Entries.Select(e => e.Event));
+        Assert.Equal(3, host.Logs.WithId(1109).Count);
+        Assert.All(host.Logs.WithId(1109), e => Assert.IsType<InvalidOperationException>(e.Exception));
+        Assert.Empty(host.Logs.WithId(1108));
+    }
+
+    /// <summary>A scoped dependency whose dispose always throws.</summary>
+    private sealed class FragileDependency : IDisposable
+    {
+        public void Dispose() => throw new InvalidOperationException("The dependency could not be disposed.");
+    }
+
+    private sealed class HandlerWithFragileDependency(FragileDependency dependency, ScopeLog log) : ICommerceEventHandler
+    {
+        private readonly Guid _instance = Guid.NewGuid();
+
+        public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken)
+        {
+            GC.KeepAlive(dependency);
+            log.Add(_instance, @event);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [Fact]
     public async Task A_handler_that_cannot_be_resolved_is_tried_again_after_a_back_off_without_spending_delivery_attempts()
     {
         var store = new FakeEventStore();
