@@ -95,6 +95,13 @@ internal static class Endpoints
 
     private const int DefaultEventsLimit = 100;
 
+    /// <summary>The setting of how long an event stream stays silent before it sends a comment line (a time span; 15 s if unset).</summary>
+    private const string StreamKeepAliveSetting = "Events:StreamKeepAlive";
+
+    private static readonly TimeSpan DefaultStreamKeepAlive = TimeSpan.FromSeconds(15);
+
+    private static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
+
     private static async Task<Results<Ok<EventPageResponse>, ProblemHttpResult>> ReadEventsAsync(
         string? after, int? limit, Events.ICommerceEventFeed feed, CancellationToken ct)
     {
@@ -123,6 +130,8 @@ internal static class Endpoints
         [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
         Events.ICommerceEventFeed feed,
         IHostApplicationLifetime lifetime,
+        IConfiguration configuration,
+        HttpContext context,
         CancellationToken ct)
     {
         if (!Events.EventCursor.TryParse(lastEventId ?? after ?? string.Empty, out var cursor))
@@ -130,25 +139,52 @@ internal static class Endpoints
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
         }
 
-        return TypedResults.ServerSentEvents(FollowAsync(feed, cursor, lifetime.ApplicationStopping, ct));
+        var keepAlive = configuration.GetValue<TimeSpan?>(StreamKeepAliveSetting) is { } configured && configured > TimeSpan.Zero
+            ? configured
+            : DefaultStreamKeepAlive;
+        return TypedResults.ServerSentEvents(FollowAsync(feed, cursor, context.Response, keepAlive, lifetime.ApplicationStopping, ct));
 
         static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<EventResponse>> FollowAsync(
             Events.ICommerceEventFeed feed,
             Events.EventCursor cursor,
+            HttpResponse response,
+            TimeSpan keepAlive,
             CancellationToken stopping,
             [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, ct);
             var token = linked.Token;
+            var started = false;
             while (!token.IsCancellationRequested)
             {
                 Events.EventPage page;
                 try
                 {
+                    if (!started)
+                    {
+                        // The status and headers go now, not with the first event: a client resuming at the
+                        // head (or a quiet shop) sees the stream open at once.
+                        await response.Body.FlushAsync(token);
+                        started = true;
+                    }
+
                     page = await feed.ReadAsync(cursor, DefaultEventsLimit, token);
                     if (page.Events.Count == 0)
                     {
-                        await feed.WaitAsync(cursor, token);
+                        // While nothing comes, a comment line now and then keeps proxies from closing an idle
+                        // stream and finds a client that went without a word.
+                        using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
+                        idle.CancelAfter(keepAlive);
+                        try
+                        {
+                            await feed.WaitAsync(cursor, idle.Token);
+                        }
+                        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                        {
+                            await response.Body.WriteAsync(KeepAliveComment, token);
+                            await response.Body.FlushAsync(token);
+                        }
+
                         continue;
                     }
                 }
@@ -315,9 +351,16 @@ internal static class Endpoints
     private static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> CancelOrderAsync(
         Guid orderId, HttpContext context, IOrderService orders, CancellationToken ct)
     {
-        // An order never changes hands, so the owner read here is the owner of the order being cancelled.
+        // An order never changes hands, so the owner read here is the owner of the order being cancelled. A read
+        // that fails (no such order, or the store unavailable) answers with its error: the cancel is never sent
+        // for an order whose owner was not checked.
         var order = await orders.GetOrderAsync(new OrderId(orderId), ct);
-        if (order.IsSuccess && order.Value.UserId != context.CallerId())
+        if (order.IsFailure)
+        {
+            return order.ToHttp(o => TypedResults.Ok(OrderResponse.From(o)));
+        }
+
+        if (order.Value.UserId != context.CallerId())
         {
             return OtherUsersOrder();
         }

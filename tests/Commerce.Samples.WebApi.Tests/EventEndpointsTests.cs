@@ -125,6 +125,29 @@ public sealed class EventEndpointsTests : ApiTest
         Assert.Equal(all[1].GetProperty("position").GetString(), resumed.Data.GetProperty("position").GetString());
     }
 
+    [Fact]
+    public async Task A_stream_at_the_head_opens_at_once_and_sends_a_comment_while_nothing_comes()
+    {
+        // Nothing to send: the status and headers still come at once (before, they waited for the first
+        // event), then a comment line each time the stream has been silent for the keep-alive.
+        await using var server = await ApiServer.StartAsync(null, "--Events:StreamKeepAlive=00:00:00.100");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
+        using var response = await server.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+
+        Assert.Equal(": keep-alive", await reader.ReadLineAsync(timeout.Token));
+        Assert.Equal("", await reader.ReadLineAsync(timeout.Token));
+
+        // An event committed meanwhile still comes, after whatever comments.
+        await server.ChargeAsync(3, 300);
+        var charged = await NextEventAsync(reader, timeout.Token);
+        Assert.Equal("WalletCharged", charged.Type);
+        Assert.Equal(300, charged.Data.GetProperty("amount").GetInt64());
+    }
+
     private static string[] Sorted(JsonElement[] events) =>
         [.. events.Select(e => e.GetProperty("type").GetString()!).Order(StringComparer.Ordinal)];
 
