@@ -59,14 +59,14 @@ public sealed class CompactIdempotencyRecordTests
         using var shop = InMemoryShop.Create();
         var store = shop.InMemoryStore();
         var record = new IdempotencyRecord(Alice, IdempotentOperation.Charge, "saved", 9, At, null, new Money(3), null);
-        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default))
+        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), pooled: false, default))
         {
             unitOfWork.Idempotency.Save(record);
             Assert.True(await unitOfWork.CommitAsync());
         }
 
         Assert.IsType<CompactIdempotencyRecord>(StateOf(store, IdempotentOperation.Charge, "saved"));
-        await using var reader = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default);
+        await using var reader = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), pooled: false, default);
         Assert.Equal(record, await reader.Idempotency.FindAsync(Alice, IdempotentOperation.Charge, "saved"));
     }
 
@@ -85,7 +85,7 @@ public sealed class CompactIdempotencyRecordTests
         Assert.IsType<CompactIdempotencyRecord>(StateOf(store, IdempotentOperation.PlaceOrder, "order"));
         Assert.IsType<IdempotencyRecord>(StateOf(store, IdempotentOperation.PlaceOrder, "refused"));
 
-        await using var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default);
+        await using var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), pooled: false, default);
         Assert.Equal(
             new IdempotencyRecord(Alice, IdempotentOperation.Charge, "charge", 100, shop.Time.GetUtcNow(), null, new Money(100), null),
             await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.Charge, "charge"));

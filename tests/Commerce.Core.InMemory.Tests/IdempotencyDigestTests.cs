@@ -38,7 +38,7 @@ public sealed class IdempotencyDigestTests
         Assert.Null(store.Idempotency.Find(CellKey.From(StoreKey.ForIdempotency(Alice, IdempotentOperation.PlaceOrder, "order-1"))));
 
         // The repository a unit of work offers finds it at the same key.
-        await using var unitOfWork = await Commerce.Storage.UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default);
+        await using var unitOfWork = await Commerce.Storage.UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), pooled: false, default);
         Assert.Equal(record, await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.PlaceOrder, "order-1"));
     }
 

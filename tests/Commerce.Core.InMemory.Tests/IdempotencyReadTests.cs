@@ -22,7 +22,7 @@ public sealed class IdempotencyReadTests
         var store = shop.InMemoryStore();
         var key = CellKey.From(StoreKey.ForIdempotency(Alice, IdempotentOperation.PlaceOrder, "order-1", store));
 
-        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default))
+        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), pooled: false, default))
         {
             Assert.Null(await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.PlaceOrder, "order-1"));
         }
@@ -43,7 +43,7 @@ public sealed class IdempotencyReadTests
         using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromDays(30));
         var store = shop.InMemoryStore();
         await shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("expiring"));
-        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), default))
+        await using (var unitOfWork = await UnitOfWork.BeginAsync(store, TimeSpan.FromMinutes(1), pooled: false, default))
         {
             Assert.Null(await unitOfWork.Idempotency.FindAsync(Alice, IdempotentOperation.Charge, "never-committed"));
         }

@@ -177,7 +177,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                     }
                     finally
                     {
-                        await DisposeAsync(handler, scope).ConfigureAwait(false);
+                        await DisposeScopeAsync(handler, scope).ConfigureAwait(false);
                     }
 
                     if (failure is null)
@@ -244,7 +244,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     /// the events the handler handled in the scope stay handled, so that the page is not delivered again and
     /// again for a fault that is not the events'.
     /// </summary>
-    private async ValueTask DisposeAsync(EventHandlerRegistration handler, AsyncServiceScope scope)
+    private async ValueTask DisposeScopeAsync(EventHandlerRegistration handler, AsyncServiceScope scope)
     {
         try
         {

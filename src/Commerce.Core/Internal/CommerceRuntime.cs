@@ -89,7 +89,7 @@ internal sealed class CommerceRuntime
                 StoreUnavailableException? refusal = null;
                 try
                 {
-                    var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, cancellationToken, pooled: true).ConfigureAwait(false);
+                    var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, pooled: true, cancellationToken).ConfigureAwait(false);
                     await using (unitOfWork.ConfigureAwait(false))
                     {
                         var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);

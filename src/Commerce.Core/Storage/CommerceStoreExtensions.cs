@@ -14,7 +14,7 @@ public static class CommerceStoreExtensions
     public static ValueTask<IUnitOfWork> BeginAsync(this ICommerceStore store, CommerceOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
-        return UnitOfWork.BeginAsync(store, (options ?? DefaultOptions).RankingResolution, cancellationToken);
+        return UnitOfWork.BeginAsync(store, (options ?? DefaultOptions).RankingResolution, pooled: false, cancellationToken);
     }
 
     private static readonly CommerceOptions DefaultOptions = new();

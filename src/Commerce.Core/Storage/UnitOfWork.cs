@@ -60,7 +60,7 @@ internal sealed class UnitOfWork
     /// disposes it exactly once and never touches it afterwards may take a pooled one (the services' runtime):
     /// a second dispose would reach whoever rented it next.
     /// </summary>
-    public static ValueTask<IUnitOfWork> BeginAsync(ICommerceStore store, TimeSpan rankingResolution, CancellationToken cancellationToken, bool pooled = false)
+    public static ValueTask<IUnitOfWork> BeginAsync(ICommerceStore store, TimeSpan rankingResolution, bool pooled, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var opening = store.OpenSessionAsync(cancellationToken);
