@@ -86,11 +86,10 @@ public sealed class EventEndpointsTests : ApiTest
     {
         await Api.ChargeAsync(1, 100);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
-        using var response = await Api.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var stream = await OpenStreamAsync(Api, timeout.Token);
+        var (response, reader) = (stream.Response, stream.Reader);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
 
         var first = await NextEventAsync(reader, timeout.Token);
         Assert.Equal("WalletCharged", first.Type);
@@ -116,10 +115,8 @@ public sealed class EventEndpointsTests : ApiTest
         var cursorAfterFirst = (await Api.Admin.GetJsonAsync("/events?limit=1")).GetProperty("next").GetString()!;
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
-        request.Headers.Add("Last-Event-ID", cursorAfterFirst);
-        using var response = await Api.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        using var stream = await OpenStreamAsync(Api, timeout.Token, lastEventId: cursorAfterFirst);
+        var reader = stream.Reader;
 
         var resumed = await NextEventAsync(reader, timeout.Token);
         Assert.Equal(all[1].GetProperty("position").GetString(), resumed.Data.GetProperty("position").GetString());
@@ -132,11 +129,10 @@ public sealed class EventEndpointsTests : ApiTest
         // event), then a comment line each time the stream has been silent for the keep-alive.
         await using var server = await ApiServer.StartAsync(null, "--Events:StreamKeepAlive=00:00:00.100");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
-        using var response = await server.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var stream = await OpenStreamAsync(server, timeout.Token);
+        var (response, reader) = (stream.Response, stream.Reader);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
 
         Assert.Equal(": keep-alive", await reader.ReadLineAsync(timeout.Token));
         Assert.Equal("", await reader.ReadLineAsync(timeout.Token));
@@ -155,6 +151,29 @@ public sealed class EventEndpointsTests : ApiTest
     {
         var page = await Api.Admin.GetJsonAsync("/events?limit=1000");
         return [.. page.GetProperty("events").EnumerateArray()];
+    }
+
+    /// <summary>Opens <c>GET /events/stream</c> as a catalog administrator, returning once the headers came.</summary>
+    private static async Task<EventStream> OpenStreamAsync(ApiServer server, CancellationToken ct, string? lastEventId = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
+        var response = await server.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        return new EventStream(response, new StreamReader(await response.Content.ReadAsStreamAsync(ct)));
+    }
+
+    /// <summary>An open event stream: its response and a reader of its body.</summary>
+    private sealed record EventStream(HttpResponseMessage Response, StreamReader Reader) : IDisposable
+    {
+        public void Dispose()
+        {
+            Reader.Dispose();
+            Response.Dispose();
+        }
     }
 
     /// <summary>Reads one server-sent event (its id, event type and JSON data).</summary>

@@ -19,6 +19,9 @@ public sealed class CommerceEventDispatcherTests
     private static CommerceEvent[] Charges(int count, int firstMinute = 1) =>
         [.. Enumerable.Range(firstMinute, count).Select(minute => Charged(minute % 5 + 1, minute))];
 
+    /// <summary>The page's first event alone, without a position (none a store gives): its delivery loop fails.</summary>
+    private static EventPage WithoutPosition(EventPage page) => page with { Events = [page.Events[0] with { Position = default }] };
+
     private static EventCursor Through(IEnumerable<CommerceEvent> events) =>
         events.Aggregate(EventCursor.Start, (cursor, e) => cursor.Through(e.Position));
 
@@ -218,9 +221,7 @@ public sealed class CommerceEventDispatcherTests
         var store = new FakeEventStore();
         var events = store.Append(Charges(2));
         var tampered = 0;
-        store.Tamper = page => ++tampered == 1
-            ? page with { Events = [page.Events[0] with { Position = default }] } // a position no store gives
-            : page;
+        store.Tamper = page => ++tampered == 1 ? WithoutPosition(page) : page;
         await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
         await host.StartAsync();
 
@@ -240,9 +241,7 @@ public sealed class CommerceEventDispatcherTests
         var store = new FakeEventStore();
         store.Append(Charges(2));
         var pages = 0; // pages with events read so far
-        store.Tamper = page => page.Events.Count > 0 && ++pages is 1 or 3 or 4
-            ? page with { Events = [page.Events[0] with { Position = default }] } // a position no store gives
-            : page;
+        store.Tamper = page => page.Events.Count > 0 && ++pages is 1 or 3 or 4 ? WithoutPosition(page) : page;
         await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
         await host.StartAsync();
 
