@@ -202,6 +202,31 @@ public sealed class GroupCommitTests
     }
 
     [PostgresFact]
+    public async Task Members_of_a_set_based_group_that_fail_different_statements_each_fail_alone_and_the_rest_apply()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+        await FundAsync(shop, (Alice, 10), (Bob, 20));
+        var stale = new StoredState(new Wallet(Alice, new Money(10), 1), 7); // read at a version the row is not at
+        var bobs = new StoredState(new Wallet(Bob, new Money(20), 1), 1);
+
+        // The first fails the wallets' statement, the second the stock's (5 apples, 6 asked); the others apply
+        // as if those two had not been there.
+        var results = await CommitTogetherAsync(
+            shop,
+            [ChangeSets.Update(StoreKey.ForWallet(Alice), stale, new Wallet(Alice, new Money(3), 1))],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -6)],
+            [ChangeSets.Adjust(StoreKey.ForStock(Apple), -2)],
+            [ChangeSets.Update(StoreKey.ForWallet(Bob), bobs, new Wallet(Bob, new Money(15), 1)), ChangeSets.Adjust(StoreKey.ForStock(Pear), -1)]);
+
+        Assert.Equal([false, false, true, true], results);
+        Assert.Equal([4, 3, 2], committer.SentGroupSizes!); // one failing member named and left out at each send
+        Assert.Equal(3, committer.SetGroupsSent);
+        Assert.Equal("1,10;2,15", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';' ORDER BY user_id) FROM {s}.wallets"));
+        Assert.Equal("10,3;20,4", await shop.ScalarAsync<string>("SELECT string_agg(product_id || ',' || on_hand, ';' ORDER BY product_id) FROM {s}.stock"));
+    }
+
+    [PostgresFact]
     public async Task A_set_based_group_failing_through_no_named_member_goes_again_as_single_commits_statements()
     {
         await using var shop = await GroupShopAsync();
