@@ -55,11 +55,19 @@ internal static class ApiResults
     /// <summary>
     /// Gives every problem details response a <c>code</c>, also those the framework writes itself: malformed
     /// JSON, missing bodies and non-numeric ids (400), a missing or invalid token (401), a token without the right
-    /// (403), unknown routes (404), unhandled exceptions (500).
+    /// (403), unknown routes (404), unhandled exceptions (500); and every 503 a <c>Retry-After</c> of one second,
+    /// whether it comes from a result (a write the store refused) or from <see cref="StoreUnavailableHandler"/>.
     /// </summary>
     public static void AddErrorCode(ProblemDetailsContext context)
     {
         var problem = context.ProblemDetails;
+        var response = context.HttpContext.Response;
+        if ((problem.Status ?? response.StatusCode) == StatusCodes.Status503ServiceUnavailable
+            && !response.HasStarted && !response.Headers.ContainsKey("Retry-After"))
+        {
+            response.Headers.RetryAfter = "1";
+        }
+
         if (!problem.Extensions.ContainsKey("code"))
         {
             problem.Extensions["code"] = (problem.Status ?? context.HttpContext.Response.StatusCode) switch
@@ -114,8 +122,7 @@ internal sealed class StoreUnavailableHandler(IProblemDetailsService problems) :
             return false;
         }
 
-        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        httpContext.Response.Headers.RetryAfter = "1";
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable; // Retry-After: AddErrorCode
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,

@@ -104,6 +104,21 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task A_write_the_store_refused_is_a_503_problem_to_retry_after_a_second()
+    {
+        // What the endpoints answer for a StoreUnavailable result: a typed problem result, which sets no header itself.
+        await using var server = await ApiServer.StartAsync(app => app.MapPost(
+            "/refused",
+            () => TypedResults.Problem(
+                detail: "The store did not answer.",
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                extensions: new Dictionary<string, object?> { ["code"] = nameof(CommerceErrorCode.StoreUnavailable) })));
+        var response = await server.Client.PostAsync(new Uri("/refused", UriKind.Relative), content: null);
+        await ApiServer.ExpectProblemAsync(response, HttpStatusCode.ServiceUnavailable, "StoreUnavailable");
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+    }
+
+    [Fact]
     public async Task The_store_starts_empty_unless_seeding_is_enabled()
     {
         Assert.Equal(0, (await Api.GetJsonAsync("/products")).GetArrayLength());
