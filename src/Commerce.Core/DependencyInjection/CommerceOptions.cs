@@ -105,6 +105,7 @@ public sealed class CommerceOptions
         RetryBaseDelay = other.RetryBaseDelay;
         MaxRetryDelay = other.MaxRetryDelay;
         IdempotencyRetention = other.IdempotencyRetention;
+        PublishEvents = other.PublishEvents;
     }
 
     /// <summary>Lists every invalid setting.</summary>

@@ -188,6 +188,42 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void A_second_AddCommerce_carries_every_setting_it_changes()
+    {
+        // Every public setting changed by the second call, found by reflection, so that one added later is covered too.
+        var settings = typeof(CommerceOptions).GetProperties().Where(p => p.CanWrite).ToArray();
+        static object Changed(object value) => value switch
+        {
+            bool flag => !flag,
+            int number => number - 1,
+            Money money => new Money(money.Amount - 1),
+            TimeSpan span => span * 2,
+            _ => throw new InvalidOperationException($"No changed value for a {value.GetType()}: extend this test."),
+        };
+
+        var expected = new CommerceOptions();
+        foreach (var setting in settings)
+        {
+            setting.SetValue(expected, Changed(setting.GetValue(expected)!));
+        }
+
+        var services = new ServiceCollection();
+        services.AddCommerce().UseFakeStore();
+        services.AddCommerce(o =>
+        {
+            foreach (var setting in settings)
+            {
+                setting.SetValue(o, setting.GetValue(expected));
+            }
+        });
+        using var provider = Build(services);
+
+        var registered = provider.GetRequiredService<CommerceOptions>();
+        Assert.All(settings, setting => Assert.Equal(setting.GetValue(expected), setting.GetValue(registered)));
+        Assert.Contains(settings, setting => setting.Name == nameof(CommerceOptions.PublishEvents));
+    }
+
+    [Fact]
     public async Task Changing_the_options_instance_after_the_services_exist_does_not_reach_them()
     {
         var services = new ServiceCollection();
