@@ -257,10 +257,11 @@ internal sealed class CommerceRuntime
     /// <summary>
     /// Purges expired idempotency records when a quarter of <see cref="CommerceOptions.IdempotencyRetention"/>
     /// has passed since the last purge: the one keyed request that claims the purge runs it after its own
-    /// commit, so the records of a store are bounded by what a retention and a quarter bring. A failed
-    /// purge is logged and left to the next one; it never fails the request.
+    /// commit, so the records of a store are bounded by what a retention and a quarter bring. The purge never
+    /// fails the request, whose commit is done: a failed purge is logged and left to the next one due; a purge
+    /// the request's cancellation stopped is handed back, so that the next keyed request runs it.
     /// </summary>
-    /// <remarks>Completes at once, with no state machine, when no purge is due or another caller claimed it.</remarks>
+    /// <remarks>Completes at once, with no state machine, when no purge is due or another caller claimed it; never throws.</remarks>
     public ValueTask PurgeIdempotencyIfDueAsync(CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
@@ -270,11 +271,14 @@ internal sealed class CommerceRuntime
         return now.UtcTicks - last < Options.IdempotencyRetention.Ticks / 4
             || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last
             ? ValueTask.CompletedTask
-            : PurgeIdempotencyAsync(now, cancellationToken);
+            : PurgeIdempotencyAsync(now, last, cancellationToken);
     }
 
-    /// <summary>Purges the idempotency records that expired by <paramref name="now"/> (see <see cref="PurgeIdempotencyIfDueAsync"/>).</summary>
-    private async ValueTask PurgeIdempotencyAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Purges the idempotency records that expired by <paramref name="now"/> (see <see cref="PurgeIdempotencyIfDueAsync"/>),
+    /// having claimed the purge by moving the last purge's time from <paramref name="claimedFrom"/> to <paramref name="now"/>.
+    /// </summary>
+    private async ValueTask PurgeIdempotencyAsync(DateTimeOffset now, long claimedFrom, CancellationToken cancellationToken)
     {
         try
         {
@@ -285,7 +289,13 @@ internal sealed class CommerceRuntime
                 Log.IdempotencyPurged(Logger, purged);
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Unless another claim came since, the purge is due again at once.
+            Interlocked.CompareExchange(ref _lastPurge, claimedFrom, now.UtcTicks);
+            Log.IdempotencyPurgeCancelled(Logger);
+        }
+        catch (Exception e)
         {
             Log.IdempotencyPurgeFailed(Logger, e);
         }

@@ -76,37 +76,29 @@ internal static class Idempotent
             cancellationToken);
         if (!running.IsCompletedSuccessfully)
         {
-            return PurgedAsync(runtime, useCase.Operation, scope, running, cancellationToken);
+            return PurgedAsync(runtime, useCase.Operation, running, cancellationToken);
         }
 
         var outcome = running.Result;
         var purging = runtime.PurgeIdempotencyIfDueAsync(cancellationToken);
         return purging.IsCompletedSuccessfully
             ? new(Ended(runtime, useCase.Operation, outcome))
-            : PurgedAsync(runtime, useCase.Operation, scope, outcome, purging);
+            : PurgedAsync(runtime, useCase.Operation, outcome, purging);
     }
 
     /// <summary>Awaits the use case's run, then the purge it may be due for.</summary>
     private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
-        CommerceRuntime runtime, string operation, UseCaseScope scope, ValueTask<Result<(Result<T>, bool)>> running, CancellationToken cancellationToken)
+        CommerceRuntime runtime, string operation, ValueTask<Result<(Result<T>, bool)>> running, CancellationToken cancellationToken)
     {
         var outcome = await running.ConfigureAwait(false);
-        return await PurgedAsync(runtime, operation, scope, outcome, runtime.PurgeIdempotencyIfDueAsync(cancellationToken)).ConfigureAwait(false);
+        return await PurgedAsync(runtime, operation, outcome, runtime.PurgeIdempotencyIfDueAsync(cancellationToken)).ConfigureAwait(false);
     }
 
-    /// <summary>Awaits the purge after the use case's run (a purge never fails the request; a cancellation ends its scope as failed).</summary>
+    /// <summary>Awaits the purge after the use case's run (a purge never throws: the request's commit is done).</summary>
     private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
-        CommerceRuntime runtime, string operation, UseCaseScope scope, Result<(Result<T>, bool)> outcome, ValueTask purging)
+        CommerceRuntime runtime, string operation, Result<(Result<T>, bool)> outcome, ValueTask purging)
     {
-        try
-        {
-            await purging.ConfigureAwait(false);
-        }
-        catch (Exception e) when (scope.Fail(e))
-        {
-            throw;
-        }
-
+        await purging.ConfigureAwait(false);
         return Ended(runtime, operation, outcome);
     }
 

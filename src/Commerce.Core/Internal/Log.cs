@@ -41,6 +41,10 @@ internal static partial class Log
         Message = "Purging expired idempotency records failed; the next purge will try again.")]
     public static partial void IdempotencyPurgeFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 105, EventName = "IdempotencyPurgeCancelled", Level = LogLevel.Debug,
+        Message = "Purging expired idempotency records was cancelled with the request that ran it; the next keyed request will purge.")]
+    public static partial void IdempotencyPurgeCancelled(ILogger logger);
+
     [LoggerMessage(EventId = 303, EventName = "OrderCancelled", Level = LogLevel.Information,
         Message = "Cancelled order {OrderId} of user {UserId}: refunded {Total}.")]
     public static partial void OrderCancelled(ILogger logger, OrderId orderId, UserId userId, Money total);

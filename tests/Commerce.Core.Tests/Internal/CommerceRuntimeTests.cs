@@ -237,6 +237,39 @@ public sealed class CommerceRuntimeTests
         Assert.Equal(new Money(25), await wallets.GetBalanceAsync(user));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_keyed_request_cancelled_after_its_commit_returns_its_outcome_and_leaves_the_purge_it_claimed_to_the_next(bool yields)
+    {
+        var clock = new FakeTimeProvider(TestClock.Start);
+        var store = new ConflictingStore(new FakeStore(), conflicts: 0) { Yields = yields };
+        var events = new ConcurrentQueue<int>();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(store);
+        services.AddCommerce();
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var user = new UserId(1);
+
+        // A purge is due; the request's cancellation comes right after its commit, before the purge opens its session.
+        clock.Advance((new CommerceOptions().IdempotencyRetention / 4) + TimeSpan.FromMinutes(1));
+        using var cancel = new CancellationTokenSource();
+        store.AfterCommit = cancel.Cancel;
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"), cancel.Token)).Value);
+        Assert.Equal(0, store.Purges);
+        Assert.Contains(105, events); // IdempotencyPurgeCancelled
+        Assert.DoesNotContain(104, events);
+
+        // The next keyed request runs the purge at once, not a quarter of the retention later.
+        store.AfterCommit = null;
+        Assert.Equal(new Money(15), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-2"))).Value);
+        Assert.Equal(1, store.Purges);
+        Assert.Contains(103, events); // IdempotencyPurged
+    }
+
     /// <summary>
     /// Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing, and
     /// its first <see cref="Refusals"/> reads throw <see cref="Refusal"/>.
@@ -269,8 +302,14 @@ public sealed class CommerceRuntimeTests
 
         public int Reads => _reads;
 
-        public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
-            new Session(this, await inner.OpenSessionAsync(cancellationToken));
+        /// <summary>Called after each commit that applied (a test seam: for instance, a cancellation that comes just then).</summary>
+        public Action? AfterCommit { get; set; }
+
+        public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new Session(this, await inner.OpenSessionAsync(cancellationToken));
+        }
 
         private async ValueTask YieldAsync()
         {
@@ -296,7 +335,13 @@ public sealed class CommerceRuntimeTests
             public override async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
             {
                 await owner.YieldAsync();
-                return Interlocked.Increment(ref owner._commits) > owner.Conflicts && await Inner.CommitAsync(changes, cancellationToken);
+                var applied = Interlocked.Increment(ref owner._commits) > owner.Conflicts && await Inner.CommitAsync(changes, cancellationToken);
+                if (applied)
+                {
+                    owner.AfterCommit?.Invoke();
+                }
+
+                return applied;
             }
 
             public override async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
