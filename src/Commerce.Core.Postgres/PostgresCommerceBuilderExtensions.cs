@@ -96,6 +96,6 @@ public static partial class PostgresCommerceBuilderExtensions
         return services.GetRequiredService<ICommerceSchemaMigrator>().EnsureSchemaAsync(cancellationToken);
     }
 
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    [GeneratedRegex(@"\A[a-z_][a-z0-9_]{0,62}\z")] // \z: $ would also match before a final line break
     private static partial Regex SchemaName();
 }

@@ -53,14 +53,20 @@ public sealed class SchemaTests
         await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.wallets VALUES (1, 0, 1, -1)"));
     }
 
-    [Fact]
-    public void An_invalid_schema_name_is_refused()
+    [Theory]
+    [InlineData("x\"; DROP TABLE y; --")]
+    [InlineData("commerce\n")] // a regular expression's $ would let a final line break through
+    [InlineData("Commerce")]
+    [InlineData("1commerce")]
+    [InlineData("")]
+    [InlineData("a123456789012345678901234567890123456789012345678901234567890123")] // 64 characters
+    public void An_invalid_schema_name_is_refused(string schema)
     {
         var services = new ServiceCollection();
         Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o =>
         {
             o.ConnectionString = "Host=localhost";
-            o.Schema = "x\"; DROP TABLE y; --";
+            o.Schema = schema;
         }));
     }
 
