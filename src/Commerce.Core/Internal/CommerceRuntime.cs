@@ -87,12 +87,14 @@ internal sealed class CommerceRuntime
 
                 var started = Stopwatch.GetTimestamp();
                 StoreUnavailableException? refusal = null;
+                var committed = false;
+                var result = default(Result<T>);
                 try
                 {
                     var unitOfWork = (UnitOfWork)await UnitOfWork.BeginAsync(Store, Options.RankingResolution, pooled: true, cancellationToken).ConfigureAwait(false);
                     await using (unitOfWork.ConfigureAwait(false))
                     {
-                        var result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
+                        result = await useCase(unitOfWork, state, cancellationToken).ConfigureAwait(false);
                         if (result.IsFailure)
                         {
                             // A refusal applies nothing: it commits only its reads, to be judged on a consistent snapshot.
@@ -100,16 +102,23 @@ internal sealed class CommerceRuntime
                         }
 
                         Telemetry.CommitAttempted(operation);
-                        if (await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false))
-                        {
-                            return result;
-                        }
+                        committed = await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false);
                     }
                 }
-                catch (StoreUnavailableException e)
+                catch (StoreUnavailableException e) when (!committed)
                 {
                     // Nothing applied: the attempt is retried like a conflict, from fresh reads.
                     refusal = e;
+                }
+                catch (StoreUnavailableException e)
+                {
+                    // Closing the session failed after the commit: the outcome stands, and running again would apply it twice.
+                    Log.SessionCloseFailedAfterCommit(Logger, operation, e);
+                }
+
+                if (committed)
+                {
+                    return result;
                 }
 
                 if (refusal is null)

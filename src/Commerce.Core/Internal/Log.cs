@@ -68,4 +68,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 904, EventName = "StoreUnavailableRetriesExhausted", Level = LogLevel.Warning,
         Message = "{Operation} gave up after {Attempts} attempts, the last refused by the store; nothing was changed.")]
     public static partial void StoreUnavailableRetriesExhausted(ILogger logger, string operation, int attempts, Exception exception);
+
+    [LoggerMessage(EventId = 905, EventName = "SessionCloseFailedAfterCommit", Level = LogLevel.Warning,
+        Message = "{Operation} committed, then closing its store session failed; the outcome stands.")]
+    public static partial void SessionCloseFailedAfterCommit(ILogger logger, string operation, Exception exception);
 }

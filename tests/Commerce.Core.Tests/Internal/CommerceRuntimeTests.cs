@@ -270,6 +270,28 @@ public sealed class CommerceRuntimeTests
         Assert.Contains(103, events); // IdempotencyPurged
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_session_that_fails_to_close_after_a_commit_leaves_the_outcome_applied_once(bool keyed)
+    {
+        var (provider, store, events) = Build(conflicts: 0, maxAttempts: 8);
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var user = new UserId(1);
+        store.CloseRefusalsAfterWrite = 1;
+
+        var charged = keyed
+            ? await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))
+            : await wallets.ChargeAsync(user, new Money(10));
+
+        Assert.Equal(new Money(10), charged.Value);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(user));
+        Assert.Equal(0, store.CloseRefusalsAfterWrite);
+        Assert.Contains(905, events); // SessionCloseFailedAfterCommit
+        Assert.DoesNotContain(903, events);
+    }
+
     /// <summary>
     /// Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing, and
     /// its first <see cref="Refusals"/> reads throw <see cref="Refusal"/>.
@@ -301,6 +323,9 @@ public sealed class CommerceRuntimeTests
         public int Commits => _commits;
 
         public int Reads => _reads;
+
+        /// <summary>How many sessions that committed writes throw <see cref="Refusal"/> when they are closed.</summary>
+        public int CloseRefusalsAfterWrite { get; set; }
 
         /// <summary>Called after each commit that applied (a test seam: for instance, a cancellation that comes just then).</summary>
         public Action? AfterCommit { get; set; }
@@ -338,10 +363,23 @@ public sealed class CommerceRuntimeTests
                 var applied = Interlocked.Increment(ref owner._commits) > owner.Conflicts && await Inner.CommitAsync(changes, cancellationToken);
                 if (applied)
                 {
+                    _wrote |= changes.HasWrites;
                     owner.AfterCommit?.Invoke();
                 }
 
                 return applied;
+            }
+
+            private bool _wrote;
+
+            public override async ValueTask DisposeAsync()
+            {
+                await base.DisposeAsync();
+                if (_wrote && owner.CloseRefusalsAfterWrite > 0)
+                {
+                    owner.CloseRefusalsAfterWrite--;
+                    throw Refusal;
+                }
             }
 
             public override async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
