@@ -392,6 +392,15 @@ internal sealed class ProductIndex
 {
     private long[] _ids = [];
 
+    /// <summary>
+    /// A cell of the multi-word CAS for the listing as a whole: every commit that inserts a product writes it (a
+    /// fresh object each time), and every write commit that read a range of products names it as read, expecting
+    /// what it held before the commit checked its ranges. The ranges are checked against <see cref="Snapshot"/>
+    /// before the CAS, so without it a product committed between that check and the commit's decision would
+    /// go unseen.
+    /// </summary>
+    public Cell Listing { get; } = new(new object());
+
     public long[] Snapshot => Volatile.Read(ref _ids);
 
     public void Add(long id)

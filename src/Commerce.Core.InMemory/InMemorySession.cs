@@ -250,9 +250,15 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             return new(Validate(changes));
         }
 
-        if (!RangesUnchanged(changes))
+        // The listing's cell is read before the ranges are checked, and the CAS expects it unchanged (see ProductIndex.Listing).
+        object? listing = null;
+        if (changes.ProductRanges.Count > 0)
         {
-            return new(false);
+            listing = MultiWordCas.Read(store.ProductIds.Listing);
+            if (!RangesUnchanged(changes))
+            {
+                return new(false);
+            }
         }
 
         var span = changes.Changes;
@@ -262,7 +268,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var salesFound = FindSales(span, ref salesIndexes, ref salesCells, ref salesStates);
         var salesNext = 0;
         var events = changes.Events;
-        var size = span.Length + events.Count; // a stripe per event at most
+        var size = span.Length + events.Count + 1; // a stripe per event at most, and the products' listing
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
         var adjusts = t_adjusts is { } known && known.Length >= updates.Length ? known : (t_adjusts = new int[updates.Length]);
         adjusts.AsSpan(0, size).Fill(-1);
@@ -272,6 +278,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var walletWrites = default(SmallList<int>);
         var ledger = default(SmallList<LedgerInsert>);
         List<CellUpdate>? ledgerReads = null;
+        var insertsProduct = false;
         try
         {
             for (var c = 0; c < span.Length; c++)
@@ -340,6 +347,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         {
                             // List a new product before it can exist, so that a listing never misses a committed one.
                             store.ProductIds.Add(key.Low);
+                            insertsProduct = true;
                         }
 
                         var cell = change.Seen.Handle as Cell ?? table.CreateOrGet(key);
@@ -401,6 +409,18 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             if (ledgerReads is not null && !AddLedgerReads(updates, ref next, ledgerReads))
             {
                 return new(false);
+            }
+
+            if (listing is not null || insertsProduct)
+            {
+                var cell = store.ProductIds.Listing;
+                var expected = listing ?? MultiWordCas.Read(cell);
+                if (listing is null)
+                {
+                    adjusts[next] = RenewListing; // only a bump: renewed if another product's commit moved it on
+                }
+
+                updates[next++] = new CellUpdate(cell, expected, insertsProduct ? new object() : expected);
             }
 
             return new(Commit(changes, updates, adjusts, ref next, sales, moreSales));
@@ -593,10 +613,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
     }
 
+    /// <summary>In <c>adjusts</c>: the update of the products' listing by a commit that inserts a product and read no range.</summary>
+    private const int RenewListing = -2;
+
     /// <summary>
     /// Whether a failed commit may be tried again as it stands: every cell still holds the state the
     /// commit expects there, except adjusted stock and sales counts, whose updates are recomputed from
-    /// what the cells hold now (false if an adjustment's guard no longer holds).
+    /// what the cells hold now (false if an adjustment's guard no longer holds), and the products' listing
+    /// bumped by a product's insert that read no range, which is bumped again from what it holds now.
     /// </summary>
     private static bool Refresh(ReadOnlySpan<Change> changes, Span<CellUpdate> updates, int[] adjusts)
     {
@@ -606,6 +630,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             var current = MultiWordCas.Read(update.Cell);
             if (ReferenceEquals(current, update.Expected))
             {
+                continue;
+            }
+
+            if (adjusts[i] == RenewListing)
+            {
+                updates[i] = new CellUpdate(update.Cell, current, new object());
                 continue;
             }
 
