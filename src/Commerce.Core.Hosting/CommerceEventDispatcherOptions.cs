@@ -34,7 +34,8 @@ public sealed class CommerceEventDispatcherOptions
     /// <summary>
     /// How long events are kept: every <see cref="PurgeInterval"/>, the events committed longer ago than this
     /// that every registered handler has handled (by their saved checkpoints) are removed from the store.
-    /// Default 7 days; <see langword="null"/> keeps every event. When set, at least 1 second.
+    /// Default 7 days; <see langword="null"/> keeps every event. When set, from 1 second to 36,500 days (a
+    /// longer one would reach before the calendar's start; use <see langword="null"/> to keep events for ever).
     /// </summary>
     /// <remarks>
     /// Only the handlers registered with this dispatcher hold events back: a reader of the feed outside
@@ -60,6 +61,9 @@ public sealed class CommerceEventDispatcherOptions
         PurgeInterval = other.PurgeInterval;
     }
 
+    /// <summary>The longest <see cref="EventRetention"/>: about a hundred years.</summary>
+    internal static readonly TimeSpan MaxEventRetention = TimeSpan.FromDays(36_500);
+
     /// <summary>Lists every invalid setting.</summary>
     internal List<string> Validate()
     {
@@ -77,7 +81,9 @@ public sealed class CommerceEventDispatcherOptions
         Check(Enum.IsDefined(PoisonEventPolicy), $"{nameof(PoisonEventPolicy)} must be Skip or Stop.");
         Check(RetryBaseDelay >= TimeSpan.FromMilliseconds(1), $"{nameof(RetryBaseDelay)} must be at least 1 millisecond.");
         Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromDays(1), $"{nameof(MaxRetryDelay)} must be between {nameof(RetryBaseDelay)} and 1 day.");
-        Check(EventRetention is null || EventRetention >= TimeSpan.FromSeconds(1), $"{nameof(EventRetention)} must be at least 1 second, or null to keep every event.");
+        Check(
+            EventRetention is null || (EventRetention >= TimeSpan.FromSeconds(1) && EventRetention <= MaxEventRetention),
+            $"{nameof(EventRetention)} must be between 1 second and 36,500 days, or null to keep every event.");
         Check(PurgeInterval >= TimeSpan.FromSeconds(1) && PurgeInterval <= TimeSpan.FromDays(1), $"{nameof(PurgeInterval)} must be between 1 second and 1 day.");
         return problems;
     }

@@ -73,6 +73,25 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
         Assert.Equal(ServiceLifetime.Singleton, services.Single(d => d.ServiceType == typeof(HandlerB)).Lifetime);
     }
 
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(36_501 * 86_400.0)]
+    public void An_event_retention_below_a_second_or_beyond_a_hundred_years_is_refused(double seconds)
+    {
+        var builder = new ServiceCollection().AddCommerce();
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o => o.EventRetention = TimeSpan.FromSeconds(seconds)));
+        Assert.Contains("EventRetention", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_longest_event_retention_is_accepted_and_a_purge_can_subtract_it_from_now()
+    {
+        var builder = new ServiceCollection().AddCommerce();
+        builder.AddEventDispatcher(o => o.EventRetention = TimeSpan.FromDays(36_500));
+        Assert.True(DateTimeOffset.UtcNow - TimeSpan.FromDays(36_500) > DateTimeOffset.MinValue);
+        Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o => o.EventRetention = TimeSpan.MaxValue));
+    }
+
     [Fact]
     public void Invalid_options_are_refused_at_registration_listing_every_problem_and_registering_nothing()
     {
