@@ -65,6 +65,7 @@ internal static class Endpoints
     /// </summary>
     public static void MapEventEndpoints(this IEndpointRouteBuilder app)
     {
+        _ = StreamKeepAliveOf(app.ServiceProvider.GetRequiredService<IConfiguration>()); // a bad setting fails at start, not per stream
         var events = app.MapGroup("/events").WithTags("Events");
         events.MapGet("/", ReadEventsAsync).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
         events.MapGet("/stream", StreamEvents).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
@@ -99,6 +100,16 @@ internal static class Endpoints
     private const string StreamKeepAliveSetting = "Events:StreamKeepAlive";
 
     private static readonly TimeSpan DefaultStreamKeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>The stream's keep-alive interval: <see cref="DefaultStreamKeepAlive"/> unless set, from 1 millisecond to 1 day.</summary>
+    /// <exception cref="InvalidOperationException">The setting is not a time span in that range.</exception>
+    private static TimeSpan StreamKeepAliveOf(IConfiguration configuration) =>
+        configuration.GetValue<TimeSpan?>(StreamKeepAliveSetting) switch
+        {
+            null => DefaultStreamKeepAlive,
+            { } set when set >= TimeSpan.FromMilliseconds(1) && set <= TimeSpan.FromDays(1) => set,
+            { } set => throw new InvalidOperationException($"{StreamKeepAliveSetting} must be from 1 millisecond to 1 day (was {set})."),
+        };
 
     private static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
 
@@ -139,10 +150,7 @@ internal static class Endpoints
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
         }
 
-        var keepAlive = configuration.GetValue<TimeSpan?>(StreamKeepAliveSetting) is { } configured && configured > TimeSpan.Zero
-            ? configured
-            : DefaultStreamKeepAlive;
-        return TypedResults.ServerSentEvents(FollowAsync(feed, cursor, context.Response, keepAlive, lifetime.ApplicationStopping, ct));
+        return TypedResults.ServerSentEvents(FollowAsync(feed, cursor, context.Response, StreamKeepAliveOf(configuration), lifetime.ApplicationStopping, ct));
 
         static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<EventResponse>> FollowAsync(
             Events.ICommerceEventFeed feed,

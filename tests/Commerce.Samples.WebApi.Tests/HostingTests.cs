@@ -118,6 +118,15 @@ public sealed class HostingTests : ApiTest
         Assert.Equal("1", response.Headers.RetryAfter?.ToString());
     }
 
+    [Theory]
+    [InlineData("60.00:00:00")] // beyond what a timer can wait
+    [InlineData("00:00:00")]
+    [InlineData("soon")]
+    public void A_stream_keep_alive_out_of_range_fails_at_start(string setting)
+    {
+        Assert.Throws<InvalidOperationException>(() => Program.CreateApp(["--Events:StreamKeepAlive=" + setting]));
+    }
+
     [Fact]
     public async Task The_store_starts_empty_unless_seeding_is_enabled()
     {
