@@ -17,6 +17,20 @@ internal static class Endpoints
     private const int DefaultLedgerLimit = 100;
     private const int DefaultOrdersLimit = 20;
 
+    /// <summary>
+    /// The request's <see cref="IdempotencyKeyHeader"/>: none, or its one value (the library judges it). A header
+    /// sent more than once is refused: bound as one string, its values would be joined by commas into a key that
+    /// neither meant.
+    /// </summary>
+    private static bool TryReadKey(HttpRequest request, string? bound, out IdempotencyKey? key)
+    {
+        key = bound is null ? null : new IdempotencyKey(bound);
+        return request.Headers[IdempotencyKeyHeader].Count <= 1;
+    }
+
+    private static ProblemHttpResult KeySentMoreThanOnce() =>
+        ApiResults.Problem(new CommerceError(CommerceErrorCode.InvalidIdempotencyKey, $"{IdempotencyKeyHeader} must be sent at most once."));
+
     public static void MapWalletEndpoints(this IEndpointRouteBuilder app)
     {
         var users = app.MapGroup("/users/{userId}").WithTags("Wallets").RequireAccountOwner();
@@ -216,13 +230,19 @@ internal static class Endpoints
         long userId,
         ChargeRequest request,
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        HttpRequest http,
         IWalletService wallets,
         CancellationToken ct)
     {
+        if (!TryReadKey(http, idempotencyKey, out var key))
+        {
+            return KeySentMoreThanOnce();
+        }
+
         var (user, amount) = (new UserId(userId), new Money(request.Amount));
-        var charged = idempotencyKey is null
-            ? await wallets.ChargeAsync(user, amount, ct)
-            : await wallets.ChargeAsync(user, amount, new IdempotencyKey(idempotencyKey), ct);
+        var charged = key is { } given
+            ? await wallets.ChargeAsync(user, amount, given, ct)
+            : await wallets.ChargeAsync(user, amount, ct);
         return charged.ToHttp(balance => TypedResults.Ok(new BalanceResponse(userId, balance.Amount)));
     }
 
@@ -318,6 +338,11 @@ internal static class Endpoints
         IOrderService orders,
         CancellationToken ct)
     {
+        if (!TryReadKey(context.Request, idempotencyKey, out var key))
+        {
+            return KeySentMoreThanOnce();
+        }
+
         var user = context.CallerId();
         if (request.UserId is { } named)
         {
@@ -338,9 +363,9 @@ internal static class Endpoints
         }
 
         var lines = (request.Items ?? []).Select(i => new OrderLineRequest(new ProductId(i.ProductId), i.Quantity)).ToArray();
-        var placed = idempotencyKey is null
-            ? await orders.PlaceOrderAsync(user, lines, ct)
-            : await orders.PlaceOrderAsync(user, lines, new IdempotencyKey(idempotencyKey), ct);
+        var placed = key is { } given
+            ? await orders.PlaceOrderAsync(user, lines, given, ct)
+            : await orders.PlaceOrderAsync(user, lines, ct);
         return placed.ToHttp(Created);
     }
 
@@ -438,13 +463,19 @@ internal static class Endpoints
     private static async Task<Results<Created<OrderResponse>, ProblemHttpResult>> CheckoutAsync(
         long userId,
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        HttpRequest http,
         ICartService carts,
         CancellationToken ct)
     {
+        if (!TryReadKey(http, idempotencyKey, out var key))
+        {
+            return KeySentMoreThanOnce();
+        }
+
         var user = new UserId(userId);
-        var placed = idempotencyKey is null
-            ? await carts.CheckoutAsync(user, ct)
-            : await carts.CheckoutAsync(user, new IdempotencyKey(idempotencyKey), ct);
+        var placed = key is { } given
+            ? await carts.CheckoutAsync(user, given, ct)
+            : await carts.CheckoutAsync(user, ct);
         return placed.ToHttp(Created);
     }
 }

@@ -13,6 +13,43 @@ public sealed class IdempotencyKeyTests : ApiTest
 
     private static object OneKeyboard(long user = 1) => new { userId = user, items = new[] { new { productId = 1, quantity = 1 } } };
 
+    [Theory]
+    [InlineData("/users/1/balance/charge", """{"amount":1000}""")]
+    [InlineData("/orders", """{"userId":1,"items":[{"productId":1,"quantity":1}]}""")]
+    [InlineData("/users/1/cart/checkout", "")]
+    public async Task A_key_header_sent_twice_is_refused_and_changes_nothing(string path, string body)
+    {
+        await SeedAsync();
+        await ApiServer.ExpectAsync(await Api.User(1).PostJsonAsync("/users/1/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+
+        // Two header lines, as HttpClient never sends them (it joins values into one line): bound as one
+        // string, they would have made the key "a,b".
+        var (status, answer) = await RawPostAsync(path, body, TestTokens.ForUser(1), "Idempotency-Key: a", "Idempotency-Key: b");
+
+        Assert.Equal(400, status);
+        Assert.Contains("\"code\":\"InvalidIdempotencyKey\"", answer, StringComparison.Ordinal);
+        Assert.Equal(100_000, await Api.BalanceAsync(1));
+        Assert.Equal(10, await Api.StockAsync(1));
+    }
+
+    /// <summary>POSTs over a plain socket, headers written exactly as given; returns the status and the whole answer.</summary>
+    private async Task<(int Status, string Answer)> RawPostAsync(string path, string body, string token, params string[] headers)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(Api.Address.Host, Api.Address.Port);
+        await using var stream = client.GetStream();
+        var content = System.Text.Encoding.UTF8.GetBytes(body);
+        var head = $"POST {path} HTTP/1.1\r\nHost: {Api.Address.Authority}\r\nAuthorization: Bearer {token}\r\n"
+            + (content.Length > 0 ? "Content-Type: application/json\r\n" : string.Empty)
+            + $"Content-Length: {content.Length}\r\nConnection: close\r\n"
+            + string.Concat(headers.Select(h => h + "\r\n")) + "\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(content);
+        using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+        var answer = await reader.ReadToEndAsync();
+        return (int.Parse(answer.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), answer);
+    }
+
     [Fact]
     public async Task A_retried_charge_with_the_same_key_is_applied_once_and_answered_the_same()
     {
