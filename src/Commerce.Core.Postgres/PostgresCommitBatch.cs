@@ -11,14 +11,25 @@ namespace Commerce.Postgres;
 /// a read no longer holds. Keys are visited in <see cref="StoreKey"/> order, so concurrent commits take
 /// their row and advisory locks in one global order. The change set's events follow, one statement per
 /// stripe, stripes ascending (each takes its stripe's counter row lock, after every key's lock; waiters
-/// are woken after the commit, see <see cref="PostgresEventNotifier"/>); the checks of listed pages, which
-/// lock nothing, come last. (A change set
+/// are woken after the commit, see <see cref="PostgresEventNotifier"/>); then the listing's lock of a commit
+/// that inserts a product or checks listed pages (see <see cref="ListingTable"/>); the checks of listed pages
+/// come last. (A change set
 /// without writes is validated instead: <see cref="PostgresValidation"/>.)
 /// </summary>
 internal static class PostgresCommitBatch
 {
     /// <summary>A table number after every <see cref="StoreTable"/>, for the keys of the events' statements.</summary>
     private const StoreTable EventsTable = (StoreTable)200;
+
+    /// <summary>
+    /// The table number of the products' listing as a whole: an advisory lock on (it, 0) is taken shared by every
+    /// commit that inserts a product and exclusive by every commit that checks listed pages, after the events'
+    /// statements (the last locks of a commit), so that no product commits between a page's check and the end
+    /// of the commit that checked it (the check itself locks no row). Its statements' key sorts after the events'.
+    /// </summary>
+    internal const StoreTable ListingTable = (StoreTable)201;
+
+    private static readonly StoreKey ListingKey = new(ListingTable, 0, 0);
 
     /// <summary>
     /// Adds the statements of <paramref name="changes"/> to <paramref name="batch"/>.
@@ -49,6 +60,7 @@ internal static class PostgresCommitBatch
 
         Array.Sort(sorted, order);
         var sql = store.Sql;
+        var insertsProduct = false;
         for (var n = 0; n < order.Length; n++)
         {
             var i = order[n];
@@ -72,6 +84,7 @@ internal static class PostgresCommitBatch
                     break;
 
                 case ChangeKind.Insert:
+                    insertsProduct |= key.Table == StoreTable.Products;
                     AddInsert(store.Writes, batch, key, change.State); // under the key's exclusive advisory lock
                     CommitEvidence.Consider(ref evidence, key, change.State, 1, inserted: true);
                     break;
@@ -103,6 +116,12 @@ internal static class PostgresCommitBatch
         }
 
         AddEvents(store, changes.Events, batch, keys);
+        if (insertsProduct || changes.ProductRanges.Count > 0)
+        {
+            batch.Add(PostgresSql.KeyLock(exclusive: changes.ProductRanges.Count > 0)).With((int)ListingTable).With(0);
+            keys?.Add(ListingKey);
+        }
+
         foreach (var range in changes.ProductRanges)
         {
             if (range.After is { } after)
