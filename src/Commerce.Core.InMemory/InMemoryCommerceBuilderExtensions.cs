@@ -14,17 +14,30 @@ public static class InMemoryCommerceBuilderExtensions
     /// different wallets and products never contend, and every operation is atomic and linearizable.
     /// State lives as long as the service provider. The store keeps the events use cases publish (see
     /// <see cref="Events.ICommerceEventFeed"/>) in 64 stripes, with the consumers' checkpoints, in memory
-    /// too. A second call is harmless.
+    /// too. A second call is harmless. An <see cref="ICommerceStore"/> the host registered before is kept,
+    /// and the event feed then reads that store (it must be an <see cref="IEventStore"/> too, or the host
+    /// registers one).
     /// </summary>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">Another store's method (<c>UsePostgresStore</c>) was called on these services.</exception>
     public static ICommerceBuilder UseInMemoryStore(this ICommerceBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        if (builder.Services.Any(d => d.ServiceType.FullName == "Commerce.Postgres.PostgresCommerceStore"))
+        {
+            throw new InvalidOperationException(
+                "UsePostgresStore was called on these services already: one Commerce store serves them, so call one store method.");
+        }
+
+        var hostStore = builder.Services.Any(d => d.ServiceType == typeof(ICommerceStore) && !d.IsKeyedService);
         builder.Services.TryAddSingleton(_ => new InMemoryCommerceStore());
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<InMemoryCommerceStore>());
-        builder.Services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<InMemoryCommerceStore>());
+        builder.Services.TryAddSingleton<IEventStore>(sp => hostStore
+            ? sp.GetRequiredService<ICommerceStore>() as IEventStore ?? throw new InvalidOperationException(
+                "The ICommerceStore registered before UseInMemoryStore serves the services but keeps no events (it is no IEventStore): register the IEventStore that reads its events.")
+            : sp.GetRequiredService<InMemoryCommerceStore>());
         return builder;
     }
 }

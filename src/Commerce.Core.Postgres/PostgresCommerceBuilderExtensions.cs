@@ -36,16 +36,35 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="configure">Sets the options.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="ArgumentException">The options are invalid (a connection string Npgsql cannot read included).</exception>
+    /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, Action<PostgresStoreOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
+        if (builder.Services.Any(d => d.ServiceType == typeof(PostgresCommerceStore) || d.ServiceType.FullName == "Commerce.InMemory.InMemoryCommerceStore"))
+        {
+            throw new InvalidOperationException(
+                "A Commerce store method (UseInMemoryStore or UsePostgresStore) was called on these services already: one store serves them, so call one store method, once.");
+        }
+
         var options = new PostgresStoreOptions();
         configure(options);
         if (options.Schema is null || !SchemaName().IsMatch(options.Schema))
         {
             throw new ArgumentException("The schema name must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit.", nameof(configure));
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            try
+            {
+                _ = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidCastException)
+            {
+                throw new ArgumentException("The connection string is not one Npgsql can read: " + e.Message, nameof(configure), e);
+            }
         }
 
         if (options.CommandTimeout is < 0)

@@ -1,5 +1,7 @@
 using System.Reflection;
 using Commerce.Conformance;
+using Commerce.Events;
+using Commerce.InMemory.Tests.Support;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -44,5 +46,33 @@ public sealed class PublicApiTests
         using var provider = services.BuildServiceProvider();
 
         Assert.Same(mine, provider.GetRequiredService<ICommerceStore>());
+    }
+
+    [Fact]
+    public async Task The_event_feed_reads_the_store_the_host_registered_first()
+    {
+        var mine = new InMemoryCommerceStore();
+        var services = new ServiceCollection();
+        services.AddSingleton<ICommerceStore>(mine);
+        services.AddCommerce().UseInMemoryStore();
+        using var provider = services.BuildServiceProvider();
+
+        Assert.True((await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(5))).IsSuccess);
+
+        Assert.Same(mine, provider.GetRequiredService<IEventStore>());
+        Assert.IsType<WalletCharged>(Assert.Single((await provider.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start)).Events));
+    }
+
+    [Fact]
+    public async Task A_store_the_host_registered_first_that_keeps_no_events_makes_the_feed_say_so()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<ICommerceStore>(new WrappedStore(new InMemoryCommerceStore(), Fault.None)); // no IEventStore
+        services.AddCommerce().UseInMemoryStore();
+        using var provider = services.BuildServiceProvider();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            async () => await provider.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start));
+        Assert.Contains("IEventStore", error.Message, StringComparison.Ordinal);
     }
 }

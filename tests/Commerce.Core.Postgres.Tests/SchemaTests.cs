@@ -53,6 +53,24 @@ public sealed class SchemaTests
         await Assert.ThrowsAsync<Npgsql.PostgresException>(() => shop.ScalarAsync<int>("INSERT INTO {s}.wallets VALUES (1, 0, 1, -1)"));
     }
 
+    [Fact]
+    public void A_connection_string_Npgsql_cannot_read_is_refused_at_registration()
+    {
+        var services = new ServiceCollection();
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore("Hostt=x;;=="));
+        Assert.Contains("connection string", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
+    [Fact]
+    public void Two_store_methods_on_one_set_of_services_are_refused()
+    {
+        const string server = "Host=127.0.0.1;Username=postgres";
+        Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddCommerce().UseInMemoryStore().UsePostgresStore(server));
+        Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddCommerce().UsePostgresStore(server).UseInMemoryStore());
+        Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddCommerce().UsePostgresStore(server).UsePostgresStore(server));
+    }
+
     [Theory]
     [InlineData("x\"; DROP TABLE y; --")]
     [InlineData("commerce\n")] // a regular expression's $ would let a final line break through
