@@ -1,3 +1,4 @@
+using Commerce.Events;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Commerce.Conformance;
@@ -231,6 +232,11 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         Assert.True(ordered.IsSuccess, ordered.ToString());
         Assert.Equal(0, await shop.StockOfAsync(1));
         Assert.Equal(new Dictionary<ProductId, long> { [Product(1)] = 5 }, await shop.SoldAsync());
+
+        // The re-run took the last units, so it is the order that reports the depletion.
+        var page = await shop.Services.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start, 1000);
+        var depleted = Assert.Single(page.Events.OfType<StockDepleted>());
+        Assert.Equal((Product(1), ordered.Value.Id), (depleted.ProductId, depleted.OrderId));
     }
 
     [StoreFact]

@@ -562,7 +562,9 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         var balances = new Dictionary<UserId, long>();
         var stock = new Dictionary<ProductId, long>();
         var sold = new Dictionary<ProductId, long>();
-        var depletions = 0;
+        var depleted = new HashSet<ProductId>();
+        var orderedLines = new HashSet<(OrderId, ProductId)>();
+        var depletedBy = new List<(OrderId, ProductId)>();
         foreach (var e in (await ReadAllAsync(shop, limit: 97)).Events)
         {
             switch (e)
@@ -582,6 +584,7 @@ public abstract class EventConformanceTests : CommerceConformanceTests
                     {
                         stock[line.ProductId] = stock.GetValueOrDefault(line.ProductId) - line.Quantity;
                         sold[line.ProductId] = sold.GetValueOrDefault(line.ProductId) + line.Quantity;
+                        orderedLines.Add((placed.OrderId, line.ProductId));
                     }
 
                     break;
@@ -594,8 +597,9 @@ public abstract class EventConformanceTests : CommerceConformanceTests
                     }
 
                     break;
-                case StockDepleted:
-                    depletions++;
+                case StockDepleted depletion:
+                    depleted.Add(depletion.ProductId);
+                    depletedBy.Add((depletion.OrderId, depletion.ProductId));
                     break;
             }
         }
@@ -614,6 +618,8 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         Assert.Equal(
             ranked.Where(r => r.Value > 0).OrderBy(r => r.Key.Value),
             sold.Where(s => s.Value > 0).OrderBy(s => s.Key.Value));
-        Assert.True(depletions >= stock.Count(s => s.Value == 0), $"Seed {seed}: a product at zero stock was never reported depleted.");
+        // Every product at zero was reported depleted, each time by an order that took some of it.
+        Assert.All(stock.Where(s => s.Value == 0), s => Assert.True(depleted.Contains(s.Key), $"Seed {seed}: product {s.Key} is at zero stock and was never reported depleted."));
+        Assert.All(depletedBy, d => Assert.Contains(d, orderedLines));
     }
 }
