@@ -63,6 +63,9 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     /// <summary>A test seam: called on the committing thread right before each multi-word CAS of a commit (after it read the event stripes).</summary>
     internal Action? BeforeCas { get; set; }
 
+    /// <summary>A test seam: called on the committing thread once a write commit found its listed ranges unchanged.</summary>
+    internal Action? AfterRangeCheck { get; set; }
+
     /// <summary>
     /// Opens a session. The store's session keeps no state between calls (reads are immediate and a commit
     /// is one multi-word CAS), so every unit of work shares one, and opening allocates nothing.

@@ -259,6 +259,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             {
                 return new(false);
             }
+
+            store.AfterRangeCheck?.Invoke();
         }
 
         var span = changes.Changes;

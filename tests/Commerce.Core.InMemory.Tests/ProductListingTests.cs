@@ -38,6 +38,26 @@ public sealed class ProductListingTests
     }
 
     [Fact]
+    public async Task A_write_fails_when_a_product_is_committed_in_its_listed_range_right_after_the_range_check()
+    {
+        var store = new InMemoryCommerceStore();
+        Assert.True(await AddAsync(store, 10, 20));
+
+        await using var listing = await store.BeginAsync();
+        Assert.Equal(2, (await listing.Products.ListAsync(null, 10)).Count);
+        listing.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+
+        // The listing's cell was read before the check, so the CAS sees that it moved on.
+        store.AfterRangeCheck = () =>
+        {
+            store.AfterRangeCheck = null;
+            Assert.True(PausedCommit.CompletesOnAnotherThread(() => AddAsync(store, 15).AsTask().GetAwaiter().GetResult()));
+        };
+
+        Assert.False(await listing.CommitAsync());
+    }
+
+    [Fact]
     public async Task A_write_that_listed_products_commits_when_none_was_added()
     {
         var store = new InMemoryCommerceStore();
