@@ -334,6 +334,7 @@ internal sealed class EventStripes
         ArgumentOutOfRangeException.ThrowIfGreaterThan(stripeCount, EventCursor.MaxStripes);
         _cells = new Cell[stripeCount];
         _logs = new EventLog[stripeCount];
+        SignalWaiting = Signal;
         for (var i = 0; i < stripeCount; i++)
         {
             // Last in the global order: a commit installs in its stripes after its other cells, right
@@ -465,7 +466,10 @@ internal sealed class EventStripes
         }
     }
 
-    /// <summary>Wakes the readers waiting for events; called after a commit that published some succeeded.</summary>
+    /// <summary><see cref="Signal"/>, as the hook of a commit that publishes events (see <see cref="CommitDescriptor.OnSucceeded"/>): one delegate for every commit.</summary>
+    public Action SignalWaiting { get; }
+
+    /// <summary>Wakes the readers waiting for events; called by whoever decides a commit that published some a success.</summary>
     public void Signal()
     {
         if (Volatile.Read(ref _waiting) is { } waiting && Interlocked.CompareExchange(ref _waiting, null, waiting) == waiting)

@@ -598,13 +598,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             }
 
             store.BeforeCas?.Invoke();
-            if (CommitOnce(updates.AsSpan(0, next)))
+            // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper).
+            if (CommitOnce(updates.AsSpan(0, next), events.Count > 0 ? store.Events.SignalWaiting : null))
             {
-                if (events.Count > 0)
-                {
-                    store.Events.Signal();
-                }
-
                 return true;
             }
 
@@ -657,9 +653,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// goes back once the commit returns. A commit that dies on the way (a fault injected through
     /// <see cref="InMemoryCommerceStore.AfterInstall"/>) never gives its descriptor back, so it is never reused.
     /// </summary>
-    private bool CommitOnce(ReadOnlySpan<CellUpdate> updates)
+    private bool CommitOnce(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null)
     {
-        var descriptor = CommitDescriptor.Rent(updates);
+        var descriptor = CommitDescriptor.Rent(updates, onSucceeded);
         var succeeded = MultiWordCas.Commit(descriptor, store.AfterInstall);
         CommitDescriptor.Release(descriptor);
         return succeeded;

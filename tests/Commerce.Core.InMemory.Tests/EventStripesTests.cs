@@ -425,6 +425,30 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public async Task A_waiter_is_woken_when_a_reader_decides_a_commit_whose_thread_is_paused()
+    {
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var user = new UserId(1);
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(user, new Money(100))).IsSuccess);
+        var cursor = store.Events.Read(EventCursor.Start, 1000).Next;
+        var cell = store.Events.CellOf(EventStream.ForUser(user).StripeOf(store.StripeCount));
+        var waiting = store.WaitForEventsAsync(cursor).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        // The charge is parked after installing its descriptor in every cell (the stripe's last): undecided.
+        using var paused = ParkChargeIn(cell, shop, user);
+        Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
+
+        // A reader meets the descriptor and decides the commit: whoever decides it wakes the waiter, so the
+        // wait ends while the committing thread is still parked.
+        Assert.Single(PausedCommit.CompletesOnAnotherThread(() => store.Events.Read(cursor, 1000)).Events);
+        await waiting.WaitAsync(PausedCommit.Guard);
+        Assert.Equal(CommitStatus.Succeeded, paused.Descriptor.Status);
+        Assert.True(paused.Resume());
+    }
+
+    [Fact]
     public async Task A_consumer_that_waits_reads_and_purges_behind_concurrent_committers_sees_every_event_once()
     {
         // Real threads commit while a consumer waits for events, reads pages and purges what it read: no

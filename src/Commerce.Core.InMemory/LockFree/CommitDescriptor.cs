@@ -34,6 +34,14 @@ internal sealed class CommitDescriptor
     internal const int InlineCapacity = 16;
 
     internal int StatusField;
+
+    /// <summary>
+    /// Run once by the thread that decides the commit a success, the committing thread or a helper (so that
+    /// what a commit announces is announced even while its thread is paused); set before the descriptor is
+    /// installed anywhere.
+    /// </summary>
+    internal Action? OnSucceeded;
+
     private int _count;
     private CellUpdate[]? _overflow;
     private Buffer16 _inline;
@@ -57,9 +65,9 @@ internal sealed class CommitDescriptor
 
     /// <summary>Creates a descriptor holding a copy of <paramref name="updates"/>, sorted into the global cell order.</summary>
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
-    public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates)
+    public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null)
     {
-        var descriptor = new CommitDescriptor();
+        var descriptor = new CommitDescriptor { OnSucceeded = onSucceeded };
         if (updates.Length > InlineCapacity)
         {
             descriptor._overflow = new CellUpdate[updates.Length];
@@ -74,14 +82,15 @@ internal sealed class CommitDescriptor
     /// no other thread can hold it (see <see cref="DescriptorPool"/>).
     /// </summary>
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
-    public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates)
+    public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null)
     {
         if (updates.Length > InlineCapacity || DescriptorPool.Take() is not { } reused)
         {
-            return Create(updates);
+            return Create(updates, onSucceeded);
         }
 
         reused.StatusField = (int)CommitStatus.Active; // Seen by others only once installed (a CAS publishes it).
+        reused.OnSucceeded = onSucceeded;
         reused.Fill(updates);
         return reused;
     }
@@ -113,6 +122,7 @@ internal sealed class CommitDescriptor
     {
         Slots.Clear();
         _count = 0;
+        OnSucceeded = null;
     }
 
     /// <summary>The logical value of a cell holding this decided descriptor.</summary>

@@ -133,8 +133,14 @@ internal static class MultiWordCas
             }
         }
 
-        // Decide once; whoever gets here first wins, and everyone reports that decision.
-        Interlocked.CompareExchange(ref descriptor.StatusField, (int)outcome, (int)CommitStatus.Active);
+        // Decide once; whoever gets here first wins, and everyone reports that decision. The winner of a
+        // success runs the commit's hook, whether it is the committing thread or a helper.
+        if (Interlocked.CompareExchange(ref descriptor.StatusField, (int)outcome, (int)CommitStatus.Active) == (int)CommitStatus.Active
+            && outcome == CommitStatus.Succeeded)
+        {
+            descriptor.OnSucceeded?.Invoke();
+        }
+
         return descriptor.Status == CommitStatus.Succeeded;
     }
 
