@@ -14,7 +14,8 @@ public sealed class EpochCollection
 /// <summary>
 /// Commit descriptors are reused once no thread can still read them (epoch-based reclamation, see
 /// <see cref="Epochs"/>): never while a thread that could have read one is inside a critical section,
-/// never while a late install leaves one in a cell, and, once both are over, really reused.
+/// never while a late install leaves one in a cell, nor while a thread that read it from there is inside
+/// one, and, once all are over, really reused.
 /// </summary>
 [Collection(EpochCollection.Name)]
 public sealed class DescriptorReuseTests
@@ -116,6 +117,61 @@ public sealed class DescriptorReuseTests
     }
 
     [Fact]
+    public void A_descriptor_taken_out_of_a_cell_is_not_rented_again_while_a_thread_that_read_it_there_is_in_a_section_and_is_after()
+    {
+        var first = new Cell(new object());
+        var second = new Cell(new object());
+        var cell = new Cell(new object());
+        var kept = MultiWordCas.Read(second);
+
+        // Commits with nothing in a section, so that what this thread released before has moved through its
+        // pool (each of its reclaims moves the epoch on): few enough wait ahead of the descriptor below that,
+        // with the step under test removed, it would not be left to the collector for want of room.
+        for (var i = 0; i < 64; i++)
+        {
+            CommitAndRelease(cell);
+        }
+
+        // The late install of the test above: a failed commit's descriptor left in a cell it never reached.
+        var failed = CommitDescriptor.Rent([new CellUpdate(first, new object(), new object()), new CellUpdate(second, kept, new object())]);
+        Assert.False(MultiWordCas.Commit(failed));
+        Volatile.Write(ref second.Content, failed);
+        CommitDescriptor.Release(failed);
+
+        // The epoch moves past the release (no late install can come once it moved twice), and a thread
+        // enters a section and reads the descriptor out of the cell, where it still is.
+        Epochs.TryAdvance();
+        using var reader = new ThreadInSection(() => Volatile.Read(ref second.Content));
+        Assert.Same(failed, reader.Seen);
+
+        // The epoch moves once more (as far as the reader lets it), and the descriptor is withdrawn.
+        for (var i = 0; i < 100 && ReferenceEquals(Volatile.Read(ref second.Content), failed); i++)
+        {
+            Assert.NotSame(failed, CommitAndRelease(cell));
+        }
+
+        Assert.Same(kept, Volatile.Read(ref second.Content));
+
+        // Descriptors rented and never released: more than a pool keeps free, so that none is left, and
+        // whatever becomes free from here on is rented next (with the step under test removed: it).
+        for (var i = 0; i < 100; i++)
+        {
+            CommitOnce(cell);
+        }
+
+        // Out of every cell, but the reader may still hold it: not rented again while it is in its section...
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.NotSame(failed, CommitAndRelease(cell));
+        }
+
+        // ...and rented again once it left.
+        reader.Leave();
+        Assert.True(Enumerable.Range(0, Rounds).Any(_ => ReferenceEquals(failed, CommitAndRelease(cell))), "The descriptor was never reused.");
+        Assert.Same(kept, MultiWordCas.Read(second));
+    }
+
+    [Fact]
     public void A_descriptor_of_more_updates_than_it_keeps_inline_is_never_reused()
     {
         var cells = Enumerable.Range(0, CommitDescriptor.InlineCapacity + 1).Select(_ => new Cell(new object())).ToArray();
@@ -178,18 +234,22 @@ public sealed class DescriptorReuseTests
         Assert.True(thread.Join(PausedCommit.Guard));
     }
 
-    /// <summary>A thread that enters a critical section and stays in it until <see cref="Leave"/>.</summary>
+    /// <summary>
+    /// A thread that enters a critical section and stays in it until <see cref="Leave"/>; what
+    /// <c>read</c>, if given, returns inside the section (as a cell's content read there) is <see cref="Seen"/>.
+    /// </summary>
     private sealed class ThreadInSection : IDisposable
     {
         private readonly ManualResetEventSlim _entered = new();
         private readonly ManualResetEventSlim _leave = new();
         private readonly Thread _thread;
 
-        public ThreadInSection()
+        public ThreadInSection(Func<object>? read = null)
         {
             _thread = new Thread(() =>
             {
                 var section = Epochs.Enter();
+                Seen = read?.Invoke();
                 _entered.Set();
                 _leave.Wait();
                 Epochs.Exit(section);
@@ -198,6 +258,9 @@ public sealed class DescriptorReuseTests
             _thread.Start();
             Assert.True(_entered.Wait(PausedCommit.Guard));
         }
+
+        /// <summary>What the thread read inside its section, once the constructor returned.</summary>
+        public object? Seen { get; private set; }
 
         public void Leave()
         {
