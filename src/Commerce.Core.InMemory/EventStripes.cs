@@ -138,6 +138,9 @@ internal static class EventEntries
 /// <summary>
 /// A stripe's committed events, by number, in a three-level table of fixed-size pages (like a page
 /// table): appending never copies, reading is three array loads, and a purged prefix gives its pages back.
+/// The top level is a ring: a middle page serves the 2^20 events from its <see cref="Middle.First"/>, and its
+/// slot is taken by a later range once every event of the page was purged, so a stripe may number events
+/// for ever as long as at most 2^28 of them are kept (not yet purged).
 /// Events are only ever written once committed, and every writer of a slot writes the same reference, so
 /// plain atomic writes suffice (a CAS only to publish a new page).
 /// </summary>
@@ -145,22 +148,22 @@ internal sealed class EventLog
 {
     private const int LeafBits = 10;
     private const int MiddleBits = 10;
-    private const int TopSize = 256; // 2^28 events per stripe
+    private const int TopSize = 256; // 2^28 events kept per stripe
     private const int LeafSize = 1 << LeafBits;
     private const int MiddleSize = 1 << MiddleBits;
+    private const long EventsPerMiddle = (long)LeafSize * MiddleSize;
 
-    private Slot[]?[]?[]? _top;
+    /// <summary>The most events a stripe keeps at once (numbered after the purged ones).</summary>
+    public const long Capacity = EventsPerMiddle * TopSize;
+
+    private Middle?[]? _top;
     private long _purgedThrough;
 
     /// <summary>The number of the last event purged (0: none); events up to it are gone from the log.</summary>
     public long PurgedThrough => Volatile.Read(ref _purgedThrough);
 
     /// <summary>Whether the leaf page that holds event <paramref name="sequence"/> is in the log (for tests).</summary>
-    internal bool HoldsPageOf(long sequence)
-    {
-        var (top, middle, _) = Locate(sequence);
-        return Volatile.Read(ref _top)?[top] is { } middles && Volatile.Read(ref middles[middle]) is not null;
-    }
+    internal bool HoldsPageOf(long sequence) => LeavesOf(sequence) is not null;
 
     /// <summary>A test seam: called by <see cref="Store"/> between its first look at the purged bound and its write.</summary>
     internal Action? BeforeWrite { get; set; }
@@ -168,13 +171,12 @@ internal sealed class EventLog
     /// <summary>The entry of the event numbered <paramref name="sequence"/> (from 1), or <see langword="null"/> if it is not stored here (or was purged).</summary>
     public object? Entry(long sequence)
     {
-        var (top, middle, leaf) = Locate(sequence);
-        var middles = Volatile.Read(ref _top)?[top];
-        var leaves = middles is null ? null : Volatile.Read(ref middles[middle]);
-        return leaves is null ? null : Volatile.Read(ref leaves[leaf].Entry);
+        var leaves = LeavesOf(sequence);
+        return leaves is null ? null : Volatile.Read(ref leaves[Leaf(sequence)].Entry);
     }
 
     /// <summary>Stores a committed event's entry at its number in the stripe (idempotent); nothing if it was purged.</summary>
+    /// <exception cref="InvalidOperationException">The stripe keeps <see cref="Capacity"/> events not yet purged already.</exception>
     public void Store(long sequence, object committed)
     {
         if (sequence <= PurgedThrough)
@@ -183,26 +185,40 @@ internal sealed class EventLog
         }
 
         BeforeWrite?.Invoke();
-        var (top, middle, leaf) = Locate(sequence);
+        var (top, first, middle) = Locate(sequence);
         var tops = Volatile.Read(ref _top)
-            ?? Interlocked.CompareExchange(ref _top, new Slot[]?[]?[TopSize], null)
+            ?? Interlocked.CompareExchange(ref _top, new Middle?[TopSize], null)
             ?? _top!;
-        var middles = Volatile.Read(ref tops[top]);
-        if (middles is null)
+        var page = Volatile.Read(ref tops[top]);
+        while (page is null || page.First != first)
         {
-            var created = new Slot[]?[MiddleSize];
-            middles = Interlocked.CompareExchange(ref tops[top], created, null) ?? created;
+            if (page is not null && page.First > first)
+            {
+                return; // A later range took the slot: this range was purged whole meanwhile.
+            }
+
+            if (page is not null && page.First + EventsPerMiddle - 1 > PurgedThrough)
+            {
+                throw new InvalidOperationException(
+                    $"A stripe keeps at most {Capacity:N0} events not yet purged; purge events (the event dispatcher's retention does) to keep publishing on it.");
+            }
+
+            // An empty slot, or one whose every event was purged: this range takes it.
+            var created = new Middle(first);
+            var seen = Interlocked.CompareExchange(ref tops[top], created, page);
+            page = ReferenceEquals(seen, page) ? created : seen;
         }
 
-        var leaves = Volatile.Read(ref middles[middle]);
+        var leaves = Volatile.Read(ref page.Leaves[middle]);
         if (leaves is null)
         {
             var created = new Slot[LeafSize];
-            leaves = Interlocked.CompareExchange(ref middles[middle], created, null) ?? created;
+            leaves = Interlocked.CompareExchange(ref page.Leaves[middle], created, null) ?? created;
         }
 
         // A full fence, then a second look: a purge that passed this number meanwhile may have missed the
         // write, so take it back (and the pages it may have brought back), keeping purged memory free.
+        var leaf = Leaf(sequence);
         Interlocked.Exchange(ref leaves[leaf].Entry, committed);
         if (sequence <= PurgedThrough)
         {
@@ -227,15 +243,20 @@ internal sealed class EventLog
 
             if (Interlocked.CompareExchange(ref _purgedThrough, target, purged) == purged)
             {
-                // Clear the slots of a partly purged leaf, and drop every page entirely purged.
-                for (var sequence = purged + 1; sequence <= target; sequence++)
+                // Clear the slots of a partly purged leaf (leaf by leaf, skipping leaves not held), and drop every
+                // page entirely purged.
+                for (var sequence = purged + 1; sequence <= target;)
                 {
-                    var (top, middle, leaf) = Locate(sequence);
-                    var leaves = Volatile.Read(ref _top)?[top] is { } middles ? Volatile.Read(ref middles[middle]) : null;
-                    if (leaves is not null)
+                    var leafEnd = Math.Min(target, sequence - Leaf(sequence) + LeafSize - 1);
+                    if (LeavesOf(sequence) is { } leaves)
                     {
-                        Volatile.Write(ref leaves[leaf].Entry, null);
+                        for (; sequence <= leafEnd; sequence++)
+                        {
+                            Volatile.Write(ref leaves[Leaf(sequence)].Entry, null);
+                        }
                     }
+
+                    sequence = leafEnd + 1;
                 }
 
                 Release(target);
@@ -255,33 +276,38 @@ internal sealed class EventLog
 
         for (var top = 0; top < TopSize; top++)
         {
-            var middles = Volatile.Read(ref tops[top]);
-            if (middles is null)
+            var page = Volatile.Read(ref tops[top]);
+            if (page is null)
             {
                 continue;
             }
 
-            var middleEnd = (long)(top + 1) * MiddleSize * LeafSize; // the last number the middle page holds
-            if (middleEnd <= through)
+            if (page.First + EventsPerMiddle - 1 <= through)
             {
-                Interlocked.CompareExchange(ref tops[top], null, middles);
+                Interlocked.CompareExchange(ref tops[top], null, page);
                 continue;
             }
 
             for (var middle = 0; middle < MiddleSize; middle++)
             {
-                var leafEnd = (((long)top * MiddleSize) + middle + 1) * LeafSize;
-                if (leafEnd > through)
+                if (page.First + (((long)middle + 1) * LeafSize) - 1 > through)
                 {
-                    return;
+                    break;
                 }
 
-                if (Volatile.Read(ref middles[middle]) is { } leaves)
+                if (Volatile.Read(ref page.Leaves[middle]) is { } leaves)
                 {
-                    Interlocked.CompareExchange(ref middles[middle], null, leaves);
+                    Interlocked.CompareExchange(ref page.Leaves[middle], null, leaves);
                 }
             }
         }
+    }
+
+    /// <summary>The leaf page of event <paramref name="sequence"/>, if the log holds it (for this range, not an earlier or later one).</summary>
+    private Slot[]? LeavesOf(long sequence)
+    {
+        var (top, first, middle) = Locate(sequence);
+        return Volatile.Read(ref _top)?[top] is { } page && page.First == first ? Volatile.Read(ref page.Leaves[middle]) : null;
     }
 
     /// <summary>
@@ -293,19 +319,24 @@ internal sealed class EventLog
         public object? Entry;
     }
 
-    /// <summary>The pages of an event: 256 top slots of 1,024 middle slots of 1,024 events.</summary>
-    private static (int Top, int Middle, int Leaf) Locate(long sequence)
+    /// <summary>A middle page: the leaves of the 2^20 events numbered from <see cref="First"/>.</summary>
+    private sealed class Middle(long first)
+    {
+        public long First { get; } = first;
+
+        public Slot[]?[] Leaves { get; } = new Slot[]?[MiddleSize];
+    }
+
+    /// <summary>The ring slot of an event's middle page, the first number that page serves, and the leaf page within it.</summary>
+    private static (int Top, long First, int Middle) Locate(long sequence)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sequence, 1);
         var index = sequence - 1;
-        var top = index >> (LeafBits + MiddleBits);
-        if (top >= TopSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(sequence), sequence, "A stripe holds fewer events.");
-        }
-
-        return ((int)top, (int)((index >> LeafBits) & (MiddleSize - 1)), (int)(index & (LeafSize - 1)));
+        var range = index >> (LeafBits + MiddleBits);
+        return ((int)(range & (TopSize - 1)), (range * EventsPerMiddle) + 1, (int)((index >> LeafBits) & (MiddleSize - 1)));
     }
+
+    private static int Leaf(long sequence) => (int)((sequence - 1) & (LeafSize - 1));
 }
 
 /// <summary>

@@ -97,6 +97,61 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public void A_log_numbers_events_beyond_its_capacity_once_those_before_are_purged()
+    {
+        var log = new EventLog();
+        var first = Charged(1, 1);
+        var last = Charged(1, EventLog.Capacity);
+        log.Store(1, first);
+        log.Store(EventLog.Capacity, last);
+
+        // Event 1 is still kept, and the next number would take its page's slot: refused, nothing changed.
+        var next = Charged(1, EventLog.Capacity + 1);
+        Assert.Throws<InvalidOperationException>(() => log.Store(EventLog.Capacity + 1, next));
+        Assert.Same(first, log.Entry(1));
+        Assert.Null(log.Entry(EventLog.Capacity + 1));
+
+        // Purged, the slot is free: the log goes on numbering, and a number of the earlier range reads as absent.
+        Assert.Equal(EventLog.Capacity - 1, log.PurgeThrough(EventLog.Capacity - 1));
+        log.Store(EventLog.Capacity + 1, next);
+        Assert.Same(next, log.Entry(EventLog.Capacity + 1));
+        Assert.Same(last, log.Entry(EventLog.Capacity));
+        Assert.Null(log.Entry(1));
+        Assert.Null(log.Entry(EventLog.Capacity + 2));
+        Assert.Null(log.Entry((2 * EventLog.Capacity) + 1)); // the same slot, a range not stored yet
+
+        // A late copy of a purged event of the earlier range changes nothing.
+        log.Store(1, first);
+        Assert.Null(log.Entry(1));
+        Assert.Same(next, log.Entry(EventLog.Capacity + 1));
+    }
+
+    [Fact]
+    public async Task A_stripe_past_its_log_capacity_takes_commits_once_the_events_before_are_purged()
+    {
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var user = new UserId(1);
+        var stripe = EventStream.ForUser(user).StripeOf(store.StripeCount);
+        var cell = store.Events.CellOf(stripe);
+
+        // The stripe as after EventLog.Capacity events, every one but the last purged.
+        var last = new WalletCharged(user, new Money(1), new Money(1), shop.Time.GetUtcNow());
+        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), EventStripeState.WithOne(EventLog.Capacity, last))])));
+        store.Events.LogOf(stripe).PurgeThrough(EventLog.Capacity - 1);
+
+        for (var round = 0; round < 3; round++)
+        {
+            await store.PurgeEventsAsync(DateTimeOffset.MaxValue, EventCursor.Start.Through(new EventPosition(stripe, store.Events.StateOf(stripe).Count)));
+            Assert.True((await shop.Wallets.ChargeAsync(user, new Money(5))).IsSuccess);
+            Assert.True((await shop.Wallets.ChargeAsync(user, new Money(5))).IsSuccess);
+        }
+
+        var (events, _) = (store.Events.Read(EventCursor.Start.Through(new EventPosition(stripe, EventLog.Capacity + 4)), 10), 0);
+        Assert.Equal([EventLog.Capacity + 5, EventLog.Capacity + 6], events.Events.Select(e => e.Position.Sequence));
+    }
+
+    [Fact]
     public void A_purge_empties_a_prefix_once_and_an_event_stored_late_in_it_is_not_kept()
     {
         var log = new EventLog();
