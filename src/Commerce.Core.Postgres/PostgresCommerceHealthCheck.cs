@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
@@ -11,13 +12,31 @@ namespace Commerce.Postgres;
 /// <see cref="HealthStatus.Degraded"/>; an unreachable database or a schema behind is the registration's
 /// failure status.
 /// </summary>
-/// <remarks>Without the store (<c>UsePostgresStore</c> was not called) it reports the failure status and says so.</remarks>
-internal sealed class PostgresCommerceHealthCheck(PostgresCommerceStore? store) : IHealthCheck
+/// <remarks>
+/// The check resolves the store from <paramref name="services"/> when it runs, not when it is created: the
+/// health check service creates a check outside the handling that turns a check's exception into its entry,
+/// so a store that cannot be built (no connection string and no <see cref="NpgsqlDataSource"/> registered,
+/// for instance) would otherwise fail the whole report. Such a store is the failure status, with the
+/// exception; without the store (<c>UsePostgresStore</c> was not called) it reports the failure status and
+/// says so.
+/// </remarks>
+/// <param name="services">The provider (the health check service's scope) the store is resolved from.</param>
+internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
         var failure = context.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
+        PostgresCommerceStore? store;
+        try
+        {
+            store = services.GetService<PostgresCommerceStore>();
+        }
+        catch (Exception e)
+        {
+            return new HealthCheckResult(failure, "The Commerce PostgreSQL store cannot be built: " + e.Message, e);
+        }
+
         if (store is null)
         {
             return new HealthCheckResult(failure, "The Commerce PostgreSQL store is not registered: call services.AddCommerce().UsePostgresStore(...).");

@@ -14,7 +14,7 @@ public static class PostgresCommerceHealthChecksBuilderExtensions
     /// <param name="builder">The builder <c>services.AddHealthChecks()</c> returned.</param>
     /// <param name="name">The check's name in reports.</param>
     /// <param name="failureStatus">
-    /// The status reported when the database cannot be reached or the schema is behind; <see langword="null"/>
+    /// The status reported when the store cannot be built, the database cannot be reached or the schema is behind; <see langword="null"/>
     /// is <see cref="HealthStatus.Unhealthy"/>. A schema ahead of this package (migrated by a newer instance)
     /// is <see cref="HealthStatus.Degraded"/>.
     /// </param>
@@ -23,8 +23,11 @@ public static class PostgresCommerceHealthChecksBuilderExtensions
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="name"/> is <see langword="null"/>.</exception>
     /// <remarks>
-    /// The store is resolved when the check runs: without <c>UsePostgresStore</c> the check reports the failure
-    /// status and says so. The check is thread-safe; it holds a pooled connection only while it runs.
+    /// The store is resolved when the check runs, never when it is registered: without <c>UsePostgresStore</c> the
+    /// check reports the failure status and says so, and a store that cannot be built (no connection string and no
+    /// <c>NpgsqlDataSource</c> registered, for instance) reports the failure status with the reason and the
+    /// exception, rather than failing the whole health report. The check is thread-safe; it holds a pooled
+    /// connection only while it runs.
     /// </remarks>
     public static IHealthChecksBuilder AddCommercePostgres(
         this IHealthChecksBuilder builder,
@@ -37,7 +40,7 @@ public static class PostgresCommerceHealthChecksBuilderExtensions
         ArgumentNullException.ThrowIfNull(name);
         return builder.Add(new HealthCheckRegistration(
             name,
-            sp => new PostgresCommerceHealthCheck(sp.GetService<PostgresCommerceStore>()),
+            sp => new PostgresCommerceHealthCheck(sp),
             failureStatus,
             tags,
             timeout));

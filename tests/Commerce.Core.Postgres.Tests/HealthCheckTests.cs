@@ -12,7 +12,7 @@ public sealed class HealthCheckTests
 {
     private static readonly int Latest = PostgresSchemaMigrator.Migrations[^1].Version;
 
-    private static ServiceProvider Build(string connectionString, string schema, HealthStatus? failureStatus = null, bool withStore = true)
+    private static ServiceProvider Build(string? connectionString, string schema, HealthStatus? failureStatus = null, bool withStore = true)
     {
         var services = new ServiceCollection().AddLogging();
         var commerce = services.AddCommerce();
@@ -138,6 +138,32 @@ public sealed class HealthCheckTests
 
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
         Assert.Contains("UsePostgresStore", entry.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_that_cannot_be_built_fails_the_check_and_says_why_instead_of_failing_the_report()
+    {
+        // No connection string and no NpgsqlDataSource registered: the store's factory throws when the check resolves it.
+        await using var provider = Build(connectionString: null, "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.IsType<InvalidOperationException>(entry.Exception);
+        Assert.StartsWith("The Commerce PostgreSQL store cannot be built: ", entry.Description, StringComparison.Ordinal);
+        Assert.Contains("no NpgsqlDataSource is registered", entry.Description, StringComparison.Ordinal);
+
+        await using var degraded = Build(connectionString: null, "commerce", failureStatus: HealthStatus.Degraded);
+        Assert.Equal(HealthStatus.Degraded, (await CheckAsync(degraded)).Status); // the registration's failure status
+
+        // The report keeps the host's other checks.
+        var services = new ServiceCollection().AddLogging();
+        services.AddCommerce().UsePostgresStore(o => o.Schema = "commerce");
+        services.AddHealthChecks().AddCommercePostgres().AddCheck("other", () => HealthCheckResult.Healthy());
+        await using var withOther = services.BuildServiceProvider();
+        var report = await withOther.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries["commerce-postgres"].Status);
+        Assert.Equal(HealthStatus.Healthy, report.Entries["other"].Status);
     }
 
     [Fact]
