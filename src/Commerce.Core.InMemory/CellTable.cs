@@ -280,6 +280,9 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
         get => Volatile.Read(ref _ranking);
         set => Volatile.Write(ref _ranking, value);
     }
+
+    /// <summary>A test seam: called by a ranking query that found changed buckets, after its check of the buckets' stamps and before it reads the changed ones.</summary>
+    internal Action? BeforeLiveReads { get; set; }
 }
 
 /// <summary>

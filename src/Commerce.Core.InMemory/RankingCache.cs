@@ -13,7 +13,7 @@ namespace Commerce.InMemory;
 /// read while no commit on the bucket was in flight (see <see cref="SalesBucket.Stamp"/>), and the
 /// sum of those cells per product, sorted best first. A query checks each bucket's stamp: unchanged
 /// buckets count as cached, changed ones are read live and their difference applied, so the answer is
-/// the same as summing every cell: each bucket's counts as they stood at some instant during the call.
+/// the same as summing every cell at one instant during the call (see <see cref="TryTop"/>), or is flagged.
 /// A new bucket (sales in a bucket nobody sold in before) or too many changed buckets rebuild the cache.
 /// </remarks>
 internal sealed class RankingCache
@@ -134,11 +134,18 @@ internal sealed class RankingCache
     }
 
     /// <summary>The answer from this cache, or <see langword="null"/> if it is out of date.</summary>
+    /// <remarks>
+    /// The answer is the sales of one instant. Every cached bucket whose stamp is unchanged was quiescent and
+    /// unchanged from its build to its check here; the changed ones are read live, all once, then all again
+    /// (unchanged in between); then the unchanged ones' stamps are checked again, and the set of buckets. So
+    /// every count used held at every instant between the last of the first looks and the first of the
+    /// last: a sale moved from one bucket to another (a cancellation, then an order) is never counted twice.
+    /// </remarks>
     private List<ProductSales>? TryTop(SalesCellTable table, int count, int maxChanged, out bool consistent)
     {
         consistent = true;
         // A bucket created since the build may hold sales the cache never saw. (A cache just built is
-        // used regardless: a bucket created during the build holds only sales concurrent with this call.)
+        // used regardless, and the bucket set is checked again once everything was read.)
         if (maxChanged != int.MaxValue && !ReferenceEquals(table.BucketSet, _bucketSet))
         {
             return null;
@@ -160,6 +167,7 @@ internal sealed class RankingCache
 
         if (changed is null)
         {
+            consistent = ReferenceEquals(table.BucketSet, _bucketSet);
             var top = new List<ProductSales>(Math.Min(count, _sorted.Length));
             for (var i = 0; i < _sorted.Length && top.Count < count; i++)
             {
@@ -169,29 +177,51 @@ internal sealed class RankingCache
             return top;
         }
 
-        return TopWithChanges(count, changed, out consistent);
+        table.BeforeLiveReads?.Invoke();
+        var answer = TopWithChanges(count, changed, out consistent);
+        consistent &= UnchangedStill(changed) && ReferenceEquals(table.BucketSet, _bucketSet);
+        return answer;
+    }
+
+    /// <summary>Whether every bucket not in <paramref name="changed"/> (ascending) still has the stamp it was cached with.</summary>
+    private bool UnchangedStill(List<int> changed)
+    {
+        var next = 0;
+        for (var i = 0; i < _buckets.Length; i++)
+        {
+            if (next < changed.Count && changed[next] == i)
+            {
+                next++;
+                continue;
+            }
+
+            if (_buckets[i].Bucket.Stamp() != _buckets[i].Stamp)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The cached totals corrected by the live counts of the changed buckets.</summary>
     private List<ProductSales> TopWithChanges(int count, List<int> changed, out bool consistent)
     {
-        consistent = true;
+        // Read every changed bucket live, then every one again (a double collect): reads help any commit in
+        // flight to its decision, and since states are never reused, equal references in both passes mean no
+        // cell changed in between, so the first pass holds at every instant between the passes, and counts
+        // every order (whose lines all fall in one bucket) whole or not at all. Otherwise the answer is
+        // flagged, and the caller asks again; nothing waits for a committing thread.
         var delta = new Dictionary<long, long>();
+        var seen = new Dictionary<Cell, object>();
         foreach (var i in changed)
         {
             var snapshot = _buckets[i];
-
             foreach (var (product, quantity) in snapshot.Cells)
             {
                 delta[product] = delta.GetValueOrDefault(product) - quantity;
             }
 
-            // Read the bucket live twice (a double collect): reads help any commit in flight to its
-            // decision, and since states are never reused, equal references in both passes mean no
-            // cell changed in between, so the first pass is a snapshot of the bucket and counts every
-            // order (whose lines all fall in one bucket) whole or not at all. Otherwise the answer is
-            // flagged, and the caller asks again; nothing waits for a committing thread.
-            var seen = new Dictionary<Cell, object>();
             foreach (var (product, cell) in snapshot.Bucket.Cells)
             {
                 var state = MultiWordCas.Read(cell);
@@ -201,16 +231,20 @@ internal sealed class RankingCache
                     delta[product] = delta.GetValueOrDefault(product) + sold.Quantity;
                 }
             }
+        }
 
-            var again = 0;
-            foreach (var (_, cell) in snapshot.Bucket.Cells)
+        consistent = true;
+        var again = 0;
+        foreach (var i in changed)
+        {
+            foreach (var (_, cell) in _buckets[i].Bucket.Cells)
             {
                 again++;
                 consistent &= seen.TryGetValue(cell, out var state) && ReferenceEquals(MultiWordCas.Read(cell), state);
             }
-
-            consistent &= again == seen.Count;
         }
+
+        consistent &= again == seen.Count;
 
         var candidates = new List<ProductSales>(count + delta.Count);
         foreach (var (product, change) in delta)

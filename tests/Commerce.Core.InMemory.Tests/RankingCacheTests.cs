@@ -41,6 +41,31 @@ public sealed class RankingCacheTests
         Assert.Equal([(3L, 9L), (2L, 4L), (1L, 3L)], Top(table));
     }
 
+    [Fact]
+    public void A_unit_moved_from_a_cached_bucket_to_a_changed_one_during_a_query_is_not_counted_twice()
+    {
+        var table = new SalesCellTable();
+        Sell(table, bucket: 0, product: 1, quantity: 1);
+        Sell(table, bucket: 1, product: 2, quantity: 1);
+        Assert.Equal([(1L, 1L), (2L, 1L)], Top(table));
+        Sell(table, bucket: 1, product: 2, quantity: 1); // bucket 1 changed: the next query reads it live
+
+        // After the query found bucket 0 unchanged (cached: product 1 sold 1) and before it reads bucket 1:
+        // the unit is cancelled in bucket 0 and sold again in bucket 1. Product 1 sold 1 at every instant.
+        table.BeforeLiveReads = () =>
+        {
+            table.BeforeLiveReads = null;
+            Sell(table, bucket: 0, product: 1, quantity: -1);
+            Sell(table, bucket: 1, product: 1, quantity: 1);
+        };
+
+        var top = RankingCache.Top(table, 0, 10, 10, out var consistent);
+        Assert.False(consistent && top.Single(p => p.ProductId.Value == 1).Quantity != 1, "Product 1 was counted twice in an answer flagged consistent.");
+        Assert.False(consistent); // bucket 0's stamp moved on meanwhile: the caller asks again
+
+        Assert.Equal([(2L, 2L), (1L, 1L)], Top(table));
+    }
+
     private static (long Product, long Quantity)[] Top(SalesCellTable table)
     {
         var top = RankingCache.Top(table, 0, 10, 10, out var consistent);
