@@ -598,9 +598,15 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             }
 
             store.BeforeCas?.Invoke();
-            // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper).
+            // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper,
+            // which may be paused right after its decision), and so does this thread once it returns.
             if (CommitOnce(updates.AsSpan(0, next), events.Count > 0 ? store.Events.SignalWaiting : null))
             {
+                if (events.Count > 0)
+                {
+                    store.Events.Signal();
+                }
+
                 return true;
             }
 
