@@ -140,7 +140,7 @@ internal static class EventEntries
 /// table): appending never copies, reading is three array loads, and a purged prefix gives its pages back.
 /// The top level is a ring: a middle page serves the 2^20 events from its <see cref="Middle.First"/>, and its
 /// slot is taken by a later range once every event of the page was purged, so a stripe may number events
-/// for ever as long as at most 2^28 of them are kept (not yet purged).
+/// for ever as long as at most <see cref="Capacity"/> (255 · 2^20) of them are kept (not yet purged).
 /// Events are only ever written once committed, and every writer of a slot writes the same reference, so
 /// plain atomic writes suffice (a CAS only to publish a new page).
 /// </summary>
@@ -153,8 +153,11 @@ internal sealed class EventLog
     private const int MiddleSize = 1 << MiddleBits;
     private const long EventsPerMiddle = (long)LeafSize * MiddleSize;
 
-    /// <summary>The most events a stripe keeps at once (numbered after the purged ones).</summary>
-    public const long Capacity = EventsPerMiddle * TopSize;
+    /// <summary>
+    /// The most events a stripe is sure to keep at once (numbered after the purged ones): all but one of the
+    /// ring's pages, since the oldest page kept may be partly purged.
+    /// </summary>
+    public const long Capacity = EventsPerMiddle * (TopSize - 1);
 
     private Middle?[]? _top;
     private long _purgedThrough;

@@ -97,48 +97,69 @@ public sealed class EventStripesTests
     }
 
     [Fact]
-    public void A_log_numbers_events_beyond_its_capacity_once_those_before_are_purged()
+    public void A_log_numbers_events_beyond_its_ring_once_those_before_are_purged()
     {
+        const long Ring = 1L << 28; // 256 pages of 2^20 events: number Ring + 1 takes the page slot of number 1
         var log = new EventLog();
         var first = Charged(1, 1);
-        var last = Charged(1, EventLog.Capacity);
+        var last = Charged(1, Ring);
         log.Store(1, first);
-        log.Store(EventLog.Capacity, last);
+        log.Store(Ring, last);
 
         // Event 1 is still kept, and the next number would take its page's slot: refused, nothing changed.
-        var next = Charged(1, EventLog.Capacity + 1);
-        Assert.Throws<InvalidOperationException>(() => log.Store(EventLog.Capacity + 1, next));
+        var next = Charged(1, Ring + 1);
+        Assert.Throws<InvalidOperationException>(() => log.Store(Ring + 1, next));
         Assert.Same(first, log.Entry(1));
-        Assert.Null(log.Entry(EventLog.Capacity + 1));
+        Assert.Null(log.Entry(Ring + 1));
 
         // Purged, the slot is free: the log goes on numbering, and a number of the earlier range reads as absent.
-        Assert.Equal(EventLog.Capacity - 1, log.PurgeThrough(EventLog.Capacity - 1));
-        log.Store(EventLog.Capacity + 1, next);
-        Assert.Same(next, log.Entry(EventLog.Capacity + 1));
-        Assert.Same(last, log.Entry(EventLog.Capacity));
+        Assert.Equal(Ring - 1, log.PurgeThrough(Ring - 1));
+        log.Store(Ring + 1, next);
+        Assert.Same(next, log.Entry(Ring + 1));
+        Assert.Same(last, log.Entry(Ring));
         Assert.Null(log.Entry(1));
-        Assert.Null(log.Entry(EventLog.Capacity + 2));
-        Assert.Null(log.Entry((2 * EventLog.Capacity) + 1)); // the same slot, a range not stored yet
+        Assert.Null(log.Entry(Ring + 2));
+        Assert.Null(log.Entry((2 * Ring) + 1)); // the same slot, a range not stored yet
 
         // A late copy of a purged event of the earlier range changes nothing.
         log.Store(1, first);
         Assert.Null(log.Entry(1));
-        Assert.Same(next, log.Entry(EventLog.Capacity + 1));
+        Assert.Same(next, log.Entry(Ring + 1));
     }
 
     [Fact]
-    public async Task A_stripe_past_its_log_capacity_takes_commits_once_the_events_before_are_purged()
+    public void A_log_keeps_its_capacity_whatever_the_purged_prefix()
     {
+        // The worst case: the oldest page kept is purged but for its last event.
+        var log = new EventLog();
+        const long PageEnd = 1L << 20;
+        log.Store(PageEnd, Charged(1, PageEnd));
+        Assert.Equal(PageEnd - 1, log.PurgeThrough(PageEnd - 1));
+        var end = PageEnd + EventLog.Capacity - 1; // Capacity events kept, from PageEnd on
+        log.Store(end, Charged(1, end));
+        Assert.NotNull(log.Entry(end));
+
+        // The first number whose page would take the slot of the page still kept is refused.
+        const long Wrap = (1L << 28) + 1;
+        log.Store(Wrap - 1, Charged(1, Wrap - 1));
+        Assert.Throws<InvalidOperationException>(() => log.Store(Wrap, Charged(1, Wrap)));
+        Assert.NotNull(log.Entry(PageEnd));
+    }
+
+    [Fact]
+    public async Task A_stripe_past_its_log_ring_takes_commits_once_the_events_before_are_purged()
+    {
+        const long Ring = 1L << 28;
         using var shop = InMemoryShop.Create();
         var store = shop.InMemoryStore();
         var user = new UserId(1);
         var stripe = EventStream.ForUser(user).StripeOf(store.StripeCount);
         var cell = store.Events.CellOf(stripe);
 
-        // The stripe as after EventLog.Capacity events, every one but the last purged.
+        // The stripe as after 2^28 events, every one but the last purged: the next number wraps the ring.
         var last = new WalletCharged(user, new Money(1), new Money(1), shop.Time.GetUtcNow());
-        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), EventStripeState.WithOne(EventLog.Capacity, last))])));
-        store.Events.LogOf(stripe).PurgeThrough(EventLog.Capacity - 1);
+        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), EventStripeState.WithOne(Ring, last))])));
+        store.Events.LogOf(stripe).PurgeThrough(Ring - 1);
 
         for (var round = 0; round < 3; round++)
         {
@@ -147,8 +168,8 @@ public sealed class EventStripesTests
             Assert.True((await shop.Wallets.ChargeAsync(user, new Money(5))).IsSuccess);
         }
 
-        var (events, _) = (store.Events.Read(EventCursor.Start.Through(new EventPosition(stripe, EventLog.Capacity + 4)), 10), 0);
-        Assert.Equal([EventLog.Capacity + 5, EventLog.Capacity + 6], events.Events.Select(e => e.Position.Sequence));
+        var page = store.Events.Read(EventCursor.Start.Through(new EventPosition(stripe, Ring + 4)), 10);
+        Assert.Equal([Ring + 5, Ring + 6], page.Events.Select(e => e.Position.Sequence));
     }
 
     [Fact]
