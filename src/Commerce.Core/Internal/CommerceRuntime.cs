@@ -110,9 +110,10 @@ internal sealed class CommerceRuntime
                     // Nothing applied: the attempt is retried like a conflict, from fresh reads.
                     refusal = e;
                 }
-                catch (StoreUnavailableException e)
+                catch (Exception e) when (committed)
                 {
-                    // Closing the session failed after the commit: the outcome stands, and running again would apply it twice.
+                    // Closing the session failed after the commit: the outcome stands, and running again (or
+                    // telling the caller it failed) would have it applied twice.
                     Log.SessionCloseFailedAfterCommit(Logger, operation, e);
                 }
 

@@ -271,15 +271,20 @@ public sealed class CommerceRuntimeTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_session_that_fails_to_close_after_a_commit_leaves_the_outcome_applied_once(bool keyed)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_session_that_fails_to_close_after_a_commit_leaves_the_outcome_applied_once(bool keyed, bool otherFailure)
     {
         var (provider, store, events) = Build(conflicts: 0, maxAttempts: 8);
         using var _ = provider;
         var wallets = provider.GetRequiredService<IWalletService>();
         var user = new UserId(1);
         store.CloseRefusalsAfterWrite = 1;
+        if (otherFailure)
+        {
+            store.CloseFailure = new IOException("The connection broke while it went back to the pool.");
+        }
 
         var charged = keyed
             ? await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))
@@ -324,8 +329,11 @@ public sealed class CommerceRuntimeTests
 
         public int Reads => _reads;
 
-        /// <summary>How many sessions that committed writes throw <see cref="Refusal"/> when they are closed.</summary>
+        /// <summary>How many sessions that committed writes throw <see cref="CloseFailure"/> when they are closed.</summary>
         public int CloseRefusalsAfterWrite { get; set; }
+
+        /// <summary>What closing a session that committed writes throws (<see cref="Refusal"/> unless set).</summary>
+        public Exception CloseFailure { get; set; } = Refusal;
 
         /// <summary>Called after each commit that applied (a test seam: for instance, a cancellation that comes just then).</summary>
         public Action? AfterCommit { get; set; }
@@ -378,7 +386,7 @@ public sealed class CommerceRuntimeTests
                 if (_wrote && owner.CloseRefusalsAfterWrite > 0)
                 {
                     owner.CloseRefusalsAfterWrite--;
-                    throw Refusal;
+                    throw owner.CloseFailure;
                 }
             }
 
