@@ -122,7 +122,8 @@ internal static class PostgresEventRows
         json.WriteEndArray();
     }
 
-    private static OrderLine[] Lines(JsonElement p)
+    /// <summary>An event's lines, read-only (as an order's own are): an array would let a reader change the event.</summary>
+    private static IReadOnlyList<OrderLine> Lines(JsonElement p)
     {
         var array = p.GetProperty("lines");
         var lines = new OrderLine[array.GetArrayLength()];
@@ -132,7 +133,7 @@ internal static class PostgresEventRows
             lines[i++] = new OrderLine(new ProductId(line[0].GetInt64()), line[1].GetInt32(), new Money(line[2].GetInt64()));
         }
 
-        return lines;
+        return Array.AsReadOnly(lines);
     }
 
     private static OrderId Order(JsonElement p) => new(p.GetProperty("order").GetGuid());

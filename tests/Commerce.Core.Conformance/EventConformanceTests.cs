@@ -121,6 +121,7 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         Assert.Equal((order.Id, User(7), Money(23), order.PlacedAt), (placed.OrderId, placed.UserId, placed.Total, placed.At));
         Assert.Equal(TestClock.Start.AddSeconds(5), placed.At);
         Assert.Equal(order.Lines, placed.Lines);
+        Assert.False(placed.Lines is OrderLine[] or List<OrderLine>, "An event's lines can be changed through its list."); // events are immutable
         var depleted = Assert.Single(events.OfType<StockDepleted>());
         Assert.Equal((Product(1), order.Id, placed.At), (depleted.ProductId, depleted.OrderId, depleted.At));
 
