@@ -104,7 +104,7 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
-    public async Task A_write_the_store_refused_is_a_503_problem_to_retry_after_a_second()
+    public async Task A_503_problem_result_as_the_endpoints_answer_StoreUnavailable_carries_Retry_After()
     {
         // What the endpoints answer for a StoreUnavailable result: a typed problem result, which sets no header itself.
         await using var server = await ApiServer.StartAsync(app => app.MapPost(

@@ -402,6 +402,20 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task The_longest_retention_purges_what_is_older_than_it_without_failing()
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.EventRetention = TimeSpan.FromDays(36_500));
+        await host.StartAsync();
+
+        await host.Time.AdvanceToNextTimerAsync();
+        await store.Until(() => store.Purges.Count == 1);
+        Assert.Equal(host.Time.GetUtcNow() - TimeSpan.FromDays(36_500), store.Purges[0].Before);
+        Assert.Empty(host.Logs.WithId(1203)); // no purge failed
+    }
+
+    [Fact]
     public async Task A_failed_purge_is_logged_and_tried_again_at_the_next_interval()
     {
         var store = new FakeEventStore();
