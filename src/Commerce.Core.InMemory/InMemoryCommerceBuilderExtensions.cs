@@ -10,8 +10,9 @@ public static class InMemoryCommerceBuilderExtensions
 {
     /// <summary>
     /// Keeps all state in this process's memory, in a lock-free store: every use case commits with a
-    /// multi-word compare-and-swap, so concurrent operations never block each other, operations on
-    /// different wallets and products never contend, and every operation is atomic and linearizable.
+    /// multi-word compare-and-swap, so concurrent operations never block each other, orders, charges and
+    /// restocks on different wallets and products never contend (adding products shares the listing), and
+    /// every operation is atomic and linearizable.
     /// State lives as long as the service provider. The store keeps the events use cases publish (see
     /// <see cref="Events.ICommerceEventFeed"/>) in 64 stripes, with the consumers' checkpoints, in memory
     /// too. A second call is harmless. An <see cref="ICommerceStore"/> the host registered before is kept,

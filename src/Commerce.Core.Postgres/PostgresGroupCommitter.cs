@@ -25,7 +25,8 @@ namespace Commerce.Postgres;
 /// equivalent to running its members one after the other in queue order: for every key, a member's
 /// statements run after those of the members before it. The members' events come after every key's
 /// statements (see <see cref="PostgresCommitBatch.EventKey"/>): by stripe, so the stripes' counter rows are
-/// locked last and in ascending order too, and within a stripe in member order, so the members' events are
+/// locked after every key (only the products' listing lock comes later, see <see cref="PostgresCommitBatch.ListingTable"/>)
+/// and in ascending order too, and within a stripe in member order, so the members' events are
 /// numbered in queue order. A member sent again without the others keeps its events; one that failed takes
 /// its events with it.
 /// </para>
