@@ -129,14 +129,15 @@ internal sealed class CommerceRuntime
 
                 if (attempt >= Options.MaxCommitAttempts || refusal is { Retryable: false })
                 {
-                    Telemetry.GaveUp(operation);
                     if (refusal is not null)
                     {
+                        // Not a give-up on conflicts (that counter's meaning): the store refused.
                         Log.StoreUnavailableRetriesExhausted(Logger, operation, attempt, refusal);
                         var unavailable = Errors.StoreUnavailable(operation, attempt, refusal.Retryable);
                         return readOnly ? throw new StoreUnavailableException(unavailable.Message, refusal) : unavailable;
                     }
 
+                    Telemetry.GaveUp(operation);
                     Log.RetriesExhausted(Logger, operation, attempt);
                     return Errors.ConcurrencyConflict(operation, attempt);
                 }

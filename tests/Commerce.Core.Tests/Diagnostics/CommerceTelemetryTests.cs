@@ -328,6 +328,23 @@ public sealed class CommerceTelemetryTests
         Assert.Equal("InvalidQuantity", span.GetTagItem("commerce.error.code"));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_use_case_the_store_kept_refusing_is_not_counted_as_giving_up_on_conflicts(bool retryable)
+    {
+        var store = new ScriptedStore(new FakeStore());
+        using var provider = Build(store, maxCommitAttempts: 5);
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+        store.Refusal = new StoreUnavailableException("No connection left.", new TimeoutException(), retryable);
+
+        var charged = await provider.GetRequiredService<IWalletService>().ChargeAsync(U1, new Money(10));
+
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code);
+        Assert.Empty(capture.Of("commerce.commit.conflicts"));
+        Assert.Empty(capture.Of("commerce.commit.give_ups"));
+    }
+
     /// <summary>Wraps a store: its first <see cref="Conflicts"/> commits conflict; with <see cref="Throw"/>, every read fails as a lost connection would.</summary>
     private sealed class ScriptedStore(ICommerceStore inner) : ICommerceStore
     {
@@ -336,6 +353,9 @@ public sealed class CommerceTelemetryTests
         public int Conflicts { get; set; }
 
         public bool Throw { get; set; }
+
+        /// <summary>What every commit throws once set (a refusal: nothing applied).</summary>
+        public StoreUnavailableException? Refusal { get; set; }
 
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
             new Session(this, await inner.OpenSessionAsync(cancellationToken));
@@ -346,7 +366,8 @@ public sealed class CommerceTelemetryTests
                 owner.Throw ? throw new CommitOutcomeUnknownException() : Inner.ReadAsync(batch, cancellationToken);
 
             public override ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
-                owner.Throw ? throw new CommitOutcomeUnknownException()
+                owner.Refusal is { } refusal ? throw refusal
+                : owner.Throw ? throw new CommitOutcomeUnknownException()
                 : ++owner._commits <= owner.Conflicts ? ValueTask.FromResult(false)
                 : Inner.CommitAsync(changes, cancellationToken);
         }
