@@ -14,12 +14,7 @@ public sealed class ProductListingTests
     public async Task A_write_fails_when_a_product_is_committed_in_its_listed_range_between_the_range_check_and_the_cas()
     {
         var store = new InMemoryCommerceStore();
-        Assert.True(await AddAsync(store, 10, 20));
-
-        await using var listing = await store.BeginAsync();
-        var page = await listing.Products.ListAsync(null, 10);
-        Assert.Equal([10L, 20L], page.Select(p => p.Id.Value));
-        listing.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+        await using var listing = await ListedAndWrittenAsync(store);
 
         var casAttempts = 0;
         store.BeforeCas = () =>
@@ -41,11 +36,7 @@ public sealed class ProductListingTests
     public async Task A_write_fails_when_a_product_is_committed_in_its_listed_range_right_after_the_range_check()
     {
         var store = new InMemoryCommerceStore();
-        Assert.True(await AddAsync(store, 10, 20));
-
-        await using var listing = await store.BeginAsync();
-        Assert.Equal(2, (await listing.Products.ListAsync(null, 10)).Count);
-        listing.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+        await using var listing = await ListedAndWrittenAsync(store);
 
         // The listing's cell was read before the check, so the CAS sees that it moved on.
         store.AfterRangeCheck = () =>
@@ -61,11 +52,7 @@ public sealed class ProductListingTests
     public async Task A_write_that_listed_products_commits_when_none_was_added()
     {
         var store = new InMemoryCommerceStore();
-        Assert.True(await AddAsync(store, 10, 20));
-
-        await using var listing = await store.BeginAsync();
-        Assert.Equal(2, (await listing.Products.ListAsync(null, 10)).Count);
-        listing.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+        await using var listing = await ListedAndWrittenAsync(store);
 
         Assert.True(await listing.CommitAsync());
     }
@@ -92,6 +79,16 @@ public sealed class ProductListingTests
         store.BeforeCas = null;
         await using var check = await store.BeginAsync();
         Assert.Equal([1L, 2L], (await check.Products.ListAsync(null, 10)).Select(p => p.Id.Value));
+    }
+
+    /// <summary>Products 10 and 20, and a unit of work that listed them and saved a wallet (not committed).</summary>
+    private static async Task<IUnitOfWork> ListedAndWrittenAsync(InMemoryCommerceStore store)
+    {
+        Assert.True(await AddAsync(store, 10, 20));
+        var listing = await store.BeginAsync();
+        Assert.Equal([10L, 20L], (await listing.Products.ListAsync(null, 10)).Select(p => p.Id.Value));
+        listing.Wallets.Save(new Wallet(new UserId(1), new Money(1)));
+        return listing;
     }
 
     private static async ValueTask<bool> AddAsync(InMemoryCommerceStore store, params long[] ids)
