@@ -167,6 +167,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                             }
                             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
                             {
+                                // Once the host is stopping, a failure says nothing about the event (a cancelled call
+                                // may be reported with an exception of its own): it is delivered again next time.
+                                stoppingToken.ThrowIfCancellationRequested();
                                 failure = exception;
                                 break;
                             }

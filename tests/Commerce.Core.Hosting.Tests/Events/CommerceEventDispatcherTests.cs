@@ -348,6 +348,35 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_handler_call_that_fails_with_another_exception_because_the_host_stops_spends_no_attempt_and_skips_nothing()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(3));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.MaxDeliveryAttempts = 1);
+        host.A.Behavior = async (_, _, ct) =>
+        {
+            // A client library that reports its cancelled call with an exception of its own.
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException cancelled)
+            {
+                throw new InvalidOperationException("The call was cancelled.", cancelled);
+            }
+        };
+        await host.StartAsync();
+        await store.Until(() => host.A.Calls.Count == 1);
+
+        await host.StopAsync();
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Single(host.A.Calls);
+        Assert.Null(store.Checkpoint(A));
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
     public async Task Stopping_the_host_during_a_back_off_ends_the_dispatcher_cleanly()
     {
         var store = new FakeEventStore();
