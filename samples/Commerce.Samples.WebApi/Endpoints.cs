@@ -125,11 +125,22 @@ internal static class Endpoints
             { } set => throw new InvalidOperationException($"{StreamKeepAliveSetting} must be from 1 millisecond to 1 day (was {set})."),
         };
 
+    /// <summary>
+    /// Whether a cursor was sent more than once: bound as one string, its values would be joined by commas, the
+    /// cursor's own separator, into a cursor that none of them is.
+    /// </summary>
+    private static bool SentMoreThanOnce(Microsoft.Extensions.Primitives.StringValues values) => values.Count > 1;
+
     private static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
 
     private static async Task<Results<Ok<EventPageResponse>, ProblemHttpResult>> ReadEventsAsync(
-        string? after, int? limit, Events.ICommerceEventFeed feed, CancellationToken ct)
+        string? after, int? limit, Events.ICommerceEventFeed feed, HttpRequest http, CancellationToken ct)
     {
+        if (SentMoreThanOnce(http.Query["after"]))
+        {
+            return ApiResults.BadRequest("after must be sent at most once.");
+        }
+
         if (!Events.EventCursor.TryParse(after ?? string.Empty, out var cursor))
         {
             return ApiResults.BadRequest("after must be a cursor from a previous page (stripe:sequence pairs), or empty for the start.");
@@ -159,6 +170,11 @@ internal static class Endpoints
         HttpContext context,
         CancellationToken ct)
     {
+        if (SentMoreThanOnce(context.Request.Query["after"]) || SentMoreThanOnce(context.Request.Headers["Last-Event-ID"]))
+        {
+            return ApiResults.BadRequest("after (and Last-Event-ID) must be sent at most once.");
+        }
+
         if (!Events.EventCursor.TryParse(lastEventId ?? after ?? string.Empty, out var cursor))
         {
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");

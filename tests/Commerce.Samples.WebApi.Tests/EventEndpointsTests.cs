@@ -81,6 +81,35 @@ public sealed class EventEndpointsTests : ApiTest
     public async Task A_bad_cursor_or_limit_is_400(string path) =>
         await ApiServer.ExpectProblemAsync(await Api.Admin.GetAsync(path), HttpStatusCode.BadRequest, "InvalidRequest");
 
+    [Theory]
+    [InlineData("/events?after=0:1&after=1:1")]
+    [InlineData("/events/stream?after=0:1&after=1:1")]
+    public async Task A_cursor_sent_twice_is_400_rather_than_the_cursor_its_values_joined_by_a_comma_make(string path)
+    {
+        // Bound as one string, "0:1" and "1:1" would be joined into "0:1,1:1": a cursor neither of them is.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var response = await Api.Admin.Http.GetAsync(new Uri(path, UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode); // before reading the body: a stream would not end
+        await ApiServer.ExpectProblemAsync(response, HttpStatusCode.BadRequest, "InvalidRequest");
+    }
+
+    [Fact]
+    public async Task A_Last_Event_ID_sent_on_two_header_lines_is_400()
+    {
+        // HttpClient folds repeated headers into one line ("0:1, 1:1", not a cursor); another client may not.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(Api.Address.Host, Api.Address.Port, timeout.Token);
+        await using var stream = tcp.GetStream();
+        var request =
+            $"GET /events/stream HTTP/1.1\r\nHost: {Api.Address.Authority}\r\nAuthorization: Bearer {TestTokens.ForCatalogAdmin()}\r\n" +
+            "Last-Event-ID: 0:1\r\nLast-Event-ID: 1:1\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request), timeout.Token);
+        using var reader = new StreamReader(stream);
+
+        Assert.StartsWith("HTTP/1.1 400 ", await reader.ReadLineAsync(timeout.Token), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_stream_sends_what_is_there_then_each_new_event_with_its_cursor_as_id()
     {
