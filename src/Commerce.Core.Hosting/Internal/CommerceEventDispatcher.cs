@@ -160,6 +160,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                         resolveFailures = 0;
                         for (; index < page.Events.Count; index++)
                         {
+                            // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
+                            stoppingToken.ThrowIfCancellationRequested();
                             var @event = page.Events[index];
                             try
                             {

@@ -377,6 +377,30 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task Once_the_host_stops_no_further_event_of_the_page_is_handed_to_a_handler_whose_call_finished()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        host.A.Behavior = async (_, _, ct) =>
+        {
+            // A handler that finishes what it started although the host is stopping.
+            var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (ct.Register(stopping.SetResult))
+            {
+                await stopping.Task;
+            }
+        };
+        await host.StartAsync();
+        await store.Until(() => host.A.Calls.Count == 1);
+
+        await host.StopAsync();
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Equal([events[0]], host.A.Calls);
+    }
+
+    [Fact]
     public async Task Stopping_the_host_during_a_back_off_ends_the_dispatcher_cleanly()
     {
         var store = new FakeEventStore();
