@@ -16,7 +16,8 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
         var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
         var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(), false)
             : await Idempotent.RunAsync(runtime, KeyedCheckout, new Idempotent.Request(user, key, 0), (user, runtime), scope, cancellationToken).ConfigureAwait(false);
-        return scope.EndOrder(OrderService.Logged(runtime, user, result), replayed);
+        // A replay placed nothing: its stored outcome was logged when it happened.
+        return scope.EndOrder(replayed ? result : OrderService.Logged(runtime, user, result), replayed);
     }
 
     /// <summary>A checkout under an idempotency key: its record keeps the order's id.</summary>

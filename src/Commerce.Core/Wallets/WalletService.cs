@@ -19,7 +19,8 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             : !amount.IsPositive ? (Errors.NonPositiveAmount(amount), false)
             : amount > runtime.Options.MaxChargeAmount ? (Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount), false)
             : await Idempotent.RunAsync(runtime, KeyedCharge, new Idempotent.Request(user, key, amount.Amount), (user, amount, runtime), scope, cancellationToken).ConfigureAwait(false);
-        return scope.EndCharge(Logged(user, amount, result), replayed);
+        // A replay applied nothing: its stored outcome was logged when it happened.
+        return scope.EndCharge(replayed ? result : Logged(user, amount, result), replayed);
     }
 
     /// <summary>A charge under an idempotency key: its record keeps the balance after it.</summary>

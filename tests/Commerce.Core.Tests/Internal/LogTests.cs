@@ -7,12 +7,12 @@ namespace Commerce.Tests.Internal;
 
 public sealed class LogTests
 {
-    private static (ServiceProvider Provider, CapturingLoggerProvider Logs) Build()
+    private static (ServiceProvider Provider, CapturingLoggerProvider Logs) Build(Action<CommerceOptions>? configure = null)
     {
         var logs = new CapturingLoggerProvider();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
-        services.AddCommerce().UseFakeStore();
+        services.AddCommerce(configure).UseFakeStore();
         return (services.BuildServiceProvider(), logs);
     }
 
@@ -77,6 +77,65 @@ public sealed class LogTests
 
         Assert.Equal([201, 202, 203], logs.Entries.Select(e => e.EventId.Id).Where(id => id is >= 200 and < 300));
         Assert.Equal(CommerceErrorCode.ProductNotFound, logs.Entries.Single(e => e.EventId.Id == 203).Value("ErrorCode"));
+    }
+
+    [Fact]
+    public async Task A_replayed_keyed_charge_logs_no_second_charge()
+    {
+        var (provider, logs) = Build();
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        await wallets.ChargeAsync(new UserId(4), new Money(250), new IdempotencyKey("once"));
+        var replayed = await wallets.ChargeAsync(new UserId(4), new Money(250), new IdempotencyKey("once"));
+
+        Assert.Equal(new Money(250), replayed.Value);
+        Assert.Single(logs.Entries, e => e.EventId.Id == 101);
+    }
+
+    [Fact]
+    public async Task A_replayed_keyed_charge_refusal_logs_no_second_refusal()
+    {
+        var (provider, logs) = Build(o => o.MaxBalance = new Money(100));
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        await wallets.ChargeAsync(new UserId(4), new Money(250), new IdempotencyKey("once"));
+        var replayed = await wallets.ChargeAsync(new UserId(4), new Money(250), new IdempotencyKey("once"));
+
+        Assert.Equal(CommerceErrorCode.BalanceLimitExceeded, replayed.Error!.Code);
+        Assert.Single(logs.Entries, e => e.EventId.Id == 102);
+    }
+
+    [Fact]
+    public async Task A_replayed_keyed_checkout_logs_no_second_order()
+    {
+        var (provider, logs) = Build();
+        using var _ = provider;
+        await provider.GetRequiredService<ICatalogService>().AddProductAsync(new ProductId(1), "Tea", new Money(10), 5);
+        await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(15));
+        var carts = provider.GetRequiredService<ICartService>();
+        await carts.AddItemAsync(new UserId(1), new ProductId(1), 1);
+
+        var placed = await carts.CheckoutAsync(new UserId(1), new IdempotencyKey("once"));
+        var replayed = await carts.CheckoutAsync(new UserId(1), new IdempotencyKey("once"));
+
+        Assert.Equal(placed.Value.Id, replayed.Value.Id);
+        Assert.Equal(placed.Value.Id, Assert.Single(logs.Entries, e => e.EventId.Id == 301).Value("OrderId"));
+    }
+
+    [Fact]
+    public async Task A_replayed_keyed_checkout_refusal_logs_no_second_refusal()
+    {
+        var (provider, logs) = Build();
+        using var _ = provider;
+        var carts = provider.GetRequiredService<ICartService>();
+
+        await carts.CheckoutAsync(new UserId(1), new IdempotencyKey("once"));
+        var replayed = await carts.CheckoutAsync(new UserId(1), new IdempotencyKey("once"));
+
+        Assert.Equal(CommerceErrorCode.EmptyOrder, replayed.Error!.Code);
+        Assert.Single(logs.Entries, e => e.EventId.Id == 302);
     }
 
     private sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<KeyValuePair<string, object?>> State)
