@@ -36,7 +36,8 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 (user, validated.Value, runtime),
                 scope,
                 cancellationToken).ConfigureAwait(false);
-        return scope.EndOrder(Logged(runtime, user, result), replayed);
+        // A replay placed nothing: its stored outcome was logged when it happened.
+        return scope.EndOrder(replayed ? result : Logged(runtime, user, result), replayed);
     }
 
     /// <summary>An order placed under an idempotency key: its record keeps the order's id.</summary>

@@ -138,6 +138,38 @@ public sealed class LogTests
         Assert.Single(logs.Entries, e => e.EventId.Id == 302);
     }
 
+    [Fact]
+    public async Task A_replayed_keyed_order_logs_no_second_order()
+    {
+        var (provider, logs) = Build();
+        using var _ = provider;
+        await provider.GetRequiredService<ICatalogService>().AddProductAsync(new ProductId(1), "Tea", new Money(10), 5);
+        await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(15));
+        var orders = provider.GetRequiredService<IOrderService>();
+        OrderLineRequest[] lines = [new(new ProductId(1), 1)];
+
+        var placed = await orders.PlaceOrderAsync(new UserId(1), lines, new IdempotencyKey("once"));
+        var replayed = await orders.PlaceOrderAsync(new UserId(1), lines, new IdempotencyKey("once"));
+
+        Assert.Equal(placed.Value.Id, replayed.Value.Id);
+        Assert.Equal(placed.Value.Id, Assert.Single(logs.Entries, e => e.EventId.Id == 301).Value("OrderId"));
+    }
+
+    [Fact]
+    public async Task A_replayed_keyed_order_refusal_logs_no_second_refusal()
+    {
+        var (provider, logs) = Build();
+        using var _ = provider;
+        var orders = provider.GetRequiredService<IOrderService>();
+        OrderLineRequest[] lines = [new(new ProductId(1), 1)];
+
+        await orders.PlaceOrderAsync(new UserId(1), lines, new IdempotencyKey("once"));
+        var replayed = await orders.PlaceOrderAsync(new UserId(1), lines, new IdempotencyKey("once"));
+
+        Assert.Equal(CommerceErrorCode.ProductNotFound, replayed.Error!.Code);
+        Assert.Single(logs.Entries, e => e.EventId.Id == 302);
+    }
+
     private sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<KeyValuePair<string, object?>> State)
     {
         public object? Value(string name) => State.Single(p => p.Key == name).Value;
