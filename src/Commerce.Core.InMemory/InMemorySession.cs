@@ -403,9 +403,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 }
             }
 
-            if (!walletWrites.IsEmpty || !ledger.IsEmpty)
+            if ((!walletWrites.IsEmpty || !ledger.IsEmpty) && !WrapWallets(updates, walletWrites, ref ledger, span))
             {
-                WrapWallets(updates, walletWrites, ref ledger, span);
+                return new(false);
             }
 
             if (ledgerReads is not null && !AddLedgerReads(updates, ref next, ledgerReads))
@@ -439,8 +439,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// commit appends for that user. First, the entry the replaced state carried goes into the account
     /// (it is committed; see <see cref="WalletState"/>), before the commit can be seen.
     /// </summary>
-    /// <exception cref="InvalidOperationException">A ledger entry comes without its wallet, numbered as the wallet's new ledger length.</exception>
-    private static void WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerInsert> ledger, ReadOnlySpan<Change> changes)
+    /// <returns>False if an entry's number is one the wallet's ledger has already (the commit then fails, as an insert over an existing key does).</returns>
+    /// <exception cref="InvalidOperationException">A ledger entry comes without its wallet, or numbered other than the wallet's new ledger length.</exception>
+    private static bool WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerInsert> ledger, ReadOnlySpan<Change> changes)
     {
         for (var i = 0; i < walletWrites.Count; i++)
         {
@@ -467,6 +468,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     $"Ledger entry {insert.Sequence} of user {wallet.UserId} is committed with a wallet whose ledger length is {wallet.LedgerLength}.");
             }
 
+            if (appended is { Sequence: >= 1 } existing && existing.Sequence <= (previous?.Wallet.LedgerLength ?? 0))
+            {
+                return false; // the entry the ledger has with that number stays
+            }
+
             var record = appended?.Record switch
             {
                 null => null,
@@ -481,6 +487,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             throw new InvalidOperationException(
                 $"Ledger entry {ledger[0].Sequence} of user {ledger[0].UserId} is committed without its wallet (at most one entry per wallet and commit).");
         }
+
+        return true;
     }
 
     /// <summary>

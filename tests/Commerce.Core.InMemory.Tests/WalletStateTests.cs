@@ -209,6 +209,24 @@ public sealed class WalletStateTests
     }
 
     [Fact]
+    public async Task A_ledger_entry_whose_number_the_ledger_has_already_fails_the_commit_and_changes_nothing()
+    {
+        var store = new InMemoryCommerceStore();
+        await ChargeAsync(store, 1);
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            var wallet = (await unitOfWork.Wallets.FindAsync(Buyer))!;
+            unitOfWork.Wallets.Save(new Wallet(Buyer, new Money(99), wallet.LedgerLength)); // the length unchanged
+            unitOfWork.Ledger.Add(Entry(1, balanceAfter: 99));
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(new Wallet(Buyer, new Money(10), 1), await check.Wallets.FindAsync(Buyer));
+        Assert.Equal(new Money(10), (await check.Ledger.FindAsync(Buyer, 1))!.BalanceAfter);
+    }
+
+    [Fact]
     public async Task An_entry_read_absent_holds_until_its_wallet_moves_on()
     {
         var store = new InMemoryCommerceStore();
