@@ -43,6 +43,13 @@ public sealed class CommerceOptions
     /// The width of the time buckets the ranking counts sales in, and so the precision of its window
     /// (see <see cref="ISalesRankingService"/>). Default 1 minute; at least 1 second, at most 1 day.
     /// </summary>
+    /// <remarks>
+    /// A store's sales are counted in the buckets of the resolution they were recorded with, so keep one
+    /// resolution for the life of a store, on every instance that shares it: under another, the ranking reads
+    /// the sales already counted in the wrong buckets, and an order placed before the change can no longer be
+    /// cancelled (its units are not in the bucket the cancel takes them from; it ends in
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/>).
+    /// </remarks>
     public TimeSpan RankingResolution { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
