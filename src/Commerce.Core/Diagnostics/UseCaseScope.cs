@@ -10,7 +10,8 @@ namespace Commerce;
 /// <remarks>
 /// A refusal (a <see cref="Result{T}"/> failure) is a business outcome: the span gets the
 /// <c>commerce.error.code</c> tag and keeps the status unset, as a server span does for a client's error,
-/// except <see cref="CommerceErrorCode.ConcurrencyConflict"/> (the store could not commit), which is an error.
+/// except <see cref="CommerceErrorCode.ConcurrencyConflict"/> and <see cref="CommerceErrorCode.StoreUnavailable"/>
+/// (the store could not commit, or refused), which are errors.
 /// An exception sets the status to error and records the exception as an event.
 /// </remarks>
 internal readonly struct UseCaseScope
@@ -161,7 +162,7 @@ internal readonly struct UseCaseScope
                 activity.SetTag(CommerceTelemetry.ErrorCodeTag, CommerceTelemetry.NameOf(error.Code));
             }
 
-            if (error.Code == CommerceErrorCode.ConcurrencyConflict)
+            if (error.Code is CommerceErrorCode.ConcurrencyConflict or CommerceErrorCode.StoreUnavailable)
             {
                 if (activity.IsAllDataRequested)
                 {

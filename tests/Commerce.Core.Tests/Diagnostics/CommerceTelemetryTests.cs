@@ -345,6 +345,23 @@ public sealed class CommerceTelemetryTests
         Assert.Empty(capture.Of("commerce.commit.give_ups"));
     }
 
+    [Fact]
+    public async Task A_use_case_the_store_kept_refusing_ends_its_span_as_an_error_like_one_that_gave_up_on_conflicts()
+    {
+        var store = new ScriptedStore(new FakeStore());
+        using var provider = Build(store, maxCommitAttempts: 3);
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+        store.Refusal = new StoreUnavailableException("No connection left.", new TimeoutException());
+
+        var charged = await provider.GetRequiredService<IWalletService>().ChargeAsync(U1, new Money(10));
+
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code);
+        var span = Assert.Single(capture.Spans);
+        Assert.Equal(ActivityStatusCode.Error, span.Status);
+        Assert.Equal("StoreUnavailable", span.GetTagItem("commerce.error.code"));
+        Assert.Equal("StoreUnavailable", span.GetTagItem("error.type"));
+    }
+
     /// <summary>Wraps a store: its first <see cref="Conflicts"/> commits conflict; with <see cref="Throw"/>, every read fails as a lost connection would.</summary>
     private sealed class ScriptedStore(ICommerceStore inner) : ICommerceStore
     {
