@@ -2,7 +2,9 @@ namespace Commerce;
 
 /// <summary>
 /// Limits, ranking defaults and retry behaviour. Set them in <c>AddCommerce(options =&gt; …)</c>; they are
-/// validated there and read once when the services are created.
+/// validated there and read once when the services are created. Options changed on the registered instance
+/// after that validation are validated again then: creating the services throws
+/// <see cref="InvalidOperationException"/> listing every problem.
 /// </summary>
 public sealed class CommerceOptions
 {

@@ -18,6 +18,14 @@ internal sealed class CommerceRuntime
         ArgumentNullException.ThrowIfNull(loggerFactory);
         Store = store;
         Options = options.Snapshot();
+
+        // The registered instance is mutable: a change made after AddCommerce validated it is checked here.
+        var problems = Options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid Commerce options: " + string.Join(" ", problems));
+        }
+
         Time = time;
         Logger = loggerFactory.CreateLogger("Commerce");
         Telemetry = telemetry ?? CommerceTelemetry.Shared;

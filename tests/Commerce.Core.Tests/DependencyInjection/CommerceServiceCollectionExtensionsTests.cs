@@ -237,6 +237,22 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void Options_made_invalid_after_registration_are_refused_naming_them_when_the_services_are_created()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().UseFakeStore();
+        using var provider = Build(services);
+        var options = provider.GetRequiredService<CommerceOptions>();
+        options.RankingResolution = TimeSpan.Zero;
+        options.MaxPageSize = 0;
+
+        var error = Assert.Throws<InvalidOperationException>(provider.GetRequiredService<ISalesRankingService>);
+
+        Assert.Contains(nameof(CommerceOptions.RankingResolution), error.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(CommerceOptions.MaxPageSize), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_system_clock_is_registered_when_the_host_registers_none()
     {
         var services = new ServiceCollection();
