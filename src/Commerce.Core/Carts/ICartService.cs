@@ -66,6 +66,7 @@ public interface ICartService
     /// <param name="user">The owner.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The cart; an empty one (no lines, zero total) for a user who never added anything.</returns>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<CartView> GetCartAsync(UserId user, CancellationToken cancellationToken = default);
 }

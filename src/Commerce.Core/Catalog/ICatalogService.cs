@@ -48,7 +48,8 @@ public interface ICatalogService
     /// <summary>Lists the first page of products (<see cref="CommerceOptions.DefaultPageSize"/> of them) in ascending id order.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The page; a consistent snapshot of products and their stock.</returns>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Lists a page of products in ascending id order (keyset paging: pass the last id of a page to get the next).</summary>
@@ -57,6 +58,7 @@ public interface ICatalogService
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The page; a consistent snapshot of products and their stock. Fewer than <paramref name="limit"/> entries means it is the last page.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to <see cref="CommerceOptions.MaxPageSize"/>.</exception>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(ProductId? after, int limit, CancellationToken cancellationToken = default);
 }

@@ -83,9 +83,9 @@ internal static class Errors
 
     public static CommerceError StoreUnavailable(string operation, int attempts, bool retryable = true) =>
         new(CommerceErrorCode.StoreUnavailable, retryable
-            ? Format($"{operation} found the store unavailable on all {attempts} attempts and gave up; nothing was changed.")
+            ? Format($"{operation} gave up after {attempts} attempts, the last refused by the store (unavailable); nothing was changed.")
             : Format($"{operation} found the store unavailable on attempt {attempts}, after a refusal that is not retried (it waited already); nothing was changed."));
 
     public static CommerceError ConcurrencyConflict(string operation, int attempts) =>
-        new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} conflicted with concurrent operations {attempts} times and gave up; nothing was changed."));
+        new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} gave up after {attempts} attempts, the last conflicting with concurrent operations; nothing was changed."));
 }

@@ -58,7 +58,7 @@ internal static partial class Log
     public static partial void CommitConflict(ILogger logger, string operation, int attempt);
 
     [LoggerMessage(EventId = 902, EventName = "RetriesExhausted", Level = LogLevel.Warning,
-        Message = "{Operation} gave up after {Attempts} conflicting attempts; nothing was changed.")]
+        Message = "{Operation} gave up after {Attempts} attempts, the last conflicting; nothing was changed.")]
     public static partial void RetriesExhausted(ILogger logger, string operation, int attempts);
 
     [LoggerMessage(EventId = 903, EventName = "StoreUnavailable", Level = LogLevel.Debug,

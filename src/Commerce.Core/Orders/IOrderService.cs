@@ -75,7 +75,8 @@ public interface IOrderService
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Up to <paramref name="limit"/> orders, read as one consistent snapshot.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to 1,000.</exception>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<IReadOnlyList<Order>> ListOrdersAsync(UserId user, int limit = 20, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a placed order.</summary>

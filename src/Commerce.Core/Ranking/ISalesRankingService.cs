@@ -12,7 +12,8 @@ public interface ISalesRankingService
     /// <summary>The top <see cref="CommerceOptions.PopularProductsCount"/> products over <see cref="CommerceOptions.PopularProductsWindow"/> (5 over 3 days by default).</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Up to that many products, most units sold first, ties by lower product id; products with no sales are not listed.</returns>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<IReadOnlyList<PopularProduct>> GetPopularProductsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The top <paramref name="count"/> products by units sold over the last <paramref name="window"/>.</summary>
@@ -21,6 +22,7 @@ public interface ISalesRankingService
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Up to <paramref name="count"/> products, most units sold first, ties by lower product id; products with no sales are not listed.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> or <paramref name="window"/> is out of range.</exception>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<IReadOnlyList<PopularProduct>> GetPopularProductsAsync(int count, TimeSpan window, CancellationToken cancellationToken = default);
 }

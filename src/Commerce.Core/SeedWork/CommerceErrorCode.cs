@@ -61,7 +61,8 @@ public enum CommerceErrorCode
     OrderAlreadyCancelled = 18,
 
     /// <summary>
-    /// The store refused every attempt the retry budget allowed (<see cref="CommerceOptions.MaxCommitAttempts"/>):
+    /// The store refused the last of the attempts the retry budget allows (<see cref="CommerceOptions.MaxCommitAttempts"/>;
+    /// earlier ones may have conflicted):
     /// for example a database with no connection left, or shutting down or starting up
     /// (<see cref="StoreUnavailableException"/>). Nothing was changed; the request may be retried later.
     /// </summary>

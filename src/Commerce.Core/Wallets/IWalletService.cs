@@ -50,13 +50,15 @@ public interface IWalletService
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Up to <paramref name="limit"/> entries, read as one consistent snapshot; none for a user never charged.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="afterSequence"/> is negative or <paramref name="limit"/> is outside 1 to 1,000.</exception>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<IReadOnlyList<LedgerEntry>> GetLedgerAsync(UserId user, long afterSequence = 0, int limit = 100, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a user's balance.</summary>
     /// <param name="user">The owner.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The balance; zero for a user never charged.</returns>
-    /// <exception cref="StoreUnavailableException">The store refused every attempt (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
+    /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
     ValueTask<Money> GetBalanceAsync(UserId user, CancellationToken cancellationToken = default);
 }

@@ -60,6 +60,21 @@ public sealed class CommerceRuntimeTests
     }
 
     [Fact]
+    public async Task A_use_case_refused_by_the_store_then_conflicting_reports_its_attempts_as_they_were()
+    {
+        var (provider, store, events) = Build(conflicts: int.MaxValue, maxAttempts: 5, refusals: 2);
+        using var _ = provider;
+
+        var charged = await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(10));
+
+        // Two attempts were refused and three conflicted: the error names the attempts and what the last one met.
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
+        Assert.Equal(3, store.Commits);
+        Assert.Equal(2, events.Count(e => e == 903));
+        Assert.Equal("Charge gave up after 5 attempts, the last conflicting with concurrent operations; nothing was changed.", charged.Error!.Message);
+    }
+
+    [Fact]
     public async Task A_read_that_keeps_conflicting_throws_InvalidOperationException()
     {
         var (provider, _, _) = Build(conflicts: int.MaxValue, maxAttempts: 2);
