@@ -490,8 +490,17 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     }
 
     /// <summary>The committer's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>): a refusal for now goes to every member of the group.</summary>
-    private async ValueTask<NpgsqlConnection> ConnectionAsync() =>
-        _connection ??= await _store.OpenConnectionAsync("a group commit's connection", CancellationToken.None).ConfigureAwait(false);
+    private async ValueTask<NpgsqlConnection> ConnectionAsync()
+    {
+        if (_connection is { FullState: not System.Data.ConnectionState.Open })
+        {
+            // Npgsql closes a connection on some errors of a statement (class 53, say), whose batch rolled back:
+            // a batch sent on it would fail unsent, and be taken for one lost in flight.
+            await DropConnectionAsync().ConfigureAwait(false);
+        }
+
+        return _connection ??= await _store.OpenConnectionAsync("a group commit's connection", CancellationToken.None).ConfigureAwait(false);
+    }
 
     private async ValueTask DropConnectionAsync()
     {

@@ -342,6 +342,29 @@ public sealed class GroupCommitTests
     }
 
     [PostgresFact]
+    public async Task A_refusal_for_now_that_breaks_the_committers_connection_leaves_the_next_sends_decided()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+        await RefuseUpdatesOfStockAsync(shop, Pear);
+
+        // Npgsql closes a connection on a class 53 error: the rest of the group, sent again, and the next group
+        // go on a fresh one, and apply, rather than fail unsent and be taken for commits lost in flight.
+        var commits = StartTogether(
+            shop,
+            [ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), 6), ChangeSets.Adjust(StoreKey.ForStock(Pear), -1)]);
+
+        Assert.True(await commits[0]);
+        Assert.IsNotType<CommitOutcomeUnknownException>(await Assert.ThrowsAnyAsync<Exception>(() => commits[1]));
+        await Assert.ThrowsAnyAsync<Exception>(() => CommitAloneAsync(shop, [ChangeSets.Adjust(StoreKey.ForStock(Pear), -1)]));
+        Assert.True(await CommitAloneAsync(shop, [ChangeSets.Adjust(StoreKey.ForWallet(Carol), 7)]));
+        Assert.Equal([2, 1], committer.SentGroupSizes!.Take(2));
+        Assert.Equal("1,5;3,7", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';' ORDER BY user_id) FROM {s}.wallets"));
+        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT on_hand FROM {s}.stock WHERE product_id = 20"));
+    }
+
+    [PostgresFact]
     public async Task A_group_whose_connection_is_lost_is_decided_for_every_member_by_one_members_evidence()
     {
         await using var shop = await GroupShopAsync();
@@ -457,6 +480,18 @@ public sealed class GroupCommitTests
         await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(30), 5);
         await shop.Catalog.AddProductAsync(Pear, "Pear", new Money(30), 5);
         return shop;
+    }
+
+    /// <summary>
+    /// Makes every update of <paramref name="product"/>'s stock fail with <c>53200</c> (out of memory or of lock
+    /// slots): an <c>ERROR</c> that rolls its transaction back, and a refusal for now.
+    /// </summary>
+    private static async Task RefuseUpdatesOfStockAsync(PgShop shop, ProductId product)
+    {
+        await shop.ScalarAsync<string>(
+            "CREATE FUNCTION {s}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'out of shared memory' USING ERRCODE = '53200'; END $$");
+        await shop.ScalarAsync<string>(
+            $"CREATE TRIGGER refuse BEFORE UPDATE ON {{s}}.stock FOR EACH ROW WHEN (NEW.product_id = {product.Value}) EXECUTE FUNCTION {{s}}.refuse()");
     }
 
     /// <summary>Charges each user (creating the wallet), one after the other.</summary>
