@@ -334,7 +334,9 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                     return false;
                 }
 
-                member.Failure = PostgresOutcome.IsConflict(e) ? null : e;
+                member.Failure = PostgresOutcome.IsConflict(e) ? null
+                    : PostgresOutcome.IsRefusedForNow(e) ? PostgresOutcome.Unavailable("a commit", e) // as a single commit's
+                    : e;
                 failed.Add(member);
                 group.Remove(member);
                 return true;
@@ -535,8 +537,8 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
         public TaskCompletionSource<bool> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        /// <summary>Why the member failed: <see langword="null"/> for a conflict, else the server's error.</summary>
-        public PostgresException? Failure { get; set; }
+        /// <summary>Why the member failed: <see langword="null"/> for a conflict, else the server's error (a refusal for now as <see cref="StoreUnavailableException"/>).</summary>
+        public Exception? Failure { get; set; }
 
         /// <summary>Hands a failed member's outcome to its caller: a conflict, or the error.</summary>
         public void Settle()

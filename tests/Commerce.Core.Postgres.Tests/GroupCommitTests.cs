@@ -365,6 +365,29 @@ public sealed class GroupCommitTests
     }
 
     [PostgresFact]
+    public async Task A_member_the_server_refuses_for_now_gets_StoreUnavailable_as_a_single_commit_does()
+    {
+        await using var shop = await GroupShopAsync();
+        await RefuseUpdatesOfStockAsync(shop, Pear);
+
+        var commits = StartTogether(
+            shop,
+            [ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)],
+            [ChangeSets.Adjust(StoreKey.ForWallet(Bob), 6), ChangeSets.Adjust(StoreKey.ForStock(Pear), -1)]);
+
+        Assert.True(await commits[0]);
+        var alone = CommitAloneAsync(shop, [ChangeSets.Adjust(StoreKey.ForStock(Pear), -1)]); // a group of its own
+        foreach (var refused in new[] { commits[1], alone })
+        {
+            var unavailable = await Assert.ThrowsAsync<StoreUnavailableException>(() => refused);
+            Assert.True(unavailable.Retryable);
+            Assert.Equal("53200", Assert.IsType<PostgresException>(unavailable.InnerException).SqlState);
+        }
+
+        Assert.Equal("1,5", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';' ORDER BY user_id) FROM {s}.wallets"));
+    }
+
+    [PostgresFact]
     public async Task A_group_whose_connection_is_lost_is_decided_for_every_member_by_one_members_evidence()
     {
         await using var shop = await GroupShopAsync();
