@@ -287,6 +287,12 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                     set.Clear();
                     return;
                 }
+                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                {
+                    var timedOut = PostgresOutcome.TimedOut("a group commit", e);
+                    Settle(set, member => member.Outcome.TrySetException(timedOut));
+                    return;
+                }
                 catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
                 {
                     await ResolveInFlightAsync(set, e).ConfigureAwait(false);
@@ -339,6 +345,13 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                     : e;
                 failed.Add(member);
                 group.Remove(member);
+                return true;
+            }
+            catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+            {
+                // The server cancelled the whole group: nothing of it applied.
+                var timedOut = PostgresOutcome.TimedOut("a group commit", e);
+                Settle(group, member => member.Outcome.TrySetException(timedOut));
                 return true;
             }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))

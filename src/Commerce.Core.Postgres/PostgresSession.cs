@@ -133,6 +133,10 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 // The server rejected the batch (out of lock slots, say): its transaction rolled back.
                 throw PostgresOutcome.Unavailable("a commit", e);
             }
+            catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+            {
+                throw PostgresOutcome.TimedOut("a commit", e);
+            }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.

@@ -49,6 +49,52 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     [PostgresFact]
+    public Task A_commit_the_server_cancels_at_its_command_timeout_reports_that_nothing_applied_not_an_unknown_outcome() =>
+        CommitsCancelledAtTheirCommandTimeoutAsync(groupCommit: false, users: 1);
+
+    [PostgresFact]
+    public Task A_group_the_server_cancels_at_its_command_timeout_reports_that_nothing_applied_not_an_unknown_outcome() =>
+        CommitsCancelledAtTheirCommandTimeoutAsync(groupCommit: true, users: 1);
+
+    [PostgresFact]
+    public Task A_set_based_group_the_server_cancels_at_its_command_timeout_reports_that_nothing_applied_not_an_unknown_outcome() =>
+        CommitsCancelledAtTheirCommandTimeoutAsync(groupCommit: true, users: 2);
+
+    /// <summary>
+    /// Charges <paramref name="users"/> wallets at once (in one group with group commit, set-based for two)
+    /// while another transaction holds the first wallet's row: the commit waits for it until its command
+    /// timeout, when Npgsql has the server cancel the batch (57014), which rolls it back.
+    /// </summary>
+    private static async Task CommitsCancelledAtTheirCommandTimeoutAsync(bool groupCommit, int users)
+    {
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.CommandTimeout = 1;
+            o.GroupCommit = groupCommit;
+        });
+        for (var u = 1; u <= users; u++)
+        {
+            await shop.Wallets.ChargeAsync(new UserId(u), new Money(100));
+        }
+
+        await using var holder = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await holder.OpenAsync();
+        await using var transaction = await holder.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM \"{shop.Schema}\".wallets WHERE user_id = 1 FOR UPDATE", holder, transaction))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        shop.Store.GroupCommitter?.HoldUntilQueued(users);
+        var charges = await Task.WhenAll(Enumerable.Range(1, users).Select(u => Task.Run(() => shop.Wallets.ChargeAsync(new UserId(u), new Money(5)).AsTask())));
+
+        await transaction.RollbackAsync();
+        Assert.All(charges, charged => Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code));
+        Assert.Equal(users > 1 ? 1 : 0, shop.Store.GroupCommitter?.SetGroupsSent ?? 0);
+        Assert.Equal(100L * users, await shop.ScalarAsync<long>("SELECT sum(balance) FROM {s}.wallets"));
+    }
+
+    [PostgresFact]
     public async Task Backends_terminated_while_orders_commit_leave_wallets_stock_orders_and_sales_in_agreement()
     {
         await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
