@@ -11,6 +11,9 @@ namespace Commerce;
 /// <summary>Selects the PostgreSQL store.</summary>
 public static partial class PostgresCommerceBuilderExtensions
 {
+    /// <summary>The longest command timeout, in seconds: its milliseconds fit in an <see cref="int"/>.</summary>
+    private const int MaxCommandTimeout = int.MaxValue / 1000;
+
     /// <summary>
     /// Keeps all state in PostgreSQL, so several host instances can share it. Every use case reads the
     /// keys it needs at once in one statement and commits its writes in one round trip, atomically,
@@ -68,9 +71,10 @@ public static partial class PostgresCommerceBuilderExtensions
             }
         }
 
-        if (options.CommandTimeout is < 0)
+        if (options.CommandTimeout is < 0 or > MaxCommandTimeout)
         {
-            throw new ArgumentException("The command timeout cannot be negative.", nameof(configure));
+            // Npgsql keeps the timeout in milliseconds: a longer one makes every command throw.
+            throw new ArgumentException("The command timeout must be 0 to 2,147,483 seconds.", nameof(configure));
         }
 
         if (options.MaxGroupSize is < 1 or > 1_000)

@@ -12,7 +12,10 @@ public sealed class PostgresStoreOptions
     /// </summary>
     public string? ConnectionString { get; set; }
 
-    /// <summary>The timeout of each command, in seconds; <see langword="null"/> keeps the connection's default (30 s).</summary>
+    /// <summary>
+    /// The timeout of each command, in seconds, 0 (none) to 2,147,483; <see langword="null"/> keeps the
+    /// connection's default (30 s).
+    /// </summary>
     public int? CommandTimeout { get; set; }
 
     /// <summary>

@@ -90,6 +90,36 @@ public sealed class SchemaTests
 
     [Theory]
     [InlineData(-1)]
+    [InlineData(4_294_968)] // past what Npgsql can wait for: every command would throw ArgumentOutOfRangeException
+    [InlineData(int.MaxValue)]
+    public void A_command_timeout_outside_what_npgsql_can_wait_for_is_refused(int seconds)
+    {
+        var services = new ServiceCollection();
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = "Host=localhost";
+            o.CommandTimeout = seconds;
+        }));
+        Assert.Contains("command timeout", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
+    [Fact]
+    public void A_command_timeout_takes_zero_and_up_to_the_milliseconds_an_int_holds()
+    {
+        foreach (var seconds in new[] { 0, 1, int.MaxValue / 1000 })
+        {
+            var services = new ServiceCollection();
+            services.AddCommerce().UsePostgresStore(o =>
+            {
+                o.ConnectionString = "Host=localhost";
+                o.CommandTimeout = seconds;
+            });
+        }
+    }
+
+    [Theory]
+    [InlineData(-1)]
     [InlineData(1_001)]
     public void An_event_notification_interval_outside_zero_to_one_second_is_refused(int milliseconds)
     {
