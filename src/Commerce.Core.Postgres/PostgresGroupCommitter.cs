@@ -293,6 +293,13 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                     Settle(set, member => member.Outcome.TrySetException(timedOut));
                     return;
                 }
+                catch (PostgresException e) when (PostgresOutcome.IsRefusedBeforeCommit(e, batch))
+                {
+                    await DropConnectionAsync().ConfigureAwait(false);
+                    var refused = PostgresOutcome.Unavailable("a group commit", e);
+                    Settle(set, member => member.Outcome.TrySetException(refused));
+                    return;
+                }
                 catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
                 {
                     await ResolveInFlightAsync(set, e).ConfigureAwait(false);
@@ -352,6 +359,14 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                 // The server cancelled the whole group: nothing of it applied.
                 var timedOut = PostgresOutcome.TimedOut("a group commit", e);
                 Settle(group, member => member.Outcome.TrySetException(timedOut));
+                return true;
+            }
+            catch (PostgresException e) when (PostgresOutcome.IsRefusedBeforeCommit(e, batch))
+            {
+                // The backend went away before the group's transaction could commit: nothing of it applied.
+                await DropConnectionAsync().ConfigureAwait(false);
+                var refused = PostgresOutcome.Unavailable("a group commit", e);
+                Settle(group, member => member.Outcome.TrySetException(refused));
                 return true;
             }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))

@@ -75,6 +75,18 @@ internal static class PostgresOutcome
     public static StoreUnavailableException TimedOut(string operation, Exception timeout) =>
         new($"PostgreSQL did not complete {operation} within the command timeout and cancelled it; nothing was applied.", timeout, retryable: false);
 
+    /// <summary>
+    /// A commit whose backend went away (a refusal for now sent as <c>FATAL</c>: terminated, the server shutting
+    /// down or crashed) before the batch's last statement completed, so before its implicit transaction could
+    /// commit: nothing applied. The server sends its messages in order, so its <c>FATAL</c> comes after the
+    /// completion of every statement it ran; a backend terminated while idle (a connection kept through a server
+    /// restart) answers the batch with nothing else. A connection that breaks without the server's word, or a
+    /// <c>FATAL</c> after the last statement completed, leaves the outcome unknown.
+    /// </summary>
+    public static bool IsRefusedBeforeCommit(Exception e, NpgsqlBatch batch) =>
+        e is PostgresException { InvariantSeverity: "FATAL" } && IsRefusedForNow(e)
+        && batch.BatchCommands is [.., { StatementType: StatementType.Unknown }];
+
     /// <summary>A failure that leaves a commit sent (or being sent) with an outcome the client cannot see.</summary>
     public static bool IsInFlightFailure(Exception e) =>
         e is not PostgresException { InvariantSeverity: "ERROR" } && (e is NpgsqlException or IOException or InvalidOperationException);

@@ -137,6 +137,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 throw PostgresOutcome.TimedOut("a commit", e);
             }
+            catch (PostgresException e) when (PostgresOutcome.IsRefusedBeforeCommit(e, batch))
+            {
+                await DropConnectionAsync().ConfigureAwait(false);
+                throw PostgresOutcome.Unavailable("a commit", e);
+            }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.
