@@ -6,7 +6,8 @@ namespace Commerce.Postgres;
 
 /// <summary>
 /// Applies the embedded migrations (<c>Migrations/NNNN_name.sql</c>) in order, in one transaction that
-/// first takes an advisory lock on the schema's name, so instances starting together apply each once.
+/// first takes an advisory lock on the schema's name, so instances starting together apply each once; then
+/// records the store's ranking resolution, or checks it against the one recorded.
 /// </summary>
 internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICommerceSchemaMigrator
 {
@@ -65,7 +66,41 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
                     await ExecuteAsync(connection, $"INSERT INTO {schema}.schema_version (version, name) VALUES ($1, $2)", cancellationToken, version, name).ConfigureAwait(false);
                 }
 
+                await CheckRankingResolutionAsync(connection, schema, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the store's ranking resolution if the schema has none yet, and refuses (before the migration's
+    /// transaction commits, so that nothing of it applies) a store configured with another: the sales rows are
+    /// keyed by the start of the bucket they were counted in.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The schema's sales are counted at another resolution.</exception>
+    private async Task CheckRankingResolutionAsync(NpgsqlConnection connection, string schema, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(
+            $"""
+            WITH recorded AS (
+                INSERT INTO {schema}.store_settings (name, value) VALUES ('ranking_resolution_ticks', $1)
+                ON CONFLICT (name) DO NOTHING
+                RETURNING value)
+            SELECT value FROM recorded
+            UNION ALL
+            SELECT value FROM {schema}.store_settings WHERE name = 'ranking_resolution_ticks'
+            """,
+            connection);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = store.RankingResolution.Ticks });
+            var recorded = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            if (recorded != store.RankingResolution.Ticks)
+            {
+                throw new InvalidOperationException(
+                    $"The Commerce store in schema {store.Schema} counts sales in ranking buckets of {TimeSpan.FromTicks(recorded)}, "
+                    + $"but this instance has CommerceOptions.RankingResolution {store.RankingResolution}. A store's resolution cannot change "
+                    + "(its sales stay in the buckets they were counted in): configure the recorded one, or use a new schema. Nothing was migrated.");
             }
         }
     }

@@ -28,6 +28,24 @@ public sealed class SchemaTests
     }
 
     [PostgresFact]
+    public async Task An_instance_with_another_ranking_resolution_than_the_store_was_created_with_is_refused_when_it_migrates()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.RankingResolution = TimeSpan.FromMinutes(5));
+        Assert.Equal(TimeSpan.FromMinutes(5).Ticks, await shop.ScalarAsync<long>("SELECT value FROM {s}.store_settings WHERE name = 'ranking_resolution_ticks'"));
+
+        await using (await shop.JoinAsync(o => o.RankingResolution = TimeSpan.FromMinutes(5)))
+        {
+            // The same resolution joins.
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => shop.JoinAsync());
+        Assert.Contains("00:05:00", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("RankingResolution 00:01:00", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromMinutes(5).Ticks, await shop.ScalarAsync<long>("SELECT value FROM {s}.store_settings WHERE name = 'ranking_resolution_ticks'"));
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.store_settings"));
+    }
+
+    [PostgresFact]
     public async Task The_schema_refuses_negative_balances_and_stock()
     {
         await using var shop = await PgShop.CreateAsync();

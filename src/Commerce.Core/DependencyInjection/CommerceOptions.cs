@@ -50,7 +50,8 @@ public sealed class CommerceOptions
     /// resolution for the life of a store, on every instance that shares it: under another, the ranking reads
     /// the sales already counted in the wrong buckets, and an order placed before the change can no longer be
     /// cancelled (its units are not in the bucket the cancel takes them from; it ends in
-    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/>).
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/>). The PostgreSQL store records the resolution of the
+    /// first instance that migrates its schema and refuses to migrate for another.
     /// </remarks>
     public TimeSpan RankingResolution { get; set; } = TimeSpan.FromMinutes(1);
 

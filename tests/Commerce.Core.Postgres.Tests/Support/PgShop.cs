@@ -69,7 +69,16 @@ internal sealed class PgShop : IAsyncDisposable
     public async Task<PgShop> JoinAsync(Action<CommerceOptions>? configure = null)
     {
         var shop = new PgShop(Schema, ownsSchema: false, configure, Time.GetUtcNow());
-        await shop.Services.EnsureCommerceSchemaAsync();
+        try
+        {
+            await shop.Services.EnsureCommerceSchemaAsync();
+        }
+        catch
+        {
+            await shop.DisposeAsync();
+            throw;
+        }
+
         return shop;
     }
 
