@@ -334,6 +334,23 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 {
                     case ChangeKind.Read:
                     {
+                        if (change.Seen.Handle is null && change.Seen.State is null
+                            && change.Key.Table is StoreTable.Products or StoreTable.Stock
+                            && WritesOnlyIdempotency(changes))
+                        {
+                            // A stored refusal's read of a product that does not exist (or of its stock): checked
+                            // now rather than pinned by a cell of its own, so that requests naming products that
+                            // do not exist leave nothing behind once their records are purged. Neither is ever
+                            // removed, so absent now is absent since the read: the refusal holds at its reads, and
+                            // its record (all it writes) depends on nothing else.
+                            if (table.Find(key) is { } existing && !ReferenceEquals(MultiWordCas.Read(existing), Absent.Value))
+                            {
+                                return new(false);
+                            }
+
+                            break;
+                        }
+
                         if (Seen(change, create: true) is not ({ } cell, var seen))
                         {
                             return new(false);
@@ -768,6 +785,25 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         var table = store.TableOf(change.Key.Table);
         return (create ? table.GetOrCreate(CellKey.From(change.Key)) : table.Find(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
+    }
+
+    /// <summary>Whether a commit writes idempotency records only (a keyed request's stored refusal), and publishes nothing.</summary>
+    private static bool WritesOnlyIdempotency(ChangeSet changes)
+    {
+        if (changes.Events.Count > 0)
+        {
+            return false;
+        }
+
+        foreach (ref readonly var change in changes.Changes)
+        {
+            if (change.Kind is not (ChangeKind.Read or ChangeKind.Stable) && change.Key.Table != StoreTable.Idempotency)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
