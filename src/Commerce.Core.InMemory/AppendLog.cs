@@ -29,8 +29,9 @@ internal sealed class AppendLog<T>
     private const int BlockSize = 64; // positions a thread reserves at a time (a chunk holds whole blocks)
 
     // Logs of one item type whose blocks a thread keeps at once (a store's tables each have a log, and
-    // an order appends to more than one). Beyond that, the block kept longest gives way.
-    private const int CachedLogs = 8;
+    // an order appends to more than one): a store's hash tables have seven or eight, so this keeps those of
+    // two stores. Beyond that, the block kept longest gives way (its unused positions are never used).
+    private const int CachedLogs = 16;
 
     private static long s_lastId;
 

@@ -35,6 +35,27 @@ public sealed class AppendLogTests
     }
 
     [Fact]
+    public void A_thread_appending_to_the_logs_of_two_stores_in_turn_fills_one_block_in_each()
+    {
+        // A store's hash tables have seven or eight logs of one item type (four indexes, the sales counts, the
+        // idempotency keys' generations); a process may hold two stores. A thread that gave up its block at
+        // every switch would reserve a block of 64 positions per append.
+        var logs = Enumerable.Range(0, 16).Select(_ => new AppendLog<TwoStoresItem?>()).ToArray();
+        for (var i = 0; i < 10; i++)
+        {
+            foreach (var log in logs)
+            {
+                Assert.Equal(i, log.Append(new TwoStoresItem(i)));
+            }
+        }
+
+        Assert.All(logs, log => Assert.Equal(64, log.Reserved));
+        Assert.All(logs, log => Assert.Equal(9, log[9]!.Value));
+    }
+
+    private sealed record TwoStoresItem(int Value);
+
+    [Fact]
     public void A_thread_that_appended_to_a_log_does_not_keep_it_alive()
     {
         var appended = AppendToANewLog();
