@@ -68,7 +68,8 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// <summary>
     /// Listens on the schema's channel, then checks; until an event is found, waits for a notification
     /// (or <see cref="RecheckInterval"/>) and checks again. Holds one pooled connection for the wait, and
-    /// stops listening before it goes back to the pool.
+    /// stops listening before it goes back to the pool. A connection found broken is replaced once, and
+    /// again each time a connection that had checked breaks.
     /// </summary>
     public async ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
     {
@@ -103,6 +104,9 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                                 return;
                             }
 
+                            // This connection works: if it breaks later (a server restarted during a long wait),
+                            // it is replaced as the first one was.
+                            attempt = 1;
                             if (Interlocked.Exchange(ref notified, 0) == 0)
                             {
                                 await connection.WaitAsync(RecheckInterval, cancellationToken).ConfigureAwait(false);

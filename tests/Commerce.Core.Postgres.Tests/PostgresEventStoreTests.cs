@@ -177,6 +177,46 @@ public sealed class PostgresEventStoreTests
     }
 
     [PostgresFact]
+    public async Task A_wait_replaces_its_listening_connection_each_time_one_that_had_worked_is_lost()
+    {
+        // Each listening connection checks once (woken by a notification it sends itself), then its backend is
+        // terminated before its next check, as a server restart would: twice in one wait. The third
+        // connection finds the event, written without a notification; the periodic check is ten minutes away.
+        await using var shop = await PgShop.CreateAsync();
+        var events = (PostgresEventStore)shop.Services.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMinutes(10);
+        var stripe = EventStream.ForUser(Alice).StripeOf(events.StripeCount);
+        var listeners = new List<int>();
+        var checks = 0;
+        events.BeforeCheck = async connection =>
+        {
+            checks++;
+            if (!listeners.Contains(connection.ProcessID))
+            {
+                listeners.Add(connection.ProcessID);
+            }
+
+            if (checks is 2 or 4)
+            {
+                await FaultTests.TerminateAsync(connection.ProcessID);
+                return;
+            }
+
+            var sql = checks < 5
+                ? shop.Store.Events.Listen.Replace("LISTEN", "NOTIFY", StringComparison.Ordinal)
+                : $$"""INSERT INTO "{{shop.Schema}}".events VALUES ({{stripe}}, 1, 3, now(), 0, '{"user": 1, "amount": 5, "balance": 5}')""";
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        };
+
+        await events.WaitForEventsAsync(EventCursor.Start).AsTask().WaitAsync(Generous);
+
+        Assert.Equal(5, checks);
+        Assert.Equal(3, listeners.Count);
+        Assert.Equal(new EventPosition(stripe, 1), Assert.Single((await events.ReadEventsAsync(EventCursor.Start, 10)).Events).Position);
+    }
+
+    [PostgresFact]
     public async Task Numbers_are_gapless_per_stripe_and_in_commit_order_under_concurrent_orders_and_refusals_write_none()
     {
         await using var shop = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000);
