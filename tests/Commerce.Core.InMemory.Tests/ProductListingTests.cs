@@ -81,6 +81,48 @@ public sealed class ProductListingTests
         Assert.Equal([1L, 2L], (await check.Products.ListAsync(null, 10)).Select(p => p.Id.Value));
     }
 
+    [Fact]
+    public async Task A_write_that_listed_products_and_adds_one_in_its_range_is_retried_by_the_store_when_only_a_stock_count_moved_on()
+    {
+        var store = new InMemoryCommerceStore();
+        Assert.True(await AddAsync(store, 10, 20));
+        await using (var stocking = await store.BeginAsync())
+        {
+            stocking.Inventory.Save(new StockItem(new ProductId(10), 10));
+            Assert.True(await stocking.CommitAsync());
+        }
+
+        await using var listing = await store.BeginAsync();
+        Assert.Equal([10L, 20L], (await listing.Products.ListAsync(null, 10)).Select(p => p.Id.Value));
+        listing.Products.Add(new Product(new ProductId(15), "P15", new Money(15)));
+        listing.Inventory.Adjust(new ProductId(10), -1, 0);
+
+        var casAttempts = 0;
+        store.BeforeCas = () =>
+        {
+            // Another unit of work takes from product 10's stock between this commit's read of it and its CAS.
+            if (Interlocked.Increment(ref casAttempts) == 1)
+            {
+                Assert.True(PausedCommit.CompletesOnAnotherThread(() => TakeOneAsync(store, 10).AsTask().GetAwaiter().GetResult()));
+            }
+        };
+
+        // Only the adjusted stock count moved on, and no other product was added: the store's own retry commits it.
+        Assert.True(await listing.CommitAsync());
+        Assert.Equal(3, Volatile.Read(ref casAttempts)); // this commit's first CAS, the other one's, this one's retry
+        store.BeforeCas = null;
+        await using var check = await store.BeginAsync();
+        Assert.Equal([10L, 15L, 20L], (await check.Products.ListAsync(null, 10)).Select(p => p.Id.Value));
+        Assert.Equal(8, (await check.Inventory.FindAsync(new ProductId(10)))!.OnHand);
+    }
+
+    private static async ValueTask<bool> TakeOneAsync(InMemoryCommerceStore store, long id)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        unitOfWork.Inventory.Adjust(new ProductId(id), -1, 0);
+        return await unitOfWork.CommitAsync();
+    }
+
     /// <summary>Products 10 and 20, and a unit of work that listed them and saved a wallet (not committed).</summary>
     private static async Task<IUnitOfWork> ListedAndWrittenAsync(InMemoryCommerceStore store)
     {
