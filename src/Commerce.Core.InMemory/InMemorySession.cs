@@ -580,9 +580,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesBucket? sales, List<SalesBucket>? moreSales)
     {
         var stripesFrom = next;
+        var undecided = false;
         if (sales is null)
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, ref undecided);
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -597,22 +598,31 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         try
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, ref undecided);
         }
         finally
         {
-            sales.EndCommit(stripe);
-            if (moreSales is not null)
+            // A commit whose thread failed inside its multi-word CAS may still be undecided, and whoever meets its
+            // descriptor later decides it: its buckets stay announced (rankings read them live), never quiescent.
+            if (!undecided)
             {
-                foreach (var bucket in moreSales)
+                sales.EndCommit(stripe);
+                if (moreSales is not null)
                 {
-                    bucket.EndCommit(stripe);
+                    foreach (var bucket in moreSales)
+                    {
+                        bucket.EndCommit(stripe);
+                    }
                 }
             }
         }
     }
 
-    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next)
+    /// <summary>
+    /// The commit's multi-word CAS, tried again while only commutative cells moved on (see <see cref="Commit"/>);
+    /// <paramref name="undecided"/> is set while a CAS runs, and stays set if it threw (its descriptor may be undecided).
+    /// </summary>
+    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, ref bool undecided)
     {
         var events = changes.Events;
         while (true)
@@ -625,7 +635,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             store.BeforeCas?.Invoke();
             // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper,
             // which may be paused right after its decision), and so does this thread once it returns.
-            if (CommitOnce(updates.AsSpan(0, next), events.Count > 0 ? store.Events.SignalWaiting : null))
+            undecided = true;
+            var succeeded = CommitOnce(updates.AsSpan(0, next), events.Count > 0 ? store.Events.SignalWaiting : null);
+            undecided = false;
+            if (succeeded)
             {
                 if (events.Count > 0)
                 {
