@@ -6,10 +6,10 @@
 // that left every cell while the epoch was r is held by no one once the epoch reaches r + 2: every thread
 // that could have read it has left the section it read it in.
 //
-// Entering costs no fence: the thread that moves the epoch on first runs a process-wide memory barrier
-// (Interlocked.MemoryBarrierProcessWide), after which every announcement made before it is visible; a
-// thread whose announcement it does not see had not made it, so that thread's reads of cells come after
-// the barrier, when the descriptor was out of every cell already.
+// Entering announces the epoch with a full fence (an exchange), so that the announcement is visible before
+// any read of a cell that follows it; the thread that moves the epoch on fences too before it reads the
+// announcements. A thread whose announcement it does not see had not made it, so that thread's reads of
+// cells come after, when the descriptor was out of every cell already.
 //
 // A helper can install a descriptor in a cell just after its commit was decided (it saw it undecided a
 // moment before). Such a late install is harmless while the descriptor stands for its commit (the cell's
