@@ -14,8 +14,11 @@ internal sealed record AddProductRequest(long Id, string? Name, long Price, int 
 /// <summary>Body of POST /products/{id}/restock.</summary>
 internal sealed record RestockRequest(int Quantity);
 
-/// <summary>Body of POST /orders; <c>userId</c> may be left out (it is the caller's), and if present must be the caller's.</summary>
-internal sealed record PlaceOrderRequest(long? UserId, IReadOnlyList<OrderItemRequest>? Items);
+/// <summary>
+/// Body of POST /orders; <c>userId</c> may be left out (it is the caller's), and if present must be the caller's;
+/// without <c>items</c> the order is empty. The defaults tell the OpenAPI document that neither is required.
+/// </summary>
+internal sealed record PlaceOrderRequest(long? UserId = null, IReadOnlyList<OrderItemRequest>? Items = null);
 
 /// <summary>One line of <see cref="PlaceOrderRequest"/>.</summary>
 internal readonly record struct OrderItemRequest(long ProductId, int Quantity);

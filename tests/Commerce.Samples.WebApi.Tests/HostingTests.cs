@@ -66,6 +66,21 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_requires_no_order_property_that_an_order_may_leave_out()
+    {
+        // POST /orders takes {"items":[…]} without userId (it is the caller's) and {"userId":1} without items (EmptyOrder).
+        var schema = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("components").GetProperty("schemas").GetProperty("PlaceOrderRequest");
+        var required = schema.TryGetProperty("required", out var names) ? names.EnumerateArray().Select(n => n.GetString()).ToArray() : [];
+        Assert.DoesNotContain("userId", required);
+        Assert.DoesNotContain("items", required);
+
+        await Api.AddProductAsync(1, "Keyboard", 3000, 10);
+        await Api.ChargeAsync(1, 10_000);
+        await ApiServer.ExpectAsync(await Api.User(1).PostRawAsync("/orders", """{"items":[{"productId":1,"quantity":1}]}"""), HttpStatusCode.Created);
+        await ApiServer.ExpectProblemAsync(await Api.User(1).PostRawAsync("/orders", """{"userId":1}"""), HttpStatusCode.BadRequest, "EmptyOrder");
+    }
+
+    [Fact]
     public async Task An_unknown_route_is_a_404_problem()
     {
         await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
