@@ -31,6 +31,9 @@ public partial class Program
             // rather than the last one or nothing silently winning.
             options.SerializerOptions.AllowDuplicateProperties = false;
             options.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            // A property the request needs (one the OpenAPI document lists as required) is refused when left out,
+            // rather than read as 0: a product added without a price would otherwise be free.
+            options.SerializerOptions.RespectRequiredConstructorParameters = true;
         });
         // A body or query value the framework cannot bind throws BadHttpRequestException, which
         // RequestValidation.BadRequestHandler answers with a 400 problem naming the cause, in every environment.

@@ -112,6 +112,13 @@ internal static partial class RequestValidation
                 return $"The JSON body holds the property {where}, which this request does not take.";
             }
 
+            if (MissingProperties().Match(message) is { Success: true } missing)
+            {
+                var names = missing.Groups["names"].Value;
+                var noun = names.Contains(',', StringComparison.Ordinal) ? "properties" : "property";
+                return $"The JSON body lacks the {noun} {names}, which this request needs.";
+            }
+
             if (message.Contains("could not be converted", StringComparison.Ordinal))
             {
                 return $"The JSON value at {where} is not of the expected type: ids, amounts and quantities are whole numbers in range, names are strings.";
@@ -150,6 +157,11 @@ internal static partial class RequestValidation
 
         return null;
     }
+
+    // The serializer's message for a body that leaves out a required property (the type's name is not repeated):
+    // JSON deserialization for type 'Commerce.Samples.WebApi.ChargeRequest' was missing required properties including: 'amount'.
+    [GeneratedRegex("""missing required properties including: (?<names>.+?)\.?$""", RegexOptions.CultureInvariant)]
+    private static partial Regex MissingProperties();
 
     // The framework's message for a route, query or header value it could not convert:
     // Failed to bind parameter "int? limit" from "ten".

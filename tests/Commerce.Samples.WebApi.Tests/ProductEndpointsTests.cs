@@ -33,7 +33,9 @@ public sealed class ProductEndpointsTests : ApiTest
         await ApiServer.ExpectProblemAsync(
             await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "   ", price = 1, stock = 1 }), HttpStatusCode.BadRequest, "InvalidProductName");
         await ApiServer.ExpectProblemAsync(
-            await Api.Admin.PostRawAsync("/products", """{"id":1,"price":1,"stock":1}"""), HttpStatusCode.BadRequest, "InvalidProductName");
+            await Api.Admin.PostRawAsync("/products", """{"id":1,"name":null,"price":1,"stock":1}"""), HttpStatusCode.BadRequest, "InvalidProductName");
+        await ApiServer.ExpectProblemAsync(
+            await Api.Admin.PostRawAsync("/products", """{"id":1,"price":1,"stock":1}"""), HttpStatusCode.BadRequest, "InvalidRequest");
         await ApiServer.ExpectProblemAsync(
             await Api.Admin.PostJsonAsync("/products", new { id = 1, name = "Mouse", price = -1, stock = 1 }), HttpStatusCode.BadRequest, "InvalidAmount");
         await ApiServer.ExpectProblemAsync(

@@ -50,6 +50,14 @@ public sealed class StrictRequestTests : ApiTest
         { "/products", "admin", """{"id":0,"name":"Zero","price":1,"stock":1}""", "id must be a positive integer" },
         { "/products", "admin", """{"id":-7,"name":"Negative","price":1,"stock":1}""", "id must be a positive integer" },
 
+        // Properties the request needs, left out: none defaults to 0 (a product added without a price would be free).
+        { "/products", "admin", """{"id":2,"name":"Mouse","stock":1}""", "lacks the property 'price'" },
+        { "/products", "admin", """{"id":2,"name":"Mouse","price":1}""", "lacks the property 'stock'" },
+        { "/products", "admin", """{"name":"Mouse","price":1,"stock":1}""", "lacks the property 'id'" },
+        { "/products/1/restock", "admin", "{}", "lacks the property 'quantity'" },
+        { "/users/1/balance/charge", "user", "{}", "lacks the property 'amount'" },
+        { "/users/1/cart/items", "user", """{"productId":1}""", "lacks the property 'quantity'" },
+
         // Types and syntax.
         { "/users/1/balance/charge", "user", """{"amount":"100"}""", "'$.amount' is not of the expected type" },
         { "/users/1/balance/charge", "user", """{"amount":1e3}""", "not of the expected type" },
