@@ -51,7 +51,7 @@ public partial class Program
         builder.Services.AddWriteRateLimiting(builder.Configuration);
         builder.Services.AddSampleTelemetry(builder.Configuration);
         builder.Services.AddHealthChecks();
-        builder.Services.AddOpenApi(options => options.AddBearerSecurity());
+        builder.Services.AddOpenApi(options => options.AddBearerSecurity().DescribeProblemExtensions());
         if (builder.Configuration.GetValue<bool>("Seed:Enabled"))
         {
             builder.Services.AddHostedService<SeedData>();

@@ -81,6 +81,20 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_describes_the_properties_every_problem_carries()
+    {
+        var problem = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("components").GetProperty("schemas").GetProperty("ProblemDetails");
+        var described = problem.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Contains("code", problem.GetProperty("required").EnumerateArray().Select(n => n.GetString()));
+
+        // A real refusal that names products: each of its properties is one the document describes.
+        await Api.ChargeAsync(1, 100);
+        var refused = await ApiServer.ExpectProblemAsync(
+            await Api.User(1).PostRawAsync("/orders", """{"items":[{"productId":9,"quantity":1}]}"""), HttpStatusCode.NotFound, "ProductNotFound");
+        Assert.All(refused.EnumerateObject(), p => Assert.Contains(p.Name, described));
+    }
+
+    [Fact]
     public async Task An_unknown_route_is_a_404_problem()
     {
         await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
