@@ -21,9 +21,9 @@ zip_list() {   # the entries of a zip, one a line
     if command -v unzip >/dev/null; then unzip -Z1 "$1"
     else python3 -c 'import sys,zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"; fi
 }
-zip_cat() {    # one entry of a zip to stdout
+zip_cat() {    # one entry of a zip to stdout, byte for byte (a pdb is binary)
     if command -v unzip >/dev/null; then unzip -p "$1" "$2"
-    else python3 -c 'import sys,zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())' "$1" "$2"; fi
+    else python3 -c 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$2"; fi
 }
 
 version="$(dotnet msbuild "$repo/src/Commerce.Core/Commerce.Core.csproj" -getProperty:PackageVersion)"
@@ -56,7 +56,9 @@ for id in Commerce.Core Commerce.Core.InMemory Commerce.Core.Postgres Commerce.C
     done
     grep -qxF "lib/net10.0/$id.pdb" <<<"$(zip_list "$feed/$id.$version.snupkg")" \
         || fail "$id: the .snupkg holds no lib/net10.0/$id.pdb"
-    zip_cat "$feed/$id.$version.snupkg" "lib/net10.0/$id.pdb" | grep -aq '{"documents":{' \
+    # grep -c reads the whole pdb: grep -q would stop at the match and, under pipefail, the writer's SIGPIPE
+    # would fail the check for any pdb larger than the pipe's buffer.
+    [[ "$(zip_cat "$feed/$id.$version.snupkg" "lib/net10.0/$id.pdb" | grep -ac '{"documents":{')" -gt 0 ]] \
         || fail "$id: the pdb carries no Source Link map"
     nuspec="$(zip_cat "$nupkg" "$id.nuspec")"
     grep -q '<license type="expression">MIT</license>' <<<"$nuspec" || fail "$id: no MIT license expression"
