@@ -46,7 +46,8 @@ internal static class Endpoints
         products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireCatalogAdmin().RequireWriteLimit();
         products.MapGet("/popular", GetPopularAsync);
         products.MapGet("/{id}", GetProductAsync).ProducesProblem(StatusCodes.Status404NotFound);
-        products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireCatalogAdmin().RequireWriteLimit();
+        products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireCatalogAdmin().RequireWriteLimit();
     }
 
     public static void MapOrderEndpoints(this IEndpointRouteBuilder app)
@@ -68,8 +69,11 @@ internal static class Endpoints
     {
         var cart = app.MapGroup("/users/{userId}/cart").WithTags("Carts").RequireAccountOwner();
         cart.MapGet("/", GetCartAsync);
-        cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireWriteLimit();
-        cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireWriteLimit();
+        // Every write may be refused with ConcurrencyConflict (409) once the library's commit attempts run out.
+        cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireWriteLimit();
+        cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
         cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
     }
 

@@ -95,6 +95,22 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_lists_409_for_every_write_the_library_may_refuse_with_ConcurrencyConflict()
+    {
+        // Every write the library runs may give up after MaxCommitAttempts conflicts: ConcurrencyConflict, a 409.
+        var paths = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("paths");
+        (string Path, string Method)[] writes =
+        [
+            ("/users/{userId}/balance/charge", "post"), ("/products", "post"), ("/products/{id}/restock", "post"),
+            ("/orders", "post"), ("/orders/{orderId}/cancel", "post"), ("/users/{userId}/cart/items", "post"),
+            ("/users/{userId}/cart/items/{productId}", "delete"), ("/users/{userId}/cart/checkout", "post"),
+        ];
+        Assert.All(writes, write => Assert.True(
+            paths.GetProperty(write.Path).GetProperty(write.Method).GetProperty("responses").TryGetProperty("409", out _),
+            $"{write.Method.ToUpperInvariant()} {write.Path} does not list 409"));
+    }
+
+    [Fact]
     public async Task An_unknown_route_is_a_404_problem()
     {
         await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
