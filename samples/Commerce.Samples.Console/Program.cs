@@ -231,6 +231,7 @@ Check(
 
 // ---------------------------------------------------------------- 7. Cancelling
 Heading("7. Cancelling an order: refund and restock");
+Check("the order of section 3 was placed, so it can be cancelled", placed.IsSuccess);
 if (placed.IsSuccess)
 {
     var order = placed.Value;
