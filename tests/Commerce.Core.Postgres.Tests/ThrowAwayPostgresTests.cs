@@ -47,6 +47,18 @@ public sealed class ThrowAwayPostgresTests
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => refused.OpenAsync());
     }
 
+    [Fact]
+    public void A_live_process_is_recognised_by_a_start_time_another_process_computed_and_a_reused_id_is_not()
+    {
+        // Another process computes a process's start time from the boot time as it sees it: a few milliseconds off.
+        var (pid, started) = ServerOwner.ThisProcess.Split(' ') is [var id, var ticks] ? (id, long.Parse(ticks, System.Globalization.CultureInfo.InvariantCulture)) : throw new InvalidOperationException();
+        Assert.True(ServerOwner.IsRunning($"{pid} {started + (3 * TimeSpan.TicksPerMillisecond)}"));
+        Assert.True(ServerOwner.IsRunning($"{pid} {started - (3 * TimeSpan.TicksPerMillisecond)}"));
+
+        // The same id with a start time seconds away: another process that had the id before.
+        Assert.False(ServerOwner.IsRunning($"{pid} {started - (5 * TimeSpan.TicksPerSecond)}"));
+    }
+
     [PostgresFact(NeedsServerBinaries = true)]
     public async Task A_server_whose_test_run_was_killed_is_stopped_and_deleted_by_the_next_sweep_and_a_live_runs_server_is_not()
     {

@@ -92,10 +92,17 @@ internal static class ServerOwner
         return removed;
     }
 
-    /// <summary>Whether the process an owner file names still runs.</summary>
+    /// <summary>
+    /// Whether the process an owner file names still runs: a process with its id that started within a second
+    /// of its start time. (A process's start time is computed from the boot time each time it is asked for,
+    /// which moves by a few microseconds from one call to the next: compared exactly, another test run on the
+    /// machine would take this one's servers for abandoned, and stop them under it.)
+    /// </summary>
     public static bool IsRunning(string owner)
     {
-        if (owner.Split(' ') is not [var id, _] || !int.TryParse(id, out var pid))
+        if (owner.Split(' ') is not [var id, var started]
+            || !int.TryParse(id, out var pid)
+            || !long.TryParse(started, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var startedTicks))
         {
             return false;
         }
@@ -103,7 +110,7 @@ internal static class ServerOwner
         try
         {
             using var process = Process.GetProcessById(pid);
-            return Describe(process) == owner;
+            return Math.Abs(process.StartTime.ToUniversalTime().Ticks - startedTicks) < TimeSpan.TicksPerSecond;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
