@@ -31,6 +31,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     private readonly CommerceEventDispatcherOptions _options;
     private readonly EventHandlerRegistration[] _handlers;
 
+    // The token the host stops the dispatcher with (how long it may take to stop); none until then.
+    private CancellationToken _stopToken;
+
     public CommerceEventDispatcher(IServiceProvider services, IEnumerable<EventHandlerRegistration> handlers, CommerceEventDispatcherOptions options)
     {
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
@@ -112,12 +115,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     /// <summary>The loop of one handler; returns when the host stops or the handler is stopped by a poison event.</summary>
     private async Task DeliverAsync(EventHandlerRegistration handler, DeliveryProgress progress, CancellationToken stoppingToken)
     {
+        EventCursor? cursor = null;
+        EventCursor? saved = null;
         try
         {
-            var cursor = await CallStoreAsync(handler, "loading the checkpoint",
+            cursor = await CallStoreAsync(handler, "loading the checkpoint",
                 ct => _store.LoadCheckpointAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false) ?? EventCursor.Start;
             Log.HandlerResumed(_logger, handler.Name, cursor);
-            var saved = cursor;
+            saved = cursor;
             while (true)
             {
                 var after = cursor;
@@ -240,8 +245,35 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         }
         catch (Exception exception) when (IsStopping(exception, stoppingToken))
         {
-            // The host is stopping: what was handled since the last save is delivered again next time.
+            // The host is stopping: what was handled since the last save is saved now, within the host's time to
+            // stop; if that fails too, it is delivered again next time.
+            if (cursor is not null && !cursor.Equals(saved))
+            {
+                await SaveAtStopAsync(handler, cursor).ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with; logs a failure.</summary>
+    private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor)
+    {
+        try
+        {
+            await _store.SaveCheckpointAsync(handler.Name, cursor, _stopToken).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.CheckpointNotSavedAtStop(_logger, handler.Name, exception);
+        }
+    }
+
+    /// <inheritdoc />
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Set before the loops see the stop (the cancellation that tells them orders this write before their
+        // reads): what they handled since their last save is saved within this token's time.
+        _stopToken = cancellationToken;
+        return base.StopAsync(cancellationToken);
     }
 
     /// <summary>

@@ -41,6 +41,10 @@ internal static partial class Log
         Message = "Disposing the service scope of event handler {Handler} failed; the events handled in it count as handled.")]
     public static partial void HandlerScopeDisposeFailed(ILogger logger, string handler, Exception exception);
 
+    [LoggerMessage(EventId = 1110, EventName = "CheckpointNotSavedAtStop", Level = LogLevel.Warning,
+        Message = "The host stopped before event handler {Handler} could save the checkpoint of the events it handled; they are delivered again when it restarts.")]
+    public static partial void CheckpointNotSavedAtStop(ILogger logger, string handler, Exception exception);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

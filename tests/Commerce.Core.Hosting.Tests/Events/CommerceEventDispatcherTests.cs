@@ -77,6 +77,31 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task What_a_handler_handled_is_saved_when_the_host_stops_before_its_checkpoint_could_be()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        var refusedSaves = 0;
+        var storeDown = 1;
+        store.Fault = operation => operation == "save" && Volatile.Read(ref storeDown) == 1
+            ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
+            : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        // The page is handled, its save refused: the loop backs off, to save again later.
+        await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
+        Assert.Equal(events, host.A.Calls);
+        Assert.Null(store.Checkpoint(A));
+
+        // The store is back, and the host stops before the retry: the loop saves what it handled as it stops.
+        Volatile.Write(ref storeDown, 0);
+        await host.StopAsync();
+
+        Assert.Equal(store.End, store.Checkpoint(A));
+    }
+
+    [Fact]
     public async Task A_handler_starts_after_a_checkpoint_saved_before()
     {
         var store = new FakeEventStore();
