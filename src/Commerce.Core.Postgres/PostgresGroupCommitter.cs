@@ -28,7 +28,9 @@ namespace Commerce.Postgres;
 /// locked after every key (only the products' listing lock comes later, see <see cref="PostgresCommitBatch.ListingTable"/>)
 /// and in ascending order too, and within a stripe in member order, so the members' events are
 /// numbered in queue order. A member sent again without the others keeps its events; one that failed takes
-/// its events with it.
+/// its events with it. The page checks of listed products come last of all, so a member that inserts a
+/// product after one that checks listed pages goes, with the members after it, once the members before it
+/// are decided.
 /// </para>
 /// <para>
 /// <b>A member that fails</b> (a guard raising <c>CM409</c>, or another error of one statement) rolls the
@@ -101,7 +103,11 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             return false;
         }
 
-        var member = new Member(statements, keys, evidence, PostgresSetCommit.Qualifies(changes) ? changes : null);
+        var member = new Member(statements, keys, evidence, PostgresSetCommit.Qualifies(changes) ? changes : null)
+        {
+            ListsProducts = changes.ProductRanges.Count > 0,
+            InsertsProduct = InsertsProduct(changes),
+        };
         if (!_queue.Writer.TryWrite(member))
         {
             throw new ObjectDisposedException(nameof(PostgresCommerceStore));
@@ -161,6 +167,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         // Members that failed hear of it once the rest is decided, so that a use case re-run after a
         // conflict reads what the rest of its group wrote rather than racing it.
         var failed = new List<Member>();
+        var later = new List<Member>();
         var set = TakeSetMembers(group);
         try
         {
@@ -169,28 +176,35 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                 await CommitSetAsync(set, group, failed).ConfigureAwait(false);
             }
 
-            var firstSend = true;
             while (group.Count > 0)
             {
-                if (!await TrySendAsync(group, firstSend, failed).ConfigureAwait(false))
+                TakeAfterListing(group, later);
+                var firstSend = true;
+                while (group.Count > 0)
                 {
-                    // No member could be blamed: nothing applied; each member goes alone.
-                    foreach (var member in group.ToArray())
+                    if (!await TrySendAsync(group, firstSend, failed).ConfigureAwait(false))
                     {
-                        await TrySendAsync([member], firstSend: true, failed).ConfigureAwait(false);
+                        // No member could be blamed: nothing applied; each member goes alone.
+                        foreach (var member in group.ToArray())
+                        {
+                            await TrySendAsync([member], firstSend: true, failed).ConfigureAwait(false);
+                        }
+
+                        group.Clear();
                     }
 
-                    group.Clear();
+                    firstSend = false;
                 }
 
-                firstSend = false;
+                group.AddRange(later);
+                later.Clear();
             }
         }
 #pragma warning disable CA1031 // Whatever went wrong is handed to the callers still waiting, never dropped.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            foreach (var member in set is null ? group : group.Concat(set))
+            foreach (var member in set is null ? group.Concat(later) : group.Concat(later).Concat(set))
             {
                 member.Outcome.TrySetException(e);
             }
@@ -238,6 +252,42 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
         group.RemoveAll(static member => member.InSet);
         return set;
+    }
+
+    /// <summary>
+    /// Moves to <paramref name="later"/> (in order) the members of <paramref name="group"/> from the first one
+    /// that inserts a product after a member that checks listed pages on: a group's page checks run after
+    /// every key's statements, so they would see the products inserted by the members after theirs. Those
+    /// go once the members before them are decided.
+    /// </summary>
+    private static void TakeAfterListing(List<Member> group, List<Member> later)
+    {
+        var listed = false;
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (listed && group[i].InsertsProduct)
+            {
+                later.AddRange(group.GetRange(i, group.Count - i));
+                group.RemoveRange(i, group.Count - i);
+                return;
+            }
+
+            listed |= group[i].ListsProducts;
+        }
+    }
+
+    /// <summary>Whether <paramref name="changes"/> inserts a product.</summary>
+    private static bool InsertsProduct(ChangeSet changes)
+    {
+        foreach (ref readonly var change in changes.Changes)
+        {
+            if (change is { Kind: ChangeKind.Insert, Key.Table: StoreTable.Products })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -559,6 +609,12 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
         /// <summary>The change set, if it can go in a set-based group (see <see cref="PostgresSetCommit.Qualifies"/>).</summary>
         public ChangeSet? Changes { get; } = changes;
+
+        /// <summary>Whether the commit checks listed pages (<see cref="ChangeSet.ProductRanges"/>).</summary>
+        public bool ListsProducts { get; init; }
+
+        /// <summary>Whether the commit inserts a product.</summary>
+        public bool InsertsProduct { get; init; }
 
         /// <summary>Whether the member was taken into a set-based group.</summary>
         public bool InSet { get; set; }

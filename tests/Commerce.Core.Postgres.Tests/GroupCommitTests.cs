@@ -321,6 +321,29 @@ public sealed class GroupCommitTests
     }
 
     [PostgresFact]
+    public async Task A_member_that_lists_products_is_not_failed_by_a_product_a_member_after_it_inserts()
+    {
+        await using var shop = await GroupShopAsync();
+        var committer = Committer(shop);
+        committer.SentGroupSizes = new ConcurrentQueue<int>();
+        committer.HoldUntilQueued(2);
+        var plum = new ProductId(15);
+
+        // The first listed every product (Apple and Pear); the second inserts one among them. Run one after the
+        // other in the group's order, both apply: the listing held when the first committed.
+        var listing = ChangeSets.WithRange(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)), new ProductRange(null, long.MaxValue, 2));
+        var lister = CommitAloneAsync(shop, listing);
+        var inserter = CommitAloneAsync(shop, ChangeSets.Of(ChangeSets.Insert(StoreKey.ForProduct(plum), new Product(plum, "Plum", new Money(30)))));
+
+        var results = await Task.WhenAll(lister, inserter);
+
+        Assert.Equal([true, true], results);
+        Assert.Equal([1, 1], committer.SentGroupSizes!);
+        Assert.Equal("1,5", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';') FROM {s}.wallets"));
+        Assert.Equal(3L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.products"));
+    }
+
+    [PostgresFact]
     public async Task A_caller_cancelled_while_queued_is_left_out_of_the_group()
     {
         await using var shop = await GroupShopAsync();
@@ -548,9 +571,11 @@ public sealed class GroupCommitTests
         return [.. commits.Select(changes => CommitAloneAsync(shop, changes))];
     }
 
-    private static async Task<bool> CommitAloneAsync(PgShop shop, Change[] changes)
+    private static Task<bool> CommitAloneAsync(PgShop shop, Change[] changes) => CommitAloneAsync(shop, ChangeSets.Of(changes));
+
+    private static async Task<bool> CommitAloneAsync(PgShop shop, ChangeSet changes)
     {
         await using var session = await shop.Store.OpenSessionAsync();
-        return await session.CommitAsync(ChangeSets.Of(changes));
+        return await session.CommitAsync(changes);
     }
 }

@@ -28,6 +28,13 @@ internal static class ChangeSets
 
     public static Change Adjust(StoreKey key, long delta, long minimum = 0) => NewChange(key, ChangeKind.Adjust, false, default, null, delta, minimum);
 
+    /// <summary>Adds a listed product range to <paramref name="set"/>, which it returns.</summary>
+    public static ChangeSet WithRange(ChangeSet set, ProductRange range)
+    {
+        set.AddRange(range);
+        return set;
+    }
+
     /// <summary>A read batch asking for <paramref name="keys"/>.</summary>
     public static ReadBatch NewBatch(params StoreKey[] keys)
     {
