@@ -454,6 +454,7 @@ internal sealed class UnitOfWork
 
     ValueTask<LedgerEntry?> ILedgerRepository.FindAsync(UserId userId, long sequence, CancellationToken cancellationToken)
     {
+        EnsureOpen();
         var key = StoreKey.ForLedger(userId, sequence);
         var at = IndexOf(key);
         return at >= 0 && _changes[at].Kind == ChangeKind.Insert && _changes[at].State is Order order

@@ -265,6 +265,23 @@ public sealed class UnitOfWorkTests
         }
     }
 
+    [Fact]
+    public async Task A_payment_staged_as_its_order_is_not_read_after_the_commit()
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich));
+        await using var unitOfWork = await new PaymentsAsOrdersStore(session).BeginAsync();
+        var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
+        var before = (await unitOfWork.Wallets.FindAsync(Rich.UserId))!;
+        var after = before.Debit(order.Total).Value;
+        unitOfWork.Wallets.Save(after);
+        UnitOfWork.AddPayment(unitOfWork, before, after, order);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await unitOfWork.Ledger.FindAsync(Rich.UserId, after.LedgerLength));
+        await unitOfWork.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await unitOfWork.Ledger.FindAsync(Rich.UserId, after.LedgerLength));
+    }
+
     /// <summary>A charge of 25 to a wallet of 10 with three ledger entries: the wallet before and after, and the charge's entry.</summary>
     private static (Wallet Before, Wallet After, LedgerEntry Entry) ChargeOf25(DateTimeOffset at)
     {
