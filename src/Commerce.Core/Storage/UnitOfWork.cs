@@ -224,7 +224,7 @@ internal sealed class UnitOfWork
 
     /// <summary>
     /// Stages a state: an update of a state read, an insert otherwise (see the class remarks). An
-    /// <paramref name="insertOnly"/> write (the repositories' <c>Add</c>) over a state read present fails the commit.
+    /// <paramref name="insertOnly"/> write (the repositories' <c>Add</c>) over a state read present, or staged, fails the commit.
     /// </summary>
     private void Stage(in StoreKey key, object state, bool insertOnly = false)
     {
@@ -246,9 +246,10 @@ internal sealed class UnitOfWork
             _ => ChangeKind.Update,
         };
 
-        if (kind == ChangeKind.Update && (insertOnly || key.IsWriteOnce))
+        if ((kind == ChangeKind.Update && (insertOnly || key.IsWriteOnce)) || (insertOnly && known.IsWrite))
         {
-            // A write-once state is never replaced: the port's Add is an insert, which must fail over it.
+            // A write-once state is never replaced: the port's Add is an insert, which must fail over it, and
+            // over a state this unit of work staged too (a read would return it).
             _doomed = true;
         }
 

@@ -63,6 +63,31 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task Adding_a_key_twice_fails_the_commit_instead_of_keeping_only_the_second()
+    {
+        var (_, _, entry) = ChargeOf25(At);
+        var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
+        foreach (var add in new Action<IUnitOfWork>[]
+        {
+            u => u.Products.Add(new Product(Widget.Id, "Gadget", new Money(1))),
+            u => u.Orders.Add(order with { }),
+            u => u.Ledger.Add(entry with { Amount = new Money(1) }),
+        })
+        {
+            var session = new RecordingSession();
+            await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+            unitOfWork.Products.Add(Widget);
+            unitOfWork.Orders.Add(order);
+            unitOfWork.Ledger.Add(entry);
+
+            add(unitOfWork);
+
+            Assert.False(await unitOfWork.CommitAsync());
+            Assert.Null(session.Committed);
+        }
+    }
+
+    [Fact]
     public async Task Prefetched_keys_are_read_in_one_call_and_then_served_from_memory()
     {
         var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget), (StoreKey.ForWallet(Rich.UserId), Rich));
