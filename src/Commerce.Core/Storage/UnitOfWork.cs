@@ -501,6 +501,11 @@ internal sealed class UnitOfWork
     void ILedgerRepository.Add(LedgerEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Sequence < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(entry), entry.Sequence, "A ledger's entries are numbered from 1.");
+        }
+
         Stage(StoreKey.ForLedger(entry.UserId, entry.Sequence), entry, insertOnly: true);
     }
 

@@ -12,5 +12,7 @@ public interface ILedgerRepository
 
     /// <summary>Stages a new entry; the commit fails if the user's ledger has an entry with its number by then.</summary>
     /// <param name="entry">The entry.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="entry"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The entry's <see cref="LedgerEntry.Sequence"/> is less than 1.</exception>
     void Add(LedgerEntry entry);
 }

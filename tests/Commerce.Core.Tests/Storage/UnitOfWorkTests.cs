@@ -87,6 +87,20 @@ public sealed class UnitOfWorkTests
         }
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    public async Task A_ledger_entry_numbered_below_one_is_refused_and_stages_nothing(long sequence)
+    {
+        var (_, _, entry) = ChargeOf25(At);
+        var session = new RecordingSession();
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => unitOfWork.Ledger.Add(entry with { Sequence = sequence }));
+
+        Assert.Equal(0, ((UnitOfWork)unitOfWork).Changes.Count);
+    }
+
     [Fact]
     public async Task Prefetched_keys_are_read_in_one_call_and_then_served_from_memory()
     {
