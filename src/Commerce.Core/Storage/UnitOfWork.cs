@@ -119,7 +119,18 @@ internal sealed class UnitOfWork
             return ValueTask.CompletedTask;
         }
 
-        var reading = _session!.ReadAsync(_batch, cancellationToken);
+        ValueTask reading;
+        try
+        {
+            reading = _session!.ReadAsync(_batch, cancellationToken);
+        }
+        catch
+        {
+            // What a failed read left in the batch (results, rows read alongside) must not reach the next one.
+            _batch.Clear();
+            throw;
+        }
+
         if (!reading.IsCompletedSuccessfully)
         {
             return Awaited(this, reading);
@@ -130,7 +141,16 @@ internal sealed class UnitOfWork
 
         static async ValueTask Awaited(UnitOfWork unitOfWork, ValueTask reading)
         {
-            await reading.ConfigureAwait(false);
+            try
+            {
+                await reading.ConfigureAwait(false);
+            }
+            catch
+            {
+                unitOfWork._batch.Clear();
+                throw;
+            }
+
             unitOfWork.Absorb();
         }
     }
@@ -371,10 +391,12 @@ internal sealed class UnitOfWork
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await LoadAsync(cancellationToken).ConfigureAwait(false);
-        var range = await _session!.ReadProductsAsync(after, limit, _batch, cancellationToken).ConfigureAwait(false);
         var page = new List<Product>(Math.Min(limit, 64));
+        ProductRange range;
         try
         {
+            // Inside the try: the rows a listing that failed midway added must not reach the next read.
+            range = await _session!.ReadProductsAsync(after, limit, _batch, cancellationToken).ConfigureAwait(false);
             var known = _changes.Count;
             foreach (var (key, state) in _batch.Added ?? [])
             {
@@ -560,12 +582,23 @@ internal sealed class UnitOfWork
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         await LoadAsync(cancellationToken).ConfigureAwait(false);
-        var top = await _session!.ReadTopSalesAsync(
-            SalesWindow.BucketOf(from, _rankingResolution),
-            SalesWindow.BucketOf(to, _rankingResolution),
-            count,
-            _batch,
-            cancellationToken).ConfigureAwait(false);
+        SalesTop top;
+        try
+        {
+            top = await _session!.ReadTopSalesAsync(
+                SalesWindow.BucketOf(from, _rankingResolution),
+                SalesWindow.BucketOf(to, _rankingResolution),
+                count,
+                _batch,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The rows a failed read added must not reach the next one.
+            _batch.Clear();
+            throw;
+        }
+
         Absorb();
 
         // Buckets read while a commit on them was in flight might count part of an order: fail the commit, so the query runs again.

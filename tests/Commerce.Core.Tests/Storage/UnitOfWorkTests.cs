@@ -102,6 +102,33 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task A_listing_the_store_failed_midway_leaves_nothing_behind_for_the_next_one()
+    {
+        var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget)) { FailListingOnce = true };
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(async () => await unitOfWork.Products.ListAsync(null, 10));
+        var page = await unitOfWork.Products.ListAsync(null, 10);
+
+        Assert.Equal([Widget], page);
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Equal([StoreKey.ForProduct(Widget.Id)], session.Committed!.Select(c => c.Key));
+    }
+
+    [Fact]
+    public async Task A_read_the_store_failed_midway_leaves_nothing_behind_for_the_next_one()
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich)) { FailReadOnce = true, AlongsideEachRead = (StoreKey.ForProduct(Widget.Id), Widget) };
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(async () => await unitOfWork.Wallets.FindAsync(Rich.UserId));
+        Assert.Same(Rich, await unitOfWork.Wallets.FindAsync(Rich.UserId));
+
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Equal([StoreKey.ForWallet(Rich.UserId), StoreKey.ForProduct(Widget.Id)], session.Committed!.Select(c => c.Key));
+    }
+
+    [Fact]
     public async Task Prefetched_keys_are_read_in_one_call_and_then_served_from_memory()
     {
         var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget), (StoreKey.ForWallet(Rich.UserId), Rich));
@@ -354,6 +381,12 @@ public sealed class UnitOfWorkTests
 
         public Action<ChangeSet>? OnCommit { get; set; }
 
+        /// <summary>Whether the next read sets its results and rows, then fails (as a store whose connection drops midway).</summary>
+        public bool FailReadOnce { get; set; }
+
+        /// <summary>A row each read adds alongside the keys asked for, if any.</summary>
+        public (StoreKey Key, object State)? AlongsideEachRead { get; set; }
+
         public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
         {
             BatchSizes.Add(batch.Count);
@@ -363,11 +396,38 @@ public sealed class UnitOfWorkTests
                 batch.SetResult(i, new StoredState(states.FirstOrDefault(s => s.Key == key).State));
             }
 
+            if (AlongsideEachRead is var (rowKey, rowState))
+            {
+                batch.Add(rowKey, new StoredState(rowState));
+            }
+
+            if (FailReadOnce)
+            {
+                FailReadOnce = false;
+                return ValueTask.FromException(new StoreUnavailableException("The connection dropped."));
+            }
+
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
+        /// <summary>Whether the next listing adds its rows, then fails (as a store whose connection drops midway).</summary>
+        public bool FailListingOnce { get; set; }
+
+        public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
+        {
+            foreach (var (key, state) in states.Where(s => s.Key.Table == StoreTable.Products))
+            {
+                rows.Add(key, new StoredState(state));
+            }
+
+            if (FailListingOnce)
+            {
+                FailListingOnce = false;
+                throw new StoreUnavailableException("The connection dropped.");
+            }
+
+            return ValueTask.FromResult(new ProductRange(after, long.MaxValue, rows.Added?.Count ?? 0));
+        }
 
         public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
