@@ -466,6 +466,7 @@ internal sealed class UnitOfWork
     void IOrderRepository.Save(Order order)
     {
         ArgumentNullException.ThrowIfNull(order);
+        EnsureOpen();
         var key = StoreKey.ForOrder(order.Id);
         if (IndexOf(key) is var at && (at < 0 || _changes[at].Seen.State is null))
         {

@@ -348,6 +348,17 @@ public sealed class UnitOfWorkTests
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await unitOfWork.Ledger.FindAsync(Rich.UserId, after.LedgerLength));
     }
 
+    [Fact]
+    public async Task Saving_an_order_after_the_commit_is_refused_as_a_use_after_the_commit()
+    {
+        var session = new RecordingSession();
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
+        Assert.Throws<ObjectDisposedException>(() => unitOfWork.Orders.Save(order));
+    }
+
     /// <summary>A charge of 25 to a wallet of 10 with three ledger entries: the wallet before and after, and the charge's entry.</summary>
     private static (Wallet Before, Wallet After, LedgerEntry Entry) ChargeOf25(DateTimeOffset at)
     {
