@@ -191,6 +191,20 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_sale_in_the_last_bucket_before_DateTimeOffset_MaxValue_counts()
+    {
+        // The bucket holding the last representable instant ends after it: the covered interval's end cannot be
+        // named as a DateTimeOffset, yet the current bucket is still covered.
+        using var shop = await ShopAsync(1, start: DateTimeOffset.MaxValue.AddSeconds(-30));
+        await SellAsync(shop, 1, 3);
+
+        Assert.Equal(3, Assert.Single(await shop.Ranking.GetPopularProductsAsync()).QuantitySold);
+
+        shop.Time.SetUtcNow(DateTimeOffset.MaxValue);
+        Assert.Equal(3, Assert.Single(await shop.Ranking.GetPopularProductsAsync(5, TimeSpan.FromMinutes(1))).QuantitySold);
+    }
+
+    [StoreFact]
     public async Task A_window_that_is_not_a_whole_number_of_buckets_is_rounded_up_to_whole_buckets()
     {
         // R = 1 minute, W = 90 seconds: the current bucket and one before it.

@@ -31,6 +31,14 @@ internal static class SalesWindow
     public static long BucketOf(DateTimeOffset at, TimeSpan resolution) =>
         FloorDiv(at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks, resolution.Ticks);
 
+    /// <summary>
+    /// The bucket after the last one counted in an interval that ends (exclusive) at <paramref name="to"/>: the
+    /// bucket holding it, except at <see cref="DateTimeOffset.MaxValue"/>, where an end clamped by
+    /// <see cref="Covering"/> stands for the end of the last bucket, which no instant can name.
+    /// </summary>
+    public static long EndBucketOf(DateTimeOffset to, TimeSpan resolution) =>
+        BucketOf(to, resolution) + (to.UtcTicks == DateTimeOffset.MaxValue.UtcTicks ? 1 : 0);
+
     /// <summary>The first instant of a bucket.</summary>
     public static DateTimeOffset StartOf(long bucket, TimeSpan resolution) => FromEpochTicks(bucket * resolution.Ticks);
 

@@ -588,7 +588,7 @@ internal sealed class UnitOfWork
         {
             top = await _session!.ReadTopSalesAsync(
                 SalesWindow.BucketOf(from, _rankingResolution),
-                SalesWindow.BucketOf(to, _rankingResolution),
+                SalesWindow.EndBucketOf(to, _rankingResolution),
                 count,
                 _batch,
                 cancellationToken).ConfigureAwait(false);

@@ -59,6 +59,19 @@ public sealed class SalesWindowTests
         Assert.Equal(0, SalesWindow.BucketOf(DateTimeOffset.UnixEpoch, TimeSpan.FromMinutes(1)));
     }
 
+    [Fact]
+    public void EndBucketOf_is_the_bucket_holding_the_end_and_the_one_after_the_last_bucket_at_MaxValue()
+    {
+        var resolution = TimeSpan.FromMinutes(1);
+        var inside = DateTimeOffset.UnixEpoch.AddSeconds(90);
+        Assert.Equal(SalesWindow.BucketOf(inside, resolution), SalesWindow.EndBucketOf(inside, resolution));
+        Assert.Equal(2, SalesWindow.EndBucketOf(DateTimeOffset.UnixEpoch.AddMinutes(2), resolution));
+
+        var (_, to) = SalesWindow.Covering(DateTimeOffset.MaxValue.AddSeconds(-30), TimeSpan.FromDays(3), resolution);
+        Assert.Equal(DateTimeOffset.MaxValue, to);
+        Assert.Equal(SalesWindow.BucketOf(DateTimeOffset.MaxValue, resolution) + 1, SalesWindow.EndBucketOf(to, resolution));
+    }
+
     [Property(Arbitrary = [typeof(Generators)])]
     public bool Top_orders_by_units_descending_then_lower_id_and_keeps_only_positive_entries(ProductSales[] sales, int count)
     {
