@@ -246,7 +246,7 @@ internal sealed class RankingCache
 
         consistent &= again == seen.Count;
 
-        var candidates = new List<ProductSales>(count + delta.Count);
+        var candidates = new List<ProductSales>(Math.Min(count, _sorted.Length) + delta.Count);
         foreach (var (product, change) in delta)
         {
             var total = _totals.GetValueOrDefault(product) + change;

@@ -165,8 +165,10 @@ internal static class PostgresReads
     public static async ValueTask<(List<ProductSales> Sales, List<(StoreKey, StoredState)> Products)> TopSalesFoundAsync(
         NpgsqlDataReader reader, (long First, long End, int Count) query, object statement, CancellationToken cancellationToken)
     {
-        var sales = new List<ProductSales>(query.Count);
-        var products = new List<(StoreKey, StoredState)>(query.Count);
+        // The count may be far above the rows that come back (up to int.MaxValue): not a capacity to allocate.
+        var capacity = Math.Min(query.Count, 128);
+        var sales = new List<ProductSales>(capacity);
+        var products = new List<(StoreKey, StoredState)>(capacity);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var id = new ProductId(reader.GetInt64(0));

@@ -109,6 +109,19 @@ public abstract class RankingConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_count_up_to_a_maximum_of_int_MaxValue_lists_every_product_sold()
+    {
+        using var shop = await ShopAsync(2, o => o.MaxPopularProductsCount = int.MaxValue);
+        await SellAsync(shop, 1, 2);
+        await SellAsync(shop, 2, 1);
+        Assert.Equal(new long[] { 1, 2 }, (await shop.Ranking.GetPopularProductsAsync(int.MaxValue, TimeSpan.FromDays(1))).Select(p => p.ProductId.Value));
+
+        // A sale in a bucket an earlier query already read.
+        await SellAsync(shop, 2, 2);
+        Assert.Equal(new long[] { 2, 1 }, (await shop.Ranking.GetPopularProductsAsync(int.MaxValue, TimeSpan.FromDays(1))).Select(p => p.ProductId.Value));
+    }
+
+    [StoreFact]
     public async Task The_window_per_call_decides_which_sales_count()
     {
         using var shop = await ShopAsync(2);
