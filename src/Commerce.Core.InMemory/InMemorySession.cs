@@ -335,13 +335,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     case ChangeKind.Read:
                     {
                         if (change.Seen.Handle is null && change.Seen.State is null
-                            && change.Key.Table is StoreTable.Products or StoreTable.Stock
+                            && NeverRemoved(change.Key.Table)
                             && WritesOnlyIdempotency(changes))
                         {
-                            // A stored refusal's read of a product that does not exist (or of its stock): checked
-                            // now rather than pinned by a cell of its own, so that requests naming products that
-                            // do not exist leave nothing behind once their records are purged. Neither is ever
-                            // removed, so absent now is absent since the read: the refusal holds at its reads, and
+                            // A stored refusal's read of a key that does not exist (a product, its stock, a wallet
+                            // never charged, a cart never filled, an order never placed): checked now rather than
+                            // pinned by a cell of its own, so that requests naming keys that do not exist leave
+                            // nothing behind once their records are purged. Nothing is ever removed from these
+                            // tables, so absent now is absent since the read: the refusal holds at its reads, and
                             // its record (all it writes) depends on nothing else.
                             if (table.Find(key) is { } existing && !ReferenceEquals(MultiWordCas.Read(existing), Absent.Value))
                             {
@@ -802,6 +803,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var table = store.TableOf(change.Key.Table);
         return (create ? table.GetOrCreate(CellKey.From(change.Key)) : table.Find(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
     }
+
+    /// <summary>
+    /// Whether a key of <paramref name="table"/>, once present, stays present: no write removes a product, a
+    /// stock item, a wallet, a cart (an emptied cart stays, empty) or an order. Only idempotency records are
+    /// purged, and sales counts are not read this way.
+    /// </summary>
+    private static bool NeverRemoved(StoreTable table) =>
+        table is StoreTable.Products or StoreTable.Stock or StoreTable.Wallets or StoreTable.Carts or StoreTable.Orders;
 
     /// <summary>Whether a commit writes idempotency records only (a keyed request's stored refusal), and publishes nothing.</summary>
     private static bool WritesOnlyIdempotency(ChangeSet changes)
