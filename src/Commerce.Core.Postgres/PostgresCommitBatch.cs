@@ -264,7 +264,12 @@ internal static class PostgresCommitBatch
                     .With(version);
                 break;
             case IdempotencyRecord record:
-                WithRecord(batch.Add(sql.UpdateIdempotency), key, record).With(version);
+                // The instant read is checked with the version: a purge deletes records, so the key may hold a
+                // newer one, inserted at the first version again, by the time this commit runs.
+                var (readAt, readTick) = seen.State is IdempotencyRecord read
+                    ? PostgresRows.SplitTicks(read.CreatedAt)
+                    : throw new InvalidOperationException($"The update of {key} names no record read.");
+                WithRecord(batch.Add(sql.UpdateIdempotency), key, record).With(version).With(readAt).With(readTick);
                 break;
             default:
                 throw new InvalidOperationException("Unexpected state to update: " + state?.GetType().Name + ".");

@@ -77,6 +77,29 @@ public sealed class PurgeTests
     }
 
     [PostgresFact]
+    public async Task A_unit_of_work_that_replaces_a_purged_record_fails_even_once_the_key_holds_a_new_record_at_the_same_version()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        Assert.True(await LedgerIdempotencySessionTests.CommitAsync(shop, Insert(Alice, "a", PgShop.Start)));
+
+        // Read expired, to be replaced; meanwhile purged, and the key taken by another request, whose record
+        // starts at the first version again, as the purged one did.
+        await using var replacer = await shop.Store.BeginAsync();
+        var expired = (await replacer.Idempotency.FindAsync(Alice, IdempotentOperation.Charge, "a"))!;
+        replacer.Idempotency.Save(expired with { CreatedAt = PgShop.Start.AddDays(2), RequestHash = 2 });
+        Assert.Equal(1, await PurgeAsync(shop, PgShop.Start.AddDays(1)));
+        Assert.True(await LedgerIdempotencySessionTests.CommitAsync(
+            shop,
+            ChangeSets.Insert(
+                StoreKey.ForIdempotency(Alice, IdempotentOperation.Charge, "a"),
+                new IdempotencyRecord(Alice, IdempotentOperation.Charge, "a", 3, PgShop.Start.AddDays(2).AddTicks(1), null, new Money(3), null))));
+
+        // The record read is gone: the replacement must not overwrite the new one.
+        Assert.False(await replacer.CommitAsync());
+        Assert.Equal("a:3:1", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency"));
+    }
+
+    [PostgresFact]
     public async Task Keyed_requests_purge_expired_records_once_a_quarter_of_the_retention_has_passed()
     {
         await using var shop = await PgShop.CreateAsync(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
