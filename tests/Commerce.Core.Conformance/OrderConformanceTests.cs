@@ -1,3 +1,6 @@
+using Commerce.Events;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Commerce.Conformance;
 
 /// <summary>Placing and reading orders through <see cref="IOrderService"/>: every branch, and that a refusal changes nothing.</summary>
@@ -318,5 +321,34 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
             await shop.Orders.PlaceOrderAsync(User(1), [new OrderLineRequest(Product(1), 1)], cancelled.Token));
 
         Assert.Equal(before, await shop.DescribeAsync(1));
+    }
+
+    [StoreFact]
+    public async Task Instants_from_a_clock_with_an_offset_are_kept_in_UTC_and_read_back_as_they_were_returned()
+    {
+        // TimeProvider.GetUtcNow is meant to be UTC, but a provider may return an offset (FakeTimeProvider keeps the
+        // one it was started with). A store that keeps instants (PostgreSQL's timestamptz) keeps no offset.
+        var clock = new DateTimeOffset(2026, 11, 24, 17, 0, 0, TimeSpan.FromHours(5)).AddTicks(1_234_567);
+        using var shop = CreateShop(start: clock);
+        await shop.AddProductAsync(1, 300, 10, "Tea");
+        await shop.ChargeAsync(1, 2_000);
+        var placed = (await shop.OrderAsync(1, (1, 2))).Value;
+        shop.Time.Advance(TimeSpan.FromSeconds(1));
+        var cancelled = (await shop.Orders.CancelOrderAsync(placed.Id)).Value;
+        var replayed = (await shop.Wallets.ChargeAsync(User(1), Money(5), new IdempotencyKey("k"))).Value;
+
+        var read = (await shop.Orders.GetOrderAsync(placed.Id)).Value;
+        var listed = Assert.Single(await shop.Orders.ListOrdersAsync(User(1)));
+        var ledger = await shop.Wallets.GetLedgerAsync(User(1));
+        var events = (await shop.Services.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start, 100)).Events;
+
+        static string Text(DateTimeOffset? at) => at?.ToString("o", System.Globalization.CultureInfo.InvariantCulture) ?? "none";
+        var utc = clock.ToUniversalTime();
+        Assert.Equal((Text(utc), Text(utc.AddSeconds(1))), (Text(placed.PlacedAt), Text(cancelled.CancelledAt)));
+        Assert.Equal((Text(placed.PlacedAt), Text(cancelled.CancelledAt)), (Text(read.PlacedAt), Text(read.CancelledAt)));
+        Assert.Equal((Text(placed.PlacedAt), Text(cancelled.CancelledAt)), (Text(listed.PlacedAt), Text(listed.CancelledAt)));
+        Assert.Equal([Text(utc), Text(utc), Text(utc.AddSeconds(1)), Text(utc.AddSeconds(1))], ledger.Select(e => Text(e.At)));
+        Assert.All(events, e => Assert.Equal(TimeSpan.Zero, e.At.Offset));
+        Assert.Equal(Money(2_005), replayed);
     }
 }

@@ -38,7 +38,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
                     unitOfWork.Inventory.Save(new StockItem(product.Id, stock));
                     if (runtime.Options.PublishEvents)
                     {
-                        unitOfWork.Publish(new ProductAdded(product.Id, product.Name, product.Price, stock, runtime.Time.GetUtcNow()));
+                        unitOfWork.Publish(new ProductAdded(product.Id, product.Name, product.Price, stock, runtime.UtcNow()));
                     }
 
                     return new ProductSummary(product.Id, product.Name, product.Price, stock);
@@ -87,7 +87,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
                     unitOfWork.Inventory.Save(restocked.Value);
                     if (runtime.Options.PublishEvents)
                     {
-                        unitOfWork.Publish(new ProductRestocked(id, quantity, restocked.Value.OnHand, runtime.Time.GetUtcNow()));
+                        unitOfWork.Publish(new ProductRestocked(id, quantity, restocked.Value.OnHand, runtime.UtcNow()));
                     }
 
                     return new ProductSummary(id, product.Name, product.Price, restocked.Value.OnHand);

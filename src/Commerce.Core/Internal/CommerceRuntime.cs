@@ -41,6 +41,14 @@ internal sealed class CommerceRuntime
 
     public TimeProvider Time { get; }
 
+    /// <summary>
+    /// The clock's instant at offset zero: the instant every order, ledger entry, idempotency record and event
+    /// keeps. <see cref="TimeProvider.GetUtcNow"/> may carry an offset (a test clock started with one does),
+    /// which a store that keeps instants (PostgreSQL's <c>timestamptz</c>) would drop, so that a value read
+    /// back would differ from the one returned.
+    /// </summary>
+    public DateTimeOffset UtcNow() => Time.GetUtcNow().ToUniversalTime();
+
     public ILogger Logger { get; }
 
     /// <summary>The instruments and the activity source (see <see cref="CommerceDiagnostics"/>).</summary>
@@ -283,7 +291,7 @@ internal sealed class CommerceRuntime
     /// <remarks>Completes at once, with no state machine, when no purge is due or another caller claimed it; never throws.</remarks>
     public ValueTask PurgeIdempotencyIfDueAsync(CancellationToken cancellationToken)
     {
-        var now = Time.GetUtcNow();
+        var now = UtcNow();
         // A plain atomic read: Interlocked.Read is a locked compare-exchange on 64-bit processors too, which
         // would take this object's cache line exclusive on every keyed request, from every core.
         var last = Volatile.Read(ref _lastPurge);

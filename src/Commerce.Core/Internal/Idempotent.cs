@@ -148,7 +148,7 @@ internal static class Idempotent
         private static ValueTask<Result<(Result<T>, bool)>> Found(IUnitOfWork unitOfWork, Attempt<TState, T> attempt, IdempotencyRecord? record, CancellationToken ct)
         {
             var (runtime, useCase, request) = (attempt.Runtime, attempt.UseCase, attempt.Request);
-            var now = runtime.Time.GetUtcNow();
+            var now = runtime.UtcNow();
             if (record is not null && now - record.CreatedAt < runtime.Options.IdempotencyRetention)
             {
                 return record.Key == request.Key.Value && record.Operation == useCase.Kind && record.RequestHash == request.RequestHash

@@ -126,7 +126,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.OrderNotFound(id);
         }
 
-        var now = runtime.Time.GetUtcNow();
+        var now = runtime.UtcNow();
         var cancelled = order.Cancel(now);
         if (cancelled.IsFailure)
         {
@@ -422,7 +422,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Pay (with the ledger's entry), create the order and record the sale; the commit applies all or nothing.
-        var now = runtime.Time.GetUtcNow();
+        var now = runtime.UtcNow();
         var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
         unitOfWork.Wallets.Save(paid.Value);
         UnitOfWork.AddPayment(unitOfWork, wallet, paid.Value, order); // as the order itself if the store keeps payments so

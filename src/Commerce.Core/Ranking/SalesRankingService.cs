@@ -15,7 +15,7 @@ internal sealed class SalesRankingService(CommerceRuntime runtime) : ISalesRanki
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(window, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(window, runtime.Options.MaxRankingWindow);
 
-        var (from, to) = SalesWindow.Covering(runtime.Time.GetUtcNow(), window, runtime.Options.RankingResolution);
+        var (from, to) = SalesWindow.Covering(runtime.UtcNow(), window, runtime.Options.RankingResolution);
         return runtime.ReadAsync(
             "GetPopularProducts",
             (from, to, count),

@@ -87,7 +87,7 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             return Result<Money>.Failure(charged.Error);
         }
 
-        var now = runtime.Time.GetUtcNow();
+        var now = runtime.UtcNow();
         unitOfWork.Wallets.Save(charged.Value);
         var entry = wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, now);
         unitOfWork.Ledger.Add(entry);
