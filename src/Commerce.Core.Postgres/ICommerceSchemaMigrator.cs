@@ -10,5 +10,9 @@ public interface ICommerceSchemaMigrator
     /// </summary>
     /// <param name="cancellationToken">Cancels the migration; nothing is applied then.</param>
     /// <returns>A task that completes when the schema is current.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// The database is not encoded in UTF-8, or the schema's sales are counted at another ranking resolution
+    /// than this instance's; nothing is migrated.
+    /// </exception>
     Task EnsureSchemaAsync(CancellationToken cancellationToken = default);
 }

@@ -7,7 +7,8 @@ namespace Commerce.Postgres;
 /// <summary>
 /// Applies the embedded migrations (<c>Migrations/NNNN_name.sql</c>) in order, in one transaction that
 /// first takes an advisory lock on the schema's name, so instances starting together apply each once; then
-/// records the store's ranking resolution, or checks it against the one recorded.
+/// records the store's ranking resolution, or checks it against the one recorded. A database not encoded in
+/// UTF-8 is refused first.
 /// </summary>
 internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICommerceSchemaMigrator
 {
@@ -21,6 +22,7 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
         var connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
+            await CheckEncodingAsync(connection, cancellationToken).ConfigureAwait(false);
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
@@ -68,6 +70,28 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
 
                 await CheckRankingResolutionAsync(connection, schema, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Refuses a database not encoded in UTF-8 before anything is created: product names may hold any Unicode
+    /// character but controls, which such a database cannot keep (LATIN1 has no '\u2615'; SQL_ASCII converts
+    /// nothing from the client's UTF-8), so adding a valid product would fail there with a server error.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The database's encoding is not UTF8.</exception>
+    private async Task CheckEncodingAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()", connection);
+        await using (command.ConfigureAwait(false))
+        {
+            var encoding = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            if (encoding != "UTF8")
+            {
+                throw new InvalidOperationException(
+                    $"The database of the Commerce store (schema {store.Schema}) is encoded in {encoding}, but the store needs UTF8: "
+                    + "product names may hold any Unicode character but controls, which this database cannot keep. "
+                    + "Create the database with ENCODING 'UTF8'. Nothing was migrated.");
             }
         }
     }

@@ -46,6 +46,46 @@ public sealed class SchemaTests
     }
 
     [PostgresFact]
+    public async Task A_database_not_encoded_in_UTF8_is_refused_when_the_store_migrates_and_nothing_is_created()
+    {
+        // Such a database cannot hold every product name the library accepts: LATIN1 has no '\u2615', and
+        // SQL_ASCII converts nothing from UTF-8, so an AddProductAsync of a valid name would throw PostgresException.
+        foreach (var encoding in new[] { "SQL_ASCII", "LATIN1" })
+        {
+            var database = "e_" + Guid.NewGuid().ToString("N")[..16];
+            await ExecuteAsync(PgShop.RequiredConnectionString, $"CREATE DATABASE {database} ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+            try
+            {
+                var connectionString = new Npgsql.NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Database = database, Pooling = false }.ConnectionString;
+                var services = new ServiceCollection();
+                services.AddCommerce().UsePostgresStore(o => { o.ConnectionString = connectionString; o.Schema = "shop"; });
+                await using (var provider = services.BuildServiceProvider())
+                {
+                    var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => provider.EnsureCommerceSchemaAsync());
+                    Assert.Contains(encoding, refused.Message, StringComparison.Ordinal);
+                    Assert.Contains("UTF8", refused.Message, StringComparison.Ordinal);
+                }
+
+                Assert.Equal(0L, await ScalarAsync<long>(connectionString, "SELECT count(*) FROM pg_namespace WHERE nspname = 'shop'"));
+            }
+            finally
+            {
+                await ExecuteAsync(PgShop.RequiredConnectionString, $"DROP DATABASE {database} WITH (FORCE)");
+            }
+        }
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql) => await ScalarAsync<object>(connectionString, sql);
+
+    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    [PostgresFact]
     public async Task The_schema_refuses_negative_balances_and_stock()
     {
         await using var shop = await PgShop.CreateAsync();
