@@ -3,6 +3,8 @@ namespace Commerce;
 /// <summary>
 /// How the event dispatcher delivers events to the handlers and purges the event log. Set them in
 /// <c>AddEventDispatcher(options =&gt; …)</c>; they are validated there and read once when the dispatcher is created.
+/// Options changed on the registered instance after that validation are validated again then: creating the
+/// dispatcher throws <see cref="InvalidOperationException"/> listing every problem.
 /// </summary>
 public sealed class CommerceEventDispatcherOptions
 {

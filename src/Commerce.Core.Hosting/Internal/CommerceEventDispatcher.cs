@@ -44,6 +44,15 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger<CommerceEventDispatcher>() ?? NullLogger.Instance;
         _options = options.Snapshot();
+
+        // The registered instance is mutable: a change made after AddEventDispatcher validated it is checked here,
+        // so that the host fails at start rather than a loop failing (or purging without pause) while it runs.
+        var problems = _options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid event dispatcher options: " + string.Join(" ", problems));
+        }
+
         _handlers = [.. handlers];
     }
 

@@ -157,6 +157,25 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     }
 
     [Fact]
+    public void Options_made_invalid_on_the_registered_instance_after_registration_stop_the_dispatcher_from_being_created()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IEventStore>(new FakeEventStore());
+        services.AddCommerce().AddEventHandler<HandlerA>().AddEventDispatcher();
+        using var provider = services.BuildServiceProvider();
+
+        // The registered instance is mutable: a page of none, or a purge every instant, would make the
+        // dispatcher fail or hammer the store for as long as the host runs, rather than fail at start.
+        var options = provider.GetRequiredService<CommerceEventDispatcherOptions>();
+        options.PageSize = 0;
+        options.PurgeInterval = TimeSpan.Zero;
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetServices<IHostedService>().ToList());
+        Assert.Contains("PageSize", error.Message, StringComparison.Ordinal);
+        Assert.Contains("PurgeInterval", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_dispatcher_refuses_to_start_without_an_event_store_saying_so()
     {
         var services = new ServiceCollection();
