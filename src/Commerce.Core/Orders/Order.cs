@@ -58,7 +58,7 @@ public sealed record Order
     /// <param name="lines">The lines; at least one, one per product.</param>
     /// <param name="placedAt">When the order was placed.</param>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty or names a product twice.</exception>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty, names a product twice, or holds a line without units (<c>default(OrderLine)</c>).</exception>
     /// <exception cref="OverflowException">The total does not fit in 64 bits.</exception>
     public Order(OrderId id, UserId userId, IEnumerable<OrderLine> lines, DateTimeOffset placedAt)
         : this(id, userId, (lines ?? throw new ArgumentNullException(nameof(lines))).ToImmutableArray(), placedAt)
@@ -72,7 +72,7 @@ public sealed record Order
     /// <param name="placedAt">When the order was placed.</param>
     /// <param name="cancelledAt">When it was cancelled, or <see langword="null"/> if it stands.</param>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty or names a product twice.</exception>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty, names a product twice, or holds a line without units (<c>default(OrderLine)</c>).</exception>
     /// <exception cref="OverflowException">The total does not fit in 64 bits.</exception>
     public Order(OrderId id, UserId userId, IEnumerable<OrderLine> lines, DateTimeOffset placedAt, DateTimeOffset? cancelledAt)
         : this(id, userId, lines, placedAt)
@@ -163,7 +163,7 @@ public sealed record Order
     public Result<Order> Cancel(DateTimeOffset at) =>
         Status == OrderStatus.Cancelled ? Errors.OrderAlreadyCancelled(Id) : this with { CancelledAt = at };
 
-    /// <summary>The checked sum of the line totals of lines that name each product once.</summary>
+    /// <summary>The checked sum of the line totals of lines that name each product once, each with units.</summary>
     private static Money TotalOf(ImmutableArray<OrderLine> lines)
     {
         if (lines.IsEmpty)
@@ -174,6 +174,12 @@ public sealed record Order
         var total = Money.Zero;
         for (var i = 0; i < lines.Length; i++)
         {
+            if (lines[i].Quantity <= 0)
+            {
+                // default(OrderLine): no line the constructor made has no units.
+                throw new ArgumentException("An order's lines have positive quantities.", nameof(lines));
+            }
+
             total += lines[i].LineTotal;
             for (var j = 0; j < i; j++)
             {
@@ -193,6 +199,8 @@ public sealed record Order
     /// <param name="lines">The lines: each product once, with its unit price snapshot.</param>
     /// <param name="placedAt">When the order is placed.</param>
     /// <returns>The order, or <see cref="CommerceErrorCode.EmptyOrder"/> or <see cref="CommerceErrorCode.AmountOverflow"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> names a product twice, or holds a line without units (<c>default(OrderLine)</c>).</exception>
     public static Result<Order> Place(OrderId id, UserId userId, IReadOnlyList<OrderLine> lines, DateTimeOffset placedAt)
     {
         ArgumentNullException.ThrowIfNull(lines);

@@ -85,6 +85,18 @@ public sealed class OrderTests
     }
 
     [Fact]
+    public void A_line_that_did_not_come_from_its_constructor_is_refused_like_a_cart_line_without_units()
+    {
+        // default(OrderLine) has no units: an order holding it would show a line of nothing, which the
+        // line's constructor, a cart's and the order services all refuse.
+        var line = new OrderLine(new ProductId(1), 1, new Money(5));
+        Assert.Equal("lines", Assert.Throws<ArgumentException>(() => new Order(OrderId.New(At), new UserId(1), [line, default], At)).ParamName);
+        Assert.Equal("lines", Assert.Throws<ArgumentException>(() => new Order(OrderId.New(At), new UserId(1), [default], At, null)).ParamName);
+        Assert.Equal("lines", Assert.Throws<ArgumentException>(() => Order.Place(OrderId.New(At), new UserId(1), [default(OrderLine)], At)).ParamName);
+        Assert.Equal("lines", Assert.Throws<ArgumentException>(() => Order.Place(OrderId.New(At), new UserId(1), [line, line], At)).ParamName);
+    }
+
+    [Fact]
     public void Lines_is_made_on_first_read_one_immutable_view_for_every_reader_even_racing()
     {
         OrderLine[] lines = [new(new ProductId(1), 2, new Money(300)), new(new ProductId(2), 1, new Money(50))];
