@@ -11,6 +11,7 @@ namespace Commerce.Postgres;
 internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, IDisposable
 {
     private readonly bool _ownsDataSource;
+    private readonly CancellationTokenSource _disposing = new(); // no timer, nothing linked: nothing to dispose
     private long _roundTrips;
 
     /// <param name="dataSource">The data source.</param>
@@ -78,6 +79,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// server (opening a pooled connection is not counted).
     /// </summary>
     internal long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Cancelled when the store is disposed: ends the waits for events under way (see <see cref="PostgresEventStore"/>).</summary>
+    public CancellationToken Disposing => _disposing.Token;
 
     /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
@@ -161,6 +165,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public void Dispose()
     {
+        _disposing.Cancel();
         GroupReader?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         GroupCommitter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Notifier.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -172,6 +177,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public async ValueTask DisposeAsync()
     {
+        await _disposing.CancelAsync().ConfigureAwait(false);
         if (GroupReader is { } reader)
         {
             await reader.DisposeAsync().ConfigureAwait(false);

@@ -69,11 +69,28 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// Listens on the schema's channel, then checks; until an event is found, waits for a notification
     /// (or <see cref="RecheckInterval"/>) and checks again. Holds one pooled connection for the wait, and
     /// stops listening before it goes back to the pool. A connection found broken is replaced once, and
-    /// again each time a connection that had checked breaks.
+    /// again each time a connection that had checked breaks. Disposing the store ends the wait with
+    /// <see cref="ObjectDisposedException"/>.
     /// </summary>
     public async ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(after);
+        cancellationToken.ThrowIfCancellationRequested();
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, store.Disposing);
+        try
+        {
+            await WaitAsync(after, waiting.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (store.Disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Else the wait would hold its connection, listening, for as long as nobody cancels it.
+            throw new ObjectDisposedException("The PostgreSQL store was disposed while waiting for events.", e);
+        }
+    }
+
+    /// <summary>The wait of <see cref="WaitForEventsAsync"/>, which <paramref name="cancellationToken"/> ends (the caller's or the store's disposal).</summary>
+    private async ValueTask WaitAsync(EventCursor after, CancellationToken cancellationToken)
+    {
         var sequences = Sequences(after);
         for (var attempt = 1; ; attempt++)
         {

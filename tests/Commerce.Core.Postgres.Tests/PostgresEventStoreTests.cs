@@ -128,6 +128,30 @@ public sealed class PostgresEventStoreTests
     }
 
     [PostgresFact]
+    public async Task A_wait_under_way_when_the_store_is_disposed_ends_with_ObjectDisposedException_and_gives_its_connection_up()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        var wait = feed.WaitAsync(EventCursor.Start).AsTask();
+        await UntilWaitingAsync(shop, wait);
+        Assert.False(wait.IsCompleted);
+
+        await shop.Store.DisposeAsync();
+
+        // Not left listening for ever on a connection of a store (and data source) that is gone.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => wait.WaitAsync(Generous));
+        var deadline = DateTime.UtcNow + Generous;
+        while (await shop.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'commerce-tests-{shop.Schema}'") > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The wait kept its connection.");
+            await Task.Yield();
+        }
+
+        // A wait that starts after the disposal is refused at once, as the store's other operations are.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => feed.WaitAsync(EventCursor.Start).AsTask().WaitAsync(Generous));
+    }
+
+    [PostgresFact]
     public async Task A_notification_consumed_by_a_command_of_the_wait_makes_it_check_again_rather_than_wait()
     {
         // A notification that reaches the listening connection while a command runs there (the check: a commit
