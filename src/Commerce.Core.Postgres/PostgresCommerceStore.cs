@@ -111,9 +111,15 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         }
     }
 
+    /// <summary>
+    /// Opens a session; refused once the store is disposed, whether or not it owns its data source (a
+    /// host's data source outlives it, but its committer, reader and notifier are stopped). Sessions
+    /// opened before go on to their end.
+    /// </summary>
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposing.IsCancellationRequested, this);
         return new ValueTask<IStoreSession>(new PostgresSession(this));
     }
 

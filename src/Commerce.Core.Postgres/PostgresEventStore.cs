@@ -256,6 +256,8 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// <summary>Runs one statement on a pooled connection, on a fresh one once if the first is found broken.</summary>
     private async ValueTask<T> RunAsync<T>(string operation, Func<NpgsqlConnection, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
+        // A host's data source outlives the store: refused all the same, as the store's sessions are.
+        ObjectDisposedException.ThrowIf(store.Disposing.IsCancellationRequested, store);
         for (var attempt = 1; ; attempt++)
         {
             var connection = await store.OpenConnectionAsync(operation, cancellationToken).ConfigureAwait(false);

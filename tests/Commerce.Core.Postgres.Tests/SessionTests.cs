@@ -1,5 +1,8 @@
+using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Commerce.Postgres.Tests;
 
@@ -10,6 +13,31 @@ public sealed class SessionTests
     private static readonly UserId Bob = new(2);
     private static readonly ProductId Apple = new(10);
     private static readonly ProductId Pear = new(20);
+
+    [PostgresFact]
+    public async Task A_store_on_the_hosts_data_source_refuses_use_cases_and_event_reads_once_disposed_as_one_that_owns_its_data_source_does()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var dataSource = NpgsqlDataSource.Create(PgShop.RequiredConnectionString);
+        var services = new ServiceCollection();
+        services.AddSingleton(dataSource); // the host's: the container does not dispose it
+        services.AddCommerce().UsePostgresStore(o => o.Schema = shop.Schema);
+        IWalletService wallets;
+        ICommerceEventFeed feed;
+        await using (var provider = services.BuildServiceProvider())
+        {
+            wallets = provider.GetRequiredService<IWalletService>();
+            feed = provider.GetRequiredService<ICommerceEventFeed>();
+            Assert.Equal(new Money(5), (await wallets.ChargeAsync(Alice, new Money(5))).Value);
+            Assert.Single((await feed.ReadAsync(EventCursor.Start)).Events);
+        }
+
+        // The store is disposed with its provider (its committer, reader and notifier stopped); the data source lives on.
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.ChargeAsync(Alice, new Money(7)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.GetBalanceAsync(Alice));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await feed.ReadAsync(EventCursor.Start));
+        Assert.Equal(new Money(5), await shop.Wallets.GetBalanceAsync(Alice));
+    }
 
     [PostgresFact]
     public async Task A_batch_read_of_every_table_present_and_absent_is_one_round_trip()
