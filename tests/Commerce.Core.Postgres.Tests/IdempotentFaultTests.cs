@@ -25,8 +25,9 @@ public sealed class IdempotentFaultTests
 
         var charged = await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"));
 
-        // Read, commit (the server's FATAL before any statement completed: nothing applied, no lookup), read again, commit.
-        Assert.Equal(4, shop.Store.RoundTrips - trips);
+        // Read, commit (the server's FATAL before any statement completed: nothing applied, no lookup), read again, commit;
+        // then the purge that the process's first keyed request runs.
+        Assert.Equal(5, shop.Store.RoundTrips - trips);
         Assert.Equal(1, terminated());
         Assert.Equal(new Money(125), charged.Value);
         Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
@@ -67,8 +68,9 @@ public sealed class IdempotentFaultTests
 
         var placed = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"));
 
-        // Read, commit (the server's FATAL before any statement completed: nothing applied, no lookup), read again, commit.
-        Assert.Equal(4, shop.Store.RoundTrips - trips);
+        // Read, commit (the server's FATAL before any statement completed: nothing applied, no lookup), read again, commit;
+        // then the purge that the process's first keyed request runs.
+        Assert.Equal(5, shop.Store.RoundTrips - trips);
         Assert.Equal(1, terminated());
         Assert.True(placed.IsSuccess, placed.ToString());
         Assert.Equal(placed.Value, (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"))).Value);
@@ -131,7 +133,7 @@ public sealed class IdempotentFaultTests
         await blocker.DisposeAsync(); // The commit goes on, on the server, and applies.
 
         Assert.Equal(new Money(125), (await call).Value);
-        Assert.Equal(3, shop.Store.RoundTrips - trips); // Read, commit (lost), the record looked up: found, so not run again.
+        Assert.Equal(4, shop.Store.RoundTrips - trips); // Read, commit (lost), the record looked up: found, so not run again; the first keyed request's purge.
         Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
         await AssertChargedOnceAsync(shop, new Money(125));
     }
@@ -152,7 +154,7 @@ public sealed class IdempotentFaultTests
 
         var placed = await call;
         Assert.True(placed.IsSuccess, placed.ToString());
-        Assert.Equal(3, shop.Store.RoundTrips - trips); // Read, commit (lost), the order looked up: found, so not run again.
+        Assert.Equal(4, shop.Store.RoundTrips - trips); // Read, commit (lost), the order looked up: found, so not run again; the first keyed request's purge.
         Assert.Equal(placed.Value, (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)], new IdempotencyKey("o"))).Value);
         await AssertPlacedOnceAsync(shop, placed.Value);
     }

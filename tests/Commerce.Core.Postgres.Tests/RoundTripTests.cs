@@ -96,6 +96,9 @@ public sealed class RoundTripTests(ITestOutputHelper output)
         await shop.Carts.AddItemAsync(new UserId(5), new ProductId(1), 1);
         await shop.Wallets.ChargeAsync(new UserId(5), new Money(100));
 
+        // A process's first keyed request also purges expired records: done here, so that each case counts only its own.
+        await shop.Wallets.ChargeAsync(new UserId(6), new Money(1), new IdempotencyKey("first"));
+
         (string UseCase, int Expected, Func<Task> Run)[] cases =
         [
             // The record read with the wallet (and with the products and stock, for an order); the commit writes it with the rest.
@@ -140,7 +143,7 @@ public sealed class RoundTripTests(ITestOutputHelper output)
             await using var session = await shop.Store.OpenSessionAsync();
             return await session.PurgeIdempotencyAsync(DateTimeOffset.MaxValue);
         });
-        Assert.Equal((4, 1L), (purged, purgeTrips));
+        Assert.Equal((5, 1L), (purged, purgeTrips));
     }
 
     /// <summary>Products 1..3 (price 10, stock 100) and a rich Alice.</summary>

@@ -29,7 +29,10 @@ internal sealed class CommerceRuntime
         Time = time;
         Logger = loggerFactory.CreateLogger("Commerce");
         Telemetry = telemetry ?? CommerceTelemetry.Shared;
-        _lastPurge = time.GetUtcNow().UtcTicks;
+        // A store may outlive the process (a database): when it was last purged is not known, so the first
+        // keyed request purges. Counting from the start instead, a process that never lives a quarter of the
+        // retention (frequent deployments, scaling in and out) would never purge.
+        _lastPurge = time.GetUtcNow().UtcTicks - (Options.IdempotencyRetention.Ticks / 4);
     }
 
     // When expired idempotency records were last purged (UTC ticks); one caller at a time claims the next purge.
@@ -282,9 +285,10 @@ internal sealed class CommerceRuntime
     }
 
     /// <summary>
-    /// Purges expired idempotency records when a quarter of <see cref="CommerceOptions.IdempotencyRetention"/>
-    /// has passed since the last purge: the one keyed request that claims the purge runs it after its own
-    /// commit, so the records of a store are bounded by what a retention and a quarter bring. The purge never
+    /// Purges expired idempotency records on the first keyed request, then whenever a quarter of
+    /// <see cref="CommerceOptions.IdempotencyRetention"/> has passed since the last purge: the one keyed
+    /// request that claims the purge runs it after its own commit, so the records of a store are bounded by
+    /// what a retention and a quarter bring, however briefly each process using it runs. The purge never
     /// fails the request, whose commit is done: a failed purge is logged and left to the next one due; a purge
     /// the request's cancellation stopped is handed back, so that the next keyed request runs it.
     /// </summary>

@@ -242,14 +242,38 @@ public sealed class CommerceRuntimeTests
         var checkedOut = await carts.CheckoutAsync(user, new IdempotencyKey("checkout-2"));
         Assert.Equal(checkedOut.Value.Id, (await carts.CheckoutAsync(user, new IdempotencyKey("checkout-2"))).Value.Id);
         Assert.Equal(new Money(10), await wallets.GetBalanceAsync(user));
-        Assert.Equal(0, store.Purges);
+        Assert.Equal(1, store.Purges); // the first keyed request's only
 
         // Past the retention, the next keyed request purges (after its own commit): the expired key applies anew.
         clock.Advance(new CommerceOptions().IdempotencyRetention + TimeSpan.FromMinutes(1));
         Assert.Equal(new Money(15), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-3"))).Value);
-        Assert.Equal(1, store.Purges);
+        Assert.Equal(2, store.Purges);
         Assert.Equal(new Money(25), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))).Value);
         Assert.Equal(new Money(25), await wallets.GetBalanceAsync(user));
+    }
+
+    [Fact]
+    public async Task Processes_that_each_live_less_than_a_quarter_of_the_retention_still_purge_what_expired_in_a_store_that_outlives_them()
+    {
+        // A database outlives the processes that use it (restarts, deployments, scaling): each process starts
+        // without knowing when the store was last purged, and the records must stay bounded all the same.
+        var retention = TimeSpan.FromHours(1);
+        var clock = new FakeTimeProvider(TestClock.Start);
+        var database = new FakeStore();
+        for (var process = 0; process < 16; process++)
+        {
+            var services = new ServiceCollection();
+            services.AddSingleton<TimeProvider>(clock);
+            services.AddSingleton<ICommerceStore>(database);
+            services.AddCommerce(o => o.IdempotencyRetention = retention);
+            using var provider = services.BuildServiceProvider();
+            var wallets = provider.GetRequiredService<IWalletService>();
+            Assert.True((await wallets.ChargeAsync(new UserId(1), new Money(1), new IdempotencyKey($"charge-{process}"))).IsSuccess);
+            clock.Advance(retention / 8);
+        }
+
+        // At most the records of the last retention and a quarter (ten processes' worth) are left.
+        Assert.InRange(database.IdempotencyRecords, 1, 10);
     }
 
     [Theory]

@@ -19,6 +19,18 @@ internal sealed class FakeStore : ICommerceStore
 
     public FakeStore() => _session = new Session(this);
 
+    /// <summary>How many idempotency records the store holds.</summary>
+    public int IdempotencyRecords
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _rows.Count(r => r.Value.State is IdempotencyRecord);
+            }
+        }
+    }
+
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) => new(_session);
 
     private ValueTask ReadAsync(ReadBatch batch)
