@@ -28,6 +28,11 @@ namespace Commerce.InMemory;
 /// appends the generation that a purge sealed the newest one for and has not appended yet.
 /// </para>
 /// <para>
+/// A commit that would replace an expired state in a sealed generation retires it instead (see
+/// <see cref="RetireExpired"/>) and fails, so that its retry takes a cell of the newest generation: a key
+/// replaced in place each time it expires would keep its generation, and every dead cell in it, for ever.
+/// </para>
+/// <para>
 /// Compared with one dictionary from which purges remove entries, inserting allocates no node, growing
 /// copies only slots (numbers, a chunk at a time, by the inserting threads) where a dictionary copies its
 /// buckets in one go, and a purge frees whole generations at once; a
@@ -145,6 +150,27 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
 
         return retired;
     }
+
+    /// <summary>Whether <paramref name="cell"/>, a cell of <paramref name="key"/>, lies in a sealed generation (or a dropped one).</summary>
+    public bool InSealedGeneration(CellKey key, Cell cell)
+    {
+        var generations = Volatile.Read(ref _generations);
+        for (var i = generations.Length - 1; i >= 0; i--)
+        {
+            if (ReferenceEquals(generations[i].Cells.Find(key), cell))
+            {
+                return generations[i].IsSealed;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Retires <paramref name="cell"/> if it still holds <paramref name="expected"/> (an expired state), as a
+    /// purge would; false if it holds something else.
+    /// </summary>
+    public static bool RetireExpired(Cell cell, object expected) => Retire(cell, expected);
 
     /// <summary>The key's cell in use in <paramref name="generations"/>, newest first, or <see langword="null"/>.</summary>
     private static Cell? Find(Generation[] generations, CellKey key) => Find(generations, key, generations.Length - 1);

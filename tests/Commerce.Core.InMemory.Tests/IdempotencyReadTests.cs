@@ -58,4 +58,38 @@ public sealed class IdempotencyReadTests
         Assert.Null(store.Idempotency.Find(unused));
         Assert.Equal(new Money(10), (await shop.Wallets.ChargeAsync(Alice, new Money(5), new IdempotencyKey("never-committed"))).Value);
     }
+
+    [Fact]
+    public async Task A_key_reused_each_time_it_expires_moves_out_of_its_sealed_generation_which_is_then_dropped()
+    {
+        // Retention 60 minutes, so a purge is due every 15: the times below place each reuse of "renewed" after its
+        // record expired and before the next purge, where a record replaced in place would keep its old generation.
+        using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        var store = shop.InMemoryStore();
+        var carol = new UserId(3);
+        await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("renewed"));
+        for (var i = 0; i < 100; i++)
+        {
+            await shop.Wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey($"k{i}"));
+        }
+
+        await At(50, () => shop.Wallets.ChargeAsync(carol, new Money(1), new IdempotencyKey("m1"))); // purge: nothing expired
+        await At(61, () => shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("renewed"))); // expired: charged again
+        await At(66, () => shop.Wallets.ChargeAsync(carol, new Money(1), new IdempotencyKey("t1"))); // purge: seals the first generation
+        await At(111, () => shop.Wallets.ChargeAsync(carol, new Money(1), new IdempotencyKey("m2"))); // purge
+        await At(122, () => shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("renewed"))); // expired again
+        await At(127, () => shop.Wallets.ChargeAsync(carol, new Money(1), new IdempotencyKey("t2"))); // purge
+
+        // Everything else of the first generation expired and was retired: with "renewed" gone from it, it is dropped.
+        Assert.Equal(1, store.Idempotency.GenerationCount);
+        Assert.Equal(new Money(3), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(new Money(3), (await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("renewed"))).Value);
+        Assert.Equal(new Money(3), await shop.Wallets.GetBalanceAsync(Alice));
+
+        async Task At(int minutes, Func<ValueTask<Result<Money>>> charge)
+        {
+            shop.Time.Advance(TestClock.Start.AddMinutes(minutes) - shop.Time.GetUtcNow());
+            Assert.True((await charge()).IsSuccess);
+        }
+    }
 }
