@@ -25,7 +25,7 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// <param name="name">The handler's checkpoint name; default the full name of <typeparamref name="THandler"/>.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, or another handler is registered under it.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, holds U+0000 or an unpaired surrogate (which no store keeps), or another handler is registered under it.</exception>
     public static ICommerceBuilder AddEventHandler<THandler>(this ICommerceBuilder builder, string? name = null)
         where THandler : class, ICommerceEventHandler
     {
@@ -33,6 +33,11 @@ public static class CommerceEventDispatcherBuilderExtensions
         if (name is not null && string.IsNullOrWhiteSpace(name))
         {
             throw new ArgumentException("An event handler's name must not be empty or white space.", nameof(name));
+        }
+
+        if (name is not null && !IsKeepable(name))
+        {
+            throw new ArgumentException("An event handler's name cannot hold U+0000 or an unpaired surrogate: it names the handler's checkpoint, which no store keeps under such a name.", nameof(name));
         }
 
         var handlerName = name ?? typeof(THandler).FullName ?? typeof(THandler).Name;
@@ -95,5 +100,24 @@ public static class CommerceEventDispatcherBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CommerceEventDispatcher>());
         return builder;
+    }
+
+    /// <summary>Whether a checkpoint name is one every store keeps (see <see cref="Storage.IEventStore.SaveCheckpointAsync"/>): no U+0000, no unpaired surrogate.</summary>
+    private static bool IsKeepable(string name)
+    {
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                i++;
+            }
+            else if (c == '\0' || char.IsSurrogate(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -481,6 +481,25 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_consumer_name_holding_U0000_or_an_unpaired_surrogate_is_refused_with_ArgumentException_and_nothing_is_saved()
+    {
+        // A PostgreSQL text column cannot hold such a name, so no store keeps one.
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 5);
+        var next = (await Feed(shop).ReadAsync(EventCursor.Start, 10)).Next;
+
+        foreach (var name in new[] { "a\0b", "\0", "\ud800", "x\udc00y", "\udc00\ud800", "tea \ud83c" })
+        {
+            await Assert.ThrowsAsync<ArgumentException>(async () => await Log(shop).SaveCheckpointAsync(name, next));
+            await Assert.ThrowsAsync<ArgumentException>(async () => await Log(shop).LoadCheckpointAsync(name));
+        }
+
+        Assert.Null(await Log(shop).LoadCheckpointAsync("a"));
+        await Log(shop).SaveCheckpointAsync("tea \ud83c\udf75 \u0007", next);
+        Assert.Equal(next, await Log(shop).LoadCheckpointAsync("tea \ud83c\udf75 \u0007"));
+    }
+
+    [StoreFact]
     public async Task The_feed_checks_its_arguments()
     {
         using var shop = CreateShop();

@@ -50,6 +50,22 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     }
 
     [Fact]
+    public void A_name_no_store_can_keep_is_refused_at_registration_and_registers_nothing()
+    {
+        // The name is the checkpoint's: IEventStore refuses U+0000 and unpaired surrogates (a PostgreSQL text holds
+        // neither). In a loop, not inline data: a theory's serialized data would not keep an unpaired surrogate.
+        var builder = new ServiceCollection().AddCommerce();
+        var count = builder.Services.Count;
+        foreach (var name in new[] { "a\0b", "\ud800", "x\udc00y", "\udc00\ud800" })
+        {
+            Assert.Equal("name", Assert.Throws<ArgumentException>(() => builder.AddEventHandler<HandlerA>(name)).ParamName);
+        }
+
+        Assert.Equal(count, builder.Services.Count);
+        builder.AddEventHandler<HandlerA>("tea \ud83c\udf75");
+    }
+
+    [Fact]
     public async Task One_handler_type_may_be_registered_under_two_names_each_with_its_own_checkpoint()
     {
         var store = new FakeEventStore();
