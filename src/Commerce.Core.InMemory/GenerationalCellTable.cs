@@ -28,9 +28,9 @@ namespace Commerce.InMemory;
 /// appends the generation that a purge sealed the newest one for and has not appended yet.
 /// </para>
 /// <para>
-/// A commit that would replace an expired state in a sealed generation retires it instead (see
-/// <see cref="RetireExpired"/>) and fails, so that its retry takes a cell of the newest generation: a key
-/// replaced in place each time it expires would keep its generation, and every dead cell in it, for ever.
+/// A commit that would replace an expired state in a sealed generation retires it first (see
+/// <see cref="RetireExpired"/>) and writes the new state to the key's fresh cell, in the newest generation:
+/// a key replaced in place each time it expires would keep its generation, and every dead cell in it, for ever.
 /// </para>
 /// <para>
 /// Compared with one dictionary from which purges remove entries, inserting allocates no node, growing

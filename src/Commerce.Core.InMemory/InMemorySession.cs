@@ -380,12 +380,16 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         var (cell, expected) = Seen(change, create: true); // a record read compact expects the compact state
                         if (change.Key.Table == StoreTable.Idempotency && cell is not null && store.Idempotency.InSealedGeneration(key, cell))
                         {
-                            // Only an expired record is replaced. In a sealed generation it is retired instead, as a
-                            // purge would, and the use case runs again and records its outcome in the newest one:
-                            // replaced in place, a key reused each time it expires would keep its old generation, with
-                            // every dead cell in it, for ever.
-                            GenerationalCellTable.RetireExpired(cell, expected);
-                            return new(false);
+                            // Only an expired record is replaced. In a sealed generation it is retired first, as a
+                            // purge would, and the new record inserted in the key's fresh cell: replaced in place, a key
+                            // reused each time it expires would keep its old generation, with every dead cell in it,
+                            // for ever.
+                            if (!GenerationalCellTable.RetireExpired(cell, expected))
+                            {
+                                return new(false);
+                            }
+
+                            (cell, expected) = (store.Idempotency.GetOrCreate(key), Absent.Value);
                         }
 
                         updates[next++] = new CellUpdate(cell!, expected, Kept(change));

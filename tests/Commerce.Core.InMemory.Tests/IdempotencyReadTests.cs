@@ -64,7 +64,12 @@ public sealed class IdempotencyReadTests
     {
         // Retention 60 minutes, so a purge is due every 15: the times below place each reuse of "renewed" after its
         // record expired and before the next purge, where a record replaced in place would keep its old generation.
-        using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        // One attempt per request: moving the key to the newest generation costs no attempt of its own.
+        using var shop = InMemoryShop.Create(o =>
+        {
+            o.IdempotencyRetention = TimeSpan.FromHours(1);
+            o.MaxCommitAttempts = 1;
+        });
         var store = shop.InMemoryStore();
         var carol = new UserId(3);
         await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("renewed"));
@@ -91,5 +96,41 @@ public sealed class IdempotencyReadTests
             shop.Time.Advance(TestClock.Start.AddMinutes(minutes) - shop.Time.GetUtcNow());
             Assert.True((await charge()).IsSuccess);
         }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Threads_reusing_an_expired_key_of_a_sealed_generation_at_once_apply_the_request_once(int round)
+    {
+        _ = round;
+        using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        var store = shop.InMemoryStore();
+        await shop.Wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey("filler"));
+        shop.Time.Advance(TimeSpan.FromMinutes(30));
+        await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("k"));
+
+        // The filler's expiry seals the generation, which keeps "k" (still live); then "k" expires too.
+        shop.Time.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal(1, await new InMemorySession(store).PurgeIdempotencyAsync(shop.Time.GetUtcNow() - TimeSpan.FromHours(1)));
+        Assert.Equal(2, store.Idempotency.GenerationCount);
+        shop.Time.Advance(TimeSpan.FromMinutes(30));
+
+        const int Threads = 6;
+        var results = new Result<Money>[Threads];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            results[t] = shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("k")).AsTask().GetAwaiter().GetResult();
+        }) { IsBackground = true }).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+
+        Assert.All(results, result => Assert.Equal(new Money(2), result.Value));
+        Assert.Equal(new Money(2), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Alice)).Count);
     }
 }
