@@ -4,8 +4,11 @@ namespace Commerce;
 /// An expected business outcome that stopped an operation: a stable <see cref="Code"/>, a human
 /// readable <see cref="Message"/>, and the products concerned where there are any.
 /// </summary>
-/// <remarks>Instances are immutable and safe to share between threads.</remarks>
-public sealed class CommerceError
+/// <remarks>
+/// Instances are immutable and safe to share between threads. Two errors are equal when their code, message
+/// and products (in order) are: a stored refusal replayed from any store equals the one first returned.
+/// </remarks>
+public sealed class CommerceError : IEquatable<CommerceError>
 {
     /// <summary>Creates an error.</summary>
     /// <param name="code">The stable code.</param>
@@ -32,6 +35,42 @@ public sealed class CommerceError
     /// <see cref="CommerceErrorCode.ProductNotFound"/>; empty otherwise.
     /// </summary>
     public IReadOnlyList<ProductId> ProductIds { get; }
+
+    /// <summary>Whether two errors are equal (see <see cref="Equals(CommerceError)"/>).</summary>
+    /// <param name="left">An error, or <see langword="null"/>.</param>
+    /// <param name="right">An error, or <see langword="null"/>.</param>
+    /// <returns>Whether both are <see langword="null"/> or they are equal.</returns>
+    public static bool operator ==(CommerceError? left, CommerceError? right) => left is null ? right is null : left.Equals(right);
+
+    /// <summary>Whether two errors differ (see <see cref="Equals(CommerceError)"/>).</summary>
+    /// <param name="left">An error, or <see langword="null"/>.</param>
+    /// <param name="right">An error, or <see langword="null"/>.</param>
+    /// <returns>Whether they are not equal.</returns>
+    public static bool operator !=(CommerceError? left, CommerceError? right) => !(left == right);
+
+    /// <summary>Whether <paramref name="other"/> has the same code, message and products, in the same order.</summary>
+    /// <param name="other">An error, or <see langword="null"/>.</param>
+    /// <returns>Whether the two are equal.</returns>
+    public bool Equals(CommerceError? other) =>
+        other is not null
+        && (ReferenceEquals(this, other) || (Code == other.Code && Message == other.Message && ProductIds.SequenceEqual(other.ProductIds)));
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as CommerceError);
+
+    /// <inheritdoc />
+    public override int GetHashCode()
+    {
+        var hash = default(HashCode);
+        hash.Add(Code);
+        hash.Add(Message, StringComparer.Ordinal);
+        foreach (var id in ProductIds)
+        {
+            hash.Add(id);
+        }
+
+        return hash.ToHashCode();
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"{Code}: {Message}";
