@@ -35,7 +35,7 @@ public static class CommerceEventDispatcherBuilderExtensions
             throw new ArgumentException("An event handler's name must not be empty or white space.", nameof(name));
         }
 
-        if (name is not null && !IsKeepable(name))
+        if (name is not null && !Storage.CheckpointNames.IsKeepable(name))
         {
             throw new ArgumentException("An event handler's name cannot hold U+0000 or an unpaired surrogate: it names the handler's checkpoint, which no store keeps under such a name.", nameof(name));
         }
@@ -100,24 +100,5 @@ public static class CommerceEventDispatcherBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CommerceEventDispatcher>());
         return builder;
-    }
-
-    /// <summary>Whether a checkpoint name is one every store keeps (see <see cref="Storage.IEventStore.SaveCheckpointAsync"/>): no U+0000, no unpaired surrogate.</summary>
-    private static bool IsKeepable(string name)
-    {
-        for (var i = 0; i < name.Length; i++)
-        {
-            var c = name[i];
-            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
-            {
-                i++;
-            }
-            else if (c == '\0' || char.IsSurrogate(c))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -649,36 +649,15 @@ internal sealed class EventStripes
     /// <summary>The cursor saved for a consumer, or <see langword="null"/>.</summary>
     public EventCursor? LoadCheckpoint(string consumer)
     {
-        CheckConsumer(consumer);
+        CheckpointNames.ThrowIfNotKeepable(consumer);
         return Volatile.Read(ref _checkpoints).TryGetValue(consumer, out var cursor) ? cursor : null;
     }
 
     /// <summary>Saves (replaces) a consumer's cursor, with a compare-and-swap of the immutable map.</summary>
     public void SaveCheckpoint(string consumer, EventCursor cursor)
     {
-        CheckConsumer(consumer);
+        CheckpointNames.ThrowIfNotKeepable(consumer);
         ArgumentNullException.ThrowIfNull(cursor);
         ImmutableInterlocked.Update(ref _checkpoints, static (map, item) => map.SetItem(item.Key, item.Value), (Key: consumer, Value: cursor));
-    }
-
-    /// <summary>
-    /// Refuses a consumer name that holds U+0000 or an unpaired surrogate: no store can keep it (a PostgreSQL
-    /// <c>text</c> holds neither), so every store refuses it alike.
-    /// </summary>
-    private static void CheckConsumer(string consumer)
-    {
-        ArgumentNullException.ThrowIfNull(consumer);
-        for (var i = 0; i < consumer.Length; i++)
-        {
-            var c = consumer[i];
-            if (char.IsHighSurrogate(c) && i + 1 < consumer.Length && char.IsLowSurrogate(consumer[i + 1]))
-            {
-                i++;
-            }
-            else if (c == '\0' || char.IsSurrogate(c))
-            {
-                throw new ArgumentException("A consumer name cannot hold U+0000 or an unpaired surrogate.", nameof(consumer));
-            }
-        }
     }
 }

@@ -151,7 +151,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
 
     public ValueTask<EventCursor?> LoadCheckpointAsync(string consumer, CancellationToken cancellationToken = default)
     {
-        CheckConsumer(consumer);
+        CheckpointNames.ThrowIfNotKeepable(consumer);
         return RunAsync(
             "a read of a checkpoint",
             async (connection, token) =>
@@ -167,7 +167,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
 
     public async ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
     {
-        CheckConsumer(consumer);
+        CheckpointNames.ThrowIfNotKeepable(consumer);
         ArgumentNullException.ThrowIfNull(cursor);
         await RunAsync(
             "a checkpoint",
@@ -197,27 +197,6 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 }
             },
             cancellationToken);
-    }
-
-    /// <summary>
-    /// Refuses a consumer name that holds U+0000 or an unpaired surrogate: no store can keep it (a PostgreSQL
-    /// <c>text</c> holds neither), so every store refuses it alike.
-    /// </summary>
-    private static void CheckConsumer(string consumer)
-    {
-        ArgumentNullException.ThrowIfNull(consumer);
-        for (var i = 0; i < consumer.Length; i++)
-        {
-            var c = consumer[i];
-            if (char.IsHighSurrogate(c) && i + 1 < consumer.Length && char.IsLowSurrogate(consumer[i + 1]))
-            {
-                i++;
-            }
-            else if (c == '\0' || char.IsSurrogate(c))
-            {
-                throw new ArgumentException("A consumer name cannot hold U+0000 or an unpaired surrogate.", nameof(consumer));
-            }
-        }
     }
 
     /// <summary>The cursor's number for each stripe of the store (a stripe beyond them holds nothing).</summary>
