@@ -101,6 +101,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     public ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(after);
+        cancellationToken.ThrowIfCancellationRequested(); // as on every store, even when an event is there already
         return Events.HasEventsAfter(after) ? ValueTask.CompletedTask : Events.WaitAsync(after, cancellationToken);
     }
 

@@ -61,6 +61,19 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_wait_for_events_with_a_cancelled_token_throws_OperationCanceledException_even_when_events_exist()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 30, 5);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Log(shop).WaitForEventsAsync(EventCursor.Start); // an event exists: completes at once
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await Log(shop).WaitForEventsAsync(EventCursor.Start, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await shop.Services.GetRequiredService<ICommerceEventFeed>().WaitAsync(EventCursor.Start, cancelled.Token));
+    }
+
+    [StoreFact]
     public async Task Adding_a_product_emits_ProductAdded_with_its_fields_at_the_clocks_time()
     {
         using var shop = CreateShop();

@@ -38,6 +38,7 @@ public interface IEventStore
     /// <param name="after">The cursor.</param>
     /// <param name="cancellationToken">Ends the wait.</param>
     /// <returns>A task.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, also when called cancelled while an event exists.</exception>
     ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default);
 
     /// <summary>The checkpoint saved for a consumer, or <see langword="null"/> if none was.</summary>
