@@ -86,6 +86,12 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
 
+    /// <summary>
+    /// A test seam: false plays the case of a pooler in between, where a commit's lost backend cannot be named,
+    /// so the lookup of its outcome cannot end it first (see <see cref="PostgresOutcome.ResolveAsync"/>).
+    /// </summary>
+    internal bool EndsLostBackends { get; set; } = true;
+
     /// <summary>A test seam: called when a connection is refused for now, before the refusal is reported.</summary>
     internal Func<Exception, Task>? OnConnectionRefused { get; set; }
 

@@ -313,6 +313,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                     await hook(connection, CancellationToken.None).ConfigureAwait(false);
                 }
 
+                var backend = connection.ProcessID;
                 try
                 {
                     _store.CountRoundTrip();
@@ -352,7 +353,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                 }
                 catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
                 {
-                    await ResolveInFlightAsync(set, e).ConfigureAwait(false);
+                    await ResolveInFlightAsync(set, e, backend).ConfigureAwait(false);
                     return;
                 }
             }
@@ -380,6 +381,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                 await hook(connection, CancellationToken.None).ConfigureAwait(false);
             }
 
+            var backend = connection.ProcessID;
             try
             {
                 _store.CountRoundTrip();
@@ -421,7 +423,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             }
             catch (Exception e) when (PostgresOutcome.IsInFlightFailure(e))
             {
-                await ResolveInFlightAsync(group, e).ConfigureAwait(false);
+                await ResolveInFlightAsync(group, e, backend).ConfigureAwait(false);
                 return true;
             }
         }
@@ -429,9 +431,10 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
     /// <summary>
     /// The connection failed with the group's batch in flight: the group applied entirely or not at all, which
-    /// the best evidence any member carries decides for every member.
+    /// the best evidence any member carries decides for every member, once the lost transaction has ended
+    /// (see <see cref="PostgresOutcome.ResolveAsync"/>).
     /// </summary>
-    private async Task ResolveInFlightAsync(List<Member> group, Exception e)
+    private async Task ResolveInFlightAsync(List<Member> group, Exception e, int backend)
     {
         await DropConnectionAsync().ConfigureAwait(false);
         CommitEvidence? best = null;
@@ -445,18 +448,18 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
         try
         {
-            var applied = await PostgresOutcome.ResolveAsync(_store, best, e).ConfigureAwait(false);
-            if (applied || best is not { Key.Table: StoreTable.Idempotency })
+            var (applied, ended) = await PostgresOutcome.ResolveAsync(_store, best, e, backend).ConfigureAwait(false);
+            if (applied || ended || best is not { Key.Table: StoreTable.Idempotency })
             {
                 Settle(group, member => member.Outcome.TrySetResult(applied));
                 return;
             }
 
-            // No record found. Unlike an order's id (voided by the lookup) or an order's version (fenced), nothing
-            // stops the lost transaction from writing the record later, if it had not reached that key yet: it may
-            // still apply. A member that writes a record of its own may run again (its next attempt meets the lost
-            // one's record or lock, and replays it or makes the lost one fail); any other member could apply twice,
-            // so its outcome is unknown.
+            // No record found, and the lost transaction not known to have ended (behind a pooler, say). Unlike an
+            // order's id (voided by the lookup) or an order's version (fenced), nothing stops it from writing the
+            // record later, if it had not reached that key yet: it may still apply. A member that writes a record
+            // of its own may run again (its next attempt meets the lost one's record or lock, and replays it or
+            // makes the lost one fail); any other member could apply twice, so its outcome is unknown.
             var unknown = PostgresOutcome.Unknown(e);
             Settle(group, member =>
             {

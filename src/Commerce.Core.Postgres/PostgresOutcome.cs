@@ -97,14 +97,23 @@ internal static class PostgresOutcome
     /// <summary>
     /// Finds out whether a commit whose connection failed was applied, from a write that tells (see
     /// <see cref="CommitEvidence"/>), looked up on a fresh connection once the commit's transaction has
-    /// ended: the lookup first takes the key's advisory lock (which the transaction held from its insert
-    /// of the key until it ended), and reads the row <c>FOR SHARE</c> (waiting for a transaction that
-    /// updated it). A commit without such a write is reported as unknown.
+    /// ended. The lost backend (<paramref name="backend"/>) is terminated first, and waited for: the server
+    /// has not necessarily noticed its client gone, and a transaction still waiting there (for a lock, say)
+    /// could otherwise write the key after the lookup found it absent. The lookup then takes the key's
+    /// advisory lock (which the transaction held from its insert of the key until it ended), and reads the
+    /// row <c>FOR SHARE</c> (waiting for a transaction that updated it). A commit without such a write is
+    /// reported as unknown.
     /// </summary>
-    /// <returns>Whether the commit applied.</returns>
+    /// <returns>
+    /// Whether the commit applied, and whether its transaction is known to have ended before the lookup (the
+    /// backend was terminated, or was gone). Not known behind a pooler that reports other process ids than the
+    /// server's (PgBouncer's own), or when the backend did not exit in time: a write found absent may then still
+    /// come, unless fenced.
+    /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">No write to decide by, or the lookup failed too.</exception>
-    public static async ValueTask<bool> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure)
+    public static async ValueTask<(bool Applied, bool Ended)> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure, int backend)
     {
+        var ending = store.EndsLostBackends;
         if (evidence is not { } written)
         {
             throw Unknown(failure);
@@ -119,15 +128,28 @@ internal static class PostgresOutcome
                 var batch = store.Batch(connection);
                 await using (batch.ConfigureAwait(false))
                 {
+                    if (ending)
+                    {
+                        batch.Add(EndBackend).With(backend).With(connection.ProcessID).With(BackendExitMilliseconds);
+                    }
+
                     batch.Add(PostgresSql.KeyLock(exclusive: false)).With((int)key.Table).With(PostgresRows.LockHash(key));
                     written.AddLookup(store.Sql, batch);
                     store.CountRoundTrip();
                     var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
+                        var ended = false;
+                        if (ending)
+                        {
+                            await reader.ReadAsync().ConfigureAwait(false);
+                            ended = reader.GetBoolean(0);
+                            await reader.NextResultAsync().ConfigureAwait(false);
+                        }
+
                         await reader.NextResultAsync().ConfigureAwait(false);
                         await reader.ReadAsync().ConfigureAwait(false);
-                        return reader.GetBoolean(0);
+                        return (reader.GetBoolean(0), ended);
                     }
                 }
             }
@@ -137,6 +159,22 @@ internal static class PostgresOutcome
             throw new CommitOutcomeUnknownException(UnknownMessage, new AggregateException(failure, e));
         }
     }
+
+    /// <summary>How long the lookup waits for a terminated backend to exit.</summary>
+    private const long BackendExitMilliseconds = 10_000;
+
+    /// <summary>
+    /// Terminates the lost backend ($1) of this role and database, and waits up to $3 ms for it to exit (its
+    /// transaction, if any, then committed or rolled back); true if it exited, or was gone already. Only if
+    /// the process ids the client sees are the server's ($2, this connection's, is its <c>pg_backend_pid()</c>):
+    /// behind a pooler $1 names no backend of the server, or another one; false then.
+    /// </summary>
+    private const string EndBackend =
+        """
+        SELECT CASE WHEN $2 <> pg_backend_pid() THEN false ELSE coalesce((
+            SELECT bool_and(pg_terminate_backend(a.pid, $3))
+            FROM (SELECT pid FROM pg_stat_activity WHERE pid = $1 AND usename = current_user AND datname = current_database() OFFSET 0) a), true) END
+        """;
 }
 
 /// <summary>

@@ -117,6 +117,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 await hook(connection, cancellationToken).ConfigureAwait(false);
             }
 
+            var backend = connection.ProcessID; // Its transaction is to end before a lookup of the outcome.
             try
             {
                 // Once sent, a commit runs to its end: it is not cancelled half-way.
@@ -146,7 +147,8 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.
                 await DropConnectionAsync().ConfigureAwait(false);
-                return Applied(changes, await PostgresOutcome.ResolveAsync(store, evidence, e).ConfigureAwait(false));
+                var (applied, _) = await PostgresOutcome.ResolveAsync(store, evidence, e, backend).ConfigureAwait(false);
+                return Applied(changes, applied);
             }
         }
     }

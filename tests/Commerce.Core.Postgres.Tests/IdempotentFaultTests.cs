@@ -117,12 +117,43 @@ public sealed class IdempotentFaultTests
         await AssertChargedOnceAsync(shop, new Money(125));
     }
 
+    /// <summary>
+    /// The connection is lost while the commit waits on the server for Alice's wallet, before the statement
+    /// that writes the key: the lookup finds no record and the charge, out of attempts, is told it conflicted
+    /// ("nothing was changed"). The lost transaction must not apply once the wallet is free.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_keyed_charge_lost_before_its_key_and_then_out_of_attempts_is_told_a_conflict_and_never_applies()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(
+            o => o.MaxCommitAttempts = 1,
+            o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await using var blocker = await LockWalletAsync(shop, Alice);
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        var charged = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
+
+        await blocker.DisposeAsync(); // Were the lost transaction alive, it would go on now, and apply.
+        await IdleAsync(pid);
+
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Single(await shop.Wallets.GetLedgerAsync(Alice));
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency"));
+    }
+
     [PostgresFact]
     public async Task A_keyed_charge_whose_connection_is_lost_after_the_server_received_its_commit_is_found_applied_by_its_record()
     {
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await ThroughAsync(proxy);
         await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        shop.Store.EndsLostBackends = false; // As behind a pooler: the lookup waits for the lost transaction through the key's lock.
         await using var blocker = await BlockAsync(shop, IdempotentOperation.Charge, "k");
         var committing = CaptureFirstCommit(shop);
 
@@ -143,6 +174,7 @@ public sealed class IdempotentFaultTests
     {
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await SeededAsync(proxy);
+        shop.Store.EndsLostBackends = false; // As behind a pooler: the lookup waits for the lost transaction through the key's lock.
         await using var blocker = await BlockAsync(shop, IdempotentOperation.PlaceOrder, "o");
         var committing = CaptureFirstCommit(shop);
 
@@ -192,6 +224,7 @@ public sealed class IdempotentFaultTests
     {
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await SeededAsync(proxy);
+        shop.Store.EndsLostBackends = false; // As behind a pooler: the lost batch, on its way, cannot be ended before the lookup.
         var commits = 0;
         shop.Store.BeforeCommit = async (_, _) =>
         {
@@ -224,6 +257,7 @@ public sealed class IdempotentFaultTests
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await SeededAsync(proxy);
         var order = (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)])).Value;
+        shop.Store.EndsLostBackends = false; // As behind a pooler: the lost batch, on its way, cannot be ended before the lookup.
         var commits = 0;
         shop.Store.BeforeCommit = async (_, _) =>
         {
@@ -277,7 +311,7 @@ public sealed class IdempotentFaultTests
 
     /// <summary>A shop whose store reaches the server through the proxy, on a new connection per session (so a cut breaks only the connections in use).</summary>
     [PostgresFact]
-    public async Task A_group_lost_before_its_key_is_written_tells_a_member_without_a_key_its_outcome_is_unknown_and_nothing_applies_twice()
+    public async Task A_group_lost_before_its_key_is_written_behind_a_pooler_tells_a_member_without_a_key_its_outcome_is_unknown_and_nothing_applies_twice()
     {
         // A keyed charge and a plain one share a group. Its batch reaches the server and waits there for Bob's
         // wallet (held by another transaction), before the statement that writes Alice's key; then the client's
@@ -290,6 +324,7 @@ public sealed class IdempotentFaultTests
             o.ConnectionString = proxy.ConnectionString + ";Pooling=false";
             o.GroupCommit = true;
         });
+        shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
         await shop.Wallets.ChargeAsync(Alice, new Money(100));
         await shop.Wallets.ChargeAsync(Bob, new Money(10));
         await using var blocker = await LockWalletAsync(shop, Bob);
@@ -304,6 +339,37 @@ public sealed class IdempotentFaultTests
 
         await blocker.DisposeAsync(); // The lost transaction goes on, on the server, and applies.
         Assert.Equal(new Money(125), (await keyed.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
+        await AssertChargedOnceAsync(shop, new Money(125));
+    }
+
+    [PostgresFact]
+    public async Task A_group_lost_before_its_key_is_written_has_its_transaction_ended_and_every_member_run_again_once()
+    {
+        // As above, without a pooler: the lookup ends the lost transaction first, so the record found absent
+        // never comes, and every member, the plain one too, is found not applied and runs again.
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Pooling=false";
+            o.GroupCommit = true;
+        });
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await shop.Wallets.ChargeAsync(Bob, new Money(10));
+        await using var blocker = await LockWalletAsync(shop, Bob);
+        var committing = CaptureFirstCommit(shop);
+        shop.Store.GroupCommitter!.HoldUntilQueued(2);
+
+        var keyed = Task.Run(() => shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask());
+        var plain = Task.Run(() => shop.Wallets.ChargeAsync(Bob, new Money(50)).AsTask());
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        await GoneAsync(pid);
+
+        await blocker.DisposeAsync(); // Only the re-runs can apply now.
+        Assert.Equal(new Money(125), (await keyed.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        Assert.Equal(new Money(60), (await plain.WaitAsync(TimeSpan.FromSeconds(30))).Value);
         Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
         Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
         await AssertChargedOnceAsync(shop, new Money(125));
@@ -390,6 +456,46 @@ public sealed class IdempotentFaultTests
         }
 
         throw new TimeoutException($"Backend {pid} never waited for a lock.");
+    }
+
+    /// <summary>Waits until a backend is gone.</summary>
+    private static async Task GoneAsync(int pid)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
+        while (TimeProvider.System.GetTimestamp() < deadline)
+        {
+            // Each look is a round trip to the server: the loop watches the backend, it does not spin idle.
+            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", connection);
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+            if (!(bool)(await command.ExecuteScalarAsync())!)
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException($"Backend {pid} never went.");
+    }
+
+    /// <summary>Waits until a backend has ended what it was running (it is idle, or gone).</summary>
+    private static async Task IdleAsync(int pid)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
+        while (TimeProvider.System.GetTimestamp() < deadline)
+        {
+            // Each look is a round trip to the server: the loop watches the backend, it does not spin idle.
+            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state IS DISTINCT FROM 'idle')", connection);
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+            if (!(bool)(await command.ExecuteScalarAsync())!)
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException($"Backend {pid} never ended its batch.");
     }
 
     private static async Task WaitUntilAsync(PgShop shop, string sql, long expected)
