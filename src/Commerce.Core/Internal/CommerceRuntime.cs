@@ -120,6 +120,8 @@ internal sealed class CommerceRuntime
                             unitOfWork.DiscardWrites();
                         }
 
+                        // An attempt cancelled before its commit starts tries none.
+                        cancellationToken.ThrowIfCancellationRequested();
                         Telemetry.CommitAttempted(operation);
                         committed = await unitOfWork.CommitAsync(cancellationToken).ConfigureAwait(false);
                     }

@@ -256,6 +256,21 @@ public sealed class CommerceTelemetryTests
     }
 
     [Fact]
+    public async Task An_attempt_cancelled_before_its_commit_started_is_not_counted_as_a_commit_attempt()
+    {
+        var store = new ScriptedStore(new FakeStore());
+        using var provider = Build(store);
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+        using var cancellation = new CancellationTokenSource();
+        store.OnRead = cancellation.Cancel; // The caller gives up while the use case reads: its commit never starts.
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => provider.GetRequiredService<IWalletService>().ChargeAsync(U1, new Money(10), cancellation.Token).AsTask());
+
+        Assert.Empty(capture.Of("commerce.commit.attempts"));
+        Assert.Empty(capture.Of("commerce.wallet.charges"));
+    }
+
+    [Fact]
     public async Task Conflicts_are_counted_and_added_to_the_span_as_events_and_a_use_case_that_gives_up_is_an_error()
     {
         var store = new ScriptedStore(new FakeStore()) { Conflicts = 3 };
@@ -371,6 +386,9 @@ public sealed class CommerceTelemetryTests
 
         public bool Throw { get; set; }
 
+        /// <summary>Called on every key read, before it runs.</summary>
+        public Action? OnRead { get; set; }
+
         /// <summary>What every commit throws once set (a refusal: nothing applied).</summary>
         public StoreUnavailableException? Refusal { get; set; }
 
@@ -379,8 +397,11 @@ public sealed class CommerceTelemetryTests
 
         private sealed class Session(ScriptedStore owner, IStoreSession inner) : DelegatingStoreSession(inner)
         {
-            public override ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default) =>
-                owner.Throw ? throw new CommitOutcomeUnknownException() : Inner.ReadAsync(batch, cancellationToken);
+            public override ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
+            {
+                owner.OnRead?.Invoke();
+                return owner.Throw ? throw new CommitOutcomeUnknownException() : Inner.ReadAsync(batch, cancellationToken);
+            }
 
             public override ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default) =>
                 owner.Refusal is { } refusal ? throw refusal
