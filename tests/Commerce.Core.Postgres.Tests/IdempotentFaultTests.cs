@@ -441,45 +441,20 @@ public sealed class IdempotentFaultTests
     private static async Task<int> WaitingAsync(Task<int> committing)
     {
         var pid = await committing.WaitAsync(TimeSpan.FromSeconds(30));
-        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
-        await connection.OpenAsync();
-        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
-        while (TimeProvider.System.GetTimestamp() < deadline)
-        {
-            // Each look is a round trip to the server: the loop watches the lock table, it does not spin idle.
-            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", connection);
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
-            if ((bool)(await command.ExecuteScalarAsync())!)
-            {
-                return pid;
-            }
-        }
-
-        throw new TimeoutException($"Backend {pid} never waited for a lock.");
+        await UntilAsync(pid, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", true, "never waited for a lock");
+        return pid;
     }
 
     /// <summary>Waits until a backend is gone.</summary>
-    private static async Task GoneAsync(int pid)
-    {
-        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
-        await connection.OpenAsync();
-        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
-        while (TimeProvider.System.GetTimestamp() < deadline)
-        {
-            // Each look is a round trip to the server: the loop watches the backend, it does not spin idle.
-            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", connection);
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
-            if (!(bool)(await command.ExecuteScalarAsync())!)
-            {
-                return;
-            }
-        }
-
-        throw new TimeoutException($"Backend {pid} never went.");
-    }
+    private static Task GoneAsync(int pid) =>
+        UntilAsync(pid, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", false, "never went");
 
     /// <summary>Waits until a backend has ended what it was running (it is idle, or gone).</summary>
-    private static async Task IdleAsync(int pid)
+    private static Task IdleAsync(int pid) =>
+        UntilAsync(pid, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state IS DISTINCT FROM 'idle')", false, "never ended its batch");
+
+    /// <summary>Waits (at most 30 s) until <paramref name="sql"/>, a test about backend <paramref name="pid"/> ($1), gives <paramref name="until"/>.</summary>
+    private static async Task UntilAsync(int pid, string sql, bool until, string never)
     {
         await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
         await connection.OpenAsync();
@@ -487,15 +462,15 @@ public sealed class IdempotentFaultTests
         while (TimeProvider.System.GetTimestamp() < deadline)
         {
             // Each look is a round trip to the server: the loop watches the backend, it does not spin idle.
-            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state IS DISTINCT FROM 'idle')", connection);
+            await using var command = new NpgsqlCommand(sql, connection);
             command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
-            if (!(bool)(await command.ExecuteScalarAsync())!)
+            if ((bool)(await command.ExecuteScalarAsync())! == until)
             {
                 return;
             }
         }
 
-        throw new TimeoutException($"Backend {pid} never ended its batch.");
+        throw new TimeoutException($"Backend {pid} {never}.");
     }
 
     private static async Task WaitUntilAsync(PgShop shop, string sql, long expected)
