@@ -324,6 +324,29 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_clock_before_1970_places_checks_out_and_cancels_orders_stamped_with_its_time()
+    {
+        // An order id carries milliseconds since 1970 (a version 7 GUID), which cannot be negative.
+        var clock = new DateTimeOffset(1969, 7, 20, 20, 17, 0, TimeSpan.Zero);
+        using var shop = CreateShop(start: clock);
+        await shop.AddProductAsync(1, 300, 10, "Tea");
+        await shop.ChargeAsync(1, 2_000);
+
+        var first = await shop.OrderAsync(1, (1, 2));
+        var second = await shop.OrderAsync(1, (1, 1));
+        Assert.True((await shop.Carts.AddItemAsync(User(1), Product(1), 1)).IsSuccess);
+        var checkedOut = await shop.Carts.CheckoutAsync(User(1));
+        var cancelled = await shop.Orders.CancelOrderAsync(first.Value.Id);
+
+        Assert.True(first.IsSuccess && second.IsSuccess && checkedOut.IsSuccess && cancelled.IsSuccess, $"{first} {second} {checkedOut} {cancelled}");
+        Assert.Equal(3, new[] { first.Value.Id, second.Value.Id, checkedOut.Value.Id }.Distinct().Count());
+        Assert.Equal((clock, (DateTimeOffset?)clock), (first.Value.PlacedAt, cancelled.Value.CancelledAt));
+        Assert.Equal(cancelled.Value, (await shop.Orders.GetOrderAsync(first.Value.Id)).Value);
+        Assert.Equal(Money(2_000 - 900 - 300 + 600), await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(8, (await shop.Catalog.GetProductAsync(Product(1))).Value.Stock);
+    }
+
+    [StoreFact]
     public async Task Instants_from_a_clock_with_an_offset_are_kept_in_UTC_and_read_back_as_they_were_returned()
     {
         // TimeProvider.GetUtcNow is meant to be UTC, but a provider may return an offset (FakeTimeProvider keeps the

@@ -423,7 +423,8 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
 
         // Pay (with the ledger's entry), create the order and record the sale; the commit applies all or nothing.
         var now = runtime.UtcNow();
-        var order = new Order(OrderId.New(now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
+        // An id carries milliseconds since 1970, which cannot be negative: a clock before then stamps the order, not its id.
+        var order = new Order(OrderId.New(now < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
         unitOfWork.Wallets.Save(paid.Value);
         UnitOfWork.AddPayment(unitOfWork, wallet, paid.Value, order); // as the order itself if the store keeps payments so
 
