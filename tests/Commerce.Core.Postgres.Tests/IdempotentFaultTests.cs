@@ -298,18 +298,6 @@ public sealed class IdempotentFaultTests
         Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.voided_orders"));
     }
 
-    // ---- helpers ----------------------------------------------------------------------------------
-
-    /// <summary>Apple (price 10, stock 10) and Alice with 100.</summary>
-    private static async Task<PgShop> SeededAsync(TcpProxy? proxy = null)
-    {
-        var shop = proxy is null ? await PgShop.CreateAsync() : await ThroughAsync(proxy);
-        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 10);
-        await shop.Wallets.ChargeAsync(Alice, new Money(100));
-        return shop;
-    }
-
-    /// <summary>A shop whose store reaches the server through the proxy, on a new connection per session (so a cut breaks only the connections in use).</summary>
     [PostgresFact]
     public async Task A_group_lost_before_its_key_is_written_behind_a_pooler_tells_a_member_without_a_key_its_outcome_is_unknown_and_nothing_applies_twice()
     {
@@ -319,14 +307,8 @@ public sealed class IdempotentFaultTests
         // wallet is free: the keyed charge may run again (its next attempt replays the record), the plain one
         // may not (it would charge Bob twice), so its outcome is unknown.
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
-        await using var shop = await PgShop.CreateAsync(store: o =>
-        {
-            o.ConnectionString = proxy.ConnectionString + ";Pooling=false";
-            o.GroupCommit = true;
-        });
+        await using var shop = await GroupThroughAsync(proxy);
         shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
-        await shop.Wallets.ChargeAsync(Alice, new Money(100));
-        await shop.Wallets.ChargeAsync(Bob, new Money(10));
         await using var blocker = await LockWalletAsync(shop, Bob);
         var committing = CaptureFirstCommit(shop);
         shop.Store.GroupCommitter!.HoldUntilQueued(2);
@@ -350,13 +332,7 @@ public sealed class IdempotentFaultTests
         // As above, without a pooler: the lookup ends the lost transaction first, so the record found absent
         // never comes, and every member, the plain one too, is found not applied and runs again.
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
-        await using var shop = await PgShop.CreateAsync(store: o =>
-        {
-            o.ConnectionString = proxy.ConnectionString + ";Pooling=false";
-            o.GroupCommit = true;
-        });
-        await shop.Wallets.ChargeAsync(Alice, new Money(100));
-        await shop.Wallets.ChargeAsync(Bob, new Money(10));
+        await using var shop = await GroupThroughAsync(proxy);
         await using var blocker = await LockWalletAsync(shop, Bob);
         var committing = CaptureFirstCommit(shop);
         shop.Store.GroupCommitter!.HoldUntilQueued(2);
@@ -375,8 +351,33 @@ public sealed class IdempotentFaultTests
         await AssertChargedOnceAsync(shop, new Money(125));
     }
 
+    // ---- helpers ----------------------------------------------------------------------------------
+
+    /// <summary>Apple (price 10, stock 10) and Alice with 100.</summary>
+    private static async Task<PgShop> SeededAsync(TcpProxy? proxy = null)
+    {
+        var shop = proxy is null ? await PgShop.CreateAsync() : await ThroughAsync(proxy);
+        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 10);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        return shop;
+    }
+
+    /// <summary>A shop whose store reaches the server through the proxy, on a new connection per session (so a cut breaks only the connections in use).</summary>
     private static Task<PgShop> ThroughAsync(TcpProxy proxy) =>
         PgShop.CreateAsync(store: o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
+
+    /// <summary>A shop committing in groups through the proxy (a new connection per session), Alice with 100 and Bob with 10.</summary>
+    private static async Task<PgShop> GroupThroughAsync(TcpProxy proxy)
+    {
+        var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Pooling=false";
+            o.GroupCommit = true;
+        });
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await shop.Wallets.ChargeAsync(Bob, new Money(10));
+        return shop;
+    }
 
     /// <summary>Terminates the backend of the shop's next commit just before the commit is sent; returns how many were terminated.</summary>
     private static Func<int> TerminateFirstCommit(PgShop shop)
