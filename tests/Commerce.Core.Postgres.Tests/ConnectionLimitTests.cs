@@ -57,7 +57,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         await using var shop = await PgShop.CreateAsync();
         await using var host = HostOn(PgShop.RequiredConnectionString + ";Timeout=1", shop.Schema, attempts: 2, poolSize: 1);
         var store = host.GetRequiredService<PostgresCommerceStore>();
-        await using var held = await store.DataSource.OpenConnectionAsync(); // the pool's one connection
+        await using var held = await ShortTimeoutPool.HoldAsync(store.DataSource); // the pool's one connection
         var refusals = new List<Exception>();
         store.OnConnectionRefused = e =>
         {
@@ -82,7 +82,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
     {
         await using var shop = await PgShop.CreateAsync();
         await using var host = HostOn(PgShop.RequiredConnectionString + ";Timeout=1", shop.Schema, attempts: 2, poolSize: 1);
-        await using var held = await host.GetRequiredService<PostgresCommerceStore>().DataSource.OpenConnectionAsync();
+        await using var held = await ShortTimeoutPool.HoldAsync(host.GetRequiredService<PostgresCommerceStore>().DataSource);
 
         var read = await Assert.ThrowsAsync<StoreUnavailableException>(
             async () => await host.GetRequiredService<Commerce.Events.ICommerceEventFeed>().ReadAsync(Commerce.Events.EventCursor.Start));
@@ -96,7 +96,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         await using var shop = await PgShop.CreateAsync();
         await using var host = HostOn(PgShop.RequiredConnectionString + ";Timeout=1", shop.Schema, attempts: 8, poolSize: 1);
         var store = host.GetRequiredService<PostgresCommerceStore>();
-        var held = await store.DataSource.OpenConnectionAsync();
+        var held = await ShortTimeoutPool.HoldAsync(store.DataSource);
         var refusals = 0;
         store.OnConnectionRefused = async _ =>
         {

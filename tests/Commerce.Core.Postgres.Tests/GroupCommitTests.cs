@@ -504,7 +504,7 @@ public sealed class GroupCommitTests
             refusals.Add(e);
             return Task.CompletedTask;
         };
-        var held = await shop.Store.DataSource.OpenConnectionAsync(); // the pool's one connection
+        var held = await ShortTimeoutPool.HoldAsync(shop.Store.DataSource); // the pool's one connection
 
         var refused = await Assert.ThrowsAsync<StoreUnavailableException>(
             () => Committer(shop).CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5)), CancellationToken.None).AsTask());
