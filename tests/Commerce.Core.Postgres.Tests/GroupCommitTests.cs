@@ -493,11 +493,11 @@ public sealed class GroupCommitTests
     public async Task A_committer_whose_pool_has_no_connection_free_gives_its_commit_StoreUnavailable_and_nothing_applies()
     {
         // No product added: the committer has not opened its connection yet (it keeps one once it has).
-        await using var shop = await PgShop.CreateAsync(store: o =>
+        await using var shop = await ShortTimeoutPool.RetryAsync(() => PgShop.CreateAsync(store: o =>
         {
             o.GroupCommit = true;
             o.ConnectionString += ";Timeout=1;Maximum Pool Size=1";
-        });
+        }));
         var refusals = new List<Exception>();
         shop.Store.OnConnectionRefused = e =>
         {

@@ -62,7 +62,16 @@ internal sealed class PgShop : IAsyncDisposable
     public static async Task<PgShop> OnSchemaAsync(string schema, Action<CommerceOptions>? configure = null, Action<PostgresStoreOptions>? store = null)
     {
         var shop = new PgShop(schema, ownsSchema: true, configure, Start, store);
-        await shop.Services.EnsureCommerceSchemaAsync();
+        try
+        {
+            await shop.Services.EnsureCommerceSchemaAsync();
+        }
+        catch
+        {
+            await shop.DisposeAsync();
+            throw;
+        }
+
         return shop;
     }
 
