@@ -88,7 +88,8 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>
     /// A test seam: false plays the case of a pooler in between, where a commit's lost backend cannot be named,
-    /// so the lookup of its outcome cannot end it first (see <see cref="PostgresOutcome.ResolveAsync"/>).
+    /// so the lookup of its outcome cannot end it first, and relies on its fences alone (see
+    /// <see cref="PostgresOutcome.ResolveAsync"/>).
     /// </summary>
     internal bool EndsLostBackends { get; set; } = true;
 

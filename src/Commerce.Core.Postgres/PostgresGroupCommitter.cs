@@ -431,8 +431,8 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
     /// <summary>
     /// The connection failed with the group's batch in flight: the group applied entirely or not at all, which
-    /// the best evidence any member carries decides for every member, once the lost transaction has ended
-    /// (see <see cref="PostgresOutcome.ResolveAsync"/>).
+    /// the best evidence any member carries decides for every member (see <see cref="PostgresOutcome.ResolveAsync"/>,
+    /// which fences the write it finds absent, so a lost transaction that goes on rolls back).
     /// </summary>
     private async Task ResolveInFlightAsync(List<Member> group, Exception e, int backend)
     {
@@ -448,30 +448,8 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
         try
         {
-            var (applied, ended) = await PostgresOutcome.ResolveAsync(_store, best, e, backend).ConfigureAwait(false);
-            if (applied || ended || best is not { Key.Table: StoreTable.Idempotency })
-            {
-                Settle(group, member => member.Outcome.TrySetResult(applied));
-                return;
-            }
-
-            // No record found, and the lost transaction not known to have ended (behind a pooler, say). Unlike an
-            // order's id (voided by the lookup) or an order's version (fenced), nothing stops it from writing the
-            // record later, if it had not reached that key yet: it may still apply. A member that writes a record
-            // of its own may run again (its next attempt meets the lost one's record or lock, and replays it or
-            // makes the lost one fail); any other member could apply twice, so its outcome is unknown.
-            var unknown = PostgresOutcome.Unknown(e);
-            Settle(group, member =>
-            {
-                if (member.Evidence is { Key.Table: StoreTable.Idempotency })
-                {
-                    member.Outcome.TrySetResult(false);
-                }
-                else
-                {
-                    member.Outcome.TrySetException(unknown);
-                }
-            });
+            var applied = await PostgresOutcome.ResolveAsync(_store, best, e, backend).ConfigureAwait(false);
+            Settle(group, member => member.Outcome.TrySetResult(applied));
         }
         catch (CommitOutcomeUnknownException unknown)
         {

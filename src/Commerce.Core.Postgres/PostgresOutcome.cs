@@ -99,19 +99,17 @@ internal static class PostgresOutcome
     /// <see cref="CommitEvidence"/>), looked up on a fresh connection once the commit's transaction has
     /// ended. The lost backend (<paramref name="backend"/>) is terminated first, and waited for: the server
     /// has not necessarily noticed its client gone, and a transaction still waiting there (for a lock, say)
-    /// could otherwise write the key after the lookup found it absent. The lookup then takes the key's
-    /// advisory lock (which the transaction held from its insert of the key until it ended), and reads the
-    /// row <c>FOR SHARE</c> (waiting for a transaction that updated it). A commit without such a write is
-    /// reported as unknown.
+    /// would otherwise go on after the lookup. The lookup then takes the key's advisory lock (which the
+    /// transaction held from its insert of the key until it ended), and reads the row <c>FOR SHARE</c> (waiting
+    /// for a transaction that updated it). A write found absent is fenced in the same transaction (an order's id
+    /// voided, a row's version moved on, a key taken by a fence), so the answer is final even where the lost
+    /// transaction could not be ended first (behind a pooler, whose process ids are its own, or a backend that
+    /// did not exit in time): if it goes on, or its batch reaches the server only now, it rolls back. A commit
+    /// without such a write is reported as unknown.
     /// </summary>
-    /// <returns>
-    /// Whether the commit applied, and whether its transaction is known to have ended before the lookup (the
-    /// backend was terminated, or was gone). Not known behind a pooler that reports other process ids than the
-    /// server's (PgBouncer's own), or when the backend did not exit in time: a write found absent may then still
-    /// come, unless fenced.
-    /// </returns>
+    /// <returns>Whether the commit applied.</returns>
     /// <exception cref="CommitOutcomeUnknownException">No write to decide by, or the lookup failed too.</exception>
-    public static async ValueTask<(bool Applied, bool Ended)> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure, int backend)
+    public static async ValueTask<bool> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure, int backend)
     {
         var ending = store.EndsLostBackends;
         if (evidence is not { } written)
@@ -139,17 +137,14 @@ internal static class PostgresOutcome
                     var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
-                        var ended = false;
                         if (ending)
                         {
-                            await reader.ReadAsync().ConfigureAwait(false);
-                            ended = reader.GetBoolean(0);
-                            await reader.NextResultAsync().ConfigureAwait(false);
+                            await reader.NextResultAsync().ConfigureAwait(false); // past the lost backend's end
                         }
 
-                        await reader.NextResultAsync().ConfigureAwait(false);
+                        await reader.NextResultAsync().ConfigureAwait(false); // past the key's lock, to the lookup's answer
                         await reader.ReadAsync().ConfigureAwait(false);
-                        return (reader.GetBoolean(0), ended);
+                        return reader.GetBoolean(0);
                     }
                 }
             }
@@ -165,7 +160,8 @@ internal static class PostgresOutcome
 
     /// <summary>
     /// Terminates the lost backend ($1) of this role and database, and waits up to $3 ms for it to exit (its
-    /// transaction, if any, then committed or rolled back); true if it exited, or was gone already. Only if
+    /// transaction, if any, then committed or rolled back), so that the lookup need not wait for it to get the
+    /// locks it waits for; true if it exited, or was gone already. Only if
     /// the process ids the client sees are the server's ($2, this connection's, is its <c>pg_backend_pid()</c>):
     /// behind a pooler $1 names no backend of the server, or another one; false then.
     /// </summary>
@@ -218,9 +214,19 @@ internal readonly record struct CommitEvidence(StoreKey Key, object State, long 
                 break;
             case IdempotencyRecord record:
                 var (createdAt, createdTick) = PostgresRows.SplitTicks(record.CreatedAt);
-                batch.Add(sql.IdempotencyRecordedAs)
+                if (!Inserted)
+                {
+                    batch.Add(sql.FenceIdempotencyUpdate).With(Key.High).With(Key.Low).With(Version);
+                }
+
+                var lookup = batch.Add(Inserted ? sql.IdempotencyRecordedElseFence : sql.IdempotencyRecordedAs)
                     .With(Key.High).With(Key.Low).With(Version).With(createdAt).With(createdTick).With(record.RequestHash)
                     .With(record.Balance.Amount).WithNullable(record.OrderId?.Value, NpgsqlDbType.Uuid);
+                if (Inserted)
+                {
+                    lookup.With((short)record.Operation).With(record.Key);
+                }
+
                 break;
             default:
                 throw new InvalidOperationException($"No lookup tells whether {Key} was written.");

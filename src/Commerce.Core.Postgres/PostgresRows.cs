@@ -64,6 +64,15 @@ internal static class PostgresRows
                 return (StoreKey.ForLedger(entry.UserId, entry.Sequence), new StoredState(entry, 0, statement));
             }
 
+            case StoreTable.Idempotency when !row.IsDBNull(C) && row.GetInt64(C) == PostgresSql.FenceErrorCode:
+            {
+                // A fence keeps no outcome: read as a record long expired, which the key's next request replaces.
+                var fence = new IdempotencyRecord(
+                    new UserId(id), (IdempotentOperation)row.GetInt32(N), row.GetString(Text), row.GetInt64(A), DateTimeOffset.MinValue,
+                    null, Money.Zero, null);
+                return (new StoreKey(table, id, row.GetInt64(Low)), new StoredState(fence, row.GetInt64(Version), statement));
+            }
+
             case StoreTable.Idempotency:
             {
                 var error = row.IsDBNull(C)

@@ -147,7 +147,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 // The connection failed with the batch in flight: it committed entirely or not at all.
                 await DropConnectionAsync().ConfigureAwait(false);
-                var (applied, _) = await PostgresOutcome.ResolveAsync(store, evidence, e, backend).ConfigureAwait(false);
+                var applied = await PostgresOutcome.ResolveAsync(store, evidence, e, backend).ConfigureAwait(false);
                 return Applied(changes, applied);
             }
         }

@@ -145,12 +145,53 @@ internal sealed class PostgresSql(string s)
             FOR SHARE)
         """;
 
+    /// <summary>
+    /// The error code of a fence: a row a lookup wrote at a key whose insert it found not applied, so that a
+    /// commit inserting the key that has not reached the server yet meets it and rolls back (see
+    /// <see cref="IdempotencyRecordedElseFence"/>). No refusal has this code; the row is read as a record long
+    /// expired (see <see cref="PostgresRows"/>), which the key's next request replaces.
+    /// </summary>
+    public const int FenceErrorCode = -1;
+
+    /// <summary>
+    /// As <see cref="IdempotencyRecordedAs"/>, for a commit that inserts the record; if the key holds no row, also
+    /// writes a fence there (operation $9, key $10, created at the server's clock, for the purge): a commit inserting
+    /// the key that has not reached the server yet then finds the key taken, and rolls back. Run under the key's
+    /// advisory lock, after a commit holding it has ended.
+    /// </summary>
+    public string IdempotencyRecordedElseFence { get; } =
+        $"""
+        WITH f AS (
+            INSERT INTO {s}.idempotency (user_id, digest, operation, key, request_hash, created_at, created_at_tick, error_code, error_message, error_products, balance, version)
+            SELECT $1, $2, $9, $10, $6, now(), 0, {FenceErrorCode}, '', ARRAY[]::bigint[], 0, 1
+            WHERE NOT EXISTS (SELECT 1 FROM {s}.idempotency WHERE user_id = $1 AND digest = $2)
+            ON CONFLICT DO NOTHING
+        )
+        SELECT EXISTS (
+            SELECT 1 FROM {s}.idempotency
+            WHERE user_id = $1 AND digest = $2 AND version = $3 AND created_at = $4 AND created_at_tick = $5
+                AND request_hash = $6 AND balance = $7 AND order_id IS NOT DISTINCT FROM $8
+            FOR SHARE)
+        """;
+
+    /// <summary>
+    /// Moves the idempotency record at ($1, $2) still at version $3 - 1 on to $3 without changing it, so that a
+    /// commit replacing it from $3 - 1 that has not reached the server yet finds no row at its version and rolls
+    /// back (as <see cref="FenceOrderUpdate"/> for an order).
+    /// </summary>
+    public string FenceIdempotencyUpdate { get; } = $"UPDATE {s}.idempotency SET version = version + 1 WHERE user_id = $1 AND digest = $2 AND version = $3 - 1";
+
     /// <summary>Removes the idempotency records created before $1 (microseconds) and tick $2: the instant split as stored.</summary>
-    /// <remarks>Also removes the voided order ids older than a day (by the server's clock): no batch outlives its connection so long.</remarks>
+    /// <remarks>
+    /// Also removes the voided order ids and the fences (<see cref="FenceErrorCode"/>) older than a day (by the
+    /// server's clock): no batch outlives its connection so long.
+    /// </remarks>
     public string PurgeIdempotency { get; } =
         $"""
         WITH v AS (DELETE FROM {s}.voided_orders WHERE voided_at < now() - interval '1 day')
-        DELETE FROM {s}.idempotency WHERE created_at < $1 OR (created_at = $1 AND created_at_tick < $2)
+        DELETE FROM {s}.idempotency
+        WHERE ((created_at < $1 OR (created_at = $1 AND created_at_tick < $2)) AND error_code IS DISTINCT FROM {FenceErrorCode})
+            OR (error_code = {FenceErrorCode} AND created_at < now() - interval '1 day')
         """;
 
     // ---- tables and keys ------------------------------------------------------------------------

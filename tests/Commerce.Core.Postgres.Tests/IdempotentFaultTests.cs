@@ -144,7 +144,43 @@ public sealed class IdempotentFaultTests
 
         Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
         Assert.Single(await shop.Wallets.GetLedgerAsync(Alice));
-        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency"));
+        Assert.Equal("k", await shop.ScalarAsync<string>($"SELECT string_agg(key, ',') FROM {{s}}.idempotency WHERE error_code = {PostgresSql.FenceErrorCode}")); // the lookup's fence, and nothing else
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency"));
+    }
+
+    /// <summary>
+    /// As above, behind a pooler, where the lookup cannot end the lost transaction: it finds no record, and the
+    /// charge, out of attempts, is told it conflicted. The lost transaction goes on once the wallet is free, and
+    /// must roll back: the lookup left a fence at the key, which its insert of the record meets. The key's next
+    /// request replaces the fence and charges once.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_keyed_charge_lost_before_its_key_behind_a_pooler_and_then_out_of_attempts_is_told_a_conflict_and_never_applies()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(
+            o => o.MaxCommitAttempts = 1,
+            o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
+        shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await using var blocker = await LockWalletAsync(shop, Alice);
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        var charged = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
+
+        await blocker.DisposeAsync(); // The lost transaction goes on, on the server.
+        await IdleAsync(pid);
+
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Single(await shop.Wallets.GetLedgerAsync(Alice));
+        shop.Store.BeforeCommit = null;
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2);
     }
 
     [PostgresFact]
@@ -298,14 +334,41 @@ public sealed class IdempotentFaultTests
         Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.voided_orders"));
     }
 
+    /// <summary>
+    /// A lookup's fence at a key lasts a day, whatever the records' retention: the purge leaves a fresh one
+    /// (though the client's cutoff is later) and removes an old one, with the expired records.
+    /// </summary>
     [PostgresFact]
-    public async Task A_group_lost_before_its_key_is_written_behind_a_pooler_tells_a_member_without_a_key_its_outcome_is_unknown_and_nothing_applies_twice()
+    public async Task The_purge_removes_fences_a_day_old_and_keeps_younger_ones()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        Assert.Equal(3L, await shop.ScalarAsync<long>(
+            $$"""
+            WITH i AS (
+                INSERT INTO {s}.idempotency (user_id, digest, operation, key, request_hash, created_at, error_code, error_message, error_products, balance, version)
+                VALUES (1, 1, 1, 'old', 0, now() - interval '25 hours', {{PostgresSql.FenceErrorCode}}, '', ARRAY[]::bigint[], 0, 1),
+                       (1, 2, 1, 'fresh', 0, now() - interval '1 hour', {{PostgresSql.FenceErrorCode}}, '', ARRAY[]::bigint[], 0, 1),
+                       (1, 3, 1, 'expired', 0, now() - interval '1 hour', NULL, NULL, NULL, 0, 1)
+                RETURNING 1)
+            SELECT count(*) FROM i
+            """));
+
+        await using (var session = await shop.Store.OpenSessionAsync())
+        {
+            Assert.Equal(2, await session.PurgeIdempotencyAsync(TimeProvider.System.GetUtcNow().AddDays(1)));
+        }
+
+        Assert.Equal("fresh", await shop.ScalarAsync<string>("SELECT string_agg(key, ',') FROM {s}.idempotency"));
+    }
+
+    [PostgresFact]
+    public async Task A_group_lost_before_its_key_is_written_behind_a_pooler_is_fenced_and_every_member_run_again_once()
     {
         // A keyed charge and a plain one share a group. Its batch reaches the server and waits there for Bob's
         // wallet (held by another transaction), before the statement that writes Alice's key; then the client's
-        // connection is lost. The lookup finds no record, but the transaction lives on and applies once Bob's
-        // wallet is free: the keyed charge may run again (its next attempt replays the record), the plain one
-        // may not (it would charge Bob twice), so its outcome is unknown.
+        // connection is lost. Behind a pooler the lookup cannot end the lost transaction: it finds no record and
+        // leaves a fence at the key, so the transaction, going on once Bob's wallet is free, rolls back. Every
+        // member, the plain one too, is found not applied and runs again, once.
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await GroupThroughAsync(proxy);
         shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
@@ -315,15 +378,18 @@ public sealed class IdempotentFaultTests
 
         var keyed = Task.Run(() => shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask());
         var plain = Task.Run(() => shop.Wallets.ChargeAsync(Bob, new Money(50)).AsTask());
-        await WaitingAsync(committing);
+        var pid = await WaitingAsync(committing);
         proxy.Cut(refuseNew: false);
-        await Assert.ThrowsAsync<CommitOutcomeUnknownException>(() => plain.WaitAsync(TimeSpan.FromSeconds(30)));
+        // The lookup's fence, or the keyed re-run's record that replaced it (at version 2).
+        await WaitUntilAsync(shop, $"SELECT count(*) FROM {{s}}.idempotency WHERE error_code = {PostgresSql.FenceErrorCode} OR version = 2", 1);
 
-        await blocker.DisposeAsync(); // The lost transaction goes on, on the server, and applies.
+        await blocker.DisposeAsync(); // The lost transaction goes on, on the server, and meets the fence.
         Assert.Equal(new Money(125), (await keyed.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        Assert.Equal(new Money(60), (await plain.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        await IdleAsync(pid);
         Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
         Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
-        await AssertChargedOnceAsync(shop, new Money(125));
+        await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2);
     }
 
     [PostgresFact]
@@ -348,7 +414,7 @@ public sealed class IdempotentFaultTests
         Assert.Equal(new Money(60), (await plain.WaitAsync(TimeSpan.FromSeconds(30))).Value);
         Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
         Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
-        await AssertChargedOnceAsync(shop, new Money(125));
+        await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2); // the re-run replaced the lookup's fence
     }
 
     // ---- helpers ----------------------------------------------------------------------------------
@@ -485,11 +551,13 @@ public sealed class IdempotentFaultTests
         Assert.Equal(expected, await shop.ScalarAsync<long>(sql));
     }
 
-    private static async Task AssertChargedOnceAsync(PgShop shop, Money balance)
+    /// <summary>Alice charged 25 once under key "k": her record at <paramref name="recordVersion"/> (2 once it replaced a lookup's fence).</summary>
+    private static async Task AssertChargedOnceAsync(PgShop shop, Money balance, int recordVersion = 1)
     {
         Assert.Equal(balance, await shop.Wallets.GetBalanceAsync(Alice));
         Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Alice)).Count);
-        Assert.Equal("k:25:1", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency"));
+        Assert.Equal($"k:25:{recordVersion}", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency WHERE error_code IS NULL"));
+        Assert.Equal(0L, await shop.ScalarAsync<long>($"SELECT count(*) FROM {{s}}.idempotency WHERE error_code = {PostgresSql.FenceErrorCode}"));
     }
 
     private static async Task AssertPlacedOnceAsync(PgShop shop, Order order)
