@@ -54,9 +54,10 @@ public static partial class PostgresCommerceBuilderExtensions
 
         var options = new PostgresStoreOptions();
         configure(options);
-        if (options.Schema is null || !SchemaName().IsMatch(options.Schema))
+        // PostgreSQL reserves the pg_ prefix for its own schemas: CREATE SCHEMA refuses such a name.
+        if (options.Schema is null || !SchemaName().IsMatch(options.Schema) || options.Schema.StartsWith("pg_", StringComparison.Ordinal))
         {
-            throw new ArgumentException("The schema name must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit.", nameof(configure));
+            throw new ArgumentException("The schema name must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit or with pg_ (which PostgreSQL reserves).", nameof(configure));
         }
 
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))

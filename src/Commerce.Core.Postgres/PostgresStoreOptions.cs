@@ -20,7 +20,8 @@ public sealed class PostgresStoreOptions
 
     /// <summary>
     /// The schema holding the tables: lower-case letters, digits and underscores, not starting with a
-    /// digit, at most 63 characters. Defaults to <c>commerce</c>.
+    /// digit or with <c>pg_</c> (which PostgreSQL reserves for system schemas), at most 63 characters.
+    /// Defaults to <c>commerce</c>.
     /// </summary>
     public string Schema { get; set; } = "commerce";
 

@@ -136,6 +136,8 @@ public sealed class SchemaTests
     [InlineData("1commerce")]
     [InlineData("")]
     [InlineData("a123456789012345678901234567890123456789012345678901234567890123")] // 64 characters
+    [InlineData("pg_commerce")] // PostgreSQL reserves the prefix for system schemas: CREATE SCHEMA refuses it
+    [InlineData("pg_")]
     public void An_invalid_schema_name_is_refused(string schema)
     {
         var services = new ServiceCollection();
