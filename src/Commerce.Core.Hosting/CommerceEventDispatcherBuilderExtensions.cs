@@ -22,7 +22,10 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// </remarks>
     /// <typeparam name="THandler">The handler.</typeparam>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
-    /// <param name="name">The handler's checkpoint name; default the full name of <typeparamref name="THandler"/>.</param>
+    /// <param name="name">
+    /// The handler's checkpoint name; default the full name of <typeparamref name="THandler"/> (for a generic type,
+    /// its <see cref="Type.ToString"/>, which names the type arguments without their assemblies' versions).
+    /// </param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, holds U+0000 or an unpaired surrogate (which no store keeps), or another handler is registered under it.</exception>
@@ -40,7 +43,7 @@ public static class CommerceEventDispatcherBuilderExtensions
             throw new ArgumentException("An event handler's name cannot hold U+0000 or an unpaired surrogate: it names the handler's checkpoint, which no store keeps under such a name.", nameof(name));
         }
 
-        var handlerName = name ?? typeof(THandler).FullName ?? typeof(THandler).Name;
+        var handlerName = name ?? DefaultName(typeof(THandler));
         var existing = builder.Services
             .Select(d => d.IsKeyedService ? null : d.ImplementationInstance as EventHandlerRegistration)
             .FirstOrDefault(r => r is not null && string.Equals(r.Name, handlerName, StringComparison.Ordinal));
@@ -56,6 +59,14 @@ public static class CommerceEventDispatcherBuilderExtensions
         builder.Services.TryAddScoped<THandler>();
         return builder;
     }
+
+    /// <summary>
+    /// The default checkpoint name of a handler type: its full name, which <see cref="Type.ToString"/> gives without
+    /// the assembly-qualified type arguments of <see cref="Type.FullName"/> for a generic type, whose versions
+    /// would change the name (and restart the handler from the oldest event kept) with the next release.
+    /// </summary>
+    private static string DefaultName(Type handler) =>
+        handler.IsGenericType ? handler.ToString() : handler.FullName ?? handler.Name;
 
     /// <summary>
     /// Registers the event dispatcher, a hosted service that delivers every event to each handler registered

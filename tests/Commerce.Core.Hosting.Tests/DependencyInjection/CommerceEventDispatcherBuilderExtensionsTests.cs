@@ -27,6 +27,39 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     }
 
     [Fact]
+    public void A_generic_handler_s_default_name_names_its_type_arguments_without_their_assemblies_versions()
+    {
+        // Type.FullName qualifies each type argument with its assembly's name, version and key: the name would
+        // change with the host's (or the framework's) next version, and the handler would start again from the
+        // oldest event kept.
+        var services = new ServiceCollection();
+        services.AddCommerce().AddEventHandler<GenericHandler<HandlerA>>().AddEventHandler<GenericHandler<string>>();
+
+        var names = services
+            .Select(d => d.IsKeyedService ? null : d.ImplementationInstance as EventHandlerRegistration)
+            .OfType<EventHandlerRegistration>()
+            .Select(r => r.Name)
+            .ToArray();
+
+        Assert.Equal(
+            [
+                "Commerce.Hosting.Tests.DependencyInjection.GenericHandler`1[Commerce.Hosting.Tests.Support.HandlerA]",
+                "Commerce.Hosting.Tests.DependencyInjection.GenericHandler`1[System.String]",
+            ],
+            names);
+    }
+
+    [Fact]
+    public void A_non_generic_handler_s_default_name_is_its_full_name()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().AddEventHandler<HandlerA>();
+
+        var registration = Assert.Single(services.Select(d => d.IsKeyedService ? null : d.ImplementationInstance as EventHandlerRegistration).OfType<EventHandlerRegistration>());
+        Assert.Equal(typeof(HandlerA).FullName, registration.Name);
+    }
+
+    [Fact]
     public void Two_handlers_under_one_name_are_refused_naming_the_first()
     {
         var builder = new ServiceCollection().AddCommerce().AddEventHandler<HandlerA>("mail");
@@ -202,4 +235,9 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
         var error = Assert.Throws<InvalidOperationException>(() => provider.GetServices<IHostedService>().ToList());
         Assert.Contains("IEventStore", error.Message, StringComparison.Ordinal);
     }
+}
+
+internal sealed class GenericHandler<T> : ICommerceEventHandler
+{
+    public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
