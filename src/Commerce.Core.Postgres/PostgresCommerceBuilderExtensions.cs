@@ -28,7 +28,9 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, string connectionString)
     {
+        ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        CheckConnectionString(connectionString, nameof(connectionString));
         return builder.UsePostgresStore(options => options.ConnectionString = connectionString);
     }
 
@@ -62,14 +64,7 @@ public static partial class PostgresCommerceBuilderExtensions
 
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
-            try
-            {
-                _ = new NpgsqlConnectionStringBuilder(options.ConnectionString);
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidCastException)
-            {
-                throw new ArgumentException("The connection string is not one Npgsql can read: " + e.Message, nameof(configure), e);
-            }
+            CheckConnectionString(options.ConnectionString, nameof(configure));
         }
 
         if (options.CommandTimeout is < 0 or > MaxCommandTimeout)
@@ -119,6 +114,19 @@ public static partial class PostgresCommerceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         return services.GetRequiredService<ICommerceSchemaMigrator>().EnsureSchemaAsync(cancellationToken);
+    }
+
+    /// <summary>Refuses a connection string Npgsql cannot read, naming the caller's parameter.</summary>
+    private static void CheckConnectionString(string connectionString, string paramName)
+    {
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidCastException)
+        {
+            throw new ArgumentException("The connection string is not one Npgsql can read: " + e.Message, paramName, e);
+        }
     }
 
     [GeneratedRegex(@"\A[a-z_][a-z0-9_]{0,62}\z")] // \z: $ would also match before a final line break

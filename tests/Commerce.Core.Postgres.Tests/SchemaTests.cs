@@ -117,6 +117,7 @@ public sealed class SchemaTests
         var services = new ServiceCollection();
         var error = Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore("Hostt=x;;=="));
         Assert.Contains("connection string", error.Message, StringComparison.Ordinal);
+        Assert.Equal("connectionString", error.ParamName); // the parameter the host passed, not one of an overload it did not call
         Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
     }
 
