@@ -11,8 +11,8 @@ public interface ICartService
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>
     /// The cart, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidQuantity"/>,
-    /// <see cref="CommerceErrorCode.ProductNotFound"/>, <see cref="CommerceErrorCode.AmountOverflow"/> or
-    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// <see cref="CommerceErrorCode.ProductNotFound"/>, <see cref="CommerceErrorCode.AmountOverflow"/>,
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied (for example a database connection failed
@@ -25,7 +25,7 @@ public interface ICartService
     /// <param name="user">The owner.</param>
     /// <param name="product">The product.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The cart, or <see cref="CommerceErrorCode.CartItemNotFound"/> (nothing changed) or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.</returns>
+    /// <returns>The cart, or <see cref="CommerceErrorCode.CartItemNotFound"/> (nothing changed), <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.</returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied (for example a database connection failed
     /// during the commit): it was applied entirely or not at all; read the state to find out which.

@@ -13,7 +13,7 @@ public interface ICatalogService
     /// <returns>
     /// The product, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidProductName"/>,
     /// <see cref="CommerceErrorCode.InvalidAmount"/> (negative price), <see cref="CommerceErrorCode.InvalidQuantity"/>
-    /// (negative stock), <see cref="CommerceErrorCode.ProductAlreadyExists"/> or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// (negative stock), <see cref="CommerceErrorCode.ProductAlreadyExists"/>, <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
     /// <exception cref="CommitOutcomeUnknownException">
@@ -29,8 +29,8 @@ public interface ICatalogService
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>
     /// The product with its new stock, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidQuantity"/>
-    /// (also when the stock would pass <see cref="int.MaxValue"/>), <see cref="CommerceErrorCode.ProductNotFound"/>
-    /// or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// (also when the stock would pass <see cref="int.MaxValue"/>), <see cref="CommerceErrorCode.ProductNotFound"/>,
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied (for example a database connection failed
@@ -42,7 +42,10 @@ public interface ICatalogService
     /// <summary>Reads one product with its stock.</summary>
     /// <param name="id">The product.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The product, or <see cref="CommerceErrorCode.ProductNotFound"/>.</returns>
+    /// <returns>
+    /// The product, or <see cref="CommerceErrorCode.ProductNotFound"/>; <see cref="CommerceErrorCode.ConcurrencyConflict"/> or
+    /// <see cref="CommerceErrorCode.StoreUnavailable"/> when the retry budget (<see cref="CommerceOptions.MaxCommitAttempts"/>) runs out.
+    /// </returns>
     ValueTask<Result<ProductSummary>> GetProductAsync(ProductId id, CancellationToken cancellationToken = default);
 
     /// <summary>Lists the first page of products (<see cref="CommerceOptions.DefaultPageSize"/> of them) in ascending id order.</summary>

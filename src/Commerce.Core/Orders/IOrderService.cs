@@ -19,7 +19,7 @@ public interface IOrderService
     /// <see cref="CommerceErrorCode.EmptyOrder"/>, <see cref="CommerceErrorCode.InvalidQuantity"/>,
     /// <see cref="CommerceErrorCode.TooManyLines"/>, <see cref="CommerceErrorCode.ProductNotFound"/> (naming every unknown product),
     /// <see cref="CommerceErrorCode.AmountOverflow"/>, <see cref="CommerceErrorCode.InsufficientBalance"/> (which wins when stock is short too),
-    /// <see cref="CommerceErrorCode.InsufficientStock"/> (naming every short product), <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// <see cref="CommerceErrorCode.InsufficientStock"/> (naming every short product), <see cref="CommerceErrorCode.ConcurrencyConflict"/>; or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
     /// <exception cref="CommitOutcomeUnknownException">
@@ -43,7 +43,7 @@ public interface IOrderService
     /// As the overload without a key; or first <see cref="CommerceErrorCode.InvalidIdempotencyKey"/>; or
     /// <see cref="CommerceErrorCode.IdempotencyKeyReused"/> (the key was used for different lines), changing nothing.
     /// Refusals found without reading state (empty order, bad quantities, too many lines) are not stored: they
-    /// do not depend on state, so a repeat gets the same answer. <see cref="CommerceErrorCode.ConcurrencyConflict"/> is not stored.
+    /// do not depend on state, so a repeat gets the same answer. <see cref="CommerceErrorCode.ConcurrencyConflict"/> and <see cref="CommerceErrorCode.StoreUnavailable"/> are not stored.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
     /// <exception cref="CommitOutcomeUnknownException">
@@ -62,7 +62,7 @@ public interface IOrderService
     /// The cancelled order, or a failure that changed nothing: <see cref="CommerceErrorCode.OrderNotFound"/>,
     /// <see cref="CommerceErrorCode.OrderAlreadyCancelled"/>, <see cref="CommerceErrorCode.BalanceLimitExceeded"/>
     /// (the refund would take the wallet above the maximum balance), <see cref="CommerceErrorCode.InvalidQuantity"/>
-    /// (a restock would overflow) or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// (a restock would overflow), <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the cancel was applied; read the order to find out.
@@ -82,6 +82,9 @@ public interface IOrderService
     /// <summary>Reads a placed order.</summary>
     /// <param name="id">The order id.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The order, or <see cref="CommerceErrorCode.OrderNotFound"/>.</returns>
+    /// <returns>
+    /// The order, or <see cref="CommerceErrorCode.OrderNotFound"/>; <see cref="CommerceErrorCode.ConcurrencyConflict"/> or
+    /// <see cref="CommerceErrorCode.StoreUnavailable"/> when the retry budget (<see cref="CommerceOptions.MaxCommitAttempts"/>) runs out.
+    /// </returns>
     ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default);
 }

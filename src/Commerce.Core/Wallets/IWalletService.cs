@@ -10,8 +10,8 @@ public interface IWalletService
     /// <param name="cancellationToken">Cancels the operation; a cancelled charge is either fully applied or not at all.</param>
     /// <returns>
     /// The new balance, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidAmount"/>,
-    /// <see cref="CommerceErrorCode.ChargeLimitExceeded"/>, <see cref="CommerceErrorCode.BalanceLimitExceeded"/>
-    /// or <see cref="CommerceErrorCode.ConcurrencyConflict"/>.
+    /// <see cref="CommerceErrorCode.ChargeLimitExceeded"/>, <see cref="CommerceErrorCode.BalanceLimitExceeded"/>,
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied (for example a database connection failed
@@ -34,7 +34,7 @@ public interface IWalletService
     /// (an empty, too long or non-printable key) or <see cref="CommerceErrorCode.IdempotencyKeyReused"/> (the key was used
     /// for a different amount), both changing nothing. Refusals that do not depend on state (an invalid amount,
     /// one above the per-charge limit) are not stored: a repeat gets the same answer anyway.
-    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> is not stored.
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> and <see cref="CommerceErrorCode.StoreUnavailable"/> are not stored.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied; call again with the same key to learn the outcome.
