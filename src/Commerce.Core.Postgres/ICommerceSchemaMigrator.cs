@@ -6,7 +6,10 @@ public interface ICommerceSchemaMigrator
     /// <summary>
     /// Applies the migrations the database does not have yet, each recorded in the schema's
     /// <c>schema_version</c> table. Idempotent, and safe when several instances call it at once: they
-    /// serialize on a transaction-scoped advisory lock, and all migrations run in one transaction.
+    /// serialize on a transaction-scoped advisory lock, and all migrations run in one transaction. Each command
+    /// runs under the connection's timeout (<c>Command Timeout</c> in the connection string, 30 s by default),
+    /// not <see cref="PostgresStoreOptions.CommandTimeout"/>: raise it there for a long migration, or for instances
+    /// that may wait for another's.
     /// </summary>
     /// <param name="cancellationToken">Cancels the migration; nothing is applied then.</param>
     /// <returns>A task that completes when the schema is current.</returns>

@@ -14,7 +14,9 @@ public sealed class PostgresStoreOptions
 
     /// <summary>
     /// The timeout of each command, in seconds, 0 (none) to 2,147,483; <see langword="null"/> keeps the
-    /// connection's default (30 s).
+    /// connection's default (30 s). The migrations (<see cref="ICommerceSchemaMigrator"/>) keep the connection's
+    /// timeout whatever this is (<c>Command Timeout</c> in the connection string): each of their commands, the
+    /// wait for another instance's migration of the schema included, must end within it.
     /// </summary>
     public int? CommandTimeout { get; set; }
 
