@@ -20,8 +20,21 @@ internal sealed record RestockRequest(int Quantity);
 /// </summary>
 internal sealed record PlaceOrderRequest(long? UserId = null, IReadOnlyList<OrderItemRequest>? Items = null);
 
-/// <summary>One line of <see cref="PlaceOrderRequest"/>.</summary>
-internal readonly record struct OrderItemRequest(long ProductId, int Quantity);
+/// <summary>One line of <see cref="PlaceOrderRequest"/>; both properties are required.</summary>
+/// <remarks>
+/// A struct, so that a null line is not a line. The serializer reads a struct through its parameterless
+/// constructor unless told otherwise, which would read a left-out property as 0; through this constructor
+/// a line without its product or its quantity is refused as one, as a cart item is.
+/// </remarks>
+internal readonly record struct OrderItemRequest
+{
+    [JsonConstructor]
+    public OrderItemRequest(long productId, int quantity) => (ProductId, Quantity) = (productId, quantity);
+
+    public long ProductId { get; }
+
+    public int Quantity { get; }
+}
 
 /// <summary>Body of POST /users/{userId}/cart/items.</summary>
 internal sealed record CartItemRequest(long ProductId, int Quantity);

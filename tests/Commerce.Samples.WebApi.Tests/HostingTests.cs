@@ -81,6 +81,16 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_requires_both_properties_of_an_order_line()
+    {
+        // A line without its product or its quantity is refused as such (StrictRequestTests), not read as 0.
+        var schema = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("components").GetProperty("schemas").GetProperty("OrderItemRequest");
+        var required = schema.TryGetProperty("required", out var names) ? names.EnumerateArray().Select(n => n.GetString()).ToArray() : [];
+        Assert.Contains("productId", required);
+        Assert.Contains("quantity", required);
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_properties_every_problem_carries()
     {
         var problem = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("components").GetProperty("schemas").GetProperty("ProblemDetails");

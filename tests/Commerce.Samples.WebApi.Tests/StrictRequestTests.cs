@@ -57,6 +57,9 @@ public sealed class StrictRequestTests : ApiTest
         { "/products/1/restock", "admin", "{}", "lacks the property 'quantity'" },
         { "/users/1/balance/charge", "user", "{}", "lacks the property 'amount'" },
         { "/users/1/cart/items", "user", """{"productId":1}""", "lacks the property 'quantity'" },
+        { "/orders", "user", """{"items":[{"productId":1}]}""", "lacks the property 'quantity'" },
+        { "/orders", "user", """{"items":[{"quantity":1}]}""", "lacks the property 'productId'" },
+        { "/orders", "user", """{"items":[null]}""", "'$.items[0]' is not of the expected type" },
 
         // Types and syntax.
         { "/users/1/balance/charge", "user", """{"amount":"100"}""", "'$.amount' is not of the expected type" },
