@@ -179,7 +179,10 @@ internal static class Endpoints
             return ApiResults.BadRequest("after (and Last-Event-ID) must be sent at most once.");
         }
 
-        if (!Events.EventCursor.TryParse(lastEventId ?? after ?? string.Empty, out var cursor))
+        // An empty Last-Event-ID names no event (an empty SSE id resets the last one), so ?after= still counts;
+        // read as the start, it would send again everything the client has.
+        var resumeFrom = string.IsNullOrEmpty(lastEventId) ? after : lastEventId;
+        if (!Events.EventCursor.TryParse(resumeFrom ?? string.Empty, out var cursor))
         {
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
         }

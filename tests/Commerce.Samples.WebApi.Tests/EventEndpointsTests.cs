@@ -152,6 +152,23 @@ public sealed class EventEndpointsTests : ApiTest
     }
 
     [Fact]
+    public async Task An_empty_Last_Event_ID_is_no_last_id_and_the_stream_starts_after_the_query_cursor()
+    {
+        // An empty Last-Event-ID names no event (in the SSE model an empty id resets the last one): the stream
+        // starts after ?after=, rather than from the start, which would send again what the client has.
+        await Api.ChargeAsync(1, 100);
+        var head = (await Api.Admin.GetJsonAsync("/events?limit=1000")).GetProperty("next").GetString()!;
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var stream = await OpenStreamAsync(Api, timeout.Token, lastEventId: "", after: head);
+        Assert.Equal(HttpStatusCode.OK, stream.Response.StatusCode);
+
+        await Api.ChargeAsync(2, 250);
+        var first = await NextEventAsync(stream.Reader, timeout.Token);
+        Assert.Equal(250, first.Data.GetProperty("amount").GetInt64());
+    }
+
+    [Fact]
     public async Task A_stream_at_the_head_opens_at_once_and_sends_a_comment_while_nothing_comes()
     {
         // Nothing to send: the status and headers still come at once (before, they waited for the first
@@ -183,12 +200,13 @@ public sealed class EventEndpointsTests : ApiTest
     }
 
     /// <summary>Opens <c>GET /events/stream</c> as a catalog administrator, returning once the headers came.</summary>
-    private static async Task<EventStream> OpenStreamAsync(ApiServer server, CancellationToken ct, string? lastEventId = null)
+    private static async Task<EventStream> OpenStreamAsync(ApiServer server, CancellationToken ct, string? lastEventId = null, string? after = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
+        using var request = new HttpRequestMessage(
+            HttpMethod.Get, after is null ? "/events/stream" : $"/events/stream?after={Uri.EscapeDataString(after)}");
         if (lastEventId is not null)
         {
-            request.Headers.Add("Last-Event-ID", lastEventId);
+            Assert.True(request.Headers.TryAddWithoutValidation("Last-Event-ID", lastEventId)); // sent as given, even empty
         }
 
         var response = await server.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
