@@ -1,5 +1,8 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace Commerce.Samples.WebApi;
 
@@ -137,6 +140,25 @@ internal static class Endpoints
 
     private static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
 
+    /// <summary>The longest delay a cancellation timer takes (2^32 - 2 milliseconds).</summary>
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>
+    /// How long the caller's bearer token is still accepted: until its expiry plus the handler's clock skew (a
+    /// request with it is a 401 after that); zero if that has passed, null if the token has no expiry.
+    /// </summary>
+    private static TimeSpan? TokenLifetimeLeft(HttpContext context)
+    {
+        if (context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc is not { } expires)
+        {
+            return null;
+        }
+
+        var bearer = context.RequestServices.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
+        var left = expires - (bearer.TimeProvider ?? TimeProvider.System).GetUtcNow() + bearer.TokenValidationParameters.ClockSkew;
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     private static async Task<Results<Ok<EventPageResponse>, ProblemHttpResult>> ReadEventsAsync(
         string? after, int? limit, Events.ICommerceEventFeed feed, HttpRequest http, CancellationToken ct)
     {
@@ -162,8 +184,8 @@ internal static class Endpoints
 
     /// <summary>
     /// GET /events/stream: every event after <c>after</c> (or the <c>Last-Event-ID</c> a reconnecting client
-    /// sends), then each new one as it is committed, until the client goes. Each event's <c>id</c> is the
-    /// cursor that covers it, so a client that reconnects resumes without a gap.
+    /// sends), then each new one as it is committed, until the client goes or its token stops being accepted.
+    /// Each event's <c>id</c> is the cursor that covers it, so a client that reconnects resumes without a gap.
     /// </summary>
     private static Results<ServerSentEventsResult<EventResponse>, ProblemHttpResult> StreamEvents(
         string? after,
@@ -187,17 +209,27 @@ internal static class Endpoints
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
         }
 
-        return TypedResults.ServerSentEvents(FollowAsync(feed, cursor, context.Response, StreamKeepAliveOf(configuration), lifetime.ApplicationStopping, ct));
+        return TypedResults.ServerSentEvents(
+            FollowAsync(feed, cursor, context.Response, StreamKeepAliveOf(configuration), TokenLifetimeLeft(context), lifetime.ApplicationStopping, ct));
 
         static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<EventResponse>> FollowAsync(
             Events.ICommerceEventFeed feed,
             Events.EventCursor cursor,
             HttpResponse response,
             TimeSpan keepAlive,
+            TimeSpan? tokenLifetimeLeft,
             CancellationToken stopping,
             [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, ct);
+            // The token that opened the stream stops being accepted at some point: the stream ends then, as a
+            // request with it would be refused (a timer fires at most every ~49 days: a longer stream ends early
+            // instead, and its client reconnects).
+            using var tokenExpired = tokenLifetimeLeft is { } left
+                ? new CancellationTokenSource(left < MaxTimerDelay ? left : MaxTimerDelay)
+                : null;
+            using var linked = tokenExpired is null
+                ? CancellationTokenSource.CreateLinkedTokenSource(stopping, ct)
+                : CancellationTokenSource.CreateLinkedTokenSource(stopping, ct, tokenExpired.Token);
             var token = linked.Token;
             var started = false;
             while (!token.IsCancellationRequested)

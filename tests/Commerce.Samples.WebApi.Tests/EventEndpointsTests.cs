@@ -169,6 +169,25 @@ public sealed class EventEndpointsTests : ApiTest
     }
 
     [Fact]
+    public async Task A_stream_ends_when_its_token_is_no_longer_accepted()
+    {
+        // The bearer handler accepts a token until its expiry plus a clock skew of 5 minutes (its default). This
+        // one is accepted for 5 more seconds: the stream opens, and ends when the token stops being accepted,
+        // rather than serving the feed for as long as the connection lasts; a reconnect with it is then a 401.
+        var token = TestTokens.Create(
+            "back-office", roles: [TestTokens.CatalogAdminRole], notBefore: DateTime.UtcNow.AddMinutes(-10), expires: DateTime.UtcNow.AddMinutes(-5).AddSeconds(5));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events/stream");
+        using var response = await Api.WithToken(token).Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        await reader.ReadToEndAsync(timeout.Token);
+
+        await ApiServer.ExpectProblemAsync(await Api.WithToken(token).GetAsync("/events/stream"), HttpStatusCode.Unauthorized, "Unauthorized");
+    }
+
+    [Fact]
     public async Task A_stream_at_the_head_opens_at_once_and_sends_a_comment_while_nothing_comes()
     {
         // Nothing to send: the status and headers still come at once (before, they waited for the first
