@@ -145,9 +145,10 @@ internal static class Endpoints
 
     /// <summary>
     /// How long the caller's bearer token is still accepted: until its expiry plus the handler's clock skew (a
-    /// request with it is a 401 after that); zero if that has passed, null if the token has no expiry.
+    /// request with it is a 401 after that); zero if that has passed, null if the token has no expiry. With the
+    /// clock it is counted on: the bearer handler's.
     /// </summary>
-    private static TimeSpan? TokenLifetimeLeft(HttpContext context)
+    private static (TimeSpan Left, TimeProvider Clock)? TokenLifetimeLeft(HttpContext context)
     {
         if (context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Properties?.ExpiresUtc is not { } expires)
         {
@@ -155,8 +156,9 @@ internal static class Endpoints
         }
 
         var bearer = context.RequestServices.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
-        var left = expires - (bearer.TimeProvider ?? TimeProvider.System).GetUtcNow() + bearer.TokenValidationParameters.ClockSkew;
-        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        var clock = bearer.TimeProvider ?? TimeProvider.System;
+        var left = expires - clock.GetUtcNow() + bearer.TokenValidationParameters.ClockSkew;
+        return (left > TimeSpan.Zero ? left : TimeSpan.Zero, clock);
     }
 
     private static async Task<Results<Ok<EventPageResponse>, ProblemHttpResult>> ReadEventsAsync(
@@ -217,15 +219,15 @@ internal static class Endpoints
             Events.EventCursor cursor,
             HttpResponse response,
             TimeSpan keepAlive,
-            TimeSpan? tokenLifetimeLeft,
+            (TimeSpan Left, TimeProvider Clock)? tokenLifetimeLeft,
             CancellationToken stopping,
             [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
         {
             // The token that opened the stream stops being accepted at some point: the stream ends then, as a
             // request with it would be refused (a timer fires at most every ~49 days: a longer stream ends early
             // instead, and its client reconnects).
-            using var tokenExpired = tokenLifetimeLeft is { } left
-                ? new CancellationTokenSource(left < MaxTimerDelay ? left : MaxTimerDelay)
+            using var tokenExpired = tokenLifetimeLeft is var (left, clock)
+                ? new CancellationTokenSource(left < MaxTimerDelay ? left : MaxTimerDelay, clock)
                 : null;
             using var linked = tokenExpired is null
                 ? CancellationTokenSource.CreateLinkedTokenSource(stopping, ct)

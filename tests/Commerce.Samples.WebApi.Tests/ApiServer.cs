@@ -36,6 +36,9 @@ public sealed class ApiServer : IAsyncDisposable
     /// <summary>A client that sends a token with the <c>catalog-admin</c> role.</summary>
     public ApiClient Admin => WithToken(TestTokens.ForCatalogAdmin());
 
+    /// <summary>The server's services.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>A client that sends <paramref name="token"/> as its bearer token.</summary>
     public ApiClient WithToken(string token) => _clients.GetOrAdd(token, t =>
     {
