@@ -72,7 +72,9 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxGroupSize, 1);
         _store = store;
         _maxGroupSize = maxGroupSize;
-        _loop = Task.Run(RunAsync);
+        // The loop serves every caller for the store's life: it must not keep the execution context (and so
+        // the current span) of whoever built the store, or every group's Npgsql span would join that trace.
+        _loop = DetachedTask.Run(RunAsync);
     }
 
     /// <summary>How many set-based groups (see <see cref="PostgresSetCommit"/>) were sent, each send counted.</summary>

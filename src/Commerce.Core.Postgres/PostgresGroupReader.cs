@@ -40,7 +40,9 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxGroupSize, 1);
         _store = store;
         _maxGroupSize = maxGroupSize;
-        _loop = Task.Run(RunAsync);
+        // The loop serves every caller for the store's life: it must not keep the execution context (and so
+        // the current span) of whoever built the store, or every group's Npgsql span would join that trace.
+        _loop = DetachedTask.Run(RunAsync);
     }
 
     /// <summary>How many group reads were sent (a group read again on a fresh connection counts again).</summary>

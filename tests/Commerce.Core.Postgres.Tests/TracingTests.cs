@@ -48,4 +48,39 @@ public sealed class TracingTests
         Assert.All(commands, c => Assert.Equal(placed.SpanId, c.ParentSpanId));
         Assert.All(commands, c => Assert.InRange(c.StartTimeUtc, placed.StartTimeUtc, placed.StartTimeUtc + placed.Duration));
     }
+
+    [PostgresFact]
+    public async Task With_group_commit_the_commands_of_later_use_cases_stay_out_of_the_trace_the_store_was_created_in()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is "Commerce" or "Npgsql" or "Commerce.Postgres.Tests.Tracing",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        // The host builds the store on its first request (the first service resolved), inside that request's span.
+        PgShop shop;
+        Activity first;
+        using (first = TestSource.StartActivity("first request")!)
+        {
+            shop = await PgShop.CreateAsync(store: o => o.GroupCommit = true);
+        }
+
+        await using (shop)
+        {
+            await shop.Catalog.AddProductAsync(new ProductId(1), "Tea", new Money(300), 10);
+            await shop.Wallets.ChargeAsync(new UserId(1), new Money(1_000));
+            using (TestSource.StartActivity("later request"))
+            {
+                Assert.True((await shop.Orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 2)])).IsSuccess);
+            }
+        }
+
+        var later = stopped.Where(a => a.Source.Name == "Npgsql" && a.StartTimeUtc > first.StartTimeUtc + first.Duration).ToList();
+        Assert.NotEmpty(later);
+        Assert.All(later, a => Assert.NotEqual(first.TraceId, a.TraceId));
+    }
 }
