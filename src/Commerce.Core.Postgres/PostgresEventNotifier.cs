@@ -91,7 +91,9 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
                         return;
                     }
 
-                    _sender = Task.Run(SendAsync);
+                    // One send serves every commit that signals until it starts, so it runs in none's execution
+                    // context: its Npgsql span is not put in the trace of whichever use case signaled first.
+                    _sender = DetachedTask.Run(SendAsync);
                     return;
             }
         }

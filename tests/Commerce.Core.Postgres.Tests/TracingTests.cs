@@ -83,4 +83,43 @@ public sealed class TracingTests
         Assert.NotEmpty(later);
         Assert.All(later, a => Assert.NotEqual(first.TraceId, a.TraceId));
     }
+
+    [PostgresFact]
+    public async Task The_notification_that_wakes_event_waiters_after_commits_is_a_span_of_its_own_in_no_use_cases_trace()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is "Commerce" or "Npgsql" or "Commerce.Postgres.Tests.Tracing",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Catalog.AddProductAsync(new ProductId(1), "Tea", new Money(300), 10);
+        await shop.Wallets.ChargeAsync(new UserId(1), new Money(1_000));
+
+        Activity root;
+        using (root = TestSource.StartActivity("request")!)
+        {
+            Assert.True((await shop.Orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 2)])).IsSuccess);
+        }
+
+        // One notification (at least) follows the order's commit: it may serve the commits of other requests as well.
+        var notify = shop.Store.Events.Notify; // this shop's channel: the listener hears the other tests' stores too
+        bool IsNotification(Activity a) =>
+            a.Source.Name == "Npgsql" && a.TagObjects.Any(t => t.Value is string text && text.Contains(notify, StringComparison.Ordinal));
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        {
+            while (!stopped.Any(a => IsNotification(a) && a.StartTimeUtc >= root.StartTimeUtc))
+            {
+                await Task.Yield();
+                timeout.Token.ThrowIfCancellationRequested();
+            }
+        }
+
+        var notifications = stopped.Where(IsNotification).ToList();
+        Assert.All(notifications, n => Assert.Equal(default, n.ParentSpanId));
+        Assert.All(notifications, n => Assert.NotEqual(root.TraceId, n.TraceId));
+    }
 }
