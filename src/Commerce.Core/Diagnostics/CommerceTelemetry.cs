@@ -55,7 +55,7 @@ internal sealed class CommerceTelemetry
         IdempotentReplays = meter.CreateCounter<long>("commerce.idempotency.replays", "{request}", "Keyed requests answered with a stored outcome, running nothing.");
         CommitAttempts = meter.CreateCounter<long>("commerce.commit.attempts", "{attempt}", "Commits tried by use cases, including those that conflicted.");
         CommitConflicts = meter.CreateCounter<long>("commerce.commit.conflicts", "{conflict}", "Commits that found something they read changed, and applied nothing (the use case then ran again or gave up).");
-        GiveUps = meter.CreateCounter<long>("commerce.commit.give_ups", "{use_case}", "Use cases whose last allowed attempt (MaxCommitAttempts) conflicted, which returned ConcurrencyConflict.");
+        GiveUps = meter.CreateCounter<long>("commerce.commit.give_ups", "{use_case}", "Use cases whose last allowed attempt (MaxCommitAttempts) conflicted: a write returned ConcurrencyConflict, a read threw InvalidOperationException.");
         Duration = meter.CreateHistogram(
             "commerce.use_case.duration",
             "s",
