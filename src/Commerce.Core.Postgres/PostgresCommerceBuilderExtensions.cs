@@ -85,6 +85,14 @@ public static partial class PostgresCommerceBuilderExtensions
 
         builder.Services.TryAddSingleton(sp =>
         {
+            // The registered options are a mutable instance, checked again when the services are created; the
+            // migration may run first, and records the resolution for good, so it is checked here too.
+            var rankingResolution = sp.GetRequiredService<CommerceOptions>().RankingResolution;
+            if (rankingResolution < TimeSpan.FromSeconds(1) || rankingResolution > TimeSpan.FromDays(1))
+            {
+                throw new InvalidOperationException($"Invalid Commerce options: {nameof(CommerceOptions.RankingResolution)} must be between 1 second and 1 day.");
+            }
+
             var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
             var dataSource = owned ?? sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
                 "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered.");
@@ -93,7 +101,7 @@ public static partial class PostgresCommerceBuilderExtensions
                 owned is not null,
                 options.Schema,
                 options.CommandTimeout,
-                sp.GetRequiredService<CommerceOptions>().RankingResolution,
+                rankingResolution,
                 options.GroupCommit ? options.MaxGroupSize : 0,
                 sp.GetService<ILoggerFactory>(),
                 options.EventNotificationInterval);

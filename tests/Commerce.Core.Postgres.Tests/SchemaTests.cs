@@ -46,6 +46,32 @@ public sealed class SchemaTests
     }
 
     [PostgresFact]
+    public async Task A_ranking_resolution_made_invalid_after_AddCommerce_is_refused_before_the_schema_records_it()
+    {
+        // The registered options are a mutable instance; the services check it again when they are created, but
+        // a migration run first would record the resolution for good, and refuse the corrected one afterwards.
+        var schema = "t_" + Guid.NewGuid().ToString("N")[..16];
+        var services = new ServiceCollection();
+        services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = PgShop.RequiredConnectionString;
+            o.Schema = schema;
+        });
+        var options = (CommerceOptions)services.Single(d => d.ServiceType == typeof(CommerceOptions)).ImplementationInstance!;
+        options.RankingResolution = TimeSpan.FromDays(2);
+        await using var provider = services.BuildServiceProvider();
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => provider.EnsureCommerceSchemaAsync());
+
+        Assert.Contains("RankingResolution must be between 1 second and 1 day", refused.Message, StringComparison.Ordinal);
+        await using var connection = new Npgsql.NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        await using var exists = new Npgsql.NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", connection);
+        exists.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = schema });
+        Assert.False((bool)(await exists.ExecuteScalarAsync())!);
+    }
+
+    [PostgresFact]
     public async Task A_database_not_encoded_in_UTF8_is_refused_when_the_store_migrates_and_nothing_is_created()
     {
         // Such a database cannot hold every product name the library accepts: LATIN1 has no '\u2615', and
