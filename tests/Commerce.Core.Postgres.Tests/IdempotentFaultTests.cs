@@ -341,16 +341,25 @@ public sealed class IdempotentFaultTests
     }
 
     [PostgresFact]
-    public async Task A_group_lost_before_its_key_is_written_behind_a_pooler_is_fenced_and_every_member_run_again_once()
+    public Task A_group_lost_before_its_key_is_written_has_its_transaction_ended_and_every_member_run_again_once() =>
+        GroupLostBeforeItsKeyAsync(behindAPooler: false);
+
+    [PostgresFact]
+    public Task A_group_lost_before_its_key_is_written_behind_a_pooler_is_fenced_and_every_member_run_again_once() =>
+        GroupLostBeforeItsKeyAsync(behindAPooler: true);
+
+    /// <summary>
+    /// A keyed charge and a plain one share a group. Its batch reaches the server and waits there for Bob's wallet
+    /// (held by another transaction), before the statement that writes Alice's key; then the client's connection is
+    /// lost. The lookup ends the lost transaction first, or, behind a pooler, where it cannot, leaves a fence at the
+    /// key, so the transaction, going on once Bob's wallet is free, rolls back. Either way the record found absent
+    /// never comes, and every member, the plain one too, is found not applied and runs again, once.
+    /// </summary>
+    private static async Task GroupLostBeforeItsKeyAsync(bool behindAPooler)
     {
-        // A keyed charge and a plain one share a group. Its batch reaches the server and waits there for Bob's
-        // wallet (held by another transaction), before the statement that writes Alice's key; then the client's
-        // connection is lost. Behind a pooler the lookup cannot end the lost transaction: it finds no record and
-        // leaves a fence at the key, so the transaction, going on once Bob's wallet is free, rolls back. Every
-        // member, the plain one too, is found not applied and runs again, once.
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await GroupThroughAsync(proxy);
-        shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
+        shop.Store.EndsLostBackends = !behindAPooler; // A pooler in between: the lost backend cannot be named, nor ended.
         await using var blocker = await LockWalletAsync(shop, Bob);
         var committing = CaptureFirstCommit(shop);
         shop.Store.GroupCommitter!.HoldUntilQueued(2);
@@ -359,38 +368,20 @@ public sealed class IdempotentFaultTests
         var plain = Task.Run(() => shop.Wallets.ChargeAsync(Bob, new Money(50)).AsTask());
         var pid = await WaitingAsync(committing);
         proxy.Cut(refuseNew: false);
-        // The lookup's fence, or the keyed re-run's record that replaced it (at version 2).
-        await WaitUntilAsync(shop, $"SELECT count(*) FROM {{s}}.idempotency WHERE error_code = {PostgresSql.FenceErrorCode} OR version = 2", 1);
+        if (behindAPooler)
+        {
+            // The lookup's fence, or the keyed re-run's record that replaced it (at version 2).
+            await WaitUntilAsync(shop, $"SELECT count(*) FROM {{s}}.idempotency WHERE error_code = {PostgresSql.FenceErrorCode} OR version = 2", 1);
+        }
+        else
+        {
+            await GoneAsync(pid);
+        }
 
-        await blocker.DisposeAsync(); // The lost transaction goes on, on the server, and meets the fence.
+        await blocker.DisposeAsync(); // A lost transaction still alive goes on now, on the server, and meets the fence.
         Assert.Equal(new Money(125), (await keyed.WaitAsync(TimeSpan.FromSeconds(30))).Value);
         Assert.Equal(new Money(60), (await plain.WaitAsync(TimeSpan.FromSeconds(30))).Value);
         await IdleAsync(pid);
-        Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
-        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
-        await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2);
-    }
-
-    [PostgresFact]
-    public async Task A_group_lost_before_its_key_is_written_has_its_transaction_ended_and_every_member_run_again_once()
-    {
-        // As above, without a pooler: the lookup ends the lost transaction first, so the record found absent
-        // never comes, and every member, the plain one too, is found not applied and runs again.
-        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
-        await using var shop = await GroupThroughAsync(proxy);
-        await using var blocker = await LockWalletAsync(shop, Bob);
-        var committing = CaptureFirstCommit(shop);
-        shop.Store.GroupCommitter!.HoldUntilQueued(2);
-
-        var keyed = Task.Run(() => shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask());
-        var plain = Task.Run(() => shop.Wallets.ChargeAsync(Bob, new Money(50)).AsTask());
-        var pid = await WaitingAsync(committing);
-        proxy.Cut(refuseNew: false);
-        await GoneAsync(pid);
-
-        await blocker.DisposeAsync(); // Only the re-runs can apply now.
-        Assert.Equal(new Money(125), (await keyed.WaitAsync(TimeSpan.FromSeconds(30))).Value);
-        Assert.Equal(new Money(60), (await plain.WaitAsync(TimeSpan.FromSeconds(30))).Value);
         Assert.Equal(new Money(60), await shop.Wallets.GetBalanceAsync(Bob));
         Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(Bob)).Count);
         await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2); // the re-run replaced the lookup's fence

@@ -53,13 +53,8 @@ public sealed class TracingTests
     public async Task With_group_commit_the_commands_of_later_use_cases_stay_out_of_the_trace_the_store_was_created_in()
     {
         var stopped = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name is "Commerce" or "Npgsql" or "Commerce.Postgres.Tests.Tracing",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        var ended = new SemaphoreSlim(0); // not disposed: the other tests' Npgsql spans may stop while the listener goes
+        using var listener = ListenToAll(stopped, ended);
 
         // The host builds the store on its first request (the first service resolved), inside that request's span.
         PgShop shop;
@@ -88,13 +83,8 @@ public sealed class TracingTests
     public async Task The_notification_that_wakes_event_waiters_after_commits_is_a_span_of_its_own_in_no_use_cases_trace()
     {
         var stopped = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name is "Commerce" or "Npgsql" or "Commerce.Postgres.Tests.Tracing",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        var ended = new SemaphoreSlim(0); // not disposed: the other tests' Npgsql spans may stop while the listener goes
+        using var listener = ListenToAll(stopped, ended);
         await using var shop = await PgShop.CreateAsync();
         await shop.Catalog.AddProductAsync(new ProductId(1), "Tea", new Money(300), 10);
         await shop.Wallets.ChargeAsync(new UserId(1), new Money(1_000));
@@ -109,17 +99,33 @@ public sealed class TracingTests
         var notify = shop.Store.Events.Notify; // this shop's channel: the listener hears the other tests' stores too
         bool IsNotification(Activity a) =>
             a.Source.Name == "Npgsql" && a.TagObjects.Any(t => t.Value is string text && text.Contains(notify, StringComparison.Ordinal));
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1))) // a guard against a hang
         {
             while (!stopped.Any(a => IsNotification(a) && a.StartTimeUtc >= root.StartTimeUtc))
             {
-                await Task.Yield();
-                timeout.Token.ThrowIfCancellationRequested();
+                await ended.WaitAsync(timeout.Token); // the next span stopped
             }
         }
 
         var notifications = stopped.Where(IsNotification).ToList();
         Assert.All(notifications, n => Assert.Equal(default, n.ParentSpanId));
         Assert.All(notifications, n => Assert.NotEqual(root.TraceId, n.TraceId));
+    }
+
+    /// <summary>Listens to the use cases', Npgsql's and these tests' spans: each one stopped is queued on <paramref name="stopped"/>, then <paramref name="ended"/> released.</summary>
+    private static ActivityListener ListenToAll(ConcurrentQueue<Activity> stopped, SemaphoreSlim ended)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is "Commerce" or "Npgsql" or "Commerce.Postgres.Tests.Tracing",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                stopped.Enqueue(a);
+                ended.Release();
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 }
