@@ -162,6 +162,46 @@ public sealed class IdempotentFaultTests
         await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2);
     }
 
+    /// <summary>
+    /// As above, for a charge that replaces its key's expired record (an update, at the record's version): behind a
+    /// pooler the lookup finds the record not replaced and moves its version on, so the lost transaction, going on
+    /// once the wallet is free, finds no row at the version it read and rolls back.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_keyed_charge_replacing_an_expired_record_lost_behind_a_pooler_and_then_out_of_attempts_never_applies()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(
+            o =>
+            {
+                o.MaxCommitAttempts = 1;
+                o.IdempotencyRetention = TimeSpan.FromHours(1);
+            },
+            o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
+        shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
+        await shop.Wallets.ChargeAsync(Alice, new Money(100), new IdempotencyKey("k"));
+        // The record expires, and no purge is due when the charge runs (a keyed request purges a quarter of the
+        // retention after the last purge): the row stays, for the lost transaction to find or not.
+        shop.Time.Advance(TimeSpan.FromMinutes(50));
+        await shop.Wallets.ChargeAsync(Bob, new Money(10), new IdempotencyKey("other")); // purges, nothing expired yet
+        shop.Time.Advance(TimeSpan.FromMinutes(11));
+        await using var blocker = await LockWalletAsync(shop, Alice);
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        var charged = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
+
+        await blocker.DisposeAsync(); // The lost transaction goes on, on the server.
+        await IdleAsync(pid);
+
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Single(await shop.Wallets.GetLedgerAsync(Alice));
+        Assert.Equal("k:100:2", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency WHERE user_id = " + Alice.Value)); // the expired record, its version moved on
+    }
+
     [PostgresFact]
     public async Task A_keyed_charge_whose_connection_is_lost_after_the_server_received_its_commit_is_found_applied_by_its_record()
     {
