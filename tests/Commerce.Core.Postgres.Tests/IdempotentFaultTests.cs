@@ -140,17 +140,7 @@ public sealed class IdempotentFaultTests
             o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
         shop.Store.EndsLostBackends = !behindAPooler; // A pooler in between: the lost backend cannot be named, nor ended.
         await shop.Wallets.ChargeAsync(Alice, new Money(100));
-        await using var blocker = await LockWalletAsync(shop, Alice);
-        var committing = CaptureFirstCommit(shop);
-
-        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
-        var pid = await WaitingAsync(committing);
-        proxy.Cut(refuseNew: false);
-        var charged = await call.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
-
-        await blocker.DisposeAsync(); // Were the lost transaction alive and unfenced, it would go on now, and apply.
-        await IdleAsync(pid);
+        await ChargeLostWhileWaitingForTheWalletAsync(shop, proxy);
 
         Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
         Assert.Single(await shop.Wallets.GetLedgerAsync(Alice));
@@ -185,17 +175,7 @@ public sealed class IdempotentFaultTests
         shop.Time.Advance(TimeSpan.FromMinutes(50));
         await shop.Wallets.ChargeAsync(Bob, new Money(10), new IdempotencyKey("other")); // purges, nothing expired yet
         shop.Time.Advance(TimeSpan.FromMinutes(11));
-        await using var blocker = await LockWalletAsync(shop, Alice);
-        var committing = CaptureFirstCommit(shop);
-
-        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
-        var pid = await WaitingAsync(committing);
-        proxy.Cut(refuseNew: false);
-        var charged = await call.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
-
-        await blocker.DisposeAsync(); // The lost transaction goes on, on the server.
-        await IdleAsync(pid);
+        await ChargeLostWhileWaitingForTheWalletAsync(shop, proxy);
 
         Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
         Assert.Single(await shop.Wallets.GetLedgerAsync(Alice));
@@ -500,6 +480,27 @@ public sealed class IdempotentFaultTests
         insert.Parameters.Add(new NpgsqlParameter<short> { TypedValue = (short)operation });
         await insert.ExecuteNonQueryAsync();
         return new Blocker(connection);
+    }
+
+    /// <summary>
+    /// Charges Alice 25 under key "k" with one attempt, and loses the connection while the commit waits on the server
+    /// for her wallet (held by another transaction), before the statement that writes the key: the charge is told it
+    /// conflicted. Then frees the wallet, so that the lost transaction, if still alive, goes on, and waits until it has
+    /// ended.
+    /// </summary>
+    private static async Task ChargeLostWhileWaitingForTheWalletAsync(PgShop shop, TcpProxy proxy)
+    {
+        await using var blocker = await LockWalletAsync(shop, Alice);
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        var charged = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
+
+        await blocker.DisposeAsync(); // Were the lost transaction alive and unfenced, it would go on now, and apply.
+        await IdleAsync(pid);
     }
 
     /// <summary>Holds, in an open transaction, the lock of a user's wallet row; disposing rolls it back.</summary>
