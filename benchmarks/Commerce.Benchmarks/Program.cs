@@ -71,18 +71,21 @@ if (args is ["pgfloor", .. var floorArgs])
     return ServerFloor.Run(floorArgs);
 }
 
-if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 3)
+if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 4)
 {
     // `--types` adds which types the placed orders' bytes went to (sampled by the runtime's allocation ticks).
     using var sampler = allocationArgs.Contains("--types") ? new AllocationSampler() : null;
     // `--keyed` gives every measured order a fresh idempotency key (its text made per call, as a host gets it).
     var keyed = allocationArgs.Contains("--keyed");
-    allocationArgs = [.. allocationArgs.Where(a => a is not "--types" and not "--keyed")];
+    // `--no-events` measures with `PublishEvents = false`, to set beside the default.
+    var noEvents = allocationArgs.Contains("--no-events");
+    allocationArgs = [.. allocationArgs.Where(a => a is not "--types" and not "--keyed" and not "--no-events")];
     // Bytes allocated per operation on this thread, after a warm-up (not a timing), on the lock-free
     // store unless a store is named (`allocations GlobalLock`).
     // A fixed clock: every sale lands in one ranking bucket, so new sales cells do not blur the figure.
     var kind = allocationArgs is [var name] ? Enum.Parse<StoreKind>(name, ignoreCase: true) : StoreKind.LockFree;
-    using var shop = new Shop(kind, new ManualClock(DateTimeOffset.UnixEpoch.AddYears(56)), products: 10_000, users: 10_000);
+    using var shop = new Shop(
+        kind, new ManualClock(DateTimeOffset.UnixEpoch.AddYears(56)), products: 10_000, users: 10_000, configure: noEvents ? o => o.PublishEvents = false : null);
     var orders = Requests.Orders(1, 4096, hot: false);
     var users = Requests.Users(2, 4096);
     for (var i = 0; i < 20_000; i++)
