@@ -130,7 +130,7 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, runtime.Options.MaxPageSize);
         return runtime.ReadAsync(
             "ListProducts",
-            (after, limit),
+            (limit, after), // led by the limit: the cursor is no product the span is about, so it is not tagged as one
             static async (unitOfWork, state, ct) =>
             {
                 // The listing reads each product's stock with it.

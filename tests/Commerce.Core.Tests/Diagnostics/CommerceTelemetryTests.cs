@@ -343,6 +343,19 @@ public sealed class CommerceTelemetryTests
         Assert.Equal("InvalidQuantity", span.GetTagItem("commerce.error.code"));
     }
 
+    [Fact]
+    public async Task A_product_listing_after_a_cursor_is_not_tagged_with_the_cursor_as_its_product()
+    {
+        using var provider = Build();
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+
+        await provider.GetRequiredService<ICatalogService>().ListProductsAsync(P1, 10);
+
+        var span = Assert.Single(capture.Spans);
+        Assert.Equal("commerce.list_products", span.OperationName);
+        Assert.Null(span.GetTagItem("commerce.product.id"));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
