@@ -17,7 +17,8 @@ public static class InMemoryCommerceBuilderExtensions
     /// <see cref="Events.ICommerceEventFeed"/>) in 64 stripes, with the consumers' checkpoints, in memory
     /// too. A second call is harmless. An <see cref="ICommerceStore"/> the host registered before is kept,
     /// and the event feed then reads that store (it must be an <see cref="IEventStore"/> too, or the host
-    /// registers one).
+    /// registers one). One registered after replaces this one; the feed reads it if it is an
+    /// <see cref="IEventStore"/>, and this store otherwise (as when it decorates this one).
     /// </summary>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
     /// <returns>The same builder.</returns>
@@ -35,10 +36,15 @@ public static class InMemoryCommerceBuilderExtensions
         var hostStore = builder.Services.Any(d => d.ServiceType == typeof(ICommerceStore) && !d.IsKeyedService);
         builder.Services.TryAddSingleton(_ => new InMemoryCommerceStore());
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<InMemoryCommerceStore>());
-        builder.Services.TryAddSingleton<IEventStore>(sp => hostStore
-            ? sp.GetRequiredService<ICommerceStore>() as IEventStore ?? throw new InvalidOperationException(
-                "The ICommerceStore registered before UseInMemoryStore serves the services but keeps no events (it is no IEventStore): register the IEventStore that reads its events.")
-            : sp.GetRequiredService<InMemoryCommerceStore>());
+        // The feed reads the store that serves the services: this one, or one the host registered before or after.
+        // One registered after that keeps no events is taken for a decorator of this one (which keeps them).
+        builder.Services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<ICommerceStore>() switch
+        {
+            IEventStore events => events,
+            _ when hostStore => throw new InvalidOperationException(
+                "The ICommerceStore registered before UseInMemoryStore serves the services but keeps no events (it is no IEventStore): register the IEventStore that reads its events."),
+            _ => sp.GetRequiredService<InMemoryCommerceStore>(),
+        });
         return builder;
     }
 }

@@ -64,6 +64,36 @@ public sealed class PublicApiTests
     }
 
     [Fact]
+    public async Task The_event_feed_reads_the_store_the_host_registered_after()
+    {
+        var mine = new InMemoryCommerceStore();
+        var services = new ServiceCollection();
+        services.AddCommerce().UseInMemoryStore();
+        services.AddSingleton<ICommerceStore>(mine);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.True((await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(5))).IsSuccess);
+
+        Assert.Same(mine, provider.GetRequiredService<IEventStore>());
+        Assert.IsType<WalletCharged>(Assert.Single((await provider.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start)).Events));
+    }
+
+    [Fact]
+    public async Task The_event_feed_reads_this_store_under_a_decorator_the_host_registered_after()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().UseInMemoryStore();
+        services.AddSingleton<ICommerceStore>(sp => new Decorator(sp.GetRequiredService<InMemoryCommerceStore>()));
+        using var provider = services.BuildServiceProvider();
+
+        Assert.True((await provider.GetRequiredService<IWalletService>().ChargeAsync(new UserId(1), new Money(5))).IsSuccess);
+
+        Assert.IsType<Decorator>(provider.GetRequiredService<ICommerceStore>());
+        Assert.Same(provider.GetRequiredService<InMemoryCommerceStore>(), provider.GetRequiredService<IEventStore>());
+        Assert.IsType<WalletCharged>(Assert.Single((await provider.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start)).Events));
+    }
+
+    [Fact]
     public async Task A_store_the_host_registered_first_that_keeps_no_events_makes_the_feed_say_so()
     {
         var services = new ServiceCollection();
@@ -74,5 +104,11 @@ public sealed class PublicApiTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(
             async () => await provider.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start));
         Assert.Contains("IEventStore", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A host's store that hands every call to another (as a logging or metrics decorator would).</summary>
+    private sealed class Decorator(ICommerceStore inner) : ICommerceStore
+    {
+        public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) => inner.OpenSessionAsync(cancellationToken);
     }
 }
