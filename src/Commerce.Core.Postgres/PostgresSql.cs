@@ -181,16 +181,23 @@ internal sealed class PostgresSql(string s)
     /// </summary>
     public string FenceIdempotencyUpdate { get; } = $"UPDATE {s}.idempotency SET version = version + 1 WHERE user_id = $1 AND digest = $2 AND version = $3 - 1";
 
-    /// <summary>Removes the idempotency records created before $1 (microseconds) and tick $2: the instant split as stored.</summary>
+    /// <summary>
+    /// Removes the idempotency records created before $1 (microseconds) and tick $2 (the instant split as stored)
+    /// and last written more than a day ago by the server's clock.
+    /// </summary>
     /// <remarks>
-    /// Also removes the voided order ids and the fences (<see cref="FenceErrorCode"/>) older than a day (by the
-    /// server's clock): no batch outlives its connection so long.
+    /// A record is what a lookup of a lost commit finds it applied by; purged in between, however short the
+    /// retention, the lookup would find the commit not applied and the request would run again. No batch outlives
+    /// its connection by a day, so the purge leaves a record that long: an expired one still reads as expired, and
+    /// its key's next request replaces it. Also removes the voided order ids and the fences
+    /// (<see cref="FenceErrorCode"/>) older than a day (by the server's clock), for the same reason.
     /// </remarks>
     public string PurgeIdempotency { get; } =
         $"""
         WITH v AS (DELETE FROM {s}.voided_orders WHERE voided_at < now() - interval '1 day')
         DELETE FROM {s}.idempotency
-        WHERE ((created_at < $1 OR (created_at = $1 AND created_at_tick < $2)) AND error_code IS DISTINCT FROM {FenceErrorCode})
+        WHERE ((created_at < $1 OR (created_at = $1 AND created_at_tick < $2)) AND error_code IS DISTINCT FROM {FenceErrorCode}
+                AND written_at < now() - interval '1 day')
             OR (error_code = {FenceErrorCode} AND created_at < now() - interval '1 day')
         """;
 

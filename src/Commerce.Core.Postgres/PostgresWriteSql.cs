@@ -110,13 +110,14 @@ internal sealed class PostgresWriteSql(string s)
     /// as read, with the columns of <see cref="InsertIdempotency"/>. The version alone does not name the
     /// record read: once a purge deleted it, a record inserted again under the key starts at version 1 too,
     /// but it was created later. A fence (<see cref="PostgresSql.FenceErrorCode"/>) is read as created long
-    /// ago, not when it was written, and is replaced at its version alone: it keeps no outcome to lose.
+    /// ago, not when it was written, and is replaced at its version alone: it keeps no outcome to lose. The row's
+    /// <c>written_at</c> becomes the server's now, as an insert's does (see <see cref="PostgresSql.PurgeIdempotency"/>).
     /// </summary>
     public string UpdateIdempotency { get; } = Guarded(
         s,
         $"""
         UPDATE {s}.idempotency SET operation = $3, key = $4, request_hash = $5, created_at = $6, created_at_tick = $7,
-            error_code = $8, error_message = $9, error_products = $10, balance = $11, order_id = $12, version = version + 1
+            error_code = $8, error_message = $9, error_products = $10, balance = $11, order_id = $12, version = version + 1, written_at = now()
         WHERE user_id = $1 AND digest = $2 AND version = $13
             AND (error_code = {PostgresSql.FenceErrorCode} OR (created_at = $14 AND created_at_tick = $15))
         RETURNING 1

@@ -204,6 +204,44 @@ public sealed class IdempotentFaultTests
         await AssertChargedOnceAsync(shop, new Money(125));
     }
 
+    /// <summary>
+    /// A keyed charge's commit reaches the server and applies after its connection was lost; before the store's
+    /// lookup reads the record, a purge runs whose cutoff the record is past (as under a retention of seconds). The
+    /// purge leaves a record written less than a day ago by the server's clock, so the lookup finds the charge
+    /// applied. Before it did, the purge removed the record, the lookup found the charge not applied, and it ran
+    /// again: charged twice (150).
+    /// </summary>
+    [PostgresFact]
+    public async Task A_purge_between_a_lost_keyed_commit_and_its_lookup_leaves_the_record_and_the_charge_applies_once()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await ThroughAsync(proxy);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        shop.Store.EndsLostBackends = false; // As behind a pooler: the lookup waits for the lost transaction through the key's lock.
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.Charge, "k");
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        await WaitingAsync(committing); // The commit holds the key's lock and waits for the blocker's row.
+        var key = StoreKey.ForIdempotency(Alice, IdempotentOperation.Charge, "k");
+        await using var purger = await QueueForKeyLockAsync(key); // Next in line for the key's lock.
+        proxy.Cut(refuseNew: false);
+        await WaitUntilAsync(
+            shop,
+            $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {(int)key.Table} AND objid = {(uint)PostgresRows.LockHash(key)} AND NOT granted",
+            2); // The lookup waits behind the purger.
+        await blocker.DisposeAsync(); // The lost commit goes on and applies; then the purger has the key's lock.
+        await purger.Locked.WaitAsync(TimeSpan.FromSeconds(30));
+        await using (var session = await shop.Store.OpenSessionAsync())
+        {
+            await session.PurgeIdempotencyAsync(shop.Time.GetUtcNow().AddDays(1));
+        }
+
+        await purger.DisposeAsync(); // The lookup reads the record.
+        Assert.Equal(new Money(125), (await call.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        await AssertChargedOnceAsync(shop, new Money(125));
+    }
+
     [PostgresFact]
     public async Task A_keyed_order_whose_connection_is_lost_after_the_server_received_its_commit_is_found_placed()
     {
@@ -344,10 +382,10 @@ public sealed class IdempotentFaultTests
         Assert.Equal(3L, await shop.ScalarAsync<long>(
             $$"""
             WITH i AS (
-                INSERT INTO {s}.idempotency (user_id, digest, operation, key, request_hash, created_at, error_code, error_message, error_products, balance, version)
-                VALUES (1, 1, 1, 'old', 0, now() - interval '25 hours', {{PostgresSql.FenceErrorCode}}, '', ARRAY[]::bigint[], 0, 1),
-                       (1, 2, 1, 'fresh', 0, now() - interval '1 hour', {{PostgresSql.FenceErrorCode}}, '', ARRAY[]::bigint[], 0, 1),
-                       (1, 3, 1, 'expired', 0, now() - interval '1 hour', NULL, NULL, NULL, 0, 1)
+                INSERT INTO {s}.idempotency (user_id, digest, operation, key, request_hash, created_at, error_code, error_message, error_products, balance, version, written_at)
+                VALUES (1, 1, 1, 'old', 0, now() - interval '25 hours', {{PostgresSql.FenceErrorCode}}, '', ARRAY[]::bigint[], 0, 1, now() - interval '25 hours'),
+                       (1, 2, 1, 'fresh', 0, now() - interval '1 hour', {{PostgresSql.FenceErrorCode}}, '', ARRAY[]::bigint[], 0, 1, now() - interval '1 hour'),
+                       (1, 3, 1, 'expired', 0, now() - interval '25 hours', NULL, NULL, NULL, 0, 1, now() - interval '25 hours')
                 RETURNING 1)
             SELECT count(*) FROM i
             """));
@@ -483,6 +521,24 @@ public sealed class IdempotentFaultTests
     }
 
     /// <summary>
+    /// Opens a transaction that asks for a key's exclusive advisory lock (as a commit writing the key takes it) and
+    /// returns once it waits for it; <see cref="KeyLockWaiter.Locked"/> completes when it has it, and disposing
+    /// rolls the transaction back, releasing it.
+    /// </summary>
+    private static async Task<KeyLockWaiter> QueueForKeyLockAsync(StoreKey key)
+    {
+        var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1, $2)", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = (int)key.Table });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = PostgresRows.LockHash(key) });
+        var locked = command.ExecuteNonQueryAsync();
+        await UntilAsync(connection.ProcessID, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", true, "never waited for the key's lock");
+        return new KeyLockWaiter(connection, command, locked);
+    }
+
+    /// <summary>
     /// Charges Alice 25 under key "k" with one attempt, and loses the connection while the commit waits on the server
     /// for her wallet (held by another transaction), before the statement that writes the key: the charge is told it
     /// conflicted. Then frees the wallet, so that the lost transaction, if still alive, goes on, and waits until it has
@@ -579,6 +635,24 @@ public sealed class IdempotentFaultTests
         Assert.Equal(8, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
         Assert.Equal([(LedgerEntryKind.Charge, (OrderId?)null), (LedgerEntryKind.Payment, order.Id)], (await shop.Wallets.GetLedgerAsync(Alice)).Select(e => (e.Kind, e.OrderId)));
         Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency WHERE order_id IS NOT NULL"));
+    }
+
+    /// <summary>A transaction waiting for (then holding) a key's lock; disposing it (once or more) rolls it back.</summary>
+    private sealed class KeyLockWaiter(NpgsqlConnection connection, NpgsqlCommand command, Task locked) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public Task Locked => locked;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                await locked.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await command.DisposeAsync();
+                await connection.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>A connection holding an open transaction; disposing it (once or more) rolls the transaction back.</summary>

@@ -99,6 +99,29 @@ public sealed class PurgeTests
         Assert.Equal("a:3:1", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || request_hash || ':' || version, ',') FROM {s}.idempotency"));
     }
 
+    /// <summary>
+    /// A record replacing an expired one is written anew: the purge keeps it a day from then by the server's clock,
+    /// whatever its cutoff, since a lookup of the replacing commit may still need it.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_purge_keeps_a_record_replaced_less_than_a_day_ago_by_the_servers_clock()
+    {
+        await using var shop = await PgShop.CreateAsync(o => o.IdempotencyRetention = TimeSpan.FromSeconds(1));
+        await shop.Wallets.ChargeAsync(Alice, new Money(10), new IdempotencyKey("a"));
+        await shop.AgeIdempotencyRecordsAsync();
+        shop.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(new Money(30), (await shop.Wallets.ChargeAsync(Alice, new Money(20), new IdempotencyKey("a"))).Value); // Replaces the expired record.
+
+        await using (var session = await shop.Store.OpenSessionAsync())
+        {
+            Assert.Equal(0, await session.PurgeIdempotencyAsync(shop.Time.GetUtcNow().AddDays(1)));
+        }
+
+        Assert.Equal("a:2", await shop.ScalarAsync<string>("SELECT string_agg(key || ':' || version, ',') FROM {s}.idempotency"));
+        await shop.AgeIdempotencyRecordsAsync();
+        Assert.Equal(1, await PurgeAsync(shop, shop.Time.GetUtcNow().AddDays(1)));
+    }
+
     [PostgresFact]
     public async Task Keyed_requests_purge_expired_records_once_a_quarter_of_the_retention_has_passed()
     {
@@ -107,6 +130,7 @@ public sealed class PurgeTests
         shop.Time.Advance(TimeSpan.FromMinutes(10));
         await shop.Wallets.ChargeAsync(Alice, new Money(10), new IdempotencyKey("second"));
         shop.Time.Advance(TimeSpan.FromMinutes(55));
+        await shop.AgeIdempotencyRecordsAsync(); // The server's clock moves on too.
 
         // Not a quarter since the start yet at the second charge; now past it, and "first" is past its hour.
         await shop.Wallets.ChargeAsync(Alice, new Money(10), new IdempotencyKey("third"));
@@ -123,8 +147,10 @@ public sealed class PurgeTests
             StoreKey.ForIdempotency(user, IdempotentOperation.Charge, key),
             new IdempotencyRecord(user, IdempotentOperation.Charge, key, 1, createdAt, null, new Money(1), null));
 
+    /// <summary>Purges the records created before an instant, every record first made a day old on the server (see <see cref="PgShop.AgeIdempotencyRecordsAsync"/>).</summary>
     private static async Task<int> PurgeAsync(PgShop shop, DateTimeOffset createdBefore)
     {
+        await shop.AgeIdempotencyRecordsAsync();
         await using var session = await shop.Store.OpenSessionAsync();
         return await session.PurgeIdempotencyAsync(createdBefore);
     }

@@ -48,7 +48,9 @@ public interface IStoreSession : IAsyncDisposable
     /// <summary>
     /// Removes the idempotency records created before <paramref name="createdBefore"/>, so that the table
     /// does not grow without bound. A record being replaced or read concurrently is either removed or kept
-    /// whole; a unit of work that read a removed record fails its commit.
+    /// whole; a unit of work that read a removed record fails its commit. A store may keep a record a while
+    /// longer where it still needs it (one whose commits' outcomes it may have to look up keeps it until no
+    /// such lookup can come), as long as an expired record kept reads as one.
     /// </summary>
     /// <param name="createdBefore">Records with an earlier <see cref="IdempotencyRecord.CreatedAt"/> go.</param>
     /// <param name="cancellationToken">Cancels the purge (what was removed stays removed).</param>

@@ -101,6 +101,13 @@ internal sealed class PgShop : IAsyncDisposable
         return value is DBNull or null ? default! : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// Makes every idempotency record of this shop look written two days ago by the server's clock, so that a
+    /// purge may remove the expired ones (it keeps any record written less than a day ago); returns how many.
+    /// </summary>
+    public Task<long> AgeIdempotencyRecordsAsync() =>
+        ScalarAsync<long>("WITH a AS (UPDATE {s}.idempotency SET written_at = written_at - interval '2 days' RETURNING 1) SELECT count(*) FROM a");
+
     public async ValueTask DisposeAsync()
     {
         await _provider.DisposeAsync();

@@ -1,0 +1,12 @@
+-- When each idempotency record was last written, by the server's clock. "{schema}" is replaced by the configured
+-- schema name (already quoted). Runs in place on a database created at any earlier version, in the migrator's
+-- transaction; existing records take the time of the migration.
+--
+-- A record is the evidence that a keyed commit applied: when a commit's connection fails, the store looks its
+-- record up on a fresh connection. A record's expiry is the host's (CommerceOptions.IdempotencyRetention, by
+-- created_at, the host's clock), but a purge that deleted it between the commit and that lookup would make the
+-- lookup find the commit not applied, and the request run twice. So the purge also leaves every record written
+-- less than a day ago by the server's clock, as it leaves fences and voided order ids: a batch cannot outlive
+-- its TCP connection by that long. An expired record still reads as expired meanwhile, and its key's next
+-- request replaces it.
+ALTER TABLE {schema}.idempotency ADD COLUMN written_at timestamptz NOT NULL DEFAULT now();
