@@ -17,8 +17,12 @@ public partial class Program
 {
     /// <summary>Builds the application (not started) from command-line arguments and the usual configuration sources.</summary>
     /// <param name="args">Command-line arguments, e.g. <c>--urls http://127.0.0.1:0</c>.</param>
+    /// <param name="configureServices">
+    /// Runs on the services last, before the application is built: e.g. to register another <see cref="TimeProvider"/>,
+    /// the clock of the library and of the write limit's windows.
+    /// </param>
     /// <returns>The application, ready for <c>StartAsync</c> or <c>RunAsync</c>.</returns>
-    public static WebApplication CreateApp(string[] args)
+    public static WebApplication CreateApp(string[] args, Action<IServiceCollection>? configureServices = null)
     {
         var builder = WebApplication.CreateBuilder(args);
 
@@ -56,6 +60,8 @@ public partial class Program
         {
             builder.Services.AddHostedService<SeedData>();
         }
+
+        configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
 

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Commerce.Samples.WebApi.Tests;
 
@@ -51,7 +52,15 @@ public sealed class ApiServer : IAsyncDisposable
     /// Starts a server with an empty store that trusts <see cref="TestTokens"/> and, unless
     /// <paramref name="extraArgs"/> set it, has a write limit no test reaches; <paramref name="configure"/> may add routes.
     /// </summary>
-    public static async Task<ApiServer> StartAsync(Action<WebApplication>? configure = null, params string[] extraArgs)
+    public static Task<ApiServer> StartAsync(Action<WebApplication>? configure = null, params string[] extraArgs) =>
+        StartCoreAsync(configureServices: null, configure, extraArgs);
+
+    /// <summary>Starts a server as <see cref="StartAsync(Action{WebApplication}?, string[])"/> does, on <paramref name="clock"/>.</summary>
+    public static Task<ApiServer> StartWithClockAsync(TimeProvider clock, params string[] extraArgs) =>
+        StartCoreAsync(services => services.AddSingleton(clock), configure: null, extraArgs);
+
+    private static async Task<ApiServer> StartCoreAsync(
+        Action<IServiceCollection>? configureServices, Action<WebApplication>? configure, string[] extraArgs)
     {
         string[] args =
         [
@@ -63,7 +72,7 @@ public sealed class ApiServer : IAsyncDisposable
             .. TestTokens.ServerArgs,
             .. extraArgs, // the last value of a setting wins
         ];
-        var app = Program.CreateApp(args);
+        var app = Program.CreateApp(args, configureServices);
         configure?.Invoke(app);
         await app.StartAsync();
         // After start, the addresses hold the port Kestrel actually bound.

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Commerce.Samples.WebApi.Tests;
 
@@ -38,7 +40,7 @@ public sealed class RateLimitTests : IAsyncLifetime
         Assert.Contains("Too many writes", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal("https://tools.ietf.org/html/rfc6585#section-4", problem.GetProperty("type").GetString());
         var retryAfter = Assert.Single(refused.Headers.GetValues("Retry-After"));
-        Assert.InRange(int.Parse(retryAfter, System.Globalization.CultureInfo.InvariantCulture), 1, 3600);
+        Assert.InRange(int.Parse(retryAfter, CultureInfo.InvariantCulture), 1, 3600);
         Assert.Equal(Limit * 100, await Api.BalanceAsync(1));
     }
 
@@ -100,6 +102,42 @@ public sealed class RateLimitTests : IAsyncLifetime
         }
 
         Assert.Equal(Limit * 100, await Api.BalanceAsync(1));
+    }
+
+    [Fact]
+    public async Task Retry_after_is_the_time_left_in_the_callers_window_rounded_up_to_whole_seconds()
+    {
+        // The windows count on the server's clock, a fake one here: nothing depends on how fast the test runs.
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        await using var server = await ApiServer.StartWithClockAsync(
+            clock, "--RateLimiting:Writes:PermitLimit=2", "--RateLimiting:Writes:Window=00:10:00");
+        await server.ChargeAsync(1, 100); // opens user 1's window
+        clock.Advance(TimeSpan.FromMinutes(4));
+        await server.ChargeAsync(1, 100);
+
+        Assert.Equal(360, await RefusedRetryAfterAsync(server, 1)); // 6 minutes left, not the window's 10
+        clock.Advance(TimeSpan.FromMinutes(6) - TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(2, await RefusedRetryAfterAsync(server, 1)); // 1.5 s left, rounded up
+        clock.Advance(TimeSpan.FromMilliseconds(1499));
+        Assert.Equal(1, await RefusedRetryAfterAsync(server, 1)); // 1 ms left: never 0
+
+        // The window is over: the next write opens a new one, with the whole window left.
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await server.ChargeAsync(1, 100);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await server.ChargeAsync(1, 100);
+        Assert.Equal(599, await RefusedRetryAfterAsync(server, 1));
+        Assert.Equal(400, await server.BalanceAsync(1));
+    }
+
+    /// <summary>Sends one more charge as <paramref name="user"/>, expects it refused, and returns its <c>Retry-After</c>.</summary>
+    private static async Task<int> RefusedRetryAfterAsync(ApiServer server, long user)
+    {
+        var refused = await server.User(user).PostJsonAsync($"/users/{user}/balance/charge", new { amount = 100 });
+        var problem = await ApiServer.ExpectProblemAsync(refused, HttpStatusCode.TooManyRequests, "TooManyRequests");
+        var seconds = int.Parse(Assert.Single(refused.Headers.GetValues("Retry-After")), CultureInfo.InvariantCulture);
+        Assert.Contains($"Retry after {seconds} seconds.", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        return seconds;
     }
 
     [Theory]
