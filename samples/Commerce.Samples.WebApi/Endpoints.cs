@@ -211,6 +211,12 @@ internal static class Endpoints
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
         }
 
+        if (HeadRequests.IsHead(context))
+        {
+            // The stream's headers, and an end: a HEAD has no body to follow.
+            return TypedResults.ServerSentEvents(AsyncEnumerable.Empty<System.Net.ServerSentEvents.SseItem<EventResponse>>());
+        }
+
         return TypedResults.ServerSentEvents(
             FollowAsync(feed, cursor, context.Response, StreamKeepAliveOf(configuration), TokenLifetimeLeft(context), lifetime.ApplicationStopping, ct));
 

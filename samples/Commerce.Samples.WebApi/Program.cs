@@ -69,6 +69,7 @@ public partial class Program
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRequestBodyBuffering();
+        app.UseHeadAsGet();              // HEAD on every GET route, answered as the GET without its body
         app.UseRouting();
         app.UseRouteValueValidation();   // 400 for a malformed id in the path, whoever asks
         app.UseAuthentication();
