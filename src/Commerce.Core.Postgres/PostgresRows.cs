@@ -144,9 +144,12 @@ internal static class PostgresRows
         return (new DateTimeOffset(ticks - (ticks % 10), TimeSpan.Zero), (short)(ticks % 10));
     }
 
-    /// <summary>An instant stored split (<see cref="SplitTicks"/>) in two columns of the current row.</summary>
+    /// <summary>
+    /// An instant stored split (<see cref="SplitTicks"/>) in two columns of the current row, at offset zero (Npgsql's
+    /// legacy timestamp behaviour, if a host turned it on, reads a <c>timestamptz</c> at the local offset).
+    /// </summary>
     public static DateTimeOffset Instant(NpgsqlDataReader row, int microseconds, int ticks) =>
-        row.GetFieldValue<DateTimeOffset>(microseconds).AddTicks(row.GetInt16(ticks));
+        row.GetFieldValue<DateTimeOffset>(microseconds).ToUniversalTime().AddTicks(row.GetInt16(ticks));
 
     /// <summary>As <see cref="Instant"/>, or <see langword="null"/> if the columns are null.</summary>
     public static DateTimeOffset? InstantOrNull(NpgsqlDataReader row, int microseconds, int ticks) =>
