@@ -1,5 +1,6 @@
 using Commerce.Conformance;
 using Commerce.Postgres.Tests.Support;
+using Npgsql;
 
 namespace Commerce.Postgres.Tests;
 
@@ -13,7 +14,21 @@ public abstract class ConcurrencyTests
     {
     }
 
+    /// <summary>The isolation level the server gives a transaction of the store's connections by default.</summary>
+    protected virtual string DefaultIsolation => "read committed";
+
     private Task<PgShop> CreateShopAsync(Action<CommerceOptions> configure) => PgShop.CreateAsync(configure, UseConnection);
+
+    [StoreFact]
+    public async Task The_stores_connections_run_at_the_isolation_this_class_is_about()
+    {
+        var options = new PostgresStoreOptions();
+        UseConnection(options);
+        await using var connection = new NpgsqlConnection(options.ConnectionString ?? TestDatabase.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SHOW transaction_isolation", connection);
+        Assert.Equal(DefaultIsolation, await command.ExecuteScalarAsync());
+    }
 
     [StoreFact]
     public async Task Concurrent_charges_on_one_wallet_all_count_exactly_once()
@@ -112,4 +127,28 @@ public sealed class PgBouncerConcurrencyTests : ConcurrencyTests
 {
     protected override void UseConnection(PostgresStoreOptions options) =>
         options.ConnectionString = TestDatabase.PgBouncerConnectionString + ";Maximum Pool Size=24;Application Name=commerce-tests-pgbouncer";
+}
+
+/// <summary>
+/// The concurrency tests on a server whose default isolation (as a role or database may set it) is REPEATABLE READ:
+/// the store's batches run in it, so a conflict can surface as a serialization failure, which is retried like any
+/// other.
+/// </summary>
+[RequiresPostgres]
+public sealed class RepeatableReadConcurrencyTests : ConcurrencyTests
+{
+    protected override string DefaultIsolation => "repeatable read";
+
+    protected override void UseConnection(PostgresStoreOptions options) =>
+        options.ConnectionString = TestDatabase.ConnectionString + ";Options=-c default_transaction_isolation=repeatable\\ read";
+}
+
+/// <summary>The concurrency tests on a server whose default isolation is SERIALIZABLE (see <see cref="RepeatableReadConcurrencyTests"/>).</summary>
+[RequiresPostgres]
+public sealed class SerializableConcurrencyTests : ConcurrencyTests
+{
+    protected override string DefaultIsolation => "serializable";
+
+    protected override void UseConnection(PostgresStoreOptions options) =>
+        options.ConnectionString = TestDatabase.ConnectionString + ";Options=-c default_transaction_isolation=serializable";
 }
