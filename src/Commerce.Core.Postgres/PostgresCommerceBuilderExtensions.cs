@@ -94,8 +94,8 @@ public static partial class PostgresCommerceBuilderExtensions
             }
 
             var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
-            var dataSource = owned ?? sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
-                "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered.");
+            var dataSource = owned ?? PostgresDataSources.ThrowIfMultiplexing(sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
+                "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered."));
             return new PostgresCommerceStore(
                 dataSource,
                 owned is not null,

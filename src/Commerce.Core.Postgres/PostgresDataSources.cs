@@ -12,7 +12,8 @@ namespace Commerce.Postgres;
 /// server parses at the connection's next use; the store leaves no session state behind: no settings,
 /// only transaction-scoped locks, and the event feed's wait unlistens before it closes). A setting the connection string makes itself is kept: <c>Max Auto Prepare=0</c> turns
 /// preparation off, as a pooler that cannot keep prepared statements (PgBouncer in transaction mode
-/// before 1.21) requires.
+/// before 1.21) requires. Except <c>Multiplexing</c>, always off: a session of the store needs a connection
+/// of its own (a commit names its backend, takes transaction-scoped locks, and the feed's wait listens on it).
 /// </summary>
 internal static class PostgresDataSources
 {
@@ -52,6 +53,24 @@ internal static class PostgresDataSources
             builder.IncludeFailedBatchedCommand = true;
         }
 
+        // A multiplexed connection has no backend of its own to lock on, listen on, or look a lost commit up by.
+        builder.Multiplexing = false;
         return builder.ConnectionString;
+    }
+
+    /// <summary>
+    /// Throws unless a data source the host registered gives the store connections of their own (see
+    /// <see cref="WithDefaults"/>): one that multiplexes commands cannot.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The data source multiplexes.</exception>
+    public static NpgsqlDataSource ThrowIfMultiplexing(NpgsqlDataSource dataSource)
+    {
+        if (new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).Multiplexing)
+        {
+            throw new InvalidOperationException(
+                "The registered NpgsqlDataSource multiplexes commands (Multiplexing=true), but the PostgreSQL store needs connections of its own (for its transaction-scoped locks, its event notifications and the lookup of a lost commit): register one without multiplexing, or give the store a connection string (it then builds its own data source, without multiplexing).");
+        }
+
+        return dataSource;
     }
 }

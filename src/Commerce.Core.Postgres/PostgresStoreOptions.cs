@@ -8,7 +8,9 @@ public sealed class PostgresStoreOptions
     /// <c>NpgsqlDataSource</c> registered in the service provider. The store's own data source turns on
     /// automatic statement preparation (<c>Max Auto Prepare=64</c>, <c>Auto Prepare Min Usages=2</c>) and
     /// skips the reset of pooled connections (<c>No Reset On Close=true</c>) unless the string sets these itself; behind PgBouncer in transaction pooling mode (before 1.21), add
-    /// <c>Max Auto Prepare=0</c>.
+    /// <c>Max Auto Prepare=0</c>. It never multiplexes (<c>Multiplexing</c> is turned off): each session of the
+    /// store needs a connection of its own. A registered data source that multiplexes is refused when the store is
+    /// created.
     /// </summary>
     public string? ConnectionString { get; set; }
 
