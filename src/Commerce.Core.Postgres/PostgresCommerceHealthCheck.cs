@@ -47,7 +47,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         int[] applied;
         try
         {
-            var connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 var command = new NpgsqlCommand($"SELECT coalesce(array_agg(version ORDER BY version), '{{}}') FROM {store.QuotedSchema}.schema_version", connection);

@@ -1,3 +1,4 @@
+using System.Transactions;
 using Commerce.Storage;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -105,7 +106,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     {
         try
         {
-            return await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return await OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
         {
@@ -116,6 +117,21 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
             throw PostgresOutcome.Unavailable(operation, e);
         }
+    }
+
+    /// <summary>
+    /// A connection of the data source, never enlisted in an ambient <see cref="Transaction"/> of the caller's (Npgsql
+    /// enlists a connection opened inside a <see cref="TransactionScope"/> when its connection string says
+    /// <c>Enlist=true</c>, its default): the store's transactions are its own, so what a commit reported committed
+    /// stays committed, whatever becomes of the caller's scope. Every connection of the store is opened here.
+    /// </summary>
+    public ValueTask<NpgsqlConnection> OpenOwnConnectionAsync(CancellationToken cancellationToken) =>
+        Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken) : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
+
+    private async ValueTask<NpgsqlConnection> OpenOutsideTheAmbientTransactionAsync(CancellationToken cancellationToken)
+    {
+        using var suppressed = new TransactionScope(TransactionScopeOption.Suppress, TransactionScopeAsyncFlowOption.Enabled);
+        return await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -165,7 +181,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <summary>Sends one notification on a pooled connection, in a transaction of its own.</summary>
     private async Task NotifyAsync(CancellationToken cancellationToken)
     {
-        var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = Command(connection, Events.Notify);

@@ -13,7 +13,8 @@ namespace Commerce.Postgres;
 /// only transaction-scoped locks, and the event feed's wait unlistens before it closes). A setting the connection string makes itself is kept: <c>Max Auto Prepare=0</c> turns
 /// preparation off, as a pooler that cannot keep prepared statements (PgBouncer in transaction mode
 /// before 1.21) requires. Except <c>Multiplexing</c>, always off: a session of the store needs a connection
-/// of its own (a commit names its backend, takes transaction-scoped locks, and the feed's wait listens on it).
+/// of its own (a commit names its backend, takes transaction-scoped locks, and the feed's wait listens on it); and
+/// <c>Enlist</c>, always off: no connection of the store joins a caller's ambient transaction.
 /// </summary>
 internal static class PostgresDataSources
 {
@@ -55,6 +56,9 @@ internal static class PostgresDataSources
 
         // A multiplexed connection has no backend of its own to lock on, listen on, or look a lost commit up by.
         builder.Multiplexing = false;
+
+        // The store's transactions are its own, never a caller's ambient one (see PostgresCommerceStore.OpenOwnConnectionAsync).
+        builder.Enlist = false;
         return builder.ConnectionString;
     }
 

@@ -120,7 +120,7 @@ internal static class PostgresOutcome
         try
         {
             var key = written.Key;
-            var connection = await store.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+            var connection = await store.OpenOwnConnectionAsync(CancellationToken.None).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 var batch = store.Batch(connection);

@@ -19,7 +19,7 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
         var schema = store.QuotedSchema;
-        var connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             await CheckEncodingAsync(connection, cancellationToken).ConfigureAwait(false);
