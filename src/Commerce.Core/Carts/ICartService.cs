@@ -51,7 +51,9 @@ public interface ICartService
     /// <summary>
     /// Checks the cart out once per <paramref name="key"/>: a repeat with the same key within
     /// <see cref="CommerceOptions.IdempotencyRetention"/> returns the first call's outcome (the order as it stands
-    /// now, or the refusal) and changes nothing.
+    /// now, or the refusal) and changes nothing, whatever the cart holds by then. Every refusal of the checkout is
+    /// stored, <see cref="CommerceErrorCode.EmptyOrder"/> included (the cart is state, judged when the key is first used);
+    /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> and <see cref="CommerceErrorCode.StoreUnavailable"/> are not.
     /// </summary>
     /// <param name="user">The owner of the cart and the buyer.</param>
     /// <param name="key">The client's key for this request (scoped to the user and to checkouts).</param>
