@@ -381,6 +381,68 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_checkout_racing_an_addition_to_its_cart_agrees_with_one_of_the_two_sequential_orders()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 1_000);
+        await shop.AddProductAsync(2, 20, 1_000);
+        await shop.ChargeAsync(1, 100_000);
+        const int rounds = 40;
+        var units = 0L;
+
+        for (var round = 0; round < rounds; round++)
+        {
+            // The cart holds one unit of product 1; the addition is to that line or a new one.
+            await shop.AddToCartAsync(1, 1, 1);
+            var added = Product(1 + (round % 2));
+            var checkout = default(Result<Order>);
+            var addition = default(Result<CartView>);
+            RunTogether(2, t =>
+            {
+                if (t == 0)
+                {
+                    checkout = Wait(shop.Carts.CheckoutAsync(User(1)));
+                }
+                else
+                {
+                    addition = Wait(shop.Carts.AddItemAsync(User(1), added, 1));
+                }
+            });
+
+            Assert.True(checkout.IsSuccess, checkout.ToString());
+            Assert.True(addition.IsSuccess, addition.ToString());
+            var ordered = checkout.Value.Lines.Select(l => (l.ProductId, l.Quantity)).ToList();
+            var viewed = addition.Value.Lines.Select(l => (l.ProductId, l.Quantity)).ToList();
+            var cart = (await shop.Carts.GetCartAsync(User(1))).Lines.Select(l => (l.ProductId, l.Quantity)).ToList();
+
+            // Either the addition came first (the order took it and the cart is empty) or the checkout did (the
+            // order is the unit of product 1 alone and the cart holds the addition alone): nothing else, and
+            // the addition's view is the cart it left.
+            List<(ProductId, int)> withAddition = added == Product(1) ? [(Product(1), 2)] : [(Product(1), 1), (Product(2), 1)];
+            if (cart.Count == 0)
+            {
+                Assert.Equal(withAddition, ordered);
+                Assert.Equal(withAddition, viewed);
+            }
+            else
+            {
+                Assert.Equal([(Product(1), 1)], ordered);
+                Assert.Equal([(added, 1)], cart);
+                Assert.Equal(cart, viewed);
+                Assert.True((await shop.Carts.RemoveItemAsync(User(1), added)).IsSuccess);
+            }
+
+            units += ordered.Sum(l => (long)l.Item2);
+        }
+
+        // Stock and the ranking hold exactly the units the orders took.
+        var sold = await shop.SoldAsync();
+        Assert.Equal(units, sold.Values.Sum());
+        Assert.Equal(2_000 - units, await shop.StockOfAsync(1) + await shop.StockOfAsync(2));
+        Assert.Equal(rounds, (await shop.Orders.ListOrdersAsync(User(1), 1_000)).Count);
+    }
+
+    [StoreFact]
     public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
     {
         using var shop = CreateShop();
