@@ -165,6 +165,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                         catch (Exception exception) when (!IsStopping(exception, stoppingToken))
                         {
                             // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
+                            stoppingToken.ThrowIfCancellationRequested();
                             var delay = BackOff(++resolveFailures);
                             Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, resolveFailures, delay, exception);
                             await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
@@ -323,6 +324,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
             }
             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
             {
+                // Once the host is stopping, a failure says nothing about the store (a call cut short may be reported
+                // with an exception of its own): nothing is retried, and the loop ends as it does on a cancellation.
+                stoppingToken.ThrowIfCancellationRequested();
                 var delay = BackOff(attempt);
                 Log.StoreCallFailed(_logger, handler.Name, operation, attempt, delay, exception);
                 await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
@@ -341,15 +345,16 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                 {
                     await PurgeAsync(retention, stoppingToken).ConfigureAwait(false);
                 }
-                catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
                 {
                     Log.PurgeFailed(_logger, exception);
                 }
             }
         }
-        catch (Exception exception) when (IsStopping(exception, stoppingToken))
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
-            // The host is stopping.
+            // The host is stopping: a purge that failed meanwhile (a call cut short may be reported with an exception
+            // of its own) is not tried again; what it removed stays removed.
         }
     }
 

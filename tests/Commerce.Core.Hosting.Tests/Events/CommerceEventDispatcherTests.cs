@@ -441,6 +441,117 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_store_call_that_fails_as_the_host_stops_ends_the_loop_quietly_instead_of_being_logged_for_a_retry()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        using var stopped = new ManualResetEventSlim();
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Fault = operation =>
+        {
+            if (operation != "wait")
+            {
+                return null;
+            }
+
+            // The wait fails once the host is stopping, as a client library may report a call cut short by it.
+            waiting.TrySetResult();
+            stopped.Wait();
+            return new InvalidOperationException("The connection was closed.");
+        };
+        await host.StartAsync();
+        await waiting.Task;
+
+        var stopping = host.StopAsync(); // the dispatcher's token is cancelled once this returns
+        stopped.Set();
+        await stopping;
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Equal(events, host.A.Calls);
+        Assert.Equal(store.End, store.Checkpoint(A));
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task A_handler_whose_construction_fails_as_the_host_stops_is_not_logged_as_one_that_could_not_be_resolved()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(1));
+        var gate = new ConstructionGate();
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(gate);
+            b.AddEventHandler<HandlerConstructedAtTheGate>();
+        });
+        await host.StartAsync();
+        await gate.Entered.Task;
+
+        var stopping = host.StopAsync();
+        gate.Stopped.Set();
+        await stopping;
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    /// <summary>Holds <see cref="HandlerConstructedAtTheGate"/>'s construction until the test stops the host.</summary>
+    private sealed class ConstructionGate : IDisposable
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ManualResetEventSlim Stopped { get; } = new();
+
+        public void Dispose() => Stopped.Dispose();
+    }
+
+    /// <summary>A handler whose construction fails once the host is stopping (a dependency shut down with it).</summary>
+    private sealed class HandlerConstructedAtTheGate : ICommerceEventHandler
+    {
+        public HandlerConstructedAtTheGate(ConstructionGate gate)
+        {
+            gate.Entered.TrySetResult();
+            gate.Stopped.Wait();
+            throw new ObjectDisposedException("A dependency", "It was disposed as the host stopped.");
+        }
+
+        public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_purge_that_fails_as_the_host_stops_is_not_logged_as_one_the_next_interval_will_try_again()
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.EventRetention = TimeSpan.FromDays(1));
+        using var stopped = new ManualResetEventSlim();
+        var purging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Fault = operation =>
+        {
+            if (operation != "purge")
+            {
+                return null;
+            }
+
+            purging.TrySetResult();
+            stopped.Wait();
+            return new InvalidOperationException("The connection was closed.");
+        };
+        await host.StartAsync();
+
+        // Advancing the clock runs the purge on this thread: from another, since the purge blocks until the stop.
+        var advanced = Task.Run(host.Time.AdvanceToNextTimerAsync);
+        await purging.Task;
+        var stopping = host.StopAsync();
+        stopped.Set();
+        await stopping;
+        await advanced;
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
     public async Task The_purge_removes_what_every_handler_has_handled_and_is_older_than_the_retention()
     {
         var store = new FakeEventStore();
