@@ -16,9 +16,10 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// <remarks>
     /// <typeparamref name="THandler"/> is registered as scoped unless the host registered it already (with
     /// any lifetime, which is then kept): the dispatcher opens a scope for each page of events it delivers,
-    /// and a new one for each retry after a failure, and resolves the handler there. The name is what the
-    /// handler's checkpoint is saved under, so keep it stable across releases; a new name starts from the
-    /// oldest event kept.
+    /// and a new one for each retry after a failure, and resolves the handler there. An interface or abstract
+    /// class is not registered: the host registers it (before or after this call), or the dispatcher refuses
+    /// to be created, naming it. The name is what the handler's checkpoint is saved under, so keep it stable
+    /// across releases; a new name starts from the oldest event kept.
     /// </remarks>
     /// <typeparam name="THandler">The handler.</typeparam>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
@@ -56,7 +57,13 @@ public static class CommerceEventDispatcherBuilderExtensions
         }
 
         builder.Services.AddSingleton(new EventHandlerRegistration(handlerName, typeof(THandler)));
-        builder.Services.TryAddScoped<THandler>();
+        if (!typeof(THandler).IsAbstract)
+        {
+            // An interface or abstract class cannot be its own implementation (the service provider would refuse to
+            // be built): the host registers it, before or after this call, and the dispatcher checks that it did.
+            builder.Services.TryAddScoped<THandler>();
+        }
+
         return builder;
     }
 

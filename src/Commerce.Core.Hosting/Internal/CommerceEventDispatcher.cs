@@ -54,6 +54,17 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         }
 
         _handlers = [.. handlers];
+
+        // A handler AddEventHandler could not register (an interface or abstract class) is the host's to register:
+        // one it did not would fail every delivery for as long as the host runs, so the host fails at start instead.
+        if (services.GetService<IServiceProviderIsService>() is { } registry
+            && _handlers.Where(h => !registry.IsService(h.HandlerType)).ToList() is { Count: > 0 } unregistered)
+        {
+            throw new InvalidOperationException(
+                "No service is registered for the event handler(s) " +
+                string.Join(", ", unregistered.Select(h => $"'{h.Name}' ({h.HandlerType.FullName})")) +
+                ": an interface or abstract class given to AddEventHandler must be registered by the host, with its implementation.");
+        }
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)

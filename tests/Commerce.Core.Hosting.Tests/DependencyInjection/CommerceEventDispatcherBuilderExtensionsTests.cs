@@ -122,6 +122,37 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
         Assert.Equal(ServiceLifetime.Singleton, services.Single(d => d.ServiceType == typeof(HandlerB)).Lifetime);
     }
 
+    [Fact]
+    public void An_interface_handler_the_host_registers_after_AddEventHandler_is_the_one_resolved_and_the_services_validate()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IEventStore>(new FakeEventStore());
+        services.AddCommerce().AddEventHandler<IMailHandler>().AddEventDispatcher();
+        services.AddScoped<IMailHandler, MailHandler>();
+
+        // An interface registered as its own implementation cannot be built: validation failed on it before.
+        using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        using var scope = provider.CreateScope();
+        Assert.IsType<MailHandler>(scope.ServiceProvider.GetRequiredService<IMailHandler>());
+        Assert.IsType<CommerceEventDispatcher>(Assert.Single(provider.GetServices<IHostedService>()));
+    }
+
+    [Fact]
+    public void A_handler_interface_nobody_registered_stops_the_dispatcher_from_being_created_naming_it()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IEventStore>(new FakeEventStore());
+        services.AddCommerce().AddEventHandler<HandlerA>().AddEventHandler<IMailHandler>("mail").AddEventDispatcher();
+        services.AddSingleton<HandlerA>();
+        using var provider = services.BuildServiceProvider();
+
+        // Else the dispatcher started, and that handler's loop failed to resolve it for as long as the host ran.
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetServices<IHostedService>().ToList());
+        Assert.Contains("'mail'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(typeof(IMailHandler).FullName!, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(typeof(HandlerA).FullName!, error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0.5)]
     [InlineData(36_501 * 86_400.0)]
@@ -238,6 +269,14 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
 }
 
 internal sealed class GenericHandler<T> : ICommerceEventHandler
+{
+    public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}
+
+/// <summary>A handler the host registers under an interface of its own.</summary>
+public interface IMailHandler : ICommerceEventHandler;
+
+internal sealed class MailHandler : IMailHandler
 {
     public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
