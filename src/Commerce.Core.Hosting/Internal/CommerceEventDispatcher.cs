@@ -268,15 +268,15 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         {
             // The host is stopping: what was handled since the last save is saved now, within the host's time to
             // stop; if that fails too, it is delivered again next time.
-            if (cursor is not null && !cursor.Equals(saved))
+            if (cursor is not null && saved is not null && !cursor.Equals(saved))
             {
-                await SaveAtStopAsync(handler, cursor).ConfigureAwait(false);
+                await SaveAtStopAsync(handler, cursor, saved).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with; logs a failure.</summary>
-    private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor)
+    private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved)
     {
         try
         {
@@ -284,7 +284,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         }
         catch (Exception exception)
         {
-            Log.CheckpointNotSavedAtStop(_logger, handler.Name, exception);
+            Log.CheckpointNotSavedAtStop(_logger, handler.Name, cursor, saved, exception);
         }
     }
 

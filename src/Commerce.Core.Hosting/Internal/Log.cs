@@ -42,8 +42,8 @@ internal static partial class Log
     public static partial void HandlerScopeDisposeFailed(ILogger logger, string handler, Exception exception);
 
     [LoggerMessage(EventId = 1110, EventName = "CheckpointNotSavedAtStop", Level = LogLevel.Warning,
-        Message = "The host stopped before event handler {Handler} could save the checkpoint of the events it handled; they are delivered again when it restarts.")]
-    public static partial void CheckpointNotSavedAtStop(ILogger logger, string handler, Exception exception);
+        Message = "The host stopped before event handler {Handler} could save its checkpoint '{Checkpoint}'; the events it handled after its saved checkpoint '{SavedCheckpoint}' are delivered again when it restarts.")]
+    public static partial void CheckpointNotSavedAtStop(ILogger logger, string handler, EventCursor checkpoint, EventCursor savedCheckpoint, Exception exception);
 
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]

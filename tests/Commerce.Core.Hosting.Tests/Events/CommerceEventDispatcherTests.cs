@@ -102,6 +102,29 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_checkpoint_the_host_stopped_before_it_could_be_saved_is_logged_with_what_will_be_delivered_again()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        await store.SaveCheckpointAsync(A, Through(events.Take(1)));
+        store.Fault = operation => operation == "save" ? new StoreUnavailableException("save refused") : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+        await store.Until(() => host.Logs.WithId(1106).Count >= 1);
+
+        await host.StopAsync();
+
+        // The saved checkpoint, and the one the host stopped before saving: the events between come again.
+        var unsaved = Assert.Single(host.Logs.WithId(1110));
+        Assert.Equal(LogLevel.Warning, unsaved.Level);
+        Assert.IsType<StoreUnavailableException>(unsaved.Exception);
+        Assert.Contains(A, unsaved.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{Through(events.Take(1))}'", unsaved.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{Through(events)}'", unsaved.Message, StringComparison.Ordinal);
+        Assert.Equal(Through(events.Take(1)), store.Checkpoint(A));
+    }
+
+    [Fact]
     public async Task A_handler_starts_after_a_checkpoint_saved_before()
     {
         var store = new FakeEventStore();
