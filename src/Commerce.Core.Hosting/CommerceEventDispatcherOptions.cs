@@ -26,7 +26,7 @@ public sealed class CommerceEventDispatcherOptions
     /// <summary>
     /// The first wait before a retry, of a failed handler call or of a failed store call; each further
     /// failure in a row doubles it, up to <see cref="MaxRetryDelay"/> (no jitter: one dispatcher per handler).
-    /// Default 1 second; at least 1 millisecond.
+    /// Default 1 second; from 1 millisecond to 1 day.
     /// </summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -81,8 +81,12 @@ public sealed class CommerceEventDispatcherOptions
         Check(PageSize is >= 1 and <= 1000, $"{nameof(PageSize)} must be between 1 and 1000.");
         Check(MaxDeliveryAttempts >= 1, $"{nameof(MaxDeliveryAttempts)} must be at least 1.");
         Check(Enum.IsDefined(PoisonEventPolicy), $"{nameof(PoisonEventPolicy)} must be Skip or Stop.");
-        Check(RetryBaseDelay >= TimeSpan.FromMilliseconds(1), $"{nameof(RetryBaseDelay)} must be at least 1 millisecond.");
-        Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromDays(1), $"{nameof(MaxRetryDelay)} must be between {nameof(RetryBaseDelay)} and 1 day.");
+        // The maximum is checked against the base only when the base is valid: else no maximum could be right.
+        var baseValid = RetryBaseDelay >= TimeSpan.FromMilliseconds(1) && RetryBaseDelay <= TimeSpan.FromDays(1);
+        Check(baseValid, $"{nameof(RetryBaseDelay)} must be between 1 millisecond and 1 day.");
+        Check(
+            MaxRetryDelay >= (baseValid ? RetryBaseDelay : TimeSpan.FromMilliseconds(1)) && MaxRetryDelay <= TimeSpan.FromDays(1),
+            $"{nameof(MaxRetryDelay)} must be between {nameof(RetryBaseDelay)} and 1 day.");
         Check(
             EventRetention is null || (EventRetention >= TimeSpan.FromSeconds(1) && EventRetention <= MaxEventRetention),
             $"{nameof(EventRetention)} must be between 1 second and 36,500 days, or null to keep every event.");

@@ -208,6 +208,24 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     }
 
     [Fact]
+    public void A_retry_base_delay_beyond_a_day_is_refused_as_such_not_as_a_maximum_no_value_could_satisfy()
+    {
+        var builder = new ServiceCollection().AddCommerce();
+
+        // The maximum is at most a day and at least the base: with a base of two days, no maximum was accepted,
+        // and the message blamed the maximum.
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o =>
+        {
+            o.RetryBaseDelay = TimeSpan.FromDays(2);
+            o.MaxRetryDelay = TimeSpan.FromDays(1);
+        }));
+
+        Assert.Contains("RetryBaseDelay must be between 1 millisecond and 1 day.", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("MaxRetryDelay", error.Message, StringComparison.Ordinal);
+        builder.AddEventDispatcher(o => o.RetryBaseDelay = o.MaxRetryDelay = TimeSpan.FromDays(1));
+    }
+
+    [Fact]
     public void The_defaults_are_the_documented_ones()
     {
         var options = new CommerceEventDispatcherOptions();
