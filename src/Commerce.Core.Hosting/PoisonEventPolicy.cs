@@ -9,7 +9,8 @@ public enum PoisonEventPolicy
     /// <summary>
     /// Log it at <c>Error</c> (with the handler, the event's position and the last exception), move the
     /// handler's checkpoint past it and go on with the next event. The default: one bad event never stops
-    /// a handler, but that handler never sees it.
+    /// a handler. The skip is saved with the handler's checkpoint after the page: a crash before that delivers
+    /// the event again, with a fresh count of attempts.
     /// </summary>
     Skip = 0,
 

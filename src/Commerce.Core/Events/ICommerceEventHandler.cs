@@ -6,8 +6,9 @@ namespace Commerce.Events;
 /// stream's in commit order, at least once, and keeps a durable checkpoint per handler.
 /// </summary>
 /// <remarks>
-/// Delivery is at least once: after a crash, or when a call throws, events since the last checkpoint are
-/// delivered again, so a handler should be idempotent (for example by <see cref="CommerceEvent.Position"/>).
+/// Delivery is at least once: after a crash, the events handled since the last checkpoint are delivered
+/// again, and a call that throws is made again with the same event, so a handler should be idempotent (for
+/// example by <see cref="CommerceEvent.Position"/>).
 /// </remarks>
 public interface ICommerceEventHandler
 {
