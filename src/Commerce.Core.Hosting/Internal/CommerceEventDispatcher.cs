@@ -178,7 +178,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                             // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
                             stoppingToken.ThrowIfCancellationRequested();
                             var delay = BackOff(++resolveFailures);
-                            Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, resolveFailures, delay, exception);
+                            var pending = page.Events[index];
+                            Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, pending.GetType().Name, pending.Position, resolveFailures, delay, exception);
                             await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
                             continue;
                         }

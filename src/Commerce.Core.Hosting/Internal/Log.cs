@@ -30,8 +30,8 @@ internal static partial class Log
     public static partial void StoreCallFailed(ILogger logger, string handler, string operation, int attempt, TimeSpan delay, Exception exception);
 
     [LoggerMessage(EventId = 1107, EventName = "HandlerNotResolved", Level = LogLevel.Error,
-        Message = "Event handler {Handler} ({HandlerType}) could not be resolved (attempt {Attempt}); retrying in {Delay}.")]
-    public static partial void HandlerNotResolved(ILogger logger, string handler, string handlerType, int attempt, TimeSpan delay, Exception exception);
+        Message = "Event handler {Handler} ({HandlerType}) could not be resolved to handle {EventType} at {Position} (attempt {Attempt}); retrying in {Delay}.")]
+    public static partial void HandlerNotResolved(ILogger logger, string handler, string handlerType, string eventType, EventPosition position, int attempt, TimeSpan delay, Exception exception);
 
     [LoggerMessage(EventId = 1108, EventName = "HandlerLoopFailed", Level = LogLevel.Error,
         Message = "The delivery loop of event handler {Handler} failed unexpectedly; it restarts from its saved checkpoint in {Delay}.")]

@@ -361,6 +361,9 @@ public sealed class CommerceEventDispatcherTests
         Assert.Equal(events, host.Services.GetRequiredService<ScopeLog>().Entries.Select(e => e.Event));
         Assert.Equal(2, host.Logs.WithId(1107).Count);
         Assert.All(host.Logs.WithId(1107), e => Assert.Equal(LogLevel.Error, e.Level));
+
+        // Each names the event it holds back.
+        Assert.All(host.Logs.WithId(1107), e => Assert.Contains($" at {events[0].Position}", e.Message, StringComparison.Ordinal));
         Assert.Empty(host.Logs.WithId(1104));
     }
 
