@@ -88,7 +88,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     /// <summary>The back-off before retry number <paramref name="failures"/> (from 1): base × 2^(n−1), at most the maximum.</summary>
     internal static TimeSpan BackOff(int failures, TimeSpan baseDelay, TimeSpan maxDelay)
     {
-        var ticks = baseDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 62));
+        // Counts start at 1: one below is a count of failures in a row that wrapped past int.MaxValue, so as many as can be.
+        var ticks = baseDelay.Ticks * Math.Pow(2, failures < 1 ? 62 : Math.Min(failures - 1, 62));
         return ticks >= maxDelay.Ticks ? maxDelay : TimeSpan.FromTicks((long)ticks);
     }
 

@@ -656,6 +656,10 @@ public sealed class CommerceEventDispatcherTests
     [InlineData(4, 8)]
     [InlineData(5, 10)]
     [InlineData(1000, 10)]
+    [InlineData(int.MaxValue, 10)]
+    [InlineData(int.MinValue, 10)] // a count of failures in a row that wrapped past int.MaxValue: still the longest, never none
+    [InlineData(int.MinValue + 1, 10)]
+    [InlineData(-1, 10)]
     public void The_back_off_doubles_from_the_base_up_to_the_maximum(int failures, int expectedSeconds) =>
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), CommerceEventDispatcher.BackOff(failures, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)));
 }
