@@ -31,6 +31,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     private readonly CommerceEventDispatcherOptions _options;
     private readonly EventHandlerRegistration[] _handlers;
 
+    // Whether this host's use cases publish events (CommerceOptions.PublishEvents): said once at start if not.
+    private readonly bool _publishes;
+
     // The token the host stops the dispatcher with (how long it may take to stop); none until then.
     private CancellationToken _stopToken;
 
@@ -42,6 +45,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         _store = services.GetService<IEventStore>() ?? throw new InvalidOperationException(
             "The configured store keeps no events: it registers no IEventStore, which the event dispatcher reads and saves its checkpoints through (the in-memory and PostgreSQL stores do).");
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _publishes = services.GetService<CommerceOptions>()?.PublishEvents ?? true;
         _logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger<CommerceEventDispatcher>() ?? NullLogger.Instance;
         _options = options.Snapshot();
 
@@ -70,6 +74,11 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.DispatcherStarted(_logger, _handlers.Length, string.Join(", ", _handlers.Select(h => h.Name)));
+        if (!_publishes)
+        {
+            Log.HostPublishesNoEvents(_logger);
+        }
+
         var loops = new List<Task>(_handlers.Length + 1);
         foreach (var handler in _handlers)
         {

@@ -45,6 +45,10 @@ internal static partial class Log
         Message = "The host stopped before event handler {Handler} could save its checkpoint '{Checkpoint}'; the events it handled after its saved checkpoint '{SavedCheckpoint}' are delivered again when it restarts.")]
     public static partial void CheckpointNotSavedAtStop(ILogger logger, string handler, EventCursor checkpoint, EventCursor savedCheckpoint, Exception exception);
 
+    [LoggerMessage(EventId = 1111, EventName = "HostPublishesNoEvents", Level = LogLevel.Information,
+        Message = "This host publishes no events (CommerceOptions.PublishEvents is false): its event handlers get only the events that other hosts sharing the store publish.")]
+    public static partial void HostPublishesNoEvents(ILogger logger);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

@@ -40,6 +40,31 @@ public sealed class CommerceEventDispatcherTests
         Assert.True(events.GroupBy(e => e.Stream).Count() > 1);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_host_that_publishes_no_events_says_so_once_when_the_dispatcher_starts(bool publishes)
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), commerce: o => o.PublishEvents = publishes);
+
+        await host.StartAsync();
+        await store.Until(() => store.Waiting == 1);
+
+        // The handler still gets what the store holds (other hosts may publish into it).
+        Assert.Equal(events, host.A.Calls);
+        var said = host.Logs.WithId(1111);
+        if (publishes)
+        {
+            Assert.Empty(said);
+        }
+        else
+        {
+            Assert.Equal(LogLevel.Information, Assert.Single(said).Level);
+        }
+    }
+
     [Fact]
     public async Task With_nothing_new_the_dispatcher_waits_on_the_feed_instead_of_polling_and_delivers_what_comes_next()
     {

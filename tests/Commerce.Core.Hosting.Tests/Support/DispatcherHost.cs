@@ -13,7 +13,12 @@ internal sealed class DispatcherHost : IAsyncDisposable
 {
     private bool _started;
 
-    public DispatcherHost(FakeEventStore store, Action<ICommerceBuilder> handlers, Action<CommerceEventDispatcherOptions>? configure = null, ObservedTimeProvider? time = null)
+    public DispatcherHost(
+        FakeEventStore store,
+        Action<ICommerceBuilder> handlers,
+        Action<CommerceEventDispatcherOptions>? configure = null,
+        ObservedTimeProvider? time = null,
+        Action<CommerceOptions>? commerce = null)
     {
         Store = store;
         Time = time ?? new ObservedTimeProvider();
@@ -26,7 +31,7 @@ internal sealed class DispatcherHost : IAsyncDisposable
         services.AddSingleton<HandlerA>();
         services.AddSingleton<HandlerB>();
         services.AddSingleton<ScopeLog>();
-        var builder = services.AddCommerce();
+        var builder = services.AddCommerce(commerce);
         handlers(builder);
         builder.AddEventDispatcher(options =>
         {
