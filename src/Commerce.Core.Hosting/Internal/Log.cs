@@ -54,7 +54,7 @@ internal static partial class Log
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);
 
     [LoggerMessage(EventId = 1202, EventName = "PurgeSkipped", Level = LogLevel.Debug,
-        Message = "No event purged: some handler has handled none yet.")]
+        Message = "No event purged: no event has been handled by every handler yet.")]
     public static partial void PurgeSkipped(ILogger logger);
 
     [LoggerMessage(EventId = 1203, EventName = "PurgeFailed", Level = LogLevel.Warning,
