@@ -215,4 +215,13 @@ dotnet build "$app" --no-restore --nologo -v quiet -c Release
 dotnet run --project "$app" --no-build -c Release || fail "the host app's checks failed"
 ok "a host app using the packages charged, added products, placed an order and ranked best-sellers"
 
+# --- the same host app published trimmed: the packages declare IsAotCompatible, so the trimmer analyses them
+# whole; any trim or AOT warning fails the publish (the app treats warnings as errors and reports each one), and the
+# trimmed app must pass the same checks ---
+echo "consumer-check: publishing the host app trimmed (self-contained, linux-x64)"
+dotnet publish "$app" -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true -p:TrimmerSingleWarn=false \
+    -o "$work/trimmed" --nologo -v quiet || fail "the trimmed publish of the host app failed (a trim warning is an error)"
+"$work/trimmed/ConsumerCheck" || fail "the trimmed host app's checks failed"
+ok "the host app, trimmed, builds without a trim warning and passes the same checks"
+
 echo "consumer-check: $checks passed, 0 failed"

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Commerce.Events;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -30,7 +31,7 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, holds U+0000 or an unpaired surrogate (which no store keeps), or another handler is registered under it.</exception>
-    public static ICommerceBuilder AddEventHandler<THandler>(this ICommerceBuilder builder, string? name = null)
+    public static ICommerceBuilder AddEventHandler<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(this ICommerceBuilder builder, string? name = null)
         where THandler : class, ICommerceEventHandler
     {
         ArgumentNullException.ThrowIfNull(builder);
