@@ -30,7 +30,7 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// </param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, holds U+0000 or an unpaired surrogate (which no store keeps), or another handler is registered under it.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, longer than <see cref="Storage.CheckpointNames.MaxLength"/> (as the default name may be, for a generic type), holds U+0000 or an unpaired surrogate (which no store keeps), or another handler is registered under it.</exception>
     public static ICommerceBuilder AddEventHandler<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(this ICommerceBuilder builder, string? name = null)
         where THandler : class, ICommerceEventHandler
     {
@@ -40,12 +40,24 @@ public static class CommerceEventDispatcherBuilderExtensions
             throw new ArgumentException("An event handler's name must not be empty or white space.", nameof(name));
         }
 
+        if (name is not null && name.Length > Storage.CheckpointNames.MaxLength)
+        {
+            throw new ArgumentException($"An event handler's name has at most {Storage.CheckpointNames.MaxLength} characters (this one has {name.Length}): it names the handler's checkpoint, which no store keeps under a longer name.", nameof(name));
+        }
+
         if (name is not null && !Storage.CheckpointNames.IsKeepable(name))
         {
             throw new ArgumentException("An event handler's name cannot hold U+0000 or an unpaired surrogate: it names the handler's checkpoint, which no store keeps under such a name.", nameof(name));
         }
 
         var handlerName = name ?? DefaultName(typeof(THandler));
+        if (handlerName.Length > Storage.CheckpointNames.MaxLength)
+        {
+            throw new ArgumentException(
+                $"The default name of event handler {typeof(THandler).Name} (its type's full name) has {handlerName.Length} characters, more than the {Storage.CheckpointNames.MaxLength} " +
+                $"a checkpoint name may have. Pass a shorter name: AddEventHandler<{typeof(THandler).Name}>(\"a-name\").",
+                nameof(name));
+        }
         var existing = builder.Services
             .Select(d => d.IsKeyedService ? null : d.ImplementationInstance as EventHandlerRegistration)
             .FirstOrDefault(r => r is not null && string.Equals(r.Name, handlerName, StringComparison.Ordinal));

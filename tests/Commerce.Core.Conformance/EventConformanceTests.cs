@@ -513,6 +513,36 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_consumer_name_longer_than_the_limit_is_refused_with_ArgumentException_and_one_at_the_limit_is_kept()
+    {
+        // PostgreSQL keys checkpoints by name in a B-tree, whose entries hold at most 2,704 bytes: the limit in
+        // characters keeps every name within it (three UTF-8 bytes a character at most, four for a surrogate pair).
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 5);
+        var next = (await Feed(shop).ReadAsync(EventCursor.Start, 10)).Next;
+        var random = new Random(7);
+        string Name(int length) => string.Create(length, random, static (chars, r) =>
+        {
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = (char)r.Next(0x4E00, 0x9FA0); // CJK: three bytes each, and little a compressor can take out
+            }
+        });
+
+        foreach (var name in new[] { Name(2_000), Name(CheckpointNames.MaxLength + 1) })
+        {
+            var refused = await Assert.ThrowsAsync<ArgumentException>(async () => await Log(shop).SaveCheckpointAsync(name, next));
+            Assert.Equal("consumer", refused.ParamName);
+            await Assert.ThrowsAsync<ArgumentException>(async () => await Log(shop).LoadCheckpointAsync(name));
+        }
+
+        var longest = Name(CheckpointNames.MaxLength);
+        Assert.Null(await Log(shop).LoadCheckpointAsync(longest));
+        await Log(shop).SaveCheckpointAsync(longest, next);
+        Assert.Equal(next, await Log(shop).LoadCheckpointAsync(longest));
+    }
+
+    [StoreFact]
     public async Task The_feed_checks_its_arguments()
     {
         using var shop = CreateShop();

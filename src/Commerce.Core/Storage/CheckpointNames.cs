@@ -1,19 +1,31 @@
 namespace Commerce.Storage;
 
 /// <summary>
-/// The consumer names every <see cref="IEventStore"/> keeps checkpoints under: any string without U+0000 or an
-/// unpaired surrogate (a PostgreSQL <c>text</c> holds neither, so no store accepts them). Stores and hosts
-/// check names here, so that every store refuses the same ones.
+/// The consumer names every <see cref="IEventStore"/> keeps checkpoints under: any string of at most
+/// <see cref="MaxLength"/> characters without U+0000 or an unpaired surrogate (a PostgreSQL <c>text</c> holds neither,
+/// and its index of names takes at most 2,704 bytes a name). Stores and hosts check names here, so that every store
+/// refuses the same ones.
 /// </summary>
 public static class CheckpointNames
 {
+    /// <summary>
+    /// The longest name, in UTF-16 characters (<see cref="string.Length"/>): at three UTF-8 bytes a character at most,
+    /// within the 2,704 bytes a PostgreSQL index entry holds.
+    /// </summary>
+    public const int MaxLength = 512;
+
     /// <summary>Whether every store can keep a checkpoint under <paramref name="name"/>.</summary>
     /// <param name="name">A consumer's name.</param>
-    /// <returns>Whether it holds neither U+0000 nor an unpaired surrogate.</returns>
+    /// <returns>Whether it has at most <see cref="MaxLength"/> characters and holds neither U+0000 nor an unpaired surrogate.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
     public static bool IsKeepable(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
+        if (name.Length > MaxLength)
+        {
+            return false;
+        }
+
         for (var i = 0; i < name.Length; i++)
         {
             var c = name[i];
@@ -34,13 +46,17 @@ public static class CheckpointNames
     /// <param name="name">A consumer's name.</param>
     /// <param name="paramName">The name of the caller's parameter, for the exception.</param>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="name"/> holds U+0000 or an unpaired surrogate.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is longer than <see cref="MaxLength"/>, or holds U+0000 or an unpaired surrogate.</exception>
     public static void ThrowIfNotKeepable(string name, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(name))] string? paramName = null)
     {
         ArgumentNullException.ThrowIfNull(name, paramName);
         if (!IsKeepable(name))
         {
-            throw new ArgumentException("A consumer name cannot hold U+0000 or an unpaired surrogate: no store keeps a checkpoint under it.", paramName);
+            throw new ArgumentException(
+                name.Length > MaxLength
+                    ? $"A consumer name has at most {MaxLength} characters (this one has {name.Length}): no store keeps a checkpoint under a longer one."
+                    : "A consumer name cannot hold U+0000 or an unpaired surrogate: no store keeps a checkpoint under it.",
+                paramName);
         }
     }
 }

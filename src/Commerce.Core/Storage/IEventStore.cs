@@ -42,20 +42,20 @@ public interface IEventStore
     ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default);
 
     /// <summary>The checkpoint saved for a consumer, or <see langword="null"/> if none was.</summary>
-    /// <param name="consumer">The consumer's name: any string without U+0000 or an unpaired surrogate.</param>
+    /// <param name="consumer">The consumer's name: any string of at most <see cref="CheckpointNames.MaxLength"/> characters without U+0000 or an unpaired surrogate.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The cursor.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="consumer"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="consumer"/> holds U+0000 or an unpaired surrogate (a PostgreSQL <c>text</c> holds neither).</exception>
+    /// <exception cref="ArgumentException"><paramref name="consumer"/> is longer than <see cref="CheckpointNames.MaxLength"/>, or holds U+0000 or an unpaired surrogate (a PostgreSQL <c>text</c> holds neither).</exception>
     ValueTask<EventCursor?> LoadCheckpointAsync(string consumer, CancellationToken cancellationToken = default);
 
     /// <summary>Saves a consumer's checkpoint (replacing the one saved before), durably as the store's data is.</summary>
-    /// <param name="consumer">The consumer's name: any string without U+0000 or an unpaired surrogate.</param>
+    /// <param name="consumer">The consumer's name: any string of at most <see cref="CheckpointNames.MaxLength"/> characters without U+0000 or an unpaired surrogate.</param>
     /// <param name="cursor">What it has handled.</param>
     /// <param name="cancellationToken">Cancels the save.</param>
     /// <returns>A task that completes once saved.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="consumer"/> or <paramref name="cursor"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="consumer"/> holds U+0000 or an unpaired surrogate; nothing is saved.</exception>
+    /// <exception cref="ArgumentException"><paramref name="consumer"/> is longer than <see cref="CheckpointNames.MaxLength"/>, or holds U+0000 or an unpaired surrogate; nothing is saved.</exception>
     ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -3,6 +3,9 @@ using Commerce.Hosting.Tests.Support;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using LongNamed = Commerce.Hosting.Tests.DependencyInjection.GenericHandler<System.Collections.Generic.Dictionary<
+    System.Collections.Generic.Dictionary<System.Collections.Generic.KeyValuePair<System.Guid, System.DateTimeOffset>, System.Collections.Generic.Dictionary<System.TimeSpan, System.Collections.Generic.Dictionary<System.Guid, System.DateTimeOffset>>>,
+    System.Collections.Generic.Dictionary<System.Collections.Generic.KeyValuePair<System.Guid, System.DateTimeOffset>, System.Collections.Generic.Dictionary<System.TimeSpan, System.Collections.Generic.Dictionary<System.Guid, System.DateTimeOffset>>>>>;
 
 namespace Commerce.Hosting.Tests.DependencyInjection;
 
@@ -96,6 +99,25 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
 
         Assert.Equal(count, builder.Services.Count);
         builder.AddEventHandler<HandlerA>("tea \ud83c\udf75");
+    }
+
+    [Fact]
+    public void A_name_longer_than_a_store_keeps_is_refused_at_registration_and_registers_nothing_whether_given_or_the_default()
+    {
+        // PostgreSQL's index of checkpoint names takes at most 2,704 bytes a name; CheckpointNames.MaxLength keeps within it.
+        var builder = new ServiceCollection().AddCommerce();
+        var count = builder.Services.Count;
+        Assert.Equal("name", Assert.Throws<ArgumentException>(() => builder.AddEventHandler<HandlerA>(new string('h', CheckpointNames.MaxLength + 1))).ParamName);
+
+        // A generic type's default name holds its type arguments' names, which can be longer than the limit.
+        Assert.True(typeof(LongNamed).ToString().Length > CheckpointNames.MaxLength);
+        var refused = Assert.Throws<ArgumentException>(() => builder.AddEventHandler<LongNamed>());
+        Assert.Equal("name", refused.ParamName);
+        Assert.Contains("Pass a shorter name", refused.Message, StringComparison.Ordinal);
+
+        Assert.Equal(count, builder.Services.Count);
+        builder.AddEventHandler<HandlerA>(new string('h', CheckpointNames.MaxLength));
+        builder.AddEventHandler<LongNamed>("long-named");
     }
 
     [Fact]

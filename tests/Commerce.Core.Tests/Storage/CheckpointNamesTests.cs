@@ -28,4 +28,15 @@ public sealed class CheckpointNamesTests
         Assert.Equal(nameof(missing), Assert.Throws<ArgumentNullException>(() => CheckpointNames.ThrowIfNotKeepable(missing!)).ParamName);
         Assert.Throws<ArgumentNullException>(() => CheckpointNames.IsKeepable(null!));
     }
+
+    [Fact]
+    public void Names_of_at_most_MaxLength_characters_are_keepable_and_longer_ones_refused_saying_the_limit()
+    {
+        Assert.True(CheckpointNames.IsKeepable(new string('\u4E2D', CheckpointNames.MaxLength)));
+        var consumer = new string('a', CheckpointNames.MaxLength + 1);
+        Assert.False(CheckpointNames.IsKeepable(consumer));
+        var refused = Assert.Throws<ArgumentException>(() => CheckpointNames.ThrowIfNotKeepable(consumer));
+        Assert.Equal(nameof(consumer), refused.ParamName);
+        Assert.Contains($"at most {CheckpointNames.MaxLength} characters (this one has {CheckpointNames.MaxLength + 1})", refused.Message, StringComparison.Ordinal);
+    }
 }
