@@ -215,6 +215,31 @@ dotnet build "$app" --no-restore --nologo -v quiet -c Release
 dotnet run --project "$app" --no-build -c Release || fail "the host app's checks failed"
 ok "a host app using the packages charged, added products, placed an order and ranked best-sellers"
 
+# --- the READMEs' programs, as a user copies them: the C# blocks of each package README that together make a program
+# (and the first block of the repository's README) are built against the packages and run ---
+readme_program() {   # $1: the README; $2: how many C# blocks, from the first (0: all)
+    awk -v limit="$2" '/^```csharp/ { n++; p = (limit == 0 || n <= limit); next } /^```/ { p = 0 } p' "$1"
+}
+readme_app="$work/readme"
+mkdir -p "$readme_app"
+cp "$app/nuget.config" "$readme_app/"
+sed 's|<PackageReference Include="Commerce.Core.Hosting" Version="[^"]*" />|<PackageReference Include="Microsoft.Extensions.Logging" Version="10.0.0" />|' \
+    "$app/ConsumerCheck.csproj" > "$readme_app/ReadmeCheck.csproj"
+for source in "README.md 1" "src/Commerce.Core/README.md 0" "src/Commerce.Core.InMemory/README.md 0"; do
+    set -- $source
+    readme_program "$repo/$1" "$2" > "$readme_app/Program.cs"
+    [[ -s "$readme_app/Program.cs" ]] || fail "$1 holds no C# program"
+    output="$(dotnet run --project "$readme_app" -c Release 2>&1)" || fail "the program of $1 does not build or run:
+$output"
+    case "$1" in
+        src/Commerce.Core.InMemory/README.md) grep -qxF "Paid 900; balance now 100" <<<"$output" || fail "$1 printed, not the 900 and 100 it says:
+$output" ;;
+        *) grep -q "^Order .*: " <<<"$output" || fail "$1 placed no order:
+$output" ;;
+    esac
+    ok "the program in $1 builds against the packages and runs as its comments say"
+done
+
 # --- the same host app published trimmed: the packages declare IsAotCompatible, so the trimmer analyses them
 # whole; any trim or AOT warning fails the publish (the app treats warnings as errors and reports each one), and the
 # trimmed app must pass the same checks ---
