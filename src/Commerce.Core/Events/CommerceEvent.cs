@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Commerce.Events;
 
 /// <summary>
@@ -22,6 +24,17 @@ public abstract record CommerceEvent
 
     /// <summary>The stream the event belongs to, whose events are read in commit order.</summary>
     public abstract EventStream Stream { get; }
+
+    /// <summary>Prints the members as a record does, with <see cref="At"/> in the round-trip format whatever the current culture.</summary>
+    /// <param name="builder">The text being built.</param>
+    /// <returns>Whether anything was printed.</returns>
+    protected virtual bool PrintMembers(StringBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AppendInstant(nameof(At), At).Append(", ").Append(nameof(Position)).Append(" = ").Append(Position.ToString())
+            .Append(", ").Append(nameof(Stream)).Append(" = ").Append(Stream.ToString());
+        return true;
+    }
 }
 
 /// <summary>An order was placed (from lines or from a cart): its total was paid and its stock taken.</summary>
@@ -34,6 +47,16 @@ public sealed record OrderPlaced(OrderId OrderId, UserId UserId, IReadOnlyList<O
 {
     /// <inheritdoc />
     public override EventStream Stream => EventStream.ForUser(UserId);
+
+    /// <inheritdoc />
+    /// <remarks>Prints each line, not the list's type.</remarks>
+    protected override bool PrintMembers(StringBuilder builder)
+    {
+        base.PrintMembers(builder);
+        builder.Append(", OrderId = ").Append(OrderId.ToString()).Append(", UserId = ").Append(UserId.ToString()).Append(", ")
+            .AppendLines(nameof(Lines), Lines).Append(", Total = ").Append(Total.ToString());
+        return true;
+    }
 }
 
 /// <summary>An order was cancelled: its total was refunded, its lines restocked and its units taken out of the ranking.</summary>
@@ -46,6 +69,16 @@ public sealed record OrderCancelled(OrderId OrderId, UserId UserId, IReadOnlyLis
 {
     /// <inheritdoc />
     public override EventStream Stream => EventStream.ForUser(UserId);
+
+    /// <inheritdoc />
+    /// <remarks>Prints each line, not the list's type.</remarks>
+    protected override bool PrintMembers(StringBuilder builder)
+    {
+        base.PrintMembers(builder);
+        builder.Append(", OrderId = ").Append(OrderId.ToString()).Append(", UserId = ").Append(UserId.ToString()).Append(", ")
+            .AppendLines(nameof(Lines), Lines).Append(", Refunded = ").Append(Refunded.ToString());
+        return true;
+    }
 }
 
 /// <summary>A wallet was charged (topped up).</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace Commerce;
 
@@ -234,4 +235,14 @@ public sealed record Order
 
     /// <inheritdoc />
     public override int GetHashCode() => Id.GetHashCode();
+
+    // Prints what a record prints, with each line (not the list's type) and instants in the round-trip format.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("Id = ").Append(Id.ToString()).Append(", UserId = ").Append(UserId.ToString()).Append(", ")
+            .AppendLines(nameof(Lines), Lines).Append(", Total = ").Append(Total.ToString()).Append(", ")
+            .AppendInstant(nameof(PlacedAt), PlacedAt).Append(", Status = ").Append(Status.ToString()).Append(", ")
+            .AppendInstant(nameof(CancelledAt), CancelledAt);
+        return true;
+    }
 }

@@ -1,0 +1,33 @@
+using System.Globalization;
+using System.Text;
+
+namespace Commerce;
+
+/// <summary>
+/// How records print members the compiler would print badly: a list of lines by its items (not its type's name),
+/// and an instant in the round-trip format whatever the current culture (as ids and amounts print).
+/// </summary>
+internal static class RecordText
+{
+    /// <summary>Appends <c>name = [line, …]</c>, each line as <see cref="OrderLine.ToString"/> gives it.</summary>
+    public static StringBuilder AppendLines(this StringBuilder builder, string name, IReadOnlyList<OrderLine>? lines)
+    {
+        builder.Append(name).Append(" = ");
+        if (lines is null)
+        {
+            return builder;
+        }
+
+        builder.Append('[');
+        for (var i = 0; i < lines.Count; i++)
+        {
+            builder.Append(i == 0 ? string.Empty : ", ").Append(lines[i].ToString());
+        }
+
+        return builder.Append(']');
+    }
+
+    /// <summary>Appends <c>name = instant</c> in the round-trip ("O") format, culture-invariant.</summary>
+    public static StringBuilder AppendInstant(this StringBuilder builder, string name, DateTimeOffset? at) =>
+        builder.Append(name).Append(" = ").Append(at?.ToString("O", CultureInfo.InvariantCulture));
+}
