@@ -21,12 +21,19 @@ namespace Commerce.InMemory;
 /// thread that reserved it before it is published to anyone (through a volatile write or a CAS that
 /// orders the item before it), so slots need no synchronization of their own.
 /// </para>
+/// <para>
+/// A thread's blocks in a log double in size, from one position up to <see cref="MaxBlockSize"/>: the
+/// positions left in the block of a thread that ends are never used, and a host's pool threads come and
+/// go, so a thread never leaves more unused positions than it appended. The log thus reserves at most
+/// about twice the items it holds, however many threads appended to it, and a thread that appends all the
+/// time still takes the counter once per <see cref="MaxBlockSize"/> positions.
+/// </para>
 /// </remarks>
 internal sealed class AppendLog<T>
 {
     private const int ChunkBits = 10;
     private const int ChunkSize = 1 << ChunkBits;
-    private const int BlockSize = 64; // positions a thread reserves at a time (a chunk holds whole blocks)
+    private const int MaxBlockSize = 64; // positions a thread reserves at a time, once it has appended a few
 
     // Logs of one item type whose blocks a thread keeps at once (a store's tables each have a log, and
     // an order appends to more than one): a store's hash tables have seven or eight, so this keeps those of
@@ -60,14 +67,14 @@ internal sealed class AppendLog<T>
         ref var block = ref BlockOfThisThread();
         if (block.Next == block.End)
         {
-            var end = Interlocked.Add(ref _reserved, BlockSize);
-            ref var chunk = ref Segmented.Slot(_chunks, (ulong)((end - BlockSize) >> ChunkBits));
-            if (Volatile.Read(ref chunk) is null)
-            {
-                Interlocked.CompareExchange(ref chunk, new T[ChunkSize], null);
-            }
-
-            block.Next = end - BlockSize;
+            // Twice the thread's last block here (see the remarks): a block may then span two chunks.
+            var size = Math.Clamp(2 * (block.End - block.Start), 1, MaxBlockSize);
+            var end = Interlocked.Add(ref _reserved, size);
+            var start = end - size;
+            EnsureChunk(start);
+            EnsureChunk(end - 1);
+            block.Start = start;
+            block.Next = start;
             block.End = end;
         }
 
@@ -104,6 +111,16 @@ internal sealed class AppendLog<T>
         return position;
     }
 
+    /// <summary>Allocates the chunk of <paramref name="position"/> if no one has.</summary>
+    private void EnsureChunk(long position)
+    {
+        ref var chunk = ref Segmented.Slot(_chunks, (ulong)(position >> ChunkBits));
+        if (Volatile.Read(ref chunk) is null)
+        {
+            Interlocked.CompareExchange(ref chunk, new T[ChunkSize], null);
+        }
+    }
+
     /// <summary>This thread's block in this log (an empty one if it has none: <see cref="Free"/> reserves it).</summary>
     private ref Block BlockOfThisThread()
     {
@@ -121,10 +138,14 @@ internal sealed class AppendLog<T>
         return ref replaced;
     }
 
-    /// <summary>A thread's reserved block in one log: positions <see cref="Next"/> to <see cref="End"/> (excluded) are its own.</summary>
+    /// <summary>
+    /// A thread's reserved block in one log, positions <see cref="Start"/> to <see cref="End"/> (excluded):
+    /// those from <see cref="Next"/> on are still free.
+    /// </summary>
     private struct Block
     {
         public long Log;
+        public long Start;
         public long Next;
         public long End;
     }

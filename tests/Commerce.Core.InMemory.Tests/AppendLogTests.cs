@@ -16,10 +16,11 @@ public sealed class AppendLogTests
     }
 
     [Fact]
-    public void A_thread_appending_to_two_logs_in_turn_fills_one_block_in_each()
+    public void A_thread_appending_to_two_logs_in_turn_keeps_its_blocks_in_each()
     {
         // A store has a log per table, and an order appends to several: switching between logs must not
-        // make a thread give up its block (and reserve a new one) at every append.
+        // make a thread give up its block (and reserve a new one) at every append. Kept, its blocks double:
+        // 1, 2, 4 and 8 positions for 10 appends.
         var orders = new AppendLog<string?>();
         var keys = new AppendLog<string?>();
         for (var i = 0; i < 10; i++)
@@ -28,18 +29,18 @@ public sealed class AppendLogTests
             Assert.Equal(i, keys.Append($"key {i}"));
         }
 
-        Assert.Equal(64, orders.Reserved);
-        Assert.Equal(64, keys.Reserved);
+        Assert.Equal(1 + 2 + 4 + 8, orders.Reserved);
+        Assert.Equal(1 + 2 + 4 + 8, keys.Reserved);
         Assert.Equal("order 9", orders[9]);
         Assert.Equal("key 9", keys[9]);
     }
 
     [Fact]
-    public void A_thread_appending_to_the_logs_of_two_stores_in_turn_fills_one_block_in_each()
+    public void A_thread_appending_to_the_logs_of_two_stores_in_turn_keeps_its_blocks_in_each()
     {
         // A store's hash tables have seven or eight logs of one item type (four indexes, the sales counts, the
         // idempotency keys' generations); a process may hold two stores. A thread that gave up its block at
-        // every switch would reserve a block of 64 positions per append.
+        // every switch would reserve a block per append, each as small as a thread's first.
         var logs = Enumerable.Range(0, 16).Select(_ => new AppendLog<TwoStoresItem?>()).ToArray();
         for (var i = 0; i < 10; i++)
         {
@@ -49,11 +50,37 @@ public sealed class AppendLogTests
             }
         }
 
-        Assert.All(logs, log => Assert.Equal(64, log.Reserved));
+        Assert.All(logs, log => Assert.Equal(1 + 2 + 4 + 8, log.Reserved));
         Assert.All(logs, log => Assert.Equal(9, log[9]!.Value));
     }
 
     private sealed record TwoStoresItem(int Value);
+
+    [Fact]
+    public void Threads_that_each_append_once_and_end_reserve_no_more_positions_than_twice_what_they_appended()
+    {
+        // A host's pool threads come and go: the positions left in an ended thread's block are never used, so a
+        // log whose every thread ended after a few appends (an order index, a hash table's entries) must not hold
+        // a block's worth of positions per thread, whatever it keeps.
+        var log = new AppendLog<string?>();
+        const int Threads = 50;
+        for (var t = 0; t < Threads; t++)
+        {
+            var thread = new Thread(() =>
+            {
+                log.Append("only");
+                if (t % 2 == 0)
+                {
+                    log.Append("and another");
+                }
+            }) { IsBackground = true };
+            thread.Start();
+            thread.Join();
+        }
+
+        const int Appended = Threads + (Threads / 2);
+        Assert.True(log.Reserved <= 2 * Appended, $"{log.Reserved} positions reserved for {Appended} appends by {Threads} threads that ended.");
+    }
 
     [Fact]
     public void A_thread_that_appended_to_a_log_does_not_keep_it_alive()
