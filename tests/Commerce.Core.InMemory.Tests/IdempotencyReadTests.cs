@@ -98,6 +98,36 @@ public sealed class IdempotencyReadTests
         }
     }
 
+    [Fact]
+    public async Task A_shop_taking_keyed_requests_for_many_retention_periods_keeps_two_or_three_generations_and_about_two_periods_of_keys()
+    {
+        // Retention 1 hour; every 5 minutes for two days: a keyed charge, a keyed order, a keyed order refused for a
+        // product that does not exist, and a key reused each time it expires. What the store keeps must follow the
+        // keys of the last periods, not every key ever used.
+        using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        var store = shop.InMemoryStore();
+        await shop.AddProductAsync(1, price: 1, stock: 1_000_000);
+        await shop.ChargeAsync(1, 1_000_000);
+        const int KeysPerStep = 4;
+        const int StepsPerRetention = 12;
+        for (var step = 0; step < 2 * 24 * StepsPerRetention; step++)
+        {
+            shop.Time.Advance(TimeSpan.FromMinutes(5));
+            Assert.True((await shop.Wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey($"charge-{step}"))).IsSuccess);
+            Assert.True((await shop.Orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(1), 1)], new IdempotencyKey($"order-{step}"))).IsSuccess);
+            Assert.Equal(
+                CommerceErrorCode.ProductNotFound,
+                (await shop.Orders.PlaceOrderAsync(new UserId(1), [new OrderLineRequest(new ProductId(99), 1)], new IdempotencyKey($"missing-{step}"))).Error!.Code);
+            Assert.True((await shop.Wallets.ChargeAsync(new UserId(3), new Money(1), new IdempotencyKey("reused"))).IsSuccess);
+
+            Assert.InRange(store.Idempotency.GenerationCount, 1, 3);
+            Assert.InRange(store.Idempotency.Count, 0, 3 * KeysPerStep * StepsPerRetention);
+        }
+
+        // Nothing else was kept for the refused requests: the missing product has no cell.
+        Assert.Equal(1, store.Products.Count);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
