@@ -15,6 +15,11 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     private readonly CancellationTokenSource _disposing = new(); // no timer, nothing linked: nothing to dispose
     private long _roundTrips;
 
+    // Whether the data source's connections write the arrays the store sends as parameters: checked on the first
+    // connection of a data source the host registered (one built with NpgsqlSlimDataSourceBuilder maps none unless
+    // told to); the store's own data source does.
+    private volatile bool _writesArrays;
+
     /// <param name="dataSource">The data source.</param>
     /// <param name="ownsDataSource">Whether the store disposes the data source.</param>
     /// <param name="schema">The schema.</param>
@@ -33,6 +38,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rankingResolution, TimeSpan.Zero);
         DataSource = dataSource;
         _ownsDataSource = ownsDataSource;
+        _writesArrays = ownsDataSource;
         Schema = schema;
         QuotedSchema = "\"" + schema + "\"";
         CommandTimeout = commandTimeout;
@@ -125,8 +131,31 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <c>Enlist=true</c>, its default): the store's transactions are its own, so what a commit reported committed
     /// stays committed, whatever becomes of the caller's scope. Every connection of the store is opened here.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The registered data source does not write arrays (checked on its first connection).</exception>
     public ValueTask<NpgsqlConnection> OpenOwnConnectionAsync(CancellationToken cancellationToken) =>
-        Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken) : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
+        !_writesArrays ? OpenCheckedAsync(cancellationToken)
+        : Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken)
+        : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
+
+    /// <summary>A connection of a registered data source whose types were not checked yet: they are, on it, before it is used.</summary>
+    private async ValueTask<NpgsqlConnection> OpenCheckedAsync(CancellationToken cancellationToken)
+    {
+        var connection = Transaction.Current is null
+            ? await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false)
+            : await OpenOutsideTheAmbientTransactionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PostgresDataSources.ThrowUnlessWritesArraysAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        _writesArrays = true;
+        return connection;
+    }
 
     private async ValueTask<NpgsqlConnection> OpenOutsideTheAmbientTransactionAsync(CancellationToken cancellationToken)
     {

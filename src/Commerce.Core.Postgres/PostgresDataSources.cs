@@ -77,4 +77,30 @@ internal static class PostgresDataSources
 
         return dataSource;
     }
+
+    /// <summary>
+    /// Throws unless <paramref name="connection"/> writes an array parameter, as the store's statements send (its batch
+    /// reads, its set-based group commits and its event appends): a data source built with
+    /// <see cref="NpgsqlSlimDataSourceBuilder"/> writes none unless <see cref="NpgsqlSlimDataSourceBuilder.EnableArrays"/>
+    /// was called, and would otherwise fail the first use case with Npgsql's <see cref="InvalidCastException"/>. One round
+    /// trip, which changes nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The connection's type mapping has no arrays.</exception>
+    public static async Task ThrowUnlessWritesArraysAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand("SELECT cardinality($1)", connection) { Parameters = { new NpgsqlParameter { Value = Array.Empty<long>() } } };
+        try
+        {
+            await using (command.ConfigureAwait(false))
+            {
+                await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is InvalidCastException or NotSupportedException)
+        {
+            throw new InvalidOperationException(
+                "The registered NpgsqlDataSource does not write arrays, which the PostgreSQL store sends as parameters (a data source built with NpgsqlSlimDataSourceBuilder maps none by default): build it with EnableArrays(), or give the store a connection string (it then builds its own data source).",
+                e);
+        }
+    }
 }
