@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -30,6 +32,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     private readonly ILogger _logger;
     private readonly CommerceEventDispatcherOptions _options;
     private readonly EventHandlerRegistration[] _handlers;
+    private readonly DispatcherTelemetry _telemetry;
 
     // Whether this host's use cases publish events (CommerceOptions.PublishEvents): said once at start if not.
     private readonly bool _publishes;
@@ -48,6 +51,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         _publishes = services.GetService<CommerceOptions>()?.PublishEvents ?? true;
         _logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger<CommerceEventDispatcher>() ?? NullLogger.Instance;
         _options = options.Snapshot();
+        _telemetry = DispatcherTelemetry.Create(services.GetService<IMeterFactory>());
 
         // The registered instance is mutable: a change made after AddEventDispatcher validated it is checked here,
         // so that the host fails at start rather than a loop failing (or purging without pause) while it runs.
@@ -111,6 +115,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
 
     private async Task RunHandlerAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
     {
+        // The loop runs for the host's life: its handler calls' spans are roots, not children of whatever span was
+        // current when the host started the dispatcher.
+        Activity.Current = null;
         // Whatever else escapes a handler's loop (a store returning an event without a valid position, say)
         // restarts that loop from its saved checkpoint after a back-off, rather than ending it or the host.
         // The back-off grows with failures in a row: a loop that saved progress since its last failure starts
@@ -200,6 +207,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                             // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
                             stoppingToken.ThrowIfCancellationRequested();
                             var @event = page.Events[index];
+                            using var activity = DispatcherTelemetry.StartHandling(handler.Name, @event);
                             try
                             {
                                 await instance.HandleAsync(@event, stoppingToken).ConfigureAwait(false);
@@ -209,10 +217,12 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                                 // Once the host is stopping, a failure says nothing about the event (a cancelled call
                                 // may be reported with an exception of its own): it is delivered again next time.
                                 stoppingToken.ThrowIfCancellationRequested();
+                                _telemetry.RecordFailure(handler.Name, @event, exception, activity);
                                 failure = exception;
                                 break;
                             }
 
+                            _telemetry.RecordHandled(handler.Name, @event, _time);
                             attempts = 0;
                             cursor = cursor.Through(@event.Position);
                         }
@@ -231,6 +241,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                     attempts++;
                     if (attempts >= _options.MaxDeliveryAttempts)
                     {
+                        _telemetry.RecordPoison(handler.Name, failed, _options.PoisonEventPolicy);
                         if (_options.PoisonEventPolicy == PoisonEventPolicy.Stop)
                         {
                             Log.PoisonEventStopped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
@@ -358,6 +369,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
 
     private async Task RunPurgeAsync(TimeSpan retention, CancellationToken stoppingToken)
     {
+        Activity.Current = null; // as a handler's loop: its store calls' spans join no span of the host's start
         try
         {
             while (true)
@@ -398,6 +410,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         }
 
         var count = await _store.PurgeEventsAsync(before, upTo, cancellationToken).ConfigureAwait(false);
+        _telemetry.RecordPurged(count);
         Log.EventsPurged(_logger, count, before, upTo);
     }
 

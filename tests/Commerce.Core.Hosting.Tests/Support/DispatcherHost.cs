@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -26,6 +27,8 @@ internal sealed class DispatcherHost : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs));
         services.AddSingleton<TimeProvider>(Time);
+        services.AddSingleton<IMeterFactory>(Meters);
+        Meters.Measured = store.Changed;
         services.AddSingleton<IEventStore>(store);
         services.AddSingleton(store);
         services.AddSingleton<HandlerA>();
@@ -47,6 +50,9 @@ internal sealed class DispatcherHost : IAsyncDisposable
     public FakeEventStore Store { get; }
 
     public ObservedTimeProvider Time { get; }
+
+    /// <summary>The services' meter factory, which records what the dispatcher measures (and wakes the store's waits).</summary>
+    public TestMeterFactory Meters { get; } = new();
 
     public LogCapture Logs { get; }
 
@@ -77,5 +83,6 @@ internal sealed class DispatcherHost : IAsyncDisposable
     {
         await StopAsync();
         await Services.DisposeAsync();
+        Meters.Dispose();
     }
 }

@@ -219,8 +219,11 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
         }
 
         Changed();
-        return ValueTask.FromResult(0L);
+        return ValueTask.FromResult(PurgeCount);
     }
+
+    /// <summary>How many events each purge reports it removed (it removes none).</summary>
+    public long PurgeCount { get; set; }
 
     private void Throw(string operation)
     {
