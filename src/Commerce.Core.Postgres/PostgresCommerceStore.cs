@@ -207,6 +207,14 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         return batch;
     }
 
+    /// <summary>A batch for a transaction that writes, which runs at READ COMMITTED whatever the session's default (see <see cref="PostgresSql.ReadCommitted"/>).</summary>
+    internal NpgsqlBatch WriteBatch(NpgsqlConnection connection)
+    {
+        var batch = Batch(connection);
+        batch.Add(PostgresSql.ReadCommitted);
+        return batch;
+    }
+
     /// <summary>Sends one notification on a pooled connection, in a transaction of its own.</summary>
     private async Task NotifyAsync(CancellationToken cancellationToken)
     {

@@ -306,7 +306,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                 return;
             }
 
-            var batch = _store.Batch(connection);
+            var batch = _store.WriteBatch(connection);
             await using (batch.ConfigureAwait(false))
             {
                 PostgresSetCommit.Build(_store, set.ConvertAll(static member => member.Changes!), batch);
@@ -374,7 +374,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             return true;
         }
 
-        var batch = _store.Batch(connection);
+        var batch = _store.WriteBatch(connection);
         await using (batch.ConfigureAwait(false))
         {
             var owners = Merge(group, batch);
@@ -460,7 +460,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     }
 
     /// <summary>Fills <paramref name="batch"/> with the members' statements in key order; returns each statement's member.</summary>
-    private static Member[] Merge(List<Member> group, NpgsqlBatch batch)
+    private static Member?[] Merge(List<Member> group, NpgsqlBatch batch)
     {
         var count = 0;
         foreach (var member in group)
@@ -485,12 +485,13 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             return byKey != 0 ? byKey : x.Member != y.Member ? x.Member.CompareTo(y.Member) : x.Index.CompareTo(y.Index);
         });
 
-        var owners = new Member[count];
+        var first = batch.BatchCommands.Count; // the statements before the members' own (see PostgresCommerceStore.WriteBatch) belong to none
+        var owners = new Member?[first + count];
         for (var i = 0; i < count; i++)
         {
             var (_, m, index) = order[i];
             batch.BatchCommands.Add(group[m].Statements.BatchCommands[index]);
-            owners[i] = group[m];
+            owners[first + i] = group[m];
         }
 
         return owners;
@@ -500,7 +501,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     /// The member whose statement failed: the one the exception names, or, on a first send (every statement
     /// fresh), the first statement that did not complete.
     /// </summary>
-    private static Member? FailedMember(PostgresException e, NpgsqlBatch batch, Member[] owners, bool firstSend)
+    private static Member? FailedMember(PostgresException e, NpgsqlBatch batch, Member?[] owners, bool firstSend)
     {
         var commands = batch.BatchCommands;
         if (e.BatchCommand is { } command)

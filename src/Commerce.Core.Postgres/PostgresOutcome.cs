@@ -123,7 +123,7 @@ internal static class PostgresOutcome
             var connection = await store.OpenOwnConnectionAsync(CancellationToken.None).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
-                var batch = store.Batch(connection);
+                var batch = store.WriteBatch(connection);
                 await using (batch.ConfigureAwait(false))
                 {
                     if (ending)

@@ -104,7 +104,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
         }
 
         var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var batch = store.Batch(connection);
+        var batch = store.WriteBatch(connection);
         await using (batch.ConfigureAwait(false))
         {
             if (!PostgresCommitBatch.TryBuild(store, changes, batch, out var evidence))

@@ -131,8 +131,8 @@ public sealed class PgBouncerConcurrencyTests : ConcurrencyTests
 
 /// <summary>
 /// The concurrency tests on a server whose default isolation (as a role or database may set it) is REPEATABLE READ:
-/// the store's batches run in it, so a conflict can surface as a serialization failure, which is retried like any
-/// other.
+/// the store's reads run in it; its write batches set READ COMMITTED for their own transaction (see
+/// <see cref="PostgresSql.ReadCommitted"/>).
 /// </summary>
 [RequiresPostgres]
 public sealed class RepeatableReadConcurrencyTests : ConcurrencyTests

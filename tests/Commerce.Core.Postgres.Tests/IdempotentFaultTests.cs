@@ -354,6 +354,90 @@ public sealed class IdempotentFaultTests
         Assert.Equal(10L, await shop.ScalarAsync<long>("SELECT on_hand::bigint FROM {s}.stock"));
     }
 
+    /// <summary>
+    /// An unkeyed order's commit reaches the server and waits there for its events' stripe, holding its order's
+    /// lock; then its connection is lost, and, behind a pooler, the store's lookup waits for that lock while the
+    /// lost transaction goes on and commits. On connections whose default isolation is REPEATABLE READ (as a role
+    /// or database may set), the lookup read with a snapshot taken before its wait: it found no order, voided the
+    /// placed order's id and reported the order not placed, so the use case ran again and placed a second order;
+    /// under SERIALIZABLE the lookup failed with a serialization failure, and the outcome was reported unknown.
+    /// </summary>
+    [PostgresFact]
+    public Task An_unkeyed_order_lost_after_its_commit_reached_the_server_is_found_placed_under_a_repeatable_read_default() =>
+        UnkeyedOrderLostWhileWaitingForItsEventsAsync("repeatable\\ read");
+
+    [PostgresFact]
+    public Task An_unkeyed_order_lost_after_its_commit_reached_the_server_is_found_placed_under_a_serializable_default() =>
+        UnkeyedOrderLostWhileWaitingForItsEventsAsync("serializable");
+
+    private static async Task UnkeyedOrderLostWhileWaitingForItsEventsAsync(string isolation)
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await SeededAsync(proxy, "Options=-c default_transaction_isolation=" + isolation);
+        shop.Store.EndsLostBackends = false; // As behind a pooler: the lookup waits for the lost transaction through the order's lock.
+        await using var blocker = await LockEventStripesAsync(shop);
+        var committing = CaptureFirstCommit(shop);
+
+        var trips = shop.Store.RoundTrips;
+        var call = shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)]).AsTask();
+        var pid = await WaitingAsync(committing); // The order inserted, under its lock; its events wait for the stripe.
+        proxy.Cut(refuseNew: false);
+        await WaitUntilAsync(
+            shop,
+            $"SELECT count(*) FROM pg_locks w JOIN pg_locks h ON h.locktype = 'advisory' AND h.classid = w.classid AND h.objid = w.objid AND h.granted AND h.pid = {pid} WHERE w.locktype = 'advisory' AND NOT w.granted",
+            1); // The lookup waits for the order's lock.
+        await blocker.DisposeAsync(); // The lost commit goes on and applies; then the lookup reads.
+
+        var placed = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(3, shop.Store.RoundTrips - trips); // Read, commit (lost), the order looked up: found, so not run again.
+        Assert.Equal(1L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.voided_orders"));
+        Assert.Equal(new Money(80), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(8, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+    }
+
+    /// <summary>
+    /// An unkeyed order's commit reaches the server and waits there for Alice's wallet, before the statement that
+    /// inserts the order; then its connection is lost. Behind a pooler the lookup cannot end the lost transaction:
+    /// it finds no order and voids its id, and the order, out of attempts, is told it conflicted. On connections whose
+    /// default isolation is REPEATABLE READ, the lost transaction, going on once the wallet was free, checked for a
+    /// void with the snapshot its batch started with, so did not see it, and placed the order its caller was told
+    /// had not been placed.
+    /// </summary>
+    [PostgresFact]
+    public Task An_unkeyed_order_lost_before_its_insert_behind_a_pooler_never_applies_under_a_repeatable_read_default() =>
+        UnkeyedOrderLostWhileWaitingForTheWalletAsync("repeatable\\ read");
+
+    [PostgresFact]
+    public Task An_unkeyed_order_lost_before_its_insert_behind_a_pooler_never_applies_under_a_serializable_default() =>
+        UnkeyedOrderLostWhileWaitingForTheWalletAsync("serializable");
+
+    private static async Task UnkeyedOrderLostWhileWaitingForTheWalletAsync(string isolation)
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(
+            o => o.MaxCommitAttempts = 1,
+            o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false;Options=-c default_transaction_isolation=" + isolation);
+        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 10);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
+        await using var blocker = await LockWalletAsync(shop, Alice);
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2)]).AsTask();
+        var pid = await WaitingAsync(committing);
+        proxy.Cut(refuseNew: false);
+        var placed = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CommerceErrorCode.ConcurrencyConflict, placed.Error?.Code);
+
+        await blocker.DisposeAsync(); // Were the lost transaction alive and unfenced, it would go on now, and apply.
+        await IdleAsync(pid);
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(10, (await shop.Catalog.GetProductAsync(Apple)).Value.Stock);
+    }
+
     /// <summary>A lookup's void lasts a day: the purge leaves a fresh one and removes an old one.</summary>
     [PostgresFact]
     public async Task The_purge_removes_voided_order_ids_a_day_old()
@@ -448,17 +532,17 @@ public sealed class IdempotentFaultTests
     // ---- helpers ----------------------------------------------------------------------------------
 
     /// <summary>Apple (price 10, stock 10) and Alice with 100.</summary>
-    private static async Task<PgShop> SeededAsync(TcpProxy? proxy = null)
+    private static async Task<PgShop> SeededAsync(TcpProxy? proxy = null, string? settings = null)
     {
-        var shop = proxy is null ? await PgShop.CreateAsync() : await ThroughAsync(proxy);
+        var shop = proxy is null ? await PgShop.CreateAsync() : await ThroughAsync(proxy, settings);
         await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 10);
         await shop.Wallets.ChargeAsync(Alice, new Money(100));
         return shop;
     }
 
     /// <summary>A shop whose store reaches the server through the proxy, on a new connection per session (so a cut breaks only the connections in use).</summary>
-    private static Task<PgShop> ThroughAsync(TcpProxy proxy) =>
-        PgShop.CreateAsync(store: o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false");
+    private static Task<PgShop> ThroughAsync(TcpProxy proxy, string? settings = null) =>
+        PgShop.CreateAsync(store: o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false" + (settings is null ? "" : ";" + settings));
 
     /// <summary>A shop committing in groups through the proxy (a new connection per session), Alice with 100 and Bob with 10.</summary>
     private static async Task<PgShop> GroupThroughAsync(TcpProxy proxy)
@@ -557,6 +641,17 @@ public sealed class IdempotentFaultTests
 
         await blocker.DisposeAsync(); // Were the lost transaction alive and unfenced, it would go on now, and apply.
         await IdleAsync(pid);
+    }
+
+    /// <summary>Holds, in an open transaction, the locks of every stripe of the shop's events; disposing rolls it back.</summary>
+    private static async Task<Blocker> LockEventStripesAsync(PgShop shop)
+    {
+        var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var select = new NpgsqlCommand($"SELECT count(*) FROM (SELECT 1 FROM \"{shop.Schema}\".event_stripes FOR UPDATE) s", connection, transaction);
+        Assert.NotEqual(0L, await select.ExecuteScalarAsync());
+        return new Blocker(connection);
     }
 
     /// <summary>Holds, in an open transaction, the lock of a user's wallet row; disposing rolls it back.</summary>
