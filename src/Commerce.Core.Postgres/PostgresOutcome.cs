@@ -77,14 +77,16 @@ internal static class PostgresOutcome
 
     /// <summary>
     /// A commit whose backend went away (a refusal for now sent as <c>FATAL</c>: terminated, the server shutting
-    /// down or crashed) before the batch's last statement completed, so before its implicit transaction could
-    /// commit: nothing applied. The server sends its messages in order, so its <c>FATAL</c> comes after the
-    /// completion of every statement it ran; a backend terminated while idle (a connection kept through a server
-    /// restart) answers the batch with nothing else. A connection that breaks without the server's word, or a
-    /// <c>FATAL</c> after the last statement completed, leaves the outcome unknown.
+    /// down or crashed; or the connection closed by the server's <c>idle_session_timeout</c>, <c>57P05</c>) before
+    /// the batch's last statement completed, so before its implicit transaction could commit: nothing applied. The
+    /// server sends its messages in order, so its <c>FATAL</c> comes after the completion of every statement it ran;
+    /// a backend terminated while idle (a connection kept through a server restart, or longer than the server lets
+    /// one idle: a group committer's between groups) answers the batch with nothing else. A connection that breaks
+    /// without the server's word, or a <c>FATAL</c> after the last statement completed, leaves the outcome unknown.
     /// </summary>
     public static bool IsRefusedBeforeCommit(Exception e, NpgsqlBatch batch) =>
-        e is PostgresException { InvariantSeverity: "FATAL" } && IsRefusedForNow(e)
+        e is PostgresException { InvariantSeverity: "FATAL", SqlState: var state }
+        && (IsRefusedForNow(e) || state == PostgresErrorCodes.IdleSessionTimeout)
         && batch.BatchCommands is [.., { StatementType: StatementType.Unknown }];
 
     /// <summary>A failure that leaves a commit sent (or being sent) with an outcome the client cannot see.</summary>

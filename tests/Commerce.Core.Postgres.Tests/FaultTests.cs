@@ -70,6 +70,39 @@ public sealed class FaultTests(ITestOutputHelper output)
         Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(user)).Count);
     }
 
+    /// <summary>
+    /// A server (or role, or database) with <c>idle_session_timeout</c> closes a connection left idle that long,
+    /// sending <c>57P05</c> as a <c>FATAL</c>; a group committer keeps its connection between groups, and the next
+    /// group's batch is answered with that FATAL before any statement ran, so nothing applied. It was taken for a
+    /// connection lost with the batch in flight: a charge without a key was reported as of unknown outcome
+    /// (<see cref="CommitOutcomeUnknownException"/>). It is retried now, like a batch answered by a terminated
+    /// backend's FATAL.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_group_whose_kept_connection_the_server_closed_as_idle_is_retried_and_applied_once()
+    {
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString += ";Options=-c idle_session_timeout=500";
+            o.GroupCommit = true;
+        });
+        var user = new UserId(1);
+        var committer = 0;
+        shop.Store.BeforeCommit = (connection, _) =>
+        {
+            Interlocked.CompareExchange(ref committer, connection.ProcessID, 0);
+            return Task.CompletedTask;
+        };
+        await shop.Wallets.ChargeAsync(user, new Money(100));
+        await GoneAsync(committer); // The server closed the committer's idle connection.
+
+        var charged = await shop.Wallets.ChargeAsync(user, new Money(5));
+
+        Assert.Equal(new Money(105), charged.Value);
+        Assert.Equal(new Money(105), await shop.Wallets.GetBalanceAsync(user));
+        Assert.Equal(2, (await shop.Wallets.GetLedgerAsync(user)).Count);
+    }
+
     [PostgresFact]
     public Task A_commit_the_server_cancels_at_its_command_timeout_reports_that_nothing_applied_not_an_unknown_outcome() =>
         CommitsCancelledAtTheirCommandTimeoutAsync(groupCommit: false, users: 1);
@@ -198,6 +231,26 @@ public sealed class FaultTests(ITestOutputHelper output)
         await using var command = new NpgsqlCommand($"SELECT count(*) FROM \"{shop.Schema}\".orders WHERE id = ANY($1)", connection);
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids.ToArray() });
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Waits (at most 30 s) until a backend is gone.</summary>
+    private static async Task GoneAsync(int pid)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
+        while (TimeProvider.System.GetTimestamp() < deadline)
+        {
+            // Each look is a round trip to the server: the loop watches the backend, it does not spin idle.
+            await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", connection);
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+            if (!(bool)(await command.ExecuteScalarAsync())!)
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException($"Backend {pid} never went.");
     }
 
     /// <summary>Terminates a backend from another connection and waits until it is gone.</summary>
