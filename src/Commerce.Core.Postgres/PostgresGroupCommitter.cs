@@ -403,6 +403,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
                 member.Failure = PostgresOutcome.IsConflict(e) ? null
                     : PostgresOutcome.IsRefusedForNow(e) ? PostgresOutcome.Unavailable("a commit", e) // as a single commit's
+                    : PostgresOutcome.IsCancelledByServer(e) ? PostgresOutcome.CancelledByServer("a commit", e)
                     : e;
                 failed.Add(member);
                 group.Remove(member);

@@ -138,6 +138,10 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 throw PostgresOutcome.TimedOut("a commit", e);
             }
+            catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+            {
+                throw PostgresOutcome.CancelledByServer("a commit", e);
+            }
             catch (PostgresException e) when (PostgresOutcome.IsRefusedBeforeCommit(e, batch))
             {
                 await DropConnectionAsync().ConfigureAwait(false);

@@ -115,6 +115,53 @@ public sealed class FaultTests(ITestOutputHelper output)
     public Task A_set_based_group_the_server_cancels_at_its_command_timeout_reports_that_nothing_applied_not_an_unknown_outcome() =>
         CommitsCancelledAtTheirCommandTimeoutAsync(groupCommit: true, users: 2);
 
+    [PostgresFact]
+    public Task A_commit_the_server_cancels_at_its_lock_timeout_reports_that_nothing_applied() =>
+        CommitsCancelledAtAServerTimeoutAsync("lock_timeout", groupCommit: false);
+
+    [PostgresFact]
+    public Task A_commit_the_server_cancels_at_its_statement_timeout_reports_that_nothing_applied() =>
+        CommitsCancelledAtAServerTimeoutAsync("statement_timeout", groupCommit: false);
+
+    [PostgresFact]
+    public Task A_group_member_the_server_cancels_at_its_lock_timeout_reports_that_nothing_applied_and_the_rest_commit() =>
+        CommitsCancelledAtAServerTimeoutAsync("lock_timeout", groupCommit: true);
+
+    /// <summary>
+    /// A role or database may set <c>lock_timeout</c> or <c>statement_timeout</c>: the server then cancels a commit
+    /// waiting for a row another transaction holds (<c>55P03</c>, <c>57014</c>), which rolls it back, as at the
+    /// command timeout. The services reported the command timeout as <c>StoreUnavailable</c>, but let these escape
+    /// as a raw <see cref="PostgresException"/>. Two charges, in one group with group commit; the first wallet's row
+    /// is held: its charge is told <c>StoreUnavailable</c>, the other commits.
+    /// </summary>
+    private static async Task CommitsCancelledAtAServerTimeoutAsync(string timeout, bool groupCommit)
+    {
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString += $";Options=-c {timeout}=200";
+            o.GroupCommit = groupCommit;
+        });
+        await shop.Wallets.ChargeAsync(new UserId(1), new Money(100));
+        await shop.Wallets.ChargeAsync(new UserId(2), new Money(100));
+
+        await using var holder = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await holder.OpenAsync();
+        await using var transaction = await holder.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM \"{shop.Schema}\".wallets WHERE user_id = 1 FOR UPDATE", holder, transaction))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        shop.Store.GroupCommitter?.HoldUntilQueued(2);
+        var charges = await Task.WhenAll(Enumerable.Range(1, 2).Select(u => Task.Run(() => shop.Wallets.ChargeAsync(new UserId(u), new Money(5)).AsTask())));
+
+        await transaction.RollbackAsync();
+        Assert.Equal(CommerceErrorCode.StoreUnavailable, charges[0].Error?.Code);
+        Assert.Equal(new Money(105), charges[1].Value);
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(new UserId(1)));
+        Assert.Equal(new Money(105), await shop.Wallets.GetBalanceAsync(new UserId(2)));
+    }
+
     /// <summary>
     /// Charges <paramref name="users"/> wallets at once (in one group with group commit, set-based for two)
     /// while another transaction holds the first wallet's row: the commit waits for it until its command
