@@ -1,0 +1,155 @@
+using Commerce.Events;
+using Commerce.Postgres.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>
+/// Settings a server, a role, a database or the connection string may make: every use case still does what it
+/// documents, with and without group commit (see the README's table of settings).
+/// </summary>
+public sealed class SessionSettingsTests
+{
+    private static readonly UserId Alice = new(1);
+    private static readonly ProductId Apple = new(1);
+    private static readonly ProductId Pear = new(2);
+
+    /// <summary>
+    /// A search path that names, before anything else, a schema holding tables and functions of the store's names
+    /// (of other shapes, or failing): the store reads and writes its own schema.
+    /// </summary>
+    [PostgresFact]
+    public async Task Every_use_case_uses_the_stores_own_schema_whatever_schema_the_search_path_names_first()
+    {
+        var shadow = "shadow_" + Guid.NewGuid().ToString("N")[..16];
+        try
+        {
+            await ExecuteAsync(
+                $"""
+                CREATE SCHEMA {shadow};
+                CREATE TABLE {shadow}.wallets (user_id bigint PRIMARY KEY, balance bigint, ledger_length bigint, version bigint);
+                CREATE TABLE {shadow}.orders (id uuid PRIMARY KEY);
+                CREATE TABLE {shadow}.idempotency (user_id bigint, digest bigint);
+                CREATE TABLE {shadow}.events (stripe smallint);
+                CREATE FUNCTION {shadow}.expect_rows(bigint, bigint) RETURNS bigint LANGUAGE sql AS 'SELECT 1 / 0';
+                """);
+            await RunEveryUseCaseAsync($"Options=-c search_path={shadow},public");
+        }
+        finally
+        {
+            await ExecuteAsync($"DROP SCHEMA IF EXISTS {shadow} CASCADE");
+        }
+    }
+
+    [PostgresFact]
+    public Task Every_use_case_works_whatever_the_sessions_formats_time_zone_and_messages() =>
+        RunEveryUseCaseAsync(
+            "Options=-c TimeZone=Pacific/Chatham -c DateStyle=SQL,DMY -c IntervalStyle=sql_standard -c extra_float_digits=-15 -c bytea_output=escape -c client_min_messages=debug5 -c lc_messages=C");
+
+    [PostgresFact]
+    public Task Every_use_case_works_without_pooling_or_type_loading() =>
+        RunEveryUseCaseAsync("Pooling=false;Server Compatibility Mode=NoTypeLoading;Include Error Detail=true;Application Name=another-app");
+
+    [PostgresFact]
+    public Task Every_use_case_works_with_connections_reset_and_other_preparation_settings() =>
+        RunEveryUseCaseAsync("No Reset On Close=false;Max Auto Prepare=2;Auto Prepare Min Usages=1;Include Failed Batched Command=false");
+
+    /// <summary>
+    /// A store pointed at a read-only server (as a hot standby is, or a role with <c>default_transaction_read_only</c>):
+    /// its reads work, and a use case that writes fails at once with the server's refusal, nothing applied.
+    /// </summary>
+    [PostgresFact]
+    public async Task On_a_read_only_server_reads_work_and_writes_fail_at_once_with_the_servers_refusal()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 5);
+        foreach (var group in new[] { false, true })
+        {
+            var services = new ServiceCollection();
+            services.AddCommerce().UsePostgresStore(o =>
+            {
+                o.ConnectionString = TestDatabase.ConnectionString + ";Options=-c default_transaction_read_only=on";
+                o.Schema = shop.Schema;
+                o.GroupCommit = group;
+            });
+            await using var replica = services.BuildServiceProvider();
+
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => replica.EnsureCommerceSchemaAsync());
+            Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, refused.SqlState);
+            Assert.Equal(new Money(100), await replica.GetRequiredService<IWalletService>().GetBalanceAsync(Alice));
+            Assert.Equal(5, (await replica.GetRequiredService<ICatalogService>().GetProductAsync(Apple)).Value.Stock);
+            Assert.Equal(2, (await replica.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start)).Events.Count);
+            var charge = await Assert.ThrowsAsync<PostgresException>(() => replica.GetRequiredService<IWalletService>().ChargeAsync(Alice, new Money(5), new IdempotencyKey("k")).AsTask());
+            Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, charge.SqlState);
+            var order = await Assert.ThrowsAsync<PostgresException>(() => replica.GetRequiredService<IOrderService>().PlaceOrderAsync(Alice, [new(Apple, 1)]).AsTask());
+            Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, order.SqlState);
+        }
+
+        Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
+        Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency"));
+    }
+
+    /// <summary>Runs every use case, keyed and not, with and without group commit, on connections with <paramref name="settings"/>.</summary>
+    private static async Task RunEveryUseCaseAsync(string settings)
+    {
+        foreach (var group in new[] { false, true })
+        {
+            await using var shop = await PgShop.CreateAsync(store: o =>
+            {
+                o.ConnectionString = TestDatabase.ConnectionString + ";Maximum Pool Size=10;" + settings;
+                o.GroupCommit = group;
+            });
+            await RunEveryUseCaseAsync(shop);
+        }
+    }
+
+    private static async Task RunEveryUseCaseAsync(PgShop shop)
+    {
+        Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(1000))).IsSuccess);
+        Assert.Equal(new Money(1025), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("c"))).Value);
+        Assert.Equal(new Money(1025), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("c"))).Value);
+        Assert.True((await shop.Catalog.AddProductAsync(Apple, "Äpfel ☕ \"'\\", new Money(10), 50)).IsSuccess);
+        Assert.True((await shop.Catalog.AddProductAsync(Pear, "Pear", new Money(7), 50)).IsSuccess);
+        Assert.Equal("Äpfel ☕ \"'\\", (await shop.Catalog.GetProductAsync(Apple)).Value.Name);
+
+        var plain = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 2), new(Pear, 1)]);
+        Assert.True(plain.IsSuccess, plain.ToString());
+        var keyed = await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 1)], new IdempotencyKey("o"));
+        Assert.True(keyed.IsSuccess, keyed.ToString());
+        Assert.Equal(keyed.Value, (await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 1)], new IdempotencyKey("o"))).Value);
+        Assert.Equal(plain.Value, (await shop.Orders.GetOrderAsync(plain.Value.Id)).Value);
+        Assert.Equal(TimeSpan.Zero, (await shop.Orders.GetOrderAsync(plain.Value.Id)).Value.PlacedAt.Offset);
+        Assert.Equal(OrderStatus.Cancelled, (await shop.Orders.CancelOrderAsync(plain.Value.Id)).Value.Status);
+
+        Assert.True((await shop.Carts.AddItemAsync(Alice, Pear, 3)).IsSuccess);
+        var checkout = await shop.Carts.CheckoutAsync(Alice, new IdempotencyKey("k"));
+        Assert.True(checkout.IsSuccess, checkout.ToString());
+        Assert.Equal(checkout.Value, (await shop.Carts.CheckoutAsync(Alice, new IdempotencyKey("k"))).Value);
+
+        Assert.Equal(new Money(1025 - 10 - 21), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal(3, (await shop.Orders.ListOrdersAsync(Alice)).Count);
+        Assert.Equal(6, (await shop.Wallets.GetLedgerAsync(Alice)).Count); // two charges, three payments, a refund
+        Assert.Equal([Pear, Apple], (await shop.Ranking.GetPopularProductsAsync(5, TimeSpan.FromDays(1))).Select(p => p.ProductId));
+
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        var page = await feed.ReadAsync(EventCursor.Start);
+        Assert.NotEmpty(page.Events);
+        Assert.All(page.Events, e => Assert.Equal(TimeSpan.Zero, e.At.Offset));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var waiting = feed.WaitAsync(page.Next, timeout.Token).AsTask();
+        Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(5))).IsSuccess);
+        await waiting;
+        Assert.Single((await feed.ReadAsync(page.Next)).Events);
+    }
+
+    private static async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
