@@ -413,12 +413,20 @@ public sealed class IdempotentFaultTests
     public Task An_unkeyed_order_lost_before_its_insert_behind_a_pooler_never_applies_under_a_serializable_default() =>
         UnkeyedOrderLostWhileWaitingForTheWalletAsync("serializable");
 
-    private static async Task UnkeyedOrderLostWhileWaitingForTheWalletAsync(string isolation)
+    [PostgresFact]
+    public Task An_unkeyed_order_lost_in_a_group_before_its_insert_behind_a_pooler_never_applies_under_a_repeatable_read_default() =>
+        UnkeyedOrderLostWhileWaitingForTheWalletAsync("repeatable\\ read", groupCommit: true);
+
+    private static async Task UnkeyedOrderLostWhileWaitingForTheWalletAsync(string isolation, bool groupCommit = false)
     {
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
         await using var shop = await PgShop.CreateAsync(
             o => o.MaxCommitAttempts = 1,
-            o => o.ConnectionString = proxy.ConnectionString + ";Pooling=false;Options=-c default_transaction_isolation=" + isolation);
+            o =>
+            {
+                o.ConnectionString = proxy.ConnectionString + ";Pooling=false;Options=-c default_transaction_isolation=" + isolation;
+                o.GroupCommit = groupCommit;
+            });
         await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 10);
         await shop.Wallets.ChargeAsync(Alice, new Money(100));
         shop.Store.EndsLostBackends = false; // A pooler in between: the lost backend cannot be named, nor ended.
