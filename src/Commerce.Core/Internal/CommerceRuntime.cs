@@ -288,7 +288,8 @@ internal sealed class CommerceRuntime
 
     /// <summary>
     /// Purges expired idempotency records on the first keyed request, then whenever a quarter of
-    /// <see cref="CommerceOptions.IdempotencyRetention"/> has passed since the last purge: the one keyed
+    /// <see cref="CommerceOptions.IdempotencyRetention"/> has passed since the last purge, by the clock (or the
+    /// clock was set back by as much: the last purge then lies in its future): the one keyed
     /// request that claims the purge runs it after its own commit, so the records of a store are bounded by
     /// what a retention and a quarter bring, however briefly each process using it runs. The purge never
     /// fails the request, whose commit is done: a failed purge is logged and left to the next one due; a purge
@@ -301,7 +302,10 @@ internal sealed class CommerceRuntime
         // A plain atomic read: Interlocked.Read is a locked compare-exchange on 64-bit processors too, which
         // would take this object's cache line exclusive on every keyed request, from every core.
         var last = Volatile.Read(ref _lastPurge);
-        return now.UtcTicks - last < Options.IdempotencyRetention.Ticks / 4
+        // Measured either way: a clock set back (an NTP correction, a restored virtual machine) leaves the last
+        // purge in its future, and counting only forward would stop purging until the clock passed it again.
+        // A small negative gap is only a caller that read the clock just before another claimed the purge.
+        return Math.Abs(now.UtcTicks - last) < Options.IdempotencyRetention.Ticks / 4
             || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last
             ? ValueTask.CompletedTask
             : PurgeIdempotencyAsync(now, last, cancellationToken);

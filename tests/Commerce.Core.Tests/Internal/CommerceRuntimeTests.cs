@@ -276,6 +276,35 @@ public sealed class CommerceRuntimeTests
         Assert.InRange(database.IdempotencyRecords, 1, 10);
     }
 
+    [Fact]
+    public async Task Expired_records_are_still_purged_after_the_clock_steps_back_past_the_last_purge()
+    {
+        // A clock set back (an NTP correction, a restored virtual machine) puts the last purge in its future: the
+        // purges must go on from the step, not wait until the clock is back a quarter of the retention past it.
+        var retention = TimeSpan.FromHours(1);
+        var clock = new FakeTimeProvider(TestClock.Start);
+        var database = new FakeStore();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(database);
+        services.AddCommerce(o => o.IdempotencyRetention = retention);
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var user = new UserId(1);
+        Assert.True((await wallets.ChargeAsync(user, new Money(1), new IdempotencyKey("before-the-step"))).IsSuccess);
+
+        clock.AdjustTime(TestClock.Start - TimeSpan.FromDays(30));
+        for (var i = 0; i < 32; i++)
+        {
+            Assert.True((await wallets.ChargeAsync(user, new Money(1), new IdempotencyKey($"charge-{i}"))).IsSuccess);
+            clock.Advance(retention / 8);
+        }
+
+        // Four hours after the step: the record from before it (in the clock's future, so not expired) and at most
+        // those of the last retention and a quarter are left, not every record made since the step.
+        Assert.InRange(database.IdempotencyRecords, 2, 11);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
