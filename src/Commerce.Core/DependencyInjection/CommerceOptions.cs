@@ -81,8 +81,10 @@ public sealed class CommerceOptions
     /// it gets the stored outcome; after it the key is forgotten and a call with it runs again. Expired
     /// records are purged by the first keyed request of the process, then every quarter of this (a store may
     /// keep an expired record's row a while longer: the PostgreSQL store keeps each a day after it was written,
-    /// by the server's clock, since it looks up lost commits by their records). Default 24 hours; at least 1
-    /// second, at most 366 days.
+    /// by the server's clock, since it looks up lost commits by their records). Expiry is by the host's
+    /// <see cref="TimeProvider"/>; after the clock jumps ahead, the purge also waits until a record is this old by
+    /// the time that really passed, so that a retry made once the clock is set right still finds it. Default 24
+    /// hours; at least 1 second, at most 366 days.
     /// </summary>
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 

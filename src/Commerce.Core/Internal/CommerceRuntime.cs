@@ -32,11 +32,16 @@ internal sealed class CommerceRuntime
         // A store may outlive the process (a database): when it was last purged is not known, so the first
         // keyed request purges. Counting from the start instead, a process that never lives a quarter of the
         // retention (frequent deployments, scaling in and out) would never purge.
-        _lastPurge = time.GetUtcNow().UtcTicks - (Options.IdempotencyRetention.Ticks / 4);
+        var now = time.GetUtcNow();
+        _lastPurge = now.UtcTicks - (Options.IdempotencyRetention.Ticks / 4);
+        _jumps = new ClockJumps(time, now);
     }
 
     // When expired idempotency records were last purged (UTC ticks); one caller at a time claims the next purge.
     private long _lastPurge;
+
+    // How far the clock jumped ahead of elapsed time, looked at by each purge (see PurgeCutoff).
+    private readonly ClockJumps _jumps;
 
     public ICommerceStore Store { get; }
 
@@ -322,7 +327,7 @@ internal sealed class CommerceRuntime
             var session = await Store.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
             await using (session.ConfigureAwait(false))
             {
-                var purged = await session.PurgeIdempotencyAsync(now - Options.IdempotencyRetention, cancellationToken).ConfigureAwait(false);
+                var purged = await session.PurgeIdempotencyAsync(PurgeCutoff(now), cancellationToken).ConfigureAwait(false);
                 Log.IdempotencyPurged(Logger, purged);
             }
         }
@@ -336,6 +341,21 @@ internal sealed class CommerceRuntime
         {
             Log.IdempotencyPurgeFailed(Logger, e);
         }
+    }
+
+    /// <summary>
+    /// The instant before which a purge at <paramref name="now"/> removes records: <paramref name="now"/> less the
+    /// retention, and less how far the clock jumped ahead of elapsed time over about the last retention. After a
+    /// jump forward (a wrong time source, a resumed host), a record made just before it is a retention old by the
+    /// clock but not by the time that passed, and once the clock is set right a retry finds its key live again: a
+    /// purged record would make that retry run a second time. So a jump delays the purge of older records by as
+    /// much, until elapsed time catches up a retention later. A clock set back delays nothing (its records expire
+    /// later by it anyway).
+    /// </summary>
+    private DateTimeOffset PurgeCutoff(DateTimeOffset now)
+    {
+        var cutoff = now.UtcTicks - Options.IdempotencyRetention.Ticks - _jumps.Ahead(now, Options.IdempotencyRetention).Ticks;
+        return cutoff <= 0 ? DateTimeOffset.MinValue : new DateTimeOffset(cutoff, TimeSpan.Zero);
     }
 
     /// <summary>An attempt shorter than this counts as quick (see <see cref="FirstDelayedAttempt"/>).</summary>

@@ -305,6 +305,40 @@ public sealed class CommerceRuntimeTests
         Assert.InRange(database.IdempotencyRecords, 2, 11);
     }
 
+    [Fact]
+    public async Task A_purge_after_the_clock_jumped_forward_keeps_keys_not_a_retention_old_so_a_retry_once_it_is_set_back_replays()
+    {
+        // The clock jumps two days ahead (a wrong time source, a host resumed), a keyed request purges, and the
+        // clock is set right again: a retry of a request made a minute before the jump is within the retention by
+        // that clock and by the time that really passed, so it must answer with the stored outcome.
+        var clock = new SteppingClock(TestClock.Start);
+        var database = new FakeStore();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(database);
+        services.AddCommerce();
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var user = new UserId(1);
+        Assert.Equal(new Money(100), (await wallets.ChargeAsync(user, new Money(100), new IdempotencyKey("charge-1"))).Value);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        clock.SetWall(TestClock.Start + TimeSpan.FromDays(2));
+        Assert.True((await wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey("during-the-jump"))).IsSuccess);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        clock.SetWall(TestClock.Start + TimeSpan.FromMinutes(2));
+        Assert.Equal(new Money(100), (await wallets.ChargeAsync(user, new Money(100), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(new Money(100), await wallets.GetBalanceAsync(user));
+
+        // Once a retention has really passed (by both clocks), the record goes at the next purge; the one stamped
+        // during the jump stays until the clock passes its expiry.
+        clock.Advance(new CommerceOptions().IdempotencyRetention + TimeSpan.FromMinutes(1));
+        Assert.True((await wallets.ChargeAsync(new UserId(3), new Money(1), new IdempotencyKey("later"))).IsSuccess);
+        Assert.Equal(2, database.IdempotencyRecords);
+        Assert.Equal(new Money(200), (await wallets.ChargeAsync(user, new Money(100), new IdempotencyKey("charge-1"))).Value);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
