@@ -29,6 +29,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     private readonly ICommerceEventFeed _feed;
     private readonly IEventStore _store;
     private readonly TimeProvider _time;
+
+    // How far the clock jumped ahead of the time that passed, looked at by each purge.
+    private readonly ClockJumps _jumps;
     private readonly ILogger _logger;
     private readonly CommerceEventDispatcherOptions _options;
     private readonly EventHandlerRegistration[] _handlers;
@@ -48,6 +51,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         _store = services.GetService<IEventStore>() ?? throw new InvalidOperationException(
             "The configured store keeps no events: it registers no IEventStore, which the event dispatcher reads and saves its checkpoints through (the in-memory and PostgreSQL stores do).");
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _jumps = new ClockJumps(_time, _time.GetUtcNow());
         _publishes = services.GetService<CommerceOptions>()?.PublishEvents ?? true;
         _logger = (ILogger?)services.GetService<ILoggerFactory>()?.CreateLogger<CommerceEventDispatcher>() ?? NullLogger.Instance;
         _options = options.Snapshot();
@@ -392,10 +396,15 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         }
     }
 
-    /// <summary>Removes the events older than the retention that every handler's saved checkpoint covers.</summary>
+    /// <summary>
+    /// Removes the events older than the retention that every handler's saved checkpoint covers: older by the clock
+    /// and by the time that passed (a clock that jumped ahead would make a reader polling within the retention miss
+    /// the events of the jump's length).
+    /// </summary>
     private async Task PurgeAsync(TimeSpan retention, CancellationToken cancellationToken)
     {
-        var before = _time.GetUtcNow() - retention;
+        var now = _time.GetUtcNow();
+        var before = now - retention - _jumps.Ahead(now, retention);
         EventCursor? upTo = null;
         foreach (var handler in _handlers)
         {

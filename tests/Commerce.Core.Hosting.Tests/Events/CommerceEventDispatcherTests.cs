@@ -627,6 +627,31 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_clock_that_jumps_ahead_purges_no_event_younger_than_the_retention_by_the_time_that_passed()
+    {
+        // The clock jumps 30 days ahead (a wrong time source, a host resumed) while 30 minutes pass: the events of
+        // the last 7 days are still within the retention for a reader that polls the feed, and must stay.
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o =>
+        {
+            o.EventRetention = TimeSpan.FromDays(7);
+            o.PurgeInterval = TimeSpan.FromMinutes(30);
+        });
+        await host.StartAsync();
+
+        host.Time.WallOffset = TimeSpan.FromDays(30);
+        Assert.Equal(TimeSpan.FromMinutes(30), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => store.Purges.Count == 1);
+        Assert.Equal(ObservedTimeProvider.Origin + TimeSpan.FromMinutes(30) - TimeSpan.FromDays(7), store.Purges[0].Before);
+
+        // Once the retention has passed since the jump, the clock's own time of day counts again.
+        host.Time.Fake.Advance(TimeSpan.FromDays(7));
+        await store.Until(() => store.Purges.Count == 2);
+        Assert.Equal(host.Time.GetUtcNow() - TimeSpan.FromDays(7), store.Purges[1].Before);
+    }
+
+    [Fact]
     public async Task Nothing_is_purged_while_a_handler_has_handled_nothing()
     {
         var store = new FakeEventStore();

@@ -15,7 +15,10 @@ internal sealed class ObservedTimeProvider : TimeProvider
 
     public FakeTimeProvider Fake { get; } = new(Origin);
 
-    public override DateTimeOffset GetUtcNow() => Fake.GetUtcNow();
+    /// <summary>How far the time of day is set away from the fake clock (a jump, a step back); timestamps and timers do not follow.</summary>
+    public TimeSpan WallOffset { get; set; }
+
+    public override DateTimeOffset GetUtcNow() => Fake.GetUtcNow() + WallOffset;
 
     public override long GetTimestamp() => Fake.GetTimestamp();
 
