@@ -480,6 +480,24 @@ public abstract class IdempotencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_key_recorded_before_the_clock_was_set_back_stays_live_until_the_clock_passes_its_expiry_again()
+    {
+        // Its record is stamped in the clock's future: neither expired nor purged by the keyed requests after the step.
+        var retention = TimeSpan.FromHours(1);
+        using var shop = await StockedShopAsync(o => o.IdempotencyRetention = retention);
+        var order = (await shop.KeyedOrderAsync(1, Key("k"), (1, 1))).Value;
+
+        shop.Time.AdjustTime(TestClock.Start - TimeSpan.FromDays(1));
+        Assert.Equal(Money(1), (await shop.Wallets.ChargeAsync(User(2), Money(1), Key("after-the-step"))).Value);
+        Assert.Equal(order, (await shop.KeyedOrderAsync(1, Key("k"), (1, 1))).Value);
+        AssertFails(await shop.KeyedOrderAsync(1, Key("k"), (2, 1)), CommerceErrorCode.IdempotencyKeyReused);
+
+        shop.Time.Advance(TimeSpan.FromDays(1) + retention);
+        Assert.NotEqual(order.Id, (await shop.KeyedOrderAsync(1, Key("k"), (1, 1))).Value.Id);
+        Assert.Equal(Money(2_000 - 600), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [StoreFact]
     public async Task An_expired_key_may_be_used_for_a_different_request()
     {
         var retention = TimeSpan.FromMinutes(10);
