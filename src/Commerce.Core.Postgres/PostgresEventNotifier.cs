@@ -113,7 +113,9 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
                 return;
             }
 
-            await Task.Yield();
+            // Looked at again from the thread pool: Task.Yield would post to the caller's SynchronizationContext,
+            // whose thread the store's synchronous Dispose blocks while it waits for this.
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
     }
 

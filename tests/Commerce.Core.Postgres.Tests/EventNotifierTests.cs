@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Reflection;
 using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
@@ -138,6 +139,44 @@ public sealed class EventNotifierTests
         await send.ReleaseAsync();
         await UntilAsync(() => notifier.Sent == 1);
         Assert.Equal(2, send.Calls);
+    }
+
+    [Fact]
+    public async Task Disposal_that_meets_a_signal_starting_its_send_looks_again_off_the_callers_SynchronizationContext()
+    {
+        // The store's synchronous Dispose blocks on this disposal: a look again posted to the caller's context (a UI
+        // thread's, say) would wait for the very thread that waits for it.
+        var notifier = new PostgresEventNotifier(_ => Task.CompletedTask);
+        var state = typeof(PostgresEventNotifier).GetField("_state", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        state.SetValue(notifier, 1); // a signal took the sender's slot and has not published its send yet
+        var context = new RecordingContext();
+        var previous = SynchronizationContext.Current;
+        Task disposing;
+        SynchronizationContext.SetSynchronizationContext(context);
+        try
+        {
+            disposing = notifier.DisposeAsync().AsTask();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+
+        Assert.Equal(0, context.Posts);
+        state.SetValue(notifier, 0); // the signal saw the stop and gave the slot up
+        await disposing.WaitAsync(Generous);
+    }
+
+    /// <summary>A context whose posted work never runs, as that of a thread blocked in a synchronous Dispose.</summary>
+    private sealed class RecordingContext : SynchronizationContext
+    {
+        private int _posts;
+
+        public int Posts => Volatile.Read(ref _posts);
+
+        public override void Post(SendOrPostCallback d, object? state) => Interlocked.Increment(ref _posts);
+
+        public override void Send(SendOrPostCallback d, object? state) => Interlocked.Increment(ref _posts);
     }
 
     [Fact]
