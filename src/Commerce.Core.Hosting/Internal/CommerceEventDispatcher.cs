@@ -315,6 +315,21 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     }
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">The dispatcher runs already (its loops have not all ended since it was last stopped).</exception>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // A second set of loops would hand every handler each event again, alongside the first, and the stop
+        // that follows would end only the second: one set at a time, and a new one once the last has ended.
+        if (ExecuteTask is { IsCompleted: false })
+        {
+            throw new InvalidOperationException(
+                "The event dispatcher is running already: stop it, and let its delivery loops end, before starting it again.");
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
     public override Task StopAsync(CancellationToken cancellationToken)
     {
         // Set before the loops see the stop (the cancellation that tells them orders this write before their

@@ -424,6 +424,34 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task Starting_the_dispatcher_again_while_it_runs_is_refused_and_starting_it_after_it_stopped_resumes_delivery()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        host.A.Behavior = async (e, attempt, ct) =>
+        {
+            if (e.Equals(events[0]) && attempt == 1)
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+        };
+        await host.StartAsync();
+        await store.Until(() => host.A.Calls.Count == 1);
+
+        // A second set of loops would hand the handler every event again, alongside the first, and a stop would
+        // end only the second.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => host.Dispatcher.StartAsync(CancellationToken.None));
+        await host.Dispatcher.StopAsync(CancellationToken.None);
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Equal([events[0]], host.A.Calls);
+
+        await host.Dispatcher.StartAsync(CancellationToken.None);
+        await store.Until(() => host.A.Calls.Count == 3);
+        Assert.Equal([events[0], events[0], events[1]], host.A.Calls);
+    }
+
+    [Fact]
     public async Task A_handler_call_that_fails_with_another_exception_because_the_host_stops_spends_no_attempt_and_skips_nothing()
     {
         var store = new FakeEventStore();
