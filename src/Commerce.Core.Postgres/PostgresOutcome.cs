@@ -167,8 +167,10 @@ internal static class PostgresOutcome
                 }
             }
         }
-        catch (Exception e) when (e is NpgsqlException or IOException)
+        catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException)
         {
+            // The store's own data source, disposed as the host shut down with the commit in flight, opens no
+            // connection for the lookup: that hides the outcome too, and must not pass for a refusal by disposal.
             throw new CommitOutcomeUnknownException(UnknownMessage, new AggregateException(failure, e));
         }
     }

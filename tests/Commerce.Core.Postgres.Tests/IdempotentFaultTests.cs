@@ -94,6 +94,31 @@ public sealed class IdempotentFaultTests
     }
 
     [PostgresFact]
+    public async Task A_keyed_charge_whose_connection_is_lost_once_the_store_is_disposed_reports_an_unknown_outcome_not_a_disposal()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await ThroughAsync(proxy);
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.Charge, "k");
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing);
+
+        // The host shuts down with the commit waiting on the server, and then its connection is lost: the store
+        // (and the data source it owns) being disposed, the outcome cannot be looked up. That is an unknown
+        // outcome, for the caller to settle with its key, not a refusal of a store shut down (nothing applied).
+        await shop.Store.DisposeAsync();
+        proxy.Cut(refuseNew: false);
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => call);
+        Assert.True(failure is CommitOutcomeUnknownException, failure.ToString());
+
+        await FaultTests.TerminateAsync(pid);
+        await blocker.DisposeAsync();
+        Assert.Equal(100L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = 1"));
+    }
+
+    [PostgresFact]
     public async Task A_keyed_charge_killed_during_its_commit_while_the_store_cannot_find_out_is_retried_by_its_caller_and_applied_once()
     {
         await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
