@@ -48,3 +48,8 @@ public sealed class InMemoryModelTests : ModelConformanceTests
 
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryLimitsTests : LimitsConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}

@@ -117,3 +117,9 @@ public sealed class PostgresModelTests : ModelConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
 }
+
+[RequiresPostgres]
+public sealed class PostgresLimitsTests : LimitsConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
+}

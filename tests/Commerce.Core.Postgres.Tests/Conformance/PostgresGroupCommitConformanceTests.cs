@@ -59,3 +59,9 @@ public sealed class PostgresGroupCommitLedgerConcurrencyTests : LedgerConcurrenc
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, groupCommit: true);
 }
+
+[RequiresPostgres]
+public sealed class PostgresGroupCommitLimitsTests : LimitsConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, groupCommit: true);
+}
