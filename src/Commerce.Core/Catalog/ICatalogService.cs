@@ -6,7 +6,7 @@ public interface ICatalogService
 {
     /// <summary>Adds a product with its initial stock.</summary>
     /// <param name="id">The caller-chosen product id.</param>
-    /// <param name="name">The name: 1 to <see cref="CommerceOptions.MaxProductNameLength"/> characters, not only white space, without control characters or unpaired surrogates.</param>
+    /// <param name="name">The name: 1 to <see cref="CommerceOptions.MaxProductNameLength"/> characters (UTF-16 code units: a surrogate pair counts two), not only white space, without control characters or unpaired surrogates.</param>
     /// <param name="price">The unit price; zero or more.</param>
     /// <param name="initialStock">The stock on hand; zero or more.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>

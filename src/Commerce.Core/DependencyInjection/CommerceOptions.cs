@@ -8,37 +8,37 @@ namespace Commerce;
 /// </summary>
 public sealed class CommerceOptions
 {
-    /// <summary>The largest single charge. Default 10,000,000 (100,000.00 in a currency with cents).</summary>
+    /// <summary>The largest single charge; positive. Default 10,000,000 (100,000.00 in a currency with cents).</summary>
     public Money MaxChargeAmount { get; set; } = new(10_000_000);
 
-    /// <summary>The largest balance a wallet may reach. Default 1,000,000,000.</summary>
+    /// <summary>The largest balance a wallet may reach; positive. Default 1,000,000,000.</summary>
     public Money MaxBalance { get; set; } = new(1_000_000_000);
 
-    /// <summary>The largest quantity of one product in one order line or cart line. Default 1,000,000.</summary>
+    /// <summary>The largest quantity of one product in one order line or cart line; positive. Default 1,000,000.</summary>
     public int MaxLineQuantity { get; set; } = 1_000_000;
 
-    /// <summary>The most distinct products in one order. Default 100.</summary>
+    /// <summary>The most distinct products in one order; positive. Default 100.</summary>
     public int MaxOrderLines { get; set; } = 100;
 
-    /// <summary>The longest product name. Default 200.</summary>
+    /// <summary>The longest product name, in UTF-16 code units (a character outside the Basic Multilingual Plane counts two); positive. Default 200.</summary>
     public int MaxProductNameLength { get; set; } = 200;
 
-    /// <summary>The page size of <see cref="ICatalogService.ListProductsAsync(CancellationToken)"/>. Default 20.</summary>
+    /// <summary>The page size of <see cref="ICatalogService.ListProductsAsync(CancellationToken)"/>; from 1 to <see cref="MaxPageSize"/>. Default 20.</summary>
     public int DefaultPageSize { get; set; } = 20;
 
-    /// <summary>The largest page a listing may ask for. Default 100.</summary>
+    /// <summary>The largest page a listing may ask for; positive. Default 100.</summary>
     public int MaxPageSize { get; set; } = 100;
 
-    /// <summary>How many products the default ranking returns. Default 5.</summary>
+    /// <summary>How many products the default ranking returns; from 1 to <see cref="MaxPopularProductsCount"/>. Default 5.</summary>
     public int PopularProductsCount { get; set; } = 5;
 
-    /// <summary>The largest count a ranking may ask for. Default 100.</summary>
+    /// <summary>The largest count a ranking may ask for; positive. Default 100.</summary>
     public int MaxPopularProductsCount { get; set; } = 100;
 
-    /// <summary>The window of the default ranking. Default 3 days.</summary>
+    /// <summary>The window of the default ranking; positive and at most <see cref="MaxRankingWindow"/>. Default 3 days.</summary>
     public TimeSpan PopularProductsWindow { get; set; } = TimeSpan.FromDays(3);
 
-    /// <summary>The longest window a ranking may ask for. Default 366 days.</summary>
+    /// <summary>The longest window a ranking may ask for; positive and at most 3,660 days. Default 366 days.</summary>
     public TimeSpan MaxRankingWindow { get; set; } = TimeSpan.FromDays(366);
 
     /// <summary>
@@ -59,7 +59,7 @@ public sealed class CommerceOptions
     /// How many times a use case runs before giving up with <see cref="CommerceErrorCode.ConcurrencyConflict"/>
     /// when commits keep conflicting, or with <see cref="CommerceErrorCode.StoreUnavailable"/> when the store
     /// refused the last attempt (<see cref="StoreUnavailableException"/>; conflicts and refusals share this
-    /// budget and the back-off below). Default 64.
+    /// budget and the back-off below); positive. Default 64.
     /// </summary>
     public int MaxCommitAttempts { get; set; } = 64;
 
@@ -69,11 +69,11 @@ public sealed class CommerceOptions
     /// the calling thread (a few microseconds at most, since such a conflict is usually over by then) and
     /// before attempt n ≥ 6 the service waits a random time up to min(<see cref="MaxRetryDelay"/>,
     /// base × 2^(n−6)). When it was slow (a database round trip), attempt 2 runs at once and before
-    /// attempt n ≥ 3 the service waits up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−3)). Default 1 ms.
+    /// attempt n ≥ 3 the service waits up to min(<see cref="MaxRetryDelay"/>, base × 2^(n−3)). Not negative; default 1 ms.
     /// </summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>The longest back-off between attempts. Default 50 ms.</summary>
+    /// <summary>The longest back-off between attempts; at least <see cref="RetryBaseDelay"/> and at most 30 seconds. Default 50 ms.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
