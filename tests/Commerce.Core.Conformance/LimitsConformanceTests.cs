@@ -447,4 +447,34 @@ public abstract class LimitsConformanceTests : CommerceConformanceTests
             Assert.Equal(names[i], (await shop.Catalog.GetProductAsync(Product(i))).Value.Name);
         }
     }
+
+    [StoreTheory]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(12)]
+    public async Task MaxOrderLines_products_are_allowed_after_merging_and_one_more_is_TooManyLines_on_either_validation_path(int max)
+    {
+        using var shop = CreateShop(o => { o.MaxOrderLines = max; o.MaxLineQuantity = 10; });
+        for (var i = 1; i <= max + 1; i++)
+        {
+            await shop.AddProductAsync(i, 1, 100);
+        }
+
+        await shop.ChargeAsync(1, 10_000);
+        var over = Enumerable.Range(1, max + 1).Select(i => ((long)i, 1)).ToArray();
+        AssertFails(await shop.OrderAsync(1, over), CommerceErrorCode.TooManyLines);
+        var merged = over.Append((1L, 9)).ToArray();
+        AssertFails(await shop.OrderAsync(1, merged), CommerceErrorCode.TooManyLines);
+        var exact = Enumerable.Range(1, max).Select(i => ((long)i, 10)).Append((1L, 0)).ToArray();
+        AssertFails(await shop.OrderAsync(1, exact), CommerceErrorCode.InvalidQuantity);
+        var sumOver = Enumerable.Range(1, max).Select(i => ((long)i, 10)).Append((2L, 1)).ToArray();
+        AssertFails(await shop.OrderAsync(1, sumOver), CommerceErrorCode.InvalidQuantity);
+        var ok = Enumerable.Range(1, max).Select(i => ((long)i, 5)).Concat(Enumerable.Range(1, max).Select(i => ((long)i, 5))).ToArray();
+        var placed = await shop.OrderAsync(1, ok);
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(max, placed.Value.Lines.Count);
+        Assert.All(placed.Value.Lines, l => Assert.Equal(10, l.Quantity));
+        Assert.Equal(Money(10_000 - (10 * max)), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
 }
