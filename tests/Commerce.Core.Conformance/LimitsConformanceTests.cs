@@ -477,4 +477,30 @@ public abstract class LimitsConformanceTests : CommerceConformanceTests
         Assert.All(placed.Value.Lines, l => Assert.Equal(10, l.Quantity));
         Assert.Equal(Money(10_000 - (10 * max)), await shop.Wallets.GetBalanceAsync(User(1)));
     }
+
+    [StoreFact]
+    public async Task Keys_that_differ_only_in_their_last_character_length_or_letter_case_are_distinct_keys()
+    {
+        using var shop = CreateShop();
+        string[] keys =
+        [
+            new string('a', 127) + "b", new string('a', 127) + "c", new string('a', 18), new string('a', 19), new string('a', 17) + "~", " ",  "  ",
+            "0f8fad5b-d9cb-469f-a165-70867728950e", "0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5b-d9cb-469f-a165-70867728950E", "0f8fad5bd9cb469fa16570867728950e",
+            "00000000-0000-0000-0000-000000000000", "{00000000-0000-0000-0000-000000000000}", "~~~~~~~~~", "~~~~~~~~~~",
+        ];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var charged = await shop.Wallets.ChargeAsync(User(1), Money(1), new IdempotencyKey(keys[i]));
+            Assert.True(charged.IsSuccess, i + ": " + charged);
+            Assert.Equal(Money(i + 1), charged.Value);
+        }
+
+        for (var i = 0; i < keys.Length; i++)
+        {
+            Assert.Equal(Money(i + 1), (await shop.Wallets.ChargeAsync(User(1), Money(1), new IdempotencyKey(keys[i]))).Value);
+            AssertFails(await shop.Wallets.ChargeAsync(User(1), Money(2), new IdempotencyKey(keys[i])), CommerceErrorCode.IdempotencyKeyReused);
+        }
+
+        Assert.Equal(Money(keys.Length), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
 }
