@@ -26,6 +26,18 @@ public sealed class MultiInstanceTests
     }
 
     /// <summary>
+    /// As above, one instance grouping its commits and the other committing each alone (a rolling change of
+    /// <see cref="PostgresStoreOptions.GroupCommit"/>): groups and single commits lock rows in the one key order.
+    /// </summary>
+    [PostgresFact]
+    public async Task Two_instances_one_with_group_commit_placing_orders_and_charges_concurrently_conserve_money_stock_and_sales()
+    {
+        await using var first = await PgShop.CreateAsync(o => o.MaxCommitAttempts = 10_000, o => o.GroupCommit = true);
+        await using var second = await PgShop.OnSchemaAsync(first.Schema, o => o.MaxCommitAttempts = 10_000, o => (o.GroupCommit, o.CommandTimeout) = (false, 5));
+        await PlaceOrdersAndChargesAsync(first, second);
+    }
+
+    /// <summary>
     /// A keyed request applied by an instance with higher limits and repeated on one with lower limits is
     /// refused by the lower limit before its key is looked at: the repeat applies nothing again, but it is
     /// answered with the refusal, not the stored outcome (documented in the package README); a keyed
