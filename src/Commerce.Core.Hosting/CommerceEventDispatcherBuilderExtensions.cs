@@ -40,24 +40,22 @@ public static class CommerceEventDispatcherBuilderExtensions
             throw new ArgumentException("An event handler's name must not be empty or white space.", nameof(name));
         }
 
-        if (name is not null && name.Length > Storage.CheckpointNames.MaxLength)
-        {
-            throw new ArgumentException($"An event handler's name has at most {Storage.CheckpointNames.MaxLength} characters (this one has {name.Length}): it names the handler's checkpoint, which no store keeps under a longer name.", nameof(name));
-        }
-
-        if (name is not null && !Storage.CheckpointNames.IsKeepable(name))
-        {
-            throw new ArgumentException("An event handler's name cannot hold U+0000 or an unpaired surrogate: it names the handler's checkpoint, which no store keeps under such a name.", nameof(name));
-        }
-
         var handlerName = name ?? DefaultName(typeof(THandler));
         if (handlerName.Length > Storage.CheckpointNames.MaxLength)
         {
             throw new ArgumentException(
-                $"The default name of event handler {typeof(THandler).Name} (its type's full name) has {handlerName.Length} characters, more than the {Storage.CheckpointNames.MaxLength} " +
-                $"a checkpoint name may have. Pass a shorter name: AddEventHandler<{typeof(THandler).Name}>(\"a-name\").",
+                name is not null
+                    ? $"An event handler's name has at most {Storage.CheckpointNames.MaxLength} characters (this one has {name.Length}): it names the handler's checkpoint, which no store keeps under a longer name."
+                    : $"The default name of event handler {typeof(THandler).Name} (its type's full name) has {handlerName.Length} characters, more than the {Storage.CheckpointNames.MaxLength} " +
+                      $"a checkpoint name may have. Pass a shorter name: AddEventHandler<{typeof(THandler).Name}>(\"a-name\").",
                 nameof(name));
         }
+
+        if (!Storage.CheckpointNames.IsKeepable(handlerName))
+        {
+            throw new ArgumentException("An event handler's name cannot hold U+0000 or an unpaired surrogate: it names the handler's checkpoint, which no store keeps under such a name.", nameof(name));
+        }
+
         var existing = builder.Services
             .Select(d => d.IsKeyedService ? null : d.ImplementationInstance as EventHandlerRegistration)
             .FirstOrDefault(r => r is not null && string.Equals(r.Name, handlerName, StringComparison.Ordinal));

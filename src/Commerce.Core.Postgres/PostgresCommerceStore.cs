@@ -133,16 +133,15 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// </summary>
     /// <exception cref="InvalidOperationException">The registered data source does not write arrays (checked on its first connection).</exception>
     public ValueTask<NpgsqlConnection> OpenOwnConnectionAsync(CancellationToken cancellationToken) =>
-        !_writesArrays ? OpenCheckedAsync(cancellationToken)
-        : Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken)
-        : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
+        _writesArrays ? OpenAsync(cancellationToken) : OpenCheckedAsync(cancellationToken);
+
+    private ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
+        Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken) : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
 
     /// <summary>A connection of a registered data source whose types were not checked yet: they are, on it, before it is used.</summary>
     private async ValueTask<NpgsqlConnection> OpenCheckedAsync(CancellationToken cancellationToken)
     {
-        var connection = Transaction.Current is null
-            ? await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false)
-            : await OpenOutsideTheAmbientTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await PostgresDataSources.ThrowUnlessWritesArraysAsync(connection, cancellationToken).ConfigureAwait(false);
