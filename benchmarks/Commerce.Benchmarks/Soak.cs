@@ -13,6 +13,9 @@ internal static class Soak
 {
     private static int s_reported;
 
+    // Where an operation's extra garbage goes (see the garbage= option), so that the allocation is not elided.
+    private static object? s_sink;
+
     /// <summary>True for success; prints the first few errors.</summary>
     private static bool Report(CommerceError? error)
     {
@@ -36,15 +39,32 @@ internal static class Soak
         var kind = StoreKind.LockFree;
         var publishEvents = true;
         var keyed = false;
-        if (args.Length == 5 && args[4].Equals("no-events", StringComparison.OrdinalIgnoreCase))
+        var garbage = -1;
+        while (args.Length > 4)
         {
-            publishEvents = false;
-            args = args[..4];
-        }
-        else if (args.Length == 5 && args[4].Equals("keyed", StringComparison.OrdinalIgnoreCase))
-        {
-            keyed = true;
-            args = args[..4];
+            // Options after the four positional arguments: no-events, keyed, garbage=<bytes>.
+            var option = args[^1];
+            if (option.Equals("no-events", StringComparison.OrdinalIgnoreCase))
+            {
+                publishEvents = false;
+            }
+            else if (option.Equals("keyed", StringComparison.OrdinalIgnoreCase))
+            {
+                keyed = true;
+            }
+            else if (option.StartsWith("garbage=", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(option.AsSpan("garbage=".Length), CultureInfo.InvariantCulture, out var size) && size >= 24)
+            {
+                // Each operation also allocates one object of this many bytes (a byte array, its 24-byte header
+                // included) that dies at once: what a little transient garbage per order costs the collector.
+                garbage = size - 24;
+            }
+            else
+            {
+                break;
+            }
+
+            args = args[..^1];
         }
 
         if (args.Length != 4
@@ -53,7 +73,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events|keyed]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [garbage=<bytes, at least 24>]");
             return 2;
         }
 
@@ -80,6 +100,16 @@ internal static class Soak
                 users[w][i % ring], orders[w][i % ring], new IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{w}-{i}")))).Error),
             _ => (w, i) => Report(Sync.Wait(shop!.Orders.PlaceOrderAsync(users[w][i % ring], orders[w][i % ring])).Error),
         };
+
+        if (garbage >= 0)
+        {
+            var measured = operation;
+            operation = (w, i) =>
+            {
+                s_sink = new byte[garbage];
+                return measured(w, i);
+            };
+        }
 
         var stop = 0;
         var counts = new long[workers];
@@ -113,7 +143,21 @@ internal static class Soak
         var pause = GC.GetTotalPauseDuration();
         go.SignalAndWait();
         var clock = Stopwatch.StartNew();
-        Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        // The collections seen while the workers run (polled, so one that ends within 5 ms of the next may be missed),
+        // and how many of them compacted the ephemeral generations rather than sweeping them in place.
+        var (seen, compacting, lastIndex) = (0, 0, GC.GetGCMemoryInfo(GCKind.Any).Index);
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            Thread.Sleep(5);
+            var info = GC.GetGCMemoryInfo(GCKind.Any);
+            if (info.Index != lastIndex)
+            {
+                lastIndex = info.Index;
+                seen++;
+                compacting += info.Compacted ? 1 : 0;
+            }
+        }
+
         Volatile.Write(ref stop, 1);
         foreach (var thread in threads)
         {
@@ -124,11 +168,11 @@ internal static class Soak
         var operations = counts.Sum();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
         Console.WriteLine(
-            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
+            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}{(garbage >= 0 ? $" garbage={garbage + 24}" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
             $"{clock.Elapsed.TotalNanoseconds / operations * workers:N0} ns per op per worker, {(double)allocated / operations:N0} B/op, " +
             $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
             $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
-            $"failures={failures}, conflicts/op={(double)(shop?.Conflicts.Conflicts ?? 0) / operations:P3}, heap {GC.GetTotalMemory(false) / 1_048_576:N0} MB");
+            $"compacting {compacting} of {seen} seen, failures={failures}, conflicts/op={(double)(shop?.Conflicts.Conflicts ?? 0) / operations:P3}, heap {GC.GetTotalMemory(false) / 1_048_576:N0} MB");
         var last = GC.GetGCMemoryInfo(GCKind.Ephemeral);
         Console.WriteLine(
             $"  last ephemeral GC: gen{last.Generation}, pause {last.PauseDurations[0].TotalMilliseconds:N1} ms, " +
