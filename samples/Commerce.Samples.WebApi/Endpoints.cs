@@ -89,7 +89,10 @@ internal static class Endpoints
         _ = StreamKeepAliveOf(app.ServiceProvider.GetRequiredService<IConfiguration>()); // a bad setting fails at start, not per stream
         var events = app.MapGroup("/events").WithTags("Events");
         events.MapGet("/", ReadEventsAsync).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
-        events.MapGet("/stream", StreamEvents).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
+        // ServerSentEventsResult<T> describes its 200 as JSON of SseItem<T> (data, eventType, eventId,
+        // reconnectionInterval); on the wire those are the item's SSE fields, and its data line is one event.
+        events.MapGet("/stream", StreamEvents).Produces<EventResponse>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
     }
 
     // Every protected route also answers 400 (a malformed route id), 401 (no valid token) and 403 (a token without the right).

@@ -121,6 +121,19 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_describes_the_event_stream_as_server_sent_events_whose_data_is_an_event()
+    {
+        // Each event of the stream is an SSE item whose data line is one event as GET /events lists it: the
+        // document names that schema, not SseItem's own fields (eventType, eventId, reconnectionInterval), which
+        // are the item's SSE fields rather than a JSON body.
+        var ok = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("paths").GetProperty("/events/stream")
+            .GetProperty("get").GetProperty("responses").GetProperty("200");
+        var content = Assert.Single(ok.GetProperty("content").EnumerateObject());
+        Assert.Equal("text/event-stream", content.Name);
+        Assert.Equal("#/components/schemas/EventResponse", content.Value.GetProperty("schema").GetProperty("$ref").GetString());
+    }
+
+    [Fact]
     public async Task An_unknown_route_is_a_404_problem()
     {
         await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
