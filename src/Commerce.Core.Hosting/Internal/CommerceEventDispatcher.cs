@@ -414,12 +414,21 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     /// <summary>
     /// Removes the events older than the retention that every handler's saved checkpoint covers: older by the clock
     /// and by the time that passed (a clock that jumped ahead would make a reader polling within the retention miss
-    /// the events of the jump's length).
+    /// the events of the jump's length). A cutoff at or before the calendar's start (a clock near it, a long
+    /// retention) leaves no event old enough: nothing is purged.
     /// </summary>
     private async Task PurgeAsync(TimeSpan retention, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var before = now - retention - _jumps.Ahead(now, retention);
+        // In ticks: DateTimeOffset arithmetic throws for an instant before the calendar's start.
+        var cutoff = now.UtcTicks - retention.Ticks - _jumps.Ahead(now, retention).Ticks;
+        if (cutoff <= 0)
+        {
+            Log.NothingOldEnoughToPurge(_logger, retention, now);
+            return;
+        }
+
+        var before = new DateTimeOffset(cutoff, TimeSpan.Zero);
         EventCursor? upTo = null;
         foreach (var handler in _handlers)
         {

@@ -60,4 +60,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1203, EventName = "PurgeFailed", Level = LogLevel.Warning,
         Message = "Purging the event log failed; the next purge will try again.")]
     public static partial void PurgeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1204, EventName = "NothingOldEnoughToPurge", Level = LogLevel.Debug,
+        Message = "No event purged: the retention {Retention} reaches back from {Now} to the calendar's start or before, so no event is older than it.")]
+    public static partial void NothingOldEnoughToPurge(ILogger logger, TimeSpan retention, DateTimeOffset now);
 }

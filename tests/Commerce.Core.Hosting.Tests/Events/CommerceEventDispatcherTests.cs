@@ -708,6 +708,26 @@ public sealed class CommerceEventDispatcherTests
         Assert.Empty(host.Logs.WithId(1203)); // no purge failed
     }
 
+    [Theory]
+    [InlineData(1, 7)] // a clock a day after the calendar's start, a week's retention
+    [InlineData(18_250, 36_500)] // fifty years after it, the longest retention
+    public async Task A_retention_that_reaches_before_the_calendar_starts_purges_nothing_and_logs_no_failure(int clockDays, int retentionDays)
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        var time = new ObservedTimeProvider { WallOffset = DateTimeOffset.MinValue.AddDays(clockDays) - ObservedTimeProvider.Origin };
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.EventRetention = TimeSpan.FromDays(retentionDays), time);
+        await host.StartAsync();
+
+        // The purge's interval passes, and the loop waits for the next one: the purge has run by then.
+        var interval = await host.Time.AdvanceToNextTimerAsync();
+        Assert.Equal(interval, await host.Time.NextTimerAsync());
+
+        Assert.Empty(store.Purges);
+        Assert.Empty(host.Logs.WithId(1203)); // no purge failed
+        Assert.Single(host.Logs.WithId(1204));
+    }
+
     [Fact]
     public async Task A_failed_purge_is_logged_and_tried_again_at_the_next_interval()
     {
