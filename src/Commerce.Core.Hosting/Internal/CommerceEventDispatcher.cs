@@ -40,7 +40,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
     // Whether this host's use cases publish events (CommerceOptions.PublishEvents): said once at start if not.
     private readonly bool _publishes;
 
-    // The token the host stops the dispatcher with (how long it may take to stop); none until then.
+    // The token the host stops the dispatcher with (how long it may take to stop); none from each start until then.
     private CancellationToken _stopToken;
 
     public CommerceEventDispatcher(IServiceProvider services, IEnumerable<EventHandlerRegistration> handlers, CommerceEventDispatcherOptions options)
@@ -301,7 +301,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         }
     }
 
-    /// <summary>Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with; logs a failure.</summary>
+    /// <summary>
+    /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (unbounded when
+    /// the dispatcher is disposed without a stop since it started); logs a failure.
+    /// </summary>
     private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved)
     {
         try
@@ -326,6 +329,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService
                 "The event dispatcher is running already: stop it, and let its delivery loops end, before starting it again.");
         }
 
+        // A previous stop's token bounds nothing of this run: it may be cancelled by now, and a dispose without a
+        // stop (which gives no time of its own) would then skip the save of what the loops handled since their last.
+        _stopToken = CancellationToken.None;
         return base.StartAsync(cancellationToken);
     }
 

@@ -127,6 +127,43 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_dispatcher_disposed_without_a_stop_after_a_restart_saves_what_its_handler_handled_whatever_became_of_the_first_stop_token()
+    {
+        var store = new FakeEventStore();
+        var first = store.Append(Charges(3));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+
+        // The first stop's token is cancelled once that stop is over (a caller's timeout that fires later).
+        using (var firstStop = new CancellationTokenSource())
+        {
+            await host.Dispatcher.StopAsync(firstStop.Token);
+            Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+            await firstStop.CancelAsync();
+        }
+
+        // Started again, the handler handles the new events and their save is refused: the loop backs off.
+        var refusedSaves = 0;
+        var storeDown = 1;
+        store.Fault = operation => operation == "save" && Volatile.Read(ref storeDown) == 1
+            ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
+            : null;
+        var second = store.Append(Charges(3, firstMinute: 20));
+        await host.Dispatcher.StartAsync(CancellationToken.None);
+        await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
+        Assert.Equal([.. first, .. second], host.A.Calls);
+
+        // The store is back, and the dispatcher is disposed without a second stop: the loop saves as it ends.
+        Volatile.Write(ref storeDown, 0);
+        host.Dispatcher.Dispose();
+        await host.Dispatcher.ExecuteTask!;
+
+        Assert.Equal(store.End, store.Checkpoint(A));
+        Assert.Empty(host.Logs.WithId(1110));
+    }
+
+    [Fact]
     public async Task A_checkpoint_the_host_stopped_before_it_could_be_saved_is_logged_with_what_will_be_delivered_again()
     {
         var store = new FakeEventStore();

@@ -199,6 +199,8 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
 
     public ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
     {
+        // As a store does: a save asked for under a token cancelled already is not made.
+        cancellationToken.ThrowIfCancellationRequested();
         Throw("save");
         lock (_lock)
         {
