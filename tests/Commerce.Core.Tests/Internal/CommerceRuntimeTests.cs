@@ -342,6 +342,37 @@ public sealed class CommerceRuntimeTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task A_purge_whose_cutoff_would_fall_before_the_calendar_starts_removes_nothing_and_logs_no_failure(bool jumped)
+    {
+        // The clock a day after the calendar's start with the longest retention, and then (jumped) at its end after a
+        // jump ahead from there, which takes the cutoff back by the whole calendar: no record is older than the cutoff.
+        var retention = TimeSpan.FromDays(366);
+        var clock = new SteppingClock(DateTimeOffset.MinValue.AddDays(1));
+        var database = new FakeStore();
+        var events = new ConcurrentQueue<int>();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(database);
+        services.AddCommerce(o => o.IdempotencyRetention = retention);
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        Assert.True((await wallets.ChargeAsync(new UserId(1), new Money(1), new IdempotencyKey("first"))).IsSuccess);
+        if (jumped)
+        {
+            clock.Advance(TimeSpan.FromMinutes(1));
+            clock.SetWall(DateTimeOffset.MaxValue.AddDays(-1));
+            Assert.True((await wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey("after-the-jump"))).IsSuccess);
+        }
+
+        Assert.Equal(jumped ? 2 : 1, events.Count(id => id == 103)); // IdempotencyPurged: each keyed request purged
+        Assert.DoesNotContain(104, events); // IdempotencyPurgeFailed
+        Assert.Equal(jumped ? 2 : 1, database.IdempotencyRecords);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task A_keyed_request_cancelled_after_its_commit_returns_its_outcome_and_leaves_the_purge_it_claimed_to_the_next(bool yields)
     {
         var clock = new FakeTimeProvider(TestClock.Start);
