@@ -13,7 +13,9 @@ namespace Commerce.Postgres;
 /// </summary>
 /// <remarks>
 /// A connection found broken is replaced once (every operation may run again harmlessly: reads, an
-/// upsert, a purge of a prefix); a server that refuses for now is <see cref="StoreUnavailableException"/>.
+/// upsert, a purge of a prefix); a server that refuses for now, or cancels a statement on its own (at its
+/// <c>statement_timeout</c> or <c>lock_timeout</c>; nothing applied, and not
+/// <see cref="StoreUnavailableException.Retryable"/>), is <see cref="StoreUnavailableException"/>.
 /// Thread-safe.
 /// </remarks>
 internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventStore
@@ -145,6 +147,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 {
                     throw PostgresOutcome.Unavailable("a wait for events", e);
                 }
+                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+                {
+                    throw PostgresOutcome.CancelledByServer("a wait for events", e);
+                }
             }
         }
     }
@@ -275,6 +281,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
                 {
                     throw PostgresOutcome.Unavailable(operation, e);
+                }
+                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+                {
+                    throw PostgresOutcome.CancelledByServer(operation, e);
                 }
             }
         }

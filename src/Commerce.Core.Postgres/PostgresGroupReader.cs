@@ -20,8 +20,9 @@ namespace Commerce.Postgres;
 /// </para>
 /// <para>
 /// A connection found broken is replaced once and the group read again (a read applies nothing); a refusal
-/// for now (too many connections, a server shutting down) is <see cref="StoreUnavailableException"/> for
-/// every caller of the group, and any other failure is handed to each of them. A caller whose token is
+/// for now (too many connections, a server shutting down), or a read the server cancelled on its own (at its
+/// <c>statement_timeout</c> or <c>lock_timeout</c>), is <see cref="StoreUnavailableException"/> for every
+/// caller of the group, and any other failure is handed to each of them. A caller whose token is
 /// cancelled stops waiting (its read, if sent, is simply not used). Disposal stops taking new reads and
 /// lets the queued ones finish. Thread-safe.
 /// </para>
@@ -154,7 +155,12 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
 #pragma warning restore CA1031
             {
                 await DropConnectionAsync().ConfigureAwait(false);
-                var failure = e is PostgresException refused && PostgresOutcome.IsRefusedForNow(refused) ? PostgresOutcome.Unavailable("a read", refused) : e;
+                var failure = e switch
+                {
+                    PostgresException refused when PostgresOutcome.IsRefusedForNow(refused) => PostgresOutcome.Unavailable("a read", refused),
+                    PostgresException cancelled when PostgresOutcome.IsCancelledByServer(cancelled) => PostgresOutcome.CancelledByServer("a read", cancelled),
+                    _ => e,
+                };
                 foreach (var request in group)
                 {
                     request.Outcome.TrySetException(failure);

@@ -76,17 +76,19 @@ internal static class PostgresOutcome
         new($"PostgreSQL did not complete {operation} within the command timeout and cancelled it; nothing was applied.", timeout, retryable: false);
 
     /// <summary>
-    /// A commit the server cancelled on its own (an <c>ERROR</c>, which rolled the batch back): at its
+    /// A statement the server cancelled on its own (an <c>ERROR</c>, which rolled its transaction back): at its
     /// <c>statement_timeout</c> or at an administrator's <c>pg_cancel_backend</c> (<c>57014</c>), or at its
-    /// <c>lock_timeout</c> (<c>55P03</c>), settings a role, a database or the connection string may make.
+    /// <c>lock_timeout</c> (<c>55P03</c>), settings a role, a database or the connection string may make. A
+    /// cancellation Npgsql asked for (at the command timeout or the caller's token) is not one: Npgsql reports
+    /// those as a timeout or as <see cref="OperationCanceledException"/>.
     /// </summary>
     public static bool IsCancelledByServer(PostgresException e) =>
         e.InvariantSeverity == "ERROR" && e.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.LockNotAvailable;
 
     /// <summary>
-    /// The exception for a commit the server cancelled on its own (see <see cref="IsCancelledByServer"/>): nothing
-    /// applied. Not <see cref="StoreUnavailableException.Retryable"/>, as at the command timeout: each attempt could
-    /// wait as long again.
+    /// The exception for a commit, a read or another statement the server cancelled on its own (see
+    /// <see cref="IsCancelledByServer"/>): nothing applied. Not <see cref="StoreUnavailableException.Retryable"/>, as
+    /// at the command timeout: each attempt could wait as long again.
     /// </summary>
     public static StoreUnavailableException CancelledByServer(string operation, PostgresException cancellation) =>
         new($"PostgreSQL cancelled {operation} ({cancellation.SqlState}: {cancellation.MessageText}); nothing was applied.", cancellation, retryable: false);

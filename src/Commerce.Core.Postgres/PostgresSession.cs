@@ -188,6 +188,10 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                     // One statement, so it removed all it had to or nothing; removing again is harmless.
                     await DropConnectionAsync().ConfigureAwait(false);
                 }
+                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+                {
+                    throw PostgresOutcome.CancelledByServer("a purge", e);
+                }
             }
         }
     }
@@ -279,6 +283,10 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 await DropConnectionAsync().ConfigureAwait(false);
                 throw PostgresOutcome.Unavailable("a read check", e);
             }
+            catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+            {
+                throw PostgresOutcome.CancelledByServer("a read check", e);
+            }
             catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
             {
                 // Nothing was written: report a conflict, so the reads are retried on a fresh connection.
@@ -291,7 +299,8 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     /// <summary>
     /// Runs one read statement and returns what it found. A connection found broken (a pooled connection
     /// whose server went away, a terminated backend) is replaced once: a read applies nothing, and the
-    /// commit checks what it returned anyway.
+    /// commit checks what it returned anyway. A read the server refused for now, or cancelled on its own
+    /// (<see cref="PostgresOutcome.IsCancelledByServer"/>), is <see cref="StoreUnavailableException"/>.
     /// </summary>
     private async ValueTask<TResult> QueryAsync<TArgument, TResult>(
         TArgument argument,
@@ -326,6 +335,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                     // A read applies nothing: the services retry the use case after a back-off.
                     await DropConnectionAsync().ConfigureAwait(false);
                     throw PostgresOutcome.Unavailable("a read", e);
+                }
+                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+                {
+                    // At the server's statement_timeout or lock_timeout: the services report it without retrying.
+                    throw PostgresOutcome.CancelledByServer("a read", e);
                 }
             }
         }

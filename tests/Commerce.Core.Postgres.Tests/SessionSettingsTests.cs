@@ -1,5 +1,6 @@
 using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
+using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -90,6 +91,92 @@ public sealed class SessionSettingsTests
         Assert.Equal(new Money(100), await shop.Wallets.GetBalanceAsync(Alice));
         Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.orders"));
         Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.idempotency"));
+    }
+
+    [PostgresFact]
+    public Task Every_read_the_server_cancels_at_its_lock_timeout_is_reported_unavailable_with_the_servers_error_inside() =>
+        ReadsCancelledAtAServerTimeoutAsync("lock_timeout", PostgresErrorCodes.LockNotAvailable);
+
+    [PostgresFact]
+    public Task Every_read_the_server_cancels_at_its_statement_timeout_is_reported_unavailable_with_the_servers_error_inside() =>
+        ReadsCancelledAtAServerTimeoutAsync("statement_timeout", PostgresErrorCodes.QueryCanceled);
+
+    /// <summary>
+    /// A role, a database or the connection string may set <c>lock_timeout</c> or <c>statement_timeout</c>: the server then
+    /// cancels a statement waiting for a lock (<c>55P03</c>, <c>57014</c>), which applied nothing. A commit so cancelled was
+    /// reported as <see cref="StoreUnavailableException"/>, but a read (a key read, alone or in a group, a listing, the
+    /// ranking, a read-only check, a page of events, a wait for events, a checkpoint), and the statements beside them (a
+    /// checkpoint's save, the purges), let the raw <see cref="PostgresException"/> escape. Every table is locked by another
+    /// transaction, so each statement waits until the server cancels it.
+    /// </summary>
+    private static async Task ReadsCancelledAtAServerTimeoutAsync(string timeout, string sqlState)
+    {
+        foreach (var group in new[] { false, true })
+        {
+            await using var shop = await PgShop.CreateAsync(store: o =>
+            {
+                o.ConnectionString += $";Options=-c {timeout}=100";
+                o.GroupCommit = group;
+            });
+            await shop.Wallets.ChargeAsync(Alice, new Money(100));
+            await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 5);
+            Assert.True((await shop.Orders.PlaceOrderAsync(Alice, [new(Apple, 1)], new IdempotencyKey("o"))).IsSuccess);
+            var events = shop.Services.GetRequiredService<IEventStore>();
+            var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+            var page = await feed.ReadAsync(EventCursor.Start);
+            await events.SaveCheckpointAsync("c", page.Next);
+
+            // A unit of work that read in two statements: its commit checks its reads in a third.
+            await using var unitOfWork = await shop.Store.BeginAsync();
+            Assert.NotNull(await unitOfWork.Wallets.FindAsync(Alice));
+            Assert.NotNull(await unitOfWork.Products.FindAsync(Apple));
+
+            await using var holder = new NpgsqlConnection(PgShop.RequiredConnectionString);
+            await holder.OpenAsync();
+            await using var transaction = await holder.BeginTransactionAsync();
+            var tables = string.Join(", ", new[] { "wallets", "products", "stock", "carts", "orders", "order_lines", "ledger", "idempotency", "sales", "events", "event_checkpoints" }
+                .Select(t => $"\"{shop.Schema}\".{t}"));
+            await using (var lockAll = new NpgsqlCommand($"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE", holder, transaction))
+            {
+                await lockAll.ExecuteNonQueryAsync();
+            }
+
+            await AssertCancelledAsync(sqlState, () => shop.Wallets.GetBalanceAsync(Alice).AsTask());
+            await AssertCancelledAsync(sqlState, () => shop.Catalog.ListProductsAsync(null, 10).AsTask());
+            await AssertCancelledAsync(sqlState, () => shop.Ranking.GetPopularProductsAsync(5, TimeSpan.FromDays(1)).AsTask());
+            await AssertCancelledAsync(sqlState, () => unitOfWork.CommitAsync().AsTask());
+            await AssertCancelledAsync(sqlState, () => feed.ReadAsync(EventCursor.Start).AsTask());
+            await AssertCancelledAsync(sqlState, () => feed.WaitAsync(page.Next).AsTask());
+            await AssertCancelledAsync(sqlState, () => events.LoadCheckpointAsync("c").AsTask());
+            await AssertCancelledAsync(sqlState, () => events.SaveCheckpointAsync("c", EventCursor.Start).AsTask());
+            await AssertCancelledAsync(sqlState, () => events.PurgeEventsAsync(shop.Time.GetUtcNow().AddDays(1), page.Next).AsTask());
+            await using (var session = await shop.Store.OpenSessionAsync())
+            {
+                await AssertCancelledAsync(sqlState, () => session.PurgeIdempotencyAsync(shop.Time.GetUtcNow().AddDays(1)).AsTask());
+            }
+
+            await transaction.RollbackAsync();
+            Assert.Equal(new Money(90), await shop.Wallets.GetBalanceAsync(Alice));
+            Assert.Equal(page.Next, await events.LoadCheckpointAsync("c"));
+            Assert.Equal(page.Events.Count, (await feed.ReadAsync(EventCursor.Start)).Events.Count);
+        }
+    }
+
+    /// <summary>
+    /// Asserts that <paramref name="operation"/> failed with <see cref="StoreUnavailableException"/> (the services' own, if
+    /// they report it, around the store's), not <see cref="StoreUnavailableException.Retryable"/>, with the server's
+    /// cancellation (<paramref name="sqlState"/>) inside.
+    /// </summary>
+    private static async Task AssertCancelledAsync(string sqlState, Func<Task> operation)
+    {
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(operation);
+        while (refused.InnerException is StoreUnavailableException store)
+        {
+            refused = store;
+        }
+
+        Assert.False(refused.Retryable);
+        Assert.Equal(sqlState, Assert.IsType<PostgresException>(refused.InnerException).SqlState);
     }
 
     /// <summary>Runs every use case, keyed and not, with and without group commit, on connections with <paramref name="settings"/>.</summary>
