@@ -206,7 +206,10 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         return batch;
     }
 
-    /// <summary>A batch for a transaction that writes, which runs at READ COMMITTED whatever the session's default (see <see cref="PostgresSql.ReadCommitted"/>).</summary>
+    /// <summary>
+    /// A batch for a transaction that writes (a commit, a lookup of a lost commit, a purge, a checkpoint's save), which
+    /// runs at READ COMMITTED whatever the session's default (see <see cref="PostgresSql.ReadCommitted"/>).
+    /// </summary>
     internal NpgsqlBatch WriteBatch(NpgsqlConnection connection)
     {
         var batch = Batch(connection);

@@ -9,7 +9,10 @@ namespace Commerce.Postgres;
 /// (<see cref="PostgresCommitBatch"/>); this class reads them, waits for them, keeps checkpoints and
 /// purges. Each operation is one statement on a pooled connection, except a wait, which holds a
 /// connection that listens (<c>LISTEN</c>) for the notification sent after commits with events
-/// (<see cref="PostgresEventNotifier"/>).
+/// (<see cref="PostgresEventNotifier"/>). A checkpoint's save and the purge run at READ COMMITTED whatever
+/// the session's default, as commits do (<see cref="PostgresSql.ReadCommitted"/>): under REPEATABLE READ or
+/// SERIALIZABLE, one that waited for a row another transaction wrote (another instance's save or purge)
+/// would fail with a serialization failure.
 /// </summary>
 /// <remarks>
 /// A connection found broken is replaced once (every operation may run again harmlessly: reads, an
@@ -179,10 +182,11 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             "a checkpoint",
             async (connection, token) =>
             {
-                var command = store.Command(connection, store.Events.SaveCheckpoint).With(consumer).With(cursor.ToString());
-                await using (command.ConfigureAwait(false))
+                var batch = store.WriteBatch(connection);
+                await using (batch.ConfigureAwait(false))
                 {
-                    return await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                    batch.Add(store.Events.SaveCheckpoint).With(consumer).With(cursor.ToString());
+                    return await batch.ExecuteNonQueryAsync(token).ConfigureAwait(false);
                 }
             },
             cancellationToken).ConfigureAwait(false);
@@ -196,10 +200,11 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             "a purge of events",
             async (connection, token) =>
             {
-                var command = store.Command(connection, store.Events.Purge).With(StripeNumbers).With(Sequences(upTo)).With(at).With(tick);
-                await using (command.ConfigureAwait(false))
+                var batch = store.WriteBatch(connection);
+                await using (batch.ConfigureAwait(false))
                 {
-                    return (long)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!;
+                    batch.Add(store.Events.Purge).With(StripeNumbers).With(Sequences(upTo)).With(at).With(tick);
+                    return (long)(await batch.ExecuteScalarAsync(token).ConfigureAwait(false))!;
                 }
             },
             cancellationToken);

@@ -12,7 +12,7 @@ namespace Commerce.Postgres;
 /// longer holds; with group commit on, the batch joins those of concurrent commits (see
 /// <see cref="PostgresGroupCommitter"/>). A change set without writes is validated instead, by one statement, unless its reads
 /// are a snapshot already (see <see cref="IsSnapshot"/>). <see cref="PurgeIdempotencyAsync"/> is one
-/// <c>DELETE</c>.
+/// <c>DELETE</c>, at READ COMMITTED as a commit is (see <see cref="PostgresSql.ReadCommitted"/>).
 /// </summary>
 /// <remarks>Serves one unit of work at a time; not thread-safe.</remarks>
 internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSession
@@ -175,13 +175,18 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
         for (var attempt = 1; ; attempt++)
         {
             var connection = await ConnectionAsync(cancellationToken).ConfigureAwait(false);
-            var command = store.Command(connection, store.Sql.PurgeIdempotency).With(before).With(tick);
-            await using (command.ConfigureAwait(false))
+
+            // At READ COMMITTED whatever the session's default: under REPEATABLE READ or SERIALIZABLE, a record the
+            // purge waited for (being replaced, so written anew) would fail it with a serialization failure.
+            var batch = store.WriteBatch(connection);
+            await using (batch.ConfigureAwait(false))
             {
+                var purge = batch.Add(store.Sql.PurgeIdempotency).With(before).With(tick);
                 try
                 {
                     store.CountRoundTrip();
-                    return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    return purge.RecordsAffected;
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {

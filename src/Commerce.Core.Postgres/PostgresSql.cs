@@ -15,14 +15,17 @@ internal sealed class PostgresSql(string s)
         [StoreTable.Wallets, StoreTable.Products, StoreTable.Stock, StoreTable.Carts, StoreTable.Orders, StoreTable.Ledger, StoreTable.Idempotency];
 
     /// <summary>
-    /// The first statement of every batch that writes (a commit, a group commit, the lookup of a lost commit): it runs
-    /// at READ COMMITTED whatever the session's default (<c>default_transaction_isolation</c>, which a role, a database
-    /// or the connection string may set). The batch's statements rely on it: a statement that waited for a key's lock
-    /// reads what the lock's holder committed (an order's check of voided ids, an absence check, the lookup of a lost
-    /// commit), where under REPEATABLE READ or SERIALIZABLE it would read the snapshot its batch began with. A
-    /// <c>SET</c> takes no snapshot, so it may come first; <c>transaction_isolation</c> is the transaction's own,
-    /// so the next transaction on the connection runs at the default again. (<c>SET TRANSACTION</c> would do the
-    /// same, with a warning, to the client and to the server's log, at every batch: its transaction is not a block.)
+    /// The first statement of every batch that writes (a commit, a group commit, the lookup of a lost commit, the purges,
+    /// a checkpoint's save): it runs at READ COMMITTED whatever the session's default (<c>default_transaction_isolation</c>,
+    /// which a role, a database or the connection string may set). The batch's statements rely on it: a statement that
+    /// waited for a key's lock reads what the lock's holder committed (an order's check of voided ids, an absence check,
+    /// the lookup of a lost commit), where under REPEATABLE READ or SERIALIZABLE it would read the snapshot its batch
+    /// began with; a purge or a save that waited for a row another transaction wrote goes on with the row as committed
+    /// (a record written anew is kept, an event purged already is passed over), where there it would fail with a
+    /// serialization failure (<c>40001</c>). A <c>SET</c> takes no snapshot, so it may come first;
+    /// <c>transaction_isolation</c> is the transaction's own, so the next transaction on the connection runs at the
+    /// default again. (<c>SET TRANSACTION</c> would do the same, with a warning, to the client and to the server's
+    /// log, at every batch: its transaction is not a block.)
     /// </summary>
     public const string ReadCommitted = "SET transaction_isolation = 'read committed'";
 

@@ -1,3 +1,4 @@
+using Commerce.Conformance;
 using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
@@ -179,6 +180,101 @@ public sealed class SessionSettingsTests
         Assert.Equal(sqlState, Assert.IsType<PostgresException>(refused.InnerException).SqlState);
     }
 
+    [PostgresFact]
+    public Task The_purges_and_a_checkpoints_save_that_meet_a_concurrent_write_run_at_read_committed_under_a_repeatable_read_default() =>
+        WritesMeetingConcurrentWritesAsync("repeatable read", through: null);
+
+    [PostgresFact]
+    public Task The_purges_and_a_checkpoints_save_that_meet_a_concurrent_write_run_at_read_committed_under_a_serializable_default() =>
+        WritesMeetingConcurrentWritesAsync("serializable", through: null);
+
+    /// <summary>
+    /// A database (or role) may set <c>default_transaction_isolation</c>. The write batches run at READ COMMITTED whatever it
+    /// is, but the purge of idempotency records, the purge of events and a checkpoint's save ran, one statement each, at the
+    /// default: under REPEATABLE READ or SERIALIZABLE, one that waited for a row another transaction was writing failed with
+    /// a serialization failure (<c>40001</c>) once that transaction committed, where at READ COMMITTED it goes on with the
+    /// row as committed. Here another transaction replaces an expired idempotency record (written anew, so no longer to
+    /// purge), purges an event (as another instance's purge would) and saves the checkpoint, and holds its locks until the
+    /// store's statement waits for it. The database's own setting reaches sessions through PgBouncer too
+    /// (<paramref name="through"/>, a connection string to the server through it).
+    /// </summary>
+    internal static async Task WritesMeetingConcurrentWritesAsync(string isolation, string? through)
+    {
+        await using var database = await ThrowAwayDatabase.CreateAsync(("default_transaction_isolation", isolation));
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString = database.On(through ?? TestDatabase.ConnectionString) + ";Maximum Pool Size=10");
+        Assert.Equal(isolation, await database.ScalarAsync<string>("SHOW default_transaction_isolation"));
+        var s = $"\"{shop.Schema}\"";
+        await shop.Wallets.ChargeAsync(Alice, new Money(10), new IdempotencyKey("a"));
+        await shop.Wallets.ChargeAsync(Alice, new Money(20));
+        await database.ScalarAsync<long>($"WITH a AS (UPDATE {s}.idempotency SET written_at = written_at - interval '2 days' RETURNING 1) SELECT count(*) FROM a");
+        var events = shop.Services.GetRequiredService<IEventStore>();
+        var page = await events.ReadEventsAsync(EventCursor.Start, 10);
+        Assert.Equal(2, page.Events.Count);
+        await events.SaveCheckpointAsync("c", EventCursor.Start);
+
+        // The expired record, replaced meanwhile: kept, as written anew.
+        var purged = await MeetingAsync(
+            database,
+            $"UPDATE {s}.idempotency SET version = version + 1, written_at = now(), request_hash = request_hash + 1",
+            async () =>
+            {
+                await using var session = await shop.Store.OpenSessionAsync();
+                return await session.PurgeIdempotencyAsync(shop.Time.GetUtcNow().AddDays(1));
+            });
+        Assert.Equal(0, purged);
+        Assert.Equal(2L, await database.ScalarAsync<long>($"SELECT version FROM {s}.idempotency"));
+
+        // One event purged meanwhile, the other by the store.
+        var first = page.Events[0].Position;
+        var eventsPurged = await MeetingAsync(
+            database,
+            $"DELETE FROM {s}.events WHERE stripe = {first.Stripe} AND seq = {first.Sequence}",
+            async () => await events.PurgeEventsAsync(shop.Time.GetUtcNow().AddDays(1), page.Next));
+        Assert.Equal(1L, eventsPurged);
+        Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM {s}.events"));
+
+        // The checkpoint saved meanwhile, then by the store: the store's save is the last.
+        await MeetingAsync(
+            database,
+            $"UPDATE {s}.event_checkpoints SET cursor = cursor, updated_at = now() WHERE consumer = 'c'",
+            async () =>
+            {
+                await events.SaveCheckpointAsync("c", page.Next);
+                return 0;
+            });
+        Assert.Equal(page.Next, await events.LoadCheckpointAsync("c"));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> while another transaction, on <paramref name="database"/>, holds what
+    /// <paramref name="write"/> wrote; once the operation waits for that transaction, commits it, and returns what the
+    /// operation returns.
+    /// </summary>
+    private static async Task<T> MeetingAsync<T>(ThrowAwayDatabase database, string write, Func<Task<T>> operation)
+    {
+        await using var holder = new NpgsqlConnection(database.ConnectionString);
+        await holder.OpenAsync();
+        await using var transaction = await holder.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted);
+        await using (var command = new NpgsqlCommand(write, holder, transaction))
+        {
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        var running = Task.Run(operation);
+
+        // Each look is a round trip to the server (the wait is the server's to see), for at most 30 s.
+        var blocked = $"SELECT count(*) FROM pg_stat_activity WHERE {holder.ProcessID} = ANY(pg_blocking_pids(pid))";
+        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
+        while (!running.IsCompleted && TimeProvider.System.GetTimestamp() < deadline && await database.ScalarAsync<long>(blocked) == 0)
+        {
+        }
+
+        Assert.False(running.IsCompleted, "The operation did not wait for the other transaction.");
+        Assert.Equal(1L, await database.ScalarAsync<long>(blocked));
+        await transaction.CommitAsync();
+        return await running.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     /// <summary>Runs every use case, keyed and not, with and without group commit, on connections with <paramref name="settings"/>.</summary>
     private static async Task RunEveryUseCaseAsync(string settings)
     {
@@ -239,4 +335,20 @@ public sealed class SessionSettingsTests
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
     }
+}
+
+/// <summary>
+/// Settings of the database, through PgBouncer in transaction pooling mode: the store's statements outside the write
+/// batches set their transaction's isolation as those do, in the transaction PgBouncer lends a server connection for.
+/// </summary>
+[RequiresPgBouncer]
+public sealed class PgBouncerSessionSettingsTests
+{
+    [StoreFact]
+    public Task The_purges_and_a_checkpoints_save_that_meet_a_concurrent_write_run_at_read_committed_under_a_repeatable_read_default() =>
+        SessionSettingsTests.WritesMeetingConcurrentWritesAsync("repeatable read", TestDatabase.PgBouncerConnectionString);
+
+    [StoreFact]
+    public Task The_purges_and_a_checkpoints_save_that_meet_a_concurrent_write_run_at_read_committed_under_a_serializable_default() =>
+        SessionSettingsTests.WritesMeetingConcurrentWritesAsync("serializable", TestDatabase.PgBouncerConnectionString);
 }
