@@ -525,6 +525,67 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public async Task Waits_ended_by_their_tokens_leave_nothing_on_the_signal_nor_keep_their_token_sources_alive()
+    {
+        // 100,000 waits on a quiet store, a thousand at a time, each ended by its own token: every wait shares the
+        // one signal, so a wait that left its continuation or its registration behind would keep its token source
+        // and its task alive for as long as the store waits for an event.
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var tracked = new List<WeakReference>();
+        for (var round = 0; round < 100; round++)
+        {
+            tracked.AddRange(await CancelledWaitsAsync(store, 1_000));
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.Equal(0, tracked.Count(w => w.IsAlive));
+
+        // The signal still wakes a new waiter.
+        var waiting = store.WaitForEventsAsync(EventCursor.Start).AsTask();
+        Assert.False(waiting.IsCompleted);
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(new UserId(1), new Money(1))).IsSuccess);
+        await waiting.WaitAsync(PausedCommit.Guard);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> waits for events, each with a token source of its own, cancels them all, and
+    /// checks that each ended with its token; returns weak references to every tenth source and wait.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<List<WeakReference>> CancelledWaitsAsync(InMemoryCommerceStore store, int count)
+    {
+        var sources = new CancellationTokenSource[count];
+        var waits = new Task[count];
+        for (var i = 0; i < count; i++)
+        {
+            sources[i] = new CancellationTokenSource();
+            waits[i] = store.WaitForEventsAsync(EventCursor.Start, sources[i].Token).AsTask();
+            Assert.False(waits[i].IsCompleted);
+        }
+
+        var tracked = new List<WeakReference>();
+        for (var i = 0; i < count; i++)
+        {
+            await sources[i].CancelAsync();
+            var ended = await Record.ExceptionAsync(() => waits[i].WaitAsync(PausedCommit.Guard));
+            Assert.Equal(sources[i].Token, Assert.IsAssignableFrom<OperationCanceledException>(ended).CancellationToken);
+            if (i % 10 == 0)
+            {
+                tracked.Add(new WeakReference(sources[i]));
+                tracked.Add(new WeakReference(waits[i]));
+            }
+        }
+
+        // The caller may go on inside this method's completion (on its stack): it keeps nothing of what it tracks.
+        Array.Clear(sources);
+        Array.Clear(waits);
+        return tracked;
+    }
+
+    [Fact]
     public async Task A_consumer_that_waits_reads_and_purges_behind_concurrent_committers_sees_every_event_once()
     {
         // Real threads commit while a consumer waits for events, reads pages and purges what it read: no
