@@ -26,6 +26,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
+        // A read completes at once, so there is nothing to stop midway; a token cancelled before it is honoured,
+        // as on every store.
+        cancellationToken.ThrowIfCancellationRequested();
         if (batch.Count is > 1 and <= Loaded<Cell>.Capacity)
         {
             ReadTogether(batch);
@@ -206,6 +209,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        cancellationToken.ThrowIfCancellationRequested();
         var ids = store.ProductIds.Snapshot;
         var listed = 0;
         var scannedUpTo = long.MaxValue;
@@ -238,6 +242,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        cancellationToken.ThrowIfCancellationRequested();
         var top = RankingCache.Top(store.Sales, firstBucket, endBucket, count, out var consistent);
         return new(new SalesTop(top.AsReadOnly(), consistent));
     }
@@ -570,8 +575,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         return true;
     }
 
-    public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
-        new(store.Idempotency.Purge(
+    public ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+    {
+        // The table checks the token for each cell it looks at, so not at all while it holds none: checked here first.
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(store.Idempotency.Purge(
             state => state switch
             {
                 CompactIdempotencyRecord compact => compact.CreatedAt < createdBefore,
@@ -579,6 +587,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 _ => false,
             },
             cancellationToken));
+    }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
