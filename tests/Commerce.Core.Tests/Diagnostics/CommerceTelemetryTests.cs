@@ -271,6 +271,38 @@ public sealed class CommerceTelemetryTests
     }
 
     [Fact]
+    public async Task A_use_case_its_caller_cancels_counts_no_outcome_and_is_measured_and_traced_as_the_exception_it_threw()
+    {
+        var store = new ScriptedStore(new FakeStore());
+        using var provider = Build(store);
+        Assert.True((await provider.GetRequiredService<ICatalogService>().AddProductAsync(P1, "Tea", new Money(300), 10)).IsSuccess);
+        Assert.True((await provider.GetRequiredService<IWalletService>().ChargeAsync(U1, new Money(1_000))).IsSuccess);
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+        using var cancellation = new CancellationTokenSource();
+        store.OnRead = cancellation.Cancel; // The caller gives up while the keyed order reads.
+
+        var thrown = await Record.ExceptionAsync(() => provider.GetRequiredService<IOrderService>()
+            .PlaceOrderAsync(U1, [new OrderLineRequest(P1, 1)], new IdempotencyKey("order-1"), cancellation.Token).AsTask());
+
+        // Neither placed nor refused (it is no business outcome), nor a replay; no commit was tried.
+        Assert.IsAssignableFrom<OperationCanceledException>(thrown);
+        Assert.Empty(capture.Of("commerce.orders.placed"));
+        Assert.Empty(capture.Of("commerce.orders.refused"));
+        Assert.Empty(capture.Of("commerce.order.total"));
+        Assert.Empty(capture.Of("commerce.idempotency.replays"));
+        Assert.Empty(capture.Of("commerce.commit.attempts"));
+
+        // As the README says of an exception that went through: its duration and span carry its type, the span ends in error.
+        var duration = Assert.Single(capture.Of("commerce.use_case.duration"));
+        Assert.Equal(("place_order", thrown.GetType().FullName), (duration.Tag("commerce.operation"), duration.Tag("error.type")));
+        var span = Assert.Single(capture.Spans);
+        Assert.Equal("commerce.place_order", span.OperationName);
+        Assert.Equal(ActivityStatusCode.Error, span.Status);
+        Assert.Equal(thrown.GetType().FullName, span.GetTagItem("error.type"));
+        Assert.Null(span.GetTagItem("commerce.error.code"));
+    }
+
+    [Fact]
     public async Task Conflicts_are_counted_and_added_to_the_span_as_events_and_a_use_case_that_gives_up_is_an_error()
     {
         var store = new ScriptedStore(new FakeStore()) { Conflicts = 3 };

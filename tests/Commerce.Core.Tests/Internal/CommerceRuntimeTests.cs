@@ -430,6 +430,35 @@ public sealed class CommerceRuntimeTests
         Assert.DoesNotContain(903, events);
     }
 
+    [Fact]
+    public async Task A_keyed_request_cancelled_while_it_retries_after_conflicts_logs_no_failure_and_its_retry_runs_once()
+    {
+        var (provider, store, events) = Build(conflicts: int.MaxValue, maxAttempts: 64);
+        using var _ = provider;
+        var wallets = provider.GetRequiredService<IWalletService>();
+        using var cancel = new CancellationTokenSource();
+        store.AfterConflict = attempt =>
+        {
+            if (attempt == 3)
+            {
+                cancel.Cancel();
+            }
+        };
+
+        var thrown = await Record.ExceptionAsync(async () => await wallets.ChargeAsync(new UserId(1), new Money(10), new IdempotencyKey("charge-1"), cancel.Token));
+
+        Assert.Equal(cancel.Token, Assert.IsAssignableFrom<OperationCanceledException>(thrown).CancellationToken);
+        Assert.Equal(3, store.Commits);
+        // Only the conflicts, at Debug: not the give-ups (902, 904), nor a failed or cancelled purge (104, 105: the
+        // request never reached its purge).
+        Assert.Equal([901, 901, 901], events.Where(e => e != 103));
+        store.Conflicts = 0;
+        store.AfterConflict = null;
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(new UserId(1), new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(new UserId(1), new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(new Money(10), await wallets.GetBalanceAsync(new UserId(1)));
+    }
+
     /// <summary>
     /// Wraps a store; its first <see cref="Conflicts"/> commits report a conflict and apply nothing, and
     /// its first <see cref="Refusals"/> reads throw <see cref="Refusal"/>.
@@ -471,6 +500,9 @@ public sealed class CommerceRuntimeTests
         /// <summary>Called after each commit that applied (a test seam: for instance, a cancellation that comes just then).</summary>
         public Action? AfterCommit { get; set; }
 
+        /// <summary>Called after each commit that conflicted, with the number of commits so far.</summary>
+        public Action<int>? AfterConflict { get; set; }
+
         public async ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -501,11 +533,16 @@ public sealed class CommerceRuntimeTests
             public override async ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
             {
                 await owner.YieldAsync();
-                var applied = Interlocked.Increment(ref owner._commits) > owner.Conflicts && await Inner.CommitAsync(changes, cancellationToken);
+                var commits = Interlocked.Increment(ref owner._commits);
+                var applied = commits > owner.Conflicts && await Inner.CommitAsync(changes, cancellationToken);
                 if (applied)
                 {
                     _wrote |= changes.HasWrites;
                     owner.AfterCommit?.Invoke();
+                }
+                else
+                {
+                    owner.AfterConflict?.Invoke(commits);
                 }
 
                 return applied;
