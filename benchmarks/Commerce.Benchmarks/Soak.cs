@@ -40,6 +40,7 @@ internal static class Soak
         var publishEvents = true;
         var keyed = false;
         var garbage = -1;
+        var midlife = -1;
         while (args.Length > 4)
         {
             // Options after the four positional arguments: no-events, keyed, garbage=<bytes>.
@@ -59,6 +60,14 @@ internal static class Soak
                 // included) that dies at once: what a little transient garbage per order costs the collector.
                 garbage = size - 24;
             }
+            else if (option.StartsWith("midlife=", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(option.AsSpan("midlife=".Length), CultureInfo.InvariantCulture, out var kept) && kept >= 24)
+            {
+                // Each operation also replaces one of 10,000 objects of this many bytes (picked by the operation's
+                // number): each lives until its slot is picked again, as a cell's latest state lives until the
+                // next write to the cell, so at every collection 10,000 of them are alive and die soon after.
+                midlife = kept - 24;
+            }
             else
             {
                 break;
@@ -73,7 +82,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [garbage=<bytes, at least 24>]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>]");
             return 2;
         }
 
@@ -107,6 +116,17 @@ internal static class Soak
             operation = (w, i) =>
             {
                 s_sink = new byte[garbage];
+                return measured(w, i);
+            };
+        }
+
+        if (midlife >= 0)
+        {
+            var latest = new object?[10_000];
+            var measured = operation;
+            operation = (w, i) =>
+            {
+                latest[(int)((uint)(i * 7919 + w) % 10_000)] = new byte[midlife];
                 return measured(w, i);
             };
         }
@@ -168,7 +188,7 @@ internal static class Soak
         var operations = counts.Sum();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
         Console.WriteLine(
-            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}{(garbage >= 0 ? $" garbage={garbage + 24}" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
+            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}{(garbage >= 0 ? $" garbage={garbage + 24}" : "")}{(midlife >= 0 ? $" midlife={midlife + 24}" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
             $"{clock.Elapsed.TotalNanoseconds / operations * workers:N0} ns per op per worker, {(double)allocated / operations:N0} B/op, " +
             $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
             $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
