@@ -41,6 +41,7 @@ internal static class Soak
         var keyed = false;
         var garbage = -1;
         var midlife = -1;
+        var states = -1;
         while (args.Length > 4)
         {
             // Options after the four positional arguments: no-events, keyed, garbage=<bytes>.
@@ -68,6 +69,14 @@ internal static class Soak
                 // next write to the cell, so at every collection 10,000 of them are alive and die soon after.
                 midlife = kept - 24;
             }
+            else if (option.StartsWith("states=", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(option.AsSpan("states=".Length), CultureInfo.InvariantCulture, out var spacing) && spacing >= 0)
+            {
+                // Each operation also writes a fresh 24-byte object into each of 7 of 30,000 old objects, as an order
+                // writes new wallet, stock, sales and stripe states into old cells; the old objects are made apart,
+                // with this many bytes kept between each and the next.
+                states = spacing;
+            }
             else
             {
                 break;
@@ -82,7 +91,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>] [states=<bytes between cells>]");
             return 2;
         }
 
@@ -127,6 +136,32 @@ internal static class Soak
             operation = (w, i) =>
             {
                 latest[(int)((uint)(i * 7919 + w) % 10_000)] = new byte[midlife];
+                return measured(w, i);
+            };
+        }
+
+        if (states >= 0)
+        {
+            var cells = new Holder[30_000];
+            var spacers = new byte[cells.Length][];
+            for (var c = 0; c < cells.Length; c++)
+            {
+                cells[c] = new Holder();
+                spacers[c] = new byte[states];
+            }
+
+            GC.Collect(); // the cells are old before the run starts, as a store's are
+            var measured = operation;
+            operation = (w, i) =>
+            {
+                var x = (uint)((i * 7919) + w);
+                for (var k = 0; k < 7; k++)
+                {
+                    x = (x * 1103515245) + 12345;
+                    cells[x % (uint)cells.Length].Content = new Holder();
+                }
+
+                GC.KeepAlive(spacers);
                 return measured(w, i);
             };
         }
@@ -188,7 +223,7 @@ internal static class Soak
         var operations = counts.Sum();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
         Console.WriteLine(
-            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}{(garbage >= 0 ? $" garbage={garbage + 24}" : "")}{(midlife >= 0 ? $" midlife={midlife + 24}" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
+            $"{args[0]} {workload} workers={workers}{(publishEvents ? "" : " no-events")}{(keyed ? " keyed" : "")}{(garbage >= 0 ? $" garbage={garbage + 24}" : "")}{(midlife >= 0 ? $" midlife={midlife + 24}" : "")}{(states >= 0 ? $" states={states}" : "")}: {operations / clock.Elapsed.TotalSeconds:N0} ops/s, " +
             $"{clock.Elapsed.TotalNanoseconds / operations * workers:N0} ns per op per worker, {(double)allocated / operations:N0} B/op, " +
             $"GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, " +
             $"GC pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms ({(GC.GetTotalPauseDuration() - pause) / clock.Elapsed:P1}), " +
@@ -200,5 +235,11 @@ internal static class Soak
             $"gen0/1 before {last.GenerationInfo[0].SizeBeforeBytes / 1024:N0}/{last.GenerationInfo[1].SizeBeforeBytes / 1024:N0} KB, " +
             $"after {last.GenerationInfo[0].SizeAfterBytes / 1024:N0}/{last.GenerationInfo[1].SizeAfterBytes / 1024:N0} KB");
         return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>An old object that is given a new state now and then, as a store's cell is (see the states= option).</summary>
+    private sealed class Holder
+    {
+        public object? Content;
     }
 }
