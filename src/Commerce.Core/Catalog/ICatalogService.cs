@@ -21,6 +21,7 @@ public interface ICatalogService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<ProductSummary>> AddProductAsync(ProductId id, string name, Money price, int initialStock, CancellationToken cancellationToken = default);
 
     /// <summary>Adds units to a product's stock.</summary>
@@ -37,6 +38,7 @@ public interface ICatalogService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default);
 
     /// <summary>Reads one product with its stock.</summary>
@@ -46,6 +48,7 @@ public interface ICatalogService
     /// The product, or <see cref="CommerceErrorCode.ProductNotFound"/>; <see cref="CommerceErrorCode.ConcurrencyConflict"/> or
     /// <see cref="CommerceErrorCode.StoreUnavailable"/> when the retry budget (<see cref="CommerceOptions.MaxCommitAttempts"/>) runs out.
     /// </returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<Result<ProductSummary>> GetProductAsync(ProductId id, CancellationToken cancellationToken = default);
 
     /// <summary>Lists the first page of products (<see cref="CommerceOptions.DefaultPageSize"/> of them) in ascending id order.</summary>
@@ -53,6 +56,7 @@ public interface ICatalogService
     /// <returns>The page; a consistent snapshot of products and their stock.</returns>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Lists a page of products in ascending id order (keyset paging: pass the last id of a page to get the next).</summary>
@@ -63,5 +67,6 @@ public interface ICatalogService
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to <see cref="CommerceOptions.MaxPageSize"/>.</exception>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(ProductId? after, int limit, CancellationToken cancellationToken = default);
 }

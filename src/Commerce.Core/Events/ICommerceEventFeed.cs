@@ -25,6 +25,7 @@ public interface ICommerceEventFeed
     /// <returns>The page; empty (with <paramref name="after"/> as its next cursor) if nothing is new.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside [1, 1000].</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the page was read.</exception>
     ValueTask<EventPage> ReadAsync(EventCursor after, int limit = 100, CancellationToken cancellationToken = default);
 
     /// <summary>
