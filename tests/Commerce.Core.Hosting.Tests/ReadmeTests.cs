@@ -1,0 +1,62 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Commerce.Conformance;
+using Commerce.Events;
+using Commerce.Hosting.Tests.Support;
+
+namespace Commerce.Hosting.Tests;
+
+/// <summary>
+/// The package's README says what the dispatcher does: its tables of log events and instruments match the code,
+/// and its set-up sets every option.
+/// </summary>
+public sealed partial class ReadmeTests
+{
+    private const string HostingReadme = "src/Commerce.Core.Hosting/README.md";
+
+    [Fact]
+    public void The_logging_table_lists_every_log_event_with_its_id_name_and_level()
+    {
+        var documented = Readme.Table(HostingReadme, "## Logging").Select(row => (int.Parse(row[0], CultureInfo.InvariantCulture), row[1], row[2]));
+        Assert.Equal(Readme.LogEvents(typeof(CommerceEventDispatcherOptions).Assembly), documented.OrderBy(e => e.Item1));
+    }
+
+    [Fact]
+    public void The_instrument_table_lists_every_instrument_with_its_type_and_unit()
+    {
+        using var factory = new TestMeterFactory();
+        var published = new List<Instrument>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Scope == factory)
+                {
+                    published.Add(instrument);
+                }
+            },
+        };
+        listener.Start();
+        DispatcherTelemetry.Create(factory);
+
+        var defined = published.Select(i => (i.Name, Kind(i), i.Unit ?? "")).Order();
+        var documented = Readme.Table(HostingReadme, "## Metrics and traces").Select(row => (row[0], row[1], row[2])).Order();
+        Assert.Equal(defined, documented);
+    }
+
+    [Fact]
+    public void The_set_up_sets_every_option()
+    {
+        var documented = OptionSet().Matches(Readme.Section(HostingReadme, "## Set-up")).Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal);
+        Assert.Equal(typeof(CommerceEventDispatcherOptions).GetProperties().Select(p => p.Name).Order(StringComparer.Ordinal), documented);
+    }
+
+    private static string Kind(Instrument instrument) =>
+        instrument.GetType().GetGenericTypeDefinition() == typeof(Counter<>) ? "counter"
+        : instrument.GetType().GetGenericTypeDefinition() == typeof(Histogram<>) ? "histogram"
+        : instrument.GetType().Name;
+
+    [GeneratedRegex(@"\bo\.(\w+) = ")]
+    private static partial Regex OptionSet();
+}
