@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Commerce.Samples.WebApi.Tests;
 
@@ -144,6 +145,21 @@ public sealed class HostingTests : ApiTest
     {
         await ApiServer.ExpectProblemAsync(
             await Client.DeleteAsync(new Uri("/products", UriKind.Relative)), HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
+    }
+
+    [Fact]
+    public async Task A_body_above_the_servers_limit_is_a_413_problem_and_changes_nothing()
+    {
+        // Kestrel's limit is 30 MB; a request may lower its own before its body is read.
+        await using var server = await ApiServer.StartAsync(app => app.Use((context, next) =>
+        {
+            context.Features.GetRequiredFeature<IHttpMaxRequestBodySizeFeature>().MaxRequestBodySize = 64;
+            return next(context);
+        }));
+        var body = $$"""{"amount":1000,"padding":"{{new string('x', 100)}}"}""";
+        await ApiServer.ExpectProblemAsync(
+            await server.User(1).PostRawAsync("/users/1/balance/charge", body), HttpStatusCode.RequestEntityTooLarge, "PayloadTooLarge");
+        Assert.Equal(0, await server.BalanceAsync(1));
     }
 
     [Fact]
