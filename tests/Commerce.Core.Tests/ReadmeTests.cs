@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Commerce.Conformance;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,6 +44,23 @@ public sealed partial class ReadmeTests
         var defined = published.Select(i => (i.Name, Kind(i), i.Unit ?? "")).Order();
         var documented = Readme.Table(RootReadme, "## Observability").Select(row => (row[0], row[1], row[2])).Order();
         Assert.Equal(defined, documented);
+    }
+
+    [Fact]
+    public void The_observability_section_lists_every_operation_and_names_every_tag_and_span_event()
+    {
+        var section = Readme.Section(RootReadme, "## Observability");
+        var list = section[section.IndexOf("`commerce.operation` is one of", StringComparison.Ordinal)..];
+        list = list[..list.IndexOf('.', list.IndexOf(" of ", StringComparison.Ordinal))];
+        var operations = typeof(UseCase).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(UseCase))
+            .Select(f => ((UseCase)f.GetValue(null)!).Name);
+        Assert.Equal(operations.Order(StringComparer.Ordinal), QuotedName().Matches(list).Select(m => m.Groups[1].Value).Skip(1).Order(StringComparer.Ordinal));
+
+        var names = typeof(CommerceTelemetry).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+            .Select(f => (string)f.GetRawConstantValue()!);
+        Assert.All(names, name => Assert.Contains($"`{name}`", section, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -92,6 +110,9 @@ public sealed partial class ReadmeTests
             }
             : throw new FormatException($"No parse for {type}.");
     }
+
+    [GeneratedRegex(@"`([\w.]+)`")]
+    private static partial Regex QuotedName();
 
     [GeneratedRegex(@"`(\w+)` ([\d,]+(?: (?:days?|hours?|minutes?|seconds?|ms))?|true|false)")]
     private static partial Regex DocumentedDefault();
