@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Commerce.Conformance;
 using Commerce.Events;
@@ -43,6 +44,18 @@ public sealed partial class ReadmeTests
         var defined = published.Select(i => (i.Name, Kind(i), i.Unit ?? "")).Order();
         var documented = Readme.Table(HostingReadme, "## Metrics and traces").Select(row => (row[0], row[1], row[2])).Order();
         Assert.Equal(defined, documented);
+    }
+
+    [Fact]
+    public void The_metrics_section_names_every_tag_and_the_span()
+    {
+        var section = Readme.Section(HostingReadme, "## Metrics and traces");
+        var names = typeof(DispatcherTelemetry).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToList();
+        Assert.NotEmpty(names);
+        Assert.All(names, name => Assert.Contains($"`{name}`", section, StringComparison.Ordinal));
     }
 
     [Fact]
