@@ -121,6 +121,25 @@ public sealed class CommerceTelemetryTests
     }
 
     [Fact]
+    public async Task A_keyed_refusal_is_counted_once_however_often_it_is_replayed()
+    {
+        using var provider = Build();
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+        var catalog = provider.GetRequiredService<ICatalogService>();
+        var orders = provider.GetRequiredService<IOrderService>();
+        Assert.True((await catalog.AddProductAsync(P1, "Tea", new Money(300), 10)).IsSuccess);
+
+        var key = new IdempotencyKey("refused-once");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(CommerceErrorCode.InsufficientBalance, (await orders.PlaceOrderAsync(U2, [new OrderLineRequest(P1, 1)], key)).Error?.Code);
+        }
+
+        Assert.Equal(new Dictionary<string, double> { ["InsufficientBalance"] = 1 }, capture.SumBy("commerce.orders.refused", "commerce.error.code"));
+        Assert.Equal(new Dictionary<string, double> { ["place_order"] = 2 }, capture.SumBy("commerce.idempotency.replays", "commerce.operation"));
+    }
+
+    [Fact]
     public void Without_an_IMeterFactory_every_provider_shares_one_static_meter_named_Commerce()
     {
         var shared = CommerceTelemetry.Create(null);
