@@ -107,9 +107,13 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// A pooled connection for <paramref name="operation"/>. One refused for now (too many connections, a
     /// server shutting down or starting up, a client pool with none free: see
     /// <see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>: nothing was sent.
+    /// A token cancelled before the call throws <see cref="OperationCanceledException"/> with that token before a
+    /// connection is asked for (Npgsql, finding no idle one, would start opening one and report the cancellation
+    /// without the caller's token).
     /// </summary>
     public async ValueTask<NpgsqlConnection> OpenConnectionAsync(string operation, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
             return await OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);

@@ -268,6 +268,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     private async ValueTask<T> RunAsync<T>(string operation, Func<NpgsqlConnection, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
         // A host's data source outlives the store: refused all the same, as the store's sessions are.
+        cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(store.Disposing.IsCancellationRequested, store);
         for (var attempt = 1; ; attempt++)
         {

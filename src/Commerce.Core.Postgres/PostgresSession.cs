@@ -24,6 +24,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     public async ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        cancellationToken.ThrowIfCancellationRequested();
         if (batch.Count == 0)
         {
             return;
@@ -52,6 +53,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentNullException.ThrowIfNull(rows);
+        cancellationToken.ThrowIfCancellationRequested();
         if (after is { Value: long.MaxValue })
         {
             return new ProductRange(after, long.MaxValue, 0); // No id lies above; nothing to read.
@@ -70,6 +72,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentNullException.ThrowIfNull(rows);
+        cancellationToken.ThrowIfCancellationRequested();
         if (firstBucket >= endBucket)
         {
             return new SalesTop([]);
@@ -170,6 +173,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
 
     public async ValueTask<int> PurgeIdempotencyAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
         var (before, tick) = PostgresRows.SplitTicks(createdBefore);
         for (var attempt = 1; ; attempt++)
