@@ -17,7 +17,7 @@ namespace Commerce.Postgres;
 /// <remarks>
 /// A connection found broken is replaced once (every operation may run again harmlessly: reads, an
 /// upsert, a purge of a prefix); a server that refuses for now, or cancels a statement on its own (at its
-/// <c>statement_timeout</c> or <c>lock_timeout</c>; nothing applied, and not
+/// <c>statement_timeout</c> or <c>lock_timeout</c>) or at the command timeout (nothing applied, and not
 /// <see cref="StoreUnavailableException.Retryable"/>), is <see cref="StoreUnavailableException"/>.
 /// Thread-safe.
 /// </remarks>
@@ -141,6 +141,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                         connection.Notification -= heard;
                         await UnlistenAsync(connection).ConfigureAwait(false);
                     }
+                }
+                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                {
+                    throw PostgresOutcome.TimedOut("a wait for events", e);
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
@@ -279,6 +283,11 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 {
                     store.CountRoundTrip();
                     return await run(connection, cancellationToken).ConfigureAwait(false);
+                }
+                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                {
+                    // Cancelled by the server at the command timeout, on a connection kept open: not a broken one.
+                    throw PostgresOutcome.TimedOut(operation, e);
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {

@@ -21,7 +21,7 @@ namespace Commerce.Postgres;
 /// <para>
 /// A connection found broken is replaced once and the group read again (a read applies nothing); a refusal
 /// for now (too many connections, a server shutting down), or a read the server cancelled on its own (at its
-/// <c>statement_timeout</c> or <c>lock_timeout</c>), is <see cref="StoreUnavailableException"/> for every
+/// <c>statement_timeout</c> or <c>lock_timeout</c>) or at the command timeout, is <see cref="StoreUnavailableException"/> for every
 /// caller of the group, and any other failure is handed to each of them. A caller whose token is
 /// cancelled stops waiting (its read, if sent, is simply not used). Disposal stops taking new reads and
 /// lets the queued ones finish. Thread-safe.
@@ -123,9 +123,10 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
 
         for (var attempt = 1; ; attempt++)
         {
+            NpgsqlConnection? connection = null;
             try
             {
-                var connection = await ConnectionAsync().ConfigureAwait(false);
+                connection = await ConnectionAsync().ConfigureAwait(false);
                 Dictionary<StoreKey, StoredState> found;
                 var batch = PostgresReads.Keys(_store, connection, keys);
                 await using (batch.ConfigureAwait(false))
@@ -142,6 +143,18 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
                 foreach (var request in group)
                 {
                     request.Outcome.TrySetResult(request.StatesIn(found));
+                }
+
+                return;
+            }
+            catch (NpgsqlException e) when (connection is not null && PostgresOutcome.IsCancelledAtTimeout(e, connection))
+            {
+                // Cancelled by the server at the command timeout, on a connection kept open: not a broken one,
+                // and a group read again would wait as long again.
+                var failure = PostgresOutcome.TimedOut("a read", e);
+                foreach (var request in group)
+                {
+                    request.Outcome.TrySetException(failure);
                 }
 
                 return;

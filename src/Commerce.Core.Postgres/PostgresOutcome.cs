@@ -59,17 +59,18 @@ internal static class PostgresOutcome
         e is IOException || (e is NpgsqlException && e is not PostgresException { InvariantSeverity: "ERROR" });
 
     /// <summary>
-    /// A commit that ran into its command timeout and was cancelled by the server: Npgsql asks the server to
-    /// cancel the batch when the timeout passes, and reports the server's answer (<c>57014</c>, which rolled
-    /// the batch back) as a <see cref="TimeoutException"/> on a connection it keeps open. A timeout whose
-    /// cancellation went unanswered closes the connection instead, and leaves the outcome unknown.
+    /// A commit, a read or another statement that ran into its command timeout and was cancelled by the server:
+    /// Npgsql asks the server to cancel the statement when the timeout passes, and reports the server's answer
+    /// (<c>57014</c>, which rolled the statement back) as a <see cref="TimeoutException"/> on a connection it
+    /// keeps open, which is not broken. A timeout whose cancellation went unanswered closes the connection
+    /// instead: a lost connection, which leaves a commit's outcome unknown.
     /// </summary>
     public static bool IsCancelledAtTimeout(Exception e, NpgsqlConnection connection) =>
         e is NpgsqlException { InnerException: TimeoutException } and not PostgresException
         && connection.FullState == System.Data.ConnectionState.Open;
 
     /// <summary>
-    /// The exception for a commit cancelled at its command timeout (see <see cref="IsCancelledAtTimeout"/>):
+    /// The exception for a commit, a read or another statement cancelled at its command timeout (see <see cref="IsCancelledAtTimeout"/>):
     /// nothing applied. Not <see cref="StoreUnavailableException.Retryable"/>: each attempt could wait as long again.
     /// </summary>
     public static StoreUnavailableException TimedOut(string operation, Exception timeout) =>

@@ -192,6 +192,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                     await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     return purge.RecordsAffected;
                 }
+                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                {
+                    // Cancelled by the server at the command timeout, on a connection kept open: not a broken one.
+                    throw PostgresOutcome.TimedOut("a purge", e);
+                }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
                     // One statement, so it removed all it had to or nothing; removing again is harmless.
@@ -296,6 +301,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
             {
                 throw PostgresOutcome.CancelledByServer("a read check", e);
             }
+            catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+            {
+                // Not a conflict: the use case run again would wait as long again.
+                throw PostgresOutcome.TimedOut("a read check", e);
+            }
             catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
             {
                 // Nothing was written: report a conflict, so the reads are retried on a fresh connection.
@@ -308,8 +318,9 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
     /// <summary>
     /// Runs one read statement and returns what it found. A connection found broken (a pooled connection
     /// whose server went away, a terminated backend) is replaced once: a read applies nothing, and the
-    /// commit checks what it returned anyway. A read the server refused for now, or cancelled on its own
-    /// (<see cref="PostgresOutcome.IsCancelledByServer"/>), is <see cref="StoreUnavailableException"/>.
+    /// commit checks what it returned anyway. A read the server refused for now, cancelled on its own
+    /// (<see cref="PostgresOutcome.IsCancelledByServer"/>) or cancelled at the command timeout
+    /// (<see cref="PostgresOutcome.IsCancelledAtTimeout"/>), is <see cref="StoreUnavailableException"/>.
     /// </summary>
     private async ValueTask<TResult> QueryAsync<TArgument, TResult>(
         TArgument argument,
@@ -334,6 +345,12 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                         _readStatements++;
                         return result;
                     }
+                }
+                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                {
+                    // Cancelled by the server at the command timeout, on a connection kept open: not a broken one,
+                    // and a read run again would wait as long again.
+                    throw PostgresOutcome.TimedOut("a read", e);
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
