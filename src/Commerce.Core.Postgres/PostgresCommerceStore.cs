@@ -221,6 +221,20 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         return batch;
     }
 
+    /// <summary>
+    /// A batch for a read (a key read, alone or in a group, a listing, the ranking, a page of events, a wait's check, a
+    /// checkpoint's load), which runs at READ COMMITTED whatever the session's default (see <see cref="PostgresSql.ReadCommitted"/>).
+    /// Each read is one statement, so one snapshot at any level, and a commit checks what its unit of work read: a read
+    /// needs nothing of SERIALIZABLE, under which PostgreSQL could abort it with a serialization failure (<c>40001</c>)
+    /// to break a cycle among other serializable transactions (another application's).
+    /// </summary>
+    internal NpgsqlBatch QueryBatch(NpgsqlConnection connection)
+    {
+        var batch = Batch(connection);
+        batch.Add(PostgresSql.ReadCommitted);
+        return batch;
+    }
+
     /// <summary>Sends one notification on a pooled connection, in a transaction of its own.</summary>
     private async Task NotifyAsync(CancellationToken cancellationToken)
     {

@@ -12,7 +12,8 @@ namespace Commerce.Postgres;
 /// (<see cref="PostgresEventNotifier"/>). A checkpoint's save and the purge run at READ COMMITTED whatever
 /// the session's default, as commits do (<see cref="PostgresSql.ReadCommitted"/>): under REPEATABLE READ or
 /// SERIALIZABLE, one that waited for a row another transaction wrote (another instance's save or purge)
-/// would fail with a serialization failure.
+/// would fail with a serialization failure. So do the reads, as the sessions' do (see
+/// <see cref="PostgresCommerceStore.QueryBatch"/>).
 /// </summary>
 /// <remarks>
 /// A connection found broken is replaced once (every operation may run again harmlessly: reads, an
@@ -48,10 +49,11 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             "a read of events",
             async (connection, token) =>
             {
-                var command = store.Command(connection, store.Events.Read).With(StripeNumbers).With(Sequences(after)).With((long)limit);
-                await using (command.ConfigureAwait(false))
+                var batch = store.QueryBatch(connection);
+                await using (batch.ConfigureAwait(false))
                 {
-                    var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+                    batch.Add(store.Events.Read).With(StripeNumbers).With(Sequences(after)).With((long)limit);
+                    var reader = await batch.ExecuteReaderAsync(token).ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
                         var events = new List<CommerceEvent>();
@@ -169,10 +171,11 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             "a read of a checkpoint",
             async (connection, token) =>
             {
-                var command = store.Command(connection, store.Events.LoadCheckpoint).With(consumer);
-                await using (command.ConfigureAwait(false))
+                var batch = store.QueryBatch(connection);
+                await using (batch.ConfigureAwait(false))
                 {
-                    return await command.ExecuteScalarAsync(token).ConfigureAwait(false) is string text ? EventCursor.Parse(text) : null;
+                    batch.Add(store.Events.LoadCheckpoint).With(consumer);
+                    return await batch.ExecuteScalarAsync(token).ConfigureAwait(false) is string text ? EventCursor.Parse(text) : null;
                 }
             },
             cancellationToken);
@@ -228,11 +231,12 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
 
     private async ValueTask<bool> ExistsAsync(NpgsqlConnection connection, long[] sequences, CancellationToken cancellationToken)
     {
-        var command = store.Command(connection, store.Events.Exists).With(StripeNumbers).With(sequences);
-        await using (command.ConfigureAwait(false))
+        var batch = store.QueryBatch(connection);
+        await using (batch.ConfigureAwait(false))
         {
+            batch.Add(store.Events.Exists).With(StripeNumbers).With(sequences);
             store.CountRoundTrip();
-            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+            return await batch.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
         }
     }
 

@@ -26,7 +26,8 @@ internal static class PostgresReads
 
     /// <summary>
     /// One statement reading every key of the batch: one key array per table (two for a table keyed by two
-    /// words), after <see cref="PostgresSql.GenericPlansForThisRead"/> (whose row <see cref="KeysFoundAsync"/> skips).
+    /// words), after <see cref="PostgresSql.GenericPlansForThisRead"/> (whose row <see cref="KeysFoundAsync"/> skips), at
+    /// READ COMMITTED (see <see cref="PostgresCommerceStore.QueryBatch"/>), as every read of this class is.
     /// </summary>
     public static NpgsqlBatch Keys(PostgresCommerceStore store, NpgsqlConnection connection, ReadBatch batch) =>
         Keys(store, connection, batch.Count, batch, static (batch, i) => batch[i]);
@@ -49,7 +50,7 @@ internal static class PostgresReads
             tables |= 1 << (int)table;
         }
 
-        var statements = store.Batch(connection);
+        var statements = store.QueryBatch(connection);
         statements.Add(PostgresSql.GenericPlansForThisRead);
         var command = statements.Add(store.Sql.ReadKeys(tables));
         foreach (var table in PostgresSql.KeyedTables)
@@ -123,7 +124,7 @@ internal static class PostgresReads
     /// <summary>A page of products with ids above the page's start (from the lowest if null), with their stock.</summary>
     public static NpgsqlBatch Products(PostgresCommerceStore store, NpgsqlConnection connection, (ProductId? After, int Limit) page)
     {
-        var statements = store.Batch(connection);
+        var statements = store.QueryBatch(connection);
         _ = page.After is { } after
             ? statements.Add(store.Sql.ListProducts).With(after.Value).With(page.Limit)
             : statements.Add(store.Sql.ListProductsFromStart).With(page.Limit);
@@ -153,7 +154,7 @@ internal static class PostgresReads
     /// <summary>The best sellers over buckets [first, end), with their products.</summary>
     public static NpgsqlBatch TopSales(PostgresCommerceStore store, NpgsqlConnection connection, (long First, long End, int Count) query)
     {
-        var statements = store.Batch(connection);
+        var statements = store.QueryBatch(connection);
         statements.Add(store.Sql.TopSales)
             .With(store.BucketStart(query.First))
             .With(store.BucketStart(query.End))

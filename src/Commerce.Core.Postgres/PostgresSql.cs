@@ -22,7 +22,8 @@ internal sealed class PostgresSql(string s)
     /// the lookup of a lost commit), where under REPEATABLE READ or SERIALIZABLE it would read the snapshot its batch
     /// began with; a purge or a save that waited for a row another transaction wrote goes on with the row as committed
     /// (a record written anew is kept, an event purged already is passed over), where there it would fail with a
-    /// serialization failure (<c>40001</c>). A <c>SET</c> takes no snapshot, so it may come first;
+    /// serialization failure (<c>40001</c>). Reads run so too (see <see cref="PostgresCommerceStore.QueryBatch"/>). A
+    /// <c>SET</c> takes no snapshot, so it may come first;
     /// <c>transaction_isolation</c> is the transaction's own, so the next transaction on the connection runs at the
     /// default again. (<c>SET TRANSACTION</c> would do the same, with a warning, to the client and to the server's
     /// log, at every batch: its transaction is not a block.)

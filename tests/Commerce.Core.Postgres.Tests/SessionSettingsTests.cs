@@ -291,6 +291,100 @@ public sealed class SessionSettingsTests
         return await running.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>
+    /// Under a SERIALIZABLE default, a read (one statement, so one snapshot, whatever the isolation) took part in
+    /// serializable snapshot isolation: PostgreSQL aborted it with a serialization failure (<c>40001</c>, "canceled on
+    /// conflict out to pivot") when, after its snapshot, a serializable transaction of another application committed a
+    /// write of a row the read then read the old version of, having itself read something a third one wrote and
+    /// committed first; the raw <see cref="PostgresException"/> escaped the read-only use case. The store's own commits run
+    /// at READ COMMITTED and check their reads themselves, so a read needs nothing of SERIALIZABLE. To place the read's
+    /// snapshot before the pivot's commit and its row after it, a request for the table's lock queues behind the pivot's
+    /// write, and the read (which takes its snapshot before its table's lock) queues behind that request.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_read_under_a_serializable_default_is_not_aborted_by_the_serializable_transactions_of_another_application()
+    {
+        foreach (var group in new[] { false, true })
+        {
+            await using var shop = await PgShop.CreateAsync(store: o =>
+            {
+                o.ConnectionString += ";Options=-c default_transaction_isolation=serializable";
+                o.GroupCommit = group;
+            });
+            await shop.Wallets.ChargeAsync(Alice, new Money(100));
+            await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(10), 5);
+            var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+            var s = $"\"{shop.Schema}\"";
+            await ExecuteAsync($"CREATE TABLE {s}.other_app (id int PRIMARY KEY, v int); INSERT INTO {s}.other_app VALUES (1, 0)");
+
+            Assert.Equal(new Money(100), await ReadBehindAPivotAsync(shop, $"UPDATE {s}.wallets SET balance = balance", () => shop.Wallets.GetBalanceAsync(Alice).AsTask()));
+            Assert.Single(await ReadBehindAPivotAsync(shop, $"UPDATE {s}.products SET name = name", () => shop.Catalog.ListProductsAsync(null, 10).AsTask()));
+            Assert.Equal(2, (await ReadBehindAPivotAsync(shop, $"UPDATE {s}.events SET kind = kind", () => feed.ReadAsync(EventCursor.Start).AsTask())).Events.Count);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/> with its snapshot taken before a serializable transaction (the pivot) commits
+    /// <paramref name="write"/> and its rows read after it: the pivot read a row of <c>other_app</c> that a third
+    /// serializable transaction then wrote and committed first.
+    /// </summary>
+    private static async Task<T> ReadBehindAPivotAsync<T>(PgShop shop, string write, Func<Task<T>> read)
+    {
+        var s = $"\"{shop.Schema}\"";
+        var table = write.Split(' ')[1];
+        await using var pivot = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await pivot.OpenAsync();
+        await using var pivotTransaction = await pivot.BeginTransactionAsync(System.Data.IsolationLevel.Serializable);
+        await using (var command = new NpgsqlCommand($"SELECT v FROM {s}.other_app WHERE id = 1", pivot, pivotTransaction))
+        {
+            await command.ExecuteScalarAsync();
+        }
+
+        await using (var other = new NpgsqlConnection(PgShop.RequiredConnectionString))
+        {
+            await other.OpenAsync();
+            await using var transaction = await other.BeginTransactionAsync(System.Data.IsolationLevel.Serializable);
+            await using (var command = new NpgsqlCommand($"UPDATE {s}.other_app SET v = v + 1 WHERE id = 1", other, transaction))
+            {
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        await using (var command = new NpgsqlCommand(write, pivot, pivotTransaction))
+        {
+            Assert.NotEqual(0, await command.ExecuteNonQueryAsync());
+        }
+
+        await using var locker = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await locker.OpenAsync();
+        await using var lockerTransaction = await locker.BeginTransactionAsync();
+        await using var lockTable = new NpgsqlCommand($"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE", locker, lockerTransaction);
+        var locking = lockTable.ExecuteNonQueryAsync();
+        await UntilBlockedByAsync(shop, pivot.ProcessID, () => locking.IsCompleted);
+        var reading = Task.Run(read);
+        await UntilBlockedByAsync(shop, locker.ProcessID, () => reading.IsCompleted);
+        await pivotTransaction.CommitAsync();
+        await locking;
+        await lockerTransaction.RollbackAsync();
+        return await reading.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Returns once a statement waits for the lock of the backend <paramref name="holder"/> (for at most 30 s), unless <paramref name="ended"/> first.</summary>
+    private static async Task UntilBlockedByAsync(PgShop shop, int holder, Func<bool> ended)
+    {
+        // Each look is a round trip to the server (the wait is the server's to see).
+        var blocked = $"SELECT count(*) FROM pg_stat_activity WHERE {holder} = ANY(pg_blocking_pids(pid))";
+        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
+        while (!ended() && TimeProvider.System.GetTimestamp() < deadline && await shop.ScalarAsync<long>(blocked) == 0)
+        {
+        }
+
+        Assert.False(ended(), "The statement did not wait for the lock.");
+        Assert.Equal(1L, await shop.ScalarAsync<long>(blocked));
+    }
+
     /// <summary>Runs every use case, keyed and not, with and without group commit, on connections with <paramref name="settings"/>.</summary>
     private static async Task RunEveryUseCaseAsync(string settings)
     {
