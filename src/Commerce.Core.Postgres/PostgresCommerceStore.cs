@@ -49,6 +49,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         GroupSql = new PostgresGroupSql(QuotedSchema);
         GroupCommitter = maxGroupSize > 0 ? new PostgresGroupCommitter(this, maxGroupSize) : null;
         GroupReader = maxGroupSize > 0 ? new PostgresGroupReader(this, maxGroupSize) : null;
+        EventStoreLogger = loggerFactory?.CreateLogger<PostgresEventStore>();
         var notifierLogger = loggerFactory?.CreateLogger<PostgresEventNotifier>();
         Notifier = new PostgresEventNotifier(NotifyAsync, notifierLogger is null ? null : e => Log.EventNotificationFailed(notifierLogger, e), eventNotificationInterval);
     }
@@ -77,6 +78,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>The reader that groups concurrent key reads, if group commit is on.</summary>
     public PostgresGroupReader? GroupReader { get; }
+
+    /// <summary>Where the event store logs what fails in the background (a wait's <c>UNLISTEN</c> after its end), if anywhere.</summary>
+    public ILogger? EventStoreLogger { get; }
 
     /// <summary>Wakes the waiters for events after commits that appended some.</summary>
     public PostgresEventNotifier Notifier { get; }

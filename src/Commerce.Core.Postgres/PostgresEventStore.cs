@@ -75,7 +75,8 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// <summary>
     /// Listens on the schema's channel, then checks; until an event is found, waits for a notification
     /// (or <see cref="RecheckInterval"/>) and checks again. Holds one pooled connection for the wait, and
-    /// stops listening before it goes back to the pool. A connection found broken is replaced once, and
+    /// stops listening before it goes back to the pool: after a wait ended by its token (or the store's
+    /// disposal), in the background, so that a server that stopped responding cannot hold the caller. A connection found broken is replaced once, and
     /// again each time a connection that had checked breaks. Disposing the store ends the wait with
     /// <see cref="ObjectDisposedException"/>.
     /// </summary>
@@ -102,7 +103,8 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         for (var attempt = 1; ; attempt++)
         {
             var connection = await store.OpenConnectionAsync("a wait for events", cancellationToken).ConfigureAwait(false);
-            await using (connection.ConfigureAwait(false))
+            var unlistening = false; // whether an UNLISTEN left running in the background disposes the connection
+            try
             {
                 // A notification that arrives while a command runs on the connection (the check itself: a commit
                 // after its snapshot, notified before its answer) is consumed by that command, and a wait that
@@ -141,7 +143,16 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                     finally
                     {
                         connection.Notification -= heard;
-                        await UnlistenAsync(connection).ConfigureAwait(false);
+                        if (cancellationToken.IsCancellationRequested)
+                        {
+                            // The wait is over for its caller (or the store's disposal), who does not wait for the
+                            // UNLISTEN: a server that stopped responding would hold it up to the command timeout.
+                            unlistening = UnlistenInTheBackground(connection);
+                        }
+                        else
+                        {
+                            await UnlistenAsync(connection).ConfigureAwait(false);
+                        }
                     }
                 }
                 catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
@@ -159,6 +170,13 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
                 {
                     throw PostgresOutcome.CancelledByServer("a wait for events", e);
+                }
+            }
+            finally
+            {
+                if (!unlistening)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
                 }
             }
         }
@@ -270,6 +288,40 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         {
             // The connection broke: it is discarded, not pooled, and its session (with its LISTEN) is gone.
         }
+    }
+
+    /// <summary>
+    /// Stops listening, as <see cref="UnlistenAsync"/> does, without the caller waiting: the connection goes back to
+    /// the pool (or, broken, is discarded) once the <c>UNLISTEN</c> has ended; a failure other than a broken
+    /// connection is logged. Returns whether it took the connection over (it did unless the connection is broken or busy).
+    /// </summary>
+    private bool UnlistenInTheBackground(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return false;
+        }
+
+        _ = DetachedTask.Run(async () =>
+        {
+            await using (connection.ConfigureAwait(false))
+            {
+                try
+                {
+                    await UnlistenAsync(connection).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // Nobody waits for this UNLISTEN: what fails is logged, never thrown unobserved.
+                catch (Exception e) when (e is not ObjectDisposedException)
+#pragma warning restore CA1031
+                {
+                    if (store.EventStoreLogger is { } logger)
+                    {
+                        Log.UnlistenFailed(logger, e);
+                    }
+                }
+            }
+        });
+        return true;
     }
 
     /// <summary>Runs one statement on a pooled connection, on a fresh one once if the first is found broken.</summary>

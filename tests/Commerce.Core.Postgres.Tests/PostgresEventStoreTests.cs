@@ -123,8 +123,17 @@ public sealed class PostgresEventStoreTests
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Generous));
 
-        // A wait stops listening before its connection goes back to the pool.
-        Assert.True(await a.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'commerce-tests-{a.Schema}' AND query = 'UNLISTEN *'") > 0);
+        // A wait stops listening before its connection goes back to the pool: a cancelled one in the background, so
+        // each look is a round trip to the server until no connection's last statement is a wait's check.
+        var unlistened = $"""
+            SELECT count(*) FILTER (WHERE query = 'UNLISTEN *') > 0 AND count(*) FILTER (WHERE query LIKE '%SELECT EXISTS%') = 0
+            FROM pg_stat_activity WHERE application_name = 'commerce-tests-{a.Schema}'
+            """;
+        var deadline = DateTime.UtcNow + Generous;
+        while (!await a.ScalarAsync<bool>(unlistened))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "A wait's connection still listens.");
+        }
     }
 
     [PostgresFact]
@@ -177,6 +186,37 @@ public sealed class PostgresEventStoreTests
 
         Assert.Equal(2, checks);
         Assert.Equal(new EventPosition(stripe, 1), Assert.Single((await events.ReadEventsAsync(EventCursor.Start, 10)).Events).Position);
+    }
+
+    /// <summary>
+    /// A wait ended by its token stops listening before its connection goes back to the pool; it sent the
+    /// <c>UNLISTEN</c> without a token and waited for it, so a server that stopped responding held the cancelled
+    /// wait up to the command timeout (without one, for ever). Here the token is cancelled before a check, and the
+    /// server's answers stop from the <c>UNLISTEN</c> on (a proxy swallows it); the command timeout is none.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_wait_ended_by_its_token_does_not_wait_for_its_unlisten_on_a_server_that_stopped_responding()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Maximum Pool Size=8";
+            o.CommandTimeout = 0;
+        });
+        var events = (PostgresEventStore)shop.Services.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMinutes(10);
+        using var cancellation = new CancellationTokenSource();
+        events.BeforeCheck = async _ =>
+        {
+            proxy.StallOn("UNLISTEN");
+            await cancellation.CancelAsync();
+        };
+
+        var ended = await Record.ExceptionAsync(() => events.WaitForEventsAsync(EventCursor.Start, cancellation.Token).AsTask().WaitAsync(Generous));
+
+        // The wait ended; the UNLISTEN it sent has no answer, and never will.
+        Assert.IsAssignableFrom<OperationCanceledException>(ended);
+        await proxy.Stalled.WaitAsync(Generous);
     }
 
     [PostgresFact]

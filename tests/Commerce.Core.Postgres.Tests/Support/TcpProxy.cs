@@ -27,6 +27,8 @@ internal sealed class TcpProxy : IAsyncDisposable
     private int _dropAfterSync;
     private int _holdNextSync;
     private (Pair Pair, byte[] Chunk)? _held;
+    private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private byte[]? _stallOn;
 
     public TcpProxy(string connectionString)
     {
@@ -87,6 +89,16 @@ internal sealed class TcpProxy : IAsyncDisposable
     /// delivers it later, and the server runs it then.
     /// </summary>
     public void HoldNextSync() => Volatile.Write(ref _holdNextSync, 1);
+
+    /// <summary>
+    /// From now on, swallows every chunk a client sends that holds <paramref name="text"/> (a statement's text, which
+    /// its Parse message carries), and keeps the connection open: its client waits for an answer that never comes, as
+    /// from a server that stopped responding. <see cref="Stalled"/> completes once one was swallowed.
+    /// </summary>
+    public void StallOn(string text) => Volatile.Write(ref _stallOn, System.Text.Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Completes once <see cref="StallOn"/> swallowed a chunk.</summary>
+    public Task Stalled => _stalled.Task;
 
     /// <summary>Delivers the held batch to the server, ends the server's input, and completes once the server has run it and closed.</summary>
     public async Task ReleaseHeldAsync()
@@ -155,6 +167,17 @@ internal sealed class TcpProxy : IAsyncDisposable
         Volatile.Read(ref _dropAfterSync) == 1
         && chunk.EndsWith((ReadOnlySpan<byte>)[(byte)'S', 0, 0, 0, 4])
         && Interlocked.Exchange(ref _dropAfterSync, 0) == 1;
+
+    private bool Stalls(ReadOnlySpan<byte> chunk)
+    {
+        if (Volatile.Read(ref _stallOn) is not { } text || chunk.IndexOf(text) < 0)
+        {
+            return false;
+        }
+
+        _stalled.TrySetResult();
+        return true;
+    }
 
     private bool Holds(ReadOnlySpan<byte> chunk) =>
         Volatile.Read(ref _holdNextSync) == 1
@@ -231,6 +254,11 @@ internal sealed class TcpProxy : IAsyncDisposable
                 int read;
                 while ((read = await client.ReceiveAsync(buffer, SocketFlags.None)) > 0)
                 {
+                    if (proxy.Stalls(buffer.AsSpan(0, read)))
+                    {
+                        continue;
+                    }
+
                     if (proxy.Holds(buffer.AsSpan(0, read)))
                     {
                         proxy._held = (this, buffer[..read]);
