@@ -78,7 +78,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// stops listening before it goes back to the pool: after a wait ended by its token (or the store's
     /// disposal), in the background, so that a server that stopped responding cannot hold the caller. A connection found broken is replaced once, and
     /// again each time a connection that had checked breaks. Disposing the store ends the wait with
-    /// <see cref="ObjectDisposedException"/>.
+    /// <see cref="ObjectDisposedException"/>; the caller's token, with <see cref="OperationCanceledException"/> carrying it.
     /// </summary>
     public async ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default)
     {
@@ -93,6 +93,11 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         {
             // Else the wait would hold its connection, listening, for as long as nobody cancels it.
             throw new ObjectDisposedException("The PostgreSQL store was disposed while waiting for events.", e);
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested && e.CancellationToken != cancellationToken)
+        {
+            // Ended through the linked token (or by Npgsql's own): the caller is told of its own token.
+            throw new OperationCanceledException(e.Message, e, cancellationToken);
         }
     }
 

@@ -94,6 +94,27 @@ public sealed class PostgresEventStoreTests
         Assert.Equal([(early, 3)], first.Events.Cast<ProductRestocked>().Select(e => (e.ProductId, e.Quantity)));
     }
 
+    /// <summary>
+    /// A wait ended by its token while it waits for a notification throws <see cref="OperationCanceledException"/> with
+    /// that token, as a wait given a token cancelled before the call does, and as the in-memory store's does.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_wait_cancelled_while_it_waits_throws_with_the_callers_token()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var events = (PostgresEventStore)shop.Services.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMinutes(10);
+        using var cancel = new CancellationTokenSource();
+
+        var wait = events.WaitForEventsAsync(EventCursor.Start, cancel.Token).AsTask();
+        await UntilWaitingAsync(shop, wait);
+        Assert.False(wait.IsCompleted);
+        await cancel.CancelAsync();
+
+        var ended = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(Generous));
+        Assert.Equal(cancel.Token, ended.CancellationToken);
+    }
+
     [PostgresFact]
     public async Task A_second_instance_reads_what_the_first_committed_and_its_wait_completes_when_the_first_commits()
     {
@@ -121,7 +142,7 @@ public sealed class PostgresEventStoreTests
         await UntilWaitingAsync(a, cancelled);
         Assert.False(cancelled.IsCompleted);
         await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Generous));
+        Assert.Equal(cancel.Token, (await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Generous))).CancellationToken);
 
         // A wait stops listening before its connection goes back to the pool: a cancelled one in the background, so
         // each look is a round trip to the server until no connection's last statement is a wait's check.
