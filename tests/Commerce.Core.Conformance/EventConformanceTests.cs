@@ -557,6 +557,93 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         Assert.Empty((await feed.ReadAsync(EventCursor.Start, 1)).Events);
     }
 
+    [StoreFact]
+    public async Task A_consumer_reading_while_commits_run_sees_every_stripe_without_a_gap_and_nothing_twice()
+    {
+        const int writers = 3;
+        const int operationsPerWriter = 120;
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 2, 100_000);
+        await shop.AddProductAsync(2, 3, 100_000);
+        var writersLeft = writers;
+        var read = new List<CommerceEvent>();
+        var next = new Dictionary<int, long>();
+        var cursor = EventCursor.Start;
+
+        // The consumer checks each page as it reads it: in every stripe, each event is the one after the
+        // last one read there, so an event committed with a lower number after a higher one was read
+        // (a gap) or one read twice fails at once.
+        void Consume(EventPage page)
+        {
+            foreach (var e in page.Events)
+            {
+                var expected = next.GetValueOrDefault(e.Position.Stripe) + 1;
+                Assert.True(expected == e.Position.Sequence, $"After {cursor}, stripe {e.Position.Stripe} gave {e.Position.Sequence} where {expected} was next.");
+                next[e.Position.Stripe] = e.Position.Sequence;
+                read.Add(e);
+            }
+
+            foreach (var stripe in next.Keys)
+            {
+                Assert.Equal(next[stripe], page.Next[stripe]);
+            }
+
+            cursor = page.Next;
+        }
+
+        RealThreads.RunTogether(writers + 1, t =>
+        {
+            if (t == writers)
+            {
+                while (Volatile.Read(ref writersLeft) > 0)
+                {
+                    Consume(RealThreads.Wait(Feed(shop).ReadAsync(cursor, 7)));
+                }
+
+                return;
+            }
+
+            try
+            {
+                var random = new Random(20261206 + t);
+                for (var i = 0; i < operationsPerWriter; i++)
+                {
+                    var user = User(random.Next(1, 25));
+                    if (random.Next(2) == 0)
+                    {
+                        Assert.True(RealThreads.Wait(shop.Wallets.ChargeAsync(user, Money(random.Next(1, 20)))).IsSuccess);
+                    }
+                    else
+                    {
+                        RealThreads.Wait(shop.Orders.PlaceOrderAsync(user, [new OrderLineRequest(Product(random.Next(1, 3)), 1)]));
+                    }
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref writersLeft);
+            }
+        });
+
+        // Once every commit has returned, the consumer reads on to the end; it has then read the whole log once.
+        while (true)
+        {
+            var page = await Feed(shop).ReadAsync(cursor, 50);
+            if (page.Events.Count == 0)
+            {
+                break;
+            }
+
+            Consume(page);
+        }
+
+        var all = (await ReadAllAsync(shop)).Events;
+        Assert.Equal(all.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order(), read.Select(e => (e.Position.Stripe, e.Position.Sequence)).Order());
+        Assert.Equal(
+            all.OrderBy(e => (e.Position.Stripe, e.Position.Sequence)).Select(e => (e.Position, e.Stream, e.GetType())),
+            read.OrderBy(e => (e.Position.Stripe, e.Position.Sequence)).Select(e => (e.Position, e.Stream, e.GetType())));
+    }
+
     /// <summary>How many random workloads the replay property runs, each on a fresh shop.</summary>
     protected virtual int ReplayCases => 4;
 
