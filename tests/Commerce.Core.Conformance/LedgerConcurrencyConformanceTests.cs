@@ -162,6 +162,85 @@ public abstract class LedgerConcurrencyConformanceTests : CommerceConformanceTes
     }
 
     [StoreFact]
+    public async Task Concurrent_orders_with_one_key_and_different_lines_place_exactly_one_of_them()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 1_000);
+        await shop.AddProductAsync(2, 20, 1_000);
+        await shop.ChargeAsync(1, 10_000);
+        var results = new Result<Order>[Callers];
+
+        RunTogether(Callers, t => results[t] = Wait(shop.KeyedOrderAsync(1, new IdempotencyKey("contested"), (1 + (t % 2), 1))));
+
+        var order = Assert.Single(await shop.Orders.ListOrdersAsync(User(1), 1000));
+        var winner = order.Lines.Single().ProductId;
+        for (var t = 0; t < Callers; t++)
+        {
+            if (Product(1 + (t % 2)) == winner)
+            {
+                Assert.Equal(order.Id, results[t].Value.Id);
+            }
+            else
+            {
+                AssertFails(results[t], CommerceErrorCode.IdempotencyKeyReused);
+            }
+        }
+
+        Assert.Equal(Money(10_000) - order.Total, await shop.Wallets.GetBalanceAsync(User(1)));
+        Assert.Equal(1_999, await shop.StockOfAsync(1) + await shop.StockOfAsync(2));
+        Assert.Equal(2, (await shop.AssertLedgerConsistentAsync(1)).Count);
+    }
+
+    [StoreFact]
+    public async Task One_key_used_concurrently_for_a_charge_an_order_and_a_checkout_applies_each_once()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 1_000);
+        await shop.AddProductAsync(2, 20, 1_000);
+        await shop.ChargeAsync(1, 500);
+        await shop.AddToCartAsync(1, 2, 2);
+        var key = new IdempotencyKey("shared");
+        var charges = new Result<Money>[Callers / 3];
+        var orders = new Result<Order>[Callers / 3];
+        var checkouts = new Result<Order>[Callers / 3];
+
+        RunTogether(3 * (Callers / 3), t =>
+        {
+            var i = t / 3;
+            switch (t % 3)
+            {
+                case 0:
+                    charges[i] = Wait(shop.Wallets.ChargeAsync(User(1), Money(100), key));
+                    break;
+                case 1:
+                    orders[i] = Wait(shop.KeyedOrderAsync(1, key, (1, 3)));
+                    break;
+                default:
+                    checkouts[i] = Wait(shop.Carts.CheckoutAsync(User(1), key));
+                    break;
+            }
+        });
+
+        // Keys are scoped per operation: each kind ran once and all its callers got that one outcome.
+        Assert.All(charges, c => Assert.True(c.IsSuccess, c.ToString()));
+        Assert.All(orders, o => Assert.Equal(orders[0].Value, o.Value));
+        Assert.All(checkouts, c => Assert.Equal(checkouts[0].Value, c.Value));
+        Assert.Equal([(Product(1), 3)], orders[0].Value.Lines.Select(l => (l.ProductId, l.Quantity)));
+        Assert.Equal([(Product(2), 2)], checkouts[0].Value.Lines.Select(l => (l.ProductId, l.Quantity)));
+        Assert.Equal(
+            new[] { orders[0].Value.Id, checkouts[0].Value.Id }.ToHashSet(),
+            (await shop.Orders.ListOrdersAsync(User(1), 1000)).Select(o => o.Id).ToHashSet());
+        Assert.Empty((await shop.Carts.GetCartAsync(User(1))).Lines);
+        Assert.Equal(Money(500 + 100 - 30 - 40), await shop.Wallets.GetBalanceAsync(User(1)));
+        var ledger = await shop.AssertLedgerConsistentAsync(1);
+        Assert.Equal(4, ledger.Count);
+
+        // The charge's callers all saw the balance its ledger entry records.
+        var charged = Assert.Single(ledger, e => e.Kind == LedgerEntryKind.Charge && e.Sequence > 1);
+        Assert.All(charges, c => Assert.Equal(charged.BalanceAfter, c.Value));
+    }
+
+    [StoreFact]
     public async Task Concurrent_keyed_orders_for_scarce_stock_place_one_order_per_key_and_conserve_stock_and_money()
     {
         using var shop = CreateShop();
@@ -340,6 +419,190 @@ public abstract class LedgerConcurrencyConformanceTests : CommerceConformanceTes
         foreach (var order in toCancel)
         {
             Assert.Equal(OrderStatus.Cancelled, (await shop.Orders.GetOrderAsync(order.Id)).Value.Status);
+        }
+    }
+
+    [StoreFact]
+    public async Task Charges_orders_checkouts_and_cancels_on_shared_wallets_are_each_explained_by_the_ledger_and_conserve_money_stock_and_sales()
+    {
+        const int threads = 4;
+        const int operationsPerThread = 150;
+        long[] users = [1, 2];
+        long[] products = [1, 2];
+        var initialStock = new Dictionary<long, int> { [1] = 60, [2] = 40 };
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 5, initialStock[1]);
+        await shop.AddProductAsync(2, 9, initialStock[2]);
+        var charges = new List<(long User, long Amount, Money Balance)>[threads];
+        var placed = new List<Order>[threads];
+        var checkedOut = new List<Order>[threads];
+        var cancelled = new List<Order>[threads];
+        var refusedCancels = new List<OrderId>[threads];
+        var carted = new Dictionary<(long User, long Product), int>[threads];
+        var cancellable = new List<OrderId>();
+
+        RunTogether(threads, t =>
+        {
+            charges[t] = [];
+            placed[t] = [];
+            checkedOut[t] = [];
+            cancelled[t] = [];
+            refusedCancels[t] = [];
+            carted[t] = [];
+            var random = new Random(20261206 + t);
+            for (var i = 0; i < operationsPerThread; i++)
+            {
+                var user = users[random.Next(users.Length)];
+                switch (random.Next(100))
+                {
+                    case < 30:
+                        var amount = random.Next(1, 40);
+                        var charged = Wait(shop.Wallets.ChargeAsync(User(user), Money(amount)));
+                        Assert.True(charged.IsSuccess || charged.Error!.Code == CommerceErrorCode.ConcurrencyConflict, charged.ToString());
+                        if (charged.IsSuccess)
+                        {
+                            charges[t].Add((user, amount, charged.Value));
+                        }
+
+                        break;
+                    case < 60:
+                        var lines = products.Where(_ => random.Next(2) == 0).Select(p => (p, random.Next(1, 3))).DefaultIfEmpty((products[0], 1)).ToArray();
+                        var order = Wait(shop.OrderAsync(user, lines));
+                        if (order.IsSuccess)
+                        {
+                            placed[t].Add(order.Value);
+                            lock (cancellable)
+                            {
+                                cancellable.Add(order.Value.Id);
+                            }
+                        }
+                        else
+                        {
+                            Assert.Contains(order.Error!.Code, new[] { CommerceErrorCode.InsufficientBalance, CommerceErrorCode.InsufficientStock, CommerceErrorCode.ConcurrencyConflict });
+                        }
+
+                        break;
+                    case < 75:
+                        // Any placed order, so that cancels of one order race each other as well as the orders.
+                        OrderId target;
+                        lock (cancellable)
+                        {
+                            if (cancellable.Count == 0)
+                            {
+                                break;
+                            }
+
+                            target = cancellable[random.Next(cancellable.Count)];
+                        }
+
+                        var cancel = Wait(shop.Orders.CancelOrderAsync(target));
+                        if (cancel.IsSuccess)
+                        {
+                            Assert.Equal(target, cancel.Value.Id);
+                            cancelled[t].Add(cancel.Value);
+                        }
+                        else
+                        {
+                            Assert.Equal(CommerceErrorCode.OrderAlreadyCancelled, cancel.Error!.Code);
+                            refusedCancels[t].Add(target);
+                        }
+
+                        break;
+                    case < 90:
+                        var product = products[random.Next(products.Length)];
+                        var quantity = random.Next(1, 3);
+                        Assert.True(Wait(shop.Carts.AddItemAsync(User(user), Product(product), quantity)).IsSuccess);
+                        carted[t][(user, product)] = carted[t].GetValueOrDefault((user, product)) + quantity;
+                        break;
+                    default:
+                        var checkout = Wait(shop.Carts.CheckoutAsync(User(user)));
+                        if (checkout.IsSuccess)
+                        {
+                            checkedOut[t].Add(checkout.Value);
+                            lock (cancellable)
+                            {
+                                cancellable.Add(checkout.Value.Id);
+                            }
+                        }
+                        else
+                        {
+                            Assert.Contains(checkout.Error!.Code, new[] { CommerceErrorCode.EmptyOrder, CommerceErrorCode.InsufficientBalance, CommerceErrorCode.InsufficientStock, CommerceErrorCode.ConcurrencyConflict });
+                        }
+
+                        break;
+                }
+            }
+        });
+
+        var orders = placed.Concat(checkedOut).SelectMany(o => o).ToDictionary(o => o.Id);
+        var cancels = cancelled.SelectMany(c => c).ToList();
+        Assert.NotEmpty(orders);
+        Assert.NotEmpty(cancels);
+
+        // Each order was cancelled at most once, and a refused cancel met an order someone cancelled.
+        Assert.Equal(cancels.Count, cancels.Select(c => c.Id).Distinct().Count());
+        var cancelledIds = cancels.Select(c => c.Id).ToHashSet();
+        Assert.All(refusedCancels.SelectMany(r => r), id => Assert.Contains(id, cancelledIds));
+
+        // The ledger is one sequential history per wallet (numbered without gaps, each balance the one before it
+        // plus or minus its amount, never below zero, ending at the balance), and every result the threads saw
+        // is a step of it: each charge at the balance it returned, each order's payment, each cancel's refund
+        // after its payment, and nothing else.
+        foreach (var user in users)
+        {
+            var ledger = await shop.AssertLedgerConsistentAsync(user);
+            Assert.All(ledger, e => Assert.False(e.BalanceAfter.Amount < 0, $"The wallet of user {user} was overdrawn: {LedgerShopExtensions.Describe(e)}."));
+            Assert.Equal(
+                charges.SelectMany(c => c).Where(c => c.User == user).Select(c => (c.Amount, c.Balance.Amount)).Order(),
+                ledger.Where(e => e.Kind == LedgerEntryKind.Charge).Select(e => (e.Amount.Amount, e.BalanceAfter.Amount)).Order());
+            var payments = ledger.Where(e => e.Kind == LedgerEntryKind.Payment).ToDictionary(e => e.OrderId!.Value);
+            var userOrders = orders.Values.Where(o => o.UserId == User(user)).ToList();
+            Assert.Equal(userOrders.Select(o => o.Id).ToHashSet(), payments.Keys.ToHashSet());
+            Assert.All(userOrders, o => Assert.Equal(o.Total, payments[o.Id].Amount));
+            var refunds = ledger.Where(e => e.Kind == LedgerEntryKind.Refund).ToDictionary(e => e.OrderId!.Value);
+            var userCancels = cancels.Where(c => c.UserId == User(user)).ToList();
+            Assert.Equal(userCancels.Select(c => c.Id).ToHashSet(), refunds.Keys.ToHashSet());
+            Assert.All(userCancels, c => Assert.Equal(orders[c.Id].Total, refunds[c.Id].Amount));
+            Assert.All(userCancels, c => Assert.True(payments[c.Id].Sequence < refunds[c.Id].Sequence, $"Order {c.Id} was refunded before it was paid."));
+        }
+
+        // Stock and sales: what the orders took, less what the cancels gave back.
+        var sold = new Dictionary<ProductId, long>();
+        foreach (var order in orders.Values)
+        {
+            var sign = cancelledIds.Contains(order.Id) ? 0 : 1;
+            foreach (var line in order.Lines)
+            {
+                sold[line.ProductId] = sold.GetValueOrDefault(line.ProductId) + (sign * line.Quantity);
+            }
+        }
+
+        foreach (var product in products)
+        {
+            Assert.Equal(initialStock[product] - sold.GetValueOrDefault(Product(product)), await shop.StockOfAsync(product));
+        }
+
+        Assert.Equal(sold.Where(s => s.Value > 0).OrderBy(s => s.Key.Value), (await shop.SoldAsync()).OrderBy(s => s.Key.Value));
+
+        // Every order reads back as returned, cancelled exactly when a cancel succeeded.
+        foreach (var order in orders.Values)
+        {
+            var stored = (await shop.Orders.GetOrderAsync(order.Id)).Value;
+            Assert.Equal(order.Lines, stored.Lines);
+            Assert.Equal(cancelledIds.Contains(order.Id) ? OrderStatus.Cancelled : OrderStatus.Placed, stored.Status);
+        }
+
+        // Carts: every unit added is in exactly one checked-out order of its user or still in the cart.
+        foreach (var user in users)
+        {
+            var cart = await shop.Carts.GetCartAsync(User(user));
+            foreach (var product in products)
+            {
+                var added = carted.Sum(c => c.GetValueOrDefault((user, product)));
+                var ordered = checkedOut.SelectMany(c => c).Where(o => o.UserId == User(user)).SelectMany(o => o.Lines).Where(l => l.ProductId == Product(product)).Sum(l => l.Quantity);
+                var left = cart.Lines.Where(l => l.ProductId == Product(product)).Sum(l => l.Quantity);
+                Assert.Equal(added, ordered + left);
+            }
         }
     }
 
