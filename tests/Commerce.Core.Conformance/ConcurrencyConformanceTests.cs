@@ -443,6 +443,62 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_checkout_racing_a_removal_from_its_cart_agrees_with_one_of_the_two_sequential_orders()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 1_000);
+        await shop.AddProductAsync(2, 20, 1_000);
+        await shop.ChargeAsync(1, 100_000);
+        const int rounds = 40;
+        var units = 0L;
+
+        for (var round = 0; round < rounds; round++)
+        {
+            // The cart holds products 1 and 2; the removal takes product 2's line out.
+            await shop.AddToCartAsync(1, 1, 1);
+            await shop.AddToCartAsync(1, 2, 3);
+            var checkout = default(Result<Order>);
+            var removal = default(Result<CartView>);
+            RunTogether(2, t =>
+            {
+                if (t == 0)
+                {
+                    checkout = Wait(shop.Carts.CheckoutAsync(User(1)));
+                }
+                else
+                {
+                    removal = Wait(shop.Carts.RemoveItemAsync(User(1), Product(2)));
+                }
+            });
+
+            Assert.True(checkout.IsSuccess, checkout.ToString());
+            var ordered = checkout.Value.Lines.Select(l => (l.ProductId, l.Quantity)).ToList();
+            Assert.Empty((await shop.Carts.GetCartAsync(User(1))).Lines);
+
+            // Either the checkout came first (it ordered both lines and the removal found no line) or the removal
+            // did (it left product 1 alone, which the checkout ordered): nothing else.
+            if (removal.IsSuccess)
+            {
+                Assert.Equal([(Product(1), 1)], removal.Value.Lines.Select(l => (l.ProductId, l.Quantity)));
+                Assert.Equal([(Product(1), 1)], ordered);
+            }
+            else
+            {
+                Assert.Equal(CommerceErrorCode.CartItemNotFound, removal.Error!.Code);
+                Assert.Equal([(Product(1), 1), (Product(2), 3)], ordered);
+            }
+
+            units += ordered.Sum(l => (long)l.Item2);
+        }
+
+        // Stock and the ranking hold exactly the units the orders took.
+        var sold = await shop.SoldAsync();
+        Assert.Equal(units, sold.Values.Sum());
+        Assert.Equal(2_000 - units, await shop.StockOfAsync(1) + await shop.StockOfAsync(2));
+        Assert.Equal(rounds, (await shop.Orders.ListOrdersAsync(User(1), 1_000)).Count);
+    }
+
+    [StoreFact]
     public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
     {
         using var shop = CreateShop();
