@@ -53,3 +53,9 @@ public sealed class InMemoryEventTests : EventConformanceTests
 
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryLinearizabilityTests : LinearizabilityConformanceTests
+{
+    // The in-memory suite's own linearizability tests run 300 histories with widened overlap windows.
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}

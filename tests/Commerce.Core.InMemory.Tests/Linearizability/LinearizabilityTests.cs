@@ -1,4 +1,5 @@
 using Commerce.Conformance;
+using Commerce.Conformance.Linearizability;
 using Commerce.InMemory.Tests.Support;
 
 namespace Commerce.InMemory.Tests.Linearizability;
@@ -7,6 +8,20 @@ public sealed class LinearizabilityTests
 {
     private const int Histories = 300;
     private const int ForcedHistories = 40;
+
+    /// <summary>A shop on the in-memory store in the workload's initial state.</summary>
+    private static Shop NewShop(Func<InMemoryCommerceStore, Commerce.Storage.ICommerceStore>? wrap = null) =>
+        Workload.NewShop(limits => InMemoryShop.Create(limits, wrap));
+
+    /// <summary>
+    /// Runs a history on real threads, widening the windows in which operations overlap: a short busy pause
+    /// after each descriptor install (never a sleep; it only changes the interleavings that occur).
+    /// </summary>
+    private static void Run(Shop shop, Operation[][] threads, Func<int, string>? name = null)
+    {
+        shop.InMemoryStore().AfterInstall = static (_, _) => Thread.SpinWait(Random.Shared.Next(20_000));
+        Workload.Run(shop, threads, name);
+    }
 
     private static Operation Op(int thread, OpKind kind, int wallet, int amount, long invoked, long returned, string result, int second = 0) =>
         new(thread, kind, wallet, wallet, amount, second) { Invoked = invoked, Returned = returned, Result = result };
@@ -149,9 +164,9 @@ public sealed class LinearizabilityTests
     {
         for (var seed = 0; seed < Histories; seed++)
         {
-            using var shop = Workload.NewShop();
+            using var shop = NewShop();
             var threads = Workload.Generate(seed);
-            Workload.Run(shop, threads);
+            Run(shop, threads);
             Assert.True(
                 LinearizabilityChecker.IsLinearizable(threads, Workload.Initial),
                 $"seed {seed}: no sequential order explains this history:\n{Workload.Describe(threads)}");
@@ -165,7 +180,7 @@ public sealed class LinearizabilityTests
         var seen = new HashSet<string>();
         for (var seed = 0; seed < Histories; seed++)
         {
-            using var shop = Workload.NewShop();
+            using var shop = NewShop();
             var threads = Workload.Generate(seed);
             Workload.RunInTurn(shop, threads);
             Assert.True(
@@ -212,7 +227,7 @@ public sealed class LinearizabilityTests
             }
         }
 
-        shop = Workload.NewShop(store => new WrappedStore(store, fault, AfterWalletRead));
+        shop = NewShop(store => new WrappedStore(store, fault, AfterWalletRead));
         return (shop, threads);
     }
 
@@ -242,7 +257,7 @@ public sealed class LinearizabilityTests
             Volatile.Write(ref s_armed, true);
             try
             {
-                Workload.Run(shop, threads, t => "t" + t);
+                Run(shop, threads, t => "t" + t);
             }
             finally
             {
@@ -250,7 +265,7 @@ public sealed class LinearizabilityTests
             }
 
             Assert.Equal(["ok 35", "ok 35"], threads.Select(t => t[0].Result));
-            Assert.Equal(new Money(35), Sync.Run(shop.Wallets.GetBalanceAsync(Workload.UserOf(0))));
+            Assert.Equal(new Money(35), RealThreads.Wait(shop.Wallets.GetBalanceAsync(Workload.UserOf(0))));
         }
 
         Assert.True(LinearizabilityChecker.IsLinearizable(threads, Workload.Initial));
@@ -276,7 +291,7 @@ public sealed class LinearizabilityTests
             Volatile.Write(ref s_armed, true);
             try
             {
-                Workload.Run(shop, threads, t => "t" + t);
+                Run(shop, threads, t => "t" + t);
             }
             finally
             {
@@ -299,7 +314,7 @@ public sealed class LinearizabilityTests
                 Volatile.Write(ref s_armed, true);
                 try
                 {
-                    Workload.Run(shop, threads, t => "t" + t);
+                    Run(shop, threads, t => "t" + t);
                 }
                 finally
                 {

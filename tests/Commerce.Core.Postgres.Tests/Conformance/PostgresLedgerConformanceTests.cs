@@ -66,3 +66,15 @@ public sealed class PostgresGroupCommitEventTests : EventConformanceTests
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, groupCommit: true);
 }
+
+[RequiresPostgres]
+public sealed class PostgresLinearizabilityTests : LinearizabilityConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
+}
+
+[RequiresPostgres]
+public sealed class PostgresGroupCommitLinearizabilityTests : LinearizabilityConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, groupCommit: true);
+}

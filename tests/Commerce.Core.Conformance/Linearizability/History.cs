@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Commerce.InMemory.Tests.Linearizability;
+namespace Commerce.Conformance.Linearizability;
 
 internal enum OpKind { Charge, GetBalance, PlaceOrder, Restock, GetStock, GetRanking, KeyedCharge, CancelOrder, AddCartItem, Checkout, GetOrder }
 

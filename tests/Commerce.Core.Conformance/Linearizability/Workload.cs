@@ -1,8 +1,6 @@
 using System.Runtime.CompilerServices;
-using Commerce.Conformance;
-using Commerce.InMemory.Tests.Support;
 
-namespace Commerce.InMemory.Tests.Linearizability;
+namespace Commerce.Conformance.Linearizability;
 
 /// <summary>
 /// Small random concurrent workloads on two wallets, two products, the wallets' carts and two orders placed
@@ -25,15 +23,17 @@ internal static class Workload
     }
 
     /// <summary>A shop in the <see cref="Initial"/> state: each wallet has bought one unit of its product.</summary>
-    public static Shop NewShop(Func<InMemoryCommerceStore, Commerce.Storage.ICommerceStore>? wrap = null)
+    /// <param name="create">Creates an empty shop on the store under test with the options <see cref="Limits"/> sets.</param>
+    public static Shop NewShop(Func<Action<CommerceOptions>, Shop> create)
     {
-        var shop = InMemoryShop.Create(Limits, wrap);
+        ArgumentNullException.ThrowIfNull(create);
+        var shop = create(Limits);
         var orders = new OrderId[2];
         for (var i = 0; i < 2; i++)
         {
-            Assert.True(Sync.Run(shop.Catalog.AddProductAsync(ProductOf(i), "P" + i, new Money(SpecState.Prices[i]), Initial.Stock(i) + 1)).IsSuccess);
-            Assert.True(Sync.Run(shop.Wallets.ChargeAsync(UserOf(i), new Money(Initial.Balance(i) + SpecState.Prices[i]))).IsSuccess);
-            var placed = Sync.Run(shop.Orders.PlaceOrderAsync(UserOf(i), [new OrderLineRequest(ProductOf(i), 1)]));
+            Assert.True(RealThreads.Wait(shop.Catalog.AddProductAsync(ProductOf(i), "P" + i, new Money(SpecState.Prices[i]), Initial.Stock(i) + 1)).IsSuccess);
+            Assert.True(RealThreads.Wait(shop.Wallets.ChargeAsync(UserOf(i), new Money(Initial.Balance(i) + SpecState.Prices[i]))).IsSuccess);
+            var placed = RealThreads.Wait(shop.Orders.PlaceOrderAsync(UserOf(i), [new OrderLineRequest(ProductOf(i), 1)]));
             Assert.True(placed.IsSuccess, placed.ToString());
             orders[i] = placed.Value.Id;
         }
@@ -106,10 +106,6 @@ internal static class Workload
         // Released by spinning on a shared counter rather than by waking blocked threads, so that the
         // threads really start together and their operations overlap.
         var ready = 0;
-
-        // Widen the windows in which operations overlap: a short busy pause after each descriptor install
-        // (never a sleep; it only changes the interleavings that occur).
-        shop.InMemoryStore().AfterInstall = static (_, _) => Thread.SpinWait(Random.Shared.Next(20_000));
         var errors = new Exception?[threads.Length];
         var workers = threads.Select((ops, t) => new Thread(() =>
         {
@@ -159,19 +155,19 @@ internal static class Workload
 
     private static string Execute(Shop shop, Operation op) => op.Kind switch
     {
-        OpKind.Charge => Outcome(Sync.Run(shop.Wallets.ChargeAsync(UserOf(op.Wallet), new Money(op.Amount))), b => b.ToString()),
-        OpKind.KeyedCharge => Outcome(Sync.Run(shop.Wallets.ChargeAsync(UserOf(op.Wallet), new Money(op.Amount), new IdempotencyKey("k" + op.Key))), b => b.ToString()),
-        OpKind.GetBalance => Sync.Run(shop.Wallets.GetBalanceAsync(UserOf(op.Wallet))).ToString(),
+        OpKind.Charge => Outcome(RealThreads.Wait(shop.Wallets.ChargeAsync(UserOf(op.Wallet), new Money(op.Amount))), b => b.ToString()),
+        OpKind.KeyedCharge => Outcome(RealThreads.Wait(shop.Wallets.ChargeAsync(UserOf(op.Wallet), new Money(op.Amount), new IdempotencyKey("k" + op.Key))), b => b.ToString()),
+        OpKind.GetBalance => RealThreads.Wait(shop.Wallets.GetBalanceAsync(UserOf(op.Wallet))).ToString(),
         OpKind.PlaceOrder => Outcome(
-            Sync.Run(shop.Orders.PlaceOrderAsync(UserOf(op.Wallet), Lines(op))),
+            RealThreads.Wait(shop.Orders.PlaceOrderAsync(UserOf(op.Wallet), Lines(op))),
             o => "total=" + o.Total),
-        OpKind.CancelOrder => Outcome(Sync.Run(shop.Orders.CancelOrderAsync(OrderOf(shop, op.Order))), o => $"{o.Status.ToString().ToLowerInvariant()} total={o.Total}"),
-        OpKind.AddCartItem => Outcome(Sync.Run(shop.Carts.AddItemAsync(UserOf(op.Wallet), ProductOf(op.Product), op.Amount)), CartText),
-        OpKind.Checkout => Outcome(Sync.Run(shop.Carts.CheckoutAsync(UserOf(op.Wallet))), o => "total=" + o.Total),
-        OpKind.GetOrder => Outcome(Sync.Run(shop.Orders.GetOrderAsync(OrderOf(shop, op.Order))), o => o.Status.ToString().ToLowerInvariant()),
-        OpKind.Restock => Outcome(Sync.Run(shop.Catalog.RestockAsync(ProductOf(op.Product), op.Amount)), p => p.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        OpKind.GetStock => Sync.Run(shop.Catalog.GetProductAsync(ProductOf(op.Product))).Value.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        _ => string.Join(",", Sync.Run(shop.Ranking.GetPopularProductsAsync()).Select(p => $"p{p.ProductId.Value - 1}={p.QuantitySold}")),
+        OpKind.CancelOrder => Outcome(RealThreads.Wait(shop.Orders.CancelOrderAsync(OrderOf(shop, op.Order))), o => $"{o.Status.ToString().ToLowerInvariant()} total={o.Total}"),
+        OpKind.AddCartItem => Outcome(RealThreads.Wait(shop.Carts.AddItemAsync(UserOf(op.Wallet), ProductOf(op.Product), op.Amount)), CartText),
+        OpKind.Checkout => Outcome(RealThreads.Wait(shop.Carts.CheckoutAsync(UserOf(op.Wallet))), o => "total=" + o.Total),
+        OpKind.GetOrder => Outcome(RealThreads.Wait(shop.Orders.GetOrderAsync(OrderOf(shop, op.Order))), o => o.Status.ToString().ToLowerInvariant()),
+        OpKind.Restock => Outcome(RealThreads.Wait(shop.Catalog.RestockAsync(ProductOf(op.Product), op.Amount)), p => p.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        OpKind.GetStock => RealThreads.Wait(shop.Catalog.GetProductAsync(ProductOf(op.Product))).Value.Stock.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => string.Join(",", RealThreads.Wait(shop.Ranking.GetPopularProductsAsync()).Select(p => $"p{p.ProductId.Value - 1}={p.QuantitySold}")),
     };
 
     /// <summary>One of the orders the shop started with, or (for 2) an id never issued.</summary>

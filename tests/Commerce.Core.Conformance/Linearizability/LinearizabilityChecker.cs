@@ -1,4 +1,4 @@
-namespace Commerce.InMemory.Tests.Linearizability;
+namespace Commerce.Conformance.Linearizability;
 
 /// <summary>
 /// A Wing–Gong search: is there a sequential order of the operations, consistent with real-time precedence
