@@ -400,6 +400,36 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_wait_started_while_a_commit_races_it_on_another_thread_always_ends()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 10);
+        var (_, cursor) = await ReadAllAsync(shop);
+
+        // Whether the commit lands before the wait looks, while it registers, or after, the wait must see it:
+        // a wake-up lost between the wait's check and its registration would leave it waiting (the guard
+        // turns that hang into a failure).
+        for (var round = 0; round < 30; round++)
+        {
+            RealThreads.RunTogether(2, t =>
+            {
+                if (t == 0)
+                {
+                    Feed(shop).WaitAsync(cursor).AsTask().WaitAsync(Guard).GetAwaiter().GetResult();
+                }
+                else
+                {
+                    Assert.True(RealThreads.Wait(shop.Wallets.ChargeAsync(User(2 + (round % 5)), Money(1))).IsSuccess);
+                }
+            });
+
+            var (events, next) = await ReadAllAsync(shop, cursor);
+            Assert.IsType<WalletCharged>(Assert.Single(events));
+            cursor = next;
+        }
+    }
+
+    [StoreFact]
     public async Task A_wait_completes_at_once_when_events_exist_and_ends_when_cancelled()
     {
         using var shop = CreateShop();
