@@ -499,6 +499,63 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task Listings_read_while_a_user_places_orders_each_show_a_prefix_of_them_newest_first()
+    {
+        const int orders = 60;
+        const int readers = 2;
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 1, 1_000);
+        await shop.ChargeAsync(1, 1_000);
+        var placed = new List<Order>();
+        var placing = 1;
+        var listings = new List<List<OrderId>>[readers];
+
+        RunTogether(readers + 1, t =>
+        {
+            if (t == readers)
+            {
+                try
+                {
+                    for (var i = 0; i < orders; i++)
+                    {
+                        var order = Wait(shop.OrderAsync(1, (1, 1)));
+                        Assert.True(order.IsSuccess, order.ToString());
+                        placed.Add(order.Value);
+                    }
+                }
+                finally
+                {
+                    Volatile.Write(ref placing, 0);
+                }
+
+                return;
+            }
+
+            listings[t] = [];
+            while (Volatile.Read(ref placing) == 1)
+            {
+                listings[t].Add(Wait(shop.Orders.ListOrdersAsync(User(1), 1_000)).Select(o => o.Id).ToList());
+            }
+        });
+
+        // A sequential model: one placing thread, so every listing is the orders placed so far, newest first,
+        // and a reader never sees an order disappear.
+        var newestFirst = placed.Select(o => o.Id).Reverse().ToList();
+        foreach (var reader in listings)
+        {
+            var seen = 0;
+            foreach (var listing in reader)
+            {
+                Assert.Equal(newestFirst.Skip(orders - listing.Count), listing);
+                Assert.True(listing.Count >= seen, $"A listing of {listing.Count} orders came after one of {seen}.");
+                seen = listing.Count;
+            }
+        }
+
+        Assert.Equal(newestFirst, (await shop.Orders.ListOrdersAsync(User(1), 1_000)).Select(o => o.Id));
+    }
+
+    [StoreFact]
     public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
     {
         using var shop = CreateShop();
