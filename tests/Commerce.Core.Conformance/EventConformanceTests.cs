@@ -524,6 +524,23 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task Concurrent_saves_of_one_checkpoint_all_succeed_and_leave_one_of_them()
+    {
+        using var shop = CreateShop();
+        const int savers = 4;
+        var log = Log(shop);
+
+        for (var round = 1; round <= 20; round++)
+        {
+            var cursors = Enumerable.Range(0, savers).Select(t => EventCursor.Start.Through(new EventPosition(t, round))).ToArray();
+            RealThreads.RunTogether(savers, t => log.SaveCheckpointAsync("projector", cursors[t]).AsTask().GetAwaiter().GetResult());
+
+            // As if the saves ran one after another: the last one's cursor, whole, not a mix of several.
+            Assert.Contains(await log.LoadCheckpointAsync("projector"), cursors);
+        }
+    }
+
+    [StoreFact]
     public async Task A_consumer_name_holding_U0000_or_an_unpaired_surrogate_is_refused_with_ArgumentException_and_nothing_is_saved()
     {
         // A PostgreSQL text column cannot hold such a name, so no store keeps one.
