@@ -556,6 +556,96 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task Every_page_of_products_read_while_orders_and_cancels_commit_is_a_consistent_snapshot_of_their_stock()
+    {
+        const int pairs = 4;
+        const int writers = 3;
+        const int readers = 2;
+        const int ordersPerWriter = 80;
+        using var shop = CreateShop();
+        for (var p = 1; p <= 2 * pairs; p++)
+        {
+            await shop.AddProductAsync(p, 1, 10_000);
+        }
+
+        var writersLeft = writers;
+        var pages = new int[readers];
+        var compared = new int[readers];
+
+        RunTogether(writers + readers, t =>
+        {
+            if (t >= writers)
+            {
+                // Every commit changes the two products of a pair together, so in any snapshot they hold
+                // equal stock; a page that mixes states from before and after one commit shows them apart.
+                while (Volatile.Read(ref writersLeft) > 0)
+                {
+                    var limit = 1 + ((t + pages[t - writers]) % (2 * pairs));
+                    var after = default(ProductId?);
+                    while (true)
+                    {
+                        var page = Wait(shop.Catalog.ListProductsAsync(after, limit));
+                        pages[t - writers]++;
+                        Assert.True(page.Zip(page.Skip(1)).All(p => p.First.Id.Value < p.Second.Id.Value), "A page is not in ascending id order.");
+                        var stock = page.ToDictionary(p => p.Id.Value, p => p.Stock);
+                        foreach (var (id, units) in stock.Where(s => s.Key % 2 == 1))
+                        {
+                            if (stock.TryGetValue(id + 1, out var partner))
+                            {
+                                Assert.True(units == partner, $"One page holds product {id} with {units} and product {id + 1} with {partner}.");
+                                compared[t - writers]++;
+                            }
+                        }
+
+                        if (page.Count < limit)
+                        {
+                            break;
+                        }
+
+                        after = page[^1].Id;
+                    }
+                }
+
+                return;
+            }
+
+            try
+            {
+                var random = new Random(20261206 + t);
+                var mine = new List<OrderId>();
+                for (var i = 0; i < ordersPerWriter; i++)
+                {
+                    if (mine.Count > 0 && random.Next(4) == 0)
+                    {
+                        var index = random.Next(mine.Count);
+                        Assert.True(Wait(shop.Orders.CancelOrderAsync(mine[index])).IsSuccess);
+                        mine.RemoveAt(index);
+                        continue;
+                    }
+
+                    var first = (2 * random.Next(pairs)) + 1;
+                    var quantity = random.Next(1, 4);
+                    var charged = Wait(shop.Wallets.ChargeAsync(User(t + 1), Money(2 * quantity)));
+                    Assert.True(charged.IsSuccess, charged.ToString());
+                    var placed = Wait(shop.OrderAsync(t + 1, (first, quantity), (first + 1, quantity)));
+                    Assert.True(placed.IsSuccess, placed.ToString());
+                    mine.Add(placed.Value.Id);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref writersLeft);
+            }
+        });
+
+        Assert.All(compared, c => Assert.True(c > 0, "No page held both products of a pair."));
+        for (var p = 1; p <= 2 * pairs; p += 2)
+        {
+            Assert.Equal(await shop.StockOfAsync(p), await shop.StockOfAsync(p + 1));
+        }
+    }
+
+    [StoreFact]
     public async Task A_ranking_read_while_orders_commit_never_goes_down_and_ends_at_the_committed_total()
     {
         using var shop = CreateShop();
