@@ -556,7 +556,7 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
-    public async Task Every_page_of_products_read_while_orders_and_cancels_commit_is_a_consistent_snapshot_of_their_stock()
+    public async Task Every_page_of_products_and_every_ranking_read_while_orders_and_cancels_commit_is_a_consistent_snapshot()
     {
         const int pairs = 4;
         const int writers = 3;
@@ -604,6 +604,15 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
 
                         after = page[^1].Id;
                     }
+
+                    // The ranking counts each commit whole too: the two products of a pair sold as many units.
+                    var sold = Wait(shop.Ranking.GetPopularProductsAsync(2 * pairs, TimeSpan.FromDays(1))).ToDictionary(r => r.ProductId.Value, r => r.QuantitySold);
+                    for (var id = 1L; id <= 2 * pairs; id += 2)
+                    {
+                        Assert.True(
+                            sold.GetValueOrDefault(id) == sold.GetValueOrDefault(id + 1),
+                            $"One ranking counts {sold.GetValueOrDefault(id)} units of product {id} and {sold.GetValueOrDefault(id + 1)} of product {id + 1}.");
+                    }
                 }
 
                 return;
@@ -639,9 +648,11 @@ public abstract class ConcurrencyConformanceTests : CommerceConformanceTests
         });
 
         Assert.All(compared, c => Assert.True(c > 0, "No page held both products of a pair."));
+        var ranking = (await shop.Ranking.GetPopularProductsAsync(2 * pairs, TimeSpan.FromDays(1))).ToDictionary(r => r.ProductId.Value, r => r.QuantitySold);
         for (var p = 1; p <= 2 * pairs; p += 2)
         {
             Assert.Equal(await shop.StockOfAsync(p), await shop.StockOfAsync(p + 1));
+            Assert.Equal(10_000 - await shop.StockOfAsync(p), ranking.GetValueOrDefault(p));
         }
     }
 
