@@ -27,21 +27,7 @@ public sealed partial class ReadmeTests
     public void The_instrument_table_lists_every_instrument_with_its_type_and_unit()
     {
         using var factory = new TestMeterFactory();
-        var published = new List<Instrument>();
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, _) =>
-            {
-                if (instrument.Meter.Scope == factory)
-                {
-                    published.Add(instrument);
-                }
-            },
-        };
-        listener.Start();
-        DispatcherTelemetry.Create(factory);
-
-        var defined = published.Select(i => (i.Name, Kind(i), i.Unit ?? "")).Order();
+        var defined = Readme.Instruments(factory, f => DispatcherTelemetry.Create(f));
         var documented = Readme.Table(HostingReadme, "## Metrics and traces").Select(row => (row[0], row[1], row[2])).Order();
         Assert.Equal(defined, documented);
     }
@@ -64,11 +50,6 @@ public sealed partial class ReadmeTests
         var documented = OptionSet().Matches(Readme.Section(HostingReadme, "## Set-up")).Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal);
         Assert.Equal(typeof(CommerceEventDispatcherOptions).GetProperties().Select(p => p.Name).Order(StringComparer.Ordinal), documented);
     }
-
-    private static string Kind(Instrument instrument) =>
-        instrument.GetType().GetGenericTypeDefinition() == typeof(Counter<>) ? "counter"
-        : instrument.GetType().GetGenericTypeDefinition() == typeof(Histogram<>) ? "histogram"
-        : instrument.GetType().Name;
 
     [GeneratedRegex(@"\bo\.(\w+) = ")]
     private static partial Regex OptionSet();

@@ -27,21 +27,7 @@ public sealed partial class ReadmeTests
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = services.GetRequiredService<IMeterFactory>();
-        var published = new List<Instrument>();
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, _) =>
-            {
-                if (instrument.Meter.Scope == factory)
-                {
-                    published.Add(instrument);
-                }
-            },
-        };
-        listener.Start();
-        CommerceTelemetry.Create(factory);
-
-        var defined = published.Select(i => (i.Name, Kind(i), i.Unit ?? "")).Order();
+        var defined = Readme.Instruments(factory, f => CommerceTelemetry.Create(f));
         var documented = Readme.Table(RootReadme, "## Observability").Select(row => (row[0], row[1], row[2])).Order();
         Assert.Equal(defined, documented);
     }
@@ -81,11 +67,6 @@ public sealed partial class ReadmeTests
         Assert.Equal(properties.Keys.Order(StringComparer.Ordinal), documented.Keys.Order(StringComparer.Ordinal));
         Assert.All(documented, d => Assert.Equal(properties[d.Key].GetValue(options), Parse(d.Value, properties[d.Key].PropertyType)));
     }
-
-    private static string Kind(Instrument instrument) =>
-        instrument.GetType().GetGenericTypeDefinition() == typeof(Counter<>) ? "counter"
-        : instrument.GetType().GetGenericTypeDefinition() == typeof(Histogram<>) ? "histogram"
-        : instrument.GetType().Name;
 
     /// <summary>A default as the README writes it (<c>10,000,000</c>, <c>3 days</c>, <c>50 ms</c>, <c>true</c>), as a value of <paramref name="type"/>.</summary>
     private static object Parse(string text, Type type)

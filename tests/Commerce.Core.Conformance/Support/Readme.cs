@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Reflection;
 using Microsoft.Extensions.Logging;
 
@@ -93,4 +94,31 @@ public static class Readme
             .Select(a => (a.EventId, a.EventName ?? "", a.Level.ToString()))
             .OrderBy(e => e.EventId)];
     }
+
+    /// <summary>
+    /// The instruments <paramref name="create"/> makes on <paramref name="factory"/>'s meters, as a README's instrument
+    /// table lists them: name, kind (<c>counter</c>, <c>histogram</c>) and unit, in order.
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Kind, string Unit)> Instruments(IMeterFactory factory, Action<IMeterFactory> create)
+    {
+        var published = new List<Instrument>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Scope == factory)
+                {
+                    published.Add(instrument);
+                }
+            },
+        };
+        listener.Start();
+        create(factory);
+        return [.. published.Select(i => (i.Name, KindOf(i), i.Unit ?? "")).Order()];
+    }
+
+    private static string KindOf(Instrument instrument) =>
+        instrument.GetType().GetGenericTypeDefinition() == typeof(Counter<>) ? "counter"
+        : instrument.GetType().GetGenericTypeDefinition() == typeof(Histogram<>) ? "histogram"
+        : instrument.GetType().Name;
 }
