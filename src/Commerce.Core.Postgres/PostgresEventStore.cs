@@ -160,9 +160,9 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                         }
                     }
                 }
-                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                catch (Exception e) when (PostgresOutcome.Cancelled("a wait for events", e, connection) is { } cancelled)
                 {
-                    throw PostgresOutcome.TimedOut("a wait for events", e);
+                    throw cancelled;
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
@@ -171,10 +171,6 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
                 {
                     throw PostgresOutcome.Unavailable("a wait for events", e);
-                }
-                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
-                {
-                    throw PostgresOutcome.CancelledByServer("a wait for events", e);
                 }
             }
             finally
@@ -345,10 +341,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                     store.CountRoundTrip();
                     return await run(connection, cancellationToken).ConfigureAwait(false);
                 }
-                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                catch (Exception e) when (PostgresOutcome.Cancelled(operation, e, connection) is { } cancelled)
                 {
-                    // Cancelled by the server at the command timeout, on a connection kept open: not a broken one.
-                    throw PostgresOutcome.TimedOut(operation, e);
+                    // At the command timeout (on a connection kept open: not a broken one) or the server's own timeouts.
+                    throw cancelled;
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
@@ -357,10 +353,6 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 catch (PostgresException e) when (PostgresOutcome.IsRefusedForNow(e))
                 {
                     throw PostgresOutcome.Unavailable(operation, e);
-                }
-                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
-                {
-                    throw PostgresOutcome.CancelledByServer(operation, e);
                 }
             }
         }

@@ -95,6 +95,17 @@ internal static class PostgresOutcome
         new($"PostgreSQL cancelled {operation} ({cancellation.SqlState}: {cancellation.MessageText}); nothing was applied.", cancellation, retryable: false);
 
     /// <summary>
+    /// The exception for <paramref name="operation"/> if <paramref name="e"/> is its statement cancelled, with nothing
+    /// applied: by the server on its own (<see cref="IsCancelledByServer"/>) or at the command timeout on a connection
+    /// kept open (<see cref="IsCancelledAtTimeout"/>); otherwise <see langword="null"/>. Neither is a broken connection
+    /// nor a conflict, and neither is retried: each attempt could wait as long again.
+    /// </summary>
+    public static StoreUnavailableException? Cancelled(string operation, Exception e, NpgsqlConnection connection) =>
+        e is PostgresException server ? (IsCancelledByServer(server) ? CancelledByServer(operation, server) : null)
+        : IsCancelledAtTimeout(e, connection) ? TimedOut(operation, e)
+        : null;
+
+    /// <summary>
     /// A commit whose backend went away (a refusal for now sent as <c>FATAL</c>: terminated, the server shutting
     /// down or crashed; or the connection closed by the server's <c>idle_session_timeout</c>, <c>57P05</c>) before
     /// the batch's last statement completed, so before its implicit transaction could commit: nothing applied. The

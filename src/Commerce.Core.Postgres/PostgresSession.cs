@@ -137,13 +137,9 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 // The server rejected the batch (out of lock slots, say): its transaction rolled back.
                 throw PostgresOutcome.Unavailable("a commit", e);
             }
-            catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+            catch (Exception e) when (PostgresOutcome.Cancelled("a commit", e, connection) is { } cancelled)
             {
-                throw PostgresOutcome.TimedOut("a commit", e);
-            }
-            catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
-            {
-                throw PostgresOutcome.CancelledByServer("a commit", e);
+                throw cancelled;
             }
             catch (PostgresException e) when (PostgresOutcome.IsRefusedBeforeCommit(e, batch))
             {
@@ -192,19 +188,15 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                     await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     return purge.RecordsAffected;
                 }
-                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                catch (Exception e) when (PostgresOutcome.Cancelled("a purge", e, connection) is { } cancelled)
                 {
-                    // Cancelled by the server at the command timeout, on a connection kept open: not a broken one.
-                    throw PostgresOutcome.TimedOut("a purge", e);
+                    // At the command timeout (on a connection kept open: not a broken one) or the server's own timeouts.
+                    throw cancelled;
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
                     // One statement, so it removed all it had to or nothing; removing again is harmless.
                     await DropConnectionAsync().ConfigureAwait(false);
-                }
-                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
-                {
-                    throw PostgresOutcome.CancelledByServer("a purge", e);
                 }
             }
         }
@@ -297,14 +289,10 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                 await DropConnectionAsync().ConfigureAwait(false);
                 throw PostgresOutcome.Unavailable("a read check", e);
             }
-            catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
-            {
-                throw PostgresOutcome.CancelledByServer("a read check", e);
-            }
-            catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+            catch (Exception e) when (PostgresOutcome.Cancelled("a read check", e, connection) is { } cancelled)
             {
                 // Not a conflict: the use case run again would wait as long again.
-                throw PostgresOutcome.TimedOut("a read check", e);
+                throw cancelled;
             }
             catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
             {
@@ -346,11 +334,11 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                         return result;
                     }
                 }
-                catch (NpgsqlException e) when (PostgresOutcome.IsCancelledAtTimeout(e, connection))
+                catch (Exception e) when (PostgresOutcome.Cancelled("a read", e, connection) is { } cancelled)
                 {
-                    // Cancelled by the server at the command timeout, on a connection kept open: not a broken one,
-                    // and a read run again would wait as long again.
-                    throw PostgresOutcome.TimedOut("a read", e);
+                    // At the command timeout (on a connection kept open: not a broken one) or the server's own
+                    // timeouts: the services report it without retrying, since a read run again would wait as long.
+                    throw cancelled;
                 }
                 catch (Exception e) when (attempt == 1 && PostgresOutcome.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
                 {
@@ -361,11 +349,6 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
                     // A read applies nothing: the services retry the use case after a back-off.
                     await DropConnectionAsync().ConfigureAwait(false);
                     throw PostgresOutcome.Unavailable("a read", e);
-                }
-                catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
-                {
-                    // At the server's statement_timeout or lock_timeout: the services report it without retrying.
-                    throw PostgresOutcome.CancelledByServer("a read", e);
                 }
             }
         }
