@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Commerce.Events;
+
+namespace Commerce.Tests;
+
+/// <summary>
+/// Hosts forward events to queues and store domain objects with System.Text.Json: every public domain type and
+/// event serializes to plain JSON and reads back to an equal value, with reflection (default and web options, and
+/// the strict options of the web sample) and through a source-generated context (as a native-AOT host does), and
+/// reading JSON never builds a value that the type's constructor refuses.
+/// </summary>
+public sealed class JsonSerializationTests
+{
+    /// <summary>How a host serializes.</summary>
+    public enum Format
+    {
+        /// <summary>Reflection, <c>new JsonSerializerOptions()</c>.</summary>
+        Default,
+
+        /// <summary>Reflection, <see cref="JsonSerializerDefaults.Web"/>.</summary>
+        Web,
+
+        /// <summary>Reflection, web defaults made strict as in the web sample (no unmapped or duplicate properties, required constructor parameters).</summary>
+        Strict,
+
+        /// <summary>The source-generated <see cref="CoreJsonContext"/>, default options.</summary>
+        SourceGenerated,
+
+        /// <summary>The source-generated <see cref="CoreJsonContext"/> over web options.</summary>
+        SourceGeneratedWeb,
+    }
+
+    private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 30, 15, TimeSpan.Zero);
+    private static readonly OrderId AnOrder = new(Guid.Parse("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
+
+    private static readonly JsonSerializerOptions DefaultOptions = new() { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
+    private static readonly JsonSerializerOptions WebOptions = new(JsonSerializerDefaults.Web) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
+    private static readonly JsonSerializerOptions StrictOptions = new(JsonSerializerDefaults.Web)
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+        NumberHandling = JsonNumberHandling.Strict,
+        AllowDuplicateProperties = false,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        RespectRequiredConstructorParameters = true,
+    };
+
+    private static readonly CoreJsonContext SourceGeneratedContext = new(new JsonSerializerOptions());
+    private static readonly CoreJsonContext SourceGeneratedWebContext = new(new JsonSerializerOptions(JsonSerializerDefaults.Web));
+
+    public static TheoryData<Format> Formats => [.. Enum.GetValues<Format>()];
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Money_round_trips_as_its_amount_negative_amounts_included(Format format)
+    {
+        Assert.Equal(300, Property(Write(new Money(300), format), format, "Amount").GetInt64());
+        Assert.Equal(new Money(300), RoundTrip(new Money(300), format));
+        Assert.Equal(new Money(-5), RoundTrip(new Money(-5), format));   // a Money may hold a negative difference
+        Assert.Equal(new Money(long.MaxValue), RoundTrip(new Money(long.MaxValue), format));
+        Assert.Equal(Money.Zero, RoundTrip(Money.Zero, format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Ids_round_trip_as_their_value(Format format)
+    {
+        Assert.Equal(7, Property(Write(new UserId(7), format), format, "Value").GetInt64());
+        Assert.Equal(new UserId(7), RoundTrip(new UserId(7), format));
+        Assert.Equal(new UserId(long.MinValue), RoundTrip(new UserId(long.MinValue), format));
+        Assert.Equal(new ProductId(42), RoundTrip(new ProductId(42), format));
+        Assert.Equal(AnOrder.Value, Property(Write(AnOrder, format), format, "Value").GetGuid());
+        Assert.Equal(AnOrder, RoundTrip(AnOrder, format));
+        Assert.Equal(new IdempotencyKey("top-up-1"), RoundTrip(new IdempotencyKey("top-up-1"), format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void A_wallet_and_its_ledger_entries_round_trip(Format format)
+    {
+        var wallet = new Wallet(new UserId(1), new Money(9_250), ledgerLength: 4);
+        Assert.Equal(wallet, RoundTrip(wallet, format));
+
+        var charge = new LedgerEntry(1, new UserId(1), LedgerEntryKind.Charge, new Money(10_000), new Money(10_000), null, At);
+        var payment = new LedgerEntry(2, new UserId(1), LedgerEntryKind.Payment, new Money(750), new Money(9_250), AnOrder, At);
+        Assert.Equal(charge, RoundTrip(charge, format));
+        Assert.Equal(payment, RoundTrip(payment, format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Stock_products_and_the_views_of_the_catalog_and_ranking_round_trip(Format format)
+    {
+        Assert.Equal(new StockItem(new ProductId(42), 17), RoundTrip(new StockItem(new ProductId(42), 17), format));
+        Assert.Equal(new Product(new ProductId(42), "Tea \"Earl Grey\" – 100 g", new Money(450)), RoundTrip(new Product(new ProductId(42), "Tea \"Earl Grey\" – 100 g", new Money(450)), format));
+        Assert.Equal(new ProductSummary(new ProductId(42), "Tea", new Money(450), 17), RoundTrip(new ProductSummary(new ProductId(42), "Tea", new Money(450), 17), format));
+        Assert.Equal(new PopularProduct(1, new ProductId(42), "Tea", new Money(450), 12), RoundTrip(new PopularProduct(1, new ProductId(42), "Tea", new Money(450), 12), format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void A_cart_and_its_view_round_trip(Format format)
+    {
+        var cart = new Cart(new UserId(1), [new CartLine(new ProductId(42), 2), new CartLine(new ProductId(7), 1)]);
+        Assert.Equal(cart, RoundTrip(cart, format));
+        Assert.Equal(Cart.Empty(new UserId(2)), RoundTrip(Cart.Empty(new UserId(2)), format));
+
+        var view = new CartView(new UserId(1), [new CartLineView(new ProductId(42), "Tea", new Money(450), 2, new Money(900))], new Money(900));
+        var back = RoundTrip(view, format);
+        Assert.Equal(view.Lines, back.Lines);   // a list compares by reference in the record's equality
+        Assert.Equal(view, back with { Lines = view.Lines });
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Event_positions_and_streams_round_trip(Format format)
+    {
+        Assert.Equal(new EventPosition(3, 17), RoundTrip(new EventPosition(3, 17), format));
+        Assert.Equal(EventStream.ForProduct(new ProductId(42)), RoundTrip(EventStream.ForProduct(new ProductId(42)), format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Options_round_trip(Format format)
+    {
+        var options = new CommerceOptions { MaxBalance = new Money(5_000_000), PopularProductsWindow = TimeSpan.FromDays(7), PublishEvents = false };
+        var back = RoundTrip(options, format);
+        Assert.Equal(options.MaxBalance, back.MaxBalance);
+        Assert.Equal(options.PopularProductsWindow, back.PopularProductsWindow);
+        Assert.False(back.PublishEvents);
+    }
+
+    /// <summary>JSON is input: what a type's constructor refuses, reading it refuses too, with the same exception.</summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_refuses_a_wallet_stock_item_product_or_cart_that_its_constructor_refuses(Format format)
+    {
+        var wallet = Node(new Wallet(new UserId(1), new Money(1)), format);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<Wallet>(Set(wallet, format, -1, "Balance", "Amount"), format));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<Wallet>(Set(wallet, format, -1, "LedgerLength"), format));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<StockItem>(Set(Node(new StockItem(new ProductId(1), 5), format), format, -5, "OnHand"), format));
+
+        var product = Node(new Product(new ProductId(1), "Tea", new Money(450)), format);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<Product>(Set(product, format, -450, "Price", "Amount"), format));
+        Assert.Throws<ArgumentNullException>(() => Read<Product>(Set(product, format, null, "Name"), format));
+
+        var cart = Node(new Cart(new UserId(1), [new CartLine(new ProductId(42), 2), new CartLine(new ProductId(7), 1)]), format);
+        Assert.Throws<ArgumentException>(() => Read<Cart>(Set(cart, format, 0, "Lines", "0", "Quantity"), format));
+        Assert.Throws<ArgumentException>(() => Read<Cart>(Set(cart, format, 42, "Lines", "1", "ProductId", "Value"), format));
+
+        Assert.Throws<JsonException>(() => Read<Money>("\"300\"", format));
+        Assert.Throws<JsonException>(() => Read<Wallet>("[]", format));
+    }
+
+    private static JsonObject Node<T>(T value, Format format) => JsonNode.Parse(Write(value, format).GetRawText())!.AsObject();
+
+    /// <summary>A copy of <paramref name="json"/> with the value at a path (of property names and array indexes) replaced.</summary>
+    private static string Set(JsonObject json, Format format, JsonNode? value, params string[] path)
+    {
+        var copy = json.DeepClone();
+        var parent = copy;
+        foreach (var step in path[..^1])
+        {
+            parent = int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? parent[index]! : parent[Name(format, step)]!;
+        }
+
+        parent[Name(format, path[^1])] = value;
+        return copy.ToJsonString();
+    }
+
+    private static string Name(Format format, string name) =>
+        format is Format.Default or Format.SourceGenerated ? name : JsonNamingPolicy.CamelCase.ConvertName(name);
+
+    private static JsonElement Property(JsonElement json, Format format, string name) => json.GetProperty(Name(format, name));
+
+    private static T RoundTrip<T>(T value, Format format) => Read<T>(Write(value, format).GetRawText(), format);
+
+    private static JsonElement Write<T>(T value, Format format) =>
+        JsonSerializer.SerializeToElement(value, TypeInfo<T>(format));
+
+    private static T Read<T>(string json, Format format) =>
+        JsonSerializer.Deserialize(json, TypeInfo<T>(format))!;
+
+    /// <summary>
+    /// The contract of <typeparamref name="T"/>: from the source-generated context alone (no reflection behind it:
+    /// a type it does not hold is an error), or by reflection.
+    /// </summary>
+    private static JsonTypeInfo<T> TypeInfo<T>(Format format) => format switch
+    {
+        Format.SourceGenerated => (JsonTypeInfo<T>)SourceGeneratedContext.GetTypeInfo(typeof(T))!,
+        Format.SourceGeneratedWeb => (JsonTypeInfo<T>)SourceGeneratedWebContext.GetTypeInfo(typeof(T))!,
+        _ => (JsonTypeInfo<T>)OptionsOf(format).GetTypeInfo(typeof(T)),
+    };
+
+    private static JsonSerializerOptions OptionsOf(Format format) => format switch
+    {
+        Format.Default => DefaultOptions,
+        Format.Web => WebOptions,
+        Format.Strict => StrictOptions,
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
+}
+
+/// <summary>The core's public types in a source-generated context, as a native-AOT host declares them.</summary>
+[JsonSerializable(typeof(Money))]
+[JsonSerializable(typeof(UserId))]
+[JsonSerializable(typeof(ProductId))]
+[JsonSerializable(typeof(OrderId))]
+[JsonSerializable(typeof(IdempotencyKey))]
+[JsonSerializable(typeof(OrderLine))]
+[JsonSerializable(typeof(OrderLineRequest))]
+[JsonSerializable(typeof(Order))]
+[JsonSerializable(typeof(Wallet))]
+[JsonSerializable(typeof(LedgerEntry))]
+[JsonSerializable(typeof(StockItem))]
+[JsonSerializable(typeof(Product))]
+[JsonSerializable(typeof(ProductSummary))]
+[JsonSerializable(typeof(PopularProduct))]
+[JsonSerializable(typeof(Cart))]
+[JsonSerializable(typeof(CartView))]
+[JsonSerializable(typeof(CommerceError))]
+[JsonSerializable(typeof(CommerceOptions))]
+[JsonSerializable(typeof(EventPosition))]
+[JsonSerializable(typeof(EventStream))]
+[JsonSerializable(typeof(EventCursor))]
+[JsonSerializable(typeof(EventPage))]
+[JsonSerializable(typeof(CommerceEvent))]
+[JsonSerializable(typeof(OrderPlaced))]
+[JsonSerializable(typeof(OrderCancelled))]
+[JsonSerializable(typeof(WalletCharged))]
+[JsonSerializable(typeof(ProductAdded))]
+[JsonSerializable(typeof(ProductRestocked))]
+[JsonSerializable(typeof(StockDepleted))]
+internal sealed partial class CoreJsonContext : JsonSerializerContext;
