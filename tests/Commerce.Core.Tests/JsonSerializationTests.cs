@@ -79,6 +79,20 @@ public sealed class JsonSerializationTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void An_order_line_round_trips_with_its_product_quantity_and_unit_price(Format format)
+    {
+        var line = new OrderLine(new ProductId(42), 3, new Money(250));
+        var json = Write(line, format);
+        Assert.Equal(3, Property(json, format, "Quantity").GetInt32());
+
+        var back = RoundTrip(line, format);
+        Assert.Equal(line, back);
+        Assert.Equal(new Money(750), back.LineTotal);
+        Assert.Equal(new OrderLineRequest(new ProductId(42), 3), RoundTrip(new OrderLineRequest(new ProductId(42), 3), format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void A_wallet_and_its_ledger_entries_round_trip(Format format)
     {
         var wallet = new Wallet(new UserId(1), new Money(9_250), ledgerLength: 4);
@@ -124,6 +138,16 @@ public sealed class JsonSerializationTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void Each_event_round_trips_as_its_own_type(Format format)
+    {
+        foreach (var published in Events())
+        {
+            AssertSameEvent(published, RoundTripAs(published, published.GetType(), format));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void Options_round_trip(Format format)
     {
         var options = new CommerceOptions { MaxBalance = new Money(5_000_000), PopularProductsWindow = TimeSpan.FromDays(7), PublishEvents = false };
@@ -155,6 +179,53 @@ public sealed class JsonSerializationTests
         Assert.Throws<JsonException>(() => Read<Wallet>("[]", format));
     }
 
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_refuses_an_order_line_that_its_constructor_refuses(Format format)
+    {
+        var line = Node(new OrderLine(new ProductId(42), 3, new Money(250)), format);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<OrderLine>(Set(line, format, 0, "Quantity"), format));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<OrderLine>(Set(line, format, -250, "UnitPrice", "Amount"), format));
+        Assert.Throws<OverflowException>(() => Read<OrderLine>(Set(line, format, long.MaxValue, "UnitPrice", "Amount"), format));
+    }
+
+    /// <summary>Events with one of each kind, at distinct positions.</summary>
+    private static CommerceEvent[] Events()
+    {
+        OrderLine[] lines = [new(new ProductId(42), 3, new Money(250)), new(new ProductId(7), 1, Money.Zero)];
+        return
+        [
+            new WalletCharged(new UserId(1), new Money(10_000), new Money(10_000), At) { Position = new EventPosition(0, 1) },
+            new ProductAdded(new ProductId(42), "Tea", new Money(250), 3, At) { Position = new EventPosition(1, 1) },
+            new ProductRestocked(new ProductId(42), 5, 8, At) { Position = new EventPosition(1, 2) },
+            new OrderPlaced(AnOrder, new UserId(1), lines, new Money(750), At) { Position = new EventPosition(0, 2) },
+            new StockDepleted(new ProductId(42), AnOrder, At) { Position = new EventPosition(1, 3) },
+            new OrderCancelled(AnOrder, new UserId(1), lines, new Money(750), At.AddMinutes(1)) { Position = new EventPosition(0, 3) },
+        ];
+    }
+
+    /// <summary>The same event: equal, its lines (a list, which a record compares by reference) compared item by item.</summary>
+    private static void AssertSameEvent(CommerceEvent expected, CommerceEvent actual)
+    {
+        switch (expected, actual)
+        {
+            case (OrderPlaced placed, OrderPlaced back):
+                Assert.Equal(placed.Lines, back.Lines);
+                Assert.Equal(placed, back with { Lines = placed.Lines });
+                break;
+            case (OrderCancelled cancelled, OrderCancelled back):
+                Assert.Equal(cancelled.Lines, back.Lines);
+                Assert.Equal(cancelled, back with { Lines = cancelled.Lines });
+                break;
+            default:
+                Assert.Equal(expected, actual);
+                break;
+        }
+
+        Assert.Equal(expected.Position, actual.Position);
+        Assert.Equal(expected.At, actual.At);
+    }
+
     private static JsonObject Node<T>(T value, Format format) => JsonNode.Parse(Write(value, format).GetRawText())!.AsObject();
 
     /// <summary>A copy of <paramref name="json"/> with the value at a path (of property names and array indexes) replaced.</summary>
@@ -177,6 +248,22 @@ public sealed class JsonSerializationTests
     private static JsonElement Property(JsonElement json, Format format, string name) => json.GetProperty(Name(format, name));
 
     private static T RoundTrip<T>(T value, Format format) => Read<T>(Write(value, format).GetRawText(), format);
+
+    private static CommerceEvent RoundTripAs(CommerceEvent value, Type type, Format format)
+    {
+        var json = format switch
+        {
+            Format.SourceGenerated => JsonSerializer.Serialize(value, SourceGeneratedContext.GetTypeInfo(type)!),
+            Format.SourceGeneratedWeb => JsonSerializer.Serialize(value, SourceGeneratedWebContext.GetTypeInfo(type)!),
+            _ => JsonSerializer.Serialize(value, type, OptionsOf(format)),
+        };
+        return (CommerceEvent)(format switch
+        {
+            Format.SourceGenerated => JsonSerializer.Deserialize(json, SourceGeneratedContext.GetTypeInfo(type)!),
+            Format.SourceGeneratedWeb => JsonSerializer.Deserialize(json, SourceGeneratedWebContext.GetTypeInfo(type)!),
+            _ => JsonSerializer.Deserialize(json, type, OptionsOf(format)),
+        })!;
+    }
 
     private static JsonElement Write<T>(T value, Format format) =>
         JsonSerializer.SerializeToElement(value, TypeInfo<T>(format));

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace Commerce;
 
@@ -14,6 +15,11 @@ public readonly record struct OrderLine
     /// <param name="unitPrice">The unit price snapshot; not negative.</param>
     /// <exception cref="ArgumentOutOfRangeException">The quantity is not positive or the price is negative.</exception>
     /// <exception cref="OverflowException">The line total does not fit in 64 bits.</exception>
+    /// <remarks>
+    /// System.Text.Json reads a line through this constructor (not the parameterless one, which would leave it without
+    /// product, units or price), so a line read from JSON is checked as one built here.
+    /// </remarks>
+    [JsonConstructor]
     public OrderLine(ProductId productId, int quantity, Money unitPrice)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(quantity);
