@@ -93,6 +93,25 @@ public sealed class JsonSerializationTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void An_order_round_trips_placed_and_cancelled(Format format)
+    {
+        var placed = new Order(AnOrder, new UserId(1), [new OrderLine(new ProductId(42), 3, new Money(250)), new OrderLine(new ProductId(7), 1, Money.Zero)], At);
+        var back = RoundTrip(placed, format);
+        Assert.Equal(placed, back);
+        Assert.Equal(new Money(750), back.Total);
+        Assert.Equal(OrderStatus.Placed, back.Status);
+
+        var cancelled = placed.Cancel(At.AddMinutes(5)).Value;
+        var json = Write(cancelled, format);
+        Assert.Equal(750, Property(Property(json, format, "Total"), format, "Amount").GetInt64());
+        back = RoundTrip(cancelled, format);
+        Assert.Equal(cancelled, back);
+        Assert.Equal(OrderStatus.Cancelled, back.Status);
+        Assert.Equal(At.AddMinutes(5), back.CancelledAt);
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void A_wallet_and_its_ledger_entries_round_trip(Format format)
     {
         var wallet = new Wallet(new UserId(1), new Money(9_250), ledgerLength: 4);
@@ -187,6 +206,27 @@ public sealed class JsonSerializationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Read<OrderLine>(Set(line, format, 0, "Quantity"), format));
         Assert.Throws<ArgumentOutOfRangeException>(() => Read<OrderLine>(Set(line, format, -250, "UnitPrice", "Amount"), format));
         Assert.Throws<OverflowException>(() => Read<OrderLine>(Set(line, format, long.MaxValue, "UnitPrice", "Amount"), format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_refuses_an_order_that_its_constructor_refuses(Format format)
+    {
+        var order = Node(new Order(AnOrder, new UserId(1), [new OrderLine(new ProductId(42), 3, new Money(250))], At), format);
+        var line = order[Name(format, "Lines")]![0]!;
+        Assert.Throws<ArgumentException>(() => Read<Order>(Set(order, format, new JsonArray(), "Lines"), format));
+        Assert.Throws<ArgumentException>(() => Read<Order>(Set(order, format, new JsonArray(line.DeepClone(), line.DeepClone()), "Lines"), format));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Read<Order>(Set(order, format, 0, "Lines", "0", "Quantity"), format));
+        Assert.Throws<ArgumentNullException>(() => Read<Order>(Set(order, format, null, "Lines"), format));
+    }
+
+    /// <summary>The total and status an order's JSON shows follow from its lines and cancellation; reading computes them again.</summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_an_order_computes_its_total_from_its_lines(Format format)
+    {
+        var order = Node(new Order(AnOrder, new UserId(1), [new OrderLine(new ProductId(42), 3, new Money(250))], At), format);
+        Assert.Equal(new Money(750), Read<Order>(Set(order, format, 1, "Total", "Amount"), format).Total);
     }
 
     /// <summary>Events with one of each kind, at distinct positions.</summary>

@@ -87,6 +87,26 @@ public sealed record Order
         CancelledAt = cancelledAt;
     }
 
+    /// <summary>
+    /// Creates an order that may have been cancelled, from a list of lines (used by stores to rehydrate state, and by
+    /// System.Text.Json to read an order: its <see cref="Total"/> and <see cref="Status"/> follow from the lines and
+    /// <paramref name="cancelledAt"/>).
+    /// </summary>
+    /// <param name="id">The order id.</param>
+    /// <param name="userId">The buyer.</param>
+    /// <param name="lines">The lines; at least one, one per product. The order keeps its own copy.</param>
+    /// <param name="placedAt">When the order was placed.</param>
+    /// <param name="cancelledAt">When it was cancelled, or <see langword="null"/> if it stands.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="lines"/> is empty, names a product twice, or holds a line without units (<c>default(OrderLine)</c>).</exception>
+    /// <exception cref="OverflowException">The total does not fit in 64 bits.</exception>
+    [JsonConstructor]
+    public Order(OrderId id, UserId userId, IReadOnlyList<OrderLine> lines, DateTimeOffset placedAt, DateTimeOffset? cancelledAt)
+        : this(id, userId, (lines ?? throw new ArgumentNullException(nameof(lines))).ToImmutableArray(), placedAt)
+    {
+        CancelledAt = cancelledAt;
+    }
+
     /// <summary>Creates an order over lines that are already immutable (no copy, no boxing on the way in).</summary>
     internal Order(OrderId id, UserId userId, ImmutableArray<OrderLine> lines, DateTimeOffset placedAt)
         : this(id, userId, lines, TotalOf(lines), placedAt)
