@@ -149,6 +149,15 @@ public sealed class JsonSerializationTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void An_error_round_trips_with_its_code_message_and_products(Format format)
+    {
+        var error = new CommerceError(CommerceErrorCode.InsufficientStock, "Not enough stock.", [new ProductId(42), new ProductId(7)]);
+        Assert.Equal(error, RoundTrip(error, format));
+        Assert.Equal(new CommerceError(CommerceErrorCode.EmptyOrder, "No lines."), RoundTrip(new CommerceError(CommerceErrorCode.EmptyOrder, "No lines."), format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void Event_positions_and_streams_round_trip(Format format)
     {
         Assert.Equal(new EventPosition(3, 17), RoundTrip(new EventPosition(3, 17), format));
@@ -228,6 +237,11 @@ public sealed class JsonSerializationTests
         var order = Node(new Order(AnOrder, new UserId(1), [new OrderLine(new ProductId(42), 3, new Money(250))], At), format);
         Assert.Equal(new Money(750), Read<Order>(Set(order, format, 1, "Total", "Amount"), format).Total);
     }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_refuses_an_error_without_a_message(Format format) =>
+        Assert.Throws<ArgumentNullException>(() => Read<CommerceError>(Set(Node(new CommerceError(CommerceErrorCode.EmptyOrder, "No lines."), format), format, null, "Message"), format));
 
     /// <summary>Events with one of each kind, at distinct positions.</summary>
     private static CommerceEvent[] Events()

@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json.Serialization;
+
 namespace Commerce;
 
 /// <summary>
@@ -15,12 +18,24 @@ public sealed class CommerceError : IEquatable<CommerceError>
     /// <param name="message">A human readable description.</param>
     /// <param name="productIds">The products concerned, if any (for example every product short of stock).</param>
     /// <exception cref="ArgumentNullException"><paramref name="message"/> is <see langword="null"/>.</exception>
+    [SuppressMessage("ApiDesign", "RS0027:API with optional parameter(s) should have the most parameters amongst its public overloads", Justification = "The overload over a list has as many parameters, none optional: a call that leaves out the products binds here as before.")]
     public CommerceError(CommerceErrorCode code, string message, IEnumerable<ProductId>? productIds = null)
     {
         ArgumentNullException.ThrowIfNull(message);
         Code = code;
         Message = message;
         ProductIds = productIds is null ? [] : Array.AsReadOnly(productIds.ToArray());
+    }
+
+    /// <summary>Creates an error from a list of products (the constructor System.Text.Json reads an error through).</summary>
+    /// <param name="code">The stable code.</param>
+    /// <param name="message">A human readable description.</param>
+    /// <param name="productIds">The products concerned, if any; the error keeps its own copy.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="message"/> is <see langword="null"/>.</exception>
+    [JsonConstructor]
+    public CommerceError(CommerceErrorCode code, string message, IReadOnlyList<ProductId>? productIds)
+        : this(code, message, (IEnumerable<ProductId>?)productIds)
+    {
     }
 
     /// <summary>The stable code of the outcome.</summary>
