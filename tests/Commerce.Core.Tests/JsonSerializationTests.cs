@@ -176,6 +176,16 @@ public sealed class JsonSerializationTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void An_event_cursor_round_trips_as_its_text(Format format)
+    {
+        var cursor = EventCursor.Start.Through(new EventPosition(3, 5)).Through(new EventPosition(17, 2));
+        Assert.Equal("3:5,17:2", Write(cursor, format).GetString());
+        Assert.Equal(cursor, RoundTrip(cursor, format));
+        Assert.Equal(EventCursor.Start, RoundTrip(EventCursor.Start, format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void Options_round_trip(Format format)
     {
         var options = new CommerceOptions { MaxBalance = new Money(5_000_000), PopularProductsWindow = TimeSpan.FromDays(7), PublishEvents = false };
@@ -242,6 +252,18 @@ public sealed class JsonSerializationTests
     [MemberData(nameof(Formats))]
     public void Reading_refuses_an_error_without_a_message(Format format) =>
         Assert.Throws<ArgumentNullException>(() => Read<CommerceError>(Set(Node(new CommerceError(CommerceErrorCode.EmptyOrder, "No lines."), format), format, null, "Message"), format));
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_refuses_what_is_not_an_event_cursor(Format format)
+    {
+        Assert.Throws<JsonException>(() => Read<EventCursor>("\"3:0\"", format));
+        Assert.Throws<JsonException>(() => Read<EventCursor>("\"5:1,3:2\"", format));
+        Assert.Throws<JsonException>(() => Read<EventCursor>("\"not a cursor\"", format));
+        Assert.Throws<JsonException>(() => Read<EventCursor>("17", format));
+        Assert.Throws<JsonException>(() => Read<EventCursor>("{}", format));
+        Assert.Null(Read<EventCursor?>("null", format));
+    }
 
     /// <summary>Events with one of each kind, at distinct positions.</summary>
     private static CommerceEvent[] Events()

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace Commerce.Events;
 
@@ -12,8 +13,10 @@ namespace Commerce.Events;
 /// <remarks>
 /// Immutable, with value equality. Its text form (<see cref="ToString"/>, <see cref="Parse"/>) is
 /// <c>stripe:sequence</c> pairs for the stripes read, ascending, separated by commas (<c>3:5,17:2</c>);
-/// the start is the empty string. It is what to save as a checkpoint or pass as <c>?after=</c>.
+/// the start is the empty string. It is what to save as a checkpoint or pass as <c>?after=</c>, and what
+/// System.Text.Json writes and reads (a JSON string, through <see cref="EventCursorJsonConverter"/>).
 /// </remarks>
+[JsonConverter(typeof(EventCursorJsonConverter))]
 public sealed class EventCursor : IEquatable<EventCursor>
 {
     /// <summary>The most stripes a store may have.</summary>
