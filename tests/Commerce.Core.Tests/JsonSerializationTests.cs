@@ -174,6 +174,23 @@ public sealed class JsonSerializationTests
         }
     }
 
+    /// <summary>An event sent as <see cref="CommerceEvent"/> (how a queue sees it) keeps its kind, under a stable name, and its data.</summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void An_event_serialized_as_CommerceEvent_keeps_its_kind_and_data(Format format)
+    {
+        foreach (var published in Events())
+        {
+            var json = Write<CommerceEvent>(published, format);
+            Assert.Equal(Discriminators[published.GetType()], json.GetProperty("$type").GetString());
+            Assert.Equal(published.Position.Sequence, Property(Property(json, format, "Position"), format, "Sequence").GetInt64());
+
+            var back = Read<CommerceEvent>(json.GetRawText(), format);
+            Assert.IsType(published.GetType(), back);
+            AssertSameEvent(published, back);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Formats))]
     public void An_event_cursor_round_trips_as_its_text(Format format)
@@ -182,6 +199,21 @@ public sealed class JsonSerializationTests
         Assert.Equal("3:5,17:2", Write(cursor, format).GetString());
         Assert.Equal(cursor, RoundTrip(cursor, format));
         Assert.Equal(EventCursor.Start, RoundTrip(EventCursor.Start, format));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void An_event_page_round_trips_with_every_kind_of_event(Format format)
+    {
+        var page = new EventPage(Events(), EventCursor.Start.Through(new EventPosition(3, 9)));
+        var back = RoundTrip(page, format);
+        Assert.Equal(page.Next, back.Next);
+        Assert.Equal(page.Events.Count, back.Events.Count);
+        for (var i = 0; i < page.Events.Count; i++)
+        {
+            Assert.IsType(page.Events[i].GetType(), back.Events[i]);
+            AssertSameEvent(page.Events[i], back.Events[i]);
+        }
     }
 
     [Theory]
@@ -264,6 +296,31 @@ public sealed class JsonSerializationTests
         Assert.Throws<JsonException>(() => Read<EventCursor>("{}", format));
         Assert.Null(Read<EventCursor?>("null", format));
     }
+
+    /// <summary>
+    /// An event read as <see cref="CommerceEvent"/> names its kind first: an unknown kind is a <see cref="JsonException"/>;
+    /// none, or one after other properties, is the serializer's <see cref="NotSupportedException"/> for an abstract type.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void Reading_refuses_an_event_of_an_unknown_or_unnamed_kind(Format format)
+    {
+        Assert.Throws<JsonException>(() => Read<CommerceEvent>("{\"$type\":\"OrderShipped\",\"At\":\"2026-11-24T12:30:15+00:00\"}", format));
+        Assert.Throws<JsonException>(() => Read<CommerceEvent>("{\"$type\":3}", format));
+        Assert.Throws<NotSupportedException>(() => Read<CommerceEvent>("{\"At\":\"2026-11-24T12:30:15+00:00\"}", format));
+        Assert.Throws<NotSupportedException>(() => Read<CommerceEvent>("{\"At\":\"2026-11-24T12:30:15+00:00\",\"$type\":\"WalletCharged\"}", format));
+    }
+
+    /// <summary>The name each kind of event is written under: fixed, whatever the types are called.</summary>
+    private static readonly Dictionary<Type, string> Discriminators = new()
+    {
+        [typeof(OrderPlaced)] = "OrderPlaced",
+        [typeof(OrderCancelled)] = "OrderCancelled",
+        [typeof(WalletCharged)] = "WalletCharged",
+        [typeof(ProductAdded)] = "ProductAdded",
+        [typeof(ProductRestocked)] = "ProductRestocked",
+        [typeof(StockDepleted)] = "StockDepleted",
+    };
 
     /// <summary>Events with one of each kind, at distinct positions.</summary>
     private static CommerceEvent[] Events()

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace Commerce.Events;
 
@@ -11,7 +12,20 @@ namespace Commerce.Events;
 /// Events are immutable. Every event belongs to one <see cref="Stream"/> (a user or a product); the events
 /// of one stream are read in the order they were committed. <see cref="Position"/> is set by the store
 /// when the event is read back.
+/// <para>
+/// System.Text.Json writes an event serialized as <see cref="CommerceEvent"/> with its kind first, as a
+/// <c>"$type"</c> property whose value is fixed (the event's type name: <c>"OrderPlaced"</c>, <c>"OrderCancelled"</c>,
+/// <c>"WalletCharged"</c>, <c>"ProductAdded"</c>, <c>"ProductRestocked"</c>, <c>"StockDepleted"</c>), and reads such
+/// JSON back as that kind of event, with reflection or a source-generated context.
+/// </para>
 /// </remarks>
+[JsonPolymorphic]
+[JsonDerivedType(typeof(OrderPlaced), "OrderPlaced")]
+[JsonDerivedType(typeof(OrderCancelled), "OrderCancelled")]
+[JsonDerivedType(typeof(WalletCharged), "WalletCharged")]
+[JsonDerivedType(typeof(ProductAdded), "ProductAdded")]
+[JsonDerivedType(typeof(ProductRestocked), "ProductRestocked")]
+[JsonDerivedType(typeof(StockDepleted), "StockDepleted")]
 public abstract record CommerceEvent
 {
     private protected CommerceEvent(DateTimeOffset at) => At = at;
