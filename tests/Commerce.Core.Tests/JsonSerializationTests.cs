@@ -66,6 +66,14 @@ public sealed class JsonSerializationTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void Money_and_a_key_are_written_as_their_value_alone_not_the_properties_computed_from_it(Format format)
+    {
+        Assert.Equal([Name(format, "Amount")], Node(new Money(300), format).Select(property => property.Key));
+        Assert.Equal([Name(format, "Value")], Node(new IdempotencyKey("top-up-1"), format).Select(property => property.Key));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void Ids_round_trip_as_their_value(Format format)
     {
         Assert.Equal(7, Property(Write(new UserId(7), format), format, "Value").GetInt64());

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Commerce;
 
 /// <summary>
@@ -17,6 +19,7 @@ public readonly record struct IdempotencyKey(string Value)
     public const int MaxLength = 128;
 
     /// <summary>Whether the key is valid: 1 to <see cref="MaxLength"/> printable ASCII characters.</summary>
+    [JsonIgnore]
     public bool IsValid
     {
         get

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace Commerce;
 
@@ -25,9 +26,11 @@ public readonly record struct Money(long Amount) : IComparable<Money>
     public static Money Zero => default;
 
     /// <summary>Whether the amount is greater than zero.</summary>
+    [JsonIgnore]
     public bool IsPositive => Amount > 0;
 
     /// <summary>Whether the amount is less than zero.</summary>
+    [JsonIgnore]
     public bool IsNegative => Amount < 0;
 
     /// <summary>Adds two amounts, reporting an overflow instead of wrapping around.</summary>
