@@ -48,6 +48,15 @@ public sealed class CommerceEventDispatcherOptions
     /// <summary>How often the event log is purged (the first time one interval after start). Default 1 hour; from 1 second to 1 day.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long disposing the dispatcher without a stop (a container disposed while the dispatcher runs, with no
+    /// host's <c>StopAsync</c> before) waits for its delivery loops to end: the dispose ends them as a stop does, and
+    /// returns once they have ended or this time has passed, whichever comes first; a container disposes the store
+    /// after the dispatcher. Default 30 seconds (the default of <c>HostOptions.ShutdownTimeout</c>, which bounds a
+    /// host's stop); from zero to 1 day. Measured by the registered <see cref="TimeProvider"/>.
+    /// </summary>
+    public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>A copy, so that later changes to a registered instance do not reach a running dispatcher.</summary>
     internal CommerceEventDispatcherOptions Snapshot() => (CommerceEventDispatcherOptions)MemberwiseClone();
 
@@ -61,6 +70,7 @@ public sealed class CommerceEventDispatcherOptions
         MaxRetryDelay = other.MaxRetryDelay;
         EventRetention = other.EventRetention;
         PurgeInterval = other.PurgeInterval;
+        DisposeTimeout = other.DisposeTimeout;
     }
 
     /// <summary>The longest <see cref="EventRetention"/>: about a hundred years.</summary>
@@ -91,6 +101,7 @@ public sealed class CommerceEventDispatcherOptions
             EventRetention is null || (EventRetention >= TimeSpan.FromSeconds(1) && EventRetention <= MaxEventRetention),
             $"{nameof(EventRetention)} must be between 1 second and 36,500 days, or null to keep every event.");
         Check(PurgeInterval >= TimeSpan.FromSeconds(1) && PurgeInterval <= TimeSpan.FromDays(1), $"{nameof(PurgeInterval)} must be between 1 second and 1 day.");
+        Check(DisposeTimeout >= TimeSpan.Zero && DisposeTimeout <= TimeSpan.FromDays(1), $"{nameof(DisposeTimeout)} must be between zero and 1 day.");
         return problems;
     }
 }

@@ -21,9 +21,10 @@ namespace Commerce.Events;
 /// <see cref="CommerceEventDispatcherOptions.MaxDeliveryAttempts"/>, then the poison policy applies; a failed
 /// store call (reading, waiting, loading or saving a checkpoint) is retried with the same back-off for as
 /// long as the host runs. Nothing but stopping ends a loop (or the Stop policy, that loop only), and
-/// nothing a loop meets escapes to the host.
+/// nothing a loop meets escapes to the host. Disposing the dispatcher ends the loops too, and waits for them
+/// (bounded): a container disposes the store after the dispatcher, which was created with it.
 /// </remarks>
-internal sealed class CommerceEventDispatcher : BackgroundService
+internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposable
 {
     private readonly IServiceScopeFactory _scopes;
     private readonly ICommerceEventFeed _feed;
@@ -42,6 +43,12 @@ internal sealed class CommerceEventDispatcher : BackgroundService
 
     // The token the host stops the dispatcher with (how long it may take to stop); none from each start until then.
     private CancellationToken _stopToken;
+
+    // Whether StopAsync was called since the last start: a dispose then waits no longer than that stop's token allows.
+    private bool _stopRequested;
+
+    // 1 once DisposeAsync (or Dispose) was called: a second call does nothing.
+    private int _disposed;
 
     public CommerceEventDispatcher(IServiceProvider services, IEnumerable<EventHandlerRegistration> handlers, CommerceEventDispatcherOptions options)
     {
@@ -332,6 +339,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         // A previous stop's token bounds nothing of this run: it may be cancelled by now, and a dispose without a
         // stop (which gives no time of its own) would then skip the save of what the loops handled since their last.
         _stopToken = CancellationToken.None;
+        _stopRequested = false;
         return base.StartAsync(cancellationToken);
     }
 
@@ -341,8 +349,49 @@ internal sealed class CommerceEventDispatcher : BackgroundService
         // Set before the loops see the stop (the cancellation that tells them orders this write before their
         // reads): what they handled since their last save is saved within this token's time.
         _stopToken = cancellationToken;
+        _stopRequested = true;
         return base.StopAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Ends the delivery loops, as a stop does, and waits for them to end: at most
+    /// <see cref="CommerceEventDispatcherOptions.DisposeTimeout"/> (by the registered <see cref="TimeProvider"/>), and
+    /// no longer than a stop called before allows (not at all once its token is cancelled). A container disposes the
+    /// store after the dispatcher, so that the store is not disposed under a loop's call unless that call outlives
+    /// the wait, which is then logged. A second call does nothing.
+    /// </summary>
+    /// <returns>A task that completes once the loops have ended or the wait is over.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (ExecuteTask is not { IsCompleted: false } loops)
+        {
+            base.Dispose();
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
+        using var wait = _stopRequested
+            ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopToken)
+            : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+        base.Dispose();
+        await loops.WaitAsync(wait.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!loops.IsCompleted)
+        {
+            Log.DisposedWhileLoopsRun(_logger, _options.DisposeTimeout);
+        }
+    }
+
+    /// <summary>
+    /// Disposes the dispatcher as <see cref="DisposeAsync"/> does, blocking until its loops have ended or the wait is
+    /// over (as <c>Host.Dispose</c> blocks on <c>Host.DisposeAsync</c>): a container disposed synchronously disposes
+    /// the store after it too.
+    /// </summary>
+    public override void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>
     /// Disposes a page's scope. A failure there (a scoped dependency's dispose throwing) is logged, not thrown:

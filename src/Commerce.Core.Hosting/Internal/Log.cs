@@ -49,6 +49,10 @@ internal static partial class Log
         Message = "This host publishes no events (CommerceOptions.PublishEvents is false): its event handlers get only the events that other hosts sharing the store publish.")]
     public static partial void HostPublishesNoEvents(ILogger logger);
 
+    [LoggerMessage(EventId = 1112, EventName = "DisposedWhileLoopsRun", Level = LogLevel.Warning,
+        Message = "The event dispatcher was disposed while delivery loops still ran, its wait for them over (DisposeTimeout {DisposeTimeout} passed, or the time of the stop before ran out): a handler call or checkpoint save that has not ended may meet the services disposed after the dispatcher.")]
+    public static partial void DisposedWhileLoopsRun(ILogger logger, TimeSpan disposeTimeout);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

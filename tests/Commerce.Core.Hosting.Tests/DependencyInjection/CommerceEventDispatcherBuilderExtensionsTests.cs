@@ -207,9 +207,10 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
             o.RetryBaseDelay = TimeSpan.Zero;
             o.EventRetention = TimeSpan.FromSeconds(-1);
             o.PurgeInterval = TimeSpan.FromDays(2);
+            o.DisposeTimeout = TimeSpan.FromSeconds(-1);
         }));
 
-        foreach (var name in new[] { "PageSize", "MaxDeliveryAttempts", "PoisonEventPolicy", "RetryBaseDelay", "EventRetention", "PurgeInterval" })
+        foreach (var name in new[] { "PageSize", "MaxDeliveryAttempts", "PoisonEventPolicy", "RetryBaseDelay", "EventRetention", "PurgeInterval", "DisposeTimeout" })
         {
             Assert.Contains(name, error.Message, StringComparison.Ordinal);
         }
@@ -258,6 +259,7 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
         Assert.Equal(TimeSpan.FromMinutes(1), options.MaxRetryDelay);
         Assert.Equal(TimeSpan.FromDays(7), options.EventRetention);
         Assert.Equal(TimeSpan.FromHours(1), options.PurgeInterval);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.DisposeTimeout);
     }
 
     [Fact]

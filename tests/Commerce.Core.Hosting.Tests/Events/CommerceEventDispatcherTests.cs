@@ -163,6 +163,105 @@ public sealed class CommerceEventDispatcherTests
         Assert.Empty(host.Logs.WithId(1110));
     }
 
+    /// <summary>
+    /// A host whose container creates and disposes the store, with a handler that handled every event and whose save
+    /// was refused: its loop backs off (on the fake clock, which the test does not advance) with progress to save as
+    /// it ends. The store accepts saves again once this returns.
+    /// </summary>
+    private static async Task<DispatcherHost> HostWithUnsavedProgressAsync(FakeEventStore store, Action<CommerceEventDispatcherOptions>? configure = null)
+    {
+        store.Append(Charges(3));
+        var refusedSaves = 0;
+        store.Fault = operation => operation == "save"
+            ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
+            : null;
+        var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), configure, ownsStore: true);
+        await host.StartAsync();
+        await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
+        store.Fault = null;
+        return host;
+    }
+
+    [Fact]
+    public async Task A_container_disposed_without_a_stop_disposes_the_store_only_once_the_loops_saved_what_they_handled()
+    {
+        var store = new FakeEventStore();
+        await using var host = await HostWithUnsavedProgressAsync(store);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.SaveGate = _ => release.Task;
+
+        // The container disposes the dispatcher, then the store (created before it): the loop's save as it ends is
+        // held until it is under way, or until it met the store disposed.
+        var disposing = host.Services.DisposeAsync().AsTask();
+        await store.Until(() => store.SavesInProgress == 1 || store.SavesAfterDispose > 0);
+        release.SetResult();
+        await disposing;
+
+        Assert.Equal(0, store.SavesAfterDispose);
+        Assert.True(store.IsDisposed);
+        Assert.Equal(store.End, store.Checkpoint(A));
+        Assert.Empty(host.Logs.WithId(1110));
+    }
+
+    [Fact]
+    public async Task A_container_disposed_synchronously_without_a_stop_disposes_the_store_only_once_the_loops_saved_what_they_handled()
+    {
+        var store = new FakeEventStore();
+        var bound = TimeSpan.FromSeconds(17);
+        await using var host = await HostWithUnsavedProgressAsync(store, o => o.DisposeTimeout = bound);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.SaveGate = _ => release.Task;
+
+        // Disposed on another thread, since Dispose blocks: the save is let go once the store is disposed (under the
+        // save, or before it), or once the dispatcher waits for its loops (the timer of its bound is set).
+        var disposing = Task.Run(host.Services.Dispose);
+        await Task.WhenAny(store.Until(() => store.IsDisposed), host.Time.TimerDueInAsync(bound));
+        release.SetResult();
+        await disposing;
+
+        Assert.Equal(0, store.SavesAfterDispose);
+        Assert.True(store.IsDisposed);
+        Assert.Equal(store.End, store.Checkpoint(A));
+        Assert.Empty(host.Logs.WithId(1110));
+    }
+
+    [Fact]
+    public async Task A_dispose_without_a_stop_waits_for_a_save_that_does_not_end_no_longer_than_its_timeout_and_says_so()
+    {
+        var store = new FakeEventStore();
+        var bound = TimeSpan.FromSeconds(17);
+        await using var host = await HostWithUnsavedProgressAsync(store, o => o.DisposeTimeout = bound);
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            // A store that stopped answering, and does not heed the save's token either.
+            store.SaveGate = _ => unanswered.Task;
+            var disposing = host.Services.DisposeAsync().AsTask();
+            await store.Until(() => store.SavesInProgress == 1 || store.IsDisposed);
+            Assert.False(store.IsDisposed, "The store was disposed while the loop's save was under way.");
+            Assert.False(disposing.IsCompleted, "The dispose returned while the loop's save was under way.");
+
+            // The dispose waits on the registered clock: once its timeout has passed, it returns and says so.
+            await host.Time.TimerDueInAsync(bound);
+            host.Time.Fake.Advance(bound);
+            await disposing;
+
+            var warning = Assert.Single(host.Logs.WithId(1112));
+            Assert.Equal(LogLevel.Warning, warning.Level);
+            Assert.Contains("00:00:17", warning.Message, StringComparison.Ordinal);
+            Assert.True(store.IsDisposed);
+        }
+        finally
+        {
+            // The save answers at last, to a disposed store: the loop ends.
+            unanswered.TrySetResult();
+            if (host.Dispatcher.ExecuteTask is { } loops)
+            {
+                await loops;
+            }
+        }
+    }
+
     [Fact]
     public async Task A_checkpoint_the_host_stopped_before_it_could_be_saved_is_logged_with_what_will_be_delivered_again()
     {

@@ -8,7 +8,9 @@ namespace Commerce.Hosting.Tests.Support;
 
 /// <summary>
 /// A service provider with Commerce, the fake store, the observed clock, captured logs and the event
-/// dispatcher (retention off unless configured), whose hosted service a test starts and stops.
+/// dispatcher (retention off unless configured), whose hosted service a test starts and stops. With
+/// <c>ownsStore</c>, the container creates the store (before the dispatcher, which needs it) and disposes it
+/// (after the dispatcher), as a host's container does with the store it registers.
 /// </summary>
 internal sealed class DispatcherHost : IAsyncDisposable
 {
@@ -19,7 +21,8 @@ internal sealed class DispatcherHost : IAsyncDisposable
         Action<ICommerceBuilder> handlers,
         Action<CommerceEventDispatcherOptions>? configure = null,
         ObservedTimeProvider? time = null,
-        Action<CommerceOptions>? commerce = null)
+        Action<CommerceOptions>? commerce = null,
+        bool ownsStore = false)
     {
         Store = store;
         Time = time ?? new ObservedTimeProvider();
@@ -29,8 +32,18 @@ internal sealed class DispatcherHost : IAsyncDisposable
         services.AddSingleton<TimeProvider>(Time);
         services.AddSingleton<IMeterFactory>(Meters);
         Meters.Measured = store.Changed;
-        services.AddSingleton<IEventStore>(store);
+        // A factory's instance is disposed by the container, a given one is not: the handlers' own reference to the
+        // store (resolved after the dispatcher, and so disposed before it) is always a given one.
         services.AddSingleton(store);
+        if (ownsStore)
+        {
+            services.AddSingleton<IEventStore>(_ => store);
+        }
+        else
+        {
+            services.AddSingleton<IEventStore>(store);
+        }
+
         services.AddSingleton<HandlerA>();
         services.AddSingleton<HandlerB>();
         services.AddSingleton<ScopeLog>();

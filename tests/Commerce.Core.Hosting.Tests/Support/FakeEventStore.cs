@@ -6,8 +6,9 @@ namespace Commerce.Hosting.Tests.Support;
 /// <summary>
 /// An <see cref="IEventStore"/> kept in lists, one per stripe, that records every call and fails the calls
 /// a test tells it to (<see cref="Fault"/>). Every change completes the current <see cref="Until"/> waits.
+/// Disposed (by a container that created it), it refuses every save, as a store whose connections are closed does.
 /// </summary>
-internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
+internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<CommerceEvent>[] _stripes = [.. Enumerable.Range(0, stripeCount).Select(_ => new List<CommerceEvent>())];
@@ -17,6 +18,9 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
     private TaskCompletionSource _changed = NewSignal();
     private int _reads;
     private int _waiting;
+    private bool _disposed;
+    private int _savesInProgress;
+    private int _savesAfterDispose;
 
     public int StripeCount => stripeCount;
 
@@ -32,6 +36,17 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
     public int Waiting { get { lock (_lock) { return _waiting; } } }
 
     public IReadOnlyList<(string Consumer, EventCursor Cursor)> Saves { get { lock (_lock) { return [.. _saves]; } } }
+
+    /// <summary>Awaited by each save once it is under way, with the save's token: holds saves in progress while a test acts.</summary>
+    public Func<CancellationToken, Task>? SaveGate { get; set; }
+
+    /// <summary>How many saves are under way.</summary>
+    public int SavesInProgress { get { lock (_lock) { return _savesInProgress; } } }
+
+    /// <summary>How many saves met the store disposed: called once it was, or under way when it was.</summary>
+    public int SavesAfterDispose { get { lock (_lock) { return _savesAfterDispose; } } }
+
+    public bool IsDisposed { get { lock (_lock) { return _disposed; } } }
 
     public IReadOnlyList<(DateTimeOffset Before, EventCursor UpTo)> Purges { get { lock (_lock) { return [.. _purges]; } } }
 
@@ -197,19 +212,61 @@ internal sealed class FakeEventStore(int stripeCount = 4) : IEventStore
         }
     }
 
-    public ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
+    public async ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
     {
         // As a store does: a save asked for under a token cancelled already is not made.
         cancellationToken.ThrowIfCancellationRequested();
         Throw("save");
         lock (_lock)
         {
-            _checkpoints[consumer] = cursor;
-            _saves.Add((consumer, cursor));
+            ThrowIfDisposed();
+            _savesInProgress++;
+        }
+
+        try
+        {
+            Changed();
+            if (SaveGate is { } gate)
+            {
+                await gate(cancellationToken);
+            }
+
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                _checkpoints[consumer] = cursor;
+                _saves.Add((consumer, cursor));
+            }
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _savesInProgress--;
+            }
+
+            Changed();
+        }
+    }
+
+    /// <summary>Under the lock: a save that meets the store disposed is counted, and refused.</summary>
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            _savesAfterDispose++;
+            throw new ObjectDisposedException(nameof(FakeEventStore));
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
         }
 
         Changed();
-        return ValueTask.CompletedTask;
     }
 
     public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default)

@@ -36,6 +36,14 @@ internal sealed class ObservedTimeProvider : TimeProvider
     /// <summary>The due time of the next timer created (waiting for one if none was), failing after 10 s as a safety net.</summary>
     public async Task<TimeSpan> NextTimerAsync() => await _timers.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
 
+    /// <summary>Waits for a timer due in <paramref name="due"/> to be created, passing over the others (each failing after 10 s as a safety net).</summary>
+    public async Task TimerDueInAsync(TimeSpan due)
+    {
+        while (await NextTimerAsync() != due)
+        {
+        }
+    }
+
     /// <summary>Waits for the next timer and advances the clock to it; returns its due time.</summary>
     public async Task<TimeSpan> AdvanceToNextTimerAsync()
     {
