@@ -50,7 +50,8 @@ public sealed class CommerceEventDispatcherOptions
 
     /// <summary>
     /// How long disposing the dispatcher without a stop (a container disposed while the dispatcher runs, with no
-    /// host's <c>StopAsync</c> before) waits for its delivery loops to end: the dispose ends them as a stop does, and
+    /// host's <c>StopAsync</c> before) waits for its delivery loops to end: the dispose ends them as a stop does, the
+    /// loops save what they handled since their last checkpoint within this time (as within a stop's), and the dispose
     /// returns once they have ended or this time has passed, whichever comes first; a container disposes the store
     /// after the dispatcher. Default 30 seconds (the default of <c>HostOptions.ShutdownTimeout</c>, which bounds a
     /// host's stop); from zero to 1 day. Measured by the registered <see cref="TimeProvider"/>.

@@ -41,7 +41,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     // Whether this host's use cases publish events (CommerceOptions.PublishEvents): said once at start if not.
     private readonly bool _publishes;
 
-    // The token the host stops the dispatcher with (how long it may take to stop); none from each start until then.
+    // The token the host stops the dispatcher with, or a dispose without a stop bounds it with (how long the loops may
+    // take to save as they end); none from each start until then.
     private CancellationToken _stopToken;
 
     // Whether StopAsync was called since the last start: a dispose then waits no longer than that stop's token allows.
@@ -309,8 +310,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     }
 
     /// <summary>
-    /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (unbounded when
-    /// the dispatcher is disposed without a stop since it started); logs a failure.
+    /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (by
+    /// <see cref="CommerceEventDispatcherOptions.DisposeTimeout"/> when the dispatcher is disposed without a stop since
+    /// it started); logs a failure.
     /// </summary>
     private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved)
     {
@@ -337,7 +339,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
 
         // A previous stop's token bounds nothing of this run: it may be cancelled by now, and a dispose without a
-        // stop (which gives no time of its own) would then skip the save of what the loops handled since their last.
+        // stop (which gives its own time) would then skip the save of what the loops handled since their last.
         _stopToken = CancellationToken.None;
         _stopRequested = false;
         return base.StartAsync(cancellationToken);
@@ -375,6 +377,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
 
         using var timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
+        if (!_stopRequested)
+        {
+            // No stop gave the loops a time to save in: they get the dispose's. Set before they see the cancellation,
+            // as a stop's token is; a loop that reads it after the dispose has returned finds it cancelled (the wait
+            // ends early only once the loops have ended), so that no save starts against a store disposed by then.
+            _stopToken = timeout.Token;
+        }
+
         using var wait = _stopRequested
             ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopToken)
             : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);

@@ -263,6 +263,37 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_save_made_as_a_dispose_without_a_stop_ends_the_loops_is_told_to_give_up_once_the_dispose_timeout_has_passed()
+    {
+        var store = new FakeEventStore();
+        var bound = TimeSpan.FromSeconds(17);
+        await using var host = await HostWithUnsavedProgressAsync(store, o => o.DisposeTimeout = bound);
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            // A store that stopped answering, but heeds the save's token.
+            store.SaveGate = cancellationToken => unanswered.Task.WaitAsync(cancellationToken);
+            var disposing = host.Services.DisposeAsync().AsTask();
+            await store.Until(() => store.SavesInProgress == 1);
+            await host.Time.TimerDueInAsync(bound);
+            host.Time.Fake.Advance(bound);
+            await disposing;
+
+            // The save's token is cancelled at the timeout: the loop ends, saying what will be delivered again.
+            await store.Until(() => host.Logs.WithId(1110).Count > 0);
+            var unsaved = Assert.Single(host.Logs.WithId(1110));
+            Assert.IsAssignableFrom<OperationCanceledException>(unsaved.Exception);
+            await host.Dispatcher.ExecuteTask!;
+            Assert.Null(store.Checkpoint(A));
+            Assert.Equal(0, store.SavesAfterDispose);
+        }
+        finally
+        {
+            unanswered.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_checkpoint_the_host_stopped_before_it_could_be_saved_is_logged_with_what_will_be_delivered_again()
     {
         var store = new FakeEventStore();
