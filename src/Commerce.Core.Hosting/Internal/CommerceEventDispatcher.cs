@@ -328,8 +328,12 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
 
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The dispatcher runs already (its loops have not all ended since it was last stopped).</exception>
+    /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
+        // Loops started now would run on services the container is disposing, and no dispose would come to end them.
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
         // A second set of loops would hand every handler each event again, alongside the first, and the stop
         // that follows would end only the second: one set at a time, and a new one once the last has ended.
         if (ExecuteTask is { IsCompleted: false })

@@ -619,6 +619,23 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_disposed_dispatcher_refuses_to_start_again()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        await host.Dispatcher.StopAsync(CancellationToken.None);
+        host.Dispatcher.Dispose();
+        store.Append(Charges(1, firstMinute: 20));
+
+        // Its loops would run on services the container is disposing, with nothing left to stop them.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => host.Dispatcher.StartAsync(CancellationToken.None));
+        Assert.Equal(events, host.A.Calls);
+    }
+
+    [Fact]
     public async Task A_handler_call_that_fails_with_another_exception_because_the_host_stops_spends_no_attempt_and_skips_nothing()
     {
         var store = new FakeEventStore();
