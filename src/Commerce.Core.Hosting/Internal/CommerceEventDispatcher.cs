@@ -353,9 +353,16 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     public override Task StopAsync(CancellationToken cancellationToken)
     {
         // Set before the loops see the stop (the cancellation that tells them orders this write before their
-        // reads): what they handled since their last save is saved within this token's time.
-        _stopToken = cancellationToken;
-        _stopRequested = true;
+        // reads): what they handled since their last save is saved within this token's time. Once the dispatcher
+        // is disposed, the loops keep the dispose's time, cancelled if they outlived it: a stop after it (with a
+        // token that may never be cancelled) must not let a loop still in a handler's call save against a store
+        // the container has disposed since.
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _stopToken = cancellationToken;
+            _stopRequested = true;
+        }
+
         return base.StopAsync(cancellationToken);
     }
 

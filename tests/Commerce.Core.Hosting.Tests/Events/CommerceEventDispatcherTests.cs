@@ -294,6 +294,43 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_stop_called_after_a_dispose_whose_wait_ran_out_lets_no_loop_save_against_the_disposed_store()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        var bound = TimeSpan.FromSeconds(17);
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.DisposeTimeout = bound, ownsStore: true);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.A.Behavior = async (e, _, _) =>
+        {
+            // A handler that heeds no token, on the page's second event: the first is handled, not yet saved.
+            if (e.Equals(events[1]))
+            {
+                await release.Task;
+            }
+        };
+        await host.StartAsync();
+        await store.Until(() => host.A.Calls.Count == 2);
+
+        // The dispose's wait runs out with the handler still in its call: the container disposes the store.
+        var disposing = host.Services.DisposeAsync().AsTask();
+        await host.Time.TimerDueInAsync(bound);
+        host.Time.Fake.Advance(bound);
+        await disposing;
+        Assert.Single(host.Logs.WithId(1112));
+        Assert.True(store.IsDisposed);
+
+        // A stop after it (with no time limit) and then the handler returns: the loop ends, and its save is not made.
+        var stopping = host.Dispatcher.StopAsync(CancellationToken.None);
+        release.SetResult();
+        await stopping;
+
+        Assert.Equal(0, store.SavesAfterDispose);
+        var unsaved = Assert.Single(host.Logs.WithId(1110));
+        Assert.IsAssignableFrom<OperationCanceledException>(unsaved.Exception);
+    }
+
+    [Fact]
     public async Task A_checkpoint_the_host_stopped_before_it_could_be_saved_is_logged_with_what_will_be_delivered_again()
     {
         var store = new FakeEventStore();
