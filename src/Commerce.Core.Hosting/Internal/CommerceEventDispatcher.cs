@@ -45,11 +45,15 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     // take to save as they end); none from each start until then.
     private CancellationToken _stopToken;
 
+    // Orders the lifetime's steps (start, the state a stop and a dispose set): a host takes them one at a time, but
+    // a caller may take them at once, from several threads.
+    private readonly Lock _lifetime = new();
+
     // Whether StopAsync was called since the last start: a dispose then waits no longer than that stop's token allows.
     private bool _stopRequested;
 
-    // 1 once DisposeAsync (or Dispose) was called: a second call does nothing.
-    private int _disposed;
+    // Set by the first DisposeAsync (or Dispose): a second call does nothing, and a start is refused.
+    private bool _disposed;
 
     public CommerceEventDispatcher(IServiceProvider services, IEnumerable<EventHandlerRegistration> handlers, CommerceEventDispatcherOptions options)
     {
@@ -331,22 +335,27 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        // Loops started now would run on services the container is disposing, and no dispose would come to end them.
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-        // A second set of loops would hand every handler each event again, alongside the first, and the stop
-        // that follows would end only the second: one set at a time, and a new one once the last has ended.
-        if (ExecuteTask is { IsCompleted: false })
+        // Under the lock, the checks and the start are one step: two starts at once cannot both pass the check, and a
+        // dispose either sees the loops of a start to end them or comes before it.
+        lock (_lifetime)
         {
-            throw new InvalidOperationException(
-                "The event dispatcher is running already: stop it, and let its delivery loops end, before starting it again.");
-        }
+            // Loops started now would run on services the container is disposing, and no dispose would come to end them.
+            ObjectDisposedException.ThrowIf(_disposed, this);
 
-        // A previous stop's token bounds nothing of this run: it may be cancelled by now, and a dispose without a
-        // stop (which gives its own time) would then skip the save of what the loops handled since their last.
-        _stopToken = CancellationToken.None;
-        _stopRequested = false;
-        return base.StartAsync(cancellationToken);
+            // A second set of loops would hand every handler each event again, alongside the first, and the stop
+            // that follows would end only the second: one set at a time, and a new one once the last has ended.
+            if (ExecuteTask is { IsCompleted: false })
+            {
+                throw new InvalidOperationException(
+                    "The event dispatcher is running already: stop it, and let its delivery loops end, before starting it again.");
+            }
+
+            // A previous stop's token bounds nothing of this run: it may be cancelled by now, and a dispose without a
+            // stop (which gives its own time) would then skip the save of what the loops handled since their last.
+            _stopToken = CancellationToken.None;
+            _stopRequested = false;
+            return base.StartAsync(cancellationToken);
+        }
     }
 
     /// <inheritdoc />
@@ -357,12 +366,16 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         // is disposed, the loops keep the dispose's time, cancelled if they outlived it: a stop after it (with a
         // token that may never be cancelled) must not let a loop still in a handler's call save against a store
         // the container has disposed since.
-        if (Volatile.Read(ref _disposed) == 0)
+        lock (_lifetime)
         {
-            _stopToken = cancellationToken;
-            _stopRequested = true;
+            if (!_disposed)
+            {
+                _stopToken = cancellationToken;
+                _stopRequested = true;
+            }
         }
 
+        // Outside the lock: the cancellation may run the loops' continuations on this thread.
         return base.StopAsync(cancellationToken);
     }
 
@@ -376,31 +389,49 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <returns>A task that completes once the loops have ended or the wait is over.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        Task? loops;
+        CancellationTokenSource? timeout = null;
+        CancellationToken stopToken = default;
+        lock (_lifetime)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            loops = ExecuteTask is { IsCompleted: false } running ? running : null;
+            if (loops is not null)
+            {
+                timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
+                if (_stopRequested)
+                {
+                    stopToken = _stopToken;
+                }
+                else
+                {
+                    // No stop gave the loops a time to save in: they get the dispose's. Set before they see the
+                    // cancellation, as a stop's token is; a loop that reads it after the dispose has returned finds
+                    // it cancelled (the wait ends early only once the loops have ended), so that no save starts
+                    // against a store disposed by then.
+                    _stopToken = timeout.Token;
+                }
+            }
         }
 
-        if (ExecuteTask is not { IsCompleted: false } loops)
-        {
-            base.Dispose();
-            return;
-        }
-
-        using var timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
-        if (!_stopRequested)
-        {
-            // No stop gave the loops a time to save in: they get the dispose's. Set before they see the cancellation,
-            // as a stop's token is; a loop that reads it after the dispose has returned finds it cancelled (the wait
-            // ends early only once the loops have ended), so that no save starts against a store disposed by then.
-            _stopToken = timeout.Token;
-        }
-
-        using var wait = _stopRequested
-            ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopToken)
-            : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+        // Outside the lock, as in StopAsync.
         base.Dispose();
-        await loops.WaitAsync(wait.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (loops is null || timeout is null)
+        {
+            return;
+        }
+
+        using (timeout)
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopToken))
+        {
+            await loops.WaitAsync(wait.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         if (!loops.IsCompleted)
         {
             Log.DisposedWhileLoopsRun(_logger, _options.DisposeTimeout);

@@ -673,6 +673,79 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task Of_two_starts_made_at_once_one_is_refused()
+    {
+        // Rounds of two threads released together: a race, which the refusal must win every time.
+        for (var round = 0; round < 200; round++)
+        {
+            var store = new FakeEventStore();
+            var events = store.Append(Charges(2));
+            await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+            using var together = new Barrier(2);
+            var starts = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+            {
+                together.SignalAndWait();
+                try
+                {
+                    await host.Dispatcher.StartAsync(CancellationToken.None);
+                    return true;
+                }
+                catch (InvalidOperationException)
+                {
+                    return false;
+                }
+            })).ToArray();
+
+            Assert.Single(await Task.WhenAll(starts), started => started);
+            await store.Until(() => Equals(store.Checkpoint(A), store.End));
+            await host.Dispatcher.StopAsync(CancellationToken.None);
+            Assert.Equal(events, host.A.Calls);
+        }
+    }
+
+    [Fact]
+    public async Task A_start_racing_a_dispose_is_refused_or_has_its_loops_ended_by_it()
+    {
+        for (var round = 0; round < 200; round++)
+        {
+            var store = new FakeEventStore();
+            store.Append(Charges(2));
+            await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+            using var together = new Barrier(2);
+            var start = Task.Run(async () =>
+            {
+                together.SignalAndWait();
+                try
+                {
+                    await host.Dispatcher.StartAsync(CancellationToken.None);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            });
+            var dispose = Task.Run(async () =>
+            {
+                together.SignalAndWait();
+                await ((IAsyncDisposable)host.Dispatcher).DisposeAsync();
+            });
+            await Task.WhenAll(start, dispose);
+
+            // No loop outlives the dispose, else it would run on disposed services for as long as the process (the
+            // loops of a start the dispose cancelled before they ran end cancelled; the wait is a safety net).
+            if (host.Dispatcher.ExecuteTask is { } loops)
+            {
+                try
+                {
+                    await loops.WaitAsync(TimeSpan.FromSeconds(10));
+                }
+                catch (OperationCanceledException) when (loops.IsCanceled)
+                {
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_handler_call_that_fails_with_another_exception_because_the_host_stops_spends_no_attempt_and_skips_nothing()
     {
         var store = new FakeEventStore();
