@@ -746,6 +746,106 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_stop_before_any_start_does_nothing_and_the_dispatcher_starts_after_it()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+
+        await host.Dispatcher.StopAsync(CancellationToken.None);
+        await host.StartAsync();
+
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        Assert.Equal(events, host.A.Calls);
+    }
+
+    [Fact]
+    public async Task Stops_made_at_once_and_again_after_end_the_loops_once_and_save_once()
+    {
+        var store = new FakeEventStore();
+        await using var host = await HostWithUnsavedProgressAsync(store);
+
+        await Task.WhenAll(host.Dispatcher.StopAsync(CancellationToken.None), host.Dispatcher.StopAsync(CancellationToken.None));
+        await host.Dispatcher.StopAsync(CancellationToken.None);
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Equal([(A, store.End)], store.Saves);
+        Assert.Empty(host.Logs.WithId(1110));
+    }
+
+    [Fact]
+    public async Task A_stop_given_no_time_ends_the_loops_without_waiting_and_logs_the_save_it_left_no_time_for()
+    {
+        var store = new FakeEventStore();
+        await using var host = await HostWithUnsavedProgressAsync(store);
+        using var noTime = new CancellationTokenSource();
+        await noTime.CancelAsync();
+
+        await host.Dispatcher.StopAsync(noTime.Token);
+
+        // The save is asked for under the cancelled token, and not made: those events come again at the next start.
+        await store.Until(() => host.Logs.WithId(1110).Count > 0);
+        var unsaved = Assert.Single(host.Logs.WithId(1110));
+        Assert.IsAssignableFrom<OperationCanceledException>(unsaved.Exception);
+        await host.Dispatcher.ExecuteTask!;
+        Assert.Null(store.Checkpoint(A));
+    }
+
+    [Fact]
+    public async Task A_dispose_after_a_stop_that_ended_the_loops_or_before_any_start_waits_for_nothing_and_a_second_dispose_does_nothing()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), ownsStore: true);
+        await using var idle = new DispatcherHost(new FakeEventStore(), b => b.AddEventHandler<HandlerA>(), ownsStore: true);
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End));
+        await host.StopAsync();
+
+        // Nothing is waited for, so these complete without the fake clock moving.
+        await ((IAsyncDisposable)host.Dispatcher).DisposeAsync();
+        await ((IAsyncDisposable)host.Dispatcher).DisposeAsync();
+        host.Dispatcher.Dispose();
+        await ((IAsyncDisposable)idle.Dispatcher).DisposeAsync();
+
+        Assert.Equal(events, host.A.Calls);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.DoesNotContain(idle.Logs.Entries, e => e.Level >= LogLevel.Warning);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => idle.Dispatcher.StartAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_dispose_after_a_stop_whose_time_ran_out_does_not_wait_again()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), ownsStore: true);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.A.Behavior = async (_, _, _) => await release.Task; // heeds no token
+        await host.StartAsync();
+        await store.Until(() => host.A.Calls.Count == 1);
+        try
+        {
+            using var stopTime = new CancellationTokenSource();
+            var stopping = host.Dispatcher.StopAsync(stopTime.Token);
+            await stopTime.CancelAsync();
+            await stopping;
+
+            // The host's time to stop is over: the dispose returns at once (the fake clock does not move), saying
+            // that a loop still runs.
+            await ((IAsyncDisposable)host.Dispatcher).DisposeAsync();
+            var warning = Assert.Single(host.Logs.WithId(1112));
+            Assert.Equal(LogLevel.Warning, warning.Level);
+            Assert.False(host.Dispatcher.ExecuteTask!.IsCompleted);
+        }
+        finally
+        {
+            release.TrySetResult();
+            await host.Dispatcher.ExecuteTask!;
+        }
+    }
+
+    [Fact]
     public async Task A_handler_call_that_fails_with_another_exception_because_the_host_stops_spends_no_attempt_and_skips_nothing()
     {
         var store = new FakeEventStore();
