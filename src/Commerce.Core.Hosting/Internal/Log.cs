@@ -42,7 +42,7 @@ internal static partial class Log
     public static partial void HandlerScopeDisposeFailed(ILogger logger, string handler, Exception exception);
 
     [LoggerMessage(EventId = 1110, EventName = "CheckpointNotSavedAtStop", Level = LogLevel.Warning,
-        Message = "The host stopped before event handler {Handler} could save its checkpoint '{Checkpoint}'; the events it handled after its saved checkpoint '{SavedCheckpoint}' are delivered again when it restarts.")]
+        Message = "The dispatcher stopped (by its host, or disposed) before event handler {Handler} could save its checkpoint '{Checkpoint}'; the events it handled after its saved checkpoint '{SavedCheckpoint}' are delivered again when it restarts.")]
     public static partial void CheckpointNotSavedAtStop(ILogger logger, string handler, EventCursor checkpoint, EventCursor savedCheckpoint, Exception exception);
 
     [LoggerMessage(EventId = 1111, EventName = "HostPublishesNoEvents", Level = LogLevel.Information,
