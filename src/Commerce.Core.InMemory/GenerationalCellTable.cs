@@ -5,8 +5,8 @@ namespace Commerce.InMemory;
 /// <summary>
 /// The cells of a table whose states expire and are purged (idempotency records), in generations: each a
 /// lock-free <see cref="ProbingCellTable"/>, which never removes an entry, the newest one taking the
-/// keys no generation holds. A purge that finds an expired state in the newest generation seals it and
-/// starts another; every purge retires expired states and unused cells in the sealed ones, and drops a
+/// keys no generation holds. A purge that finds an expired state in the newest generation, or cells but no
+/// state at all, seals it and starts another; every purge retires expired states and unused cells in the sealed ones, and drops a
 /// sealed generation once all its cells are retired.
 /// </summary>
 /// <remarks>
@@ -36,8 +36,9 @@ namespace Commerce.InMemory;
 /// Compared with one dictionary from which purges remove entries, inserting allocates no node, growing
 /// copies only slots (numbers, a chunk at a time, by the inserting threads) where a dictionary copies its
 /// buckets in one go, and a purge frees whole generations at once; a
-/// lookup of a key that is not there visits every generation: two or three, since a generation is
-/// sealed only once it holds an expired state, at most about once per retention period.
+/// lookup of a key that is not there visits every generation: two or three, since a generation that holds
+/// states is sealed only once one expired, at most about once per retention period (one that holds none is
+/// dropped by the purge that seals it).
 /// </para>
 /// </remarks>
 internal sealed class GenerationalCellTable() : CellTable(indexed: false)
@@ -96,9 +97,9 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
     public override int Count => Volatile.Read(ref _generations).Sum(generation => generation.Cells.Count);
 
     /// <summary>
-    /// If the newest generation holds a state <paramref name="expired"/> selects, seals it and starts
-    /// another (so generations are started at most about once per retention period, however often purges
-    /// run); then, in every sealed generation, retires each cell whose state <paramref name="expired"/>
+    /// If the newest generation holds a state <paramref name="expired"/> selects, or absent cells and no
+    /// state (see <see cref="DueForSeal"/>), seals it and starts another (so generations that hold states are
+    /// started at most about once per retention period, however often purges run); then, in every sealed generation, retires each cell whose state <paramref name="expired"/>
     /// selects and each absent cell (one single-cell commit each, so a commit that read the cell fails),
     /// and drops the generations left with no cell in use.
     /// </summary>
@@ -106,7 +107,7 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
     public int Purge(Func<object, bool> expired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(expired);
-        while (Volatile.Read(ref _generations) is var generations && HoldsExpired(generations[^1], expired, cancellationToken))
+        while (Volatile.Read(ref _generations) is var generations && DueForSeal(generations[^1], expired, cancellationToken))
         {
             // Sealed first, then followed: a generation that takes keys is never sealed under a later one (see
             // the remarks). A lookup that finds the newest one sealed appends the next itself, so a purge that
@@ -189,20 +190,41 @@ internal sealed class GenerationalCellTable() : CellTable(indexed: false)
         return null;
     }
 
-    /// <summary>Whether a cell of <paramref name="generation"/> holds a state <paramref name="expired"/> selects.</summary>
-    private static bool HoldsExpired(Generation generation, Func<object, bool> expired, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether <paramref name="generation"/> is due to be sealed: one of its cells holds a state
+    /// <paramref name="expired"/> selects, or it holds cells but no state at all (only the absent cells of
+    /// requests that never committed, or are in flight).
+    /// </summary>
+    /// <remarks>
+    /// A generation holding states is sealed once the oldest expires, which retires its absent cells with it.
+    /// One that never holds a state would never be sealed that way, and would keep the cell of every failed
+    /// request for ever: it is sealed at once, and the same purge retires its cells and drops it (a request
+    /// in flight there fails its commit and runs again in the next generation).
+    /// </remarks>
+    private static bool DueForSeal(Generation generation, Func<object, bool> expired, CancellationToken cancellationToken)
     {
+        var holdsState = false;
+        var holdsAbsent = false;
         foreach (var cell in generation.Cells.Cells())
         {
             cancellationToken.ThrowIfCancellationRequested();
             var state = MultiWordCas.Read(cell);
-            if (!ReferenceEquals(state, Absent.Value) && !ReferenceEquals(state, Retired.Value) && expired(state))
+            if (ReferenceEquals(state, Absent.Value))
             {
-                return true;
+                holdsAbsent = true;
+            }
+            else if (!ReferenceEquals(state, Retired.Value))
+            {
+                if (expired(state))
+                {
+                    return true;
+                }
+
+                holdsState = true;
             }
         }
 
-        return false;
+        return holdsAbsent && !holdsState;
     }
 
     /// <summary>Whether a cell found in <paramref name="generation"/> is in use; one absent in a sealed generation is retired first.</summary>

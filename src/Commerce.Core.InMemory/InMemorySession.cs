@@ -107,7 +107,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// An idempotency key's record, read through the key's cell, which the read creates if the key has none
     /// (absent until a commit gives it a record): a fresh key's lookup is then the one probe of its slots,
     /// and the commit that records the outcome has the cell at hand. A cell created for a request that
-    /// never commits holds nothing, and is retired with its generation (see <see cref="GenerationalCellTable"/>).
+    /// never commits holds nothing, and is retired with its generation, which a purge seals once its oldest record
+    /// expired, or at once if it holds no record (see <see cref="GenerationalCellTable"/>).
     /// A record kept compact (see <see cref="CompactIdempotencyRecord"/>) is made back, with a handle that
     /// names the state the cell holds (what a commit expects there).
     /// </summary>

@@ -29,6 +29,32 @@ public sealed class GenerationalCellTableTests
     }
 
     [Fact]
+    public void A_newest_generation_of_absent_cells_only_is_sealed_retired_and_dropped_by_a_purge_and_a_commit_that_holds_one_fails()
+    {
+        var table = new GenerationalCellTable();
+        var held = table.GetOrCreate(Key); // a use case read the key absent, and will insert at this cell
+        for (var i = 0; i < 100; i++)
+        {
+            table.GetOrCreate(new CellKey(9, i)); // requests that never committed
+        }
+
+        Assert.Equal(0, table.Purge(_ => false, default)); // absent cells are not counted
+
+        Assert.Equal(0, table.Count);
+        Assert.Equal(1, table.GenerationCount);
+        Assert.False(Write(held, Absent.Value, "late"));
+        var fresh = table.GetOrCreate(Key);
+        Assert.True(Write(fresh, Absent.Value, "again"));
+        Assert.Same(fresh, table.Find(Key));
+
+        // Next to a live state, absent cells wait for the generation's first expiry.
+        table.GetOrCreate(new CellKey(9, 9));
+        Assert.Equal(0, table.Purge(_ => false, default));
+        Assert.Equal(2, table.Count);
+        Assert.Equal(1, table.GenerationCount);
+    }
+
+    [Fact]
     public void A_live_state_in_a_sealed_generation_keeps_its_cell_and_its_generation()
     {
         var table = new GenerationalCellTable();

@@ -128,6 +128,85 @@ public sealed class IdempotencyReadTests
         Assert.Equal(1, store.Products.Count);
     }
 
+    [Fact]
+    public async Task Keyed_requests_cancelled_before_their_commit_leave_cells_that_the_purge_after_the_next_records_expiry_retires()
+    {
+        // Retention 1 hour; every 5 minutes for a day: a keyed charge that commits, and 10 keyed charges under
+        // fresh keys whose callers cancel them as they commit. Each failed request leaves its key's cell, absent,
+        // which only a purge retires: the cells must follow the last periods, not every failed request.
+        var (shop, cancelAtCommit) = CancellingShop(TimeSpan.FromHours(1));
+        using var _ = shop;
+        var store = shop.InMemoryStore();
+        const int FailedPerStep = 10;
+        const int StepsPerRetention = 12;
+        for (var step = 0; step < 24 * StepsPerRetention; step++)
+        {
+            shop.Time.Advance(TimeSpan.FromMinutes(5));
+            Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey($"charge-{step}"))).IsSuccess);
+            for (var i = 0; i < FailedPerStep; i++)
+            {
+                await cancelAtCommit(new IdempotencyKey($"cancelled-{step}-{i}"));
+            }
+
+            Assert.InRange(store.Idempotency.GenerationCount, 1, 3);
+            Assert.InRange(store.Idempotency.Count, 0, 3 * (1 + FailedPerStep) * StepsPerRetention);
+        }
+
+        Assert.Equal(new Money(24 * StepsPerRetention), await shop.Wallets.GetBalanceAsync(Alice));
+    }
+
+    [Fact]
+    public async Task Keyed_requests_that_all_fail_before_their_commit_leave_no_cell_behind_the_purges()
+    {
+        // Every keyed request fails (its caller cancels it as it commits), so no record is ever stored; the purges
+        // (here the store's, as the library runs them) must still free the cells the failed requests' reads created.
+        var (shop, cancelAtCommit) = CancellingShop(TimeSpan.FromHours(1));
+        using var _ = shop;
+        var store = shop.InMemoryStore();
+        var session = new InMemorySession(store);
+        for (var i = 0; i < 1_000; i++)
+        {
+            await cancelAtCommit(new IdempotencyKey($"cancelled-{i}"));
+        }
+
+        Assert.Equal(1_000, store.Idempotency.Count);
+        for (var i = 0; i < 8; i++)
+        {
+            shop.Time.Advance(TimeSpan.FromMinutes(15));
+            Assert.Equal(0, await session.PurgeIdempotencyAsync(shop.Time.GetUtcNow() - TimeSpan.FromHours(1)));
+        }
+
+        Assert.Equal(0, store.Idempotency.Count);
+        Assert.Equal(1, store.Idempotency.GenerationCount);
+
+        // A failed key runs once when it is sent again.
+        Assert.Equal(new Money(1), (await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("cancelled-7"))).Value);
+        Assert.Equal(new Money(1), (await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("cancelled-7"))).Value);
+        Assert.Equal(new Money(1), await shop.Wallets.GetBalanceAsync(Alice));
+    }
+
+    /// <summary>
+    /// A shop on the in-memory store, and a keyed charge of 1 for Alice whose caller cancels it as its commit
+    /// reaches the store (after its read created the key's cell): it throws, and stores nothing.
+    /// </summary>
+    private static (Shop Shop, Func<IdempotencyKey, Task> CancelAtCommit) CancellingShop(TimeSpan retention)
+    {
+        BeforeCommitStore? wrapper = null;
+        var shop = InMemoryShop.Create(o => o.IdempotencyRetention = retention, store => wrapper = new BeforeCommitStore(store));
+        _ = shop.Wallets; // builds the runtime, and so the wrapper
+        return (shop, async key =>
+        {
+            using var cancel = new CancellationTokenSource();
+            wrapper!.BeforeNextCommit = () =>
+            {
+                cancel.Cancel();
+                return Task.CompletedTask;
+            };
+            var thrown = await Record.ExceptionAsync(async () => await shop.Wallets.ChargeAsync(Alice, new Money(1), key, cancel.Token));
+            Assert.Equal(cancel.Token, Assert.IsAssignableFrom<OperationCanceledException>(thrown).CancellationToken);
+        });
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
