@@ -361,6 +361,9 @@ internal sealed class EventStripes
     // Set once, by the first commit that publishes: from then on, batch reads prefetch users' stripes.
     private bool _published;
 
+    // Set once, when the store is disposed: waits under way end, and later ones are refused.
+    private int _closed;
+
     /// <summary>Creates the stripes, each empty.</summary>
     public EventStripes(int stripeCount = DefaultStripeCount)
     {
@@ -527,7 +530,22 @@ internal sealed class EventStripes
         return false;
     }
 
-    /// <summary>Completes when <see cref="HasEventsAfter"/> holds; lock-free (a signal, never a blocked thread).</summary>
+    /// <summary>
+    /// Ends the waits under way and every later one with <see cref="ObjectDisposedException"/> (the store was
+    /// disposed). Idempotent.
+    /// </summary>
+    public void Close()
+    {
+        // A full fence between the flag and the look at the waiting signal, as a waiter has between its
+        // registration and its look at the flag: one of the two sees the other's write.
+        Interlocked.Exchange(ref _closed, 1);
+        Signal();
+    }
+
+    /// <summary>
+    /// Completes when <see cref="HasEventsAfter"/> holds; lock-free (a signal, never a blocked thread).
+    /// Throws <see cref="ObjectDisposedException"/> once <see cref="Close"/> was called, if nothing is to be read by then.
+    /// </summary>
     public async ValueTask WaitAsync(EventCursor after, CancellationToken cancellationToken)
     {
         while (true)
@@ -548,6 +566,12 @@ internal sealed class EventStripes
             if (HasEventsAfter(after))
             {
                 return;
+            }
+
+            if (Volatile.Read(ref _closed) != 0)
+            {
+                // No signal can be relied on any more: a waiter that the closing one missed would wait for ever.
+                throw new ObjectDisposedException(typeof(InMemoryCommerceStore).FullName, "The in-memory store was disposed while waiting for events.");
             }
 
             await waiting.Task.WaitAsync(cancellationToken).ConfigureAwait(false);

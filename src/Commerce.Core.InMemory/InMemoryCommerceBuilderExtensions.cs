@@ -13,7 +13,8 @@ public static class InMemoryCommerceBuilderExtensions
     /// multi-word compare-and-swap, so concurrent operations never block each other, orders, charges and
     /// restocks on different wallets and products never contend (adding products shares the listing), and
     /// every operation is atomic and linearizable.
-    /// State lives as long as the service provider. The store keeps the events use cases publish (see
+    /// State lives as long as the service provider; disposing the provider disposes the store, which ends the
+    /// waits for events under way and refuses later calls with <see cref="ObjectDisposedException"/>. The store keeps the events use cases publish (see
     /// <see cref="Events.ICommerceEventFeed"/>) in 64 stripes, with the consumers' checkpoints, in memory
     /// too. A second call is harmless. An <see cref="ICommerceStore"/> the host registered before is kept,
     /// and the event feed then reads that store (it must be an <see cref="IEventStore"/> too, or the host

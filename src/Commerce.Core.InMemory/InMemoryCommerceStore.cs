@@ -9,11 +9,16 @@ namespace Commerce.InMemory;
 /// The lock-free in-memory store: one <see cref="Cell"/> per aggregate, committed with
 /// <see cref="MultiWordCas"/> (a wallet's ledger entries ride on its states: see <see cref="WalletState"/>;
 /// events on the states of their stripes: see <see cref="EventStripes"/>).
-/// Thread-safe; state lives as long as the store (normally the host).
+/// Thread-safe; state lives as long as the store (normally the host). Disposing it (its service provider
+/// does) ends the waits for events under way and refuses new sessions and event calls with
+/// <see cref="ObjectDisposedException"/>; sessions opened before go on to their end.
 /// </summary>
-internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdempotencyDigest, IStoresPaymentsAsOrders, IStoresCompactIdempotencyRecords
+internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdempotencyDigest, IStoresPaymentsAsOrders, IStoresCompactIdempotencyRecords, IDisposable
 {
     private readonly InMemorySession _session;
+
+    // Set once, by Dispose; read (plainly) by each call that opens a session or reaches the events.
+    private int _disposed;
 
     // Idempotency keys and requests are digested with XXH3 (64 bits), seeded per store: nothing outlives
     // the process, so the digest need not be SHA-256 (which costs about a microsecond a call here, twice
@@ -70,11 +75,29 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     /// Opens a session. The store's session keeps no state between calls (reads are immediate and a commit
     /// is one multi-word CAS), so every unit of work shares one, and opening allocates nothing.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         return new(_session);
     }
+
+    /// <summary>
+    /// Ends the waits for events under way with <see cref="ObjectDisposedException"/>, and refuses new sessions
+    /// and event calls the same way, as the PostgreSQL store does once disposed; the data is left to the
+    /// collector. Idempotent (a service provider may call it once per service it resolved to this store).
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Events.Close();
+        }
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> if the store was disposed.</summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>The cells of a table.</summary>
     public CellTable TableOf(StoreTable table) => table switch
@@ -94,6 +117,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     public ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         return new(Events.Read(after, limit));
     }
 
@@ -102,6 +126,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     {
         ArgumentNullException.ThrowIfNull(after);
         cancellationToken.ThrowIfCancellationRequested(); // as on every store, even when an event is there already
+        ThrowIfDisposed();
         return Events.HasEventsAfter(after) ? ValueTask.CompletedTask : Events.WaitAsync(after, cancellationToken);
     }
 
@@ -109,6 +134,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     public ValueTask<EventCursor?> LoadCheckpointAsync(string consumer, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         return new(Events.LoadCheckpoint(consumer));
     }
 
@@ -116,11 +142,15 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
     public ValueTask SaveCheckpointAsync(string consumer, EventCursor cursor, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfDisposed();
         Events.SaveCheckpoint(consumer, cursor);
         return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
-    public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default) =>
-        new(Events.Purge(before, upTo, cancellationToken));
+    public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return new(Events.Purge(before, upTo, cancellationToken));
+    }
 }

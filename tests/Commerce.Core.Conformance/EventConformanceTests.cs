@@ -446,6 +446,29 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task Disposing_the_service_provider_ends_a_wait_under_way_with_ObjectDisposedException_and_refuses_later_calls()
+    {
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 10);
+        var feed = Feed(shop);
+        var log = Log(shop);
+        var wallets = shop.Wallets;
+        var (_, cursor) = await ReadAllAsync(shop);
+        var waiting = feed.WaitAsync(cursor).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        shop.Dispose();
+
+        // The wait has no token that would end it: the store's disposal must, rather than leave it pending for ever.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WaitAsync(Guard));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await feed.WaitAsync(cursor));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await log.WaitForEventsAsync(EventCursor.Start));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await feed.ReadAsync(cursor));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.ChargeAsync(User(1), Money(5)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.GetBalanceAsync(User(1)));
+    }
+
+    [StoreFact]
     public async Task A_purge_drops_only_events_both_covered_and_older_and_the_rest_read_on()
     {
         using var shop = CreateShop();

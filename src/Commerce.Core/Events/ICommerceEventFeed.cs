@@ -26,6 +26,7 @@ public interface ICommerceEventFeed
     /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside [1, 1000].</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the page was read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with its service provider).</exception>
     ValueTask<EventPage> ReadAsync(EventCursor after, int limit = 100, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -35,5 +36,9 @@ public interface ICommerceEventFeed
     /// <param name="after">What the consumer has read already.</param>
     /// <param name="cancellationToken">Ends the wait (with <see cref="OperationCanceledException"/>).</param>
     /// <returns>A task that completes when there is something to read.</returns>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with its service provider) before the wait or while it waited: a wait is never
+    /// left pending by a store that will commit nothing more.
+    /// </exception>
     ValueTask WaitAsync(EventCursor after, CancellationToken cancellationToken = default);
 }
