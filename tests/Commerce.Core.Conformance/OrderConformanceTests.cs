@@ -374,4 +374,71 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.All(events, e => Assert.Equal(TimeSpan.Zero, e.At.Offset));
         Assert.Equal(Money(2_005), replayed);
     }
+
+    [StoreTheory]
+    [InlineData(false, "zero")]
+    [InlineData(false, "negative")]
+    [InlineData(false, "above the limit")]
+    [InlineData(false, "emptied")]
+    [InlineData(true, "zero")]
+    [InlineData(true, "negative")]
+    [InlineData(true, "above the limit")]
+    [InlineData(true, "emptied")]
+    public async Task Lines_that_change_after_they_were_validated_throw_InvalidOperationException_and_nothing_changes(bool keyed, string change)
+    {
+        // The caller's list is read again once the store is opened (a list another thread changes, or one that
+        // answers differently each time): what it holds then was never validated, and must not be placed.
+        OrderLineRequest[] then = change switch
+        {
+            "zero" => [new(Product(1), 2), new(Product(2), 0)],
+            "negative" => [new(Product(1), 2), new(Product(2), -3)],
+            "above the limit" => [new(Product(1), 2), new(Product(2), 11)],
+            _ => [],
+        };
+        var changing = new ChangingLines([new(Product(1), 2), new(Product(2), 3)], then);
+        using var shop = CreateShop(o => o.MaxLineQuantity = 10, wrapStore: inner => new OnOpenStore(inner, changing.Change));
+        await shop.AddProductAsync(1, 300, 10, "Tea");
+        await shop.AddProductAsync(2, 125, 4, "Cup");
+        await shop.ChargeAsync(1, 2_000);
+        var before = await shop.DescribeAllAsync(1);
+        changing.Armed = true;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => _ = keyed
+            ? await shop.Orders.PlaceOrderAsync(User(1), changing, new IdempotencyKey("k"))
+            : await shop.Orders.PlaceOrderAsync(User(1), changing));
+
+        changing.Armed = false;
+        Assert.Equal(before, await shop.DescribeAllAsync(1));
+        Assert.Equal(4, await shop.StockOfAsync(2));
+    }
+
+    /// <summary>Lines that read as <c>first</c> until <see cref="Change"/> is called while <see cref="Armed"/>, then as <c>then</c>.</summary>
+    private sealed class ChangingLines(OrderLineRequest[] first, OrderLineRequest[] then) : IReadOnlyList<OrderLineRequest>
+    {
+        private volatile bool _changed;
+
+        public bool Armed { get; set; }
+
+        public int Count => Current.Length;
+
+        private OrderLineRequest[] Current => _changed ? then : first;
+
+        public OrderLineRequest this[int index] => Current[index];
+
+        public void Change() => _changed |= Armed;
+
+        public IEnumerator<OrderLineRequest> GetEnumerator() => ((IEnumerable<OrderLineRequest>)Current).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>A store that runs a hook each time a session is opened, then opens the inner store's.</summary>
+    private sealed class OnOpenStore(Commerce.Storage.ICommerceStore inner, Action opened) : Commerce.Storage.ICommerceStore
+    {
+        public ValueTask<Commerce.Storage.IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
+        {
+            opened();
+            return inner.OpenSessionAsync(cancellationToken);
+        }
+    }
 }

@@ -22,6 +22,10 @@ public interface IOrderService
     /// <see cref="CommerceErrorCode.InsufficientStock"/> (naming every short product), <see cref="CommerceErrorCode.ConcurrencyConflict"/>; or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <paramref name="lines"/> changed during the call (the list is read more than once, and must not change
+    /// until the call returns) into lines that were not validated; nothing was changed.
+    /// </exception>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied (for example a database connection failed
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
@@ -47,6 +51,10 @@ public interface IOrderService
     /// do not depend on state, so a repeat gets the same answer. <see cref="CommerceErrorCode.ConcurrencyConflict"/> and <see cref="CommerceErrorCode.StoreUnavailable"/> are not stored.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <paramref name="lines"/> changed during the call (the list is read more than once, and must not change
+    /// until the call returns) into lines that were not validated; nothing was changed.
+    /// </exception>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the order was placed; call again with the same key to learn the outcome.
     /// </exception>

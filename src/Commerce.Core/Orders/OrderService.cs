@@ -330,6 +330,10 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
     }
 
+    /// <summary>The exception of an order whose lines changed after they were validated (see <see cref="PlaceAsync"/>).</summary>
+    private static InvalidOperationException LinesChanged() => new(
+        "The order's lines changed while the order was placed: the list is read more than once, and must not change until the call returns. Nothing was changed.");
+
     /// <summary>
     /// The use case, top to bottom: read everything at once, price, check the balance, check the stock,
     /// then debit, deduct, create the order and record the sale. Each value is read once and the total
@@ -345,13 +349,26 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
 
         // Price every line from the catalog; report every unknown product at once (before any overflow).
+        // The lines are the caller's list when they needed no merging: each is read here once, and checked
+        // again against what Validate checked, since a list that changed meanwhile was not validated.
+        var options = runtime.Options;
         var priced = new OrderLine[lines.Count];
+        if (priced.Length == 0 || priced.Length > options.MaxOrderLines)
+        {
+            throw LinesChanged();
+        }
+
         var total = Money.Zero;
         List<ProductId>? unknown = null;
         var overflow = false;
         for (var i = 0; i < priced.Length; i++)
         {
             var (productId, quantity) = lines[i];
+            if (quantity <= 0 || quantity > options.MaxLineQuantity)
+            {
+                throw LinesChanged();
+            }
+
             var product = await unitOfWork.Products.FindAsync(productId, ct).ConfigureAwait(false);
             if (product is null)
             {
