@@ -637,4 +637,34 @@ public sealed class EventStripesTests
         Assert.Empty(store.Events.Read(last, 1000).Events);
         Assert.True(Enumerable.Range(0, store.StripeCount).Sum(i => store.Events.LogOf(i).PurgedThrough) > 0, "The consumer purged nothing.");
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Waits_started_while_the_store_is_disposed_on_another_thread_all_end_with_ObjectDisposedException(int round)
+    {
+        _ = round;
+        const int Stores = 500;
+        for (var i = 0; i < Stores; i++)
+        {
+            var store = new InMemoryCommerceStore();
+            using var start = new Barrier(2);
+            var disposer = new Thread(() =>
+            {
+                start.SignalAndWait();
+                store.Dispose();
+            }) { IsBackground = true };
+            disposer.Start();
+            start.SignalAndWait();
+            var waiting = store.Events.WaitAsync(EventCursor.Start, CancellationToken.None).AsTask();
+            disposer.Join();
+
+            // A guard against a hang, not a timing assertion: a wait the closing thread missed would never end.
+            var thrown = Assert.Throws<AggregateException>(() => waiting.Wait(TimeSpan.FromSeconds(30)));
+            Assert.IsType<ObjectDisposedException>(thrown.InnerException);
+            Assert.Throws<ObjectDisposedException>(() => store.WaitForEventsAsync(EventCursor.Start).AsTask().GetAwaiter().GetResult());
+        }
+    }
 }
