@@ -185,6 +185,54 @@ public sealed class IdempotencyReadTests
         Assert.Equal(new Money(1), await shop.Wallets.GetBalanceAsync(Alice));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Threads_sending_the_same_fresh_keys_while_purges_seal_generations_of_absent_cells_apply_each_request_once(int round)
+    {
+        _ = round;
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var session = new InMemorySession(store);
+        const int Keys = 200;
+        const int Threads = 3;
+        var results = new Money[Threads, Keys];
+        var done = 0;
+        using var start = new Barrier(Threads + 1);
+        var senders = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (var k = 0; k < Keys; k++)
+            {
+                // Each key's first requests race each other and the purges, which seal the newest generation
+                // while it holds only the absent cells of requests in flight (until a record lands in it).
+                results[t, k] = Sync.Run(shop.Wallets.ChargeAsync(new UserId(100 + k), new Money(1), new IdempotencyKey($"k{k}"))).Value;
+            }
+
+            Interlocked.Increment(ref done);
+        }) { IsBackground = true }).ToList();
+        senders.ForEach(thread => thread.Start());
+        start.SignalAndWait();
+        var purges = 0;
+        while (Volatile.Read(ref done) < Threads)
+        {
+            await session.PurgeIdempotencyAsync(shop.Time.GetUtcNow() - TimeSpan.FromDays(1));
+            purges++;
+        }
+
+        senders.ForEach(thread => thread.Join());
+        Assert.True(purges > 0);
+        for (var k = 0; k < Keys; k++)
+        {
+            Assert.Equal(new Money(1), await shop.Wallets.GetBalanceAsync(new UserId(100 + k)));
+            for (var t = 0; t < Threads; t++)
+            {
+                Assert.Equal(new Money(1), results[t, k]);
+            }
+        }
+    }
+
     /// <summary>
     /// A shop on the in-memory store, and a keyed charge of 1 for Alice whose caller cancels it as its commit
     /// reaches the store (after its read created the key's cell): it throws, and stores nothing.
