@@ -1,3 +1,4 @@
+using System.Data;
 using System.Globalization;
 using System.Reflection;
 using Npgsql;
@@ -5,8 +6,8 @@ using Npgsql;
 namespace Commerce.Postgres;
 
 /// <summary>
-/// Applies the embedded migrations (<c>Migrations/NNNN_name.sql</c>) in order, in one transaction that
-/// first takes an advisory lock on the schema's name, so instances starting together apply each once; then
+/// Applies the embedded migrations (<c>Migrations/NNNN_name.sql</c>) in order, in one transaction at READ
+/// COMMITTED (whatever the session's default isolation) that first takes an advisory lock on the schema's name, so instances starting together apply each once; then
 /// records the store's ranking resolution, or checks it against the one recorded. A database not encoded in
 /// UTF-8 is refused first.
 /// </summary>
@@ -23,7 +24,10 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
         await using (connection.ConfigureAwait(false))
         {
             await CheckEncodingAsync(connection, cancellationToken).ConfigureAwait(false);
-            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            // READ COMMITTED whatever the session's default: under REPEATABLE READ or SERIALIZABLE the snapshot would be
+            // taken by the lock's statement, before it waits, so an instance that waited for another's migration would
+            // not see it, and would apply it again. (Npgsql's default level is READ COMMITTED too; this says so.)
+            var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
                 await ExecuteAsync(

@@ -1,4 +1,5 @@
 using Commerce.Postgres.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Commerce.Postgres.Tests;
@@ -98,6 +99,86 @@ public sealed class MigrationTests
         await shop.Services.EnsureCommerceSchemaAsync();
         Assert.Equal((long)PostgresSchemaMigrator.Migrations.Count, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.schema_version"));
         Assert.Equal(6L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.ledger"));
+    }
+
+    [PostgresFact]
+    public Task An_instance_that_waits_for_another_ones_migration_applies_nothing_again_under_a_read_committed_default() =>
+        MigratingBehindAnotherInstanceAsync("read committed");
+
+    [PostgresFact]
+    public Task An_instance_that_waits_for_another_ones_migration_applies_nothing_again_under_a_repeatable_read_default() =>
+        MigratingBehindAnotherInstanceAsync("repeatable read");
+
+    [PostgresFact]
+    public Task An_instance_that_waits_for_another_ones_migration_applies_nothing_again_under_a_serializable_default() =>
+        MigratingBehindAnotherInstanceAsync("serializable");
+
+    /// <summary>
+    /// Two instances migrating one database at once serialize on the migration's advisory lock, and the second
+    /// applies nothing the first applied, whatever <c>default_transaction_isolation</c> a database or role sets: at
+    /// REPEATABLE READ or SERIALIZABLE the second's snapshot would be taken by its first statement, the lock's, before
+    /// it waits, so it would read <c>schema_version</c> without the first's migrations, run them again and fail (a
+    /// table that exists); the migration's transaction runs at READ COMMITTED. Here another transaction takes the lock
+    /// and applies every migration, as another instance would, and commits once the store's migration waits for it.
+    /// </summary>
+    private static async Task MigratingBehindAnotherInstanceAsync(string isolation)
+    {
+        await using var database = await ThrowAwayDatabase.CreateAsync(("default_transaction_isolation", isolation));
+        var schema = "m_" + Guid.NewGuid().ToString("N")[..16];
+        var q = "\"" + schema + "\"";
+        var services = new ServiceCollection();
+        services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = database.On(TestDatabase.ConnectionString);
+            o.Schema = schema;
+        });
+        await using var provider = services.BuildServiceProvider();
+        Assert.Equal(isolation, await database.ScalarAsync<string>("SHOW default_transaction_isolation"));
+
+        await using var other = new NpgsqlConnection(database.ConnectionString);
+        await other.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted);
+        var migrations = string.Join(
+            "\n",
+            PostgresSchemaMigrator.Migrations.Select(m => $"{m.Sql.Replace("{schema}", q, StringComparison.Ordinal)};\nINSERT INTO {q}.schema_version (version, name) VALUES ({m.Version}, '{m.Name}');"));
+        await using (var command = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock(hashtext('commerce.migrations:{schema}')::bigint);
+            CREATE SCHEMA {q};
+            CREATE TABLE {q}.schema_version (
+                version    integer     PRIMARY KEY,
+                name       text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            );
+            {migrations}
+            INSERT INTO {q}.store_settings (name, value) VALUES ('ranking_resolution_ticks', {new CommerceOptions().RankingResolution.Ticks});
+            """,
+            other,
+            transaction))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var migrating = provider.EnsureCommerceSchemaAsync();
+
+        // Each look is a round trip to the server (the wait is the server's to see), for at most 30 s.
+        var blocked = $"SELECT count(*) FROM pg_stat_activity WHERE {other.ProcessID} = ANY(pg_blocking_pids(pid))";
+        var deadline = TimeProvider.System.GetTimestamp() + (30 * TimeProvider.System.TimestampFrequency);
+        while (!migrating.IsCompleted && TimeProvider.System.GetTimestamp() < deadline && await database.ScalarAsync<long>(blocked) == 0)
+        {
+        }
+
+        Assert.False(migrating.IsCompleted, "The migration did not wait for the other instance's.");
+        await transaction.CommitAsync();
+        await migrating.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(
+            string.Join(",", PostgresSchemaMigrator.Migrations.Select(m => m.Version)),
+            await database.ScalarAsync<string>($"SELECT string_agg(version::text, ',' ORDER BY version) FROM {q}.schema_version"));
+
+        // The migrated schema works.
+        var wallets = provider.GetRequiredService<IWalletService>();
+        Assert.Equal(new Money(5), (await wallets.ChargeAsync(Funded, new Money(5))).Value);
     }
 
     /// <summary>A schema as the migrator left it when 0001 was its only migration.</summary>
