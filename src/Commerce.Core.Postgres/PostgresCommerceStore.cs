@@ -11,9 +11,23 @@ namespace Commerce.Postgres;
 /// </summary>
 internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, IDisposable
 {
+    /// <summary>
+    /// How long the store's disposal lets the work under way (waits for events ending, their <c>UNLISTEN</c>s in the
+    /// background) end on its own before it cancels it through <see cref="Stopping"/>: an <c>UNLISTEN</c> takes a round
+    /// trip, so only a server that stopped responding (or a slow one) reaches it.
+    /// </summary>
+    internal static readonly TimeSpan BackgroundGrace = TimeSpan.FromSeconds(5);
+
     private readonly bool _ownsDataSource;
     private readonly CancellationTokenSource _disposing = new(); // no timer, nothing linked: nothing to dispose
+    private readonly CancellationTokenSource _stopping = new(); // likewise
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _roundTrips;
+
+    // The work disposal waits for before it disposes the data source (see TryEnter): one count for the store itself
+    // until its disposal starts, and one for each piece of work under way.
+    private int _inFlight = 1;
+    private int _closed;
 
     // Whether the data source's connections write the arrays the store sends as parameters: checked on the first
     // connection of a data source the host registered (one built with NpgsqlSlimDataSourceBuilder maps none unless
@@ -93,6 +107,13 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>Cancelled when the store is disposed: ends the waits for events under way (see <see cref="PostgresEventStore"/>).</summary>
     public CancellationToken Disposing => _disposing.Token;
+
+    /// <summary>
+    /// Cancelled by the store's disposal once <see cref="BackgroundGrace"/> has passed with work still under way (see
+    /// <see cref="TryEnter"/>): ends a wait's <c>UNLISTEN</c> left running in the background on a server that stopped
+    /// responding, so that nothing of the store runs on after its disposal.
+    /// </summary>
+    public CancellationToken Stopping => _stopping.Token;
 
     /// <summary>A test seam: called with the session's connection just before a commit sends its batch.</summary>
     internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeCommit { get; set; }
@@ -182,6 +203,38 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         return new ValueTask<IStoreSession>(new PostgresSession(this));
     }
 
+    /// <summary>
+    /// Counts a piece of work the store's disposal waits for (a wait for events, from its start to its end), unless the
+    /// disposal has started: then nothing is counted and the caller refuses the work. Each <see langword="true"/> is
+    /// matched by one <see cref="Exit"/>. Thread-safe.
+    /// </summary>
+    public bool TryEnter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            Exit();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Counts a piece of work started by work already counted (a wait's <c>UNLISTEN</c> left running in the
+    /// background), which the disposal waits for even once it has started. Matched by one <see cref="Exit"/>.
+    /// </summary>
+    public void EnterNested() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>Ends a piece of work counted by <see cref="TryEnter"/> or <see cref="EnterNested"/>.</summary>
+    public void Exit()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
     /// <summary>The first instant of a ranking bucket: the Unix epoch plus <paramref name="bucket"/> resolutions, within the range of <see cref="DateTimeOffset"/>.</summary>
     public DateTimeOffset BucketStart(long bucket)
     {
@@ -253,12 +306,18 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         }
     }
 
+    /// <summary>
+    /// Refuses new work, ends the waits for events under way, stops the group committer, reader and notifier, waits for
+    /// the work under way (see <see cref="StopInFlightWorkAsync"/>), then disposes the data source if the store owns it.
+    /// Safe to call more than once, and from several threads: each call returns once that is done.
+    /// </summary>
     public void Dispose()
     {
         _disposing.Cancel();
         GroupReader?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         GroupCommitter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Notifier.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        StopInFlightWorkAsync().GetAwaiter().GetResult();
         if (_ownsDataSource)
         {
             DataSource.Dispose();
@@ -279,9 +338,39 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         }
 
         await Notifier.DisposeAsync().ConfigureAwait(false);
+        await StopInFlightWorkAsync().ConfigureAwait(false);
         if (_ownsDataSource)
         {
             await DataSource.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Waits for the work counted by <see cref="TryEnter"/> and <see cref="EnterNested"/> to end: on its own for
+    /// <see cref="BackgroundGrace"/>, then cancelled through <see cref="Stopping"/> (Npgsql asks the server to cancel the
+    /// statement, and breaks the connection if no answer comes within its <c>Cancellation Timeout</c>). Nothing of the
+    /// store then runs on its connections once the store, and the data source it owns, are disposed.
+    /// </summary>
+    private async Task StopInFlightWorkAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            Exit(); // the store's own count: from now on TryEnter refuses
+        }
+
+        if (!_drained.Task.IsCompleted)
+        {
+            using (var grace = new CancellationTokenSource())
+            {
+                // The system's clock: a host's clock may stand still in its tests (see the notifier's interval).
+                var delay = Task.Delay(BackgroundGrace, TimeProvider.System, grace.Token);
+                await Task.WhenAny(_drained.Task, delay).ConfigureAwait(false);
+                await grace.CancelAsync().ConfigureAwait(false);
+            }
+
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        await _drained.Task.ConfigureAwait(false);
     }
 }

@@ -84,6 +84,26 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     {
         ArgumentNullException.ThrowIfNull(after);
         cancellationToken.ThrowIfCancellationRequested();
+
+        // Counted until it ends, with its UNLISTEN, so that the store's disposal waits for it (its connection is the data source's).
+        if (!store.TryEnter())
+        {
+            throw new ObjectDisposedException(nameof(PostgresCommerceStore), "The PostgreSQL store was disposed.");
+        }
+
+        try
+        {
+            await WaitCountedAsync(after, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            store.Exit();
+        }
+    }
+
+    /// <summary>The wait of <see cref="WaitForEventsAsync"/>, counted by the store.</summary>
+    private async ValueTask WaitCountedAsync(EventCursor after, CancellationToken cancellationToken)
+    {
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, store.Disposing);
         try
         {
@@ -156,7 +176,8 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                         }
                         else
                         {
-                            await UnlistenAsync(connection).ConfigureAwait(false);
+                            // Under the store's count: its disposal cancels this one too, after its grace.
+                            await UnlistenAsync(connection, store.Stopping).ConfigureAwait(false);
                         }
                     }
                 }
@@ -274,7 +295,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// the server's notification queue from advancing. A connection that is broken or busy is not pooled
     /// again: nothing to undo.
     /// </summary>
-    private async ValueTask UnlistenAsync(NpgsqlConnection connection)
+    private async ValueTask UnlistenAsync(NpgsqlConnection connection, CancellationToken cancellationToken = default)
     {
         if (connection.FullState != System.Data.ConnectionState.Open)
         {
@@ -283,7 +304,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
 
         try
         {
-            await ExecuteAsync(connection, "UNLISTEN *", CancellationToken.None).ConfigureAwait(false);
+            await ExecuteAsync(connection, "UNLISTEN *", cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
         {
@@ -295,6 +316,9 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// Stops listening, as <see cref="UnlistenAsync"/> does, without the caller waiting: the connection goes back to
     /// the pool (or, broken, is discarded) once the <c>UNLISTEN</c> has ended; a failure other than a broken
     /// connection is logged. Returns whether it took the connection over (it did unless the connection is broken or busy).
+    /// The store's disposal waits for it (counted by <see cref="PostgresCommerceStore.EnterNested"/>, within the wait's
+    /// own count), and cancels it through <see cref="PostgresCommerceStore.Stopping"/> if it has not ended within
+    /// <see cref="PostgresCommerceStore.BackgroundGrace"/>: that is not logged.
     /// </summary>
     private bool UnlistenInTheBackground(NpgsqlConnection connection)
     {
@@ -303,23 +327,28 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             return false;
         }
 
+        store.EnterNested();
         _ = DetachedTask.Run(async () =>
         {
-            await using (connection.ConfigureAwait(false))
+            try
             {
-                try
+                await using (connection.ConfigureAwait(false))
                 {
-                    await UnlistenAsync(connection).ConfigureAwait(false);
+                    await UnlistenAsync(connection, store.Stopping).ConfigureAwait(false);
                 }
+            }
 #pragma warning disable CA1031 // Nobody waits for this UNLISTEN: what fails is logged, never thrown unobserved.
-                catch (Exception e) when (e is not ObjectDisposedException)
+            catch (Exception e)
 #pragma warning restore CA1031
+            {
+                if (!store.Stopping.IsCancellationRequested && e is not ObjectDisposedException && store.EventStoreLogger is { } logger)
                 {
-                    if (store.EventStoreLogger is { } logger)
-                    {
-                        Log.UnlistenFailed(logger, e);
-                    }
+                    Log.UnlistenFailed(logger, e);
                 }
+            }
+            finally
+            {
+                store.Exit();
             }
         });
         return true;

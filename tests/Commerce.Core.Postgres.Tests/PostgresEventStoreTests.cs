@@ -240,6 +240,45 @@ public sealed class PostgresEventStoreTests
         await proxy.Stalled.WaitAsync(Generous);
     }
 
+    /// <summary>
+    /// A wait ended by its token leaves its <c>UNLISTEN</c> running in the background, and the connection goes back to
+    /// the pool when it ends. The store's disposal did not wait for it: on a server that stopped responding, with no
+    /// command timeout, it ran on after the store and the data source it owns were disposed, holding its connection for
+    /// ever. Here the server's answers stop from the <c>UNLISTEN</c> on (a proxy swallows it); once the store is
+    /// disposed, no connection of it is left open.
+    /// </summary>
+    [PostgresFact]
+    public async Task Disposing_the_store_ends_the_unlisten_a_cancelled_wait_left_running_and_leaves_no_connection_open()
+    {
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Maximum Pool Size=8";
+            o.CommandTimeout = 0;
+        });
+        var events = (PostgresEventStore)shop.Services.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMinutes(10);
+        using var cancellation = new CancellationTokenSource();
+        events.BeforeCheck = async _ =>
+        {
+            proxy.StallOn("UNLISTEN");
+            await cancellation.CancelAsync();
+        };
+        var ended = await Record.ExceptionAsync(() => events.WaitForEventsAsync(EventCursor.Start, cancellation.Token).AsTask().WaitAsync(Generous));
+        Assert.IsAssignableFrom<OperationCanceledException>(ended);
+        await proxy.Stalled.WaitAsync(Generous);
+
+        await shop.Store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+        // Each look is at the proxy's count, which drops once the proxy has seen both ends of a connection close.
+        var deadline = DateTime.UtcNow + Generous;
+        while (proxy.OpenConnections > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{proxy.OpenConnections} connection(s) of the disposed store still open.");
+            await Task.Yield();
+        }
+    }
+
     [PostgresFact]
     public async Task A_wait_that_hears_no_notification_finds_the_event_by_its_periodic_check()
     {

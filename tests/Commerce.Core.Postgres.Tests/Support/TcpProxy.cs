@@ -47,6 +47,9 @@ internal sealed class TcpProxy : IAsyncDisposable
     /// <summary>The connection string through the proxy.</summary>
     public string ConnectionString { get; }
 
+    /// <summary>How many proxied connections are open: a pair leaves once both its ends are closed.</summary>
+    public int OpenConnections => _pairs.Count;
+
     /// <summary>Breaks every open connection on the client's side; with <paramref name="refuseNew"/>, new connections fail until <see cref="Restore"/>.</summary>
     public void Cut(bool refuseNew)
     {
