@@ -9,8 +9,10 @@ namespace Commerce.Postgres;
 /// Checks that the store's database answers and that its schema is current: every embedded migration is
 /// recorded in <c>schema_version</c>. One query on one pooled connection. A schema with migrations this
 /// version of the package does not know (a newer instance migrated it during a rolling upgrade) is
-/// <see cref="HealthStatus.Degraded"/>; an unreachable database or a schema behind is the registration's
-/// failure status.
+/// <see cref="HealthStatus.Degraded"/>; an unreachable database, a query cancelled at the command timeout or by the
+/// server (its <c>statement_timeout</c> or <c>lock_timeout</c>), or a schema behind is the registration's failure
+/// status, never an exception. The caller's token cancelled (the registration's timeout, or the request's end)
+/// throws <see cref="OperationCanceledException"/>, which the health check service reports as a timeout.
 /// </summary>
 /// <remarks>
 /// The check resolves the store from <paramref name="services"/> when it runs, not when it is created: the
@@ -63,6 +65,22 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
                 failure,
                 $"The database answers, but the schema \"{store.Schema}\" has no Commerce tables: call EnsureCommerceSchemaAsync (or ICommerceSchemaMigrator) at start-up.",
                 data: Data(store.Schema, null, latest));
+        }
+        catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
+        {
+            return new HealthCheckResult(
+                failure,
+                $"The PostgreSQL database of the Commerce store did not answer the check's query in time: the server cancelled it ({e.SqlState}: {e.MessageText}), at its statement_timeout or lock_timeout (a lock held on \"{store.Schema}\".schema_version, say).",
+                e,
+                Data(store.Schema, null, latest));
+        }
+        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException)
+        {
+            return new HealthCheckResult(
+                failure,
+                "The PostgreSQL database of the Commerce store did not answer the check's query in time: it ran into the connection's command timeout (Command Timeout in the connection string) and was cancelled.",
+                e,
+                Data(store.Schema, null, latest));
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

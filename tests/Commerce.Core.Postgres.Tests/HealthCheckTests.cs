@@ -12,7 +12,7 @@ public sealed class HealthCheckTests
 {
     private static readonly int Latest = PostgresSchemaMigrator.Migrations[^1].Version;
 
-    private static ServiceProvider Build(string? connectionString, string schema, HealthStatus? failureStatus = null, bool withStore = true)
+    private static ServiceProvider Build(string? connectionString, string schema, HealthStatus? failureStatus = null, bool withStore = true, TimeSpan? timeout = null)
     {
         var services = new ServiceCollection().AddLogging();
         var commerce = services.AddCommerce();
@@ -25,7 +25,7 @@ public sealed class HealthCheckTests
             });
         }
 
-        services.AddHealthChecks().AddCommercePostgres(failureStatus: failureStatus, tags: ["ready"]);
+        services.AddHealthChecks().AddCommercePostgres(failureStatus: failureStatus, tags: ["ready"], timeout: timeout);
         return services.BuildServiceProvider();
     }
 
@@ -115,6 +115,87 @@ public sealed class HealthCheckTests
 
         proxy.Restore();
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+    }
+
+    /// <summary>
+    /// A check whose query the server cancels at its <c>statement_timeout</c> (here the query waits for a lock another
+    /// transaction holds on <c>schema_version</c>) reported that the database "cannot be reached", which sends an
+    /// operator looking at the network for a database that answers but is slow or locked.
+    /// </summary>
+    [PostgresFact]
+    public Task A_check_the_server_cancels_at_its_statement_timeout_is_unhealthy_and_says_the_query_was_cancelled() =>
+        CheckBlockedAsync("Options=-c statement_timeout=100", static e => Assert.Equal(PostgresErrorCodes.QueryCanceled, Assert.IsType<PostgresException>(e).SqlState));
+
+    /// <summary>As at a <c>statement_timeout</c>, at the connection string's <c>Command Timeout</c>, at which Npgsql has the server cancel the query.</summary>
+    [PostgresFact]
+    public Task A_check_cancelled_at_the_command_timeout_is_unhealthy_and_says_the_query_was_cancelled() =>
+        CheckBlockedAsync("Command Timeout=1", static e => Assert.IsType<TimeoutException>(Assert.IsAssignableFrom<NpgsqlException>(e).InnerException));
+
+    /// <summary>The caller's token cancelled while the check's query waits: the cancellation propagates, as ASP.NET Core's health checks expect.</summary>
+    [PostgresFact]
+    public async Task A_check_whose_token_is_cancelled_while_its_query_waits_throws_OperationCanceledException()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString + ";Application Name=health-" + shop.Schema, shop.Schema);
+        await using var holder = await LockSchemaVersionAsync(shop);
+        using var cancellation = new CancellationTokenSource();
+
+        var check = provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(cancellation.Token);
+        await UntilBlockedAsync(shop, holder, check);
+        await cancellation.CancelAsync();
+
+        var ended = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => check.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(cancellation.Token, ended.CancellationToken);
+    }
+
+    /// <summary>The registration's <c>timeout</c> passing while the query waits: the check is cancelled, and the service reports the failure status.</summary>
+    [PostgresFact]
+    public async Task A_check_that_runs_past_its_registrations_timeout_is_reported_unhealthy_by_the_service()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString, shop.Schema, timeout: TimeSpan.FromMilliseconds(200));
+        await using var holder = await LockSchemaVersionAsync(shop);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.IsAssignableFrom<OperationCanceledException>(entry.Exception);
+    }
+
+    private static async Task CheckBlockedAsync(string settings, Action<Exception?> exception)
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString + ";" + settings, shop.Schema);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+        await using var holder = await LockSchemaVersionAsync(shop);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        exception(entry.Exception);
+        Assert.True(entry.Description?.StartsWith("The PostgreSQL database of the Commerce store did not answer the check's query in time", StringComparison.Ordinal), entry.Description);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+    }
+
+    /// <summary>A connection whose open transaction holds an exclusive lock on the schema's <c>schema_version</c>, until disposed.</summary>
+    private static async Task<NpgsqlConnection> LockSchemaVersionAsync(PgShop shop)
+    {
+        var holder = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
+        await holder.OpenAsync();
+        await using var command = new NpgsqlCommand($"BEGIN; LOCK TABLE \"{shop.Schema}\".schema_version IN ACCESS EXCLUSIVE MODE", holder);
+        await command.ExecuteNonQueryAsync();
+        return holder;
+    }
+
+    /// <summary>Returns once a backend waits for <paramref name="holder"/>'s lock; each look is a round trip to the server.</summary>
+    private static async Task UntilBlockedAsync(PgShop shop, NpgsqlConnection holder, Task check)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (await shop.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE {holder.ProcessID} = ANY(pg_blocking_pids(pid))") == 0)
+        {
+            Assert.False(check.IsCompleted, "The check ended without waiting for the lock.");
+            Assert.True(DateTime.UtcNow < deadline, "The check's query never waited for the lock.");
+        }
     }
 
     [Fact]
