@@ -1,0 +1,144 @@
+using Commerce.Events;
+using Commerce.Postgres.Tests.Support;
+using Commerce.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>The store's lifetime: disposal more than once, use after disposal, and disposal while work is under way.</summary>
+public sealed class PostgresCommerceStoreTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
+    private static readonly UserId Alice = new(1);
+    private static readonly ProductId Apple = new(1);
+
+    [PostgresFact]
+    public Task Disposed_twice_and_at_once_the_store_refuses_every_operation_with_ObjectDisposedException() =>
+        DisposedTwiceAsync(groupCommit: false);
+
+    [PostgresFact]
+    public Task Disposed_twice_and_at_once_the_store_with_group_commit_refuses_every_operation_with_ObjectDisposedException() =>
+        DisposedTwiceAsync(groupCommit: true);
+
+    [PostgresFact]
+    public Task Disposed_while_commits_reads_and_waits_run_each_ends_with_its_outcome_or_ObjectDisposedException() =>
+        DisposedUnderWayAsync(groupCommit: false);
+
+    [PostgresFact]
+    public Task Disposed_while_group_commits_reads_and_waits_run_each_ends_with_its_outcome_or_ObjectDisposedException() =>
+        DisposedUnderWayAsync(groupCommit: true);
+
+    /// <summary>
+    /// The store disposed synchronously and asynchronously, twice each, two of them at once (and once more by its
+    /// container): every call returns, and every operation afterwards, through the services, the event store, the
+    /// migrator or a session, throws <see cref="ObjectDisposedException"/>; the health check reports the failure
+    /// status rather than throwing.
+    /// </summary>
+    private static async Task DisposedTwiceAsync(bool groupCommit)
+    {
+        await using var shop = await PgShop.CreateAsync(store: o => o.GroupCommit = groupCommit);
+        Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(5))).IsSuccess);
+        var events = shop.Services.GetRequiredService<IEventStore>();
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        var store = shop.Store;
+
+        await Task.WhenAll(Task.Run(() => store.Dispose()), store.DisposeAsync().AsTask()).WaitAsync(Generous);
+        store.Dispose();
+        await store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.OpenSessionAsync());
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Wallets.ChargeAsync(Alice, new Money(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Wallets.GetBalanceAsync(Alice));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(1), 1));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Ranking.GetPopularProductsAsync());
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await feed.ReadAsync(EventCursor.Start));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => feed.WaitAsync(EventCursor.Start).AsTask().WaitAsync(Generous));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await events.LoadCheckpointAsync("c"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await events.SaveCheckpointAsync("c", EventCursor.Start));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await events.PurgeEventsAsync(shop.Time.GetUtcNow(), EventCursor.Start));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => shop.Services.EnsureCommerceSchemaAsync());
+
+        var health = await new PostgresCommerceHealthCheck(shop.Services).CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
+        Assert.IsType<ObjectDisposedException>(health.Exception);
+
+        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets"));
+    }
+
+    /// <summary>
+    /// The store disposed while charges (each commit alone, or in groups), balance reads and a wait for events run on
+    /// other threads: each ends, none hangs, each charge either succeeded, and is applied, or threw
+    /// <see cref="ObjectDisposedException"/> (applied or not, by the balance), as does each read; the wait completes (a
+    /// charge's event) or throws <see cref="ObjectDisposedException"/>. The balance is the charges that succeeded, at least, and at most those
+    /// and the ones that threw.
+    /// </summary>
+    private static async Task DisposedUnderWayAsync(bool groupCommit)
+    {
+        const int Chargers = 4;
+        const int Readers = 2;
+        await using var shop = await PgShop.CreateAsync(store: o => o.GroupCommit = groupCommit);
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(1))).IsSuccess);
+        var after = (await feed.ReadAsync(EventCursor.Start)).Next;
+        var wait = feed.WaitAsync(after).AsTask();
+
+        var succeeded = 0;
+        var refused = 0;
+        var started = new CountdownEvent(Chargers + Readers);
+        using var stop = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var workers = Enumerable.Range(0, Chargers + Readers).Select(w => Task.Run(async () =>
+        {
+            var first = true;
+            while (true)
+            {
+                try
+                {
+                    if (w < Chargers)
+                    {
+                        Assert.True((await shop.Wallets.ChargeAsync(new UserId(100 + w), new Money(1))).IsSuccess);
+                        Interlocked.Increment(ref succeeded);
+                    }
+                    else
+                    {
+                        await shop.Wallets.GetBalanceAsync(new UserId(100));
+                    }
+                }
+                catch (ObjectDisposedException)
+                {
+                    if (w < Chargers)
+                    {
+                        Interlocked.Increment(ref refused);
+                    }
+
+                    return;
+                }
+                catch (Exception e)
+                {
+                    failures.Enqueue(e);
+                    return;
+                }
+                finally
+                {
+                    if (first)
+                    {
+                        first = false;
+                        started.Signal();
+                    }
+                }
+            }
+        })).ToArray();
+
+        // Every worker has run once: the disposal meets them under way.
+        Assert.True(started.Wait(Generous), "The workers never ran.");
+        await shop.Store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+        await Task.WhenAll(workers).WaitAsync(Generous);
+        Assert.Empty(failures);
+        var waited = await Record.ExceptionAsync(() => wait.WaitAsync(Generous));
+        Assert.True(waited is null or ObjectDisposedException, waited?.ToString()); // it may have seen a charge's event first
+        var charged = await shop.ScalarAsync<long>("SELECT coalesce(sum(balance), 0) FROM {s}.wallets WHERE user_id >= 100");
+        Assert.InRange(charged, succeeded, succeeded + refused);
+    }
+}
