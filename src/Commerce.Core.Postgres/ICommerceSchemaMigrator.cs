@@ -17,5 +17,6 @@ public interface ICommerceSchemaMigrator
     /// The database is not encoded in UTF-8, or the schema's sales are counted at another ranking resolution
     /// than this instance's; nothing is migrated.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store (with the container that registered it) was disposed.</exception>
     Task EnsureSchemaAsync(CancellationToken cancellationToken = default);
 }

@@ -17,8 +17,15 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
 
     public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = Load();
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// Refused once the store is disposed, whether or not it owns its data source, as the store's sessions and event
+    /// store are (see <see cref="PostgresCommerceStore.OpenSessionAsync"/>).
+    /// </remarks>
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(store.Disposing.IsCancellationRequested, store);
         var schema = store.QuotedSchema;
         var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))

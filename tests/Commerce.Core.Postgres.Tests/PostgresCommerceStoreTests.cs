@@ -3,6 +3,7 @@ using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 
 namespace Commerce.Postgres.Tests;
 
@@ -28,6 +29,36 @@ public sealed class PostgresCommerceStoreTests
     [PostgresFact]
     public Task Disposed_while_group_commits_reads_and_waits_run_each_ends_with_its_outcome_or_ObjectDisposedException() =>
         DisposedUnderWayAsync(groupCommit: true);
+
+    /// <summary>
+    /// A store on the host's data source, disposed with its container while the data source lives on, refuses use cases
+    /// and event reads (see <c>SessionTests</c>); its migrator, resolved before, went on and migrated through the
+    /// host's data source. It refuses as the rest of the store does.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_store_on_the_hosts_data_source_once_disposed_refuses_to_migrate_as_it_refuses_use_cases()
+    {
+        var schema = "l_" + Guid.NewGuid().ToString("N")[..16];
+        try
+        {
+            await using var dataSource = NpgsqlDataSource.Create(PgShop.RequiredConnectionString);
+            var services = new ServiceCollection();
+            services.AddSingleton(dataSource); // the host's: the container does not dispose it
+            services.AddCommerce().UsePostgresStore(o => o.Schema = schema);
+            ICommerceSchemaMigrator migrator;
+            await using (var provider = services.BuildServiceProvider())
+            {
+                migrator = provider.GetRequiredService<ICommerceSchemaMigrator>();
+            }
+
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => migrator.EnsureSchemaAsync());
+            Assert.Equal(0L, await ScalarAsync($"SELECT count(*) FROM pg_namespace WHERE nspname = '{schema}'"));
+        }
+        finally
+        {
+            await PgShop.DropSchemaAsync(schema);
+        }
+    }
 
     /// <summary>
     /// The store disposed synchronously and asynchronously, twice each, two of them at once (and once more by its
@@ -140,5 +171,13 @@ public sealed class PostgresCommerceStoreTests
         Assert.True(waited is null or ObjectDisposedException, waited?.ToString()); // it may have seen a charge's event first
         var charged = await shop.ScalarAsync<long>("SELECT coalesce(sum(balance), 0) FROM {s}.wallets WHERE user_id >= 100");
         Assert.InRange(charged, succeeded, succeeded + refused);
+    }
+
+    private static async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 }
