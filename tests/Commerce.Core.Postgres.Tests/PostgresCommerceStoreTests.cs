@@ -63,8 +63,9 @@ public sealed class PostgresCommerceStoreTests
     /// <summary>
     /// The store disposed synchronously and asynchronously, twice each, two of them at once (and once more by its
     /// container): every call returns, and every operation afterwards, through the services, the event store, the
-    /// migrator or a session, throws <see cref="ObjectDisposedException"/>; the health check reports the failure
-    /// status rather than throwing.
+    /// migrator or a session, throws <see cref="ObjectDisposedException"/>, as does a unit of work begun before that
+    /// reads then, or commits with group commit (one that read before, without group commit, commits on the connection
+    /// it holds); the health check reports the failure status rather than throwing.
     /// </summary>
     private static async Task DisposedTwiceAsync(bool groupCommit)
     {
@@ -73,12 +74,26 @@ public sealed class PostgresCommerceStoreTests
         var events = shop.Services.GetRequiredService<IEventStore>();
         var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
         var store = shop.Store;
+        await using var reading = await store.BeginAsync();
+        await using var committing = await store.BeginAsync();
+        var wallet = await committing.Wallets.FindAsync(Alice);
 
         await Task.WhenAll(Task.Run(() => store.Dispose()), store.DisposeAsync().AsTask()).WaitAsync(Generous);
         store.Dispose();
         await store.DisposeAsync().AsTask().WaitAsync(Generous);
 
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.OpenSessionAsync());
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await reading.Wallets.FindAsync(Alice));
+        committing.Wallets.Save(wallet!.Debit(new Money(1)).Value);
+        if (groupCommit)
+        {
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await committing.CommitAsync());
+        }
+        else
+        {
+            Assert.True(await committing.CommitAsync()); // on the connection its read took before the disposal
+        }
+
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Wallets.ChargeAsync(Alice, new Money(1)));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Wallets.GetBalanceAsync(Alice));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Catalog.AddProductAsync(Apple, "Apple", new Money(1), 1));
@@ -94,7 +109,7 @@ public sealed class PostgresCommerceStoreTests
         Assert.Equal(HealthStatus.Unhealthy, health.Status);
         Assert.IsType<ObjectDisposedException>(health.Exception);
 
-        Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets"));
+        Assert.Equal(groupCommit ? 5L : 4L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets"));
     }
 
     /// <summary>
