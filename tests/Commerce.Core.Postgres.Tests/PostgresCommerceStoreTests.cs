@@ -61,6 +61,47 @@ public sealed class PostgresCommerceStoreTests
     }
 
     /// <summary>
+    /// The store disposed synchronously, on a thread whose <see cref="SynchronizationContext"/> runs nothing posted to
+    /// it (a UI thread blocked in <c>Dispose</c>, say), while a wait for events listens: the disposal ends the wait, waits
+    /// for it and its <c>UNLISTEN</c>, and returns; the wait throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    [PostgresFact]
+    public async Task Disposed_synchronously_on_a_context_that_runs_nothing_while_a_wait_listens_it_returns()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        var wait = feed.WaitAsync(EventCursor.Start).AsTask();
+        var deadline = DateTime.UtcNow + Generous;
+        while (!wait.IsCompleted && await shop.ScalarAsync<long>(
+            $"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'commerce-tests-{shop.Schema}' AND state = 'idle' AND query LIKE '%SELECT EXISTS%'") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The wait never listened.");
+        }
+
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            SynchronizationContext.SetSynchronizationContext(new RunsNothingContext());
+            try
+            {
+                shop.Store.Dispose();
+                disposed.SetResult();
+            }
+            catch (Exception e)
+            {
+                disposed.SetException(e);
+            }
+        })
+        {
+            IsBackground = true,
+        };
+        thread.Start();
+
+        await disposed.Task.WaitAsync(Generous);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => wait.WaitAsync(Generous));
+    }
+
+    /// <summary>
     /// The store disposed synchronously and asynchronously, twice each, two of them at once (and once more by its
     /// container): every call returns, and every operation afterwards, through the services, the event store, the
     /// migrator or a session, throws <see cref="ObjectDisposedException"/>, as does a unit of work begun before that
@@ -186,6 +227,18 @@ public sealed class PostgresCommerceStoreTests
         Assert.True(waited is null or ObjectDisposedException, waited?.ToString()); // it may have seen a charge's event first
         var charged = await shop.ScalarAsync<long>("SELECT coalesce(sum(balance), 0) FROM {s}.wallets WHERE user_id >= 100");
         Assert.InRange(charged, succeeded, succeeded + refused);
+    }
+
+    /// <summary>A context whose posted work never runs, as that of a thread blocked in a synchronous <c>Dispose</c>.</summary>
+    private sealed class RunsNothingContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+        }
+
+        public override void Send(SendOrPostCallback d, object? state)
+        {
+        }
     }
 
     private static async Task<long> ScalarAsync(string sql)
