@@ -1,4 +1,5 @@
 using Commerce.Events;
+using Commerce.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Commerce.Conformance;
@@ -29,7 +30,8 @@ public abstract class LimitsConformanceTests : CommerceConformanceTests
     [StoreFact]
     public async Task A_cart_with_more_products_than_an_order_may_have_is_TooManyLines_and_charges_nothing()
     {
-        using var shop = CreateShop(o => o.MaxOrderLines = 2);
+        // Filled under a higher limit (another instance's), checked out under a lower one.
+        using var shop = CreateShop(o => o.MaxOrderLines = 3);
         for (var i = 1; i <= 3; i++)
         {
             await shop.AddProductAsync(i, 1, 5);
@@ -37,9 +39,35 @@ public abstract class LimitsConformanceTests : CommerceConformanceTests
         }
 
         await shop.ChargeAsync(1, 100);
-        AssertFails(await shop.Carts.CheckoutAsync(User(1)), CommerceErrorCode.TooManyLines);
-        Assert.Equal(3, (await shop.Carts.GetCartAsync(User(1))).Lines.Count);
-        Assert.Equal(Money(100), await shop.Wallets.GetBalanceAsync(User(1)));
+        var store = shop.Services.GetRequiredService<ICommerceStore>();
+        using var stricter = CreateShop(o => o.MaxOrderLines = 2, wrapStore: _ => store);
+        AssertFails(await stricter.Carts.CheckoutAsync(User(1)), CommerceErrorCode.TooManyLines);
+        Assert.Equal(3, (await stricter.Carts.GetCartAsync(User(1))).Lines.Count);
+        Assert.Equal(Money(100), await stricter.Wallets.GetBalanceAsync(User(1)));
+    }
+
+    [StoreFact]
+    public async Task A_cart_takes_no_more_products_than_an_order_may_have_and_a_refused_add_changes_nothing()
+    {
+        using var shop = CreateShop(o => o.MaxOrderLines = 2);
+        for (var i = 1; i <= 3; i++)
+        {
+            await shop.AddProductAsync(i, 1, 5);
+        }
+
+        Assert.True((await shop.Carts.AddItemAsync(User(1), Product(1), 1)).IsSuccess);
+        Assert.True((await shop.Carts.AddItemAsync(User(1), Product(2), 1)).IsSuccess);
+
+        var refused = AssertFails(await shop.Carts.AddItemAsync(User(1), Product(3), 1), CommerceErrorCode.TooManyLines);
+        Assert.Contains("at most 2 distinct products", refused.Message, StringComparison.Ordinal);
+        var cart = await shop.Carts.GetCartAsync(User(1));
+        Assert.Equal([Product(1), Product(2)], cart.Lines.Select(line => line.ProductId));
+        Assert.Equal([1, 1], cart.Lines.Select(line => line.Quantity));
+
+        // At the limit, the products it holds still take units, and a removal makes room for another.
+        Assert.Equal(3, (await shop.Carts.AddItemAsync(User(1), Product(2), 2)).Value.Lines[1].Quantity);
+        Assert.True((await shop.Carts.RemoveItemAsync(User(1), Product(1))).IsSuccess);
+        Assert.Equal([Product(2), Product(3)], (await shop.Carts.AddItemAsync(User(1), Product(3), 1)).Value.Lines.Select(line => line.ProductId));
     }
 
     [StoreFact]

@@ -38,10 +38,10 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
 
         return runtime.TraceAsync(
             "AddCartItem",
-            (user, product, quantity, runtime.Options.MaxLineQuantity),
+            (user, product, quantity, runtime.Options.MaxLineQuantity, runtime.Options.MaxOrderLines),
             static async (unitOfWork, state, ct) =>
             {
-                var (user, productId, quantity, maxLineQuantity) = state;
+                var (user, productId, quantity, maxLineQuantity, maxLines) = state;
                 unitOfWork.Prefetch(StoreKey.ForCart(user));
                 if (await unitOfWork.Products.FindAsync(productId, ct).ConfigureAwait(false) is null)
                 {
@@ -49,6 +49,14 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
                 }
 
                 var cart = await unitOfWork.Carts.FindAsync(user, ct).ConfigureAwait(false) ?? Cart.Empty(user);
+
+                // A cart holds no more products than an order may have: one past it could never be checked out,
+                // and every change of a cart copies and prices all of its lines.
+                if (cart.Lines.Length >= maxLines && !Holds(cart, productId))
+                {
+                    return Errors.CartFull(maxLines);
+                }
+
                 var added = cart.AddItem(productId, quantity, maxLineQuantity);
                 if (added.IsFailure)
                 {
@@ -166,5 +174,19 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
         }
 
         return new CartView(cart.UserId, Array.AsReadOnly(lines), total);
+    }
+
+    /// <summary>Whether <paramref name="cart"/> has a line for <paramref name="productId"/>.</summary>
+    private static bool Holds(Cart cart, ProductId productId)
+    {
+        foreach (var line in cart.Lines)
+        {
+            if (line.ProductId == productId)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -11,7 +11,8 @@ public interface ICartService
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>
     /// The cart, or a failure that changed nothing: <see cref="CommerceErrorCode.InvalidQuantity"/>,
-    /// <see cref="CommerceErrorCode.ProductNotFound"/>, <see cref="CommerceErrorCode.AmountOverflow"/>,
+    /// <see cref="CommerceErrorCode.ProductNotFound"/>, <see cref="CommerceErrorCode.TooManyLines"/> (the product is
+    /// not in the cart, which holds <see cref="CommerceOptions.MaxOrderLines"/> products already), <see cref="CommerceErrorCode.AmountOverflow"/>,
     /// <see cref="CommerceErrorCode.ConcurrencyConflict"/> or <see cref="CommerceErrorCode.StoreUnavailable"/>.
     /// </returns>
     /// <exception cref="CommitOutcomeUnknownException">

@@ -17,7 +17,7 @@ public sealed class CommerceOptions
     /// <summary>The largest quantity of one product in one order line or cart line; positive. Default 1,000,000.</summary>
     public int MaxLineQuantity { get; set; } = 1_000_000;
 
-    /// <summary>The most distinct products in one order; positive. Default 100.</summary>
+    /// <summary>The most distinct products in one order, and in one cart; positive. Default 100.</summary>
     public int MaxOrderLines { get; set; } = 100;
 
     /// <summary>The longest product name, in UTF-16 code units (a character outside the Basic Multilingual Plane counts two); positive. Default 200.</summary>

@@ -63,6 +63,9 @@ internal static class Errors
     public static CommerceError TooManyLines(int count, int limit) =>
         new(CommerceErrorCode.TooManyLines, Format($"An order may have at most {limit} distinct products, but had {count}."));
 
+    public static CommerceError CartFull(int limit) =>
+        new(CommerceErrorCode.TooManyLines, Format($"A cart may hold at most {limit} distinct products (as an order may have); remove one, or add units of a product it holds."));
+
     public static CommerceError AmountOverflow() =>
         new(CommerceErrorCode.AmountOverflow, "The total does not fit in a 64-bit amount.");
 

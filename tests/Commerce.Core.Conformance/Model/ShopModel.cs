@@ -325,6 +325,11 @@ public sealed class ShopModel(CommerceOptions options, DateTimeOffset start)
 
         var lines = _carts.TryGetValue(user, out var cart) ? [.. cart] : new List<(long Product, int Quantity)>();
         var at = lines.FindIndex(l => l.Product == product);
+        if (at < 0 && lines.Count >= options.MaxOrderLines)
+        {
+            return Error(CommerceErrorCode.TooManyLines);
+        }
+
         var next = (at < 0 ? 0L : lines[at].Quantity) + quantity;
         if (next > options.MaxLineQuantity)
         {
