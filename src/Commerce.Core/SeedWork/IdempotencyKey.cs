@@ -13,13 +13,13 @@ namespace Commerce;
 /// <see cref="CommerceErrorCode.InvalidIdempotencyKey"/> and change nothing.
 /// </remarks>
 /// <param name="Value">The key as the client sent it.</param>
+[JsonConverter(typeof(CommerceValueJsonConverter))]
 public readonly record struct IdempotencyKey(string Value)
 {
     /// <summary>The longest valid key, in characters.</summary>
     public const int MaxLength = 128;
 
     /// <summary>Whether the key is valid: 1 to <see cref="MaxLength"/> printable ASCII characters.</summary>
-    [JsonIgnore]
     public bool IsValid
     {
         get

@@ -1,7 +1,10 @@
+using System.Text.Json.Serialization;
+
 namespace Commerce;
 
 /// <summary>Identifies a user (the owner of a wallet and a cart). Any 64-bit value is a valid id.</summary>
 /// <param name="Value">The numeric id.</param>
+[JsonConverter(typeof(CommerceValueJsonConverter))]
 public readonly record struct UserId(long Value)
 {
     /// <inheritdoc />
@@ -10,6 +13,7 @@ public readonly record struct UserId(long Value)
 
 /// <summary>Identifies a product in the catalog. The host chooses product ids; any 64-bit value is valid.</summary>
 /// <param name="Value">The numeric id.</param>
+[JsonConverter(typeof(CommerceValueJsonConverter))]
 public readonly record struct ProductId(long Value) : IComparable<ProductId>
 {
     /// <inheritdoc />
@@ -21,6 +25,7 @@ public readonly record struct ProductId(long Value) : IComparable<ProductId>
 
 /// <summary>Identifies a placed order. The library assigns order ids (time-ordered version 7 GUIDs).</summary>
 /// <param name="Value">The GUID.</param>
+[JsonConverter(typeof(CommerceValueJsonConverter))]
 public readonly record struct OrderId(Guid Value)
 {
     /// <summary>Creates a new, time-ordered order id for an order placed at <paramref name="placedAt"/>.</summary>

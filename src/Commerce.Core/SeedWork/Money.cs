@@ -20,17 +20,16 @@ namespace Commerce;
 /// </para>
 /// </remarks>
 /// <param name="Amount">The amount in the currency's smallest unit.</param>
+[JsonConverter(typeof(CommerceValueJsonConverter))]
 public readonly record struct Money(long Amount) : IComparable<Money>
 {
     /// <summary>Zero.</summary>
     public static Money Zero => default;
 
     /// <summary>Whether the amount is greater than zero.</summary>
-    [JsonIgnore]
     public bool IsPositive => Amount > 0;
 
     /// <summary>Whether the amount is less than zero.</summary>
-    [JsonIgnore]
     public bool IsNegative => Amount < 0;
 
     /// <summary>Adds two amounts, reporting an overflow instead of wrapping around.</summary>
