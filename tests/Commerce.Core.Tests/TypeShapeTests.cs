@@ -15,7 +15,7 @@ public sealed class TypeShapeTests
     /// Types meant to be inherited from: the events' base, whose constructor is private protected, so that
     /// only the library's own sealed events derive from it.
     /// </summary>
-    private static readonly HashSet<Type> AbstractByDesign = [typeof(Events.CommerceEvent)];
+    private static readonly HashSet<Type> AbstractByDesign = [typeof(Commerce.Events.CommerceEvent)];
 
     /// <summary>Types documented as mutable: options are set in <c>AddCommerce(o => …)</c> and snapshotted.</summary>
     private static readonly HashSet<Type> DocumentedMutable = [typeof(CommerceOptions)];

@@ -100,15 +100,20 @@ public sealed class CommerceServiceCollectionExtensionsTests
         { nameof(CommerceOptions.MaxOrderLines), o => o.MaxOrderLines = -1 },
         { nameof(CommerceOptions.MaxProductNameLength), o => o.MaxProductNameLength = 0 },
         { nameof(CommerceOptions.DefaultPageSize), o => o.DefaultPageSize = 101 },
+        { nameof(CommerceOptions.DefaultPageSize), o => o.DefaultPageSize = 0 },
         { nameof(CommerceOptions.MaxPageSize), o => o.MaxPageSize = 0 },
         { nameof(CommerceOptions.PopularProductsCount), o => o.PopularProductsCount = 0 },
         { nameof(CommerceOptions.MaxPopularProductsCount), o => o.MaxPopularProductsCount = 0 },
         { nameof(CommerceOptions.PopularProductsWindow), o => o.PopularProductsWindow = TimeSpan.Zero },
         { nameof(CommerceOptions.MaxRankingWindow), o => o.MaxRankingWindow = TimeSpan.FromDays(4000) },
+        { nameof(CommerceOptions.MaxRankingWindow), o => o.MaxRankingWindow = TimeSpan.Zero },
         { nameof(CommerceOptions.RankingResolution), o => o.RankingResolution = TimeSpan.FromMilliseconds(999) },
         { nameof(CommerceOptions.MaxCommitAttempts), o => o.MaxCommitAttempts = 0 },
         { nameof(CommerceOptions.RetryBaseDelay), o => o.RetryBaseDelay = TimeSpan.FromTicks(-1) },
         { nameof(CommerceOptions.MaxRetryDelay), o => o.MaxRetryDelay = TimeSpan.FromMinutes(1) },
+        { nameof(CommerceOptions.MaxRetryDelay), o => (o.RetryBaseDelay, o.MaxRetryDelay) = (TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(5)) },
+        { nameof(CommerceOptions.IdempotencyRetention), o => o.IdempotencyRetention = TimeSpan.FromMilliseconds(999) },
+        { nameof(CommerceOptions.IdempotencyRetention), o => o.IdempotencyRetention = TimeSpan.FromDays(367) },
     };
 
     [Theory]

@@ -403,6 +403,44 @@ public sealed class CommerceRuntimeTests
         Assert.Contains(103, events); // IdempotencyPurged
     }
 
+    [Fact]
+    public async Task A_failed_purge_is_logged_leaves_the_request_s_outcome_and_is_left_to_the_next_purge_due()
+    {
+        var clock = new FakeTimeProvider(TestClock.Start);
+        var store = new ConflictingStore(new FakeStore(), conflicts: 0) { PurgeFailure = new IOException("The connection broke during the purge.") };
+        var events = new ConcurrentQueue<int>();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(store);
+        services.AddCommerce();
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var user = new UserId(1);
+        var quarter = new CommerceOptions().IdempotencyRetention / 4;
+
+        // The first keyed request of the process purges; the purge throws after the request's commit.
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(1, store.Purges);
+        Assert.Contains(104, events); // IdempotencyPurgeFailed
+        Assert.DoesNotContain(103, events);
+
+        // Left to the next purge due: none before a quarter of the retention has passed, one then.
+        store.PurgeFailure = null;
+        clock.Advance(quarter - TimeSpan.FromMinutes(1));
+        Assert.Equal(new Money(15), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-2"))).Value);
+        Assert.Equal(1, store.Purges);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(new Money(20), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-3"))).Value);
+        Assert.Equal(2, store.Purges);
+        Assert.Contains(103, events); // IdempotencyPurged
+
+        // The request whose purge failed was applied once, and its key still answers with its outcome.
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"))).Value);
+        Assert.Equal(new Money(20), await wallets.GetBalanceAsync(user));
+        Assert.Single(events, e => e == 104);
+    }
+
     [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)]
@@ -497,6 +535,9 @@ public sealed class CommerceRuntimeTests
         /// <summary>What closing a session that committed writes throws (<see cref="Refusal"/> unless set).</summary>
         public Exception CloseFailure { get; set; } = Refusal;
 
+        /// <summary>What each purge of idempotency records throws, once counted in <see cref="Purges"/> (nothing unless set).</summary>
+        public Exception? PurgeFailure { get; set; }
+
         /// <summary>Called after each commit that applied (a test seam: for instance, a cancellation that comes just then).</summary>
         public Action? AfterCommit { get; set; }
 
@@ -564,6 +605,11 @@ public sealed class CommerceRuntimeTests
             {
                 await owner.YieldAsync();
                 Interlocked.Increment(ref owner._purges);
+                if (owner.PurgeFailure is { } failure)
+                {
+                    throw failure;
+                }
+
                 return await Inner.PurgeIdempotencyAsync(createdBefore, cancellationToken);
             }
         }

@@ -1,0 +1,59 @@
+using Commerce.Events;
+
+namespace Commerce.Tests.Events;
+
+/// <summary>The cursor's value semantics: parsing, covering, the intersection, equality and hashing.</summary>
+public sealed class EventCursorTests
+{
+    [Fact]
+    public void Text_that_is_not_a_cursor_is_refused_by_Parse_with_FormatException_and_by_TryParse_with_false()
+    {
+        var error = Assert.Throws<FormatException>(() => EventCursor.Parse("5:1,3:2"));
+        Assert.Contains("'5:1,3:2' is not an event cursor", error.Message, StringComparison.Ordinal);
+
+        // A long text is quoted by its first 64 characters only.
+        var text = new string('x', 100);
+        Assert.Contains($"'{text[..64]}…'", Assert.Throws<FormatException>(() => EventCursor.Parse(text)).Message, StringComparison.Ordinal);
+
+        Assert.False(EventCursor.TryParse(null, out var none));
+        Assert.Null(none);
+        Assert.Equal("text", Assert.Throws<ArgumentNullException>(() => EventCursor.Parse(null!)).ParamName);
+    }
+
+    [Fact]
+    public void Through_a_position_the_cursor_covers_already_returns_the_same_cursor()
+    {
+        var cursor = EventCursor.Start.Through(new EventPosition(2, 5));
+
+        Assert.Same(cursor, cursor.Through(new EventPosition(2, 5)));
+        Assert.Same(cursor, cursor.Through(new EventPosition(2, 1)));
+        Assert.NotSame(cursor, cursor.Through(new EventPosition(2, 6)));
+    }
+
+    [Fact]
+    public void An_intersection_drops_the_stripes_it_leaves_at_zero_so_it_equals_and_hashes_as_the_cursor_it_names()
+    {
+        var wide = EventCursor.Start.Through(new EventPosition(0, 5)).Through(new EventPosition(3, 2));
+        var narrow = EventCursor.Start.Through(new EventPosition(0, 4));
+
+        var both = wide.Intersect(narrow);
+
+        Assert.Equal("0:4", both.ToString());
+        Assert.Equal(narrow, both);
+        Assert.Equal(narrow.GetHashCode(), both.GetHashCode());
+        Assert.Equal(EventCursor.Start, wide.Intersect(EventCursor.Start));
+        Assert.Equal(EventCursor.Start.GetHashCode(), wide.Intersect(EventCursor.Start).GetHashCode());
+    }
+
+    [Fact]
+    public void Equal_cursors_find_each_other_as_keys_and_different_ones_do_not()
+    {
+        var parsed = EventCursor.Parse("1:3,4:7");
+        var built = EventCursor.Start.Through(new EventPosition(4, 7)).Through(new EventPosition(1, 3));
+        var saved = new Dictionary<EventCursor, string> { [parsed] = "checkpoint" };
+
+        Assert.Equal("checkpoint", saved[built]);
+        Assert.False(saved.ContainsKey(built.Through(new EventPosition(4, 8))));
+        Assert.False(saved.ContainsKey(EventCursor.Start));
+    }
+}
