@@ -231,6 +231,15 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     }
 
     [Fact]
+    public void A_max_retry_delay_beyond_a_day_is_refused_and_one_of_a_day_is_accepted()
+    {
+        var builder = new ServiceCollection().AddCommerce();
+        var error = Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o => o.MaxRetryDelay = TimeSpan.FromDays(1) + TimeSpan.FromTicks(1)));
+        Assert.Contains("MaxRetryDelay must be between RetryBaseDelay and 1 day.", error.Message, StringComparison.Ordinal);
+        builder.AddEventDispatcher(o => o.MaxRetryDelay = TimeSpan.FromDays(1));
+    }
+
+    [Fact]
     public void A_retry_base_delay_beyond_a_day_is_refused_as_such_not_as_a_maximum_no_value_could_satisfy()
     {
         var builder = new ServiceCollection().AddCommerce();

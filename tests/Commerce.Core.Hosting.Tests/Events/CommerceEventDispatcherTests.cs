@@ -513,6 +513,26 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_host_stopping_while_a_failed_loop_backs_off_ends_the_loop_without_a_restart()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        store.Tamper = WithoutPosition;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        // The loop failed and waits out its back-off; the host stops before it ends.
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.NextTimerAsync());
+        Assert.Single(host.Logs.WithId(1108));
+        await host.StopAsync();
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Equal([events[0] with { Position = default }], host.A.Calls);
+        Assert.Single(host.Logs.WithId(1108));
+        Assert.Null(store.Checkpoint(A));
+    }
+
+    [Fact]
     public async Task A_loop_that_saved_progress_since_its_last_failure_backs_off_from_the_first_step_again()
     {
         var store = new FakeEventStore();
