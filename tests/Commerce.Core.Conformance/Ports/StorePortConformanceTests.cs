@@ -395,6 +395,141 @@ public abstract class StorePortConformanceTests
     }
 
     [StoreFact]
+    public async Task A_wallet_read_absent_that_is_charged_before_the_commit_fails_it()
+    {
+        var store = CreateStore();
+        await using var unitOfWork = await store.BeginAsync();
+        Assert.Null(await unitOfWork.Wallets.FindAsync(new UserId(1)));
+        unitOfWork.Products.Add(Widget);
+
+        await ChargeAsync(store, 1, 5);
+
+        Assert.False(await unitOfWork.CommitAsync());
+        await using var check = await store.BeginAsync();
+        Assert.Null(await check.Products.FindAsync(Widget.Id));
+        Assert.Equal(new Money(5), await BalanceAsync(store, 1));
+    }
+
+    [StoreFact]
+    public async Task A_ledger_entry_read_absent_that_is_appended_before_the_commit_fails_it()
+    {
+        var store = CreateStore();
+        await using var unitOfWork = await store.BeginAsync();
+        Assert.Null(await unitOfWork.Ledger.FindAsync(new UserId(1), 1));
+        unitOfWork.Products.Add(Widget);
+
+        await ChargeWithEntryAsync(store, 1, 5);
+
+        Assert.False(await unitOfWork.CommitAsync());
+        await using var check = await store.BeginAsync();
+        Assert.Null(await check.Products.FindAsync(Widget.Id));
+        Assert.Equal(new Money(5), (await check.Ledger.FindAsync(new UserId(1), 1))!.BalanceAfter);
+    }
+
+    [StoreTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_ledger_entry_read_absent_and_its_wallet_read_hold_together_only_if_no_charge_came_between(bool chargedBetween)
+    {
+        var store = CreateStore();
+        await ChargeWithEntryAsync(store, 1, 5);
+
+        await using var unitOfWork = await store.BeginAsync();
+        Assert.Null(await unitOfWork.Ledger.FindAsync(new UserId(1), 2));
+        if (chargedBetween)
+        {
+            await ChargeWithEntryAsync(store, 1, 3);
+        }
+
+        var wallet = await unitOfWork.Wallets.FindAsync(new UserId(1));
+        unitOfWork.Products.Add(Widget);
+
+        // The wallet read after the charge has two entries, the ledger read before it found no second: not one snapshot.
+        Assert.Equal(chargedBetween ? 2 : 1, wallet!.LedgerLength);
+        Assert.Equal(!chargedBetween, await unitOfWork.CommitAsync());
+        await using var check = await store.BeginAsync();
+        Assert.Equal(!chargedBetween, await check.Products.FindAsync(Widget.Id) is not null);
+    }
+
+    [StoreTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_commit_appending_an_entry_to_each_of_two_wallets_applies_both_whatever_the_order_they_were_staged_in(bool entriesReversed)
+    {
+        var store = CreateStore();
+        await ChargeWithEntryAsync(store, 2, 7);
+
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            var entries = new List<LedgerEntry>();
+            foreach (var user in new[] { new UserId(1), new UserId(2) })
+            {
+                var before = await unitOfWork.Wallets.FindAsync(user) ?? Wallet.Empty(user);
+                var after = new Wallet(user, before.Balance + new Money(10), before.LedgerLength + 1);
+                unitOfWork.Wallets.Save(after);
+                entries.Add(before.EntryTo(after, LedgerEntryKind.Charge, null, At));
+            }
+
+            if (entriesReversed)
+            {
+                entries.Reverse();
+            }
+
+            entries.ForEach(unitOfWork.Ledger.Add);
+            Assert.True(await unitOfWork.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(new Wallet(new UserId(1), new Money(10), 1), await check.Wallets.FindAsync(new UserId(1)));
+        Assert.Equal(new Wallet(new UserId(2), new Money(17), 2), await check.Wallets.FindAsync(new UserId(2)));
+        Assert.Equal(new Money(10), (await check.Ledger.FindAsync(new UserId(1), 1))!.BalanceAfter);
+        Assert.Equal(new Money(17), (await check.Ledger.FindAsync(new UserId(2), 2))!.BalanceAfter);
+        Assert.Null(await check.Ledger.FindAsync(new UserId(1), 2));
+    }
+
+    [StoreFact]
+    public async Task Sales_recorded_in_two_buckets_in_one_commit_both_count_and_only_in_their_own_windows()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u => u.Products.Add(Widget));
+        var earlier = new Order(OrderId.New(At.AddDays(-1)), new UserId(1), [new OrderLine(Widget.Id, 2, Widget.Price)], At.AddDays(-1));
+
+        await CommitAsync(store, u =>
+        {
+            u.Sales.Record(earlier);
+            u.Sales.Record(NewOrder(new UserId(2), 3));
+        });
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal([new ProductSales(Widget.Id, 3)], await TopAsync(check));
+        Assert.Equal([new ProductSales(Widget.Id, 2)], await check.Sales.GetTopAsync(At.AddDays(-1).AddMinutes(-5), At.AddDays(-1).AddMinutes(5), 5));
+        Assert.Equal([new ProductSales(Widget.Id, 5)], await check.Sales.GetTopAsync(At.AddDays(-2), At.AddMinutes(5), 5));
+    }
+
+    [StoreFact]
+    public async Task Stock_adjusted_beyond_int_MaxValue_fails_the_commit_and_up_to_it_applies()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            u.Products.Add(Widget);
+            u.Inventory.Save(new StockItem(Widget.Id, int.MaxValue - 5));
+        });
+
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            unitOfWork.Inventory.Adjust(Widget.Id, 6);
+            unitOfWork.Wallets.Save(new Wallet(new UserId(9), new Money(1)));
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        Assert.Equal(int.MaxValue - 5, await StockAsync(store));
+        Assert.Equal(Money.Zero, await BalanceAsync(store, 9));
+        await CommitAsync(store, u => u.Inventory.Adjust(Widget.Id, 5));
+        Assert.Equal(int.MaxValue, await StockAsync(store));
+    }
+
+    [StoreFact]
     public async Task A_unit_of_work_cannot_be_used_after_its_commit()
     {
         var store = CreateStore();
@@ -481,6 +616,17 @@ public abstract class StorePortConformanceTests
         await using var unitOfWork = await store.BeginAsync();
         var wallet = await unitOfWork.Wallets.FindAsync(new UserId(user)) ?? Wallet.Empty(new UserId(user));
         unitOfWork.Wallets.Save(new Wallet(wallet.UserId, wallet.Balance + new Money(amount)));
+        Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    /// <summary>Charges a user's wallet with the ledger entry that records it, as the wallet service does.</summary>
+    private static async Task ChargeWithEntryAsync(ICommerceStore store, long user, long amount)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        var before = await unitOfWork.Wallets.FindAsync(new UserId(user)) ?? Wallet.Empty(new UserId(user));
+        var after = new Wallet(before.UserId, before.Balance + new Money(amount), before.LedgerLength + 1);
+        unitOfWork.Wallets.Save(after);
+        unitOfWork.Ledger.Add(before.EntryTo(after, LedgerEntryKind.Charge, null, At));
         Assert.True(await unitOfWork.CommitAsync());
     }
 
