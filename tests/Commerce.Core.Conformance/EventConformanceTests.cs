@@ -145,6 +145,45 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task An_order_whose_events_share_a_stripe_numbers_them_there_in_the_order_published_and_each_is_read_once()
+    {
+        using var shop = CreateShop();
+        var stripes = Log(shop).StripeCount;
+        var stripe = EventStream.ForUser(User(7)).StripeOf(stripes);
+
+        // Three products whose streams share the user's stripe, and one whose stream does not: the order's
+        // OrderPlaced and three of its StockDepleted events go to one stripe in one commit.
+        var shared = Enumerable.Range(1, 100_000).Where(id => EventStream.ForProduct(Product(id)).StripeOf(stripes) == stripe).Take(3).ToArray();
+        var apart = Enumerable.Range(1, 100_000).First(id => EventStream.ForProduct(Product(id)).StripeOf(stripes) != stripe);
+        long[] ids = [shared[0], apart, shared[1], shared[2]];
+        foreach (var id in ids)
+        {
+            await shop.AddProductAsync(id, 1, 1);
+        }
+
+        await shop.ChargeAsync(7, 100);
+        var (before, cursor) = await ReadAllAsync(shop);
+        var charged = Assert.Single(before.OfType<WalletCharged>()).Position;
+
+        var order = (await shop.OrderAsync(7, [.. ids.Select(id => (id, 1))])).Value;
+        await shop.ChargeAsync(7, 1); // a commit after it in the same stripe
+
+        var (events, _) = await ReadAllAsync(shop, cursor);
+        Assert.Equal(6, events.Count);
+        var inStripe = events.Where(e => e.Position.Stripe == stripe).ToList();
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => charged.Sequence + i), inStripe.Select(e => e.Position.Sequence));
+        Assert.Equal(order.Id, Assert.IsType<OrderPlaced>(inStripe[0]).OrderId);
+        Assert.Equal(shared.Select(id => Product(id)), inStripe.Skip(1).Take(3).Select(e => Assert.IsType<StockDepleted>(e).ProductId));
+        Assert.IsType<WalletCharged>(inStripe[4]);
+        Assert.Equal(Product(apart), Assert.IsType<StockDepleted>(Assert.Single(events, e => e.Position.Stripe != stripe)).ProductId);
+
+        // One event a page reads each exactly once, and so does a read from the start (merged by time, then stripe).
+        Assert.Equal(events.Select(e => e.Position), (await ReadAllAsync(shop, cursor, limit: 1)).Events.Select(e => e.Position));
+        static IEnumerable<EventPosition> Positions(IEnumerable<CommerceEvent> all) => all.Select(e => e.Position).OrderBy(p => p.Stripe).ThenBy(p => p.Sequence);
+        Assert.Equal(Positions([.. before, .. events]), Positions((await ReadAllAsync(shop)).Events));
+    }
+
+    [StoreFact]
     public async Task Cancelling_emits_OrderCancelled_with_the_refund_and_the_lines()
     {
         using var shop = CreateShop();
