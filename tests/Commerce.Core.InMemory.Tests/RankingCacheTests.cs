@@ -42,6 +42,33 @@ public sealed class RankingCacheTests
     }
 
     [Fact]
+    public void A_cached_ranking_with_more_than_eight_changed_buckets_is_rebuilt_and_counts_every_change()
+    {
+        var table = new SalesCellTable();
+        for (var bucket = 0; bucket < 10; bucket++)
+        {
+            Sell(table, bucket, product: bucket + 1, quantity: 1);
+        }
+
+        Assert.Equal(10, Top(table).Length);
+        var cache = table.Ranking;
+
+        // Eight changed buckets are read live through the same cache.
+        for (var bucket = 0; bucket < 8; bucket++)
+        {
+            Sell(table, bucket, product: bucket + 1, quantity: 1);
+        }
+
+        Assert.Equal([.. Enumerable.Range(1, 8).Select(p => ((long)p, 2L)), (9L, 1L), (10L, 1L)], Top(table));
+        Assert.Same(cache, table.Ranking);
+
+        // A ninth: reading them all live would cost more than a rebuild, which counts every change.
+        Sell(table, bucket: 8, product: 9, quantity: 5);
+        Assert.Equal([(9L, 6L), .. Enumerable.Range(1, 8).Select(p => ((long)p, 2L)), (10L, 1L)], Top(table));
+        Assert.NotSame(cache, table.Ranking);
+    }
+
+    [Fact]
     public void A_unit_moved_from_a_cached_bucket_to_a_changed_one_during_a_query_is_not_counted_twice()
     {
         var table = new SalesCellTable();
