@@ -359,6 +359,48 @@ public sealed class UnitOfWorkTests
         Assert.Throws<ObjectDisposedException>(() => unitOfWork.Orders.Save(order));
     }
 
+    [Fact]
+    public async Task Mixing_whole_writes_adjustments_and_reads_of_one_key_is_refused_and_the_commit_still_applies_the_rest()
+    {
+        var session = new RecordingSession((StoreKey.ForStock(Widget.Id), new StockItem(Widget.Id, 10)));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        // An adjusted stock has no state to read or to replace: its value is known only at commit.
+        unitOfWork.Inventory.Adjust(Widget.Id, -2);
+        Assert.Contains("cannot be read", (await Assert.ThrowsAsync<InvalidOperationException>(async () => await unitOfWork.Inventory.FindAsync(Widget.Id))).Message, StringComparison.Ordinal);
+        Assert.Contains("cannot also be written whole", Assert.Throws<InvalidOperationException>(() => unitOfWork.Inventory.Save(new StockItem(Widget.Id, 1))).Message, StringComparison.Ordinal);
+
+        // A stock written whole cannot then be adjusted; a change of int.MinValue is out of range.
+        var other = new ProductId(2);
+        unitOfWork.Inventory.Save(new StockItem(other, 4));
+        Assert.Contains("cannot also be adjusted", Assert.Throws<InvalidOperationException>(() => unitOfWork.Inventory.Adjust(other, 1)).Message, StringComparison.Ordinal);
+        Assert.Equal("delta", Assert.Throws<ArgumentOutOfRangeException>(() => unitOfWork.Inventory.Adjust(new ProductId(3), int.MinValue)).ParamName);
+
+        // An order not read is added, not saved.
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 1, Widget.Price)], At);
+        Assert.Contains("saved only after it was read", Assert.Throws<InvalidOperationException>(() => unitOfWork.Orders.Save(order)).Message, StringComparison.Ordinal);
+        Assert.Null(await unitOfWork.Orders.FindAsync(order.Id));
+        Assert.Contains("saved only after it was read", Assert.Throws<InvalidOperationException>(() => unitOfWork.Orders.Save(order)).Message, StringComparison.Ordinal);
+
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Equal(
+            [(StoreKey.ForStock(Widget.Id), ChangeKind.Adjust, -2L), (StoreKey.ForStock(other), ChangeKind.Insert, 0L), (StoreKey.ForOrder(order.Id), ChangeKind.Read, 0L)],
+            session.Committed!.Select(c => (c.Key, c.Kind, c.Delta)));
+    }
+
+    [Fact]
+    public async Task Events_without_a_write_to_report_are_refused_at_commit()
+    {
+        var session = new RecordingSession();
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+        unitOfWork.Publish(new StockDepleted(Widget.Id, OrderId.New(At), At));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await unitOfWork.CommitAsync());
+
+        Assert.Contains("stages none", error.Message, StringComparison.Ordinal);
+        Assert.Null(session.Committed);
+    }
+
     /// <summary>A charge of 25 to a wallet of 10 with three ledger entries: the wallet before and after, and the charge's entry.</summary>
     private static (Wallet Before, Wallet After, LedgerEntry Entry) ChargeOf25(DateTimeOffset at)
     {
