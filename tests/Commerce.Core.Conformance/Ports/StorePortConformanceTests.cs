@@ -249,6 +249,39 @@ public abstract class StorePortConformanceTests
     }
 
     [StoreFact]
+    public async Task A_product_whose_add_failed_is_not_listed_and_takes_no_place_in_a_page()
+    {
+        var store = CreateStore();
+        await CommitAsync(store, u =>
+        {
+            foreach (var id in new long[] { 10, 30 })
+            {
+                u.Products.Add(new Product(new ProductId(id), $"P{id}", new Money(id)));
+                u.Inventory.Save(new StockItem(new ProductId(id), (int)id));
+            }
+        });
+
+        await ChargeAsync(store, 1, 1);
+
+        // The add of product 20 fails: the wallet it read was charged again before its commit.
+        await using (var failed = await store.BeginAsync())
+        {
+            _ = await failed.Wallets.FindAsync(new UserId(1));
+            failed.Products.Add(new Product(new ProductId(20), "P20", new Money(20)));
+            failed.Inventory.Save(new StockItem(new ProductId(20), 20));
+            await ChargeAsync(store, 1, 5);
+            Assert.False(await failed.CommitAsync());
+        }
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal([10L, 30L], (await check.Products.ListAsync(null, 2)).Select(p => p.Id.Value));
+        Assert.Equal([30L], (await check.Products.ListAsync(new ProductId(10), 1)).Select(p => p.Id.Value));
+        Assert.Null(await check.Products.FindAsync(new ProductId(20)));
+        check.Wallets.Save(new Wallet(new UserId(2), new Money(1)));
+        Assert.True(await check.CommitAsync());
+    }
+
+    [StoreFact]
     public async Task A_change_set_with_every_kind_of_change_applies_as_a_whole()
     {
         var store = CreateStore();
