@@ -389,6 +389,18 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task A_store_that_leaves_a_key_without_a_result_fails_the_read_naming_the_key()
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich)) { Unanswered = StoreKey.ForProduct(Widget.Id) };
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await unitOfWork.Products.FindAsync(Widget.Id));
+
+        Assert.Equal($"The store returned no result for {StoreKey.ForProduct(Widget.Id)}.", error.Message);
+        Assert.Same(Rich, await unitOfWork.Wallets.FindAsync(Rich.UserId)); // nothing of the failed read is kept
+    }
+
+    [Fact]
     public async Task Events_without_a_write_to_report_are_refused_at_commit()
     {
         var session = new RecordingSession();
@@ -440,12 +452,20 @@ public sealed class UnitOfWorkTests
         /// <summary>A row each read adds alongside the keys asked for, if any.</summary>
         public (StoreKey Key, object State)? AlongsideEachRead { get; set; }
 
+        /// <summary>A key the reads leave without a result (as a faulty store would), if any.</summary>
+        public StoreKey? Unanswered { get; set; }
+
         public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
         {
             BatchSizes.Add(batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
                 var key = batch[i];
+                if (key == Unanswered)
+                {
+                    continue;
+                }
+
                 batch.SetResult(i, new StoredState(states.FirstOrDefault(s => s.Key == key).State));
             }
 
