@@ -60,6 +60,7 @@ public sealed class MoneyTests
     public bool Comparison_follows_the_amount(Money a, Money b) =>
         a.CompareTo(b) == a.Amount.CompareTo(b.Amount)
         && (a < b) == (a.Amount < b.Amount) && (a >= b) == (a.Amount >= b.Amount)
+        && (a > b) == (a.Amount > b.Amount) && (a <= b) == (a.Amount <= b.Amount)
         && a.IsPositive == (a.Amount > 0) && a.IsNegative == (a.Amount < 0);
 
     [Theory]
@@ -70,6 +71,17 @@ public sealed class MoneyTests
     [Fact]
     public void Multiplying_the_smallest_amount_by_minus_one_overflows() =>
         Assert.False(new Money(long.MinValue).TryMultiply(-1, out _));
+
+    [Fact]
+    public void The_named_alternates_of_the_operators_compute_as_them_and_throw_on_overflow()
+    {
+        Assert.Equal(new Money(7), Money.Add(new Money(3), new Money(4)));
+        Assert.Equal(new Money(-1), Money.Subtract(new Money(3), new Money(4)));
+        Assert.Equal(new Money(12), Money.Multiply(new Money(3), 4));
+        Assert.Throws<OverflowException>(() => Money.Add(new Money(long.MaxValue), new Money(1)));
+        Assert.Throws<OverflowException>(() => Money.Subtract(new Money(long.MinValue), new Money(1)));
+        Assert.Throws<OverflowException>(() => Money.Multiply(new Money(long.MinValue), -1));
+    }
 
     [Fact]
     public void The_constructor_accepts_any_amount_and_prints_it_invariantly()
