@@ -533,6 +533,26 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_host_stopping_while_a_loop_retries_loading_its_checkpoint_ends_it_with_nothing_to_save()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(2));
+        store.Fault = operation => operation == "load" ? new StoreUnavailableException("load failed") : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+
+        // The load failed and waits to be retried; the host stops before it is.
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.NextTimerAsync());
+        await host.StopAsync();
+
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Single(host.Logs.WithId(1106));
+        Assert.Empty(host.Logs.WithId(1110)); // no progress, so no save at the stop
+        Assert.Empty(host.A.Calls);
+        Assert.Null(store.Checkpoint(A));
+    }
+
+    [Fact]
     public async Task A_loop_that_saved_progress_since_its_last_failure_backs_off_from_the_first_step_again()
     {
         var store = new FakeEventStore();
