@@ -102,4 +102,18 @@ public sealed class CartTests
         Assert.Throws<ArgumentException>(() => new Cart(Owner, [new CartLine(new ProductId(1), 1), new CartLine(new ProductId(1), 2)]));
         Assert.Empty(new Cart(Owner, default(ImmutableArray<CartLine>)).Lines);
     }
+
+    [Fact]
+    public void Carts_with_the_same_lines_built_apart_are_equal_and_hash_alike_and_a_different_line_makes_them_differ()
+    {
+        var first = Cart.Empty(Owner).AddItem(new ProductId(1), 2, MaxLine).Value.AddItem(new ProductId(2), 1, MaxLine).Value;
+        var second = Cart.Empty(Owner).AddItem(new ProductId(1), 1, MaxLine).Value.AddItem(new ProductId(2), 1, MaxLine).Value.AddItem(new ProductId(1), 1, MaxLine).Value;
+
+        Assert.Equal(first, second);
+        Assert.Equal(first.GetHashCode(), second.GetHashCode());
+        Assert.Single(new HashSet<Cart> { first, second });
+        Assert.NotEqual(first, second.AddItem(new ProductId(2), 1, MaxLine).Value);
+        Assert.NotEqual(first, Cart.Empty(new UserId(6)).AddItem(new ProductId(1), 2, MaxLine).Value.AddItem(new ProductId(2), 1, MaxLine).Value);
+        Assert.False(first.Equals(null));
+    }
 }

@@ -46,6 +46,20 @@ public sealed class EventCursorTests
     }
 
     [Fact]
+    public void An_intersection_whose_last_stripes_meet_at_zero_drops_them_and_equals_the_shorter_cursor()
+    {
+        var a = EventCursor.Parse("0:5,1:3");
+        var b = EventCursor.Parse("0:4,2:7");
+
+        var both = a.Intersect(b);
+
+        Assert.Equal("0:4", both.ToString());
+        Assert.Equal(EventCursor.Parse("0:4"), both);
+        Assert.Equal(EventCursor.Parse("0:4").GetHashCode(), both.GetHashCode());
+        Assert.Equal(both, b.Intersect(a));
+    }
+
+    [Fact]
     public void Equal_cursors_find_each_other_as_keys_and_different_ones_do_not()
     {
         var parsed = EventCursor.Parse("1:3,4:7");

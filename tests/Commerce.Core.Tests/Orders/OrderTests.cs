@@ -164,4 +164,24 @@ public sealed class OrderTests
         Assert.Equal(Money.Zero, default(OrderLine).LineTotal);
         Assert.Throws<OverflowException>(() => new OrderLine(new ProductId(3), 2, new Money(long.MaxValue / 2 + 1)));
     }
+
+    [Fact]
+    public void An_order_rehydrated_with_its_cancel_time_is_cancelled_and_equal_only_to_one_with_the_same_time()
+    {
+        var id = OrderId.New(At);
+        OrderLine[] lines = [new(new ProductId(1), 2, new Money(5))];
+        var cancelledAt = At.AddHours(1);
+
+        var cancelled = new Order(id, new UserId(1), lines, At, cancelledAt);
+        var standing = new Order(id, new UserId(1), lines, At, null);
+
+        Assert.Equal(OrderStatus.Cancelled, cancelled.Status);
+        Assert.Equal(cancelledAt, cancelled.CancelledAt);
+        Assert.Equal(OrderStatus.Placed, standing.Status);
+        Assert.Equal(new Order(id, new UserId(1), lines, At), standing);
+        Assert.Equal(new Order(id, new UserId(1), [.. lines], At, cancelledAt), cancelled);
+        Assert.Equal(cancelled.GetHashCode(), new Order(id, new UserId(1), [.. lines], At, cancelledAt).GetHashCode());
+        Assert.NotEqual(standing, cancelled);
+        Assert.NotEqual(cancelled, new Order(id, new UserId(1), lines, At, cancelledAt.AddTicks(1)));
+    }
 }
