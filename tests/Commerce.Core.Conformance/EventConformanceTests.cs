@@ -14,6 +14,30 @@ public abstract class EventConformanceTests : CommerceConformanceTests
 {
     private static ICommerceEventFeed Feed(Shop shop) => shop.Services.GetRequiredService<ICommerceEventFeed>();
 
+    [StoreFact]
+    public async Task The_same_page_of_events_and_the_same_cart_read_twice_are_equal()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 300, 10);
+        await shop.AddProductAsync(2, 125, 10);
+        await shop.ChargeAsync(1, 2_000);
+        var placed = await shop.OrderAsync(1, (1, 2), (2, 1));
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.True((await shop.Orders.CancelOrderAsync(placed.Value.Id)).IsSuccess);
+        Assert.True((await shop.Carts.AddItemAsync(User(1), Product(2), 3)).IsSuccess);
+
+        var first = await Feed(shop).ReadAsync(EventCursor.Start, 100);
+        var second = await Feed(shop).ReadAsync(EventCursor.Start, 100);
+        Assert.Contains(first.Events, e => e is OrderPlaced);
+        Assert.Contains(first.Events, e => e is OrderCancelled);
+        Assert.Equal(first, second);
+        Assert.Equal(first.GetHashCode(), second.GetHashCode());
+        Assert.All(first.Events.Zip(second.Events), pair => Assert.Equal(pair.First, pair.Second));
+
+        var cart = await shop.Carts.GetCartAsync(User(1));
+        Assert.Equal(cart, await shop.Carts.GetCartAsync(User(1)));
+    }
+
     private static IEventStore Log(Shop shop) => shop.Services.GetRequiredService<IEventStore>();
 
     /// <summary>A guard against a hang, not a timing assertion: a wait that should end ends long before.</summary>

@@ -71,6 +71,15 @@ public sealed record OrderPlaced(OrderId OrderId, UserId UserId, IReadOnlyList<O
             .AppendLines(nameof(Lines), Lines).Append(", Total = ").Append(Total.ToString());
         return true;
     }
+
+    /// <inheritdoc />
+    /// <remarks>Compares the lines one by one, as a value (a record compares lists by reference), so that the same event read twice is equal.</remarks>
+    public bool Equals(OrderPlaced? other) =>
+        other is not null && base.Equals(other) && OrderId == other.OrderId && UserId == other.UserId && Total == other.Total
+        && Lines.SequenceEqual(other.Lines);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), OrderId);
 }
 
 /// <summary>An order was cancelled: its total was refunded, its lines restocked and its units taken out of the ranking.</summary>
@@ -93,6 +102,15 @@ public sealed record OrderCancelled(OrderId OrderId, UserId UserId, IReadOnlyLis
             .AppendLines(nameof(Lines), Lines).Append(", Refunded = ").Append(Refunded.ToString());
         return true;
     }
+
+    /// <inheritdoc />
+    /// <remarks>Compares the lines one by one, as a value (a record compares lists by reference), so that the same event read twice is equal.</remarks>
+    public bool Equals(OrderCancelled? other) =>
+        other is not null && base.Equals(other) && OrderId == other.OrderId && UserId == other.UserId && Refunded == other.Refunded
+        && Lines.SequenceEqual(other.Lines);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), OrderId);
 }
 
 /// <summary>A wallet was charged (topped up).</summary>

@@ -1,0 +1,60 @@
+using Commerce.Events;
+
+namespace Commerce.Tests;
+
+/// <summary>
+/// The records that hold a list (an event's lines, a cart view's lines, a page's events) are equal as values: the
+/// same content in two lists is equal, with equal hash codes, and a difference in any line is not.
+/// </summary>
+public sealed class ListRecordEqualityTests
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 30, 15, TimeSpan.Zero);
+    private static readonly OrderId AnOrder = new(Guid.Parse("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
+
+    private static OrderLine[] Lines(int quantity = 3) => [new(new ProductId(42), quantity, new Money(250)), new(new ProductId(7), 1, new Money(100))];
+
+    [Fact]
+    public void Events_with_lines_are_equal_by_their_lines_content()
+    {
+        var placed = new OrderPlaced(AnOrder, new UserId(1), Lines(), new Money(850), At) { Position = new EventPosition(3, 5) };
+        var same = new OrderPlaced(AnOrder, new UserId(1), Lines().ToList(), new Money(850), At) { Position = new EventPosition(3, 5) };
+        Assert.Equal(placed, same);
+        Assert.Equal(placed.GetHashCode(), same.GetHashCode());
+        Assert.NotEqual(placed, same with { Lines = Lines(quantity: 4) });
+        Assert.NotEqual(placed, same with { Position = new EventPosition(3, 6) });
+        Assert.NotEqual(placed, same with { At = At.AddTicks(1) });
+        Assert.NotEqual(placed, same with { Total = new Money(851) });
+
+        var cancelled = new OrderCancelled(AnOrder, new UserId(1), Lines(), new Money(850), At);
+        var sameCancelled = new OrderCancelled(AnOrder, new UserId(1), Lines(), new Money(850), At);
+        Assert.Equal(cancelled, sameCancelled);
+        Assert.Equal(cancelled.GetHashCode(), sameCancelled.GetHashCode());
+        Assert.NotEqual(cancelled, sameCancelled with { Lines = Lines(quantity: 2) });
+        Assert.NotEqual(cancelled, sameCancelled with { Refunded = new Money(1) });
+        Assert.False(((CommerceEvent)placed).Equals(new OrderCancelled(AnOrder, new UserId(1), Lines(), new Money(850), At) { Position = placed.Position }));
+    }
+
+    [Fact]
+    public void Cart_views_and_event_pages_are_equal_by_their_lists_content()
+    {
+        CartLineView[] CartLines() => [new(new ProductId(42), "Tea", new Money(250), 3, new Money(750))];
+        var view = new CartView(new UserId(1), CartLines(), new Money(750));
+        Assert.Equal(view, new CartView(new UserId(1), CartLines(), new Money(750)));
+        Assert.Equal(view.GetHashCode(), new CartView(new UserId(1), CartLines(), new Money(750)).GetHashCode());
+        Assert.NotEqual(view, new CartView(new UserId(1), [CartLines()[0] with { Quantity = 2 }], new Money(750)));
+        Assert.NotEqual(view, new CartView(new UserId(1), [], new Money(750)));
+
+        CommerceEvent[] Events() => [new OrderPlaced(AnOrder, new UserId(1), Lines(), new Money(850), At) { Position = new EventPosition(3, 5) }];
+        var next = EventCursor.Start.Through(new EventPosition(3, 5));
+        var page = new EventPage(Events(), next);
+        Assert.Equal(page, new EventPage(Events(), EventCursor.Start.Through(new EventPosition(3, 5))));
+        Assert.Equal(page.GetHashCode(), new EventPage(Events(), next).GetHashCode());
+        Assert.NotEqual(page, new EventPage([], next));
+        Assert.NotEqual(page, new EventPage(Events(), EventCursor.Start));
+
+        // Printed with their items, not the lists' types.
+        Assert.Equal("CartView { UserId = 1, Lines = [CartLineView { ProductId = 42, Name = Tea, UnitPrice = 250, Quantity = 3, LineTotal = 750 }], Total = 750 }", view.ToString());
+        Assert.StartsWith("EventPage { Events = [OrderPlaced { At = 2026-11-24T12:30:15.0000000+00:00, Position = 3:5", page.ToString(), StringComparison.Ordinal);
+        Assert.EndsWith("], Next = 3:5 }", page.ToString(), StringComparison.Ordinal);
+    }
+}
