@@ -59,3 +59,13 @@ public sealed class InMemoryLinearizabilityTests : LinearizabilityConformanceTes
     // The in-memory suite's own linearizability tests run 300 histories with widened overlap windows.
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
+
+public sealed class InMemoryEventPropertyTests : EventPropertyConformanceTests
+{
+    // Memory is fast: more and longer sequences than a database suite can afford.
+    protected override int Cases => 60;
+
+    protected override int MaxSteps => 40;
+
+    protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
+}

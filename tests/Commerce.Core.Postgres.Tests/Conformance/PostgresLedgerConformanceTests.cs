@@ -78,3 +78,9 @@ public sealed class PostgresGroupCommitLinearizabilityTests : LinearizabilityCon
 {
     protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder, groupCommit: true);
 }
+
+[RequiresPostgres]
+public sealed class PostgresEventPropertyTests : EventPropertyConformanceTests
+{
+    protected override void UseStore(ICommerceBuilder builder) => PostgresConformance.UseFreshSchema(builder);
+}
