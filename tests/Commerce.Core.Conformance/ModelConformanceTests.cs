@@ -41,6 +41,30 @@ public abstract class ModelConformanceTests : CommerceConformanceTests
         }));
     }
 
+    /// <summary>How many command lists the property with the clock set back and ahead runs, each on a fresh shop.</summary>
+    protected virtual int ClockCases => 8;
+
+    /// <summary>The longest command list of the property with the clock set back and ahead.</summary>
+    protected virtual int ClockMaxCommands => 25;
+
+    [StoreFact]
+    public void Random_command_lists_with_the_clock_set_back_and_ahead_agree_with_the_sequential_model()
+    {
+        var config = Config.QuickThrowOnFailure
+            .WithMaxTest(ClockCases)
+            .WithEndSize(ClockMaxCommands)
+            .WithQuietOnSuccess(true)
+            .WithReplay(FSharpOption<Replay>.Some(new Replay(ClockSeed, FSharpOption<int>.None)));
+        Check.One(config, Prop.ForAll(CommandGenerators.WithClockSet, commands =>
+        {
+            using var shop = CreateShop(CommandGenerators.Limits);
+            new ModelRunner(shop).Run(commands);
+        }));
+    }
+
+    /// <summary>The seed of the lists with the clock set back and ahead.</summary>
+    private static readonly Rnd ClockSeed = new(20261206, 1442695040888963407);
+
     [StoreFact]
     public async Task A_scenario_through_every_branch_agrees_with_the_model()
     {

@@ -136,4 +136,13 @@ public abstract record Command
     {
         public override string ToString() => F($"AdvanceTime({By})");
     }
+
+    /// <summary>
+    /// Sets the shop's fake clock (and the model's) back or ahead by <see cref="By"/>, as an NTP correction or a
+    /// restored virtual machine would.
+    /// </summary>
+    public sealed record SetClock(TimeSpan By) : Command
+    {
+        public override string ToString() => F($"SetClock({(By < TimeSpan.Zero ? "-" : "+")}{By.Duration()})");
+    }
 }

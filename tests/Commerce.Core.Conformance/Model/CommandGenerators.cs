@@ -168,6 +168,23 @@ public static class CommandGenerators
     /// <summary>Command lists that shrink by dropping commands and by dropping order lines.</summary>
     public static readonly Arbitrary<Command[]> Arbitrary = Arb.From(Lists, commands => Shrink.List(commands, Simpler));
 
+    /// <summary>
+    /// The clock set back or ahead: by a minute or an hour either way, back a day or three (past the ranking's
+    /// default window), ahead two days.
+    /// </summary>
+    private static readonly Gen<Command> SetClock = Gen.Elements(
+            TimeSpan.FromMinutes(-1), TimeSpan.FromMinutes(1), TimeSpan.FromHours(-1), TimeSpan.FromHours(1),
+            TimeSpan.FromDays(-1), TimeSpan.FromDays(-3), TimeSpan.FromDays(2))
+        .Select(by => (Command)new Command.SetClock(by));
+
+    /// <summary>
+    /// Command lists without idempotency keys (whose purges go by the time that really passed, which a fake clock
+    /// set back takes back too) in which the clock is also set back and ahead.
+    /// </summary>
+    public static readonly Arbitrary<Command[]> WithClockSet = Arb.From(
+        Gen.Frequency((8, Any.Where(c => c is not (Command.KeyedCharge or Command.KeyedOrder or Command.KeyedCheckout))), (1, SetClock)).ArrayOf(),
+        commands => Shrink.List(commands, Simpler));
+
     private static IEnumerable<Command> Simpler(Command command)
     {
         if (command is Command.PlaceOrder { Lines.Length: > 1 } order)

@@ -154,6 +154,10 @@ public sealed class ModelRunner
                 _shop.Time.Advance(t.By);
                 _model.Advance(t.By);
                 return ("advanced", "advanced");
+            case Command.SetClock t:
+                _shop.Time.AdjustTime(_shop.Time.GetUtcNow() + t.By);
+                _model.Advance(t.By);
+                return ("set", "set");
             default:
                 throw new InvalidOperationException($"Unknown command {command}.");
         }

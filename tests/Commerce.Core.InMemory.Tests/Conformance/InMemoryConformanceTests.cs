@@ -46,6 +46,10 @@ public sealed class InMemoryModelTests : ModelConformanceTests
 
     protected override int ModelMaxCommands => 60;
 
+    protected override int ClockCases => 100;
+
+    protected override int ClockMaxCommands => 60;
+
     protected override void UseStore(ICommerceBuilder builder) => builder.UseInMemoryStore();
 }
 
