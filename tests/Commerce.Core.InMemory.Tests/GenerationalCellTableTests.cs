@@ -7,6 +7,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests;
 
 /// <summary>The idempotency records' index: generations of probing hash tables, purged by generation.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class GenerationalCellTableTests
 {
     private static readonly CellKey Key = new(1, 2);

@@ -9,6 +9,7 @@ namespace Commerce.InMemory.Tests;
 /// A compact record holds its key in two words when the key is up to 18 printable ASCII characters or a
 /// UUID in canonical form, and as its text otherwise: either way the key comes back exactly as it was given.
 /// </summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class PackedKeyTests
 {
     private static readonly UserId Alice = new(1);

@@ -6,6 +6,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests;
 
 /// <summary>The idempotency keys' index (a lock-free probing hash table that grows by copying in chunks) against a dictionary as the model.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class ProbingCellTableTests
 {
     /// <summary>

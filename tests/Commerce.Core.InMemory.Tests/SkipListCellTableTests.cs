@@ -7,6 +7,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests;
 
 /// <summary>The orders' index (a lock-free skip list sorted by time) against a dictionary as the model.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class SkipListCellTableTests
 {
     [Fact]

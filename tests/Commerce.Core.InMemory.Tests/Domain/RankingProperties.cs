@@ -7,6 +7,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests.Domain;
 
 /// <summary>The ranking rules against a brute-force recount of every committed line.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class RankingProperties
 {
     internal readonly record struct Sale(long Product, long Quantity, long OffsetSeconds)

@@ -6,6 +6,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests.Domain;
 
 /// <summary>Sequences of stock transitions, and order totals, against exact arithmetic.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class StockAndOrderProperties
 {
     internal readonly record struct StockOp(bool Restock, int Quantity)

@@ -6,6 +6,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests.Domain;
 
 /// <summary>Any sequence of wallet transitions keeps the balance in [0, max] and equal to charges − payments + refunds.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class WalletSequenceProperties
 {
     private const long MaxCharge = 10_000;

@@ -7,6 +7,7 @@ using FsCheck.Xunit;
 namespace Commerce.InMemory.Tests.LockFree;
 
 /// <summary>Sequences of multi-word commits against a plain array model of the cells.</summary>
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class MultiWordCasProperties
 {
     private const int CellCount = 6;

@@ -4,6 +4,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.Tests.Carts;
 
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class CartTests
 {
     private const int MaxLine = 40;

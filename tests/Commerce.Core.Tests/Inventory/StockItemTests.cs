@@ -3,6 +3,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.Tests.Inventory;
 
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class StockItemTests
 {
     private static readonly ProductId Item = new(8);

@@ -4,6 +4,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.Tests.Orders;
 
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class OrderTests
 {
     private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);

@@ -6,6 +6,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.Tests.Ranking;
 
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class SalesWindowTests
 {
     /// <summary>Instants from 1970 to about 2100, windows from a tick to 366 days, resolutions from a second to a day.</summary>

@@ -4,6 +4,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.Tests.SeedWork;
 
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class MoneyTests
 {
     private static bool Fits(BigInteger value) => value >= long.MinValue && value <= long.MaxValue;

@@ -3,6 +3,7 @@ using FsCheck.Xunit;
 
 namespace Commerce.Tests.Wallets;
 
+[Properties(Replay = "20261206,1442695040888963407")]
 public sealed class WalletTests
 {
     private static readonly UserId Owner = new(3);
