@@ -1,9 +1,25 @@
 using Commerce.Storage;
+using Commerce.Tests.Support;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 
 namespace Commerce.Tests.Storage;
 
+[Properties(Replay = "20261206,1442695040888963407", MaxTest = 500)]
 public sealed class CheckpointNamesTests
 {
+    public static Arbitrary<string> Names() => NameGenerators.Text(CheckpointNames.MaxLength).ToArbitrary();
+
+    /// <summary>The documented rule: at most MaxLength characters, no U+0000 and no unpaired surrogate (which UTF-8 cannot encode).</summary>
+    [Property(Arbitrary = [typeof(CheckpointNamesTests)])]
+    public bool A_name_is_keepable_exactly_when_it_is_short_enough_and_holds_neither_U0000_nor_an_unpaired_surrogate(string name)
+    {
+        var expected = name.Length <= CheckpointNames.MaxLength && !name.Contains('\0', StringComparison.Ordinal) && !NameGenerators.HasUnpairedSurrogate(name);
+        var thrown = Record.Exception(() => CheckpointNames.ThrowIfNotKeepable(name, "consumer"));
+        return CheckpointNames.IsKeepable(name) == expected && (thrown is null) == expected && (thrown is null or ArgumentException { ParamName: "consumer" });
+    }
+
     [Fact]
     public void Names_without_U0000_or_an_unpaired_surrogate_are_keepable()
     {
