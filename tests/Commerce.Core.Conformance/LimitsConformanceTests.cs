@@ -10,6 +10,84 @@ namespace Commerce.Conformance;
 /// </summary>
 public abstract class LimitsConformanceTests : CommerceConformanceTests
 {
+    /// <summary>
+    /// Drawn from a fixed seed, page sizes, list limits, ledger positions, ranking counts and windows, near and at
+    /// both ends of their documented ranges and far outside them (small limits, so that a shop of five products,
+    /// five ledger entries and four orders fills a page): a value in range is answered with at most that many
+    /// items, exactly as many as there are up to it; one out of range throws ArgumentOutOfRangeException and
+    /// changes nothing.
+    /// </summary>
+    [StoreFact]
+    public async Task Page_sizes_limits_positions_counts_and_windows_throw_exactly_outside_their_documented_ranges()
+    {
+        using var shop = CreateShop(o =>
+        {
+            o.MaxPageSize = 4;
+            o.DefaultPageSize = 4;
+            o.MaxPopularProductsCount = 3;
+            o.PopularProductsCount = 3;
+            o.MaxRankingWindow = TimeSpan.FromDays(2);
+            o.PopularProductsWindow = TimeSpan.FromDays(1);
+        });
+        for (var p = 1; p <= 5; p++)
+        {
+            await shop.AddProductAsync(p, 1, 10);
+        }
+
+        await shop.ChargeAsync(1, 100);
+        for (var p = 1; p <= 4; p++)
+        {
+            Assert.True((await shop.OrderAsync(1, (p, p))).IsSuccess);
+        }
+
+        var before = await shop.DescribeAsync(1);
+        var random = new Random(20261206);
+        int Near(int low, int high) => random.Next(4) switch
+        {
+            0 => random.Next(low - 2, low + 2),
+            1 => random.Next(high - 1, high + 3),
+            2 => random.Next(2) == 0 ? int.MinValue + random.Next(2) : int.MaxValue - random.Next(2),
+            _ => random.Next(low - 5, high + 5),
+        };
+
+        async Task AssertAsync<T>(bool inRange, int expected, Func<ValueTask<IReadOnlyList<T>>> call, string what)
+        {
+            if (inRange)
+            {
+                Assert.True(expected == (await call()).Count, what);
+            }
+            else
+            {
+                await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await call());
+            }
+        }
+
+        for (var i = 0; i < 30; i++)
+        {
+            var limit = Near(1, 4);
+            await AssertAsync(limit is >= 1 and <= 4, Math.Min(Math.Max(limit, 0), 5), () => shop.Catalog.ListProductsAsync(null, limit), $"products, limit {limit}");
+
+            var ledgerLimit = Near(1, 1000);
+            var after = random.Next(3) == 0 ? random.NextInt64(-3, 0) : random.Next(3) == 0 ? long.MaxValue - random.Next(2) : random.Next(0, 7);
+            await AssertAsync(ledgerLimit is >= 1 and <= 1000 && after >= 0, (int)Math.Clamp(5 - after, 0, Math.Max(ledgerLimit, 0)), () => shop.Wallets.GetLedgerAsync(User(1), after, ledgerLimit), $"ledger after {after}, limit {ledgerLimit}");
+
+            var orders = Near(1, 1000);
+            await AssertAsync(orders is >= 1 and <= 1000, Math.Min(Math.Max(orders, 0), 4), () => shop.Orders.ListOrdersAsync(User(1), orders), $"orders, limit {orders}");
+
+            var count = Near(1, 3);
+            var window = random.Next(4) switch
+            {
+                0 => TimeSpan.FromTicks(random.NextInt64(-2, 2)),
+                1 => TimeSpan.FromDays(2) + TimeSpan.FromTicks(random.NextInt64(-1, 2)),
+                2 => random.Next(2) == 0 ? TimeSpan.MinValue : TimeSpan.MaxValue,
+                _ => TimeSpan.FromMinutes(random.Next(-10, 4000)),
+            };
+            await AssertAsync(count is >= 1 and <= 3 && window > TimeSpan.Zero && window <= TimeSpan.FromDays(2), Math.Min(Math.Max(count, 0), 4), () => shop.Ranking.GetPopularProductsAsync(count, window), $"ranking, count {count}, window {window}");
+        }
+
+        Assert.Equal(before, await shop.DescribeAsync(1));
+    }
+
     [StoreFact]
     public async Task Units_sold_past_int_MaxValue_in_one_bucket_are_counted_and_a_cancel_takes_them_back()
     {
