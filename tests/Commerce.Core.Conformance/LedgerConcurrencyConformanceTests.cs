@@ -11,6 +11,91 @@ public abstract class LedgerConcurrencyConformanceTests : CommerceConformanceTes
 {
     private const int Callers = 50;
 
+    /// <summary>
+    /// Four threads, each a seeded random sequence of keyed charges, orders and checkouts (a pool of four keys per
+    /// user and operation, so that the same key is used at once and again later, mostly for the same request,
+    /// sometimes for another) and unkeyed cart additions: for each user, operation and key, every answer that is
+    /// not a reuse or a conflict is the same outcome, to the same request, and a reuse answers another request;
+    /// the ledger holds exactly one charge per key answered a charge, and exactly the orders the keys were
+    /// answered with, each paid once; and every ledger adds up.
+    /// </summary>
+    [StoreFact]
+    public async Task Random_concurrent_keyed_requests_apply_once_per_key_and_every_answer_is_the_first_outcome()
+    {
+        const int threads = 4;
+        const int operationsPerThread = 60;
+        long[] users = [1, 2];
+        using var shop = CreateShop();
+        for (var p = 1; p <= 3; p++)
+        {
+            await shop.AddProductAsync(p, 5, 1_000);
+        }
+
+        var answers = new System.Collections.Concurrent.ConcurrentQueue<(long User, string Operation, string Key, string Request, string Outcome)>();
+        RunTogether(threads, t =>
+        {
+            var random = new Random(20261206 + t);
+            for (var i = 0; i < operationsPerThread; i++)
+            {
+                var user = users[random.Next(users.Length)];
+                var index = random.Next(4);
+                var key = new IdempotencyKey("k" + index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                var other = random.Next(5) == 0;
+                switch (random.Next(4))
+                {
+                    case 0:
+                        var amount = 10 + index + (other ? 1 : 0);
+                        var charged = Wait(shop.Wallets.ChargeAsync(User(user), Money(amount), key));
+                        answers.Enqueue((user, "charge", key.Value, amount.ToString(System.Globalization.CultureInfo.InvariantCulture), charged.IsSuccess ? "ok " + charged.Value : charged.Error!.Code.ToString()));
+                        break;
+                    case 1:
+                        (long Product, int Quantity) line = other ? (1, 2) : ((index % 3) + 1, 1);
+                        var ordered = Wait(shop.KeyedOrderAsync(user, key, line));
+                        answers.Enqueue((user, "order", key.Value, $"{line.Product}x{line.Quantity}", ordered.IsSuccess ? "ok " + ordered.Value.Id : ordered.Error!.Code.ToString()));
+                        break;
+                    case 2:
+                        var checkedOut = Wait(shop.Carts.CheckoutAsync(User(user), key));
+                        answers.Enqueue((user, "checkout", key.Value, "cart", checkedOut.IsSuccess ? "ok " + checkedOut.Value.Id : checkedOut.Error!.Code.ToString()));
+                        break;
+                    default:
+                        Assert.True(Wait(shop.Carts.AddItemAsync(User(user), Product(random.Next(1, 4)), 1)).IsSuccess);
+                        break;
+                }
+            }
+        });
+
+        var conflict = CommerceErrorCode.ConcurrencyConflict.ToString();
+        var reused = CommerceErrorCode.IdempotencyKeyReused.ToString();
+
+        // The workload reached what it is meant to: reuses, and keys answered more than once, of every operation.
+        Assert.Contains(answers, a => a.Outcome == reused);
+        Assert.All(new[] { "charge", "order", "checkout" }, operation =>
+            Assert.Contains(answers.Where(a => a.Operation == operation && a.Outcome != reused).GroupBy(a => (a.User, a.Key)), g => g.Count() > 1));
+        var stored = new Dictionary<(long User, string Operation, string Key), (string Request, string Outcome)>();
+        foreach (var key in answers.GroupBy(a => (a.User, a.Operation, a.Key)))
+        {
+            var decided = key.Where(a => a.Outcome != conflict && a.Outcome != reused).ToList();
+            if (decided.Count == 0)
+            {
+                continue;
+            }
+
+            var first = decided[0];
+            Assert.All(decided, a => Assert.True(a.Request == first.Request && a.Outcome == first.Outcome, $"{key.Key}: {a.Request} -> {a.Outcome}, but {first.Request} -> {first.Outcome}."));
+            Assert.All(key.Where(a => a.Outcome == reused), a => Assert.NotEqual(first.Request, a.Request));
+            stored[key.Key] = (first.Request, first.Outcome);
+        }
+
+        foreach (var user in users)
+        {
+            var ledger = await shop.AssertLedgerConsistentAsync(user);
+            var charges = stored.Where(s => s.Key.User == user && s.Key.Operation == "charge" && s.Value.Outcome.StartsWith("ok ", StringComparison.Ordinal)).ToList();
+            Assert.Equal(charges.Select(c => long.Parse(c.Value.Request, System.Globalization.CultureInfo.InvariantCulture)).Order(), ledger.Where(e => e.Kind == LedgerEntryKind.Charge).Select(e => e.Amount.Amount).Order());
+            var orders = stored.Where(s => s.Key.User == user && s.Key.Operation != "charge" && s.Value.Outcome.StartsWith("ok ", StringComparison.Ordinal)).Select(s => s.Value.Outcome[3..]).ToList();
+            Assert.Equal(orders.Order(StringComparer.Ordinal), ledger.Where(e => e.Kind == LedgerEntryKind.Payment).Select(e => e.OrderId!.Value.ToString()).Order(StringComparer.Ordinal));
+        }
+    }
+
     [StoreFact]
     public async Task Fifty_concurrent_identical_keyed_orders_place_one_order_and_every_caller_gets_it()
     {
