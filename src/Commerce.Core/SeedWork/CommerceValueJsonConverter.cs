@@ -19,6 +19,10 @@ namespace Commerce;
 /// </remarks>
 public sealed class CommerceValueJsonConverter : JsonConverterFactory
 {
+    private static readonly Int64Converter<Money> MoneyConverter = new("An amount of money", amount => new(amount), money => money.Amount);
+    private static readonly Int64Converter<UserId> UserIdConverter = new("A user id", id => new(id), id => id.Value);
+    private static readonly Int64Converter<ProductId> ProductIdConverter = new("A product id", id => new(id), id => id.Value);
+
     /// <inheritdoc />
     public override bool CanConvert(Type typeToConvert) =>
         typeToConvert == typeof(Money) || typeToConvert == typeof(UserId) || typeToConvert == typeof(ProductId)
@@ -27,9 +31,9 @@ public sealed class CommerceValueJsonConverter : JsonConverterFactory
     /// <inheritdoc />
     /// <exception cref="ArgumentException"><paramref name="typeToConvert"/> is not one of the types above.</exception>
     public override JsonConverter CreateConverter(Type typeToConvert, JsonSerializerOptions options) =>
-        typeToConvert == typeof(Money) ? MoneyConverter.Instance
-        : typeToConvert == typeof(UserId) ? UserIdConverter.Instance
-        : typeToConvert == typeof(ProductId) ? ProductIdConverter.Instance
+        typeToConvert == typeof(Money) ? MoneyConverter
+        : typeToConvert == typeof(UserId) ? UserIdConverter
+        : typeToConvert == typeof(ProductId) ? ProductIdConverter
         : typeToConvert == typeof(OrderId) ? OrderIdConverter.Instance
         : typeToConvert == typeof(IdempotencyKey) ? IdempotencyKeyConverter.Instance
         : throw new ArgumentException($"{typeToConvert} is not converted by {nameof(CommerceValueJsonConverter)}.", nameof(typeToConvert));
@@ -57,49 +61,21 @@ public sealed class CommerceValueJsonConverter : JsonConverterFactory
     private static string Describe(ref Utf8JsonReader reader) =>
         reader.TokenType == JsonTokenType.Number ? "a number out of that range or with a fraction" : reader.TokenType.ToString();
 
-    private sealed class MoneyConverter : JsonConverter<Money>
+    /// <summary>A type of one 64-bit integer, as a JSON number (and as a property name, its text).</summary>
+    private sealed class Int64Converter<T>(string what, Func<long, T> create, Func<T, long> valueOf) : JsonConverter<T>
+        where T : struct
     {
-        public static readonly MoneyConverter Instance = new();
+        public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            create(ReadInt64(ref reader, what));
 
-        public override Money Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            new(ReadInt64(ref reader, "An amount of money"));
+        public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) =>
+            writer.WriteNumberValue(valueOf(value));
 
-        public override void Write(Utf8JsonWriter writer, Money value, JsonSerializerOptions options) =>
-            writer.WriteNumberValue(value.Amount);
-    }
+        public override T ReadAsPropertyName(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            create(ReadInt64Name(ref reader, what));
 
-    private sealed class UserIdConverter : JsonConverter<UserId>
-    {
-        public static readonly UserIdConverter Instance = new();
-
-        public override UserId Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            new(ReadInt64(ref reader, "A user id"));
-
-        public override void Write(Utf8JsonWriter writer, UserId value, JsonSerializerOptions options) =>
-            writer.WriteNumberValue(value.Value);
-
-        public override UserId ReadAsPropertyName(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            new(ReadInt64Name(ref reader, "A user id"));
-
-        public override void WriteAsPropertyName(Utf8JsonWriter writer, UserId value, JsonSerializerOptions options) =>
-            WriteInt64Name(writer, value.Value);
-    }
-
-    private sealed class ProductIdConverter : JsonConverter<ProductId>
-    {
-        public static readonly ProductIdConverter Instance = new();
-
-        public override ProductId Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            new(ReadInt64(ref reader, "A product id"));
-
-        public override void Write(Utf8JsonWriter writer, ProductId value, JsonSerializerOptions options) =>
-            writer.WriteNumberValue(value.Value);
-
-        public override ProductId ReadAsPropertyName(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            new(ReadInt64Name(ref reader, "A product id"));
-
-        public override void WriteAsPropertyName(Utf8JsonWriter writer, ProductId value, JsonSerializerOptions options) =>
-            WriteInt64Name(writer, value.Value);
+        public override void WriteAsPropertyName(Utf8JsonWriter writer, T value, JsonSerializerOptions options) =>
+            WriteInt64Name(writer, valueOf(value));
     }
 
     private sealed class OrderIdConverter : JsonConverter<OrderId>
