@@ -42,7 +42,7 @@ public sealed record Product
         ArgumentNullException.ThrowIfNull(name);
         if (string.IsNullOrWhiteSpace(name) || name.Length > maxNameLength || !IsPrintable(name))
         {
-            return Errors.InvalidProductName(maxNameLength);
+            return Errors.InvalidProductName(name, maxNameLength);
         }
 
         if (price.IsNegative)

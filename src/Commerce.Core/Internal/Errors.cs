@@ -14,10 +14,10 @@ internal static class Errors
         new(CommerceErrorCode.InvalidAmount, Format($"A price cannot be negative, but was {price}."));
 
     public static CommerceError ChargeLimitExceeded(Money amount, Money limit) =>
-        new(CommerceErrorCode.ChargeLimitExceeded, Format($"A single charge may be at most {limit}, but was {amount}."));
+        new(CommerceErrorCode.ChargeLimitExceeded, Format($"A single charge may be at most {limit} (CommerceOptions.MaxChargeAmount), but was {amount}."));
 
     public static CommerceError BalanceLimitExceeded(Money balance, Money amount, Money limit) =>
-        new(CommerceErrorCode.BalanceLimitExceeded, Format($"Adding {amount} to the balance of {balance} would exceed the maximum balance of {limit}."));
+        new(CommerceErrorCode.BalanceLimitExceeded, Format($"Adding {amount} to the balance of {balance} would exceed the maximum balance of {limit} (CommerceOptions.MaxBalance)."));
 
     public static CommerceError InsufficientBalance(Money balance, Money required) =>
         new(CommerceErrorCode.InsufficientBalance, Format($"The balance of {balance} is less than the {required} required."));
@@ -42,8 +42,11 @@ internal static class Errors
     public static CommerceError ProductAlreadyExists(ProductId productId) =>
         new(CommerceErrorCode.ProductAlreadyExists, Format($"A product with id {productId} already exists."), [productId]);
 
-    public static CommerceError InvalidProductName(int maxLength) =>
-        new(CommerceErrorCode.InvalidProductName, Format($"A product name must be 1 to {maxLength} characters, not only white space, without control characters or unpaired surrogates."));
+    public static CommerceError InvalidProductName(string name, int maxLength) =>
+        new(CommerceErrorCode.InvalidProductName, name.Length == 0 ? "A product name cannot be empty."
+            : string.IsNullOrWhiteSpace(name) ? "A product name cannot be only white space."
+            : name.Length > maxLength ? Format($"A product name may have at most {maxLength} characters (CommerceOptions.MaxProductNameLength), but had {name.Length}.")
+            : "A product name cannot hold a control character or an unpaired surrogate, but held one.");
 
     public static CommerceError NonPositiveQuantity(int quantity) =>
         new(CommerceErrorCode.InvalidQuantity, Format($"The quantity must be greater than zero, but was {quantity}."));
@@ -52,7 +55,7 @@ internal static class Errors
         new(CommerceErrorCode.InvalidQuantity, Format($"The quantity cannot be negative, but was {quantity}."));
 
     public static CommerceError QuantityLimitExceeded(long quantity, int limit) =>
-        new(CommerceErrorCode.InvalidQuantity, Format($"The quantity may be at most {limit}, but would be {quantity}."));
+        new(CommerceErrorCode.InvalidQuantity, Format($"The quantity of a line may be at most {limit} (CommerceOptions.MaxLineQuantity), but would be {quantity}."));
 
     public static CommerceError StockOverflow(ProductId productId) =>
         new(CommerceErrorCode.InvalidQuantity, Format($"Restocking product {productId} would take its stock above {int.MaxValue}."), [productId]);
@@ -61,10 +64,10 @@ internal static class Errors
         new(CommerceErrorCode.EmptyOrder, "An order needs at least one line.");
 
     public static CommerceError TooManyLines(int count, int limit) =>
-        new(CommerceErrorCode.TooManyLines, Format($"An order may have at most {limit} distinct products, but had {count}."));
+        new(CommerceErrorCode.TooManyLines, Format($"An order may have at most {limit} distinct products (CommerceOptions.MaxOrderLines), but had {count}."));
 
     public static CommerceError CartFull(int limit) =>
-        new(CommerceErrorCode.TooManyLines, Format($"A cart may hold at most {limit} distinct products (as an order may have); remove one, or add units of a product it holds."));
+        new(CommerceErrorCode.TooManyLines, Format($"A cart may hold at most {limit} distinct products (CommerceOptions.MaxOrderLines, as an order); remove one, or add units of a product it holds."));
 
     public static CommerceError AmountOverflow() =>
         new(CommerceErrorCode.AmountOverflow, "The total does not fit in a 64-bit amount.");

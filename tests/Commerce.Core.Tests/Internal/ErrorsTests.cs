@@ -1,0 +1,79 @@
+namespace Commerce.Tests.Internal;
+
+public sealed class ErrorsTests
+{
+    [Fact]
+    public void A_charge_over_the_limit_names_the_amount_the_limit_and_its_option()
+    {
+        var message = Errors.ChargeLimitExceeded(new Money(1_500), new Money(1_000)).Message;
+
+        Assert.Contains("1500", message, StringComparison.Ordinal);
+        Assert.Contains("1000", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxChargeAmount", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_balance_over_the_limit_names_the_balance_the_amount_the_limit_and_its_option()
+    {
+        var message = Errors.BalanceLimitExceeded(new Money(900), new Money(200), new Money(1_000)).Message;
+
+        Assert.Contains("900", message, StringComparison.Ordinal);
+        Assert.Contains("200", message, StringComparison.Ordinal);
+        Assert.Contains("1000", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxBalance", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_quantity_over_the_limit_names_the_quantity_the_limit_and_its_option()
+    {
+        var message = Errors.QuantityLimitExceeded(1_001, 1_000).Message;
+
+        Assert.Contains("1001", message, StringComparison.Ordinal);
+        Assert.Contains("1000", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxLineQuantity", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Too_many_lines_names_the_count_the_limit_and_its_option()
+    {
+        var message = Errors.TooManyLines(101, 100).Message;
+
+        Assert.Contains("101", message, StringComparison.Ordinal);
+        Assert.Contains("at most 100 distinct products", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxOrderLines", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_full_cart_names_the_limit_and_its_option()
+    {
+        var message = Errors.CartFull(100).Message;
+
+        Assert.Contains("at most 100 distinct products", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxOrderLines", message, StringComparison.Ordinal);
+    }
+
+
+    [Fact]
+    public void A_name_too_long_names_its_length_the_limit_and_its_option()
+    {
+        var message = Errors.InvalidProductName(new string('a', 12), 10).Message;
+
+        Assert.Contains("12", message, StringComparison.Ordinal);
+        Assert.Contains("10", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxProductNameLength", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("   ", "white space")]
+    [InlineData("a\u0000b", "control character")]
+    [InlineData("a\ud800b", "unpaired surrogate")]
+    public void A_name_refused_for_its_characters_says_which_rule_it_breaks(string name, string rule)
+    {
+        var message = Errors.InvalidProductName(name, 10).Message;
+
+        Assert.Contains(rule, message, StringComparison.Ordinal);
+        Assert.DoesNotContain("CommerceOptions.MaxProductNameLength", message, StringComparison.Ordinal);
+    }
+
+}
