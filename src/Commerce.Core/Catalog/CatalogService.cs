@@ -127,7 +127,11 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
     public ValueTask<IReadOnlyList<ProductSummary>> ListProductsAsync(ProductId? after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, runtime.Options.MaxPageSize);
+        if (limit > runtime.Options.MaxPageSize)
+        {
+            throw Errors.AboveOptionLimit(nameof(limit), limit, runtime.Options.MaxPageSize, nameof(CommerceOptions.MaxPageSize));
+        }
+
         return runtime.ReadAsync(
             "ListProducts",
             (limit, after), // led by the limit: the cursor is no product the span is about, so it is not tagged as one

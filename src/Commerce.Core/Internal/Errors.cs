@@ -94,4 +94,13 @@ internal static class Errors
 
     public static CommerceError ConcurrencyConflict(string operation, int attempts) =>
         new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} gave up after {attempts} attempts, the last conflicting with concurrent operations; nothing was changed."));
+
+    /// <summary>The exception for an argument above a limit that a <see cref="CommerceOptions"/> property sets, naming that property.</summary>
+    /// <param name="paramName">The argument's name.</param>
+    /// <param name="value">The argument.</param>
+    /// <param name="limit">The option's value.</param>
+    /// <param name="option">The option's name.</param>
+    public static ArgumentOutOfRangeException AboveOptionLimit<T>(string paramName, T value, T limit, string option)
+        where T : notnull =>
+        new(paramName, value, Format($"{paramName} may be at most {limit} (CommerceOptions.{option}), but was {value}."));
 }

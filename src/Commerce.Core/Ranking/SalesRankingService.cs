@@ -11,9 +11,16 @@ internal sealed class SalesRankingService(CommerceRuntime runtime) : ISalesRanki
     public ValueTask<IReadOnlyList<PopularProduct>> GetPopularProductsAsync(int count, TimeSpan window, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, runtime.Options.MaxPopularProductsCount);
+        if (count > runtime.Options.MaxPopularProductsCount)
+        {
+            throw Errors.AboveOptionLimit(nameof(count), count, runtime.Options.MaxPopularProductsCount, nameof(CommerceOptions.MaxPopularProductsCount));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(window, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(window, runtime.Options.MaxRankingWindow);
+        if (window > runtime.Options.MaxRankingWindow)
+        {
+            throw Errors.AboveOptionLimit(nameof(window), window, runtime.Options.MaxRankingWindow, nameof(CommerceOptions.MaxRankingWindow));
+        }
 
         var (from, to) = SalesWindow.Covering(runtime.UtcNow(), window, runtime.Options.RankingResolution);
         return runtime.ReadAsync(
