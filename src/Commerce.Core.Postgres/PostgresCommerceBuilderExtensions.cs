@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Commerce.Postgres;
 using Commerce.Storage;
@@ -59,7 +60,7 @@ public static partial class PostgresCommerceBuilderExtensions
         // PostgreSQL reserves the pg_ prefix for its own schemas: CREATE SCHEMA refuses such a name.
         if (options.Schema is null || !SchemaName().IsMatch(options.Schema) || options.Schema.StartsWith("pg_", StringComparison.Ordinal))
         {
-            throw new ArgumentException("The schema name must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit or with pg_ (which PostgreSQL reserves).", nameof(configure));
+            throw new ArgumentException(Invariant($"The schema name ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.Schema)}) must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit or with pg_ (which PostgreSQL reserves), but was {(options.Schema is null ? "null" : "\"" + options.Schema + "\"")}."), nameof(configure));
         }
 
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
@@ -70,17 +71,17 @@ public static partial class PostgresCommerceBuilderExtensions
         if (options.CommandTimeout is < 0 or > MaxCommandTimeout)
         {
             // Npgsql keeps the timeout in milliseconds: a longer one makes every command throw.
-            throw new ArgumentException("The command timeout must be 0 to 2,147,483 seconds.", nameof(configure));
+            throw new ArgumentException(Invariant($"The command timeout ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.CommandTimeout)}) must be 0 to {MaxCommandTimeout} seconds, but was {options.CommandTimeout}."), nameof(configure));
         }
 
         if (options.MaxGroupSize is < 1 or > 1_000)
         {
-            throw new ArgumentException("The largest group of commits must be 1 to 1,000.", nameof(configure));
+            throw new ArgumentException(Invariant($"The largest group of commits ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.MaxGroupSize)}) must be 1 to 1000, but was {options.MaxGroupSize}."), nameof(configure));
         }
 
         if (options.EventNotificationInterval < TimeSpan.Zero || options.EventNotificationInterval > TimeSpan.FromSeconds(1))
         {
-            throw new ArgumentException("The interval between event notifications must be from zero to one second.", nameof(configure));
+            throw new ArgumentException(Invariant($"The interval between event notifications ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.EventNotificationInterval)}) must be from zero to one second, but was {options.EventNotificationInterval}."), nameof(configure));
         }
 
         builder.Services.TryAddSingleton(sp =>
@@ -136,6 +137,9 @@ public static partial class PostgresCommerceBuilderExtensions
             throw new ArgumentException("The connection string is not one Npgsql can read: " + e.Message, paramName, e);
         }
     }
+
+    /// <summary>Formats a message with the invariant culture, so that numbers and times read the same on every host.</summary>
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"\A[a-z_][a-z0-9_]{0,62}\z")] // \z: $ would also match before a final line break
     private static partial Regex SchemaName();

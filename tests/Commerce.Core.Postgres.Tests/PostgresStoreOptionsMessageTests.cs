@@ -1,0 +1,62 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Commerce.Postgres.Tests;
+
+/// <summary>An invalid <see cref="PostgresStoreOptions"/> setting is refused with a message naming the option and its value.</summary>
+public sealed class PostgresStoreOptionsMessageTests
+{
+    private static ArgumentException Refused(Action<PostgresStoreOptions> configure) =>
+        Assert.Throws<ArgumentException>(() => new ServiceCollection().AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = "Host=localhost";
+            configure(o);
+        }));
+
+    [Fact]
+    public void An_invalid_schema_names_the_option_and_the_value()
+    {
+        var error = Refused(o => o.Schema = "Pg_Bad");
+
+        Assert.Equal("configure", error.ParamName);
+        Assert.Contains("PostgresStoreOptions.Schema", error.Message, StringComparison.Ordinal);
+        Assert.Contains("\"Pg_Bad\"", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_invalid_command_timeout_names_the_option_and_the_value()
+    {
+        var error = Refused(o => o.CommandTimeout = -7);
+
+        Assert.Contains("PostgresStoreOptions.CommandTimeout", error.Message, StringComparison.Ordinal);
+        Assert.Contains("-7", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_invalid_group_size_names_the_option_and_the_value()
+    {
+        var error = Refused(o => o.MaxGroupSize = 1_234);
+
+        Assert.Contains("PostgresStoreOptions.MaxGroupSize", error.Message, StringComparison.Ordinal);
+        Assert.Contains("1234", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_invalid_event_notification_interval_names_the_option_and_the_value()
+    {
+        var error = Refused(o => o.EventNotificationInterval = TimeSpan.FromMilliseconds(1_500));
+
+        Assert.Contains("PostgresStoreOptions.EventNotificationInterval", error.Message, StringComparison.Ordinal);
+        Assert.Contains("00:00:01.5", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Host=x;Password=s3cret-pw;Bogus=1")]
+    [InlineData("Host=x;Password=s3cret-pw;Port=abc")]
+    [InlineData("Host=x;Password=s3cret-pw;Timeout=-5")]
+    public void A_refused_connection_string_does_not_repeat_its_password(string connectionString)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddCommerce().UsePostgresStore(connectionString));
+
+        Assert.DoesNotContain("s3cret-pw", error.ToString(), StringComparison.Ordinal);
+    }
+}
