@@ -91,7 +91,7 @@ public static partial class PostgresCommerceBuilderExtensions
             var rankingResolution = sp.GetRequiredService<CommerceOptions>().RankingResolution;
             if (rankingResolution < TimeSpan.FromSeconds(1) || rankingResolution > TimeSpan.FromDays(1))
             {
-                throw new InvalidOperationException($"Invalid Commerce options: {nameof(CommerceOptions.RankingResolution)} must be between 1 second and 1 day.");
+                throw new InvalidOperationException(Invariant($"Invalid Commerce options: {nameof(CommerceOptions.RankingResolution)} must be between 1 second and 1 day, but was {rankingResolution}."));
             }
 
             var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);

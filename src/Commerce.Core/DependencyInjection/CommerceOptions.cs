@@ -127,30 +127,30 @@ public sealed class CommerceOptions
     internal List<string> Validate()
     {
         var problems = new List<string>();
-        void Check(bool ok, string problem)
+        void Check(bool ok, FormattableString problem)
         {
             if (!ok)
             {
-                problems.Add(problem);
+                problems.Add(problem.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
         }
 
-        Check(MaxChargeAmount.IsPositive, $"{nameof(MaxChargeAmount)} must be positive.");
-        Check(MaxBalance.IsPositive, $"{nameof(MaxBalance)} must be positive.");
-        Check(MaxLineQuantity > 0, $"{nameof(MaxLineQuantity)} must be positive.");
-        Check(MaxOrderLines > 0, $"{nameof(MaxOrderLines)} must be positive.");
-        Check(MaxProductNameLength > 0, $"{nameof(MaxProductNameLength)} must be positive.");
-        Check(MaxPageSize > 0, $"{nameof(MaxPageSize)} must be positive.");
-        Check(DefaultPageSize > 0 && DefaultPageSize <= MaxPageSize, $"{nameof(DefaultPageSize)} must be between 1 and {nameof(MaxPageSize)}.");
-        Check(MaxPopularProductsCount > 0, $"{nameof(MaxPopularProductsCount)} must be positive.");
-        Check(PopularProductsCount > 0 && PopularProductsCount <= MaxPopularProductsCount, $"{nameof(PopularProductsCount)} must be between 1 and {nameof(MaxPopularProductsCount)}.");
-        Check(RankingResolution >= TimeSpan.FromSeconds(1) && RankingResolution <= TimeSpan.FromDays(1), $"{nameof(RankingResolution)} must be between 1 second and 1 day.");
-        Check(MaxRankingWindow > TimeSpan.Zero && MaxRankingWindow <= TimeSpan.FromDays(3660), $"{nameof(MaxRankingWindow)} must be positive and at most 3,660 days.");
-        Check(PopularProductsWindow > TimeSpan.Zero && PopularProductsWindow <= MaxRankingWindow, $"{nameof(PopularProductsWindow)} must be positive and at most {nameof(MaxRankingWindow)}.");
-        Check(MaxCommitAttempts > 0, $"{nameof(MaxCommitAttempts)} must be positive.");
-        Check(RetryBaseDelay >= TimeSpan.Zero, $"{nameof(RetryBaseDelay)} cannot be negative.");
-        Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromSeconds(30), $"{nameof(MaxRetryDelay)} must be at least {nameof(RetryBaseDelay)} and at most 30 seconds.");
-        Check(IdempotencyRetention >= TimeSpan.FromSeconds(1) && IdempotencyRetention <= TimeSpan.FromDays(366), $"{nameof(IdempotencyRetention)} must be between 1 second and 366 days.");
+        Check(MaxChargeAmount.IsPositive, $"{nameof(MaxChargeAmount)} must be positive, but was {MaxChargeAmount}.");
+        Check(MaxBalance.IsPositive, $"{nameof(MaxBalance)} must be positive, but was {MaxBalance}.");
+        Check(MaxLineQuantity > 0, $"{nameof(MaxLineQuantity)} must be positive, but was {MaxLineQuantity}.");
+        Check(MaxOrderLines > 0, $"{nameof(MaxOrderLines)} must be positive, but was {MaxOrderLines}.");
+        Check(MaxProductNameLength > 0, $"{nameof(MaxProductNameLength)} must be positive, but was {MaxProductNameLength}.");
+        Check(MaxPageSize > 0, $"{nameof(MaxPageSize)} must be positive, but was {MaxPageSize}.");
+        Check(DefaultPageSize > 0 && DefaultPageSize <= MaxPageSize, $"{nameof(DefaultPageSize)} must be between 1 and {nameof(MaxPageSize)} ({MaxPageSize}), but was {DefaultPageSize}.");
+        Check(MaxPopularProductsCount > 0, $"{nameof(MaxPopularProductsCount)} must be positive, but was {MaxPopularProductsCount}.");
+        Check(PopularProductsCount > 0 && PopularProductsCount <= MaxPopularProductsCount, $"{nameof(PopularProductsCount)} must be between 1 and {nameof(MaxPopularProductsCount)} ({MaxPopularProductsCount}), but was {PopularProductsCount}.");
+        Check(RankingResolution >= TimeSpan.FromSeconds(1) && RankingResolution <= TimeSpan.FromDays(1), $"{nameof(RankingResolution)} must be between 1 second and 1 day, but was {RankingResolution}.");
+        Check(MaxRankingWindow > TimeSpan.Zero && MaxRankingWindow <= TimeSpan.FromDays(3660), $"{nameof(MaxRankingWindow)} must be positive and at most 3660 days, but was {MaxRankingWindow}.");
+        Check(PopularProductsWindow > TimeSpan.Zero && PopularProductsWindow <= MaxRankingWindow, $"{nameof(PopularProductsWindow)} must be positive and at most {nameof(MaxRankingWindow)} ({MaxRankingWindow}), but was {PopularProductsWindow}.");
+        Check(MaxCommitAttempts > 0, $"{nameof(MaxCommitAttempts)} must be positive, but was {MaxCommitAttempts}.");
+        Check(RetryBaseDelay >= TimeSpan.Zero, $"{nameof(RetryBaseDelay)} cannot be negative, but was {RetryBaseDelay}.");
+        Check(MaxRetryDelay >= RetryBaseDelay && MaxRetryDelay <= TimeSpan.FromSeconds(30), $"{nameof(MaxRetryDelay)} must be at least {nameof(RetryBaseDelay)} ({RetryBaseDelay}) and at most 30 seconds, but was {MaxRetryDelay}.");
+        Check(IdempotencyRetention >= TimeSpan.FromSeconds(1) && IdempotencyRetention <= TimeSpan.FromDays(366), $"{nameof(IdempotencyRetention)} must be between 1 second and 366 days, but was {IdempotencyRetention}.");
         return problems;
     }
 }
