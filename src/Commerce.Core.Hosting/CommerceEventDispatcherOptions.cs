@@ -81,28 +81,31 @@ public sealed class CommerceEventDispatcherOptions
     internal List<string> Validate()
     {
         var problems = new List<string>();
-        void Check(bool ok, string problem)
+        void Check(bool ok, FormattableString problem)
         {
             if (!ok)
             {
-                problems.Add(problem);
+                problems.Add(problem.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
         }
 
-        Check(PageSize is >= 1 and <= 1000, $"{nameof(PageSize)} must be between 1 and 1000.");
-        Check(MaxDeliveryAttempts >= 1, $"{nameof(MaxDeliveryAttempts)} must be at least 1.");
-        Check(Enum.IsDefined(PoisonEventPolicy), $"{nameof(PoisonEventPolicy)} must be Skip or Stop.");
+        Check(PageSize is >= 1 and <= 1000, $"{nameof(PageSize)} must be between 1 and 1000, but was {PageSize}.");
+        Check(MaxDeliveryAttempts >= 1, $"{nameof(MaxDeliveryAttempts)} must be at least 1, but was {MaxDeliveryAttempts}.");
+        Check(Enum.IsDefined(PoisonEventPolicy), $"{nameof(PoisonEventPolicy)} must be Skip or Stop, but was {PoisonEventPolicy}.");
         // The maximum is checked against the base only when the base is valid: else no maximum could be right.
         var baseValid = RetryBaseDelay >= TimeSpan.FromMilliseconds(1) && RetryBaseDelay <= TimeSpan.FromDays(1);
-        Check(baseValid, $"{nameof(RetryBaseDelay)} must be between 1 millisecond and 1 day.");
+        Check(baseValid, $"{nameof(RetryBaseDelay)} must be between 1 millisecond and 1 day, but was {RetryBaseDelay}.");
+        var leastMaxRetryDelay = baseValid ? RetryBaseDelay : TimeSpan.FromMilliseconds(1);
         Check(
-            MaxRetryDelay >= (baseValid ? RetryBaseDelay : TimeSpan.FromMilliseconds(1)) && MaxRetryDelay <= TimeSpan.FromDays(1),
-            $"{nameof(MaxRetryDelay)} must be between {nameof(RetryBaseDelay)} and 1 day.");
+            MaxRetryDelay >= leastMaxRetryDelay && MaxRetryDelay <= TimeSpan.FromDays(1),
+            baseValid
+                ? (FormattableString)$"{nameof(MaxRetryDelay)} must be between {nameof(RetryBaseDelay)} ({leastMaxRetryDelay}) and 1 day, but was {MaxRetryDelay}."
+                : $"{nameof(MaxRetryDelay)} must be between 1 millisecond and 1 day, but was {MaxRetryDelay}.");
         Check(
             EventRetention is null || (EventRetention >= TimeSpan.FromSeconds(1) && EventRetention <= MaxEventRetention),
-            $"{nameof(EventRetention)} must be between 1 second and 36,500 days, or null to keep every event.");
-        Check(PurgeInterval >= TimeSpan.FromSeconds(1) && PurgeInterval <= TimeSpan.FromDays(1), $"{nameof(PurgeInterval)} must be between 1 second and 1 day.");
-        Check(DisposeTimeout >= TimeSpan.Zero && DisposeTimeout <= TimeSpan.FromDays(1), $"{nameof(DisposeTimeout)} must be between zero and 1 day.");
+            $"{nameof(EventRetention)} must be between 1 second and 36500 days, or null to keep every event, but was {EventRetention}.");
+        Check(PurgeInterval >= TimeSpan.FromSeconds(1) && PurgeInterval <= TimeSpan.FromDays(1), $"{nameof(PurgeInterval)} must be between 1 second and 1 day, but was {PurgeInterval}.");
+        Check(DisposeTimeout >= TimeSpan.Zero && DisposeTimeout <= TimeSpan.FromDays(1), $"{nameof(DisposeTimeout)} must be between zero and 1 day, but was {DisposeTimeout}.");
         return problems;
     }
 }

@@ -235,7 +235,7 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     {
         var builder = new ServiceCollection().AddCommerce();
         var error = Assert.Throws<ArgumentException>(() => builder.AddEventDispatcher(o => o.MaxRetryDelay = TimeSpan.FromDays(1) + TimeSpan.FromTicks(1)));
-        Assert.Contains("MaxRetryDelay must be between RetryBaseDelay and 1 day.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxRetryDelay must be between RetryBaseDelay (00:00:01) and 1 day, but was 1.00:00:00.0000001.", error.Message, StringComparison.Ordinal);
         builder.AddEventDispatcher(o => o.MaxRetryDelay = TimeSpan.FromDays(1));
     }
 
@@ -252,7 +252,7 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
             o.MaxRetryDelay = TimeSpan.FromDays(1);
         }));
 
-        Assert.Contains("RetryBaseDelay must be between 1 millisecond and 1 day.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RetryBaseDelay must be between 1 millisecond and 1 day, but was 2.00:00:00.", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("MaxRetryDelay", error.Message, StringComparison.Ordinal);
         builder.AddEventDispatcher(o => o.RetryBaseDelay = o.MaxRetryDelay = TimeSpan.FromDays(1));
     }
