@@ -177,7 +177,7 @@ public sealed class CommerceRuntimeTests
         var read = await Assert.ThrowsAsync<StoreUnavailableException>(async () => await wallets.GetBalanceAsync(new UserId(1)));
 
         Assert.Equal(CommerceErrorCode.StoreUnavailable, charged.Error?.Code);
-        Assert.Contains("not retried", charged.Error!.Message, StringComparison.Ordinal);
+        Assert.Contains("did not retry", charged.Error!.Message, StringComparison.Ordinal);
         Assert.Same(ConflictingStore.FinalRefusal, read.InnerException);
         Assert.Equal(2, store.Reads);
         Assert.Equal(0, store.Commits);

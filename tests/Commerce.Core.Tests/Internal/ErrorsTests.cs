@@ -76,4 +76,15 @@ public sealed class ErrorsTests
         Assert.DoesNotContain("CommerceOptions.MaxProductNameLength", message, StringComparison.Ordinal);
     }
 
+
+    [Fact]
+    public void A_refusal_that_is_not_retried_says_why_and_what_the_store_waited_for()
+    {
+        var message = Errors.StoreUnavailable("PlaceOrder", 1, retryable: false).Message;
+
+        Assert.StartsWith("PlaceOrder found the store unavailable on attempt 1 and did not retry", message, StringComparison.Ordinal);
+        Assert.Contains("a free connection", message, StringComparison.Ordinal);
+        Assert.Contains("CommerceOptions.MaxCommitAttempts", message, StringComparison.Ordinal);
+        Assert.EndsWith("nothing was changed.", message, StringComparison.Ordinal);
+    }
 }
