@@ -14,7 +14,7 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
-        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(), false)
+        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(key), false)
             : await Idempotent.RunAsync(runtime, KeyedCheckout, new Idempotent.Request(user, key, 0), (user, runtime), scope, cancellationToken).ConfigureAwait(false);
         // A replay placed nothing: its stored outcome was logged when it happened.
         return scope.EndOrder(replayed ? result : OrderService.Logged(runtime, user, result), replayed);

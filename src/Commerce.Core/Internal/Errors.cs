@@ -78,8 +78,27 @@ internal static class Errors
     public static CommerceError OrderAlreadyCancelled(OrderId orderId) =>
         new(CommerceErrorCode.OrderAlreadyCancelled, Format($"The order {orderId} was cancelled already."));
 
-    public static CommerceError InvalidIdempotencyKey() =>
-        new(CommerceErrorCode.InvalidIdempotencyKey, $"An idempotency key must have 1 to {IdempotencyKey.MaxLength} printable ASCII characters.");
+    /// <summary>
+    /// Refuses an invalid key, saying what is wrong with it without repeating it: a key may be as private as a
+    /// password, and this message reaches logs and clients.
+    /// </summary>
+    public static CommerceError InvalidIdempotencyKey(IdempotencyKey key)
+    {
+        var value = key.Value ?? string.Empty;
+        var rule = Format($"An idempotency key must have 1 to {IdempotencyKey.MaxLength} printable ASCII characters (U+0020 to U+007E)");
+        if (value.Length == 0)
+        {
+            return new(CommerceErrorCode.InvalidIdempotencyKey, rule + ", but this one was empty.");
+        }
+
+        if (value.Length > IdempotencyKey.MaxLength)
+        {
+            return new(CommerceErrorCode.InvalidIdempotencyKey, rule + Format($", but this one had {value.Length} characters."));
+        }
+
+        var index = value.AsSpan().IndexOfAnyExceptInRange(' ', '~');
+        return new(CommerceErrorCode.InvalidIdempotencyKey, rule + Format($", but this one had U+{(int)value[Math.Max(index, 0)]:X4} at index {index}."));
+    }
 
     public static CommerceError IdempotencyKeyReused(string operation) =>
         new(CommerceErrorCode.IdempotencyKeyReused, Format($"The idempotency key was used before for a different {operation} request."));

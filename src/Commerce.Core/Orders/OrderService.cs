@@ -23,7 +23,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var scope = runtime.Telemetry.Start(UseCase.PlaceOrder, user);
         if (!key.IsValid)
         {
-            return scope.EndOrder(Logged(runtime, user, Errors.InvalidIdempotencyKey()));
+            return scope.EndOrder(Logged(runtime, user, Errors.InvalidIdempotencyKey(key)));
         }
 
         var validated = Validate(lines, runtime.Options);

@@ -15,7 +15,7 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
     public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Charge, user);
-        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(), false)
+        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(key), false)
             : !amount.IsPositive ? (Errors.NonPositiveAmount(amount), false)
             : amount > runtime.Options.MaxChargeAmount ? (Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount), false)
             : await Idempotent.RunAsync(runtime, KeyedCharge, new Idempotent.Request(user, key, amount.Amount), (user, amount, runtime), scope, cancellationToken).ConfigureAwait(false);

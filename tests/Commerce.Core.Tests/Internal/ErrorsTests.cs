@@ -87,4 +87,33 @@ public sealed class ErrorsTests
         Assert.Contains("CommerceOptions.MaxCommitAttempts", message, StringComparison.Ordinal);
         Assert.EndsWith("nothing was changed.", message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void An_empty_idempotency_key_is_called_empty()
+    {
+        var message = Errors.InvalidIdempotencyKey(new IdempotencyKey(string.Empty)).Message;
+
+        Assert.Contains("was empty", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_idempotency_key_too_long_names_its_length_and_the_limit_without_repeating_the_key()
+    {
+        var key = new IdempotencyKey(new string('k', 130));
+
+        var message = Errors.InvalidIdempotencyKey(key).Message;
+
+        Assert.Contains("130 characters", message, StringComparison.Ordinal);
+        Assert.Contains("128", message, StringComparison.Ordinal);
+        Assert.DoesNotContain(key.Value, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_idempotency_key_with_a_character_outside_printable_ASCII_names_it_and_its_index_without_repeating_the_key()
+    {
+        var message = Errors.InvalidIdempotencyKey(new IdempotencyKey("secret-order\t7")).Message;
+
+        Assert.Contains("U+0009 at index 12", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-order", message, StringComparison.Ordinal);
+    }
 }
