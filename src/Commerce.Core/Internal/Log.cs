@@ -66,7 +66,7 @@ internal static partial class Log
     public static partial void StoreUnavailable(ILogger logger, string operation, int attempt, Exception exception);
 
     [LoggerMessage(EventId = 904, EventName = "StoreUnavailableRetriesExhausted", Level = LogLevel.Warning,
-        Message = "{Operation} gave up after {Attempts} attempts, the last refused by the store; nothing was changed.")]
+        Message = "{Operation} gave up on attempt {Attempts}, refused by the store; nothing was changed.")]
     public static partial void StoreUnavailableRetriesExhausted(ILogger logger, string operation, int attempts, Exception exception);
 
     [LoggerMessage(EventId = 905, EventName = "SessionCloseFailedAfterCommit", Level = LogLevel.Warning,

@@ -170,6 +170,20 @@ public sealed class LogTests
         Assert.Single(logs.Entries, e => e.EventId.Id == 302);
     }
 
+    [Fact]
+    public void A_store_refusal_that_ends_the_attempts_names_the_attempt_it_came_on()
+    {
+        // A refusal that is not retried ends the first attempt: "gave up after 1 attempts" misstated it.
+        var logs = new CapturingLoggerProvider();
+        var logger = logs.CreateLogger("Commerce");
+
+        Log.StoreUnavailableRetriesExhausted(logger, "Charge", 1, new StoreUnavailableException("refused"));
+
+        var entry = Assert.Single(logs.Entries);
+        Assert.Equal("Charge gave up on attempt 1, refused by the store; nothing was changed.", entry.Message);
+        Assert.Equal(1, entry.Value("Attempts"));
+    }
+
     private sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<KeyValuePair<string, object?>> State)
     {
         public object? Value(string name) => State.Single(p => p.Key == name).Value;
