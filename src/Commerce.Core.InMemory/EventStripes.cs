@@ -21,6 +21,7 @@
 // unrelated streams that share a stripe do not re-run their use cases. Another commit succeeded each time,
 // so this keeps the commit lock-free.
 using System.Collections.Immutable;
+using System.Globalization;
 using Commerce.Events;
 using Commerce.InMemory.LockFree;
 using Commerce.Storage;
@@ -202,8 +203,9 @@ internal sealed class EventLog
 
             if (page is not null && page.First + EventsPerMiddle - 1 > PurgedThrough)
             {
-                throw new InvalidOperationException(
-                    $"A stripe keeps at most {Capacity:N0} events not yet purged; purge events (the event dispatcher's retention does) to keep publishing on it.");
+                throw new InvalidOperationException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"A stripe keeps at most {Capacity:N0} events not yet purged; purge events (the event dispatcher's retention does) to keep publishing on it."));
             }
 
             // An empty slot, or one whose every event was purged: this range takes it.

@@ -147,6 +147,29 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public void A_full_log_names_its_capacity_in_the_invariant_culture_whatever_the_current_one()
+    {
+        var log = new EventLog();
+        const long PageEnd = 1L << 20;
+        log.Store(PageEnd, Charged(1, PageEnd));
+        log.PurgeThrough(PageEnd - 1);
+        const long Wrap = (1L << 28) + 1;
+        log.Store(Wrap - 1, Charged(1, Wrap - 1));
+        var culture = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.GetCultureInfo("de-DE");
+        try
+        {
+            var thrown = Assert.Throws<InvalidOperationException>(() => log.Store(Wrap, Charged(1, Wrap)));
+
+            Assert.Contains("at most 267,386,880 events", thrown.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = culture;
+        }
+    }
+
+    [Fact]
     public async Task A_stripe_past_its_log_ring_takes_commits_once_the_events_before_are_purged()
     {
         const long Ring = 1L << 28;
