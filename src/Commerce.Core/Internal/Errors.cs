@@ -108,11 +108,11 @@ internal static class Errors
 
     public static CommerceError StoreUnavailable(string operation, int attempts, bool retryable = true) =>
         new(CommerceErrorCode.StoreUnavailable, retryable
-            ? Format($"{operation} gave up after {attempts} attempts, the last refused by the store (unavailable); nothing was changed.")
+            ? Format($"{operation} gave up after {attempts} attempts (CommerceOptions.MaxCommitAttempts), the last refused by the store (unavailable); nothing was changed.")
             : Format($"{operation} found the store unavailable on attempt {attempts} and did not retry: the store had already waited as long as a caller should (for a free connection, for example), so the further attempts CommerceOptions.MaxCommitAttempts allows were not made; nothing was changed."));
 
     public static CommerceError ConcurrencyConflict(string operation, int attempts) =>
-        new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} gave up after {attempts} attempts, the last conflicting with concurrent operations; nothing was changed."));
+        new(CommerceErrorCode.ConcurrencyConflict, Format($"{operation} gave up after {attempts} attempts (CommerceOptions.MaxCommitAttempts), the last conflicting with concurrent operations; nothing was changed."));
 
     /// <summary>The exception for an argument above a limit that a <see cref="CommerceOptions"/> property sets, naming that property.</summary>
     /// <param name="paramName">The argument's name.</param>

@@ -71,7 +71,7 @@ public sealed class CommerceRuntimeTests
         Assert.Equal(CommerceErrorCode.ConcurrencyConflict, charged.Error?.Code);
         Assert.Equal(3, store.Commits);
         Assert.Equal(2, events.Count(e => e == 903));
-        Assert.Equal("Charge gave up after 5 attempts, the last conflicting with concurrent operations; nothing was changed.", charged.Error!.Message);
+        Assert.Equal("Charge gave up after 5 attempts (CommerceOptions.MaxCommitAttempts), the last conflicting with concurrent operations; nothing was changed.", charged.Error!.Message);
     }
 
     [Fact]

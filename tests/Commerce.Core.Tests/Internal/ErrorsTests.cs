@@ -116,4 +116,20 @@ public sealed class ErrorsTests
         Assert.Contains("U+0009 at index 12", message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-order", message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Giving_up_on_conflicts_names_the_attempts_and_their_option()
+    {
+        var message = Errors.ConcurrencyConflict("Charge", 5).Message;
+
+        Assert.Contains("after 5 attempts (CommerceOptions.MaxCommitAttempts)", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Giving_up_on_refusals_names_the_attempts_and_their_option()
+    {
+        var message = Errors.StoreUnavailable("Charge", 5).Message;
+
+        Assert.Contains("after 5 attempts (CommerceOptions.MaxCommitAttempts)", message, StringComparison.Ordinal);
+    }
 }
