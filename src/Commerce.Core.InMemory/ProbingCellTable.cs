@@ -1,3 +1,4 @@
+using System.Globalization;
 using Commerce.InMemory.LockFree;
 
 namespace Commerce.InMemory;
@@ -254,7 +255,7 @@ internal sealed class ProbingCellTable : CellTable
         var position = _entries.Free();
         if (position >= PositionMask - 1)
         {
-            throw new InvalidOperationException($"The table holds {PositionMask - 1:N0} entries, as many as its slots can name.");
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"The table holds {PositionMask - 1:N0} entries, as many as its slots can name."));
         }
 
         _entries[position] = new Entry(key, cell);
@@ -303,7 +304,7 @@ internal sealed class ProbingCellTable : CellTable
 
         if (slots.Bits == MaxBits)
         {
-            throw new InvalidOperationException($"The table holds as many entries as {1 << MaxBits:N0} slots can keep.");
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"The table holds as many entries as {1 << MaxBits:N0} slots can keep."));
         }
 
         Interlocked.CompareExchange(ref slots.Next, new Slots(slots.Bits + 1), null);
