@@ -1,9 +1,10 @@
 using Commerce.Events;
+using Commerce.Storage;
 
 namespace Commerce.Tests;
 
 /// <summary>
-/// The records that hold a list (an event's lines, a cart view's lines, a page's events) are equal as values: the
+/// The records that hold a list (an event's lines, a cart view's lines, a page's events, a store's best sellers) are equal as values: the
 /// same content in two lists is equal, with equal hash codes, and a difference in any line is not.
 /// </summary>
 public sealed class ListRecordEqualityTests
@@ -56,5 +57,22 @@ public sealed class ListRecordEqualityTests
         Assert.Equal("CartView { UserId = 1, Lines = [CartLineView { ProductId = 42, Name = Tea, UnitPrice = 250, Quantity = 3, LineTotal = 750 }], Total = 750 }", view.ToString());
         Assert.StartsWith("EventPage { Events = [OrderPlaced { At = 2026-11-24T12:30:15.0000000+00:00, Position = 3:5", page.ToString(), StringComparison.Ordinal);
         Assert.EndsWith("], Next = 3:5 }", page.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sales_tops_are_equal_by_their_sales_content()
+    {
+        ProductSales[] Sales() => [new(new ProductId(42), 5), new(new ProductId(7), 2)];
+        var top = new SalesTop(Sales());
+        Assert.Equal(top, new SalesTop(Sales().ToList()));
+        Assert.True(top == new SalesTop(Sales()));
+        Assert.Equal(top.GetHashCode(), new SalesTop(Sales()).GetHashCode());
+        Assert.NotEqual(top, new SalesTop([Sales()[0] with { Quantity = 4 }, Sales()[1]]));
+        Assert.NotEqual(top, new SalesTop(Sales(), Consistent: false));
+        Assert.NotEqual(top, new SalesTop([]));
+        Assert.Equal(default, default(SalesTop));
+
+        // Printed with its items, not the list's type.
+        Assert.Equal("SalesTop { Sales = [ProductSales { ProductId = 42, Quantity = 5 }, ProductSales { ProductId = 7, Quantity = 2 }], Consistent = True }", top.ToString());
     }
 }
