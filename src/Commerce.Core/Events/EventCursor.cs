@@ -35,6 +35,7 @@ public sealed class EventCursor : IEquatable<EventCursor>
     /// <summary>The number of the last event covered in a stripe (0: none).</summary>
     /// <param name="stripe">The stripe, from 0.</param>
     /// <returns>The sequence number.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stripe"/> is negative.</exception>
     public long this[int stripe]
     {
         get
@@ -62,7 +63,12 @@ public sealed class EventCursor : IEquatable<EventCursor>
     /// <summary>Whether the event at <paramref name="position"/> is covered (read already).</summary>
     /// <param name="position">The event's position.</param>
     /// <returns><see langword="true"/> if its sequence is at or below this cursor's for its stripe.</returns>
-    public bool Covers(EventPosition position) => position.Sequence <= this[position.Stripe];
+    /// <exception cref="ArgumentOutOfRangeException">The position's stripe is negative.</exception>
+    public bool Covers(EventPosition position)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(position.Stripe, nameof(position));
+        return position.Sequence <= this[position.Stripe];
+    }
 
     /// <summary>This cursor moved on to cover <paramref name="position"/> (and everything before it in its stripe).</summary>
     /// <param name="position">An event's position.</param>
@@ -87,6 +93,7 @@ public sealed class EventCursor : IEquatable<EventCursor>
     /// <summary>The cursor covering what either covers: for each stripe, the further of the two.</summary>
     /// <param name="other">The other cursor.</param>
     /// <returns>The union.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is <see langword="null"/>.</exception>
     public EventCursor Union(EventCursor other)
     {
         ArgumentNullException.ThrowIfNull(other);
@@ -102,6 +109,7 @@ public sealed class EventCursor : IEquatable<EventCursor>
     /// <summary>The cursor covering what both cover: for each stripe, the nearer of the two.</summary>
     /// <param name="other">The other cursor.</param>
     /// <returns>The intersection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is <see langword="null"/>.</exception>
     public EventCursor Intersect(EventCursor other)
     {
         ArgumentNullException.ThrowIfNull(other);

@@ -70,4 +70,23 @@ public sealed class EventCursorTests
         Assert.False(saved.ContainsKey(built.Through(new EventPosition(4, 8))));
         Assert.False(saved.ContainsKey(EventCursor.Start));
     }
+
+    [Fact]
+    public void A_position_outside_the_stripes_is_refused_by_Covers_naming_the_position()
+    {
+        var cursor = EventCursor.Start.Through(new EventPosition(3, 5));
+        Assert.Equal("position", Assert.Throws<ArgumentOutOfRangeException>(() => cursor.Covers(new EventPosition(-1, 1))).ParamName);
+        Assert.Equal("stripe", Assert.Throws<ArgumentOutOfRangeException>(() => cursor[-1]).ParamName);
+        Assert.True(cursor.Covers(new EventPosition(3, 5)));
+        Assert.False(cursor.Covers(new EventPosition(3, 6)));
+        Assert.False(cursor.Covers(new EventPosition(EventCursor.MaxStripes, 1)));
+    }
+
+    [Fact]
+    public void A_null_cursor_is_refused_by_Union_and_Intersect_naming_it()
+    {
+        var cursor = EventCursor.Start.Through(new EventPosition(3, 5));
+        Assert.Equal("other", Assert.Throws<ArgumentNullException>(() => cursor.Union(null!)).ParamName);
+        Assert.Equal("other", Assert.Throws<ArgumentNullException>(() => cursor.Intersect(null!)).ParamName);
+    }
 }
