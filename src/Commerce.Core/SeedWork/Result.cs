@@ -62,6 +62,7 @@ public readonly struct Result<T>
     /// <param name="code">The error code.</param>
     /// <param name="message">A human readable description.</param>
     /// <returns>A failure.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="message"/> is <see langword="null"/>.</exception>
     public static Result<T> Failure(CommerceErrorCode code, string message) => Failure(new CommerceError(code, message));
 
     /// <summary>Converts a value into a successful result.</summary>
@@ -71,6 +72,7 @@ public readonly struct Result<T>
 
     /// <summary>Converts an error into a failed result.</summary>
     /// <param name="error">The error.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="error"/> is <see langword="null"/>.</exception>
     [SuppressMessage("Usage", "CA2225:Operator overloads have named alternates", Justification = "Failure is the named alternate.")]
     public static implicit operator Result<T>(CommerceError error) => Failure(error);
 
@@ -94,6 +96,7 @@ public readonly struct Result<T>
     /// <typeparam name="TOut">The new value type.</typeparam>
     /// <param name="map">The conversion.</param>
     /// <returns>The converted result.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
     public Result<TOut> Map<TOut>(Func<T, TOut> map)
     {
         ArgumentNullException.ThrowIfNull(map);

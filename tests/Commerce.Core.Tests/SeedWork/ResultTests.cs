@@ -43,4 +43,12 @@ public sealed class ResultTests
         var uninitialised = Assert.Throws<InvalidOperationException>(() => default(Result<int>).Value);
         Assert.Equal("The result is uninitialised (default).", uninitialised.Message);
     }
+
+    [Fact]
+    public void A_failure_without_an_error_or_a_message_is_refused_naming_the_argument()
+    {
+        Assert.Equal("error", Assert.Throws<ArgumentNullException>(() => Result<int>.Failure(null!)).ParamName);
+        Assert.Equal("error", Assert.Throws<ArgumentNullException>(() => { Result<int> result = (CommerceError)null!; }).ParamName);
+        Assert.Equal("message", Assert.Throws<ArgumentNullException>(() => Result<int>.Failure(CommerceErrorCode.InsufficientBalance, null!)).ParamName);
+    }
 }
