@@ -681,11 +681,16 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         using var shop = CreateShop();
         var feed = Feed(shop);
 
-        await Assert.ThrowsAsync<ArgumentNullException>(async () => await feed.ReadAsync(null!));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, 0));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, -1));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, 1001));
-        await Assert.ThrowsAsync<ArgumentNullException>(async () => await feed.WaitAsync(null!));
+        Assert.Equal("after", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await feed.ReadAsync(null!))).ParamName);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, 0))).ParamName);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, -1))).ParamName);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await feed.ReadAsync(EventCursor.Start, 1001))).ParamName);
+        Assert.Equal("after", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await feed.WaitAsync(null!))).ParamName);
+        using (var cancelled = new CancellationTokenSource())
+        {
+            cancelled.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await feed.WaitAsync(EventCursor.Start, cancelled.Token));
+        }
         Assert.Empty((await feed.ReadAsync(EventCursor.Start, 1000)).Events);
         Assert.Empty((await feed.ReadAsync(EventCursor.Start, 1)).Events);
     }

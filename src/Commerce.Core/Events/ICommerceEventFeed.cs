@@ -36,6 +36,8 @@ public interface ICommerceEventFeed
     /// <param name="after">What the consumer has read already.</param>
     /// <param name="cancellationToken">Ends the wait (with <see cref="OperationCanceledException"/>).</param>
     /// <returns>A task that completes when there is something to read.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before or during the wait.</exception>
     /// <exception cref="ObjectDisposedException">
     /// The store was disposed (with its service provider) before the wait or while it waited: a wait is never
     /// left pending by a store that will commit nothing more.
