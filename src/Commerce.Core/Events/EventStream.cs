@@ -34,6 +34,7 @@ public readonly record struct EventStream(EventStreamKind Kind, long Id)
     /// </summary>
     /// <param name="stripeCount">The store's number of stripes; from 1 to <see cref="EventCursor.MaxStripes"/>.</param>
     /// <returns>A stripe from 0 to <paramref name="stripeCount"/> − 1.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stripeCount"/> is outside 1 to <see cref="EventCursor.MaxStripes"/>.</exception>
     public int StripeOf(int stripeCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeCount);

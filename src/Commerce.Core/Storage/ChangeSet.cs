@@ -137,6 +137,7 @@ public sealed class ChangeSet
     /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
     /// <param name="order">The order, if so.</param>
     /// <returns><see langword="true"/> if the event is the order's <see cref="OrderPlaced"/>, published as the order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below the number of <see cref="Events"/>.</exception>
     public bool TryGetPlacedOrder(int index, [NotNullWhen(true)] out Order? order)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
@@ -154,6 +155,7 @@ public sealed class ChangeSet
     /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
     /// <param name="entry">The ledger entry, if so.</param>
     /// <returns><see langword="true"/> if the event is the entry's <see cref="WalletCharged"/>, published as the entry.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below the number of <see cref="Events"/>.</exception>
     public bool TryGetChargeEntry(int index, [NotNullWhen(true)] out LedgerEntry? entry)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
@@ -164,6 +166,7 @@ public sealed class ChangeSet
     /// <summary>The stream of the event at <paramref name="index"/> of <see cref="Events"/>, without making the event.</summary>
     /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
     /// <returns>The event's stream.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below the number of <see cref="Events"/>.</exception>
     public EventStream EventStreamOf(int index)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
@@ -181,6 +184,7 @@ public sealed class ChangeSet
     /// <summary>One change (for code that cannot hold a span, such as an async commit).</summary>
     /// <param name="index">From 0 to <see cref="Count"/> − 1.</param>
     /// <returns>The change.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below <see cref="Count"/>.</exception>
     public ref readonly Change this[int index]
     {
         get

@@ -11,6 +11,7 @@ public static class CommerceStoreExtensions
     /// <param name="options">The options whose <see cref="CommerceOptions.RankingResolution"/> numbers sales buckets; the defaults if <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels opening the session.</param>
     /// <returns>The unit of work; dispose it when done.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is <see langword="null"/>.</exception>
     public static ValueTask<IUnitOfWork> BeginAsync(this ICommerceStore store, CommerceOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);

@@ -23,6 +23,7 @@ public sealed class ReadBatch
     /// <summary>A requested key.</summary>
     /// <param name="index">From 0 to <see cref="Count"/> − 1.</param>
     /// <returns>The key.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below <see cref="Count"/>.</exception>
     public StoreKey this[int index]
     {
         get
@@ -33,8 +34,9 @@ public sealed class ReadBatch
     }
 
     /// <summary>Sets what the store read at a requested key (a <see cref="StoredState"/> with a null state if absent).</summary>
-    /// <param name="index">The key's index.</param>
+    /// <param name="index">The key's index, from 0 to <see cref="Count"/> − 1.</param>
     /// <param name="state">What was read.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below <see cref="Count"/>.</exception>
     public void SetResult(int index, StoredState state)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));

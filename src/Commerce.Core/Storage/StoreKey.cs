@@ -101,6 +101,7 @@ public readonly record struct StoreKey(StoreTable Table, long High, long Low) : 
     /// <param name="operation">The kind of operation.</param>
     /// <param name="key">The key's text.</param>
     /// <returns>The key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
     public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key) =>
         ForIdempotency(userId, operation, key, null);
 
@@ -110,6 +111,7 @@ public readonly record struct StoreKey(StoreTable Table, long High, long Low) : 
     /// <param name="key">The key's text.</param>
     /// <param name="digest">The store's digest, or <see langword="null"/> for the first 64 bits of SHA-256.</param>
     /// <returns>The key: the user, and the digest of the operation's code followed by the key's UTF-8 text.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
     public static StoreKey ForIdempotency(UserId userId, IdempotentOperation operation, string key, IIdempotencyDigest? digest)
     {
         ArgumentNullException.ThrowIfNull(key);
