@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text;
 
 namespace Commerce;
 
@@ -128,6 +129,13 @@ public sealed record Cart
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(UserId, Lines.Length);
+
+    // Prints each line, not the array's type.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("UserId = ").Append(UserId.ToString()).Append(", Lines = [").AppendJoin(", ", Lines).Append(']');
+        return true;
+    }
 
     private int IndexOf(ProductId productId)
     {

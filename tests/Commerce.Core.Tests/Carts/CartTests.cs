@@ -117,4 +117,12 @@ public sealed class CartTests
         Assert.NotEqual(first, Cart.Empty(new UserId(6)).AddItem(new ProductId(1), 2, MaxLine).Value.AddItem(new ProductId(2), 1, MaxLine).Value);
         Assert.False(first.Equals(null));
     }
+
+    [Fact]
+    public void A_cart_prints_its_lines_not_the_type_of_their_array()
+    {
+        var cart = new Cart(Owner, [new CartLine(new ProductId(42), 3), new CartLine(new ProductId(7), 1)]);
+        Assert.Equal("Cart { UserId = 5, Lines = [CartLine { ProductId = 42, Quantity = 3 }, CartLine { ProductId = 7, Quantity = 1 }] }", cart.ToString());
+        Assert.Equal("Cart { UserId = 5, Lines = [] }", Cart.Empty(Owner).ToString());
+    }
 }
