@@ -25,7 +25,7 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="connectionString">The Npgsql connection string.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is empty, or not one Npgsql can read.</exception>
+    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is empty or white space, or not one Npgsql can read.</exception>
     /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, string connectionString)
     {

@@ -147,6 +147,20 @@ public sealed class SchemaTests
         Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(" ")]
+    [InlineData("\t\n")]
+    public void An_empty_or_white_space_connection_string_is_refused_naming_it(string connectionString)
+    {
+        var services = new ServiceCollection();
+        Assert.Equal("connectionString", Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(connectionString)).ParamName);
+        Assert.Equal("connectionString", Assert.Throws<ArgumentNullException>(() => services.AddCommerce().UsePostgresStore((string)null!)).ParamName);
+        Assert.Equal("configure", Assert.Throws<ArgumentNullException>(() => services.AddCommerce().UsePostgresStore((Action<PostgresStoreOptions>)null!)).ParamName);
+        Assert.Equal("configure", Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o => o.MaxGroupSize = 0)).ParamName);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
     [Fact]
     public void Two_store_methods_on_one_set_of_services_are_refused()
     {
