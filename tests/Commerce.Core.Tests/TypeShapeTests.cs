@@ -1,11 +1,14 @@
+using System.Collections;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using Commerce.Conformance;
 
 namespace Commerce.Tests;
 
 /// <summary>
 /// The core's public surface keeps its shape (<see cref="PublicSurface"/>): every public type is sealed
-/// (or cannot be inherited from by accident), and public value types and records are immutable.
+/// (or cannot be inherited from by accident), public value types and records are immutable, and records that
+/// hold a collection compare and print it by value.
 /// </summary>
 public sealed class TypeShapeTests
 {
@@ -38,4 +41,29 @@ public sealed class TypeShapeTests
     [Fact]
     public void The_documented_mutable_options_are_settable() =>
         Assert.True(typeof(CommerceOptions).GetProperties().All(p => p.CanWrite));
+
+    [Fact]
+    public void Public_records_that_hold_a_collection_compare_and_print_it_by_value()
+    {
+        // A record's own Equals compares a collection member by reference and its ToString prints the
+        // collection's type: such a record writes its own Equals, GetHashCode and PrintMembers.
+        var holders = Core.GetExportedTypes()
+            .Where(t => t.GetMethod("PrintMembers", BindingFlags.Instance | BindingFlags.NonPublic, [typeof(System.Text.StringBuilder)]) is not null)
+            .Where(t => t.GetProperties(BindingFlags.Instance | BindingFlags.Public)
+                .Any(p => p.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(p.PropertyType)))
+            .ToList();
+        Assert.Contains(typeof(Commerce.Storage.SalesTop), holders);
+        Assert.Contains(typeof(Cart), holders);
+
+        var synthesized = holders
+            .Where(t => new[]
+            {
+                t.GetMethod("Equals", [t]),
+                t.GetMethod("GetHashCode", Type.EmptyTypes),
+                t.GetMethod("PrintMembers", BindingFlags.Instance | BindingFlags.NonPublic, [typeof(System.Text.StringBuilder)]),
+            }.Any(m => m is null || m.DeclaringType != t || m.IsDefined(typeof(CompilerGeneratedAttribute), inherit: false)))
+            .Select(t => t.FullName)
+            .ToList();
+        Assert.Empty(synthesized);
+    }
 }
