@@ -696,6 +696,20 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task The_event_store_checks_its_arguments_naming_them()
+    {
+        using var shop = CreateShop();
+        var log = Log(shop);
+
+        Assert.Equal("after", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await log.ReadEventsAsync(null!, 1))).ParamName);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await log.ReadEventsAsync(EventCursor.Start, 0))).ParamName);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await log.ReadEventsAsync(EventCursor.Start, -1))).ParamName);
+        Assert.Equal("after", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await log.WaitForEventsAsync(null!))).ParamName);
+        Assert.Equal("upTo", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await log.PurgeEventsAsync(DateTimeOffset.MaxValue, null!))).ParamName);
+        Assert.Empty((await log.ReadEventsAsync(EventCursor.Start, 1)).Events);
+    }
+
+    [StoreFact]
     public async Task A_consumer_reading_while_commits_run_sees_every_stripe_without_a_gap_and_nothing_twice()
     {
         using var shop = CreateShop();

@@ -32,12 +32,15 @@ public interface IEventStore
     /// <param name="limit">The most events; positive.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The page.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="after"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not positive.</exception>
     ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Completes when an event not covered by <paramref name="after"/> exists (at once if one does).</summary>
     /// <param name="after">The cursor.</param>
     /// <param name="cancellationToken">Ends the wait.</param>
     /// <returns>A task.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="after"/> is <see langword="null"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, also when called cancelled while an event exists.</exception>
     ValueTask WaitForEventsAsync(EventCursor after, CancellationToken cancellationToken = default);
 
@@ -66,5 +69,6 @@ public interface IEventStore
     /// <param name="upTo">Only events covered by this cursor go (what every consumer has handled).</param>
     /// <param name="cancellationToken">Cancels the purge (what was removed stays removed).</param>
     /// <returns>How many events were removed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="upTo"/> is <see langword="null"/>.</exception>
     ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default);
 }
