@@ -26,6 +26,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(batch);
         // A read completes at once, so there is nothing to stop midway; a token cancelled before it is honoured,
         // as on every store.
         cancellationToken.ThrowIfCancellationRequested();
@@ -210,6 +211,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     public ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentNullException.ThrowIfNull(rows);
         cancellationToken.ThrowIfCancellationRequested();
         var ids = store.ProductIds.Snapshot;
         var listed = 0;
@@ -243,6 +245,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     public ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentNullException.ThrowIfNull(rows);
         cancellationToken.ThrowIfCancellationRequested();
         var top = RankingCache.Top(store.Sales, firstBucket, endBucket, count, out var consistent);
         return new(new SalesTop(top.AsReadOnly(), consistent));
@@ -250,6 +253,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
     public ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(changes);
         cancellationToken.ThrowIfCancellationRequested();
         if (!changes.HasWrites)
         {

@@ -23,6 +23,7 @@ public interface IStoreSession : IAsyncDisposable
     /// <param name="batch">The keys; set a result for each.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>A task that completes when every result is set.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="batch"/> is <see langword="null"/>.</exception>
     ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -34,6 +35,8 @@ public interface IStoreSession : IAsyncDisposable
     /// <param name="rows">Where the product and stock rows go.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The range the listing covered, which the commit will check.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not positive.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rows"/> is <see langword="null"/>.</exception>
     ValueTask<ProductRange> ReadProductsAsync(ProductId? after, int limit, ReadBatch rows, CancellationToken cancellationToken = default);
 
     /// <summary>The best sellers over ranking buckets [<paramref name="firstBucket"/>, <paramref name="endBucket"/>).</summary>
@@ -43,6 +46,8 @@ public interface IStoreSession : IAsyncDisposable
     /// <param name="rows">Where the store may add the products it read along with the sales.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The best sellers.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not positive.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rows"/> is <see langword="null"/>.</exception>
     ValueTask<SalesTop> ReadTopSalesAsync(long firstBucket, long endBucket, int count, ReadBatch rows, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -64,6 +69,7 @@ public interface IStoreSession : IAsyncDisposable
     /// <param name="changes">The change set.</param>
     /// <param name="cancellationToken">Cancels the commit before it starts; once started it completes or fails as a whole.</param>
     /// <returns><see langword="true"/> if committed; <see langword="false"/> on a conflict (nothing applied).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="changes"/> is <see langword="null"/>.</exception>
     /// <exception cref="CommitOutcomeUnknownException">The store cannot tell whether the commit applied (it applied entirely or not at all).</exception>
     /// <exception cref="StoreUnavailableException">The store refused the commit for now; nothing applied.</exception>
     ValueTask<bool> CommitAsync(ChangeSet changes, CancellationToken cancellationToken = default);

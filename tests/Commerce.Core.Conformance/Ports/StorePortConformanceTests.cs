@@ -62,6 +62,19 @@ public abstract class StorePortConformanceTests
     }
 
     [StoreFact]
+    public async Task A_session_refuses_a_null_batch_or_change_set_naming_it()
+    {
+        var store = CreateStore();
+        await using var session = await store.OpenSessionAsync();
+        Assert.Equal("batch", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await session.ReadAsync(null!))).ParamName);
+        Assert.Equal("rows", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await session.ReadProductsAsync(null, 10, null!))).ParamName);
+        Assert.Equal("rows", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await session.ReadTopSalesAsync(0, 1, 10, null!))).ParamName);
+        Assert.Equal("changes", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await session.CommitAsync(null!))).ParamName);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await session.ReadProductsAsync(null, 0, new ReadBatch()))).ParamName);
+        Assert.Equal("count", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await session.ReadTopSalesAsync(0, 1, 0, new ReadBatch()))).ParamName);
+    }
+
+    [StoreFact]
     public async Task A_key_read_twice_gives_what_was_first_read_and_a_write_is_read_back()
     {
         var store = CreateStore();
