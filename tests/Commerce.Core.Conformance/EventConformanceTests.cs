@@ -516,6 +516,7 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         var feed = Feed(shop);
         var log = Log(shop);
         var wallets = shop.Wallets;
+        var (catalog, orders, carts, ranking) = (shop.Catalog, shop.Orders, shop.Carts, shop.Ranking);
         var (_, cursor) = await ReadAllAsync(shop);
         var waiting = feed.WaitAsync(cursor).AsTask();
         Assert.False(waiting.IsCompleted);
@@ -529,6 +530,16 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await feed.ReadAsync(cursor));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.ChargeAsync(User(1), Money(5)));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.GetBalanceAsync(User(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.GetLedgerAsync(User(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await catalog.AddProductAsync(new ProductId(1), "Tea", Money(3), 1));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await catalog.GetProductAsync(new ProductId(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await catalog.ListProductsAsync());
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await orders.PlaceOrderAsync(User(1), [new OrderLineRequest(new ProductId(1), 1)]));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await orders.ListOrdersAsync(User(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await carts.AddItemAsync(User(1), new ProductId(1), 1));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await carts.GetCartAsync(User(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await carts.CheckoutAsync(User(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await ranking.GetPopularProductsAsync());
     }
 
     [StoreFact]

@@ -20,6 +20,7 @@ public interface ICartService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default);
 
@@ -33,6 +34,7 @@ public interface ICartService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<CartView>> RemoveItemAsync(UserId user, ProductId product, CancellationToken cancellationToken = default);
 
@@ -49,6 +51,7 @@ public interface ICartService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the checkout was applied; read the cart or the user's orders to find out.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> CheckoutAsync(UserId user, CancellationToken cancellationToken = default);
 
@@ -66,6 +69,7 @@ public interface ICartService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the checkout was applied; call again with the same key to learn the outcome.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default);
 
@@ -75,6 +79,7 @@ public interface ICartService
     /// <returns>The cart; an empty one (no lines, zero total) for a user who never added anything.</returns>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<CartView> GetCartAsync(UserId user, CancellationToken cancellationToken = default);
 }

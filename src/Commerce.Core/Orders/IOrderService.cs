@@ -31,6 +31,7 @@ public interface IOrderService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, CancellationToken cancellationToken = default);
 
@@ -58,6 +59,7 @@ public interface IOrderService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the order was placed; call again with the same key to learn the outcome.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, IdempotencyKey key, CancellationToken cancellationToken = default);
 
@@ -77,6 +79,7 @@ public interface IOrderService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the cancel was applied; read the order to find out.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> CancelOrderAsync(OrderId id, CancellationToken cancellationToken = default);
 
@@ -88,6 +91,7 @@ public interface IOrderService
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to 1,000.</exception>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<IReadOnlyList<Order>> ListOrdersAsync(UserId user, int limit = 20, CancellationToken cancellationToken = default);
 
@@ -98,6 +102,7 @@ public interface IOrderService
     /// The order, or <see cref="CommerceErrorCode.OrderNotFound"/>; <see cref="CommerceErrorCode.ConcurrencyConflict"/> or
     /// <see cref="CommerceErrorCode.StoreUnavailable"/> when the retry budget (<see cref="CommerceOptions.MaxCommitAttempts"/>) runs out.
     /// </returns>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<Result<Order>> GetOrderAsync(OrderId id, CancellationToken cancellationToken = default);
 }

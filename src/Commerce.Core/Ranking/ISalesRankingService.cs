@@ -14,6 +14,7 @@ public interface ISalesRankingService
     /// <returns>Up to that many products, most units sold first, ties by lower product id; products with no sales are not listed.</returns>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<IReadOnlyList<PopularProduct>> GetPopularProductsAsync(CancellationToken cancellationToken = default);
 
@@ -25,6 +26,7 @@ public interface ISalesRankingService
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> or <paramref name="window"/> is out of range.</exception>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<IReadOnlyList<PopularProduct>> GetPopularProductsAsync(int count, TimeSpan window, CancellationToken cancellationToken = default);
 }

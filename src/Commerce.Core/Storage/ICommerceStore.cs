@@ -13,5 +13,7 @@ public interface ICommerceStore
     /// <summary>Opens a session: the store's side of one unit of work.</summary>
     /// <param name="cancellationToken">Cancels opening (for example acquiring a connection).</param>
     /// <returns>A session; dispose it when done, committed or not.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
     ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default);
 }

@@ -18,6 +18,7 @@ public interface IWalletService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default);
 
@@ -40,6 +41,7 @@ public interface IWalletService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied; call again with the same key to learn the outcome.
     /// </exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default);
 
@@ -54,6 +56,7 @@ public interface IWalletService
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="afterSequence"/> is negative or <paramref name="limit"/> is outside 1 to 1,000.</exception>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<IReadOnlyList<LedgerEntry>> GetLedgerAsync(UserId user, long afterSequence = 0, int limit = 100, CancellationToken cancellationToken = default);
 
@@ -63,6 +66,7 @@ public interface IWalletService
     /// <returns>The balance; zero for a user never charged.</returns>
     /// <exception cref="StoreUnavailableException">The store refused the last of the attempts the retry budget allows (see <see cref="CommerceOptions.MaxCommitAttempts"/>).</exception>
     /// <exception cref="InvalidOperationException">Every attempt the retry budget allows met a concurrent commit that changed what it read.</exception>
+    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed.</exception>
     ValueTask<Money> GetBalanceAsync(UserId user, CancellationToken cancellationToken = default);
 }
