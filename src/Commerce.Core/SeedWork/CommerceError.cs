@@ -45,9 +45,9 @@ public sealed class CommerceError : IEquatable<CommerceError>
     public string Message { get; }
 
     /// <summary>
-    /// The products concerned, in ascending id order: every short product for
-    /// <see cref="CommerceErrorCode.InsufficientStock"/>, every unknown one for
-    /// <see cref="CommerceErrorCode.ProductNotFound"/>; empty otherwise.
+    /// The products concerned, in the order the constructor was given them (the library's own errors list them in
+    /// ascending id order): every short product for <see cref="CommerceErrorCode.InsufficientStock"/>, every unknown
+    /// one for <see cref="CommerceErrorCode.ProductNotFound"/>; empty otherwise.
     /// </summary>
     public IReadOnlyList<ProductId> ProductIds { get; }
 
