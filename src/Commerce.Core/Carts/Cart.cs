@@ -137,6 +137,9 @@ public sealed record Cart
         return true;
     }
 
+    /// <summary>Whether the cart has a line for <paramref name="productId"/>.</summary>
+    internal bool Holds(ProductId productId) => IndexOf(productId) >= 0;
+
     private int IndexOf(ProductId productId)
     {
         for (var i = 0; i < Lines.Length; i++)

@@ -52,7 +52,7 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
 
                 // A cart holds no more products than an order may have: one past it could never be checked out,
                 // and every change of a cart copies and prices all of its lines.
-                if (cart.Lines.Length >= maxLines && !Holds(cart, productId))
+                if (cart.Lines.Length >= maxLines && !cart.Holds(productId))
                 {
                     return Errors.CartFull(maxLines);
                 }
@@ -174,19 +174,5 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
         }
 
         return new CartView(cart.UserId, Array.AsReadOnly(lines), total);
-    }
-
-    /// <summary>Whether <paramref name="cart"/> has a line for <paramref name="productId"/>.</summary>
-    private static bool Holds(Cart cart, ProductId productId)
-    {
-        foreach (var line in cart.Lines)
-        {
-            if (line.ProductId == productId)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }
