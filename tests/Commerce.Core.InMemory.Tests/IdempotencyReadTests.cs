@@ -169,7 +169,9 @@ public sealed class IdempotencyReadTests
             await cancelAtCommit(new IdempotencyKey($"cancelled-{i}"));
         }
 
-        Assert.Equal(1_000, store.Idempotency.Count);
+        // The purge due at the process's first keyed request was left by it (it threw) to the second, which ran
+        // it first and so retired the first one's cell; the clock stood still since, so no other purge was due.
+        Assert.Equal(999, store.Idempotency.Count);
         for (var i = 0; i < 8; i++)
         {
             shop.Time.Advance(TimeSpan.FromMinutes(15));
@@ -183,6 +185,34 @@ public sealed class IdempotencyReadTests
         Assert.Equal(new Money(1), (await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("cancelled-7"))).Value);
         Assert.Equal(new Money(1), (await shop.Wallets.ChargeAsync(Alice, new Money(1), new IdempotencyKey("cancelled-7"))).Value);
         Assert.Equal(new Money(1), await shop.Wallets.GetBalanceAsync(Alice));
+    }
+
+    [Fact]
+    public async Task Keyed_requests_that_all_throw_still_run_the_purges_that_free_their_cells()
+    {
+        // Retention 1 hour; every 5 minutes for a day: 10 keyed charges under fresh keys whose callers cancel them
+        // as they commit, and nothing else. No keyed request returns, so the purges the library runs must come from
+        // requests that throw: the cells their reads created must follow the last quarter of the retention, not
+        // every failed request.
+        var (shop, cancelAtCommit) = CancellingShop(TimeSpan.FromHours(1));
+        using var _ = shop;
+        var store = shop.InMemoryStore();
+        const int FailedPerStep = 10;
+        const int StepsPerRetention = 12;
+        for (var step = 0; step < 24 * StepsPerRetention; step++)
+        {
+            shop.Time.Advance(TimeSpan.FromMinutes(5));
+            for (var i = 0; i < FailedPerStep; i++)
+            {
+                await cancelAtCommit(new IdempotencyKey($"cancelled-{step}-{i}"));
+            }
+
+            // A purge is due every quarter of the retention; the cells of the steps since the last one are kept.
+            Assert.InRange(store.Idempotency.Count, 0, StepsPerRetention / 4 * FailedPerStep);
+            Assert.InRange(store.Idempotency.GenerationCount, 1, 2);
+        }
+
+        Assert.Equal(Money.Zero, await shop.Wallets.GetBalanceAsync(Alice));
     }
 
     [Theory]

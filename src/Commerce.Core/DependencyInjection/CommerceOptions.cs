@@ -79,7 +79,8 @@ public sealed class CommerceOptions
     /// <summary>
     /// How long the outcome of a request made with an <see cref="IdempotencyKey"/> is kept: a repeat within
     /// it gets the stored outcome; after it the key is forgotten and a call with it runs again. Expired
-    /// records are purged by the first keyed request of the process, then every quarter of this (a store may
+    /// records are purged by keyed requests: the first of the process, then one every quarter of this (one that
+    /// throws, as a cancelled one does, leaves the purge to the next keyed request), none while none comes (a store may
     /// keep an expired record's row a while longer: the PostgreSQL store keeps each a day after it was written,
     /// by the server's clock, since it looks up lost commits by their records). Expiry is by the host's
     /// <see cref="TimeProvider"/>; after the clock jumps ahead, the purge also waits until a record is this old by

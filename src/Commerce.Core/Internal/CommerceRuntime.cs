@@ -40,6 +40,9 @@ internal sealed class CommerceRuntime
     // When expired idempotency records were last purged (UTC ticks); one caller at a time claims the next purge.
     private long _lastPurge;
 
+    // 1 once a keyed request that threw (and so ran no purge) found a purge due: the next keyed request runs it first.
+    private int _purgeLeft;
+
     // How far the clock jumped ahead of elapsed time, looked at by each purge (see PurgeCutoff).
     private readonly ClockJumps _jumps;
 
@@ -295,7 +298,8 @@ internal sealed class CommerceRuntime
     /// Purges expired idempotency records on the first keyed request, then whenever a quarter of
     /// <see cref="CommerceOptions.IdempotencyRetention"/> has passed since the last purge, by the clock (or the
     /// clock was set back by as much: the last purge then lies in its future): the one keyed
-    /// request that claims the purge runs it after its own commit, so the records of a store are bounded by
+    /// request that claims the purge runs it after its own commit (one that throws runs none, and leaves a purge due
+    /// to the next keyed request: see <see cref="LeavePurgeIfDue"/>), so the records of a store are bounded by
     /// what a retention and a quarter bring, however briefly each process using it runs. The purge never
     /// fails the request, whose commit is done: a failed purge is logged and left to the next one due; a purge
     /// the request's cancellation stopped is handed back, so that the next keyed request runs it.
@@ -307,14 +311,47 @@ internal sealed class CommerceRuntime
         // A plain atomic read: Interlocked.Read is a locked compare-exchange on 64-bit processors too, which
         // would take this object's cache line exclusive on every keyed request, from every core.
         var last = Volatile.Read(ref _lastPurge);
-        // Measured either way: a clock set back (an NTP correction, a restored virtual machine) leaves the last
-        // purge in its future, and counting only forward would stop purging until the clock passed it again.
-        // A small negative gap is only a caller that read the clock just before another claimed the purge.
-        return Math.Abs(now.UtcTicks - last) < Options.IdempotencyRetention.Ticks / 4
-            || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last
+        return !PurgeDue(now, last) || Interlocked.CompareExchange(ref _lastPurge, now.UtcTicks, last) != last
             ? ValueTask.CompletedTask
             : PurgeIdempotencyAsync(now, last, cancellationToken);
     }
+
+    /// <summary>
+    /// Whether a keyed request that threw left the next one a purge (see <see cref="LeavePurgeIfDue"/>): a read of
+    /// one word, which each keyed request makes before its use case.
+    /// </summary>
+    public bool PurgeLeft => Volatile.Read(ref _purgeLeft) != 0;
+
+    /// <summary>
+    /// Called by a keyed request that throws, which never reaches the purge that follows a commit: if a purge is
+    /// due, leaves it to the next keyed request, which runs it before its use case (see <see cref="RunLeftPurgeAsync"/>).
+    /// So purges go on while keyed requests come, whether they return or throw (as cancelled ones do), and the
+    /// cells and records that keyed requests leave stay bounded. Claims nothing: the next request claims the purge
+    /// as <see cref="PurgeIdempotencyIfDueAsync"/> does.
+    /// </summary>
+    public void LeavePurgeIfDue()
+    {
+        if (PurgeDue(UtcNow(), Volatile.Read(ref _lastPurge)))
+        {
+            Volatile.Write(ref _purgeLeft, 1);
+        }
+    }
+
+    /// <summary>
+    /// Runs the purge that a keyed request which threw left (see <see cref="LeavePurgeIfDue"/>), if it is still due,
+    /// as <see cref="PurgeIdempotencyIfDueAsync"/> does: with <paramref name="cancellationToken"/>, the request's
+    /// (a purge it stops is handed back; if the request then throws, it leaves the purge to the next again).
+    /// </summary>
+    /// <remarks>Completes at once when no purge was left, or another caller took it; never throws.</remarks>
+    public ValueTask RunLeftPurgeAsync(CancellationToken cancellationToken) =>
+        Interlocked.Exchange(ref _purgeLeft, 0) != 0 ? PurgeIdempotencyIfDueAsync(cancellationToken) : ValueTask.CompletedTask;
+
+    /// <summary>Whether a purge is due at <paramref name="now"/>, the last one having run at <paramref name="last"/> (UTC ticks).</summary>
+    private bool PurgeDue(DateTimeOffset now, long last) =>
+        // Measured either way: a clock set back (an NTP correction, a restored virtual machine) leaves the last
+        // purge in its future, and counting only forward would stop purging until the clock passed it again.
+        // A small negative gap is only a caller that read the clock just before another claimed the purge.
+        Math.Abs(now.UtcTicks - last) >= Options.IdempotencyRetention.Ticks / 4;
 
     /// <summary>
     /// Purges the idempotency records that expired by <paramref name="now"/> (see <see cref="PurgeIdempotencyIfDueAsync"/>),

@@ -63,6 +63,17 @@ internal static class Idempotent
         // Each service checks the key first, before the request's other arguments, so it is checked once.
         Debug.Assert(request.Key.IsValid, "The caller checks the key.");
 
+        // A keyed request that threw while a purge was due left it to this one, which runs it before its use case,
+        // since it may throw too (see PurgedAsync). Otherwise this costs a read of one word.
+        if (runtime.PurgeLeft)
+        {
+            var left = runtime.RunLeftPurgeAsync(cancellationToken);
+            if (!left.IsCompletedSuccessfully)
+            {
+                return RunAfterAsync(left, runtime, useCase, request, state, scope, cancellationToken);
+            }
+        }
+
         // The key's digest, once for every attempt.
         var recordKey = StoreKey.ForIdempotency(request.User, useCase.Kind, request.Key.Value, runtime.Store as IIdempotencyDigest);
 
@@ -86,11 +97,39 @@ internal static class Idempotent
             : PurgedAsync(runtime, useCase.Operation, outcome, purging);
     }
 
-    /// <summary>Awaits the use case's run, then the purge it may be due for.</summary>
+    /// <summary>Awaits the purge left to this request, then runs the request (see <see cref="RunAsync"/>).</summary>
+    private static async ValueTask<(Result<T> Result, bool Replayed)> RunAfterAsync<TState, T>(
+        ValueTask purging,
+        CommerceRuntime runtime,
+        KeyedUseCase<TState, T> useCase,
+        Request request,
+        TState state,
+        UseCaseScope scope,
+        CancellationToken cancellationToken)
+    {
+        await purging.ConfigureAwait(false);
+        return await RunAsync(runtime, useCase, request, state, scope, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Awaits the use case's run, then the purge it may be due for. A run that throws (cancelled, say) reaches no
+    /// purge: it leaves one due to the next keyed request, so that requests which all throw still purge what
+    /// their reads left (each creates its key's cell in the in-memory store). A store disposed has nothing left to purge.
+    /// </summary>
     private static async ValueTask<(Result<T>, bool)> PurgedAsync<T>(
         CommerceRuntime runtime, string operation, ValueTask<Result<(Result<T>, bool)>> running, CancellationToken cancellationToken)
     {
-        var outcome = await running.ConfigureAwait(false);
+        Result<(Result<T>, bool)> outcome;
+        try
+        {
+            outcome = await running.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ObjectDisposedException)
+        {
+            runtime.LeavePurgeIfDue();
+            throw;
+        }
+
         return await PurgedAsync(runtime, operation, outcome, runtime.PurgeIdempotencyIfDueAsync(cancellationToken)).ConfigureAwait(false);
     }
 

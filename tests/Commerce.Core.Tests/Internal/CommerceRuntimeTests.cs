@@ -403,6 +403,53 @@ public sealed class CommerceRuntimeTests
         Assert.Contains(103, events); // IdempotencyPurged
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_keyed_request_that_throws_while_a_purge_is_due_leaves_it_to_the_next_keyed_request_which_runs_it_first(bool yields)
+    {
+        var clock = new FakeTimeProvider(TestClock.Start);
+        var store = new ConflictingStore(new FakeStore(), conflicts: 0) { Yields = yields };
+        var events = new ConcurrentQueue<int>();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ICommerceStore>(store);
+        services.AddCommerce();
+        using var provider = services.BuildServiceProvider();
+        var wallets = provider.GetRequiredService<IWalletService>();
+        var user = new UserId(1);
+        var purgesAtCommit = new List<int>();
+        store.AfterCommit = () => purgesAtCommit.Add(store.Purges);
+
+        // The process's first keyed request is due to purge, but throws (its caller cancelled it): it purges nothing.
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-1"), cancelled.Token));
+        Assert.Equal(0, store.Purges);
+
+        // The next one throws too: the purge it runs first is cancelled with it, handed back, and left again.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-2"), cancelled.Token));
+        Assert.Equal(0, store.Purges);
+        Assert.Contains(105, events); // IdempotencyPurgeCancelled
+
+        // The next one runs it, before its own commit; the one after finds none due.
+        Assert.Equal(new Money(10), (await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-3"))).Value);
+        Assert.Equal(new Money(15), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-4"))).Value);
+        Assert.Equal(1, store.Purges);
+        Assert.Equal([1, 1], purgesAtCommit);
+        Assert.Contains(103, events); // IdempotencyPurged
+        Assert.DoesNotContain(104, events);
+
+        // Within a quarter of the retention no purge is due, and a request that throws leaves none.
+        clock.Advance((new CommerceOptions().IdempotencyRetention / 4) - TimeSpan.FromMinutes(1));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await wallets.ChargeAsync(user, new Money(10), new IdempotencyKey("charge-5"), cancelled.Token));
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(new Money(20), (await wallets.ChargeAsync(user, new Money(5), new IdempotencyKey("charge-6"))).Value);
+        Assert.Equal([1, 1, 1], purgesAtCommit); // due now, it ran after the commit, as a keyed request that returns runs it
+        Assert.Equal(2, store.Purges);
+    }
+
     [Fact]
     public async Task A_failed_purge_is_logged_leaves_the_request_s_outcome_and_is_left_to_the_next_purge_due()
     {
