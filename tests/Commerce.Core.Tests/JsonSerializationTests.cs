@@ -77,6 +77,8 @@ public sealed class JsonSerializationTests
         Assert.Equal("\"top-up-1\"", Write(new IdempotencyKey("top-up-1"), format).GetRawText());
         Assert.Equal("null", Write(default(IdempotencyKey), format).GetRawText());
         Assert.Equal(default, Read<IdempotencyKey>("null", format));
+        Assert.Equal("\"\"", Write(new IdempotencyKey(string.Empty), format).GetRawText());
+        Assert.Equal(new IdempotencyKey(string.Empty), Read<IdempotencyKey>("\"\"", format));
 
         var line = Node(new OrderLine(new ProductId(42), 3, new Money(250)), format);
         Assert.Equal(42, (long)line[Name(format, "ProductId")]!);

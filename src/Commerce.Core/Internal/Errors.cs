@@ -84,7 +84,7 @@ internal static class Errors
     /// </summary>
     public static CommerceError InvalidIdempotencyKey(IdempotencyKey key)
     {
-        var value = key.Value ?? string.Empty;
+        var value = key.Value;
         var rule = Format($"An idempotency key must have 1 to {IdempotencyKey.MaxLength} printable ASCII characters (U+0020 to U+007E)");
         if (value.Length == 0)
         {

@@ -101,7 +101,7 @@ public sealed class CommerceValueJsonConverter : JsonConverterFactory
     {
         public static readonly IdempotencyKeyConverter Instance = new();
 
-        // JSON null reads as the default key (whose text is null), as it is written.
+        // JSON null reads as the default key (whose text is null, read as empty), as it is written.
         public override bool HandleNull => true;
 
         public override IdempotencyKey Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
@@ -112,7 +112,16 @@ public sealed class CommerceValueJsonConverter : JsonConverterFactory
                 _ => throw new JsonException($"An idempotency key is a JSON string, not {reader.TokenType}."),
             };
 
-        public override void Write(Utf8JsonWriter writer, IdempotencyKey value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(value.Value);
+        public override void Write(Utf8JsonWriter writer, IdempotencyKey value, JsonSerializerOptions options)
+        {
+            if (value.IsDefault)
+            {
+                writer.WriteNullValue();
+            }
+            else
+            {
+                writer.WriteStringValue(value.Value);
+            }
+        }
     }
 }

@@ -8,28 +8,52 @@ namespace Commerce;
 /// Keys are scoped per user and per kind of operation (a charge and an order may use the same key).
 /// </summary>
 /// <remarks>
+/// <para>
 /// A valid key has 1 to <see cref="MaxLength"/> characters, each printable ASCII (U+0020 to U+007E).
 /// The constructor accepts anything (it never throws); the services refuse an invalid key with
 /// <see cref="CommerceErrorCode.InvalidIdempotencyKey"/> and change nothing.
+/// </para>
+/// <para>
+/// The default key (<c>default(IdempotencyKey)</c>, as a request model gets when its key is missing, or a key
+/// made from <see langword="null"/>) is not "no key": its <see cref="Value"/> is <see cref="string.Empty"/>, so it
+/// is invalid, and a service given it refuses it as an empty key (to run a request without a key, call the
+/// overload that takes none). It equals another default key only, not a key made from <see cref="string.Empty"/>
+/// (equality and the hash code compare the text as given), and it is written to JSON as <c>null</c>, which reads
+/// back as the default key, where an empty key is written as <c>""</c>.
+/// </para>
 /// </remarks>
 /// <param name="Value">The key as the client sent it.</param>
 [JsonConverter(typeof(CommerceValueJsonConverter))]
 public readonly record struct IdempotencyKey(string Value)
 {
+    // The text as given: null in a default key (or one made from null), which Value reads as empty.
+    private readonly string? _value = Value;
+
     /// <summary>The longest valid key, in characters.</summary>
     public const int MaxLength = 128;
+
+    /// <summary>The key as the client sent it; <see cref="string.Empty"/> for the default key (never <see langword="null"/>).</summary>
+    public string Value
+    {
+        get => _value ?? string.Empty;
+        init => _value = value;
+    }
+
+    /// <summary>Whether this is the default key: its text is <see langword="null"/> (written to JSON as <c>null</c>).</summary>
+    internal bool IsDefault => _value is null;
 
     /// <summary>Whether the key is valid: 1 to <see cref="MaxLength"/> printable ASCII characters.</summary>
     public bool IsValid
     {
         get
         {
-            if (string.IsNullOrEmpty(Value) || Value.Length > MaxLength)
+            var value = Value;
+            if (value.Length is 0 or > MaxLength)
             {
                 return false;
             }
 
-            foreach (var c in Value)
+            foreach (var c in value)
             {
                 if (c is < ' ' or > '~')
                 {
@@ -42,5 +66,5 @@ public readonly record struct IdempotencyKey(string Value)
     }
 
     /// <inheritdoc />
-    public override string ToString() => Value ?? string.Empty;
+    public override string ToString() => Value;
 }

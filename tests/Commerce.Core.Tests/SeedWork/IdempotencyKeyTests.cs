@@ -16,7 +16,29 @@ public sealed class IdempotencyKeyTests
     {
         var key = new IdempotencyKey(value!);
         var expected = value is { Length: >= 1 and <= IdempotencyKey.MaxLength } && value.All(c => c >= ' ' && c <= '~');
-        return key.IsValid == expected && key.ToString() == (value ?? string.Empty);
+        return key.IsValid == expected && key.ToString() == (value ?? string.Empty) && key.Value == (value ?? string.Empty);
+    }
+
+    [Fact]
+    public void A_default_key_reads_as_empty_text_and_stays_apart_from_a_key_made_from_empty_text()
+    {
+        IdempotencyKey[] defaults = [default, new(null!), new IdempotencyKey("k") with { Value = null! }];
+        foreach (var key in defaults)
+        {
+            // The text is empty, never null, as its annotation says; the key is invalid, as an empty one is.
+            Assert.Equal(string.Empty, key.Value);
+            Assert.Equal(string.Empty, key.ToString());
+            key.Deconstruct(out var value);
+            Assert.Equal(string.Empty, value);
+            Assert.False(key.IsValid);
+
+            // Equality and the hash code are as before: a default key equals another default key only.
+            Assert.Equal(default(IdempotencyKey), key);
+            Assert.Equal(default(IdempotencyKey).GetHashCode(), key.GetHashCode());
+            Assert.NotEqual(new IdempotencyKey(string.Empty), key);
+        }
+
+        Assert.Equal(string.Empty, new IdempotencyKey(string.Empty).Value);
     }
 }
 
