@@ -215,6 +215,40 @@ public sealed class IdempotencyReadTests
         Assert.Equal(Money.Zero, await shop.Wallets.GetBalanceAsync(Alice));
     }
 
+    [Fact]
+    public async Task Once_keyed_requests_stop_their_records_stay_no_more_than_they_were_until_the_next_keyed_request_purges_them()
+    {
+        // Keyed requests run the purges, and nothing else does: requests without a key never look, so a burst of
+        // keyed requests followed by none keeps its records (no more than the burst made) until the next keyed one.
+        using var shop = InMemoryShop.Create(o => o.IdempotencyRetention = TimeSpan.FromHours(1));
+        var store = shop.InMemoryStore();
+        await shop.AddProductAsync(1, price: 1, stock: 1_000);
+        await shop.ChargeAsync(1, 1_000);
+        const int Burst = 100;
+        for (var i = 0; i < Burst; i++)
+        {
+            Assert.True((await shop.Wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey($"burst-{i}"))).IsSuccess);
+        }
+
+        Assert.Equal(Burst, store.Idempotency.Count);
+        for (var hour = 0; hour < 24; hour++)
+        {
+            shop.Time.Advance(TimeSpan.FromHours(1));
+            Assert.True((await shop.OrderAsync(1, (1, 1))).IsSuccess);
+            Assert.True((await shop.Wallets.ChargeAsync(new UserId(3), new Money(1))).IsSuccess);
+            Assert.Equal(Burst, store.Idempotency.Count);
+        }
+
+        // The next keyed request purges after its commit: every record of the burst goes, its own stays.
+        Assert.True((await shop.Wallets.ChargeAsync(new UserId(2), new Money(1), new IdempotencyKey("next"))).IsSuccess);
+        for (var i = 0; i < Burst; i++)
+        {
+            Assert.Null(store.Idempotency.Find(CellKey.From(StoreKey.ForIdempotency(new UserId(2), IdempotentOperation.Charge, $"burst-{i}", store))));
+        }
+
+        Assert.NotNull(store.Idempotency.Find(CellKey.From(StoreKey.ForIdempotency(new UserId(2), IdempotentOperation.Charge, "next", store))));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
