@@ -12,9 +12,10 @@ namespace Commerce.Postgres;
 internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, IDisposable
 {
     /// <summary>
-    /// How long the store's disposal lets the work under way (waits for events ending, their <c>UNLISTEN</c>s in the
-    /// background) end on its own before it cancels it through <see cref="Stopping"/>: an <c>UNLISTEN</c> takes a round
-    /// trip, so only a server that stopped responding (or a slow one) reaches it.
+    /// How long the store's disposal lets the work under way (the group commits and group reads queued or in flight,
+    /// waits for events ending, their <c>UNLISTEN</c>s in the background) end on its own before it cancels it through
+    /// <see cref="Stopping"/>: each takes a round trip or a few, so only a server that stopped responding (or a slow one)
+    /// reaches it.
     /// </summary>
     internal static readonly TimeSpan BackgroundGrace = TimeSpan.FromSeconds(5);
 
@@ -110,8 +111,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>
     /// Cancelled by the store's disposal once <see cref="BackgroundGrace"/> has passed with work still under way (see
-    /// <see cref="TryEnter"/>): ends a wait's <c>UNLISTEN</c> left running in the background on a server that stopped
-    /// responding, so that nothing of the store runs on after its disposal.
+    /// <see cref="TryEnter"/>, and the group committer's and reader's batches): ends a wait's <c>UNLISTEN</c> left running
+    /// in the background, and a group's batch or a lookup of its outcome, on a server that stopped responding (with no
+    /// command timeout, nothing else would), so that nothing of the store runs on after its disposal.
     /// </summary>
     public CancellationToken Stopping => _stopping.Token;
 
@@ -307,17 +309,18 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     }
 
     /// <summary>
-    /// Refuses new work, ends the waits for events under way, stops the group committer, reader and notifier, waits for
-    /// the work under way (see <see cref="StopInFlightWorkAsync"/>), then disposes the data source if the store owns it.
-    /// Safe to call more than once, and from several threads: each call returns once that is done.
+    /// Refuses new work, ends the waits for events under way, stops the group committer and reader taking work, waits for
+    /// the work under way, the committer's and reader's included (see <see cref="StopInFlightWorkAsync"/>), stops the
+    /// notifier, then disposes the data source if the store owns it. Safe to call more than once, and from several
+    /// threads: each call returns once that is done.
     /// </summary>
     public void Dispose()
     {
         _disposing.Cancel();
-        GroupReader?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        GroupCommitter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        Notifier.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        GroupReader?.Complete();
+        GroupCommitter?.Complete();
         StopInFlightWorkAsync().GetAwaiter().GetResult();
+        Notifier.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (_ownsDataSource)
         {
             DataSource.Dispose();
@@ -327,18 +330,10 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public async ValueTask DisposeAsync()
     {
         await _disposing.CancelAsync().ConfigureAwait(false);
-        if (GroupReader is { } reader)
-        {
-            await reader.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (GroupCommitter is { } committer)
-        {
-            await committer.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await Notifier.DisposeAsync().ConfigureAwait(false);
+        GroupReader?.Complete();
+        GroupCommitter?.Complete();
         await StopInFlightWorkAsync().ConfigureAwait(false);
+        await Notifier.DisposeAsync().ConfigureAwait(false); // after the committer: the commits it finished wake waiters
         if (_ownsDataSource)
         {
             await DataSource.DisposeAsync().ConfigureAwait(false);
@@ -346,10 +341,11 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     }
 
     /// <summary>
-    /// Waits for the work counted by <see cref="TryEnter"/> and <see cref="EnterNested"/> to end: on its own for
-    /// <see cref="BackgroundGrace"/>, then cancelled through <see cref="Stopping"/> (Npgsql asks the server to cancel the
-    /// statement, and breaks the connection if no answer comes within its <c>Cancellation Timeout</c>). Nothing of the
-    /// store then runs on its connections once the store, and the data source it owns, are disposed.
+    /// Waits for the work counted by <see cref="TryEnter"/> and <see cref="EnterNested"/>, and for the group committer and
+    /// reader (which take no more work) to end: on its own for <see cref="BackgroundGrace"/>, then cancelled through
+    /// <see cref="Stopping"/> (Npgsql asks the server to cancel the statement, and breaks the connection if no answer comes
+    /// within its <c>Cancellation Timeout</c>). Nothing of the store then runs on its connections once the store, and the
+    /// data source it owns, are disposed.
     /// </summary>
     private async Task StopInFlightWorkAsync()
     {
@@ -358,19 +354,20 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
             Exit(); // the store's own count: from now on TryEnter refuses
         }
 
-        if (!_drained.Task.IsCompleted)
+        var work = Task.WhenAll(_drained.Task, GroupReader?.Completion ?? Task.CompletedTask, GroupCommitter?.Completion ?? Task.CompletedTask);
+        if (!work.IsCompleted)
         {
             using (var grace = new CancellationTokenSource())
             {
                 // The system's clock: a host's clock may stand still in its tests (see the notifier's interval).
                 var delay = Task.Delay(BackgroundGrace, TimeProvider.System, grace.Token);
-                await Task.WhenAny(_drained.Task, delay).ConfigureAwait(false);
+                await Task.WhenAny(work, delay).ConfigureAwait(false);
                 await grace.CancelAsync().ConfigureAwait(false);
             }
 
             await _stopping.CancelAsync().ConfigureAwait(false);
         }
 
-        await _drained.Task.ConfigureAwait(false);
+        await work.ConfigureAwait(false);
     }
 }

@@ -48,8 +48,12 @@ namespace Commerce.Postgres;
 /// </para>
 /// <para>
 /// A caller still queued when its token is cancelled is dropped and sees the cancellation; a commit taken
-/// into a group runs to its end, as a single commit sent does. Disposal stops taking new commits and lets
-/// the queued ones finish. Thread-safe.
+/// into a group runs to its end, as a single commit sent does. The store's disposal stops taking new commits
+/// (<see cref="Complete"/>) and lets the queued ones finish within its grace (<see cref="PostgresCommerceStore.BackgroundGrace"/>),
+/// then cancels what is left through <see cref="PostgresCommerceStore.Stopping"/>, which every send, connection and
+/// lookup of the committer observes: a commit not sent yet, or one the server cancelled (it rolled back), gets
+/// <see cref="ObjectDisposedException"/>; one whose connection broke instead (the server did not answer the
+/// cancellation) gets <see cref="CommitOutcomeUnknownException"/>. Thread-safe.
 /// </para>
 /// </remarks>
 internal sealed class PostgresGroupCommitter : IAsyncDisposable
@@ -126,10 +130,20 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Ends once the committer has stopped: after <see cref="Complete"/>, when every commit queued has its outcome.</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Stops taking commits (a new one is <see cref="ObjectDisposedException"/>); those queued still go.</summary>
+    public void Complete()
     {
         _queue.Writer.TryComplete();
         Volatile.Read(ref _gate)?.TrySetResult(); // A held committer lets the commits queued go.
+    }
+
+    /// <summary>Stops taking commits and waits for those queued to have their outcomes (see <see cref="Completion"/>).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Complete();
         await _loop.ConfigureAwait(false);
     }
 
@@ -312,7 +326,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                 PostgresSetCommit.Build(_store, set.ConvertAll(static member => member.Changes!), batch);
                 if (_store.BeforeCommit is { } hook)
                 {
-                    await hook(connection, CancellationToken.None).ConfigureAwait(false);
+                    await hook(connection, _store.Stopping).ConfigureAwait(false);
                 }
 
                 var backend = connection.ProcessID;
@@ -321,8 +335,14 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
                     _store.CountRoundTrip();
                     SentGroupSizes?.Enqueue(set.Count);
                     Interlocked.Increment(ref _setGroupsSent);
-                    await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                    await batch.ExecuteNonQueryAsync(_store.Stopping).ConfigureAwait(false);
                     Settle(set, member => member.Outcome.TrySetResult(true));
+                    return;
+                }
+                catch (OperationCanceledException e) when (_store.Stopping.IsCancellationRequested)
+                {
+                    var cutOff = await CutOffAsync(e, connection).ConfigureAwait(false);
+                    Settle(set, member => member.Outcome.TrySetException(cutOff));
                     return;
                 }
                 catch (PostgresException e) when (e.InvariantSeverity == "ERROR")
@@ -380,7 +400,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             var owners = Merge(group, batch);
             if (_store.BeforeCommit is { } hook)
             {
-                await hook(connection, CancellationToken.None).ConfigureAwait(false);
+                await hook(connection, _store.Stopping).ConfigureAwait(false);
             }
 
             var backend = connection.ProcessID;
@@ -388,8 +408,14 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             {
                 _store.CountRoundTrip();
                 SentGroupSizes?.Enqueue(group.Count);
-                await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                await batch.ExecuteNonQueryAsync(_store.Stopping).ConfigureAwait(false);
                 Settle(group, member => member.Outcome.TrySetResult(true));
+                return true;
+            }
+            catch (OperationCanceledException e) when (_store.Stopping.IsCancellationRequested)
+            {
+                var cutOff = await CutOffAsync(e, connection).ConfigureAwait(false);
+                Settle(group, member => member.Outcome.TrySetException(cutOff));
                 return true;
             }
             catch (PostgresException e) when (e.InvariantSeverity == "ERROR")
@@ -451,13 +477,32 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
 
         try
         {
-            var applied = await PostgresOutcome.ResolveAsync(_store, best, e, backend).ConfigureAwait(false);
+            var applied = await PostgresOutcome.ResolveAsync(_store, best, e, backend, _store.Stopping).ConfigureAwait(false);
             Settle(group, member => member.Outcome.TrySetResult(applied));
         }
         catch (CommitOutcomeUnknownException unknown)
         {
             Settle(group, member => member.Outcome.TrySetException(unknown));
         }
+    }
+
+    /// <summary>
+    /// What the members of a batch the store's disposal cut off (see <see cref="PostgresCommerceStore.Stopping"/>) get. On
+    /// a connection still open the batch was not sent, or the server cancelled it (its transaction rolled back): nothing
+    /// applied, and the commit is refused as one after the disposal is. On a connection broken (Npgsql gave up waiting
+    /// for the server's answer to the cancellation), the server may have run the batch, and the store, disposed, looks
+    /// nothing up any more: the outcome is unknown.
+    /// </summary>
+    private async ValueTask<Exception> CutOffAsync(OperationCanceledException e, NpgsqlConnection connection)
+    {
+        if (connection.FullState == System.Data.ConnectionState.Open)
+        {
+            return new ObjectDisposedException("The PostgreSQL store was disposed before the group commit completed; nothing of it was applied.", e);
+        }
+
+        await DropConnectionAsync().ConfigureAwait(false);
+        return new CommitOutcomeUnknownException(
+            "The PostgreSQL store was disposed with a group commit in flight, and the server did not answer its cancellation; the commit was applied entirely or not at all.", e);
     }
 
     /// <summary>Fills <paramref name="batch"/> with the members' statements in key order; returns each statement's member.</summary>
@@ -545,6 +590,12 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         {
             return await ConnectionAsync().ConfigureAwait(false);
         }
+        catch (OperationCanceledException e) when (_store.Stopping.IsCancellationRequested)
+        {
+            var refused = new ObjectDisposedException("The PostgreSQL store was disposed before the group commit was sent; nothing of it was applied.", e);
+            Settle(group, member => member.Outcome.TrySetException(refused));
+            return null;
+        }
 #pragma warning disable CA1031 // Nothing was sent: each caller gets the failure, as its own commit would have.
         catch (Exception e)
 #pragma warning restore CA1031
@@ -554,7 +605,10 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         }
     }
 
-    /// <summary>The committer's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>): a refusal for now goes to every member of the group.</summary>
+    /// <summary>
+    /// The committer's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>): a refusal for now goes to every
+    /// member of the group. Opening it ends once the store's disposal cancels <see cref="PostgresCommerceStore.Stopping"/>.
+    /// </summary>
     private async ValueTask<NpgsqlConnection> ConnectionAsync()
     {
         if (_connection is { FullState: not System.Data.ConnectionState.Open })
@@ -564,7 +618,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
             await DropConnectionAsync().ConfigureAwait(false);
         }
 
-        return _connection ??= await _store.OpenConnectionAsync("a group commit's connection", CancellationToken.None).ConfigureAwait(false);
+        return _connection ??= await _store.OpenConnectionAsync("a group commit's connection", _store.Stopping).ConfigureAwait(false);
     }
 
     private async ValueTask DropConnectionAsync()

@@ -23,8 +23,10 @@ namespace Commerce.Postgres;
 /// for now (too many connections, a server shutting down), or a read the server cancelled on its own (at its
 /// <c>statement_timeout</c> or <c>lock_timeout</c>) or at the command timeout, is <see cref="StoreUnavailableException"/> for every
 /// caller of the group, and any other failure is handed to each of them. A caller whose token is
-/// cancelled stops waiting (its read, if sent, is simply not used). Disposal stops taking new reads and
-/// lets the queued ones finish. Thread-safe.
+/// cancelled stops waiting (its read, if sent, is simply not used). The store's disposal stops taking new reads
+/// (<see cref="Complete"/>) and lets the queued ones finish within its grace (<see cref="PostgresCommerceStore.BackgroundGrace"/>),
+/// then cancels what is left through <see cref="PostgresCommerceStore.Stopping"/>, which every read and connection of the
+/// reader observes: its callers get <see cref="ObjectDisposedException"/>, as a read after the disposal does. Thread-safe.
 /// </para>
 /// </remarks>
 internal sealed class PostgresGroupReader : IAsyncDisposable
@@ -76,9 +78,16 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
         }
     }
 
+    /// <summary>Ends once the reader has stopped: after <see cref="Complete"/>, when every read queued has its outcome.</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Stops taking reads (a new one is <see cref="ObjectDisposedException"/>); those queued still go.</summary>
+    public void Complete() => _queue.Writer.TryComplete();
+
+    /// <summary>Stops taking reads and waits for those queued to have their outcomes (see <see cref="Completion"/>).</summary>
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
+        Complete();
         await _loop.ConfigureAwait(false);
     }
 
@@ -133,16 +142,28 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
                 {
                     _store.CountRoundTrip();
                     Interlocked.Increment(ref _groupsSent);
-                    var rows = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                    var rows = await batch.ExecuteReaderAsync(_store.Stopping).ConfigureAwait(false);
                     await using (rows.ConfigureAwait(false))
                     {
-                        found = await PostgresReads.GroupKeysFoundAsync(rows, group[0].Statement, CancellationToken.None).ConfigureAwait(false);
+                        found = await PostgresReads.GroupKeysFoundAsync(rows, group[0].Statement, _store.Stopping).ConfigureAwait(false);
                     }
                 }
 
                 foreach (var request in group)
                 {
                     request.Outcome.TrySetResult(request.StatesIn(found));
+                }
+
+                return;
+            }
+            catch (OperationCanceledException e) when (_store.Stopping.IsCancellationRequested)
+            {
+                // Cut off by the store's disposal: a read applies nothing.
+                await DropConnectionAsync().ConfigureAwait(false);
+                var refused = new ObjectDisposedException("The PostgreSQL store was disposed before the group read completed.", e);
+                foreach (var request in group)
+                {
+                    request.Outcome.TrySetException(refused);
                 }
 
                 return;
@@ -184,9 +205,12 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
         }
     }
 
-    /// <summary>The reader's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>).</summary>
+    /// <summary>
+    /// The reader's connection (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>): opening it ends once the store's
+    /// disposal cancels <see cref="PostgresCommerceStore.Stopping"/>.
+    /// </summary>
     private async ValueTask<NpgsqlConnection> ConnectionAsync() =>
-        _connection ??= await _store.OpenConnectionAsync("a group read's connection", CancellationToken.None).ConfigureAwait(false);
+        _connection ??= await _store.OpenConnectionAsync("a group read's connection", _store.Stopping).ConfigureAwait(false);
 
     private async ValueTask DropConnectionAsync()
     {

@@ -139,9 +139,14 @@ internal static class PostgresOutcome
     /// did not exit in time): if it goes on, or its batch reaches the server only now, it rolls back. A commit
     /// without such a write is reported as unknown.
     /// </summary>
+    /// <param name="store">The store.</param>
+    /// <param name="evidence">The write that tells, if the commit made one.</param>
+    /// <param name="failure">What failed the commit.</param>
+    /// <param name="backend">The server process of the commit's connection.</param>
+    /// <param name="cancellationToken">Ends the lookup (the store's disposal, for a group commit's): the outcome is then unknown.</param>
     /// <returns>Whether the commit applied.</returns>
-    /// <exception cref="CommitOutcomeUnknownException">No write to decide by, or the lookup failed too.</exception>
-    public static async ValueTask<bool> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure, int backend)
+    /// <exception cref="CommitOutcomeUnknownException">No write to decide by, or the lookup failed too, or was cancelled.</exception>
+    public static async ValueTask<bool> ResolveAsync(PostgresCommerceStore store, CommitEvidence? evidence, Exception failure, int backend, CancellationToken cancellationToken = default)
     {
         var ending = store.EndsLostBackends;
         if (evidence is not { } written)
@@ -152,7 +157,7 @@ internal static class PostgresOutcome
         try
         {
             var key = written.Key;
-            var connection = await store.OpenOwnConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+            var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 var batch = store.WriteBatch(connection);
@@ -166,25 +171,26 @@ internal static class PostgresOutcome
                     batch.Add(PostgresSql.KeyLock(exclusive: false)).With((int)key.Table).With(PostgresRows.LockHash(key));
                     written.AddLookup(store.Sql, batch);
                     store.CountRoundTrip();
-                    var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+                    var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
                         if (ending)
                         {
-                            await reader.NextResultAsync().ConfigureAwait(false); // past the lost backend's end
+                            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lost backend's end
                         }
 
-                        await reader.NextResultAsync().ConfigureAwait(false); // past the key's lock, to the lookup's answer
-                        await reader.ReadAsync().ConfigureAwait(false);
+                        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the key's lock, to the lookup's answer
+                        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                         return reader.GetBoolean(0);
                     }
                 }
             }
         }
-        catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException || (e is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             // The store's own data source, disposed as the host shut down with the commit in flight, opens no
-            // connection for the lookup: that hides the outcome too, and must not pass for a refusal by disposal.
+            // connection for the lookup, and the store's disposal cuts a group's lookup off: that hides the outcome
+            // too, and must not pass for a refusal by disposal.
             throw new CommitOutcomeUnknownException(UnknownMessage, new AggregateException(failure, e));
         }
     }

@@ -18,6 +18,7 @@ public sealed class GroupCommitTests
     private static readonly UserId Dave = new(4);
     private static readonly ProductId Apple = new(10);
     private static readonly ProductId Pear = new(20);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
 
     [PostgresFact]
     public async Task Commits_queued_together_are_sent_as_one_batch_in_one_round_trip()
@@ -487,6 +488,44 @@ public sealed class GroupCommitTests
         Assert.True(await queued);
         await disposing;
         Assert.Equal("1,5", await shop.ScalarAsync<string>("SELECT string_agg(user_id || ',' || balance, ';') FROM {s}.wallets"));
+    }
+
+    /// <summary>
+    /// A group in flight when the store is disposed, on a server that stopped responding, with no command timeout: the
+    /// committer sent it with no token that the disposal cancels, so the disposal waited for it for ever. Here the
+    /// server's answers stop from the group's batch on (a proxy swallows it). The disposal ends once its grace has
+    /// passed, and the commit, whose batch the server may have run, is in doubt.
+    /// </summary>
+    [PostgresFact]
+    public async Task Disposing_the_store_ends_a_group_in_flight_on_a_server_that_stopped_responding()
+    {
+        var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Maximum Pool Size=8;Max Auto Prepare=0";
+            o.CommandTimeout = 0;
+            o.GroupCommit = true;
+        });
+        try
+        {
+            shop.Store.BeforeCommit = (_, _) =>
+            {
+                proxy.StallOn(PostgresSql.ReadCommitted); // the first statement of the group's batch
+                return Task.CompletedTask;
+            };
+            await using var session = await shop.Store.OpenSessionAsync();
+            var commit = session.CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5))).AsTask();
+            await proxy.Stalled.WaitAsync(Generous);
+
+            await shop.Store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+            await Assert.ThrowsAsync<CommitOutcomeUnknownException>(() => commit.WaitAsync(Generous));
+        }
+        finally
+        {
+            await proxy.DisposeAsync(); // first: what still waits on the server then sees its connection lost
+            await shop.DisposeAsync();
+        }
     }
 
     [PostgresFact]

@@ -12,6 +12,7 @@ public sealed class GroupReadTests
     private static readonly ProductId Apple = new(10);
     private static readonly ProductId Pear = new(20);
     private static readonly ProductId Missing = new(99);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
 
     [PostgresFact]
     public async Task Concurrent_reads_each_get_the_states_of_their_own_keys()
@@ -124,6 +125,39 @@ public sealed class GroupReadTests
 
         await Assert.ThrowsAsync<ObjectDisposedException>(() => reader.ReadAsync(ChangeSets.NewBatch(StoreKey.ForStock(Apple)), PostgresReads.Statement(1), CancellationToken.None).AsTask());
         await shop.DisposeAsync();
+    }
+
+    /// <summary>
+    /// A group read in flight when the store is disposed, on a server that stopped responding, with no command timeout:
+    /// the reader sent it with no token that the disposal cancels, so the disposal waited for it for ever. Here the
+    /// server's answers stop from the read on (a proxy swallows it). The disposal ends once its grace has passed, and
+    /// the read, which applies nothing, is refused as any read after the disposal is.
+    /// </summary>
+    [PostgresFact]
+    public async Task Disposing_the_store_ends_a_group_read_in_flight_on_a_server_that_stopped_responding()
+    {
+        var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.ConnectionString = proxy.ConnectionString + ";Maximum Pool Size=8;Max Auto Prepare=0";
+            o.CommandTimeout = 0;
+            o.GroupCommit = true;
+        });
+        try
+        {
+            proxy.StallOn(PostgresSql.ReadCommitted); // the first statement of every read's batch
+            var read = Reader(shop).ReadAsync(ChangeSets.NewBatch(StoreKey.ForStock(Apple)), PostgresReads.Statement(1), CancellationToken.None).AsTask();
+            await proxy.Stalled.WaitAsync(Generous);
+
+            await shop.Store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => read.WaitAsync(Generous));
+        }
+        finally
+        {
+            await proxy.DisposeAsync(); // first: what still waits on the server then sees its connection lost
+            await shop.DisposeAsync();
+        }
     }
 
     /// <summary>A shop with group commit on, products Apple and Pear (price 30, stock 5 each).</summary>
