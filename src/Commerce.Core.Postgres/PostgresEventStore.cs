@@ -41,6 +41,9 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// <summary>A test seam: called on the listening connection before each check of a wait.</summary>
     internal Func<NpgsqlConnection, Task>? BeforeCheck { get; set; }
 
+    /// <summary>A test seam: called on a wait's connection, with the <c>UNLISTEN</c>'s token, just before the <c>UNLISTEN</c> is sent.</summary>
+    internal Func<NpgsqlConnection, CancellationToken, Task>? BeforeUnlisten { get; set; }
+
     public ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(after);
@@ -293,7 +296,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// <summary>
     /// Stops listening before the connection goes back to the pool, so that no idle pooled connection keeps
     /// the server's notification queue from advancing. A connection that is broken or busy is not pooled
-    /// again: nothing to undo.
+    /// again: nothing to undo. An <c>UNLISTEN</c> cancelled (by the store's disposal, through
+    /// <see cref="PostgresCommerceStore.Stopping"/>) on a connection still open, whose server cancelled it or never
+    /// received it, leaves the session listening: the data source's pool is cleared (see <see cref="NpgsqlDataSource.Clear"/>),
+    /// so that the connection is closed when it is returned rather than pooled listening, and the cancellation thrown.
     /// </summary>
     private async ValueTask UnlistenAsync(NpgsqlConnection connection, CancellationToken cancellationToken = default)
     {
@@ -304,11 +310,26 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
 
         try
         {
+            if (BeforeUnlisten is { } hook)
+            {
+                await hook(connection, cancellationToken).ConfigureAwait(false);
+            }
+
             await ExecuteAsync(connection, "UNLISTEN *", cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (PostgresOutcome.IsConnectionFailure(e))
         {
             // The connection broke: it is discarded, not pooled, and its session (with its LISTEN) is gone.
+        }
+        catch (OperationCanceledException) when (connection.FullState == System.Data.ConnectionState.Open)
+        {
+            // Pooled so, it would keep listening (a data source with No Reset On Close=true, the store's own included,
+            // hands its next user the LISTEN) and hold the server's notification queue back while idle. Npgsql closes
+            // no single pooled connection on request: a cleared pool closes each connection opened before once it is
+            // returned, this one included, and its idle ones at once (their next users open fresh ones). Only a
+            // disposal whose grace a slow server outlasted gets here.
+            store.DataSource.Clear();
+            throw;
         }
     }
 

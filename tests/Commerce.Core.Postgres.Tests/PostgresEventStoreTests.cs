@@ -279,6 +279,51 @@ public sealed class PostgresEventStoreTests
         }
     }
 
+    /// <summary>
+    /// An <c>UNLISTEN</c> the store's disposal cancels after its grace, on a server that answers the cancellation (a slow
+    /// one, not a dead one), leaves its connection open and still listening. It went back to the pool so: on a data source
+    /// of the host's with <c>No Reset On Close=true</c> (which the store's own data sources have too), the next user of the
+    /// pooled connection inherited the <c>LISTEN</c>, and meanwhile the idle connection held the server's notification
+    /// queue back. A statement that runs until cancelled, sent just before the <c>UNLISTEN</c> under its token, stands
+    /// for an <c>UNLISTEN</c> that has not ended; the pool has room for one connection, so the next one opened is the
+    /// wait's if it went back to the pool.
+    /// </summary>
+    [PostgresFact]
+    public async Task An_unlisten_cut_off_by_the_disposal_returns_no_listening_connection_to_the_hosts_pool()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(PgShop.RequiredConnectionString + ";No Reset On Close=true;Maximum Pool Size=1");
+        var services = new ServiceCollection();
+        services.AddSingleton(dataSource); // the host's: the container does not dispose it
+        services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.Schema = shop.Schema;
+            o.CommandTimeout = 0;
+        });
+        await using var provider = services.BuildServiceProvider();
+        var events = (PostgresEventStore)provider.GetRequiredService<IEventStore>();
+        events.RecheckInterval = TimeSpan.FromMinutes(10);
+        using var cancellation = new CancellationTokenSource();
+        events.BeforeCheck = _ => cancellation.CancelAsync();
+        var unlistening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        events.BeforeUnlisten = async (connection, token) =>
+        {
+            await using var command = new Npgsql.NpgsqlCommand("SELECT pg_sleep(600)", connection);
+            var sleeping = command.ExecuteNonQueryAsync(token);
+            unlistening.TrySetResult();
+            await sleeping;
+        };
+        var ended = await Record.ExceptionAsync(() => events.WaitForEventsAsync(EventCursor.Start, cancellation.Token).AsTask().WaitAsync(Generous));
+        Assert.IsAssignableFrom<OperationCanceledException>(ended);
+        await unlistening.Task.WaitAsync(Generous);
+
+        await provider.GetRequiredService<PostgresCommerceStore>().DisposeAsync().AsTask().WaitAsync(Generous);
+
+        await using var next = await dataSource.OpenConnectionAsync();
+        await using var listening = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_listening_channels()", next);
+        Assert.Equal(0L, (long)(await listening.ExecuteScalarAsync())!);
+    }
+
     [PostgresFact]
     public async Task A_wait_that_hears_no_notification_finds_the_event_by_its_periodic_check()
     {
