@@ -10,7 +10,8 @@ namespace Commerce.Postgres;
 /// recorded in <c>schema_version</c>. One query on one pooled connection. A schema with migrations this
 /// version of the package does not know (a newer instance migrated it during a rolling upgrade) is
 /// <see cref="HealthStatus.Degraded"/>; an unreachable database, a query cancelled at the command timeout or by the
-/// server (its <c>statement_timeout</c> or <c>lock_timeout</c>), or a schema behind is the registration's failure
+/// server (its <c>statement_timeout</c> or <c>lock_timeout</c>), a schema behind, or a store disposed while its
+/// service provider lives on (it serves no request, whatever the database's state) is the registration's failure
 /// status, never an exception. The caller's token cancelled (the registration's timeout, or the request's end)
 /// throws <see cref="OperationCanceledException"/>, which the health check service reports as a timeout.
 /// </summary>
@@ -46,6 +47,13 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
 
         var expected = PostgresSchemaMigrator.Migrations.Select(m => m.Version).ToArray();
         var latest = expected[^1];
+        if (store.Disposing.IsCancellationRequested)
+        {
+            // Disposed on its own: every use case throws ObjectDisposedException. Its own data source, disposed with it,
+            // would be reported unreachable; a host's, which lives on, would answer and pass for a store that serves.
+            return Disposed(failure, store.Schema, latest, new ObjectDisposedException(nameof(PostgresCommerceStore), "The PostgreSQL store was disposed."));
+        }
+
         int[] applied;
         try
         {
@@ -82,6 +90,11 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
                 e,
                 Data(store.Schema, null, latest));
         }
+        catch (ObjectDisposedException e) when (store.Disposing.IsCancellationRequested)
+        {
+            // Disposed during the check: its data source with it.
+            return Disposed(failure, store.Schema, latest, e);
+        }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             return new HealthCheckResult(failure, "The PostgreSQL database of the Commerce store cannot be reached: " + e.Message, e, Data(store.Schema, null, latest));
@@ -103,6 +116,9 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
                 data: Data(store.Schema, version, latest))
             : HealthCheckResult.Healthy($"The database answers and the schema \"{store.Schema}\" is at version {version}.", Data(store.Schema, version, latest));
     }
+
+    private static HealthCheckResult Disposed(HealthStatus failure, string schema, int expected, ObjectDisposedException exception) =>
+        new(failure, "The Commerce PostgreSQL store was disposed: it serves no more requests (its service provider lives on).", exception, Data(schema, null, expected));
 
     private static Dictionary<string, object> Data(string schema, int? version, int expected)
     {

@@ -198,6 +198,36 @@ public sealed class HealthCheckTests
         }
     }
 
+    /// <summary>
+    /// A store disposed on its own, while its container lives on, serves no request: every use case throws
+    /// <see cref="ObjectDisposedException"/>. Its check said the database "cannot be reached: Cannot access a disposed
+    /// object" where the store owns its data source, and Healthy on a data source of the host's, which lives on.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_store_disposed_on_its_own_fails_the_check_and_says_it_was_disposed_whoever_owns_its_data_source()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var owning = Build(PgShop.RequiredConnectionString, shop.Schema);
+        await using var dataSource = NpgsqlDataSource.Create(PgShop.RequiredConnectionString);
+        var services = new ServiceCollection().AddLogging().AddSingleton(dataSource); // the host's: it outlives the store
+        services.AddCommerce().UsePostgresStore(o => o.Schema = shop.Schema);
+        services.AddHealthChecks().AddCommercePostgres(tags: ["ready"]);
+        await using var onTheHosts = services.BuildServiceProvider();
+
+        foreach (var provider in new[] { owning, onTheHosts })
+        {
+            Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+            await provider.GetRequiredService<PostgresCommerceStore>().DisposeAsync();
+
+            var entry = await CheckAsync(provider);
+
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.Equal("The Commerce PostgreSQL store was disposed: it serves no more requests (its service provider lives on).", entry.Description);
+            Assert.IsType<ObjectDisposedException>(entry.Exception);
+            Assert.Equal(shop.Schema, entry.Data["schema"]);
+        }
+    }
+
     [Fact]
     public async Task A_database_nobody_listens_for_is_unhealthy_without_a_server_at_all()
     {
