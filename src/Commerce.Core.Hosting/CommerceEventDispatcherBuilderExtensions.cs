@@ -128,6 +128,10 @@ public static class CommerceEventDispatcherBuilderExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CommerceEventDispatcher>());
+
+        // Resolved by the dispatcher from the root provider, which disposes it (and so the dispatcher) before the
+        // singletons the handlers brought into being after the dispatcher was created.
+        services.TryAddTransient<DispatcherDisposer>();
         return builder;
     }
 }

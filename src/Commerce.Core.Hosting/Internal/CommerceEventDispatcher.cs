@@ -22,10 +22,13 @@ namespace Commerce.Events;
 /// store call (reading, waiting, loading or saving a checkpoint) is retried with the same back-off for as
 /// long as the host runs. Nothing but stopping ends a loop (or the Stop policy, that loop only), and
 /// nothing a loop meets escapes to the host. Disposing the dispatcher ends the loops too, and waits for them
-/// (bounded): a container disposes the store after the dispatcher, which was created with it.
+/// (bounded): a container disposes the store after the dispatcher, which was created with it, and the singletons
+/// a handler's first resolution created (after the dispatcher) after a <see cref="DispatcherDisposer"/> resolved
+/// then, which disposes the dispatcher.
 /// </remarks>
 internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposable
 {
+    private readonly IServiceProvider _services;
     private readonly IServiceScopeFactory _scopes;
     private readonly ICommerceEventFeed _feed;
     private readonly IEventStore _store;
@@ -36,6 +39,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     private readonly ILogger _logger;
     private readonly CommerceEventDispatcherOptions _options;
     private readonly EventHandlerRegistration[] _handlers;
+
+    // Per handler: whether a DispatcherDisposer was resolved after the handler was first resolved. Each is written by
+    // its handler's loop only, and one set of loops runs at a time.
+    private readonly bool[] _disposerTaken;
     private readonly DispatcherTelemetry _telemetry;
 
     // Whether this host's use cases publish events (CommerceOptions.PublishEvents): said once at start if not.
@@ -57,6 +64,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
 
     public CommerceEventDispatcher(IServiceProvider services, IEnumerable<EventHandlerRegistration> handlers, CommerceEventDispatcherOptions options)
     {
+        _services = services;
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         _feed = services.GetService<ICommerceEventFeed>() ?? throw new InvalidOperationException(
             "The event dispatcher needs Commerce: call services.AddCommerce() and a store method on the builder it returns.");
@@ -78,6 +86,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
 
         _handlers = [.. handlers];
+        _disposerTaken = new bool[_handlers.Length];
 
         // A handler AddEventHandler could not register (an interface or abstract class) is the host's to register:
         // one it did not would fail every delivery for as long as the host runs, so the host fails at start instead.
@@ -100,9 +109,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
 
         var loops = new List<Task>(_handlers.Length + 1);
-        foreach (var handler in _handlers)
+        for (var i = 0; i < _handlers.Length; i++)
         {
-            loops.Add(Task.Run(() => RunHandlerAsync(handler, stoppingToken), CancellationToken.None));
+            var index = i;
+            loops.Add(Task.Run(() => RunHandlerAsync(index, stoppingToken), CancellationToken.None));
         }
 
         // With no handler, nothing says which events have been handled: then none is purged.
@@ -129,8 +139,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     private static bool IsStopping(Exception exception, CancellationToken stoppingToken) =>
         exception is OperationCanceledException && stoppingToken.IsCancellationRequested;
 
-    private async Task RunHandlerAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
+    private async Task RunHandlerAsync(int index, CancellationToken stoppingToken)
     {
+        var handler = _handlers[index];
         // The loop runs for the host's life: its handler calls' spans are roots, not children of whatever span was
         // current when the host started the dispatcher.
         Activity.Current = null;
@@ -144,7 +155,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         {
             try
             {
-                await DeliverAsync(handler, progress, stoppingToken).ConfigureAwait(false);
+                await DeliverAsync(index, progress, stoppingToken).ConfigureAwait(false);
                 return;
             }
             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
@@ -166,8 +177,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     }
 
     /// <summary>The loop of one handler; returns when the host stops or the handler is stopped by a poison event.</summary>
-    private async Task DeliverAsync(EventHandlerRegistration handler, DeliveryProgress progress, CancellationToken stoppingToken)
+    private async Task DeliverAsync(int handlerIndex, DeliveryProgress progress, CancellationToken stoppingToken)
     {
+        var handler = _handlers[handlerIndex];
         EventCursor? cursor = null;
         EventCursor? saved = null;
         try
@@ -218,6 +230,11 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                         }
 
                         resolveFailures = 0;
+                        if (!_disposerTaken[handlerIndex])
+                        {
+                            _disposerTaken[handlerIndex] = TakeDisposer();
+                        }
+
                         for (; index < page.Events.Count; index++)
                         {
                             // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
@@ -384,7 +401,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <see cref="CommerceEventDispatcherOptions.DisposeTimeout"/> (by the registered <see cref="TimeProvider"/>), and
     /// no longer than a stop called before allows (not at all once its token is cancelled). A container disposes the
     /// store after the dispatcher, so that the store is not disposed under a loop's call unless that call outlives
-    /// the wait, which is then logged. A second call does nothing.
+    /// the wait, which is then logged; it disposes the handlers' singletons after it too, through the
+    /// <see cref="DispatcherDisposer"/> taken after each handler's first resolution. A second call does nothing.
     /// </summary>
     /// <returns>A task that completes once the loops have ended or the wait is over.</returns>
     public async ValueTask DisposeAsync()
@@ -552,6 +570,30 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         var count = await _store.PurgeEventsAsync(before, upTo, cancellationToken).ConfigureAwait(false);
         _telemetry.RecordPurged(count);
         Log.EventsPurged(_logger, count, before, upTo);
+    }
+
+    /// <summary>
+    /// Resolves a <see cref="DispatcherDisposer"/> from the root provider, which keeps it to dispose before everything
+    /// it created earlier: after a handler's first resolution, that is before the singletons it created for the handler
+    /// (created after the dispatcher, they are disposed before it). Returns whether one was taken: not while the
+    /// container is being disposed (the dispatcher's own dispose follows).
+    /// </summary>
+    private bool TakeDisposer()
+    {
+        try
+        {
+            if (_services.GetService<DispatcherDisposer>() is not { } disposer)
+            {
+                return false;
+            }
+
+            disposer.Dispatcher = this;
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Whether a handler's loop saved a checkpoint since its last failure (it then made progress).</summary>

@@ -225,6 +225,88 @@ public sealed class CommerceEventDispatcherTests
         Assert.Empty(host.Logs.WithId(1110));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_container_disposed_without_a_stop_disposes_a_handlers_singleton_dependency_only_once_the_handlers_call_has_ended(bool synchronously)
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(1));
+        var bound = TimeSpan.FromSeconds(17);
+        var call = new HeldCall(store);
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(call);
+            b.Services.AddSingleton<Mailer>();
+            b.AddEventHandler<MailingHandler>();
+        }, o => o.DisposeTimeout = bound, ownsStore: true);
+        await host.StartAsync();
+        await store.Until(() => call.Entered);
+
+        // The handler (scoped) and its singleton dependency were created after the dispatcher, and so are disposed
+        // before it by the container, unless the dispatcher ends its loops first. The call heeds no token: it is let
+        // go once the dependency is disposed, or once the dispatcher waits for its loops (the timer of its bound is set).
+        // Disposed synchronously, on another thread, since Dispose blocks.
+        var mailer = host.Services.GetRequiredService<Mailer>();
+        try
+        {
+            var disposing = synchronously ? Task.Run(host.Services.Dispose) : host.Services.DisposeAsync().AsTask();
+            await Task.WhenAny(store.Until(() => mailer.IsDisposed), host.Time.TimerDueInAsync(bound));
+            Assert.False(mailer.IsDisposed, "The handler's singleton dependency was disposed while the handler's call was under way.");
+            call.Release.SetResult();
+            await disposing;
+        }
+        finally
+        {
+            call.Release.TrySetResult();
+        }
+
+        Assert.False(call.SawDisposed);
+        Assert.True(mailer.IsDisposed);
+        Assert.Equal(store.End, store.Checkpoint(typeof(MailingHandler).FullName!));
+        Assert.Empty(host.Logs.WithId(1112));
+    }
+
+    /// <summary>A singleton a handler depends on, created by the container (which disposes it).</summary>
+    private sealed class Mailer(FakeEventStore store) : IDisposable
+    {
+        private volatile bool _disposed;
+
+        public bool IsDisposed => _disposed;
+
+        public void Dispose()
+        {
+            _disposed = true;
+            store.Changed();
+        }
+    }
+
+    /// <summary>Holds <see cref="MailingHandler"/>'s call, heeding no token, until released; says whether the call met its dependency disposed.</summary>
+    private sealed class HeldCall(FakeEventStore store)
+    {
+        private volatile bool _entered;
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Entered => _entered;
+
+        public bool SawDisposed { get; set; }
+
+        public async ValueTask RunAsync(Mailer mailer)
+        {
+            _entered = true;
+            store.Changed();
+            await Release.Task;
+            SawDisposed = mailer.IsDisposed;
+        }
+    }
+
+    /// <summary>A handler registered by the dispatcher's default (scoped) with a singleton dependency.</summary>
+    private sealed class MailingHandler(Mailer mailer, HeldCall call) : ICommerceEventHandler
+    {
+        public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => call.RunAsync(mailer);
+    }
+
     [Fact]
     public async Task A_dispose_without_a_stop_waits_for_a_save_that_does_not_end_no_longer_than_its_timeout_and_says_so()
     {
