@@ -376,6 +376,70 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_save_that_gives_up_as_the_dispose_timeout_passes_ends_its_loop_before_the_dispose_returns_and_is_not_said_to_outlive_it()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        var bound = TimeSpan.FromSeconds(17);
+        var refusedSaves = 0;
+        store.Fault = operation => operation == "save"
+            ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
+            : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.DisposeTimeout = bound, ownsStore: true);
+        using var saveUnderWay = new ManualResetEventSlim();
+        host.A.Behavior = (e, _, cancellationToken) =>
+        {
+            // Run on the disposing thread as the dispose ends the loops: holds it there until the loop's save as it
+            // ends is under way (as a thread taken off the processor there would), 10 s at most as a safety net.
+            if (e.Equals(events[0]))
+            {
+                cancellationToken.Register(() => saveUnderWay.Wait(TimeSpan.FromSeconds(10)));
+            }
+
+            return ValueTask.CompletedTask;
+        };
+        await host.StartAsync();
+        await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
+        store.Fault = null;
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool? storeDisposedAsSaveEnded = null;
+        try
+        {
+            // A store that stopped answering, but heeds the save's token: the save gives up as the timeout passes.
+            store.SaveGate = async cancellationToken =>
+            {
+                var answer = unanswered.Task.WaitAsync(cancellationToken);
+                saveUnderWay.Set();
+                try
+                {
+                    await answer;
+                }
+                finally
+                {
+                    storeDisposedAsSaveEnded = store.IsDisposed;
+                }
+            };
+            var disposing = host.Services.DisposeAsync().AsTask();
+            await store.Until(() => store.SavesInProgress == 1);
+            await host.Time.TimerDueInAsync(bound);
+            host.Time.Fake.Advance(bound);
+            await disposing;
+
+            // The timeout that ends the dispose's wait tells the save to give up first: the loop ends within the
+            // wait, before the container disposes the store, and no loop is said to outlive the dispose.
+            Assert.False(storeDisposedAsSaveEnded, "The store was disposed before the save, told to give up, had returned.");
+            Assert.True(host.Dispatcher.ExecuteTask!.IsCompleted, "The dispose returned before the loop, whose save gave up, had ended.");
+            Assert.IsAssignableFrom<OperationCanceledException>(Assert.Single(host.Logs.WithId(1110)).Exception);
+            Assert.Empty(host.Logs.WithId(1112));
+        }
+        finally
+        {
+            saveUnderWay.Set();
+            unanswered.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_stop_called_after_a_dispose_whose_wait_ran_out_lets_no_loop_save_against_the_disposed_store()
     {
         var store = new FakeEventStore();
