@@ -54,7 +54,9 @@ public sealed class CommerceEventDispatcherOptions
     /// loops save what they handled since their last checkpoint within this time (as within a stop's), and the dispose
     /// returns once they have ended or this time has passed, whichever comes first; a container disposes the store
     /// after the dispatcher. Default 30 seconds (the default of <c>HostOptions.ShutdownTimeout</c>, which bounds a
-    /// host's stop); from zero to 1 day. Measured by the registered <see cref="TimeProvider"/>.
+    /// host's stop); from zero to 1 day. Measured by the registered <see cref="TimeProvider"/>. It is also the time the
+    /// loops have to save as they end when the token given to <c>StartAsync</c> is cancelled with no stop or dispose
+    /// before.
     /// </summary>
     public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

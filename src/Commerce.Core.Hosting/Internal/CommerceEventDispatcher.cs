@@ -49,7 +49,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     private readonly bool _publishes;
 
     // The token the host stops the dispatcher with, or a dispose without a stop bounds it with (how long the loops may
-    // take to save as they end); none from each start until then.
+    // take to save as they end); none from each start until then (a loop the start's token ends meanwhile saves within
+    // DisposeTimeout of its own).
     private CancellationToken _stopToken;
 
     // Orders the lifetime's steps (start, the state a stop and a dispose set): a host takes them one at a time, but
@@ -333,17 +334,39 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <summary>
     /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (by
     /// <see cref="CommerceEventDispatcherOptions.DisposeTimeout"/> when the dispatcher is disposed without a stop since
-    /// it started); logs a failure.
+    /// it started, or when neither came and the loop ends because the token its start was given is cancelled); logs a
+    /// failure.
     /// </summary>
     private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved)
     {
-        try
+        CancellationTokenSource? timeout = null;
+        CancellationToken bound;
+        lock (_lifetime)
         {
-            await _store.SaveCheckpointAsync(handler.Name, cursor, _stopToken).ConfigureAwait(false);
+            if (_stopRequested || _disposed)
+            {
+                bound = _stopToken;
+            }
+            else
+            {
+                // No stop or dispose came since the start: the start's token ended the loop, and nothing gives the save
+                // a time, which it would otherwise wait for without end (holding the loops, which a later stop or
+                // dispose could not cut short). It gets a dispose's, which also ends before a later dispose's wait.
+                timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
+                bound = timeout.Token;
+            }
         }
-        catch (Exception exception)
+
+        using (timeout)
         {
-            Log.CheckpointNotSavedAtStop(_logger, handler.Name, cursor, saved, exception);
+            try
+            {
+                await _store.SaveCheckpointAsync(handler.Name, cursor, bound).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                Log.CheckpointNotSavedAtStop(_logger, handler.Name, cursor, saved, exception);
+            }
         }
     }
 

@@ -440,6 +440,49 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task Loops_ended_by_the_token_their_start_was_given_save_what_they_handled_within_the_dispose_timeout()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(3));
+        var bound = TimeSpan.FromSeconds(17);
+        var refusedSaves = 0;
+        store.Fault = operation => operation == "save"
+            ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
+            : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.DisposeTimeout = bound, ownsStore: true);
+        using var start = new CancellationTokenSource();
+        await host.Dispatcher.StartAsync(start.Token);
+        await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
+        store.Fault = null;
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var saveToken = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            // A store that stopped answering, but heeds the save's token.
+            store.SaveGate = cancellationToken =>
+            {
+                saveToken.TrySetResult(cancellationToken);
+                return unanswered.Task.WaitAsync(cancellationToken);
+            };
+
+            // The start's token is cancelled, with no stop or dispose: the loop ends as on a stop, and saves as it ends.
+            await start.CancelAsync();
+            Assert.True((await saveToken.Task.WaitAsync(TimeSpan.FromSeconds(10))).CanBeCanceled, "The save as the loop ended was given no bound.");
+
+            // The save gives up once the dispose timeout has passed (by the registered clock), and the loop ends.
+            await host.Time.TimerDueInAsync(bound);
+            host.Time.Fake.Advance(bound);
+            await host.Dispatcher.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.IsAssignableFrom<OperationCanceledException>(Assert.Single(host.Logs.WithId(1110)).Exception);
+            Assert.Null(store.Checkpoint(A));
+        }
+        finally
+        {
+            unanswered.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_stop_called_after_a_dispose_whose_wait_ran_out_lets_no_loop_save_against_the_disposed_store()
     {
         var store = new FakeEventStore();
