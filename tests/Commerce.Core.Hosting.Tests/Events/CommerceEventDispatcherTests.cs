@@ -267,6 +267,59 @@ public sealed class CommerceEventDispatcherTests
         Assert.Empty(host.Logs.WithId(1112));
     }
 
+    [Fact]
+    public async Task A_container_disposed_without_a_stop_disposes_a_handler_the_host_registered_as_a_singleton_only_once_its_call_has_ended()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(1));
+        var bound = TimeSpan.FromSeconds(17);
+        var call = new HeldCall(store);
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(call);
+            b.Services.AddSingleton<Mailer>();
+            b.Services.AddSingleton<DisposableHandler>();
+            b.AddEventHandler<DisposableHandler>();
+        }, o => o.DisposeTimeout = bound, ownsStore: true);
+        await host.StartAsync();
+        await store.Until(() => call.Entered);
+
+        // The handler itself, created after the dispatcher, would be disposed before it.
+        var handler = host.Services.GetRequiredService<DisposableHandler>();
+        try
+        {
+            var disposing = host.Services.DisposeAsync().AsTask();
+            await Task.WhenAny(store.Until(() => handler.IsDisposed), host.Time.TimerDueInAsync(bound));
+            Assert.False(handler.IsDisposed, "The handler was disposed while its call was under way.");
+            call.Release.SetResult();
+            await disposing;
+        }
+        finally
+        {
+            call.Release.TrySetResult();
+        }
+
+        Assert.True(handler.IsDisposed);
+        Assert.Equal(store.End, store.Checkpoint(typeof(DisposableHandler).FullName!));
+    }
+
+    /// <summary>A handler that the container disposes asynchronously, registered by the host as a singleton.</summary>
+    private sealed class DisposableHandler(Mailer mailer, HeldCall call, FakeEventStore store) : ICommerceEventHandler, IAsyncDisposable
+    {
+        private volatile bool _disposed;
+
+        public bool IsDisposed => _disposed;
+
+        public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => call.RunAsync(mailer);
+
+        public ValueTask DisposeAsync()
+        {
+            _disposed = true;
+            store.Changed();
+            return ValueTask.CompletedTask;
+        }
+    }
+
     /// <summary>A singleton a handler depends on, created by the container (which disposes it).</summary>
     private sealed class Mailer(FakeEventStore store) : IDisposable
     {
