@@ -23,8 +23,8 @@ namespace Commerce.Events;
 /// long as the host runs. Nothing but stopping ends a loop (or the Stop policy, that loop only), and
 /// nothing a loop meets escapes to the host. Disposing the dispatcher ends the loops too, and waits for them
 /// (bounded): a container disposes the store after the dispatcher, which was created with it, and the singletons
-/// a handler's first resolution created (after the dispatcher) after a <see cref="DispatcherDisposer"/> resolved
-/// then, which disposes the dispatcher.
+/// a handler's first resolution created (after the dispatcher) after the <see cref="DispatcherDisposer"/> the loop
+/// resolves next, whose dispose disposes the dispatcher.
 /// </remarks>
 internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposable
 {

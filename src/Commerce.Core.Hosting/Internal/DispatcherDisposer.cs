@@ -2,11 +2,11 @@ namespace Commerce.Events;
 
 /// <summary>
 /// Disposes the event dispatcher when the container disposes it, which is earlier than the container disposes the
-/// dispatcher itself: the dispatcher resolves one from the root provider after it first resolves each handler, and a
-/// container disposes what it created in reverse order of creation, this transient included. The singletons created
-/// as the handler was resolved (the handler, if it is one, and those it depends on) are created after the dispatcher,
-/// so are disposed before it, but before this one too: the dispatcher has ended its loops, and waited for them, by
-/// then.
+/// dispatcher itself. A container disposes what it created in reverse order of creation, this transient included, and
+/// the dispatcher resolves one from the root provider after it first resolves each handler. The singletons created
+/// as the handler was resolved (the handler, if it is one, and those it depends on) come after the dispatcher, so the
+/// container disposes them before it; they come before this instance, so the container disposes them after it, once the
+/// dispatcher has ended its loops and waited for them.
 /// </summary>
 internal sealed class DispatcherDisposer : IDisposable, IAsyncDisposable
 {
