@@ -460,21 +460,16 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             }
         }
 
+        // Outside the lock, as in StopAsync.
+        base.Dispose();
         if (loops is null || timeout is null)
         {
-            // Outside the lock, as in StopAsync.
-            base.Dispose();
             return;
         }
 
         using (timeout)
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopToken))
         {
-            // The wait is bound to the timeout before the loops are told to end (outside the lock, as in StopAsync): a
-            // source cancels its registrations latest first, so that a save a loop makes as it ends, bounded by the same
-            // timeout, is told to give up before the wait is over. A loop that ends as its save gives up has then ended
-            // within the wait, instead of being said to outlive it with the store disposed under the save.
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopToken);
-            base.Dispose();
             await loops.WaitAsync(wait.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
