@@ -20,8 +20,9 @@ namespace Commerce.Events;
 /// A failed handler call is retried on the same event with exponential back-off until
 /// <see cref="CommerceEventDispatcherOptions.MaxDeliveryAttempts"/>, then the poison policy applies; a failed
 /// store call (reading, waiting, loading or saving a checkpoint) is retried with the same back-off for as
-/// long as the host runs. Nothing but stopping ends a loop (or the Stop policy, that loop only), and
-/// nothing a loop meets escapes to the host. Disposing the dispatcher ends the loops too, and waits for them
+/// long as the host runs. Nothing but stopping ends a loop (or the Stop policy, that loop only, or the container
+/// refusing it as it is disposed, see <see cref="IsServicesDisposed"/>), and nothing a loop meets escapes to the
+/// host. Disposing the dispatcher ends the loops too, and waits for them
 /// (bounded): a container disposes the store after the dispatcher, which was created with it, and the singletons
 /// a handler's first resolution created (after the dispatcher) after the <see cref="DispatcherDisposer"/> the loop
 /// resolves next, whose dispose disposes the dispatcher.
@@ -140,6 +141,32 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     private static bool IsStopping(Exception exception, CancellationToken stoppingToken) =>
         exception is OperationCanceledException && stoppingToken.IsCancellationRequested;
 
+    /// <summary>
+    /// Whether <paramref name="exception"/> is the container's refusal as it is disposed: an
+    /// <see cref="ObjectDisposedException"/> met while the scope factory refuses a new scope. A host that disposes its
+    /// services without stopping the dispatcher first has the container mark itself disposed, then dispose what it
+    /// created, the dispatcher among them: until then a loop that asks it for a scope or a service (or whose handler
+    /// does) meets this, and nothing is wrong. The same exception from the host's code while the container still
+    /// hands out scopes is a failure as any other.
+    /// </summary>
+    private bool IsServicesDisposed(Exception exception)
+    {
+        if (exception is not ObjectDisposedException)
+        {
+            return false;
+        }
+
+        try
+        {
+            _scopes.CreateScope().Dispose();
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
     private async Task RunHandlerAsync(int index, CancellationToken stoppingToken)
     {
         var handler = _handlers[index];
@@ -222,7 +249,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                         catch (Exception exception) when (!IsStopping(exception, stoppingToken))
                         {
                             // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
+                            // Nor is it a fault once the host is stopping or the container refuses as it is disposed:
+                            // the loop ends.
                             stoppingToken.ThrowIfCancellationRequested();
+                            if (IsServicesDisposed(exception))
+                            {
+                                throw;
+                            }
+
                             var delay = BackOff(++resolveFailures);
                             var pending = page.Events[index];
                             Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, pending.GetType().Name, pending.Position, resolveFailures, delay, exception);
@@ -249,8 +283,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
                             {
                                 // Once the host is stopping, a failure says nothing about the event (a cancelled call
-                                // may be reported with an exception of its own): it is delivered again next time.
+                                // may be reported with an exception of its own): it is delivered again next time. Nor
+                                // does the container's refusal as it is disposed, which the call met.
                                 stoppingToken.ThrowIfCancellationRequested();
+                                if (IsServicesDisposed(exception))
+                                {
+                                    throw;
+                                }
+
                                 _telemetry.RecordFailure(handler.Name, @event, exception, activity);
                                 failure = exception;
                                 break;
@@ -320,10 +360,16 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                 }
             }
         }
-        catch (Exception exception) when (IsStopping(exception, stoppingToken))
+        catch (Exception exception) when (IsStopping(exception, stoppingToken) || IsServicesDisposed(exception))
         {
-            // The host is stopping: what was handled since the last save is saved now, within the host's time to
-            // stop; if that fails too, it is delivered again next time.
+            // The host is stopping (or disposing the container, which the dispatcher's dispose follows): what was
+            // handled since the last save is saved now, within the host's time to stop; if that fails too, it is
+            // delivered again next time.
+            if (!IsStopping(exception, stoppingToken))
+            {
+                Log.HandlerLoopEndedByDisposal(_logger, handler.Name, exception);
+            }
+
             if (cursor is not null && saved is not null && !cursor.Equals(saved))
             {
                 await SaveAtStopAsync(handler, cursor, saved).ConfigureAwait(false);
@@ -334,8 +380,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <summary>
     /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (by
     /// <see cref="CommerceEventDispatcherOptions.DisposeTimeout"/> when the dispatcher is disposed without a stop since
-    /// it started, or when neither came and the loop ends because the token its start was given is cancelled); logs a
-    /// failure.
+    /// it started, or when neither came and the loop ends because the token its start was given is cancelled or the
+    /// container refused it as it is disposed); logs a failure.
     /// </summary>
     private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved)
     {
@@ -349,9 +395,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             }
             else
             {
-                // No stop or dispose came since the start: the start's token ended the loop, and nothing gives the save
-                // a time, which it would otherwise wait for without end (holding the loops, which a later stop or
-                // dispose could not cut short). It gets a dispose's, which also ends before a later dispose's wait.
+                // No stop or dispose came since the start: the start's token ended the loop (or the container's
+                // refusal as it is disposed, before it disposes the dispatcher), and nothing gives the save a time,
+                // which it would otherwise wait for without end (holding the loops, which a later stop or dispose
+                // could not cut short). It gets a dispose's, which also ends before a later dispose's wait.
                 timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
                 bound = timeout.Token;
             }

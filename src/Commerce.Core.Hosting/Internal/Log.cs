@@ -53,6 +53,10 @@ internal static partial class Log
         Message = "The event dispatcher was disposed while delivery loops still ran, its wait for them over (DisposeTimeout {DisposeTimeout} passed, or the time of the stop before ran out): a handler call or checkpoint save that has not ended may meet the services disposed after the dispatcher.")]
     public static partial void DisposedWhileLoopsRun(ILogger logger, TimeSpan disposeTimeout);
 
+    [LoggerMessage(EventId = 1113, EventName = "HandlerLoopEndedByDisposal", Level = LogLevel.Debug,
+        Message = "The delivery loop of event handler {Handler} ends: the service provider, disposed without a stop of the dispatcher first, refused it a scope or a service; it resumes from its checkpoint when the host starts again.")]
+    public static partial void HandlerLoopEndedByDisposal(ILogger logger, string handler, Exception exception);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

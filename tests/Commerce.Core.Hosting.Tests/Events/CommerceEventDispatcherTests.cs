@@ -1209,6 +1209,240 @@ public sealed class CommerceEventDispatcherTests
         public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
+    /// <summary>Where a delivery loop is when the container, disposed without a stop, refuses it while the dispatcher still runs.</summary>
+    public enum DisposalWindow
+    {
+        /// <summary>Waiting on the feed: a new page comes, and its scope is asked for.</summary>
+        NewPage,
+
+        /// <summary>Backing off after a failed call: the retry's scope is asked for.</summary>
+        Retry,
+
+        /// <summary>Resolving the handler: a dependency's constructor resolves a service.</summary>
+        Resolution,
+
+        /// <summary>In a handler's call, after the page's first event: the call resolves a service.</summary>
+        HandlerCall,
+    }
+
+    [Theory]
+    [InlineData(DisposalWindow.NewPage, false)]
+    [InlineData(DisposalWindow.Retry, false)]
+    [InlineData(DisposalWindow.Resolution, false)]
+    [InlineData(DisposalWindow.HandlerCall, false)]
+    [InlineData(DisposalWindow.NewPage, true)]
+    [InlineData(DisposalWindow.Retry, true)]
+    [InlineData(DisposalWindow.Resolution, true)]
+    [InlineData(DisposalWindow.HandlerCall, true)]
+    public async Task A_loop_the_container_refuses_as_it_is_disposed_without_a_stop_ends_quietly_as_a_stop_ends_it(DisposalWindow window, bool synchronously)
+    {
+        var store = new FakeEventStore();
+        var events = window == DisposalWindow.NewPage ? [] : store.Append(Charges(2));
+        var construction = new ConstructionWindow();
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(construction);
+            b.Services.AddScoped<LateDependency>();
+            b.Services.AddSingleton<DisposalGate>();
+            if (window == DisposalWindow.Resolution)
+            {
+                b.AddEventHandler<HandlerResolvingAtConstruction>();
+            }
+            else
+            {
+                b.AddEventHandler<HandlerA>();
+            }
+        });
+        var calledAfterDisposal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var containerDisposing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (window == DisposalWindow.Retry)
+        {
+            host.A.Behavior = (_, attempt, _) => attempt == 1 ? throw new InvalidOperationException("boom") : ValueTask.CompletedTask;
+        }
+        else if (window == DisposalWindow.HandlerCall)
+        {
+            var services = host.Services;
+            host.A.Behavior = async (e, _, _) =>
+            {
+                if (e == events[1])
+                {
+                    calledAfterDisposal.TrySetResult();
+                    await containerDisposing.Task;
+                    _ = services.GetRequiredService<ScopeLog>();
+                }
+            };
+        }
+
+        await host.StartAsync();
+
+        // The loop reaches its point while the container is alive.
+        switch (window)
+        {
+            case DisposalWindow.NewPage:
+                await store.Until(() => store.Waiting == 1);
+                break;
+            case DisposalWindow.Retry:
+                Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.NextTimerAsync());
+                break;
+            case DisposalWindow.Resolution:
+                await construction.Entered.Task;
+                break;
+            case DisposalWindow.HandlerCall:
+                await calledAfterDisposal.Task;
+                break;
+        }
+
+        // The container marks itself disposed, then disposes what it created last first: the gate, created after the
+        // dispatcher (and after the transient that disposes it), holds the disposal there, with the dispatcher running.
+        // Disposed synchronously on a thread of its own, since Dispose blocks (on a pool thread, it would hold one of
+        // the few the loop and this test need while the gate holds it).
+        var gate = host.Services.GetRequiredService<DisposalGate>();
+        var disposing = synchronously
+            ? Task.Factory.StartNew(host.Services.Dispose, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : host.Services.DisposeAsync().AsTask();
+        try
+        {
+            await gate.Entered.Task;
+            switch (window)
+            {
+                case DisposalWindow.NewPage:
+                    events = store.Append(Charges(1));
+                    break;
+                case DisposalWindow.Retry:
+                    host.Time.Fake.Advance(TimeSpan.FromSeconds(1));
+                    break;
+                case DisposalWindow.Resolution:
+                    construction.Open.Set();
+                    break;
+                case DisposalWindow.HandlerCall:
+                    containerDisposing.SetResult();
+                    break;
+            }
+
+            await store.Until(() => host.Logs.Entries.Any(e =>
+                e.EventId.Id == 1113 || (e.Level >= LogLevel.Warning && e.Exception is ObjectDisposedException)));
+        }
+        finally
+        {
+            gate.Release.TrySetResult();
+            construction.Open.Set();
+            containerDisposing.TrySetResult();
+            await disposing;
+        }
+
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning && e.Exception is ObjectDisposedException);
+        var ended = Assert.Single(host.Logs.WithId(1113));
+        Assert.Equal(LogLevel.Debug, ended.Level);
+        Assert.IsType<ObjectDisposedException>(ended.Exception);
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+
+        // What the loop handled since its last save is saved as it ends, as at a stop.
+        var name = window == DisposalWindow.Resolution ? typeof(HandlerResolvingAtConstruction).FullName! : A;
+        Assert.Equal(window == DisposalWindow.HandlerCall ? Through(events.Take(1)) : null, store.Checkpoint(name));
+        Assert.Empty(host.Logs.WithId(1110));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_ObjectDisposedException_of_the_hosts_own_code_while_the_container_is_alive_is_a_failure_retried_after_a_back_off(bool atConstruction)
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(1));
+        var construction = new ConstructionWindow { Throws = atConstruction };
+        construction.Open.Set();
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(construction);
+            b.Services.AddScoped<LateDependency>();
+            if (atConstruction)
+            {
+                b.AddEventHandler<HandlerResolvingAtConstruction>();
+            }
+            else
+            {
+                b.AddEventHandler<HandlerA>();
+            }
+        });
+        if (!atConstruction)
+        {
+            host.A.Behavior = (_, attempt, _) => attempt == 1 ? throw new ObjectDisposedException("A connection") : ValueTask.CompletedTask;
+        }
+
+        await host.StartAsync();
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        var name = atConstruction ? typeof(HandlerResolvingAtConstruction).FullName! : A;
+        await store.Until(() => Equals(store.Checkpoint(name), store.End));
+
+        var failure = Assert.Single(host.Logs.WithId(atConstruction ? 1107 : 1103));
+        Assert.Equal(atConstruction ? LogLevel.Error : LogLevel.Warning, failure.Level);
+        Assert.IsType<ObjectDisposedException>(failure.Exception);
+        Assert.Empty(host.Logs.WithId(1113));
+        if (!atConstruction)
+        {
+            Assert.Equal([events[0], events[0]], host.A.Calls);
+        }
+    }
+
+    /// <summary>A singleton that holds the container's disposal (either way), once it is marked disposed, until released.</summary>
+    private sealed class DisposalGate : IDisposable, IAsyncDisposable
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Dispose()
+        {
+            Entered.TrySetResult();
+            Release.Task.Wait();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Entered.TrySetResult();
+            await Release.Task;
+        }
+    }
+
+    /// <summary>Holds <see cref="LateDependency"/>'s construction until opened; with <see cref="Throws"/>, its first construction throws.</summary>
+    private sealed class ConstructionWindow
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ManualResetEventSlim Open { get; } = new();
+
+        public bool Throws { get; set; }
+    }
+
+    /// <summary>A dependency whose constructor resolves a service once its window opens.</summary>
+    private sealed class LateDependency
+    {
+        public LateDependency(IServiceProvider services, ConstructionWindow window)
+        {
+            window.Entered.TrySetResult();
+            window.Open.Wait();
+            if (window.Throws)
+            {
+                window.Throws = false;
+                throw new ObjectDisposedException("A connection");
+            }
+
+            Log = services.GetRequiredService<ScopeLog>();
+        }
+
+        public ScopeLog Log { get; }
+    }
+
+    /// <summary>A handler (scoped, by the dispatcher's default) with a <see cref="LateDependency"/>.</summary>
+    private sealed class HandlerResolvingAtConstruction(LateDependency dependency) : ICommerceEventHandler
+    {
+        public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken)
+        {
+            dependency.Log.Add(Guid.Empty, @event);
+            return ValueTask.CompletedTask;
+        }
+    }
+
     [Fact]
     public async Task A_purge_that_fails_as_the_host_stops_is_not_logged_as_one_the_next_interval_will_try_again()
     {
