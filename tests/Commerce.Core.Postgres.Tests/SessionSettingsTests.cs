@@ -96,11 +96,11 @@ public sealed class SessionSettingsTests
 
     [PostgresFact]
     public Task Every_read_the_server_cancels_at_its_lock_timeout_is_reported_unavailable_with_the_servers_error_inside() =>
-        ReadsCancelledAtAServerTimeoutAsync("lock_timeout", PostgresErrorCodes.LockNotAvailable);
+        ReadsCancelledAtAServerTimeoutAsync("lock_timeout=100", PostgresErrorCodes.LockNotAvailable);
 
     [PostgresFact]
     public Task Every_read_the_server_cancels_at_its_statement_timeout_is_reported_unavailable_with_the_servers_error_inside() =>
-        ReadsCancelledAtAServerTimeoutAsync("statement_timeout", PostgresErrorCodes.QueryCanceled);
+        ReadsCancelledAtAServerTimeoutAsync("statement_timeout=500", PostgresErrorCodes.QueryCanceled);
 
     /// <summary>
     /// The connection string's <c>Command Timeout</c>: Npgsql has the server cancel a statement still running at it
@@ -114,8 +114,13 @@ public sealed class SessionSettingsTests
     public Task Every_read_cancelled_at_the_command_timeout_is_reported_unavailable_with_the_timeout_inside() =>
         ReadsCancelledAsync("Command Timeout=1", static inner => Assert.IsType<TimeoutException>(Assert.IsType<NpgsqlException>(inner).InnerException));
 
-    private static Task ReadsCancelledAtAServerTimeoutAsync(string timeout, string sqlState) =>
-        ReadsCancelledAsync($"Options=-c {timeout}=100", inner => Assert.Equal(sqlState, Assert.IsType<PostgresException>(inner).SqlState));
+    /// <summary>
+    /// <see cref="ReadsCancelledAsync"/> under a server setting (<c>name=milliseconds</c>). A <c>statement_timeout</c> bounds
+    /// every statement, the set-up's and the store's migration included, so it is given room on a loaded machine (500 ms);
+    /// a <c>lock_timeout</c> only bounds waits for locks, which only the locked tables bring.
+    /// </summary>
+    private static Task ReadsCancelledAtAServerTimeoutAsync(string setting, string sqlState) =>
+        ReadsCancelledAsync($"Options=-c {setting}", inner => Assert.Equal(sqlState, Assert.IsType<PostgresException>(inner).SqlState));
 
     /// <summary>
     /// A role, a database or the connection string may set <c>lock_timeout</c> or <c>statement_timeout</c>: the server then
