@@ -15,6 +15,9 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <summary>The longest command timeout, in seconds: its milliseconds fit in an <see cref="int"/>.</summary>
     private const int MaxCommandTimeout = int.MaxValue / 1000;
 
+    // A disposal that may wait longer is a hang to any host.
+    private static readonly TimeSpan MaxShutdownTimeout = TimeSpan.FromHours(1);
+
     /// <summary>
     /// Keeps all state in PostgreSQL, so several host instances can share it. Every use case reads the
     /// keys it needs at once in one statement and commits its writes in one round trip, atomically,
@@ -84,6 +87,11 @@ public static partial class PostgresCommerceBuilderExtensions
             throw new ArgumentException(Invariant($"The interval between event notifications ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.EventNotificationInterval)}) must be from zero to one second, but was {options.EventNotificationInterval}."), nameof(configure));
         }
 
+        if (options.ShutdownTimeout < TimeSpan.Zero || options.ShutdownTimeout > MaxShutdownTimeout)
+        {
+            throw new ArgumentException(Invariant($"The time disposal lets work under way end ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.ShutdownTimeout)}) must be from zero to one hour, but was {options.ShutdownTimeout}."), nameof(configure));
+        }
+
         builder.Services.TryAddSingleton(sp =>
         {
             // The registered options are a mutable instance, checked again when the services are created; the
@@ -105,7 +113,8 @@ public static partial class PostgresCommerceBuilderExtensions
                 rankingResolution,
                 options.GroupCommit ? options.MaxGroupSize : 0,
                 sp.GetService<ILoggerFactory>(),
-                options.EventNotificationInterval);
+                options.EventNotificationInterval,
+                options.ShutdownTimeout);
         });
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
         builder.Services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>()));

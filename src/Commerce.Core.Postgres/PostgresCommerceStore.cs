@@ -11,13 +11,8 @@ namespace Commerce.Postgres;
 /// </summary>
 internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, IDisposable
 {
-    /// <summary>
-    /// How long the store's disposal lets the work under way (the group commits and group reads queued or in flight,
-    /// waits for events ending, their <c>UNLISTEN</c>s in the background) end on its own before it cancels it through
-    /// <see cref="Stopping"/>: each takes a round trip or a few, so only a server that stopped responding (or a slow one)
-    /// reaches it.
-    /// </summary>
-    internal static readonly TimeSpan BackgroundGrace = TimeSpan.FromSeconds(5);
+    /// <summary>The default of <see cref="PostgresStoreOptions.ShutdownTimeout"/>.</summary>
+    internal static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(5);
 
     private readonly bool _ownsDataSource;
     private readonly CancellationTokenSource _disposing = new(); // no timer, nothing linked: nothing to dispose
@@ -46,12 +41,15 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// The least time between two notifications of waiters (see <see cref="PostgresStoreOptions.EventNotificationInterval"/>),
     /// on the system's clock: it paces a background task, and a host's clock may stand still in its tests.
     /// </param>
-    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0, ILoggerFactory? loggerFactory = null, TimeSpan eventNotificationInterval = default)
+    /// <param name="shutdownTimeout">How long disposal lets the work under way end (see <see cref="ShutdownTimeout"/>); <see langword="null"/> for <see cref="DefaultShutdownTimeout"/>.</param>
+    public PostgresCommerceStore(NpgsqlDataSource dataSource, bool ownsDataSource, string schema, int? commandTimeout, TimeSpan rankingResolution, int maxGroupSize = 0, ILoggerFactory? loggerFactory = null, TimeSpan eventNotificationInterval = default, TimeSpan? shutdownTimeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxGroupSize);
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rankingResolution, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(shutdownTimeout ?? TimeSpan.Zero, TimeSpan.Zero);
         DataSource = dataSource;
+        ShutdownTimeout = shutdownTimeout ?? DefaultShutdownTimeout;
         _ownsDataSource = ownsDataSource;
         _writesArrays = ownsDataSource;
         Schema = schema;
@@ -78,6 +76,13 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public int? CommandTimeout { get; }
 
     public TimeSpan RankingResolution { get; }
+
+    /// <summary>
+    /// How long the store's disposal lets the work under way (the group commits and group reads queued or in flight,
+    /// waits for events ending, their <c>UNLISTEN</c>s in the background) end on its own before it cancels it through
+    /// <see cref="Stopping"/> (see <see cref="PostgresStoreOptions.ShutdownTimeout"/>).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; }
 
     public PostgresSql Sql { get; }
 
@@ -110,7 +115,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public CancellationToken Disposing => _disposing.Token;
 
     /// <summary>
-    /// Cancelled by the store's disposal once <see cref="BackgroundGrace"/> has passed with work still under way (see
+    /// Cancelled by the store's disposal once <see cref="ShutdownTimeout"/> has passed with work still under way (see
     /// <see cref="TryEnter"/>, and the group committer's and reader's batches): ends a wait's <c>UNLISTEN</c> left running
     /// in the background, and a group's batch or a lookup of its outcome, on a server that stopped responding (with no
     /// command timeout, nothing else would), so that nothing of the store runs on after its disposal.
@@ -342,7 +347,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     /// <summary>
     /// Waits for the work counted by <see cref="TryEnter"/> and <see cref="EnterNested"/>, and for the group committer and
-    /// reader (which take no more work) to end: on its own for <see cref="BackgroundGrace"/>, then cancelled through
+    /// reader (which take no more work) to end: on its own for <see cref="ShutdownTimeout"/>, then cancelled through
     /// <see cref="Stopping"/> (Npgsql asks the server to cancel the statement, and breaks the connection if no answer comes
     /// within its <c>Cancellation Timeout</c>). Nothing of the store then runs on its connections once the store, and the
     /// data source it owns, are disposed.
@@ -360,7 +365,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
             using (var grace = new CancellationTokenSource())
             {
                 // The system's clock: a host's clock may stand still in its tests (see the notifier's interval).
-                var delay = Task.Delay(BackgroundGrace, TimeProvider.System, grace.Token);
+                var delay = Task.Delay(ShutdownTimeout, TimeProvider.System, grace.Token);
                 await Task.WhenAny(work, delay).ConfigureAwait(false);
                 await grace.CancelAsync().ConfigureAwait(false);
             }

@@ -339,7 +339,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     /// connection is logged. Returns whether it took the connection over (it did unless the connection is broken or busy).
     /// The store's disposal waits for it (counted by <see cref="PostgresCommerceStore.EnterNested"/>, within the wait's
     /// own count), and cancels it through <see cref="PostgresCommerceStore.Stopping"/> if it has not ended within
-    /// <see cref="PostgresCommerceStore.BackgroundGrace"/>: that is not logged.
+    /// <see cref="PostgresCommerceStore.ShutdownTimeout"/>: that is not logged.
     /// </summary>
     private bool UnlistenInTheBackground(NpgsqlConnection connection)
     {

@@ -49,7 +49,7 @@ namespace Commerce.Postgres;
 /// <para>
 /// A caller still queued when its token is cancelled is dropped and sees the cancellation; a commit taken
 /// into a group runs to its end, as a single commit sent does. The store's disposal stops taking new commits
-/// (<see cref="Complete"/>) and lets the queued ones finish within its grace (<see cref="PostgresCommerceStore.BackgroundGrace"/>),
+/// (<see cref="Complete"/>) and lets the queued ones finish within its grace (<see cref="PostgresCommerceStore.ShutdownTimeout"/>),
 /// then cancels what is left through <see cref="PostgresCommerceStore.Stopping"/>, which every send, connection and
 /// lookup of the committer observes: a commit not sent yet, or one the server cancelled (it rolled back), gets
 /// <see cref="ObjectDisposedException"/>; one whose connection broke instead (the server did not answer the

@@ -24,7 +24,7 @@ namespace Commerce.Postgres;
 /// <c>statement_timeout</c> or <c>lock_timeout</c>) or at the command timeout, is <see cref="StoreUnavailableException"/> for every
 /// caller of the group, and any other failure is handed to each of them. A caller whose token is
 /// cancelled stops waiting (its read, if sent, is simply not used). The store's disposal stops taking new reads
-/// (<see cref="Complete"/>) and lets the queued ones finish within its grace (<see cref="PostgresCommerceStore.BackgroundGrace"/>),
+/// (<see cref="Complete"/>) and lets the queued ones finish within its grace (<see cref="PostgresCommerceStore.ShutdownTimeout"/>),
 /// then cancels what is left through <see cref="PostgresCommerceStore.Stopping"/>, which every read and connection of the
 /// reader observes: its callers get <see cref="ObjectDisposedException"/>, as a read after the disposal does. Thread-safe.
 /// </para>

@@ -50,4 +50,13 @@ public sealed class PostgresStoreOptions
     /// notifying transactions. Zero sends the next one as soon as the one before is done. Defaults to 5 ms.
     /// </summary>
     public TimeSpan EventNotificationInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// How long disposing the store lets the work under way end on its own (the group commits and group reads queued
+    /// or in flight, the waits for events ending and their <c>UNLISTEN</c>s), from zero to one hour, before it
+    /// cancels what is left; each takes a round trip or a few, so only a slow server, or one that stopped
+    /// responding, reaches it. Zero cancels at once. Defaults to 5 seconds. Keep it within the host's own shutdown
+    /// timeout (<c>HostOptions.ShutdownTimeout</c>, 30 seconds by default), which bounds the disposal of its services.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = Postgres.PostgresCommerceStore.DefaultShutdownTimeout;
 }

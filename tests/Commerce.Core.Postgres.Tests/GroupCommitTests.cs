@@ -493,7 +493,7 @@ public sealed class GroupCommitTests
     /// <summary>
     /// A group in flight when the store is disposed, on a server that stopped responding, with no command timeout: the
     /// committer sent it with no token that the disposal cancels, so the disposal waited for it for ever. Here the
-    /// server's answers stop from the group's batch on (a proxy swallows it). The disposal ends once its grace has
+    /// server's answers stop from the group's batch on (a proxy swallows it). The disposal ends once its grace (here 100 ms) has
     /// passed, and the commit, whose batch the server may have run, is in doubt.
     /// </summary>
     [PostgresFact]
@@ -505,6 +505,7 @@ public sealed class GroupCommitTests
             o.ConnectionString = proxy.ConnectionString + ";Maximum Pool Size=8;Max Auto Prepare=0";
             o.CommandTimeout = 0;
             o.GroupCommit = true;
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(100); // its grace: the server never answers
         });
         try
         {
@@ -526,6 +527,116 @@ public sealed class GroupCommitTests
             await proxy.DisposeAsync(); // first: what still waits on the server then sees its connection lost
             await shop.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Within <see cref="PostgresStoreOptions.ShutdownTimeout"/> the store's disposal lets a group in flight end on its
+    /// own: the group's batch waits on the server for a lock another transaction holds until after the disposal
+    /// started, and still applies.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_disposal_within_its_shutdown_timeout_lets_a_group_in_flight_finish()
+    {
+        var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.GroupCommit = true;
+            o.ShutdownTimeout = TimeSpan.FromHours(1);
+        });
+        try
+        {
+            await using var blocker = await LockWalletsAsync(shop);
+            var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            shop.Store.BeforeCommit = (_, _) =>
+            {
+                sending.TrySetResult();
+                return Task.CompletedTask;
+            };
+            await using var session = await shop.Store.OpenSessionAsync();
+            var commit = session.CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5))).AsTask();
+            await sending.Task.WaitAsync(Generous);
+
+            var disposing = shop.Store.DisposeAsync().AsTask();
+            await ClosedAsync(shop.Store); // the disposal takes no more work: its wait for the work under way has begun
+            Assert.False(shop.Store.Stopping.IsCancellationRequested);
+            Assert.False(commit.IsCompleted);
+            await EndAsync(blocker, "COMMIT"); // the lock goes: the batch runs on
+
+            Assert.True(await commit.WaitAsync(Generous));
+            await disposing.WaitAsync(Generous);
+            Assert.Equal(5L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = 1"));
+        }
+        finally
+        {
+            await shop.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// With a <see cref="PostgresStoreOptions.ShutdownTimeout"/> of zero the store's disposal cancels the work under way at
+    /// once: a group whose batch waits on the server for a lock is cancelled (its connection still open), and nothing applies.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_disposal_with_a_shutdown_timeout_of_zero_cancels_a_group_in_flight_at_once()
+    {
+        var shop = await PgShop.CreateAsync(store: o =>
+        {
+            o.GroupCommit = true;
+            o.ShutdownTimeout = TimeSpan.Zero;
+        });
+        try
+        {
+            await using var blocker = await LockWalletsAsync(shop);
+            var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            shop.Store.BeforeCommit = (_, _) =>
+            {
+                sending.TrySetResult();
+                return Task.CompletedTask;
+            };
+            await using var session = await shop.Store.OpenSessionAsync();
+            var commit = session.CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5))).AsTask();
+            await sending.Task.WaitAsync(Generous);
+
+            await shop.Store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => commit.WaitAsync(Generous));
+            await EndAsync(blocker, "ROLLBACK");
+            Assert.Equal(0L, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.wallets"));
+        }
+        finally
+        {
+            await shop.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// A connection of its own whose transaction holds the shop's wallets table locked until it ends (<see cref="EndAsync"/>,
+    /// or the connection's disposal, which rolls it back).
+    /// </summary>
+    private static async Task<NpgsqlConnection> LockWalletsAsync(PgShop shop)
+    {
+        var connection = new NpgsqlConnection(PgShop.RequiredConnectionString);
+        await connection.OpenAsync();
+        await EndAsync(connection, $"BEGIN; LOCK TABLE \"{shop.Schema}\".wallets IN ACCESS EXCLUSIVE MODE");
+        return connection;
+    }
+
+    /// <summary>Completes once the store's disposal refuses new work (<see cref="PostgresCommerceStore.TryEnter"/>).</summary>
+    private static async Task ClosedAsync(PostgresCommerceStore store)
+    {
+        var deadline = DateTime.UtcNow + Generous;
+        while (store.TryEnter())
+        {
+            store.Exit();
+            Assert.True(DateTime.UtcNow < deadline, "The disposal did not close the store.");
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>Runs <paramref name="sql"/> on <paramref name="connection"/> (a COMMIT or ROLLBACK ends the lock).</summary>
+    private static async Task EndAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     [PostgresFact]

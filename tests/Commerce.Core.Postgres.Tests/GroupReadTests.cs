@@ -130,7 +130,7 @@ public sealed class GroupReadTests
     /// <summary>
     /// A group read in flight when the store is disposed, on a server that stopped responding, with no command timeout:
     /// the reader sent it with no token that the disposal cancels, so the disposal waited for it for ever. Here the
-    /// server's answers stop from the read on (a proxy swallows it). The disposal ends once its grace has passed, and
+    /// server's answers stop from the read on (a proxy swallows it). The disposal ends once its grace (here 100 ms) has passed, and
     /// the read, which applies nothing, is refused as any read after the disposal is.
     /// </summary>
     [PostgresFact]
@@ -142,6 +142,7 @@ public sealed class GroupReadTests
             o.ConnectionString = proxy.ConnectionString + ";Maximum Pool Size=8;Max Auto Prepare=0";
             o.CommandTimeout = 0;
             o.GroupCommit = true;
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(100); // its grace: the server never answers
         });
         try
         {

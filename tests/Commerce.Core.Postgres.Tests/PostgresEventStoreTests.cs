@@ -299,6 +299,7 @@ public sealed class PostgresEventStoreTests
         {
             o.Schema = shop.Schema;
             o.CommandTimeout = 0;
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(100); // its grace: the UNLISTEN never ends on its own
         });
         await using var provider = services.BuildServiceProvider();
         var events = (PostgresEventStore)provider.GetRequiredService<IEventStore>();

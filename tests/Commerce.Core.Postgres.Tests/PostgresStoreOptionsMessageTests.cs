@@ -50,6 +50,42 @@ public sealed class PostgresStoreOptionsMessageTests
     }
 
     [Theory]
+    [InlineData(-1)]
+    [InlineData(3_600_001)]
+    public void A_shutdown_timeout_outside_zero_to_one_hour_names_the_option_and_the_value_and_registers_nothing(int milliseconds)
+    {
+        var services = new ServiceCollection();
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = "Host=localhost";
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(milliseconds);
+        }));
+
+        Assert.Equal("configure", error.ParamName);
+        Assert.Contains("PostgresStoreOptions.ShutdownTimeout", error.Message, StringComparison.Ordinal);
+        Assert.Contains(TimeSpan.FromMilliseconds(milliseconds).ToString(), error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
+    [Fact]
+    public void The_shutdown_timeout_defaults_to_five_seconds_and_reaches_the_store_from_zero_to_one_hour()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(5), new PostgresStoreOptions().ShutdownTimeout);
+        foreach (var timeout in new[] { TimeSpan.Zero, TimeSpan.FromMilliseconds(250), TimeSpan.FromHours(1) })
+        {
+            var services = new ServiceCollection();
+            services.AddCommerce().UsePostgresStore(o =>
+            {
+                o.ConnectionString = "Host=localhost";
+                o.ShutdownTimeout = timeout;
+            });
+            using var provider = services.BuildServiceProvider();
+
+            Assert.Equal(timeout, provider.GetRequiredService<Commerce.Postgres.PostgresCommerceStore>().ShutdownTimeout);
+        }
+    }
+
+    [Theory]
     [InlineData("Host=x;Password=s3cret-pw;Bogus=1")]
     [InlineData("Host=x;Password=s3cret-pw;Port=abc")]
     [InlineData("Host=x;Password=s3cret-pw;Timeout=-5")]
