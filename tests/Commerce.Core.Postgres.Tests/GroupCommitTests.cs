@@ -544,16 +544,9 @@ public sealed class GroupCommitTests
         });
         try
         {
-            await using var blocker = await LockWalletsAsync(shop);
-            var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            shop.Store.BeforeCommit = (_, _) =>
-            {
-                sending.TrySetResult();
-                return Task.CompletedTask;
-            };
-            await using var session = await shop.Store.OpenSessionAsync();
-            var commit = session.CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5))).AsTask();
-            await sending.Task.WaitAsync(Generous);
+            var (blocker, session, commit) = await CommitBlockedByALockAsync(shop);
+            await using var locked = blocker;
+            await using var committing = session;
 
             var disposing = shop.Store.DisposeAsync().AsTask();
             await ClosedAsync(shop.Store); // the disposal takes no more work: its wait for the work under way has begun
@@ -585,16 +578,9 @@ public sealed class GroupCommitTests
         });
         try
         {
-            await using var blocker = await LockWalletsAsync(shop);
-            var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            shop.Store.BeforeCommit = (_, _) =>
-            {
-                sending.TrySetResult();
-                return Task.CompletedTask;
-            };
-            await using var session = await shop.Store.OpenSessionAsync();
-            var commit = session.CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5))).AsTask();
-            await sending.Task.WaitAsync(Generous);
+            var (blocker, session, commit) = await CommitBlockedByALockAsync(shop);
+            await using var locked = blocker;
+            await using var committing = session;
 
             await shop.Store.DisposeAsync().AsTask().WaitAsync(Generous);
 
@@ -606,6 +592,25 @@ public sealed class GroupCommitTests
         {
             await shop.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Starts a group commit (5 more in Alice's wallet) and completes once its batch is sent, to wait on the server for
+    /// the wallets table, which the returned connection's transaction holds locked (see <see cref="LockWalletsAsync"/>).
+    /// </summary>
+    private static async Task<(NpgsqlConnection Blocker, IStoreSession Session, Task<bool> Commit)> CommitBlockedByALockAsync(PgShop shop)
+    {
+        var blocker = await LockWalletsAsync(shop);
+        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        shop.Store.BeforeCommit = (_, _) =>
+        {
+            sending.TrySetResult();
+            return Task.CompletedTask;
+        };
+        var session = await shop.Store.OpenSessionAsync();
+        var commit = session.CommitAsync(ChangeSets.Of(ChangeSets.Adjust(StoreKey.ForWallet(Alice), 5))).AsTask();
+        await sending.Task.WaitAsync(Generous);
+        return (blocker, session, commit);
     }
 
     /// <summary>
