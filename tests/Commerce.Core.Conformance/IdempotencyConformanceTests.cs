@@ -636,4 +636,43 @@ public abstract class IdempotencyConformanceTests : CommerceConformanceTests
         Assert.Equal(Money(2_005), (await shop.Wallets.ChargeAsync(User(1), Money(5), Key("c"))).Value);
         Assert.True((await shop.KeyedOrderAsync(1, Key("o"), (1, 1))).IsSuccess);
     }
+
+    [StoreFact]
+    public async Task A_call_cancelled_before_it_starts_throws_even_when_its_arguments_alone_would_be_refused()
+    {
+        using var shop = await StockedShopAsync();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        var before = await shop.DescribeAllAsync(1);
+        var token = cancelled.Token;
+
+        // Each of these requests is refused without reading state when its token is not cancelled; the
+        // documented answer to a cancelled token is the exception, as for a request the store would judge.
+        Func<Task>[] calls =
+        [
+            async () => await shop.Wallets.ChargeAsync(User(1), Money(0), Key("c"), token),
+            async () => await shop.Wallets.ChargeAsync(User(1), Money(5), new IdempotencyKey(string.Empty), token),
+            async () => await shop.Orders.PlaceOrderAsync(User(1), [], token),
+            async () => await shop.Orders.PlaceOrderAsync(User(1), LedgerShopExtensions.Lines((1, 0)), token),
+            async () => await shop.Orders.PlaceOrderAsync(User(1), [], Key("o"), token),
+            async () => await shop.Orders.PlaceOrderAsync(User(1), LedgerShopExtensions.Lines((1, 1)), new IdempotencyKey(string.Empty), token),
+            async () => await shop.Carts.CheckoutAsync(User(1), new IdempotencyKey(string.Empty), token),
+            async () => await shop.Carts.AddItemAsync(User(1), Product(1), 0, token),
+            async () => await shop.Catalog.AddProductAsync(Product(3), " ", Money(1), 1, token),
+            async () => await shop.Catalog.AddProductAsync(Product(3), "Pot", Money(1), -1, token),
+            async () => await shop.Catalog.RestockAsync(Product(1), 0, token),
+        ];
+        var answered = new List<int>();
+        for (var i = 0; i < calls.Length; i++)
+        {
+            if (await Record.ExceptionAsync(calls[i]) is not OperationCanceledException)
+            {
+                answered.Add(i);
+            }
+        }
+
+        Assert.True(answered.Count == 0, $"Calls {string.Join(", ", answered)} did not throw OperationCanceledException.");
+
+        Assert.Equal(before, await shop.DescribeAllAsync(1));
+    }
 }

@@ -14,6 +14,11 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
+        if (!key.IsValid)
+        {
+            scope.ThrowIfCancellationRequested(cancellationToken);
+        }
+
         var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(key), false)
             : await Idempotent.RunAsync(runtime, KeyedCheckout, new Idempotent.Request(user, key, 0), (user, runtime), scope, cancellationToken).ConfigureAwait(false);
         // A replay placed nothing: its stored outcome was logged when it happened.
@@ -33,7 +38,15 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     {
         if (quantity <= 0)
         {
-            return ValueTask.FromResult(runtime.Telemetry.Start(UseCase.AddCartItem, user).End(Result<CartView>.Failure(Errors.NonPositiveQuantity(quantity))));
+            var scope = runtime.Telemetry.Start(UseCase.AddCartItem, user);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // A caller that gave up gets the cancellation, as from a request the store would judge.
+                scope.Fail(new OperationCanceledException(cancellationToken));
+                return ValueTask.FromCanceled<Result<CartView>>(cancellationToken);
+            }
+
+            return ValueTask.FromResult(scope.End(Result<CartView>.Failure(Errors.NonPositiveQuantity(quantity))));
         }
 
         return runtime.TraceAsync(

@@ -14,10 +14,12 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
         Result<ProductSummary> result;
         if (created.IsFailure)
         {
+            scope.ThrowIfCancellationRequested(cancellationToken);
             result = Result<ProductSummary>.Failure(created.Error);
         }
         else if (initialStock < 0)
         {
+            scope.ThrowIfCancellationRequested(cancellationToken);
             result = Errors.NegativeQuantity(initialStock);
         }
         else
@@ -61,6 +63,11 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
     public async ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Restock, id);
+        if (quantity <= 0)
+        {
+            scope.ThrowIfCancellationRequested(cancellationToken);
+        }
+
         var result = quantity <= 0
             ? Errors.NonPositiveQuantity(quantity)
             : await runtime.RunAsync(

@@ -108,6 +108,23 @@ internal readonly struct UseCaseScope
     }
 
     /// <summary>
+    /// Throws <see cref="OperationCanceledException"/> if <paramref name="cancellationToken"/> was cancelled, ending the
+    /// use case as <see cref="Fail"/> does. A request refused on its arguments alone calls it before it answers, so that
+    /// a caller that gave up gets the exception every other call with that token gets, not the refusal.
+    /// </summary>
+    public void ThrowIfCancellationRequested(CancellationToken cancellationToken)
+    {
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        catch (OperationCanceledException e) when (Fail(e))
+        {
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Ends a use case that threw: records its duration with the exception's type as <c>error.type</c>, and
     /// marks its span as failed. Always <see langword="false"/>, to be used as an exception filter that lets
     /// the exception through untouched.

@@ -12,6 +12,11 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         ArgumentNullException.ThrowIfNull(lines);
         var scope = runtime.Telemetry.Start(UseCase.PlaceOrder, user);
         var validated = Validate(lines, runtime.Options);
+        if (validated.IsFailure)
+        {
+            scope.ThrowIfCancellationRequested(cancellationToken);
+        }
+
         return scope.EndOrder(Logged(runtime, user, validated.IsFailure
             ? Result<Order>.Failure(validated.Error)
             : await runtime.RunAsync(scope, "PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false)));
@@ -23,10 +28,16 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var scope = runtime.Telemetry.Start(UseCase.PlaceOrder, user);
         if (!key.IsValid)
         {
+            scope.ThrowIfCancellationRequested(cancellationToken);
             return scope.EndOrder(Logged(runtime, user, Errors.InvalidIdempotencyKey(key)));
         }
 
         var validated = Validate(lines, runtime.Options);
+        if (validated.IsFailure)
+        {
+            scope.ThrowIfCancellationRequested(cancellationToken);
+        }
+
         var (result, replayed) = validated.IsFailure
             ? (Result<Order>.Failure(validated.Error), false)
             : await Idempotent.RunAsync(

@@ -15,9 +15,16 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
     public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Charge, user);
-        var (result, replayed) = !key.IsValid ? (Errors.InvalidIdempotencyKey(key), false)
-            : !amount.IsPositive ? (Errors.NonPositiveAmount(amount), false)
-            : amount > runtime.Options.MaxChargeAmount ? (Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount), false)
+        var refusal = !key.IsValid ? Errors.InvalidIdempotencyKey(key)
+            : !amount.IsPositive ? Errors.NonPositiveAmount(amount)
+            : amount > runtime.Options.MaxChargeAmount ? Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount)
+            : null;
+        if (refusal is not null)
+        {
+            scope.ThrowIfCancellationRequested(cancellationToken);
+        }
+
+        var (result, replayed) = refusal is not null ? (Result<Money>.Failure(refusal), false)
             : await Idempotent.RunAsync(runtime, KeyedCharge, new Idempotent.Request(user, key, amount.Amount), (user, amount, runtime), scope, cancellationToken).ConfigureAwait(false);
         // A replay applied nothing: its stored outcome was logged when it happened.
         return scope.EndCharge(replayed ? result : Logged(user, amount, result), replayed);

@@ -322,6 +322,32 @@ public sealed class CommerceTelemetryTests
     }
 
     [Fact]
+    public async Task A_cancelled_call_whose_arguments_alone_would_be_refused_counts_no_refusal_and_is_traced_as_the_cancellation()
+    {
+        using var provider = Build();
+        using var capture = new TelemetryCapture(provider.GetRequiredService<IMeterFactory>());
+        using var cancellation = new CancellationTokenSource();
+        await cancellation.CancelAsync();
+
+        var thrown = await Record.ExceptionAsync(() => provider.GetRequiredService<IOrderService>().PlaceOrderAsync(U1, [], cancellation.Token).AsTask());
+        var cartThrown = await Record.ExceptionAsync(() => provider.GetRequiredService<ICartService>().AddItemAsync(U1, P1, 0, cancellation.Token).AsTask());
+
+        // Neither is a business outcome: no refusal is counted, and each is measured and traced as the cancellation.
+        Assert.IsAssignableFrom<OperationCanceledException>(thrown);
+        Assert.IsAssignableFrom<OperationCanceledException>(cartThrown);
+        Assert.Empty(capture.Of("commerce.orders.refused"));
+        Assert.Equal(
+            [("place_order", typeof(OperationCanceledException).FullName), ("add_cart_item", typeof(OperationCanceledException).FullName)],
+            capture.Of("commerce.use_case.duration").Select(m => (m.Tag("commerce.operation"), m.Tag("error.type"))));
+        Assert.Equal(2, capture.Spans.Count);
+        Assert.All(capture.Spans, span =>
+        {
+            Assert.Equal(ActivityStatusCode.Error, span.Status);
+            Assert.Null(span.GetTagItem("commerce.error.code"));
+        });
+    }
+
+    [Fact]
     public async Task Conflicts_are_counted_and_added_to_the_span_as_events_and_a_use_case_that_gives_up_is_an_error()
     {
         var store = new ScriptedStore(new FakeStore()) { Conflicts = 3 };
