@@ -9,7 +9,7 @@ namespace Commerce.Postgres;
 /// Checks that the store's database answers and that its schema is current: every embedded migration is
 /// recorded in <c>schema_version</c>. One query on one pooled connection. A schema with migrations this
 /// version of the package does not know (a newer instance migrated it during a rolling upgrade) is
-/// <see cref="HealthStatus.Degraded"/>; an unreachable database, a query cancelled at the command timeout or by the
+/// <see cref="HealthStatus.Degraded"/>; an unreachable database, no connection within the connection string's <c>Timeout</c>, a query cancelled at the command timeout or by the
 /// server (its <c>statement_timeout</c> or <c>lock_timeout</c>), a schema behind, or a store disposed while its
 /// service provider lives on (it serves no request, whatever the database's state) is the registration's failure
 /// status, never an exception. The caller's token cancelled (the registration's timeout, or the request's end)
@@ -55,9 +55,11 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         }
 
         int[] applied;
+        var opened = false;
         try
         {
             var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
+            opened = true;
             await using (connection.ConfigureAwait(false))
             {
                 var command = new NpgsqlCommand($"SELECT coalesce(array_agg(version ORDER BY version), '{{}}') FROM {store.QuotedSchema}.schema_version", connection);
@@ -79,6 +81,16 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
             return new HealthCheckResult(
                 failure,
                 $"The PostgreSQL database of the Commerce store did not answer the check's query in time: the server cancelled it ({e.SqlState}: {e.MessageText}), at its statement_timeout or lock_timeout (a lock held on \"{store.Schema}\".schema_version, say).",
+                e,
+                Data(store.Schema, null, latest));
+        }
+        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException && !opened)
+        {
+            // Npgsql reports a pool with no connection free, or a server slow to accept one, within the connection string's
+            // Timeout the way it reports a command timeout: no query was sent, and the command timeout is not the one to raise.
+            return new HealthCheckResult(
+                failure,
+                "The PostgreSQL database of the Commerce store gave the check no connection in time: none came within the connection's Timeout (in the connection string), from a pool whose connections were all in use or from a server slow to accept one. " + e.Message,
                 e,
                 Data(store.Schema, null, latest));
         }

@@ -133,6 +133,30 @@ public sealed class HealthCheckTests
     public Task A_check_cancelled_at_the_command_timeout_is_unhealthy_and_says_the_query_was_cancelled() =>
         CheckBlockedAsync("Command Timeout=2", static e => Assert.IsType<TimeoutException>(Assert.IsAssignableFrom<NpgsqlException>(e).InnerException));
 
+    /// <summary>
+    /// A check that gets no connection from the store's pool within the connection string's <c>Timeout</c> (every
+    /// connection in use) said its query "ran into the connection's command timeout (Command Timeout in the connection
+    /// string)": Npgsql reports both with a <see cref="TimeoutException"/> inside, but no query was sent, and raising
+    /// <c>Command Timeout</c> does not help. The check says that it got no connection in time.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_check_that_gets_no_connection_from_an_exhausted_pool_says_so_not_that_its_query_timed_out()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString + ";Maximum Pool Size=1;Timeout=1", shop.Schema);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+        await using var held = await provider.GetRequiredService<PostgresCommerceStore>().OpenOwnConnectionAsync(CancellationToken.None);
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.IsType<TimeoutException>(Assert.IsAssignableFrom<NpgsqlException>(entry.Exception).InnerException);
+        Assert.True(entry.Description?.StartsWith("The PostgreSQL database of the Commerce store gave the check no connection in time", StringComparison.Ordinal), entry.Description);
+        Assert.DoesNotContain("Command Timeout", entry.Description, StringComparison.Ordinal);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+    }
+
     /// <summary>The caller's token cancelled while the check's query waits: the cancellation propagates, as ASP.NET Core's health checks expect.</summary>
     [PostgresFact]
     public async Task A_check_whose_token_is_cancelled_while_its_query_waits_throws_OperationCanceledException()
