@@ -28,7 +28,7 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="connectionString">The Npgsql connection string.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is empty or white space, or not one Npgsql can read.</exception>
+    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is empty or white space, or not one Npgsql can read or build a data source from (no host, say).</exception>
     /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, string connectionString)
     {
@@ -46,7 +46,7 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="configure">Sets the options.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The options are invalid (a connection string Npgsql cannot read included).</exception>
+    /// <exception cref="ArgumentException">The options are invalid (a connection string Npgsql cannot read or build a data source from included).</exception>
     /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, Action<PostgresStoreOptions> configure)
     {
@@ -134,12 +134,19 @@ public static partial class PostgresCommerceBuilderExtensions
         return services.GetRequiredService<ICommerceSchemaMigrator>().EnsureSchemaAsync(cancellationToken);
     }
 
-    /// <summary>Refuses a connection string Npgsql cannot read, naming the caller's parameter.</summary>
+    /// <summary>
+    /// Refuses a connection string Npgsql cannot read, or cannot build a data source from, naming the caller's parameter.
+    /// </summary>
+    /// <remarks>
+    /// Npgsql checks some settings only as it builds a data source (a host given, a minimum pool size within the
+    /// maximum): a data source is built and disposed here, opening no connection, so that such a string is refused at
+    /// registration rather than by the store's first resolution.
+    /// </remarks>
     private static void CheckConnectionString(string connectionString, string paramName)
     {
         try
         {
-            _ = new NpgsqlConnectionStringBuilder(connectionString);
+            using var probe = PostgresDataSources.Create(connectionString);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidCastException)
         {

@@ -147,6 +147,30 @@ public sealed class SchemaTests
         Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
     }
 
+    /// <summary>
+    /// A connection string that Npgsql parses but refuses to build a data source from (no host; a minimum pool larger
+    /// than the maximum) was registered, and the store's first resolution threw instead (an
+    /// <see cref="ArgumentNullException"/> for <c>Host</c> from inside the container, at the host's first request or its
+    /// migration), where the README promises an <see cref="ArgumentException"/> from <c>UsePostgresStore</c>, before
+    /// anything is registered.
+    /// </summary>
+    [Theory]
+    [InlineData("Username=shop;Password=s3cret-pw")]
+    [InlineData("Host=x;Password=s3cret-pw;Minimum Pool Size=200")]
+    public void A_connection_string_Npgsql_cannot_build_a_data_source_from_is_refused_at_registration(string connectionString)
+    {
+        var services = new ServiceCollection();
+
+        var direct = Assert.ThrowsAny<ArgumentException>(() => services.AddCommerce().UsePostgresStore(connectionString));
+        var configured = Assert.ThrowsAny<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o => o.ConnectionString = connectionString));
+
+        Assert.Equal("connectionString", direct.ParamName);
+        Assert.Equal("configure", configured.ParamName);
+        Assert.Contains("connection string", direct.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", direct.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData(" ")]
