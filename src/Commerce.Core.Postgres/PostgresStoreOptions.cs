@@ -55,8 +55,10 @@ public sealed class PostgresStoreOptions
     /// How long disposing the store lets the work under way end on its own (the group commits and group reads queued
     /// or in flight, the waits for events ending and their <c>UNLISTEN</c>s), from zero to one hour, before it
     /// cancels what is left; each takes a round trip or a few, so only a slow server, or one that stopped
-    /// responding, reaches it. Zero cancels at once. Defaults to 5 seconds. Keep it within the host's own shutdown
-    /// timeout (<c>HostOptions.ShutdownTimeout</c>, 30 seconds by default), which bounds the disposal of its services.
+    /// responding, reaches it. Zero cancels at once. Defaults to 5 seconds. A host's own shutdown timeout
+    /// (<c>HostOptions.ShutdownTimeout</c>, 30 seconds by default) bounds its stop, not the disposal of its services that
+    /// follows: a host's shutdown may take both, which the time its process is given to exit (an orchestrator's grace
+    /// period) must cover.
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = Postgres.PostgresCommerceStore.DefaultShutdownTimeout;
 }
