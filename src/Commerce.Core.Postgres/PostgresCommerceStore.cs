@@ -47,9 +47,10 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         ArgumentOutOfRangeException.ThrowIfNegative(maxGroupSize);
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rankingResolution, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfLessThan(shutdownTimeout ?? TimeSpan.Zero, TimeSpan.Zero);
+        var shutdown = shutdownTimeout ?? DefaultShutdownTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThan(shutdown, TimeSpan.Zero, nameof(shutdownTimeout));
         DataSource = dataSource;
-        ShutdownTimeout = shutdownTimeout ?? DefaultShutdownTimeout;
+        ShutdownTimeout = shutdown;
         _ownsDataSource = ownsDataSource;
         _writesArrays = ownsDataSource;
         Schema = schema;
