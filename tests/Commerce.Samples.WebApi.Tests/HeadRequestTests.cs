@@ -93,6 +93,20 @@ public sealed class HeadRequestTests : ApiTest
         Assert.Equal(StatusCodes.Status200OK, await ended.Task.WaitAsync(timeout.Token));
     }
 
+    [Theory]
+    [InlineData("/products/1", "GET, HEAD")]
+    [InlineData("/products", "GET, HEAD, POST")]
+    [InlineData("/users/1/balance/charge", "POST")]
+    public async Task A_405_lists_head_wherever_get_is_allowed(string path, string allowed)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(path, UriKind.Relative));
+
+        using var response = await Client.SendAsync(request);
+
+        await ApiServer.ExpectProblemAsync(response, HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
+        Assert.Equal(allowed, string.Join(", ", response.Content.Headers.Allow.Order(StringComparer.Ordinal)));
+    }
+
     [Fact]
     public async Task The_openapi_document_lists_get_operations_only_once_and_no_head()
     {
