@@ -43,6 +43,7 @@ public partial class Program
         // RequestValidation.BadRequestHandler answers with a 400 problem naming the cause, in every environment.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<RequestValidation.BadRequestHandler>();
+        builder.Services.AddExceptionHandler<RequestValidation.UnsupportedCharsetHandler>();
         builder.Services.AddExceptionHandler<StoreUnavailableHandler>();
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = ApiResults.AddErrorCode);
         builder.Services.AddHttpLogging(options =>

@@ -1,7 +1,9 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Net.Http.Headers;
 
 namespace Commerce.Samples.WebApi;
 
@@ -87,6 +89,61 @@ internal static partial class RequestValidation
                 HttpContext = httpContext,
                 ProblemDetails = { Status = bad.StatusCode, Detail = Describe(bad) },
             });
+        }
+    }
+
+    /// <summary>
+    /// Answers a JSON body whose <c>Content-Type</c> names a charset that no <see cref="Encoding"/> here has
+    /// (<c>application/json; charset=bogus</c>) with a 415 problem. The framework throws
+    /// <see cref="InvalidOperationException"/> for it when it reads the body, which would otherwise be a 500; the
+    /// handler acts only when the request's charset really is unknown, so every other such exception stays a 500.
+    /// </summary>
+    internal sealed class UnsupportedCharsetHandler(IProblemDetailsService problems) : IExceptionHandler
+    {
+        public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+        {
+            if (exception is not InvalidOperationException { InnerException: ArgumentException }
+                || httpContext.Response.HasStarted
+                || UnknownCharset(httpContext.Request.ContentType) is not { } charset)
+            {
+                return false;
+            }
+
+            httpContext.Response.StatusCode = StatusCodes.Status415UnsupportedMediaType;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = httpContext,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status415UnsupportedMediaType,
+                    Detail = $"The Content-Type names the charset '{charset}', which the API cannot decode; send the JSON body in UTF-8.",
+                },
+            });
+        }
+    }
+
+    /// <summary>
+    /// The charset of a <c>Content-Type</c> when it is one that <see cref="Encoding.GetEncoding(string)"/> does not
+    /// know, read as the framework reads it (one pair of quotes around a name removed, an empty <c>""</c> kept);
+    /// null when there is none or it is known.
+    /// </summary>
+    internal static string? UnknownCharset(string? contentType)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var mediaType) || !mediaType.Charset.HasValue)
+        {
+            return null;
+        }
+
+        var charset = mediaType.Charset.Value;
+        var name = charset.Length > 2 && charset[0] == '"' && charset[^1] == '"' ? charset[1..^1] : charset;
+        try
+        {
+            _ = Encoding.GetEncoding(name);
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return charset;
         }
     }
 

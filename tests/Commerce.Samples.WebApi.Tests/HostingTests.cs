@@ -147,6 +147,22 @@ public sealed class HostingTests : ApiTest
             await Client.DeleteAsync(new Uri("/products", UriKind.Relative)), HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
     }
 
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=\"no-such-encoding\"")]
+    [InlineData("application/json; charset=\"\"")]
+    public async Task A_json_body_in_a_charset_the_server_cannot_decode_is_a_415_problem_and_changes_nothing(string contentType)
+    {
+        using var content = new ByteArrayContent("""{"amount":1000}"""u8.ToArray());
+        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+
+        var response = await Api.User(1).Http.PostAsync(new Uri("/users/1/balance/charge", UriKind.Relative), content);
+
+        var problem = await ApiServer.ExpectProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "UnsupportedMediaType");
+        Assert.Contains("charset", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await Api.BalanceAsync(1));
+    }
+
     [Fact]
     public async Task A_body_above_the_servers_limit_is_a_413_problem_and_changes_nothing()
     {
