@@ -77,7 +77,9 @@ public partial class Program
         app.UseAuthorization();          // 401 without a valid token, 403 without the right
         app.UseRateLimiter();            // after authentication: writes are counted per user
 
-        app.MapOpenApi();
+        // The one document the API has, at its one address: another name is an unknown route (a 404 problem), not
+        // the framework's plain-text "No OpenAPI document with the name … was found".
+        app.MapOpenApi("/openapi/v1.json");
         app.MapHealthChecks("/health");
         app.MapPrometheusScrapingEndpoint();
         app.MapWalletEndpoints();

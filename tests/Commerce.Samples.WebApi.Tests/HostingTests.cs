@@ -140,6 +140,14 @@ public sealed class HostingTests : ApiTest
         await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri("/nowhere", UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
     }
 
+    [Theory]
+    [InlineData("/openapi/v2.json")]
+    [InlineData("/openapi/internal.json")]
+    public async Task An_openapi_document_the_api_does_not_have_is_a_404_problem(string path)
+    {
+        await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri(path, UriKind.Relative)), HttpStatusCode.NotFound, "NotFound");
+    }
+
     [Fact]
     public async Task A_wrong_method_is_a_405_problem()
     {
