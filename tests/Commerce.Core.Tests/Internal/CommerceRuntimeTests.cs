@@ -27,6 +27,18 @@ public sealed class CommerceRuntimeTests
         return (services.BuildServiceProvider(), store, events);
     }
 
+    /// <summary>The services over <paramref name="store"/> with the default options, on <paramref name="clock"/>, logging every event id.</summary>
+    private static (ServiceProvider Provider, ConcurrentQueue<int> Events) OnClock(ConflictingStore store, TimeProvider clock)
+    {
+        var events = new ConcurrentQueue<int>();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
+        services.AddSingleton(clock);
+        services.AddSingleton<ICommerceStore>(store);
+        services.AddCommerce();
+        return (services.BuildServiceProvider(), events);
+    }
+
     [Fact]
     public async Task A_use_case_that_conflicts_runs_again_from_fresh_reads_and_applies_once()
     {
@@ -377,13 +389,8 @@ public sealed class CommerceRuntimeTests
     {
         var clock = new FakeTimeProvider(TestClock.Start);
         var store = new ConflictingStore(new FakeStore(), conflicts: 0) { Yields = yields };
-        var events = new ConcurrentQueue<int>();
-        var services = new ServiceCollection();
-        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
-        services.AddSingleton<TimeProvider>(clock);
-        services.AddSingleton<ICommerceStore>(store);
-        services.AddCommerce();
-        using var provider = services.BuildServiceProvider();
+        var (provider, events) = OnClock(store, clock);
+        using var disposing = provider;
         var wallets = provider.GetRequiredService<IWalletService>();
         var user = new UserId(1);
 
@@ -410,13 +417,8 @@ public sealed class CommerceRuntimeTests
     {
         var clock = new FakeTimeProvider(TestClock.Start);
         var store = new ConflictingStore(new FakeStore(), conflicts: 0) { Yields = yields };
-        var events = new ConcurrentQueue<int>();
-        var services = new ServiceCollection();
-        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
-        services.AddSingleton<TimeProvider>(clock);
-        services.AddSingleton<ICommerceStore>(store);
-        services.AddCommerce();
-        using var provider = services.BuildServiceProvider();
+        var (provider, events) = OnClock(store, clock);
+        using var disposing = provider;
         var wallets = provider.GetRequiredService<IWalletService>();
         var user = new UserId(1);
         var purgesAtCommit = new List<int>();
@@ -455,13 +457,8 @@ public sealed class CommerceRuntimeTests
     {
         var clock = new FakeTimeProvider(TestClock.Start);
         var store = new ConflictingStore(new FakeStore(), conflicts: 0) { PurgeFailure = new IOException("The connection broke during the purge.") };
-        var events = new ConcurrentQueue<int>();
-        var services = new ServiceCollection();
-        services.AddLogging(b => b.AddProvider(new EventIdProvider(events)).SetMinimumLevel(LogLevel.Trace));
-        services.AddSingleton<TimeProvider>(clock);
-        services.AddSingleton<ICommerceStore>(store);
-        services.AddCommerce();
-        using var provider = services.BuildServiceProvider();
+        var (provider, events) = OnClock(store, clock);
+        using var disposing = provider;
         var wallets = provider.GetRequiredService<IWalletService>();
         var user = new UserId(1);
         var quarter = new CommerceOptions().IdempotencyRetention / 4;
