@@ -10,7 +10,9 @@ namespace Commerce;
 /// <remarks>
 /// A small immutable struct, so returning one allocates nothing. <c>default(Result&lt;T&gt;)</c> is
 /// neither a success nor a usable failure: only results made by <see cref="Success"/> or
-/// <see cref="Failure(CommerceError)"/> (or the implicit conversions) carry meaning.
+/// <see cref="Failure(CommerceError)"/> (or the implicit conversions) carry meaning. A default result
+/// reports <see cref="IsSuccess"/> false, and every member that would read its value or its error throws
+/// <see cref="InvalidOperationException"/>.
 /// </remarks>
 public readonly struct Result<T>
 {
@@ -36,12 +38,11 @@ public readonly struct Result<T>
     /// <exception cref="InvalidOperationException">The result is a failure; the message names its error.</exception>
     public T Value => IsSuccess
         ? _value
-        : throw new InvalidOperationException(_error is null
-            ? "The result is uninitialised (default)."
-            : $"The operation failed and has no value: {_error}");
+        : throw (_error is null ? Uninitialised() : new InvalidOperationException($"The operation failed and has no value: {_error}"));
 
     /// <summary>The error of a failed operation, or <see langword="null"/> on success.</summary>
-    public CommerceError? Error => _error;
+    /// <exception cref="InvalidOperationException">The result is <c>default</c>, neither a success nor a failure.</exception>
+    public CommerceError? Error => IsSuccess || _error is not null ? _error : throw Uninitialised();
 
     /// <summary>Makes a successful result.</summary>
     /// <param name="value">The value.</param>
@@ -79,16 +80,18 @@ public readonly struct Result<T>
     /// <summary>Returns the value on success or <paramref name="fallback"/> on failure.</summary>
     /// <param name="fallback">The value to return on failure.</param>
     /// <returns>The value or the fallback.</returns>
-    public T GetValueOrDefault(T fallback) => IsSuccess ? _value : fallback;
+    /// <exception cref="InvalidOperationException">The result is <c>default</c>, neither a success nor a failure.</exception>
+    public T GetValueOrDefault(T fallback) => IsSuccess ? _value : _error is not null ? fallback : throw Uninitialised();
 
     /// <summary>Reads the value and the error in one call.</summary>
     /// <param name="value">The value on success; default on failure.</param>
     /// <param name="error">The error on failure; <see langword="null"/> on success.</param>
     /// <returns><see langword="true"/> on success.</returns>
+    /// <exception cref="InvalidOperationException">The result is <c>default</c>, neither a success nor a failure.</exception>
     public bool TryGetValue([MaybeNullWhen(false)] out T value, [NotNullWhen(false)] out CommerceError? error)
     {
         value = _value;
-        error = _error;
+        error = Error;
         return IsSuccess;
     }
 
@@ -97,12 +100,15 @@ public readonly struct Result<T>
     /// <param name="map">The conversion.</param>
     /// <returns>The converted result.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The result is <c>default</c>, neither a success nor a failure.</exception>
     public Result<TOut> Map<TOut>(Func<T, TOut> map)
     {
         ArgumentNullException.ThrowIfNull(map);
-        return IsSuccess ? Result<TOut>.Success(map(_value)) : Result<TOut>.Failure(_error!);
+        return IsSuccess ? Result<TOut>.Success(map(_value)) : Result<TOut>.Failure(Error);
     }
 
     /// <inheritdoc />
-    public override string ToString() => IsSuccess ? $"Success({_value})" : $"Failure({_error})";
+    public override string ToString() => IsSuccess ? $"Success({_value})" : _error is null ? "Uninitialised" : $"Failure({_error})";
+
+    private static InvalidOperationException Uninitialised() => new("The result is uninitialised (default).");
 }

@@ -45,6 +45,20 @@ public sealed class ResultTests
     }
 
     [Fact]
+    public void A_default_result_is_refused_by_every_accessor_that_would_read_a_value_or_an_error()
+    {
+        var uninitialised = default(Result<int>);
+        const string Message = "The result is uninitialised (default).";
+
+        Assert.Equal(Message, Assert.Throws<InvalidOperationException>(() => uninitialised.Error).Message);
+        Assert.Equal(Message, Assert.Throws<InvalidOperationException>(() => uninitialised.TryGetValue(out _, out _)).Message);
+        Assert.Equal(Message, Assert.Throws<InvalidOperationException>(() => uninitialised.GetValueOrDefault(-1)).Message);
+        Assert.Equal(Message, Assert.Throws<InvalidOperationException>(() => uninitialised.Map(v => v + 1)).Message);
+        Assert.Equal("Uninitialised", uninitialised.ToString());
+        Assert.False(uninitialised.IsSuccess);
+    }
+
+    [Fact]
     public void A_failure_without_an_error_or_a_message_is_refused_naming_the_argument()
     {
         Assert.Equal("error", Assert.Throws<ArgumentNullException>(() => Result<int>.Failure(null!)).ParamName);
