@@ -585,6 +585,7 @@ internal sealed class EventStripes
     {
         ArgumentNullException.ThrowIfNull(after);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        EventCursorChecks.ThrowIfBeyondStripes(after, _cells.Length);
 
         // A lazy merge: each stripe's state is read once, and its next event fetched only when its head is taken.
         var states = new EventStripeState[_cells.Length];
@@ -593,6 +594,7 @@ internal sealed class EventStripes
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
             var state = states[stripe] = StateOf(stripe);
+            EventCursorChecks.ThrowIfAhead(after, stripe, state.Count); // a purge keeps the count
             sequences[stripe] = Math.Max(after[stripe], _logs[stripe].PurgedThrough); // the latest events may outlive a purge in the state
             if (NextOf(state, stripe, ref sequences[stripe]) is { } head)
             {

@@ -60,6 +60,20 @@ internal sealed class PostgresEventSql(string s, string schema)
         LIMIT $3
         """;
 
+    /// <summary>
+    /// The first stripe of the cursor ($1 stripes, $2 the last number read in each) that covers more events than
+    /// the stripe's counter ever numbered: its stripe, its number in the cursor, and the counter (no row, none).
+    /// </summary>
+    public string Ahead { get; } =
+        $"""
+        SELECT c.stripe, c.after, coalesce(t.last_seq, 0)
+        FROM unnest($1::smallint[], $2::bigint[]) AS c(stripe, after)
+        LEFT JOIN {s}.event_stripes t ON t.stripe = c.stripe
+        WHERE c.after > coalesce(t.last_seq, 0)
+        ORDER BY c.stripe
+        LIMIT 1
+        """;
+
     /// <summary>Whether an event lies after the cursor ($1 stripes, $2 the last number read in each).</summary>
     public string Exists { get; } =
         $"""

@@ -48,6 +48,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     {
         ArgumentNullException.ThrowIfNull(after);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        EventCursorChecks.ThrowIfBeyondStripes(after, Stripes);
         return RunAsync(
             "a read of events",
             async (connection, token) =>
@@ -55,7 +56,14 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                 var batch = store.QueryBatch(connection);
                 await using (batch.ConfigureAwait(false))
                 {
-                    batch.Add(store.Events.Read).With(StripeNumbers).With(Sequences(after)).With((long)limit);
+                    var sequences = Sequences(after);
+                    batch.Add(store.Events.Read).With(StripeNumbers).With(sequences).With((long)limit);
+                    if (!after.IsStart)
+                    {
+                        // After the page, so in a snapshot at least as recent: a cursor this store gave out is never ahead there.
+                        batch.Add(store.Events.Ahead).With(StripeNumbers).With(sequences);
+                    }
+
                     var reader = await batch.ExecuteReaderAsync(token).ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
@@ -66,6 +74,13 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
                             var @event = PostgresEventRows.Read(reader);
                             events.Add(@event);
                             next = next.Through(@event.Position);
+                        }
+
+                        if (!after.IsStart
+                            && await reader.NextResultAsync(token).ConfigureAwait(false)
+                            && await reader.ReadAsync(token).ConfigureAwait(false))
+                        {
+                            EventCursorChecks.ThrowIfAhead(after, reader.GetInt16(0), reader.GetInt64(2));
                         }
 
                         return new EventPage(events, next);

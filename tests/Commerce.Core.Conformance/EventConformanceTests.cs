@@ -721,6 +721,50 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_cursor_ahead_of_the_committed_events_or_naming_a_stripe_the_store_lacks_is_refused_naming_the_stripe()
+    {
+        // Such a cursor comes from another store, or from data since lost (an in-memory store restarted, a
+        // database restored from an older backup): read on, its consumer would skip events without a sign.
+        using var shop = CreateShop();
+        await shop.ChargeAsync(1, 5);
+        var (events, next) = await ReadAllAsync(shop);
+        var read = Assert.Single(events).Position;
+        var stripes = Log(shop).StripeCount;
+        var empty = (read.Stripe + 1) % stripes;
+
+        var cursors = new List<(EventCursor Cursor, int Stripe)>
+        {
+            (next.Through(read with { Sequence = read.Sequence + 1 }), read.Stripe),
+            (next.Through(new EventPosition(empty, 1)), empty),
+        };
+        if (stripes < EventCursor.MaxStripes)
+        {
+            cursors.Add((EventCursor.Start.Through(new EventPosition(stripes, 1)), stripes));
+        }
+
+        foreach (var (cursor, stripe) in cursors)
+        {
+            foreach (var refused in new[]
+            {
+                await Assert.ThrowsAsync<ArgumentException>(async () => await Feed(shop).ReadAsync(cursor)),
+                await Assert.ThrowsAsync<ArgumentException>(async () => await Log(shop).ReadEventsAsync(cursor, 10)),
+            })
+            {
+                Assert.Equal("after", refused.ParamName);
+                Assert.Contains($"stripe {stripe}", refused.Message, StringComparison.Ordinal);
+            }
+        }
+
+        // A cursor at the last event is not ahead, nor after that event is purged; the events read on as before.
+        Assert.Empty((await Feed(shop).ReadAsync(next)).Events);
+        shop.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, await Log(shop).PurgeEventsAsync(shop.Time.GetUtcNow(), next));
+        Assert.Empty((await Feed(shop).ReadAsync(next)).Events);
+        await shop.ChargeAsync(1, 2);
+        Assert.Equal(read with { Sequence = 2 }, Assert.Single((await ReadAllAsync(shop, next)).Events).Position);
+    }
+
+    [StoreFact]
     public async Task A_consumer_reading_while_commits_run_sees_every_stripe_without_a_gap_and_nothing_twice()
     {
         using var shop = CreateShop();

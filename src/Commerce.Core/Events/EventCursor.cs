@@ -45,6 +45,9 @@ public sealed class EventCursor : IEquatable<EventCursor>
         }
     }
 
+    /// <summary>The number of stripes up to the last one with events covered (0 for <see cref="Start"/>).</summary>
+    internal int StripeSpan => _sequences.Length;
+
     /// <summary>The stripes with events covered, with the last covered in each, ascending.</summary>
     public IEnumerable<EventPosition> Stripes
     {

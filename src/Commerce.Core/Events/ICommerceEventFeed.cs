@@ -25,6 +25,11 @@ public interface ICommerceEventFeed
     /// <returns>The page; empty (with <paramref name="after"/> as its next cursor) if nothing is new.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside [1, 1000].</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="after"/> covers events the store has not committed (in a stripe it does not have, or past a
+    /// stripe's last event): a cursor of another store, or of data since lost (an in-memory store restarted, a
+    /// database restored from an older backup). Read on, it would skip the events up to it without a sign.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the page was read.</exception>
     /// <exception cref="ObjectDisposedException">The store was disposed (with its service provider).</exception>
     ValueTask<EventPage> ReadAsync(EventCursor after, int limit = 100, CancellationToken cancellationToken = default);
@@ -33,7 +38,10 @@ public interface ICommerceEventFeed
     /// Waits until an event not covered by <paramref name="after"/> exists, without polling in a tight
     /// loop: at once if one does already.
     /// </summary>
-    /// <param name="after">What the consumer has read already.</param>
+    /// <param name="after">
+    /// What the consumer has read already. A cursor ahead of the store's events is not refused here (the wait
+    /// then ends with the next event of another stripe); the read after the wait refuses it.
+    /// </param>
     /// <param name="cancellationToken">Ends the wait (with <see cref="OperationCanceledException"/>).</param>
     /// <returns>A task that completes when there is something to read.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>

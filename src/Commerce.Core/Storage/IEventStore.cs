@@ -34,6 +34,10 @@ public interface IEventStore
     /// <returns>The page.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="after"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="after"/> covers an event the store has not committed: one in a stripe it does not have
+    /// (<see cref="EventCursorChecks.ThrowIfBeyondStripes"/>), or past a stripe's last number (<see cref="EventCursorChecks.ThrowIfAhead"/>).
+    /// </exception>
     ValueTask<EventPage> ReadEventsAsync(EventCursor after, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Completes when an event not covered by <paramref name="after"/> exists (at once if one does).</summary>
