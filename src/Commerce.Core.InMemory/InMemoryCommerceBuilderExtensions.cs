@@ -11,8 +11,9 @@ public static class InMemoryCommerceBuilderExtensions
     /// <summary>
     /// Keeps all state in this process's memory, in a lock-free store: every use case commits with a
     /// multi-word compare-and-swap, so concurrent operations never block each other, orders, charges and
-    /// restocks on different wallets and products never contend (adding products shares the listing), and
-    /// every operation is atomic and linearizable.
+    /// restocks on different wallets and products never contend on a record (adding products shares the listing;
+    /// with events on, two streams may share one of the 64 event stripes, whose cell orders their commits without
+    /// running either use case again), and every operation is atomic and linearizable.
     /// State lives as long as the service provider; disposing the provider disposes the store, which ends the
     /// waits for events under way and refuses later calls with <see cref="ObjectDisposedException"/>. The store keeps the events use cases publish (see
     /// <see cref="Events.ICommerceEventFeed"/>) in 64 stripes, with the consumers' checkpoints, in memory

@@ -7,7 +7,8 @@ namespace Commerce.Events;
 /// <para>
 /// Order: the events of one stream (a user, a product) come in the order they were committed, on every
 /// read by every consumer. Across streams there is no global order: each store keeps its events in
-/// stripes (a stream's in one), so that commits on different streams never contend on one counter. A page
+/// stripes (a stream's in one), so that commits do not all contend on one counter: only commits whose
+/// streams share a stripe meet on its number. A page
 /// merges the stripes oldest first by <see cref="CommerceEvent.At"/> (then by stripe), taking each
 /// stripe's events in order.
 /// </para>
