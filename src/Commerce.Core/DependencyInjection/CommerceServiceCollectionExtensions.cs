@@ -12,8 +12,8 @@ public static class CommerceServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the Commerce services (<see cref="IWalletService"/>, <see cref="ICatalogService"/>,
-    /// <see cref="IOrderService"/>, <see cref="ISalesRankingService"/>, <see cref="ICartService"/>) as
-    /// singletons, and <see cref="TimeProvider.System"/> unless the host registered a
+    /// <see cref="IOrderService"/>, <see cref="ISalesRankingService"/>, <see cref="ICartService"/>) and the event
+    /// feed (<see cref="Events.ICommerceEventFeed"/>) as singletons, and <see cref="TimeProvider.System"/> unless the host registered a
     /// <see cref="TimeProvider"/>. Choose a store on the returned builder, for example
     /// <c>.UseInMemoryStore()</c>. Metrics go to a meter named <see cref="CommerceDiagnostics.MeterName"/>,
     /// created through the host's <see cref="IMeterFactory"/> when it registers one (for example with
