@@ -21,6 +21,11 @@ namespace Commerce;
 /// (equality and the hash code compare the text as given), and it is written to JSON as <c>null</c>, which reads
 /// back as the default key, where an empty key is written as <c>""</c>.
 /// </para>
+/// <para>
+/// Write the default key as <c>default(IdempotencyKey)</c>: a bare <c>default</c> in the key's place, as in
+/// <c>ChargeAsync(user, amount, default)</c>, binds to the overload without a key (its next parameter, a
+/// <see cref="CancellationToken"/>), so that call runs without a key rather than being refused.
+/// </para>
 /// </remarks>
 /// <param name="Value">The key as the client sent it.</param>
 [JsonConverter(typeof(CommerceValueJsonConverter))]
