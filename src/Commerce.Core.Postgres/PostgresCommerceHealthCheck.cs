@@ -9,10 +9,12 @@ namespace Commerce.Postgres;
 /// Checks that the store's database answers and that its schema is current: every embedded migration is
 /// recorded in <c>schema_version</c>. One query on one pooled connection. A schema with migrations this
 /// version of the package does not know (a newer instance migrated it during a rolling upgrade) is
-/// <see cref="HealthStatus.Degraded"/>; an unreachable database, no connection within the connection string's <c>Timeout</c>, a query cancelled at the command timeout or by the
+/// <see cref="HealthStatus.Degraded"/>; an unreachable database, a server that answers with an error (a failed
+/// authentication, a missing database, a permission denied, or another), a registered data source the store refuses, no
+/// connection within the connection string's <c>Timeout</c>, a query cancelled at the command timeout or by the
 /// server (its <c>statement_timeout</c> or <c>lock_timeout</c>), a schema behind, or a store disposed while its
 /// service provider lives on (it serves no request, whatever the database's state) is the registration's failure
-/// status, never an exception. The caller's token cancelled (the registration's timeout, or the request's end)
+/// status, never an exception, with a description that names the cause. The caller's token cancelled (the registration's timeout, or the request's end)
 /// throws <see cref="OperationCanceledException"/>, which the health check service reports as a timeout.
 /// </summary>
 /// <remarks>
@@ -55,13 +57,16 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         }
 
         int[] applied;
-        var opened = false;
+        var stage = Stage.Connecting;
         try
         {
-            var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
-            opened = true;
+            // In two steps, as the store's own opening does in one, so that a failure names the step that failed.
+            var connection = await store.OpenUncheckedConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
+                stage = Stage.CheckingDataSource;
+                await store.CheckDataSourceAsync(connection, cancellationToken).ConfigureAwait(false);
+                stage = Stage.Querying;
                 var command = new NpgsqlCommand($"SELECT coalesce(array_agg(version ORDER BY version), '{{}}') FROM {store.QuotedSchema}.schema_version", connection);
                 await using (command.ConfigureAwait(false))
                 {
@@ -84,7 +89,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
                 e,
                 Data(store.Schema, null, latest));
         }
-        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException && !opened)
+        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException && stage != Stage.Querying)
         {
             // Npgsql reports a pool with no connection free, or a server slow to accept one, within the connection string's
             // Timeout the way it reports a command timeout: no query was sent, and the command timeout is not the one to raise.
@@ -106,6 +111,15 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         {
             // Disposed during the check: its data source with it.
             return Disposed(failure, store.Schema, latest, e);
+        }
+        catch (InvalidOperationException e) when (stage == Stage.CheckingDataSource && PostgresDataSources.IsRefusal(e))
+        {
+            return new HealthCheckResult(failure, "The Commerce PostgreSQL store refuses its registered NpgsqlDataSource: " + e.Message, e, Data(store.Schema, null, latest));
+        }
+        catch (PostgresException e)
+        {
+            // The server answered: the network is not at fault, and the description says what is.
+            return new HealthCheckResult(failure, Answered(e, store.Schema), e, Data(store.Schema, null, latest));
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -129,8 +143,41 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
             : HealthCheckResult.Healthy($"The database answers and the schema \"{store.Schema}\" is at version {version}.", Data(store.Schema, version, latest));
     }
 
+    /// <summary>
+    /// The description of an error the server answered the check with (other than a missing schema or a cancellation):
+    /// its class (a failed authentication, a missing database, a permission denied) and what to look at, then the server's
+    /// SQLSTATE and message (never the statement's position, nor anything of the connection string).
+    /// </summary>
+    private static string Answered(PostgresException e, string schema)
+    {
+        var answer = e.SqlState + ": " + e.MessageText;
+        return e.SqlState switch
+        {
+            PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification =>
+                "The PostgreSQL server of the Commerce store answers, but authentication failed: check the role and its password (Username and Password in the connection string) and the server's pg_hba.conf. " + answer,
+            PostgresErrorCodes.InvalidCatalogName =>
+                "The PostgreSQL server of the Commerce store answers, but the database is missing: create it, or correct its name (Database in the connection string). " + answer,
+            PostgresErrorCodes.InsufficientPrivilege =>
+                $"The PostgreSQL server of the Commerce store answers, but permission was denied to the store's role: grant it CONNECT on the database, USAGE on the schema \"{schema}\" and the use of its tables. " + answer,
+            _ => "The PostgreSQL server of the Commerce store answers, but refused the check: " + answer,
+        };
+    }
+
     private static HealthCheckResult Disposed(HealthStatus failure, string schema, int expected, ObjectDisposedException exception) =>
         new(failure, "The Commerce PostgreSQL store was disposed: it serves no more requests (its service provider lives on).", exception, Data(schema, null, expected));
+
+    /// <summary>How far the check got: a failure is described by the step it ended.</summary>
+    private enum Stage
+    {
+        /// <summary>Opening a connection from the store's data source.</summary>
+        Connecting,
+
+        /// <summary>The store's one-time check of a registered data source's types (see <see cref="PostgresCommerceStore.CheckDataSourceAsync"/>).</summary>
+        CheckingDataSource,
+
+        /// <summary>The query of <c>schema_version</c>.</summary>
+        Querying,
+    }
 
     private static Dictionary<string, object> Data(string schema, int? version, int expected)
     {

@@ -14,7 +14,8 @@ public static class PostgresCommerceHealthChecksBuilderExtensions
     /// <param name="builder">The builder <c>services.AddHealthChecks()</c> returned.</param>
     /// <param name="name">The check's name in reports.</param>
     /// <param name="failureStatus">
-    /// The status reported when the store cannot be built, the database cannot be reached or the schema is behind; <see langword="null"/>
+    /// The status reported when the store cannot be built, the database cannot be reached or answers with an error (a failed
+    /// authentication, a missing database, a permission denied), the store refuses its data source, or the schema is behind; <see langword="null"/>
     /// is <see cref="HealthStatus.Unhealthy"/>. A schema ahead of this package (migrated by a newer instance)
     /// is <see cref="HealthStatus.Degraded"/>.
     /// </param>

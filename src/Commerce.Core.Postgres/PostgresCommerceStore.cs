@@ -175,13 +175,34 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     private ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
         Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken) : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
 
+    /// <summary>
+    /// A connection as <see cref="OpenOwnConnectionAsync"/> opens it, but without the check of a registered data source's
+    /// types, which <see cref="CheckDataSourceAsync"/> then runs on it: the health check opens its connection in these two
+    /// steps, to tell a failure to connect from a failure of the check.
+    /// </summary>
+    public ValueTask<NpgsqlConnection> OpenUncheckedConnectionAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
+
+    /// <summary>
+    /// Checks, on <paramref name="connection"/>, that the data source writes arrays, unless that was checked already (the
+    /// store's own data source does): one round trip the first time, none after. The caller disposes the connection if it throws.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The registered data source does not write arrays.</exception>
+    public async ValueTask CheckDataSourceAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (!_writesArrays)
+        {
+            await PostgresDataSources.ThrowUnlessWritesArraysAsync(connection, cancellationToken).ConfigureAwait(false);
+            _writesArrays = true;
+        }
+    }
+
     /// <summary>A connection of a registered data source whose types were not checked yet: they are, on it, before it is used.</summary>
     private async ValueTask<NpgsqlConnection> OpenCheckedAsync(CancellationToken cancellationToken)
     {
         var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await PostgresDataSources.ThrowUnlessWritesArraysAsync(connection, cancellationToken).ConfigureAwait(false);
+            await CheckDataSourceAsync(connection, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -189,7 +210,6 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
             throw;
         }
 
-        _writesArrays = true;
         return connection;
     }
 

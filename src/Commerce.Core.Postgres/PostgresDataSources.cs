@@ -98,9 +98,14 @@ internal static class PostgresDataSources
         }
         catch (Exception e) when (e is InvalidCastException or NotSupportedException)
         {
-            throw new InvalidOperationException(
-                "The registered NpgsqlDataSource does not write arrays, which the PostgreSQL store sends as parameters (a data source built with NpgsqlSlimDataSourceBuilder maps none by default): build it with EnableArrays(), or give the store a connection string (it then builds its own data source).",
-                e);
+            throw new InvalidOperationException(NoArrays, e);
         }
     }
+
+    /// <summary>Whether <paramref name="e"/> is the refusal of <see cref="ThrowUnlessWritesArraysAsync"/>: the data source's configuration, not the database, is at fault.</summary>
+    public static bool IsRefusal(Exception e) => e is InvalidOperationException { Message: NoArrays };
+
+    /// <summary>The message of <see cref="ThrowUnlessWritesArraysAsync"/>'s refusal.</summary>
+    private const string NoArrays =
+        "The registered NpgsqlDataSource does not write arrays, which the PostgreSQL store sends as parameters (a data source built with NpgsqlSlimDataSourceBuilder maps none by default): build it with EnableArrays(), or give the store a connection string (it then builds its own data source).";
 }

@@ -266,6 +266,140 @@ public sealed class HealthCheckTests
         Assert.Equal(Latest, entry.Data["expected_version"]);
     }
 
+    /// <summary>
+    /// A server that answers but refuses the store's login said the database "cannot be reached", which sends an operator
+    /// looking at the network. A wrong password (<c>28P01</c>) says that the authentication failed; the right one, on the
+    /// same server, gets past it (to a database without the schema).
+    /// </summary>
+    [PostgresFact(NeedsServerBinaries = true)]
+    public async Task A_wrong_password_fails_the_check_and_says_the_authentication_failed()
+    {
+        using var server = ThrowAwayPostgres.Start(ServerBinaries.PostgresOnThisMachine()!, maxConnections: 10, password: "right-pw");
+        var wrong = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Password = "wrong-pw" }.ConnectionString;
+        await using var provider = Build(wrong, "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        AssertFailedAnswering(entry, "28P01", "The PostgreSQL server of the Commerce store answers, but authentication failed");
+        Assert.Contains("Password", entry.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-pw", entry.Description, StringComparison.Ordinal);
+        Assert.Equal("commerce", entry.Data["schema"]);
+
+        await using var right = Build(server.ConnectionString, "commerce");
+        Assert.Contains("has no Commerce tables", (await CheckAsync(right)).Description, StringComparison.Ordinal);
+    }
+
+    /// <summary>A role the server does not know (<c>28000</c>, with any authentication method) is an authentication failure too.</summary>
+    [PostgresFact]
+    public async Task A_role_the_server_does_not_know_fails_the_check_and_says_the_authentication_failed()
+    {
+        var connectionString = new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Username = "nobody_" + Guid.NewGuid().ToString("N")[..12] }.ConnectionString;
+        await using var provider = Build(connectionString, "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        AssertFailedAnswering(entry, PostgresErrorCodes.InvalidAuthorizationSpecification, "The PostgreSQL server of the Commerce store answers, but authentication failed");
+    }
+
+    /// <summary>A database name the server does not have (<c>3D000</c>) says that the database is missing, not that it cannot be reached.</summary>
+    [PostgresFact]
+    public async Task A_database_the_server_does_not_have_fails_the_check_and_says_the_database_is_missing()
+    {
+        var missing = "missing_" + Guid.NewGuid().ToString("N")[..12];
+        var connectionString = new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Database = missing }.ConnectionString;
+        await using var provider = Build(connectionString, "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        AssertFailedAnswering(entry, PostgresErrorCodes.InvalidCatalogName, "The PostgreSQL server of the Commerce store answers, but the database is missing");
+        Assert.Contains(missing, entry.Description, StringComparison.Ordinal);
+    }
+
+    /// <summary>A role without permission on the store's schema (<c>42501</c>) says that permission was denied, not that the database cannot be reached.</summary>
+    [PostgresFact]
+    public async Task A_role_without_permission_on_the_schema_fails_the_check_and_says_permission_was_denied()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var role = await TemporaryRoleAsync(string.Empty);
+        await using var provider = Build(role.ConnectionString, shop.Schema);
+
+        var entry = await CheckAsync(provider);
+
+        AssertFailedAnswering(entry, PostgresErrorCodes.InsufficientPrivilege, "The PostgreSQL server of the Commerce store answers, but permission was denied");
+        Assert.Contains(shop.Schema, entry.Description, StringComparison.Ordinal);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+    }
+
+    /// <summary>Any other error the server answers with (here <c>53300</c>, a role allowed no connection) is named with its SQLSTATE, not as a database that cannot be reached.</summary>
+    [PostgresFact]
+    public async Task Another_error_the_server_answers_with_fails_the_check_and_says_the_server_answered_it()
+    {
+        await using var role = await TemporaryRoleAsync("CONNECTION LIMIT 0");
+        await using var provider = Build(role.ConnectionString, "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        AssertFailedAnswering(entry, PostgresErrorCodes.TooManyConnections, "The PostgreSQL server of the Commerce store answers, but refused the check");
+    }
+
+    /// <summary>
+    /// A registered data source the store refuses (here one without arrays: see <see cref="SlimDataSourceTests"/>) said the
+    /// database "cannot be reached", though the database answered the store's check; the check says the store refuses it.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_data_source_the_store_refuses_fails_the_check_and_says_the_store_refuses_it()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var slim = new NpgsqlSlimDataSourceBuilder(PgShop.RequiredConnectionString).Build();
+        var services = new ServiceCollection().AddLogging().AddSingleton(slim);
+        services.AddCommerce().UsePostgresStore(o => o.Schema = shop.Schema);
+        services.AddHealthChecks().AddCommercePostgres(tags: ["ready"]);
+        await using var provider = services.BuildServiceProvider();
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        var refused = Assert.IsType<InvalidOperationException>(entry.Exception);
+        Assert.Equal("The Commerce PostgreSQL store refuses its registered NpgsqlDataSource: " + refused.Message, entry.Description);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+    }
+
+    /// <summary>A failure of the check the server answered with <paramref name="sqlState"/>: the description starts with <paramref name="description"/> and quotes the server.</summary>
+    private static void AssertFailedAnswering(HealthReportEntry entry, string sqlState, string description)
+    {
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        var answer = Assert.IsType<PostgresException>(entry.Exception);
+        Assert.Equal(sqlState, answer.SqlState);
+        Assert.True(entry.Description?.StartsWith(description, StringComparison.Ordinal), entry.Description);
+        Assert.Contains(answer.MessageText, entry.Description, StringComparison.Ordinal);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+        Assert.False(entry.Data.ContainsKey("version"));
+    }
+
+    /// <summary>A new login role of the test server, with <paramref name="options"/> and no privileges granted; dropped on disposal.</summary>
+    private static async Task<TemporaryRole> TemporaryRoleAsync(string options)
+    {
+        var name = "r_" + Guid.NewGuid().ToString("N")[..16];
+        await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
+        await admin.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE ROLE {name} LOGIN {options}", admin);
+        await command.ExecuteNonQueryAsync();
+        return new TemporaryRole(name, new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Username = name, Pooling = false }.ConnectionString);
+    }
+
+    /// <summary>A role made by <see cref="TemporaryRoleAsync"/>: its connection string (without pooling, so that nothing of it outlives a test) and its drop.</summary>
+    private sealed record TemporaryRole(string Name, string ConnectionString) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
+            await admin.OpenAsync();
+            await using var command = new NpgsqlCommand($"DROP ROLE IF EXISTS {Name}", admin);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     [Fact]
     public async Task Without_the_PostgreSQL_store_the_check_fails_and_says_why()
     {

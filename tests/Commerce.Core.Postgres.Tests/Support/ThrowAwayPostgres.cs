@@ -2,7 +2,7 @@ namespace Commerce.Postgres.Tests.Support;
 
 /// <summary>
 /// A PostgreSQL server for the tests only: <c>initdb</c> in a new temp directory, <c>pg_ctl start</c> on a
-/// free loopback port (trust authentication, no fsync: nothing in it outlives the tests), and on disposal
+/// free loopback port (trust authentication unless a password is given, no fsync: nothing in it outlives the tests), and on disposal
 /// <c>pg_ctl stop -m fast</c> and the directory deleted. Its programs run as <see cref="ServerOwner"/> says.
 /// </summary>
 internal sealed class ThrowAwayPostgres : IDisposable
@@ -10,12 +10,12 @@ internal sealed class ThrowAwayPostgres : IDisposable
     private readonly string _binaries;
     private bool _stopped;
 
-    private ThrowAwayPostgres(string binaries, string directory, int port)
+    private ThrowAwayPostgres(string binaries, string directory, int port, string? password)
     {
         _binaries = binaries;
         Directory = directory;
         Port = port;
-        ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
+        ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres" + (password is null ? string.Empty : ";Password=" + password);
     }
 
     /// <summary>The temp directory holding the data directory, the log and the socket.</summary>
@@ -24,7 +24,7 @@ internal sealed class ThrowAwayPostgres : IDisposable
     /// <summary>The loopback port the server listens on.</summary>
     public int Port { get; }
 
-    /// <summary>The connection string of the superuser <c>postgres</c>.</summary>
+    /// <summary>The connection string of the superuser <c>postgres</c> (with its password, if the server was given one).</summary>
     public string ConnectionString { get; }
 
     private string DataDirectory => Path.Combine(Directory, "data");
@@ -32,14 +32,28 @@ internal sealed class ThrowAwayPostgres : IDisposable
     /// <summary>Creates and starts a server with the binaries in <paramref name="binaries"/>; returns once it accepts connections.</summary>
     /// <param name="binaries">The directory holding <c>initdb</c> and <c>pg_ctl</c>.</param>
     /// <param name="maxConnections">The server's <c>max_connections</c>.</param>
-    public static ThrowAwayPostgres Start(string binaries, int maxConnections = 200)
+    /// <param name="password">
+    /// The superuser's password: connections over TCP then authenticate with it (<c>scram-sha-256</c>), so that a wrong
+    /// one is refused; <see langword="null"/> for trust authentication.
+    /// </param>
+    public static ThrowAwayPostgres Start(string binaries, int maxConnections = 200, string? password = null)
     {
         SweepOnce(binaries);
         var directory = ServerOwner.CreateDirectory(Prefix);
-        var server = new ThrowAwayPostgres(binaries, directory, ServerOwner.FreePort());
+        var server = new ThrowAwayPostgres(binaries, directory, ServerOwner.FreePort(), password);
         try
         {
-            ServerOwner.RunAsOwner(Path.Combine(binaries, "initdb"), "-D", server.DataDirectory, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8");
+            if (password is null)
+            {
+                ServerOwner.RunAsOwner(Path.Combine(binaries, "initdb"), "-D", server.DataDirectory, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8");
+            }
+            else
+            {
+                var passwordFile = Path.Combine(directory, "password");
+                File.WriteAllText(passwordFile, password + "\n");
+                ServerOwner.RunAsOwner(Path.Combine(binaries, "initdb"), "-D", server.DataDirectory, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + passwordFile, "--no-sync", "-E", "UTF8");
+            }
+
             var settings = $"-p {server.Port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections={maxConnections} -c fsync=off";
             ServerOwner.RunAsOwner(Path.Combine(binaries, "pg_ctl"), "-D", server.DataDirectory, "-l", Path.Combine(directory, "server.log"), "-o", settings, "-w", "start");
             return server;
