@@ -89,13 +89,22 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
                 e,
                 Data(store.Schema, null, latest));
         }
-        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException && stage != Stage.Querying)
+        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException && stage == Stage.Connecting)
         {
             // Npgsql reports a pool with no connection free, or a server slow to accept one, within the connection string's
             // Timeout the way it reports a command timeout: no query was sent, and the command timeout is not the one to raise.
             return new HealthCheckResult(
                 failure,
                 "The PostgreSQL database of the Commerce store gave the check no connection in time: none came within the connection's Timeout (in the connection string), from a pool whose connections were all in use or from a server slow to accept one. " + e.Message,
+                e,
+                Data(store.Schema, null, latest));
+        }
+        catch (NpgsqlException e) when (e.InnerException is TimeoutException && e is not PostgresException && stage == Stage.CheckingDataSource)
+        {
+            // The connection came: its first query, the store's check of a registered data source, is what timed out.
+            return new HealthCheckResult(
+                failure,
+                "The PostgreSQL database of the Commerce store did not answer the store's check of its registered NpgsqlDataSource in time (whether it writes arrays: one query, on the data source's first connection): it ran into the connection's command timeout (Command Timeout in the data source's connection string) and was cancelled.",
                 e,
                 Data(store.Schema, null, latest));
         }

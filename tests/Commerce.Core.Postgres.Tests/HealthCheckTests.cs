@@ -157,6 +157,36 @@ public sealed class HealthCheckTests
         Assert.Equal(Latest, entry.Data["expected_version"]);
     }
 
+    /// <summary>
+    /// The store's one-time check of a registered data source (that it writes arrays), which runs on the health check's
+    /// connection when that is the data source's first, ran into the command timeout and was described as "gave the
+    /// check no connection in time ... within the connection's Timeout": the connection had come, and raising
+    /// <c>Timeout</c> does not help. The check says that the store's check of its data source did not answer in time.
+    /// The server here never hears that query: the proxy swallows it.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_data_source_check_that_runs_into_the_command_timeout_says_so_not_that_no_connection_came()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(proxy.ConnectionString) { CommandTimeout = 1, CancellationTimeout = -1 }.ConnectionString);
+        var services = new ServiceCollection().AddLogging().AddSingleton(dataSource);
+        services.AddCommerce().UsePostgresStore(o => o.Schema = shop.Schema);
+        services.AddHealthChecks().AddCommercePostgres(tags: ["ready"]);
+        await using var provider = services.BuildServiceProvider();
+        proxy.StallOn("cardinality(");
+
+        var entry = await CheckAsync(provider);
+
+        Assert.True(proxy.Stalled.IsCompleted);
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.IsType<TimeoutException>(Assert.IsAssignableFrom<NpgsqlException>(entry.Exception).InnerException);
+        Assert.True(entry.Description?.StartsWith("The PostgreSQL database of the Commerce store did not answer the store's check of its registered NpgsqlDataSource in time", StringComparison.Ordinal), entry.Description);
+        Assert.Contains("Command Timeout", entry.Description, StringComparison.Ordinal);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+    }
+
     /// <summary>The caller's token cancelled while the check's query waits: the cancellation propagates, as ASP.NET Core's health checks expect.</summary>
     [PostgresFact]
     public async Task A_check_whose_token_is_cancelled_while_its_query_waits_throws_OperationCanceledException()
