@@ -46,7 +46,7 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="configure">Sets the options.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The options are invalid (a connection string Npgsql cannot read or build a data source from included).</exception>
+    /// <exception cref="ArgumentException">The options are invalid (a connection string of white space only, or one Npgsql cannot read or build a data source from, included).</exception>
     /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, Action<PostgresStoreOptions> configure)
     {
@@ -66,8 +66,15 @@ public static partial class PostgresCommerceBuilderExtensions
             throw new ArgumentException(Invariant($"The schema name ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.Schema)}) must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit or with pg_ (which PostgreSQL reserves), but was {(options.Schema is null ? "null" : "\"" + options.Schema + "\"")}."), nameof(configure));
         }
 
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        if (!string.IsNullOrEmpty(options.ConnectionString))
         {
+            // White space is no connection string, as UsePostgresStore(string) says, nor the absence of one: taken for
+            // none, it would silently put the store on whatever data source is registered.
+            if (string.IsNullOrWhiteSpace(options.ConnectionString))
+            {
+                throw new ArgumentException($"The connection string ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.ConnectionString)}) is white space only: set a connection string, or leave it null or empty for the NpgsqlDataSource registered in the service provider.", nameof(configure));
+            }
+
             CheckConnectionString(options.ConnectionString, nameof(configure));
         }
 
@@ -102,7 +109,7 @@ public static partial class PostgresCommerceBuilderExtensions
                 throw new InvalidOperationException(Invariant($"Invalid Commerce options: {nameof(CommerceOptions.RankingResolution)} must be between 1 second and 1 day, but was {rankingResolution}."));
             }
 
-            var owned = string.IsNullOrWhiteSpace(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
+            var owned = string.IsNullOrEmpty(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
             var dataSource = owned ?? PostgresDataSources.ThrowIfMultiplexing(sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
                 "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered."));
             return new PostgresCommerceStore(

@@ -5,7 +5,8 @@ public sealed class PostgresStoreOptions
 {
     /// <summary>
     /// The Npgsql connection string. When <see langword="null"/> or empty, the store uses the
-    /// <c>NpgsqlDataSource</c> registered in the service provider. The store's own data source turns on
+    /// <c>NpgsqlDataSource</c> registered in the service provider; white space only is refused by <c>UsePostgresStore</c>
+    /// (<see cref="ArgumentException"/>), as the overload taking the string refuses it. The store's own data source turns on
     /// automatic statement preparation (<c>Max Auto Prepare=64</c>, <c>Auto Prepare Min Usages=2</c>) and
     /// skips the reset of pooled connections (<c>No Reset On Close=true</c>) unless the string sets these itself; behind PgBouncer in transaction pooling mode (before 1.21), add
     /// <c>Max Auto Prepare=0</c>. It never multiplexes (<c>Multiplexing</c> is turned off): each session of the

@@ -85,6 +85,40 @@ public sealed class PostgresStoreOptionsMessageTests
         }
     }
 
+    /// <summary>
+    /// A connection string of white space only was taken for none: the store silently used the registered data source, or,
+    /// without one, failed at its first resolution saying it had no connection string. UsePostgresStore(string) refuses it;
+    /// the options are refused alike, at registration, naming the option. An empty one still means none (documented).
+    /// </summary>
+    [Theory]
+    [InlineData(" ")]
+    [InlineData("\t\r\n")]
+    public void A_white_space_connection_string_names_the_option_and_registers_nothing(string connectionString)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(Npgsql.NpgsqlDataSource.Create("Host=localhost"));
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce().UsePostgresStore(o => o.ConnectionString = connectionString));
+
+        Assert.Equal("configure", error.ParamName);
+        Assert.Contains("PostgresStoreOptions.ConnectionString", error.Message, StringComparison.Ordinal);
+        Assert.Contains("white space", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(Commerce.Storage.ICommerceStore));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    public void A_null_or_empty_connection_string_uses_the_registered_data_source(string? connectionString)
+    {
+        var services = new ServiceCollection();
+        using var registered = Npgsql.NpgsqlDataSource.Create("Host=localhost");
+        services.AddSingleton(registered);
+        services.AddCommerce().UsePostgresStore(o => o.ConnectionString = connectionString);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Same(registered, provider.GetRequiredService<Commerce.Postgres.PostgresCommerceStore>().DataSource);
+    }
+
     [Theory]
     [InlineData("Host=x;Password=s3cret-pw;Bogus=1")]
     [InlineData("Host=x;Password=s3cret-pw;Port=abc")]
