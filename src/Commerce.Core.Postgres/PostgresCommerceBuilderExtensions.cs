@@ -34,7 +34,7 @@ public static partial class PostgresCommerceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        CheckConnectionString(connectionString, nameof(connectionString));
+        CheckConnectionString(connectionString, nameof(connectionString), "The connection string");
         return builder.UsePostgresStore(options => options.ConnectionString = connectionString);
     }
 
@@ -75,7 +75,7 @@ public static partial class PostgresCommerceBuilderExtensions
                 throw new ArgumentException($"The connection string ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.ConnectionString)}) is white space only: set a connection string, or leave it null or empty for the NpgsqlDataSource registered in the service provider.", nameof(configure));
             }
 
-            CheckConnectionString(options.ConnectionString, nameof(configure));
+            CheckConnectionString(options.ConnectionString, nameof(configure), $"The connection string ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.ConnectionString)})");
         }
 
         if (options.CommandTimeout is < 0 or > MaxCommandTimeout)
@@ -142,14 +142,15 @@ public static partial class PostgresCommerceBuilderExtensions
     }
 
     /// <summary>
-    /// Refuses a connection string Npgsql cannot read, or cannot build a data source from, naming the caller's parameter.
+    /// Refuses a connection string Npgsql cannot read, or cannot build a data source from, naming the caller's parameter
+    /// and, in the message, the connection string as <paramref name="subject"/> calls it (the option, where it is one).
     /// </summary>
     /// <remarks>
     /// Npgsql checks some settings only as it builds a data source (a host given, a minimum pool size within the
     /// maximum): a data source is built and disposed here, opening no connection, so that such a string is refused at
     /// registration rather than by the store's first resolution.
     /// </remarks>
-    private static void CheckConnectionString(string connectionString, string paramName)
+    private static void CheckConnectionString(string connectionString, string paramName, string subject)
     {
         try
         {
@@ -157,7 +158,7 @@ public static partial class PostgresCommerceBuilderExtensions
         }
         catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidCastException)
         {
-            throw new ArgumentException("The connection string is not one Npgsql can read: " + e.Message, paramName, e);
+            throw new ArgumentException(subject + " is not one Npgsql can read: " + e.Message, paramName, e);
         }
     }
 

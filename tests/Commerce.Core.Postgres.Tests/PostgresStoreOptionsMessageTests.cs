@@ -86,6 +86,21 @@ public sealed class PostgresStoreOptionsMessageTests
     }
 
     /// <summary>
+    /// A connection string Npgsql cannot read, set in the options, was refused as "The connection string is not one Npgsql
+    /// can read", unlike every other option, whose message names it. It names the option too (not the value, which may
+    /// hold a password: see below).
+    /// </summary>
+    [Fact]
+    public void A_connection_string_npgsql_cannot_read_names_the_option()
+    {
+        var error = Refused(o => o.ConnectionString = "Host=x;Bogus=1");
+
+        Assert.Equal("configure", error.ParamName);
+        Assert.Contains("PostgresStoreOptions.ConnectionString", error.Message, StringComparison.Ordinal);
+        Assert.Contains("bogus", error.Message, StringComparison.OrdinalIgnoreCase); // Npgsql's reason
+    }
+
+    /// <summary>
     /// A connection string of white space only was taken for none: the store silently used the registered data source, or,
     /// without one, failed at its first resolution saying it had no connection string. UsePostgresStore(string) refuses it;
     /// the options are refused alike, at registration, naming the option. An empty one still means none (documented).
