@@ -130,6 +130,12 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
             // The server answered: the network is not at fault, and the description says what is.
             return new HealthCheckResult(failure, Answered(e, store.Schema), e, Data(store.Schema, null, latest));
         }
+        catch (NpgsqlException e) when (stage == Stage.Connecting && e.InnerException is null && e.Message.StartsWith("No password has been provided", StringComparison.Ordinal))
+        {
+            // The server asked for a password the connection string does not give: Npgsql refuses before the server can,
+            // with no SQLSTATE, so only its (unlocalised) message tells this authentication failure from a lost connection.
+            return new HealthCheckResult(failure, AuthenticationFailed + e.Message, e, Data(store.Schema, null, latest));
+        }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             return new HealthCheckResult(failure, "The PostgreSQL database of the Commerce store cannot be reached: " + e.Message, e, Data(store.Schema, null, latest));
@@ -152,6 +158,10 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
             : HealthCheckResult.Healthy($"The database answers and the schema \"{store.Schema}\" is at version {version}.", Data(store.Schema, version, latest));
     }
 
+    /// <summary>The description of a failed authentication, before the reason.</summary>
+    private const string AuthenticationFailed =
+        "The PostgreSQL server of the Commerce store answers, but authentication failed: check the role and its password (Username and Password in the connection string) and the server's pg_hba.conf. ";
+
     /// <summary>
     /// The description of an error the server answered the check with (other than a missing schema or a cancellation):
     /// its class (a failed authentication, a missing database, a permission denied) and what to look at, then the server's
@@ -162,8 +172,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         var answer = e.SqlState + ": " + e.MessageText;
         return e.SqlState switch
         {
-            PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification =>
-                "The PostgreSQL server of the Commerce store answers, but authentication failed: check the role and its password (Username and Password in the connection string) and the server's pg_hba.conf. " + answer,
+            PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification => AuthenticationFailed + answer,
             PostgresErrorCodes.InvalidCatalogName =>
                 "The PostgreSQL server of the Commerce store answers, but the database is missing: create it, or correct its name (Database in the connection string). " + answer,
             PostgresErrorCodes.InsufficientPrivilege =>

@@ -319,6 +319,28 @@ public sealed class HealthCheckTests
         Assert.Contains("has no Commerce tables", (await CheckAsync(right)).Description, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// No password where the server asks for one is refused by Npgsql before the server can say so (an
+    /// <see cref="NpgsqlException"/> without a SQLSTATE), and was described as a database that "cannot be reached";
+    /// it is an authentication failure too.
+    /// </summary>
+    [PostgresFact(NeedsServerBinaries = true)]
+    public async Task A_missing_password_fails_the_check_and_says_the_authentication_failed()
+    {
+        using var server = ThrowAwayPostgres.Start(ServerBinaries.PostgresOnThisMachine()!, maxConnections: 10, password: "right-pw");
+        var none = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Password = null }.ConnectionString;
+        await using var provider = Build(none, "commerce");
+
+        var entry = await CheckAsync(provider);
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        var refused = Assert.IsAssignableFrom<NpgsqlException>(entry.Exception);
+        Assert.IsNotType<PostgresException>(refused);
+        Assert.True(entry.Description?.StartsWith("The PostgreSQL server of the Commerce store answers, but authentication failed", StringComparison.Ordinal), entry.Description);
+        Assert.Contains(refused.Message, entry.Description, StringComparison.Ordinal);
+        Assert.Equal(Latest, entry.Data["expected_version"]);
+    }
+
     /// <summary>A role the server does not know (<c>28000</c>, with any authentication method) is an authentication failure too.</summary>
     [PostgresFact]
     public async Task A_role_the_server_does_not_know_fails_the_check_and_says_the_authentication_failed()
