@@ -15,6 +15,9 @@ await app.RunAsync();
 /// <summary>The web API's entry point; <see cref="CreateApp"/> builds the application for hosts and tests.</summary>
 public partial class Program
 {
+    /// <summary>The routing metadata of an endpoint that answers GET only (HEAD runs as GET).</summary>
+    private static readonly HttpMethodMetadata GetOnly = new([HttpMethods.Get]);
+
     /// <summary>Builds the application (not started) from command-line arguments and the usual configuration sources.</summary>
     /// <param name="args">Command-line arguments, e.g. <c>--urls http://127.0.0.1:0</c>.</param>
     /// <param name="configureServices">
@@ -80,8 +83,10 @@ public partial class Program
         // The one document the API has, at its one address: another name is an unknown route (a 404 problem), not
         // the framework's plain-text "No OpenAPI document with the name … was found".
         app.MapOpenApi("/openapi/v1.json");
-        app.MapHealthChecks("/health");
-        app.MapPrometheusScrapingEndpoint();
+        // Both are mapped for every method by default; GET alone (and so HEAD, see UseHeadAsGet) is what probes and
+        // scrapers send, and any other method is a 405 problem with an Allow header, as on every other route.
+        app.MapHealthChecks("/health").WithMetadata(GetOnly);
+        app.MapPrometheusScrapingEndpoint().WithMetadata(GetOnly);
         app.MapWalletEndpoints();
         app.MapProductEndpoints();
         app.MapOrderEndpoints();

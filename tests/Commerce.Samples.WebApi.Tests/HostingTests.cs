@@ -15,6 +15,30 @@ public sealed class HostingTests : ApiTest
         Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("POST", "/health")]
+    [InlineData("PUT", "/health")]
+    [InlineData("DELETE", "/health")]
+    [InlineData("PATCH", "/health")]
+    [InlineData("POST", "/metrics")]
+    [InlineData("PUT", "/metrics")]
+    [InlineData("DELETE", "/metrics")]
+    [InlineData("PATCH", "/metrics")]
+    public async Task Health_and_metrics_answer_a_method_other_than_get_or_head_with_a_405_problem(string method, string path)
+    {
+        // As every other route does: what a probe or a scraper sends (GET, or HEAD) is answered, anything else is not.
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
+        {
+            Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json"),
+        };
+
+        using var response = await Client.SendAsync(request);
+
+        await ApiServer.ExpectProblemAsync(response, HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
+        Assert.Equal("GET, HEAD", string.Join(", ", response.Content.Headers.Allow.Order(StringComparer.Ordinal)));
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(new Uri(path, UriKind.Relative))).StatusCode);
+    }
+
     [Fact]
     public async Task The_openapi_document_describes_every_route()
     {
