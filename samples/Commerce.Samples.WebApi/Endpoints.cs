@@ -37,7 +37,7 @@ internal static class Endpoints
     public static void MapWalletEndpoints(this IEndpointRouteBuilder app)
     {
         var users = app.MapGroup("/users/{userId}").WithTags("Wallets").RequireAccountOwner();
-        users.MapPost("/balance/charge", ChargeAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
+        users.MapPost("/balance/charge", ChargeAsync).ProducesProblem(StatusCodes.Status409Conflict).AcceptsJsonBody().RequireWriteLimit();
         users.MapGet("/balance", GetBalanceAsync);
         users.MapGet("/ledger", GetLedgerAsync);
     }
@@ -46,11 +46,11 @@ internal static class Endpoints
     {
         var products = app.MapGroup("/products").WithTags("Products").ProducesProblem(StatusCodes.Status400BadRequest);
         products.MapGet("/", ListProductsAsync);
-        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireCatalogAdmin().RequireWriteLimit();
+        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict).AcceptsJsonBody().RequireCatalogAdmin().RequireWriteLimit();
         products.MapGet("/popular", GetPopularAsync);
         products.MapGet("/{id}", GetProductAsync).ProducesProblem(StatusCodes.Status404NotFound);
         products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .RequireCatalogAdmin().RequireWriteLimit();
+            .AcceptsJsonBody().RequireCatalogAdmin().RequireWriteLimit();
     }
 
     public static void MapOrderEndpoints(this IEndpointRouteBuilder app)
@@ -59,6 +59,7 @@ internal static class Endpoints
         orders.MapPost("/", PlaceOrderAsync)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
+            .AcceptsJsonBody()
             .RequireWriteLimit();
         orders.MapGet("/{orderId}", GetOrderAsync).ProducesProblem(StatusCodes.Status404NotFound);
         orders.MapPost("/{orderId}/cancel", CancelOrderAsync)
@@ -74,7 +75,7 @@ internal static class Endpoints
         cart.MapGet("/", GetCartAsync);
         // Every write may be refused with ConcurrencyConflict (409) once the library's commit attempts run out.
         cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .RequireWriteLimit();
+            .AcceptsJsonBody().RequireWriteLimit();
         cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
         cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
@@ -111,6 +112,13 @@ internal static class Endpoints
     private static RouteHandlerBuilder RequireCatalogAdmin(this RouteHandlerBuilder endpoint) =>
         endpoint.RequireAuthorization(Security.CatalogAdmin)
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+
+    /// <summary>
+    /// A route that reads a JSON body: 413 for a body above the server's limit (Kestrel's <c>MaxRequestBodySize</c>), 415
+    /// for one that is not <c>application/json</c> or names a charset the API cannot decode.
+    /// </summary>
+    private static RouteHandlerBuilder AcceptsJsonBody(this RouteHandlerBuilder builder) =>
+        builder.ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
     /// <summary>A write: counted by the per-caller rate limit, 429 past it.</summary>
     private static RouteHandlerBuilder RequireWriteLimit(this RouteHandlerBuilder builder) =>

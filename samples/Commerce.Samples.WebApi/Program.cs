@@ -87,11 +87,16 @@ public partial class Program
         // scrapers send, and any other method is a 405 problem with an Allow header, as on every other route.
         app.MapHealthChecks("/health").WithMetadata(GetOnly);
         app.MapPrometheusScrapingEndpoint().WithMetadata(GetOnly);
-        app.MapWalletEndpoints();
-        app.MapProductEndpoints();
-        app.MapOrderEndpoints();
-        app.MapCartEndpoints();
-        app.MapEventEndpoints();
+        // Every operation of the API may answer 500 (an unhandled exception) and 503 (StoreUnavailable: the store
+        // refused a write or kept refusing a read), both as problems; the document lists them on each.
+        var api = app.MapGroup("")
+            .ProducesProblem(StatusCodes.Status500InternalServerError)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        api.MapWalletEndpoints();
+        api.MapProductEndpoints();
+        api.MapOrderEndpoints();
+        api.MapCartEndpoints();
+        api.MapEventEndpoints();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -143,6 +144,44 @@ public sealed class HostingTests : ApiTest
         Assert.All(writes, write => Assert.True(
             paths.GetProperty(write.Path).GetProperty(write.Method).GetProperty("responses").TryGetProperty("409", out _),
             $"{write.Method.ToUpperInvariant()} {write.Path} does not list 409"));
+    }
+
+    [Fact]
+    public async Task The_openapi_document_lists_500_and_503_for_every_operation_and_413_and_415_for_every_one_with_a_body()
+    {
+        // Any operation may meet an unhandled exception (500) or a store that stays unavailable (503, StoreUnavailable);
+        // one that reads a JSON body may get one above the server's limit (413) or not JSON, or in a charset the API
+        // cannot decode (415). Each is answered with a problem, which the document describes as it does the others.
+        var paths = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("paths");
+        var (withBody, missing) = (new List<string>(), new List<string>());
+        foreach (var path in paths.EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                var name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                var statuses = new List<string> { "500", "503" };
+                if (operation.Value.TryGetProperty("requestBody", out _))
+                {
+                    withBody.Add(name);
+                    statuses.AddRange(["413", "415"]);
+                }
+
+                var responses = operation.Value.GetProperty("responses");
+                missing.AddRange(statuses.Where(status => !IsProblem(responses, status)).Select(status => $"{name} {status}"));
+            }
+        }
+
+        Assert.Empty(missing);
+        Assert.Equal(
+            ["POST /orders", "POST /products", "POST /products/{id}/restock", "POST /users/{userId}/balance/charge", "POST /users/{userId}/cart/items"],
+            withBody.Order(StringComparer.Ordinal));
+
+        static bool IsProblem(JsonElement responses, string status) =>
+            responses.TryGetProperty(status, out var response)
+            && response.TryGetProperty("content", out var content)
+            && content.TryGetProperty("application/problem+json", out var problem)
+            && problem.GetProperty("schema").TryGetProperty("$ref", out var schema)
+            && schema.GetString() == "#/components/schemas/ProblemDetails";
     }
 
     [Fact]
