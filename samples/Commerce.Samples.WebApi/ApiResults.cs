@@ -1,20 +1,27 @@
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Commerce.Samples.WebApi;
 
 /// <summary>Maps Commerce results to HTTP: the one place that decides status codes and problem details.</summary>
-internal static class ApiResults
+internal static partial class ApiResults
 {
     /// <summary>The <c>code</c> of a request the framework or the API refuses before it reaches the library.</summary>
     public const string InvalidRequest = "InvalidRequest";
+
+    /// <summary>The detail of every 503: a write the store refused, or a read it kept refusing.</summary>
+    public const string StoreUnavailableDetail = "The store is unavailable for now; nothing was changed. Retry later.";
 
     /// <summary>The value on success, else the error as problem details.</summary>
     public static Results<TOk, ProblemHttpResult> ToHttp<T, TOk>(this Result<T> result, Func<T, TOk> onSuccess)
         where TOk : IResult =>
         result.IsSuccess ? onSuccess(result.Value) : Problem(result.Error);
 
-    /// <summary>A library error as problem details: status by kind, <c>code</c> = the error code's name.</summary>
+    /// <summary>
+    /// A library error as problem details: status by kind, <c>code</c> = the error code's name, <c>detail</c> = its
+    /// message as <see cref="ClientDetail"/> gives it.
+    /// </summary>
     public static ProblemHttpResult Problem(CommerceError error)
     {
         var extensions = new Dictionary<string, object?> { ["code"] = error.Code.ToString() };
@@ -23,8 +30,23 @@ internal static class ApiResults
             extensions["productIds"] = error.ProductIds.Select(id => id.Value).ToArray();
         }
 
-        return TypedResults.Problem(detail: error.Message, statusCode: StatusCodeOf(error.Code), extensions: extensions);
+        return TypedResults.Problem(detail: ClientDetail(error), statusCode: StatusCodeOf(error.Code), extensions: extensions);
     }
+
+    /// <summary>
+    /// The library's message for a client. The library writes for the host's developer, and cites the option that sets
+    /// a limit next to its value ("at most 100 (CommerceOptions.MaxOrderLines)"); a client can act on the value, not on
+    /// a server option's name, so the citation goes. A store that refused a write gets the same detail as one that
+    /// kept refusing a read (<see cref="StoreUnavailableHandler"/>): how the library retried is the server's concern.
+    /// </summary>
+    internal static string ClientDetail(CommerceError error) =>
+        error.Code == CommerceErrorCode.StoreUnavailable
+            ? StoreUnavailableDetail
+            : OptionCitation().Replace(error.Message, static cited => cited.Groups["rest"].Success ? $" ({cited.Groups["rest"].Value})" : "");
+
+    // " (CommerceOptions.MaxLineQuantity)", and " (CommerceOptions.MaxOrderLines, as an order)", whose rest stays.
+    [GeneratedRegex(""" \(CommerceOptions\.\w+(?:, (?<rest>[^)]*))?\)""", RegexOptions.CultureInvariant)]
+    private static partial Regex OptionCitation();
 
     /// <summary>A request refused by the API itself (e.g. a query value out of range): 400 with code <see cref="InvalidRequest"/>.</summary>
     public static ProblemHttpResult BadRequest(string detail) =>
@@ -129,7 +151,7 @@ internal sealed class StoreUnavailableHandler(IProblemDetailsService problems) :
             ProblemDetails =
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
-                Detail = "The store is unavailable for now; nothing was changed. Retry later.",
+                Detail = ApiResults.StoreUnavailableDetail,
                 Extensions = { ["code"] = nameof(CommerceErrorCode.StoreUnavailable) },
             },
         });

@@ -59,6 +59,13 @@ public sealed class ApiServer : IAsyncDisposable
     public static Task<ApiServer> StartWithClockAsync(TimeProvider clock, params string[] extraArgs) =>
         StartCoreAsync(services => services.AddSingleton(clock), configure: null, extraArgs);
 
+    /// <summary>
+    /// Starts a server as <see cref="StartAsync(Action{WebApplication}?, string[])"/> does, after
+    /// <paramref name="configureServices"/> ran on its services (e.g. to set the library's options).
+    /// </summary>
+    public static Task<ApiServer> StartWithServicesAsync(Action<IServiceCollection> configureServices, params string[] extraArgs) =>
+        StartCoreAsync(configureServices, configure: null, extraArgs);
+
     private static async Task<ApiServer> StartCoreAsync(
         Action<IServiceCollection>? configureServices, Action<WebApplication>? configure, string[] extraArgs)
     {
