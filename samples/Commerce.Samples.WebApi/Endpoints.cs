@@ -92,7 +92,7 @@ internal static class Endpoints
         events.MapGet("/", ReadEventsAsync).ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
         // ServerSentEventsResult<T> describes its 200 as JSON of SseItem<T> (data, eventType, eventId,
         // reconnectionInterval); on the wire those are the item's SSE fields, and its data line is one event.
-        events.MapGet("/stream", StreamEvents).Produces<EventResponse>(StatusCodes.Status200OK, "text/event-stream")
+        events.MapGet("/stream", StreamEventsAsync).Produces<EventResponse>(StatusCodes.Status200OK, "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest).RequireCatalogAdmin();
     }
 
@@ -151,6 +151,27 @@ internal static class Endpoints
 
     private static readonly byte[] KeepAliveComment = ": keep-alive\n\n"u8.ToArray();
 
+    /// <summary>
+    /// Whether the feed refused the cursor a read was given as covering events the store has not committed
+    /// (<see cref="Events.ICommerceEventFeed.ReadAsync"/> throws <see cref="ArgumentException"/> for <c>after</c>).
+    /// </summary>
+    private static bool IsAheadOfTheStore(ArgumentException refused) =>
+        refused.GetType() == typeof(ArgumentException) && refused.ParamName == "after";
+
+    /// <summary>
+    /// 400 for a cursor ahead of what the store has committed: made up, from another store, or from before the API
+    /// restarted (its in-memory store starts empty). Read on, it would skip the events up to it as they come.
+    /// </summary>
+    /// <param name="parameter">Where the client sent it: <c>after</c> or <c>Last-Event-ID</c>.</param>
+    /// <param name="cursor">The cursor.</param>
+    private static ProblemHttpResult CursorAhead(string parameter, Events.EventCursor cursor)
+    {
+        var text = cursor.ToString();
+        var shown = text.Length > 64 ? text[..64] + "…" : text;
+        return ApiResults.BadRequest(
+            $"{parameter} is ahead of the feed: the cursor '{shown}' covers events the store has not committed (one from another store, or from before the API restarted). Pass a cursor the feed gave (a page's next, an event's id), or none to read from the start.");
+    }
+
     /// <summary>The longest delay a cancellation timer takes (2^32 - 2 milliseconds).</summary>
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
@@ -191,7 +212,16 @@ internal static class Endpoints
             return ApiResults.BadRequest($"limit must be between 1 and {MaxListLimit}.");
         }
 
-        var page = await feed.ReadAsync(cursor, pageSize, ct);
+        Events.EventPage page;
+        try
+        {
+            page = await feed.ReadAsync(cursor, pageSize, ct);
+        }
+        catch (ArgumentException refused) when (IsAheadOfTheStore(refused))
+        {
+            return CursorAhead("after", cursor);
+        }
+
         return TypedResults.Ok(new EventPageResponse([.. page.Events.Select(EventResponse.From)], page.Next.ToString()));
     }
 
@@ -200,7 +230,7 @@ internal static class Endpoints
     /// sends), then each new one as it is committed, until the client goes or its token stops being accepted.
     /// Each event's <c>id</c> is the cursor that covers it, so a client that reconnects resumes without a gap.
     /// </summary>
-    private static Results<ServerSentEventsResult<EventResponse>, ProblemHttpResult> StreamEvents(
+    private static async Task<Results<ServerSentEventsResult<EventResponse>, ProblemHttpResult>> StreamEventsAsync(
         string? after,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
         Events.ICommerceEventFeed feed,
@@ -220,6 +250,16 @@ internal static class Endpoints
         if (!Events.EventCursor.TryParse(resumeFrom ?? string.Empty, out var cursor))
         {
             return ApiResults.BadRequest("after (or Last-Event-ID) must be a cursor, or empty for the start.");
+        }
+
+        try
+        {
+            // The stream reads after its headers went, too late for a 400: a cursor the feed refuses is found here.
+            _ = await feed.ReadAsync(cursor, 1, ct);
+        }
+        catch (ArgumentException refused) when (IsAheadOfTheStore(refused))
+        {
+            return CursorAhead(string.IsNullOrEmpty(lastEventId) ? "after" : "Last-Event-ID", cursor);
         }
 
         if (HeadRequests.IsHead(context))

@@ -85,6 +85,84 @@ public sealed class EventEndpointsTests : ApiTest
     public async Task A_bad_cursor_or_limit_is_400(string path) =>
         await ApiServer.ExpectProblemAsync(await Api.Admin.GetAsync(path), HttpStatusCode.BadRequest, "InvalidRequest");
 
+    [Fact]
+    public async Task A_cursor_ahead_of_what_the_store_committed_is_a_400_naming_it_rather_than_a_page_that_skips_events()
+    {
+        // A forged cursor, or one from another store or from before the API restarted (the in-memory store starts
+        // empty): read as given, the stripe's events up to its sequence would be skipped as they are committed.
+        await Api.ChargeAsync(1, 100);
+        var head = EventCursorOf((await Api.Admin.GetJsonAsync("/events")).GetProperty("next").GetString()!);
+        var stripe = Assert.Single(head.Stripes);
+        var ahead = head.Through(stripe with { Sequence = stripe.Sequence + 2 }).ToString();
+
+        var problem = await ApiServer.ExpectProblemAsync(
+            await Api.Admin.GetAsync($"/events?after={Uri.EscapeDataString(ahead)}"), HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Contains($"'{stripe.Stripe}:{stripe.Sequence + 2}'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        // The charges that fill the stripe up to the cursor are still read after the head.
+        await Api.ChargeAsync(1, 200);
+        await Api.ChargeAsync(1, 300);
+        var next = await Api.Admin.GetJsonAsync($"/events?after={Uri.EscapeDataString(head.ToString())}");
+        Assert.Equal([200L, 300L], next.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("amount").GetInt64()));
+        Assert.Equal(ahead, next.GetProperty("next").GetString()); // once committed, the same cursor is no longer ahead
+        await Api.Admin.GetJsonAsync($"/events?after={Uri.EscapeDataString(ahead)}");
+    }
+
+    [Fact]
+    public async Task A_cursor_ahead_in_one_stripe_of_many_is_found_and_one_behind_in_all_is_not()
+    {
+        for (var user = 1; user <= 40; user++)
+        {
+            await Api.ChargeAsync(user, user);
+            await Api.ChargeAsync(user, user);
+        }
+
+        var head = EventCursorOf((await Api.Admin.GetJsonAsync("/events?limit=1000")).GetProperty("next").GetString()!);
+        var stripes = head.Stripes.ToArray();
+        Assert.True(stripes.Length > 2);
+        var behind = stripes.Aggregate(Events.EventCursor.Start, (cursor, stripe) => cursor.Through(stripe with { Sequence = Math.Max(1, stripe.Sequence - 1) }));
+        var last = stripes[^1];
+        var ahead = head.Through(last with { Sequence = last.Sequence + 1 });
+
+        var page = await Api.Admin.GetJsonAsync($"/events?limit=1000&after={Uri.EscapeDataString(behind.ToString())}");
+        Assert.Equal(head.ToString(), page.GetProperty("next").GetString());
+        var problem = await ApiServer.ExpectProblemAsync(
+            await Api.Admin.GetAsync($"/events?after={Uri.EscapeDataString(ahead.ToString())}"), HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.StartsWith("after is ahead of the feed", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0:1")]
+    [InlineData("5:3,17:1")]
+    [InlineData("1023:1")]
+    public async Task A_cursor_on_an_empty_store_is_ahead_of_it(string cursor)
+    {
+        var problem = await ApiServer.ExpectProblemAsync(
+            await Api.Admin.GetAsync($"/events?after={Uri.EscapeDataString(cursor)}"), HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Contains("ahead", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_stream_from_a_cursor_ahead_of_the_store_is_a_400_before_it_opens(bool asLastEventId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a guard against a hang, not a timing assertion
+        using var request = new HttpRequestMessage(HttpMethod.Get, asLastEventId ? "/events/stream" : "/events/stream?after=7:4");
+        if (asLastEventId)
+        {
+            request.Headers.Add("Last-Event-ID", "7:4");
+        }
+
+        using var response = await Api.Admin.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode); // before reading the body: a stream would not end
+        var problem = await ApiServer.ExpectProblemAsync(response, HttpStatusCode.BadRequest, "InvalidRequest");
+        var detail = problem.GetProperty("detail").GetString();
+        Assert.StartsWith(asLastEventId ? "Last-Event-ID is ahead" : "after is ahead", detail, StringComparison.Ordinal);
+        Assert.Contains("'7:4'", detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/events?after=0:1&after=1:1")]
     [InlineData("/events/stream?after=0:1&after=1:1")]
@@ -216,6 +294,8 @@ public sealed class EventEndpointsTests : ApiTest
         Assert.Equal("WalletCharged", charged.Type);
         Assert.Equal(300, charged.Data.GetProperty("amount").GetInt64());
     }
+
+    private static Events.EventCursor EventCursorOf(string text) => Events.EventCursor.Parse(text);
 
     private static string[] Sorted(JsonElement[] events) =>
         [.. events.Select(e => e.GetProperty("type").GetString()!).Order(StringComparer.Ordinal)];
