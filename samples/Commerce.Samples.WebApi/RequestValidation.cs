@@ -87,7 +87,7 @@ internal static partial class RequestValidation
             return await problems.TryWriteAsync(new ProblemDetailsContext
             {
                 HttpContext = httpContext,
-                ProblemDetails = { Status = bad.StatusCode, Detail = Describe(bad) },
+                ProblemDetails = { Status = bad.StatusCode, Detail = Describe(bad, httpContext.Request.Query) },
             });
         }
     }
@@ -148,7 +148,12 @@ internal static partial class RequestValidation
     }
 
     /// <summary>What a client needs to hear about a request the framework could not bind; never a .NET type name.</summary>
-    internal static string? Describe(BadHttpRequestException bad)
+    /// <param name="bad">What the framework threw.</param>
+    /// <param name="query">
+    /// The request's query: a value sent there more than once is bound as its values joined by commas ("1,2"), which
+    /// no number is, and the detail says it was sent twice rather than that it is not a number.
+    /// </param>
+    internal static string? Describe(BadHttpRequestException bad, IQueryCollection? query = null)
     {
         if (bad.StatusCode != StatusCodes.Status400BadRequest)
         {
@@ -188,6 +193,11 @@ internal static partial class RequestValidation
         if (match.Success)
         {
             var name = match.Groups["name"].Value;
+            if (query is not null && query[name].Count > 1)
+            {
+                return $"'{name}' must be sent at most once.";
+            }
+
             return match.Groups["type"].Value.Contains("Guid", StringComparison.Ordinal)
                 ? $"'{name}' must be a GUID."
                 : $"'{name}' must be a whole number in range.";

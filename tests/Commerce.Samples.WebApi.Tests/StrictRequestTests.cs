@@ -152,4 +152,19 @@ public sealed class StrictRequestTests : ApiTest
         var problem = await ApiServer.ExpectProblemAsync(await Client.GetAsync(new Uri(path, UriKind.Relative)), HttpStatusCode.BadRequest, "InvalidRequest");
         Assert.Contains(detail, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("/products?limit=1&limit=2", "limit")]
+    [InlineData("/products?after=1&after=1", "after")]
+    [InlineData("/products/popular?count=1&count=2", "count")]
+    [InlineData("/products/popular?days=1&days=2", "days")]
+    [InlineData("/users/1/ledger?after=0&after=1", "after")]
+    [InlineData("/users/1/orders?limit=5&limit=5", "limit")]
+    public async Task A_query_value_sent_twice_is_a_400_that_says_so(string path, string name)
+    {
+        // Bound as one value, the two are joined by a comma ("1,2"), which is no number: the client sent two
+        // numbers in range, and the detail says what is wrong with that.
+        var problem = await ApiServer.ExpectProblemAsync(await Api.User(1).GetAsync(path), HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Equal($"'{name}' must be sent at most once.", problem.GetProperty("detail").GetString());
+    }
 }
