@@ -23,6 +23,7 @@ public static class PostgresCommerceHealthChecksBuilderExtensions
     /// <param name="timeout">How long the check may take; <see langword="null"/> leaves it to the connection's timeouts.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="name"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (other than <see cref="Timeout.InfiniteTimeSpan"/>), which the health checks' registration refuses.</exception>
     /// <remarks>
     /// The store is resolved when the check runs, never when it is registered: without <c>UsePostgresStore</c> the
     /// check reports the failure status and says so, and a store that cannot be built (no connection string and no

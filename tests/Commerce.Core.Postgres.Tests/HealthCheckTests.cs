@@ -453,6 +453,19 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
+    public void A_timeout_of_zero_or_less_is_refused_at_registration_and_an_infinite_one_is_taken()
+    {
+        foreach (var timeout in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(-1) })
+        {
+            var services = new ServiceCollection();
+            var refused = Assert.Throws<ArgumentOutOfRangeException>(() => services.AddHealthChecks().AddCommercePostgres(timeout: timeout));
+            Assert.Equal("timeout", refused.ParamName);
+        }
+
+        new ServiceCollection().AddHealthChecks().AddCommercePostgres(timeout: Timeout.InfiniteTimeSpan);
+    }
+
+    [Fact]
     public async Task Without_the_PostgreSQL_store_the_check_fails_and_says_why()
     {
         await using var provider = Build("unused", "commerce", withStore: false);
