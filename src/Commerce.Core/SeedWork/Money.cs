@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json.Serialization;
 
@@ -18,9 +19,14 @@ namespace Commerce;
 /// as <see langword="false"/>, which the services turn into
 /// <see cref="CommerceErrorCode.AmountOverflow"/>.
 /// </para>
+/// <para>
+/// Configuration binding reads a <see cref="Money"/> from its amount's text (<c>"MaxChargeAmount": 5000</c>), through
+/// its <see cref="System.ComponentModel.TypeConverter"/>; JSON reads and writes it as the bare number.
+/// </para>
 /// </remarks>
 /// <param name="Amount">The amount in the currency's smallest unit.</param>
 [JsonConverter(typeof(CommerceValueJsonConverter))]
+[TypeConverter(typeof(MoneyTypeConverter))]
 public readonly record struct Money(long Amount) : IComparable<Money>
 {
     /// <summary>Zero.</summary>
