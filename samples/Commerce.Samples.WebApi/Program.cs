@@ -29,7 +29,9 @@ public partial class Program
     {
         var builder = WebApplication.CreateBuilder(args);
 
-        builder.Services.AddCommerce().UseInMemoryStore();
+        // The library's options from the "Commerce" section of any configuration source (appsettings.json, the
+        // environment as Commerce__MaxChargeAmount, the command line as --Commerce:MaxChargeAmount=500).
+        builder.Services.AddCommerce(options => builder.Configuration.GetSection("Commerce").Bind(options)).UseInMemoryStore();
         builder.Services.ConfigureHttpJsonOptions(options =>
         {
             // Numbers are numbers: "1000" (a string) is not an amount.

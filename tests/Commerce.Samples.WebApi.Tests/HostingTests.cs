@@ -307,4 +307,17 @@ public sealed class HostingTests : ApiTest
         Assert.Equal(6, (await seeded.GetJsonAsync("/products")).GetArrayLength());
         Assert.Equal(100_000, await seeded.BalanceAsync(1));
     }
+
+    [Fact]
+    public async Task The_library_options_bind_from_the_Commerce_configuration_section()
+    {
+        // Any configuration source: a command-line argument here, appsettings.json or an environment variable
+        // (Commerce__MaxChargeAmount) alike.
+        await using var server = await ApiServer.StartAsync(null, "--Commerce:MaxChargeAmount=500");
+
+        await ApiServer.ExpectAsync(await server.User(1).PostJsonAsync("/users/1/balance/charge", new { amount = 500 }), HttpStatusCode.OK);
+        var problem = await ApiServer.ExpectProblemAsync(
+            await server.User(1).PostJsonAsync("/users/1/balance/charge", new { amount = 501 }), HttpStatusCode.BadRequest, "ChargeLimitExceeded");
+        Assert.Contains("at most 500,", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
 }
