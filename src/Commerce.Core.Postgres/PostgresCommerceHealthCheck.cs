@@ -164,7 +164,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
 
     /// <summary>
     /// The description of an error the server answered the check with (other than a missing schema or a cancellation):
-    /// its class (a failed authentication, a missing database, a permission denied) and what to look at, then the server's
+    /// its class (a failed authentication, a missing database, no connection taken for now, a permission denied) and what to look at, then the server's
     /// SQLSTATE and message (never the statement's position, nor anything of the connection string).
     /// </summary>
     private static string Answered(PostgresException e, string schema)
@@ -175,6 +175,8 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
             PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification => AuthenticationFailed + answer,
             PostgresErrorCodes.InvalidCatalogName =>
                 "The PostgreSQL server of the Commerce store answers, but the database is missing: create it, or correct its name (Database in the connection string). " + answer,
+            PostgresErrorCodes.TooManyConnections or PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow =>
+                "The PostgreSQL server of the Commerce store answers, but takes no connection for now (at its connection limit, or shutting down or starting up): this may pass without a change; if it lasts, look at the server's max_connections, the role's CONNECTION LIMIT and the pools of its clients. " + answer,
             PostgresErrorCodes.InsufficientPrivilege =>
                 $"The PostgreSQL server of the Commerce store answers, but permission was denied to the store's role: grant it CONNECT on the database, USAGE on the schema \"{schema}\" and the use of its tables. " + answer,
             _ => "The PostgreSQL server of the Commerce store answers, but refused the check: " + answer,

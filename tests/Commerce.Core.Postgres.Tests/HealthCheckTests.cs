@@ -382,16 +382,39 @@ public sealed class HealthCheckTests
         Assert.Equal(shop.Schema, entry.Data["schema"]);
     }
 
-    /// <summary>Any other error the server answers with (here <c>53300</c>, a role allowed no connection) is named with its SQLSTATE, not as a database that cannot be reached.</summary>
+    /// <summary>
+    /// A server at a connection limit (here <c>53300</c>, a role allowed no connection) says it takes no connection for
+    /// now, which may pass without a change, not that it refused the check or cannot be reached.
+    /// </summary>
     [PostgresFact]
-    public async Task Another_error_the_server_answers_with_fails_the_check_and_says_the_server_answered_it()
+    public async Task A_server_at_its_connection_limit_fails_the_check_and_says_it_takes_no_connection_for_now()
     {
         await using var role = await TemporaryRoleAsync("CONNECTION LIMIT 0");
         await using var provider = Build(role.ConnectionString, "commerce");
 
         var entry = await CheckAsync(provider);
 
-        AssertFailedAnswering(entry, PostgresErrorCodes.TooManyConnections, "The PostgreSQL server of the Commerce store answers, but refused the check");
+        AssertFailedAnswering(entry, PostgresErrorCodes.TooManyConnections, "The PostgreSQL server of the Commerce store answers, but takes no connection for now");
+        Assert.Contains("CONNECTION LIMIT", entry.Description, StringComparison.Ordinal);
+    }
+
+    /// <summary>Any other error the server answers with (here <c>42703</c>, a <c>schema_version</c> not the store's) is named with its SQLSTATE, not as a database that cannot be reached.</summary>
+    [PostgresFact]
+    public async Task Another_error_the_server_answers_with_fails_the_check_and_says_the_server_answered_it()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString, shop.Schema);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+        await using (var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false"))
+        {
+            await admin.OpenAsync();
+            await using var command = new NpgsqlCommand($"ALTER TABLE \"{shop.Schema}\".schema_version RENAME COLUMN version TO renamed", admin);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var entry = await CheckAsync(provider);
+
+        AssertFailedAnswering(entry, PostgresErrorCodes.UndefinedColumn, "The PostgreSQL server of the Commerce store answers, but refused the check");
     }
 
     /// <summary>
