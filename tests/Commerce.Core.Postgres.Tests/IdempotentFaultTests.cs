@@ -409,8 +409,9 @@ public sealed class IdempotentFaultTests
         proxy.Cut(refuseNew: false);
         await WaitUntilAsync(
             shop,
-            $"SELECT count(*) FROM pg_locks w JOIN pg_locks h ON h.locktype = 'advisory' AND h.classid = w.classid AND h.objid = w.objid AND h.granted AND h.pid = {pid} WHERE w.locktype = 'advisory' AND NOT w.granted",
-            1); // The lookup waits for the order's lock.
+            $"SELECT count(*) FROM pg_locks w JOIN pg_locks h ON h.locktype = 'advisory' AND h.classid = w.classid AND h.objid = w.objid AND h.granted AND h.pid = {pid} WHERE w.locktype = 'advisory' AND NOT w.granted AND h.classid = {(int)StoreTable.Orders}",
+            1); // The lookup waits for the order's lock. (Only that one: advisory locks span the database, so a test in
+                // another schema may wait for another lock the lost commit holds, its sales bucket's.)
         await blocker.DisposeAsync(); // The lost commit goes on and applies; then the lookup reads.
 
         var placed = await call.WaitAsync(TimeSpan.FromSeconds(30));
