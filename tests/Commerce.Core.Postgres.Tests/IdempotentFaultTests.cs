@@ -11,9 +11,11 @@ namespace Commerce.Postgres.Tests;
 /// </summary>
 public sealed class IdempotentFaultTests
 {
-    private static readonly UserId Alice = new(1);
-    private static readonly UserId Bob = new(2);
-    private static readonly ProductId Apple = new(1);
+    // Ids no other test class uses: an advisory lock spans the database, not the schema, so a test elsewhere charging user 1
+    // (or keying a charge "k" for it) would otherwise wait for a lock a lost commit here holds, and be counted as a waiter.
+    private static readonly UserId Alice = new(9_101);
+    private static readonly UserId Bob = new(9_102);
+    private static readonly ProductId Apple = new(9_101);
 
     [PostgresFact]
     public async Task A_keyed_charge_whose_backend_dies_before_its_commit_is_found_not_applied_retried_and_applied_once()
@@ -115,7 +117,7 @@ public sealed class IdempotentFaultTests
 
         await FaultTests.TerminateAsync(pid);
         await blocker.DisposeAsync();
-        Assert.Equal(100L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = 1"));
+        Assert.Equal(100L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets WHERE user_id = " + Alice.Value));
     }
 
     [PostgresFact]
