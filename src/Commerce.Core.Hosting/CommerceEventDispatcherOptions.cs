@@ -4,7 +4,10 @@ namespace Commerce;
 /// How the event dispatcher delivers events to the handlers and purges the event log. Set them in
 /// <c>AddEventDispatcher(options =&gt; …)</c>; they are validated there and read once when the dispatcher is created.
 /// Options changed on the registered instance after that validation are validated again then: creating the
-/// dispatcher throws <see cref="InvalidOperationException"/> listing every problem.
+/// dispatcher throws <see cref="InvalidOperationException"/> listing every problem. The dispatcher reads the instance
+/// <c>AddEventDispatcher</c> registers, not <c>IOptions&lt;CommerceEventDispatcherOptions&gt;</c>:
+/// <c>services.Configure&lt;CommerceEventDispatcherOptions&gt;(…)</c> changes nothing, so bind configuration in the
+/// delegate (<c>AddEventDispatcher(options =&gt; section.Bind(options))</c>).
 /// </summary>
 public sealed class CommerceEventDispatcherOptions
 {

@@ -4,7 +4,9 @@ namespace Commerce;
 /// Limits, ranking defaults and retry behaviour. Set them in <c>AddCommerce(options =&gt; …)</c>; they are
 /// validated there and read once when the services are created. Options changed on the registered instance
 /// after that validation are validated again then: creating the services throws
-/// <see cref="InvalidOperationException"/> listing every problem.
+/// <see cref="InvalidOperationException"/> listing every problem. The services read the instance <c>AddCommerce</c>
+/// registers, not <c>IOptions&lt;CommerceOptions&gt;</c>: <c>services.Configure&lt;CommerceOptions&gt;(…)</c> changes nothing,
+/// so bind configuration in the delegate (<c>AddCommerce(options =&gt; section.Bind(options))</c>).
 /// </summary>
 public sealed class CommerceOptions
 {
