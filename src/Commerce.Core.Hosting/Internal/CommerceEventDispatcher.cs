@@ -70,8 +70,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         _feed = services.GetService<ICommerceEventFeed>() ?? throw new InvalidOperationException(
             "The event dispatcher needs Commerce: call services.AddCommerce() and a store method on the builder it returns.");
-        _store = services.GetService<IEventStore>() ?? throw new InvalidOperationException(
-            "The configured store keeps no events: it registers no IEventStore, which the event dispatcher reads and saves its checkpoints through (the in-memory and PostgreSQL stores do).");
+        _store = services.GetService<IEventStore>() ?? throw new InvalidOperationException(services.GetService<ICommerceStore>() is null
+            // A host that chose no store is told to choose one, as the services tell it, not that its store lacks events.
+            ? "No Commerce store is registered, so the event dispatcher has no events to read. Call a store method on the builder AddCommerce returns, for example services.AddCommerce().UseInMemoryStore()."
+            : "The configured store keeps no events: it registers no IEventStore, which the event dispatcher reads and saves its checkpoints through (the in-memory and PostgreSQL stores do).");
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _jumps = new ClockJumps(_time, _time.GetUtcNow());
         _publishes = services.GetService<CommerceOptions>()?.PublishEvents ?? true;

@@ -11,8 +11,10 @@ internal sealed class CommerceEventFeed(IServiceProvider services) : ICommerceEv
     private IEventStore? _store;
 
     private IEventStore Store => _store ??= (IEventStore?)services.GetService(typeof(IEventStore))
-        ?? throw new InvalidOperationException(
-            "The configured store keeps no events: it registers no IEventStore (the in-memory and PostgreSQL stores do).");
+        ?? throw new InvalidOperationException(services.GetService(typeof(ICommerceStore)) is null
+            // A host that chose no store is told to choose one, as the services tell it, not that its store lacks events.
+            ? "No Commerce store is registered, so no events are kept. Call a store method on the builder AddCommerce returns, for example services.AddCommerce().UseInMemoryStore()."
+            : "The configured store keeps no events: it registers no IEventStore (the in-memory and PostgreSQL stores do).");
 
     public ValueTask<EventPage> ReadAsync(EventCursor after, int limit = 100, CancellationToken cancellationToken = default)
     {

@@ -310,12 +310,34 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     public void The_dispatcher_refuses_to_start_without_an_event_store_saying_so()
     {
         var services = new ServiceCollection();
+        services.AddSingleton<ICommerceStore>(new NoEventsStore());
         services.AddCommerce().AddEventHandler<ScopedHandler>().AddEventDispatcher();
         services.AddSingleton<ScopeLog>();
         using var provider = services.BuildServiceProvider();
 
         var error = Assert.Throws<InvalidOperationException>(() => provider.GetServices<IHostedService>().ToList());
         Assert.Contains("IEventStore", error.Message, StringComparison.Ordinal);
+        Assert.Contains("keeps no events", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_dispatcher_of_a_host_that_chose_no_store_says_to_choose_one_rather_than_blaming_a_store()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().AddEventHandler<HandlerA>().AddEventDispatcher(); // no UseInMemoryStore()
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetServices<IHostedService>().ToList());
+        Assert.Contains("No Commerce store is registered", error.Message, StringComparison.Ordinal);
+        Assert.Contains("UseInMemoryStore()", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("configured store", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A store that keeps no events (it is no <see cref="IEventStore"/>); never opened.</summary>
+    private sealed class NoEventsStore : ICommerceStore
+    {
+        public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException("Never opened.");
     }
 }
 

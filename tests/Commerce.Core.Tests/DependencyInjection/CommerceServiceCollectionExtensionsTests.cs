@@ -304,6 +304,20 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task Reading_the_event_feed_without_a_store_says_to_choose_one_rather_than_blaming_a_store()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce();
+        using var provider = services.BuildServiceProvider();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            async () => await provider.GetRequiredService<Commerce.Events.ICommerceEventFeed>().ReadAsync(Commerce.Events.EventCursor.Start));
+        Assert.Contains("No Commerce store is registered", error.Message, StringComparison.Ordinal);
+        Assert.Contains("UseInMemoryStore()", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("configured store", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_service_is_a_singleton()
     {
         var services = new ServiceCollection();
