@@ -19,7 +19,11 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// any lifetime, which is then kept): the dispatcher opens a scope for each page of events it delivers,
     /// and a new one for each retry after a failure, and resolves the handler there. An interface or abstract
     /// class is not registered: the host registers it (before or after this call), or the dispatcher refuses
-    /// to be created, naming it. The name is what the handler's checkpoint is saved under, so keep it stable
+    /// to be created, naming it. A class the host registers itself (with a factory, say) is registered before this
+    /// call: one registered after is the one resolved, but the scoped registration made here stays beside it, and a
+    /// provider that validates on build (<c>ValidateOnBuild</c>, the default in Development) checks that one's
+    /// constructor too, and refuses to be built if it takes what only the host's registration supplies.
+    /// The name is what the handler's checkpoint is saved under, so keep it stable
     /// across releases; a new name starts from the oldest event kept.
     /// </remarks>
     /// <typeparam name="THandler">The handler.</typeparam>

@@ -145,6 +145,22 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
     }
 
     [Fact]
+    public void A_handler_the_host_builds_with_a_factory_before_AddEventHandler_is_the_one_resolved_and_the_services_validate()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IEventStore>(new FakeEventStore());
+        services.AddSingleton(_ => new ConfiguredHandler("smtp://mail"));
+        services.AddCommerce().AddEventHandler<ConfiguredHandler>().AddEventDispatcher();
+
+        // Nothing else is registered for it: validation (the default in Development) has no constructor to check
+        // that takes a string the container cannot give.
+        Assert.Single(services, d => d.ServiceType == typeof(ConfiguredHandler));
+        using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        using var scope = provider.CreateScope();
+        Assert.Equal("smtp://mail", scope.ServiceProvider.GetRequiredService<ConfiguredHandler>().Server);
+    }
+
+    [Fact]
     public void An_interface_handler_the_host_registers_after_AddEventHandler_is_the_one_resolved_and_the_services_validate()
     {
         var services = new ServiceCollection();
@@ -343,6 +359,14 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
 
 internal sealed class GenericHandler<T> : ICommerceEventHandler
 {
+    public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}
+
+/// <summary>A handler whose constructor takes a setting only the host's factory supplies.</summary>
+internal sealed class ConfiguredHandler(string server) : ICommerceEventHandler
+{
+    public string Server { get; } = server;
+
     public ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
