@@ -41,6 +41,10 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <summary>
     /// Keeps all state in PostgreSQL, configured by <paramref name="configure"/>. Without a connection
     /// string the store uses the <see cref="NpgsqlDataSource"/> registered in the service provider.
+    /// An <see cref="ICommerceStore"/> the host registered before is kept, and the event feed then reads that store
+    /// (it must be an <see cref="IEventStore"/> too, or the host registers one). One registered after replaces this
+    /// one; the feed reads it if it is an <see cref="IEventStore"/>, and this store otherwise (as when it decorates
+    /// this one).
     /// </summary>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
     /// <param name="configure">Sets the options.</param>
@@ -123,8 +127,18 @@ public static partial class PostgresCommerceBuilderExtensions
                 options.EventNotificationInterval,
                 options.ShutdownTimeout);
         });
+        var hostStore = builder.Services.Any(d => d.ServiceType == typeof(ICommerceStore) && !d.IsKeyedService);
         builder.Services.TryAddSingleton<ICommerceStore>(sp => sp.GetRequiredService<PostgresCommerceStore>());
-        builder.Services.TryAddSingleton<IEventStore>(sp => new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>()));
+        // The feed reads the store that serves the services: this one, or one the host registered before or after.
+        // One registered after that keeps no events is taken for a decorator of this one (which keeps them).
+        builder.Services.TryAddSingleton<IEventStore>(sp => sp.GetRequiredService<ICommerceStore>() switch
+        {
+            PostgresCommerceStore store => new PostgresEventStore(store),
+            IEventStore events => events,
+            _ when hostStore => throw new InvalidOperationException(
+                "The ICommerceStore registered before UsePostgresStore serves the services but keeps no events (it is no IEventStore): register the IEventStore that reads its events."),
+            _ => new PostgresEventStore(sp.GetRequiredService<PostgresCommerceStore>()),
+        });
         builder.Services.TryAddSingleton<ICommerceSchemaMigrator>(sp => new PostgresSchemaMigrator(sp.GetRequiredService<PostgresCommerceStore>()));
         return builder;
     }
