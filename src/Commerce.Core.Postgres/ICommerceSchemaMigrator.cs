@@ -9,7 +9,8 @@ public interface ICommerceSchemaMigrator
     /// serialize on a transaction-scoped advisory lock, and all migrations run in one transaction. Each command
     /// runs under the connection's timeout (<c>Command Timeout</c> in the connection string, 30 s by default),
     /// not <see cref="PostgresStoreOptions.CommandTimeout"/>: raise it there for a long migration, or for instances
-    /// that may wait for another's.
+    /// that may wait for another's. On a schema already current it only reads the recorded versions (no DDL, no
+    /// lock), so a role granted the use of the schema but not <c>CREATE</c> may call it at start-up.
     /// </summary>
     /// <param name="cancellationToken">Cancels the migration; nothing is applied then.</param>
     /// <returns>A task that completes when the schema is current.</returns>

@@ -31,6 +31,11 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
         await using (connection.ConfigureAwait(false))
         {
             await CheckEncodingAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (await IsCurrentAsync(connection, schema, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
             // READ COMMITTED whatever the session's default: under REPEATABLE READ or SERIALIZABLE the snapshot would be
             // taken by the lock's statement, before it waits, so an instance that waited for another's migration would
             // not see it, and would apply it again. (Npgsql's default level is READ COMMITTED too; this says so.)
@@ -108,6 +113,57 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
     }
 
     /// <summary>
+    /// Whether the schema holds every migration of this package and records this store's ranking resolution, read
+    /// without taking the lock or sending any DDL: an application role granted only the use of the schema (no
+    /// <c>CREATE</c> on the database, which PostgreSQL checks before it looks at <c>CREATE SCHEMA IF NOT EXISTS</c>'s
+    /// schema) then starts on a schema its owner migrated. Anything else (no schema or table yet, a migration missing,
+    /// no resolution recorded) is left to the migration's transaction, which decides it under the lock; migrations
+    /// and the resolution are recorded in one transaction, so what this reads committed stays true. On a read-only
+    /// server (a hot standby, <c>default_transaction_read_only</c>) the schema is not taken as current either: the
+    /// migration's transaction is refused there with the server's <c>25006</c>, so that an instance pointed at a
+    /// standby fails at start rather than at its first write.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The schema's sales are counted at another resolution.</exception>
+    private async Task<bool> IsCurrentAsync(NpgsqlConnection connection, string schema, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(
+            $"""
+            SELECT coalesce((SELECT array_agg(version) FROM {schema}.schema_version), ARRAY[]::integer[]),
+                   (SELECT value FROM {schema}.store_settings WHERE name = 'ranking_resolution_ticks'),
+                   current_setting('transaction_read_only')::boolean
+            """,
+            connection);
+        await using (command.ConfigureAwait(false))
+        {
+            int[] versions;
+            long? recorded;
+            bool readOnly;
+            try
+            {
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    versions = reader.GetFieldValue<int[]>(0);
+                    recorded = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+                    readOnly = reader.GetBoolean(2);
+                }
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InvalidSchemaName or PostgresErrorCodes.UndefinedTable)
+            {
+                return false; // A new database, or one from before 0006: the migration creates what is missing.
+            }
+
+            if (readOnly || recorded is not { } ticks || Migrations.Any(m => Array.IndexOf(versions, m.Version) < 0))
+            {
+                return false;
+            }
+
+            return ticks == store.RankingResolution.Ticks ? true : throw ResolutionMismatch(ticks);
+        }
+    }
+
+    /// <summary>
     /// Records the store's ranking resolution if the schema has none yet, and refuses (before the migration's
     /// transaction commits, so that nothing of it applies) a store configured with another: the sales rows are
     /// keyed by the start of the bucket they were counted in.
@@ -132,13 +188,16 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
             var recorded = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             if (recorded != store.RankingResolution.Ticks)
             {
-                throw new InvalidOperationException(
-                    $"The Commerce store in schema {store.Schema} counts sales in ranking buckets of {TimeSpan.FromTicks(recorded)}, "
-                    + $"but this instance has CommerceOptions.RankingResolution {store.RankingResolution}. A store's resolution cannot change "
-                    + "(its sales stay in the buckets they were counted in): configure the recorded one, or use a new schema. Nothing was migrated.");
+                throw ResolutionMismatch(recorded);
             }
         }
     }
+
+    /// <summary>The refusal of an instance whose ranking resolution is not the one the schema records.</summary>
+    private InvalidOperationException ResolutionMismatch(long recordedTicks) => new(
+        $"The Commerce store in schema {store.Schema} counts sales in ranking buckets of {TimeSpan.FromTicks(recordedTicks)}, "
+        + $"but this instance has CommerceOptions.RankingResolution {store.RankingResolution}. A store's resolution cannot change "
+        + "(its sales stay in the buckets they were counted in): configure the recorded one, or use a new schema. Nothing was migrated.");
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters)
     {
