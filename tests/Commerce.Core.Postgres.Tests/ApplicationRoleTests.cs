@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+using Commerce.Conformance;
 using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
@@ -10,7 +12,7 @@ namespace Commerce.Postgres.Tests;
 
 /// <summary>
 /// The store run as an application role that owns nothing: the schema migrated by its owner (here the test server's
-/// superuser), the application granted only the use of the schema and its tables and functions.
+/// superuser), the application granted exactly what the README lists under <i>Permissions</i>.
 /// </summary>
 public sealed class ApplicationRoleTests
 {
@@ -19,18 +21,21 @@ public sealed class ApplicationRoleTests
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// The grants, for the role <c>{role}</c> on the schema <c>{schema}</c>: the schema's functions are
-    /// first taken from <c>PUBLIC</c>, as a review that revokes default privileges would, so that the grant of
-    /// <c>EXECUTE</c> is the one that counts.
+    /// The README's grants: the first <c>sql</c> block under <i>Permissions</i>, for the role <c>shop_app</c> on the
+    /// schema <c>commerce</c> of the database <c>shop</c>. The schema's functions are first taken from <c>PUBLIC</c>, as
+    /// a review that revokes default privileges would, so that the grant of <c>EXECUTE</c> is the one that counts.
     /// </summary>
-    private const string Grants = """
-        REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} FROM PUBLIC;
-        GRANT CONNECT ON DATABASE {database} TO {role};
-        GRANT USAGE ON SCHEMA {schema} TO {role};
-        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
-        REVOKE INSERT, UPDATE, DELETE ON {schema}.schema_version, {schema}.store_settings FROM {role};
-        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role};
-        """;
+    private static string Grants(string role, string schema, string database)
+    {
+        var section = Readme.Section("src/Commerce.Core.Postgres/README.md", "### Permissions");
+        var start = section.IndexOf("```sql\n", StringComparison.Ordinal) + "```sql\n".Length;
+        var sql = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        Assert.Contains("GRANT USAGE ON SCHEMA commerce TO shop_app;", sql, StringComparison.Ordinal);
+        sql = Regex.Replace(sql, @"\bshop_app\b", role);
+        sql = Regex.Replace(sql, @"\bDATABASE shop\b", "DATABASE " + database);
+        sql = Regex.Replace(sql, @"\bcommerce\b", schema);
+        return $"REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} FROM PUBLIC;\n{sql}";
+    }
 
     /// <summary>
     /// An instance started as the README prescribes calls <c>EnsureCommerceSchemaAsync</c>; on a schema its owner
@@ -138,10 +143,7 @@ public sealed class ApplicationRoleTests
         var name = "app_" + Guid.NewGuid().ToString("N")[..16];
         await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
         await admin.OpenAsync();
-        var sql = $"CREATE ROLE {name} LOGIN;\n" + Grants
-            .Replace("{schema}", "\"" + schema + "\"", StringComparison.Ordinal)
-            .Replace("{database}", "\"" + admin.Database + "\"", StringComparison.Ordinal)
-            .Replace("{role}", name, StringComparison.Ordinal);
+        var sql = $"CREATE ROLE {name} LOGIN;\n" + Grants(name, "\"" + schema + "\"", "\"" + admin.Database + "\"");
         await using var command = new NpgsqlCommand(sql, admin);
         await command.ExecuteNonQueryAsync();
         return new ApplicationRole(name, new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Username = name, Pooling = false }.ConnectionString);
