@@ -138,26 +138,6 @@ public sealed class ApplicationRoleTests
     }
 
     /// <summary>A login role granted <see cref="Grants"/> on <paramref name="schema"/>, dropped with its privileges when disposed.</summary>
-    private static async Task<ApplicationRole> ApplicationRoleAsync(string schema)
-    {
-        var name = "app_" + Guid.NewGuid().ToString("N")[..16];
-        await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
-        await admin.OpenAsync();
-        var sql = $"CREATE ROLE {name} LOGIN;\n" + Grants(name, "\"" + schema + "\"", "\"" + admin.Database + "\"");
-        await using var command = new NpgsqlCommand(sql, admin);
-        await command.ExecuteNonQueryAsync();
-        return new ApplicationRole(name, new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Username = name, Pooling = false }.ConnectionString);
-    }
-
-    /// <summary>A role made by <see cref="ApplicationRoleAsync"/>: its connection string (without pooling, so that nothing of it outlives a test) and its drop.</summary>
-    private sealed record ApplicationRole(string Name, string ConnectionString) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
-            await admin.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP OWNED BY {Name}; DROP ROLE IF EXISTS {Name}", admin);
-            await command.ExecuteNonQueryAsync();
-        }
-    }
+    private static Task<TemporaryRole> ApplicationRoleAsync(string schema) =>
+        TemporaryRole.CreateAsync("app_", grants: (role, database) => Grants(role, "\"" + schema + "\"", database));
 }

@@ -453,27 +453,7 @@ public sealed class HealthCheckTests
     }
 
     /// <summary>A new login role of the test server, with <paramref name="options"/> and no privileges granted; dropped on disposal.</summary>
-    private static async Task<TemporaryRole> TemporaryRoleAsync(string options)
-    {
-        var name = "r_" + Guid.NewGuid().ToString("N")[..16];
-        await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
-        await admin.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE ROLE {name} LOGIN {options}", admin);
-        await command.ExecuteNonQueryAsync();
-        return new TemporaryRole(name, new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString) { Username = name, Pooling = false }.ConnectionString);
-    }
-
-    /// <summary>A role made by <see cref="TemporaryRoleAsync"/>: its connection string (without pooling, so that nothing of it outlives a test) and its drop.</summary>
-    private sealed record TemporaryRole(string Name, string ConnectionString) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await using var admin = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
-            await admin.OpenAsync();
-            await using var command = new NpgsqlCommand($"DROP ROLE IF EXISTS {Name}", admin);
-            await command.ExecuteNonQueryAsync();
-        }
-    }
+    private static Task<TemporaryRole> TemporaryRoleAsync(string options) => TemporaryRole.CreateAsync("r_", options);
 
     [Fact]
     public void A_timeout_of_zero_or_less_is_refused_at_registration_and_an_infinite_one_is_taken()
