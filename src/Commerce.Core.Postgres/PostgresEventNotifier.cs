@@ -102,7 +102,16 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
     /// <summary>Stops sending: cancels the notification in flight, if any, waits for it, and sends no more.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+        catch (AggregateException)
+        {
+            // A cancellation callback threw (Npgsql's, cancelling a send on a connection that broke meanwhile, may): the
+            // token is cancelled all the same, and every callback ran. The send ends on its own, and is waited for below.
+        }
+
         while (true)
         {
             // A signal that started a send just before the cancellation may not have published its task yet.

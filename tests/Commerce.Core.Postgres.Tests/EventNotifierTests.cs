@@ -122,6 +122,29 @@ public sealed class EventNotifierTests
         await UntilAsync(() => notifier.Sent == 3);
     }
 
+    /// <summary>
+    /// Npgsql's cancellation of a send on a connection that broke meanwhile may throw from its cancellation callback
+    /// (seen once: ObjectDisposedException of a ManualResetEventSlim in PerformImmediateUserCancellation). Disposal
+    /// cancelled the send all the same, and must end, not throw the callback's exception from the store's disposal.
+    /// </summary>
+    [Fact]
+    public async Task Disposal_ends_when_the_send_in_flight_throws_from_its_cancellation_callback()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notifier = new PostgresEventNotifier(async ct =>
+        {
+            using var registration = ct.Register(static () => throw new ObjectDisposedException("ManualResetEventSlim"));
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        notifier.Signal();
+        await started.Task;
+
+        await notifier.DisposeAsync();
+
+        Assert.Equal(0, notifier.Sent);
+    }
+
     [Fact]
     public async Task A_failed_send_is_counted_and_reported_and_the_next_signal_sends_again()
     {
