@@ -342,7 +342,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// </summary>
     public void Dispose()
     {
-        _disposing.Cancel();
+        Cancellations.CancelAll(_disposing);
         GroupReader?.Complete();
         GroupCommitter?.Complete();
         StopInFlightWorkAsync().GetAwaiter().GetResult();
@@ -355,7 +355,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
 
     public async ValueTask DisposeAsync()
     {
-        await _disposing.CancelAsync().ConfigureAwait(false);
+        await Cancellations.CancelAllAsync(_disposing).ConfigureAwait(false);
         GroupReader?.Complete();
         GroupCommitter?.Complete();
         await StopInFlightWorkAsync().ConfigureAwait(false);
@@ -391,7 +391,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
                 await grace.CancelAsync().ConfigureAwait(false);
             }
 
-            await _stopping.CancelAsync().ConfigureAwait(false);
+            await Cancellations.CancelAllAsync(_stopping).ConfigureAwait(false);
         }
 
         await work.ConfigureAwait(false);

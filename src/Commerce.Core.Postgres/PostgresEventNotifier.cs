@@ -102,15 +102,7 @@ internal sealed class PostgresEventNotifier : IAsyncDisposable
     /// <summary>Stops sending: cancels the notification in flight, if any, waits for it, and sends no more.</summary>
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            await _stopping.CancelAsync().ConfigureAwait(false);
-        }
-        catch (AggregateException)
-        {
-            // A cancellation callback threw (Npgsql's, cancelling a send on a connection that broke meanwhile, may): the
-            // token is cancelled all the same, and every callback ran. The send ends on its own, and is waited for below.
-        }
+        await Cancellations.CancelAllAsync(_stopping).ConfigureAwait(false); // the send ends on its own, waited for below
 
         while (true)
         {
