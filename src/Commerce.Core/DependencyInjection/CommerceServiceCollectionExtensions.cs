@@ -24,12 +24,17 @@ public static class CommerceServiceCollectionExtensions
     /// <returns>A builder for choosing the store.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The configured options are invalid; the message lists every problem.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The collection registers <see cref="CommerceOptions"/> with a factory or an implementation type (the last registration,
+    /// the one the container resolves): such options can be neither configured nor validated here. A registered instance is
+    /// configured and validated like the one <c>AddCommerce</c> registers.
+    /// </exception>
     public static ICommerceBuilder AddCommerce(this IServiceCollection services, Action<CommerceOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
 
         // Configure a copy and validate it first, so that invalid options leave the collection unchanged.
-        var registered = services.FirstOrDefault(d => d.ServiceType == typeof(CommerceOptions) && !d.IsKeyedService)?.ImplementationInstance as CommerceOptions;
+        var registered = RegisteredOptions(services);
         var candidate = registered?.Snapshot() ?? new CommerceOptions();
         configure?.Invoke(candidate);
         var problems = candidate.Validate();
@@ -62,6 +67,33 @@ public static class CommerceServiceCollectionExtensions
         services.TryAddSingleton<ICartService>(sp => new CartService(sp.GetRequiredService<CommerceRuntime>()));
         services.TryAddSingleton<Events.ICommerceEventFeed>(sp => new Events.CommerceEventFeed(sp));
         return new CommerceBuilder(services);
+    }
+
+    /// <summary>
+    /// The <see cref="CommerceOptions"/> instance the container will resolve (the last registration of the type wins),
+    /// or <see langword="null"/> if none is registered.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">That registration is a factory or an implementation type, whose options could be neither configured nor validated here.</exception>
+    private static CommerceOptions? RegisteredOptions(IServiceCollection services)
+    {
+        ServiceDescriptor? last = null;
+        foreach (var descriptor in services)
+        {
+            if (descriptor.ServiceType == typeof(CommerceOptions) && !descriptor.IsKeyedService)
+            {
+                last = descriptor;
+            }
+        }
+
+        return last switch
+        {
+            null => null,
+            { ImplementationInstance: CommerceOptions instance } => instance,
+            _ => throw new InvalidOperationException(
+                $"CommerceOptions is registered with a {(last.ImplementationFactory is null ? "type" : "factory")} ({last.Lifetime}), whose options AddCommerce can neither configure "
+                + "nor validate, and which a registration of its own would hide. Remove that registration and set the options in AddCommerce's configure delegate "
+                + "(services.AddCommerce(options => configuration.GetSection(\"Commerce\").Bind(options))), or register a CommerceOptions instance."),
+        };
     }
 
     private sealed class CommerceBuilder(IServiceCollection services) : ICommerceBuilder

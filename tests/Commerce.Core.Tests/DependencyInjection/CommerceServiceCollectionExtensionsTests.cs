@@ -228,6 +228,64 @@ public sealed class CommerceServiceCollectionExtensionsTests
         Assert.Contains(settings, setting => setting.Name == nameof(CommerceOptions.PublishEvents));
     }
 
+    public static TheoryData<string, Action<IServiceCollection>> OptionsRegisteredOtherThanByInstance => new()
+    {
+        { "factory", s => s.AddSingleton(_ => new CommerceOptions { MaxChargeAmount = new Money(10) }) },
+        { "type", s => s.AddSingleton<CommerceOptions>() },
+        { "type", s => s.AddTransient<CommerceOptions>() },
+    };
+
+    [Theory]
+    [MemberData(nameof(OptionsRegisteredOtherThanByInstance))]
+    public void Options_the_host_registered_with_a_factory_or_a_type_are_refused_saying_what_to_do_and_nothing_is_registered(string registeredBy, Action<IServiceCollection> register)
+    {
+        // AddCommerce can neither configure nor validate such options, and a registration of its own would hide them.
+        var services = new ServiceCollection();
+        register(services);
+        var before = services.ToList();
+
+        var error = Assert.Throws<InvalidOperationException>(() => services.AddCommerce(o => o.MaxOrderLines = 3));
+
+        Assert.Contains($"CommerceOptions is registered with a {registeredBy}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddCommerce's configure delegate", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, services);
+        Assert.Throws<InvalidOperationException>(() => services.AddCommerce());
+        Assert.Equal(before, services);
+    }
+
+    [Fact]
+    public void Options_registered_with_a_factory_after_AddCommerce_are_refused_by_a_later_AddCommerce()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce(o => o.MaxLineQuantity = 5).UseFakeStore();
+        services.AddSingleton(_ => new CommerceOptions { MaxChargeAmount = new Money(10) });
+        var before = services.ToList();
+
+        var error = Assert.Throws<InvalidOperationException>(() => services.AddCommerce(o => o.MaxOrderLines = 3));
+
+        Assert.Contains("CommerceOptions is registered with a factory", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, services);
+    }
+
+    [Fact]
+    public async Task A_later_AddCommerce_configures_the_options_instance_the_services_read_the_last_one_registered()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce(o => o.MaxLineQuantity = 5).UseFakeStore();
+        var host = new CommerceOptions { MaxChargeAmount = new Money(70) };
+        services.AddSingleton(host);
+
+        services.AddCommerce(o => o.MaxOrderLines = 3);
+
+        using var provider = Build(services);
+        Assert.Same(host, provider.GetRequiredService<CommerceOptions>());
+        await AssertEveryServiceEnforces(provider, Configured(o =>
+        {
+            o.MaxChargeAmount = new Money(70);
+            o.MaxOrderLines = 3;
+        }));
+    }
+
     [Fact]
     public async Task Changing_the_options_instance_after_the_services_exist_does_not_reach_them()
     {
