@@ -23,7 +23,11 @@ public static class CommerceServiceCollectionExtensions
     /// <param name="configure">Sets options; validated at once. Calling <c>AddCommerce</c> again applies further configuration to the same options.</param>
     /// <returns>A builder for choosing the store.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The configured options are invalid; the message lists every problem.</exception>
+    /// <exception cref="ArgumentException">
+    /// The configured options are invalid; the message lists every problem. Its <see cref="ArgumentException.ParamName"/> is
+    /// <c>configure</c> when a delegate was passed (it is handed the options registered before, and may correct them), and
+    /// <see langword="null"/> without one (the options a registered instance held were invalid).
+    /// </exception>
     /// <exception cref="InvalidOperationException">
     /// The collection registers <see cref="CommerceOptions"/> with a factory or an implementation type (the last registration,
     /// the one the container resolves): such options can be neither configured nor validated here. A registered instance is
@@ -40,7 +44,8 @@ public static class CommerceServiceCollectionExtensions
         var problems = candidate.Validate();
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid Commerce options: " + string.Join(" ", problems), nameof(configure));
+            // Without a delegate no argument is at fault: the registered options were invalid when found.
+            throw new ArgumentException("Invalid Commerce options: " + string.Join(" ", problems), configure is null ? null : nameof(configure));
         }
 
         if (registered is null)

@@ -130,6 +130,47 @@ public sealed class CommerceServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void Invalid_options_registered_before_an_AddCommerce_without_configure_are_refused_naming_no_parameter()
+    {
+        // No argument is at fault: the options were invalid when AddCommerce found them.
+        var services = new ServiceCollection();
+        services.AddSingleton(new CommerceOptions { MaxOrderLines = 0 });
+        var before = services.ToList();
+
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce());
+
+        Assert.Contains(nameof(CommerceOptions.MaxOrderLines), error.Message, StringComparison.Ordinal);
+        Assert.Null(error.ParamName);
+        Assert.Equal(before, services);
+    }
+
+    [Fact]
+    public void Options_made_invalid_after_a_first_AddCommerce_are_refused_by_a_second_without_configure_naming_no_parameter()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce().UseFakeStore();
+        ((CommerceOptions)services.Single(d => d.ServiceType == typeof(CommerceOptions)).ImplementationInstance!).MaxPageSize = 0;
+
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce());
+
+        Assert.Contains(nameof(CommerceOptions.MaxPageSize), error.Message, StringComparison.Ordinal);
+        Assert.Null(error.ParamName);
+    }
+
+    [Fact]
+    public void Invalid_registered_options_that_a_configure_delegate_leaves_invalid_are_refused_naming_configure()
+    {
+        // The delegate is handed the registered options and could have corrected them.
+        var services = new ServiceCollection();
+        services.AddSingleton(new CommerceOptions { MaxOrderLines = 0 });
+
+        var error = Assert.Throws<ArgumentException>(() => services.AddCommerce(o => o.MaxChargeAmount = new Money(5)));
+
+        Assert.Contains(nameof(CommerceOptions.MaxOrderLines), error.Message, StringComparison.Ordinal);
+        Assert.Equal("configure", error.ParamName);
+    }
+
+    [Fact]
     public void Every_invalid_option_is_listed_in_one_exception()
     {
         var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddCommerce(o =>
