@@ -348,6 +348,8 @@ public sealed class JsonSerializationTests
     {
         Assert.Throws<JsonException>(() => Read<EventCursor>("\"3:0\"", format));
         Assert.Throws<JsonException>(() => Read<EventCursor>("\"5:1,3:2\"", format));
+        Assert.Throws<JsonException>(() => Read<EventCursor>("\"3:05\"", format));
+        Assert.Throws<JsonException>(() => Read<EventCursor>("\"03:5\"", format));
         Assert.Throws<JsonException>(() => Read<EventCursor>("\"not a cursor\"", format));
         Assert.Throws<JsonException>(() => Read<EventCursor>("17", format));
         Assert.Throws<JsonException>(() => Read<EventCursor>("{}", format));

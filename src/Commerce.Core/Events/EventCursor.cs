@@ -15,6 +15,9 @@ namespace Commerce.Events;
 /// <c>stripe:sequence</c> pairs for the stripes read, ascending, separated by commas (<c>3:5,17:2</c>);
 /// the start is the empty string. It is what to save as a checkpoint or pass as <c>?after=</c>, and what
 /// System.Text.Json writes and reads (a JSON string, through <see cref="EventCursorJsonConverter"/>).
+/// <see cref="Parse"/> and <see cref="TryParse"/> accept only that form, with each number in ASCII decimal digits
+/// without a sign, white space or a leading zero: a cursor has one text, the one <see cref="ToString"/> gives back, so
+/// two texts name the same cursor only if they are equal, ordinally.
 /// </remarks>
 [JsonConverter(typeof(EventCursorJsonConverter))]
 public sealed class EventCursor : IEquatable<EventCursor>
@@ -125,6 +128,9 @@ public sealed class EventCursor : IEquatable<EventCursor>
         return new EventCursor(Trim(sequences));
     }
 
+    /// <summary>What the text of a cursor is, for the messages that refuse another text.</summary>
+    internal const string Expected = "expected stripe:sequence pairs, ascending by stripe, separated by commas, each number in decimal without a leading zero.";
+
     /// <summary>Reads a cursor from its text form (see the remarks).</summary>
     /// <param name="text">The text; empty for the start.</param>
     /// <returns>The cursor.</returns>
@@ -135,13 +141,13 @@ public sealed class EventCursor : IEquatable<EventCursor>
         ArgumentNullException.ThrowIfNull(text);
         return TryParse(text, out var cursor)
             ? cursor
-            : throw new FormatException($"'{(text.Length > 64 ? text[..64] + "…" : text)}' is not an event cursor: expected stripe:sequence pairs, ascending by stripe, separated by commas.");
+            : throw new FormatException($"'{(text.Length > 64 ? text[..64] + "…" : text)}' is not an event cursor: {Expected}");
     }
 
-    /// <summary>Reads a cursor from its text form, if it is one.</summary>
+    /// <summary>Reads a cursor from its text form (see the remarks), if it is one.</summary>
     /// <param name="text">The text; empty for the start.</param>
     /// <param name="cursor">The cursor, if the text is one.</param>
-    /// <returns>Whether it was.</returns>
+    /// <returns>Whether it was: <see langword="false"/> for any other text, one whose numbers have leading zeros too.</returns>
     public static bool TryParse([NotNullWhen(true)] string? text, [NotNullWhen(true)] out EventCursor? cursor)
     {
         cursor = null;
@@ -163,6 +169,7 @@ public sealed class EventCursor : IEquatable<EventCursor>
             var pair = text.AsSpan(range);
             var colon = pair.IndexOf(':');
             if (colon <= 0
+                || !IsWithoutLeadingZero(pair[..colon]) || !IsWithoutLeadingZero(pair[(colon + 1)..])
                 || !int.TryParse(pair[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var stripe)
                 || !long.TryParse(pair[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence)
                 || stripe <= previous || stripe >= MaxStripes || sequence <= 0)
@@ -221,6 +228,12 @@ public sealed class EventCursor : IEquatable<EventCursor>
 
         return hash.ToHashCode();
     }
+
+    /// <summary>
+    /// Whether a number's text has no leading zero ("0" itself is the number zero): with one, the cursor would have
+    /// another text than the one <see cref="ToString"/> writes.
+    /// </summary>
+    private static bool IsWithoutLeadingZero(ReadOnlySpan<char> digits) => digits.Length <= 1 || digits[0] != '0';
 
     private static long[] Trim(long[] sequences)
     {

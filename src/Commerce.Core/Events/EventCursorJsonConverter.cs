@@ -22,7 +22,7 @@ public sealed class EventCursorJsonConverter : JsonConverter<EventCursor>
 
         return EventCursor.TryParse(reader.GetString(), out var cursor)
             ? cursor
-            : throw new JsonException("The string is not an event cursor: expected stripe:sequence pairs, ascending by stripe, separated by commas.");
+            : throw new JsonException("The string is not an event cursor: " + EventCursor.Expected);
     }
 
     /// <inheritdoc />

@@ -42,6 +42,43 @@ public sealed class EventCursorPropertyTests
     }
 
     [Property]
+    public bool Text_made_of_digits_colons_and_commas_reads_as_a_cursor_only_if_it_is_that_cursor_s_text(char[] symbols)
+    {
+        // Each symbol picks one of a small alphabet, so that many of the texts are cursors, or nearly.
+        const string Alphabet = "0123:,:,";
+        var text = new string([.. symbols.Select(c => Alphabet[c % Alphabet.Length])]);
+        return !EventCursor.TryParse(text, out var cursor) || cursor.ToString() == text;
+    }
+
+    [Property]
+    public bool A_zero_put_before_any_number_of_a_cursor_s_text_makes_text_that_is_refused(EventCursor cursor, int which)
+    {
+        var text = cursor.ToString();
+        var starts = Enumerable.Range(0, text.Length).Where(i => i == 0 || text[i - 1] is ':' or ',').ToList();
+        if (starts.Count == 0)
+        {
+            return true;
+        }
+
+        var at = starts[(int)((uint)which % (uint)starts.Count)];
+        var padded = text.Insert(at, "0");
+        return !EventCursor.TryParse(padded, out _) && Refused(padded);
+
+        static bool Refused(string text)
+        {
+            try
+            {
+                EventCursor.Parse(text);
+                return false;
+            }
+            catch (FormatException)
+            {
+                return true;
+            }
+        }
+    }
+
+    [Property]
     public bool Stripes_lists_each_covered_stripe_once_ascending_and_rebuilds_the_cursor(EventCursor cursor)
     {
         var stripes = cursor.Stripes.ToList();

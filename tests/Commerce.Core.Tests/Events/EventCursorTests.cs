@@ -20,6 +20,59 @@ public sealed class EventCursorTests
         Assert.Equal("text", Assert.Throws<ArgumentNullException>(() => EventCursor.Parse(null!)).ParamName);
     }
 
+    [Theory]
+    [InlineData("03:5")]
+    [InlineData("3:05")]
+    [InlineData("00:1")]
+    [InlineData("0:01")]
+    [InlineData("0:1,03:2")]
+    [InlineData("3:5,17:0002")]
+    [InlineData("0000000000000000000003:5")]
+    public void A_number_written_with_leading_zeros_is_refused_so_that_a_cursor_has_one_text(string text)
+    {
+        // A cursor is an opaque token that hosts store and compare as text: "3:05" would be "3:5" under another text.
+        Assert.Throws<FormatException>(() => EventCursor.Parse(text));
+        Assert.False(EventCursor.TryParse(text, out var cursor));
+        Assert.Null(cursor);
+    }
+
+    [Theory]
+    [InlineData("+3:5")]
+    [InlineData("3:+5")]
+    [InlineData("-0:5")]
+    [InlineData(" 3:5")]
+    [InlineData("3:5 ")]
+    [InlineData("3: 5")]
+    [InlineData("3:5,")]
+    [InlineData(",3:5")]
+    [InlineData("3:5,,4:1")]
+    [InlineData("3:5;4:1")]
+    [InlineData("3:1_000")]
+    [InlineData("3:1,000")]
+    [InlineData("0x3:5")]
+    [InlineData("3:5e0")]
+    [InlineData("3.0:5")]
+    [InlineData("\u0663:5")] // an Arabic-Indic three
+    [InlineData("\uFF13:5")] // a full-width three
+    [InlineData("3:0")]
+    [InlineData("3:5,3:6")]
+    [InlineData("1024:1")]
+    [InlineData("0:9223372036854775808")]
+    public void Other_text_that_is_not_the_text_of_a_cursor_is_refused(string text)
+    {
+        Assert.Throws<FormatException>(() => EventCursor.Parse(text));
+        Assert.False(EventCursor.TryParse(text, out _));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0:1")]
+    [InlineData("3:5,17:2")]
+    [InlineData("10:100")]
+    [InlineData("1023:9223372036854775807")]
+    public void The_text_of_a_cursor_reads_back_to_a_cursor_with_that_text(string text) =>
+        Assert.Equal(text, EventCursor.Parse(text).ToString());
+
     [Fact]
     public void Through_a_position_the_cursor_covers_already_returns_the_same_cursor()
     {
