@@ -380,10 +380,14 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
     [InlineData(false, "negative")]
     [InlineData(false, "above the limit")]
     [InlineData(false, "emptied")]
+    [InlineData(false, "a product twice")]
+    [InlineData(false, "a product twice, the first line taking its last units")]
     [InlineData(true, "zero")]
     [InlineData(true, "negative")]
     [InlineData(true, "above the limit")]
     [InlineData(true, "emptied")]
+    [InlineData(true, "a product twice")]
+    [InlineData(true, "a product twice, the first line taking its last units")]
     public async Task Lines_that_change_after_they_were_validated_throw_InvalidOperationException_and_nothing_changes(bool keyed, string change)
     {
         // The caller's list is read again once the store is opened (a list another thread changes, or one that
@@ -393,6 +397,8 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
             "zero" => [new(Product(1), 2), new(Product(2), 0)],
             "negative" => [new(Product(1), 2), new(Product(2), -3)],
             "above the limit" => [new(Product(1), 2), new(Product(2), 11)],
+            "a product twice" => [new(Product(1), 2), new(Product(1), 3)],
+            "a product twice, the first line taking its last units" => [new(Product(2), 4), new(Product(2), 1)],
             _ => [],
         };
         var changing = new ChangingLines([new(Product(1), 2), new(Product(2), 3)], then);
@@ -403,9 +409,11 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         var before = await shop.DescribeAllAsync(1);
         changing.Armed = true;
 
-        await Assert.ThrowsAsync<InvalidOperationException>(async () => _ = keyed
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => _ = keyed
             ? await shop.Orders.PlaceOrderAsync(User(1), changing, new IdempotencyKey("k"))
             : await shop.Orders.PlaceOrderAsync(User(1), changing));
+
+        Assert.StartsWith("The order's lines changed while the order was placed", error.Message, StringComparison.Ordinal);
 
         changing.Armed = false;
         Assert.Equal(before, await shop.DescribeAllAsync(1));

@@ -345,6 +345,20 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     private static InvalidOperationException LinesChanged() => new(
         "The order's lines changed while the order was placed: the list is read more than once, and must not change until the call returns. Nothing was changed.");
 
+    /// <summary>Whether a line before <paramref name="index"/> names the product of the line at it (looked at only once something failed).</summary>
+    private static bool IsNamedBefore(OrderLine[] lines, int index)
+    {
+        for (var i = 0; i < index; i++)
+        {
+            if (lines[i].ProductId == lines[index].ProductId)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// The use case, top to bottom: read everything at once, price, check the balance, check the stock,
     /// then debit, deduct, create the order and record the sale. Each value is read once and the total
@@ -420,9 +434,26 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         List<ProductId>? depleted = null;
         for (var i = 0; i < priced.Length; i++)
         {
-            var stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
+            StockItem? stock;
+            try
+            {
+                stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException) when (IsNamedBefore(priced, i))
+            {
+                // An earlier line adjusted this stock, which the unit of work then refuses to read: the list changed
+                // into two lines for one product after it was validated (merged, they are one).
+                throw LinesChanged();
+            }
+
             if (stock is null || stock.OnHand < priced[i].Quantity)
             {
+                if (depleted is not null && depleted.Contains(priced[i].ProductId))
+                {
+                    // An earlier line took this stock's last units (the stock read is the one it staged): the same change.
+                    throw LinesChanged();
+                }
+
                 (shortOf ??= []).Add(priced[i].ProductId);
             }
             else if (shortOf is null)
