@@ -77,7 +77,8 @@ internal static partial class ApiResults
     /// <summary>
     /// Gives every problem details response a <c>code</c>, also those the framework writes itself: malformed
     /// JSON, missing bodies and non-numeric ids (400), a missing or invalid token (401), a token without the right
-    /// (403), unknown routes (404), unhandled exceptions (500); and every 503 a <c>Retry-After</c> of one second,
+    /// (403), unknown routes (404), a method the route does not answer (405), unhandled exceptions (500); a
+    /// <c>detail</c> to those that come without one (400, 401, 403, 404, 405); and every 503 a <c>Retry-After</c> of one second,
     /// whether it comes from a result (a write the store refused) or from <see cref="StoreUnavailableHandler"/>.
     /// </summary>
     public static void AddErrorCode(ProblemDetailsContext context)
@@ -117,6 +118,10 @@ internal static partial class ApiResults
                     "This request needs a valid bearer token (Authorization: Bearer <token>).",
                 StatusCodes.Status403Forbidden =>
                     "The token does not allow this request: a customer acts only on their own wallet, ledger, cart and orders, and the catalog is managed by the catalog-admin role.",
+                StatusCodes.Status404NotFound =>
+                    "No route of the API matches this address; its OpenAPI document, /openapi/v1.json, lists every route.",
+                StatusCodes.Status405MethodNotAllowed =>
+                    $"This route does not answer {context.HttpContext.Request.Method}; the Allow header lists the methods it answers.",
                 _ => null,
             };
         }

@@ -219,6 +219,38 @@ public sealed class HostingTests : ApiTest
     }
 
     [Theory]
+    [InlineData("GET", "/nowhere")]
+    [InlineData("POST", "/nowhere")]
+    [InlineData("DELETE", "/users/1/nowhere")]
+    public async Task An_unknown_route_is_a_404_problem_that_says_where_the_routes_are_listed(string method, string path)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative));
+        using var response = await Client.SendAsync(request);
+
+        var problem = await ApiServer.ExpectProblemAsync(response, HttpStatusCode.NotFound, "NotFound");
+        Assert.Equal(
+            "No route of the API matches this address; its OpenAPI document, /openapi/v1.json, lists every route.",
+            problem.TryGetProperty("detail", out var detail) ? detail.GetString() : null);
+    }
+
+    [Theory]
+    [InlineData("DELETE", "/products", "GET, HEAD, POST")]
+    [InlineData("PUT", "/products/1", "GET, HEAD")]
+    [InlineData("GET", "/users/1/cart/checkout", "POST")]
+    [InlineData("PATCH", "/orders/00000000-0000-0000-0000-000000000001/cancel", "POST")]
+    public async Task A_wrong_method_is_a_405_problem_that_names_it_and_keeps_the_allow_header(string method, string path, string allowed)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative));
+        using var response = await Client.SendAsync(request);
+
+        var problem = await ApiServer.ExpectProblemAsync(response, HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
+        Assert.Equal(
+            $"This route does not answer {method}; the Allow header lists the methods it answers.",
+            problem.TryGetProperty("detail", out var detail) ? detail.GetString() : null);
+        Assert.Equal(allowed, string.Join(", ", response.Content.Headers.Allow.Order(StringComparer.Ordinal)));
+    }
+
+    [Theory]
     [InlineData("application/json; charset=bogus")]
     [InlineData("application/json; charset=\"no-such-encoding\"")]
     [InlineData("application/json; charset=\"\"")]
