@@ -50,6 +50,8 @@ public partial class Program
         builder.Services.AddExceptionHandler<RequestValidation.BadRequestHandler>();
         builder.Services.AddExceptionHandler<RequestValidation.UnsupportedCharsetHandler>();
         builder.Services.AddExceptionHandler<StoreUnavailableHandler>();
+        // Ahead of the framework's writer, which declines a request that accepts no JSON: every problem is problem+json.
+        builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = ApiResults.AddErrorCode);
         builder.Services.AddHttpLogging(options =>
         {

@@ -251,6 +251,57 @@ public sealed class HostingTests : ApiTest
     }
 
     [Theory]
+    [InlineData("text/html")]
+    [InlineData("text/plain")]
+    [InlineData("application/xml")]
+    [InlineData("text/html, application/xhtml+xml, application/xml;q=0.9, image/avif, */*;q=0.8")]
+    public async Task Every_error_is_a_problem_whatever_the_request_accepts(string accept)
+    {
+        // RFC 9110 lets an error answer ignore Accept, and the API has one format for errors: a client that asked
+        // for HTML (a browser) gets the problem, not a plain-text page, an empty body or one without its headers.
+        // Two writes pass (the two charges below), the third is refused.
+        await using var server = await ApiServer.StartAsync(
+            app => app.MapPost(
+                "/refused",
+                () => TypedResults.Problem(
+                    detail: "The store did not answer.",
+                    statusCode: StatusCodes.Status503ServiceUnavailable,
+                    extensions: new Dictionary<string, object?> { ["code"] = nameof(CommerceErrorCode.StoreUnavailable) })),
+            "--RateLimiting:Writes:PermitLimit=2",
+            "--RateLimiting:Writes:Window=01:00:00");
+
+        async Task<(HttpResponseMessage Response, JsonElement Problem)> SendAsync(
+            HttpClient client, HttpMethod method, string path, string? json, HttpStatusCode status, string code)
+        {
+            using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+            if (json is not null)
+            {
+                request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+            }
+
+            Assert.True(request.Headers.TryAddWithoutValidation("Accept", accept));
+            var response = await client.SendAsync(request);
+            var problem = await ApiServer.ExpectProblemAsync(response, status, code);
+            Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+            Assert.True(problem.TryGetProperty("traceId", out _), "the problem has no traceId");
+            return (response, problem);
+        }
+
+        await SendAsync(server.Client, HttpMethod.Get, "/nowhere", null, HttpStatusCode.NotFound, "NotFound");
+        var (wrongMethod, _) = await SendAsync(server.Client, HttpMethod.Delete, "/products", null, HttpStatusCode.MethodNotAllowed, "MethodNotAllowed");
+        Assert.Equal("GET, HEAD, POST", string.Join(", ", wrongMethod.Content.Headers.Allow.Order(StringComparer.Ordinal)));
+        await SendAsync(server.Client, HttpMethod.Get, "/users/1/balance", null, HttpStatusCode.Unauthorized, "Unauthorized");
+        await SendAsync(server.User(1).Http, HttpMethod.Post, "/users/1/balance/charge", "{\"amount\":", HttpStatusCode.BadRequest, "InvalidRequest");
+        await SendAsync(server.User(1).Http, HttpMethod.Post, "/users/1/balance/charge", "{\"amount\":0}", HttpStatusCode.BadRequest, "InvalidAmount");
+        await SendAsync(server.Client, HttpMethod.Get, "/products/9", null, HttpStatusCode.NotFound, "ProductNotFound");
+        var (unavailable, _) = await SendAsync(server.Client, HttpMethod.Post, "/refused", null, HttpStatusCode.ServiceUnavailable, "StoreUnavailable");
+        Assert.Equal("1", unavailable.Headers.RetryAfter?.ToString());
+        var (limited, _) = await SendAsync(
+            server.User(1).Http, HttpMethod.Post, "/users/1/balance/charge", "{\"amount\":100}", HttpStatusCode.TooManyRequests, "TooManyRequests");
+        Assert.NotNull(limited.Headers.RetryAfter);
+    }
+
+    [Theory]
     [InlineData("application/json; charset=bogus")]
     [InlineData("application/json; charset=\"no-such-encoding\"")]
     [InlineData("application/json; charset=\"\"")]
