@@ -63,7 +63,7 @@ public partial class Program
         builder.Services.AddWriteRateLimiting(builder.Configuration);
         builder.Services.AddSampleTelemetry(builder.Configuration);
         builder.Services.AddHealthChecks();
-        builder.Services.AddOpenApi(options => options.AddBearerSecurity().DescribeProblemExtensions());
+        builder.Services.AddOpenApi(options => options.AddBearerSecurity().DescribeProblemExtensions().DescribeRetryAfter());
         if (builder.Configuration.GetValue<bool>("Seed:Enabled"))
         {
             builder.Services.AddHostedService<SeedData>();

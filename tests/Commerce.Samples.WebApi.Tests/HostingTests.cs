@@ -185,6 +185,47 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_declares_the_retry_after_header_of_every_429_and_503()
+    {
+        // Both are sent with Retry-After (the seconds left in the caller's window; 1 for a store that refused), which
+        // tells a client when to retry: the document says so wherever it lists them.
+        var paths = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("paths");
+        var (declared, missing) = (new List<string>(), new List<string>());
+        foreach (var path in paths.EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                foreach (var status in new[] { "429", "503" })
+                {
+                    if (!operation.Value.GetProperty("responses").TryGetProperty(status, out var response))
+                    {
+                        continue;
+                    }
+
+                    var name = $"{operation.Name.ToUpperInvariant()} {path.Name} {status}";
+                    if (response.TryGetProperty("headers", out var headers)
+                        && headers.TryGetProperty("Retry-After", out var header)
+                        && header.GetProperty("required").GetBoolean()
+                        && header.GetProperty("schema").GetProperty("type").GetString() == "integer"
+                        && header.GetProperty("schema").GetProperty("minimum").GetRawText() == "1"
+                        && !string.IsNullOrEmpty(header.GetProperty("description").GetString()))
+                    {
+                        declared.Add(name);
+                    }
+                    else
+                    {
+                        missing.Add(name);
+                    }
+                }
+            }
+        }
+
+        Assert.Empty(missing);
+        Assert.Contains("POST /users/{userId}/balance/charge 429", declared);
+        Assert.Contains("GET /products 503", declared);
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_event_stream_as_server_sent_events_whose_data_is_an_event()
     {
         // Each event of the stream is an SSE item whose data line is one event as GET /events lists it: the
