@@ -65,6 +65,7 @@ internal static class Endpoints
         orders.MapPost("/{orderId}/cancel", CancelOrderAsync)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
+            .TakesNoBody()
             .RequireWriteLimit();
         app.MapGet("/users/{userId}/orders", ListUserOrdersAsync).WithTags("Orders").RequireAccountOwner();
     }
@@ -77,8 +78,8 @@ internal static class Endpoints
         cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .AcceptsJsonBody().RequireWriteLimit();
         cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
-        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).RequireWriteLimit();
+            .ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().RequireWriteLimit();
+        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().RequireWriteLimit();
     }
 
     /// <summary>
@@ -119,6 +120,39 @@ internal static class Endpoints
     /// </summary>
     private static RouteHandlerBuilder AcceptsJsonBody(this RouteHandlerBuilder builder) =>
         builder.ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+
+    /// <summary>
+    /// A write that takes no body (a cancel, a checkout, the removal of a cart line): one that comes with content is a 400
+    /// before it runs, as a body write refuses a property it does not take, rather than run as if the content had not
+    /// been sent. An empty body (no content, a <c>Content-Length</c> of 0, an empty chunked body) is no body. Every
+    /// such route already lists its 400 (a malformed route id).
+    /// </summary>
+    private static RouteHandlerBuilder TakesNoBody(this RouteHandlerBuilder builder) =>
+        builder.AddEndpointFilter(async (context, next) =>
+            await HasContentAsync(context.HttpContext.Request)
+                ? ApiResults.BadRequest("This request takes no body; send it without one.")
+                : await next(context));
+
+    /// <summary>
+    /// Whether the request carries content: a <c>Content-Length</c> above 0, or, without one (a chunked body), a first
+    /// byte. The body is buffered (<see cref="RequestValidation.UseRequestBodyBuffering"/>), so reading that byte takes
+    /// nothing from anyone.
+    /// </summary>
+    private static async ValueTask<bool> HasContentAsync(HttpRequest request)
+    {
+        if (request.ContentLength is { } length)
+        {
+            return length > 0;
+        }
+
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            return false;
+        }
+
+        var probe = new byte[1];
+        return await request.Body.ReadAsync(probe, request.HttpContext.RequestAborted) > 0;
+    }
 
     /// <summary>A write: counted by the per-caller rate limit, 429 past it.</summary>
     private static RouteHandlerBuilder RequireWriteLimit(this RouteHandlerBuilder builder) =>

@@ -167,4 +167,91 @@ public sealed class StrictRequestTests : ApiTest
         var problem = await ApiServer.ExpectProblemAsync(await Api.User(1).GetAsync(path), HttpStatusCode.BadRequest, "InvalidRequest");
         Assert.Equal($"'{name}' must be sent at most once.", problem.GetProperty("detail").GetString());
     }
+
+    /// <summary>The writes that take no body: a cancel, a checkout and the removal of a cart line.</summary>
+    public static TheoryData<string, string> BodilessWrites() => new()
+    {
+        { "POST", "/orders/{order}/cancel" },
+        { "POST", "/users/1/cart/checkout" },
+        { "DELETE", "/users/1/cart/items/1" },
+    };
+
+    /// <summary>An order of one keyboard, and a cart holding another: the state each bodiless write would change.</summary>
+    private async Task<string> SeedBodilessWritesAsync()
+    {
+        await SeedAsync();
+        var order = (await Api.PlaceOrderAsync(1, 1, 1)).GetProperty("id").GetString()!;
+        await ApiServer.ExpectAsync(await Api.User(1).PostJsonAsync("/users/1/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+        return order;
+    }
+
+    private async Task AssertBodilessWritesChangedNothingAsync(string order)
+    {
+        Assert.Equal("Placed", (await Api.User(1).GetJsonAsync($"/orders/{order}")).GetProperty("status").GetString());
+        Assert.Equal(1, (await Api.User(1).GetJsonAsync("/users/1/orders")).GetArrayLength());
+        Assert.Equal(1, (await Api.User(1).GetJsonAsync("/users/1/cart")).GetProperty("lines").GetArrayLength());
+        Assert.Equal(9, await Api.StockAsync(1));
+    }
+
+    [Theory]
+    [MemberData(nameof(BodilessWrites))]
+    public async Task A_write_that_takes_no_body_refuses_one_with_a_400_and_changes_nothing(string method, string path)
+    {
+        // As a body write refuses a property it does not take, a write that takes none refuses content rather than
+        // run as if it had not been sent ({"reason":…} would be dropped silently, and so would a body meant for another route).
+        var order = await SeedBodilessWritesAsync();
+        string[] bodies = ["""{"reason":"changed my mind"}""", "{}", "x"];
+        foreach (var body in bodies)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path.Replace("{order}", order, StringComparison.Ordinal), UriKind.Relative))
+            {
+                Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+            };
+
+            var problem = await ApiServer.ExpectProblemAsync(await Api.User(1).Http.SendAsync(request), HttpStatusCode.BadRequest, "InvalidRequest");
+            Assert.Equal("This request takes no body; send it without one.", problem.GetProperty("detail").GetString());
+        }
+
+        using (var chunked = new HttpRequestMessage(new HttpMethod(method), new Uri(path.Replace("{order}", order, StringComparison.Ordinal), UriKind.Relative))
+        {
+            Content = new UnsizedContent("{}"u8.ToArray()),
+        })
+        {
+            var response = await Api.User(1).Http.SendAsync(chunked);
+            Assert.True(chunked.Headers.TransferEncodingChunked, "the body was not sent chunked");
+            await ApiServer.ExpectProblemAsync(response, HttpStatusCode.BadRequest, "InvalidRequest");
+        }
+
+        await AssertBodilessWritesChangedNothingAsync(order);
+    }
+
+    [Theory]
+    [MemberData(nameof(BodilessWrites))]
+    public async Task A_write_that_takes_no_body_runs_with_an_empty_one(string method, string path)
+    {
+        // What clients send for "no body": no content at all, a Content-Length of 0 with a Content-Type, or an empty chunked body.
+        var order = await SeedBodilessWritesAsync();
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path.Replace("{order}", order, StringComparison.Ordinal), UriKind.Relative))
+        {
+            Content = path.EndsWith("/checkout", StringComparison.Ordinal)
+                ? new UnsizedContent([])
+                : new StringContent("", System.Text.Encoding.UTF8, "application/json"),
+        };
+
+        var response = await Api.User(1).Http.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>Content of no known length, which HttpClient sends chunked.</summary>
+    private sealed class UnsizedContent(byte[] bytes) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
 }
