@@ -46,11 +46,12 @@ internal static class Endpoints
     {
         var products = app.MapGroup("/products").WithTags("Products").ProducesProblem(StatusCodes.Status400BadRequest);
         products.MapGet("/", ListProductsAsync);
-        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict).AcceptsJsonBody().RequireCatalogAdmin().RequireWriteLimit();
+        products.MapPost("/", AddProductAsync).ProducesProblem(StatusCodes.Status409Conflict).AcceptsJsonBody()
+            .TakesNoIdempotencyKey("is a 409 ProductAlreadyExists and changes nothing").RequireCatalogAdmin().RequireWriteLimit();
         products.MapGet("/popular", GetPopularAsync);
         products.MapGet("/{id}", GetProductAsync).ProducesProblem(StatusCodes.Status404NotFound);
         products.MapPost("/{id}/restock", RestockAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .AcceptsJsonBody().RequireCatalogAdmin().RequireWriteLimit();
+            .AcceptsJsonBody().TakesNoIdempotencyKey("restocks again").RequireCatalogAdmin().RequireWriteLimit();
     }
 
     public static void MapOrderEndpoints(this IEndpointRouteBuilder app)
@@ -66,6 +67,7 @@ internal static class Endpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .TakesNoBody()
+            .TakesNoIdempotencyKey("is a 409 OrderAlreadyCancelled and changes nothing")
             .RequireWriteLimit();
         app.MapGet("/users/{userId}/orders", ListUserOrdersAsync).WithTags("Orders").RequireAccountOwner();
     }
@@ -76,9 +78,10 @@ internal static class Endpoints
         cart.MapGet("/", GetCartAsync);
         // Every write may be refused with ConcurrencyConflict (409) once the library's commit attempts run out.
         cart.MapPost("/items", AddCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .AcceptsJsonBody().RequireWriteLimit();
+            .AcceptsJsonBody().TakesNoIdempotencyKey("adds the quantity again").RequireWriteLimit();
         cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().RequireWriteLimit();
+            .ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().TakesNoIdempotencyKey("is a 404 CartItemNotFound and changes nothing")
+            .RequireWriteLimit();
         cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().RequireWriteLimit();
     }
 
@@ -152,6 +155,23 @@ internal static class Endpoints
 
         var probe = new byte[1];
         return await request.Body.ReadAsync(probe, request.HttpContext.RequestAborted) > 0;
+    }
+
+    /// <summary>
+    /// A write that keeps no <see cref="IdempotencyKeyHeader"/> (every one but a charge, an order and a checkout): a
+    /// request that sends the header, even empty, is a 400 before it runs. Its client asked for a retry to get the first
+    /// answer without running again, which this write cannot give; ignored, the key would let a retried restock or cart
+    /// addition run twice. The detail says what a repeat does instead. Every such route already lists its 400.
+    /// </summary>
+    /// <param name="builder">The route.</param>
+    /// <param name="repeat">What the same request sent again does, after "sent again, it".</param>
+    private static RouteHandlerBuilder TakesNoIdempotencyKey(this RouteHandlerBuilder builder, string repeat)
+    {
+        var refusal = $"This request takes no {IdempotencyKeyHeader} (only a charge, an order and a checkout do): sent again, it {repeat}. Send it without the header.";
+        return builder.AddEndpointFilter(async (context, next) =>
+            context.HttpContext.Request.Headers.ContainsKey(IdempotencyKeyHeader)
+                ? ApiResults.BadRequest(refusal)
+                : await next(context));
     }
 
     /// <summary>A write: counted by the per-caller rate limit, 429 past it.</summary>

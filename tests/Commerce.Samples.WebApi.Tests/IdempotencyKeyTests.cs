@@ -243,4 +243,70 @@ public sealed class IdempotencyKeyTests : ApiTest
         var cart = await Api.User(1).GetJsonAsync("/users/1/cart");
         Assert.Equal("""[{"productId":2,"name":"Cable","unitPrice":10,"quantity":1,"lineTotal":10}]""", cart.GetProperty("lines").GetRawText());
     }
+
+    /// <summary>
+    /// The writes that take no key, each with a body (or none), the caller, and what a repeat of it does, which the
+    /// refusal tells the client instead of the key's replay it asked for.
+    /// </summary>
+    public static TheoryData<string, string, string?, string, string> WritesWithoutKeys() => new()
+    {
+        { "POST", "/products", """{"id":3,"name":"Mouse","price":500,"stock":5}""", "admin", "a 409 ProductAlreadyExists" },
+        { "POST", "/products/1/restock", """{"quantity":5}""", "admin", "restocks again" },
+        { "POST", "/orders/{order}/cancel", null, "user", "a 409 OrderAlreadyCancelled" },
+        { "POST", "/users/1/cart/items", """{"productId":2,"quantity":1}""", "user", "adds the quantity again" },
+        { "DELETE", "/users/1/cart/items/1", null, "user", "a 404 CartItemNotFound" },
+    };
+
+    [Theory]
+    [MemberData(nameof(WritesWithoutKeys))]
+    public async Task A_write_that_takes_no_key_refuses_one_with_a_400_that_says_what_a_repeat_does(
+        string method, string path, string? body, string caller, string repeat)
+    {
+        // A client that sends the header asks for its retry to be answered as the first request was, without running
+        // again. A write that keeps no key cannot do that (a restock or a cart line's addition would run twice), so the
+        // key is refused rather than ignored, and nothing changes.
+        await SeedAsync();
+        var order = (await Api.PlaceOrderAsync(1, 1, 1)).GetProperty("id").GetString()!;
+        await ApiServer.ExpectAsync(await Api.User(1).PostJsonAsync("/users/1/cart/items", new { productId = 1, quantity = 1 }), HttpStatusCode.OK);
+        var client = caller == "admin" ? Api.Admin : Api.User(1);
+
+        foreach (var key in new[] { "retry-1", "" })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path.Replace("{order}", order, StringComparison.Ordinal), UriKind.Relative));
+            if (body is not null)
+            {
+                request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            }
+
+            Assert.True(request.Headers.TryAddWithoutValidation("Idempotency-Key", key));
+            var problem = await ApiServer.ExpectProblemAsync(await client.Http.SendAsync(request), HttpStatusCode.BadRequest, "InvalidRequest");
+            var detail = problem.GetProperty("detail").GetString();
+            Assert.StartsWith("This request takes no Idempotency-Key (only a charge, an order and a checkout do): sent again, it ", detail, StringComparison.Ordinal);
+            Assert.Contains(repeat, detail, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, (await Api.GetJsonAsync("/products")).GetArrayLength());
+        Assert.Equal(9, await Api.StockAsync(1));
+        Assert.Equal(100, await Api.StockAsync(2));
+        Assert.Equal("Placed", (await Api.User(1).GetJsonAsync($"/orders/{order}")).GetProperty("status").GetString());
+        Assert.Equal(
+            """[{"productId":1,"name":"Keyboard","unitPrice":3000,"quantity":1,"lineTotal":3000}]""",
+            (await Api.User(1).GetJsonAsync("/users/1/cart")).GetProperty("lines").GetRawText());
+    }
+
+    [Fact]
+    public async Task A_cancel_is_safe_to_retry_without_a_key()
+    {
+        // What the refusal above tells a client: the repeat of a cancel is a 409 that changes nothing, so the
+        // refund and the restock happen once.
+        await SeedAsync();
+        var order = (await Api.PlaceOrderAsync(1, 1, 1)).GetProperty("id").GetString()!;
+
+        await ApiServer.ExpectAsync(await Api.User(1).PostAsync($"/orders/{order}/cancel"), HttpStatusCode.OK);
+        await ApiServer.ExpectProblemAsync(await Api.User(1).PostAsync($"/orders/{order}/cancel"), HttpStatusCode.Conflict, "OrderAlreadyCancelled");
+
+        Assert.Equal(100_000, await Api.BalanceAsync(1));
+        Assert.Equal(10, await Api.StockAsync(1));
+        Assert.Equal("Cancelled", (await Api.User(1).GetJsonAsync($"/orders/{order}")).GetProperty("status").GetString());
+    }
 }
