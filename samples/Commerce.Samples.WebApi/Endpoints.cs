@@ -82,7 +82,9 @@ internal static class Endpoints
         cart.MapDelete("/items/{productId}", RemoveCartItemAsync).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().TakesNoIdempotencyKey("is a 404 CartItemNotFound and changes nothing")
             .RequireWriteLimit();
-        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status409Conflict).TakesNoBody().RequireWriteLimit();
+        // A checkout may be refused as an order may be (ICartService.CheckoutAsync): a product unknown to the catalog too.
+        cart.MapPost("/checkout", CheckoutAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .TakesNoBody().RequireWriteLimit();
     }
 
     /// <summary>

@@ -147,6 +147,20 @@ public sealed class HostingTests : ApiTest
     }
 
     [Fact]
+    public async Task The_openapi_document_lists_for_a_checkout_every_status_an_order_may_answer()
+    {
+        // A checkout places an order from the cart with the same validation, pricing, balance and stock checks as
+        // POST /orders, and may be refused with any of its refusals (a cart line's product unknown to the catalog: a
+        // 404 ProductNotFound); it reads no body, so it has no 413 or 415.
+        var paths = (await Api.GetJsonAsync("/openapi/v1.json")).GetProperty("paths");
+        string[] Statuses(string path) =>
+            [.. paths.GetProperty(path).GetProperty("post").GetProperty("responses").EnumerateObject().Select(r => r.Name)];
+
+        var order = Statuses("/orders").Where(status => status is not ("201" or "413" or "415"));
+        Assert.Empty(order.Except(Statuses("/users/{userId}/cart/checkout")));
+    }
+
+    [Fact]
     public async Task The_openapi_document_lists_500_and_503_for_every_operation_and_413_and_415_for_every_one_with_a_body()
     {
         // Any operation may meet an unhandled exception (500) or a store that stays unavailable (503, StoreUnavailable);
