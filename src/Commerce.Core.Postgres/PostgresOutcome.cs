@@ -135,8 +135,8 @@ internal static class PostgresOutcome
     /// transaction held from its insert of the key until it ended), and reads the row <c>FOR SHARE</c> (waiting
     /// for a transaction that updated it). A write found absent is fenced in the same transaction (an order's id
     /// voided, a row's version moved on, a key taken by a fence), so the answer is final even where the lost
-    /// transaction could not be ended first (behind a pooler, whose process ids are its own, or a backend that
-    /// did not exit in time): if it goes on, or its batch reaches the server only now, it rolls back. A commit
+    /// transaction could not be ended first (behind a pooler, whose process ids are its own, a backend that
+    /// did not exit in time, or one the connection's role may not signal, see <see cref="EndBackend"/>): if it goes on, or its batch reaches the server only now, it rolls back. A commit
     /// without such a write is reported as unknown.
     /// </summary>
     /// <param name="store">The store.</param>
@@ -199,17 +199,30 @@ internal static class PostgresOutcome
     private const long BackendExitMilliseconds = 10_000;
 
     /// <summary>
-    /// Terminates the lost backend ($1) of this role and database, and waits up to $3 ms for it to exit (its
+    /// Terminates the lost backend ($1) of this login and database, and waits up to $3 ms for it to exit (its
     /// transaction, if any, then committed or rolled back), so that the lookup need not wait for it to get the
     /// locks it waits for; true if it exited, or was gone already. Only if
     /// the process ids the client sees are the server's ($2, this connection's, is its <c>pg_backend_pid()</c>):
     /// behind a pooler $1 names no backend of the server, or another one; false then.
     /// </summary>
+    /// <remarks>
+    /// A backend belongs to the role that logged in (<c>pg_stat_activity.usename</c>, the <c>session_user</c>), which
+    /// is not the <c>current_user</c> on a connection that switched role (<c>SET ROLE</c>, <c>Options=-c role=...</c>).
+    /// The server lets the current role terminate it only if that role has the privileges of the login role or of
+    /// <c>pg_signal_backend</c> (and, for a superuser's backend, is a superuser); an application role granted to its
+    /// login (the usual grant) is neither, and the lost backend is then left alone (false), as behind a pooler, rather than
+    /// failing the lookup with <c>42501</c>.
+    /// </remarks>
     private const string EndBackend =
         """
         SELECT CASE WHEN $2 <> pg_backend_pid() THEN false ELSE coalesce((
-            SELECT bool_and(pg_terminate_backend(a.pid, $3))
-            FROM (SELECT pid FROM pg_stat_activity WHERE pid = $1 AND usename = current_user AND datname = current_database() OFFSET 0) a), true) END
+            SELECT bool_and(CASE WHEN a.may_end THEN pg_terminate_backend(a.pid, $3) ELSE false END)
+            FROM (
+                SELECT s.pid,
+                    (pg_has_role(s.usesysid, 'USAGE') OR pg_has_role('pg_signal_backend', 'USAGE'))
+                    AND (NOT r.rolsuper OR (SELECT c.rolsuper FROM pg_roles c WHERE c.rolname = current_user)) AS may_end
+                FROM pg_stat_activity s JOIN pg_roles r ON r.oid = s.usesysid
+                WHERE s.pid = $1 AND s.usename = session_user AND s.datname = current_database() OFFSET 0) a), true) END
         """;
 }
 

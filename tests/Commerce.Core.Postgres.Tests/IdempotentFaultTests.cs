@@ -565,6 +565,80 @@ public sealed class IdempotentFaultTests
         await AssertChargedOnceAsync(shop, new Money(125), recordVersion: 2); // the re-run replaced the lookup's fence
     }
 
+    /// <summary>
+    /// The store's connections log in as one role and switch to another (<c>Options=-c role=...</c>, as a host's
+    /// <c>SET ROLE</c> does), which may signal the login's backends (a member of <c>pg_signal_backend</c>). A keyed
+    /// charge's commit holds its key and waits on the server; its connection is lost. The lost backend is the login's
+    /// (<c>pg_stat_activity.usename</c> is the session user), and the lookup must end it, not leave it waiting; before,
+    /// it looked for a backend of the role switched to (<c>current_user</c>), found none, and waited behind the lost
+    /// transaction for the key's lock.
+    /// </summary>
+    [PostgresFact]
+    public Task A_lost_backend_of_a_connection_that_switched_role_is_ended_by_the_lookup_when_the_role_may_signal_it() =>
+        KeyedChargeLostOnASwitchedRoleAsync(maySignal: true);
+
+    /// <summary>
+    /// As above, where the role switched to may not signal the login's backends (the usual grant of an application
+    /// role to its login): the lookup leaves the lost backend alone, rather than fail with <c>42501</c> and report
+    /// the outcome unknown, and waits for the lost transaction through the key's lock, as behind a pooler.
+    /// </summary>
+    [PostgresFact]
+    public Task A_lost_backend_of_a_connection_that_switched_role_is_left_to_end_when_the_role_may_not_signal_it() =>
+        KeyedChargeLostOnASwitchedRoleAsync(maySignal: false);
+
+    /// <summary>
+    /// As above, for a superuser's login switched to a role that is not one: though a member of <c>pg_signal_backend</c>,
+    /// the role may not signal a superuser's backend, so the lookup leaves it alone rather than fail with <c>42501</c>.
+    /// </summary>
+    [PostgresFact]
+    public Task A_lost_backend_of_a_superuser_login_that_switched_to_another_role_is_left_to_end() =>
+        KeyedChargeLostOnASwitchedRoleAsync(maySignal: false, superuserLogin: true);
+
+    private static async Task KeyedChargeLostOnASwitchedRoleAsync(bool maySignal, bool superuserLogin = false)
+    {
+        await using var application = await TemporaryRole.CreateAsync(
+            "app_",
+            grants: (role, database) => $"GRANT CREATE ON DATABASE {database} TO {role};" + (maySignal || superuserLogin ? $" GRANT pg_signal_backend TO {role};" : ""));
+        await using var login = await TemporaryRole.CreateAsync("login_", grants: (role, _) => $"GRANT {application.Name} TO {role};");
+        await using var proxy = new TcpProxy(PgShop.RequiredConnectionString);
+        var loginName = superuserLogin ? new NpgsqlConnectionStringBuilder(PgShop.RequiredConnectionString).Username! : login.Name;
+        var connectionString = new NpgsqlConnectionStringBuilder(proxy.ConnectionString)
+        {
+            Username = loginName,
+            Pooling = false,
+            Options = "-c role=" + application.Name,
+            ApplicationName = application.Name, // tells this test's backends from others of the same login
+        }.ConnectionString;
+        await using var shop = await PgShop.CreateAsync(store: o => o.ConnectionString = connectionString);
+        Assert.Equal(application.Name, await ScalarAsync<string>(connectionString, "SELECT current_user::text"));
+        await shop.Wallets.ChargeAsync(Alice, new Money(100));
+        await using var blocker = await BlockAsync(shop, IdempotentOperation.Charge, "k");
+        var committing = CaptureFirstCommit(shop);
+
+        var call = shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k")).AsTask();
+        var pid = await WaitingAsync(committing); // The commit holds the key's lock and waits for the blocker's row.
+        proxy.Cut(refuseNew: false);
+        if (maySignal)
+        {
+            await GoneAsync(pid); // Ended by the lookup, the blocker still there.
+        }
+        else
+        {
+            var key = StoreKey.ForIdempotency(Alice, IdempotentOperation.Charge, "k");
+            await WaitUntilAsync(
+                shop,
+                $"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = {(int)key.Table} AND l.objid = {(uint)PostgresRows.LockHash(key)} AND NOT l.granted AND a.usename = '{loginName}' AND a.application_name = '{application.Name}'",
+                1); // The lookup waits behind the lost transaction, which is still there.
+            Assert.Equal(1L, await shop.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"));
+        }
+
+        await blocker.DisposeAsync(); // A lost transaction still alive goes on now, and applies; one ended applied nothing.
+        Assert.Equal(new Money(125), (await call.WaitAsync(TimeSpan.FromSeconds(30))).Value);
+        await IdleAsync(pid);
+        Assert.Equal(new Money(125), (await shop.Wallets.ChargeAsync(Alice, new Money(25), new IdempotencyKey("k"))).Value);
+        await AssertChargedOnceAsync(shop, new Money(125), recordVersion: maySignal ? 2 : 1); // ended: the re-run replaced the lookup's fence
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------
 
     /// <summary>Apple (price 10, stock 10) and Alice with 100.</summary>
@@ -736,6 +810,15 @@ public sealed class IdempotentFaultTests
         }
 
         throw new TimeoutException($"Backend {pid} {never}.");
+    }
+
+    /// <summary>Runs a scalar query on a connection of its own made from <paramref name="connectionString"/>.</summary>
+    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task WaitUntilAsync(PgShop shop, string sql, long expected)
