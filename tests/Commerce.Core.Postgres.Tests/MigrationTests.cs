@@ -181,6 +181,38 @@ public sealed class MigrationTests
         Assert.Equal(new Money(5), (await wallets.ChargeAsync(Funded, new Money(5))).Value);
     }
 
+    /// <summary>
+    /// The migrator's first look at the schema (whether it is current, read without the migration's lock) waits for a
+    /// lock another transaction holds on <c>schema_version</c> (as an upgrade's DDL would), and the server cancels it at
+    /// its <c>statement_timeout</c>: the host sees the server's own <c>57014</c> (with its message, which names the timeout), not a schema taken for
+    /// missing (and migrated again) nor a failure put down to something else. Nothing is migrated. The timeout, 2 s,
+    /// is long enough that the checks before the lock pass on a loaded machine: only the blocked query reaches it.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_check_of_the_schema_the_server_cancels_fails_the_migration_with_the_servers_cancellation()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        var services = new ServiceCollection();
+        services.AddCommerce().UsePostgresStore(o =>
+        {
+            o.ConnectionString = PgShop.RequiredConnectionString + ";Pooling=false;Options=-c statement_timeout=2000";
+            o.Schema = shop.Schema;
+        });
+        await using var provider = services.BuildServiceProvider();
+        await using var holder = new NpgsqlConnection(PgShop.RequiredConnectionString + ";Pooling=false");
+        await holder.OpenAsync();
+        await using (var command = new NpgsqlCommand($"BEGIN; LOCK TABLE \"{shop.Schema}\".schema_version IN ACCESS EXCLUSIVE MODE", holder))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var cancelled = await Assert.ThrowsAsync<PostgresException>(() => provider.EnsureCommerceSchemaAsync());
+
+        Assert.Equal(PostgresErrorCodes.QueryCanceled, cancelled.SqlState);
+        await holder.CloseAsync();
+        Assert.Equal((long)PostgresSchemaMigrator.Migrations.Count, await shop.ScalarAsync<long>("SELECT count(*) FROM {s}.schema_version"));
+    }
+
     /// <summary>A schema as the migrator left it when 0001 was its only migration.</summary>
     private static async Task CreateAtVersion1Async(string q)
     {
