@@ -85,7 +85,9 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         {
             return new HealthCheckResult(
                 failure,
-                $"The PostgreSQL database of the Commerce store did not answer the check's query in time: the server cancelled it ({e.SqlState}: {e.MessageText}), at its statement_timeout or lock_timeout (a lock held on \"{store.Schema}\".schema_version, say).",
+                // 57014 is the server's answer both at its statement_timeout and at an administrator's pg_cancel_backend; only
+                // its message (which lc_messages may translate) tells them apart: the description names both.
+                $"The PostgreSQL database of the Commerce store cancelled the check's query ({e.SqlState}: {e.MessageText}): at its statement_timeout or lock_timeout, the query not done in time (waiting for a lock held on \"{store.Schema}\".schema_version, say), or at an administrator's pg_cancel_backend.",
                 e,
                 Data(store.Schema, null, latest));
         }

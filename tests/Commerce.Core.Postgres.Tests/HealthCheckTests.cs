@@ -126,12 +126,45 @@ public sealed class HealthCheckTests
     /// </summary>
     [PostgresFact]
     public Task A_check_the_server_cancels_at_its_statement_timeout_is_unhealthy_and_says_the_query_was_cancelled() =>
-        CheckBlockedAsync("Options=-c statement_timeout=2000", static e => Assert.Equal(PostgresErrorCodes.QueryCanceled, Assert.IsType<PostgresException>(e).SqlState));
+        CheckBlockedAsync(
+            "Options=-c statement_timeout=2000",
+            static e => Assert.Equal(PostgresErrorCodes.QueryCanceled, Assert.IsType<PostgresException>(e).SqlState),
+            "The PostgreSQL database of the Commerce store cancelled the check's query (57014: ");
 
     /// <summary>As at a <c>statement_timeout</c>, at the connection string's <c>Command Timeout</c>, at which Npgsql has the server cancel the query.</summary>
     [PostgresFact]
     public Task A_check_cancelled_at_the_command_timeout_is_unhealthy_and_says_the_query_was_cancelled() =>
-        CheckBlockedAsync("Command Timeout=2", static e => Assert.IsType<TimeoutException>(Assert.IsAssignableFrom<NpgsqlException>(e).InnerException));
+        CheckBlockedAsync(
+            "Command Timeout=2",
+            static e => Assert.IsType<TimeoutException>(Assert.IsAssignableFrom<NpgsqlException>(e).InnerException),
+            "The PostgreSQL database of the Commerce store did not answer the check's query in time");
+
+    /// <summary>
+    /// A check whose query an administrator cancels (<c>pg_cancel_backend</c>, the server's <c>57014</c> as at a
+    /// <c>statement_timeout</c>) while it waits for a lock on <c>schema_version</c> was described as a query that "did not
+    /// answer the check's query in time", which sends an operator raising timeouts that did not pass. The server's
+    /// <c>57014</c> does not say which cancelled it (but in its message, which <c>lc_messages</c> may translate): the
+    /// description names both.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_check_an_administrator_cancels_is_unhealthy_and_is_not_said_to_have_timed_out()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var provider = Build(PgShop.RequiredConnectionString, shop.Schema);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(provider)).Status);
+        await using var holder = await LockSchemaVersionAsync(shop);
+        var check = CheckAsync(provider);
+        await UntilBlockedAsync(shop, holder, check);
+
+        Assert.True(await shop.ScalarAsync<bool>($"SELECT bool_and(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE {holder.ProcessID} = ANY(pg_blocking_pids(pid))"));
+        var entry = await check.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Equal(PostgresErrorCodes.QueryCanceled, Assert.IsType<PostgresException>(entry.Exception).SqlState);
+        Assert.True(entry.Description?.StartsWith("The PostgreSQL database of the Commerce store cancelled the check's query", StringComparison.Ordinal), entry.Description);
+        Assert.Contains("pg_cancel_backend", entry.Description, StringComparison.Ordinal);
+        Assert.Equal(shop.Schema, entry.Data["schema"]);
+    }
 
     /// <summary>
     /// A check that gets no connection from the store's pool within the connection string's <c>Timeout</c> (every
@@ -218,7 +251,7 @@ public sealed class HealthCheckTests
         Assert.IsAssignableFrom<OperationCanceledException>(entry.Exception);
     }
 
-    private static async Task CheckBlockedAsync(string settings, Action<Exception?> exception)
+    private static async Task CheckBlockedAsync(string settings, Action<Exception?> exception, string description)
     {
         await using var shop = await PgShop.CreateAsync();
         await using var provider = Build(PgShop.RequiredConnectionString + ";" + settings, shop.Schema);
@@ -229,7 +262,7 @@ public sealed class HealthCheckTests
 
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
         exception(entry.Exception);
-        Assert.True(entry.Description?.StartsWith("The PostgreSQL database of the Commerce store did not answer the check's query in time", StringComparison.Ordinal), entry.Description);
+        Assert.True(entry.Description?.StartsWith(description, StringComparison.Ordinal), entry.Description);
         Assert.Equal(shop.Schema, entry.Data["schema"]);
     }
 
