@@ -19,7 +19,10 @@ public sealed class PostgresStoreOptions
     /// The timeout of each command, in seconds, 0 (none) to 2,147,483; <see langword="null"/> keeps the
     /// connection's default (30 s). The migrations (<see cref="ICommerceSchemaMigrator"/>) keep the connection's
     /// timeout whatever this is (<c>Command Timeout</c> in the connection string): each of their commands, the
-    /// wait for another instance's migration of the schema included, must end within it.
+    /// wait for another instance's migration of the schema included, must end within it. With 0, a commit once sent,
+    /// and the lookup of its outcome if its connection is lost, wait as long as the server makes them (for a lock
+    /// another transaction holds, say): the caller's token does not end them, and only the store's disposal
+    /// (after <see cref="ShutdownTimeout"/>) ends a group commit's.
     /// </summary>
     public int? CommandTimeout { get; set; }
 
