@@ -40,7 +40,9 @@ public static partial class PostgresCommerceBuilderExtensions
 
     /// <summary>
     /// Keeps all state in PostgreSQL, configured by <paramref name="configure"/>. Without a connection
-    /// string the store uses the <see cref="NpgsqlDataSource"/> registered in the service provider.
+    /// string the store uses the <see cref="NpgsqlDataSource"/> registered in the service provider: the one registered
+    /// under <see cref="PostgresStoreOptions.DataSourceServiceKey"/> when that is set, the one registered without a key
+    /// otherwise.
     /// An <see cref="ICommerceStore"/> the host registered before is kept, and the event feed then reads that store
     /// (it must be an <see cref="IEventStore"/> too, or the host registers one). One registered after replaces this
     /// one; the feed reads it if it is an <see cref="IEventStore"/>, and this store otherwise (as when it decorates
@@ -50,7 +52,7 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="configure">Sets the options.</param>
     /// <returns>The same builder.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The options are invalid (a connection string of white space only, or one Npgsql cannot read or build a data source from, included).</exception>
+    /// <exception cref="ArgumentException">The options are invalid (a connection string of white space only, or one Npgsql cannot read or build a data source from, a connection string and a data source service key both set, or <see cref="KeyedService.AnyKey"/> as the key, included).</exception>
     /// <exception cref="InvalidOperationException">A store method was called on these services already (<c>UseInMemoryStore</c>, or this one).</exception>
     public static ICommerceBuilder UsePostgresStore(this ICommerceBuilder builder, Action<PostgresStoreOptions> configure)
     {
@@ -80,6 +82,22 @@ public static partial class PostgresCommerceBuilderExtensions
             }
 
             CheckConnectionString(options.ConnectionString, nameof(configure), $"The connection string ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.ConnectionString)})");
+        }
+
+        var serviceKey = options.DataSourceServiceKey;
+        if (serviceKey is not null)
+        {
+            // Either the store builds its own data source or it uses one the host registered: never a guess between them.
+            if (!string.IsNullOrEmpty(options.ConnectionString))
+            {
+                throw new ArgumentException($"The PostgreSQL store was given both a connection string ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.ConnectionString)}) and the service key of a registered NpgsqlDataSource ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.DataSourceServiceKey)}): set one of them.", nameof(configure));
+            }
+
+            // The container resolves no single service by AnyKey: it would throw at the store's first resolution.
+            if (ReferenceEquals(serviceKey, KeyedService.AnyKey))
+            {
+                throw new ArgumentException($"The data source service key ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.DataSourceServiceKey)}) is KeyedService.AnyKey, which names no one NpgsqlDataSource: set the key the data source is registered under.", nameof(configure));
+            }
         }
 
         if (options.CommandTimeout is < 0 or > MaxCommandTimeout)
@@ -114,8 +132,7 @@ public static partial class PostgresCommerceBuilderExtensions
             }
 
             var owned = string.IsNullOrEmpty(options.ConnectionString) ? null : PostgresDataSources.Create(options.ConnectionString);
-            var dataSource = owned ?? PostgresDataSources.ThrowIfMultiplexing(sp.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
-                "The PostgreSQL store has no connection string and no NpgsqlDataSource is registered."));
+            var dataSource = owned ?? PostgresDataSources.ThrowIfMultiplexing(RegisteredDataSource(sp, serviceKey));
             return new PostgresCommerceStore(
                 dataSource,
                 owned is not null,
@@ -154,6 +171,27 @@ public static partial class PostgresCommerceBuilderExtensions
         ArgumentNullException.ThrowIfNull(services);
         return services.GetRequiredService<ICommerceSchemaMigrator>().EnsureSchemaAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// The <see cref="NpgsqlDataSource"/> the host registered for a store without a connection string: the one registered
+    /// under <paramref name="serviceKey"/>, or without a key when that is <see langword="null"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No such data source is registered.</exception>
+    private static NpgsqlDataSource RegisteredDataSource(IServiceProvider services, object? serviceKey)
+    {
+        if (serviceKey is null)
+        {
+            return services.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
+                $"The PostgreSQL store has no connection string and no NpgsqlDataSource is registered (one registered with a service key, as .NET Aspire's AddKeyedNpgsqlDataSource registers it, is used when {nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.DataSourceServiceKey)} names its key).");
+        }
+
+        return services.GetKeyedService<NpgsqlDataSource>(serviceKey) ?? throw new InvalidOperationException(
+            $"No NpgsqlDataSource is registered under the service key {Describe(serviceKey)} that the PostgreSQL store's options name ({nameof(PostgresStoreOptions)}.{nameof(PostgresStoreOptions.DataSourceServiceKey)}): register one under that key (builder.AddKeyedNpgsqlDataSource(name) with .NET Aspire, services.AddNpgsqlDataSource(connectionString, serviceKey: key) with Npgsql.DependencyInjection), or correct the key.");
+    }
+
+    /// <summary>A service key as a message names it: a string in quotes, anything else with its type.</summary>
+    private static string Describe(object serviceKey) =>
+        serviceKey is string text ? "\"" + text + "\"" : Invariant($"{serviceKey} ({serviceKey.GetType()})");
 
     /// <summary>
     /// Refuses a connection string Npgsql cannot read, or cannot build a data source from, naming the caller's parameter

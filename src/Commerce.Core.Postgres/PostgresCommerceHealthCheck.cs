@@ -20,8 +20,8 @@ namespace Commerce.Postgres;
 /// <remarks>
 /// The check resolves the store from <paramref name="services"/> when it runs, not when it is created: the
 /// health check service creates a check outside the handling that turns a check's exception into its entry,
-/// so a store that cannot be built (no connection string and no <see cref="NpgsqlDataSource"/> registered,
-/// for instance) would otherwise fail the whole report. Such a store is the failure status, with the
+/// so a store that cannot be built (no connection string and no <see cref="NpgsqlDataSource"/> registered, or none
+/// under <see cref="PostgresStoreOptions.DataSourceServiceKey"/>, for instance) would otherwise fail the whole report. Such a store is the failure status, with the
 /// exception; without the store (<c>UsePostgresStore</c> was not called) it reports the failure status and
 /// says so.
 /// </remarks>

@@ -27,7 +27,8 @@ public static class PostgresCommerceHealthChecksBuilderExtensions
     /// <remarks>
     /// The store is resolved when the check runs, never when it is registered: without <c>UsePostgresStore</c> the
     /// check reports the failure status and says so, and a store that cannot be built (no connection string and no
-    /// <c>NpgsqlDataSource</c> registered, for instance) reports the failure status with the reason and the
+    /// <c>NpgsqlDataSource</c> registered, or none under <see cref="PostgresStoreOptions.DataSourceServiceKey"/>, for
+    /// instance) reports the failure status with the reason and the
     /// exception, rather than failing the whole health report. The check is thread-safe; it holds a pooled
     /// connection only while it runs.
     /// </remarks>

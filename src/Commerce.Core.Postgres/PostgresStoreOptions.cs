@@ -5,7 +5,8 @@ public sealed class PostgresStoreOptions
 {
     /// <summary>
     /// The Npgsql connection string. When <see langword="null"/> or empty, the store uses the
-    /// <c>NpgsqlDataSource</c> registered in the service provider; white space only is refused by <c>UsePostgresStore</c>
+    /// <c>NpgsqlDataSource</c> registered in the service provider (the one registered with <see cref="DataSourceServiceKey"/>
+    /// as its service key, when that is set); white space only is refused by <c>UsePostgresStore</c>
     /// (<see cref="ArgumentException"/>), as the overload taking the string refuses it. The store's own data source turns on
     /// automatic statement preparation (<c>Max Auto Prepare=64</c>, <c>Auto Prepare Min Usages=2</c>) and
     /// skips the reset of pooled connections (<c>No Reset On Close=true</c>) unless the string sets these itself; behind PgBouncer in transaction pooling mode (before 1.21), add
@@ -14,6 +15,19 @@ public sealed class PostgresStoreOptions
     /// created.
     /// </summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// The service key of a keyed <c>NpgsqlDataSource</c> the store uses, as .NET Aspire registers one
+    /// (<c>builder.AddKeyedNpgsqlDataSource("commerce")</c>) or Npgsql.DependencyInjection does
+    /// (<c>services.AddNpgsqlDataSource(connectionString, serviceKey: "commerce")</c>). <see langword="null"/> (the default)
+    /// uses the data source registered without a key. The store, its event feed and store, its health check and its
+    /// schema migrator all use this one data source, which the store does not dispose (the host's container does). Setting
+    /// it together with a <see cref="ConnectionString"/>, or setting <c>KeyedService.AnyKey</c>, is refused by
+    /// <c>UsePostgresStore</c> (<see cref="ArgumentException"/>, nothing registered); a key under which no
+    /// <c>NpgsqlDataSource</c> is registered is refused when the store is first resolved
+    /// (<see cref="InvalidOperationException"/> naming the key).
+    /// </summary>
+    public object? DataSourceServiceKey { get; set; }
 
     /// <summary>
     /// The timeout of each command, in seconds, 0 (none) to 2,147,483; <see langword="null"/> keeps the
