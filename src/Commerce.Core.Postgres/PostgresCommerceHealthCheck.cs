@@ -53,7 +53,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         {
             // Disposed on its own: every use case throws ObjectDisposedException. Its own data source, disposed with it,
             // would be reported unreachable; a host's, which lives on, would answer and pass for a store that serves.
-            return Disposed(failure, store.Schema, latest, new ObjectDisposedException(nameof(PostgresCommerceStore), "The PostgreSQL store was disposed."));
+            return Disposed(failure, store.Schema, latest, PostgresCommerceStore.DisposedException());
         }
 
         int[] applied;

@@ -116,6 +116,29 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public CancellationToken Disposing => _disposing.Token;
 
     /// <summary>
+    /// The refusal of work by the disposed store, the same from every path (a use case, a read or a commit through the group
+    /// reader or committer, the event feed and store, the migrator, the health check's entry), so that a host recognises it
+    /// whichever path met it: an <see cref="ObjectDisposedException"/> whose <see cref="ObjectDisposedException.ObjectName"/>
+    /// is the store's full type name (as <see cref="ObjectDisposedException.ThrowIf(bool, object)"/> gives it) and whose
+    /// message starts "The PostgreSQL store was disposed", followed by <paramref name="detail"/> (what became of the work it
+    /// cut off), if any. The exception that ended such work is the store's own cancellation, which tells the caller nothing
+    /// more; <see cref="ObjectDisposedException"/> has no constructor that takes both an object name and an inner exception.
+    /// </summary>
+    /// <param name="detail">The end of the message's sentence after "disposed" (such as "while waiting for events."), or <see langword="null"/>.</param>
+    public static ObjectDisposedException DisposedException(string? detail = null) =>
+        new(typeof(PostgresCommerceStore).FullName, detail is null ? "The PostgreSQL store was disposed." : "The PostgreSQL store was disposed " + detail);
+
+    /// <summary>Throws <see cref="DisposedException"/>'s refusal once the store's disposal has started.</summary>
+    /// <exception cref="ObjectDisposedException">The store was disposed.</exception>
+    public void ThrowIfDisposed()
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            throw DisposedException();
+        }
+    }
+
+    /// <summary>
     /// Cancelled by the store's disposal once <see cref="ShutdownTimeout"/> has passed with work still under way (see
     /// <see cref="TryEnter"/>, and the group committer's and reader's batches): ends a wait's <c>UNLISTEN</c> left running
     /// in the background, and a group's batch or a lookup of its outcome, on a server that stopped responding (with no
@@ -227,7 +250,7 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public ValueTask<IStoreSession> OpenSessionAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposing.IsCancellationRequested, this);
+        ThrowIfDisposed();
         return new ValueTask<IStoreSession>(new PostgresSession(this));
     }
 

@@ -106,7 +106,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         // Counted until it ends, with its UNLISTEN, so that the store's disposal waits for it (its connection is the data source's).
         if (!store.TryEnter())
         {
-            throw new ObjectDisposedException(nameof(PostgresCommerceStore), "The PostgreSQL store was disposed.");
+            throw PostgresCommerceStore.DisposedException();
         }
 
         try
@@ -127,10 +127,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
         {
             await WaitAsync(after, waiting.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (store.Disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (store.Disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             // Else the wait would hold its connection, listening, for as long as nobody cancels it.
-            throw new ObjectDisposedException("The PostgreSQL store was disposed while waiting for events.", e);
+            throw PostgresCommerceStore.DisposedException("while waiting for events.");
         }
         catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested && e.CancellationToken != cancellationToken)
         {
@@ -395,7 +395,7 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
     {
         // A host's data source outlives the store: refused all the same, as the store's sessions are.
         cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(store.Disposing.IsCancellationRequested, store);
+        store.ThrowIfDisposed();
         for (var attempt = 1; ; attempt++)
         {
             var connection = await store.OpenConnectionAsync(operation, cancellationToken).ConfigureAwait(false);

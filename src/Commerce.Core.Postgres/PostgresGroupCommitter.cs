@@ -116,7 +116,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         };
         if (!_queue.Writer.TryWrite(member))
         {
-            throw new ObjectDisposedException(nameof(PostgresCommerceStore));
+            throw PostgresCommerceStore.DisposedException();
         }
 
         if (Volatile.Read(ref _gate) is { } gate && Interlocked.Increment(ref _queuedAtGate) >= Volatile.Read(ref _gateCount))
@@ -497,7 +497,7 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
     {
         if (connection.FullState == System.Data.ConnectionState.Open)
         {
-            return new ObjectDisposedException("The PostgreSQL store was disposed before the group commit completed; nothing of it was applied.", e);
+            return PostgresCommerceStore.DisposedException("before the group commit completed; nothing of it was applied.");
         }
 
         await DropConnectionAsync().ConfigureAwait(false);
@@ -590,9 +590,9 @@ internal sealed class PostgresGroupCommitter : IAsyncDisposable
         {
             return await ConnectionAsync().ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (_store.Stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (_store.Stopping.IsCancellationRequested)
         {
-            var refused = new ObjectDisposedException("The PostgreSQL store was disposed before the group commit was sent; nothing of it was applied.", e);
+            var refused = PostgresCommerceStore.DisposedException("before the group commit was sent; nothing of it was applied.");
             Settle(group, member => member.Outcome.TrySetException(refused));
             return null;
         }

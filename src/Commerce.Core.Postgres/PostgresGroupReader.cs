@@ -69,7 +69,7 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
         var request = new Request(keys, statement);
         if (!_queue.Writer.TryWrite(request))
         {
-            throw new ObjectDisposedException(nameof(PostgresCommerceStore));
+            throw PostgresCommerceStore.DisposedException();
         }
 
         using (cancellationToken.UnsafeRegister(static (state, token) => ((TaskCompletionSource<StoredState[]>)state!).TrySetCanceled(token), request.Outcome))
@@ -156,11 +156,11 @@ internal sealed class PostgresGroupReader : IAsyncDisposable
 
                 return;
             }
-            catch (OperationCanceledException e) when (_store.Stopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (_store.Stopping.IsCancellationRequested)
             {
                 // Cut off by the store's disposal: a read applies nothing.
                 await DropConnectionAsync().ConfigureAwait(false);
-                var refused = new ObjectDisposedException("The PostgreSQL store was disposed before the group read completed.", e);
+                var refused = PostgresCommerceStore.DisposedException("before the group read completed.");
                 foreach (var request in group)
                 {
                     request.Outcome.TrySetException(refused);

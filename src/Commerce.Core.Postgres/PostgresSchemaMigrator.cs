@@ -25,7 +25,7 @@ internal sealed class PostgresSchemaMigrator(PostgresCommerceStore store) : ICom
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(store.Disposing.IsCancellationRequested, store);
+        store.ThrowIfDisposed();
         var schema = store.QuotedSchema;
         var connection = await store.OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))

@@ -30,6 +30,14 @@ public sealed class PostgresCommerceStoreTests
     public Task Disposed_while_group_commits_reads_and_waits_run_each_ends_with_its_outcome_or_ObjectDisposedException() =>
         DisposedUnderWayAsync(groupCommit: true);
 
+    [PostgresFact]
+    public Task Disposed_the_store_refuses_a_use_case_a_feed_read_and_wait_the_migrator_and_the_health_check_naming_one_object_with_one_message() =>
+        RefusalsNameOneObjectAsync(groupCommit: false);
+
+    [PostgresFact]
+    public Task Disposed_the_store_with_group_commit_refuses_group_reads_and_commits_as_the_other_paths_naming_one_object_with_one_message() =>
+        RefusalsNameOneObjectAsync(groupCommit: true);
+
     /// <summary>
     /// A store on the host's data source, disposed with its container while the data source lives on, refuses use cases
     /// and event reads (see <c>SessionTests</c>); its migrator, resolved before, went on and migrated through the
@@ -151,6 +159,50 @@ public sealed class PostgresCommerceStoreTests
         Assert.IsType<ObjectDisposedException>(health.Exception);
 
         Assert.Equal(groupCommit ? 5L : 4L, await shop.ScalarAsync<long>("SELECT balance FROM {s}.wallets"));
+    }
+
+    /// <summary>
+    /// Every refusal of a disposed store (a use case, a read of the event feed and a wait for events, the event store, the
+    /// migrator, the health check's entry, and with group commit a read and a commit of a unit of work begun before) is an
+    /// <see cref="ObjectDisposedException"/> naming the store by its full type name, with a message that says the store was
+    /// disposed. They named it "PostgresCommerceStore" (the health check, a wait, the group reader and committer) or
+    /// "Commerce.Postgres.PostgresCommerceStore" (the rest), with "Cannot access a disposed object." for some.
+    /// </summary>
+    private static async Task RefusalsNameOneObjectAsync(bool groupCommit)
+    {
+        await using var shop = await PgShop.CreateAsync(store: o => o.GroupCommit = groupCommit);
+        Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(5))).IsSuccess);
+        var events = shop.Services.GetRequiredService<IEventStore>();
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        var store = shop.Store;
+        await using var reading = await store.BeginAsync();
+        await using var committing = await store.BeginAsync();
+        var wallet = await committing.Wallets.FindAsync(Alice);
+        await store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+        var refusals = new List<ObjectDisposedException>
+        {
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Wallets.ChargeAsync(Alice, new Money(1))),
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await shop.Wallets.GetBalanceAsync(Alice)),
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await feed.ReadAsync(EventCursor.Start)),
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => feed.WaitAsync(EventCursor.Start).AsTask().WaitAsync(Generous)),
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await events.LoadCheckpointAsync("c")),
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => shop.Services.EnsureCommerceSchemaAsync()),
+            Assert.IsType<ObjectDisposedException>((await new PostgresCommerceHealthCheck(shop.Services).CheckHealthAsync(new HealthCheckContext())).Exception),
+        };
+        if (groupCommit)
+        {
+            // Through the group reader and the group committer, which refuse work once the disposal stopped them.
+            refusals.Add(await Assert.ThrowsAsync<ObjectDisposedException>(async () => await reading.Wallets.FindAsync(Alice)));
+            committing.Wallets.Save(wallet!.Debit(new Money(1)).Value);
+            refusals.Add(await Assert.ThrowsAsync<ObjectDisposedException>(async () => await committing.CommitAsync()));
+        }
+
+        Assert.All(refusals, refused =>
+        {
+            Assert.Equal("Commerce.Postgres.PostgresCommerceStore", refused.ObjectName);
+            Assert.StartsWith("The PostgreSQL store was disposed", refused.Message, StringComparison.Ordinal);
+        });
     }
 
     /// <summary>
