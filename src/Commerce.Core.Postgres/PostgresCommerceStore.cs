@@ -165,7 +165,9 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     /// <see cref="PostgresOutcome.IsOpenRefusedForNow"/>) is <see cref="StoreUnavailableException"/>: nothing was sent.
     /// A token cancelled before the call throws <see cref="OperationCanceledException"/> with that token before a
     /// connection is asked for (Npgsql, finding no idle one, would start opening one and report the cancellation
-    /// without the caller's token).
+    /// without the caller's token). The store's own data source, disposed with the store, refuses as the store does
+    /// (<see cref="DisposedException"/>), not with Npgsql's refusal naming the data source: a unit of work begun before
+    /// the disposal that opens its connection after it meets the same refusal as every other path.
     /// </summary>
     public async ValueTask<NpgsqlConnection> OpenConnectionAsync(string operation, CancellationToken cancellationToken)
     {
@@ -173,6 +175,10 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
         try
         {
             return await OpenOwnConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (_ownsDataSource && _disposing.IsCancellationRequested)
+        {
+            throw DisposedException();
         }
         catch (Exception e) when (PostgresOutcome.IsOpenRefusedForNow(e))
         {
