@@ -11,7 +11,7 @@ namespace Commerce.Events;
 /// cursor and restarts from it sees no gap and nothing twice.
 /// </summary>
 /// <remarks>
-/// Immutable, with value equality. Its text form (<see cref="ToString"/>, <see cref="Parse"/>) is
+/// Immutable, with value equality (<see cref="Equals(EventCursor)"/>, <c>==</c> and <c>!=</c>). Its text form (<see cref="ToString"/>, <see cref="Parse"/>) is
 /// <c>stripe:sequence</c> pairs for the stripes read, ascending, separated by commas (<c>3:5,17:2</c>);
 /// the start is the empty string. It is what to save as a checkpoint or pass as <c>?after=</c>, and what
 /// System.Text.Json writes and reads (a JSON string, through <see cref="EventCursorJsonConverter"/>).
@@ -210,6 +210,18 @@ public sealed class EventCursor : IEquatable<EventCursor>
 
         return text.ToString();
     }
+
+    /// <summary>Whether two cursors cover the same events (see <see cref="Equals(EventCursor)"/>).</summary>
+    /// <param name="left">A cursor, or <see langword="null"/>.</param>
+    /// <param name="right">A cursor, or <see langword="null"/>.</param>
+    /// <returns>Whether both are <see langword="null"/> or they are equal.</returns>
+    public static bool operator ==(EventCursor? left, EventCursor? right) => left is null ? right is null : left.Equals(right);
+
+    /// <summary>Whether two cursors differ (see <see cref="Equals(EventCursor)"/>).</summary>
+    /// <param name="left">A cursor, or <see langword="null"/>.</param>
+    /// <param name="right">A cursor, or <see langword="null"/>.</param>
+    /// <returns>Whether they are not equal.</returns>
+    public static bool operator !=(EventCursor? left, EventCursor? right) => !(left == right);
 
     /// <inheritdoc />
     public bool Equals(EventCursor? other) => other is not null && _sequences.AsSpan().SequenceEqual(other._sequences);

@@ -125,6 +125,25 @@ public sealed class EventCursorTests
     }
 
     [Fact]
+    public void The_equality_operators_compare_cursors_by_value_as_Equals_does()
+    {
+        var parsed = EventCursor.Parse("1:3,4:7");
+        var built = EventCursor.Start.Through(new EventPosition(4, 7)).Through(new EventPosition(1, 3));
+        EventCursor? none = null;
+
+        Assert.True(parsed == built, "two equal cursors made apart are == (the saved checkpoint read back equals the one saved)");
+        Assert.False(parsed != built);
+        Assert.True(EventCursor.Parse(parsed.ToString()) == parsed);
+        Assert.True(EventCursor.Parse("") == EventCursor.Start);
+        Assert.True(parsed != built.Through(new EventPosition(4, 8)));
+        Assert.False(parsed == built.Through(new EventPosition(4, 8)));
+        Assert.True(parsed != none);
+        Assert.True(none != parsed);
+        Assert.False(parsed == none);
+        Assert.True(none == null);
+    }
+
+    [Fact]
     public void A_position_outside_the_stripes_is_refused_by_Covers_naming_the_position()
     {
         var cursor = EventCursor.Start.Through(new EventPosition(3, 5));
