@@ -98,7 +98,9 @@ public static class CommerceEventDispatcherBuilderExtensions
     /// <see cref="Storage.IEventStore"/>, as the in-memory and PostgreSQL stores do).
     /// </summary>
     /// <remarks>
-    /// Calling it again registers nothing more and applies further configuration to the same options. Run
+    /// The dispatcher is an <see cref="IHostedService"/>: it runs where a host starts the hosted services (the
+    /// generic host, ASP.NET Core); in a service provider built without a host nothing starts it, and no handler is
+    /// called. Calling it again registers nothing more and applies further configuration to the same options. Run
     /// the dispatcher in one host instance of a deployment: two instances would each deliver every event.
     /// </remarks>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
