@@ -240,6 +240,19 @@ $output" ;;
     ok "the program in $1 builds against the packages and runs as its comments say"
 done
 
+# --- the worker that opens the Hosting package's README, as a user copies it: it runs until its host stops, so it is
+# built against the packages (with the generic host it names), not run ---
+hosting_app="$work/hosting-readme"
+mkdir -p "$hosting_app"
+cp "$app/nuget.config" "$hosting_app/"
+sed 's|<PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="[^"]*" />|<PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.0" />|' \
+    "$app/ConsumerCheck.csproj" > "$hosting_app/HostingReadmeCheck.csproj"
+readme_program "$repo/src/Commerce.Core.Hosting/README.md" 1 > "$hosting_app/Program.cs"
+grep -q "AddEventDispatcher" "$hosting_app/Program.cs" || fail "src/Commerce.Core.Hosting/README.md opens with no worker that registers the dispatcher"
+output="$(dotnet build "$hosting_app" -c Release --nologo -v quiet 2>&1)" || fail "the worker in src/Commerce.Core.Hosting/README.md does not build against the packages:
+$output"
+ok "the worker in src/Commerce.Core.Hosting/README.md builds against the packages"
+
 # --- the same host app published trimmed: the packages declare IsAotCompatible, so the trimmer analyses them
 # whole; any trim or AOT warning fails the publish (the app treats warnings as errors and reports each one), and the
 # trimmed app must pass the same checks ---
