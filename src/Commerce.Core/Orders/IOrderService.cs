@@ -68,6 +68,10 @@ public interface IOrderService
     /// <see cref="LedgerEntryKind.Refund"/>), restocks every line, takes its units out of the ranking, and
     /// marks it <see cref="OrderStatus.Cancelled"/>; it keeps its lines.
     /// </summary>
+    /// <remarks>
+    /// The order is named by its id alone, and whoever calls cancels it: a host that lets its customers cancel
+    /// checks first that the order is theirs (its <see cref="Order.UserId"/>, from <see cref="GetOrderAsync"/>).
+    /// </remarks>
     /// <param name="id">The order.</param>
     /// <param name="cancellationToken">Cancels the operation; a cancelled cancel is applied entirely or not at all.</param>
     /// <returns>
