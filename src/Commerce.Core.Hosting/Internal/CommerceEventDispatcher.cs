@@ -49,10 +49,25 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     // Whether this host's use cases publish events (CommerceOptions.PublishEvents): said once at start if not.
     private readonly bool _publishes;
 
-    // The token the host stops the dispatcher with, or a dispose without a stop bounds it with (how long the loops may
-    // take to save as they end); none from each start until then (a loop the start's token ends meanwhile saves within
+    // The token of _saveBound, that bounds how long the loops may take to save as they end once a stop or a dispose
+    // without a stop set it; none from each start until then (a loop the start's token ends meanwhile saves within
     // DisposeTimeout of its own).
     private CancellationToken _stopToken;
+
+    // Cancelled when the token of the stop that set it is, or by a dispose whose wait is over, which then knows that
+    // every save it bounds was told to give up, and can tell those that have returned.
+    private SaveBound? _saveBound;
+
+    // Every bound a stop or a dispose set since the last start (a save keeps the one it began under, which a later
+    // stop does not lift), each with the registration that cancels it with its stop's token; cleared at a start.
+    private readonly List<SaveBound> _saveBounds = [];
+    private readonly List<CancellationTokenRegistration> _stopRegistrations = [];
+
+    // Of the current set of loops, set by each start (ExecuteAsync runs on the thread pool, after it): per handler,
+    // the store's call of the save its loop makes as it ends, once under way; per handler, then the purge, whether
+    // its loop has ended (the purge's too when it does not run).
+    private Task?[] _finalSaves = [];
+    private bool[] _ended = [];
 
     // Orders the lifetime's steps (start, the state a stop and a dispose set): a host takes them one at a time, but
     // a caller may take them at once, from several threads.
@@ -112,20 +127,40 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             Log.HostPublishesNoEvents(_logger);
         }
 
+        // Set by the start that runs this, before it: a next start waits for these loops to end.
+        var finalSaves = _finalSaves;
+        var ended = _ended;
         var loops = new List<Task>(_handlers.Length + 1);
         for (var i = 0; i < _handlers.Length; i++)
         {
             var index = i;
-            loops.Add(Task.Run(() => RunHandlerAsync(index, stoppingToken), CancellationToken.None));
+            loops.Add(Task.Run(() => RunAndMarkAsync(() => RunHandlerAsync(index, finalSaves, stoppingToken), ended, index), CancellationToken.None));
         }
 
         // With no handler, nothing says which events have been handled: then none is purged.
         if (_options.EventRetention is { } retention && _handlers.Length > 0)
         {
-            loops.Add(Task.Run(() => RunPurgeAsync(retention, stoppingToken), CancellationToken.None));
+            loops.Add(Task.Run(() => RunAndMarkAsync(() => RunPurgeAsync(retention, stoppingToken), ended, _handlers.Length), CancellationToken.None));
+        }
+        else
+        {
+            Volatile.Write(ref ended[_handlers.Length], true);
         }
 
         return Task.WhenAll(loops);
+    }
+
+    /// <summary>Runs a loop, and marks it ended in <paramref name="ended"/> at <paramref name="index"/> once it has.</summary>
+    private static async Task RunAndMarkAsync(Func<Task> loop, bool[] ended, int index)
+    {
+        try
+        {
+            await loop().ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref ended[index], true);
+        }
     }
 
     /// <summary>The back-off before retry number <paramref name="failures"/> (from 1): base × 2^(n−1), at most the maximum.</summary>
@@ -169,7 +204,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
     }
 
-    private async Task RunHandlerAsync(int index, CancellationToken stoppingToken)
+    private async Task RunHandlerAsync(int index, Task?[] finalSaves, CancellationToken stoppingToken)
     {
         var handler = _handlers[index];
         // The loop runs for the host's life: its handler calls' spans are roots, not children of whatever span was
@@ -185,7 +220,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         {
             try
             {
-                await DeliverAsync(index, progress, stoppingToken).ConfigureAwait(false);
+                await DeliverAsync(index, progress, finalSaves, stoppingToken).ConfigureAwait(false);
                 return;
             }
             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
@@ -207,7 +242,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     }
 
     /// <summary>The loop of one handler; returns when the host stops or the handler is stopped by a poison event.</summary>
-    private async Task DeliverAsync(int handlerIndex, DeliveryProgress progress, CancellationToken stoppingToken)
+    private async Task DeliverAsync(int handlerIndex, DeliveryProgress progress, Task?[] finalSaves, CancellationToken stoppingToken)
     {
         var handler = _handlers[handlerIndex];
         EventCursor? cursor = null;
@@ -374,7 +409,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
 
             if (cursor is not null && saved is not null && !cursor.Equals(saved))
             {
-                await SaveAtStopAsync(handler, cursor, saved).ConfigureAwait(false);
+                await SaveAtStopAsync(handler, cursor, saved, finalSaves, handlerIndex).ConfigureAwait(false);
             }
         }
     }
@@ -383,16 +418,19 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (by
     /// <see cref="CommerceEventDispatcherOptions.DisposeTimeout"/> when the dispatcher is disposed without a stop since
     /// it started, or when neither came and the loop ends because the token its start was given is cancelled or the
-    /// container refused it as it is disposed); logs a failure.
+    /// container refused it as it is disposed); logs a failure. The store's call is kept in
+    /// <paramref name="finalSaves"/> at <paramref name="index"/>, for a dispose to tell whether it has returned.
     /// </summary>
-    private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved)
+    private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved, Task?[] finalSaves, int index)
     {
         CancellationTokenSource? timeout = null;
+        SaveBound? saveBound = null;
         CancellationToken bound;
         lock (_lifetime)
         {
             if (_stopRequested || _disposed)
             {
+                saveBound = _saveBound;
                 bound = _stopToken;
             }
             else
@@ -410,7 +448,23 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         {
             try
             {
-                await _store.SaveCheckpointAsync(handler.Name, cursor, bound).ConfigureAwait(false);
+                Task saving;
+                if (saveBound is null)
+                {
+                    saving = _store.SaveCheckpointAsync(handler.Name, cursor, bound).AsTask();
+                }
+                else
+                {
+                    // Called and published under the bound's lock: a dispose that cancels it finds the call either
+                    // not made yet (it is then made with the token cancelled) or returned, and told to give up.
+                    using (saveBound.Enter())
+                    {
+                        saving = _store.SaveCheckpointAsync(handler.Name, cursor, bound).AsTask();
+                        Volatile.Write(ref finalSaves[index], saving);
+                    }
+                }
+
+                await saving.ConfigureAwait(false);
             }
             catch (Exception exception)
             {
@@ -442,6 +496,16 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             // A previous stop's token bounds nothing of this run: it may be cancelled by now, and a dispose without a
             // stop (which gives its own time) would then skip the save of what the loops handled since their last.
             _stopToken = CancellationToken.None;
+            _finalSaves = new Task?[_handlers.Length];
+            _ended = new bool[_handlers.Length + 1];
+            _saveBound = null;
+            _saveBounds.Clear();
+            foreach (var registration in _stopRegistrations)
+            {
+                registration.Unregister();
+            }
+
+            _stopRegistrations.Clear();
             _stopRequested = false;
             return base.StartAsync(cancellationToken);
         }
@@ -459,7 +523,13 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         {
             if (!_disposed)
             {
-                _stopToken = cancellationToken;
+                // The saves are bounded by a source of the dispatcher's, cancelled with the stop's token, so that a
+                // dispose whose wait that token ends can tell them to give up itself, and know when they were told.
+                var bound = new SaveBound();
+                _stopRegistrations.Add(cancellationToken.UnsafeRegister(static state => ((SaveBound)state!).Cancel(), bound));
+                _saveBounds.Add(bound);
+                _saveBound = bound;
+                _stopToken = bound.Token;
                 _stopRequested = true;
             }
         }
@@ -481,7 +551,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     {
         Task? loops;
         CancellationTokenSource? timeout = null;
-        CancellationToken stopToken = default;
+        SaveBound? saves = null;
+        SaveBound[] bounds = [];
+        bool[] ended = [];
+        Task?[] finalSaves = [];
         lock (_lifetime)
         {
             if (_disposed)
@@ -494,9 +567,11 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             if (loops is not null)
             {
                 timeout = new CancellationTokenSource(_options.DisposeTimeout, _time);
-                if (_stopRequested)
+                ended = _ended;
+                finalSaves = _finalSaves;
+                if (_stopRequested && _saveBound is { } stopBound)
                 {
-                    stopToken = _stopToken;
+                    saves = stopBound;
                 }
                 else
                 {
@@ -504,28 +579,65 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                     // cancellation, as a stop's token is; a loop that reads it after the dispose has returned finds
                     // it cancelled (the wait ends early only once the loops have ended), so that no save starts
                     // against a store disposed by then.
-                    _stopToken = timeout.Token;
+                    saves = new SaveBound();
+                    _saveBounds.Add(saves);
+                    _saveBound = saves;
+                    _stopToken = saves.Token;
                 }
+
+                bounds = [.. _saveBounds];
             }
         }
 
         // Outside the lock, as in StopAsync.
         base.Dispose();
-        if (loops is null || timeout is null)
+        if (loops is null || timeout is null || saves is null)
         {
             return;
         }
 
         using (timeout)
-        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopToken))
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, saves.Token))
         {
             await loops.WaitAsync(wait.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        if (!loops.IsCompleted)
+        if (loops.IsCompleted)
+        {
+            return;
+        }
+
+        // The wait is over: the saves under every bound of this run are told to give up (by this dispose, or by a
+        // stop's token whose cancellation may still be telling them on another thread), and only then looked at. A
+        // loop whose save has returned, told to give up, uses no service any more, though its continuation may not
+        // have run yet: it is not reported. One still in a handler's call or in a save that heeds no token is.
+        foreach (var bound in bounds)
+        {
+            bound.Cancel();
+        }
+
+        await Task.WhenAll(bounds.Select(b => b.Told)).ConfigureAwait(false);
+        if (StillRun(ended, finalSaves))
         {
             Log.DisposedWhileLoopsRun(_logger, _options.DisposeTimeout);
         }
+    }
+
+    /// <summary>
+    /// Whether a loop has not ended (by <paramref name="ended"/>) and may still call a handler or the store: a
+    /// handler's loop whose save as it ends (in <paramref name="finalSaves"/>) has returned is only returning itself.
+    /// </summary>
+    private static bool StillRun(bool[] ended, Task?[] finalSaves)
+    {
+        for (var i = 0; i < ended.Length; i++)
+        {
+            if (!Volatile.Read(ref ended[i]) && (i >= finalSaves.Length || Volatile.Read(ref finalSaves[i]) is not { IsCompleted: true }))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -665,6 +777,55 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         catch (ObjectDisposedException)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// The token that bounds the saves the loops make as they end, once a stop or a dispose gave them a time. Whoever
+    /// ends that time cancels it (a stop's token through a registration, or a dispose whose wait is over); the first
+    /// to do so tells every save registered on it, and <see cref="Told"/> completes once it has. A save is called under
+    /// <see cref="Enter"/>, which the cancellation takes too, so that it is told before its call or once the call has
+    /// returned its task, never in between (the store's synchronous part, which a thread may be taken off the processor
+    /// in, included).
+    /// </summary>
+    private sealed class SaveBound
+    {
+        private readonly CancellationTokenSource _source = new();
+        private readonly TaskCompletionSource _told = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _lock = new();
+        private bool _cancelled;
+
+        public CancellationToken Token => _source.Token;
+
+        /// <summary>Completes once the first <see cref="Cancel"/> has run every callback of <see cref="Token"/>.</summary>
+        public Task Told => _told.Task;
+
+        /// <summary>Holds off a cancellation until the scope is disposed: a save is called, and its task kept, within it.</summary>
+        public Lock.Scope Enter() => _lock.EnterScope();
+
+        /// <summary>
+        /// Cancels <see cref="Token"/> once no save is being called. A call after the first, or made by the first's
+        /// callbacks on its own thread, returns at once without waiting for it: <see cref="Told"/> says when it is done.
+        /// </summary>
+        public void Cancel()
+        {
+            using (_lock.EnterScope())
+            {
+                if (_cancelled)
+                {
+                    return;
+                }
+
+                _cancelled = true;
+                try
+                {
+                    _source.Cancel();
+                }
+                finally
+                {
+                    _told.TrySetResult();
+                }
+            }
         }
     }
 

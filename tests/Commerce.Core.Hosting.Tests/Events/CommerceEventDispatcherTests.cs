@@ -472,6 +472,144 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_save_that_gives_up_as_the_dispose_timeout_passes_is_not_said_to_outlive_the_dispose()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(3));
+        var bound = TimeSpan.FromSeconds(17);
+        var refusedSaves = 0;
+        store.Fault = operation => operation == "save"
+            ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
+            : null;
+        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), o => o.DisposeTimeout = bound, ownsStore: true);
+        using var saveUnderWay = new ManualResetEventSlim();
+        host.A.Behavior = (e, _, cancellationToken) =>
+        {
+            // Run on the disposing thread as the dispose ends the loops: holds it there until the loop's save as it
+            // ends is under way (as a thread taken off the processor there would), 10 s at most as a safety net.
+            if (e.Equals(events[0]))
+            {
+                cancellationToken.Register(() => saveUnderWay.Wait(TimeSpan.FromSeconds(10)));
+            }
+
+            return ValueTask.CompletedTask;
+        };
+        await host.StartAsync();
+        await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
+        store.Fault = null;
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool? storeDisposedAsSaveEnded = null;
+        try
+        {
+            // A store that stopped answering, but heeds the save's token: the save gives up as the timeout passes.
+            store.SaveGate = async cancellationToken =>
+            {
+                var answer = unanswered.Task.WaitAsync(cancellationToken);
+                saveUnderWay.Set();
+                try
+                {
+                    await answer;
+                }
+                finally
+                {
+                    storeDisposedAsSaveEnded = store.IsDisposed;
+                }
+            };
+            var disposing = host.Services.DisposeAsync().AsTask();
+            await store.Until(() => store.SavesInProgress == 1);
+            await host.Time.TimerDueInAsync(bound);
+            host.Time.Fake.Advance(bound);
+            await disposing;
+
+            // The save was told to give up, and had returned, before the dispose was over and the container disposed
+            // the store: nothing of the loop outlived the dispose, and no warning says so.
+            Assert.False(storeDisposedAsSaveEnded, "The store was disposed before the save, told to give up, had returned.");
+            Assert.Empty(host.Logs.WithId(1112));
+            await host.Dispatcher.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.IsAssignableFrom<OperationCanceledException>(Assert.Single(host.Logs.WithId(1110)).Exception);
+            Assert.Equal(0, store.SavesAfterDispose);
+        }
+        finally
+        {
+            saveUnderWay.Set();
+            unanswered.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_save_that_gives_up_as_the_stops_time_runs_out_during_a_dispose_is_not_said_to_outlive_the_dispose()
+    {
+        var store = new FakeEventStore();
+        await using var host = await HostWithUnsavedProgressAsync(store);
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool? storeDisposedAsSaveEnded = null;
+        using var stopTime = new CancellationTokenSource();
+        try
+        {
+            store.SaveGate = async cancellationToken =>
+            {
+                try
+                {
+                    await unanswered.Task.WaitAsync(cancellationToken);
+                }
+                finally
+                {
+                    storeDisposedAsSaveEnded = store.IsDisposed;
+                }
+            };
+
+            // The host stops the dispatcher: the loop's save as it ends is under way, bounded by the stop's time. The
+            // container is disposed meanwhile, and the stop's time runs out during the dispose's wait.
+            var stopping = host.Dispatcher.StopAsync(stopTime.Token);
+            await store.Until(() => store.SavesInProgress == 1);
+            var disposing = host.Services.DisposeAsync().AsTask();
+            await host.Time.TimerDueInAsync(TimeSpan.FromSeconds(30));
+            await stopTime.CancelAsync();
+            await disposing;
+            await stopping;
+
+            Assert.False(storeDisposedAsSaveEnded, "The store was disposed before the save, told to give up, had returned.");
+            Assert.Empty(host.Logs.WithId(1112));
+            await host.Dispatcher.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.IsAssignableFrom<OperationCanceledException>(Assert.Single(host.Logs.WithId(1110)).Exception);
+            Assert.Equal(0, store.SavesAfterDispose);
+        }
+        finally
+        {
+            unanswered.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_save_bounded_by_a_first_stop_is_told_to_give_up_when_that_stops_time_runs_out_whatever_a_second_stop_gives()
+    {
+        var store = new FakeEventStore();
+        await using var host = await HostWithUnsavedProgressAsync(store);
+        var unanswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var firstStopTime = new CancellationTokenSource();
+        try
+        {
+            // A store that stopped answering, but heeds the save's token.
+            store.SaveGate = cancellationToken => unanswered.Task.WaitAsync(cancellationToken);
+            var first = host.Dispatcher.StopAsync(firstStopTime.Token);
+            await store.Until(() => store.SavesInProgress == 1);
+
+            // A second stop, with all the time it wants, does not lift the first one's bound on the save under way.
+            var second = host.Dispatcher.StopAsync(CancellationToken.None);
+            await firstStopTime.CancelAsync();
+            await first;
+            await second.WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.IsAssignableFrom<OperationCanceledException>(Assert.Single(host.Logs.WithId(1110)).Exception);
+            Assert.Null(store.Checkpoint(A));
+        }
+        finally
+        {
+            unanswered.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_stop_called_after_a_dispose_whose_wait_ran_out_lets_no_loop_save_against_the_disposed_store()
     {
         var store = new FakeEventStore();
