@@ -183,7 +183,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <see cref="ObjectDisposedException"/> met while the scope factory refuses a new scope. A host that disposes its
     /// services without stopping the dispatcher first has the container mark itself disposed, then dispose what it
     /// created, the dispatcher among them: until then a loop that asks it for a scope or a service (or whose handler
-    /// does) meets this, and nothing is wrong. The same exception from the host's code while the container still
+    /// does), or whose store call needs what the container created after the dispatcher (and so disposed before it),
+    /// meets this, and nothing is wrong. The same exception from the host's code while the container still
     /// hands out scopes is a failure as any other.
     /// </summary>
     private bool IsServicesDisposed(Exception exception)
@@ -687,7 +688,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             {
                 // Once the host is stopping, a failure says nothing about the store (a call cut short may be reported
                 // with an exception of its own): nothing is retried, and the loop ends as it does on a cancellation.
+                // Nor does a dependency of the store's that the container disposed (one it created after the
+                // dispatcher, and so disposes before it) once it refuses as it is disposed: the loop ends.
                 stoppingToken.ThrowIfCancellationRequested();
+                if (IsServicesDisposed(exception))
+                {
+                    throw;
+                }
+
                 var delay = BackOff(attempt);
                 Log.StoreCallFailed(_logger, handler.Name, operation, attempt, delay, exception);
                 await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
@@ -709,6 +717,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                 }
                 catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // A store's dependency the container disposed as it is disposed without a stop (the dispatcher's
+                    // dispose follows): the purge ends, as at a stop, and the next start's first purge comes in time.
+                    if (IsServicesDisposed(exception))
+                    {
+                        Log.PurgeEndedByDisposal(_logger, exception);
+                        return;
+                    }
+
                     Log.PurgeFailed(_logger, exception);
                 }
             }

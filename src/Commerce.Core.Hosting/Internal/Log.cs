@@ -54,7 +54,7 @@ internal static partial class Log
     public static partial void DisposedWhileLoopsRun(ILogger logger, TimeSpan disposeTimeout);
 
     [LoggerMessage(EventId = 1113, EventName = "HandlerLoopEndedByDisposal", Level = LogLevel.Debug,
-        Message = "The delivery loop of event handler {Handler} ends: the service provider, disposed without a stop of the dispatcher first, refused it a scope or a service; it resumes from its checkpoint when the host starts again.")]
+        Message = "The delivery loop of event handler {Handler} ends: the service provider, disposed without a stop of the dispatcher first, refused it a scope or a service, or disposed what its store call needed; it resumes from its checkpoint when the host starts again.")]
     public static partial void HandlerLoopEndedByDisposal(ILogger logger, string handler, Exception exception);
 
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
@@ -72,4 +72,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1204, EventName = "NothingOldEnoughToPurge", Level = LogLevel.Debug,
         Message = "No event purged: the retention {Retention} reaches back from {Now} to the calendar's start or before, so no event is older than it.")]
     public static partial void NothingOldEnoughToPurge(ILogger logger, TimeSpan retention, DateTimeOffset now);
+
+    [LoggerMessage(EventId = 1205, EventName = "PurgeEndedByDisposal", Level = LogLevel.Debug,
+        Message = "The purge ends: the service provider, disposed without a stop of the dispatcher first, disposed what the store's call needed; the next start purges again.")]
+    public static partial void PurgeEndedByDisposal(ILogger logger, Exception exception);
 }

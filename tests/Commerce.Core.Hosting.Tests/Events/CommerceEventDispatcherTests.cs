@@ -1480,6 +1480,82 @@ public sealed class CommerceEventDispatcherTests
         Assert.Empty(host.Logs.WithId(1110));
     }
 
+    [Fact]
+    public async Task A_store_call_that_meets_a_disposed_dependency_as_the_container_is_disposed_without_a_stop_ends_the_loop_quietly()
+    {
+        var store = new FakeEventStore();
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton<DisposalGate>();
+            b.AddEventHandler<HandlerA>();
+        });
+        var handler = host.A;
+        await host.StartAsync();
+        await store.Until(() => store.Waiting == 1);
+
+        // The container marks itself disposed and disposes what it created after the dispatcher first, a dependency
+        // of the store's among them (as the gate is): the store's next call meets it disposed.
+        var gate = host.Services.GetRequiredService<DisposalGate>();
+        var disposing = host.Services.DisposeAsync().AsTask();
+        try
+        {
+            await gate.Entered.Task;
+            store.Fault = operation => operation == "read" ? new ObjectDisposedException("A connection") : null;
+            store.Append(Charges(1));
+            await store.Until(() => host.Logs.Entries.Any(e =>
+                e.EventId.Id == 1113 || (e.Level >= LogLevel.Warning && e.Exception is ObjectDisposedException)));
+        }
+        finally
+        {
+            gate.Release.TrySetResult();
+            await disposing;
+        }
+
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+        var ended = Assert.Single(host.Logs.WithId(1113));
+        Assert.Equal(LogLevel.Debug, ended.Level);
+        Assert.IsType<ObjectDisposedException>(ended.Exception);
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Empty(handler.Calls);
+    }
+
+    [Fact]
+    public async Task A_purge_that_meets_a_disposed_dependency_as_the_container_is_disposed_without_a_stop_ends_quietly()
+    {
+        var store = new FakeEventStore();
+        await store.SaveCheckpointAsync(A, EventCursor.Parse("0:5"));
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton<DisposalGate>();
+            b.AddEventHandler<HandlerA>();
+        }, o => o.EventRetention = TimeSpan.FromDays(1));
+        await host.StartAsync();
+        await host.Time.TimerDueInAsync(TimeSpan.FromHours(1));
+
+        var gate = host.Services.GetRequiredService<DisposalGate>();
+        var disposing = host.Services.DisposeAsync().AsTask();
+        try
+        {
+            await gate.Entered.Task;
+            store.Fault = operation => operation is "load" or "purge" ? new ObjectDisposedException("A connection") : null;
+            host.Time.Fake.Advance(TimeSpan.FromHours(1));
+            await store.Until(() => host.Logs.Entries.Any(e =>
+                e.EventId.Id == 1205 || (e.Level >= LogLevel.Warning && e.Exception is ObjectDisposedException)));
+        }
+        finally
+        {
+            gate.Release.TrySetResult();
+            await disposing;
+        }
+
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+        var ended = Assert.Single(host.Logs.WithId(1205));
+        Assert.Equal(LogLevel.Debug, ended.Level);
+        Assert.IsType<ObjectDisposedException>(ended.Exception);
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+        Assert.Empty(store.Purges);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
