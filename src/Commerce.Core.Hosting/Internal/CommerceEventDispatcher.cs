@@ -185,11 +185,12 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// created, the dispatcher among them: until then a loop that asks it for a scope or a service (or whose handler
     /// does), or whose store call needs what the container created after the dispatcher (and so disposed before it),
     /// meets this, and nothing is wrong. The same exception from the host's code while the container still
-    /// hands out scopes is a failure as any other.
+    /// hands out scopes is a failure as any other. The exception may be the cause of another: a container that
+    /// reports a failed resolution in an exception of its own holds the refusal inside it.
     /// </summary>
     private bool IsServicesDisposed(Exception exception)
     {
-        if (exception is not ObjectDisposedException)
+        if (!HasObjectDisposed(exception))
         {
             return false;
         }
@@ -204,6 +205,15 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             return true;
         }
     }
+
+    /// <summary>Whether <paramref name="exception"/> is, or was caused by, an <see cref="ObjectDisposedException"/>.</summary>
+    private static bool HasObjectDisposed(Exception exception) => exception switch
+    {
+        ObjectDisposedException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(HasObjectDisposed),
+        { InnerException: { } inner } => HasObjectDisposed(inner),
+        _ => false,
+    };
 
     private async Task RunHandlerAsync(int index, Task?[] finalSaves, CancellationToken stoppingToken)
     {

@@ -1559,6 +1559,86 @@ public sealed class CommerceEventDispatcherTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task A_refusal_of_the_disposed_container_wrapped_in_another_exception_ends_the_loop_quietly_and_is_no_handler_failure(bool atResolution)
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        var construction = new ConstructionWindow();
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(construction);
+            b.Services.AddScoped<LateDependency>();
+            b.Services.AddSingleton<DisposalGate>();
+            if (atResolution)
+            {
+                // As a container that reports a failed resolution in an exception of its own, the cause inside.
+                b.Services.AddScoped(services => Wrapped(() => new HandlerResolvingAtConstruction(services.GetRequiredService<LateDependency>())));
+                b.AddEventHandler<HandlerResolvingAtConstruction>();
+            }
+            else
+            {
+                b.AddEventHandler<HandlerA>();
+            }
+        });
+        var calledAfterDisposal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var containerDisposing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!atResolution)
+        {
+            var services = host.Services;
+            host.A.Behavior = async (e, _, _) =>
+            {
+                if (e == events[1])
+                {
+                    calledAfterDisposal.TrySetResult();
+                    await containerDisposing.Task;
+                    _ = Wrapped(services.GetRequiredService<ScopeLog>);
+                }
+            };
+        }
+
+        await host.StartAsync();
+        await (atResolution ? construction.Entered.Task : calledAfterDisposal.Task);
+        var gate = host.Services.GetRequiredService<DisposalGate>();
+        var disposing = host.Services.DisposeAsync().AsTask();
+        try
+        {
+            await gate.Entered.Task;
+            construction.Open.Set();
+            containerDisposing.SetResult();
+            await store.Until(() => host.Logs.Entries.Any(e => e.EventId.Id == 1113 || e.Level >= LogLevel.Warning));
+        }
+        finally
+        {
+            gate.Release.TrySetResult();
+            construction.Open.Set();
+            containerDisposing.TrySetResult();
+            await disposing;
+        }
+
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+        var ended = Assert.Single(host.Logs.WithId(1113));
+        Assert.Equal(LogLevel.Debug, ended.Level);
+        Assert.IsType<ObjectDisposedException>(ended.Exception!.InnerException);
+        Assert.Empty(host.Meters.Of("commerce.events.handler_failures"));
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+    }
+
+    /// <summary>Runs <paramref name="resolve"/>, reporting its failure in an exception of its own, as some containers do.</summary>
+    private static T Wrapped<T>(Func<T> resolve)
+    {
+        try
+        {
+            return resolve();
+        }
+        catch (Exception exception)
+        {
+            throw new InvalidOperationException("An error occurred during the activation of a component.", exception);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task An_ObjectDisposedException_of_the_hosts_own_code_while_the_container_is_alive_is_a_failure_retried_after_a_back_off(bool atConstruction)
     {
         var store = new FakeEventStore();
