@@ -953,6 +953,35 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_resolution_failure_a_container_wraps_spends_no_delivery_attempt_and_is_counted_as_no_handler_failure()
+    {
+        var store = new FakeEventStore();
+        var events = store.Append(Charges(2));
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(new ConstructionFailures(2));
+            b.Services.AddScoped(services => Wrapped(() => ActivatorUtilities.CreateInstance<UnresolvableHandler>(services)));
+            b.AddEventHandler<UnresolvableHandler>();
+        }, o => o.MaxDeliveryAttempts = 1);
+        await host.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(1), await host.Time.AdvanceToNextTimerAsync());
+        Assert.Equal(TimeSpan.FromSeconds(2), await host.Time.AdvanceToNextTimerAsync());
+        await store.Until(() => Equals(store.Checkpoint(typeof(UnresolvableHandler).FullName!), store.End));
+
+        // A configuration's fault, not the event's: logged as a resolution failure, with no attempt spent (the
+        // single one allowed would make the event a poison event) and nothing counted against the handler.
+        Assert.Equal(events, host.Services.GetRequiredService<ScopeLog>().Entries.Select(e => e.Event));
+        Assert.Equal(2, host.Logs.WithId(1107).Count);
+        Assert.All(host.Logs.WithId(1107), e => Assert.IsType<InvalidOperationException>(e.Exception!.InnerException));
+        Assert.Empty(host.Logs.WithId(1103));
+        Assert.Empty(host.Logs.WithId(1104));
+        Assert.Empty(host.Meters.Of("commerce.events.handler_failures"));
+        Assert.Empty(host.Meters.Of("commerce.events.poison"));
+        Assert.Equal(events.Count, host.Meters.Of("commerce.events.handled").Count);
+    }
+
+    [Fact]
     public async Task The_handler_is_resolved_in_a_new_scope_for_each_page_by_default()
     {
         var store = new FakeEventStore();
