@@ -661,7 +661,8 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// <summary>
     /// Disposes a page's scope. A failure there (a scoped dependency's dispose throwing) is logged, not thrown:
     /// the events the handler handled in the scope stay handled, so that the page is not delivered again and
-    /// again for a fault that is not the events'.
+    /// again for a fault that is not the events'. The container's disposal (without a stop) met there is logged at
+    /// <see cref="LogLevel.Debug"/> only.
     /// </summary>
     private async ValueTask DisposeScopeAsync(EventHandlerRegistration handler, AsyncServiceScope scope)
     {
@@ -671,6 +672,14 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
         catch (Exception exception)
         {
+            // A scoped service whose dispose needs what the container, disposed without a stop, disposed already (a
+            // pool it returns a connection to, created after the dispatcher): the host is going down, nothing failed.
+            if (IsServicesDisposed(exception))
+            {
+                Log.HandlerScopeDisposedAfterServices(_logger, handler.Name, exception);
+                return;
+            }
+
             Log.HandlerScopeDisposeFailed(_logger, handler.Name, exception);
         }
     }

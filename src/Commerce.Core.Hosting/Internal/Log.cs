@@ -57,6 +57,10 @@ internal static partial class Log
         Message = "The delivery loop of event handler {Handler} ends: the service provider, disposed without a stop of the dispatcher first, refused it a scope or a service, or disposed what its store call needed; it resumes from its checkpoint when the host starts again.")]
     public static partial void HandlerLoopEndedByDisposal(ILogger logger, string handler, Exception exception);
 
+    [LoggerMessage(EventId = 1114, EventName = "HandlerScopeDisposedAfterServices", Level = LogLevel.Debug,
+        Message = "Disposing the service scope of event handler {Handler} met the service provider disposed without a stop of the dispatcher first; the events handled in it count as handled.")]
+    public static partial void HandlerScopeDisposedAfterServices(ILogger logger, string handler, Exception exception);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

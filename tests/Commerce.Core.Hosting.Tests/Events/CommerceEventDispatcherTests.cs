@@ -928,6 +928,76 @@ public sealed class CommerceEventDispatcherTests
     }
 
     [Fact]
+    public async Task A_scope_whose_dispose_meets_the_container_disposed_without_a_stop_is_not_logged_as_a_failure()
+    {
+        var store = new FakeEventStore();
+        store.Append(Charges(1));
+        var call = new PoolCall();
+        await using var host = new DispatcherHost(store, b =>
+        {
+            b.Services.AddSingleton(call);
+            b.Services.AddScoped<PooledDependency>();
+            b.Services.AddSingleton<DisposalGate>();
+            b.AddEventHandler<HandlerHeldInItsCall>();
+        });
+        await host.StartAsync();
+        await call.Entered.Task;
+
+        // The container marks itself disposed, and disposes what it created after the dispatcher first: the pool the
+        // scoped dependency returns its connection to on dispose among them (as the gate is).
+        var gate = host.Services.GetRequiredService<DisposalGate>();
+        var disposing = host.Services.DisposeAsync().AsTask();
+        try
+        {
+            await gate.Entered.Task;
+            call.PoolDisposed = true;
+            call.Release.SetResult();
+            await store.Until(() => host.Logs.Entries.Any(e => e.EventId.Id is 1109 or 1114));
+        }
+        finally
+        {
+            gate.Release.TrySetResult();
+            call.Release.TrySetResult();
+            await disposing;
+        }
+
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning);
+        var refused = Assert.Single(host.Logs.WithId(1114));
+        Assert.Equal(LogLevel.Debug, refused.Level);
+        Assert.IsType<ObjectDisposedException>(refused.Exception);
+        Assert.True(host.Dispatcher.ExecuteTask!.IsCompletedSuccessfully);
+    }
+
+    /// <summary>Holds <see cref="HandlerHeldInItsCall"/>'s call until released; says whether the pool is disposed.</summary>
+    private sealed class PoolCall
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public volatile bool PoolDisposed;
+    }
+
+    /// <summary>A scoped dependency that returns its connection to a pool as it is disposed, which fails once the pool is.</summary>
+    private sealed class PooledDependency(PoolCall call) : IDisposable
+    {
+        public void Dispose()
+        {
+            ObjectDisposedException.ThrowIf(call.PoolDisposed, typeof(PooledDependency));
+        }
+    }
+
+    private sealed class HandlerHeldInItsCall(PooledDependency dependency, PoolCall call) : ICommerceEventHandler
+    {
+        public async ValueTask HandleAsync(CommerceEvent @event, CancellationToken cancellationToken)
+        {
+            GC.KeepAlive(dependency);
+            call.Entered.TrySetResult();
+            await call.Release.Task;
+        }
+    }
+
+    [Fact]
     public async Task A_handler_that_cannot_be_resolved_is_tried_again_after_a_back_off_without_spending_delivery_attempts()
     {
         var store = new FakeEventStore();
