@@ -165,11 +165,18 @@ public static partial class PostgresCommerceBuilderExtensions
     /// <param name="cancellationToken">Cancels the migration.</param>
     /// <returns>A task that completes when the schema is current.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidOperationException">The PostgreSQL store is not registered.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The PostgreSQL store is not registered (the message says to call <c>UsePostgresStore</c>); or, from the migrator,
+    /// the database is not encoded in UTF-8 or the schema counts sales at another ranking resolution.
+    /// </exception>
     public static Task EnsureCommerceSchemaAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(services);
-        return services.GetRequiredService<ICommerceSchemaMigrator>().EnsureSchemaAsync(cancellationToken);
+
+        // The container's own message names only the missing ICommerceSchemaMigrator; say what registers it.
+        var migrator = services.GetService<ICommerceSchemaMigrator>() ?? throw new InvalidOperationException(
+            "The Commerce PostgreSQL store is not registered, so there is no schema to ensure: call services.AddCommerce().UsePostgresStore(...) first.");
+        return migrator.EnsureSchemaAsync(cancellationToken);
     }
 
     /// <summary>
