@@ -356,7 +356,7 @@ internal sealed class PostgresSession(PostgresCommerceStore store) : IStoreSessi
 
     /// <summary>The session's connection, opened on first use (see <see cref="PostgresCommerceStore.OpenConnectionAsync"/>).</summary>
     private async ValueTask<NpgsqlConnection> ConnectionAsync(CancellationToken cancellationToken) =>
-        _connection ??= await store.OpenConnectionAsync("a connection", cancellationToken).ConfigureAwait(false);
+        _connection ??= await store.OpenConnectionAsync("a unit of work", cancellationToken).ConfigureAwait(false);
 
     private async ValueTask DropConnectionAsync()
     {

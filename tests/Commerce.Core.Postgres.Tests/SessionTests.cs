@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Commerce.Events;
 using Commerce.Postgres.Tests.Support;
 using Commerce.Storage;
@@ -13,6 +15,28 @@ public sealed class SessionTests
     private static readonly UserId Bob = new(2);
     private static readonly ProductId Apple = new(10);
     private static readonly ProductId Pear = new(20);
+
+    [Fact]
+    public async Task A_connection_refused_to_a_unit_of_work_says_what_it_was_for()
+    {
+        // A port with no listener (bound, then released): the session's connection is refused at the socket.
+        int port;
+        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        }
+
+        var services = new ServiceCollection();
+        services.AddCommerce(o => o.MaxCommitAttempts = 1).UsePostgresStore($"Host=127.0.0.1;Port={port};Username=postgres;Timeout=5");
+        await using var provider = services.BuildServiceProvider();
+
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(
+            async () => await provider.GetRequiredService<IWalletService>().GetBalanceAsync(Alice));
+
+        var fromStore = Assert.IsType<StoreUnavailableException>(refused.InnerException);
+        Assert.StartsWith("No connection to PostgreSQL for a unit of work for now (", fromStore.Message, StringComparison.Ordinal);
+    }
 
     [PostgresFact]
     public async Task A_store_on_the_hosts_data_source_refuses_use_cases_and_event_reads_once_disposed_as_one_that_owns_its_data_source_does()
