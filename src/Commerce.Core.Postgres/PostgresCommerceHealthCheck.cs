@@ -78,7 +78,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         {
             return new HealthCheckResult(
                 failure,
-                $"The database answers, but the schema \"{store.Schema}\" has no Commerce tables: call EnsureCommerceSchemaAsync (or ICommerceSchemaMigrator) at start-up.",
+                $"The database answers, but the schema \"{store.Schema}\" has no Commerce tables: migrate it with EnsureCommerceSchemaAsync (or ICommerceSchemaMigrator) as a role that may create it (the schema's owner), at start-up where the application runs as that role, otherwise in a deployment step before the application starts, then grant the application role its privileges; an application role that owns nothing is refused (42501).",
                 data: Data(store.Schema, null, latest));
         }
         catch (PostgresException e) when (PostgresOutcome.IsCancelledByServer(e))
@@ -149,7 +149,7 @@ internal sealed class PostgresCommerceHealthCheck(IServiceProvider services) : I
         {
             return new HealthCheckResult(
                 failure,
-                $"The schema \"{store.Schema}\" lacks migration(s) {string.Join(", ", missing)} (it is at version {version}; this package needs {latest}): call EnsureCommerceSchemaAsync.",
+                $"The schema \"{store.Schema}\" lacks migration(s) {string.Join(", ", missing)} (it is at version {version}; this package needs {latest}): migrate it with EnsureCommerceSchemaAsync as a role that may change it (the schema's owner), at start-up where the application runs as that role, otherwise in a deployment step before instances of this version start; an application role that owns nothing is refused (42501).",
                 data: Data(store.Schema, version, latest));
         }
 

@@ -64,6 +64,7 @@ public sealed class HealthCheckTests
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
         Assert.Equal(Latest - 1, entry.Data["version"]);
         Assert.Contains($"lacks migration(s) {Latest}", entry.Description, StringComparison.Ordinal);
+        AssertSaysWhoMigrates(entry.Description, "as a role that may change it (the schema's owner)");
         Assert.Null(entry.Exception);
 
         await shop.ScalarAsync<int>($"INSERT INTO {{s}}.schema_version (version, name) VALUES ({Latest}, 'back')");
@@ -79,8 +80,21 @@ public sealed class HealthCheckTests
         var entry = await CheckAsync(provider);
 
         Assert.Equal(HealthStatus.Degraded, entry.Status); // the registration's failure status
-        Assert.Contains("EnsureCommerceSchemaAsync", entry.Description, StringComparison.Ordinal);
+        AssertSaysWhoMigrates(entry.Description, "as a role that may create it (the schema's owner)");
         Assert.False(entry.Data.ContainsKey("version"));
+    }
+
+    /// <summary>
+    /// A schema missing or behind is migrated by a role that may create it: an instance that runs as the schema's owner
+    /// at start-up, or the owner's deployment step where the application runs as a role that owns nothing (see
+    /// <i>Permissions</i> in the README). The description said only "call EnsureCommerceSchemaAsync", which such an
+    /// application role is refused (<c>42501</c>).
+    /// </summary>
+    private static void AssertSaysWhoMigrates(string? description, string role)
+    {
+        Assert.Contains("EnsureCommerceSchemaAsync", description, StringComparison.Ordinal);
+        Assert.Contains(role, description, StringComparison.Ordinal);
+        Assert.Contains("an application role that owns nothing is refused (42501)", description, StringComparison.Ordinal);
     }
 
     [PostgresFact]
