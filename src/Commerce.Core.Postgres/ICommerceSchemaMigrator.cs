@@ -1,6 +1,9 @@
 namespace Commerce;
 
-/// <summary>Creates or upgrades the PostgreSQL store's schema; hosts call it once at start-up.</summary>
+/// <summary>
+/// Creates or upgrades the PostgreSQL store's schema when run as a role that may (the schema's owner); run as an
+/// application role that owns nothing, only checks that the owner migrated it. Hosts call it once at start-up.
+/// </summary>
 public interface ICommerceSchemaMigrator
 {
     /// <summary>

@@ -22,7 +22,10 @@ public static partial class PostgresCommerceBuilderExtensions
     /// Keeps all state in PostgreSQL, so several host instances can share it. Every use case reads the
     /// keys it needs at once in one statement and commits its writes in one round trip, atomically,
     /// checking row versions; a conflict is retried by the services. Call <see cref="EnsureCommerceSchemaAsync"/> (or
-    /// <see cref="ICommerceSchemaMigrator"/>) once at start-up to create the schema.
+    /// <see cref="ICommerceSchemaMigrator"/>) once at start-up: run as a role that may create the schema (its owner), it
+    /// creates or upgrades it; run as an application role that owns nothing (the owner having migrated, see
+    /// <i>Permissions</i> in the package's README), it only checks that the schema is current, and is refused a schema
+    /// that is missing or behind.
     /// </summary>
     /// <param name="builder">The builder <c>AddCommerce</c> returned.</param>
     /// <param name="connectionString">The Npgsql connection string.</param>
@@ -160,7 +163,12 @@ public static partial class PostgresCommerceBuilderExtensions
         return builder;
     }
 
-    /// <summary>Creates or upgrades the PostgreSQL store's schema (see <see cref="ICommerceSchemaMigrator"/>).</summary>
+    /// <summary>
+    /// Creates or upgrades the PostgreSQL store's schema, or only checks that it is current (see
+    /// <see cref="ICommerceSchemaMigrator"/>): a role that may create the schema (its owner) migrates it; an
+    /// application role that owns nothing finds a schema its owner migrated current, and is refused one that is missing
+    /// or behind (<see cref="PostgresException"/> with <c>42501</c>, nothing migrated).
+    /// </summary>
     /// <param name="services">The host's service provider, with the PostgreSQL store registered.</param>
     /// <param name="cancellationToken">Cancels the migration.</param>
     /// <returns>A task that completes when the schema is current.</returns>
