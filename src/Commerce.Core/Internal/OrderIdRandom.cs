@@ -41,11 +41,18 @@ internal static class OrderIdRandom
     [ThreadStatic]
     private static int t_count; // ids this thread made in t_millisecond
 
-    public static Guid NewVersion7(DateTimeOffset timestamp)
+    /// <summary>A new version 7 GUID for an order placed at <paramref name="placedAt"/>.</summary>
+    /// <param name="placedAt">
+    /// The time the id carries. Named as the argument of <see cref="OrderId.New"/>, the public method that passes it
+    /// through, so that the exception a caller of that method gets names an argument it can see.
+    /// </param>
+    /// <returns>The GUID.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="placedAt"/> is before 1970 or past 48 bits of milliseconds.</exception>
+    public static Guid NewVersion7(DateTimeOffset placedAt)
     {
-        var milliseconds = timestamp.ToUnixTimeMilliseconds();
-        ArgumentOutOfRangeException.ThrowIfNegative(milliseconds, nameof(timestamp));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(milliseconds, 0xFFFF_FFFF_FFFFL, nameof(timestamp));
+        var milliseconds = placedAt.ToUnixTimeMilliseconds();
+        ArgumentOutOfRangeException.ThrowIfNegative(milliseconds, nameof(placedAt));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(milliseconds, 0xFFFF_FFFF_FFFFL, nameof(placedAt));
 
         var buffer = t_buffer;
         var used = t_used;

@@ -97,7 +97,8 @@ public sealed class OrderIdTests
     [Fact]
     public void A_time_outside_the_version_7_range_is_refused()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => OrderId.New(DateTimeOffset.UnixEpoch.AddMilliseconds(-1)));
+        var refused = Assert.Throws<ArgumentOutOfRangeException>(() => OrderId.New(DateTimeOffset.UnixEpoch.AddMilliseconds(-1)));
+        Assert.Equal("placedAt", refused.ParamName); // the argument of OrderId.New, which a caller can find
         Assert.Equal(0, OrderId.New(DateTimeOffset.UnixEpoch).Value.ToByteArray(bigEndian: true)[..6].Sum(b => b));
     }
 }
