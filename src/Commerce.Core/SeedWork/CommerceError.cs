@@ -47,7 +47,11 @@ public sealed class CommerceError : IEquatable<CommerceError>
     /// <summary>
     /// The products concerned, in the order the constructor was given them (the library's own errors list them in
     /// ascending id order): every short product for <see cref="CommerceErrorCode.InsufficientStock"/>, every unknown
-    /// one for <see cref="CommerceErrorCode.ProductNotFound"/>; empty otherwise.
+    /// one for <see cref="CommerceErrorCode.ProductNotFound"/>, the product whose id is taken for
+    /// <see cref="CommerceErrorCode.ProductAlreadyExists"/>, the product the cart has no line for for
+    /// <see cref="CommerceErrorCode.CartItemNotFound"/>, and for <see cref="CommerceErrorCode.InvalidQuantity"/> the
+    /// product whose stock a restock (or a cancel's) would take past <see cref="int.MaxValue"/> (none for a quantity
+    /// refused by itself); empty otherwise.
     /// </summary>
     public IReadOnlyList<ProductId> ProductIds { get; }
 

@@ -21,16 +21,19 @@ public enum CommerceErrorCode
     /// <summary>One or more products do not exist; <see cref="CommerceError.ProductIds"/> names every one.</summary>
     ProductNotFound = 5,
 
-    /// <summary>A product with the same id already exists.</summary>
+    /// <summary>A product with the same id already exists; <see cref="CommerceError.ProductIds"/> names it.</summary>
     ProductAlreadyExists = 6,
 
-    /// <summary>A quantity is zero, negative, above the configured limit, or the result would overflow.</summary>
+    /// <summary>
+    /// A quantity is zero, negative, above the configured limit, or the result would overflow; when a stock would pass
+    /// <see cref="int.MaxValue"/>, <see cref="CommerceError.ProductIds"/> names its product.
+    /// </summary>
     InvalidQuantity = 7,
 
     /// <summary>An order has no lines.</summary>
     EmptyOrder = 8,
 
-    /// <summary>The cart has no line for the product.</summary>
+    /// <summary>The cart has no line for the product; <see cref="CommerceError.ProductIds"/> names it.</summary>
     CartItemNotFound = 9,
 
     /// <summary>No order has the id.</summary>

@@ -1,3 +1,6 @@
+using System.Reflection;
+using System.Xml.Linq;
+
 namespace Commerce.Tests.Internal;
 
 public sealed class ErrorsTests
@@ -131,5 +134,43 @@ public sealed class ErrorsTests
         var message = Errors.StoreUnavailable("Charge", 5).Message;
 
         Assert.Contains("after 5 attempts (CommerceOptions.MaxCommitAttempts)", message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Every error the library makes is built with sample arguments (product 7 wherever a product is asked for):
+    /// each code whose error names a product is one that the documentation of <see cref="CommerceError.ProductIds"/>
+    /// gives products for, as hosts read the products of exactly those codes (the documentation lies next to the
+    /// assembly, as the package ships it).
+    /// </summary>
+    [Fact]
+    public void The_documentation_of_ProductIds_names_every_code_whose_errors_carry_products()
+    {
+        object? Sample(Type type) =>
+            type == typeof(ProductId) ? new ProductId(7)
+            : type == typeof(IEnumerable<ProductId>) ? new[] { new ProductId(7) }
+            : type == typeof(string) ? "Charge"
+            : Activator.CreateInstance(type);
+
+        var withProducts = typeof(Errors).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Where(m => m.ReturnType == typeof(CommerceError) && !m.IsGenericMethodDefinition)
+            .Select(m => (CommerceError)m.Invoke(null, [.. m.GetParameters().Select(p => Sample(p.ParameterType))])!)
+            .Where(e => e.ProductIds.Count > 0)
+            .Select(e => e.Code)
+            .Distinct()
+            .Order()
+            .ToList();
+
+        var documentation = XDocument.Load(Path.ChangeExtension(typeof(CommerceError).Assembly.Location, ".xml"));
+        var productIds = documentation.Descendants("member").Single(m => (string?)m.Attribute("name") == "P:Commerce.CommerceError.ProductIds");
+        var documented = productIds.Descendants("see")
+            .Select(see => (string?)see.Attribute("cref"))
+            .Where(cref => cref is not null && cref.StartsWith("F:Commerce.CommerceErrorCode.", StringComparison.Ordinal))
+            .Select(cref => Enum.Parse<CommerceErrorCode>(cref!["F:Commerce.CommerceErrorCode.".Length..]))
+            .Distinct()
+            .Order()
+            .ToList();
+
+        Assert.Contains(CommerceErrorCode.InsufficientStock, withProducts);
+        Assert.Equal(withProducts, documented);
     }
 }
