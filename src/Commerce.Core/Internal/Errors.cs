@@ -13,6 +13,9 @@ internal static class Errors
     public static CommerceError NegativePrice(Money price) =>
         new(CommerceErrorCode.InvalidAmount, Format($"A price cannot be negative, but was {price}."));
 
+    public static CommerceError NegativeDebit(Money amount) =>
+        new(CommerceErrorCode.InvalidAmount, Format($"A debit cannot be negative, but was {amount}."));
+
     public static CommerceError ChargeLimitExceeded(Money amount, Money limit) =>
         new(CommerceErrorCode.ChargeLimitExceeded, Format($"A single charge may be at most {limit} (CommerceOptions.MaxChargeAmount), but was {amount}."));
 

@@ -73,7 +73,7 @@ public sealed record Wallet
     {
         if (amount.IsNegative)
         {
-            return Errors.NegativePrice(amount);
+            return Errors.NegativeDebit(amount);
         }
 
         if (amount > Balance)

@@ -86,6 +86,15 @@ public sealed class WalletTests
     }
 
     [Fact]
+    public void A_negative_debit_is_InvalidAmount_called_a_debit_not_a_price()
+    {
+        var refused = new Wallet(Owner, new Money(10)).Debit(new Money(-5));
+
+        Assert.Equal(CommerceErrorCode.InvalidAmount, refused.Error?.Code);
+        Assert.Equal("A debit cannot be negative, but was -5.", refused.Error?.Message);
+    }
+
+    [Fact]
     public void A_negative_balance_cannot_be_rehydrated() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new Wallet(Owner, new Money(-1)));
 
