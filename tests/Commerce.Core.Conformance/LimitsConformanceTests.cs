@@ -88,6 +88,54 @@ public abstract class LimitsConformanceTests : CommerceConformanceTests
         Assert.Equal(before, await shop.DescribeAsync(1));
     }
 
+    /// <summary>
+    /// Each argument exception the services document, at the first value outside its range (and for a null list or
+    /// name), names the parameter of the signature it documents, as a caller's handler reads it; and none changes,
+    /// records or publishes anything (so a keyed retry with correct arguments runs).
+    /// </summary>
+    [StoreFact]
+    public async Task Each_documented_argument_exception_names_its_parameter_and_changes_nothing()
+    {
+        using var shop = CreateShop();
+        await shop.AddProductAsync(1, 10, 5);
+        await shop.ChargeAsync(1, 100);
+        Assert.True((await shop.OrderAsync(1, (1, 1))).IsSuccess);
+        var feed = shop.Services.GetRequiredService<ICommerceEventFeed>();
+        var before = await shop.DescribeAllAsync(1);
+        var events = (await feed.ReadAsync(EventCursor.Start, 1000)).Next;
+        var key = new IdempotencyKey("argument");
+        var oneLine = new[] { new OrderLineRequest(Product(1), 1) };
+
+        var calls = new (string Parameter, Func<Task> Call)[]
+        {
+            ("afterSequence", async () => await shop.Wallets.GetLedgerAsync(User(1), -1)),
+            ("limit", async () => await shop.Wallets.GetLedgerAsync(User(1), 0, 0)),
+            ("limit", async () => await shop.Wallets.GetLedgerAsync(User(1), 0, 1001)),
+            ("name", async () => await shop.Catalog.AddProductAsync(Product(2), null!, Money(1), 1)),
+            ("limit", async () => await shop.Catalog.ListProductsAsync(null, 0)),
+            ("limit", async () => await shop.Catalog.ListProductsAsync(Product(1), shop.Options.MaxPageSize + 1)),
+            ("lines", async () => await shop.Orders.PlaceOrderAsync(User(1), null!)),
+            ("lines", async () => await shop.Orders.PlaceOrderAsync(User(1), null!, key)),
+            ("limit", async () => await shop.Orders.ListOrdersAsync(User(1), 0)),
+            ("limit", async () => await shop.Orders.ListOrdersAsync(User(1), 1001)),
+            ("count", async () => await shop.Ranking.GetPopularProductsAsync(0, TimeSpan.FromDays(1))),
+            ("count", async () => await shop.Ranking.GetPopularProductsAsync(shop.Options.MaxPopularProductsCount + 1, TimeSpan.FromDays(1))),
+            ("window", async () => await shop.Ranking.GetPopularProductsAsync(1, TimeSpan.Zero)),
+            ("window", async () => await shop.Ranking.GetPopularProductsAsync(1, shop.Options.MaxRankingWindow + TimeSpan.FromTicks(1))),
+        };
+
+        foreach (var (parameter, call) in calls)
+        {
+            var thrown = Assert.IsAssignableFrom<ArgumentException>(await Record.ExceptionAsync(call));
+            Assert.Equal(parameter, thrown.ParamName);
+        }
+
+        Assert.Equal(before, await shop.DescribeAllAsync(1));
+        Assert.Empty((await feed.ReadAsync(events, 1000)).Events);
+        Assert.True((await shop.Orders.PlaceOrderAsync(User(1), oneLine, key)).IsSuccess);
+        Assert.Equal(Money(80), await shop.Wallets.GetBalanceAsync(User(1)));
+    }
+
     [StoreFact]
     public async Task Units_sold_past_int_MaxValue_in_one_bucket_are_counted_and_a_cancel_takes_them_back()
     {
