@@ -32,6 +32,11 @@ public interface ICommerceEventFeed
     /// database restored from an older backup). Read on, it would skip the events up to it without a sign.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the page was read.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// No store that keeps events is registered: no store at all (call a store method on the builder <c>AddCommerce</c>
+    /// returns, for example <c>UseInMemoryStore()</c>), or one that registers no <see cref="Storage.IEventStore"/>. The feed
+    /// resolves without one, unlike the services, so its first call is where such a host finds out.
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The store was disposed (with its service provider).</exception>
     ValueTask<EventPage> ReadAsync(EventCursor after, int limit = 100, CancellationToken cancellationToken = default);
 
@@ -47,6 +52,11 @@ public interface ICommerceEventFeed
     /// <returns>A task that completes when there is something to read.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="after"/> is null.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before or during the wait.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// No store that keeps events is registered: no store at all (call a store method on the builder <c>AddCommerce</c>
+    /// returns, for example <c>UseInMemoryStore()</c>), or one that registers no <see cref="Storage.IEventStore"/>. The feed
+    /// resolves without one, unlike the services, so its first call is where such a host finds out.
+    /// </exception>
     /// <exception cref="ObjectDisposedException">
     /// The store was disposed (with its service provider) before the wait or while it waited: a wait is never
     /// left pending by a store that will commit nothing more.

@@ -416,6 +416,26 @@ public sealed class CommerceServiceCollectionExtensionsTests
         Assert.DoesNotContain("configured store", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The feed resolves without a store (the other services do not), so its calls are where a host that chose none
+    /// learns it: both throw <see cref="InvalidOperationException"/>, and both document it.
+    /// </summary>
+    [Fact]
+    public async Task The_feed_documents_the_InvalidOperationException_its_calls_throw_without_a_store()
+    {
+        var services = new ServiceCollection();
+        services.AddCommerce();
+        using var provider = services.BuildServiceProvider();
+        var feed = provider.GetRequiredService<Commerce.Events.ICommerceEventFeed>();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await feed.ReadAsync(Commerce.Events.EventCursor.Start));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await feed.WaitAsync(Commerce.Events.EventCursor.Start));
+        Assert.Contains("T:System.InvalidOperationException", XmlDocumentation.Exceptions(
+            "M:Commerce.Events.ICommerceEventFeed.ReadAsync(Commerce.Events.EventCursor,System.Int32,System.Threading.CancellationToken)"));
+        Assert.Contains("T:System.InvalidOperationException", XmlDocumentation.Exceptions(
+            "M:Commerce.Events.ICommerceEventFeed.WaitAsync(Commerce.Events.EventCursor,System.Threading.CancellationToken)"));
+    }
+
     [Fact]
     public void Every_service_is_a_singleton()
     {

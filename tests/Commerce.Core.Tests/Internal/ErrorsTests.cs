@@ -1,5 +1,5 @@
 using System.Reflection;
-using System.Xml.Linq;
+using Commerce.Tests.Support;
 
 namespace Commerce.Tests.Internal;
 
@@ -160,9 +160,7 @@ public sealed class ErrorsTests
             .Order()
             .ToList();
 
-        var documentation = XDocument.Load(Path.ChangeExtension(typeof(CommerceError).Assembly.Location, ".xml"));
-        var productIds = documentation.Descendants("member").Single(m => (string?)m.Attribute("name") == "P:Commerce.CommerceError.ProductIds");
-        var documented = productIds.Descendants("see")
+        var documented = XmlDocumentation.Member("P:Commerce.CommerceError.ProductIds").Descendants("see")
             .Select(see => (string?)see.Attribute("cref"))
             .Where(cref => cref is not null && cref.StartsWith("F:Commerce.CommerceErrorCode.", StringComparison.Ordinal))
             .Select(cref => Enum.Parse<CommerceErrorCode>(cref!["F:Commerce.CommerceErrorCode.".Length..]))
