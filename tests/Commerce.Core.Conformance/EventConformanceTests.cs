@@ -542,6 +542,32 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await ranking.GetPopularProductsAsync());
     }
 
+    /// <summary>
+    /// A request its arguments alone refuse needs no store: after the provider is disposed it still gets that refusal,
+    /// as its documentation says, rather than <see cref="ObjectDisposedException"/> (the calls above, which the store
+    /// would judge, throw it). A charge without a key asks the store even with an invalid amount, so it throws.
+    /// </summary>
+    [StoreFact]
+    public async Task After_disposal_a_request_its_arguments_alone_refuse_gets_that_refusal()
+    {
+        using var shop = CreateShop();
+        var (wallets, catalog, orders, carts) = (shop.Wallets, shop.Catalog, shop.Orders, shop.Carts);
+        var key = new IdempotencyKey("k");
+        OrderLineRequest[] none = [];
+
+        shop.Dispose();
+
+        AssertFails(await wallets.ChargeAsync(User(1), Money(0), key), CommerceErrorCode.InvalidAmount);
+        AssertFails(await wallets.ChargeAsync(User(1), Money(5), default(IdempotencyKey)), CommerceErrorCode.InvalidIdempotencyKey);
+        AssertFails(await catalog.AddProductAsync(new ProductId(1), " ", Money(3), 1), CommerceErrorCode.InvalidProductName);
+        AssertFails(await catalog.RestockAsync(new ProductId(1), 0), CommerceErrorCode.InvalidQuantity);
+        AssertFails(await orders.PlaceOrderAsync(User(1), none), CommerceErrorCode.EmptyOrder);
+        AssertFails(await orders.PlaceOrderAsync(User(1), none, key), CommerceErrorCode.EmptyOrder);
+        AssertFails(await carts.AddItemAsync(User(1), new ProductId(1), 0), CommerceErrorCode.InvalidQuantity);
+        AssertFails(await carts.CheckoutAsync(User(1), default(IdempotencyKey)), CommerceErrorCode.InvalidIdempotencyKey);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.ChargeAsync(User(1), Money(0)));
+    }
+
     [StoreFact]
     public async Task A_purge_drops_only_events_both_covered_and_older_and_the_rest_read_on()
     {

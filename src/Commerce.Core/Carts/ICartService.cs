@@ -20,7 +20,10 @@ public interface ICartService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (a quantity that is not positive) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<CartView>> AddItemAsync(UserId user, ProductId product, int quantity, CancellationToken cancellationToken = default);
 
@@ -69,7 +72,10 @@ public interface ICartService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the checkout was applied; call again with the same key to learn the outcome.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (an invalid key) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default);
 

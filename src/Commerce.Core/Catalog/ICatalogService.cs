@@ -21,7 +21,10 @@ public interface ICatalogService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (an invalid name, a negative price or stock) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<ProductSummary>> AddProductAsync(ProductId id, string name, Money price, int initialStock, CancellationToken cancellationToken = default);
 
@@ -39,7 +42,10 @@ public interface ICatalogService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (a quantity that is not positive) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<ProductSummary>> RestockAsync(ProductId id, int quantity, CancellationToken cancellationToken = default);
 

@@ -31,7 +31,10 @@ public interface IOrderService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (no lines, a quantity out of range, too many products) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, CancellationToken cancellationToken = default);
 
@@ -59,7 +62,10 @@ public interface IOrderService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the order was placed; call again with the same key to learn the outcome.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (an invalid key, no lines, a quantity out of range, too many products) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, IdempotencyKey key, CancellationToken cancellationToken = default);
 

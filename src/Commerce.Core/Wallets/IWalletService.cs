@@ -41,7 +41,10 @@ public interface IWalletService
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied; call again with the same key to learn the outcome.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (an invalid key, an amount that is not positive or above the per-charge limit) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default);
 
