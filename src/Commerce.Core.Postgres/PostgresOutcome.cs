@@ -37,11 +37,19 @@ internal static class PostgresOutcome
     /// it for now (<see cref="IsRefusedForNow"/>); the client's own pool had none free within its
     /// <c>Timeout</c> (every connection of <c>Maximum Pool Size</c> in use); or the server did not answer the
     /// connection attempt in time or refused it at the socket (down, restarting). Only for a failure to
-    /// open a connection: nothing was sent on it, so nothing applied. A wrong password, an unknown database
-    /// or a bad certificate are not refusals for now: retrying cannot help.
+    /// open a connection: nothing was sent on it, so nothing applied. A wrong password, an unknown database,
+    /// a host name the resolver says does not exist (<see cref="SocketError.HostNotFound"/>, <see cref="SocketError.NoData"/>)
+    /// or a bad certificate are not refusals for now: retrying cannot help. A resolver that could not answer for
+    /// now (<see cref="SocketError.TryAgain"/>) is one.
     /// </summary>
     public static bool IsOpenRefusedForNow(Exception e) =>
-        IsRefusedForNow(e) || (e is NpgsqlException and not PostgresException && e.InnerException is TimeoutException or SocketException);
+        IsRefusedForNow(e) || (e is NpgsqlException and not PostgresException && e.InnerException switch
+        {
+            TimeoutException => true,
+            SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData } => false,
+            SocketException => true,
+            _ => false,
+        });
 
     /// <summary>The exception that tells the services to retry later: nothing of <paramref name="operation"/> applied.</summary>
     /// <remarks>

@@ -51,6 +51,66 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         Assert.Contains("connection pool has been exhausted", PostgresOutcome.Unavailable("a connection", new NpgsqlException("The connection pool has been exhausted", new TimeoutException())).Message);
     }
 
+    [Fact]
+    public void A_host_name_that_does_not_resolve_is_a_configuration_error_and_a_failed_lookup_for_now_is_a_refusal_for_now()
+    {
+        // A host the resolver says does not exist (NXDOMAIN) stays so on every attempt; a resolver that could not
+        // answer for now (EAI_AGAIN) may answer the next one.
+        Assert.False(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("Name or service not known", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound))));
+        Assert.False(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("No data", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.NoData))));
+        Assert.True(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("Temporary failure in name resolution", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.TryAgain))));
+        Assert.True(PostgresOutcome.IsOpenRefusedForNow(new NpgsqlException("Failed to connect", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused))));
+    }
+
+    [Fact]
+    public async Task A_connection_string_naming_an_unknown_host_throws_Npgsqls_exception_at_once_and_is_not_retried()
+    {
+        const string host = "no-such-host.invalid"; // RFC 2606: never resolves
+        var resolverSays = await ResolveErrorAsync(host);
+        var notFound = resolverSays == System.Net.Sockets.SocketError.HostNotFound;
+
+        // Where the resolver cannot answer (a machine without network), each attempt may wait for it: two are enough.
+        await using var provider = HostOn($"Host={host};Username=shop;Database=shop", "commerce", attempts: notFound ? 64 : 2);
+        var refusals = 0;
+        provider.GetRequiredService<PostgresCommerceStore>().OnConnectionRefused = _ =>
+        {
+            refusals++;
+            return Task.CompletedTask;
+        };
+        var wallets = provider.GetRequiredService<IWalletService>();
+
+        if (notFound)
+        {
+            // As a wrong password or an unknown database: a configuration error, thrown as it is, with no attempt spent on it.
+            var charge = await Assert.ThrowsAsync<NpgsqlException>(async () => await wallets.ChargeAsync(User, new Money(10)));
+            var read = await Assert.ThrowsAsync<NpgsqlException>(async () => await wallets.GetBalanceAsync(User));
+            Assert.Equal(System.Net.Sockets.SocketError.HostNotFound, Assert.IsType<System.Net.Sockets.SocketException>(charge.InnerException).SocketErrorCode);
+            Assert.IsType<System.Net.Sockets.SocketException>(read.InnerException);
+            Assert.Equal(0, refusals);
+        }
+        else
+        {
+            // A resolver that cannot answer here (no network), or one that answers for every name: a refusal for now.
+            output.WriteLine($"The resolver answered {resolverSays} for {host}; the lookup failed for now.");
+            Assert.Equal(CommerceErrorCode.StoreUnavailable, (await wallets.ChargeAsync(User, new Money(10))).Error?.Code);
+            Assert.True(refusals > 0);
+        }
+    }
+
+    /// <summary>What the system's resolver answers for <paramref name="host"/>: the error a connection attempt meets.</summary>
+    private static async Task<System.Net.Sockets.SocketError> ResolveErrorAsync(string host)
+    {
+        try
+        {
+            await System.Net.Dns.GetHostAddressesAsync(host);
+            return System.Net.Sockets.SocketError.Success;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return e.SocketErrorCode;
+        }
+    }
+
     [PostgresFact]
     public async Task A_client_pool_with_no_connection_free_gets_StoreUnavailable_not_a_raw_exception_and_nothing_changes()
     {
