@@ -201,8 +201,50 @@ internal sealed class PostgresCommerceStore : ICommerceStore, IAsyncDisposable, 
     public ValueTask<NpgsqlConnection> OpenOwnConnectionAsync(CancellationToken cancellationToken) =>
         _writesArrays ? OpenAsync(cancellationToken) : OpenCheckedAsync(cancellationToken);
 
-    private ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
-        Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken) : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
+    private ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var opening = Transaction.Current is null ? DataSource.OpenConnectionAsync(cancellationToken) : OpenOutsideTheAmbientTransactionAsync(cancellationToken);
+        return opening.IsCompletedSuccessfully || !cancellationToken.CanBeCanceled ? opening : HeedingTheTokenAsync(opening.AsTask(), cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="opening"/> until <paramref name="cancellationToken"/> is cancelled. Npgsql heeds the token
+    /// while it waits for the pool or for the socket to connect, but not once the socket is connected: a server that accepts
+    /// the connection and never answers (hung, or behind a network that drops what follows) would hold the caller for the
+    /// connection string's <c>Timeout</c>, 15 s by default, whatever its token says. A connection the abandoned open still
+    /// gives is disposed, back to the pool; a failure of it is observed. The cancellation is reported with the caller's token.
+    /// </summary>
+    private static async ValueTask<NpgsqlConnection> HeedingTheTokenAsync(Task<NpgsqlConnection> opening, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
+        {
+            _ = opening.ContinueWith(
+                static async done =>
+                {
+                    if (done.IsCompletedSuccessfully)
+                    {
+                        await done.Result.DisposeAsync().ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        _ = done.Exception; // observed: the caller has gone
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default).Unwrap();
+            if (e.CancellationToken == cancellationToken)
+            {
+                throw;
+            }
+
+            throw new OperationCanceledException(e.Message, e, cancellationToken);
+        }
+    }
 
     /// <summary>
     /// A connection as <see cref="OpenOwnConnectionAsync"/> opens it, but without the check of a registered data source's

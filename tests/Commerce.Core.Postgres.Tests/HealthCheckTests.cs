@@ -251,6 +251,26 @@ public sealed class HealthCheckTests
         Assert.Equal(cancellation.Token, ended.CancellationToken);
     }
 
+    /// <summary>
+    /// The caller's token cancelled while the server has not answered the check's connection (a hung server): the
+    /// cancellation propagates then, not when the connection string's <c>Timeout</c> passes, which Npgsql alone heeds
+    /// once the socket is connected.
+    /// </summary>
+    [Fact]
+    public async Task A_check_whose_token_is_cancelled_while_the_server_has_not_answered_its_connection_throws_OperationCanceledException()
+    {
+        using var server = new SilentServer();
+        await using var provider = Build(server.ConnectionString(timeoutSeconds: 15), "commerce");
+        using var cancellation = new CancellationTokenSource();
+
+        var check = provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(cancellation.Token);
+        await server.Accepted.WaitAsync(TimeSpan.FromSeconds(60));
+        await cancellation.CancelAsync();
+
+        var ended = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => check.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(cancellation.Token, ended.CancellationToken);
+    }
+
     /// <summary>The registration's <c>timeout</c> passing while the query waits: the check is cancelled, and the service reports the failure status.</summary>
     [PostgresFact]
     public async Task A_check_that_runs_past_its_registrations_timeout_is_reported_unhealthy_by_the_service()

@@ -43,6 +43,39 @@ public sealed class PostgresCommerceStoreTests
     /// and event reads (see <c>SessionTests</c>); its migrator, resolved before, went on and migrated through the
     /// host's data source. It refuses as the rest of the store does.
     /// </summary>
+    /// <summary>
+    /// A caller's token cancelled while the server has not answered a new connection (a hung server): the use case, the
+    /// event feed and the migration throw <see cref="OperationCanceledException"/> with that token then, not when the
+    /// connection string's <c>Timeout</c> passes, which Npgsql alone heeds once the socket is connected.
+    /// </summary>
+    [Theory]
+    [InlineData("charge")]
+    [InlineData("balance")]
+    [InlineData("events")]
+    [InlineData("migration")]
+    public async Task A_call_whose_token_is_cancelled_while_the_server_has_not_answered_its_connection_throws_OperationCanceledException(string call)
+    {
+        using var server = new SilentServer();
+        var services = new ServiceCollection();
+        services.AddCommerce().UsePostgresStore(server.ConnectionString(timeoutSeconds: 15));
+        await using var provider = services.BuildServiceProvider();
+        using var cancellation = new CancellationTokenSource();
+        var token = cancellation.Token;
+
+        Task running = call switch
+        {
+            "charge" => provider.GetRequiredService<IWalletService>().ChargeAsync(Alice, new Money(10), token).AsTask(),
+            "balance" => provider.GetRequiredService<IWalletService>().GetBalanceAsync(Alice, token).AsTask(),
+            "events" => provider.GetRequiredService<ICommerceEventFeed>().ReadAsync(EventCursor.Start, 10, token).AsTask(),
+            _ => provider.EnsureCommerceSchemaAsync(token),
+        };
+        await server.Accepted.WaitAsync(Generous);
+        await cancellation.CancelAsync();
+
+        var ended = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running.WaitAsync(Generous));
+        Assert.Equal(token, ended.CancellationToken);
+    }
+
     [PostgresFact]
     public async Task A_store_on_the_hosts_data_source_once_disposed_refuses_to_migrate_as_it_refuses_use_cases()
     {
