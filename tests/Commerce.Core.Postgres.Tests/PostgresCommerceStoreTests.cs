@@ -39,11 +39,6 @@ public sealed class PostgresCommerceStoreTests
         RefusalsNameOneObjectAsync(groupCommit: true);
 
     /// <summary>
-    /// A store on the host's data source, disposed with its container while the data source lives on, refuses use cases
-    /// and event reads (see <c>SessionTests</c>); its migrator, resolved before, went on and migrated through the
-    /// host's data source. It refuses as the rest of the store does.
-    /// </summary>
-    /// <summary>
     /// A caller's token cancelled while the server has not answered a new connection (a hung server): the use case, the
     /// event feed and the migration throw <see cref="OperationCanceledException"/> with that token then, not when the
     /// connection string's <c>Timeout</c> passes, which Npgsql alone heeds once the socket is connected.
@@ -76,6 +71,11 @@ public sealed class PostgresCommerceStoreTests
         Assert.Equal(token, ended.CancellationToken);
     }
 
+    /// <summary>
+    /// A store on the host's data source, disposed with its container while the data source lives on, refuses use cases
+    /// and event reads (see <c>SessionTests</c>); its migrator, resolved before, went on and migrated through the
+    /// host's data source. It refuses as the rest of the store does.
+    /// </summary>
     [PostgresFact]
     public async Task A_store_on_the_hosts_data_source_once_disposed_refuses_to_migrate_as_it_refuses_use_cases()
     {
