@@ -60,6 +60,35 @@ public sealed class ListRecordEqualityTests
     }
 
     [Fact]
+    public void Records_whose_list_is_null_compare_hash_and_print_as_records_do_without_throwing()
+    {
+        // A list left null, as a JSON document without the member deserializes: equal to the same record with a null list,
+        // not to one with a list, and printed with the member empty, as a record prints a null member.
+        var placed = new OrderPlaced(AnOrder, new UserId(1), null!, new Money(850), At);
+        Assert.Equal(placed, placed with { });
+        Assert.Equal(placed.GetHashCode(), (placed with { }).GetHashCode());
+        Assert.NotEqual(placed, placed with { Lines = Lines() });
+        Assert.NotEqual(placed with { Lines = Lines() }, placed);
+        Assert.Contains("Lines = ,", placed.ToString(), StringComparison.Ordinal);
+
+        var cancelled = new OrderCancelled(AnOrder, new UserId(1), null!, new Money(850), At);
+        Assert.Equal(cancelled, cancelled with { });
+        Assert.NotEqual(cancelled with { Lines = Lines() }, cancelled);
+
+        var view = new CartView(new UserId(1), null!, new Money(0));
+        Assert.Equal(view, view with { });
+        Assert.Equal(view.GetHashCode(), (view with { }).GetHashCode());
+        Assert.NotEqual(view with { Lines = [] }, view);
+        Assert.Equal("CartView { UserId = 1, Lines = , Total = 0 }", view.ToString());
+
+        var page = new EventPage(null!, EventCursor.Start);
+        Assert.Equal(page, page with { });
+        Assert.Equal(page.GetHashCode(), (page with { }).GetHashCode());
+        Assert.NotEqual(page with { Events = [] }, page);
+        Assert.Equal("EventPage { Events = , Next = " + EventCursor.Start + " }", page.ToString());
+    }
+
+    [Fact]
     public void Sales_tops_are_equal_by_their_sales_content()
     {
         ProductSales[] Sales() => [new(new ProductId(42), 5), new(new ProductId(7), 2)];

@@ -11,16 +11,16 @@ public sealed record CartView(UserId UserId, IReadOnlyList<CartLineView> Lines, 
     /// <inheritdoc />
     /// <remarks>Compares the lines one by one, as a value (a record compares lists by reference), so that the same cart read twice is equal.</remarks>
     public bool Equals(CartView? other) =>
-        other is not null && UserId == other.UserId && Total == other.Total && Lines.SequenceEqual(other.Lines);
+        other is not null && UserId == other.UserId && Total == other.Total && RecordText.SameItems(Lines, other.Lines);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(UserId, Total, Lines.Count);
+    public override int GetHashCode() => HashCode.Combine(UserId, Total, Lines?.Count ?? 0);
 
     // Prints each line, not the list's type.
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append("UserId = ").Append(UserId.ToString()).Append(", Lines = [").AppendJoin(", ", Lines)
-            .Append("], Total = ").Append(Total.ToString());
+        builder.Append("UserId = ").Append(UserId.ToString()).Append(", ").AppendItems(nameof(Lines), Lines)
+            .Append(", Total = ").Append(Total.ToString());
         return true;
     }
 }

@@ -76,7 +76,7 @@ public sealed record OrderPlaced(OrderId OrderId, UserId UserId, IReadOnlyList<O
     /// <remarks>Compares the lines one by one, as a value (a record compares lists by reference), so that the same event read twice is equal.</remarks>
     public bool Equals(OrderPlaced? other) =>
         other is not null && base.Equals(other) && OrderId == other.OrderId && UserId == other.UserId && Total == other.Total
-        && Lines.SequenceEqual(other.Lines);
+        && RecordText.SameItems(Lines, other.Lines);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), OrderId);
@@ -107,7 +107,7 @@ public sealed record OrderCancelled(OrderId OrderId, UserId UserId, IReadOnlyLis
     /// <remarks>Compares the lines one by one, as a value (a record compares lists by reference), so that the same event read twice is equal.</remarks>
     public bool Equals(OrderCancelled? other) =>
         other is not null && base.Equals(other) && OrderId == other.OrderId && UserId == other.UserId && Refunded == other.Refunded
-        && Lines.SequenceEqual(other.Lines);
+        && RecordText.SameItems(Lines, other.Lines);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), OrderId);

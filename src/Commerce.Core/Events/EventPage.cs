@@ -10,15 +10,15 @@ public sealed record EventPage(IReadOnlyList<CommerceEvent> Events, EventCursor 
     /// <inheritdoc />
     /// <remarks>Compares the events one by one, as a value (a record compares lists by reference), so that the same page read twice is equal.</remarks>
     public bool Equals(EventPage? other) =>
-        other is not null && Next.Equals(other.Next) && Events.SequenceEqual(other.Events);
+        other is not null && Equals(Next, other.Next) && RecordText.SameItems(Events, other.Events);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Next, Events.Count);
+    public override int GetHashCode() => HashCode.Combine(Next, Events?.Count ?? 0);
 
     // Prints each event, not the list's type.
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append("Events = [").AppendJoin(", ", Events).Append("], Next = ").Append(Next.ToString());
+        builder.AppendItems(nameof(Events), Events).Append(", Next = ").Append(Next?.ToString());
         return true;
     }
 }

@@ -27,6 +27,20 @@ internal static class RecordText
         return builder.Append(']');
     }
 
+    /// <summary>
+    /// Appends <c>name = [item, …]</c>, each item as its <c>ToString</c> gives it; for a null list only <c>name = </c>,
+    /// as a record prints a null member (a list left null, as a JSON document without the member deserializes).
+    /// </summary>
+    public static StringBuilder AppendItems<T>(this StringBuilder builder, string name, IReadOnlyList<T>? items)
+    {
+        builder.Append(name).Append(" = ");
+        return items is null ? builder : builder.Append('[').AppendJoin(", ", items).Append(']');
+    }
+
+    /// <summary>Whether two lists hold equal items in the same order; two null lists are equal, and a null list equals no list.</summary>
+    public static bool SameItems<T>(IReadOnlyList<T>? first, IReadOnlyList<T>? second) =>
+        ReferenceEquals(first, second) || (first is not null && second is not null && first.SequenceEqual(second));
+
     /// <summary>Appends <c>name = instant</c> in the round-trip ("O") format, culture-invariant.</summary>
     public static StringBuilder AppendInstant(this StringBuilder builder, string name, DateTimeOffset? at) =>
         builder.Append(name).Append(" = ").Append(at?.ToString("O", CultureInfo.InvariantCulture));
