@@ -24,7 +24,9 @@ public interface IOrderService
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">
     /// <paramref name="lines"/> changed during the call (the list is read more than once, and must not change
-    /// until the call returns) into lines that were not validated; nothing was changed.
+    /// until the call returns) into lines validation refuses (none, too many, a quantity out of range, one product
+    /// twice); nothing was changed. A list changed into lines validation accepts is not detected: the order is
+    /// placed for the lines as read.
     /// </exception>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the change was applied (for example a database connection failed
@@ -57,7 +59,9 @@ public interface IOrderService
     /// <exception cref="ArgumentNullException"><paramref name="lines"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">
     /// <paramref name="lines"/> changed during the call (the list is read more than once, and must not change
-    /// until the call returns) into lines that were not validated; nothing was changed.
+    /// until the call returns) into lines validation refuses (none, too many, a quantity out of range, one product
+    /// twice); nothing was changed. A list changed into lines validation accepts is not detected: the order is
+    /// placed for the lines as read.
     /// </exception>
     /// <exception cref="CommitOutcomeUnknownException">
     /// The store could not tell whether the order was placed; call again with the same key to learn the outcome.
