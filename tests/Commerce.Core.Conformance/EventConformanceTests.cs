@@ -565,7 +565,9 @@ public abstract class EventConformanceTests : CommerceConformanceTests
         AssertFails(await orders.PlaceOrderAsync(User(1), none, key), CommerceErrorCode.EmptyOrder);
         AssertFails(await carts.AddItemAsync(User(1), new ProductId(1), 0), CommerceErrorCode.InvalidQuantity);
         AssertFails(await carts.CheckoutAsync(User(1), default(IdempotencyKey)), CommerceErrorCode.InvalidIdempotencyKey);
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.ChargeAsync(User(1), Money(0)));
+        AssertFails(await wallets.ChargeAsync(User(1), Money(0)), CommerceErrorCode.InvalidAmount);
+        AssertFails(await wallets.ChargeAsync(User(1), Money(shop.Options.MaxChargeAmount.Amount + 1)), CommerceErrorCode.ChargeLimitExceeded);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await wallets.ChargeAsync(User(1), Money(5)));
     }
 
     [StoreFact]

@@ -11,6 +11,7 @@ public sealed class ServiceDocumentationTests
     /// such a request gets its refusal from a disposed store rather than the exception.
     /// </summary>
     [Theory]
+    [InlineData("M:Commerce.IWalletService.ChargeAsync(Commerce.UserId,Commerce.Money,System.Threading.CancellationToken)")]
     [InlineData("M:Commerce.IWalletService.ChargeAsync(Commerce.UserId,Commerce.Money,Commerce.IdempotencyKey,System.Threading.CancellationToken)")]
     [InlineData("M:Commerce.ICatalogService.AddProductAsync(Commerce.ProductId,System.String,Commerce.Money,System.Int32,System.Threading.CancellationToken)")]
     [InlineData("M:Commerce.ICatalogService.RestockAsync(Commerce.ProductId,System.Int32,System.Threading.CancellationToken)")]

@@ -18,7 +18,10 @@ public interface IWalletService
     /// during the commit): it was applied entirely or not at all; read the state to find out which.
     /// Only stores that talk to a server raise it; the in-memory store never does.
     /// </exception>
-    /// <exception cref="ObjectDisposedException">The store was disposed (with the service provider that created it).</exception>
+    /// <exception cref="ObjectDisposedException">
+    /// The store was disposed (with the service provider that created it). A request its arguments alone refuse
+    /// (an amount that is not positive or above the per-charge limit) needs no store and gets that refusal, disposed or not.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call completed (a use case cancelled before its commit applies nothing).</exception>
     ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default);
 

@@ -9,16 +9,23 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
     public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Charge, user);
-        return scope.EndCharge(Logged(user, amount, await runtime.RunAsync(scope, "Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false)));
+
+        // An amount refused by itself is refused before the store is asked, as under a key (no connection for it).
+        var refusal = AmountRefusal(amount);
+        if (refusal is not null)
+        {
+            scope.ThrowIfCancellationRequested(cancellationToken);
+        }
+
+        return scope.EndCharge(Logged(user, amount, refusal is not null
+            ? Result<Money>.Failure(refusal)
+            : await runtime.RunAsync(scope, "Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false)));
     }
 
     public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Charge, user);
-        var refusal = !key.IsValid ? Errors.InvalidIdempotencyKey(key)
-            : !amount.IsPositive ? Errors.NonPositiveAmount(amount)
-            : amount > runtime.Options.MaxChargeAmount ? Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount)
-            : null;
+        var refusal = !key.IsValid ? Errors.InvalidIdempotencyKey(key) : AmountRefusal(amount);
         if (refusal is not null)
         {
             scope.ThrowIfCancellationRequested(cancellationToken);
@@ -29,6 +36,12 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
         // A replay applied nothing: its stored outcome was logged when it happened.
         return scope.EndCharge(replayed ? result : Logged(user, amount, result), replayed);
     }
+
+    /// <summary>The refusal of an amount no wallet could be charged (not positive, or above the per-charge limit), or <see langword="null"/>.</summary>
+    private CommerceError? AmountRefusal(Money amount) =>
+        !amount.IsPositive ? Errors.NonPositiveAmount(amount)
+        : amount > runtime.Options.MaxChargeAmount ? Errors.ChargeLimitExceeded(amount, runtime.Options.MaxChargeAmount)
+        : null;
 
     /// <summary>A charge under an idempotency key: its record keeps the balance after it.</summary>
     private static readonly Idempotent.KeyedUseCase<(UserId User, Money Amount, CommerceRuntime Runtime), Money> KeyedCharge = new(

@@ -187,7 +187,7 @@ public sealed class CommerceTelemetryTests
         Assert.Equal(
             new Dictionary<string, double>
             {
-                ["add_product"] = 3, ["restock"] = 1, ["charge"] = 4, ["place_order"] = 5, ["cancel_order"] = 2,
+                ["add_product"] = 3, ["restock"] = 1, ["charge"] = 3, ["place_order"] = 5, ["cancel_order"] = 2,
                 ["add_cart_item"] = 1, ["remove_cart_item"] = 1, ["checkout"] = 1, ["get_balance"] = 1, ["get_ledger"] = 1,
                 ["get_product"] = 1, ["list_products"] = 1, ["get_order"] = 1, ["list_orders"] = 1, ["get_popular_products"] = 1,
                 ["get_cart"] = 1,
