@@ -75,8 +75,9 @@ public interface IOrderService
 
     /// <summary>
     /// Cancels an order in one commit: refunds its total to the buyer's wallet (a ledger entry of kind
-    /// <see cref="LedgerEntryKind.Refund"/>), restocks every line, takes its units out of the ranking, and
-    /// marks it <see cref="OrderStatus.Cancelled"/>; it keeps its lines.
+    /// <see cref="LedgerEntryKind.Refund"/>; an order whose total is zero refunds nothing and adds no entry),
+    /// restocks every line, takes its units out of the ranking, and marks it <see cref="OrderStatus.Cancelled"/>;
+    /// it keeps its lines.
     /// </summary>
     /// <remarks>
     /// The order is named by its id alone, and whoever calls cancels it: a host that lets its customers cancel
