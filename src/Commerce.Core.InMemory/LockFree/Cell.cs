@@ -38,6 +38,13 @@ internal class Cell
         Order = order;
     }
 
+    /// <summary>A cell whose value is not an object (see <see cref="WordCell"/>): <see cref="Content"/> stays null.</summary>
+    private protected Cell()
+    {
+        Content = null!;
+        Order = NextOrder();
+    }
+
     /// <summary>The cell's place in the one global order in which commits install descriptors (unique per cell).</summary>
     public long Order { get; }
 
@@ -71,6 +78,33 @@ internal sealed class KeyedCell(object initial, CellKey key) : Cell(initial)
     /// replace it with a plain write, and whoever uses it checks its key first (the bucket may have moved on).
     /// </summary>
     public KeyedCell? Companion;
+}
+
+/// <summary>
+/// A cell that holds a number in one 64-bit word rather than a reference to a state object, so that a
+/// commit changes it without allocating. The word is the number (0 or more) or, with the sign bit set,
+/// the id of the <see cref="CommitDescriptor"/> installed there (see <see cref="CommitDescriptor.Marker"/>).
+/// Read it only through <see cref="MultiWordCas.ReadWord"/>.
+/// </summary>
+/// <remarks>
+/// A word cell's number never decreases: every commit that writes it writes a number at least as large as
+/// the one it expects (<see cref="WordUpdate"/>). That is what keeps its multi-word CAS free of ABA without
+/// conditional installs: a commit that succeeded leaves a larger number behind, so its expected number never
+/// comes back, and a helper's late install (which expects it) fails. A number that goes both ways is kept
+/// as two word cells, what was added and what was taken.
+/// </remarks>
+internal sealed class WordCell : Cell
+{
+    /// <summary>The number, or a descriptor's marker; changed only by CAS.</summary>
+    internal long Word;
+
+    /// <summary>A cell holding <paramref name="initial"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="initial"/> is negative.</exception>
+    public WordCell(long initial = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(initial);
+        Word = initial;
+    }
 }
 
 /// <summary>The state of a cell whose aggregate does not exist (yet). Never written after a real state.</summary>

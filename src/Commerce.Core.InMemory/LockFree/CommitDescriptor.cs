@@ -22,16 +22,39 @@ internal readonly struct CellUpdate(Cell cell, object expected, object desired)
 }
 
 /// <summary>
+/// One word cell of a commit: the number the commit read there, and the number it writes, which is never
+/// smaller (see <see cref="WordCell"/>; the same number for a cell only read).
+/// </summary>
+internal readonly struct WordUpdate(WordCell cell, long expected, long desired)
+{
+    public WordCell Cell { get; } = cell;
+
+    public long Expected { get; } = expected;
+
+    public long Desired { get; } = desired;
+}
+
+/// <summary>
 /// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. One sealed class, so that
 /// telling a descriptor from a state in a cell is one type comparison. Commits of up to sixteen cells (an
 /// order of up to four lines, with its ledger entry and event) keep their updates inline; larger ones keep
-/// an array. Inline ones are reused (<see cref="Rent"/>, <see cref="Release"/>), which is why every
-/// descriptor has room for sixteen.
+/// an array. Inline ones are reused (<see cref="Rent(ReadOnlySpan{CellUpdate}, Action?)"/>, <see cref="Release"/>), which is why every
+/// descriptor has room for sixteen, and for <see cref="InlineWordCapacity"/> word updates.
 /// </summary>
+/// <remarks>
+/// A word cell cannot hold a reference, so a descriptor that updates word cells is named there by an id
+/// (<see cref="Marker"/>), given the first time it is filled with word updates and kept while it is reused;
+/// <see cref="DescriptorIds"/> maps ids back to descriptors. An id is given to another descriptor only once
+/// its descriptor has passed through the pool's waits (see <see cref="DescriptorPool"/>): no cell holds its
+/// marker then, and no thread that read the marker is still in its critical section.
+/// </remarks>
 internal sealed class CommitDescriptor
 {
     /// <summary>The most updates a descriptor keeps inline (and so the most a reused one holds).</summary>
     internal const int InlineCapacity = 16;
+
+    /// <summary>The most word updates a descriptor keeps inline (and so the most a reused one holds).</summary>
+    internal const int InlineWordCapacity = 8;
 
     internal int StatusField;
 
@@ -45,27 +68,56 @@ internal sealed class CommitDescriptor
     private int _count;
     private CellUpdate[]? _overflow;
     private Buffer16 _inline;
+    private int _wordCount;
+    private WordUpdate[]? _wordOverflow;
+    private WordBuffer8 _words;
+    private long _id;
 
     private CommitDescriptor()
     {
     }
 
-    /// <summary>The updates, sorted into the global cell order.</summary>
+    /// <summary>The updates of cells holding objects, sorted into the global cell order.</summary>
     public ReadOnlySpan<CellUpdate> Updates => Slots;
+
+    /// <summary>The updates of word cells, sorted into the global cell order.</summary>
+    public ReadOnlySpan<WordUpdate> WordUpdates => WordSlots;
 
     public CommitStatus Status => (CommitStatus)Volatile.Read(ref StatusField);
 
     /// <summary>Whether the descriptor keeps its updates inline, so that it can be reused.</summary>
-    internal bool Reusable => _overflow is null;
+    internal bool Reusable => _overflow is null && _wordOverflow is null;
+
+    /// <summary>The descriptor's id (see the remarks), or 0 if it was never filled with word updates.</summary>
+    internal long Id => _id;
+
+    /// <summary>What a word cell holding this descriptor holds: its id with the sign bit set (numbers are never negative).</summary>
+    internal long Marker => long.MinValue | _id;
 
     /// <summary>The storage of the updates; written only while the descriptor is filled (before anyone can see it).</summary>
     private Span<CellUpdate> Slots => _overflow is { } array
         ? array
         : MemoryMarshal.CreateSpan(ref Unsafe.As<Buffer16, CellUpdate>(ref _inline), _count);
 
+    /// <summary>The storage of the word updates, as <see cref="Slots"/> is of the others.</summary>
+    private Span<WordUpdate> WordSlots => _wordOverflow is { } array
+        ? array
+        : MemoryMarshal.CreateSpan(ref Unsafe.As<WordBuffer8, WordUpdate>(ref _words), _wordCount);
+
     /// <summary>Creates a descriptor holding a copy of <paramref name="updates"/>, sorted into the global cell order.</summary>
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
-    public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null)
+    public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null) =>
+        Create(updates, [], onSucceeded);
+
+    /// <summary>
+    /// Creates a descriptor holding a copy of <paramref name="updates"/> and <paramref name="words"/>, each
+    /// sorted into the global cell order.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// There are no updates, two name the same cell, or a word update expects a negative number or writes a
+    /// smaller one than it expects.
+    /// </exception>
+    public static CommitDescriptor Create(ReadOnlySpan<CellUpdate> updates, ReadOnlySpan<WordUpdate> words, Action? onSucceeded = null)
     {
         var descriptor = new CommitDescriptor { OnSucceeded = onSucceeded };
         if (updates.Length > InlineCapacity)
@@ -73,30 +125,50 @@ internal sealed class CommitDescriptor
             descriptor._overflow = new CellUpdate[updates.Length];
         }
 
-        descriptor.Fill(updates);
+        if (words.Length > InlineWordCapacity)
+        {
+            descriptor._wordOverflow = new WordUpdate[words.Length];
+        }
+
+        descriptor.Fill(updates, words);
         return descriptor;
     }
 
     /// <summary>
-    /// Like <see cref="Create"/>, but reuses a descriptor this thread released (<see cref="Release"/>) once
-    /// no other thread can hold it (see <see cref="DescriptorPool"/>).
+    /// Like <see cref="Create(ReadOnlySpan{CellUpdate}, Action?)"/>, but reuses a descriptor this thread
+    /// released (<see cref="Release"/>) once no other thread can hold it (see <see cref="DescriptorPool"/>).
     /// </summary>
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
-    public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null)
+    public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null) =>
+        Rent(updates, [], onSucceeded);
+
+    /// <summary>
+    /// Like <see cref="Create(ReadOnlySpan{CellUpdate}, ReadOnlySpan{WordUpdate}, Action?)"/>, but reuses a
+    /// descriptor this thread released (<see cref="Release"/>) once no other thread can hold it (see
+    /// <see cref="DescriptorPool"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// There are no updates, two name the same cell, or a word update expects a negative number or writes a
+    /// smaller one than it expects.
+    /// </exception>
+    public static CommitDescriptor Rent(ReadOnlySpan<CellUpdate> updates, ReadOnlySpan<WordUpdate> words, Action? onSucceeded = null)
     {
-        if (updates.Length > InlineCapacity || DescriptorPool.Take() is not { } reused)
+        if (updates.Length > InlineCapacity || words.Length > InlineWordCapacity || DescriptorPool.Take() is not { } reused)
         {
-            return Create(updates, onSucceeded);
+            return Create(updates, words, onSucceeded);
         }
 
         reused.StatusField = (int)CommitStatus.Active; // Seen by others only once installed (a CAS publishes it).
         reused.OnSucceeded = onSucceeded;
-        reused.Fill(updates);
+        reused.Fill(updates, words);
         return reused;
     }
 
+    /// <summary>The descriptor a word cell's <paramref name="marker"/> names (read inside a critical section).</summary>
+    public static CommitDescriptor OfMarker(long marker) => DescriptorIds.Get(marker & long.MaxValue);
+
     /// <summary>
-    /// Hands a descriptor from <see cref="Rent"/> back once its commit returned (decided and cleaned up);
+    /// Hands a descriptor from <see cref="Rent(ReadOnlySpan{CellUpdate}, ReadOnlySpan{WordUpdate}, Action?)"/> back once its commit returned (decided and cleaned up);
     /// the caller must not use it again. It is reused only when no thread can still read it.
     /// </summary>
     public static void Release(CommitDescriptor descriptor) => DescriptorPool.Release(descriptor);
@@ -115,13 +187,24 @@ internal sealed class CommitDescriptor
                 Interlocked.CompareExchange(ref update.Cell.Content, status == CommitStatus.Succeeded ? update.Desired : update.Expected, this);
             }
         }
+
+        var marker = Marker;
+        foreach (ref readonly var word in WordUpdates)
+        {
+            if (Volatile.Read(ref word.Cell.Word) == marker)
+            {
+                Interlocked.CompareExchange(ref word.Cell.Word, status == CommitStatus.Succeeded ? word.Desired : word.Expected, marker);
+            }
+        }
     }
 
-    /// <summary>Drops the references to cells and states, so that a pooled descriptor keeps nothing alive.</summary>
+    /// <summary>Drops the references to cells and states, so that a pooled descriptor keeps nothing alive (it keeps its id).</summary>
     internal void Clear()
     {
         Slots.Clear();
         _count = 0;
+        WordSlots.Clear();
+        _wordCount = 0;
         OnSucceeded = null;
     }
 
@@ -139,9 +222,23 @@ internal sealed class CommitDescriptor
         throw new InvalidOperationException("A cell holds a descriptor that does not name it.");
     }
 
-    private void Fill(ReadOnlySpan<CellUpdate> updates)
+    /// <summary>The logical value of a word cell holding this decided descriptor's marker.</summary>
+    public long LogicalWord(WordCell cell, CommitStatus decided)
     {
-        if (updates.IsEmpty)
+        foreach (ref readonly var word in WordUpdates)
+        {
+            if (ReferenceEquals(word.Cell, cell))
+            {
+                return decided == CommitStatus.Succeeded ? word.Desired : word.Expected;
+            }
+        }
+
+        throw new InvalidOperationException("A word cell holds the marker of a descriptor that does not name it.");
+    }
+
+    private void Fill(ReadOnlySpan<CellUpdate> updates, ReadOnlySpan<WordUpdate> words)
+    {
+        if (updates.IsEmpty && words.IsEmpty)
         {
             throw new ArgumentException("A commit names at least one cell.", nameof(updates));
         }
@@ -156,6 +253,36 @@ internal sealed class CommitDescriptor
             {
                 throw new ArgumentException("A commit names each cell once.", nameof(updates));
             }
+        }
+
+        if (words.IsEmpty)
+        {
+            return;
+        }
+
+        _wordCount = words.Length;
+        var wordSlots = WordSlots;
+        words.CopyTo(wordSlots);
+        SortByCellOrder(wordSlots);
+        for (var i = 0; i < wordSlots.Length; i++)
+        {
+            if (wordSlots[i].Expected < 0 || wordSlots[i].Desired < wordSlots[i].Expected)
+            {
+                Clear();
+                throw new ArgumentException("A word update expects a number of 0 or more and writes one at least as large.", nameof(words));
+            }
+
+            if (i > 0 && ReferenceEquals(wordSlots[i].Cell, wordSlots[i - 1].Cell))
+            {
+                Clear();
+                throw new ArgumentException("A commit names each cell once.", nameof(words));
+            }
+        }
+
+        if (_id == 0)
+        {
+            // Registered before the descriptor can be installed anywhere (an install is a CAS, which publishes it).
+            _id = DescriptorIds.Assign(this);
         }
     }
 
@@ -177,9 +304,71 @@ internal sealed class CommitDescriptor
         }
     }
 
+    /// <summary>Insertion sort, as <see cref="SortByCellOrder(Span{CellUpdate})"/>.</summary>
+    private static void SortByCellOrder(Span<WordUpdate> updates)
+    {
+        for (var i = 1; i < updates.Length; i++)
+        {
+            var update = updates[i];
+            var order = update.Cell.Order;
+            var j = i - 1;
+            while (j >= 0 && updates[j].Cell.Order > order)
+            {
+                updates[j + 1] = updates[j];
+                j--;
+            }
+
+            updates[j + 1] = update;
+        }
+    }
+
     [InlineArray(InlineCapacity)]
     private struct Buffer16
     {
         private CellUpdate _first;
+    }
+
+    [InlineArray(InlineWordCapacity)]
+    private struct WordBuffer8
+    {
+        private WordUpdate _first;
+    }
+}
+
+/// <summary>
+/// The ids of the descriptors that update word cells (see <see cref="CommitDescriptor"/>): a lock-free
+/// table from id to descriptor, in segments that are never copied. An id comes back only through
+/// <see cref="Recycle"/>, which the pool calls once the descriptor is out of every cell and no thread can
+/// still read it, and is then given out again by the thread that recycled it.
+/// </summary>
+internal static class DescriptorIds
+{
+    private static readonly CommitDescriptor?[]?[] s_segments = new CommitDescriptor?[]?[Segmented.SegmentCount];
+    private static long s_last;
+
+    [ThreadStatic]
+    private static Stack<long>? t_free;
+
+    /// <summary>How many ids were ever made (for tests: recycled ones are given out again, not made).</summary>
+    internal static long Made => Volatile.Read(ref s_last);
+
+    /// <summary>Gives <paramref name="descriptor"/> an id: one this thread recycled, or a new one.</summary>
+    public static long Assign(CommitDescriptor descriptor)
+    {
+        var id = t_free is { Count: > 0 } free ? free.Pop() : Interlocked.Increment(ref s_last);
+        Volatile.Write(ref Segmented.Slot(s_segments, (ulong)id), descriptor);
+        return id;
+    }
+
+    /// <summary>The descriptor that has <paramref name="id"/>.</summary>
+    /// <exception cref="InvalidOperationException">No descriptor has it (a cell names an id that is not in use).</exception>
+    public static CommitDescriptor Get(long id) =>
+        Segmented.Peek(s_segments, (ulong)id) ?? throw new InvalidOperationException($"A word cell names descriptor id {id}, which no descriptor has.");
+
+    /// <summary>Takes <paramref name="id"/> from its descriptor, which is never used again, for this thread to give out again.</summary>
+    public static void Recycle(long id)
+    {
+        Volatile.Write(ref Segmented.Slot(s_segments, (ulong)id), null);
+        (t_free ??= new Stack<long>()).Push(id);
     }
 }

@@ -122,7 +122,10 @@ internal sealed class Participant(WeakReference<Thread> owner)
 /// <summary>
 /// Each thread's released descriptors, on their way back to reuse (see the top of this file): released
 /// ones wait two epochs, are withdrawn from any cell a late install left them in, wait two epochs more,
-/// and are then free to rent. Only the owning thread touches its pool.
+/// and are then free to rent. Only the owning thread touches its pool. A descriptor with an id (one that
+/// updated word cells, see <see cref="CommitDescriptor"/>) is never left to the collector on the way,
+/// however long the epoch stalls: its id can be given out again only at the end, when no cell holds its
+/// marker. If it is not kept free for reuse there, its id is recycled (<see cref="DescriptorIds"/>).
 /// </summary>
 internal static class DescriptorPool
 {
@@ -156,9 +159,11 @@ internal static class DescriptorPool
     /// <summary>Queues a descriptor whose commit returned, and now and then moves released ones on towards reuse.</summary>
     public static void Release(CommitDescriptor descriptor)
     {
-        if (!descriptor.Reusable || descriptor.Status == CommitStatus.Active)
+        if ((!descriptor.Reusable && descriptor.Id == 0) || descriptor.Status == CommitStatus.Active)
         {
-            return; // Never reused: one that keeps an array, or (a caller's mistake) one still undecided.
+            // Never reused: one that keeps an array (unless its id must come back), or (a caller's mistake)
+            // one still undecided.
+            return;
         }
 
         var pool = t_pool ??= new Pool();
@@ -177,10 +182,14 @@ internal static class DescriptorPool
         while (pool.Withdrawn.TryPeek(out var waiting) && waiting.Epoch <= epoch - 2)
         {
             pool.Withdrawn.Dequeue();
-            if (pool.Free.Count < MaxFree)
+            if (waiting.Descriptor.Reusable && pool.Free.Count < MaxFree)
             {
                 waiting.Descriptor.Clear();
                 pool.Free.Push(waiting.Descriptor);
+            }
+            else if (waiting.Descriptor.Id != 0)
+            {
+                DescriptorIds.Recycle(waiting.Descriptor.Id);
             }
         }
 
@@ -194,13 +203,14 @@ internal static class DescriptorPool
             pool.Withdrawn.Enqueue((waiting.Descriptor, Epochs.Current));
         }
 
-        // A thread that stays in a section stops the epoch: leave what waits beyond a bound to the collector.
-        while (pool.Released.Count > MaxWaiting)
+        // A thread that stays in a section stops the epoch: leave what waits beyond a bound to the collector,
+        // oldest first, up to the first descriptor with an id (which must wait its turn).
+        while (pool.Released.Count > MaxWaiting && pool.Released.Peek().Descriptor.Id == 0)
         {
             pool.Released.Dequeue();
         }
 
-        while (pool.Withdrawn.Count > MaxWaiting)
+        while (pool.Withdrawn.Count > MaxWaiting && pool.Withdrawn.Peek().Descriptor.Id == 0)
         {
             pool.Withdrawn.Dequeue();
         }

@@ -33,6 +33,13 @@
 // that still expects u there is right to succeed. A succeeded commit's expected state never comes
 // back: its cell moved on to a new state, and every later commit expects a newer one.
 //
+// Word cells (see WordCell) hold a number instead of a reference, and a descriptor's marker (its id with the
+// sign bit set) instead of the descriptor. Everything above holds for them with numbers for states, and
+// so does the absence of ABA, though numbers do come back: a word cell's number never decreases, and a
+// succeeded commit writes each word cell either a larger number (so its expected one never comes back and
+// a late install fails) or the same one (a read, where a late install changes no logical value). Word and
+// object updates are installed together in the one global order of cells.
+//
 // Descriptors, unlike states, are reused (see Epochs.cs): the store gives a descriptor back once its
 // commit returned, and it is rented again only when no thread can still hold it. Every use of a
 // descriptor read from a cell (helping, reading a logical value, comparing it in a CAS) happens inside a
@@ -82,12 +89,50 @@ internal static class MultiWordCas
         }
     }
 
+    /// <summary>The number a word cell holds logically, helping any undecided commit it meets.</summary>
+    public static long ReadWord(WordCell cell)
+    {
+        // The common case, a number, needs no critical section: no descriptor is touched.
+        var current = Volatile.Read(ref cell.Word);
+        return current >= 0 ? current : ReadWordThroughDescriptor(cell);
+    }
+
+    private static long ReadWordThroughDescriptor(WordCell cell)
+    {
+        var section = Epochs.Enter();
+        try
+        {
+            while (true)
+            {
+                var current = Volatile.Read(ref cell.Word);
+                if (current >= 0)
+                {
+                    return current;
+                }
+
+                var descriptor = CommitDescriptor.OfMarker(current);
+                var status = descriptor.Status;
+                if (status == CommitStatus.Active)
+                {
+                    Help(descriptor, null);
+                    continue;
+                }
+
+                return descriptor.LogicalWord(cell, status);
+            }
+        }
+        finally
+        {
+            Epochs.Exit(section);
+        }
+    }
+
     /// <summary>
     /// Runs a commit to its decision. Returns <see langword="true"/> if every cell held its expected state
     /// and now holds its desired state; <see langword="false"/> if nothing changed.
     /// </summary>
     /// <param name="descriptor">The commit; its updates are sorted by cell order.</param>
-    /// <param name="afterInstall">A test seam: called by the committing thread after it installs the descriptor in the i-th cell.</param>
+    /// <param name="afterInstall">A test seam: called by the committing thread after it installs the descriptor in the i-th cell (counting word cells, in the order of installs).</param>
     public static bool Commit(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall = null)
     {
         // Helping other commits means holding their descriptors: inside a critical section (see Epochs).
@@ -115,21 +160,41 @@ internal static class MultiWordCas
                 Interlocked.CompareExchange(ref update.Cell.Content, succeeded ? update.Desired : update.Expected, descriptor);
             }
         }
+
+        var words = descriptor.WordUpdates;
+        if (words.IsEmpty)
+        {
+            return;
+        }
+
+        var marker = descriptor.Marker;
+        foreach (ref readonly var word in words)
+        {
+            if (Volatile.Read(ref word.Cell.Word) == marker)
+            {
+                Interlocked.CompareExchange(ref word.Cell.Word, succeeded ? word.Desired : word.Expected, marker);
+            }
+        }
     }
 
     private static bool Help(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall)
     {
         var updates = descriptor.Updates;
+        var words = descriptor.WordUpdates;
         var outcome = CommitStatus.Succeeded;
-        for (var i = 0; i < updates.Length && outcome == CommitStatus.Succeeded; i++)
+        for (int i = 0, w = 0; (i < updates.Length || w < words.Length) && outcome == CommitStatus.Succeeded;)
         {
-            if (!Install(descriptor, in updates[i]))
+            // The two lists merged into the one global order of cells.
+            var installed = w < words.Length && (i == updates.Length || words[w].Cell.Order < updates[i].Cell.Order)
+                ? InstallWord(descriptor, in words[w++])
+                : Install(descriptor, in updates[i++]);
+            if (!installed)
             {
                 outcome = CommitStatus.Failed;
             }
             else
             {
-                afterInstall?.Invoke(descriptor, i);
+                afterInstall?.Invoke(descriptor, i + w - 1);
             }
         }
 
@@ -188,6 +253,53 @@ internal static class MultiWordCas
             }
 
             if (ReferenceEquals(Interlocked.CompareExchange(ref cell.Content, descriptor, current), current))
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Installs the descriptor's marker in one word cell, as <see cref="Install"/> does in a cell holding
+    /// objects: <see langword="false"/> if the cell's logical number is not the expected one.
+    /// </summary>
+    private static bool InstallWord(CommitDescriptor descriptor, in WordUpdate update)
+    {
+        var cell = update.Cell;
+        var marker = descriptor.Marker;
+        while (true)
+        {
+            var current = Volatile.Read(ref cell.Word);
+            if (current == marker)
+            {
+                return true;
+            }
+
+            if (descriptor.Status != CommitStatus.Active)
+            {
+                return true; // decided by a helper (see Install)
+            }
+
+            var logical = current;
+            if (current < 0)
+            {
+                var other = CommitDescriptor.OfMarker(current);
+                var otherStatus = other.Status;
+                if (otherStatus == CommitStatus.Active)
+                {
+                    Help(other, null); // cannot come back to us: see Install
+                    continue;
+                }
+
+                logical = other.LogicalWord(cell, otherStatus);
+            }
+
+            if (logical != update.Expected)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref cell.Word, marker, current) == current)
             {
                 return true;
             }

@@ -187,6 +187,57 @@ public sealed class DescriptorReuseTests
     }
 
     [Fact]
+    public void A_descriptor_id_is_given_out_again_only_once_no_cell_holds_its_marker_and_no_thread_that_read_it_is_in_a_section()
+    {
+        var cell = new Cell(new object());
+        for (var i = 0; i < 64; i++)
+        {
+            CommitAndRelease(cell); // as in the test above: what this thread released before moves through its pool
+        }
+
+        // A commit of more word cells than a descriptor keeps inline (never reused: its id is recycled at the end
+        // of the pool's waits) fails at its first cell, never reaching the others...
+        var first = new WordCell(1);
+        var words = Enumerable.Range(0, CommitDescriptor.InlineWordCapacity).Select(_ => new WordCell()).ToArray();
+        var large = CommitDescriptor.Rent([], [new WordUpdate(first, 0, 1), .. words.Select(w => new WordUpdate(w, 0, 1))]);
+        Assert.False(MultiWordCas.Commit(large));
+        Assert.False(large.Reusable);
+        Assert.NotEqual(0, large.Id);
+
+        // ...and a helper that saw it undecided installs its marker in one of them after the decision.
+        Volatile.Write(ref words[0].Word, large.Marker);
+        CommitDescriptor.Release(large);
+        Epochs.TryAdvance();
+        using var reader = new ThreadInSection(() => Volatile.Read(ref words[0].Word));
+        Assert.Equal(large.Marker, reader.Seen);
+
+        // It is withdrawn from the cell, but its id stays its own while the reader may still look it up...
+        for (var i = 0; i < 100 && Volatile.Read(ref words[0].Word) == large.Marker; i++)
+        {
+            CommitAndRelease(cell);
+        }
+
+        Assert.Equal(0, Volatile.Read(ref words[0].Word));
+        for (var i = 0; i < 100; i++)
+        {
+            CommitAndRelease(cell);
+            Assert.NotEqual(large.Id, CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]).Id);
+            Assert.Same(large, CommitDescriptor.OfMarker(large.Marker));
+        }
+
+        // ...and is given to another descriptor once the reader left.
+        reader.Leave();
+        var recycled = false;
+        for (var i = 0; i < Rounds && !recycled; i++)
+        {
+            CommitAndRelease(cell);
+            recycled = CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]).Id == large.Id;
+        }
+
+        Assert.True(recycled, "The id was never given out again.");
+    }
+
+    [Fact]
     public void A_thread_that_ended_leaves_its_place_in_the_epochs_to_the_next_thread()
     {
         RunOnNewThread(() => Epochs.Exit(Epochs.Enter()));
