@@ -111,10 +111,7 @@ internal static class RankingCheck
             {
                 foreach (var (product, cell) in bucket.Cells)
                 {
-                    if (MultiWordCas.Read(cell) is SalesCount sold)
-                    {
-                        totals[product] = totals.GetValueOrDefault(product) + sold.Quantity;
-                    }
+                    totals[product] = totals.GetValueOrDefault(product) + cell.Count;
                 }
             }
         }

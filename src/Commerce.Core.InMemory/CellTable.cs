@@ -192,7 +192,7 @@ internal sealed class SalesCellTable() : CellTable(indexed: false)
     private static readonly Func<CellKey, SalesCellTable, Cell> CreateCell = static (key, table) =>
     {
         // Listed in its bucket before the index publishes it: whoever finds the cell finds it there too.
-        var cell = new KeyedCell(Absent.Value, key);
+        var cell = new SalesCell(key);
         table.GetOrCreateBucket(key.High).Add(cell);
         return cell;
     };
@@ -310,7 +310,7 @@ internal sealed class SalesBucket
     private int _count;
 
     /// <summary>The bucket's cells with their products (lock-free: cells added meanwhile may or may not be met).</summary>
-    public IEnumerable<KeyValuePair<long, Cell>> Cells
+    public IEnumerable<KeyValuePair<long, SalesCell>> Cells
     {
         get
         {
@@ -325,7 +325,7 @@ internal sealed class SalesBucket
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Lists a cell (its key's <see cref="CellKey.Low"/> is its product) in the bucket.</summary>
-    public void Add(KeyedCell cell)
+    public void Add(SalesCell cell)
     {
         var node = new CellNode(cell);
         do
@@ -374,17 +374,45 @@ internal sealed class SalesBucket
 }
 
 /// <summary>A link of a bucket's list of cells: written before the CAS that publishes it, never after.</summary>
-internal sealed class CellNode(KeyedCell cell)
+internal sealed class CellNode(SalesCell cell)
 {
-    public KeyedCell Cell { get; } = cell;
+    public SalesCell Cell { get; } = cell;
 
     public CellNode? Next;
 }
 
-/// <summary>An immutable sales count: the state of a sales cell.</summary>
-internal sealed class SalesCount(long quantity)
+/// <summary>
+/// A product's sales count in one bucket, held in place: the units its orders placed, as this word cell's
+/// number, and the units cancellations took back, in a second word cell (<see cref="Returned"/>) made by
+/// the first cancellation. The count is the first less the second; both only grow, which is what lets the
+/// multi-word CAS change them in place (see <see cref="WordCell"/>).
+/// </summary>
+internal sealed class SalesCell(CellKey key) : WordCell
 {
-    public long Quantity { get; } = quantity;
+    private WordCell? _returned;
+
+    /// <summary>The bucket (<see cref="CellKey.High"/>) and the product (<see cref="CellKey.Low"/>).</summary>
+    public CellKey Key { get; } = key;
+
+    /// <summary>The units cancellations took back, or <see langword="null"/> if none ever did.</summary>
+    public WordCell? Returned => Volatile.Read(ref _returned);
+
+    /// <summary>
+    /// The count, read without a snapshot: the units taken back first, then the units placed, so that it is
+    /// never negative (a caller that needs one instant checks its reads some other way).
+    /// </summary>
+    public long Count
+    {
+        get
+        {
+            var returned = Returned is { } cell ? MultiWordCas.ReadWord(cell) : 0;
+            return MultiWordCas.ReadWord(this) - returned;
+        }
+    }
+
+    /// <summary>The cell of the units taken back, made (with 0) if there is none yet.</summary>
+    public WordCell GetOrCreateReturned() =>
+        Returned ?? Interlocked.CompareExchange(ref _returned, new WordCell(), null) ?? Returned!;
 }
 
 /// <summary>

@@ -20,9 +20,17 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     [ThreadStatic]
     private static CellUpdate[]? t_scratch;
 
-    // Per update of t_scratch: the change of an adjusted stock or sales count, which a retry may recompute; else -1.
+    // Per update of t_scratch: the change of an adjusted stock count, which a retry may recompute; else -1.
     [ThreadStatic]
     private static int[]? t_adjusts;
+
+    // The word updates of a commit's sales counts (see SalesWords), built per commit on the committing thread.
+    [ThreadStatic]
+    private static WordUpdate[]? t_words;
+
+    // Per sales change of a commit: its index among the changes, its cell, and the units placed loaded with the cell (-1: read it).
+    [ThreadStatic]
+    private static SalesEntries? t_sales;
 
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
@@ -128,21 +136,25 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// each state is), rather than one change after another: up to <see cref="Loaded{T}.Capacity"/> of them,
     /// in the order of <paramref name="changes"/>, with each one's index there.
     /// </summary>
-    /// <returns>How many it found (a cell not there yet is <see langword="null"/>; a state, if a commit in flight holds the cell).</returns>
-    private int FindSales(ReadOnlySpan<Change> changes, ref Loaded<int> indexes, ref Loaded<Cell> cells, ref Loaded<object> states)
+    /// <returns>How many it found (a cell not there yet is <see langword="null"/>; a number, -1 for a cell a commit in flight holds).</returns>
+    private int FindSales(ReadOnlySpan<Change> changes, ref Loaded<int> indexes, ref Loaded<SalesCell> cells, ref Loaded<long> numbers)
     {
         var count = 0;
         for (var c = 0; c < changes.Length && count < Loaded<Cell>.Capacity; c++)
         {
             ref readonly var change = ref changes[c];
-            if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales && change.Seen.Handle is null)
+            if (change.Kind == ChangeKind.Adjust && change.Key.Table == StoreTable.Sales)
             {
                 indexes[count] = c;
                 cells[count++] = SalesCellOf(changes, CellKey.From(change.Key));
             }
         }
 
-        LoadStates<Cell>(((ReadOnlySpan<Cell?>)cells)[..count], states); // a descriptor: read through it when the change is reached
+        for (var i = 0; i < count; i++)
+        {
+            numbers[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Word) : -1; // a marker (negative): read through it when the change is reached
+        }
+
         return count;
     }
 
@@ -152,7 +164,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// it is that cell (no lookup, and the batch read prefetched it); otherwise from the table, and then kept
     /// as that companion for the product's next orders.
     /// </summary>
-    private Cell? SalesCellOf(ReadOnlySpan<Change> changes, CellKey key)
+    private SalesCell? SalesCellOf(ReadOnlySpan<Change> changes, CellKey key)
     {
         KeyedCell? stock = null;
         foreach (ref readonly var change in changes)
@@ -169,10 +181,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             return companion;
         }
 
-        var cell = store.Sales.Find(key);
-        if (stock is not null && cell is KeyedCell found)
+        var cell = store.Sales.Find(key) as SalesCell;
+        if (stock is not null && cell is not null)
         {
-            stock.Companion = found;
+            stock.Companion = cell;
         }
 
         return cell;
@@ -275,10 +287,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         var span = changes.Changes;
         var salesIndexes = default(Loaded<int>);
-        var salesCells = default(Loaded<Cell>);
-        var salesStates = default(Loaded<object>);
-        var salesFound = FindSales(span, ref salesIndexes, ref salesCells, ref salesStates);
+        var salesCells = default(Loaded<SalesCell>);
+        var salesNumbers = default(Loaded<long>);
+        var salesFound = FindSales(span, ref salesIndexes, ref salesCells, ref salesNumbers);
         var salesNext = 0;
+        var salesEntries = t_sales ??= new SalesEntries();
+        salesEntries.Count = 0;
         var events = changes.Events;
         var size = span.Length + events.Count + 1; // a stripe per event at most, and the products' listing
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
@@ -406,25 +420,30 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         break;
                     }
 
-                    case ChangeKind.Adjust:
+                    case ChangeKind.Adjust when change.Key.Table == StoreTable.Sales:
                     {
-                        if (change.Key.Table == StoreTable.Sales)
+                        var bucket = store.Sales.GetOrCreateBucket(key.High);
+                        if (sales is null)
                         {
-                            var bucket = store.Sales.GetOrCreateBucket(key.High);
-                            if (sales is null)
-                            {
-                                sales = bucket;
-                            }
-                            else if (!ReferenceEquals(sales, bucket))
-                            {
-                                (moreSales ??= []).Add(bucket);
-                            }
+                            sales = bucket;
+                        }
+                        else if (!ReferenceEquals(sales, bucket))
+                        {
+                            (moreSales ??= []).Add(bucket);
                         }
 
-                        // A sales count found with the others, with the state it held then (unless a commit in flight held it).
+                        // A sales count found with the others, with the number it held then (unless a commit in flight held it);
+                        // its word updates are made once every sales change is known (see SalesWords).
                         var found = salesNext < salesFound && salesIndexes[salesNext] == c ? salesNext++ : -1;
-                        var cell = (found >= 0 ? salesCells[found] : null) ?? change.Seen.Handle as Cell ?? table.GetOrCreate(key);
-                        var current = (found >= 0 ? salesStates[found] : null) ?? MultiWordCas.Read(cell); // no state where no cell was found
+                        var cell = (found >= 0 ? salesCells[found] : null) ?? (SalesCell)table.GetOrCreate(key);
+                        salesEntries.Add(c, cell, found >= 0 ? salesNumbers[found] : -1);
+                        break;
+                    }
+
+                    case ChangeKind.Adjust:
+                    {
+                        var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
+                        var current = MultiWordCas.Read(cell);
                         if (Adjusted(change, current) is not { } adjusted)
                         {
                             return new(false);
@@ -467,12 +486,13 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 updates[next++] = new CellUpdate(cell, expected, insertsProduct ? new object() : expected);
             }
 
-            return new(Commit(changes, updates, adjusts, ref next, sales, moreSales));
+            return new(Commit(changes, updates, adjusts, ref next, salesEntries, sales, moreSales));
         }
         finally
         {
             // The scratch keeps no state alive.
             updates.AsSpan(0, next).Clear();
+            salesEntries.Clear();
         }
     }
 
@@ -606,13 +626,13 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// another commit succeeded, so this keeps the commit lock-free. Orders for one hot product thus no
     /// longer re-run each other.
     /// </summary>
-    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesBucket? sales, List<SalesBucket>? moreSales)
+    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesEntries salesEntries, SalesBucket? sales, List<SalesBucket>? moreSales)
     {
         var stripesFrom = next;
         var undecided = false;
         if (sales is null)
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, ref undecided);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, ref undecided);
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -627,7 +647,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         try
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, ref undecided);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, ref undecided);
         }
         finally
         {
@@ -651,39 +671,138 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// The commit's multi-word CAS, tried again while only commutative cells moved on (see <see cref="Commit"/>);
     /// <paramref name="undecided"/> is set while a CAS runs, and stays set if it threw (its descriptor may be undecided).
     /// </summary>
-    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, ref bool undecided)
+    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, SalesEntries salesEntries, ref bool undecided)
     {
         var events = changes.Events;
-        while (true)
+        var words = t_words is { } known && known.Length >= 2 * salesEntries.Count ? known : (t_words = new WordUpdate[Math.Max(8, 2 * salesEntries.Count)]);
+        var wordCount = 0;
+        try
         {
-            if (events.Count > 0)
+            while (true)
             {
-                next = store.Events.AddUpdates(updates, stripesFrom, changes);
-            }
-
-            store.BeforeCas?.Invoke();
-            // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper,
-            // which may be paused right after its decision), and so does this thread once it returns.
-            undecided = true;
-            var succeeded = CommitOnce(updates.AsSpan(0, next), events.Count > 0 ? store.Events.SignalWaiting : null);
-            undecided = false;
-            if (succeeded)
-            {
-                if (events.Count > 0)
+                // The sales counts are built from what their cells hold now, as the stripes are: both commute.
+                wordCount = salesEntries.Count == 0 ? 0 : SalesWords(changes.Changes, salesEntries, words);
+                if (wordCount < 0)
                 {
-                    store.Events.Signal();
+                    return false;
                 }
 
-                return true;
+                if (events.Count > 0)
+                {
+                    next = store.Events.AddUpdates(updates, stripesFrom, changes);
+                }
+
+                store.BeforeCas?.Invoke();
+                // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper,
+                // which may be paused right after its decision), and so does this thread once it returns.
+                undecided = true;
+                var succeeded = CommitOnce(updates.AsSpan(0, next), words.AsSpan(0, wordCount), events.Count > 0 ? store.Events.SignalWaiting : null);
+                undecided = false;
+                if (succeeded)
+                {
+                    if (events.Count > 0)
+                    {
+                        store.Events.Signal();
+                    }
+
+                    return true;
+                }
+
+                // The listed ranges are not checked again: the products' listing, read before they were checked, is
+                // still what the commit expects (else Refresh refused), so no product committed since; and the ids now
+                // include the commit's own new products, which a second check would count as added by another.
+                if (!Refresh(changes.Changes, updates.AsSpan(0, stripesFrom), adjusts))
+                {
+                    return false;
+                }
+
+                salesEntries.ForgetLoaded();
+            }
+        }
+        finally
+        {
+            words.AsSpan(0, Math.Max(wordCount, 0)).Clear();
+        }
+    }
+
+    /// <summary>
+    /// The word updates of a change set's sales adjustments (<paramref name="entries"/>), from the numbers
+    /// their cells hold now (or were loaded with): an order's units are added to the units placed; a
+    /// cancellation's to the units taken back, with the units placed read, so that the count it leaves is
+    /// checked against the change's minimum at the commit's instant.
+    /// </summary>
+    /// <returns>How many updates it wrote to <paramref name="words"/>, or -1 if a count would fall below its minimum or overflow.</returns>
+    private static int SalesWords(ReadOnlySpan<Change> changes, SalesEntries entries, WordUpdate[] words)
+    {
+        var count = 0;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            ref readonly var change = ref changes[entries.Changes[i]];
+            var cell = entries.Cells[i]!;
+            var loaded = entries.Numbers[i];
+            var placed = loaded >= 0 ? loaded : MultiWordCas.ReadWord(cell);
+            if (change.Delta >= 0 && change.Minimum <= 0)
+            {
+                // A count is never negative, so adding to it keeps it at the minimum: the units taken back need no read.
+                if (change.Delta > long.MaxValue - placed)
+                {
+                    return -1;
+                }
+
+                if (change.Delta > 0)
+                {
+                    words[count++] = new WordUpdate(cell, placed, placed + change.Delta);
+                }
+
+                continue;
             }
 
-            // The listed ranges are not checked again: the products' listing, read before they were checked, is
-            // still what the commit expects (else Refresh refused), so no product committed since; and the ids now
-            // include the commit's own new products, which a second check would count as added by another.
-            if (!Refresh(changes.Changes, updates.AsSpan(0, stripesFrom), adjusts))
+            var returnedCell = cell.GetOrCreateReturned();
+            var returned = MultiWordCas.ReadWord(returnedCell);
+            var taken = change.Delta < 0 ? -change.Delta : 0;
+            var added = change.Delta > 0 ? change.Delta : 0;
+            if (change.Delta == long.MinValue || taken > long.MaxValue - returned || added > long.MaxValue - placed
+                || placed + added - (returned + taken) < change.Minimum)
             {
-                return false;
+                return -1;
             }
+
+            words[count++] = new WordUpdate(cell, placed, placed + added);
+            words[count++] = new WordUpdate(returnedCell, returned, returned + taken);
+        }
+
+        return count;
+    }
+
+    /// <summary>The sales changes of the commit on this thread: each one's index among the changes, its cell, and the units placed loaded with it (-1: none).</summary>
+    private sealed class SalesEntries
+    {
+        public int[] Changes = new int[8];
+        public SalesCell?[] Cells = new SalesCell?[8];
+        public long[] Numbers = new long[8];
+        public int Count;
+
+        public void Add(int change, SalesCell cell, long number)
+        {
+            if (Count == Changes.Length)
+            {
+                Array.Resize(ref Changes, Count * 2);
+                Array.Resize(ref Cells, Count * 2);
+                Array.Resize(ref Numbers, Count * 2);
+            }
+
+            Changes[Count] = change;
+            Cells[Count] = cell;
+            Numbers[Count++] = number;
+        }
+
+        /// <summary>Drops the loaded numbers: a retry reads what the cells hold then.</summary>
+        public void ForgetLoaded() => Numbers.AsSpan(0, Count).Fill(-1);
+
+        public void Clear()
+        {
+            Cells.AsSpan(0, Count).Clear();
+            Count = 0;
         }
     }
 
@@ -729,9 +848,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// goes back once the commit returns. A commit that dies on the way (a fault injected through
     /// <see cref="InMemoryCommerceStore.AfterInstall"/>) never gives its descriptor back, so it is never reused.
     /// </summary>
-    private bool CommitOnce(ReadOnlySpan<CellUpdate> updates, Action? onSucceeded = null)
+    private bool CommitOnce(ReadOnlySpan<CellUpdate> updates, ReadOnlySpan<WordUpdate> words, Action? onSucceeded = null)
     {
-        var descriptor = CommitDescriptor.Rent(updates, onSucceeded);
+        var descriptor = CommitDescriptor.Rent(updates, words, onSucceeded);
         var succeeded = MultiWordCas.Commit(descriptor, store.AfterInstall);
         CommitDescriptor.Release(descriptor);
         return succeeded;
@@ -743,7 +862,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var key = change.Key;
         var value = current switch
         {
-            SalesCount count => count.Quantity,
             StockItem stock => stock.OnHand,
             WalletState wallet => wallet.Wallet.Balance.Amount,
             _ when ReferenceEquals(current, Absent.Value) => 0L,
@@ -767,7 +885,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         return key.Table switch
         {
-            StoreTable.Sales => new SalesCount(next),
             StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
             StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
             StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as WalletState)?.Wallet.LedgerLength ?? 0),

@@ -124,9 +124,9 @@ internal sealed class RankingCache
         var cells = new List<(long Product, long Quantity)>(bucket.Count);
         foreach (var (product, cell) in bucket.Cells)
         {
-            if (MultiWordCas.Read(cell) is SalesCount { Quantity: > 0 } count)
+            if (cell.Count is > 0 and var quantity)
             {
-                cells.Add((product, count.Quantity));
+                cells.Add((product, quantity));
             }
         }
 
@@ -208,12 +208,12 @@ internal sealed class RankingCache
     private List<ProductSales> TopWithChanges(int count, List<int> changed, out bool consistent)
     {
         // Read every changed bucket live, then every one again (a double collect): reads help any commit in
-        // flight to its decision, and since states are never reused, equal references in both passes mean no
-        // cell changed in between, so the first pass holds at every instant between the passes, and counts
-        // every order (whose lines all fall in one bucket) whole or not at all. Otherwise the answer is
+        // flight to its decision, and since a sales cell's two numbers only grow, equal numbers in both passes
+        // mean no cell changed in between, so the first pass holds at every instant between the passes, and
+        // counts every order (whose lines all fall in one bucket) whole or not at all. Otherwise the answer is
         // flagged, and the caller asks again; nothing waits for a committing thread.
         var delta = new Dictionary<long, long>();
-        var seen = new Dictionary<Cell, object>();
+        var seen = new Dictionary<SalesCell, (long Sold, long Returned)>();
         foreach (var i in changed)
         {
             var snapshot = _buckets[i];
@@ -224,12 +224,9 @@ internal sealed class RankingCache
 
             foreach (var (product, cell) in snapshot.Bucket.Cells)
             {
-                var state = MultiWordCas.Read(cell);
-                seen[cell] = state;
-                if (state is SalesCount sold)
-                {
-                    delta[product] = delta.GetValueOrDefault(product) + sold.Quantity;
-                }
+                var numbers = Numbers(cell);
+                seen[cell] = numbers;
+                delta[product] = delta.GetValueOrDefault(product) + numbers.Sold - numbers.Returned;
             }
         }
 
@@ -240,7 +237,7 @@ internal sealed class RankingCache
             foreach (var (_, cell) in _buckets[i].Bucket.Cells)
             {
                 again++;
-                consistent &= seen.TryGetValue(cell, out var state) && ReferenceEquals(MultiWordCas.Read(cell), state);
+                consistent &= seen.TryGetValue(cell, out var numbers) && Numbers(cell) == numbers;
             }
         }
 
@@ -274,6 +271,13 @@ internal sealed class RankingCache
         }
 
         return candidates;
+    }
+
+    /// <summary>A sales cell's two numbers, the units taken back read first (see <see cref="SalesCell.Count"/>).</summary>
+    private static (long Sold, long Returned) Numbers(SalesCell cell)
+    {
+        var returned = cell.Returned is { } taken ? MultiWordCas.ReadWord(taken) : 0;
+        return (MultiWordCas.ReadWord(cell), returned);
     }
 
     /// <summary>One bucket as cached: its stamp when read (-1: not cached, read live) and its positive counts.</summary>

@@ -36,7 +36,7 @@ public sealed class EventStripesTests
     {
         var store = shop.InMemoryStore();
         var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
+            (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), cell),
             hook =>
             {
                 store.AfterInstall = hook;

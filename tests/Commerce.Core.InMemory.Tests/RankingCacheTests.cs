@@ -100,17 +100,18 @@ public sealed class RankingCacheTests
         return [.. top.Select(p => (p.ProductId.Value, p.Quantity))];
     }
 
-    /// <summary>Adds to a product's count in a bucket as a commit does: announced on the bucket, one CAS, decided.</summary>
+    /// <summary>Adds to a product's count in a bucket (or, negative, takes from it) as a commit does: announced on the bucket, one CAS, decided.</summary>
     private static void Sell(SalesCellTable table, long bucket, long product, long quantity)
     {
-        var cell = table.GetOrCreate(new CellKey(bucket, product));
+        var cell = (SalesCell)table.GetOrCreate(new CellKey(bucket, product));
         var sales = table.Bucket(bucket)!;
         var stripe = sales.BeginCommit();
         try
         {
-            var current = MultiWordCas.Read(cell);
-            var sold = current is SalesCount count ? count.Quantity : 0;
-            Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, current, new SalesCount(sold + quantity))])));
+            // A negative quantity is a cancellation: added to the units taken back, as the store does.
+            var (counted, added) = quantity >= 0 ? ((WordCell)cell, quantity) : (cell.GetOrCreateReturned(), -quantity);
+            var number = MultiWordCas.ReadWord(counted);
+            Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([], [new WordUpdate(counted, number, number + added)])));
         }
         finally
         {

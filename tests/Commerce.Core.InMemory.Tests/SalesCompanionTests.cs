@@ -44,5 +44,5 @@ public sealed class SalesCompanionTests
     }
 
     private static long SoldIn(InMemoryCommerceStore store, long bucket) =>
-        ((SalesCount)MultiWordCas.Read(store.Sales.Bucket(bucket)!.Cells.Single(pair => pair.Key == Product.Value).Value)).Quantity;
+        store.Sales.Bucket(bucket)!.Cells.Single(pair => pair.Key == Product.Value).Value.Count;
 }

@@ -67,7 +67,7 @@ public sealed class UnitOfWorkTests
     {
         var store = StoreWithWidget();
         var named = new List<Cell>();
-        store.AfterInstall = (descriptor, i) => named.Add(descriptor.Updates[i].Cell);
+        store.AfterInstall = (descriptor, i) => named.Add(descriptor.InstalledAt(i));
 
         var unitOfWork = Sync.Run(store.BeginAsync());
         Assert.Same(Widget, Sync.Run(unitOfWork.Products.FindAsync(Widget.Id)));

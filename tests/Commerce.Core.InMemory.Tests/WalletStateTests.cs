@@ -158,7 +158,7 @@ public sealed class WalletStateTests
         var first = ((WalletState)MultiWordCas.Read(cell)).Latest!;
 
         using var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, cell),
+            (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), cell),
             hook =>
             {
                 shop.InMemoryStore().AfterInstall = hook;

@@ -320,7 +320,8 @@ internal sealed class FaultSimulation
     /// <summary>Whether a dead commit applied: whoever meets its descriptor first finishes it, as a reader does here.</summary>
     private static bool Applied(CommitDescriptor descriptor)
     {
-        _ = MultiWordCas.Read(descriptor.Updates[0].Cell);
+        var first = descriptor.InstalledAt(0); // a commit that died installed there at least
+        _ = first is WordCell word ? MultiWordCas.ReadWord(word) : MultiWordCas.Read(first);
         return descriptor.Status == CommitStatus.Succeeded;
     }
 

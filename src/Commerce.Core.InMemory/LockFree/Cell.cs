@@ -77,7 +77,7 @@ internal sealed class KeyedCell(object initial, CellKey key) : Cell(initial)
     /// its product's sales count cell in the bucket its orders wrote last. A cache, not state: any thread may
     /// replace it with a plain write, and whoever uses it checks its key first (the bucket may have moved on).
     /// </summary>
-    public KeyedCell? Companion;
+    public SalesCell? Companion;
 }
 
 /// <summary>
@@ -93,7 +93,7 @@ internal sealed class KeyedCell(object initial, CellKey key) : Cell(initial)
 /// comes back, and a helper's late install (which expects it) fails. A number that goes both ways is kept
 /// as two word cells, what was added and what was taken.
 /// </remarks>
-internal sealed class WordCell : Cell
+internal class WordCell : Cell
 {
     /// <summary>The number, or a descriptor's marker; changed only by CAS.</summary>
     internal long Word;

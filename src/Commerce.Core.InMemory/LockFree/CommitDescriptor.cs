@@ -222,6 +222,28 @@ internal sealed class CommitDescriptor
         throw new InvalidOperationException("A cell holds a descriptor that does not name it.");
     }
 
+    /// <summary>
+    /// The cell of the <paramref name="index"/>-th install: of the updates of both kinds, merged into the global
+    /// order of cells, as a commit installs them (what the after-install seam's index counts).
+    /// </summary>
+    public Cell InstalledAt(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        var updates = Updates;
+        var words = WordUpdates;
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, updates.Length + words.Length);
+        for (int i = 0, w = 0; ; )
+        {
+            var word = w < words.Length && (i == updates.Length || words[w].Cell.Order < updates[i].Cell.Order);
+            if (i + w == index)
+            {
+                return word ? words[w].Cell : updates[i].Cell;
+            }
+
+            _ = word ? w++ : i++;
+        }
+    }
+
     /// <summary>The logical value of a word cell holding this decided descriptor's marker.</summary>
     public long LogicalWord(WordCell cell, CommitStatus decided)
     {

@@ -19,7 +19,7 @@ public sealed class RankingSnapshotTests
 
         // Park the order right after it installs in the sales cell of its first line, before the second.
         using var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, shop.InMemoryStore().Sales.Find(new CellKey(bucket, first.Value))),
+            (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), shop.InMemoryStore().Sales.Find(new CellKey(bucket, first.Value))),
             hook =>
             {
                 shop.InMemoryStore().AfterInstall = hook;
@@ -49,7 +49,7 @@ public sealed class RankingSnapshotTests
         // its descriptor stays undecided in the cells it reached, for whoever meets it to decide.
         store.AfterInstall = (descriptor, i) =>
         {
-            if (ReferenceEquals(descriptor.Updates[i].Cell, store.Sales.Find(new CellKey(bucket, first.Value))))
+            if (ReferenceEquals(descriptor.InstalledAt(i), store.Sales.Find(new CellKey(bucket, first.Value))))
             {
                 throw new InvalidOperationException("The committing thread dies here.");
             }

@@ -30,7 +30,7 @@ public sealed class ServiceHelpingTests
     {
         var walletCell = shop.InMemoryStore().Wallets.Find(CellKey.From(StoreKey.ForWallet(Buyer)))!;
         var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.Updates[i].Cell, walletCell),
+            (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), walletCell),
             hook =>
             {
                 shop.InMemoryStore().AfterInstall = hook;

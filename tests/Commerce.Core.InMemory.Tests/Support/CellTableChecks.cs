@@ -61,7 +61,7 @@ internal static class CellTableChecks
             }
             else
             {
-                Assert.Same(Absent.Value, MultiWordCas.Read(cell));
+                Assert.True(Unwritten(cell));
                 model.Add(key, cell);
             }
         }
@@ -74,6 +74,10 @@ internal static class CellTableChecks
 
         return model;
     }
+
+    /// <summary>Whether a cell holds what a new one does: nothing (a number, for a cell of numbers: 0).</summary>
+    public static bool Unwritten(Cell cell) =>
+        cell is WordCell word ? MultiWordCas.ReadWord(word) == 0 : ReferenceEquals(MultiWordCas.Read(cell), Absent.Value);
 
     /// <summary>
     /// Has <paramref name="threads"/> threads, started together, get-or-create (either way) the keys
@@ -95,7 +99,7 @@ internal static class CellTableChecks
             foreach (var key in keys)
             {
                 mine[key] = random.Next(2) == 0 ? table.GetOrCreate(key) : table.CreateOrGet(key);
-                if (table.Find(keys[random.Next(keys.Length)]) is { } found && MultiWordCas.Read(found) != Absent.Value)
+                if (table.Find(keys[random.Next(keys.Length)]) is { } found && !Unwritten(found))
                 {
                     throw new InvalidOperationException("A cell that nobody wrote holds a state.");
                 }
