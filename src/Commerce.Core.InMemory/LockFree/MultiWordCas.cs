@@ -299,10 +299,50 @@ internal static class MultiWordCas
                 return false;
             }
 
-            if (Interlocked.CompareExchange(ref cell.Word, marker, current) == current)
+            if (TryPlaceMarker(descriptor, in update, current))
             {
                 return true;
             }
         }
     }
+
+    /// <summary>
+    /// The install CAS of <see cref="InstallWord"/>: replaces <paramref name="current"/> with the descriptor's
+    /// marker. Returns whether it did; a marker it placed after the decision is taken out again at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryPlaceMarker(CommitDescriptor descriptor, in WordUpdate update, long current)
+    {
+        var cell = update.Cell;
+        var marker = descriptor.Marker;
+        if (Interlocked.CompareExchange(ref cell.Word, marker, current) != current)
+        {
+            return false;
+        }
+
+        // A second look: if the commit was decided meanwhile, no clean-up may see this install, so the
+        // installer takes it out itself, as the owner's clean-up would. Hence a word cell holds a marker only
+        // while some thread holds its descriptor: an install made before the decision (this look finds the
+        // commit Active) is followed by the decision, so the owner's clean-up, which reads the cells after
+        // it, finds the marker there (or finds it gone); an install made after the decision is removed here,
+        // by its installer, before it lets the descriptor go. (The install and the decision are full
+        // fences, so this look comes after the install, and the owner's reads after its decision.)
+        var decided = descriptor.Status;
+        if (decided != CommitStatus.Active)
+        {
+            Interlocked.CompareExchange(ref cell.Word, decided == CommitStatus.Succeeded ? update.Desired : update.Expected, marker);
+        }
+
+        // The descriptor stays reachable until its marker is out (a reader resolving the marker relies on it,
+        // see DescriptorIds).
+        GC.KeepAlive(descriptor);
+        return true;
+    }
+
+    /// <summary>
+    /// For tests: the install CAS of <paramref name="descriptor"/>'s <paramref name="index"/>-th word update,
+    /// made by a helper that saw the commit undecided and the cell holding <paramref name="current"/>.
+    /// </summary>
+    internal static bool PlaceMarkerForTests(CommitDescriptor descriptor, int index, long current) =>
+        TryPlaceMarker(descriptor, in descriptor.WordUpdates[index], current);
 }
