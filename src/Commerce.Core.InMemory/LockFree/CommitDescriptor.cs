@@ -164,8 +164,12 @@ internal sealed class CommitDescriptor
         return reused;
     }
 
-    /// <summary>The descriptor a word cell's <paramref name="marker"/> names (read inside a critical section).</summary>
-    public static CommitDescriptor OfMarker(long marker) => DescriptorIds.Get(marker & long.MaxValue);
+    /// <summary>
+    /// The descriptor a word cell's <paramref name="marker"/> names (read inside a critical section), or
+    /// <see langword="null"/> if it was released and collected (see <see cref="DescriptorIds"/>): then the
+    /// marker is no longer in the cell.
+    /// </summary>
+    public static CommitDescriptor? OfMarker(long marker) => DescriptorIds.Get(marker & long.MaxValue);
 
     /// <summary>
     /// Hands a descriptor from <see cref="Rent(ReadOnlySpan{CellUpdate}, ReadOnlySpan{WordUpdate}, Action?)"/> back once its commit returned (decided and cleaned up);
@@ -301,10 +305,15 @@ internal sealed class CommitDescriptor
             }
         }
 
+        // Registered, and held strongly until it is released, before the descriptor can be installed anywhere
+        // (an install is a CAS, which publishes it).
         if (_id == 0)
         {
-            // Registered before the descriptor can be installed anywhere (an install is a CAS, which publishes it).
             _id = DescriptorIds.Assign(this);
+        }
+        else
+        {
+            DescriptorIds.Hold(_id, this);
         }
     }
 
@@ -359,13 +368,18 @@ internal sealed class CommitDescriptor
 
 /// <summary>
 /// The ids of the descriptors that update word cells (see <see cref="CommitDescriptor"/>): a lock-free
-/// table from id to descriptor, in segments that are never copied. An id comes back only through
-/// <see cref="Recycle"/>, which the pool calls once the descriptor is out of every cell and no thread can
-/// still read it, and is then given out again by the thread that recycled it.
+/// table from id to descriptor, in segments that are never copied. The table holds a descriptor strongly
+/// from the time it is filled until its owner releases it (<see cref="Release"/>), and only weakly after,
+/// so that the collector can take a released descriptor the pool does not keep: a word cell holds a
+/// descriptor's marker only while some thread holds the descriptor (see <see cref="MultiWordCas"/>), so a
+/// marker whose descriptor is gone is gone from its cell too, and a reader that finds no descriptor for an
+/// id reads the cell again. An id comes back only through <see cref="Recycle"/>, which the pool calls once
+/// no cell holds its marker and no thread can still read it, and is then given out again by the thread
+/// that recycled it.
 /// </summary>
 internal static class DescriptorIds
 {
-    private static readonly CommitDescriptor?[]?[] s_segments = new CommitDescriptor?[]?[Segmented.SegmentCount];
+    private static readonly Entry?[]?[] s_segments = new Entry?[]?[Segmented.SegmentCount];
     private static long s_last;
 
     [ThreadStatic]
@@ -374,23 +388,59 @@ internal static class DescriptorIds
     /// <summary>How many ids were ever made (for tests: recycled ones are given out again, not made).</summary>
     internal static long Made => Volatile.Read(ref s_last);
 
-    /// <summary>Gives <paramref name="descriptor"/> an id: one this thread recycled, or a new one.</summary>
+    /// <summary>Gives <paramref name="descriptor"/> an id, one this thread recycled or a new one, and holds it strongly.</summary>
     public static long Assign(CommitDescriptor descriptor)
     {
         var id = t_free is { Count: > 0 } free ? free.Pop() : Interlocked.Increment(ref s_last);
-        Volatile.Write(ref Segmented.Slot(s_segments, (ulong)id), descriptor);
+        ref var slot = ref Segmented.Slot(s_segments, (ulong)id);
+        if (Volatile.Read(ref slot) is { } entry)
+        {
+            // A recycled id: its entry is retargeted (allocated once per id), so that the descriptor that had
+            // it before, if the collector has not taken it yet, can no longer be found through it.
+            entry.Weak.SetTarget(descriptor);
+            Volatile.Write(ref entry.Strong, descriptor);
+        }
+        else
+        {
+            Volatile.Write(ref slot, new Entry(descriptor));
+        }
+
         return id;
     }
 
-    /// <summary>The descriptor that has <paramref name="id"/>.</summary>
-    /// <exception cref="InvalidOperationException">No descriptor has it (a cell names an id that is not in use).</exception>
-    public static CommitDescriptor Get(long id) =>
-        Segmented.Peek(s_segments, (ulong)id) ?? throw new InvalidOperationException($"A word cell names descriptor id {id}, which no descriptor has.");
+    /// <summary>Holds the descriptor that has <paramref name="id"/> strongly again (it is reused, keeping its id).</summary>
+    public static void Hold(long id, CommitDescriptor descriptor) =>
+        Volatile.Write(ref Segmented.Peek(s_segments, (ulong)id)!.Strong, descriptor);
+
+    /// <summary>Holds the descriptor that has <paramref name="id"/> only weakly: its owner released it.</summary>
+    public static void Release(long id) =>
+        Volatile.Write(ref Segmented.Peek(s_segments, (ulong)id)!.Strong, null);
+
+    /// <summary>
+    /// The descriptor that has <paramref name="id"/>, or <see langword="null"/> if the collector took it
+    /// (then no cell holds its marker any more: read the cell again).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No descriptor was ever given <paramref name="id"/>.</exception>
+    public static CommitDescriptor? Get(long id)
+    {
+        var entry = Segmented.Peek(s_segments, (ulong)id) ?? throw new InvalidOperationException($"A word cell names descriptor id {id}, which no descriptor has.");
+        return Volatile.Read(ref entry.Strong) ?? (entry.Weak.TryGetTarget(out var descriptor) ? descriptor : null);
+    }
 
     /// <summary>Takes <paramref name="id"/> from its descriptor, which is never used again, for this thread to give out again.</summary>
     public static void Recycle(long id)
     {
-        Volatile.Write(ref Segmented.Slot(s_segments, (ulong)id), null);
+        var entry = Segmented.Peek(s_segments, (ulong)id)!;
+        Volatile.Write(ref entry.Strong, null);
+        entry.Weak.SetTarget(null!);
         (t_free ??= new Stack<long>()).Push(id);
+    }
+
+    /// <summary>Where an id leads: strongly to its descriptor until the owner releases it, weakly always.</summary>
+    private sealed class Entry(CommitDescriptor descriptor)
+    {
+        public readonly WeakReference<CommitDescriptor> Weak = new(descriptor);
+
+        public CommitDescriptor? Strong = descriptor;
     }
 }

@@ -159,11 +159,21 @@ internal static class DescriptorPool
     /// <summary>Queues a descriptor whose commit returned, and now and then moves released ones on towards reuse.</summary>
     public static void Release(CommitDescriptor descriptor)
     {
-        if ((!descriptor.Reusable && descriptor.Id == 0) || descriptor.Status == CommitStatus.Active)
+        if (descriptor.Status == CommitStatus.Active)
         {
-            // Never reused: one that keeps an array (unless its id must come back), or (a caller's mistake)
-            // one still undecided.
-            return;
+            return; // A caller's mistake: never reused.
+        }
+
+        if (descriptor.Id != 0)
+        {
+            // Out of every cell but those a helper that holds it installs it in: the table of ids need not
+            // keep it alive any more (see DescriptorIds).
+            DescriptorIds.Release(descriptor.Id);
+        }
+
+        if (!descriptor.Reusable && descriptor.Id == 0)
+        {
+            return; // Never reused: one that keeps an array (unless its id must come back).
         }
 
         var pool = t_pool ??= new Pool();

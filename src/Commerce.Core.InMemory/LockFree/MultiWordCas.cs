@@ -52,6 +52,10 @@ namespace Commerce.InMemory.LockFree;
 /// <summary>The multi-word compare-and-swap over <see cref="Cell"/>s; see the protocol at the top of this file.</summary>
 internal static class MultiWordCas
 {
+    /// <summary>A test seam: called on this thread when a word cell named a descriptor that was collected, before the cell is read again.</summary>
+    [ThreadStatic]
+    internal static Action<WordCell>? OnGoneDescriptorForTests;
+
     /// <summary>The logical value of a cell, helping any undecided commit it meets.</summary>
     public static object Read(Cell cell)
     {
@@ -110,7 +114,13 @@ internal static class MultiWordCas
                     return current;
                 }
 
-                var descriptor = CommitDescriptor.OfMarker(current);
+                if (CommitDescriptor.OfMarker(current) is not { } descriptor)
+                {
+                    // Released and collected: its marker is out of the cell by now (see DescriptorIds).
+                    OnGoneDescriptorForTests?.Invoke(cell);
+                    continue;
+                }
+
                 var status = descriptor.Status;
                 if (status == CommitStatus.Active)
                 {
@@ -283,7 +293,12 @@ internal static class MultiWordCas
             var logical = current;
             if (current < 0)
             {
-                var other = CommitDescriptor.OfMarker(current);
+                if (CommitDescriptor.OfMarker(current) is not { } other)
+                {
+                    OnGoneDescriptorForTests?.Invoke(cell); // collected: read the cell again (see ReadWord)
+                    continue;
+                }
+
                 var otherStatus = other.Status;
                 if (otherStatus == CommitStatus.Active)
                 {

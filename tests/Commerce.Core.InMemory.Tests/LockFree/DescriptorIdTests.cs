@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Commerce.InMemory.LockFree;
 
 namespace Commerce.InMemory.Tests.LockFree;
@@ -38,5 +39,79 @@ public sealed class DescriptorIdTests
 
         Assert.Equal(4, Volatile.Read(ref second.Word));
         Assert.Equal(2, Volatile.Read(ref first.Word));
+    }
+
+    [Fact]
+    public void The_table_of_ids_keeps_a_descriptor_until_it_is_released_and_only_weakly_after()
+    {
+        var (kept, keptId) = Committed(release: false);
+        var (released, releasedId) = Committed(release: true);
+
+        Collect();
+
+        // Not released (as a commit whose thread died inside it): its markers may still be in cells.
+        Assert.True(kept.TryGetTarget(out var descriptor));
+        Assert.Same(descriptor, CommitDescriptor.OfMarker(long.MinValue | keptId));
+
+        // Released, and held by nothing else: the collector took it, and its id names nothing.
+        Assert.False(released.TryGetTarget(out _));
+        Assert.Null(CommitDescriptor.OfMarker(long.MinValue | releasedId));
+    }
+
+    [Fact]
+    public void A_reader_that_meets_the_marker_of_a_collected_descriptor_reads_the_cell_again()
+    {
+        var (gone, id) = Committed(release: true);
+        Collect();
+        Assert.False(gone.TryGetTarget(out _));
+
+        // A cell read just before the marker's descriptor cleaned it up and was collected: by the time the
+        // reader looks the id up, the cell holds its number again.
+        var cell = new WordCell();
+        Volatile.Write(ref cell.Word, long.MinValue | id);
+        var lookups = 0;
+        MultiWordCas.OnGoneDescriptorForTests = seen =>
+        {
+            Assert.Same(cell, seen);
+            lookups++;
+            Volatile.Write(ref cell.Word, 9);
+        };
+        try
+        {
+            Assert.Equal(9, MultiWordCas.ReadWord(cell));
+        }
+        finally
+        {
+            MultiWordCas.OnGoneDescriptorForTests = null;
+        }
+
+        Assert.Equal(1, lookups);
+    }
+
+    /// <summary>
+    /// A committed descriptor with an id, released through the table of ids only (not to a pool, which would
+    /// keep it for reuse) if <paramref name="release"/>; built in a method of its own, so that no local of the
+    /// test keeps it alive.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference<CommitDescriptor> Descriptor, long Id) Committed(bool release)
+    {
+        var cell = new WordCell(3);
+        var descriptor = CommitDescriptor.Create([], [new WordUpdate(cell, 3, 4)]);
+        Assert.True(MultiWordCas.Commit(descriptor));
+        Assert.Equal(4, Volatile.Read(ref cell.Word));
+        if (release)
+        {
+            DescriptorIds.Release(descriptor.Id);
+        }
+
+        return (new WeakReference<CommitDescriptor>(descriptor), descriptor.Id);
+    }
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 }
