@@ -44,9 +44,10 @@ internal readonly struct WordUpdate(WordCell cell, long expected, long desired)
 /// <remarks>
 /// A word cell cannot hold a reference, so a descriptor that updates word cells is named there by an id
 /// (<see cref="Marker"/>), given the first time it is filled with word updates and kept while it is reused;
-/// <see cref="DescriptorIds"/> maps ids back to descriptors. An id is given to another descriptor only once
-/// its descriptor has passed through the pool's waits (see <see cref="DescriptorPool"/>): no cell holds its
-/// marker then, and no thread that read the marker is still in its critical section.
+/// <see cref="DescriptorIds"/> maps ids back to descriptors. A released descriptor may be left to the
+/// collector like any other (see <see cref="DescriptorPool"/>); only its id then waits for the epochs, and is
+/// given to another descriptor once no cell holds its marker and no thread that read the marker is still in
+/// its critical section.
 /// </remarks>
 internal sealed class CommitDescriptor
 {
@@ -373,9 +374,10 @@ internal sealed class CommitDescriptor
 /// so that the collector can take a released descriptor the pool does not keep: a word cell holds a
 /// descriptor's marker only while some thread holds the descriptor (see <see cref="MultiWordCas"/>), so a
 /// marker whose descriptor is gone is gone from its cell too, and a reader that finds no descriptor for an
-/// id reads the cell again. An id comes back only through <see cref="Recycle"/>, which the pool calls once
-/// no cell holds its marker and no thread can still read it, and is then given out again by the thread
-/// that recycled it.
+/// id reads the cell again. An id comes back only through <see cref="Recycle"/>, which the pool calls when
+/// it gives up a descriptor, with the epoch from which on no cell holds its marker; the thread that recycled
+/// it gives it out again once the epoch has moved two past that, when no thread that read the marker can
+/// still be in the section it read it in (see <see cref="Epochs"/>).
 /// </summary>
 internal static class DescriptorIds
 {
@@ -383,7 +385,7 @@ internal static class DescriptorIds
     private static long s_last;
 
     [ThreadStatic]
-    private static Stack<long>? t_free;
+    private static Queue<(long Id, long Epoch)>? t_recycled;
 
     /// <summary>How many ids were ever made (for tests: recycled ones are given out again, not made).</summary>
     internal static long Made => Volatile.Read(ref s_last);
@@ -391,7 +393,9 @@ internal static class DescriptorIds
     /// <summary>Gives <paramref name="descriptor"/> an id, one this thread recycled or a new one, and holds it strongly.</summary>
     public static long Assign(CommitDescriptor descriptor)
     {
-        var id = t_free is { Count: > 0 } free ? free.Pop() : Interlocked.Increment(ref s_last);
+        var id = t_recycled is { Count: > 0 } recycled && recycled.Peek().Epoch <= Epochs.Current - 2
+            ? recycled.Dequeue().Id
+            : Interlocked.Increment(ref s_last);
         ref var slot = ref Segmented.Slot(s_segments, (ulong)id);
         if (Volatile.Read(ref slot) is { } entry)
         {
@@ -427,14 +431,14 @@ internal static class DescriptorIds
         return Volatile.Read(ref entry.Strong) ?? (entry.Weak.TryGetTarget(out var descriptor) ? descriptor : null);
     }
 
-    /// <summary>Takes <paramref name="id"/> from its descriptor, which is never used again, for this thread to give out again.</summary>
-    public static void Recycle(long id)
-    {
-        var entry = Segmented.Peek(s_segments, (ulong)id)!;
-        Volatile.Write(ref entry.Strong, null);
-        entry.Weak.SetTarget(null!);
-        (t_free ??= new Stack<long>()).Push(id);
-    }
+    /// <summary>
+    /// Takes <paramref name="id"/> from its released descriptor, which is never reused, for this thread to
+    /// give out again once the epoch has moved two past <paramref name="epoch"/>, the last epoch in which a
+    /// cell can still hold its marker (so a thread that read it there entered its section by then). Until
+    /// then the descriptor, if the collector has not taken it, is still found through its id, as a thread
+    /// that read its marker may ask.
+    /// </summary>
+    public static void Recycle(long id, long epoch) => (t_recycled ??= new()).Enqueue((id, epoch));
 
     /// <summary>Where an id leads: strongly to its descriptor until the owner releases it, weakly always.</summary>
     private sealed class Entry(CommitDescriptor descriptor)

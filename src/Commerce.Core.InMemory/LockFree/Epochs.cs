@@ -122,10 +122,10 @@ internal sealed class Participant(WeakReference<Thread> owner)
 /// <summary>
 /// Each thread's released descriptors, on their way back to reuse (see the top of this file): released
 /// ones wait two epochs, are withdrawn from any cell a late install left them in, wait two epochs more,
-/// and are then free to rent. Only the owning thread touches its pool. A descriptor with an id (one that
-/// updated word cells, see <see cref="CommitDescriptor"/>) is never left to the collector on the way,
-/// however long the epoch stalls: its id can be given out again only at the end, when no cell holds its
-/// marker. If it is not kept free for reuse there, its id is recycled (<see cref="DescriptorIds"/>).
+/// and are then free to rent. Only the owning thread touches its pool. Beyond its bounds a pool leaves
+/// descriptors to the collector, those with an id (ones that updated word cells, see
+/// <see cref="CommitDescriptor"/>) too: only the id is kept, and waits for the epochs (see
+/// <see cref="DescriptorIds"/>) before it is given out again.
 /// </summary>
 internal static class DescriptorPool
 {
@@ -199,7 +199,8 @@ internal static class DescriptorPool
             }
             else if (waiting.Descriptor.Id != 0)
             {
-                DescriptorIds.Recycle(waiting.Descriptor.Id);
+                // Withdrawn two epochs ago: its id is free already.
+                DescriptorIds.Recycle(waiting.Descriptor.Id, waiting.Epoch);
             }
         }
 
@@ -214,15 +215,26 @@ internal static class DescriptorPool
         }
 
         // A thread that stays in a section stops the epoch: leave what waits beyond a bound to the collector,
-        // oldest first, up to the first descriptor with an id (which must wait its turn).
-        while (pool.Released.Count > MaxWaiting && pool.Released.Peek().Descriptor.Id == 0)
+        // oldest first, keeping only the ids.
+        while (pool.Released.Count > MaxWaiting)
         {
-            pool.Released.Dequeue();
+            var (descriptor, released) = pool.Released.Dequeue();
+            if (descriptor.Id != 0)
+            {
+                // Not withdrawn, but out of every word cell while the epoch is released + 1 at the latest:
+                // only a thread that saw the commit undecided, so in a section entered by the release, can
+                // install its marker, and it takes out what it installed before it leaves its section.
+                DescriptorIds.Recycle(descriptor.Id, released + 1);
+            }
         }
 
-        while (pool.Withdrawn.Count > MaxWaiting && pool.Withdrawn.Peek().Descriptor.Id == 0)
+        while (pool.Withdrawn.Count > MaxWaiting)
         {
-            pool.Withdrawn.Dequeue();
+            var (descriptor, withdrawn) = pool.Withdrawn.Dequeue();
+            if (descriptor.Id != 0)
+            {
+                DescriptorIds.Recycle(descriptor.Id, withdrawn);
+            }
         }
     }
 

@@ -88,6 +88,154 @@ public sealed class DescriptorIdTests
         Assert.Equal(1, lookups);
     }
 
+    [Fact]
+    public void A_descriptor_with_an_id_beyond_the_pool_bound_is_left_to_the_collector_and_its_id_waits_for_the_epochs()
+    {
+        // On a thread of its own, whose pool holds nothing yet.
+        RunOnNewThread(() =>
+        {
+            // A thread stays in a section: the epoch stalls, and released descriptors pile up in the pool.
+            using var reader = new ThreadInSection();
+            var (dropped, droppedId) = RentedAndReleased();
+            var kept = RentedAndReleasedKeeping(out var keptId);
+
+            // More releases than the pool keeps waiting: it leaves the oldest to the collector, ids and all.
+            var cell = new Cell(new object());
+            for (var i = 0; i < 300; i++)
+            {
+                var descriptor = CommitDescriptor.Rent([new CellUpdate(cell, MultiWordCas.Read(cell), new object())]);
+                Assert.True(MultiWordCas.Commit(descriptor));
+                CommitDescriptor.Release(descriptor);
+            }
+
+            Collect();
+            Assert.False(dropped.TryGetTarget(out _), "A released descriptor with an id beyond the pool's bound was kept.");
+            Assert.Null(CommitDescriptor.OfMarker(long.MinValue | droppedId));
+            Assert.Same(kept, CommitDescriptor.OfMarker(long.MinValue | keptId)); // not collected: found through its id
+
+            // Neither id is given out again while the reader, which could have read their markers, is in its section...
+            for (var i = 0; i < 100; i++)
+            {
+                Epochs.TryAdvance();
+                var other = CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]);
+                Assert.NotEqual(droppedId, other.Id);
+                Assert.NotEqual(keptId, other.Id);
+            }
+
+            // ...and both are, in the order they were given up, once it left; the second one's entry then leads
+            // to its new descriptor, never to the one that had it before.
+            // (The epoch moves on as soon as no other thread is in a section; the guard only stops a hang.)
+            reader.Leave();
+            Assert.NotNull(GivenOut(droppedId));
+            var next = GivenOut(keptId);
+            Assert.NotNull(next);
+            DescriptorIds.Release(next!.Id);
+            Assert.Same(next, CommitDescriptor.OfMarker(kept.Marker));
+            GC.KeepAlive(kept);
+        });
+    }
+
+    [Fact]
+    public void The_id_of_a_descriptor_left_to_the_collector_waits_for_a_reader_that_met_a_helper_s_late_install()
+    {
+        RunOnNewThread(() =>
+        {
+            // A helper that saw the commit undecided, in its section, installs the marker after the decision
+            // and is preempted before its second look...
+            using var helper = new ThreadInSection();
+            var cell = new WordCell(7);
+            var dropped = RentedAndReleasedKeeping(out var droppedId);
+            Volatile.Write(ref cell.Word, dropped.Marker);
+
+            // ...while the pool, the epoch stalled, leaves the released descriptor to the collector.
+            var other = new Cell(new object());
+            for (var i = 0; i < 300; i++)
+            {
+                var descriptor = CommitDescriptor.Rent([new CellUpdate(other, MultiWordCas.Read(other), new object())]);
+                Assert.True(MultiWordCas.Commit(descriptor));
+                CommitDescriptor.Release(descriptor);
+            }
+
+            // The epoch moves once (as far as the helper lets it), and a reader enters a section and reads the
+            // marker; then the helper takes it out and leaves.
+            Epochs.TryAdvance();
+            using var reader = new ThreadInSection(() => Volatile.Read(ref cell.Word));
+            Assert.Equal(dropped.Marker, reader.Seen);
+            Volatile.Write(ref cell.Word, 7);
+            helper.Leave();
+
+            // The id is not given out again while the reader, which may still look it up, is in its section...
+            for (var i = 0; i < 100; i++)
+            {
+                Epochs.TryAdvance();
+                Assert.NotEqual(droppedId, CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]).Id);
+                Assert.Same(dropped, CommitDescriptor.OfMarker(dropped.Marker));
+            }
+
+            // ...and is once it left.
+            reader.Leave();
+            Assert.NotNull(GivenOut(droppedId));
+        });
+    }
+
+    /// <summary>Descriptors with ids, made as the epoch moves on, until one is given <paramref name="id"/>; <see langword="null"/> if none is.</summary>
+    private static CommitDescriptor? GivenOut(long id)
+    {
+        for (var guard = System.Diagnostics.Stopwatch.StartNew(); guard.Elapsed < PausedCommit.Guard; Thread.Yield())
+        {
+            Epochs.TryAdvance();
+            var descriptor = CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]);
+            if (descriptor.Id == id)
+            {
+                return descriptor;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A descriptor with an id rented, committed and released on this thread; see <see cref="Committed"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference<CommitDescriptor> Descriptor, long Id) RentedAndReleased()
+    {
+        var descriptor = RentedAndReleasedKeeping(out var id);
+        return (new WeakReference<CommitDescriptor>(descriptor), id);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CommitDescriptor RentedAndReleasedKeeping(out long id)
+    {
+        var cell = new WordCell(3);
+        var descriptor = CommitDescriptor.Rent([], [new WordUpdate(cell, 3, 4)]);
+        Assert.True(MultiWordCas.Commit(descriptor));
+        Assert.True(descriptor.Reusable);
+        CommitDescriptor.Release(descriptor);
+        id = descriptor.Id;
+        return descriptor;
+    }
+
+    private static void RunOnNewThread(Action action)
+    {
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        });
+        thread.Start();
+        Assert.True(thread.Join(PausedCommit.Guard));
+        if (error is not null)
+        {
+            throw new InvalidOperationException("The test's thread failed.", error);
+        }
+    }
+
     /// <summary>
     /// A committed descriptor with an id, released through the table of ids only (not to a pool, which would
     /// keep it for reuse) if <paramref name="release"/>; built in a method of its own, so that no local of the
@@ -113,5 +261,43 @@ public sealed class DescriptorIdTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+    }
+
+    /// <summary>
+    /// A thread that enters a critical section and stays in it until <see cref="Leave"/>; what <c>read</c>,
+    /// if given, returns inside the section is <see cref="Seen"/>.
+    /// </summary>
+    private sealed class ThreadInSection : IDisposable
+    {
+        private readonly ManualResetEventSlim _entered = new();
+        private readonly ManualResetEventSlim _leave = new();
+        private readonly Thread _thread;
+
+        public ThreadInSection(Func<long>? read = null)
+        {
+            _thread = new Thread(() =>
+            {
+                var section = Epochs.Enter();
+                Seen = read?.Invoke() ?? 0;
+                _entered.Set();
+                _leave.Wait();
+                Epochs.Exit(section);
+            })
+            { IsBackground = true };
+            _thread.Start();
+            Assert.True(_entered.Wait(PausedCommit.Guard));
+        }
+
+        /// <summary>What the thread read inside its section, once the constructor returned.</summary>
+        public long Seen { get; private set; }
+
+        public void Leave()
+        {
+            _leave.Set();
+            Assert.True(_thread.Join(PausedCommit.Guard));
+        }
+
+        /// <summary>Lets the thread leave, if a failed assertion stopped the test before it did.</summary>
+        public void Dispose() => _leave.Set();
     }
 }
