@@ -16,7 +16,10 @@
 // logical value is still right), but the descriptor must be out of every cell before it is reused. Hence
 // two waits: once the epoch has moved twice past the descriptor's release, no thread that saw it
 // undecided is left, so no late install can come; the owner then takes it out of any cell still holding
-// it, and waits two epochs more for the threads that read it from such a cell.
+// it, and waits two epochs more for the threads that read it from such a cell. (In a word cell, a late
+// install is taken out by its installer at once, see MultiWordCas; that is what lets the pool leave a
+// descriptor with an id to the collector beyond its bounds, keeping only the id until the epochs let it go,
+// see DescriptorIds.)
 //
 // Reclamation is never needed for progress: a thread paused in a section only stops reuse, and commits
 // then allocate new descriptors, as they did before. The store stays lock-free.
