@@ -11,10 +11,20 @@ internal enum CommitStatus
     Failed = 2,
 }
 
+/// <summary>An update of one cell, of either kind: what sorting a commit's updates into the global cell order needs.</summary>
+internal interface IUpdateOfCell
+{
+    /// <summary>The updated cell's place in the global order (<see cref="Cell.Order"/>).</summary>
+    long CellOrder { get; }
+}
+
 /// <summary>One cell of a commit: the state the commit read there, and the state it writes (the same reference for a cell only read).</summary>
-internal readonly struct CellUpdate(Cell cell, object expected, object desired)
+internal readonly struct CellUpdate(Cell cell, object expected, object desired) : IUpdateOfCell
 {
     public Cell Cell { get; } = cell;
+
+    /// <inheritdoc />
+    public long CellOrder => Cell.Order;
 
     public object Expected { get; } = expected;
 
@@ -25,9 +35,12 @@ internal readonly struct CellUpdate(Cell cell, object expected, object desired)
 /// One word cell of a commit: the number the commit read there, and the number it writes, which is never
 /// smaller (see <see cref="WordCell"/>; the same number for a cell only read).
 /// </summary>
-internal readonly struct WordUpdate(WordCell cell, long expected, long desired)
+internal readonly struct WordUpdate(WordCell cell, long expected, long desired) : IUpdateOfCell
 {
     public WordCell Cell { get; } = cell;
+
+    /// <inheritdoc />
+    public long CellOrder => Cell.Order;
 
     public long Expected { get; } = expected;
 
@@ -318,33 +331,19 @@ internal sealed class CommitDescriptor
         }
     }
 
-    /// <summary>Insertion sort: commits name a handful of cells, where it beats a general sort.</summary>
-    private static void SortByCellOrder(Span<CellUpdate> updates)
+    /// <summary>
+    /// Insertion sort by the cells' order: commits name a handful of cells, where it beats a general sort. Generic
+    /// over the two kinds of update (structs, so each gets its own code, with no interface call left in it).
+    /// </summary>
+    private static void SortByCellOrder<TUpdate>(Span<TUpdate> updates)
+        where TUpdate : struct, IUpdateOfCell
     {
         for (var i = 1; i < updates.Length; i++)
         {
             var update = updates[i];
-            var order = update.Cell.Order;
+            var order = update.CellOrder;
             var j = i - 1;
-            while (j >= 0 && updates[j].Cell.Order > order)
-            {
-                updates[j + 1] = updates[j];
-                j--;
-            }
-
-            updates[j + 1] = update;
-        }
-    }
-
-    /// <summary>Insertion sort, as <see cref="SortByCellOrder(Span{CellUpdate})"/>.</summary>
-    private static void SortByCellOrder(Span<WordUpdate> updates)
-    {
-        for (var i = 1; i < updates.Length; i++)
-        {
-            var update = updates[i];
-            var order = update.Cell.Order;
-            var j = i - 1;
-            while (j >= 0 && updates[j].Cell.Order > order)
+            while (j >= 0 && updates[j].CellOrder > order)
             {
                 updates[j + 1] = updates[j];
                 j--;
