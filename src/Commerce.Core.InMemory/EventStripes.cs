@@ -1,13 +1,14 @@
 // The in-memory event log: a fixed number of stripes, each one cell of the multi-word CAS.
 //
-// A commit that publishes events adds one update per stripe its events go to: it reads the stripe's
+// A commit that publishes events adds two updates per stripe its events go to: it reads the stripe's
 // state (as late as it can, right before the CAS; and stripes come last in the cells' order, so it
-// installs there last, right before its decision) and writes a new state that carries the commit's
-// events, numbered after the stripe's count. The CAS publishes the events atomically with the writes
-// they report, and two commits on one stripe are ordered by that stripe's cell, so numbers have no gaps.
+// installs there last, right before its decision) and writes the next one: the stripe's count, moved on by
+// the commit's events (a number in the cell's word), and those events (the entries in the cell's reference),
+// numbered after the count it read. The CAS publishes the events atomically with the writes they report,
+// and two commits on one stripe are ordered by that stripe's cell, so numbers have no gaps.
 //
 // A stripe's state holds only the events of the commit that installed it (its latest). Before a commit
-// builds the next state, it copies those into the stripe's append-only log (they are committed, so every
+// writes the next state, it copies those into the stripe's append-only log (they are committed, so every
 // copier writes the same references): in every state, events 1 … Count − LatestCount are in the log (or
 // purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletState).
 //
@@ -29,40 +30,70 @@ using Commerce.Storage;
 namespace Commerce.InMemory;
 
 /// <summary>
-/// The state of a stripe's cell: how many events the stripe has committed, and the entries of the events
-/// the commit that wrote this state appended (numbered up to <see cref="Count"/>; see
-/// <see cref="EventEntries"/>). Older ones are in the stripe's <see cref="EventLog"/>, which every state of
-/// the stripe shares (<see cref="EventStripes.LogOf"/>), so a state is two words.
+/// A stripe's cell, which holds its state in two words that every commit on the stripe writes together: how
+/// many events the stripe has committed (<see cref="WordCell.Word"/>, a number that only grows), and the
+/// entries of the events the commit that wrote that number appended (<see cref="Cell.Content"/>: one entry, an
+/// array of several, or <see cref="None"/> before the first; see <see cref="EventEntries"/>). An entry is a
+/// fresh object of its commit, so the content, like a state object, never comes back; the commit thus
+/// allocates nothing for the stripe. Read it through <see cref="EventStripeState.Of"/>.
 /// </summary>
-internal sealed class EventStripeState
+internal sealed class StripeCell(long order) : WordCell(None, order)
 {
-    // The commit's entries: one entry itself (the common case: an order, a charge), or an array of several.
-    private readonly object? _latest;
+    /// <summary>The content of a stripe that has no event yet.</summary>
+    public static readonly object None = new NoEntries();
 
-    public EventStripeState(long count, object[] latest)
-        : this(count, latest.Length == 1 ? latest[0] : latest.Length == 0 ? null : (object)latest)
+    private sealed class NoEntries
     {
+        public override string ToString() => "(no events)";
     }
+}
 
-    private EventStripeState(long count, object? latest)
+/// <summary>
+/// The state of a stripe (see <see cref="StripeCell"/>): how many events it has committed, and the entries of
+/// the events the commit that wrote this state appended (numbered up to <see cref="Count"/>; see
+/// <see cref="EventEntries"/>). Older ones are in the stripe's <see cref="EventLog"/>, which every state of
+/// the stripe shares (<see cref="EventStripes.LogOf"/>).
+/// </summary>
+internal readonly struct EventStripeState
+{
+    private EventStripeState(long count, object latest)
     {
         Count = count;
-        _latest = latest;
+        Latest = latest;
     }
 
     /// <summary>The number of the stripe's last committed event (0: none).</summary>
     public long Count { get; }
 
+    /// <summary>The commit's entries as the cell holds them: one entry itself (the common case: an order, a charge), an array of several, or <see cref="StripeCell.None"/>.</summary>
+    public object Latest { get; }
+
     /// <summary>How many events the commit that wrote this state published here, numbered <c>Count − LatestCount + 1</c> … <c>Count</c>.</summary>
-    public int LatestCount => _latest switch
+    public int LatestCount => Latest switch
     {
-        null => 0,
         object[] many => many.Length,
+        _ when ReferenceEquals(Latest, StripeCell.None) => 0,
         _ => 1,
     };
 
-    /// <summary>A state whose commit appended one entry.</summary>
-    public static EventStripeState WithOne(long count, object latest) => new(count, latest);
+    /// <summary>
+    /// The state a stripe's cell holds now, its two words read as of one instant: the number, the entries, then
+    /// the number again, until the two numbers agree. Every commit on the stripe makes the number larger, so
+    /// no commit took effect between the two reads of one number, and the entries read between them are that
+    /// number's. Lock-free: a read is repeated only because another commit succeeded.
+    /// </summary>
+    public static EventStripeState Of(StripeCell cell)
+    {
+        while (true)
+        {
+            var count = MultiWordCas.ReadWord(cell);
+            var latest = MultiWordCas.Read(cell);
+            if (MultiWordCas.ReadWord(cell) == count)
+            {
+                return new(count, latest);
+            }
+        }
+    }
 
     /// <summary>
     /// The entry of event <paramref name="sequence"/> as of this state, or <see langword="null"/> if it is
@@ -79,13 +110,11 @@ internal sealed class EventStripeState
         return sequence >= first ? LatestAt((int)(sequence - first)) : log.Entry(sequence);
     }
 
-    /// <summary>Stores the commit's entries in the stripe's log (idempotent): done before any state replaces this one.</summary>
+    /// <summary>Stores the commit's entries in the stripe's log (idempotent): done before any commit replaces this state.</summary>
     public void CopyForward(EventLog log)
     {
-        switch (_latest)
+        switch (Latest)
         {
-            case null:
-                break;
             case object[] many:
                 var sequence = Count - many.Length;
                 foreach (var committed in many)
@@ -94,13 +123,13 @@ internal sealed class EventStripeState
                 }
 
                 break;
-            default:
-                log.Store(Count, _latest);
+            case var one when !ReferenceEquals(one, StripeCell.None):
+                log.Store(Count, one);
                 break;
         }
     }
 
-    private object LatestAt(int index) => _latest is object[] many ? many[index] : _latest!;
+    private object LatestAt(int index) => Latest is object[] many ? many[index] : Latest;
 }
 
 /// <summary>
@@ -353,7 +382,7 @@ internal sealed class EventStripes
     /// <summary>The number of stripes of every in-memory store.</summary>
     public const int DefaultStripeCount = 64;
 
-    private readonly Cell[] _cells;
+    private readonly StripeCell[] _cells;
     private readonly EventLog[] _logs;
     private ImmutableDictionary<string, EventCursor> _checkpoints = ImmutableDictionary.Create<string, EventCursor>(StringComparer.Ordinal);
 
@@ -371,14 +400,14 @@ internal sealed class EventStripes
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(stripeCount, EventCursor.MaxStripes);
-        _cells = new Cell[stripeCount];
+        _cells = new StripeCell[stripeCount];
         _logs = new EventLog[stripeCount];
         SignalWaiting = Signal;
         for (var i = 0; i < stripeCount; i++)
         {
             // Last in the global order: a commit installs in its stripes after its other cells, right
             // before its decision, so a stripe holds an undecided commit only briefly.
-            _cells[i] = new Cell(new EventStripeState(0, []), long.MaxValue - stripeCount + i);
+            _cells[i] = new StripeCell(long.MaxValue - stripeCount + i);
             _logs[i] = new EventLog();
         }
     }
@@ -387,21 +416,22 @@ internal sealed class EventStripes
     public int StripeCount => _cells.Length;
 
     /// <summary>The cell of a stripe (a test seam as well).</summary>
-    public Cell CellOf(int stripe) => _cells[stripe];
+    public StripeCell CellOf(int stripe) => _cells[stripe];
 
     /// <summary>The log of a stripe, shared by all its states.</summary>
     public EventLog LogOf(int stripe) => _logs[stripe];
 
     /// <summary>The committed state of a stripe.</summary>
-    public EventStripeState StateOf(int stripe) => (EventStripeState)MultiWordCas.Read(_cells[stripe]);
+    public EventStripeState StateOf(int stripe) => EventStripeState.Of(_cells[stripe]);
 
     /// <summary>
     /// Writes, from <paramref name="next"/> on, one update per stripe that the events of
-    /// <paramref name="changes"/> go to: each expects the stripe's state now (whose latest events it copies
-    /// into the log first) and writes the next one, with these events' entries (see
-    /// <see cref="EventEntries"/>) numbered after it. Returns the new end of the updates.
+    /// <paramref name="changes"/> go to, and, from <paramref name="wordCount"/> on in <paramref name="words"/>,
+    /// one update of that stripe's number: each expects the stripe's state now (whose latest events it copies
+    /// into the log first) and writes the next one, with these events' entries (see <see cref="EventEntries"/>)
+    /// numbered after it. Returns the new end of the updates; <paramref name="wordCount"/> is moved on.
     /// </summary>
-    public int AddUpdates(CellUpdate[] updates, int next, ChangeSet changes)
+    public int AddUpdates(CellUpdate[] updates, int next, WordUpdate[] words, ref int wordCount, ChangeSet changes)
     {
         // A commit publishes a handful of events (an order: one, plus a depletion per line); most, one.
         var count = changes.Events.Count;
@@ -412,7 +442,8 @@ internal sealed class EventStripes
 
         if (count == 1)
         {
-            return AddUpdate(updates, next, changes.EventStreamOf(0).StripeOf(_cells.Length), EventEntries.Of(changes, 0));
+            AddUpdate(updates, next, words, wordCount++, changes.EventStreamOf(0).StripeOf(_cells.Length), EventEntries.Of(changes, 0), 1);
+            return next + 1;
         }
 
         Span<int> stripes = count <= 32 ? stackalloc int[count] : new int[count];
@@ -437,45 +468,41 @@ internal sealed class EventStripes
 
             if (inStripe == 1)
             {
-                next = AddUpdate(updates, next, stripe, EventEntries.Of(changes, i));
+                AddUpdate(updates, next++, words, wordCount++, stripe, EventEntries.Of(changes, i), 1);
                 continue;
             }
 
-            var (cell, current) = CurrentOf(stripe);
             var appended = new object[inStripe];
-            var sequence = current.Count;
             for (int j = i, k = 0; j < stripes.Length; j++)
             {
                 if (stripes[j] == stripe)
                 {
                     appended[k++] = EventEntries.Of(changes, j);
-                    sequence++;
                 }
             }
 
-            updates[next++] = new CellUpdate(cell, current, new EventStripeState(sequence, appended));
+            AddUpdate(updates, next++, words, wordCount++, stripe, appended, inStripe);
         }
 
         return next;
     }
 
-    /// <summary>Writes, at <paramref name="next"/>, the update that appends one event's <paramref name="entry"/> to <paramref name="stripe"/>; returns the new end.</summary>
-    private int AddUpdate(CellUpdate[] updates, int next, int stripe, object entry)
+    /// <summary>
+    /// Writes, at <paramref name="at"/> and <paramref name="wordAt"/>, the updates that append the
+    /// <paramref name="appended"/> entries (one entry, or an array of <paramref name="count"/>) to
+    /// <paramref name="stripe"/>: its content and its number.
+    /// </summary>
+    private void AddUpdate(CellUpdate[] updates, int at, WordUpdate[] words, int wordAt, int stripe, object appended, int count)
     {
-        var (cell, current) = CurrentOf(stripe);
+        // The state now, whose latest events are copied into the stripe's log first (what the updates expect there).
+        var cell = _cells[stripe];
+        var current = EventStripeState.Of(cell);
+        current.CopyForward(_logs[stripe]);
+
         // Kept without a position: a reader sets it on the event it returns, so that the commit path
         // allocates no second event.
-        updates[next] = new CellUpdate(cell, current, EventStripeState.WithOne(current.Count + 1, entry));
-        return next + 1;
-    }
-
-    /// <summary>A stripe's cell and its state now, whose latest events are copied into the stripe's log first (what an update expects there).</summary>
-    private (Cell Cell, EventStripeState Current) CurrentOf(int stripe)
-    {
-        var cell = _cells[stripe];
-        var current = (EventStripeState)MultiWordCas.Read(cell);
-        current.CopyForward(_logs[stripe]);
-        return (cell, current);
+        updates[at] = new CellUpdate(cell, current.Latest, appended);
+        words[wordAt] = new WordUpdate(cell, current.Count, current.Count + count);
     }
 
     /// <summary>
@@ -496,7 +523,7 @@ internal sealed class EventStripes
         return cell;
     }
 
-    /// <summary>The next step after <see cref="PrefetchCellOf"/>: starts loading the state (or descriptor) the cell holds, if any cell.</summary>
+    /// <summary>The next step after <see cref="PrefetchCellOf"/>: starts loading the latest entries (or the descriptor) the cell holds, if any cell.</summary>
     public static void PrefetchState(Cell? cell)
     {
         if (cell is not null)
@@ -522,8 +549,7 @@ internal sealed class EventStripes
     {
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
-            var state = StateOf(stripe);
-            if (state.Count > Math.Max(after[stripe], _logs[stripe].PurgedThrough))
+            if (MultiWordCas.ReadWord(_cells[stripe]) > Math.Max(after[stripe], _logs[stripe].PurgedThrough))
             {
                 return true;
             }

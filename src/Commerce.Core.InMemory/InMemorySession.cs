@@ -674,7 +674,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, SalesEntries salesEntries, ref bool undecided)
     {
         var events = changes.Events;
-        var words = t_words is { } known && known.Length >= 2 * salesEntries.Count ? known : (t_words = new WordUpdate[Math.Max(8, 2 * salesEntries.Count)]);
+        var wordsNeeded = (2 * salesEntries.Count) + events.Count; // a sales count's two words at most, a stripe per event at most
+        var words = t_words is { } known && known.Length >= wordsNeeded ? known : (t_words = new WordUpdate[Math.Max(8, wordsNeeded)]);
         var wordCount = 0;
         try
         {
@@ -689,7 +690,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
                 if (events.Count > 0)
                 {
-                    next = store.Events.AddUpdates(updates, stripesFrom, changes);
+                    next = store.Events.AddUpdates(updates, stripesFrom, words, ref wordCount, changes);
                 }
 
                 store.BeforeCas?.Invoke();

@@ -30,13 +30,15 @@ public sealed class EventStripesTests
 
     /// <summary>
     /// Charges <paramref name="user"/> 5 on another thread, parked right after the charge's descriptor is installed
-    /// in <paramref name="cell"/> (its stripe's, the last it installs in), so undecided.
+    /// in <paramref name="cell"/> (its stripe's, the last it installs in: the entries, then the count), so undecided;
+    /// with <paramref name="beforeItsCount"/>, parked between the two.
     /// </summary>
-    private static PausedCommit ParkChargeIn(Cell cell, Shop shop, UserId user)
+    private static PausedCommit ParkChargeIn(StripeCell cell, Shop shop, UserId user, bool beforeItsCount = false)
     {
         var store = shop.InMemoryStore();
         var paused = new PausedCommit(
-            (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), cell),
+            (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), cell)
+                && i == descriptor.Updates.Length + descriptor.WordUpdates.Length - (beforeItsCount ? 2 : 1),
             hook =>
             {
                 store.AfterInstall = hook;
@@ -181,7 +183,7 @@ public sealed class EventStripesTests
 
         // The stripe as after 2^28 events, every one but the last purged: the next number wraps the ring.
         var last = new WalletCharged(user, new Money(1), new Money(1), shop.Time.GetUtcNow());
-        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), EventStripeState.WithOne(Ring, last))])));
+        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), last)], [new WordUpdate(cell, MultiWordCas.ReadWord(cell), Ring)])));
         store.Events.LogOf(stripe).PurgeThrough(Ring - 1);
 
         for (var round = 0; round < 3; round++)
@@ -388,16 +390,95 @@ public sealed class EventStripesTests
         using var paused = ParkChargeIn(cell, shop, users[1]);
 
         // The charge's descriptor sits in the stripe's cell, undecided: the event it follows is in the log already.
-        var parked = (EventStripeState)paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
-        Assert.Equal(1, parked.LatestCount);
-        Assert.Same(first, parked.Entry(1, store.Events.LogOf(stripe)));
+        var parked = paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell));
+        var parkedCount = paused.Descriptor.WordUpdates.ToArray().Single(u => ReferenceEquals(u.Cell, cell));
+        Assert.Same(first, parked.Expected);
+        Assert.Equal((1L, 2L), (parkedCount.Expected, parkedCount.Desired));
         Assert.Same(first, store.Events.LogOf(stripe).Entry(1));
-        Assert.Equal(2, ((EventStripeState)paused.Descriptor.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Desired).Count);
+        Assert.IsType<LedgerEntry>(parked.Desired);
 
         // A reader helps the charge to its decision and sees both events, numbered 1 and 2.
         var events = PausedCommit.CompletesOnAnotherThread(() => ReadAll(store));
         Assert.Equal([(users[0], 1L), (users[1], 2L)], events.Cast<WalletCharged>().Select(e => (e.UserId, e.Position.Sequence)));
         Assert.True(paused.Resume());
+    }
+
+    [Fact]
+    public void A_stripe_read_while_a_commit_is_parked_between_its_entries_and_its_count_is_read_as_of_one_instant()
+    {
+        var (users, stripe) = UsersSharingAStripe(2);
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        Assert.True(Sync.Run(shop.Wallets.ChargeAsync(users[0], new Money(100))).IsSuccess);
+        var cell = store.Events.CellOf(stripe);
+        var first = store.Events.StateOf(stripe).Latest;
+
+        using var paused = ParkChargeIn(cell, shop, users[1], beforeItsCount: true);
+
+        // The cell's reference holds the undecided commit, its word still the number 1: read alone, the number is
+        // the one before the commit, and the entries (which help the commit) the ones after it.
+        Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
+        Assert.Equal(1, Volatile.Read(ref cell.Word));
+
+        var state = PausedCommit.CompletesOnAnotherThread(() => store.Events.StateOf(stripe));
+
+        Assert.Equal(CommitStatus.Succeeded, paused.Descriptor!.Status);
+        Assert.Equal(2, state.Count);
+        var second = Assert.IsType<LedgerEntry>(state.Latest);
+        Assert.Equal(users[1], second.UserId);
+        Assert.Same(second, state.Entry(2, store.Events.LogOf(stripe)));
+        Assert.True(paused.Resume());
+        Assert.Same(first, store.Events.LogOf(stripe).Entry(1));
+        Assert.Equal([(users[0], 1L), (users[1], 2L)], ReadAll(store).Cast<WalletCharged>().Select(e => (e.UserId, e.Position.Sequence)));
+    }
+
+    [Fact]
+    public void Stripe_states_read_on_a_real_thread_while_commits_append_each_name_the_entries_of_their_own_count()
+    {
+        const int Writers = 3;
+        const int ChargesEach = 400;
+        var (users, stripe) = UsersSharingAStripe(Writers);
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var seen = new List<(long Count, object Latest)>();
+        using var done = new CancellationTokenSource();
+        var reader = new Thread(() =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                var state = store.Events.StateOf(stripe);
+                if (seen.Count == 0 || seen[^1].Count != state.Count || !ReferenceEquals(seen[^1].Latest, state.Latest))
+                {
+                    seen.Add((state.Count, state.Latest));
+                }
+            }
+        });
+        reader.Start();
+        var refused = 0;
+        var writers = users.Select(user => new Thread(() =>
+        {
+            for (var i = 1; i <= ChargesEach; i++)
+            {
+                if (!Sync.Run(shop.Wallets.ChargeAsync(user, new Money(i))).IsSuccess)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        })).ToArray();
+        Array.ForEach(writers, w => w.Start());
+        Array.ForEach(writers, w => w.Join());
+        done.Cancel();
+        reader.Join();
+        Assert.Equal(0, refused);
+
+        // The model: the log as the commits numbered it. Every state read names, as its latest, the entry of its own number.
+        var log = store.Events.LogOf(stripe);
+        var final = store.Events.StateOf(stripe);
+        Assert.Equal(Writers * ChargesEach, final.Count);
+        var entries = Enumerable.Range(1, (int)final.Count).Select(n => final.Entry(n, log)).ToArray();
+        Assert.All(entries, Assert.NotNull);
+        Assert.All(seen.Where(s => s.Count > 0), s => Assert.Same(entries[s.Count - 1], s.Latest));
+        Assert.Equal(users.Select(u => Enumerable.Range(1, ChargesEach).Select(i => (long)i)), users.Select(u => entries.Cast<LedgerEntry>().Where(e => e.UserId == u).Select(e => e.Amount.Amount)));
     }
 
     [Fact]

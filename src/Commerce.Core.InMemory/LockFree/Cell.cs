@@ -105,6 +105,17 @@ internal class WordCell : Cell
         ArgumentOutOfRangeException.ThrowIfNegative(initial);
         Word = initial;
     }
+
+    /// <summary>
+    /// A cell that holds a number in <see cref="Word"/> and a state in <see cref="Cell.Content"/>, both starting
+    /// here, with a fixed place in the order (as <see cref="Cell(object, long)"/>). A commit may name it in one
+    /// update of each kind; it installs the state's first, then the number's (the one global order of cells,
+    /// with the object's update first where a cell has both).
+    /// </summary>
+    private protected WordCell(object content, long order)
+        : base(content, order)
+    {
+    }
 }
 
 /// <summary>The state of a cell whose aggregate does not exist (yet). Never written after a real state.</summary>

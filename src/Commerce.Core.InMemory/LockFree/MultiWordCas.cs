@@ -38,7 +38,9 @@
 // so does the absence of ABA, though numbers do come back: a word cell's number never decreases, and a
 // succeeded commit writes each word cell either a larger number (so its expected one never comes back and
 // a late install fails) or the same one (a read, where a late install changes no logical value). Word and
-// object updates are installed together in the one global order of cells.
+// object updates are installed together in the one global order of cells. A word cell may hold a state as
+// well (an event stripe: its count and its latest entries), and a commit may name it once in each list: it
+// installs the object's update first, then the word's.
 //
 // Descriptors, unlike states, are reused (see Epochs.cs): the store gives a descriptor back once its
 // commit returned, and it is rented again only when no thread can still hold it. Every use of a

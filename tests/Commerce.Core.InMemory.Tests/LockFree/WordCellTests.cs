@@ -89,6 +89,46 @@ public sealed class WordCellTests
         Assert.Equal([1, 2, 3, 4, 5], installedAfterEach);
     }
 
+    [Fact]
+    public void A_cell_named_in_both_lists_gets_its_state_and_its_number_together_installed_state_first()
+    {
+        var other = new Cell(new Counter(0));
+        var both = new StripeCell(long.MaxValue - 1); // after every counted cell in the order
+        var installs = new List<(bool Content, bool Word)>();
+        var descriptor = CommitDescriptor.Create(
+            [new CellUpdate(both, StripeCell.None, "first"), new CellUpdate(other, MultiWordCas.Read(other), new Counter(1))],
+            [new WordUpdate(both, 0, 1)]);
+
+        Assert.True(MultiWordCas.Commit(descriptor, (d, _) => installs.Add((ReferenceEquals(Volatile.Read(ref both.Content), d), Volatile.Read(ref both.Word) == d.Marker))));
+
+        // The other cell first (its place in the order is lower), then the state, then the number.
+        Assert.Equal([(false, false), (true, false), (true, true)], installs);
+        Assert.Equal([other, both, both], Enumerable.Range(0, 3).Select(descriptor.InstalledAt));
+        Assert.Equal(("first", 1L, 1L), (MultiWordCas.Read(both), MultiWordCas.ReadWord(both), Value(other)));
+        Assert.Equal(("first", 1L), (Volatile.Read(ref both.Content), Volatile.Read(ref both.Word))); // cleaned up, both
+    }
+
+    [Theory]
+    [InlineData(0, "first")] // the number moved on
+    [InlineData(1, "stale")] // the state moved on
+    public void A_commit_on_a_cell_named_in_both_lists_whose_state_or_number_moved_on_changes_neither(long expectedNumber, string expectedState)
+    {
+        var both = new StripeCell(long.MaxValue - 1);
+        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(both, StripeCell.None, "first")], [new WordUpdate(both, 0, 1)])));
+        var other = new Cell(new Counter(0));
+        var kept = MultiWordCas.Read(other);
+        var expected = expectedState == "first" ? MultiWordCas.Read(both) : expectedState;
+
+        var descriptor = CommitDescriptor.Create(
+            [new CellUpdate(both, expected, "second"), new CellUpdate(other, kept, new Counter(1))],
+            [new WordUpdate(both, expectedNumber, expectedNumber + 1)]);
+
+        Assert.False(MultiWordCas.Commit(descriptor));
+        Assert.Equal(("first", 1L), (MultiWordCas.Read(both), MultiWordCas.ReadWord(both)));
+        Assert.Equal(("first", 1L), (Volatile.Read(ref both.Content), Volatile.Read(ref both.Word)));
+        Assert.Same(kept, MultiWordCas.Read(other));
+    }
+
     /// <summary>How many of <paramref name="cells"/> from the first hold <paramref name="descriptor"/>, or -1 if a later one does while an earlier one does not.</summary>
     private static int HoldingPrefix(Cell[] cells, CommitDescriptor descriptor)
     {
