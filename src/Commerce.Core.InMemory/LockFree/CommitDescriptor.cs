@@ -378,22 +378,36 @@ internal sealed class CommitDescriptor
 /// it gives it out again once the epoch has moved two past that, when no thread that read the marker can
 /// still be in the section it read it in (see <see cref="Epochs"/>).
 /// </summary>
+/// <remarks>
+/// The ids a thread holds when it ends (those it recycled and not given out yet, and those of the descriptors
+/// in its pool) are handed back by finalizers once the thread's state is collected (see <see cref="Strand"/>),
+/// and the next thread that needs an id takes them, so that threads that come and go (a host's pool threads)
+/// do not make the table grow for ever.
+/// </remarks>
 internal static class DescriptorIds
 {
     private static readonly Entry?[]?[] s_segments = new Entry?[]?[Segmented.SegmentCount];
     private static long s_last;
 
+    // Ids handed back from threads that ended: a lock-free stack (pushed and popped by CAS of its head;
+    // every node is new, so a popped node never comes back).
+    private static Stranded? s_stranded;
+
     [ThreadStatic]
-    private static Queue<(long Id, long Epoch)>? t_recycled;
+    private static RecycledIds? t_recycled;
 
     /// <summary>How many ids were ever made (for tests: recycled ones are given out again, not made).</summary>
     internal static long Made => Volatile.Read(ref s_last);
 
-    /// <summary>Gives <paramref name="descriptor"/> an id, one this thread recycled or a new one, and holds it strongly.</summary>
+    /// <summary>Gives <paramref name="descriptor"/> an id, one this thread recycled, one a thread that ended held, or a new one; and holds it strongly.</summary>
     public static long Assign(CommitDescriptor descriptor)
     {
-        var id = t_recycled is { Count: > 0 } recycled && recycled.Peek().Epoch <= Epochs.Current - 2
-            ? recycled.Dequeue().Id
+        // This thread's own ids first (as they become free), then those it took from threads that ended, then new ones.
+        var epoch = Epochs.Current;
+        var recycled = t_recycled;
+        var id = recycled is { Queue.Count: > 0 } && recycled.Queue.Peek().Epoch <= epoch - 2 ? recycled.Queue.Dequeue().Id
+            : recycled is { Adopted.Count: > 0 } ? recycled.Adopted.Pop()
+            : TryAdoptStranded(epoch, out var adopted) ? adopted
             : Interlocked.Increment(ref s_last);
         ref var slot = ref Segmented.Slot(s_segments, (ulong)id);
         if (Volatile.Read(ref slot) is { } entry)
@@ -437,7 +451,79 @@ internal static class DescriptorIds
     /// then the descriptor, if the collector has not taken it, is still found through its id, as a thread
     /// that read its marker may ask.
     /// </summary>
-    public static void Recycle(long id, long epoch) => (t_recycled ??= new()).Enqueue((id, epoch));
+    public static void Recycle(long id, long epoch) => (t_recycled ??= new()).Queue.Enqueue((id, epoch));
+
+    /// <summary>
+    /// Hands back the <paramref name="ids"/> a thread that ended held, given out again once the epoch has moved
+    /// two past <paramref name="epoch"/>: called by the finalizers of a thread's pool and queue of ids, with the
+    /// epoch after the current one, which is at or after every one those ids wait for. Groups are taken newest
+    /// first, and a group not ready yet keeps the older ones below it waiting until it is (two epochs at most).
+    /// </summary>
+    internal static void Strand(long[] ids, long epoch)
+    {
+        if (ids.Length == 0)
+        {
+            return;
+        }
+
+        var node = new Stranded(ids, epoch);
+        do
+        {
+            node.Next = Volatile.Read(ref s_stranded);
+        }
+        while (Interlocked.CompareExchange(ref s_stranded, node, node.Next) != node.Next);
+    }
+
+    /// <summary>Takes the ids of the newest group handed back, if they may be given out at <paramref name="epoch"/>: one now, the rest for this thread's next ones.</summary>
+    private static bool TryAdoptStranded(long epoch, out long id)
+    {
+        while (Volatile.Read(ref s_stranded) is { } top && top.Epoch <= epoch - 2)
+        {
+            if (Interlocked.CompareExchange(ref s_stranded, top.Next, top) == top)
+            {
+                var adopted = (t_recycled ??= new()).Adopted;
+                for (var i = top.Ids.Length - 1; i > 0; i--)
+                {
+                    adopted.Push(top.Ids[i]);
+                }
+
+                id = top.Ids[0];
+                return true;
+            }
+        }
+
+        id = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// A thread's ids not given out yet: those it recycled, each with the epoch it waits for, and those it took
+    /// from threads that ended (free already). Handed back (<see cref="Strand"/>) once the thread ended and this
+    /// was collected.
+    /// </summary>
+    private sealed class RecycledIds
+    {
+        public Queue<(long Id, long Epoch)> Queue { get; } = new();
+
+        public Stack<long> Adopted { get; } = new();
+
+        ~RecycledIds()
+        {
+            // Each waits for an epoch at or before now; all wait for one past now, as the pool's do (see
+            // DescriptorPool), so that a group handed back is never given out before one handed back earlier.
+            Strand([.. Queue.Select(recycled => recycled.Id), .. Adopted], Epochs.Current + 1);
+        }
+    }
+
+    /// <summary>A group of ids handed back together, the epoch they wait for, and the group pushed before.</summary>
+    private sealed class Stranded(long[] ids, long epoch)
+    {
+        public long[] Ids { get; } = ids;
+
+        public long Epoch { get; } = epoch;
+
+        public Stranded? Next;
+    }
 
     /// <summary>Where an id leads: strongly to its descriptor until the owner releases it, weakly always.</summary>
     private sealed class Entry(CommitDescriptor descriptor)

@@ -241,6 +241,7 @@ internal static class DescriptorPool
         }
     }
 
+    /// <summary>A thread's descriptors on their way to reuse; the ids among them are handed back once the thread ended and this was collected.</summary>
     private sealed class Pool
     {
         public Queue<(CommitDescriptor Descriptor, long Epoch)> Released { get; } = new();
@@ -252,5 +253,36 @@ internal static class DescriptorPool
         public int SinceReclaim { get; set; }
 
         public long Reused { get; set; }
+
+        ~Pool()
+        {
+            // The thread ended: no descriptor here is reused, and the ids are handed back. A released one may have
+            // a marker in a cell until the epoch after its release (see Reclaim), so they all wait for one past now.
+            var ids = new List<long>();
+            foreach (var (descriptor, _) in Released)
+            {
+                AddId(ids, descriptor);
+            }
+
+            foreach (var (descriptor, _) in Withdrawn)
+            {
+                AddId(ids, descriptor);
+            }
+
+            foreach (var descriptor in Free)
+            {
+                AddId(ids, descriptor);
+            }
+
+            DescriptorIds.Strand([.. ids], Epochs.Current + 1);
+        }
+
+        private static void AddId(List<long> ids, CommitDescriptor descriptor)
+        {
+            if (descriptor.Id != 0)
+            {
+                ids.Add(descriptor.Id);
+            }
+        }
     }
 }

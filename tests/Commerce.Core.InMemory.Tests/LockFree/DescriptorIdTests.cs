@@ -178,6 +178,55 @@ public sealed class DescriptorIdTests
         });
     }
 
+    [Fact]
+    public void The_ids_a_thread_held_when_it_ended_are_given_out_again_once_no_section_can_still_read_their_markers()
+    {
+        // A thread commits with ids until its pool keeps some (free and waiting) and it has recycled others, then ends.
+        var held = new HashSet<long>();
+        RunOnNewThread(() =>
+        {
+            for (var i = 0; i < 400; i++)
+            {
+                var cell = new WordCell(3);
+                var descriptor = CommitDescriptor.Rent([], [new WordUpdate(cell, 3, 4)]);
+                Assert.True(MultiWordCas.Commit(descriptor));
+                held.Add(descriptor.Id);
+                CommitDescriptor.Release(descriptor);
+                Epochs.TryAdvance();
+            }
+        });
+
+        // Its pool and its queue of ids are collected, and hand the ids back.
+        Collect();
+        var made = DescriptorIds.Made;
+
+        RunOnNewThread(() =>
+        {
+            // A new thread needs ids: while a thread that entered its section before is still in it, none of those
+            // handed back is given out (a cell may still hold one's marker for that thread to read)...
+            using (var reader = new ThreadInSection())
+            {
+                for (var i = 0; i < 50; i++)
+                {
+                    Epochs.TryAdvance();
+                    Assert.True(CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]).Id > made, "An id handed back was given out while a section that could read its marker was open.");
+                }
+            }
+
+            // ...and once it left, the next ids are ones made before, not new ones.
+            long reused = 0;
+            for (var guard = System.Diagnostics.Stopwatch.StartNew(); reused == 0 && guard.Elapsed < PausedCommit.Guard / 2; Thread.Yield())
+            {
+                Epochs.TryAdvance();
+                var id = CommitDescriptor.Create([], [new WordUpdate(new WordCell(), 0, 1)]).Id;
+                reused = id <= made ? id : 0;
+            }
+
+            Assert.NotEqual(0, reused);
+        });
+        Assert.NotEmpty(held);
+    }
+
     /// <summary>Descriptors with ids, made as the epoch moves on, until one is given <paramref name="id"/>; <see langword="null"/> if none is.</summary>
     private static CommitDescriptor? GivenOut(long id)
     {
