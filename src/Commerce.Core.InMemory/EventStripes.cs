@@ -33,9 +33,11 @@ namespace Commerce.InMemory;
 /// A stripe's cell, which holds its state in two words that every commit on the stripe writes together: how
 /// many events the stripe has committed (<see cref="WordCell.Word"/>, a number that only grows), and the
 /// entries of the events the commit that wrote that number appended (<see cref="Cell.Content"/>: one entry, an
-/// array of several, or <see cref="None"/> before the first; see <see cref="EventEntries"/>). An entry is a
-/// fresh object of its commit, so the content, like a state object, never comes back; the commit thus
-/// allocates nothing for the stripe. Read it through <see cref="EventStripeState.Of"/>.
+/// array of several, or <see cref="None"/> before the first; see <see cref="EventEntries"/>). The content is an
+/// object new to the cell at every commit, so it never comes back, as a state object never did: an order or a
+/// ledger entry (inserted once), or an array made for the commit (several entries, or an event, which a host may
+/// publish twice). An order or a charge thus allocates nothing for the stripe. Read it through
+/// <see cref="EventStripeState.Of"/>.
 /// </summary>
 internal sealed class StripeCell(long order) : WordCell(None, order)
 {
@@ -65,7 +67,7 @@ internal readonly struct EventStripeState
     /// <summary>The number of the stripe's last committed event (0: none).</summary>
     public long Count { get; }
 
-    /// <summary>The commit's entries as the cell holds them: one entry itself (the common case: an order, a charge), an array of several, or <see cref="StripeCell.None"/>.</summary>
+    /// <summary>The commit's entries as the cell holds them: one entry itself (an order, a charge), an array (of several, or of an event), or <see cref="StripeCell.None"/>.</summary>
     public object Latest { get; }
 
     /// <summary>How many events the commit that wrote this state published here, numbered <c>Count − LatestCount + 1</c> … <c>Count</c>.</summary>
@@ -442,7 +444,7 @@ internal sealed class EventStripes
 
         if (count == 1)
         {
-            AddUpdate(updates, next, words, wordCount++, changes.EventStreamOf(0).StripeOf(_cells.Length), EventEntries.Of(changes, 0), 1);
+            AddUpdate(updates, next, words, wordCount++, changes.EventStreamOf(0).StripeOf(_cells.Length), Fresh(EventEntries.Of(changes, 0)), 1);
             return next + 1;
         }
 
@@ -468,7 +470,7 @@ internal sealed class EventStripes
 
             if (inStripe == 1)
             {
-                AddUpdate(updates, next++, words, wordCount++, stripe, EventEntries.Of(changes, i), 1);
+                AddUpdate(updates, next++, words, wordCount++, stripe, Fresh(EventEntries.Of(changes, i)), 1);
                 continue;
             }
 
@@ -486,6 +488,14 @@ internal sealed class EventStripes
 
         return next;
     }
+
+    /// <summary>
+    /// What a stripe's cell holds for one entry: an order or a ledger entry itself (each is inserted once, so it is
+    /// new to every cell); an event published as itself in an array of its own, since a host may publish one event
+    /// object in two commits, and a cell's content must never come back (a helper's late install that expects it
+    /// would succeed; see <see cref="StripeCell"/>).
+    /// </summary>
+    private static object Fresh(object entry) => entry is CommerceEvent ? new object[] { entry } : entry;
 
     /// <summary>
     /// Writes, at <paramref name="at"/> and <paramref name="wordAt"/>, the updates that append the

@@ -433,6 +433,41 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public async Task An_event_published_twice_never_lets_a_late_install_of_a_commit_between_the_two_succeed()
+    {
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var published = new ProductAdded(new ProductId(1), "Pen", new Money(10), 5, At);
+        var stripe = published.Stream.StripeOf(store.Events.StripeCount);
+        var cell = store.Events.CellOf(stripe);
+        await PublishAsync(store, published);
+        var before = store.Events.StateOf(stripe);
+
+        // A commit on the stripe that succeeds, whose helper read the cell before the decision and was preempted...
+        var between = new WalletCharged(new UserId(1), new Money(1), new Money(1), At);
+        var helped = CommitDescriptor.Create([new CellUpdate(cell, before.Latest, between)], [new WordUpdate(cell, before.Count, before.Count + 1)]);
+        Assert.True(MultiWordCas.Commit(helped));
+
+        // ...then the same event object, published again (a host may keep one).
+        await PublishAsync(store, published);
+        var after = store.Events.StateOf(stripe);
+
+        // The helper's install CAS expects what it read: the cell never holds it again, so it fails.
+        Assert.NotSame(before.Latest, Interlocked.CompareExchange(ref cell.Content, helped, before.Latest));
+        Assert.Equal((before.Count + 2, after.Latest), (store.Events.StateOf(stripe).Count, store.Events.StateOf(stripe).Latest));
+        Assert.Same(published, store.Events.StateOf(stripe).Entry(before.Count + 2, store.Events.LogOf(stripe)));
+    }
+
+    /// <summary>Publishes <paramref name="published"/> with a write (an order of its own) for it to report.</summary>
+    private static async Task PublishAsync(InMemoryCommerceStore store, CommerceEvent published)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        unitOfWork.Orders.Add(new Order(OrderId.New(At), new UserId(7), [new OrderLine(new ProductId(1), 2, new Money(10))], At));
+        unitOfWork.Publish(published);
+        Assert.True(await unitOfWork.CommitAsync());
+    }
+
+    [Fact]
     public void Stripe_states_read_on_a_real_thread_while_commits_append_each_name_the_entries_of_their_own_count()
     {
         const int Writers = 3;
