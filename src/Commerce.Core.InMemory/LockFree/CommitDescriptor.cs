@@ -509,8 +509,7 @@ internal static class DescriptorIds
 
         ~RecycledIds()
         {
-            // Each waits for an epoch at or before now; all wait for one past now, as the pool's do (see
-            // DescriptorPool), so that a group handed back is never given out before one handed back earlier.
+            // Each waits for an epoch at or before now; all wait for one past now, as the pool's do (see DescriptorPool).
             Strand([.. Queue.Select(recycled => recycled.Id), .. Adopted], Epochs.Current + 1);
         }
     }
