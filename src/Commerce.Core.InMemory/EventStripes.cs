@@ -58,26 +58,25 @@ internal sealed class StripeCell(long order) : WordCell(None, order)
 /// </summary>
 internal readonly struct EventStripeState
 {
-    private EventStripeState(long word, object latest)
+    private EventStripeState(long count, object latest)
     {
-        Word = word;
+        Count = count;
         Latest = latest;
     }
 
-    /// <summary>The cell's word: the count shifted left by one, and 1 in the low bit if <see cref="Latest"/> is an array (so that telling the two apart reads nothing of the entry).</summary>
-    public long Word { get; }
-
     /// <summary>The number of the stripe's last committed event (0: none).</summary>
-    public long Count => Word >> 1;
-
-    /// <summary>The word of a stripe that has committed <paramref name="count"/> events, the last commit's in an array or not.</summary>
-    public static long WordOf(long count, bool many) => (count << 1) | (many ? 1L : 0L);
+    public long Count { get; }
 
     /// <summary>The commit's entries as the cell holds them: one entry itself (an order, a charge), an array (of several, or of an event), or <see cref="StripeCell.None"/>.</summary>
     public object Latest { get; }
 
     /// <summary>How many events the commit that wrote this state published here, numbered <c>Count − LatestCount + 1</c> … <c>Count</c>.</summary>
-    public int LatestCount => (Word & 1) != 0 ? ((object[])Latest).Length : ReferenceEquals(Latest, StripeCell.None) ? 0 : 1;
+    public int LatestCount => Latest switch
+    {
+        object[] many => many.Length,
+        _ when ReferenceEquals(Latest, StripeCell.None) => 0,
+        _ => 1,
+    };
 
     /// <summary>
     /// The state a stripe's cell holds now, its two words read as of one instant: the number, the entries, then
@@ -89,11 +88,11 @@ internal readonly struct EventStripeState
     {
         while (true)
         {
-            var word = MultiWordCas.ReadWord(cell);
+            var count = MultiWordCas.ReadWord(cell);
             var latest = MultiWordCas.Read(cell);
-            if (MultiWordCas.ReadWord(cell) == word)
+            if (MultiWordCas.ReadWord(cell) == count)
             {
-                return new(word, latest);
+                return new(count, latest);
             }
         }
     }
@@ -116,22 +115,23 @@ internal readonly struct EventStripeState
     /// <summary>Stores the commit's entries in the stripe's log (idempotent): done before any commit replaces this state.</summary>
     public void CopyForward(EventLog log)
     {
-        if ((Word & 1) != 0)
+        switch (Latest)
         {
-            var many = (object[])Latest;
-            var sequence = Count - many.Length;
-            foreach (var committed in many)
-            {
-                log.Store(++sequence, committed);
-            }
-        }
-        else if (!ReferenceEquals(Latest, StripeCell.None))
-        {
-            log.Store(Count, Latest);
+            case object[] many:
+                var sequence = Count - many.Length;
+                foreach (var committed in many)
+                {
+                    log.Store(++sequence, committed);
+                }
+
+                break;
+            case var one when !ReferenceEquals(one, StripeCell.None):
+                log.Store(Count, one);
+                break;
         }
     }
 
-    private object LatestAt(int index) => (Word & 1) != 0 ? ((object[])Latest)[index] : Latest;
+    private object LatestAt(int index) => Latest is object[] many ? many[index] : Latest;
 }
 
 /// <summary>
@@ -512,7 +512,7 @@ internal sealed class EventStripes
         // Kept without a position: a reader sets it on the event it returns, so that the commit path
         // allocates no second event.
         updates[at] = new CellUpdate(cell, current.Latest, appended);
-        words[wordAt] = new WordUpdate(cell, current.Word, EventStripeState.WordOf(current.Count + count, appended is object[]));
+        words[wordAt] = new WordUpdate(cell, current.Count, current.Count + count);
     }
 
     /// <summary>
@@ -559,7 +559,7 @@ internal sealed class EventStripes
     {
         for (var stripe = 0; stripe < _cells.Length; stripe++)
         {
-            if (MultiWordCas.ReadWord(_cells[stripe]) >> 1 > Math.Max(after[stripe], _logs[stripe].PurgedThrough))
+            if (MultiWordCas.ReadWord(_cells[stripe]) > Math.Max(after[stripe], _logs[stripe].PurgedThrough))
             {
                 return true;
             }

@@ -183,7 +183,7 @@ public sealed class EventStripesTests
 
         // The stripe as after 2^28 events, every one but the last purged: the next number wraps the ring.
         var last = new WalletCharged(user, new Money(1), new Money(1), shop.Time.GetUtcNow());
-        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), last)], [new WordUpdate(cell, MultiWordCas.ReadWord(cell), EventStripeState.WordOf(Ring, many: false))])));
+        Assert.True(MultiWordCas.Commit(CommitDescriptor.Create([new CellUpdate(cell, MultiWordCas.Read(cell), last)], [new WordUpdate(cell, MultiWordCas.ReadWord(cell), Ring)])));
         store.Events.LogOf(stripe).PurgeThrough(Ring - 1);
 
         for (var round = 0; round < 3; round++)
@@ -393,7 +393,7 @@ public sealed class EventStripesTests
         var parked = paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell));
         var parkedCount = paused.Descriptor.WordUpdates.ToArray().Single(u => ReferenceEquals(u.Cell, cell));
         Assert.Same(first, parked.Expected);
-        Assert.Equal((1L, 2L), (parkedCount.Expected >> 1, parkedCount.Desired >> 1));
+        Assert.Equal((1L, 2L), (parkedCount.Expected, parkedCount.Desired));
         Assert.Same(first, store.Events.LogOf(stripe).Entry(1));
         Assert.IsType<LedgerEntry>(parked.Desired);
 
@@ -418,7 +418,7 @@ public sealed class EventStripesTests
         // The cell's reference holds the undecided commit, its word still the number 1: read alone, the number is
         // the one before the commit, and the entries (which help the commit) the ones after it.
         Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
-        Assert.Equal(EventStripeState.WordOf(1, many: false), Volatile.Read(ref cell.Word));
+        Assert.Equal(1, Volatile.Read(ref cell.Word));
 
         var state = PausedCommit.CompletesOnAnotherThread(() => store.Events.StateOf(stripe));
 
@@ -445,7 +445,7 @@ public sealed class EventStripesTests
 
         // A commit on the stripe that succeeds, whose helper read the cell before the decision and was preempted...
         var between = new WalletCharged(new UserId(1), new Money(1), new Money(1), At);
-        var helped = CommitDescriptor.Create([new CellUpdate(cell, before.Latest, between)], [new WordUpdate(cell, before.Word, EventStripeState.WordOf(before.Count + 1, many: false))]);
+        var helped = CommitDescriptor.Create([new CellUpdate(cell, before.Latest, between)], [new WordUpdate(cell, before.Count, before.Count + 1)]);
         Assert.True(MultiWordCas.Commit(helped));
 
         // ...then the same event object, published again (a host may keep one).
