@@ -258,31 +258,9 @@ internal static class DescriptorPool
         {
             // The thread ended: no descriptor here is reused, and the ids are handed back. A released one may have
             // a marker in a cell until the epoch after its release (see Reclaim), so they all wait for one past now.
-            var ids = new List<long>();
-            foreach (var (descriptor, _) in Released)
-            {
-                AddId(ids, descriptor);
-            }
-
-            foreach (var (descriptor, _) in Withdrawn)
-            {
-                AddId(ids, descriptor);
-            }
-
-            foreach (var descriptor in Free)
-            {
-                AddId(ids, descriptor);
-            }
-
-            DescriptorIds.Strand([.. ids], Epochs.Current + 1);
-        }
-
-        private static void AddId(List<long> ids, CommitDescriptor descriptor)
-        {
-            if (descriptor.Id != 0)
-            {
-                ids.Add(descriptor.Id);
-            }
+            DescriptorIds.Strand(
+                [.. Released.Select(r => r.Descriptor).Concat(Withdrawn.Select(w => w.Descriptor)).Concat(Free).Where(d => d.Id != 0).Select(d => d.Id)],
+                Epochs.Current + 1);
         }
     }
 }
