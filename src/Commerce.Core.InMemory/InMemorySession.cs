@@ -32,6 +32,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     [ThreadStatic]
     private static SalesEntries? t_sales;
 
+    // Per stock change of a commit held in a stock's words (see StockWords): its index among the changes, and its cell.
+    [ThreadStatic]
+    private static StockEntries? t_stock;
+
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -88,9 +92,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         for (var i = 0; i < count; i++)
         {
             (contents[i] as WalletState)?.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
-            if (batch[i].Table == StoreTable.Stock)
+            if (contents[i] is StockCell stock)
             {
-                Prefetch.Line(slots[i]?.Companion); // the product's sales count cell, which an order's commit adjusts
+                Prefetch.Line(stock.Received); // read with the units taken
+                Prefetch.Line(stock.Companion); // the product's sales count cell, which an order's commit adjusts
             }
         }
 
@@ -109,8 +114,28 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         StoreTable.Wallets => ReadWallet(key.UserId, slot, content),
         StoreTable.Ledger => ReadLedger(key, slot, content),
         StoreTable.Idempotency => ReadRecord(key),
+        StoreTable.Stock => ReadStock(CellKey.From(key), slot, content),
         _ => Read(store.TableOf(key.Table), CellKey.From(key), slot, content),
     };
+
+    /// <summary>
+    /// A product's stock: its quantity (<see cref="StoredState.OfQuantity"/>, with the units taken as its version
+    /// and its <see cref="StockCell"/> as its handle), or absent, with its keyed cell as the handle if it has one.
+    /// </summary>
+    private StoredState ReadStock(CellKey key, KeyedCell? slot = null, object? content = null)
+    {
+        var read = Read(store.Inventory, key, slot, content);
+        if (read.State is not StockCell stock)
+        {
+            return read;
+        }
+
+        var numbers = stock.Read();
+        return StoredState.OfQuantity((int)numbers.OnHand, numbers.Taken, stock);
+    }
+
+    /// <summary>The numbers a stock read (<see cref="ReadStock"/>) saw: the units taken were its version, and the quantity their difference.</summary>
+    private static StockNumbers SeenNumbers(in StoredState seen) => new(seen.OnHand + seen.Version, seen.Version);
 
     /// <summary>
     /// An idempotency key's record, read through the key's cell, which the read creates if the key has none
@@ -166,10 +191,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// </summary>
     private SalesCell? SalesCellOf(ReadOnlySpan<Change> changes, CellKey key)
     {
-        KeyedCell? stock = null;
+        StockCell? stock = null;
         foreach (ref readonly var change in changes)
         {
-            if (change.Key.Table == StoreTable.Stock && change.Key.Low == key.Low && change.Seen.Handle is KeyedCell read)
+            if (change.Key.Table == StoreTable.Stock && change.Key.Low == key.Low && change.Seen.Handle is StockCell read)
             {
                 stock = read;
                 break;
@@ -248,7 +273,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
             listed++;
             rows.Add(new StoreKey(StoreTable.Products, 0, ids[i]), product);
-            rows.Add(new StoreKey(StoreTable.Stock, 0, ids[i]), Read(store.Inventory, key));
+            rows.Add(new StoreKey(StoreTable.Stock, 0, ids[i]), ReadStock(key));
         }
 
         return new(new ProductRange(after, scannedUpTo, ProductIndex.CountInRange(ids, after?.Value, scannedUpTo), ids));
@@ -293,6 +318,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var salesNext = 0;
         var salesEntries = t_sales ??= new SalesEntries();
         salesEntries.Count = 0;
+        var stockEntries = t_stock ??= new StockEntries();
+        stockEntries.Count = 0;
         var events = changes.Events;
         var size = span.Length + events.Count + 1; // a stripe per event at most, and the products' listing
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
@@ -336,6 +363,18 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         throw new InvalidOperationException($"Ledger entries are written once: {change.Kind} at {change.Key}.");
                     }
 
+                    continue;
+                }
+
+                if (change.Key.Table == StoreTable.Stock && change.Kind != ChangeKind.Insert && (change.Seen.IsQuantity || change.Kind == ChangeKind.Adjust))
+                {
+                    // A stock present when read, or adjusted: its words' updates are made at each try (see StockWords).
+                    if (StockCellOf(change) is not { } stockCell)
+                    {
+                        return new(false);
+                    }
+
+                    stockEntries.Add(c, stockCell);
                     continue;
                 }
 
@@ -486,13 +525,14 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 updates[next++] = new CellUpdate(cell, expected, insertsProduct ? new object() : expected);
             }
 
-            return new(Commit(changes, updates, adjusts, ref next, salesEntries, sales, moreSales));
+            return new(Commit(changes, updates, adjusts, ref next, salesEntries, stockEntries, sales, moreSales));
         }
         finally
         {
             // The scratch keeps no state alive.
             updates.AsSpan(0, next).Clear();
             salesEntries.Clear();
+            stockEntries.Clear();
         }
     }
 
@@ -626,13 +666,13 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// another commit succeeded, so this keeps the commit lock-free. Orders for one hot product thus no
     /// longer re-run each other.
     /// </summary>
-    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesEntries salesEntries, SalesBucket? sales, List<SalesBucket>? moreSales)
+    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesEntries salesEntries, StockEntries stockEntries, SalesBucket? sales, List<SalesBucket>? moreSales)
     {
         var stripesFrom = next;
         var undecided = false;
         if (sales is null)
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, ref undecided);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, stockEntries, ref undecided);
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -647,7 +687,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         try
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, ref undecided);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, stockEntries, ref undecided);
         }
         finally
         {
@@ -671,18 +711,24 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// The commit's multi-word CAS, tried again while only commutative cells moved on (see <see cref="Commit"/>);
     /// <paramref name="undecided"/> is set while a CAS runs, and stays set if it threw (its descriptor may be undecided).
     /// </summary>
-    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, SalesEntries salesEntries, ref bool undecided)
+    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, SalesEntries salesEntries, StockEntries stockEntries, ref bool undecided)
     {
         var events = changes.Events;
-        var wordsNeeded = (2 * salesEntries.Count) + events.Count; // a sales count's two words at most, a stripe per event at most
+        var wordsNeeded = (2 * (salesEntries.Count + stockEntries.Count)) + events.Count; // two words per count at most, a stripe per event at most
         var words = t_words is { } known && known.Length >= wordsNeeded ? known : (t_words = new WordUpdate[Math.Max(8, wordsNeeded)]);
         var wordCount = 0;
         try
         {
             while (true)
             {
-                // The sales counts are built from what their cells hold now, as the stripes are: both commute.
-                wordCount = salesEntries.Count == 0 ? 0 : SalesWords(changes.Changes, salesEntries, words);
+                // The stock and sales counts are built from what their cells hold now, as the stripes are: adjustments commute.
+                wordCount = stockEntries.Count == 0 ? 0 : StockWords(changes.Changes, stockEntries, words);
+                if (wordCount >= 0 && salesEntries.Count > 0)
+                {
+                    var salesWords = SalesWords(changes.Changes, salesEntries, words.AsSpan(wordCount));
+                    wordCount = salesWords < 0 ? -1 : wordCount + salesWords;
+                }
+
                 if (wordCount < 0)
                 {
                     return false;
@@ -733,7 +779,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// checked against the change's minimum at the commit's instant.
     /// </summary>
     /// <returns>How many updates it wrote to <paramref name="words"/>, or -1 if a count would fall below its minimum or overflow.</returns>
-    private static int SalesWords(ReadOnlySpan<Change> changes, SalesEntries entries, WordUpdate[] words)
+    private static int SalesWords(ReadOnlySpan<Change> changes, SalesEntries entries, Span<WordUpdate> words)
     {
         var count = 0;
         for (var i = 0; i < entries.Count; i++)
@@ -807,6 +853,120 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
     }
 
+    /// <summary>
+    /// The stock cell a change names: the one it read (its handle), or the one its product's keyed cell holds now
+    /// (an adjustment of a stock not read); <see langword="null"/> if the product has no stock (the commit then
+    /// fails, as an adjustment of nothing does), or if a read of it did not come from this store.
+    /// </summary>
+    private StockCell? StockCellOf(in Change change)
+    {
+        if (change.Seen.Handle is StockCell read)
+        {
+            return read;
+        }
+
+        if (change.Kind != ChangeKind.Adjust)
+        {
+            return null;
+        }
+
+        var keyed = change.Seen.Handle as Cell ?? store.Inventory.Find(CellKey.From(change.Key));
+        return keyed is null ? null : MultiWordCas.Read(keyed) as StockCell;
+    }
+
+    /// <summary>
+    /// The word updates of a change set's stock changes (<paramref name="entries"/>), from the numbers their cells
+    /// hold now:
+    /// <list type="bullet">
+    /// <item>a read expects both numbers it saw (the commit fails if either moved on), and changes neither;</item>
+    /// <item>a write of a whole <see cref="StockItem"/> over a read expects both, and moves one of them on by the difference;</item>
+    /// <item>
+    /// an adjustment that takes units adds them to the units taken, checking the quantity left against its
+    /// minimum with the units received read now: they only grow, so the check holds at the commit's instant too;
+    /// one that adds units adds them to the units received, checking the quantity's upper bound with the units
+    /// taken read now (they only grow too), and expects the units taken as well only if its minimum is above zero.
+    /// </item>
+    /// </list>
+    /// </summary>
+    /// <returns>How many updates it wrote to <paramref name="words"/>, or -1 if a read no longer holds, or a quantity would fall below its minimum or above <see cref="int.MaxValue"/>.</returns>
+    private static int StockWords(ReadOnlySpan<Change> changes, StockEntries entries, Span<WordUpdate> words)
+    {
+        var count = 0;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            ref readonly var change = ref changes[entries.Changes[i]];
+            var cell = entries.Cells[i]!;
+            var now = cell.Read();
+            if (change.Kind != ChangeKind.Adjust)
+            {
+                var seen = SeenNumbers(change.Seen);
+                if (now != seen)
+                {
+                    return -1;
+                }
+
+                var onHand = change.Kind == ChangeKind.Update ? ((StockItem)change.State!).OnHand : seen.OnHand;
+                var taken = seen.Taken + Math.Max(seen.OnHand - onHand, 0);
+                var received = seen.Received + Math.Max(onHand - seen.OnHand, 0);
+                words[count++] = new WordUpdate(cell, seen.Taken, taken);
+                words[count++] = new WordUpdate(cell.Received, seen.Received, received);
+                continue;
+            }
+
+            var minimum = Math.Max(change.Minimum, 0); // a stock is never negative
+            if (change.Delta <= 0)
+            {
+                var take = -change.Delta; // at most int.MaxValue (see IInventoryRepository.Adjust)
+                if (now.Taken > long.MaxValue - take || now.Received - (now.Taken + take) < minimum)
+                {
+                    return -1;
+                }
+
+                words[count++] = new WordUpdate(cell, now.Taken, now.Taken + take);
+                continue;
+            }
+
+            if (now.Received > long.MaxValue - change.Delta || now.OnHand + change.Delta > int.MaxValue || now.OnHand + change.Delta < minimum)
+            {
+                return -1;
+            }
+
+            words[count++] = new WordUpdate(cell.Received, now.Received, now.Received + change.Delta);
+            if (minimum > 0)
+            {
+                words[count++] = new WordUpdate(cell, now.Taken, now.Taken);
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>The stock changes of the commit on this thread held in stock words: each one's index among the changes, and its cell.</summary>
+    private sealed class StockEntries
+    {
+        public int[] Changes = new int[8];
+        public StockCell?[] Cells = new StockCell?[8];
+        public int Count;
+
+        public void Add(int change, StockCell cell)
+        {
+            if (Count == Changes.Length)
+            {
+                Array.Resize(ref Changes, Count * 2);
+                Array.Resize(ref Cells, Count * 2);
+            }
+
+            Changes[Count] = change;
+            Cells[Count++] = cell;
+        }
+
+        public void Clear()
+        {
+            Cells.AsSpan(0, Count).Clear();
+            Count = 0;
+        }
+    }
+
     /// <summary>In <c>adjusts</c>: the update of the products' listing by a commit that inserts a product and read no range.</summary>
     private const int RenewListing = -2;
 
@@ -863,7 +1023,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var key = change.Key;
         var value = current switch
         {
-            StockItem stock => stock.OnHand,
             WalletState wallet => wallet.Wallet.Balance.Amount,
             _ when ReferenceEquals(current, Absent.Value) => 0L,
             _ => throw new InvalidOperationException($"The state at {key} is not a number."),
@@ -886,10 +1045,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         return key.Table switch
         {
-            StoreTable.Stock when ReferenceEquals(current, Absent.Value) => null, // No stock: the product does not exist.
-            StoreTable.Stock when next is >= 0 and <= int.MaxValue => new StockItem(key.ProductId, (int)next),
             StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as WalletState)?.Wallet.LedgerLength ?? 0),
-            StoreTable.Stock or StoreTable.Wallets => null,
+            StoreTable.Wallets => null,
             _ => throw new InvalidOperationException($"The table of {key} holds no number to adjust."),
         };
     }
@@ -981,8 +1138,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// The state to write for an insertion or update: a success's idempotency record compact, also when it
     /// was saved whole (through <see cref="IIdempotencyRepository.Save"/>); see <see cref="IStoresCompactIdempotencyRecords"/>.
     /// </summary>
-    private static object Kept(in Change change) =>
-        change.Key.Table == StoreTable.Idempotency && change.State is IdempotencyRecord record ? CompactIdempotencyRecord.Of(record) ?? (object)record : change.State!;
+    private static object Kept(in Change change) => change.State switch
+    {
+        IdempotencyRecord record when change.Key.Table == StoreTable.Idempotency => CompactIdempotencyRecord.Of(record) ?? (object)record,
+        StockItem stock => new StockCell(stock.OnHand), // kept as its numbers from then on
+        var state => state!,
+    };
 
     /// <summary>What a read that can no longer hold expects: no cell ever holds it.</summary>
     private static readonly object Mismatch = new();
@@ -1023,6 +1184,17 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         {
             if (change.Kind == ChangeKind.Stable)
             {
+                continue;
+            }
+
+            if (change.Seen.IsQuantity)
+            {
+                // Both numbers only grow: the same numbers now mean they held since the read.
+                if (change.Seen.Handle is not StockCell stock || stock.Read() != SeenNumbers(change.Seen))
+                {
+                    return false;
+                }
+
                 continue;
             }
 

@@ -20,7 +20,7 @@ public sealed class SalesCompanionTests
         await shop.ChargeAsync(1, 100_000);
         var store = shop.InMemoryStore();
         var resolution = shop.Options.RankingResolution;
-        var stock = (KeyedCell)store.Inventory.Find(new CellKey(0, Product.Value))!;
+        var stock = (StockCell)MultiWordCas.Read(store.Inventory.Find(new CellKey(0, Product.Value))!); // the stock cell its keyed cell holds
         var first = SalesWindow.BucketOf(shop.Time.GetUtcNow(), resolution);
 
         var cancelled = (await shop.OrderAsync(1, (Product.Value, 2))).Value; // creates the bucket's cell

@@ -71,13 +71,6 @@ internal sealed class KeyedCell(object initial, CellKey key) : Cell(initial)
 {
     /// <summary>The key the cell is indexed by in its table.</summary>
     public CellKey Key { get; } = key;
-
-    /// <summary>
-    /// A cell often committed with this one, kept here so that finding it takes no lookup: for a stock cell,
-    /// its product's sales count cell in the bucket its orders wrote last. A cache, not state: any thread may
-    /// replace it with a plain write, and whoever uses it checks its key first (the bucket may have moved on).
-    /// </summary>
-    public SalesCell? Companion;
 }
 
 /// <summary>

@@ -434,10 +434,13 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         List<ProductId>? depleted = null;
         for (var i = 0; i < priced.Length; i++)
         {
-            StockItem? stock;
+            int? onHand;
             try
             {
-                stock = await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false);
+                // The quantity alone: read as a number, a stock item is made for no one (see StoredState.OfQuantity).
+                onHand = unitOfWork is UnitOfWork own
+                    ? await own.FindOnHandAsync(priced[i].ProductId, ct).ConfigureAwait(false)
+                    : (await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false))?.OnHand;
             }
             catch (InvalidOperationException) when (IsNamedBefore(priced, i))
             {
@@ -446,7 +449,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 throw LinesChanged();
             }
 
-            if (stock is null || stock.OnHand < priced[i].Quantity)
+            if (onHand is null || onHand < priced[i].Quantity)
             {
                 if (depleted is not null && depleted.Contains(priced[i].ProductId))
                 {
@@ -458,7 +461,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             }
             else if (shortOf is null)
             {
-                if (publish && stock.OnHand == priced[i].Quantity)
+                if (publish && onHand == priced[i].Quantity)
                 {
                     // The order takes the last units: a checked write, so that the commit applies only if
                     // the stock is still exactly this, and the depletion it reports is true.

@@ -5,16 +5,53 @@ namespace Commerce.Storage;
 /// store's own means of checking at commit that it is still current.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The unit of work keeps both opaque values and hands them back in the <see cref="ChangeSet"/>: a
 /// store that versions rows puts the version in <see cref="Version"/>; a store that compares states
 /// by reference needs nothing but <see cref="State"/>; <see cref="Handle"/> spares a second lookup
 /// (for example the slot the state was read from).
+/// </para>
+/// <para>
+/// A store that keeps a product's stock as a number rather than as a <see cref="StockItem"/> may return
+/// its read as <see cref="OfQuantity"/>: the unit of work then makes the item only for a caller that asks
+/// for it, and a use case that needs only the quantity (placing an order) allocates nothing for the read.
+/// </para>
 /// </remarks>
-/// <param name="State">The aggregate (<see cref="Wallet"/>, <see cref="Product"/>, <see cref="StockItem"/>, <see cref="Cart"/> or <see cref="Order"/>), or <see langword="null"/> if absent.</param>
+/// <param name="State">The aggregate (<see cref="Wallet"/>, <see cref="Product"/>, <see cref="StockItem"/>, <see cref="Cart"/> or <see cref="Order"/>), or <see langword="null"/> if absent; for a read made by <see cref="OfQuantity"/>, a marker that is none of them (see <see cref="IsQuantity"/>).</param>
 /// <param name="Version">The store's version of the state, if it keeps one.</param>
 /// <param name="Handle">The store's handle on the state's location, if it wants one back at commit.</param>
 public readonly record struct StoredState(object? State, long Version = 0, object? Handle = null)
 {
+    private static readonly object QuantityMarker = new QuantityRead();
+
     /// <summary>An absent key with no handle.</summary>
     public static StoredState Absent => default;
+
+    /// <summary>
+    /// The quantity on hand of a stock read made by <see cref="OfQuantity"/> (never negative); 0 for any other read.
+    /// </summary>
+    public int OnHand { get; private init; }
+
+    /// <summary>Whether this is a stock read made by <see cref="OfQuantity"/>: its quantity is <see cref="OnHand"/>, and <see cref="State"/> is a marker.</summary>
+    public bool IsQuantity => ReferenceEquals(State, QuantityMarker);
+
+    /// <summary>
+    /// A present stock item read as its quantity alone, for a store that keeps stock as numbers: the unit of
+    /// work makes the <see cref="StockItem"/> (of the key's product) only if a caller asks for it.
+    /// </summary>
+    /// <param name="onHand">The quantity on hand; must not be negative.</param>
+    /// <param name="version">The store's version of the state, if it keeps one.</param>
+    /// <param name="handle">The store's handle on the state's location, if it wants one back at commit.</param>
+    /// <returns>The read, with <see cref="IsQuantity"/> set.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="onHand"/> is negative.</exception>
+    public static StoredState OfQuantity(int onHand, long version = 0, object? handle = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(onHand);
+        return new(QuantityMarker, version, handle) { OnHand = onHand };
+    }
+
+    private sealed class QuantityRead
+    {
+        public override string ToString() => "(a quantity on hand)";
+    }
 }

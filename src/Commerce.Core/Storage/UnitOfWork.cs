@@ -235,9 +235,39 @@ internal sealed class UnitOfWork
         return change.Kind switch
         {
             ChangeKind.Insert or ChangeKind.Update => (T?)change.State,
-            ChangeKind.Adjust => throw new InvalidOperationException("A key adjusted in a unit of work cannot be read in it."),
+            ChangeKind.Adjust => throw AdjustedKeyRead(),
+            _ when change.Seen.IsQuantity => (T)(object)new StockItem(change.Key.ProductId, change.Seen.OnHand), // made for the caller that asks
             _ => (T?)change.Seen.State,
         };
+    }
+
+    private static InvalidOperationException AdjustedKeyRead() => new("A key adjusted in a unit of work cannot be read in it.");
+
+    /// <summary>
+    /// The quantity on hand of a product's stock in this unit of work (<see langword="null"/> if it has none),
+    /// as <see cref="IInventoryRepository.FindAsync"/> would give it, but without making the <see cref="StockItem"/>
+    /// when the store read it as a number (<see cref="StoredState.OfQuantity"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The stock was adjusted in this unit of work.</exception>
+    internal ValueTask<int?> FindOnHandAsync(ProductId productId, CancellationToken cancellationToken)
+    {
+        EnsureOpen();
+        var at = IndexOf(StoreKey.ForStock(productId));
+        if (at < 0)
+        {
+            return Loaded(FindAsync<StockItem>(StoreKey.ForStock(productId), cancellationToken));
+        }
+
+        ref readonly var change = ref _changes[at];
+        return new(change.Kind switch
+        {
+            ChangeKind.Insert or ChangeKind.Update => ((StockItem?)change.State)?.OnHand,
+            ChangeKind.Adjust => throw AdjustedKeyRead(),
+            _ when change.Seen.IsQuantity => change.Seen.OnHand,
+            _ => ((StockItem?)change.Seen.State)?.OnHand,
+        });
+
+        static async ValueTask<int?> Loaded(ValueTask<StockItem?> read) => (await read.ConfigureAwait(false))?.OnHand;
     }
 
     // ---- writes -------------------------------------------------------------------------------

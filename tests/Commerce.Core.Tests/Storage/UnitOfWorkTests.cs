@@ -50,6 +50,63 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task A_stock_read_as_its_quantity_is_a_stock_item_to_a_caller_that_asks_and_a_number_to_an_order()
+    {
+        var handle = new object();
+        var session = new RecordingSession((StoreKey.ForStock(Widget.Id), StoredState.OfQuantity(4, 9, handle)));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        Assert.Equal(4, await ((UnitOfWork)unitOfWork).FindOnHandAsync(Widget.Id, default)); // read by this call
+        var item = await unitOfWork.Inventory.FindAsync(Widget.Id);
+        Assert.Equal(new StockItem(Widget.Id, 4), item);
+        Assert.Equal(item, await unitOfWork.Inventory.FindAsync(Widget.Id)); // repeated reads agree
+        Assert.Null(await ((UnitOfWork)unitOfWork).FindOnHandAsync(new ProductId(2), default)); // none
+        unitOfWork.Inventory.Save(new StockItem(Widget.Id, 3));
+        Assert.Equal(3, await ((UnitOfWork)unitOfWork).FindOnHandAsync(Widget.Id, default)); // the state staged
+        Assert.True(await unitOfWork.CommitAsync());
+
+        // Saved over the quantity read: an update that hands the store its read back, as it gave it.
+        var change = session.Committed!.Single(c => c.Key == StoreKey.ForStock(Widget.Id));
+        Assert.Equal(ChangeKind.Update, change.Kind);
+        Assert.True(change.Seen.IsQuantity);
+        Assert.Equal((4, 9L), (change.Seen.OnHand, change.Seen.Version));
+        Assert.Same(handle, change.Seen.Handle);
+        Assert.Equal(new StockItem(Widget.Id, 3), change.State);
+    }
+
+    [Fact]
+    public async Task A_stock_adjusted_in_a_unit_of_work_cannot_be_read_as_a_number_either()
+    {
+        var session = new RecordingSession((StoreKey.ForStock(Widget.Id), StoredState.OfQuantity(4)));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        Assert.Equal(4, await ((UnitOfWork)unitOfWork).FindOnHandAsync(Widget.Id, default));
+        unitOfWork.Inventory.Adjust(Widget.Id, -1, 0);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ((UnitOfWork)unitOfWork).FindOnHandAsync(Widget.Id, default).AsTask());
+        Assert.Equal("A key adjusted in a unit of work cannot be read in it.", error.Message);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => unitOfWork.Inventory.FindAsync(Widget.Id).AsTask());
+    }
+
+    [Fact]
+    public void A_quantity_read_is_marked_as_one_and_no_other_read_is()
+    {
+        var read = StoredState.OfQuantity(0, 3, "slot");
+        Assert.True(read.IsQuantity);
+        Assert.Equal((0, 3L, "slot"), (read.OnHand, read.Version, read.Handle));
+        Assert.True((read with { Version = 4 }).IsQuantity);
+        Assert.NotNull(read.State); // a marker: present, and no aggregate
+        Assert.IsNotType<StockItem>(read.State);
+        Assert.Equal(read, StoredState.OfQuantity(0, 3, "slot"));
+        Assert.NotEqual(read, StoredState.OfQuantity(1, 3, "slot"));
+
+        Assert.False(StoredState.Absent.IsQuantity);
+        Assert.False(new StoredState(new StockItem(Widget.Id, 2)).IsQuantity);
+        Assert.Equal(0, new StoredState(new StockItem(Widget.Id, 2)).OnHand);
+        Assert.Throws<ArgumentOutOfRangeException>(() => StoredState.OfQuantity(-1));
+    }
+
+    [Fact]
     public async Task Writing_over_a_present_write_once_state_fails_the_commit_without_asking_the_store()
     {
         var session = new RecordingSession((StoreKey.ForProduct(Widget.Id), Widget));
@@ -466,7 +523,8 @@ public sealed class UnitOfWorkTests
                     continue;
                 }
 
-                batch.SetResult(i, new StoredState(states.FirstOrDefault(s => s.Key == key).State));
+                var state = states.FirstOrDefault(s => s.Key == key).State;
+                batch.SetResult(i, state as StoredState? ?? new StoredState(state)); // a read given whole, or a state
             }
 
             if (AlongsideEachRead is var (rowKey, rowState))
