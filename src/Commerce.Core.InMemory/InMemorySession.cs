@@ -11,7 +11,8 @@ namespace Commerce.InMemory;
 /// too, so the commit fails if it changed); an adjusted number expects whatever the cell holds when the
 /// commit is built. A change set without writes instead re-reads what it read: since states are never
 /// reused, equal references mean each cell held its state throughout, so all reads held together at one
-/// instant.
+/// instant. A product's stock is read as its quantity (<see cref="StoredState.OfQuantity"/>) and committed as
+/// updates of its two words (see <see cref="StockCell"/> and <see cref="StockWords"/>).
 /// </summary>
 /// <remarks>Stateless: one instance serves every unit of work of the store, on any thread.</remarks>
 internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSession
