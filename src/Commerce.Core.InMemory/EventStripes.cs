@@ -194,11 +194,21 @@ internal sealed class EventLog
     private Middle?[]? _top;
     private long _purgedThrough;
 
+    // The leaf page stored in last, with the number of its first event: a stripe's events are stored in order, so most
+    // stores land in it and skip the walk from the top (three loads, each most often a miss). A cache, not state: any
+    // store may replace it with a plain write, and one that names another range sends a store down the walk. Its leaf
+    // is the log's for its range as long as any event of the range is not purged (a leaf is dropped only once all of
+    // them are), and a store of a purged number writes nothing.
+    private Tail? _tail;
+
     /// <summary>The number of the last event purged (0: none); events up to it are gone from the log.</summary>
     public long PurgedThrough => Volatile.Read(ref _purgedThrough);
 
     /// <summary>Whether the leaf page that holds event <paramref name="sequence"/> is in the log (for tests).</summary>
     internal bool HoldsPageOf(long sequence) => LeavesOf(sequence) is not null;
+
+    /// <summary>The number of the first event of the leaf page kept as the tail, if one is (for tests).</summary>
+    internal long? TailFirst => Volatile.Read(ref _tail)?.First;
 
     /// <summary>A test seam: called by <see cref="Store"/> between its first look at the purged bound and its write.</summary>
     internal Action? BeforeWrite { get; set; }
@@ -220,6 +230,33 @@ internal sealed class EventLog
         }
 
         BeforeWrite?.Invoke();
+        var tail = Volatile.Read(ref _tail);
+        var leaves = tail is not null && (ulong)(sequence - tail.First) < LeafSize ? tail.Leaves : LeavesForStore(sequence);
+        if (leaves is null)
+        {
+            return; // A later range took the slot: this range was purged whole meanwhile.
+        }
+
+        // The write, then a second look at the bound. A purge moves the bound, then waits until every thread's earlier
+        // writes are seen (a process-wide barrier), then clears: so either this look sees the bound moved, or the purge
+        // clears this write. A write that a purge passed is taken back (with the pages it may have brought back),
+        // keeping purged memory free. The barrier is the purge's, so that a store needs no fence of its own.
+        var leaf = Leaf(sequence);
+        Volatile.Write(ref leaves[leaf].Entry, committed);
+        if (sequence <= PurgedThrough)
+        {
+            Interlocked.CompareExchange(ref leaves[leaf].Entry, null, committed);
+            Release(PurgedThrough);
+        }
+    }
+
+    /// <summary>
+    /// The leaf page of event <paramref name="sequence"/>, walked to from the top and created where missing, which then
+    /// becomes the tail; <see langword="null"/> if a later range took its middle page's slot (the range was purged whole).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The stripe keeps <see cref="Capacity"/> events not yet purged already.</exception>
+    private Slot[]? LeavesForStore(long sequence)
+    {
         var (top, first, middle) = Locate(sequence);
         var tops = Volatile.Read(ref _top)
             ?? Interlocked.CompareExchange(ref _top, new Middle?[TopSize], null)
@@ -229,7 +266,7 @@ internal sealed class EventLog
         {
             if (page is not null && page.First > first)
             {
-                return; // A later range took the slot: this range was purged whole meanwhile.
+                return null;
             }
 
             if (page is not null && page.First + EventsPerMiddle - 1 > PurgedThrough)
@@ -252,15 +289,8 @@ internal sealed class EventLog
             leaves = Interlocked.CompareExchange(ref page.Leaves[middle], created, null) ?? created;
         }
 
-        // A full fence, then a second look: a purge that passed this number meanwhile may have missed the
-        // write, so take it back (and the pages it may have brought back), keeping purged memory free.
-        var leaf = Leaf(sequence);
-        Interlocked.Exchange(ref leaves[leaf].Entry, committed);
-        if (sequence <= PurgedThrough)
-        {
-            Interlocked.CompareExchange(ref leaves[leaf].Entry, null, committed);
-            Release(PurgedThrough);
-        }
+        Volatile.Write(ref _tail, new Tail(sequence - Leaf(sequence), leaves));
+        return leaves;
     }
 
     /// <summary>
@@ -279,6 +309,10 @@ internal sealed class EventLog
 
             if (Interlocked.CompareExchange(ref _purgedThrough, target, purged) == purged)
             {
+                // Every store that wrote before its second look at the bound, which may still have seen the old bound,
+                // is seen from here on (see Store), so clearing after this clears its write.
+                Interlocked.MemoryBarrierProcessWide();
+
                 // Clear the slots of a partly purged leaf (leaf by leaf, skipping leaves not held), and drop every
                 // page entirely purged.
                 for (var sequence = purged + 1; sequence <= target;)
@@ -304,6 +338,11 @@ internal sealed class EventLog
     /// <summary>Drops the pages whose every event is numbered at or below <paramref name="through"/>.</summary>
     private void Release(long through)
     {
+        if (Volatile.Read(ref _tail) is { } tail && tail.First + LeafSize - 1 <= through)
+        {
+            Interlocked.CompareExchange(ref _tail, null, tail); // nor is a leaf purged whole kept as the tail
+        }
+
         var tops = Volatile.Read(ref _top);
         if (tops is null)
         {
@@ -353,6 +392,14 @@ internal sealed class EventLog
     private struct Slot
     {
         public object? Entry;
+    }
+
+    /// <summary>The leaf page stored in last (<see cref="Leaves"/>), which holds the events numbered from <see cref="First"/>.</summary>
+    private sealed class Tail(long first, Slot[] leaves)
+    {
+        public long First { get; } = first;
+
+        public Slot[] Leaves { get; } = leaves;
     }
 
     /// <summary>A middle page: the leaves of the 2^20 events numbered from <see cref="First"/>.</summary>

@@ -99,6 +99,57 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public void Stores_that_go_back_and_forth_across_leaf_pages_each_land_at_their_own_number()
+    {
+        // The tail (the leaf stored in last) serves the stores in its range; any other goes down the walk and
+        // becomes the tail. Numbers at either edge of a leaf must never land in a neighbour's.
+        var log = new EventLog();
+        var events = Enumerable.Range(1, 4_100).Select(i => Charged(1, i)).ToArray();
+        long[] order = [1, 1_024, 1_025, 1_023, 2_048, 1, 2_049, 1_024, 4_096, 3_073, 3_072, 4_097, 2, 1_026];
+        foreach (var sequence in order)
+        {
+            log.Store(sequence, events[sequence - 1]);
+            Assert.Equal(((sequence - 1) / 1_024 * 1_024) + 1, log.TailFirst);
+        }
+
+        for (var sequence = 1; sequence <= 4_100; sequence++)
+        {
+            if (order.Contains(sequence))
+            {
+                Assert.Same(events[sequence - 1], log.Entry(sequence));
+            }
+            else
+            {
+                Assert.Null(log.Entry(sequence));
+            }
+        }
+    }
+
+    [Fact]
+    public void A_purge_drops_the_tail_once_its_leaf_is_purged_whole()
+    {
+        var log = new EventLog();
+        var events = Enumerable.Range(1, 2_100).Select(i => Charged(1, i)).ToArray();
+        foreach (var e in events.Take(2_048))
+        {
+            log.Store(e.Position.Sequence, e);
+        }
+
+        Assert.Equal(1_025, log.TailFirst);
+        log.PurgeThrough(2_047);
+        Assert.Equal(1_025, log.TailFirst); // one of its events is kept
+        log.PurgeThrough(2_048);
+        Assert.Null(log.TailFirst);
+
+        log.Store(2_048, events[2_047]); // a late copy of a purged one: nothing, and no tail
+        Assert.Null(log.TailFirst);
+        Assert.False(log.HoldsPageOf(2_048));
+        log.Store(2_049, events[2_048]);
+        Assert.Equal(2_049, log.TailFirst);
+        Assert.Same(events[2_048], log.Entry(2_049));
+    }
+
+    [Fact]
     public void A_log_numbers_events_beyond_its_ring_once_those_before_are_purged()
     {
         const long Ring = 1L << 28; // 256 pages of 2^20 events: number Ring + 1 takes the page slot of number 1
