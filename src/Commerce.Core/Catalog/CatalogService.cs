@@ -121,10 +121,10 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
             {
                 unitOfWork.Prefetch(StoreKey.ForStock(id));
                 var product = await unitOfWork.Products.FindAsync(id, ct).ConfigureAwait(false);
-                var stock = await unitOfWork.Inventory.FindAsync(id, ct).ConfigureAwait(false);
-                return product is null || stock is null
+                var onHand = await UnitOfWork.FindOnHandAsync(unitOfWork, id, ct).ConfigureAwait(false);
+                return product is null || onHand is not { } stock
                     ? Result<ProductSummary>.Failure(Errors.ProductNotFound(id))
-                    : new ProductSummary(id, product.Name, product.Price, stock.OnHand);
+                    : new ProductSummary(id, product.Name, product.Price, stock);
             },
             cancellationToken);
 
@@ -150,8 +150,8 @@ internal sealed class CatalogService(CommerceRuntime runtime) : ICatalogService
                 for (var i = 0; i < page.Length; i++)
                 {
                     var product = products[i];
-                    var stock = await unitOfWork.Inventory.FindAsync(product.Id, ct).ConfigureAwait(false);
-                    page[i] = new ProductSummary(product.Id, product.Name, product.Price, stock?.OnHand ?? 0);
+                    var onHand = await UnitOfWork.FindOnHandAsync(unitOfWork, product.Id, ct).ConfigureAwait(false);
+                    page[i] = new ProductSummary(product.Id, product.Name, product.Price, onHand ?? 0);
                 }
 
                 return Result<IReadOnlyList<ProductSummary>>.Success(Array.AsReadOnly(page));

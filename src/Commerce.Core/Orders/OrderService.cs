@@ -438,9 +438,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             try
             {
                 // The quantity alone: read as a number, a stock item is made for no one (see StoredState.OfQuantity).
-                onHand = unitOfWork is UnitOfWork own
-                    ? await own.FindOnHandAsync(priced[i].ProductId, ct).ConfigureAwait(false)
-                    : (await unitOfWork.Inventory.FindAsync(priced[i].ProductId, ct).ConfigureAwait(false))?.OnHand;
+                onHand = await UnitOfWork.FindOnHandAsync(unitOfWork, priced[i].ProductId, ct).ConfigureAwait(false);
             }
             catch (InvalidOperationException) when (IsNamedBefore(priced, i))
             {

@@ -244,6 +244,18 @@ internal sealed class UnitOfWork
     private static InvalidOperationException AdjustedKeyRead() => new("A key adjusted in a unit of work cannot be read in it.");
 
     /// <summary>
+    /// The quantity on hand of a product's stock in <paramref name="unitOfWork"/> (<see langword="null"/> if it has
+    /// none): read as a number from the library's own unit of work (see <see cref="FindOnHandAsync(ProductId, CancellationToken)"/>),
+    /// else from the stock item any other gives.
+    /// </summary>
+    internal static ValueTask<int?> FindOnHandAsync(IUnitOfWork unitOfWork, ProductId productId, CancellationToken cancellationToken) =>
+        unitOfWork is UnitOfWork own
+            ? own.FindOnHandAsync(productId, cancellationToken)
+            : OnHandOf(unitOfWork.Inventory.FindAsync(productId, cancellationToken));
+
+    private static async ValueTask<int?> OnHandOf(ValueTask<StockItem?> read) => (await read.ConfigureAwait(false))?.OnHand;
+
+    /// <summary>
     /// The quantity on hand of a product's stock in this unit of work (<see langword="null"/> if it has none),
     /// as <see cref="IInventoryRepository.FindAsync"/> would give it, but without making the <see cref="StockItem"/>
     /// when the store read it as a number (<see cref="StoredState.OfQuantity"/>).
@@ -255,7 +267,7 @@ internal sealed class UnitOfWork
         var at = IndexOf(StoreKey.ForStock(productId));
         if (at < 0)
         {
-            return Loaded(FindAsync<StockItem>(StoreKey.ForStock(productId), cancellationToken));
+            return OnHandOf(FindAsync<StockItem>(StoreKey.ForStock(productId), cancellationToken));
         }
 
         ref readonly var change = ref _changes[at];
@@ -266,8 +278,6 @@ internal sealed class UnitOfWork
             _ when change.Seen.IsQuantity => change.Seen.OnHand,
             _ => ((StockItem?)change.Seen.State)?.OnHand,
         });
-
-        static async ValueTask<int?> Loaded(ValueTask<StockItem?> read) => (await read.ConfigureAwait(false))?.OnHand;
     }
 
     // ---- writes -------------------------------------------------------------------------------
