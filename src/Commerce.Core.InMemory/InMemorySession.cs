@@ -21,7 +21,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     [ThreadStatic]
     private static CellUpdate[]? t_scratch;
 
-    // Per update of t_scratch: the change of an adjusted stock count, which a retry may recompute; else -1.
+    // Per update of t_scratch: RenewListing for the products' listing bumped by a product's insert, which a retry renews; else -1.
     [ThreadStatic]
     private static int[]? t_adjusts;
 
@@ -489,15 +489,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                             return new(false);
                         }
 
-                        if (change.Key.Table == StoreTable.Wallets)
-                        {
-                            walletWrites.Add(next); // its ledger entry says the balance after: not recomputed
-                        }
-                        else
-                        {
-                            adjusts[next] = c;
-                        }
-
+                        // A wallet (the one number held as an object; Adjusted refuses any other table): its ledger entry
+                        // says the balance after, so it is not recomputed on a retry.
+                        walletWrites.Add(next);
                         updates[next++] = new CellUpdate(cell, current, adjusted);
                         break;
                     }
@@ -759,7 +753,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 // The listed ranges are not checked again: the products' listing, read before they were checked, is
                 // still what the commit expects (else Refresh refused), so no product committed since; and the ids now
                 // include the commit's own new products, which a second check would count as added by another.
-                if (!Refresh(changes.Changes, updates.AsSpan(0, stripesFrom), adjusts))
+                if (!Refresh(updates.AsSpan(0, stripesFrom), adjusts))
                 {
                     return false;
                 }
@@ -972,12 +966,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     private const int RenewListing = -2;
 
     /// <summary>
-    /// Whether a failed commit may be tried again as it stands: every cell still holds the state the
-    /// commit expects there, except adjusted stock and sales counts, whose updates are recomputed from
-    /// what the cells hold now (false if an adjustment's guard no longer holds), and the products' listing
-    /// bumped by a product's insert that read no range, which is bumped again from what it holds now.
+    /// Whether a failed commit may be tried again as it stands: every cell of its object updates still holds
+    /// the state the commit expects there, except the products' listing bumped by a product's insert that
+    /// read no range, which is bumped again from what it holds now. (Stock and sales counts, and the event
+    /// stripes, are word updates, made again from what their cells hold at each try.)
     /// </summary>
-    private static bool Refresh(ReadOnlySpan<Change> changes, Span<CellUpdate> updates, int[] adjusts)
+    private static bool Refresh(Span<CellUpdate> updates, int[] adjusts)
     {
         for (var i = 0; i < updates.Length; i++)
         {
@@ -994,12 +988,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 continue;
             }
 
-            if (adjusts[i] < 0 || Adjusted(changes[adjusts[i]], current) is not { } adjusted)
-            {
-                return false;
-            }
-
-            updates[i] = new CellUpdate(update.Cell, current, adjusted);
+            return false;
         }
 
         return true;
