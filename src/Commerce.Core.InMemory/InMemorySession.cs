@@ -817,34 +817,61 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     }
 
     /// <summary>The sales changes of the commit on this thread: each one's index among the changes, its cell, and the units placed loaded with it (-1: none).</summary>
-    private sealed class SalesEntries
+    private sealed class SalesEntries : ChangeCells<SalesCell>
     {
-        public int[] Changes = new int[8];
-        public SalesCell?[] Cells = new SalesCell?[8];
         public long[] Numbers = new long[8];
-        public int Count;
 
         public void Add(int change, SalesCell cell, long number)
         {
-            if (Count == Changes.Length)
-            {
-                Array.Resize(ref Changes, Count * 2);
-                Array.Resize(ref Cells, Count * 2);
-                Array.Resize(ref Numbers, Count * 2);
-            }
-
-            Changes[Count] = change;
-            Cells[Count] = cell;
-            Numbers[Count++] = number;
+            var at = Append(change, cell); // (Numbers read after the append, which may grow it)
+            Numbers[at] = number;
         }
 
         /// <summary>Drops the loaded numbers: a retry reads what the cells hold then.</summary>
         public void ForgetLoaded() => Numbers.AsSpan(0, Count).Fill(-1);
 
+        protected override void Grow(int length)
+        {
+            base.Grow(length);
+            Array.Resize(ref Numbers, length);
+        }
+    }
+
+    /// <summary>
+    /// Changes of the commit on this thread whose updates are made again at each try, each with its cell: its index
+    /// among the changes, and the cell (kept until the commit returns, then cleared: the scratch keeps no cell alive).
+    /// </summary>
+    private abstract class ChangeCells<TCell>
+        where TCell : Cell
+    {
+        public int[] Changes = new int[8];
+        public TCell?[] Cells = new TCell?[8];
+        public int Count;
+
         public void Clear()
         {
             Cells.AsSpan(0, Count).Clear();
             Count = 0;
+        }
+
+        /// <summary>Appends a change and its cell, growing the arrays when full; returns the entry's index.</summary>
+        protected int Append(int change, TCell cell)
+        {
+            if (Count == Changes.Length)
+            {
+                Grow(Count * 2);
+            }
+
+            Changes[Count] = change;
+            Cells[Count] = cell;
+            return Count++;
+        }
+
+        /// <summary>Grows every per-entry array to <paramref name="length"/>.</summary>
+        protected virtual void Grow(int length)
+        {
+            Array.Resize(ref Changes, length);
+            Array.Resize(ref Cells, length);
         }
     }
 
@@ -882,6 +909,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// taken read now (they only grow too), and expects the units taken as well only if its minimum is above zero.
     /// </item>
     /// </list>
+    /// The two numbers are read one after the other, not as of one instant: a number the CAS expects is checked there,
+    /// and one it does not expect only grows, so any earlier read of it bounds it from below.
     /// </summary>
     /// <returns>How many updates it wrote to <paramref name="words"/>, or -1 if a read no longer holds, or a quantity would fall below its minimum or above <see cref="int.MaxValue"/>.</returns>
     private static int StockWords(ReadOnlySpan<Change> changes, StockEntries entries, Span<WordUpdate> words)
@@ -891,7 +920,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         {
             ref readonly var change = ref changes[entries.Changes[i]];
             var cell = entries.Cells[i]!;
-            var now = cell.Read();
+            var takenNow = MultiWordCas.ReadWord(cell); // first: the units received read after are at least those of that instant
+            var now = new StockNumbers(MultiWordCas.ReadWord(cell.Received), takenNow);
             if (change.Kind != ChangeKind.Adjust)
             {
                 var seen = SeenNumbers(change.Seen);
@@ -937,29 +967,9 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     }
 
     /// <summary>The stock changes of the commit on this thread held in stock words: each one's index among the changes, and its cell.</summary>
-    private sealed class StockEntries
+    private sealed class StockEntries : ChangeCells<StockCell>
     {
-        public int[] Changes = new int[8];
-        public StockCell?[] Cells = new StockCell?[8];
-        public int Count;
-
-        public void Add(int change, StockCell cell)
-        {
-            if (Count == Changes.Length)
-            {
-                Array.Resize(ref Changes, Count * 2);
-                Array.Resize(ref Cells, Count * 2);
-            }
-
-            Changes[Count] = change;
-            Cells[Count++] = cell;
-        }
-
-        public void Clear()
-        {
-            Cells.AsSpan(0, Count).Clear();
-            Count = 0;
-        }
+        public void Add(int change, StockCell cell) => Append(change, cell);
     }
 
     /// <summary>In <c>adjusts</c>: the update of the products' listing by a commit that inserts a product and read no range.</summary>

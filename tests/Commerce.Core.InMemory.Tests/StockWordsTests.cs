@@ -174,6 +174,31 @@ public sealed class StockWordsTests
         Assert.Equal(-committed.Where(d => d < 0).Sum(), numbers.Taken);
     }
 
+    [Fact]
+    public async Task An_order_of_more_lines_than_a_commit_first_makes_room_for_takes_every_stock_and_counts_every_sale()
+    {
+        // Twenty lines: past the eight stock and sales entries a commit's scratch starts with, so both grow.
+        using var shop = InMemoryShop.Create();
+        for (var id = 1; id <= 20; id++)
+        {
+            await shop.AddProductAsync(id, price: 1, stock: 100);
+        }
+
+        await shop.ChargeAsync(Alice.Value, 1_000);
+        var lines = Enumerable.Range(1, 20).Select(id => ((long)id, 1 + (id % 3))).ToArray();
+
+        var placed = await shop.OrderAsync(Alice.Value, lines);
+
+        Assert.True(placed.IsSuccess, placed.IsFailure ? placed.Error.Message : null);
+        foreach (var (id, quantity) in lines)
+        {
+            Assert.Equal(100 - quantity, (await shop.Catalog.GetProductAsync(new ProductId(id))).Value.Stock);
+        }
+
+        var ranking = await shop.Ranking.GetPopularProductsAsync(20, TimeSpan.FromDays(1));
+        Assert.Equal(lines.OrderBy(l => l.Item1).Select(l => l.Item2), ranking.OrderBy(r => r.ProductId.Value).Select(r => (int)r.QuantitySold));
+    }
+
     private static async ValueTask<InMemoryCommerceStore> StockedAsync(int onHand)
     {
         var store = new InMemoryCommerceStore();
