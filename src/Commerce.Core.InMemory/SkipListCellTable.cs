@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Commerce.InMemory.LockFree;
 
 namespace Commerce.InMemory;
@@ -33,6 +34,7 @@ internal sealed class SkipListCellTable : CellTable
     private const int MaxHeight = 24; // a node's levels at most: with a quarter of the nodes at each next level, 4^23 nodes
     private const int InlineLevels = 2; // levels whose links a node holds in itself (the rest, rarer, in an array)
     private const int CachedFingers = 4; // tables a thread keeps a finger in at once
+    private const long NoLevel1 = -1; // the level-1 link of a node of height 1, which no search at level 1 ever reads
 
     private static long s_lastId;
 
@@ -89,7 +91,7 @@ internal sealed class SkipListCellTable : CellTable
         node.Primary = primary;
         node.Secondary = secondary;
         node.Cell = new Cell(Absent.Value);
-        node.Height = height;
+        node.Next1 = height == 1 ? NoLevel1 : 0;
         node.Upper = height > InlineLevels ? new long[height - InlineLevels] : null;
 
         // Level 0: the node is present once this CAS succeeds, unless an equal one is there.
@@ -138,6 +140,21 @@ internal sealed class SkipListCellTable : CellTable
     /// <summary>The number of entries: exact when no insertion is under way.</summary>
     public override int Count => (int)_count.Sum;
 
+    /// <summary>The bytes a node takes in the list's log, which keeps one per order (for tests).</summary>
+    internal static int NodeSize => Unsafe.SizeOf<Node>();
+
+    /// <summary>How many nodes have each height, by height (for tests).</summary>
+    internal int[] HeightCounts()
+    {
+        var counts = new int[MaxHeight + 1];
+        for (var next = Volatile.Read(ref _head[0]); next != 0; next = Volatile.Read(ref At(next - 1).Next0))
+        {
+            counts[HeightOf(ref At(next - 1))]++;
+        }
+
+        return counts;
+    }
+
     /// <summary>The levels in use (for tests).</summary>
     internal int Levels => Volatile.Read(ref _levels);
 
@@ -164,7 +181,7 @@ internal sealed class SkipListCellTable : CellTable
             for (var next = Volatile.Read(ref _head[level]); next != 0; next = Volatile.Read(ref NextOf(next - 1, level)))
             {
                 var position = next - 1;
-                if (At(position).Height <= level || (level > 0 && !below.Contains(position)) || !here.Add(position)
+                if (HeightOf(ref At(position)) <= level || (level > 0 && !below.Contains(position)) || !here.Add(position)
                     || (previous >= 0 && !Less(At(previous).Primary, At(previous).Secondary, At(position).Primary, At(position).Secondary)))
                 {
                     return false;
@@ -324,7 +341,15 @@ internal sealed class SkipListCellTable : CellTable
         return Math.Min(MaxHeight, 1 + (BitOperations.TrailingZeroCount(x) / 2));
     }
 
-    /// <summary>A node: its key (as sorted), its cell, and its links (position + 1; 0 at the end).</summary>
+    /// <summary>A node's height (for tests): its upper links' count and two, else two unless its level-1 link says one.</summary>
+    private static int HeightOf(ref Node node) =>
+        node.Upper is { } upper ? upper.Length + InlineLevels : node.Next1 == NoLevel1 ? 1 : 2;
+
+    /// <summary>
+    /// A node: its key (as sorted), its cell, and its links (position + 1; 0 at the end). Its height is not
+    /// kept (48 bytes, not 56, for every order): the length of <see cref="Upper"/> gives it, or, for the nodes
+    /// without, <see cref="Next1"/> (<see cref="NoLevel1"/> in a node of height 1).
+    /// </summary>
     private struct Node
     {
         public ulong Primary;
@@ -332,8 +357,7 @@ internal sealed class SkipListCellTable : CellTable
         public Cell? Cell;
         public long Next0;
         public long Next1;
-        public long[]? Upper; // links at levels 2 … Height − 1
-        public int Height;
+        public long[]? Upper; // links at levels 2 … height − 1
     }
 
     /// <summary>A thread's last insertion into one table (see <see cref="t_fingers"/>).</summary>

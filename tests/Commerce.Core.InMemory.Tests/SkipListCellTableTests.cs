@@ -28,6 +28,24 @@ public sealed class SkipListCellTableTests
     }
 
     [Fact]
+    public void A_node_takes_48_bytes_its_height_told_by_its_links()
+    {
+        // One node per order, kept as long as the order: its height is not a field of its own.
+        Assert.Equal(48, SkipListCellTable.NodeSize);
+
+        // Heights 1 and 2 (no upper links) told apart: a node of height 1 found at level 1 is not well formed.
+        var table = new SkipListCellTable();
+        for (var i = 0; i < 2_000; i++)
+        {
+            table.CreateOrGet(new CellKey(0, i));
+        }
+
+        Assert.True(table.IsWellFormed());
+        Assert.True(table.HeightCounts()[1] > 1_000, "About three quarters of the nodes have height 1.");
+        Assert.True(table.HeightCounts()[2] > 200, "About three sixteenths have height 2.");
+    }
+
+    [Fact]
     public void Orders_ids_sort_by_their_time_and_new_ones_go_last()
     {
         var table = new SkipListCellTable();
