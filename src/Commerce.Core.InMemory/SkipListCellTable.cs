@@ -34,13 +34,15 @@ internal sealed class SkipListCellTable : CellTable
     private const int MaxHeight = 24; // a node's levels at most: with a quarter of the nodes at each next level, 4^23 nodes
     private const int InlineLevels = 2; // levels whose links a node holds in itself (the rest, rarer, in an array)
     private const int CachedFingers = 4; // tables a thread keeps a finger in at once
+    private const int FingerLevels = 3; // levels an insertion from its thread's finger searches at least (the finger's lower ones kept fresh)
     private const long NoLevel1 = -1; // the level-1 link of a node of height 1, which no search at level 1 ever reads
 
     private static long s_lastId;
 
     // A thread's fingers: its last insertion into each of the last few tables it inserted into (by id, so
-    // that no table is kept alive by a thread): the node, its key, and the node it stood on at every level
-    // (each linked there, with a key below the node's). A host with several stores keeps one per store.
+    // that no table is kept alive by a thread): the node, its key, and at every level a node it stood on, in
+    // this insertion or an earlier one (each linked there, with a key below the node's). A host with several
+    // stores keeps one per store.
     [ThreadStatic]
     private static Finger?[]? t_fingers;
 
@@ -84,7 +86,7 @@ internal sealed class SkipListCellTable : CellTable
         var height = RandomHeight();
         var finger = FingerOfThisThread();
         Span<long> preds = stackalloc long[MaxHeight];
-        Search(primary, secondary, finger, preds);
+        var searched = Search(primary, secondary, height, finger, preds);
 
         var position = _nodes.Free();
         ref var node = ref At(position);
@@ -133,7 +135,7 @@ internal sealed class SkipListCellTable : CellTable
             }
         }
 
-        Remember(finger, position, height, primary, secondary, preds);
+        Remember(finger, position, height, primary, secondary, preds[..searched]);
         return node.Cell!;
     }
 
@@ -209,16 +211,21 @@ internal sealed class SkipListCellTable : CellTable
     }
 
     /// <summary>
-    /// Fills <paramref name="preds"/> with, at each level, the last node (or the head, −1) whose key is below
-    /// the one sought, starting each level from the better of the level above's and the finger's.
+    /// Fills <paramref name="preds"/> with, at each level the search went through, the last node (or the head,
+    /// −1) whose key is below the one sought, starting each level from the better of the level above's and the
+    /// finger's; and with the head at every level above those in use. Returns how many levels it went through,
+    /// from level 0: all in use, or, from a finger below the key, only those a node of <paramref name="height"/>
+    /// is linked at (and at least <see cref="FingerLevels"/>), since the finger's nodes are a place to start at
+    /// any level and an insertion needs no other.
     /// </summary>
-    private void Search(ulong primary, ulong secondary, Finger? finger, Span<long> preds)
+    private int Search(ulong primary, ulong secondary, int height, Finger? finger, Span<long> preds)
     {
         var useFinger = finger is not null && Less(finger.Primary, finger.Secondary, primary, secondary);
         var pred = -1L;
         var levels = Volatile.Read(ref _levels);
         preds[levels..].Fill(-1);
-        for (var level = levels - 1; level >= 0; level--)
+        var searched = useFinger ? Math.Min(levels, Math.Max(height, FingerLevels)) : levels;
+        for (var level = searched - 1; level >= 0; level--)
         {
             if (useFinger)
             {
@@ -233,6 +240,8 @@ internal sealed class SkipListCellTable : CellTable
             Walk(ref pred, level, primary, secondary);
             preds[level] = pred;
         }
+
+        return searched == levels ? MaxHeight : searched;
     }
 
     /// <summary>
@@ -274,7 +283,11 @@ internal sealed class SkipListCellTable : CellTable
         return null;
     }
 
-    /// <summary>Keeps this insertion as the thread's finger for this table.</summary>
+    /// <summary>
+    /// Keeps this insertion as the thread's finger for this table: <paramref name="preds"/> at the levels the search
+    /// went through; above them, the finger's own node where it is linked (below this key, and closer to it than
+    /// the node it stood on), else what the finger held.
+    /// </summary>
     private void Remember(Finger? finger, long position, int height, ulong primary, ulong secondary, ReadOnlySpan<long> preds)
     {
         if (finger is null)
@@ -282,6 +295,12 @@ internal sealed class SkipListCellTable : CellTable
             finger = new Finger(_id);
             (t_fingers ??= new Finger?[CachedFingers])[t_replaced++ & (CachedFingers - 1)] = finger;
         }
+
+        for (var level = preds.Length; level < finger.Height; level++)
+        {
+            finger.Preds[level] = finger.Node;
+        }
+
         finger.Node = position;
         finger.Height = height;
         finger.Primary = primary;
