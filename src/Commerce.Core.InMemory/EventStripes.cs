@@ -44,6 +44,14 @@ internal sealed class StripeCell(long order) : WordCell(None, order)
     /// <summary>The content of a stripe that has no event yet.</summary>
     public static readonly object None = new NoEntries();
 
+    // Unused: they keep the next object allocated after this one off the line of the words every commit on the
+    // stripe writes (the base's content, order and word come first in the object; these follow them). The stripes'
+    // cells are allocated one after another, so without them two stripes' words could share a cache line, and a
+    // commit on one would take the line from the core committing on the other.
+#pragma warning disable CS0169, IDE0051 // never read or written: padding
+    private readonly long _pad0, _pad1, _pad2, _pad3, _pad4, _pad5, _pad6, _pad7;
+#pragma warning restore CS0169, IDE0051
+
     private sealed class NoEntries
     {
         public override string ToString() => "(no events)";
@@ -457,6 +465,12 @@ internal sealed class EventStripes
             // Last in the global order: a commit installs in its stripes after its other cells, right
             // before its decision, so a stripe holds an undecided commit only briefly.
             _cells[i] = new StripeCell(long.MaxValue - stripeCount + i);
+        }
+
+        // Apart from the cells (each padded; see StripeCell): a log's fields are read by every commit on its
+        // stripe and written about once per thousand events.
+        for (var i = 0; i < stripeCount; i++)
+        {
             _logs[i] = new EventLog();
         }
     }

@@ -3,6 +3,7 @@ using Commerce.Events;
 using Commerce.InMemory.LockFree;
 using Commerce.InMemory.Tests.LockFree;
 using Commerce.InMemory.Tests.Support;
+using System.Runtime.CompilerServices;
 using Commerce.Storage;
 
 namespace Commerce.InMemory.Tests;
@@ -15,6 +16,23 @@ namespace Commerce.InMemory.Tests;
 public sealed class EventStripesTests
 {
     private static readonly DateTimeOffset At = TestClock.Start;
+
+    [Fact]
+    public void No_two_stripes_words_share_a_cache_line()
+    {
+        // Every commit on a stripe writes its cell's content and word (and the order beside them): between one
+        // cell's words and the next cell's, enough bytes that no line holds both, wherever the lines fall.
+        var stripes = new EventStripes();
+        for (var i = 0; i + 1 < stripes.StripeCount; i++)
+        {
+            var gap = Unsafe.ByteOffset(
+                ref Unsafe.As<long, byte>(ref stripes.CellOf(i).Word),
+                ref Unsafe.As<object, byte>(ref stripes.CellOf(i + 1).Content));
+            // Allocated one after another (a collection that moves them keeps their order): the next cell's
+            // content at least 63 bytes past the end of this cell's word.
+            Assert.True(gap - sizeof(long) >= 63, $"Stripes {i} and {i + 1}: {gap} bytes from one's word to the next's content.");
+        }
+    }
 
     private static WalletCharged Charged(long user, long sequence, int stripe = 0) =>
         new WalletCharged(new UserId(user), new Money(1), new Money(sequence), At) with { Position = new EventPosition(stripe, sequence) };
