@@ -299,10 +299,12 @@ internal sealed class SalesBucket
     /// <summary>The number of stripes of every bucket.</summary>
     internal const int Stripes = 8;
 
-    private const int Pad = 8; // longs per stripe: one 64-byte cache line
+    private const int Pad = 16; // longs per stripe: two 64-byte cache lines
 
     // Stripe i's counters at (i + 1) · Pad (started) and the long after it (finished): the first line holds
-    // the array's length, which every commit's bounds check reads, so no stripe is written there.
+    // the array's length, which every commit's bounds check reads, so no stripe is written there. A stripe's
+    // two counters (16 bytes) may straddle a line boundary, since the array starts wherever the collector put it:
+    // 128 bytes apart, no two stripes' counters share a line, wherever the lines fall (64 would not ensure it).
     private readonly long[] _counters = new long[(Stripes + 1) * Pad];
 
     // The bucket's cells, newest first: a list that only grows, by a CAS of its head.
@@ -347,6 +349,9 @@ internal sealed class SalesBucket
 
     /// <summary>Announces a commit on a given stripe (one commit uses one stripe for every bucket it writes).</summary>
     public void BeginCommit(int stripe) => Interlocked.Increment(ref _counters[stripe]);
+
+    /// <summary>A stripe's counter of started or of finished commits (for tests).</summary>
+    internal ref long CounterOf(int stripe, bool finished) => ref _counters[((stripe + 1) * Pad) + (finished ? 1 : 0)];
 
     /// <summary>Marks an announced commit as decided (whether it succeeded or failed).</summary>
     public void EndCommit(int stripe) => Interlocked.Increment(ref _counters[stripe + 1]);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Commerce.InMemory.Tests;
 
 /// <summary>
@@ -22,6 +24,21 @@ public sealed class StripedCounterTests
 
         Assert.All(stable, Assert.True);
         Assert.Equal(threads, numbers.Distinct().Count());
+    }
+
+    [Fact]
+    public void No_two_stripes_of_a_sales_bucket_share_a_cache_line()
+    {
+        // A stripe's two counters (started, finished) are 16 bytes that may straddle a line boundary: between one
+        // stripe's finished counter and the next stripe's started counter, enough bytes that no line holds both,
+        // wherever the array starts.
+        var bucket = new SalesBucket();
+        for (var i = 0; i + 1 < SalesBucket.Stripes; i++)
+        {
+            var gap = Unsafe.ByteOffset(ref bucket.CounterOf(i, finished: true), ref bucket.CounterOf(i + 1, finished: false));
+            Assert.True(gap - sizeof(long) >= 63, $"Stripes {i} and {i + 1}: {gap} bytes from one's finished counter to the next's started counter.");
+            Assert.Equal(sizeof(long), Unsafe.ByteOffset(ref bucket.CounterOf(i, finished: false), ref bucket.CounterOf(i, finished: true)));
+        }
     }
 
     [Fact]
