@@ -213,10 +213,11 @@ internal sealed class SkipListCellTable : CellTable
     /// <summary>
     /// Fills <paramref name="preds"/> with, at each level the search went through, the last node (or the head,
     /// −1) whose key is below the one sought, starting each level from the better of the level above's and the
-    /// finger's; and with the head at every level above those in use. Returns how many levels it went through,
-    /// from level 0: all in use, or, from a finger below the key, only those a node of <paramref name="height"/>
-    /// is linked at (and at least <see cref="FingerLevels"/>), since the finger's nodes are a place to start at
-    /// any level and an insertion needs no other.
+    /// finger's; and with the head at every level above those in use. It goes through every level in use, or, from
+    /// a finger below the key, only those a node of <paramref name="height"/> is linked at (and at least
+    /// <see cref="FingerLevels"/>), since the finger's nodes are a place to start at any level and an insertion
+    /// needs no other. Returns how many of <paramref name="preds"/>, from level 0, it filled: all of them after
+    /// a search through every level, else the levels it went through.
     /// </summary>
     private int Search(ulong primary, ulong secondary, int height, Finger? finger, Span<long> preds)
     {
