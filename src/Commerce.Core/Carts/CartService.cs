@@ -8,7 +8,12 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
     public async ValueTask<Result<Order>> CheckoutAsync(UserId user, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.Checkout, user);
-        return scope.EndOrder(OrderService.Logged(runtime, user, await runtime.RunAsync(scope, "Checkout", (user, runtime), CheckoutOnceAsync, cancellationToken).ConfigureAwait(false)));
+        return scope.EndOrder(OrderService.Logged(runtime, user, await runtime.RunAsync(
+            scope,
+            "Checkout",
+            (user, runtime),
+            static (unitOfWork, state, ct) => CheckoutOnceAsync(unitOfWork, state, ct),
+            cancellationToken).ConfigureAwait(false)));
     }
 
     public async ValueTask<Result<Order>> CheckoutAsync(UserId user, IdempotencyKey key, CancellationToken cancellationToken = default)
@@ -30,7 +35,7 @@ internal sealed class CartService(CommerceRuntime runtime) : ICartService
         "Checkout",
         IdempotentOperation.Checkout,
         static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForCart(state.User)),
-        CheckoutOnceAsync,
+        static (unitOfWork, state, ct) => CheckoutOnceAsync(unitOfWork, state, ct),
         static order => (Money.Zero, order.Id),
         OrderService.ReplayAsync);
 

@@ -79,8 +79,15 @@ internal sealed class CommerceRuntime
     /// conflicted, <see cref="CommerceErrorCode.StoreUnavailable"/> when the store refused it.
     /// </returns>
     /// <remarks>
+    /// <para>
     /// A use case that keeps losing takes priority (see <see cref="ContentionManager"/>): while it holds
     /// it, other writing use cases wait a bounded time before their attempts, and it retries without back-off.
+    /// </para>
+    /// <para>
+    /// Pass <paramref name="useCase"/> as a static lambda, not as a static method itself: the runtime calls a
+    /// delegate to a static method through a stub that shifts its arguments, one a lambda (an instance method
+    /// of the compiler's cached closure) does not need, and that stub runs once per attempt.
+    /// </para>
     /// </remarks>
     /// <exception cref="CommitOutcomeUnknownException">The store could not tell whether the commit applied.</exception>
     public ValueTask<Result<T>> RunAsync<TState, T>(

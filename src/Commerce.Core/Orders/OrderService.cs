@@ -19,7 +19,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
 
         return scope.EndOrder(Logged(runtime, user, validated.IsFailure
             ? Result<Order>.Failure(validated.Error)
-            : await runtime.RunAsync(scope, "PlaceOrder", (user, validated.Value, runtime), PlaceAsync, cancellationToken).ConfigureAwait(false)));
+            : await runtime.RunAsync(
+                scope,
+                "PlaceOrder",
+                (user, validated.Value, runtime),
+                static (unitOfWork, state, ct) => PlaceAsync(unitOfWork, state, ct),
+                cancellationToken).ConfigureAwait(false)));
     }
 
     public async ValueTask<Result<Order>> PlaceOrderAsync(UserId user, IReadOnlyList<OrderLineRequest> lines, IdempotencyKey key, CancellationToken cancellationToken = default)
@@ -56,7 +61,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         "PlaceOrder",
         IdempotentOperation.PlaceOrder,
         static (unitOfWork, state) => Prefetch(unitOfWork, state.User, state.Lines),
-        PlaceAsync,
+        static (unitOfWork, state, ct) => PlaceAsync(unitOfWork, state, ct),
         static order => (Money.Zero, order.Id),
         ReplayAsync);
 
@@ -77,7 +82,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     public async ValueTask<Result<Order>> CancelOrderAsync(OrderId id, CancellationToken cancellationToken = default)
     {
         var scope = runtime.Telemetry.Start(UseCase.CancelOrder, id);
-        var result = await runtime.RunAsync(scope, "CancelOrder", (id, runtime), CancelAsync, cancellationToken).ConfigureAwait(false);
+        var result = await runtime.RunAsync(
+            scope,
+            "CancelOrder",
+            (id, runtime),
+            static (unitOfWork, state, ct) => CancelAsync(unitOfWork, state, ct),
+            cancellationToken).ConfigureAwait(false);
         if (result.IsSuccess)
         {
             Log.OrderCancelled(runtime.Logger, id, result.Value.UserId, result.Value.Total);

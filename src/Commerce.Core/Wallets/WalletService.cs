@@ -19,7 +19,12 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
 
         return scope.EndCharge(Logged(user, amount, refusal is not null
             ? Result<Money>.Failure(refusal)
-            : await runtime.RunAsync(scope, "Charge", (user, amount, runtime), ChargeOnceAsync, cancellationToken).ConfigureAwait(false)));
+            : await runtime.RunAsync(
+                scope,
+                "Charge",
+                (user, amount, runtime),
+                static (unitOfWork, state, ct) => ChargeOnceAsync(unitOfWork, state, ct),
+                cancellationToken).ConfigureAwait(false)));
     }
 
     public async ValueTask<Result<Money>> ChargeAsync(UserId user, Money amount, IdempotencyKey key, CancellationToken cancellationToken = default)
@@ -48,7 +53,7 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
         "Charge",
         IdempotentOperation.Charge,
         static (unitOfWork, state) => unitOfWork.Prefetch(StoreKey.ForWallet(state.User)),
-        ChargeOnceAsync,
+        static (unitOfWork, state, ct) => ChargeOnceAsync(unitOfWork, state, ct),
         static balance => (balance, null),
         static (_, record, _) => new(record.Error is { } error ? Result<Money>.Failure(error) : record.Balance));
 
