@@ -36,6 +36,25 @@ public sealed class StockWordsTests
     }
 
     [Fact]
+    public async Task A_stock_read_first_as_its_quantity_makes_no_stock_item_either()
+    {
+        // The read that loads the stock (nothing prefetched it), as a catalog's product read does.
+        var store = await StockedAsync(10);
+        await using (var warm = await store.BeginAsync())
+        {
+            Assert.Equal(10, await ((UnitOfWork)warm).FindOnHandAsync(Widget, default)); // every path run once
+        }
+
+        await using var unitOfWork = await store.BeginAsync();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var onHand = await ((UnitOfWork)unitOfWork).FindOnHandAsync(Widget, default);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(10, onHand);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public async Task A_read_only_unit_of_work_that_saw_a_stock_fails_if_its_quantity_came_back_to_what_it_read()
     {
         var store = await StockedAsync(10);

@@ -206,20 +206,13 @@ internal sealed class UnitOfWork
             return new(StateOf<T>(at));
         }
 
-        if (!_batch.Contains(key))
-        {
-            _batch.Request(key);
-        }
-
-        // The batch's keys are new to the unit of work, so this key lands at or after the current end.
-        var end = _changes.Count;
-        var loading = LoadAsync(cancellationToken);
+        var loading = LoadWith(key, cancellationToken, out var end);
         if (!loading.IsCompletedSuccessfully)
         {
             return Awaited(this, loading, key);
         }
 
-        return new(StateOf<T>(_changes[end].Key == key ? end : IndexOf(key)));
+        return new(StateOf<T>(IndexLoaded(key, end)));
 
         static async ValueTask<T?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
         {
@@ -227,6 +220,24 @@ internal sealed class UnitOfWork
             return unitOfWork.StateOf<T>(unitOfWork.IndexOf(key));
         }
     }
+
+    /// <summary>
+    /// Loads <paramref name="key"/>, unknown to this unit of work, with anything prefetched; <paramref name="end"/>
+    /// is where the batch's keys start (they are new, so the key lands there or after: see <see cref="IndexLoaded"/>).
+    /// </summary>
+    private ValueTask LoadWith(in StoreKey key, CancellationToken cancellationToken, out int end)
+    {
+        if (!_batch.Contains(key))
+        {
+            _batch.Request(key);
+        }
+
+        end = _changes.Count;
+        return LoadAsync(cancellationToken);
+    }
+
+    /// <summary>The change of a key <see cref="LoadWith"/> loaded, which most often lands first, at <paramref name="end"/>.</summary>
+    private int IndexLoaded(in StoreKey key, int end) => _changes[end].Key == key ? end : IndexOf(key);
 
     private T? StateOf<T>(int at)
         where T : class
@@ -264,20 +275,39 @@ internal sealed class UnitOfWork
     internal ValueTask<int?> FindOnHandAsync(ProductId productId, CancellationToken cancellationToken)
     {
         EnsureOpen();
-        var at = IndexOf(StoreKey.ForStock(productId));
-        if (at < 0)
+        var key = StoreKey.ForStock(productId);
+        var at = IndexOf(key);
+        if (at >= 0)
         {
-            return OnHandOf(FindAsync<StockItem>(StoreKey.ForStock(productId), cancellationToken));
+            return new(OnHandAt(at));
         }
 
+        var loading = LoadWith(key, cancellationToken, out var end);
+        if (!loading.IsCompletedSuccessfully)
+        {
+            return Awaited(this, loading, key);
+        }
+
+        return new(OnHandAt(IndexLoaded(key, end)));
+
+        static async ValueTask<int?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
+        {
+            await loading.ConfigureAwait(false);
+            return unitOfWork.OnHandAt(unitOfWork.IndexOf(key));
+        }
+    }
+
+    /// <summary>The quantity on hand of the stock change at <paramref name="at"/>, read as a number if the store gave one.</summary>
+    private int? OnHandAt(int at)
+    {
         ref readonly var change = ref _changes[at];
-        return new(change.Kind switch
+        return change.Kind switch
         {
             ChangeKind.Insert or ChangeKind.Update => ((StockItem?)change.State)?.OnHand,
             ChangeKind.Adjust => throw AdjustedKeyRead(),
             _ when change.Seen.IsQuantity => change.Seen.OnHand,
             _ => ((StockItem?)change.Seen.State)?.OnHand,
-        });
+        };
     }
 
     // ---- writes -------------------------------------------------------------------------------
