@@ -79,6 +79,9 @@ internal sealed class CommitDescriptor
     /// </summary>
     internal Action? OnSucceeded;
 
+    // 1 once a thread other than the committing one set out to help the commit (see MarkHelped); 0 while it is filled.
+    private int _helped;
+
     private int _count;
     private CellUpdate[]? _overflow;
     private Buffer16 _inline;
@@ -98,6 +101,13 @@ internal sealed class CommitDescriptor
     public ReadOnlySpan<WordUpdate> WordUpdates => WordSlots;
 
     public CommitStatus Status => (CommitStatus)Volatile.Read(ref StatusField);
+
+    /// <summary>
+    /// Whether a thread other than the committing one set out to help the commit (<see cref="MarkHelped"/>): only such
+    /// a helper can install the descriptor in a cell after the committing thread's clean-up passed it (a late
+    /// install), so only a helped descriptor needs <see cref="Withdraw"/> before it is reused.
+    /// </summary>
+    internal bool WasHelped => Volatile.Read(ref _helped) != 0;
 
     /// <summary>Whether the descriptor keeps its updates inline, so that it can be reused.</summary>
     internal bool Reusable => _overflow is null && _wordOverflow is null;
@@ -173,6 +183,7 @@ internal sealed class CommitDescriptor
         }
 
         reused.StatusField = (int)CommitStatus.Active; // Seen by others only once installed (a CAS publishes it).
+        reused._helped = 0; // Every helper of its earlier commit left its critical section before it was rented.
         reused.OnSucceeded = onSucceeded;
         reused.Fill(updates, words);
         return reused;
@@ -192,8 +203,24 @@ internal sealed class CommitDescriptor
     public static void Release(CommitDescriptor descriptor) => DescriptorPool.Release(descriptor);
 
     /// <summary>
+    /// Records that a thread other than the committing one is about to help the commit: called by the helper
+    /// inside its critical section, before any install it makes (each install's CAS is a full fence, so the mark
+    /// is visible before the install is). The reclaimer reads it once every thread that could have read the
+    /// descriptor left its section, so a descriptor that a late install left in a cell is always seen helped.
+    /// </summary>
+    internal void MarkHelped()
+    {
+        if (Volatile.Read(ref _helped) == 0)
+        {
+            Volatile.Write(ref _helped, 1); // a read first: many helpers of one commit need not all write the line
+        }
+    }
+
+    /// <summary>
     /// Takes the descriptor out of every cell that still holds it (a helper's late install after the
-    /// decision), putting back the logical value; only once no helper can install it any more.
+    /// decision), putting back the logical value; only once no helper can install it any more. Needed only for
+    /// a descriptor that was helped (<see cref="WasHelped"/>): the committing thread's own installs, late ones
+    /// included, are all behind it once its clean-up returned.
     /// </summary>
     internal void Withdraw()
     {

@@ -16,7 +16,12 @@
 // logical value is still right), but the descriptor must be out of every cell before it is reused. Hence
 // two waits: once the epoch has moved twice past the descriptor's release, no thread that saw it
 // undecided is left, so no late install can come; the owner then takes it out of any cell still holding
-// it, and waits two epochs more for the threads that read it from such a cell. (In a word cell, a late
+// it, and waits two epochs more for the threads that read it from such a cell. Only a helper makes a late
+// install (the committing thread's own installs are all behind its clean-up), and a helper marks the
+// descriptor before its first install (CommitDescriptor.MarkHelped); a descriptor no one helped, nearly
+// every one, is not looked for in its cells at all. The first helper to read a descriptor read it while its
+// commit had it installed, so before its release: that helper has left its section, and its mark is seen,
+// by the time the epoch has moved twice past the release. (In a word cell, a late
 // install is taken out by its installer at once, see MultiWordCas; that is what lets the pool leave a
 // descriptor with an id to the collector beyond its bounds, keeping only the id until the epochs let it go,
 // see DescriptorIds.)
@@ -124,7 +129,7 @@ internal sealed class Participant(WeakReference<Thread> owner)
 
 /// <summary>
 /// Each thread's released descriptors, on their way back to reuse (see the top of this file): released
-/// ones wait two epochs, are withdrawn from any cell a late install left them in, wait two epochs more,
+/// ones wait two epochs, are withdrawn from any cell a late install left them in (if a helper helped them), wait two epochs more,
 /// and are then free to rent. Only the owning thread touches its pool. Beyond its bounds a pool leaves
 /// descriptors to the collector, those with an id (ones that updated word cells, see
 /// <see cref="CommitDescriptor"/>) too: only the id is kept, and waits for the epochs (see
@@ -158,6 +163,9 @@ internal static class DescriptorPool
 
     /// <summary>How many descriptors this thread has rented from its pool so far (for tests).</summary>
     internal static long ReusedOnThisThread => t_pool?.Reused ?? 0;
+
+    /// <summary>How many released descriptors this thread's pool has taken out of their cells so far (for tests).</summary>
+    internal static long WithdrawalsOnThisThread => t_pool?.Withdrawals ?? 0;
 
     /// <summary>Queues a descriptor whose commit returned, and now and then moves released ones on towards reuse.</summary>
     public static void Release(CommitDescriptor descriptor)
@@ -210,7 +218,13 @@ internal static class DescriptorPool
         while (pool.Released.TryPeek(out var waiting) && waiting.Epoch <= epoch - 2)
         {
             pool.Released.Dequeue();
-            waiting.Descriptor.Withdraw();
+            if (waiting.Descriptor.WasHelped)
+            {
+                // Only a helper's late install can have left it in a cell (see CommitDescriptor.WasHelped): an
+                // unhelped one, most of them, is not looked for in its cells, whose lines are long cold by now.
+                waiting.Descriptor.Withdraw();
+                pool.Withdrawals++;
+            }
 
             // The epoch read after the withdrawal: a thread that read the descriptor from a cell before it
             // announced this epoch or an earlier one.
@@ -253,6 +267,8 @@ internal static class DescriptorPool
         public int SinceReclaim { get; set; }
 
         public long Reused { get; set; }
+
+        public long Withdrawals { get; set; }
 
         ~Pool()
         {

@@ -82,7 +82,7 @@ internal static class MultiWordCas
                 var status = descriptor.Status;
                 if (status == CommitStatus.Active)
                 {
-                    Help(descriptor, null);
+                    HelpOther(descriptor);
                     continue;
                 }
 
@@ -126,7 +126,7 @@ internal static class MultiWordCas
                 var status = descriptor.Status;
                 if (status == CommitStatus.Active)
                 {
-                    Help(descriptor, null);
+                    HelpOther(descriptor);
                     continue;
                 }
 
@@ -187,6 +187,16 @@ internal static class MultiWordCas
                 Interlocked.CompareExchange(ref word.Cell.Word, succeeded ? word.Desired : word.Expected, marker);
             }
         }
+    }
+
+    /// <summary>
+    /// Helps another thread's commit (<paramref name="descriptor"/>, read from a cell inside a critical section) to
+    /// its decision, marking it helped first (see <see cref="CommitDescriptor.MarkHelped"/>).
+    /// </summary>
+    private static void HelpOther(CommitDescriptor descriptor)
+    {
+        descriptor.MarkHelped();
+        Help(descriptor, null);
     }
 
     private static bool Help(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall)
@@ -252,7 +262,7 @@ internal static class MultiWordCas
                 {
                     // Cells are installed in one global order, so other holds no cell we hold after this
                     // one: helping it cannot come back to us.
-                    Help(other, null);
+                    HelpOther(other);
                     continue;
                 }
 
@@ -304,7 +314,7 @@ internal static class MultiWordCas
                 var otherStatus = other.Status;
                 if (otherStatus == CommitStatus.Active)
                 {
-                    Help(other, null); // cannot come back to us: see Install
+                    HelpOther(other); // cannot come back to us: see Install
                     continue;
                 }
 

@@ -86,8 +86,9 @@ public sealed class DescriptorReuseTests
         var failed = CommitDescriptor.Rent([new CellUpdate(first, new object(), new object()), new CellUpdate(second, kept, new object())]);
         Assert.False(MultiWordCas.Commit(failed));
 
-        // ...which a helper that saw it undecided installs there anyway, after the decision (the cell's
-        // logical value is still what it held: a failed commit stands for its expected states).
+        // ...which a helper that saw it undecided (and marked it helped) installs there anyway, after the decision
+        // (the cell's logical value is still what it held: a failed commit stands for its expected states).
+        failed.MarkHelped();
         Volatile.Write(ref second.Content, failed);
         Assert.Same(kept, MultiWordCas.Read(second));
         CommitDescriptor.Release(failed);
@@ -100,8 +101,9 @@ public sealed class DescriptorReuseTests
             reused = ReferenceEquals(next, failed);
             if (reused)
             {
-                // It left the cell before it was reused, and the cell holds its value again.
+                // It left the cell before it was reused, and the cell holds its value again; rented, it is no longer helped.
                 Assert.Same(kept, Volatile.Read(ref second.Content));
+                Assert.False(next.WasHelped);
             }
             else if (i == 0)
             {
@@ -135,6 +137,7 @@ public sealed class DescriptorReuseTests
         // The late install of the test above: a failed commit's descriptor left in a cell it never reached.
         var failed = CommitDescriptor.Rent([new CellUpdate(first, new object(), new object()), new CellUpdate(second, kept, new object())]);
         Assert.False(MultiWordCas.Commit(failed));
+        failed.MarkHelped();
         Volatile.Write(ref second.Content, failed);
         CommitDescriptor.Release(failed);
 
@@ -172,6 +175,31 @@ public sealed class DescriptorReuseTests
     }
 
     [Fact]
+    public void A_descriptor_nobody_helped_is_reused_without_being_looked_for_in_its_cells()
+    {
+        var cell = new Cell(new object());
+        var reused = DescriptorPool.ReusedOnThisThread;
+        var withdrawals = DescriptorPool.WithdrawalsOnThisThread;
+
+        // Its committing thread's clean-up took it out of every cell it installed it in, and no helper could
+        // put it back: withdrawing it would read every cell again for nothing.
+        for (var i = 0; i < Rounds; i++)
+        {
+            CommitAndRelease(cell);
+        }
+
+        Assert.True(DescriptorPool.ReusedOnThisThread > reused, "No descriptor was reused.");
+        Assert.Equal(withdrawals, DescriptorPool.WithdrawalsOnThisThread);
+
+        // One a helper marked is withdrawn before it is reused.
+        var helped = CommitOnce(cell);
+        helped.MarkHelped();
+        CommitDescriptor.Release(helped);
+        Assert.True(Enumerable.Range(0, Rounds).Any(_ => ReferenceEquals(helped, CommitAndRelease(cell))), "The descriptor was never reused.");
+        Assert.Equal(withdrawals + 1, DescriptorPool.WithdrawalsOnThisThread);
+    }
+
+    [Fact]
     public void A_descriptor_of_more_updates_than_it_keeps_inline_is_never_reused()
     {
         var cells = Enumerable.Range(0, CommitDescriptor.InlineCapacity + 1).Select(_ => new Cell(new object())).ToArray();
@@ -204,7 +232,9 @@ public sealed class DescriptorReuseTests
         Assert.False(large.Reusable);
         Assert.NotEqual(0, large.Id);
 
-        // ...and a helper that saw it undecided installs its marker in one of them after the decision.
+        // ...and a helper that saw it undecided (and marked it helped) installs its marker in one of them after
+        // the decision.
+        large.MarkHelped();
         Volatile.Write(ref words[0].Word, large.Marker);
         CommitDescriptor.Release(large);
         Epochs.TryAdvance();

@@ -46,6 +46,43 @@ public sealed class HelpingTests
     }
 
     [Fact]
+    public void A_commit_a_reader_or_a_committer_helped_is_marked_helped_and_one_nobody_met_is_not()
+    {
+        // Only a helper can leave a descriptor in a cell after the commit's clean-up (a late install), so the
+        // pool looks for a released descriptor in its cells only if it was helped: every helper must mark it.
+        var alone = Increment(NewCells(2));
+        Assert.True(MultiWordCas.Commit(alone));
+        Assert.False(alone.WasHelped);
+
+        var cells = NewCells(3);
+        using (var paused = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(Increment(cells), hook)))
+        {
+            paused.Start();
+            Assert.False(paused.Descriptor!.WasHelped);
+            PausedCommit.CompletesOnAnotherThread(() => Value(cells[0])); // a reader
+            Assert.True(paused.Descriptor.WasHelped);
+            Assert.True(paused.Resume());
+        }
+
+        using (var paused = new PausedCommit((_, i) => i == 1, hook => MultiWordCas.Commit(Increment(cells), hook)))
+        {
+            paused.Start();
+            PausedCommit.CompletesOnAnotherThread(() => IncrementUntilCommitted(cells[1], cells[2])); // a committer
+            Assert.True(paused.Descriptor!.WasHelped);
+            Assert.True(paused.Resume());
+        }
+
+        var words = Enumerable.Range(0, 2).Select(_ => new WordCell()).ToArray();
+        using (var paused = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(CommitDescriptor.Create([], [.. words.Select(w => new WordUpdate(w, 0, 1))]), hook)))
+        {
+            paused.Start();
+            Assert.Equal(1, PausedCommit.CompletesOnAnotherThread(() => MultiWordCas.ReadWord(words[0]))); // a reader of a word cell
+            Assert.True(paused.Descriptor!.WasHelped);
+            Assert.True(paused.Resume());
+        }
+    }
+
+    [Fact]
     public void A_committer_on_a_cell_holding_a_parked_commit_helps_it_then_commits_on_top_of_it()
     {
         var cells = NewCells(3);
