@@ -39,12 +39,13 @@ internal static class Soak
         var kind = StoreKind.LockFree;
         var publishEvents = true;
         var keyed = false;
+        var types = false;
         var garbage = -1;
         var midlife = -1;
         var states = -1;
         while (args.Length > 4)
         {
-            // Options after the four positional arguments: no-events, keyed, garbage=<bytes>.
+            // Options after the four positional arguments: no-events, keyed, types, garbage=<bytes>, midlife=<bytes>, states=<bytes>.
             var option = args[^1];
             if (option.Equals("no-events", StringComparison.OrdinalIgnoreCase))
             {
@@ -53,6 +54,11 @@ internal static class Soak
             else if (option.Equals("keyed", StringComparison.OrdinalIgnoreCase))
             {
                 keyed = true;
+            }
+            else if (option.Equals("types", StringComparison.OrdinalIgnoreCase))
+            {
+                // Which types the run's bytes went to (sampled by the runtime's allocation ticks), on every thread.
+                types = true;
             }
             else if (option.StartsWith("garbage=", StringComparison.OrdinalIgnoreCase)
                 && int.TryParse(option.AsSpan("garbage=".Length), CultureInfo.InvariantCulture, out var size) && size >= 24)
@@ -91,7 +97,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>] [states=<bytes between cells>]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [types] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>] [states=<bytes between cells>]");
             return 2;
         }
 
@@ -166,6 +172,7 @@ internal static class Soak
             };
         }
 
+        using var sampler = types ? new AllocationSampler() : null;
         var stop = 0;
         var counts = new long[workers];
         var failures = 0L;
@@ -196,6 +203,7 @@ internal static class Soak
         var gen2 = GC.CollectionCount(2);
         var bytes = GC.GetTotalAllocatedBytes(precise: true);
         var pause = GC.GetTotalPauseDuration();
+        sampler?.Recording = true;
         go.SignalAndWait();
         var clock = Stopwatch.StartNew();
         // The collections seen while the workers run (polled, so one that ends within 5 ms of the next may be missed),
@@ -220,6 +228,7 @@ internal static class Soak
         }
 
         clock.Stop();
+        sampler?.Recording = false;
         var operations = counts.Sum();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - bytes;
         Console.WriteLine(
@@ -234,6 +243,11 @@ internal static class Soak
             $"promoted {last.PromotedBytes / 1024:N0} KB, compacted={last.Compacted}, heap {last.HeapSizeBytes / 1_048_576:N0} MB, " +
             $"gen0/1 before {last.GenerationInfo[0].SizeBeforeBytes / 1024:N0}/{last.GenerationInfo[1].SizeBeforeBytes / 1024:N0} KB, " +
             $"after {last.GenerationInfo[0].SizeAfterBytes / 1024:N0}/{last.GenerationInfo[1].SizeAfterBytes / 1024:N0} KB");
+        if (sampler is not null)
+        {
+            AllocationSampler.Print(sampler.Take(), operations);
+        }
+
         return failures == 0 ? 0 : 1;
     }
 
