@@ -1,7 +1,9 @@
 // Epoch-based reclamation, so that commit descriptors can be reused instead of allocated per commit.
 //
-// A thread that may hold a reference to a descriptor (a reader of a cell, a helper, a committer) does so
-// only inside a critical section, which announces the global epoch it saw on entry. The epoch moves on
+// A thread that may hold a reference to a descriptor read from a cell (a reader of the cell, a helper, a
+// committer that met another commit's descriptor) does so only inside a critical section, which announces the
+// global epoch it saw on entry. (A committing thread needs none for its own descriptor, which it releases only
+// after its commit returned.) The epoch moves on
 // from e to e + 1 only once no thread is inside a section entered in an epoch before e. So a descriptor
 // that left every cell while the epoch was r is held by no one once the epoch reaches r + 2: every thread
 // that could have read it has left the section it read it in.

@@ -45,8 +45,12 @@
 // Descriptors, unlike states, are reused (see Epochs.cs): the store gives a descriptor back once its
 // commit returned, and it is rented again only when no thread can still hold it. Every use of a
 // descriptor read from a cell (helping, reading a logical value, comparing it in a CAS) happens inside a
-// critical section, so a descriptor a thread holds is always the commit it read it for. A reader that
-// finds a state in the cell needs no section: it touches no descriptor.
+// critical section, entered before the cell is read (again), so a descriptor a thread holds is always the
+// commit it read it for. A reader that finds a state in the cell needs no section: it touches no
+// descriptor. Nor does a committing thread need one for its own descriptor, which it releases only once
+// its commit returned: it enters one only when it meets another commit's descriptor in a cell. So a
+// committing thread the scheduler pauses, which is inside its commit most of the time, holds the epoch
+// back only if it was helping another commit then.
 using System.Runtime.CompilerServices;
 
 namespace Commerce.InMemory.LockFree;
@@ -147,18 +151,11 @@ internal static class MultiWordCas
     /// <param name="afterInstall">A test seam: called by the committing thread after it installs the descriptor in the i-th cell (counting word cells, in the order of installs).</param>
     public static bool Commit(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall = null)
     {
-        // Helping other commits means holding their descriptors: inside a critical section (see Epochs).
-        var section = Epochs.Enter();
-        try
-        {
-            var succeeded = Help(descriptor, afterInstall);
-            CleanUp(descriptor, succeeded);
-            return succeeded;
-        }
-        finally
-        {
-            Epochs.Exit(section);
-        }
+        // No critical section for its own descriptor (see the top of this file): an install that meets another
+        // commit's descriptor enters one for as long as it uses it.
+        var succeeded = Help(descriptor, afterInstall);
+        CleanUp(descriptor, succeeded);
+        return succeeded;
     }
 
     /// <summary>Step 4: replaces the decided descriptor with its logical value in every cell that still holds it.</summary>
@@ -254,22 +251,18 @@ internal static class MultiWordCas
                 return true;
             }
 
-            var logical = current;
-            if (current is CommitDescriptor other)
+            if (current is CommitDescriptor)
             {
-                var otherStatus = other.Status;
-                if (otherStatus == CommitStatus.Active)
+                // Another commit's: read again and used inside a critical section.
+                if (InstallOverDescriptor(descriptor, in update) is { } installed)
                 {
-                    // Cells are installed in one global order, so other holds no cell we hold after this
-                    // one: helping it cannot come back to us.
-                    HelpOther(other);
-                    continue;
+                    return installed;
                 }
 
-                logical = other.LogicalValue(cell, otherStatus);
+                continue;
             }
 
-            if (!ReferenceEquals(logical, update.Expected))
+            if (!ReferenceEquals(current, update.Expected))
             {
                 return false;
             }
@@ -278,6 +271,46 @@ internal static class MultiWordCas
             {
                 return true;
             }
+        }
+    }
+
+    /// <summary>
+    /// One try of <see cref="Install"/> on a cell that held another commit's descriptor, inside a critical section
+    /// entered before the cell is read again (the descriptor read before may have been released and reused since):
+    /// the install's outcome, or <see langword="null"/> to read the cell again (it changed, or the other commit
+    /// was helped to its decision).
+    /// </summary>
+    private static bool? InstallOverDescriptor(CommitDescriptor descriptor, in CellUpdate update)
+    {
+        var cell = update.Cell;
+        var section = Epochs.Enter();
+        try
+        {
+            var current = Volatile.Read(ref cell.Content);
+            if (current is not CommitDescriptor other || ReferenceEquals(other, descriptor))
+            {
+                return null;
+            }
+
+            var otherStatus = other.Status;
+            if (otherStatus == CommitStatus.Active)
+            {
+                // Cells are installed in one global order, so other holds no cell we hold after this
+                // one: helping it cannot come back to us.
+                HelpOther(other);
+                return null;
+            }
+
+            if (!ReferenceEquals(other.LogicalValue(cell, otherStatus), update.Expected))
+            {
+                return false;
+            }
+
+            return ReferenceEquals(Interlocked.CompareExchange(ref cell.Content, descriptor, current), current) ? true : null;
+        }
+        finally
+        {
+            Epochs.Exit(section);
         }
     }
 
@@ -302,26 +335,18 @@ internal static class MultiWordCas
                 return true; // decided by a helper (see Install)
             }
 
-            var logical = current;
             if (current < 0)
             {
-                if (CommitDescriptor.OfMarker(current) is not { } other)
+                // Another commit's marker: read again and used inside a critical section (see Install).
+                if (InstallWordOverMarker(descriptor, in update) is { } installed)
                 {
-                    OnGoneDescriptorForTests?.Invoke(cell); // collected: read the cell again (see ReadWord)
-                    continue;
+                    return installed;
                 }
 
-                var otherStatus = other.Status;
-                if (otherStatus == CommitStatus.Active)
-                {
-                    HelpOther(other); // cannot come back to us: see Install
-                    continue;
-                }
-
-                logical = other.LogicalWord(cell, otherStatus);
+                continue;
             }
 
-            if (logical != update.Expected)
+            if (current != update.Expected)
             {
                 return false;
             }
@@ -330,6 +355,45 @@ internal static class MultiWordCas
             {
                 return true;
             }
+        }
+    }
+
+    /// <summary>One try of <see cref="InstallWord"/> on a word cell that held another commit's marker, as <see cref="InstallOverDescriptor"/> is of <see cref="Install"/>.</summary>
+    private static bool? InstallWordOverMarker(CommitDescriptor descriptor, in WordUpdate update)
+    {
+        var cell = update.Cell;
+        var section = Epochs.Enter();
+        try
+        {
+            var current = Volatile.Read(ref cell.Word);
+            if (current >= 0 || current == descriptor.Marker)
+            {
+                return null;
+            }
+
+            if (CommitDescriptor.OfMarker(current) is not { } other)
+            {
+                OnGoneDescriptorForTests?.Invoke(cell); // collected: read the cell again (see ReadWord)
+                return null;
+            }
+
+            var otherStatus = other.Status;
+            if (otherStatus == CommitStatus.Active)
+            {
+                HelpOther(other); // cannot come back to us: see Install
+                return null;
+            }
+
+            if (other.LogicalWord(cell, otherStatus) != update.Expected)
+            {
+                return false;
+            }
+
+            return TryPlaceMarker(descriptor, in update, current) ? true : null;
+        }
+        finally
+        {
+            Epochs.Exit(section);
         }
     }
 

@@ -42,6 +42,105 @@ public sealed class DescriptorReuseTests
     }
 
     [Fact]
+    public void A_committing_thread_paused_inside_its_commit_holds_no_epoch_back_unless_it_met_another_commit()
+    {
+        // Paused after its first install, meeting no other commit: it holds only its own descriptor, so the
+        // epoch moves on (and descriptors released meanwhile can be reused) while it is paused.
+        var cells = Enumerable.Range(0, 3).Select(_ => new Cell(new object())).ToArray();
+        using (var paused = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(NewStates(cells), hook)))
+        {
+            paused.Start();
+            var entered = Epochs.Current;
+            for (var i = 0; i < 5; i++)
+            {
+                Epochs.TryAdvance();
+            }
+
+            Assert.Equal(entered + 5, Epochs.Current);
+            Assert.True(paused.Resume());
+        }
+
+        // Paused while it helps another commit it met in a cell (inside a critical section, as it holds that
+        // commit's descriptor; here, in that commit's success hook, which the helper runs as it decides it): the
+        // epoch waits for it.
+        using var parked = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        Thread? helper = null;
+        var other = CommitDescriptor.Create(
+            [new CellUpdate(cells[1], MultiWordCas.Read(cells[1]), new object()), new CellUpdate(cells[2], MultiWordCas.Read(cells[2]), new object())],
+            () =>
+            {
+                if (Thread.CurrentThread == helper)
+                {
+                    parked.Set();
+                    release.Wait();
+                }
+            });
+        using var owner = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(other, hook));
+        owner.Start();
+        helper = new Thread(() => MultiWordCas.Commit(NewStates(cells[0], cells[1]))) { IsBackground = true };
+        helper.Start();
+        Assert.True(parked.Wait(PausedCommit.Guard), "The helper never decided the commit it met.");
+        var before = Epochs.Current;
+        for (var i = 0; i < 5; i++)
+        {
+            Epochs.TryAdvance();
+        }
+
+        Assert.Equal(before + 1, Epochs.Current);
+        release.Set();
+        Assert.True(helper.Join(PausedCommit.Guard));
+        Assert.True(owner.Resume());
+        Assert.True(other.WasHelped);
+    }
+
+    [Fact]
+    public void A_committing_thread_that_met_another_commits_marker_in_a_word_cell_holds_the_epoch_back_while_it_helps()
+    {
+        var words = Enumerable.Range(0, 3).Select(_ => new WordCell()).ToArray();
+        using var parked = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        Thread? helper = null;
+        var other = CommitDescriptor.Create(
+            [],
+            [new WordUpdate(words[1], 0, 1), new WordUpdate(words[2], 0, 1)],
+            () =>
+            {
+                if (Thread.CurrentThread == helper)
+                {
+                    parked.Set();
+                    release.Wait();
+                }
+            });
+        using var owner = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(other, hook));
+        owner.Start();
+        Assert.True(other.Marker == Volatile.Read(ref words[1].Word));
+
+        // The helper's commit expects the number the other commit writes: it helps it, then installs over it.
+        helper = new Thread(() => MultiWordCas.Commit(CommitDescriptor.Create([], [new WordUpdate(words[0], 0, 1), new WordUpdate(words[1], 1, 2)])))
+        {
+            IsBackground = true,
+        };
+        helper.Start();
+        Assert.True(parked.Wait(PausedCommit.Guard), "The helper never decided the commit it met.");
+        var before = Epochs.Current;
+        for (var i = 0; i < 5; i++)
+        {
+            Epochs.TryAdvance();
+        }
+
+        Assert.Equal(before + 1, Epochs.Current);
+        release.Set();
+        Assert.True(helper.Join(PausedCommit.Guard));
+        Assert.True(owner.Resume());
+        Assert.Equal([1L, 2L, 1L], words.Select(MultiWordCas.ReadWord));
+    }
+
+    /// <summary>A descriptor writing a new state in each of <paramref name="cells"/>.</summary>
+    private static CommitDescriptor NewStates(params Cell[] cells) =>
+        CommitDescriptor.Create([.. cells.Select(cell => new CellUpdate(cell, MultiWordCas.Read(cell), new object()))]);
+
+    [Fact]
     public void Nested_sections_announce_until_the_outermost_one_ends()
     {
         var outer = Epochs.Enter();
