@@ -60,37 +60,13 @@ public sealed class DescriptorReuseTests
             Assert.True(paused.Resume());
         }
 
-        // Paused while it helps another commit it met in a cell (inside a critical section, as it holds that
-        // commit's descriptor; here, in that commit's success hook, which the helper runs as it decides it): the
-        // epoch waits for it.
-        using var parked = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        Thread? helper = null;
-        var other = CommitDescriptor.Create(
-            [new CellUpdate(cells[1], MultiWordCas.Read(cells[1]), new object()), new CellUpdate(cells[2], MultiWordCas.Read(cells[2]), new object())],
-            () =>
-            {
-                if (Thread.CurrentThread == helper)
-                {
-                    parked.Set();
-                    release.Wait();
-                }
-            });
-        using var owner = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(other, hook));
-        owner.Start();
-        helper = new Thread(() => MultiWordCas.Commit(NewStates(cells[0], cells[1]))) { IsBackground = true };
-        helper.Start();
-        Assert.True(parked.Wait(PausedCommit.Guard), "The helper never decided the commit it met.");
-        var before = Epochs.Current;
-        for (var i = 0; i < 5; i++)
-        {
-            Epochs.TryAdvance();
-        }
-
-        Assert.Equal(before + 1, Epochs.Current);
-        release.Set();
-        Assert.True(helper.Join(PausedCommit.Guard));
-        Assert.True(owner.Resume());
+        // Paused while it helps a commit whose descriptor its install met in a cell: the epoch waits for it. Its
+        // own descriptor is made first, so that it meets the other one installing, not reading.
+        var mine = NewStates(cells[0], cells[1]);
+        var (other, committed) = AssertTheEpochWaitsForAHelperPausedInside(
+            whenDecided => CommitDescriptor.Create([new CellUpdate(cells[1], MultiWordCas.Read(cells[1]), new object()), new CellUpdate(cells[2], MultiWordCas.Read(cells[2]), new object())], whenDecided),
+            () => MultiWordCas.Commit(mine));
+        Assert.False(committed); // it expected the state the other commit replaced
         Assert.True(other.WasHelped);
     }
 
@@ -98,31 +74,42 @@ public sealed class DescriptorReuseTests
     public void A_committing_thread_that_met_another_commits_marker_in_a_word_cell_holds_the_epoch_back_while_it_helps()
     {
         var words = Enumerable.Range(0, 3).Select(_ => new WordCell()).ToArray();
+
+        // Its commit expects the number the other commit writes: it helps that commit, then installs over it.
+        var (other, committed) = AssertTheEpochWaitsForAHelperPausedInside(
+            whenDecided => CommitDescriptor.Create([], [new WordUpdate(words[1], 0, 1), new WordUpdate(words[2], 0, 1)], whenDecided),
+            () => MultiWordCas.Commit(CommitDescriptor.Create([], [new WordUpdate(words[0], 0, 1), new WordUpdate(words[1], 1, 2)])));
+        Assert.True(committed);
+        Assert.True(other.WasHelped);
+        Assert.Equal([1L, 2L, 1L], words.Select(MultiWordCas.ReadWord));
+    }
+
+    /// <summary>
+    /// Parks a commit after its first install, then runs <paramref name="commit"/> on another thread, which meets it
+    /// in a cell, helps it and decides it: the commit's success hook (<paramref name="other"/> is given it) holds that
+    /// helper there, inside the critical section its install entered, while the epoch is moved on as far as it goes:
+    /// one step. Returns the other commit's descriptor, and the outcome of <paramref name="commit"/>, once both have finished.
+    /// </summary>
+    private static (CommitDescriptor Other, bool Committed) AssertTheEpochWaitsForAHelperPausedInside(Func<Action, CommitDescriptor> other, Func<bool> commit)
+    {
+        var committed = false;
         using var parked = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         Thread? helper = null;
-        var other = CommitDescriptor.Create(
-            [],
-            [new WordUpdate(words[1], 0, 1), new WordUpdate(words[2], 0, 1)],
-            () =>
-            {
-                if (Thread.CurrentThread == helper)
-                {
-                    parked.Set();
-                    release.Wait();
-                }
-            });
-        using var owner = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(other, hook));
-        owner.Start();
-        Assert.True(other.Marker == Volatile.Read(ref words[1].Word));
-
-        // The helper's commit expects the number the other commit writes: it helps it, then installs over it.
-        helper = new Thread(() => MultiWordCas.Commit(CommitDescriptor.Create([], [new WordUpdate(words[0], 0, 1), new WordUpdate(words[1], 1, 2)])))
+        var descriptor = other(() =>
         {
-            IsBackground = true,
-        };
+            if (Thread.CurrentThread == helper)
+            {
+                parked.Set();
+                release.Wait();
+            }
+        });
+        using var owner = new PausedCommit((_, i) => i == 0, hook => MultiWordCas.Commit(descriptor, hook));
+        owner.Start();
+        helper = new Thread(() => committed = commit()) { IsBackground = true };
         helper.Start();
         Assert.True(parked.Wait(PausedCommit.Guard), "The helper never decided the commit it met.");
+
         var before = Epochs.Current;
         for (var i = 0; i < 5; i++)
         {
@@ -133,7 +120,7 @@ public sealed class DescriptorReuseTests
         release.Set();
         Assert.True(helper.Join(PausedCommit.Guard));
         Assert.True(owner.Resume());
-        Assert.Equal([1L, 2L, 1L], words.Select(MultiWordCas.ReadWord));
+        return (descriptor, committed);
     }
 
     /// <summary>A descriptor writing a new state in each of <paramref name="cells"/>.</summary>
