@@ -110,13 +110,14 @@ public sealed class DescriptorReuseTests
         helper.Start();
         Assert.True(parked.Wait(PausedCommit.Guard), "The helper never decided the commit it met.");
 
+        // One step at most: the helper announced the epoch then current, which may be this one or the one before.
         var before = Epochs.Current;
         for (var i = 0; i < 5; i++)
         {
             Epochs.TryAdvance();
         }
 
-        Assert.Equal(before + 1, Epochs.Current);
+        Assert.InRange(Epochs.Current - before, 0, 1);
         release.Set();
         Assert.True(helper.Join(PausedCommit.Guard));
         Assert.True(owner.Resume());
