@@ -735,8 +735,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 }
 
                 store.BeforeCas?.Invoke();
-                // Whoever decides the commit a success wakes the readers waiting for events (this thread or a helper,
-                // which may be paused right after its decision), and so does this thread once it returns.
+                // A helper that decides the commit a success wakes the readers waiting for events (this thread may be
+                // paused meanwhile), and this thread does once its commit returned a success.
                 undecided = true;
                 var succeeded = CommitOnce(updates.AsSpan(0, next), words.AsSpan(0, wordCount), events.Count > 0 ? store.Events.SignalWaiting : null);
                 undecided = false;

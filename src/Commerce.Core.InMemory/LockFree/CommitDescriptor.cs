@@ -73,9 +73,10 @@ internal sealed class CommitDescriptor
     internal int StatusField;
 
     /// <summary>
-    /// Run once by the thread that decides the commit a success, the committing thread or a helper (so that
-    /// what a commit announces is announced even while its thread is paused); set before the descriptor is
-    /// installed anywhere.
+    /// Run by a helper that decides the commit a success, so that what a commit announces is announced even while
+    /// its thread is paused; set before the descriptor is installed anywhere. Not run when the committing thread
+    /// decides: <see cref="MultiWordCas.Commit"/> returns the success, and its caller announces it (once more, if a
+    /// helper did).
     /// </summary>
     internal Action? OnSucceeded;
 

@@ -153,7 +153,7 @@ internal static class MultiWordCas
     {
         // No critical section for its own descriptor (see the top of this file): an install that meets another
         // commit's descriptor enters one for as long as it uses it.
-        var succeeded = Help(descriptor, afterInstall);
+        var succeeded = Help(descriptor, afterInstall, helping: false);
         CleanUp(descriptor, succeeded);
         return succeeded;
     }
@@ -193,10 +193,10 @@ internal static class MultiWordCas
     private static void HelpOther(CommitDescriptor descriptor)
     {
         descriptor.MarkHelped();
-        Help(descriptor, null);
+        Help(descriptor, null, helping: true);
     }
 
-    private static bool Help(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall)
+    private static bool Help(CommitDescriptor descriptor, Action<CommitDescriptor, int>? afterInstall, bool helping)
     {
         var updates = descriptor.Updates;
         var words = descriptor.WordUpdates;
@@ -217,10 +217,11 @@ internal static class MultiWordCas
             }
         }
 
-        // Decide once; whoever gets here first wins, and everyone reports that decision. The winner of a
-        // success runs the commit's hook, whether it is the committing thread or a helper.
+        // Decide once; whoever gets here first wins, and everyone reports that decision. A helper that wins a
+        // success runs the commit's hook (the committing thread may be paused); the committing thread, which
+        // returns the decision to its caller, leaves what the hook does to the caller.
         if (Interlocked.CompareExchange(ref descriptor.StatusField, (int)outcome, (int)CommitStatus.Active) == (int)CommitStatus.Active
-            && outcome == CommitStatus.Succeeded)
+            && outcome == CommitStatus.Succeeded && helping)
         {
             descriptor.OnSucceeded?.Invoke();
         }

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Commerce.Events;
 
 /// <summary>The kinds of stream events belong to.</summary>
@@ -45,6 +47,8 @@ public readonly record struct EventStream(EventStreamKind Kind, long Id)
         x = unchecked((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL);
         x = unchecked((x ^ (x >> 27)) * 0x94D049BB133111EBUL);
         x ^= x >> 31;
-        return (int)(x % (ulong)stripeCount);
+
+        // A remainder by a power of two (every store's stripe count) is its low bits: the same number without a division.
+        return (int)(BitOperations.IsPow2(stripeCount) ? x & (ulong)(stripeCount - 1) : x % (ulong)stripeCount);
     }
 }

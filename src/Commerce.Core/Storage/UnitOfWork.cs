@@ -412,7 +412,7 @@ internal sealed class UnitOfWork
     private void PublishAsInserted(in StoreKey key, object inserted, bool reportable, string refused)
     {
         EnsureOpen();
-        var at = IndexOf(key);
+        var at = LastIndexOf(key);
         if (!reportable || at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, inserted))
         {
             throw new InvalidOperationException(refused);
@@ -426,6 +426,24 @@ internal sealed class UnitOfWork
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int IndexOf(in StoreKey key) => IndexOf(key, _changes.Count);
+
+    /// <summary>
+    /// The change of a key, or -1, looked for from the last change back: for a key staged moments ago (an insert whose
+    /// event is published next), found in a step or two. A key has one change at most, so it is the one <see cref="IndexOf(in StoreKey)"/> finds.
+    /// </summary>
+    private int LastIndexOf(in StoreKey key)
+    {
+        var changes = _changes.Changes;
+        for (var i = changes.Length - 1; i >= 0; i--)
+        {
+            if (changes[i].Key == key)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 
     /// <summary>The change of a key among the first <paramref name="count"/> changes, or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -158,6 +158,40 @@ public sealed class EventCursorPropertyTests
         var stripe = stream.StripeOf(stripeCount);
         return stripe >= 0 && stripe < stripeCount && stripe == new EventStream(stream.Kind, stream.Id).StripeOf(stripeCount);
     }
+
+    [Property]
+    public bool A_stream_lands_where_the_documented_hash_puts_it_for_every_stripe_count(bool product, long id, int count, byte power)
+    {
+        // Every count, and every power of two (the stores' counts, which take the division-free path) as often.
+        var stripeCount = power % 2 == 0 ? 1 << (power / 2 % 11) : 1 + (int)((uint)count % EventCursor.MaxStripes);
+        var stream = product ? EventStream.ForProduct(new ProductId(id)) : EventStream.ForUser(new UserId(id));
+        return stream.StripeOf(stripeCount) == ReferenceStripe(stream, stripeCount);
+    }
+
+    [Fact]
+    public void A_stream_keeps_its_stripe_across_releases()
+    {
+        // Where stripes are kept (a PostgreSQL database), a stream must land where earlier releases put it.
+        Assert.Equal(
+            [1, 21, 3, 37, 540],
+            [
+                EventStream.ForUser(new UserId(1)).StripeOf(64),
+                EventStream.ForUser(new UserId(42)).StripeOf(64),
+                EventStream.ForProduct(new ProductId(42)).StripeOf(64),
+                EventStream.ForUser(new UserId(42)).StripeOf(48),
+                EventStream.ForProduct(new ProductId(7)).StripeOf(1024),
+            ]);
+    }
+
+    /// <summary>The stripe as documented: splitmix64's finalizer of the id salted by the kind, modulo the count.</summary>
+    private static int ReferenceStripe(EventStream stream, int stripeCount)
+    {
+        var x = unchecked((ulong)stream.Id + ((ulong)stream.Kind * 0x9E3779B97F4A7C15UL));
+        x = unchecked((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL);
+        x = unchecked((x ^ (x >> 27)) * 0x94D049BB133111EBUL);
+        x ^= x >> 31;
+        return (int)(x % (ulong)stripeCount);
+    }
 }
 
 /// <summary>

@@ -264,6 +264,24 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task An_order_placed_is_published_with_its_insert_staged_among_other_changes()
+    {
+        var session = new RecordingSession();
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At);
+
+        unitOfWork.Wallets.Save(Rich);
+        unitOfWork.Orders.Add(order);
+        unitOfWork.Inventory.Adjust(Widget.Id, -2);
+        unitOfWork.Sales.Record(order);
+        unitOfWork.PublishOrderPlaced(order);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        Assert.Same(order, Assert.Single(session.Events!).Placed);
+    }
+
+    [Fact]
     public async Task An_order_placed_published_as_an_event_stays_that_event()
     {
         var session = new RecordingSession();
