@@ -606,7 +606,7 @@ internal sealed class EventStripes
     /// <summary><see cref="Signal"/>, as the hook of a commit that publishes events (see <see cref="CommitDescriptor.OnSucceeded"/>): one delegate for every commit.</summary>
     public Action SignalWaiting { get; }
 
-    /// <summary>Wakes the readers waiting for events; called by whoever decides a commit that published some a success.</summary>
+    /// <summary>Wakes the readers waiting for events; called once a commit that published some succeeded, by its thread, and by a helper that decided it.</summary>
     public void Signal()
     {
         if (Volatile.Read(ref _waiting) is { } waiting && Interlocked.CompareExchange(ref _waiting, null, waiting) == waiting)
