@@ -48,6 +48,8 @@ internal static class Interleaved
     /// <summary>
     /// Runs <paramref name="placeA"/> and <paramref name="placeB"/> on the same <paramref name="workers"/> threads in
     /// alternating slices of <paramref name="sliceMs"/>, for about <paramref name="seconds"/>, and prints their rates.
+    /// The pairs of slices alternate which runs first (A then B, then B then A), so that neither is always the one that
+    /// follows the other's slice.
     /// </summary>
     internal static int Alternate(Func<int, int, bool> placeA, Func<int, int, bool> placeB, string nameA, string nameB, int workers, double seconds, int sliceMs)
     {
@@ -91,7 +93,7 @@ internal static class Interleaved
 
         for (var s = 0; s < slices; s++)
         {
-            Volatile.Write(ref current, s % 2);
+            Volatile.Write(ref current, VariantOf(s));
             Volatile.Write(ref stop, 0);
             start.SignalAndWait();
             var clock = Stopwatch.StartNew();
@@ -109,8 +111,15 @@ internal static class Interleaved
         // The first pair of slices warms both variants up (jitted, their stores past their first growth): not counted.
         var rateA = Rate(counts, times, 0, from: 2);
         var rateB = Rate(counts, times, 1, from: 2);
+        // A's rate over B's in each pair (slices 2p and 2p + 1, in either order).
+        double SliceRate(int first, int variant)
+        {
+            var s = VariantOf(first) == variant ? first : first + 1;
+            return counts[s] / times[s];
+        }
+
         var pairs = Enumerable.Range(1, (slices / 2) - 1)
-            .Select(p => (counts[2 * p] / times[2 * p]) / (counts[(2 * p) + 1] / times[(2 * p) + 1]))
+            .Select(p => SliceRate(2 * p, 0) / SliceRate(2 * p, 1))
             .Order()
             .ToArray();
         Console.WriteLine(
@@ -119,15 +128,21 @@ internal static class Interleaved
         return failures == 0 ? 0 : 1;
     }
 
-    /// <summary>Orders per second of the slices of one variant (every other slice, from slice <paramref name="from"/> on).</summary>
+    /// <summary>The variant slice <paramref name="slice"/> runs: in each pair, A first in even pairs and B first in odd ones.</summary>
+    private static int VariantOf(int slice) => (slice % 2) ^ ((slice / 2) % 2);
+
+    /// <summary>Orders per second of the slices of one variant (one slice of each pair, from slice <paramref name="from"/> on).</summary>
     private static double Rate(long[] counts, double[] times, int variant, int from)
     {
         long orders = 0;
         var seconds = 0.0;
-        for (var s = from + variant; s < counts.Length; s += 2)
+        for (var s = from; s < counts.Length; s++)
         {
-            orders += counts[s];
-            seconds += times[s];
+            if (VariantOf(s) == variant)
+            {
+                orders += counts[s];
+                seconds += times[s];
+            }
         }
 
         return orders / seconds;
