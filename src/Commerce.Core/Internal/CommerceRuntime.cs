@@ -119,7 +119,9 @@ internal sealed class CommerceRuntime
                     await Contention.GiveWayAsync(priority, cancellationToken).ConfigureAwait(false);
                 }
 
-                var started = Stopwatch.GetTimestamp();
+                // The attempt's duration decides nothing after the first attempt (see FirstAttemptTimed), so
+                // the one attempt most use cases make reads no clock.
+                var started = attempt > 1 || FirstAttemptTimed ? Stopwatch.GetTimestamp() : 0;
                 StoreUnavailableException? refusal = null;
                 var committed = false;
                 var result = default(Result<T>);
@@ -188,7 +190,7 @@ internal sealed class CommerceRuntime
                 }
                 if (!readOnly && refusal is null)
                 {
-                    priority ??= Contention.TryTake(attempt, Stopwatch.GetElapsedTime(started));
+                    priority ??= Contention.TryTake(attempt, Elapsed(started));
                     if (priority is not null)
                     {
                         continue; // The others give way: retry at once.
@@ -201,7 +203,7 @@ internal sealed class CommerceRuntime
                 // cost far more than the retry. A slow attempt (a database round trip) is retried at once, then
                 // with back-off. The randomness keeps colliding use cases out of lockstep.
                 var next = attempt + 1;
-                var quick = Stopwatch.GetElapsedTime(started) < QuickAttempt;
+                var quick = Elapsed(started) < QuickAttempt;
                 if (next < FirstDelayedAttempt(quick))
                 {
                     Thread.SpinWait(Random.Shared.Next(1 << (next + 4)));
@@ -401,6 +403,17 @@ internal sealed class CommerceRuntime
         var cutoff = now.UtcTicks - Options.IdempotencyRetention.Ticks - _jumps.Ahead(now, Options.IdempotencyRetention).Ticks;
         return cutoff <= 0 ? DateTimeOffset.MinValue : new DateTimeOffset(cutoff, TimeSpan.Zero);
     }
+
+    /// <summary>
+    /// Whether the first attempt of a use case must be timed. Its duration (is it quick, how long to let a use
+    /// case that keeps losing hold priority) is read only on a conflict, to choose what comes before the second
+    /// attempt: a spin whichever it is (<see cref="FirstDelayedAttempt"/> is later for both), and no priority
+    /// (<see cref="ContentionManager.PriorityAfterAttempts"/> is later too). So it is not timed, unless those change.
+    /// </summary>
+    internal bool FirstAttemptTimed => FirstDelayedAttempt(quick: true) <= 2 || FirstDelayedAttempt(quick: false) <= 2 || Contention.PriorityAfterAttempts <= 1;
+
+    /// <summary>The time since <paramref name="started"/>, a timestamp of an attempt; zero for an attempt not timed (0).</summary>
+    private static TimeSpan Elapsed(long started) => started == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(started);
 
     /// <summary>An attempt shorter than this counts as quick (see <see cref="FirstDelayedAttempt"/>).</summary>
     internal static readonly TimeSpan QuickAttempt = TimeSpan.FromMicroseconds(50);

@@ -117,6 +117,21 @@ public sealed class CommerceRuntimeTests
         Assert.InRange(delay, TimeSpan.Zero, attempt < first ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10, 2 << (attempt - first))));
     }
 
+    [Theory]
+    [InlineData(8, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
+    public void A_first_attempt_is_timed_only_if_its_duration_could_decide_what_precedes_the_second(int priorityAfterAttempts, bool timed)
+    {
+        // Its duration is read only after a conflict, to choose a spin or a delay before attempt 2 (a spin either
+        // way: the back-off starts at attempt 3 or 6) and whether to take priority (not before the set attempt).
+        var runtime = new CommerceRuntime(new ConflictingStore(null!, 0), new CommerceOptions(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        runtime.Contention.PriorityAfterAttempts = priorityAfterAttempts;
+
+        Assert.Equal(timed, runtime.FirstAttemptTimed);
+        Assert.True(CommerceRuntime.FirstDelayedAttempt(quick: true) > 2 && CommerceRuntime.FirstDelayedAttempt(quick: false) > 2);
+    }
+
     [Fact]
     public async Task Retries_before_the_timed_back_off_stay_on_the_calling_thread()
     {
