@@ -480,6 +480,20 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         break;
                     }
 
+                    case ChangeKind.Adjust when change.Seen.Handle is WalletState read:
+                    {
+                        // An order's payment (see StoredState.OfBalance): the balance taken from the state read, which the
+                        // commit expects (the entry's number is one past its ledger length), and one more entry counted.
+                        if (Debited(change, read.Wallet) is not { } debited)
+                        {
+                            return new(false);
+                        }
+
+                        walletWrites.Add(next);
+                        updates[next++] = new CellUpdate(read.Account.Cell, read, debited);
+                        break;
+                    }
+
                     case ChangeKind.Adjust:
                     {
                         var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
@@ -1051,11 +1065,30 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         };
     }
 
-    /// <summary>A wallet: its handle is the cell's state itself (a <see cref="WalletState"/>), which a commit expects there.</summary>
+    /// <summary>
+    /// The wallet after an order's payment (a wallet's adjustment on its read; see <see cref="StoredState.OfBalance"/>):
+    /// the balance moved by the change's delta, and one more ledger entry; <see langword="null"/> if the balance would
+    /// fall below the change's minimum or zero.
+    /// </summary>
+    private static Wallet? Debited(in Change change, Wallet read)
+    {
+        var balance = read.Balance.Amount;
+        if (change.Delta > 0 ? balance > long.MaxValue - change.Delta : balance + change.Delta < Math.Max(change.Minimum, 0))
+        {
+            return null;
+        }
+
+        return new Wallet(read.UserId, new Money(balance + change.Delta), read.LedgerLength + 1);
+    }
+
+    /// <summary>
+    /// A wallet: its numbers (<see cref="StoredState.OfBalance"/>), with the cell's state itself (a <see cref="WalletState"/>)
+    /// as its handle, which a commit expects there; or absent, with its keyed cell as the handle if it has one.
+    /// </summary>
     private StoredState ReadWallet(UserId user, KeyedCell? slot = null, object? content = null)
     {
         var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)), slot, content);
-        return read.State is WalletState state ? new StoredState(state.Wallet, 0, state) : read;
+        return read.State is WalletState state ? StoredState.OfBalance(state.Wallet.Balance, state.Wallet.LedgerLength, state) : read;
     }
 
     /// <summary>

@@ -430,11 +430,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         // Balance first: when both balance and stock are short, the answer is insufficient balance.
-        var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false) ?? Wallet.Empty(user);
-        var paid = wallet.Debit(total);
-        if (paid.IsFailure)
+        // Read as numbers: over a store that keeps wallets so, no Wallet is made for the read or the payment.
+        var funds = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, user, ct).ConfigureAwait(false);
+        var balance = funds?.Balance ?? Money.Zero;
+        if (total > balance)
         {
-            return Result<Order>.Failure(paid.Error);
+            return Errors.InsufficientBalance(balance, total);
         }
 
         // Then stock for every line; the error names every short product. Deductions are staged as they
@@ -495,8 +496,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         var now = runtime.UtcNow();
         // An id carries milliseconds since 1970, which cannot be negative: a clock before then stamps the order, not its id.
         var order = new Order(OrderId.New(now < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : now), user, ImmutableCollectionsMarshal.AsImmutableArray(priced), total, now);
-        unitOfWork.Wallets.Save(paid.Value);
-        UnitOfWork.AddPayment(unitOfWork, wallet, paid.Value, order); // as the order itself if the store keeps payments so
+        UnitOfWork.Pay(unitOfWork, funds, order); // the payment as the order itself if the store keeps payments so
 
         unitOfWork.Orders.Add(order);
         unitOfWork.Sales.Record(order);

@@ -15,14 +15,16 @@ namespace Commerce.Storage;
 /// A store that keeps a product's stock as a number rather than as a <see cref="StockItem"/> may return
 /// its read as <see cref="OfQuantity"/>: the unit of work then makes the item only for a caller that asks
 /// for it, and a use case that needs only the quantity (placing an order) allocates nothing for the read.
+/// Likewise, a store that keeps a wallet as numbers may return its read as <see cref="OfBalance"/>.
 /// </para>
 /// </remarks>
-/// <param name="State">The aggregate (<see cref="Wallet"/>, <see cref="Product"/>, <see cref="StockItem"/>, <see cref="Cart"/> or <see cref="Order"/>), or <see langword="null"/> if absent; for a read made by <see cref="OfQuantity"/>, a marker that is none of them (see <see cref="IsQuantity"/>).</param>
+/// <param name="State">The aggregate (<see cref="Wallet"/>, <see cref="Product"/>, <see cref="StockItem"/>, <see cref="Cart"/> or <see cref="Order"/>), or <see langword="null"/> if absent; for a read made by <see cref="OfQuantity"/> or <see cref="OfBalance"/>, a marker that is none of them (see <see cref="IsQuantity"/> and <see cref="IsBalance"/>).</param>
 /// <param name="Version">The store's version of the state, if it keeps one.</param>
 /// <param name="Handle">The store's handle on the state's location, if it wants one back at commit.</param>
 public readonly record struct StoredState(object? State, long Version = 0, object? Handle = null)
 {
     private static readonly object QuantityMarker = new QuantityRead();
+    private static readonly object BalanceMarker = new BalanceRead();
 
     /// <summary>An absent key with no handle.</summary>
     public static StoredState Absent => default;
@@ -30,10 +32,22 @@ public readonly record struct StoredState(object? State, long Version = 0, objec
     /// <summary>
     /// The quantity on hand of a stock read made by <see cref="OfQuantity"/> (never negative); 0 for any other read.
     /// </summary>
-    public int OnHand { get; private init; }
+    public int OnHand => IsQuantity ? (int)Number : 0;
 
     /// <summary>Whether this is a stock read made by <see cref="OfQuantity"/>: its quantity is <see cref="OnHand"/>, and <see cref="State"/> is a marker.</summary>
     public bool IsQuantity => ReferenceEquals(State, QuantityMarker);
+
+    /// <summary>The balance of a wallet read made by <see cref="OfBalance"/> (never negative); zero for any other read.</summary>
+    public Money Balance => IsBalance ? new Money(Number) : Money.Zero;
+
+    /// <summary>
+    /// Whether this is a wallet read made by <see cref="OfBalance"/>: its balance is <see cref="Balance"/>, its ledger
+    /// length <see cref="Version"/>, and <see cref="State"/> is a marker.
+    /// </summary>
+    public bool IsBalance => ReferenceEquals(State, BalanceMarker);
+
+    // The number of a read made by OfQuantity or OfBalance.
+    private long Number { get; init; }
 
     /// <summary>
     /// A present stock item read as its quantity alone, for a store that keeps stock as numbers: the unit of
@@ -47,11 +61,41 @@ public readonly record struct StoredState(object? State, long Version = 0, objec
     public static StoredState OfQuantity(int onHand, long version = 0, object? handle = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(onHand);
-        return new(QuantityMarker, version, handle) { OnHand = onHand };
+        return new(QuantityMarker, version, handle) { Number = onHand };
+    }
+
+    /// <summary>
+    /// A present wallet read as its numbers alone, for a store that keeps wallets as numbers: the unit of work makes
+    /// the <see cref="Wallet"/> (of the key's user) only if a caller asks for it, and a use case that needs only the
+    /// numbers (placing an order, a balance query) allocates nothing for the read.
+    /// </summary>
+    /// <remarks>
+    /// A store that reads wallets so is given an order's payment, on such a read, as a <see cref="ChangeKind.Adjust"/>
+    /// of the wallet's key (the amount taken as a negative <see cref="Change.Delta"/>, a <see cref="Change.Minimum"/> of
+    /// zero, and this read as <see cref="Change.Seen"/>) together with the payment's <see cref="StoreTable.Ledger"/>
+    /// insert, numbered one past this read's ledger length (see <see cref="IStoresPaymentsAsOrders"/>, which such a
+    /// store implements). It must apply both only if the wallet's ledger is still as long as read, and then count the
+    /// entry: the ledger's length becomes the entry's number.
+    /// </remarks>
+    /// <param name="balance">The balance; must not be negative.</param>
+    /// <param name="ledgerLength">How many entries the wallet's ledger has (its <see cref="Wallet.LedgerLength"/>), kept as <see cref="Version"/>; must not be negative.</param>
+    /// <param name="handle">The store's handle on the state's location, if it wants one back at commit.</param>
+    /// <returns>The read, with <see cref="IsBalance"/> set.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="balance"/> or <paramref name="ledgerLength"/> is negative.</exception>
+    public static StoredState OfBalance(Money balance, long ledgerLength, object? handle = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(balance.Amount, nameof(balance));
+        ArgumentOutOfRangeException.ThrowIfNegative(ledgerLength);
+        return new(BalanceMarker, ledgerLength, handle) { Number = balance.Amount };
     }
 
     private sealed class QuantityRead
     {
         public override string ToString() => "(a quantity on hand)";
+    }
+
+    private sealed class BalanceRead
+    {
+        public override string ToString() => "(a wallet's balance)";
     }
 }

@@ -248,6 +248,7 @@ internal sealed class UnitOfWork
             ChangeKind.Insert or ChangeKind.Update => (T?)change.State,
             ChangeKind.Adjust => throw AdjustedKeyRead(),
             _ when change.Seen.IsQuantity => (T)(object)new StockItem(change.Key.ProductId, change.Seen.OnHand), // made for the caller that asks
+            _ when change.Seen.IsBalance => (T)(object)new Wallet(change.Key.UserId, change.Seen.Balance, change.Seen.Version), // the same
             _ => (T?)change.Seen.State,
         };
     }
@@ -308,6 +309,101 @@ internal sealed class UnitOfWork
             _ when change.Seen.IsQuantity => change.Seen.OnHand,
             _ => ((StockItem?)change.Seen.State)?.OnHand,
         };
+    }
+
+    /// <summary>
+    /// The balance and ledger length of a user's wallet in <paramref name="unitOfWork"/> (<see langword="null"/> if the
+    /// user was never charged): read as numbers from the library's own unit of work (see
+    /// <see cref="FindWalletNumbersAsync(UserId, CancellationToken)"/>), else from the wallet any other gives.
+    /// </summary>
+    internal static ValueTask<WalletNumbers?> FindWalletNumbersAsync(IUnitOfWork unitOfWork, UserId userId, CancellationToken cancellationToken) =>
+        unitOfWork is UnitOfWork own
+            ? own.FindWalletNumbersAsync(userId, cancellationToken)
+            : NumbersOf(unitOfWork.Wallets.FindAsync(userId, cancellationToken));
+
+    private static async ValueTask<WalletNumbers?> NumbersOf(ValueTask<Wallet?> read) =>
+        await read.ConfigureAwait(false) is { } wallet ? new WalletNumbers(wallet.Balance, wallet.LedgerLength) : null;
+
+    /// <summary>
+    /// The balance and ledger length of a user's wallet in this unit of work (<see langword="null"/> if the user was
+    /// never charged), as <see cref="IWalletRepository.FindAsync"/> would give them, but without making the
+    /// <see cref="Wallet"/> when the store read it as numbers (<see cref="StoredState.OfBalance"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The wallet was adjusted in this unit of work.</exception>
+    internal ValueTask<WalletNumbers?> FindWalletNumbersAsync(UserId userId, CancellationToken cancellationToken)
+    {
+        EnsureOpen();
+        var key = StoreKey.ForWallet(userId);
+        var at = IndexOf(key);
+        if (at >= 0)
+        {
+            return new(WalletNumbersAt(at));
+        }
+
+        var loading = LoadWith(key, cancellationToken, out var end);
+        if (!loading.IsCompletedSuccessfully)
+        {
+            return Awaited(this, loading, key);
+        }
+
+        return new(WalletNumbersAt(IndexLoaded(key, end)));
+
+        static async ValueTask<WalletNumbers?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
+        {
+            await loading.ConfigureAwait(false);
+            return unitOfWork.WalletNumbersAt(unitOfWork.IndexOf(key));
+        }
+    }
+
+    /// <summary>The numbers of the wallet change at <paramref name="at"/>, read as numbers if the store gave them.</summary>
+    private WalletNumbers? WalletNumbersAt(int at)
+    {
+        ref readonly var change = ref _changes[at];
+        return change.Kind switch
+        {
+            ChangeKind.Insert or ChangeKind.Update => NumbersOf((Wallet?)change.State),
+            ChangeKind.Adjust => throw AdjustedKeyRead(),
+            _ when change.Seen.IsBalance => new WalletNumbers(change.Seen.Balance, change.Seen.Version),
+            _ => NumbersOf((Wallet?)change.Seen.State),
+        };
+
+        static WalletNumbers? NumbersOf(Wallet? wallet) => wallet is null ? null : new WalletNumbers(wallet.Balance, wallet.LedgerLength);
+    }
+
+    /// <summary>
+    /// Stages the payment of <paramref name="order"/>, which <paramref name="unitOfWork"/> places, from a wallet read
+    /// as <paramref name="before"/> (<see cref="FindWalletNumbersAsync(IUnitOfWork, UserId, CancellationToken)"/>;
+    /// <see langword="null"/>: never charged) holding at least the order's total. Over a store that read the wallet
+    /// as numbers (<see cref="StoredState.OfBalance"/>), an adjustment of the balance with the entry's number checked
+    /// by the store, and the payment as its order: no <see cref="Wallet"/> is made. Otherwise the debited wallet, and
+    /// the payment as <see cref="AddPayment"/> stages it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The wallet holds less than the order's total.</exception>
+    internal static void Pay(IUnitOfWork unitOfWork, WalletNumbers? before, Order order)
+    {
+        var key = StoreKey.ForWallet(order.UserId);
+        if (unitOfWork is UnitOfWork { _store: IStoresPaymentsAsOrders } own && before is { } numbers
+            && own.IndexOf(key) is var at and >= 0 && own._changes[at] is { Kind: ChangeKind.Read, Seen.IsBalance: true })
+        {
+            if (order.Total > numbers.Balance)
+            {
+                throw new InvalidOperationException($"The payment of order {order.Id} takes more than the wallet holds.");
+            }
+
+            own.Adjust(key, -order.Total.Amount, 0);
+            own.Stage(StoreKey.ForLedger(order.UserId, numbers.LedgerLength + 1), order, insertOnly: true);
+            return;
+        }
+
+        var wallet = before is { } read ? new Wallet(order.UserId, read.Balance, read.LedgerLength) : Wallet.Empty(order.UserId);
+        var paid = wallet.Debit(order.Total);
+        if (paid.IsFailure)
+        {
+            throw new InvalidOperationException($"The payment of order {order.Id} takes more than the wallet holds.");
+        }
+
+        unitOfWork.Wallets.Save(paid.Value);
+        AddPayment(unitOfWork, wallet, paid.Value, order);
     }
 
     // ---- writes -------------------------------------------------------------------------------
@@ -598,13 +694,16 @@ internal sealed class UnitOfWork
     /// <summary>The entry of a payment staged as its order (see <see cref="AddPayment"/>): its balance after is the wallet staged with it.</summary>
     private LedgerEntry PaymentOf(Order order, long sequence)
     {
-        var wallet = IndexOf(StoreKey.ForWallet(order.UserId)) is var at and >= 0 ? StateOf<Wallet>(at) : null;
+        var at = IndexOf(StoreKey.ForWallet(order.UserId));
+        Money? balance = at < 0 ? null
+            : _changes[at] is { Kind: ChangeKind.Adjust, Seen.IsBalance: true } adjusted ? new Money(adjusted.Seen.Balance.Amount + adjusted.Delta) // a payment staged by Pay
+            : StateOf<Wallet>(at)?.Balance;
         return new LedgerEntry(
             sequence,
             order.UserId,
             LedgerEntryKind.Payment,
             order.Total,
-            wallet?.Balance ?? throw new InvalidOperationException($"The payment of order {order.Id} is staged without its wallet."),
+            balance ?? throw new InvalidOperationException($"The payment of order {order.Id} is staged without its wallet."),
             order.Id,
             order.PlacedAt);
     }
@@ -740,3 +839,8 @@ internal sealed class UnitOfWork
 
     private void EnsureOpen() => ObjectDisposedException.ThrowIf(_completed, this);
 }
+
+/// <summary>A wallet's numbers as a unit of work read them (see <see cref="UnitOfWork.FindWalletNumbersAsync(IUnitOfWork, UserId, CancellationToken)"/>).</summary>
+/// <param name="Balance">The balance.</param>
+/// <param name="LedgerLength">How many entries the wallet's ledger has.</param>
+internal readonly record struct WalletNumbers(Money Balance, long LedgerLength);

@@ -63,7 +63,8 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             user,
             static async (unitOfWork, user, ct) =>
             {
-                var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false);
+                // As numbers: over a store that keeps wallets so, the query makes no Wallet.
+                var wallet = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, user, ct).ConfigureAwait(false);
                 return Result<Money>.Success(wallet?.Balance ?? Money.Zero);
             },
             cancellationToken);

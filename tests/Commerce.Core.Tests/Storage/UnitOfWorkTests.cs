@@ -407,6 +407,99 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task A_wallet_read_as_its_numbers_is_a_wallet_to_a_caller_that_asks_and_numbers_to_an_order()
+    {
+        var handle = new object();
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), StoredState.OfBalance(new Money(100), 4, handle)));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+
+        Assert.Equal(new WalletNumbers(new Money(100), 4), await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default)); // read by this call
+        var wallet = await unitOfWork.Wallets.FindAsync(Rich.UserId);
+        Assert.Equal(new Wallet(Rich.UserId, new Money(100), 4), wallet);
+        Assert.Null(await UnitOfWork.FindWalletNumbersAsync(unitOfWork, new UserId(8), default)); // never charged
+        unitOfWork.Wallets.Save(new Wallet(Rich.UserId, new Money(90), 5));
+        Assert.Equal(new WalletNumbers(new Money(90), 5), await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default)); // the state staged
+        Assert.True(await unitOfWork.CommitAsync());
+
+        // Saved over the numbers read: an update that hands the store its read back, as it gave it.
+        var change = session.Committed!.Single(c => c.Key == StoreKey.ForWallet(Rich.UserId));
+        Assert.Equal(ChangeKind.Update, change.Kind);
+        Assert.True(change.Seen.IsBalance);
+        Assert.Equal((new Money(100), 4L), (change.Seen.Balance, change.Seen.Version));
+        Assert.Same(handle, change.Seen.Handle);
+    }
+
+    [Fact]
+    public void A_balance_read_is_marked_as_one_and_no_other_read_is()
+    {
+        var read = StoredState.OfBalance(new Money(12), 3, "slot");
+        Assert.True(read.IsBalance);
+        Assert.False(read.IsQuantity);
+        Assert.Equal((new Money(12), 3L, "slot", 0), (read.Balance, read.Version, read.Handle, read.OnHand));
+        Assert.NotNull(read.State); // a marker: present, and no aggregate
+        Assert.IsNotType<Wallet>(read.State);
+        Assert.Equal(read, StoredState.OfBalance(new Money(12), 3, "slot"));
+        Assert.NotEqual(read, StoredState.OfBalance(new Money(13), 3, "slot"));
+        Assert.NotEqual(StoredState.OfQuantity(12, 3, "slot"), read);
+
+        Assert.False(StoredState.OfQuantity(12).IsBalance);
+        Assert.Equal(Money.Zero, StoredState.OfQuantity(12).Balance);
+        Assert.Equal(Money.Zero, new StoredState(Rich).Balance);
+        Assert.Throws<ArgumentOutOfRangeException>(() => StoredState.OfBalance(new Money(-1), 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => StoredState.OfBalance(Money.Zero, -1));
+    }
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_payment_over_a_wallet_read_as_numbers_is_an_adjustment_only_for_a_store_that_keeps_payments_as_orders(bool numbers, bool keepsPaymentsAsOrders)
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), numbers ? StoredState.OfBalance(Rich.Balance, 4, "handle") : new Wallet(Rich.UserId, Rich.Balance, 4)));
+        ICommerceStore store = keepsPaymentsAsOrders ? new PaymentsAsOrdersStore(session) : new RecordingStore(session);
+        await using var unitOfWork = await store.BeginAsync();
+        var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
+        var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
+        UnitOfWork.Pay(unitOfWork, before, order);
+        unitOfWork.Orders.Add(order);
+
+        // Read back in the same unit of work, the payment is the entry numbered after the ledger read, either way.
+        var entry = new LedgerEntry(5, Rich.UserId, LedgerEntryKind.Payment, order.Total, new Money(85), order.Id, At);
+        Assert.Equal(entry, await unitOfWork.Ledger.FindAsync(Rich.UserId, 5));
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var wallet = session.Committed!.Single(c => c.Key == StoreKey.ForWallet(Rich.UserId));
+        var payment = session.Committed!.Single(c => c.Key.Table == StoreTable.Ledger);
+        Assert.Equal((ChangeKind.Insert, StoreKey.ForLedger(Rich.UserId, 5)), (payment.Kind, payment.Key));
+        if (numbers && keepsPaymentsAsOrders)
+        {
+            // No wallet made: the balance taken (at least zero left), with the read the store checks the ledger's length against.
+            Assert.Equal((ChangeKind.Adjust, -15L, 0L, true), (wallet.Kind, wallet.Delta, wallet.Minimum, wallet.WasRead));
+            Assert.Equal(StoredState.OfBalance(Rich.Balance, 4, "handle"), wallet.Seen);
+            Assert.Null(wallet.State);
+            Assert.Same(order, payment.State);
+        }
+        else
+        {
+            Assert.Equal((ChangeKind.Update, new Wallet(Rich.UserId, new Money(85), 5)), (wallet.Kind, wallet.State));
+            Assert.Equal(keepsPaymentsAsOrders ? order : entry, payment.State);
+        }
+    }
+
+    [Fact]
+    public async Task A_payment_of_more_than_the_wallet_read_is_refused_with_nothing_staged()
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), StoredState.OfBalance(new Money(10), 4, "handle")));
+        await using var unitOfWork = await new PaymentsAsOrdersStore(session).BeginAsync();
+        var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
+        var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
+
+        Assert.Throws<InvalidOperationException>(() => UnitOfWork.Pay(unitOfWork, before, order));
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Equal([ChangeKind.Read], session.Committed!.Select(c => c.Kind));
+    }
+
+    [Fact]
     public async Task A_payment_staged_as_its_order_is_not_read_after_the_commit()
     {
         var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), Rich));
