@@ -1088,7 +1088,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     private StoredState ReadWallet(UserId user, KeyedCell? slot = null, object? content = null)
     {
         var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)), slot, content);
-        return read.State is WalletState state ? StoredState.OfBalance(state.Wallet.Balance, state.Wallet.LedgerLength, state) : read;
+        return read.State is WalletState state ? StoredState.OfBalance(state.Wallet.Balance, state.Wallet.LedgerLength, handle: state) : read;
     }
 
     /// <summary>

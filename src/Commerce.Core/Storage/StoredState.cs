@@ -40,14 +40,19 @@ public readonly record struct StoredState(object? State, long Version = 0, objec
     /// <summary>The balance of a wallet read made by <see cref="OfBalance"/> (never negative); zero for any other read.</summary>
     public Money Balance => IsBalance ? new Money(Number) : Money.Zero;
 
+    /// <summary>The ledger length of a wallet read made by <see cref="OfBalance"/> (never negative); 0 for any other read.</summary>
+    public long LedgerLength => IsBalance ? Second : 0;
+
     /// <summary>
-    /// Whether this is a wallet read made by <see cref="OfBalance"/>: its balance is <see cref="Balance"/>, its ledger
-    /// length <see cref="Version"/>, and <see cref="State"/> is a marker.
+    /// Whether this is a wallet read made by <see cref="OfBalance"/>: its numbers are <see cref="Balance"/> and
+    /// <see cref="LedgerLength"/>, and <see cref="State"/> is a marker.
     /// </summary>
     public bool IsBalance => ReferenceEquals(State, BalanceMarker);
 
-    // The number of a read made by OfQuantity or OfBalance.
+    // The numbers of a read made by OfQuantity (the first) or OfBalance (both).
     private long Number { get; init; }
+
+    private long Second { get; init; }
 
     /// <summary>
     /// A present stock item read as its quantity alone, for a store that keeps stock as numbers: the unit of
@@ -78,15 +83,16 @@ public readonly record struct StoredState(object? State, long Version = 0, objec
     /// entry: the ledger's length becomes the entry's number.
     /// </remarks>
     /// <param name="balance">The balance; must not be negative.</param>
-    /// <param name="ledgerLength">How many entries the wallet's ledger has (its <see cref="Wallet.LedgerLength"/>), kept as <see cref="Version"/>; must not be negative.</param>
+    /// <param name="ledgerLength">How many entries the wallet's ledger has (its <see cref="Wallet.LedgerLength"/>); must not be negative.</param>
+    /// <param name="version">The store's version of the state, if it keeps one.</param>
     /// <param name="handle">The store's handle on the state's location, if it wants one back at commit.</param>
     /// <returns>The read, with <see cref="IsBalance"/> set.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="balance"/> or <paramref name="ledgerLength"/> is negative.</exception>
-    public static StoredState OfBalance(Money balance, long ledgerLength, object? handle = null)
+    public static StoredState OfBalance(Money balance, long ledgerLength, long version = 0, object? handle = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(balance.Amount, nameof(balance));
         ArgumentOutOfRangeException.ThrowIfNegative(ledgerLength);
-        return new(BalanceMarker, ledgerLength, handle) { Number = balance.Amount };
+        return new(BalanceMarker, version, handle) { Number = balance.Amount, Second = ledgerLength };
     }
 
     private sealed class QuantityRead

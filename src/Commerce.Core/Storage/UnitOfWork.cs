@@ -248,7 +248,7 @@ internal sealed class UnitOfWork
             ChangeKind.Insert or ChangeKind.Update => (T?)change.State,
             ChangeKind.Adjust => throw AdjustedKeyRead(),
             _ when change.Seen.IsQuantity => (T)(object)new StockItem(change.Key.ProductId, change.Seen.OnHand), // made for the caller that asks
-            _ when change.Seen.IsBalance => (T)(object)new Wallet(change.Key.UserId, change.Seen.Balance, change.Seen.Version), // the same
+            _ when change.Seen.IsBalance => (T)(object)new Wallet(change.Key.UserId, change.Seen.Balance, change.Seen.LedgerLength), // the same
             _ => (T?)change.Seen.State,
         };
     }
@@ -363,7 +363,7 @@ internal sealed class UnitOfWork
         {
             ChangeKind.Insert or ChangeKind.Update => NumbersOf((Wallet?)change.State),
             ChangeKind.Adjust => throw AdjustedKeyRead(),
-            _ when change.Seen.IsBalance => new WalletNumbers(change.Seen.Balance, change.Seen.Version),
+            _ when change.Seen.IsBalance => new WalletNumbers(change.Seen.Balance, change.Seen.LedgerLength),
             _ => NumbersOf((Wallet?)change.Seen.State),
         };
 

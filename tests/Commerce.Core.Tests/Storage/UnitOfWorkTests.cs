@@ -410,7 +410,7 @@ public sealed class UnitOfWorkTests
     public async Task A_wallet_read_as_its_numbers_is_a_wallet_to_a_caller_that_asks_and_numbers_to_an_order()
     {
         var handle = new object();
-        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), StoredState.OfBalance(new Money(100), 4, handle)));
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), StoredState.OfBalance(new Money(100), 4, 9, handle)));
         await using var unitOfWork = await new RecordingStore(session).BeginAsync();
 
         Assert.Equal(new WalletNumbers(new Money(100), 4), await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default)); // read by this call
@@ -425,25 +425,26 @@ public sealed class UnitOfWorkTests
         var change = session.Committed!.Single(c => c.Key == StoreKey.ForWallet(Rich.UserId));
         Assert.Equal(ChangeKind.Update, change.Kind);
         Assert.True(change.Seen.IsBalance);
-        Assert.Equal((new Money(100), 4L), (change.Seen.Balance, change.Seen.Version));
+        Assert.Equal((new Money(100), 4L, 9L), (change.Seen.Balance, change.Seen.LedgerLength, change.Seen.Version));
         Assert.Same(handle, change.Seen.Handle);
     }
 
     [Fact]
     public void A_balance_read_is_marked_as_one_and_no_other_read_is()
     {
-        var read = StoredState.OfBalance(new Money(12), 3, "slot");
+        var read = StoredState.OfBalance(new Money(12), 3, 5, "slot");
         Assert.True(read.IsBalance);
         Assert.False(read.IsQuantity);
-        Assert.Equal((new Money(12), 3L, "slot", 0), (read.Balance, read.Version, read.Handle, read.OnHand));
+        Assert.Equal((new Money(12), 3L, 5L, "slot", 0), (read.Balance, read.LedgerLength, read.Version, read.Handle, read.OnHand));
         Assert.NotNull(read.State); // a marker: present, and no aggregate
         Assert.IsNotType<Wallet>(read.State);
-        Assert.Equal(read, StoredState.OfBalance(new Money(12), 3, "slot"));
-        Assert.NotEqual(read, StoredState.OfBalance(new Money(13), 3, "slot"));
-        Assert.NotEqual(StoredState.OfQuantity(12, 3, "slot"), read);
+        Assert.Equal(read, StoredState.OfBalance(new Money(12), 3, 5, "slot"));
+        Assert.NotEqual(read, StoredState.OfBalance(new Money(13), 3, 5, "slot"));
+        Assert.NotEqual(read, StoredState.OfBalance(new Money(12), 4, 5, "slot"));
+        Assert.NotEqual(StoredState.OfQuantity(12, 5, "slot"), read);
 
         Assert.False(StoredState.OfQuantity(12).IsBalance);
-        Assert.Equal(Money.Zero, StoredState.OfQuantity(12).Balance);
+        Assert.Equal((Money.Zero, 0L), (StoredState.OfQuantity(12).Balance, StoredState.OfQuantity(12).LedgerLength));
         Assert.Equal(Money.Zero, new StoredState(Rich).Balance);
         Assert.Throws<ArgumentOutOfRangeException>(() => StoredState.OfBalance(new Money(-1), 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => StoredState.OfBalance(Money.Zero, -1));
@@ -455,7 +456,7 @@ public sealed class UnitOfWorkTests
     [InlineData(false, true)]
     public async Task A_payment_over_a_wallet_read_as_numbers_is_an_adjustment_only_for_a_store_that_keeps_payments_as_orders(bool numbers, bool keepsPaymentsAsOrders)
     {
-        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), numbers ? StoredState.OfBalance(Rich.Balance, 4, "handle") : new Wallet(Rich.UserId, Rich.Balance, 4)));
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), numbers ? StoredState.OfBalance(Rich.Balance, 4, 0, "handle") : new Wallet(Rich.UserId, Rich.Balance, 4)));
         ICommerceStore store = keepsPaymentsAsOrders ? new PaymentsAsOrdersStore(session) : new RecordingStore(session);
         await using var unitOfWork = await store.BeginAsync();
         var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
@@ -475,7 +476,7 @@ public sealed class UnitOfWorkTests
         {
             // No wallet made: the balance taken (at least zero left), with the read the store checks the ledger's length against.
             Assert.Equal((ChangeKind.Adjust, -15L, 0L, true), (wallet.Kind, wallet.Delta, wallet.Minimum, wallet.WasRead));
-            Assert.Equal(StoredState.OfBalance(Rich.Balance, 4, "handle"), wallet.Seen);
+            Assert.Equal(StoredState.OfBalance(Rich.Balance, 4, 0, "handle"), wallet.Seen);
             Assert.Null(wallet.State);
             Assert.Same(order, payment.State);
         }
@@ -489,7 +490,7 @@ public sealed class UnitOfWorkTests
     [Fact]
     public async Task A_payment_of_more_than_the_wallet_read_is_refused_with_nothing_staged()
     {
-        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), StoredState.OfBalance(new Money(10), 4, "handle")));
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), StoredState.OfBalance(new Money(10), 4, 0, "handle")));
         await using var unitOfWork = await new PaymentsAsOrdersStore(session).BeginAsync();
         var order = new Order(new OrderId(Guid.CreateVersion7(At)), Rich.UserId, [new OrderLine(Widget.Id, 3, Widget.Price)], At);
         var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
