@@ -10,7 +10,7 @@
 // A stripe's state holds only the events of the commit that installed it (its latest). Before a commit
 // writes the next state, it copies those into the stripe's append-only log (they are committed, so every
 // copier writes the same references): in every state, events 1 … Count − LatestCount are in the log (or
-// purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletState).
+// purged), and the rest are its latest. This is the pattern of a wallet's ledger (see WalletCell).
 //
 // An entry is the event itself, or, for an order placed or a charge that the commit's change set hands over
 // as the order or ledger entry it inserts (see EventEntries), that order or entry: the log then keeps no

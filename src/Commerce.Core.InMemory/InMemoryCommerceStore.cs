@@ -7,7 +7,7 @@ namespace Commerce.InMemory;
 
 /// <summary>
 /// The lock-free in-memory store: one <see cref="Cell"/> per aggregate, committed with
-/// <see cref="MultiWordCas"/> (a wallet's ledger entries ride on its states: see <see cref="WalletState"/>;
+/// <see cref="MultiWordCas"/> (a wallet's numbers and its latest ledger entry are words and a state of its cell: see <see cref="WalletCell"/>;
 /// events on the states of their stripes: see <see cref="EventStripes"/>).
 /// Thread-safe; state lives as long as the store (normally the host). Disposing it (its service provider
 /// does) ends the waits for events under way and refuses new sessions and event calls with
@@ -108,7 +108,7 @@ internal sealed class InMemoryCommerceStore : ICommerceStore, IEventStore, IIdem
         StoreTable.Carts => Carts,
         StoreTable.Orders => Orders,
         StoreTable.Sales => Sales,
-        StoreTable.Ledger => throw new InvalidOperationException("Ledger entries are kept with their wallets' states (see WalletState), not in cells of their own."),
+        StoreTable.Ledger => throw new InvalidOperationException("Ledger entries are kept with their wallets (see WalletCell), not in cells of their own."),
         StoreTable.Idempotency => Idempotency,
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown table."),
     };

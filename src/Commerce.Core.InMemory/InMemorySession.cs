@@ -37,6 +37,10 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     [ThreadStatic]
     private static StockEntries? t_stock;
 
+    // The word updates of a commit's wallets (see WrapWallets), built once per commit on the committing thread.
+    [ThreadStatic]
+    private static WordList? t_walletWords;
+
     public ValueTask ReadAsync(ReadBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -92,7 +96,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         EventStripes.PrefetchState(stripe);
         for (var i = 0; i < count; i++)
         {
-            (contents[i] as WalletState)?.PrefetchLines(); // needed later: its wallet by the read, its ledger chunk by the commit
+            (contents[i] as WalletCell)?.PrefetchLines(); // its other two numbers, read with its ledger's length
             if (contents[i] is StockCell stock)
             {
                 Prefetch.Line(stock.Received); // read with the units taken
@@ -322,14 +326,16 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var stockEntries = t_stock ??= new StockEntries();
         stockEntries.Count = 0;
         var events = changes.Events;
-        var size = span.Length + events.Count + 1; // a stripe per event at most, and the products' listing
+        var size = (2 * span.Length) + events.Count + 1; // a wallet's cell replaced takes two, a stripe per event at most, and the products' listing
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
         var adjusts = t_adjusts is { } known && known.Length >= updates.Length ? known : (t_adjusts = new int[updates.Length]);
         adjusts.AsSpan(0, size).Fill(-1);
         var next = 0;
         SalesBucket? sales = null;
         List<SalesBucket>? moreSales = null;
-        var walletWrites = default(SmallList<int>);
+        var walletWrites = default(SmallList<WalletWrite>);
+        var walletWords = t_walletWords ??= new WordList();
+        walletWords.Count = 0;
         var ledger = default(SmallList<LedgerInsert>);
         List<CellUpdate>? ledgerReads = null;
         var insertsProduct = false;
@@ -352,12 +358,13 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     }
                     else if (change.Kind == ChangeKind.Read)
                     {
-                        if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
+                        // An entry read absent: its wallet's check (the ledger was no longer then).
+                        if (ResolveWallet(change, create: true) is not { Holds: true } walletRead)
                         {
                             return new(false);
                         }
 
-                        (ledgerReads ??= []).Add(new CellUpdate(walletCell, walletSeen, walletSeen));
+                        (ledgerReads ??= []).Add(walletRead.Check);
                     }
                     else
                     {
@@ -379,16 +386,33 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                     continue;
                 }
 
-                if (change.Key.Table == StoreTable.Wallets && change.Kind is ChangeKind.Insert or ChangeKind.Update)
+                if (change.Key.Table == StoreTable.Wallets)
                 {
-                    // The new wallet state is made once the entry its commit appends is known.
-                    if (Seen(change, create: true) is not ({ } walletCell, var walletSeen))
+                    // A stored refusal's read of a wallet that does not exist is checked without a cell of its own (see
+                    // below, at a read of any other table's key that does not exist).
+                    var refusal = change.Kind == ChangeKind.Read && change.Seen.Handle is null && change.Seen.State is null && WritesOnlyIdempotency(changes);
+                    if (ResolveWallet(change, create: !refusal) is not { Holds: true } walletRead)
                     {
                         return new(false);
                     }
 
-                    walletWrites.Add(next);
-                    updates[next++] = new CellUpdate(walletCell, walletSeen, change.State!);
+                    if (refusal)
+                    {
+                        continue;
+                    }
+
+                    if (change.Kind != ChangeKind.Read)
+                    {
+                        // A write: its updates are made once the entry its commit appends is known (see WrapWallets).
+                        if (!Written(change, walletRead, out var length, out var balance))
+                        {
+                            return new(false);
+                        }
+
+                        walletWrites.Add(new WalletWrite(next, change.Key.UserId, walletRead, length, balance));
+                    }
+
+                    updates[next++] = walletRead.Check;
                     continue;
                 }
 
@@ -480,39 +504,12 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                         break;
                     }
 
-                    case ChangeKind.Adjust when change.Seen.Handle is WalletState read:
-                    {
-                        // An order's payment (see StoredState.OfBalance): the balance taken from the state read, which the
-                        // commit expects (the entry's number is one past its ledger length), and one more entry counted.
-                        if (Debited(change, read.Wallet) is not { } debited)
-                        {
-                            return new(false);
-                        }
-
-                        walletWrites.Add(next);
-                        updates[next++] = new CellUpdate(read.Account.Cell, read, debited);
-                        break;
-                    }
-
                     case ChangeKind.Adjust:
-                    {
-                        var cell = change.Seen.Handle as Cell ?? table.GetOrCreate(key);
-                        var current = MultiWordCas.Read(cell);
-                        if (Adjusted(change, current) is not { } adjusted)
-                        {
-                            return new(false);
-                        }
-
-                        // A wallet (the one number held as an object; Adjusted refuses any other table): its ledger entry
-                        // says the balance after, so it is not recomputed on a retry.
-                        walletWrites.Add(next);
-                        updates[next++] = new CellUpdate(cell, current, adjusted);
-                        break;
-                    }
+                        throw new InvalidOperationException($"The table of {change.Key} holds no number to adjust.");
                 }
             }
 
-            if ((!walletWrites.IsEmpty || !ledger.IsEmpty) && !WrapWallets(updates, walletWrites, ref ledger, span))
+            if ((!walletWrites.IsEmpty || !ledger.IsEmpty) && !WrapWallets(updates, ref next, walletWrites, ref ledger, span, walletWords))
             {
                 return new(false);
             }
@@ -534,7 +531,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 updates[next++] = new CellUpdate(cell, expected, insertsProduct ? new object() : expected);
             }
 
-            return new(Commit(changes, updates, adjusts, ref next, salesEntries, stockEntries, sales, moreSales));
+            return new(Commit(changes, updates, adjusts, ref next, salesEntries, stockEntries, walletWords, sales, moreSales));
         }
         finally
         {
@@ -542,30 +539,27 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             updates.AsSpan(0, next).Clear();
             salesEntries.Clear();
             stockEntries.Clear();
+            walletWords.Clear();
         }
     }
 
     /// <summary>
-    /// Turns each wallet written into its cell's new <see cref="WalletState"/>, with the ledger entry the
-    /// commit appends for that user. First, the entry the replaced state carried goes into the account
-    /// (it is committed; see <see cref="WalletState"/>), before the commit can be seen.
+    /// Makes the updates of each wallet written, with the ledger entry the commit appends for that user: over a
+    /// wallet that exists, its content replaced by the entry's record (or a <see cref="NoLedgerEntry"/>) and its
+    /// numbers moved on in <paramref name="words"/>, after the record the content held goes into the account (it is
+    /// committed; see <see cref="WalletCell"/>), before the commit can be seen; over none, the wallet's cell created.
     /// </summary>
     /// <returns>False if an entry's number is one the wallet's ledger has already (the commit then fails, as an insert over an existing key does).</returns>
     /// <exception cref="InvalidOperationException">A ledger entry comes without its wallet, or numbered other than the wallet's new ledger length.</exception>
-    private static bool WrapWallets(CellUpdate[] updates, SmallList<int> walletWrites, ref SmallList<LedgerInsert> ledger, ReadOnlySpan<Change> changes)
+    private bool WrapWallets(CellUpdate[] updates, ref int next, SmallList<WalletWrite> walletWrites, ref SmallList<LedgerInsert> ledger, ReadOnlySpan<Change> changes, WordList words)
     {
         for (var i = 0; i < walletWrites.Count; i++)
         {
-            var at = walletWrites[i];
-            var update = updates[at];
-            var wallet = (Wallet)update.Desired;
-            var previous = update.Expected as WalletState;
-            previous?.CopyForward();
-
+            var write = walletWrites[i];
             LedgerInsert? appended = null;
             for (var j = 0; j < ledger.Count; j++)
             {
-                if (ledger[j].UserId == wallet.UserId)
+                if (ledger[j].UserId == write.UserId)
                 {
                     appended = ledger[j];
                     ledger.RemoveAt(j);
@@ -573,24 +567,61 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 }
             }
 
-            if (appended is { } insert && insert.Sequence != wallet.LedgerLength)
+            if (appended is { } insert && insert.Sequence != write.LedgerLength)
             {
                 throw new InvalidOperationException(
-                    $"Ledger entry {insert.Sequence} of user {wallet.UserId} is committed with a wallet whose ledger length is {wallet.LedgerLength}.");
+                    $"Ledger entry {insert.Sequence} of user {write.UserId} is committed with a wallet whose ledger length is {write.LedgerLength}.");
             }
 
-            if (appended is { Sequence: >= 1 } existing && existing.Sequence <= (previous?.Wallet.LedgerLength ?? 0))
+            var now = write.Read.Now; // default (all zero) for a wallet that does not exist
+            if (appended is { Sequence: >= 1 } existing && existing.Sequence <= now.LedgerLength)
             {
                 return false; // the entry the ledger has with that number stays
             }
 
-            var record = appended?.Record switch
+            var content = appended?.Record switch
             {
-                null => null,
-                LedgerEntry entry => LedgerRecords.RecordOf(entry, wallet, changes),
+                null => new NoLedgerEntry(),
+                LedgerEntry entry => LedgerRecords.RecordOf(entry, write.LedgerLength, new Money(write.Balance), changes),
                 var order => order, // a payment staged as its order (IStoresPaymentsAsOrders): kept as it is
             };
-            updates[at] = new CellUpdate(update.Cell, update.Expected, new WalletState(wallet, record, previous?.Account ?? new WalletAccount(update.Cell), previous));
+
+            if (write.Read.Wallet is not { } wallet)
+            {
+                updates[write.At] = new CellUpdate(write.Read.Keyed!, Absent.Value, new WalletCell(content, write.LedgerLength, write.Balance));
+                continue;
+            }
+
+            now.CopyForward(wallet.Account);
+
+            // Each number only grows: money in adds to what was received, money out to what was spent, an entry to the length.
+            var moved = write.Balance - now.Balance.Amount;
+            if (write.LedgerLength < now.LedgerLength
+                || (moved > 0 && now.Received > long.MaxValue - moved)
+                || (moved < 0 && now.Spent > long.MaxValue + moved))
+            {
+                // A ledger made shorter (a host's own write), or more money received or spent in all than a word holds:
+                // the wallet gets a new cell from these numbers on, sharing the account, and the old one is retired.
+                var keyed = store.Wallets.Find(CellKey.From(StoreKey.ForWallet(write.UserId)))!;
+                updates[write.At] = new CellUpdate(wallet, now.Content, new RetiredWallet());
+                updates[next++] = new CellUpdate(keyed, wallet, new WalletCell(content, write.LedgerLength, write.Balance, wallet.Account));
+                continue;
+            }
+
+            updates[write.At] = new CellUpdate(wallet, now.Content, content);
+            if (write.LedgerLength != now.LedgerLength)
+            {
+                words.Add(new WordUpdate(wallet, now.LedgerLength, write.LedgerLength));
+            }
+
+            if (moved > 0)
+            {
+                words.Add(new WordUpdate(wallet.Received, now.Received, now.Received + moved));
+            }
+            else if (moved < 0)
+            {
+                words.Add(new WordUpdate(wallet.Spent, now.Spent, now.Spent - moved));
+            }
         }
 
         if (!ledger.IsEmpty)
@@ -600,6 +631,110 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The ledger length and balance a wallet write (<paramref name="change"/>, over <paramref name="read"/>) leaves: a whole
+    /// wallet's; or, for an adjustment, the balance moved by its delta, with one more entry if it is an order's payment
+    /// on the wallet's read (see <see cref="StoredState.OfBalance"/>).
+    /// </summary>
+    /// <returns>False if an adjustment would leave the balance below its minimum (or zero), or overflow it.</returns>
+    private static bool Written(in Change change, in WalletRead read, out long ledgerLength, out long balance)
+    {
+        if (change.Kind != ChangeKind.Adjust)
+        {
+            var wallet = (Wallet)change.State!;
+            (ledgerLength, balance) = (wallet.LedgerLength, wallet.Balance.Amount);
+            return true;
+        }
+
+        var now = read.Now;
+        ledgerLength = change.WasRead && change.Seen.IsBalance ? now.LedgerLength + 1 : now.LedgerLength;
+        balance = now.Balance.Amount;
+        if (change.Delta > 0 ? balance > long.MaxValue - change.Delta : balance + change.Delta < Math.Max(change.Minimum, 0))
+        {
+            return false;
+        }
+
+        balance += change.Delta;
+        return true;
+    }
+
+    /// <summary>A wallet written by a commit: its update's index, its user, its read, and the ledger length and balance it leaves.</summary>
+    private readonly record struct WalletWrite(int At, UserId UserId, WalletRead Read, long LedgerLength, long Balance);
+
+    /// <summary>
+    /// A wallet a change names, as it is now: its cell (if it exists), or its keyed cell (if it has one, holding no
+    /// wallet), and whether the change's read still holds (see <see cref="ResolveWallet"/>).
+    /// </summary>
+    private readonly record struct WalletRead(bool Holds, WalletCell? Wallet, Cell? Keyed, WalletSnapshot Now)
+    {
+        /// <summary>The update that checks the wallet is still as now (which the read's check found it to be), changing nothing.</summary>
+        public CellUpdate Check => Wallet is { } wallet ? new CellUpdate(wallet, Now.Content, Now.Content) : new CellUpdate(Keyed!, Absent.Value, Absent.Value);
+    }
+
+    /// <summary>
+    /// The wallet of a wallet or ledger change as it is now, and whether the change's read of it still holds: a wallet
+    /// read (or a ledger entry read absent from it) through this store holds if its version is the read's (its
+    /// numbers all only grow, so none moved since); a read of no wallet, if there is none still; an insert, if there
+    /// is none; an adjustment not read first, always. A read not made through this store never holds.
+    /// </summary>
+    /// <param name="change">The change.</param>
+    /// <param name="create">Whether to create the keyed cell of a wallet that has none (so that a commit can check or fill it).</param>
+    private WalletRead ResolveWallet(in Change change, bool create)
+    {
+        var seen = change.Seen.Handle as WalletCell;
+        var wallet = seen;
+        var now = wallet?.Read() ?? default;
+        Cell? keyed = null;
+        if (now.IsRetired)
+        {
+            if (change.WasRead || change.Kind != ChangeKind.Adjust)
+            {
+                return new(false, wallet, null, now); // its cell was replaced since the read
+            }
+
+            wallet = null; // an adjustment not read first: of the wallet's cell now
+        }
+
+        if (wallet is null)
+        {
+            var key = CellKey.From(StoreKey.ForWallet(change.Key.UserId));
+            keyed = seen is null ? change.Seen.Handle as Cell : null;
+            keyed ??= create ? store.Wallets.GetOrCreate(key) : store.Wallets.Find(key);
+            (wallet, now) = keyed is null ? (null, default) : CurrentWallet(keyed); // created since the read, if any
+        }
+
+        var holds = change.Kind switch
+        {
+            ChangeKind.Adjust when !change.WasRead => true,
+            ChangeKind.Insert => wallet is null,
+            _ when seen is not null => ReferenceEquals(seen, wallet) && now.Version == change.Seen.Version,
+            _ => change.Seen.State is null && wallet is null,
+        };
+
+        return new(holds, wallet, keyed, now);
+    }
+
+    /// <summary>
+    /// The wallet a wallet's keyed cell holds now, and its state, if it has one: read again if the cell it found was
+    /// retired meanwhile (its replacement is then in the keyed cell, since both changed in one commit).
+    /// </summary>
+    private static (WalletCell? Wallet, WalletSnapshot Now) CurrentWallet(Cell keyed)
+    {
+        while (true)
+        {
+            if (MultiWordCas.Read(keyed) is not WalletCell wallet)
+            {
+                return (null, default);
+            }
+
+            var now = wallet.Read();
+            if (!now.IsRetired)
+            {
+                return (wallet, now);
+            }
+        }
     }
 
     /// <summary>
@@ -675,13 +810,13 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// another commit succeeded, so this keeps the commit lock-free. Orders for one hot product thus no
     /// longer re-run each other.
     /// </summary>
-    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesEntries salesEntries, StockEntries stockEntries, SalesBucket? sales, List<SalesBucket>? moreSales)
+    private bool Commit(ChangeSet changes, CellUpdate[] updates, int[] adjusts, ref int next, SalesEntries salesEntries, StockEntries stockEntries, WordList walletWords, SalesBucket? sales, List<SalesBucket>? moreSales)
     {
         var stripesFrom = next;
         var undecided = false;
         if (sales is null)
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, stockEntries, ref undecided);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, stockEntries, walletWords, ref undecided);
         }
 
         // Tell cached rankings that these buckets may change, from before the commit can be seen until it is decided.
@@ -696,7 +831,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         try
         {
-            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, stockEntries, ref undecided);
+            return CommitRetryingCommutative(changes, updates, adjusts, stripesFrom, ref next, salesEntries, stockEntries, walletWords, ref undecided);
         }
         finally
         {
@@ -720,18 +855,26 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// The commit's multi-word CAS, tried again while only commutative cells moved on (see <see cref="Commit"/>);
     /// <paramref name="undecided"/> is set while a CAS runs, and stays set if it threw (its descriptor may be undecided).
     /// </summary>
-    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, SalesEntries salesEntries, StockEntries stockEntries, ref bool undecided)
+    private bool CommitRetryingCommutative(ChangeSet changes, CellUpdate[] updates, int[] adjusts, int stripesFrom, ref int next, SalesEntries salesEntries, StockEntries stockEntries, WordList walletWords, ref bool undecided)
     {
         var events = changes.Events;
-        var wordsNeeded = (2 * (salesEntries.Count + stockEntries.Count)) + events.Count; // two words per count at most, a stripe per event at most
+        var wordsNeeded = walletWords.Count + (2 * (salesEntries.Count + stockEntries.Count)) + events.Count; // two words per count at most, a stripe per event at most
         var words = t_words is { } known && known.Length >= wordsNeeded ? known : (t_words = new WordUpdate[Math.Max(8, wordsNeeded)]);
         var wordCount = 0;
         try
         {
             while (true)
             {
+                // The wallets' words as made once: their contents, which the commit expects, hold if a retry comes (see Refresh).
                 // The stock and sales counts are built from what their cells hold now, as the stripes are: adjustments commute.
-                wordCount = stockEntries.Count == 0 ? 0 : StockWords(changes.Changes, stockEntries, words);
+                walletWords.Items.AsSpan(0, walletWords.Count).CopyTo(words);
+                wordCount = walletWords.Count;
+                if (stockEntries.Count > 0)
+                {
+                    var stockWords = StockWords(changes.Changes, stockEntries, words.AsSpan(wordCount));
+                    wordCount = stockWords < 0 ? -1 : wordCount + stockWords;
+                }
+
                 if (wordCount >= 0 && salesEntries.Count > 0)
                 {
                     var salesWords = SalesWords(changes.Changes, salesEntries, words.AsSpan(wordCount));
@@ -980,6 +1123,29 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         return count;
     }
 
+    /// <summary>Word updates made once per commit on this thread (its wallets'), kept for each try; cleared when the commit returns.</summary>
+    private sealed class WordList
+    {
+        public WordUpdate[] Items = new WordUpdate[8];
+        public int Count;
+
+        public void Add(WordUpdate update)
+        {
+            if (Count == Items.Length)
+            {
+                Array.Resize(ref Items, Count * 2);
+            }
+
+            Items[Count++] = update;
+        }
+
+        public void Clear()
+        {
+            Items.AsSpan(0, Count).Clear();
+            Count = 0;
+        }
+    }
+
     /// <summary>The stock changes of the commit on this thread held in stock words: each one's index among the changes, and its cell.</summary>
     private sealed class StockEntries : ChangeCells<StockCell>
     {
@@ -1031,79 +1197,48 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         return succeeded;
     }
 
-    /// <summary>The state of a number after an adjustment, or <see langword="null"/> if it would fall below the change's minimum.</summary>
-    private static object? Adjusted(in Change change, object current)
-    {
-        var key = change.Key;
-        var value = current switch
-        {
-            WalletState wallet => wallet.Wallet.Balance.Amount,
-            _ when ReferenceEquals(current, Absent.Value) => 0L,
-            _ => throw new InvalidOperationException($"The state at {key} is not a number."),
-        };
-
-        long next;
-        try
-        {
-            next = checked(value + change.Delta);
-        }
-        catch (OverflowException)
-        {
-            return null;
-        }
-
-        if (next < change.Minimum)
-        {
-            return null;
-        }
-
-        return key.Table switch
-        {
-            StoreTable.Wallets when next >= 0 => new Wallet(key.UserId, new Money(next), (current as WalletState)?.Wallet.LedgerLength ?? 0),
-            StoreTable.Wallets => null,
-            _ => throw new InvalidOperationException($"The table of {key} holds no number to adjust."),
-        };
-    }
-
     /// <summary>
-    /// The wallet after an order's payment (a wallet's adjustment on its read; see <see cref="StoredState.OfBalance"/>):
-    /// the balance moved by the change's delta, and one more ledger entry; <see langword="null"/> if the balance would
-    /// fall below the change's minimum or zero.
-    /// </summary>
-    private static Wallet? Debited(in Change change, Wallet read)
-    {
-        var balance = read.Balance.Amount;
-        if (change.Delta > 0 ? balance > long.MaxValue - change.Delta : balance + change.Delta < Math.Max(change.Minimum, 0))
-        {
-            return null;
-        }
-
-        return new Wallet(read.UserId, new Money(balance + change.Delta), read.LedgerLength + 1);
-    }
-
-    /// <summary>
-    /// A wallet: its numbers (<see cref="StoredState.OfBalance"/>), with the cell's state itself (a <see cref="WalletState"/>)
-    /// as its handle, which a commit expects there; or absent, with its keyed cell as the handle if it has one.
+    /// A wallet: its numbers (<see cref="StoredState.OfBalance"/>, with its <see cref="WalletSnapshot.Version"/> and its
+    /// <see cref="WalletCell"/> as the handle); or absent, with its keyed cell as the handle if it has one.
     /// </summary>
     private StoredState ReadWallet(UserId user, KeyedCell? slot = null, object? content = null)
     {
         var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)), slot, content);
-        return read.State is WalletState state ? StoredState.OfBalance(state.Wallet.Balance, state.Wallet.LedgerLength, handle: state) : read;
+        if (read.State is not WalletCell found)
+        {
+            return read;
+        }
+
+        var now = found.Read();
+        var wallet = found;
+        if (now.IsRetired)
+        {
+            (wallet, now) = CurrentWallet((Cell)read.Handle!);
+        }
+
+        return StoredState.OfBalance(now.Balance, now.LedgerLength, now.Version, wallet);
     }
 
     /// <summary>
-    /// A ledger entry, from the state of its wallet: present once the wallet's ledger is that long (it can
-    /// never change again); absent otherwise, with the wallet's state as its handle, which a commit checks.
+    /// A ledger entry, from its wallet: present once the wallet's ledger is that long (it can never change again);
+    /// absent otherwise, with the wallet's version and cell (or its keyed cell, or none) as the read, which a commit checks.
     /// </summary>
     private StoredState ReadLedger(in StoreKey key, KeyedCell? slot = null, object? content = null)
     {
-        var wallet = ReadWallet(key.UserId, slot, content);
-        if (wallet.Handle is WalletState state && state.Entry(key.Low) is { } entry)
+        var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(key.UserId)), slot, content);
+        if (read.State is not WalletCell found)
         {
-            return new StoredState(entry);
+            return new StoredState(null, 0, read.Handle);
         }
 
-        return new StoredState(null, 0, wallet.Handle);
+        var now = found.Read();
+        var wallet = found;
+        if (now.IsRetired)
+        {
+            (wallet, now) = CurrentWallet((Cell)read.Handle!);
+        }
+
+        return now.Entry(key.Low, wallet!.Account) is { } entry ? new StoredState(entry) : new StoredState(null, now.Version, wallet);
     }
 
     /// <summary>
@@ -1116,8 +1251,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     {
         switch (change.Seen.Handle)
         {
-            case WalletState state:
-                return (state.Account.Cell, state);
             case Cell cell:
                 return (cell, change.Seen.State ?? Absent.Value);
             case CompactRead compact:
@@ -1125,17 +1258,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         }
 
         // No handle (read absent before the key had a cell, or not read through this store).
-        if (change.Key.Table is StoreTable.Wallets or StoreTable.Ledger)
-        {
-            var key = CellKey.From(StoreKey.ForWallet(change.Key.UserId));
-            var cell = create ? store.Wallets.GetOrCreate(key) : store.Wallets.Find(key);
-            var now = cell is null ? Absent.Value : MultiWordCas.Read(cell);
-            var holds = change.Key.Table == StoreTable.Wallets
-                ? ReferenceEquals((now as WalletState)?.Wallet, change.Seen.State) || (change.Seen.State is null && ReferenceEquals(now, Absent.Value))
-                : change.Seen.State is null && (now as WalletState)?.Entry(change.Key.Low) is null;
-            return holds ? (cell, now) : (null, Mismatch);
-        }
-
         var table = store.TableOf(change.Key.Table);
         return (create ? table.GetOrCreate(CellKey.From(change.Key)) : table.Find(CellKey.From(change.Key)), change.Seen.State ?? Absent.Value);
     }
@@ -1224,6 +1346,17 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             {
                 // Both numbers only grow: the same numbers now mean they held since the read.
                 if (change.Seen.Handle is not StockCell stock || stock.Read() != SeenNumbers(change.Seen))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (change.Key.Table is StoreTable.Wallets or StoreTable.Ledger)
+            {
+                // A wallet's numbers only grow: the same version now means none moved since the read.
+                if (!ResolveWallet(change, create: false).Holds)
                 {
                     return false;
                 }

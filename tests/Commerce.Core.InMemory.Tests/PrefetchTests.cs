@@ -27,18 +27,15 @@ public sealed class PrefetchTests
     }
 
     [Fact]
-    public void A_wallet_state_prefetches_with_or_without_a_ledger_chunk()
+    public void A_wallet_prefetches_its_numbers_lines_and_reads_the_same()
     {
-        var account = new WalletAccount(new Cell(Absent.Value));
-        var first = new Wallet(new UserId(1), new Money(10), ledgerLength: 1);
         var entry = new LedgerEntry(1, new UserId(1), LedgerEntryKind.Charge, new Money(10), new Money(10), null, DateTimeOffset.UnixEpoch);
-        var withRecord = new WalletState(first, entry, account);
-        var withoutRecord = new WalletState(first, null, account, withRecord);
+        var wallet = new WalletCell(entry, 1, 10);
 
-        withRecord.PrefetchLines();
-        withoutRecord.PrefetchLines();
+        wallet.PrefetchLines();
 
-        Assert.Equal(entry, withRecord.Entry(1));
-        Assert.Same(first, withoutRecord.Wallet);
+        var now = wallet.Read();
+        Assert.Equal((1L, new Money(10)), (now.LedgerLength, now.Balance));
+        Assert.Equal(entry, now.Entry(1, wallet.Account));
     }
 }

@@ -100,6 +100,19 @@ internal class WordCell : Cell
     }
 
     /// <summary>
+    /// A cell that holds a number in <see cref="Word"/> (<paramref name="initial"/>) and a state in <see cref="Cell.Content"/>
+    /// (<paramref name="content"/>), with a counted place in the order. A commit may name it in one update of each kind; it
+    /// installs the state's first, then the number's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="initial"/> is negative.</exception>
+    private protected WordCell(long initial, object content)
+        : base(content)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(initial);
+        Word = initial;
+    }
+
+    /// <summary>
     /// A cell that holds a number in <see cref="Word"/> and a state in <see cref="Cell.Content"/>, both starting
     /// here, with a fixed place in the order (as <see cref="Cell(object, long)"/>). A commit may name it in one
     /// update of each kind; it installs the state's first, then the number's (the one global order of cells,

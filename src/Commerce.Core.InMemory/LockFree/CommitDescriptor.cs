@@ -49,9 +49,9 @@ internal readonly struct WordUpdate(WordCell cell, long expected, long desired) 
 
 /// <summary>
 /// A multi-word commit in flight or decided; see <see cref="MultiWordCas"/>. One sealed class, so that
-/// telling a descriptor from a state in a cell is one type comparison. Commits of up to sixteen cells (an
-/// order of up to four lines, with its ledger entry and event) keep their updates inline; larger ones keep
-/// an array. Inline ones are reused (<see cref="Rent(ReadOnlySpan{CellUpdate}, Action?)"/>, <see cref="Release"/>), which is why every
+/// telling a descriptor from a state in a cell is one type comparison. Commits of up to sixteen cells holding
+/// objects and twelve word cells (an order of up to four lines, with its wallet's two numbers, its stock and
+/// sales counts, and its event) keep their updates inline; larger ones keep an array. Inline ones are reused (<see cref="Rent(ReadOnlySpan{CellUpdate}, Action?)"/>, <see cref="Release"/>), which is why every
 /// descriptor has room for sixteen, and for <see cref="InlineWordCapacity"/> word updates.
 /// </summary>
 /// <remarks>
@@ -68,7 +68,7 @@ internal sealed class CommitDescriptor
     internal const int InlineCapacity = 16;
 
     /// <summary>The most word updates a descriptor keeps inline (and so the most a reused one holds).</summary>
-    internal const int InlineWordCapacity = 8;
+    internal const int InlineWordCapacity = 12;
 
     internal int StatusField;
 
@@ -88,7 +88,7 @@ internal sealed class CommitDescriptor
     private Buffer16 _inline;
     private int _wordCount;
     private WordUpdate[]? _wordOverflow;
-    private WordBuffer8 _words;
+    private WordBuffer12 _words;
     private long _id;
 
     private CommitDescriptor()
@@ -127,7 +127,7 @@ internal sealed class CommitDescriptor
     /// <summary>The storage of the word updates, as <see cref="Slots"/> is of the others.</summary>
     private Span<WordUpdate> WordSlots => _wordOverflow is { } array
         ? array
-        : MemoryMarshal.CreateSpan(ref Unsafe.As<WordBuffer8, WordUpdate>(ref _words), _wordCount);
+        : MemoryMarshal.CreateSpan(ref Unsafe.As<WordBuffer12, WordUpdate>(ref _words), _wordCount);
 
     /// <summary>Creates a descriptor holding a copy of <paramref name="updates"/>, sorted into the global cell order.</summary>
     /// <exception cref="ArgumentException">There are no updates, or two name the same cell.</exception>
@@ -388,7 +388,7 @@ internal sealed class CommitDescriptor
     }
 
     [InlineArray(InlineWordCapacity)]
-    private struct WordBuffer8
+    private struct WordBuffer12
     {
         private WordUpdate _first;
     }

@@ -28,7 +28,7 @@ public sealed class ServiceHelpingTests
     /// <summary>Parks the buyer's order right after its descriptor is installed in the buyer's wallet cell.</summary>
     private static PausedCommit ParkOrderInWallet(Shop shop, Func<Result<Order>, bool> record)
     {
-        var walletCell = shop.InMemoryStore().Wallets.Find(CellKey.From(StoreKey.ForWallet(Buyer)))!;
+        var walletCell = (WalletCell)MultiWordCas.Read(shop.InMemoryStore().Wallets.Find(CellKey.From(StoreKey.ForWallet(Buyer)))!); // the wallet's from its first commit on
         var paused = new PausedCommit(
             (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), walletCell),
             hook =>

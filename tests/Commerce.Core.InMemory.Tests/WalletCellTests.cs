@@ -7,10 +7,10 @@ using Commerce.Storage;
 namespace Commerce.InMemory.Tests;
 
 /// <summary>
-/// The in-memory store keeps a wallet's ledger entries with the wallet: each entry rides on the wallet
-/// state its commit wrote, and the next commit on the wallet copies it into the user's account first.
+/// The in-memory store keeps a wallet's ledger entries with the wallet: each entry's record is the content its
+/// commit wrote in the wallet's cell, and the next commit on the wallet copies it into the user's account first.
 /// </summary>
-public sealed class WalletStateTests
+public sealed class WalletCellTests
 {
     private static readonly UserId Buyer = new(1);
     private static readonly DateTimeOffset At = TestClock.Start;
@@ -21,7 +21,7 @@ public sealed class WalletStateTests
     [Fact]
     public void The_account_keeps_entries_across_its_chunks_and_storing_one_again_changes_nothing()
     {
-        var account = new WalletAccount(new Cell(Absent.Value));
+        var account = new WalletAccount();
         var entries = Enumerable.Range(1, 600).Select(i => Entry(i)).ToArray();
         foreach (var entry in entries.Where(e => e.Sequence % 7 != 0))
         {
@@ -61,10 +61,13 @@ public sealed class WalletStateTests
         Assert.Equal(Enumerable.Range(1, 70).Select(i => (long)i), ledger.Select(e => e.Amount.Amount));
         Assert.Equal(new Money(70 * 71 / 2), ledger[^1].BalanceAfter);
 
-        // Only the newest entry is carried by the wallet's state; every older one is in the account.
-        var state = (WalletState)MultiWordCas.Read(WalletCell(shop));
-        Assert.Equal(70, state.Latest!.Sequence);
-        Assert.All(Enumerable.Range(1, 69), s => Assert.NotNull(state.Account.Entry(s)));
+        // Only the newest entry is the wallet's content; every older one is in the account.
+        var wallet = WalletOf(shop);
+        var now = wallet.Read();
+        Assert.Equal(70, Assert.IsType<LedgerEntry>(now.LatestRecord).Sequence);
+        Assert.Equal((70L, new Money(70 * 71 / 2)), (now.LedgerLength, now.Balance));
+        Assert.All(Enumerable.Range(1, 69), s => Assert.NotNull(wallet.Account.Entry(s)));
+        Assert.Null(wallet.Account.Entry(70));
     }
 
     [Fact]
@@ -75,16 +78,16 @@ public sealed class WalletStateTests
         await shop.ChargeAsync(Buyer.Value, 100);
         var order = (await shop.OrderAsync(Buyer.Value, (1, 2))).Value;
 
-        var state = (WalletState)MultiWordCas.Read(WalletCell(shop));
-        Assert.Same(order, state.LatestRecord); // the order the orders' table keeps, not a 96-byte entry
+        var wallet = WalletOf(shop);
+        var now = wallet.Read();
+        Assert.Same(order, now.LatestRecord); // the order the orders' table keeps, not a 96-byte entry
         var expected = new LedgerEntry(2, Buyer, LedgerEntryKind.Payment, new Money(20), new Money(80), order.Id, order.PlacedAt);
-        Assert.Equal(expected, state.Latest);
-        Assert.Equal(order.PlacedAt.Offset, state.Latest!.At.Offset);
+        Assert.Equal(expected, now.Entry(2, wallet.Account));
+        Assert.Equal(order.PlacedAt.Offset, now.Entry(2, wallet.Account)!.At.Offset);
 
         // Moved into the account by the next commit on the wallet, and read back the same from there.
         await shop.ChargeAsync(Buyer.Value, 1);
-        state = (WalletState)MultiWordCas.Read(WalletCell(shop));
-        Assert.Equal(expected, state.Account.Entry(2));
+        Assert.Equal(expected, wallet.Account.Entry(2));
         var ledger = await shop.Wallets.GetLedgerAsync(Buyer);
         Assert.Equal(expected, ledger[1]);
         Assert.Equal([LedgerEntryKind.Charge, LedgerEntryKind.Payment, LedgerEntryKind.Charge], ledger.Select(e => e.Kind));
@@ -96,9 +99,7 @@ public sealed class WalletStateTests
         var order = new Order(OrderId.New(At), Buyer, [new OrderLine(new ProductId(1), 2, new Money(10))], At.ToOffset(TimeSpan.FromHours(1)));
         Change[] inserted = [new(StoreKey.ForOrder(order.Id), ChangeKind.Insert, false, default, order, 0, 0)];
         var exact = new LedgerEntry(3, Buyer, LedgerEntryKind.Payment, order.Total, new Money(5), order.Id, order.PlacedAt);
-        var wallet = new Wallet(Buyer, new Money(5), 3);
-
-        Assert.Same(order, LedgerRecords.RecordOf(exact, wallet, inserted));
+        Assert.Same(order, LedgerRecords.RecordOf(exact, 3, new Money(5), inserted));
         foreach (var other in new[]
         {
             exact with { At = order.PlacedAt.ToOffset(TimeSpan.Zero) }, // the same instant, another offset
@@ -108,43 +109,46 @@ public sealed class WalletStateTests
             exact with { Kind = LedgerEntryKind.Refund },
         })
         {
-            Assert.Same(other, LedgerRecords.RecordOf(other, wallet, inserted));
+            Assert.Same(other, LedgerRecords.RecordOf(other, 3, new Money(5), inserted));
         }
 
-        Assert.Same(exact, LedgerRecords.RecordOf(exact, new Wallet(Buyer, new Money(6), 3), inserted)); // not the wallet's balance after
-        Assert.Same(exact, LedgerRecords.RecordOf(exact, new Wallet(Buyer, new Money(5), 4), inserted)); // not the wallet's last entry
-        Assert.Same(exact, LedgerRecords.RecordOf(exact, wallet, [])); // no order inserted at all
-        Assert.Equal(exact, LedgerRecords.EntryOf(LedgerRecords.RecordOf(exact, wallet, inserted), 3, new Money(5)));
+        Assert.Same(exact, LedgerRecords.RecordOf(exact, 3, new Money(6), inserted)); // not the wallet's balance after
+        Assert.Same(exact, LedgerRecords.RecordOf(exact, 4, new Money(5), inserted)); // not the wallet's last entry
+        Assert.Same(exact, LedgerRecords.RecordOf(exact, 3, new Money(5), [])); // no order inserted at all
+        Assert.Equal(exact, LedgerRecords.EntryOf(LedgerRecords.RecordOf(exact, 3, new Money(5), inserted), 3, new Money(5)));
     }
 
     [Fact]
     public void Each_state_copies_its_entry_into_the_right_chunk_across_chunk_boundaries_and_after_a_state_without_one()
     {
         // Chunks hold entries 1–16, 17–48, 49–112, 113–240, 241–496: 297 entries cross four boundaries. Every
-        // tenth state appends nothing, so the next one finds its chunk through the account, not its predecessor.
-        var account = new WalletAccount(new Cell(Absent.Value));
-        WalletState? state = null;
+        // tenth state appends nothing (its content is no entry), and copies nothing forward.
+        var account = new WalletAccount();
+        WalletSnapshot? state = null;
         var length = 0L;
         var balance = 0L;
         var entries = new List<LedgerEntry>();
         for (var step = 1; step <= 330; step++)
         {
-            state?.CopyForward(); // as a commit does before it replaces the state
-            LedgerEntry? entry = null;
+            state?.CopyForward(account); // as a commit does before it replaces the state
+            object content = new NoLedgerEntry();
             if (step % 10 != 0)
             {
                 length++;
                 balance += step;
-                entry = new LedgerEntry(length, Buyer, LedgerEntryKind.Charge, new Money(step), new Money(balance), null, At.AddSeconds(step));
+                var entry = new LedgerEntry(length, Buyer, LedgerEntryKind.Charge, new Money(step), new Money(balance), null, At.AddSeconds(step));
                 entries.Add(entry);
+                content = entry;
             }
 
-            state = new WalletState(new Wallet(Buyer, new Money(balance), length), entry, account, state);
-            Assert.Equal(entry, state.Latest);
-            Assert.All(entries, expected => Assert.Equal(expected, state.Entry(expected.Sequence)));
+            var now = new WalletSnapshot(content, length, balance, 0);
+            state = now;
+            Assert.Equal(content as LedgerEntry, now.LatestRecord);
+            Assert.All(entries, expected => Assert.Equal(expected, now.Entry(expected.Sequence, account)));
+            Assert.Null(now.Entry(length + 1, account));
         }
 
-        state!.CopyForward();
+        state!.Value.CopyForward(account);
         Assert.All(entries, expected => Assert.Equal(expected, account.Entry(expected.Sequence)));
         Assert.Null(account.Entry(length + 1));
     }
@@ -154,8 +158,8 @@ public sealed class WalletStateTests
     {
         using var shop = InMemoryShop.Create();
         Assert.True(Sync.Run(shop.Wallets.ChargeAsync(Buyer, new Money(100))).IsSuccess);
-        var cell = WalletCell(shop);
-        var first = ((WalletState)MultiWordCas.Read(cell)).Latest!;
+        var cell = WalletOf(shop);
+        var first = cell.Read().LatestRecord!;
 
         using var paused = new PausedCommit(
             (descriptor, i) => ReferenceEquals(descriptor.InstalledAt(i), cell),
@@ -167,9 +171,9 @@ public sealed class WalletStateTests
         paused.Start();
 
         // The charge's descriptor sits in the wallet cell, undecided: the entry it replaces is stored already.
-        var parked = (WalletState)paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
-        Assert.Same(first, parked.Latest);
-        Assert.Same(first, parked.Account.Entry(1));
+        var parked = paused.Descriptor!.Updates.ToArray().Single(u => ReferenceEquals(u.Cell, cell)).Expected;
+        Assert.Same(first, parked);
+        Assert.Same(first, cell.Account.Entry(1));
 
         // A reader helps the charge to its decision and sees both entries.
         var ledger = PausedCommit.CompletesOnAnotherThread(() => Sync.Run(shop.Wallets.GetLedgerAsync(Buyer)));
@@ -322,6 +326,155 @@ public sealed class WalletStateTests
         Assert.True(pages > 0);
     }
 
+    [Fact]
+    public async Task An_order_and_a_charge_change_the_wallet_in_its_cell_its_content_the_latest_record_its_numbers_moved_on()
+    {
+        using var shop = InMemoryShop.Create();
+        await shop.AddProductAsync(1, price: 10, stock: 5);
+        await shop.ChargeAsync(Buyer.Value, 100);
+        var wallet = WalletOf(shop);
+        var before = wallet.Read();
+        var order = (await shop.OrderAsync(Buyer.Value, (1, 3))).Value;
+
+        // The same cell: the order's payment took 30 from the money spent and counted entry 2; nothing was received.
+        Assert.Same(wallet, WalletOf(shop));
+        var paid = wallet.Read();
+        Assert.Same(order, paid.Content);
+        Assert.Equal((2L, before.Received, before.Spent + 30, new Money(70)), (paid.LedgerLength, paid.Received, paid.Spent, paid.Balance));
+
+        await shop.ChargeAsync(Buyer.Value, 5);
+        var charged = wallet.Read();
+        Assert.Same(wallet, WalletOf(shop));
+        Assert.Equal((3L, paid.Received + 5, paid.Spent, new Money(75)), (charged.LedgerLength, charged.Received, charged.Spent, charged.Balance));
+        Assert.Equal(LedgerEntryKind.Charge, Assert.IsType<LedgerEntry>(charged.Content).Kind);
+        Assert.True(charged.Version > paid.Version && paid.Version > before.Version);
+    }
+
+    [Fact]
+    public async Task A_unit_of_work_that_read_a_wallet_fails_if_its_balance_moved_and_came_back_with_the_ledger_as_long()
+    {
+        var store = new InMemoryCommerceStore();
+        await ChargeAsync(store, 1); // 10, one entry
+        await using var reader = await store.BeginAsync();
+        Assert.Equal(new Money(10), (await reader.Wallets.FindAsync(Buyer))!.Balance);
+        Assert.Null(await reader.Carts.FindAsync(Buyer)); // a second read: the commit checks both
+
+        // A host's own writes, with no ledger entry: 10 → 4 → 10, the ledger one entry long throughout.
+        await SaveAsync(store, new Wallet(Buyer, new Money(4), 1));
+        await SaveAsync(store, new Wallet(Buyer, new Money(10), 1));
+
+        Assert.False(await reader.CommitAsync()); // the two reads were not of one instant
+    }
+
+    [Fact]
+    public async Task A_write_that_makes_the_ledger_shorter_gives_the_wallet_a_new_cell_and_a_unit_of_work_that_read_the_old_one_fails()
+    {
+        using var shop = InMemoryShop.Create();
+        await shop.ChargeAsync(Buyer.Value, 10);
+        await shop.ChargeAsync(Buyer.Value, 20);
+        await shop.ChargeAsync(Buyer.Value, 30);
+        var old = WalletOf(shop);
+        var store = shop.InMemoryStore();
+        await using var reader = await store.BeginAsync();
+        Assert.Equal(3, (await reader.Wallets.FindAsync(Buyer))!.LedgerLength);
+
+        await SaveAsync(store, new Wallet(Buyer, new Money(5), 1)); // a host's own write: each number only grows in a cell
+
+        var replacement = WalletOf(shop);
+        Assert.NotSame(old, replacement);
+        Assert.IsType<RetiredWallet>(old.Read().Content);
+        Assert.Same(old.Account, replacement.Account);
+        reader.Carts.Save(Cart.Empty(Buyer));
+        Assert.False(await reader.CommitAsync());
+
+        await using var check = await store.BeginAsync();
+        Assert.Equal(new Wallet(Buyer, new Money(5), 1), await check.Wallets.FindAsync(Buyer));
+        Assert.Equal(new Money(10), (await check.Ledger.FindAsync(Buyer, 1))!.BalanceAfter);
+        Assert.Null(await check.Ledger.FindAsync(Buyer, 2));
+        Assert.Equal(new Money(15), (await shop.Wallets.ChargeAsync(Buyer, new Money(10))).Value); // and it goes on from there
+        Assert.Equal([1L, 2L], (await shop.Wallets.GetLedgerAsync(Buyer)).Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public async Task More_money_in_all_than_a_word_holds_gives_the_wallet_a_new_cell_and_every_entry_stays_readable()
+    {
+        using var shop = InMemoryShop.Create(options =>
+        {
+            options.MaxChargeAmount = new Money(long.MaxValue);
+            options.MaxBalance = new Money(long.MaxValue);
+        });
+        await shop.AddProductAsync(1, price: long.MaxValue / 2, stock: 5);
+        await shop.ChargeAsync(Buyer.Value, long.MaxValue); // all a word holds, received
+        var first = WalletOf(shop);
+        var order = (await shop.OrderAsync(Buyer.Value, (1, 1))).Value;
+        Assert.Same(first, WalletOf(shop)); // spent: in place
+
+        Assert.True((await shop.Orders.CancelOrderAsync(order.Id)).IsSuccess); // received again: past what the word holds
+        var second = WalletOf(shop);
+        Assert.NotSame(first, second);
+        Assert.Equal((0L, new Money(long.MaxValue)), (second.Read().Spent, second.Read().Balance));
+
+        var ledger = await shop.Wallets.GetLedgerAsync(Buyer);
+        Assert.Equal([LedgerEntryKind.Charge, LedgerEntryKind.Payment, LedgerEntryKind.Refund], ledger.Select(e => e.Kind));
+        Assert.Equal([long.MaxValue, long.MaxValue - (long.MaxValue / 2), long.MaxValue], ledger.Select(e => e.BalanceAfter.Amount));
+        Assert.Equal(new Money(long.MaxValue), await shop.Wallets.GetBalanceAsync(Buyer));
+    }
+
+    [Fact]
+    public async Task A_wallets_numbers_and_latest_entry_read_while_threads_pay_and_charge_are_always_of_one_instant()
+    {
+        // Each read takes the wallet's numbers and the entry its ledger's length names in one unit of work; the entry's
+        // balance after is the wallet's balance only if the content and the three words were read as of one instant.
+        const int PerThread = 1_500;
+        using var shop = InMemoryShop.Create();
+        await shop.AddProductAsync(1, price: 1, stock: 1_000_000);
+        Assert.True((await shop.Wallets.ChargeAsync(Buyer, new Money(PerThread))).IsSuccess); // the orders never run short, whoever runs ahead
+        var store = shop.InMemoryStore();
+        var done = 0;
+        var reads = 0;
+        RealThreads.RunTogether(
+            3,
+            worker =>
+            {
+                if (worker < 2)
+                {
+                    try
+                    {
+                        for (var i = 0; i < PerThread; i++)
+                        {
+                            Assert.True(worker == 0
+                                ? Sync.Run(shop.Wallets.ChargeAsync(Buyer, new Money(1))).IsSuccess
+                                : Sync.Run(shop.Orders.PlaceOrderAsync(Buyer, [new(new ProductId(1), 1)])).IsSuccess);
+                        }
+                    }
+                    finally
+                    {
+                        Interlocked.Increment(ref done);
+                    }
+
+                    return;
+                }
+
+                do
+                {
+                    ReadOnceAsync().GetAwaiter().GetResult();
+                    reads++;
+                }
+                while (Volatile.Read(ref done) < 2);
+            });
+
+        Assert.True(reads > 0);
+        Assert.Equal(new Money(PerThread), await shop.Wallets.GetBalanceAsync(Buyer));
+
+        async Task ReadOnceAsync()
+        {
+            await using var unitOfWork = await store.BeginAsync();
+            var numbers = (await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Buyer, default))!.Value;
+            var latest = await unitOfWork.Ledger.FindAsync(Buyer, numbers.LedgerLength);
+            Assert.Equal(numbers.Balance, latest!.BalanceAfter);
+        }
+    }
+
     private static void CheckGapless(IReadOnlyList<LedgerEntry> entries, long first)
     {
         for (var i = 0; i < entries.Count; i++)
@@ -334,7 +487,18 @@ public sealed class WalletStateTests
         }
     }
 
-    private static Cell WalletCell(Shop shop) => shop.InMemoryStore().Wallets.Find(CellKey.From(StoreKey.ForWallet(Buyer)))!;
+    /// <summary>The buyer's wallet: the state its keyed cell holds from the wallet's first commit on.</summary>
+    private static WalletCell WalletOf(Shop shop) =>
+        Assert.IsType<WalletCell>(MultiWordCas.Read(shop.InMemoryStore().Wallets.Find(CellKey.From(StoreKey.ForWallet(Buyer)))!));
+
+    /// <summary>Saves a wallet over the one read, as a host's own use case may (with no ledger entry).</summary>
+    private static async Task SaveAsync(InMemoryCommerceStore store, Wallet wallet)
+    {
+        await using var unitOfWork = await store.BeginAsync();
+        _ = await unitOfWork.Wallets.FindAsync(wallet.UserId);
+        unitOfWork.Wallets.Save(wallet);
+        Assert.True(await unitOfWork.CommitAsync());
+    }
 
     private static async Task ChargeAsync(InMemoryCommerceStore store, long sequence)
     {
