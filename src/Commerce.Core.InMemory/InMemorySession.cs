@@ -96,7 +96,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         EventStripes.PrefetchState(stripe);
         for (var i = 0; i < count; i++)
         {
-            (contents[i] as WalletCell)?.PrefetchLines(); // its other two numbers, read with its ledger's length
+            (contents[i] as WalletCell)?.PrefetchLines(); // its other two numbers, its latest record, and the slot the commit copies it to
             if (contents[i] is StockCell stock)
             {
                 Prefetch.Line(stock.Received); // read with the units taken
@@ -592,7 +592,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 continue;
             }
 
-            now.CopyForward(wallet.Account);
+            now.CopyForward(wallet);
 
             // Each number only grows: money in adds to what was received, money out to what was spent, an entry to the length.
             var moved = write.Balance - now.Balance.Amount;

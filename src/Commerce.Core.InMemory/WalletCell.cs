@@ -63,6 +63,14 @@ internal sealed class WalletCell : WordCell
     public WalletAccount Account { get; }
 
     /// <summary>
+    /// The account's chunk that the latest record goes to when the next commit copies it forward, as the last copy
+    /// found it (a hint, not state: any thread may replace it with a plain write, and whoever uses it checks that it is
+    /// the chunk of the entry at hand). Kept here, on the line of the words, so that a read can prefetch the slot and
+    /// a copy needs no walk through the account.
+    /// </summary>
+    internal WalletAccount.Slot[]? ChunkHint;
+
+    /// <summary>
     /// The wallet as of one instant: its content, its three numbers, then its content again, until the two reads of
     /// the content agree. Every commit on the wallet writes a content new to the cell, so equal reads mean that no
     /// commit took effect between them, and the numbers read between them are that content's. Lock-free: a read is
@@ -91,6 +99,11 @@ internal sealed class WalletCell : WordCell
     {
         Prefetch.Line(Received);
         Prefetch.Line(Spent);
+        Prefetch.Line(Volatile.Read(ref Content)); // the latest record, whose type a read checks
+        if (Volatile.Read(ref Word) is var length and > 0 && ChunkHint is { } chunk)
+        {
+            WalletAccount.PrefetchSlot(chunk, length); // where the next commit copies that record
+        }
     }
 }
 
@@ -155,12 +168,14 @@ internal readonly struct WalletSnapshot(object content, long ledgerLength, long 
             : account.Entry(sequence);
     }
 
-    /// <summary>Stores <see cref="LatestRecord"/> in <paramref name="account"/>, if any (idempotent): done before any commit replaces this state.</summary>
-    public void CopyForward(WalletAccount account)
+    /// <summary>Stores <see cref="LatestRecord"/> in <paramref name="wallet"/>'s account, if any (idempotent): done before any commit replaces this state.</summary>
+    public void CopyForward(WalletCell wallet)
     {
         if (LatestRecord is { } latest)
         {
-            WalletAccount.Store(account.ChunkOf(LedgerLength), latest, LedgerLength, Balance);
+            var chunk = WalletAccount.IsChunkOf(wallet.ChunkHint, LedgerLength) ? wallet.ChunkHint! : wallet.Account.ChunkOf(LedgerLength);
+            WalletAccount.Store(chunk, latest, LedgerLength, Balance);
+            wallet.ChunkHint = chunk; // most often, the next entry's chunk too
         }
     }
 }
@@ -261,9 +276,26 @@ internal sealed class WalletAccount
         return slots;
     }
 
-    /// <summary>Whether entries <paramref name="first"/> and <paramref name="second"/> (both from 1) are in one chunk.</summary>
-    public static bool SameChunk(long first, long second) =>
-        first >= 1 && second >= 1 && Locate(first).Chunk == Locate(second).Chunk;
+    /// <summary>Whether <paramref name="slots"/> is the chunk of entry <paramref name="sequence"/> (from 1): each chunk has a length of its own.</summary>
+    public static bool IsChunkOf(Slot[]? slots, long sequence) =>
+        slots is not null && slots.Length == 1 << (FirstChunkBits + Locate(sequence).Chunk);
+
+    /// <summary>
+    /// Starts loading the line of entry <paramref name="sequence"/>'s slot in <paramref name="slots"/>, were that its
+    /// chunk, without waiting for it. Reads nothing of the chunk (not even its length): a wrong chunk only loads a
+    /// line nobody needs, and a prefetch never faults, whatever the address. The address is a raw pointer, never a
+    /// reference, so the collector never sees it.
+    /// </summary>
+    public static unsafe void PrefetchSlot(Slot[] slots, long sequence)
+    {
+        if (sequence < 1 || sequence > ((1L << MaxChunks) - 1) << FirstChunkBits || !System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            return; // (a ledger length a host wrote without its entries, past what an account holds: nothing to load)
+        }
+
+        var first = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(slots));
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(first + ((long)Locate(sequence).Offset * System.Runtime.CompilerServices.Unsafe.SizeOf<Slot>()));
+    }
 
     /// <summary>
     /// The chunk and offset of an entry: chunk c holds 2^(4+c) entries, starting at index 16·(2^c − 1).

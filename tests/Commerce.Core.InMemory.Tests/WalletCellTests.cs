@@ -122,15 +122,18 @@ public sealed class WalletCellTests
     public void Each_state_copies_its_entry_into_the_right_chunk_across_chunk_boundaries_and_after_a_state_without_one()
     {
         // Chunks hold entries 1–16, 17–48, 49–112, 113–240, 241–496: 297 entries cross four boundaries. Every
-        // tenth state appends nothing (its content is no entry), and copies nothing forward.
-        var account = new WalletAccount();
+        // tenth state appends nothing (its content is no entry), and copies nothing forward. The cell's hint of the
+        // chunk the last copy wrote to is wrong at each boundary, and the copy must find the next chunk itself.
+        var wallet = new WalletCell(new NoLedgerEntry(), 0, 0);
+        var account = wallet.Account;
         WalletSnapshot? state = null;
         var length = 0L;
         var balance = 0L;
         var entries = new List<LedgerEntry>();
         for (var step = 1; step <= 330; step++)
         {
-            state?.CopyForward(account); // as a commit does before it replaces the state
+            state?.CopyForward(wallet); // as a commit does before it replaces the state
+            wallet.PrefetchLines(); // with whatever hint the cell holds: a hint, and changes nothing
             object content = new NoLedgerEntry();
             if (step % 10 != 0)
             {
@@ -148,7 +151,8 @@ public sealed class WalletCellTests
             Assert.Null(now.Entry(length + 1, account));
         }
 
-        state!.Value.CopyForward(account);
+        state!.Value.CopyForward(wallet);
+        Assert.True(WalletAccount.IsChunkOf(wallet.ChunkHint, length));
         Assert.All(entries, expected => Assert.Equal(expected, account.Entry(expected.Sequence)));
         Assert.Null(account.Entry(length + 1));
     }
