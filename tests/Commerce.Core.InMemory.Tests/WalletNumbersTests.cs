@@ -67,6 +67,31 @@ public sealed class WalletNumbersTests
         Assert.Null(await reader.Orders.FindAsync(order.Id));
     }
 
+    [Fact]
+    public async Task A_charge_over_numbers_read_commits_its_entry_and_fails_over_a_wallet_that_moved_on()
+    {
+        using var shop = Support.InMemoryShop.Create();
+        foreach (var amount in new[] { 10, 1, 1 })
+        {
+            Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(amount))).IsSuccess);
+        }
+
+        Assert.Equal(new Money(17), (await shop.Wallets.ChargeAsync(Alice, new Money(5))).Value);
+
+        // Staged over numbers read, then another charge takes the entry's number: nothing applied.
+        var store = Support.InMemoryShop.InMemoryStore(shop);
+        await using (var unitOfWork = await store.BeginAsync())
+        {
+            var numbers = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Alice, default);
+            UnitOfWork.Charge(unitOfWork, Alice, numbers, new Money(100), At);
+            Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(1))).IsSuccess);
+            Assert.False(await unitOfWork.CommitAsync());
+        }
+
+        Assert.Equal(new Money(18), await shop.Wallets.GetBalanceAsync(Alice));
+        Assert.Equal([10L, 1L, 1L, 5L, 1L], (await shop.Wallets.GetLedgerAsync(Alice)).Select(e => e.Amount.Amount));
+    }
+
     private static Order OrderOf(long total) =>
         new(new OrderId(Guid.CreateVersion7(At)), Alice, [new OrderLine(new ProductId(1), 1, new Money(total))], At);
 

@@ -30,7 +30,7 @@ public enum ChangeKind : byte
     /// fails the commit. A relative write needs no read, so concurrent adjustments of one key need not conflict.
     /// If the unit of work read the key first (<see cref="Change.WasRead"/>), that read is not checked: the
     /// use case relied on it only for what the minimum checks again (an order's "enough stock on hand"). The
-    /// one exception is an order's payment over a wallet read as numbers (<see cref="StoredState.OfBalance"/>),
+    /// one exception is an order's payment or a charge over a wallet read as numbers (<see cref="StoredState.OfBalance"/>),
     /// which also appends the ledger entry numbered one past that read's ledger length: the store applies it only
     /// if the ledger is still that long.
     /// </summary>

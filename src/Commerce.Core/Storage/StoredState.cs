@@ -75,12 +75,12 @@ public readonly record struct StoredState(object? State, long Version = 0, objec
     /// numbers (placing an order, a balance query) allocates nothing for the read.
     /// </summary>
     /// <remarks>
-    /// A store that reads wallets so is given an order's payment, on such a read, as a <see cref="ChangeKind.Adjust"/>
-    /// of the wallet's key (the amount taken as a negative <see cref="Change.Delta"/>, a <see cref="Change.Minimum"/> of
-    /// zero, and this read as <see cref="Change.Seen"/>) together with the payment's <see cref="StoreTable.Ledger"/>
-    /// insert, numbered one past this read's ledger length (see <see cref="IStoresPaymentsAsOrders"/>, which such a
-    /// store implements). It must apply both only if the wallet's ledger is still as long as read, and then count the
-    /// entry: the ledger's length becomes the entry's number.
+    /// A store that reads wallets so is given an order's payment, and a charge, on such a read, as a
+    /// <see cref="ChangeKind.Adjust"/> of the wallet's key (the amount taken or added as <see cref="Change.Delta"/>,
+    /// a <see cref="Change.Minimum"/> of zero, and this read as <see cref="Change.Seen"/>) together with the entry's
+    /// <see cref="StoreTable.Ledger"/> insert, numbered one past this read's ledger length (a payment's as its order if
+    /// the store implements <see cref="IStoresPaymentsAsOrders"/>). It must apply both only if the wallet's ledger is
+    /// still as long as read, and then count the entry: the ledger's length becomes the entry's number.
     /// </remarks>
     /// <param name="balance">The balance; must not be negative.</param>
     /// <param name="ledgerLength">How many entries the wallet's ledger has (its <see cref="Wallet.LedgerLength"/>); must not be negative.</param>

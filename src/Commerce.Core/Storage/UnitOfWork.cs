@@ -382,8 +382,7 @@ internal sealed class UnitOfWork
     internal static void Pay(IUnitOfWork unitOfWork, WalletNumbers? before, Order order)
     {
         var key = StoreKey.ForWallet(order.UserId);
-        if (unitOfWork is UnitOfWork { _store: IStoresPaymentsAsOrders } own && before is { } numbers
-            && own.IndexOf(key) is var at and >= 0 && own._changes[at] is { Kind: ChangeKind.Read, Seen.IsBalance: true })
+        if (unitOfWork is UnitOfWork { _store: IStoresPaymentsAsOrders } own && before is { } numbers && own.ReadAsNumbers(key))
         {
             if (order.Total > numbers.Balance)
             {
@@ -404,6 +403,34 @@ internal sealed class UnitOfWork
 
         unitOfWork.Wallets.Save(paid.Value);
         AddPayment(unitOfWork, wallet, paid.Value, order);
+    }
+
+    /// <summary>Whether the wallet at <paramref name="key"/> was read as numbers (<see cref="StoredState.OfBalance"/>) and is not staged since.</summary>
+    private bool ReadAsNumbers(in StoreKey key) => IndexOf(key) is var at and >= 0 && _changes[at] is { Kind: ChangeKind.Read, Seen.IsBalance: true };
+
+    /// <summary>
+    /// Stages a charge of <paramref name="amount"/> (which the caller checked against the limits) to a wallet read as
+    /// <paramref name="before"/> (<see cref="FindWalletNumbersAsync(IUnitOfWork, UserId, CancellationToken)"/>;
+    /// <see langword="null"/>: never charged), and its ledger entry, which it returns. Over a wallet read as numbers
+    /// (<see cref="StoredState.OfBalance"/>), an adjustment of the balance with the entry's number checked by the store,
+    /// as for a payment (<see cref="Pay"/>): no <see cref="Wallet"/> is made. Otherwise the charged wallet.
+    /// </summary>
+    internal static LedgerEntry Charge(IUnitOfWork unitOfWork, UserId user, WalletNumbers? before, Money amount, DateTimeOffset at)
+    {
+        var (balance, length) = before ?? new WalletNumbers(Money.Zero, 0);
+        var entry = new LedgerEntry(length + 1, user, LedgerEntryKind.Charge, amount, new Money(checked(balance.Amount + amount.Amount)), null, at);
+        var key = StoreKey.ForWallet(user);
+        if (unitOfWork is UnitOfWork own && before is not null && own.ReadAsNumbers(key))
+        {
+            own.Adjust(key, amount.Amount, 0);
+        }
+        else
+        {
+            unitOfWork.Wallets.Save(new Wallet(user, entry.BalanceAfter, entry.Sequence));
+        }
+
+        unitOfWork.Ledger.Add(entry);
+        return entry;
     }
 
     // ---- writes -------------------------------------------------------------------------------

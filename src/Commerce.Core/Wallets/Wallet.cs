@@ -48,7 +48,11 @@ public sealed record Wallet
     /// <see cref="CommerceErrorCode.ChargeLimitExceeded"/> or
     /// <see cref="CommerceErrorCode.BalanceLimitExceeded"/> (also when the sum would overflow).
     /// </returns>
-    public Result<Wallet> Charge(Money amount, Money maxCharge, Money maxBalance)
+    public Result<Wallet> Charge(Money amount, Money maxCharge, Money maxBalance) =>
+        ChargeRefusal(Balance, amount, maxCharge, maxBalance) is { } refusal ? refusal : new Wallet(UserId, new Money(Balance.Amount + amount.Amount), LedgerLength + 1);
+
+    /// <summary>Why a wallet holding <paramref name="balance"/> cannot be charged <paramref name="amount"/> (see <see cref="Charge"/>), or <see langword="null"/> if it can.</summary>
+    internal static CommerceError? ChargeRefusal(Money balance, Money amount, Money maxCharge, Money maxBalance)
     {
         if (!amount.IsPositive)
         {
@@ -60,7 +64,7 @@ public sealed record Wallet
             return Errors.ChargeLimitExceeded(amount, maxCharge);
         }
 
-        return AddWithin(amount, maxBalance);
+        return !balance.TryAdd(amount, out var next) || next > maxBalance ? Errors.BalanceLimitExceeded(balance, amount, maxBalance) : null;
     }
 
     /// <summary>Takes a payment from the balance.</summary>

@@ -106,17 +106,16 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
     {
         var (user, amount, runtime) = state;
         var options = runtime.Options;
-        var wallet = await unitOfWork.Wallets.FindAsync(user, ct).ConfigureAwait(false) ?? Wallet.Empty(user);
-        var charged = wallet.Charge(amount, options.MaxChargeAmount, options.MaxBalance);
-        if (charged.IsFailure)
+
+        // Read as numbers: over a store that keeps wallets so, no Wallet is made for the read or the charge.
+        var funds = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, user, ct).ConfigureAwait(false);
+        if (Wallet.ChargeRefusal(funds?.Balance ?? Money.Zero, amount, options.MaxChargeAmount, options.MaxBalance) is { } refusal)
         {
-            return Result<Money>.Failure(charged.Error);
+            return Result<Money>.Failure(refusal);
         }
 
         var now = runtime.UtcNow();
-        unitOfWork.Wallets.Save(charged.Value);
-        var entry = wallet.EntryTo(charged.Value, LedgerEntryKind.Charge, null, now);
-        unitOfWork.Ledger.Add(entry);
+        var entry = UnitOfWork.Charge(unitOfWork, user, funds, amount, now);
         if (options.PublishEvents)
         {
             if (unitOfWork is UnitOfWork own)
@@ -125,11 +124,11 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
             }
             else
             {
-                unitOfWork.Publish(new WalletCharged(user, amount, charged.Value.Balance, now));
+                unitOfWork.Publish(new WalletCharged(user, amount, entry.BalanceAfter, now));
             }
         }
 
-        return charged.Value.Balance;
+        return entry.BalanceAfter;
     }
 
     private Result<Money> Logged(UserId user, Money amount, Result<Money> result)

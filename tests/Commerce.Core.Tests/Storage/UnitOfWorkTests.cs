@@ -487,6 +487,48 @@ public sealed class UnitOfWorkTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_charge_over_a_wallet_read_as_numbers_is_an_adjustment_with_its_entry_and_otherwise_a_wallet(bool numbers)
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), numbers ? StoredState.OfBalance(Rich.Balance, 4, 0, "handle") : new Wallet(Rich.UserId, Rich.Balance, 4)));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+        var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
+
+        var entry = UnitOfWork.Charge(unitOfWork, Rich.UserId, before, new Money(25), At);
+        Assert.Equal(new LedgerEntry(5, Rich.UserId, LedgerEntryKind.Charge, new Money(25), new Money(125), null, At), entry);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var wallet = session.Committed!.Single(c => c.Key == StoreKey.ForWallet(Rich.UserId));
+        Assert.Same(entry, session.Committed!.Single(c => c.Key == StoreKey.ForLedger(Rich.UserId, 5)).State);
+        if (numbers)
+        {
+            Assert.Equal((ChangeKind.Adjust, 25L, 0L, true), (wallet.Kind, wallet.Delta, wallet.Minimum, wallet.WasRead));
+            Assert.Null(wallet.State);
+        }
+        else
+        {
+            Assert.Equal((ChangeKind.Update, new Wallet(Rich.UserId, new Money(125), 5)), (wallet.Kind, wallet.State));
+        }
+    }
+
+    [Fact]
+    public async Task A_first_charge_is_a_wallet_inserted_with_its_first_entry()
+    {
+        var session = new RecordingSession();
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+        var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
+
+        var entry = UnitOfWork.Charge(unitOfWork, Rich.UserId, before, new Money(25), At);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        Assert.Null(before);
+        Assert.Equal((1L, new Money(25)), (entry.Sequence, entry.BalanceAfter));
+        var wallet = session.Committed!.Single(c => c.Key == StoreKey.ForWallet(Rich.UserId));
+        Assert.Equal((ChangeKind.Insert, new Wallet(Rich.UserId, new Money(25), 1)), (wallet.Kind, wallet.State));
+    }
+
     [Fact]
     public async Task A_payment_of_more_than_the_wallet_read_is_refused_with_nothing_staged()
     {
