@@ -273,28 +273,34 @@ internal sealed class UnitOfWork
     /// when the store read it as a number (<see cref="StoredState.OfQuantity"/>).
     /// </summary>
     /// <exception cref="InvalidOperationException">The stock was adjusted in this unit of work.</exception>
-    internal ValueTask<int?> FindOnHandAsync(ProductId productId, CancellationToken cancellationToken)
+    internal ValueTask<int?> FindOnHandAsync(ProductId productId, CancellationToken cancellationToken) =>
+        FindAtAsync(StoreKey.ForStock(productId), static (unitOfWork, at) => unitOfWork.OnHandAt(at), cancellationToken);
+
+    /// <summary>
+    /// What <paramref name="valueAt"/> makes of this unit of work's change at <paramref name="key"/>, read first if it
+    /// was not (with whatever else is waiting to be read): for a use case that needs a state's numbers, not the state.
+    /// </summary>
+    private ValueTask<T> FindAtAsync<T>(StoreKey key, Func<UnitOfWork, int, T> valueAt, CancellationToken cancellationToken)
     {
         EnsureOpen();
-        var key = StoreKey.ForStock(productId);
         var at = IndexOf(key);
         if (at >= 0)
         {
-            return new(OnHandAt(at));
+            return new(valueAt(this, at));
         }
 
         var loading = LoadWith(key, cancellationToken, out var end);
         if (!loading.IsCompletedSuccessfully)
         {
-            return Awaited(this, loading, key);
+            return Awaited(this, loading, key, valueAt);
         }
 
-        return new(OnHandAt(IndexLoaded(key, end)));
+        return new(valueAt(this, IndexLoaded(key, end)));
 
-        static async ValueTask<int?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
+        static async ValueTask<T> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key, Func<UnitOfWork, int, T> valueAt)
         {
             await loading.ConfigureAwait(false);
-            return unitOfWork.OnHandAt(unitOfWork.IndexOf(key));
+            return valueAt(unitOfWork, unitOfWork.IndexOf(key));
         }
     }
 
@@ -330,30 +336,8 @@ internal sealed class UnitOfWork
     /// <see cref="Wallet"/> when the store read it as numbers (<see cref="StoredState.OfBalance"/>).
     /// </summary>
     /// <exception cref="InvalidOperationException">The wallet was adjusted in this unit of work.</exception>
-    internal ValueTask<WalletNumbers?> FindWalletNumbersAsync(UserId userId, CancellationToken cancellationToken)
-    {
-        EnsureOpen();
-        var key = StoreKey.ForWallet(userId);
-        var at = IndexOf(key);
-        if (at >= 0)
-        {
-            return new(WalletNumbersAt(at));
-        }
-
-        var loading = LoadWith(key, cancellationToken, out var end);
-        if (!loading.IsCompletedSuccessfully)
-        {
-            return Awaited(this, loading, key);
-        }
-
-        return new(WalletNumbersAt(IndexLoaded(key, end)));
-
-        static async ValueTask<WalletNumbers?> Awaited(UnitOfWork unitOfWork, ValueTask loading, StoreKey key)
-        {
-            await loading.ConfigureAwait(false);
-            return unitOfWork.WalletNumbersAt(unitOfWork.IndexOf(key));
-        }
-    }
+    internal ValueTask<WalletNumbers?> FindWalletNumbersAsync(UserId userId, CancellationToken cancellationToken) =>
+        FindAtAsync(StoreKey.ForWallet(userId), static (unitOfWork, at) => unitOfWork.WalletNumbersAt(at), cancellationToken);
 
     /// <summary>The numbers of the wallet change at <paramref name="at"/>, read as numbers if the store gave them.</summary>
     private WalletNumbers? WalletNumbersAt(int at)
