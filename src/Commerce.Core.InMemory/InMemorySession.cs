@@ -1203,20 +1203,26 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// </summary>
     private StoredState ReadWallet(UserId user, KeyedCell? slot = null, object? content = null)
     {
+        var (read, wallet, now) = LoadWallet(user, slot, content);
+        return wallet is null ? read : StoredState.OfBalance(now.Balance, now.LedgerLength, now.Version, wallet);
+    }
+
+    /// <summary>
+    /// A user's wallet through its keyed cell (<paramref name="slot"/> and <paramref name="content"/> as <see cref="Read(CellTable, CellKey, KeyedCell?, object?)"/>
+    /// takes them): the cell's read, and the wallet's cell and state if it has one (its replacement's, if the cell
+    /// found was retired meanwhile).
+    /// </summary>
+    private (StoredState Read, WalletCell? Wallet, WalletSnapshot Now) LoadWallet(UserId user, KeyedCell? slot, object? content)
+    {
         var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(user)), slot, content);
         if (read.State is not WalletCell found)
         {
-            return read;
+            return (read, null, default);
         }
 
         var now = found.Read();
-        var wallet = found;
-        if (now.IsRetired)
-        {
-            (wallet, now) = CurrentWallet((Cell)read.Handle!);
-        }
-
-        return StoredState.OfBalance(now.Balance, now.LedgerLength, now.Version, wallet);
+        var (wallet, current) = now.IsRetired ? CurrentWallet((Cell)read.Handle!) : (found, now);
+        return (read, wallet, current);
     }
 
     /// <summary>
@@ -1225,20 +1231,13 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     /// </summary>
     private StoredState ReadLedger(in StoreKey key, KeyedCell? slot = null, object? content = null)
     {
-        var read = Read(store.Wallets, CellKey.From(StoreKey.ForWallet(key.UserId)), slot, content);
-        if (read.State is not WalletCell found)
+        var (read, wallet, now) = LoadWallet(key.UserId, slot, content);
+        if (wallet is null)
         {
             return new StoredState(null, 0, read.Handle);
         }
 
-        var now = found.Read();
-        var wallet = found;
-        if (now.IsRetired)
-        {
-            (wallet, now) = CurrentWallet((Cell)read.Handle!);
-        }
-
-        return now.Entry(key.Low, wallet!.Account) is { } entry ? new StoredState(entry) : new StoredState(null, now.Version, wallet);
+        return now.Entry(key.Low, wallet.Account) is { } entry ? new StoredState(entry) : new StoredState(null, now.Version, wallet);
     }
 
     /// <summary>
@@ -1299,9 +1298,6 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         StockItem stock => new StockCell(stock.OnHand), // kept as its numbers from then on
         var state => state!,
     };
-
-    /// <summary>What a read that can no longer hold expects: no cell ever holds it.</summary>
-    private static readonly object Mismatch = new();
 
     /// <summary>
     /// A cell's read: <paramref name="slot"/>, if it is <paramref name="key"/>'s cell, with the state it held,
