@@ -63,6 +63,15 @@ public sealed class CommerceEventDispatcherOptions
     /// </summary>
     public TimeSpan DisposeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a handler waits before it asks again for its lock while another dispatcher holds it: on a store shared by
+    /// several host instances (the PostgreSQL store's database), each handler is delivered by one dispatcher at a time,
+    /// the one holding its lock, and another takes over within this time once that one stops or its connection breaks.
+    /// Default 10 seconds; from 1 millisecond to 1 day. A store used by one process only (the in-memory store) has no
+    /// locks, and this is not used.
+    /// </summary>
+    public TimeSpan LockRetryDelay { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A copy, so that later changes to a registered instance do not reach a running dispatcher.</summary>
     internal CommerceEventDispatcherOptions Snapshot() => (CommerceEventDispatcherOptions)MemberwiseClone();
 
@@ -77,6 +86,7 @@ public sealed class CommerceEventDispatcherOptions
         EventRetention = other.EventRetention;
         PurgeInterval = other.PurgeInterval;
         DisposeTimeout = other.DisposeTimeout;
+        LockRetryDelay = other.LockRetryDelay;
     }
 
     /// <summary>The longest <see cref="EventRetention"/>: about a hundred years.</summary>
@@ -111,6 +121,7 @@ public sealed class CommerceEventDispatcherOptions
             $"{nameof(EventRetention)} must be between 1 second and 36500 days, or null to keep every event, but was {EventRetention}.");
         Check(PurgeInterval >= TimeSpan.FromSeconds(1) && PurgeInterval <= TimeSpan.FromDays(1), $"{nameof(PurgeInterval)} must be between 1 second and 1 day, but was {PurgeInterval}.");
         Check(DisposeTimeout >= TimeSpan.Zero && DisposeTimeout <= TimeSpan.FromDays(1), $"{nameof(DisposeTimeout)} must be between zero and 1 day, but was {DisposeTimeout}.");
+        Check(LockRetryDelay >= TimeSpan.FromMilliseconds(1) && LockRetryDelay <= TimeSpan.FromDays(1), $"{nameof(LockRetryDelay)} must be between 1 millisecond and 1 day, but was {LockRetryDelay}.");
         return problems;
     }
 }

@@ -22,7 +22,7 @@ namespace Commerce.Postgres;
 /// <see cref="StoreUnavailableException.Retryable"/>), is <see cref="StoreUnavailableException"/>.
 /// Thread-safe.
 /// </remarks>
-internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventStore
+internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventStore, IEventConsumerLocks
 {
     /// <summary>The number of stripes: fixed for the life of the data (a stream's stripe must not move).</summary>
     public const int Stripes = 64;
@@ -256,6 +256,10 @@ internal sealed class PostgresEventStore(PostgresCommerceStore store) : IEventSt
             },
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Takes the consumer's lock (see <see cref="PostgresEventConsumerLock"/>).</summary>
+    public ValueTask<IEventConsumerLock?> TryLockAsync(string consumer, CancellationToken cancellationToken = default) =>
+        PostgresEventConsumerLock.TryTakeAsync(store, consumer, cancellationToken);
 
     public ValueTask<long> PurgeEventsAsync(DateTimeOffset before, EventCursor upTo, CancellationToken cancellationToken = default)
     {

@@ -33,6 +33,10 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     private readonly IServiceScopeFactory _scopes;
     private readonly ICommerceEventFeed _feed;
     private readonly IEventStore _store;
+
+    // The store's consumer locks, if it keeps them (a store several processes share): each handler is then delivered by
+    // the one dispatcher holding its lock, and its checkpoint saved through that lock.
+    private readonly IEventConsumerLocks? _locks;
     private readonly TimeProvider _time;
 
     // How far the clock jumped ahead of the time that passed, looked at by each purge.
@@ -89,6 +93,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             // A host that chose no store is told to choose one, as the services tell it, not that its store lacks events.
             ? "No Commerce store is registered, so the event dispatcher has no events to read. Call a store method on the builder AddCommerce returns, for example services.AddCommerce().UseInMemoryStore()."
             : "The configured store keeps no events: it registers no IEventStore, which the event dispatcher reads and saves its checkpoints through (the in-memory and PostgreSQL stores do).");
+        _locks = _store as IEventConsumerLocks;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _jumps = new ClockJumps(_time, _time.GetUtcNow());
         _publishes = services.GetService<CommerceOptions>()?.PublishEvents ?? true;
@@ -239,7 +244,15 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                 failures = progress.Saved ? 1 : failures + 1;
                 progress.Saved = false;
                 var delay = BackOff(failures);
-                Log.HandlerLoopFailed(_logger, handler.Name, delay, exception);
+                if (exception is EventConsumerLockLostException)
+                {
+                    Log.HandlerLockLost(_logger, handler.Name, delay, exception);
+                }
+                else
+                {
+                    Log.HandlerLoopFailed(_logger, handler.Name, delay, exception);
+                }
+
                 try
                 {
                     await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
@@ -258,172 +271,243 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         var handler = _handlers[handlerIndex];
         EventCursor? cursor = null;
         EventCursor? saved = null;
+        IEventConsumerLock? held = null;
         try
         {
-            cursor = await CallStoreAsync(handler, "loading the checkpoint",
-                ct => _store.LoadCheckpointAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false) ?? EventCursor.Start;
-            Log.HandlerResumed(_logger, handler.Name, cursor);
-            saved = cursor;
-            while (true)
+            await DeliverHoldingAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (held is not null)
             {
-                var after = cursor;
-                var page = await CallStoreAsync(handler, "reading events",
-                    ct => _feed.ReadAsync(after, _options.PageSize, ct), stoppingToken).ConfigureAwait(false);
-                if (page.Events.Count == 0)
-                {
-                    await CallStoreAsync(handler, "waiting for events", async ct =>
-                    {
-                        await _feed.WaitAsync(after, ct).ConfigureAwait(false);
-                        return true;
-                    }, stoppingToken).ConfigureAwait(false);
-                    continue;
-                }
+                await ReleaseAsync(handler, held).ConfigureAwait(false);
+            }
+        }
 
-                var stopped = false;
-                var index = 0;
-                var attempts = 0;
-                var resolveFailures = 0;
-                while (index < page.Events.Count)
+        // The loop, within the handler's lock when the store keeps them (taken first: the checkpoint is read under it).
+        async Task DeliverHoldingAsync()
+        {
+            try
+            {
+                held = await LockAsync(handler, stoppingToken).ConfigureAwait(false);
+                cursor = await CallStoreAsync(handler, "loading the checkpoint",
+                    ct => _store.LoadCheckpointAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false) ?? EventCursor.Start;
+                Log.HandlerResumed(_logger, handler.Name, cursor);
+                saved = cursor;
+                while (true)
                 {
-                    Exception? failure = null;
-                    var scope = _scopes.CreateAsyncScope();
-                    try
+                    var after = cursor;
+                    var page = await CallStoreAsync(handler, "reading events",
+                        ct => _feed.ReadAsync(after, _options.PageSize, ct), stoppingToken).ConfigureAwait(false);
+                    if (page.Events.Count == 0)
                     {
-                        ICommerceEventHandler instance;
+                        await CallStoreAsync(handler, "waiting for events", async ct =>
+                        {
+                            await _feed.WaitAsync(after, ct).ConfigureAwait(false);
+                            return true;
+                        }, stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    var stopped = false;
+                    var index = 0;
+                    var attempts = 0;
+                    var resolveFailures = 0;
+                    while (index < page.Events.Count)
+                    {
+                        Exception? failure = null;
+                        var scope = _scopes.CreateAsyncScope();
                         try
                         {
-                            instance = (ICommerceEventHandler)scope.ServiceProvider.GetRequiredService(handler.HandlerType);
-                        }
-                        catch (Exception exception) when (!IsStopping(exception, stoppingToken))
-                        {
-                            // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
-                            // Nor is it a fault once the host is stopping or the container refuses as it is disposed:
-                            // the loop ends.
-                            stoppingToken.ThrowIfCancellationRequested();
-                            if (IsServicesDisposed(exception))
-                            {
-                                throw;
-                            }
-
-                            var delay = BackOff(++resolveFailures);
-                            var pending = page.Events[index];
-                            Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, pending.GetType().Name, pending.Position, resolveFailures, delay, exception);
-                            await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
-                            continue;
-                        }
-
-                        resolveFailures = 0;
-                        if (!_disposerTaken[handlerIndex])
-                        {
-                            _disposerTaken[handlerIndex] = TakeDisposer();
-                        }
-
-                        for (; index < page.Events.Count; index++)
-                        {
-                            // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
-                            stoppingToken.ThrowIfCancellationRequested();
-                            var @event = page.Events[index];
-                            using var activity = DispatcherTelemetry.StartHandling(handler.Name, @event);
+                            ICommerceEventHandler instance;
                             try
                             {
-                                await instance.HandleAsync(@event, stoppingToken).ConfigureAwait(false);
+                                instance = (ICommerceEventHandler)scope.ServiceProvider.GetRequiredService(handler.HandlerType);
                             }
                             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
                             {
-                                // Once the host is stopping, a failure says nothing about the event (a cancelled call
-                                // may be reported with an exception of its own): it is delivered again next time. Nor
-                                // does the container's refusal as it is disposed, which the call met.
+                                // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
+                                // Nor is it a fault once the host is stopping or the container refuses as it is disposed:
+                                // the loop ends.
                                 stoppingToken.ThrowIfCancellationRequested();
                                 if (IsServicesDisposed(exception))
                                 {
                                     throw;
                                 }
 
-                                _telemetry.RecordFailure(handler.Name, @event, exception, activity);
-                                failure = exception;
+                                var delay = BackOff(++resolveFailures);
+                                var pending = page.Events[index];
+                                Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, pending.GetType().Name, pending.Position, resolveFailures, delay, exception);
+                                await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
+                                continue;
+                            }
+
+                            resolveFailures = 0;
+                            if (!_disposerTaken[handlerIndex])
+                            {
+                                _disposerTaken[handlerIndex] = TakeDisposer();
+                            }
+
+                            for (; index < page.Events.Count; index++)
+                            {
+                                // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
+                                stoppingToken.ThrowIfCancellationRequested();
+                                var @event = page.Events[index];
+                                using var activity = DispatcherTelemetry.StartHandling(handler.Name, @event);
+                                try
+                                {
+                                    await instance.HandleAsync(@event, stoppingToken).ConfigureAwait(false);
+                                }
+                                catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+                                {
+                                    // Once the host is stopping, a failure says nothing about the event (a cancelled call
+                                    // may be reported with an exception of its own): it is delivered again next time. Nor
+                                    // does the container's refusal as it is disposed, which the call met.
+                                    stoppingToken.ThrowIfCancellationRequested();
+                                    if (IsServicesDisposed(exception))
+                                    {
+                                        throw;
+                                    }
+
+                                    _telemetry.RecordFailure(handler.Name, @event, exception, activity);
+                                    failure = exception;
+                                    break;
+                                }
+
+                                _telemetry.RecordHandled(handler.Name, @event, _time);
+                                attempts = 0;
+                                cursor = cursor.Through(@event.Position);
+                            }
+                        }
+                        finally
+                        {
+                            await DisposeScopeAsync(handler, scope).ConfigureAwait(false);
+                        }
+
+                        if (failure is null)
+                        {
+                            continue;
+                        }
+
+                        var failed = page.Events[index];
+                        attempts++;
+                        if (attempts >= _options.MaxDeliveryAttempts)
+                        {
+                            _telemetry.RecordPoison(handler.Name, failed, _options.PoisonEventPolicy);
+                            if (_options.PoisonEventPolicy == PoisonEventPolicy.Stop)
+                            {
+                                Log.PoisonEventStopped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
+                                stopped = true;
                                 break;
                             }
 
-                            _telemetry.RecordHandled(handler.Name, @event, _time);
+                            Log.PoisonEventSkipped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
+                            cursor = cursor.Through(failed.Position);
                             attempts = 0;
-                            cursor = cursor.Through(@event.Position);
+                            index++;
+                            continue;
                         }
-                    }
-                    finally
-                    {
-                        await DisposeScopeAsync(handler, scope).ConfigureAwait(false);
-                    }
 
-                    if (failure is null)
-                    {
-                        continue;
-                    }
-
-                    var failed = page.Events[index];
-                    attempts++;
-                    if (attempts >= _options.MaxDeliveryAttempts)
-                    {
-                        _telemetry.RecordPoison(handler.Name, failed, _options.PoisonEventPolicy);
-                        if (_options.PoisonEventPolicy == PoisonEventPolicy.Stop)
+                        var retryIn = BackOff(attempts);
+                        Log.HandlerFailed(_logger, handler.Name, failed.GetType().Name, failed.Position, attempts, _options.MaxDeliveryAttempts, retryIn, failure);
+                        if (!cursor.Equals(saved))
                         {
-                            Log.PoisonEventStopped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
-                            stopped = true;
-                            break;
+                            // Keep what was handled before the failure, in case the host goes down while this event is retried.
+                            saved = await SaveAsync(handler, held, cursor, stoppingToken).ConfigureAwait(false);
+                            progress.Saved = true;
                         }
 
-                        Log.PoisonEventSkipped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
-                        cursor = cursor.Through(failed.Position);
-                        attempts = 0;
-                        index++;
-                        continue;
+                        await DelayAsync(retryIn, stoppingToken).ConfigureAwait(false);
                     }
 
-                    var retryIn = BackOff(attempts);
-                    Log.HandlerFailed(_logger, handler.Name, failed.GetType().Name, failed.Position, attempts, _options.MaxDeliveryAttempts, retryIn, failure);
+                    if (!stopped)
+                    {
+                        // Everything the page read is handled (or skipped): the page's cursor covers no more than that.
+                        cursor = cursor.Union(page.Next);
+                    }
+
                     if (!cursor.Equals(saved))
                     {
-                        // Keep what was handled before the failure, in case the host goes down while this event is retried.
-                        saved = await SaveAsync(handler, cursor, stoppingToken).ConfigureAwait(false);
+                        saved = await SaveAsync(handler, held, cursor, stoppingToken).ConfigureAwait(false);
                         progress.Saved = true;
                     }
 
-                    await DelayAsync(retryIn, stoppingToken).ConfigureAwait(false);
-                }
-
-                if (!stopped)
-                {
-                    // Everything the page read is handled (or skipped): the page's cursor covers no more than that.
-                    cursor = cursor.Union(page.Next);
-                }
-
-                if (!cursor.Equals(saved))
-                {
-                    saved = await SaveAsync(handler, cursor, stoppingToken).ConfigureAwait(false);
-                    progress.Saved = true;
-                }
-
-                if (stopped)
-                {
-                    return;
+                    if (stopped)
+                    {
+                        return;
+                    }
                 }
             }
-        }
-        catch (Exception exception) when (IsStopping(exception, stoppingToken) || IsServicesDisposed(exception))
-        {
-            // The host is stopping (or disposing the container, which the dispatcher's dispose follows): what was
-            // handled since the last save is saved now, within the host's time to stop; if that fails too, it is
-            // delivered again next time.
-            if (!IsStopping(exception, stoppingToken))
+            catch (Exception exception) when (IsStopping(exception, stoppingToken) || IsServicesDisposed(exception))
             {
-                Log.HandlerLoopEndedByDisposal(_logger, handler.Name, exception);
-            }
+                // The host is stopping (or disposing the container, which the dispatcher's dispose follows): what was
+                // handled since the last save is saved now, within the host's time to stop; if that fails too, it is
+                // delivered again next time.
+                if (!IsStopping(exception, stoppingToken))
+                {
+                    Log.HandlerLoopEndedByDisposal(_logger, handler.Name, exception);
+                }
 
-            if (cursor is not null && saved is not null && !cursor.Equals(saved))
-            {
-                await SaveAtStopAsync(handler, cursor, saved, finalSaves, handlerIndex).ConfigureAwait(false);
+                if (cursor is not null && saved is not null && !cursor.Equals(saved))
+                {
+                    await SaveAtStopAsync(handler, held, cursor, saved, finalSaves, handlerIndex).ConfigureAwait(false);
+                }
             }
         }
     }
+
+    /// <summary>
+    /// Takes the handler's lock when the store keeps consumer locks (<see langword="null"/> when it does not), asking
+    /// again every <see cref="CommerceEventDispatcherOptions.LockRetryDelay"/> while another dispatcher holds it.
+    /// </summary>
+    private async Task<IEventConsumerLock?> LockAsync(EventHandlerRegistration handler, CancellationToken stoppingToken)
+    {
+        if (_locks is not { } locks)
+        {
+            return null;
+        }
+
+        var waited = false;
+        while (true)
+        {
+            var held = await CallStoreAsync(handler, "taking the handler's lock",
+                ct => locks.TryLockAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false);
+            if (held is not null)
+            {
+                if (waited)
+                {
+                    Log.HandlerLockTaken(_logger, handler.Name);
+                }
+
+                return held;
+            }
+
+            if (!waited)
+            {
+                Log.HandlerLockedElsewhere(_logger, handler.Name, _options.LockRetryDelay);
+                waited = true;
+            }
+
+            await DelayAsync(_options.LockRetryDelay, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Releases a handler's lock as its loop ends; a failure is logged (the store releases it with its connection).</summary>
+    private async Task ReleaseAsync(EventHandlerRegistration handler, IEventConsumerLock held)
+    {
+        try
+        {
+            await held.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.HandlerLockNotReleased(_logger, handler.Name, exception);
+        }
+    }
+
+    /// <summary>Saves a checkpoint through the handler's lock when it holds one, to the store otherwise.</summary>
+    private ValueTask SaveCheckpointAsync(EventHandlerRegistration handler, IEventConsumerLock? held, EventCursor cursor, CancellationToken cancellationToken) =>
+        held is null ? _store.SaveCheckpointAsync(handler.Name, cursor, cancellationToken) : held.SaveCheckpointAsync(cursor, cancellationToken);
 
     /// <summary>
     /// Saves a stopping loop's progress once, bounded by the token the host stops the dispatcher with (by
@@ -432,7 +516,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
     /// container refused it as it is disposed); logs a failure. The store's call is kept in
     /// <paramref name="finalSaves"/> at <paramref name="index"/>, for a dispose to tell whether it has returned.
     /// </summary>
-    private async Task SaveAtStopAsync(EventHandlerRegistration handler, EventCursor cursor, EventCursor saved, Task?[] finalSaves, int index)
+    private async Task SaveAtStopAsync(EventHandlerRegistration handler, IEventConsumerLock? held, EventCursor cursor, EventCursor saved, Task?[] finalSaves, int index)
     {
         CancellationTokenSource? timeout = null;
         SaveBound? saveBound = null;
@@ -462,7 +546,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                 Task saving;
                 if (saveBound is null)
                 {
-                    saving = _store.SaveCheckpointAsync(handler.Name, cursor, bound).AsTask();
+                    saving = SaveCheckpointAsync(handler, held, cursor, bound).AsTask();
                 }
                 else
                 {
@@ -470,7 +554,7 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
                     // not made yet (it is then made with the token cancelled) or returned, and told to give up.
                     using (saveBound.Enter())
                     {
-                        saving = _store.SaveCheckpointAsync(handler.Name, cursor, bound).AsTask();
+                        saving = SaveCheckpointAsync(handler, held, cursor, bound).AsTask();
                         Volatile.Write(ref finalSaves[index], saving);
                     }
                 }
@@ -684,11 +768,11 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         }
     }
 
-    private async Task<EventCursor> SaveAsync(EventHandlerRegistration handler, EventCursor cursor, CancellationToken stoppingToken)
+    private async Task<EventCursor> SaveAsync(EventHandlerRegistration handler, IEventConsumerLock? held, EventCursor cursor, CancellationToken stoppingToken)
     {
         await CallStoreAsync(handler, "saving the checkpoint", async ct =>
         {
-            await _store.SaveCheckpointAsync(handler.Name, cursor, ct).ConfigureAwait(false);
+            await SaveCheckpointAsync(handler, held, cursor, ct).ConfigureAwait(false);
             return true;
         }, stoppingToken).ConfigureAwait(false);
         return cursor;
@@ -703,8 +787,9 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
             {
                 return await call(stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+            catch (Exception exception) when (!IsStopping(exception, stoppingToken) && exception is not EventConsumerLockLostException)
             {
+                // A lost lock is not retried here: the loop ends, releases it, and takes it again (see RunHandlerAsync).
                 // Once the host is stopping, a failure says nothing about the store (a call cut short may be reported
                 // with an exception of its own): nothing is retried, and the loop ends as it does on a cancellation.
                 // Nor does a dependency of the store's that the container disposed (one it created after the

@@ -61,6 +61,22 @@ internal static partial class Log
         Message = "Disposing the service scope of event handler {Handler} met the service provider disposed without a stop of the dispatcher first; the events handled in it count as handled.")]
     public static partial void HandlerScopeDisposedAfterServices(ILogger logger, string handler, Exception exception);
 
+    [LoggerMessage(EventId = 1115, EventName = "HandlerLockedElsewhere", Level = LogLevel.Information,
+        Message = "Event handler {Handler} is delivered by another dispatcher on the same store (it holds the handler's lock); this one asks again every {RetryDelay} and takes over when that one stops.")]
+    public static partial void HandlerLockedElsewhere(ILogger logger, string handler, TimeSpan retryDelay);
+
+    [LoggerMessage(EventId = 1116, EventName = "HandlerLockTaken", Level = LogLevel.Information,
+        Message = "Event handler {Handler}: this dispatcher took its lock and delivers it from its saved checkpoint.")]
+    public static partial void HandlerLockTaken(ILogger logger, string handler);
+
+    [LoggerMessage(EventId = 1117, EventName = "HandlerLockLost", Level = LogLevel.Warning,
+        Message = "Event handler {Handler} lost its lock (another dispatcher may deliver it now); its checkpoint was not saved. Taking the lock again in {RetryIn}; the events since its last save are delivered again by whoever holds it.")]
+    public static partial void HandlerLockLost(ILogger logger, string handler, TimeSpan retryIn, Exception exception);
+
+    [LoggerMessage(EventId = 1118, EventName = "HandlerLockNotReleased", Level = LogLevel.Warning,
+        Message = "Event handler {Handler}: releasing its lock failed; the store releases it when the connection that holds it closes.")]
+    public static partial void HandlerLockNotReleased(ILogger logger, string handler, Exception exception);
+
     [LoggerMessage(EventId = 1201, EventName = "EventsPurged", Level = LogLevel.Information,
         Message = "Purged {Count} event(s) committed before {Before} and handled by every handler (up to '{UpTo}').")]
     public static partial void EventsPurged(ILogger logger, long count, DateTimeOffset before, EventCursor upTo);

@@ -224,9 +224,10 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
             o.EventRetention = TimeSpan.FromSeconds(-1);
             o.PurgeInterval = TimeSpan.FromDays(2);
             o.DisposeTimeout = TimeSpan.FromSeconds(-1);
+            o.LockRetryDelay = TimeSpan.Zero;
         }));
 
-        foreach (var name in new[] { "PageSize", "MaxDeliveryAttempts", "PoisonEventPolicy", "RetryBaseDelay", "EventRetention", "PurgeInterval", "DisposeTimeout" })
+        foreach (var name in new[] { "PageSize", "MaxDeliveryAttempts", "PoisonEventPolicy", "RetryBaseDelay", "EventRetention", "PurgeInterval", "DisposeTimeout", "LockRetryDelay" })
         {
             Assert.Contains(name, error.Message, StringComparison.Ordinal);
         }
@@ -285,6 +286,7 @@ public sealed class CommerceEventDispatcherBuilderExtensionsTests
         Assert.Equal(TimeSpan.FromDays(7), options.EventRetention);
         Assert.Equal(TimeSpan.FromHours(1), options.PurgeInterval);
         Assert.Equal(TimeSpan.FromSeconds(30), options.DisposeTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.LockRetryDelay);
     }
 
     [Fact]

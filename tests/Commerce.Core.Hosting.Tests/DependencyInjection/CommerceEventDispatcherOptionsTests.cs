@@ -12,6 +12,8 @@ public sealed class CommerceEventDispatcherOptionsTests
         { o => o.EventRetention = TimeSpan.Zero, "EventRetention must be between 1 second and 36500 days, or null to keep every event, but was 00:00:00." },
         { o => o.PurgeInterval = TimeSpan.FromDays(2), "PurgeInterval must be between 1 second and 1 day, but was 2.00:00:00." },
         { o => o.DisposeTimeout = TimeSpan.FromSeconds(-1), "DisposeTimeout must be between zero and 1 day, but was -00:00:01." },
+        { o => o.LockRetryDelay = TimeSpan.Zero, "LockRetryDelay must be between 1 millisecond and 1 day, but was 00:00:00." },
+        { o => o.LockRetryDelay = TimeSpan.FromDays(2), "LockRetryDelay must be between 1 millisecond and 1 day, but was 2.00:00:00." },
     };
 
     [Theory]

@@ -10,7 +10,8 @@ namespace Commerce.Hosting.Tests.Support;
 /// A service provider with Commerce, the fake store, the observed clock, captured logs and the event
 /// dispatcher (retention off unless configured), whose hosted service a test starts and stops. With
 /// <c>ownsStore</c>, the container creates the store (before the dispatcher, which needs it) and disposes it
-/// (after the dispatcher), as a host's container does with the store it registers.
+/// (after the dispatcher), as a host's container does with the store it registers. With <c>registered</c>, that is the
+/// store the dispatcher reads (one that wraps the fake store, say).
 /// </summary>
 internal sealed class DispatcherHost : IAsyncDisposable
 {
@@ -22,7 +23,8 @@ internal sealed class DispatcherHost : IAsyncDisposable
         Action<CommerceEventDispatcherOptions>? configure = null,
         ObservedTimeProvider? time = null,
         Action<CommerceOptions>? commerce = null,
-        bool ownsStore = false)
+        bool ownsStore = false,
+        IEventStore? registered = null)
     {
         Store = store;
         Time = time ?? new ObservedTimeProvider();
@@ -35,7 +37,11 @@ internal sealed class DispatcherHost : IAsyncDisposable
         // A factory's instance is disposed by the container, a given one is not: the handlers' own reference to the
         // store (resolved after the dispatcher, and so disposed before it) is always a given one.
         services.AddSingleton(store);
-        if (ownsStore)
+        if (registered is not null)
+        {
+            services.AddSingleton(registered);
+        }
+        else if (ownsStore)
         {
             services.AddSingleton<IEventStore>(_ => store);
         }
