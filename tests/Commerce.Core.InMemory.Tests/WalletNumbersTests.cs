@@ -83,7 +83,7 @@ public sealed class WalletNumbersTests
         await using (var unitOfWork = await store.BeginAsync())
         {
             var numbers = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Alice, default);
-            UnitOfWork.Charge(unitOfWork, Alice, numbers, new Money(100), At);
+            UnitOfWork.Credit(unitOfWork, Alice, numbers, new Money(100), LedgerEntryKind.Charge, null, At);
             Assert.True((await shop.Wallets.ChargeAsync(Alice, new Money(1))).IsSuccess);
             Assert.False(await unitOfWork.CommitAsync());
         }

@@ -161,17 +161,16 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         }
 
         await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
-        var wallet = await unitOfWork.Wallets.FindAsync(order.UserId, ct).ConfigureAwait(false) ?? Wallet.Empty(order.UserId);
         if (order.Total.IsPositive)
         {
-            var refunded = wallet.Refund(order.Total, runtime.Options.MaxBalance);
-            if (refunded.IsFailure)
+            // Read as numbers, as a charge is: over a store that keeps wallets so, no Wallet is made.
+            var funds = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, order.UserId, ct).ConfigureAwait(false);
+            if (Wallet.RefundRefusal(funds?.Balance ?? Money.Zero, order.Total, runtime.Options.MaxBalance) is { } refusal)
             {
-                return Result<Order>.Failure(refunded.Error);
+                return Result<Order>.Failure(refusal);
             }
 
-            unitOfWork.Wallets.Save(refunded.Value);
-            unitOfWork.Ledger.Add(wallet.EntryTo(refunded.Value, LedgerEntryKind.Refund, order.Id, now));
+            UnitOfWork.Credit(unitOfWork, order.UserId, funds, order.Total, LedgerEntryKind.Refund, order.Id, now);
         }
 
         foreach (var line in order.Lines)

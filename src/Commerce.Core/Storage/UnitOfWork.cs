@@ -393,16 +393,16 @@ internal sealed class UnitOfWork
     private bool ReadAsNumbers(in StoreKey key) => IndexOf(key) is var at and >= 0 && _changes[at] is { Kind: ChangeKind.Read, Seen.IsBalance: true };
 
     /// <summary>
-    /// Stages a charge of <paramref name="amount"/> (which the caller checked against the limits) to a wallet read as
-    /// <paramref name="before"/> (<see cref="FindWalletNumbersAsync(IUnitOfWork, UserId, CancellationToken)"/>;
-    /// <see langword="null"/>: never charged), and its ledger entry, which it returns. Over a wallet read as numbers
+    /// Stages money added to a wallet read as <paramref name="before"/> (<see cref="FindWalletNumbersAsync(IUnitOfWork, UserId, CancellationToken)"/>;
+    /// <see langword="null"/>: never charged), a charge or a refund of <paramref name="amount"/> (which the caller checked
+    /// against the limits), and its ledger entry, which it returns. Over a wallet read as numbers
     /// (<see cref="StoredState.OfBalance"/>), an adjustment of the balance with the entry's number checked by the store,
-    /// as for a payment (<see cref="Pay"/>): no <see cref="Wallet"/> is made. Otherwise the charged wallet.
+    /// as for a payment (<see cref="Pay"/>): no <see cref="Wallet"/> is made. Otherwise the credited wallet.
     /// </summary>
-    internal static LedgerEntry Charge(IUnitOfWork unitOfWork, UserId user, WalletNumbers? before, Money amount, DateTimeOffset at)
+    internal static LedgerEntry Credit(IUnitOfWork unitOfWork, UserId user, WalletNumbers? before, Money amount, LedgerEntryKind kind, OrderId? orderId, DateTimeOffset at)
     {
         var (balance, length) = before ?? new WalletNumbers(Money.Zero, 0);
-        var entry = new LedgerEntry(length + 1, user, LedgerEntryKind.Charge, amount, new Money(checked(balance.Amount + amount.Amount)), null, at);
+        var entry = new LedgerEntry(length + 1, user, kind, amount, new Money(checked(balance.Amount + amount.Amount)), orderId, at);
         var key = StoreKey.ForWallet(user);
         if (unitOfWork is UnitOfWork own && before is not null && own.ReadAsNumbers(key))
         {

@@ -93,17 +93,13 @@ public sealed record Wallet
     /// <param name="maxBalance">The largest balance allowed after the refund.</param>
     /// <returns>The refunded wallet, or <see cref="CommerceErrorCode.InvalidAmount"/> or <see cref="CommerceErrorCode.BalanceLimitExceeded"/>.</returns>
     public Result<Wallet> Refund(Money amount, Money maxBalance) =>
-        amount.IsPositive ? AddWithin(amount, maxBalance) : Errors.NonPositiveAmount(amount);
+        RefundRefusal(Balance, amount, maxBalance) is { } refusal ? refusal : new Wallet(UserId, new Money(Balance.Amount + amount.Amount), LedgerLength + 1);
 
-    private Result<Wallet> AddWithin(Money amount, Money maxBalance)
-    {
-        if (!Balance.TryAdd(amount, out var next) || next > maxBalance)
-        {
-            return Errors.BalanceLimitExceeded(Balance, amount, maxBalance);
-        }
-
-        return new Wallet(UserId, next, LedgerLength + 1);
-    }
+    /// <summary>Why a wallet holding <paramref name="balance"/> cannot be refunded <paramref name="amount"/> (see <see cref="Refund"/>), or <see langword="null"/> if it can.</summary>
+    internal static CommerceError? RefundRefusal(Money balance, Money amount, Money maxBalance) =>
+        !amount.IsPositive ? Errors.NonPositiveAmount(amount)
+        : !balance.TryAdd(amount, out var next) || next > maxBalance ? Errors.BalanceLimitExceeded(balance, amount, maxBalance)
+        : null;
 
     /// <summary>The ledger entry that records the transition from this wallet to <paramref name="next"/>.</summary>
     /// <param name="next">The wallet a charge, debit or refund of this one returned.</param>

@@ -115,7 +115,7 @@ internal sealed class WalletService(CommerceRuntime runtime) : IWalletService
         }
 
         var now = runtime.UtcNow();
-        var entry = UnitOfWork.Charge(unitOfWork, user, funds, amount, now);
+        var entry = UnitOfWork.Credit(unitOfWork, user, funds, amount, LedgerEntryKind.Charge, null, now);
         if (options.PublishEvents)
         {
             if (unitOfWork is UnitOfWork own)

@@ -496,7 +496,7 @@ public sealed class UnitOfWorkTests
         await using var unitOfWork = await new RecordingStore(session).BeginAsync();
         var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
 
-        var entry = UnitOfWork.Charge(unitOfWork, Rich.UserId, before, new Money(25), At);
+        var entry = UnitOfWork.Credit(unitOfWork, Rich.UserId, before, new Money(25), LedgerEntryKind.Charge, null, At);
         Assert.Equal(new LedgerEntry(5, Rich.UserId, LedgerEntryKind.Charge, new Money(25), new Money(125), null, At), entry);
         Assert.True(await unitOfWork.CommitAsync());
 
@@ -513,6 +513,27 @@ public sealed class UnitOfWorkTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_refund_over_a_wallet_read_as_numbers_is_an_adjustment_with_its_entry_naming_the_order_and_otherwise_a_wallet(bool numbers)
+    {
+        var session = new RecordingSession((StoreKey.ForWallet(Rich.UserId), numbers ? StoredState.OfBalance(Rich.Balance, 4, 0, "handle") : new Wallet(Rich.UserId, Rich.Balance, 4)));
+        await using var unitOfWork = await new RecordingStore(session).BeginAsync();
+        var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
+        var orderId = new OrderId(Guid.CreateVersion7(At));
+
+        var entry = UnitOfWork.Credit(unitOfWork, Rich.UserId, before, new Money(30), LedgerEntryKind.Refund, orderId, At);
+        Assert.Equal(new LedgerEntry(5, Rich.UserId, LedgerEntryKind.Refund, new Money(30), new Money(130), orderId, At), entry);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        var wallet = session.Committed!.Single(c => c.Key == StoreKey.ForWallet(Rich.UserId));
+        Assert.Same(entry, session.Committed!.Single(c => c.Key == StoreKey.ForLedger(Rich.UserId, 5)).State);
+        Assert.Equal(
+            numbers ? (ChangeKind.Adjust, 30L, (object?)null) : (ChangeKind.Update, 0L, new Wallet(Rich.UserId, new Money(130), 5)),
+            (wallet.Kind, wallet.Delta, wallet.State));
+    }
+
     [Fact]
     public async Task A_first_charge_is_a_wallet_inserted_with_its_first_entry()
     {
@@ -520,7 +541,7 @@ public sealed class UnitOfWorkTests
         await using var unitOfWork = await new RecordingStore(session).BeginAsync();
         var before = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, Rich.UserId, default);
 
-        var entry = UnitOfWork.Charge(unitOfWork, Rich.UserId, before, new Money(25), At);
+        var entry = UnitOfWork.Credit(unitOfWork, Rich.UserId, before, new Money(25), LedgerEntryKind.Charge, null, At);
         Assert.True(await unitOfWork.CommitAsync());
 
         Assert.Null(before);
