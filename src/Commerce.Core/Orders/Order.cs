@@ -124,8 +124,8 @@ public sealed record Order
         Id = id;
         UserId = userId;
         _lines = ImmutableCollectionsMarshal.AsArray(lines) ?? throw new ArgumentException("An order needs at least one line.", nameof(lines));
-        Total = total;
         PlacedAt = placedAt;
+        Debug.Assert(Total == total, "The total given is the sum of the lines' totals.");
     }
 
     // The lines: their array, until Lines is first read; from then on the boxed ImmutableArray that Lines returns
@@ -167,7 +167,23 @@ public sealed record Order
     }
 
     /// <summary>The sum of the line totals: what the buyer paid.</summary>
-    public Money Total { get; }
+    /// <remarks>
+    /// Summed from the lines at each read, not kept: a store keeps every order, and the sum is a few instructions (the
+    /// constructors checked that it fits, so it is summed unchecked).
+    /// </remarks>
+    public Money Total
+    {
+        get
+        {
+            var total = 0L;
+            foreach (ref readonly var line in LineSpan)
+            {
+                total += line.UnitPrice.Amount * line.Quantity;
+            }
+
+            return new Money(total);
+        }
+    }
 
     /// <summary>When the order was placed, from the host's <see cref="TimeProvider"/>.</summary>
     public DateTimeOffset PlacedAt { get; }
@@ -258,7 +274,7 @@ public sealed record Order
 
     /// <inheritdoc />
     public bool Equals(Order? other) =>
-        other is not null && Id == other.Id && UserId == other.UserId && Total == other.Total
+        other is not null && Id == other.Id && UserId == other.UserId
         && PlacedAt == other.PlacedAt && CancelledAt == other.CancelledAt && LineSpan.SequenceEqual(other.LineSpan);
 
     /// <inheritdoc />

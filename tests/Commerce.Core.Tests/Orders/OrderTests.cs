@@ -89,6 +89,20 @@ public sealed class OrderTests
     }
 
     [Fact]
+    public void An_order_keeps_no_total_of_its_own_and_takes_72_bytes_yet_its_total_is_its_lines_sum()
+    {
+        var lines = System.Collections.Immutable.ImmutableArray.Create(new OrderLine(new ProductId(1), 3, new Money(7)), new OrderLine(new ProductId(2), 2, new Money(1_000_000_000_000)));
+        var id = OrderId.New(At);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var order = new Order(id, new UserId(1), lines, new Money(2_000_000_000_021), At);
+        var after = GC.GetAllocatedBytesForCurrentThread();
+
+        Assert.Equal(72, after - before);
+        Assert.Equal(new Money(2_000_000_000_021), order.Total);
+        Assert.Equal(new Money(2_000_000_000_021), order.Cancel(At).Value.Total);
+    }
+
+    [Fact]
     public void Rehydrating_an_order_rejects_empty_or_duplicate_lines()
     {
         var line = new OrderLine(new ProductId(1), 1, new Money(1));
