@@ -130,6 +130,8 @@ public sealed record Order
 
     // The lines: their array, until Lines is first read; from then on the boxed ImmutableArray that Lines returns
     // (made once, on demand: a store keeps orders that nobody may ever read, and the box is a third object each).
+    // For a cancelled order, its Cancellation, which holds that boxed view and the time: an order keeps no field of
+    // its own for a cancellation that most orders never have.
     private object _lines;
 
     /// <summary>The order id.</summary>
@@ -146,7 +148,7 @@ public sealed record Order
             var lines = Volatile.Read(ref _lines);
             if (lines is not OrderLine[] array)
             {
-                return (IReadOnlyList<OrderLine>)lines;
+                return lines is Cancellation cancelled ? cancelled.Lines : (IReadOnlyList<OrderLine>)lines;
             }
 
             // An immutable view (a caller cannot cast it back to a writable array), the same one for every caller.
@@ -162,7 +164,7 @@ public sealed record Order
         get
         {
             var lines = Volatile.Read(ref _lines);
-            return lines is OrderLine[] array ? array : ((ImmutableArray<OrderLine>)lines).AsSpan();
+            return lines is OrderLine[] array ? array : ((ImmutableArray<OrderLine>)(lines is Cancellation cancelled ? cancelled.Lines : lines)).AsSpan();
         }
     }
 
@@ -194,13 +196,23 @@ public sealed record Order
     /// <summary>When the order was cancelled, from the host's <see cref="TimeProvider"/>; <see langword="null"/> while it stands.</summary>
     public DateTimeOffset? CancelledAt
     {
-        get => _cancelledAt is DateTimeOffset at ? at : null;
-        private init => _cancelledAt = value;
+        get => Volatile.Read(ref _lines) is Cancellation cancelled ? cancelled.At : null;
+        private init
+        {
+            // Set after the lines (by a constructor, or by `with` on a copy of another order's): kept with their view.
+            var lines = _lines is Cancellation cancelled ? cancelled.Lines : _lines;
+            _lines = value is not { } at ? lines
+                : new Cancellation(lines is OrderLine[] array ? ImmutableCollectionsMarshal.AsImmutableArray(array) : (IReadOnlyList<OrderLine>)lines, at);
+        }
     }
 
-    // Boxed, once, when the order is cancelled: a reference where a nullable DateTimeOffset takes 24 bytes
-    // in every order, and most orders are never cancelled.
-    private readonly object? _cancelledAt;
+    /// <summary>A cancelled order's lines (the boxed view <see cref="Lines"/> returns) and when it was cancelled.</summary>
+    private sealed class Cancellation(IReadOnlyList<OrderLine> lines, DateTimeOffset at)
+    {
+        public IReadOnlyList<OrderLine> Lines { get; } = lines;
+
+        public DateTimeOffset At { get; } = at;
+    }
 
     /// <summary>Cancels the order: it keeps its lines and total and becomes <see cref="OrderStatus.Cancelled"/>.</summary>
     /// <param name="at">When.</param>

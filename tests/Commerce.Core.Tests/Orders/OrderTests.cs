@@ -89,7 +89,7 @@ public sealed class OrderTests
     }
 
     [Fact]
-    public void An_order_keeps_no_total_of_its_own_and_takes_72_bytes_yet_its_total_is_its_lines_sum()
+    public void An_order_keeps_no_total_and_no_cancellation_field_of_its_own_and_takes_64_bytes()
     {
         var lines = System.Collections.Immutable.ImmutableArray.Create(new OrderLine(new ProductId(1), 3, new Money(7)), new OrderLine(new ProductId(2), 2, new Money(1_000_000_000_000)));
         var id = OrderId.New(At);
@@ -97,9 +97,25 @@ public sealed class OrderTests
         var order = new Order(id, new UserId(1), lines, new Money(2_000_000_000_021), At);
         var after = GC.GetAllocatedBytesForCurrentThread();
 
-        Assert.Equal(72, after - before);
+        Assert.Equal(64, after - before);
         Assert.Equal(new Money(2_000_000_000_021), order.Total);
-        Assert.Equal(new Money(2_000_000_000_021), order.Cancel(At).Value.Total);
+
+        // Cancelled, it keeps its lines and total beside the time, both before and after its lines were first read.
+        var read = new Order(id, new UserId(1), lines, new Money(2_000_000_000_021), At);
+        Assert.Equal(2, read.Lines.Count);
+        foreach (var placed in new[] { order, read })
+        {
+            var cancelled = placed.Cancel(At.AddHours(1)).Value;
+            Assert.Equal((OrderStatus.Cancelled, At.AddHours(1), new Money(2_000_000_000_021)), (cancelled.Status, cancelled.CancelledAt, cancelled.Total));
+            Assert.Equal(lines, cancelled.Lines);
+            Assert.Same(cancelled.Lines, cancelled.Lines);
+            Assert.IsNotType<OrderLine[]>(cancelled.Lines);
+            Assert.True(cancelled.LineSpan.SequenceEqual(lines.AsSpan()));
+            Assert.Equal(OrderStatus.Placed, placed.Status);
+            Assert.Equal(placed, new Order(cancelled.Id, cancelled.UserId, cancelled.Lines, cancelled.PlacedAt, null));
+            Assert.Equal(cancelled, new Order(placed.Id, placed.UserId, placed.Lines, placed.PlacedAt, At.AddHours(1)));
+            Assert.Equal(CommerceErrorCode.OrderAlreadyCancelled, cancelled.Cancel(At).Error?.Code);
+        }
     }
 
     [Fact]
