@@ -15,6 +15,9 @@ namespace Commerce.Postgres;
 /// written on a new connection might overwrite a newer one of the lock's next holder.
 /// </summary>
 /// <remarks>
+/// The lock's session asks the server for TCP keepalives (<see cref="KeepaliveIdle"/>), so that a host that vanished
+/// without closing its connection frees its consumers within about a minute rather than when the operating system
+/// gives up on the connection (two hours by default).
 /// The lock's key is 64 bits of the SHA-256 of the store's schema and the consumer's name, so stores in different
 /// schemas of one database do not hold each other's consumers (a lock of another application's on the same key would
 /// hold the consumer too; at 64 bits, that takes a deliberate choice).
@@ -39,6 +42,23 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
 
     public string Consumer { get; }
 
+    /// <summary>The connection that holds the lock (tests read its session's settings).</summary>
+    internal NpgsqlConnection Connection => _connection;
+
+    /// <summary>
+    /// How long the server waits, in seconds, before it probes an idle lock connection's client (TCP keepalives, set
+    /// for that session), how long between probes, and how many go unanswered before it drops the connection: a host
+    /// whose machine went away without closing its connections (a power loss, a network cut) frees its consumers
+    /// within about a minute, where the operating system's defaults would hold them for two hours.
+    /// </summary>
+    internal const int KeepaliveIdle = 30, KeepaliveInterval = 10, KeepaliveCount = 3;
+
+    // The session's keepalives, then the lock (last: a failure before it takes nothing).
+    private static readonly string TakeSql = string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"SELECT set_config('tcp_keepalives_idle', '{KeepaliveIdle}', false), set_config('tcp_keepalives_interval', '{KeepaliveInterval}', false), " +
+        $"set_config('tcp_keepalives_count', '{KeepaliveCount}', false), pg_try_advisory_lock($1)");
+
     /// <summary>The advisory lock key of <paramref name="consumer"/> in <paramref name="schema"/>.</summary>
     internal static long KeyOf(string schema, string consumer)
     {
@@ -56,7 +76,7 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
         var connection = await store.OpenConnectionAsync("a lock of an event consumer", cancellationToken).ConfigureAwait(false);
         try
         {
-            var command = store.Command(connection, "SELECT pg_try_advisory_lock($1)");
+            var command = store.Command(connection, TakeSql);
             await using (command.ConfigureAwait(false))
             {
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = key });
@@ -64,7 +84,23 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
                 // Not cancelled by the caller's token: the statement never waits (a lock held elsewhere is false at
                 // once), and a cancellation that came after the server took the lock would leave it to a connection
                 // back in the pool. The command timeout bounds it; a broken connection is closed, which releases it.
-                if (await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false) is not true)
+                bool taken;
+                try
+                {
+                    var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        taken = await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false) && reader.GetBoolean(3);
+                    }
+                }
+                catch (Exception) when (connection.State == System.Data.ConnectionState.Open)
+                {
+                    // A session lock survives its statement's failure: none is left on a connection back in the pool.
+                    await ReleaseAllOrDiscardAsync(store, connection).ConfigureAwait(false);
+                    throw;
+                }
+
+                if (!taken)
                 {
                     return null;
                 }
@@ -151,6 +187,24 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
         finally
         {
             await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Releases every session lock of <paramref name="connection"/>; if that fails, clears its pool, which closes it instead of pooling it.</summary>
+    private static async Task ReleaseAllOrDiscardAsync(PostgresCommerceStore store, NpgsqlConnection connection)
+    {
+        try
+        {
+            var command = store.Command(connection, "SELECT pg_advisory_unlock_all()");
+            await using (command.ConfigureAwait(false))
+            {
+                store.CountRoundTrip();
+                await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            NpgsqlConnection.ClearPool(connection);
         }
     }
 

@@ -76,6 +76,23 @@ public sealed class EventConsumerLockTests
     }
 
     [PostgresFact]
+    public async Task A_locks_session_has_the_server_probe_its_client_so_a_host_that_vanished_frees_its_consumers_within_a_minute()
+    {
+        await using var shop = await PgShop.CreateAsync();
+        await using var held = (PostgresEventConsumerLock)(await Locks(shop).TryLockAsync("mailer"))!;
+
+        Assert.Equal("30", await ShowAsync(held.Connection, "tcp_keepalives_idle"));
+        Assert.Equal("10", await ShowAsync(held.Connection, "tcp_keepalives_interval"));
+        Assert.Equal("3", await ShowAsync(held.Connection, "tcp_keepalives_count"));
+
+        static async Task<string> ShowAsync(NpgsqlConnection connection, string setting)
+        {
+            await using var command = new NpgsqlCommand("SHOW " + setting, connection);
+            return (string)(await command.ExecuteScalarAsync())!;
+        }
+    }
+
+    [PostgresFact]
     public async Task A_disposed_lock_refuses_to_save()
     {
         await using var shop = await PgShop.CreateAsync();
