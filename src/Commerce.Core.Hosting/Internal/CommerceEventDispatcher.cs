@@ -272,186 +272,178 @@ internal sealed class CommerceEventDispatcher : BackgroundService, IAsyncDisposa
         EventCursor? cursor = null;
         EventCursor? saved = null;
         IEventConsumerLock? held = null;
+        // The handler's lock first, when the store keeps them: the checkpoint is read, and every save made, under it.
         try
         {
-            await DeliverHoldingAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            if (held is not null)
+            held = await LockAsync(handler, stoppingToken).ConfigureAwait(false);
+            cursor = await CallStoreAsync(handler, "loading the checkpoint",
+                ct => _store.LoadCheckpointAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false) ?? EventCursor.Start;
+            Log.HandlerResumed(_logger, handler.Name, cursor);
+            saved = cursor;
+            while (true)
             {
-                await ReleaseAsync(handler, held).ConfigureAwait(false);
-            }
-        }
-
-        // The loop, within the handler's lock when the store keeps them (taken first: the checkpoint is read under it).
-        async Task DeliverHoldingAsync()
-        {
-            try
-            {
-                held = await LockAsync(handler, stoppingToken).ConfigureAwait(false);
-                cursor = await CallStoreAsync(handler, "loading the checkpoint",
-                    ct => _store.LoadCheckpointAsync(handler.Name, ct), stoppingToken).ConfigureAwait(false) ?? EventCursor.Start;
-                Log.HandlerResumed(_logger, handler.Name, cursor);
-                saved = cursor;
-                while (true)
+                var after = cursor;
+                var page = await CallStoreAsync(handler, "reading events",
+                    ct => _feed.ReadAsync(after, _options.PageSize, ct), stoppingToken).ConfigureAwait(false);
+                if (page.Events.Count == 0)
                 {
-                    var after = cursor;
-                    var page = await CallStoreAsync(handler, "reading events",
-                        ct => _feed.ReadAsync(after, _options.PageSize, ct), stoppingToken).ConfigureAwait(false);
-                    if (page.Events.Count == 0)
+                    await CallStoreAsync(handler, "waiting for events", async ct =>
                     {
-                        await CallStoreAsync(handler, "waiting for events", async ct =>
-                        {
-                            await _feed.WaitAsync(after, ct).ConfigureAwait(false);
-                            return true;
-                        }, stoppingToken).ConfigureAwait(false);
-                        continue;
-                    }
+                        await _feed.WaitAsync(after, ct).ConfigureAwait(false);
+                        return true;
+                    }, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
 
-                    var stopped = false;
-                    var index = 0;
-                    var attempts = 0;
-                    var resolveFailures = 0;
-                    while (index < page.Events.Count)
+                var stopped = false;
+                var index = 0;
+                var attempts = 0;
+                var resolveFailures = 0;
+                while (index < page.Events.Count)
+                {
+                    Exception? failure = null;
+                    var scope = _scopes.CreateAsyncScope();
+                    try
                     {
-                        Exception? failure = null;
-                        var scope = _scopes.CreateAsyncScope();
+                        ICommerceEventHandler instance;
                         try
                         {
-                            ICommerceEventHandler instance;
+                            instance = (ICommerceEventHandler)scope.ServiceProvider.GetRequiredService(handler.HandlerType);
+                        }
+                        catch (Exception exception) when (!IsStopping(exception, stoppingToken))
+                        {
+                            // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
+                            // Nor is it a fault once the host is stopping or the container refuses as it is disposed:
+                            // the loop ends.
+                            stoppingToken.ThrowIfCancellationRequested();
+                            if (IsServicesDisposed(exception))
+                            {
+                                throw;
+                            }
+
+                            var delay = BackOff(++resolveFailures);
+                            var pending = page.Events[index];
+                            Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, pending.GetType().Name, pending.Position, resolveFailures, delay, exception);
+                            await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
+                            continue;
+                        }
+
+                        resolveFailures = 0;
+                        if (!_disposerTaken[handlerIndex])
+                        {
+                            _disposerTaken[handlerIndex] = TakeDisposer();
+                        }
+
+                        for (; index < page.Events.Count; index++)
+                        {
+                            // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
+                            stoppingToken.ThrowIfCancellationRequested();
+                            var @event = page.Events[index];
+                            using var activity = DispatcherTelemetry.StartHandling(handler.Name, @event);
                             try
                             {
-                                instance = (ICommerceEventHandler)scope.ServiceProvider.GetRequiredService(handler.HandlerType);
+                                await instance.HandleAsync(@event, stoppingToken).ConfigureAwait(false);
                             }
                             catch (Exception exception) when (!IsStopping(exception, stoppingToken))
                             {
-                                // Not the event's fault (a registration or a dependency is broken): no delivery attempt is spent.
-                                // Nor is it a fault once the host is stopping or the container refuses as it is disposed:
-                                // the loop ends.
+                                // Once the host is stopping, a failure says nothing about the event (a cancelled call
+                                // may be reported with an exception of its own): it is delivered again next time. Nor
+                                // does the container's refusal as it is disposed, which the call met.
                                 stoppingToken.ThrowIfCancellationRequested();
                                 if (IsServicesDisposed(exception))
                                 {
                                     throw;
                                 }
 
-                                var delay = BackOff(++resolveFailures);
-                                var pending = page.Events[index];
-                                Log.HandlerNotResolved(_logger, handler.Name, handler.HandlerType.FullName ?? handler.HandlerType.Name, pending.GetType().Name, pending.Position, resolveFailures, delay, exception);
-                                await DelayAsync(delay, stoppingToken).ConfigureAwait(false);
-                                continue;
-                            }
-
-                            resolveFailures = 0;
-                            if (!_disposerTaken[handlerIndex])
-                            {
-                                _disposerTaken[handlerIndex] = TakeDisposer();
-                            }
-
-                            for (; index < page.Events.Count; index++)
-                            {
-                                // No new call once the host is stopping: the loop ends, and the rest of the page comes again next time.
-                                stoppingToken.ThrowIfCancellationRequested();
-                                var @event = page.Events[index];
-                                using var activity = DispatcherTelemetry.StartHandling(handler.Name, @event);
-                                try
-                                {
-                                    await instance.HandleAsync(@event, stoppingToken).ConfigureAwait(false);
-                                }
-                                catch (Exception exception) when (!IsStopping(exception, stoppingToken))
-                                {
-                                    // Once the host is stopping, a failure says nothing about the event (a cancelled call
-                                    // may be reported with an exception of its own): it is delivered again next time. Nor
-                                    // does the container's refusal as it is disposed, which the call met.
-                                    stoppingToken.ThrowIfCancellationRequested();
-                                    if (IsServicesDisposed(exception))
-                                    {
-                                        throw;
-                                    }
-
-                                    _telemetry.RecordFailure(handler.Name, @event, exception, activity);
-                                    failure = exception;
-                                    break;
-                                }
-
-                                _telemetry.RecordHandled(handler.Name, @event, _time);
-                                attempts = 0;
-                                cursor = cursor.Through(@event.Position);
-                            }
-                        }
-                        finally
-                        {
-                            await DisposeScopeAsync(handler, scope).ConfigureAwait(false);
-                        }
-
-                        if (failure is null)
-                        {
-                            continue;
-                        }
-
-                        var failed = page.Events[index];
-                        attempts++;
-                        if (attempts >= _options.MaxDeliveryAttempts)
-                        {
-                            _telemetry.RecordPoison(handler.Name, failed, _options.PoisonEventPolicy);
-                            if (_options.PoisonEventPolicy == PoisonEventPolicy.Stop)
-                            {
-                                Log.PoisonEventStopped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
-                                stopped = true;
+                                _telemetry.RecordFailure(handler.Name, @event, exception, activity);
+                                failure = exception;
                                 break;
                             }
 
-                            Log.PoisonEventSkipped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
-                            cursor = cursor.Through(failed.Position);
+                            _telemetry.RecordHandled(handler.Name, @event, _time);
                             attempts = 0;
-                            index++;
-                            continue;
+                            cursor = cursor.Through(@event.Position);
                         }
-
-                        var retryIn = BackOff(attempts);
-                        Log.HandlerFailed(_logger, handler.Name, failed.GetType().Name, failed.Position, attempts, _options.MaxDeliveryAttempts, retryIn, failure);
-                        if (!cursor.Equals(saved))
-                        {
-                            // Keep what was handled before the failure, in case the host goes down while this event is retried.
-                            saved = await SaveAsync(handler, held, cursor, stoppingToken).ConfigureAwait(false);
-                            progress.Saved = true;
-                        }
-
-                        await DelayAsync(retryIn, stoppingToken).ConfigureAwait(false);
                     }
-
-                    if (!stopped)
+                    finally
                     {
-                        // Everything the page read is handled (or skipped): the page's cursor covers no more than that.
-                        cursor = cursor.Union(page.Next);
+                        await DisposeScopeAsync(handler, scope).ConfigureAwait(false);
                     }
 
+                    if (failure is null)
+                    {
+                        continue;
+                    }
+
+                    var failed = page.Events[index];
+                    attempts++;
+                    if (attempts >= _options.MaxDeliveryAttempts)
+                    {
+                        _telemetry.RecordPoison(handler.Name, failed, _options.PoisonEventPolicy);
+                        if (_options.PoisonEventPolicy == PoisonEventPolicy.Stop)
+                        {
+                            Log.PoisonEventStopped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
+                            stopped = true;
+                            break;
+                        }
+
+                        Log.PoisonEventSkipped(_logger, handler.Name, attempts, failed.GetType().Name, failed.Position, failure);
+                        cursor = cursor.Through(failed.Position);
+                        attempts = 0;
+                        index++;
+                        continue;
+                    }
+
+                    var retryIn = BackOff(attempts);
+                    Log.HandlerFailed(_logger, handler.Name, failed.GetType().Name, failed.Position, attempts, _options.MaxDeliveryAttempts, retryIn, failure);
                     if (!cursor.Equals(saved))
                     {
+                        // Keep what was handled before the failure, in case the host goes down while this event is retried.
                         saved = await SaveAsync(handler, held, cursor, stoppingToken).ConfigureAwait(false);
                         progress.Saved = true;
                     }
 
-                    if (stopped)
-                    {
-                        return;
-                    }
-                }
-            }
-            catch (Exception exception) when (IsStopping(exception, stoppingToken) || IsServicesDisposed(exception))
-            {
-                // The host is stopping (or disposing the container, which the dispatcher's dispose follows): what was
-                // handled since the last save is saved now, within the host's time to stop; if that fails too, it is
-                // delivered again next time.
-                if (!IsStopping(exception, stoppingToken))
-                {
-                    Log.HandlerLoopEndedByDisposal(_logger, handler.Name, exception);
+                    await DelayAsync(retryIn, stoppingToken).ConfigureAwait(false);
                 }
 
-                if (cursor is not null && saved is not null && !cursor.Equals(saved))
+                if (!stopped)
                 {
-                    await SaveAtStopAsync(handler, held, cursor, saved, finalSaves, handlerIndex).ConfigureAwait(false);
+                    // Everything the page read is handled (or skipped): the page's cursor covers no more than that.
+                    cursor = cursor.Union(page.Next);
                 }
+
+                if (!cursor.Equals(saved))
+                {
+                    saved = await SaveAsync(handler, held, cursor, stoppingToken).ConfigureAwait(false);
+                    progress.Saved = true;
+                }
+
+                if (stopped)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception exception) when (IsStopping(exception, stoppingToken) || IsServicesDisposed(exception))
+        {
+            // The host is stopping (or disposing the container, which the dispatcher's dispose follows): what was
+            // handled since the last save is saved now, within the host's time to stop; if that fails too, it is
+            // delivered again next time.
+            if (!IsStopping(exception, stoppingToken))
+            {
+                Log.HandlerLoopEndedByDisposal(_logger, handler.Name, exception);
+            }
+
+            if (cursor is not null && saved is not null && !cursor.Equals(saved))
+            {
+                await SaveAtStopAsync(handler, held, cursor, saved, finalSaves, handlerIndex).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (held is not null)
+            {
+                await ReleaseAsync(handler, held).ConfigureAwait(false);
             }
         }
     }

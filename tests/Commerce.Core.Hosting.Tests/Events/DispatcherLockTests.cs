@@ -19,18 +19,22 @@ public sealed class DispatcherLockTests
         [.. Enumerable.Range(firstMinute, count).Select(minute => (CommerceEvent)new WalletCharged(
             new UserId(minute % 5 + 1), new Money(100), new Money(100 * minute), ObservedTimeProvider.Origin.AddMinutes(minute)))];
 
+    /// <summary>A host instance on the table's store, seeing it through <paramref name="store"/> (a fresh one unless given).</summary>
+    private static DispatcherHost Instance(
+        ConsumerLockTable table, Action<ICommerceBuilder> handlers, Action<CommerceEventDispatcherOptions>? configure = null, LockingEventStore? store = null) =>
+        new(table.Store, handlers, configure, registered: store ?? new LockingEventStore(table));
+
     [Fact]
     public async Task Of_two_dispatchers_on_one_store_only_the_holder_of_a_handlers_lock_delivers_it_and_the_other_takes_over_from_its_checkpoint_when_it_stops()
     {
         var store = new FakeEventStore();
         var table = new ConsumerLockTable(store);
         var first = store.Append(Charges(5));
-        await using var one = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: new LockingEventStore(table));
+        await using var one = Instance(table, b => b.AddEventHandler<HandlerA>());
         await one.StartAsync();
         await store.Until(() => Equals(store.Checkpoint(A), store.End) && store.Waiting == 1);
 
-        await using var two = new DispatcherHost(
-            store, b => b.AddEventHandler<HandlerA>(), o => o.LockRetryDelay = TimeSpan.FromSeconds(3), registered: new LockingEventStore(table));
+        await using var two = Instance(table, b => b.AddEventHandler<HandlerA>(), o => o.LockRetryDelay = TimeSpan.FromSeconds(3));
         await two.StartAsync();
         await two.Time.TimerDueInAsync(TimeSpan.FromSeconds(3));
         var waiting = Assert.Single(two.Logs.WithId(1115));
@@ -64,12 +68,12 @@ public sealed class DispatcherLockTests
         var store = new FakeEventStore();
         var table = new ConsumerLockTable(store);
         store.Append(Charges(2));
-        await using var one = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: new LockingEventStore(table));
+        await using var one = Instance(table, b => b.AddEventHandler<HandlerA>());
         await one.StartAsync();
         await store.Until(() => Equals(store.Checkpoint(A), store.End));
 
         // Another instance delivering B only is not held up by A's lock.
-        await using var two = new DispatcherHost(store, b => b.AddEventHandler<HandlerB>(), registered: new LockingEventStore(table));
+        await using var two = Instance(table, b => b.AddEventHandler<HandlerB>());
         await two.StartAsync();
         await store.Until(() => Equals(store.Checkpoint(B), store.End));
 
@@ -83,7 +87,7 @@ public sealed class DispatcherLockTests
         var store = new FakeEventStore();
         var table = new ConsumerLockTable(store);
         var first = store.Append(Charges(3));
-        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: new LockingEventStore(table));
+        await using var host = Instance(table, b => b.AddEventHandler<HandlerA>());
         await host.StartAsync();
         await store.Until(() => Equals(store.Checkpoint(A), store.End) && store.Waiting == 1);
         var saved = store.Checkpoint(A);
@@ -121,7 +125,7 @@ public sealed class DispatcherLockTests
         {
             LockFault = () => Interlocked.Decrement(ref refusals) >= 0 ? new StoreUnavailableException("down") : null,
         };
-        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: locking);
+        await using var host = Instance(table, b => b.AddEventHandler<HandlerA>(), store: locking);
         await host.StartAsync();
 
         await host.Time.TimerDueInAsync(TimeSpan.FromSeconds(1));
@@ -145,7 +149,7 @@ public sealed class DispatcherLockTests
         store.Fault = operation => operation == "save" && Volatile.Read(ref storeDown) == 1
             ? new InvalidOperationException($"save refused ({Interlocked.Increment(ref refusedSaves)})")
             : null;
-        await using var host = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: new LockingEventStore(table));
+        await using var host = Instance(table, b => b.AddEventHandler<HandlerA>());
         await host.StartAsync();
         await store.Until(() => Volatile.Read(ref refusedSaves) >= 1);
         Assert.Equal(events, host.A.Calls);
@@ -165,12 +169,12 @@ public sealed class DispatcherLockTests
         var store = new FakeEventStore();
         var table = new ConsumerLockTable(store);
         store.Append(Charges(2));
-        await using var one = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: new LockingEventStore(table));
+        await using var one = Instance(table, b => b.AddEventHandler<HandlerA>());
         await one.StartAsync();
         await store.Until(() => Equals(store.Checkpoint(A), store.End));
         var saves = store.Saves.Count;
 
-        await using var two = new DispatcherHost(store, b => b.AddEventHandler<HandlerA>(), registered: new LockingEventStore(table));
+        await using var two = Instance(table, b => b.AddEventHandler<HandlerA>());
         await two.StartAsync();
         await two.Time.TimerDueInAsync(TimeSpan.FromSeconds(10)); // the default LockRetryDelay
         await two.StopAsync();
