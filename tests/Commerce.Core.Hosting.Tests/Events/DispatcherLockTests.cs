@@ -164,6 +164,26 @@ public sealed class DispatcherLockTests
     }
 
     [Fact]
+    public async Task A_lock_that_fails_to_release_is_logged_and_the_loop_still_ends()
+    {
+        var store = new FakeEventStore();
+        var table = new ConsumerLockTable(store);
+        store.Append(Charges(2));
+        await using var host = Instance(table, b => b.AddEventHandler<HandlerA>());
+        await host.StartAsync();
+        await store.Until(() => Equals(store.Checkpoint(A), store.End) && store.Waiting == 1);
+
+        table.ReleaseFault = new InvalidOperationException("unlock failed");
+        await host.StopAsync();
+
+        var failed = Assert.Single(host.Logs.WithId(1118));
+        Assert.Equal(LogLevel.Warning, failed.Level);
+        Assert.Same(table.ReleaseFault, failed.Exception);
+        Assert.True(table.Taken[0].Disposed);
+        Assert.Equal(store.End, store.Checkpoint(A));
+    }
+
+    [Fact]
     public async Task A_dispatcher_stopped_while_another_holds_the_lock_ends_without_taking_it_or_saving()
     {
         var store = new FakeEventStore();

@@ -15,6 +15,9 @@ internal sealed class ConsumerLockTable(FakeEventStore store)
 
     public FakeEventStore Store => store;
 
+    /// <summary>Thrown by every release (the lock stays held, as by a connection whose unlock failed), unless <see langword="null"/>.</summary>
+    public Exception? ReleaseFault { get; set; }
+
     /// <summary>Every lock taken, in order.</summary>
     public List<LockingEventStore.HeldLock> Taken { get; } = [];
 
@@ -132,6 +135,11 @@ internal sealed class LockingEventStore(ConsumerLockTable table) : IEventStore, 
         public ValueTask DisposeAsync()
         {
             Disposed = true;
+            if (table.ReleaseFault is { } fault)
+            {
+                return ValueTask.FromException(fault);
+            }
+
             table.Release(this);
             return ValueTask.CompletedTask;
         }
