@@ -28,16 +28,14 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
 
     private readonly PostgresCommerceStore _store;
     private readonly NpgsqlConnection _connection;
-    private readonly long _key;
     private bool _lost;
     private int _disposed;
 
-    private PostgresEventConsumerLock(PostgresCommerceStore store, NpgsqlConnection connection, string consumer, long key)
+    private PostgresEventConsumerLock(PostgresCommerceStore store, NpgsqlConnection connection, string consumer)
     {
         _store = store;
         _connection = connection;
         Consumer = consumer;
-        _key = key;
     }
 
     public string Consumer { get; }
@@ -93,10 +91,10 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
                         taken = await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false) && reader.GetBoolean(3);
                     }
                 }
-                catch (Exception) when (connection.State == System.Data.ConnectionState.Open)
+                catch (Exception)
                 {
                     // A session lock survives its statement's failure: none is left on a connection back in the pool.
-                    await ReleaseAllOrDiscardAsync(store, connection).ConfigureAwait(false);
+                    await ReleaseOrDiscardAsync(store, connection).ConfigureAwait(false);
                     throw;
                 }
 
@@ -106,7 +104,7 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
                 }
             }
 
-            var held = new PostgresEventConsumerLock(store, connection, consumer, key);
+            var held = new PostgresEventConsumerLock(store, connection, consumer);
             connection = null;
             return held;
         }
@@ -152,10 +150,7 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
         }
     }
 
-    /// <summary>
-    /// Releases the lock (<c>pg_advisory_unlock</c>) and gives the connection back. A connection on which the release
-    /// failed while it stays open is not given back to the pool holding the lock: the pool is cleared, which closes it.
-    /// </summary>
+    /// <summary>Releases the lock and gives the connection back (see <see cref="ReleaseOrDiscardAsync"/>).</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -165,24 +160,10 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
 
         try
         {
-            if (!_lost && _connection.State == System.Data.ConnectionState.Open)
+            if (!_lost)
             {
-                var command = _store.Command(_connection, "SELECT pg_advisory_unlock($1)");
-                await using (command.ConfigureAwait(false))
-                {
-                    command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = _key });
-                    _store.CountRoundTrip();
-                    await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
-                }
+                await ReleaseOrDiscardAsync(_store, _connection).ConfigureAwait(false);
             }
-        }
-        catch (Exception) when (_connection.State == System.Data.ConnectionState.Open)
-        {
-            NpgsqlConnection.ClearPool(_connection);
-        }
-        catch (Exception)
-        {
-            // Broken or closed: the session is gone, and its lock with it.
         }
         finally
         {
@@ -190,9 +171,18 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
         }
     }
 
-    /// <summary>Releases every session lock of <paramref name="connection"/>; if that fails, clears its pool, which closes it instead of pooling it.</summary>
-    private static async Task ReleaseAllOrDiscardAsync(PostgresCommerceStore store, NpgsqlConnection connection)
+    /// <summary>
+    /// Releases the session locks of <paramref name="connection"/> (a connection of the store holds none but a consumer's
+    /// lock) before it goes back to the pool. If that fails while the connection stays open, the pool is cleared, which
+    /// closes the connection rather than pooling it with a lock; a broken or closed one took its locks with its session.
+    /// </summary>
+    private static async Task ReleaseOrDiscardAsync(PostgresCommerceStore store, NpgsqlConnection connection)
     {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
         try
         {
             var command = store.Command(connection, "SELECT pg_advisory_unlock_all()");
@@ -202,9 +192,13 @@ internal sealed class PostgresEventConsumerLock : IEventConsumerLock
                 await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
-        catch (Exception)
+        catch (Exception) when (connection.State == System.Data.ConnectionState.Open)
         {
             NpgsqlConnection.ClearPool(connection);
+        }
+        catch (Exception)
+        {
+            // Broken or closed meanwhile: the session is gone, and its locks with it.
         }
     }
 
