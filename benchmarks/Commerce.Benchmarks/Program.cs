@@ -94,14 +94,15 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 4
         Sync.Wait(shop.Wallets.GetBalanceAsync(users[i & 4095]));
     }
 
+    var placed = new Commerce.OrderId[100_000]; // made before the count: storing an id allocates nothing
     var heldBefore = GC.GetTotalMemory(forceFullCollection: true);
     sampler?.Recording = true;
     var before = GC.GetAllocatedBytesForCurrentThread();
     for (var i = 0; i < 100_000; i++)
     {
-        Sync.Check(keyed
+        placed[i] = Sync.Check(keyed
             ? shop.Orders.PlaceOrderAsync(users[i & 4095], orders[i & 4095], new Commerce.IdempotencyKey(string.Create(CultureInfo.InvariantCulture, $"order-{i}")))
-            : shop.Orders.PlaceOrderAsync(users[i & 4095], orders[i & 4095]));
+            : shop.Orders.PlaceOrderAsync(users[i & 4095], orders[i & 4095])).Id;
     }
 
     var order = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
@@ -128,15 +129,32 @@ if (args is ["allocations", .. var allocationArgs] && allocationArgs.Length <= 4
 
     var charge = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
     sampler?.Recording = false;
+    var chargeTypes = sampler?.Take();
     var chargeHeld = (GC.GetTotalMemory(forceFullCollection: true) - heldBefore) / 100_000.0;
+
+    // A cancel of each order placed above: its result is the cancelled order; the store keeps that order in place of
+    // the placed one, the refund's ledger entry and the cancel's event.
+    heldBefore = GC.GetTotalMemory(forceFullCollection: true);
+    sampler?.Recording = true;
+    before = GC.GetAllocatedBytesForCurrentThread();
+    foreach (var id in placed)
+    {
+        Sync.Check(shop.Orders.CancelOrderAsync(id));
+    }
+
+    var cancel = (GC.GetAllocatedBytesForCurrentThread() - before) / 100_000.0;
+    sampler?.Recording = false;
+    var cancelHeld = (GC.GetTotalMemory(forceFullCollection: true) - heldBefore) / 100_000.0;
     Console.WriteLine(
         $"{(allocationArgs.Length == 0 ? "" : kind + ": ")}bytes per order: {order:F1} allocated, {held:F1} kept; per balance query: {balance:F1}; " +
-        $"per charge: {charge:F1} allocated, {chargeHeld:F1} kept");
+        $"per charge: {charge:F1} allocated, {chargeHeld:F1} kept; per cancel: {cancel:F1} allocated, {cancelHeld:F1} kept");
     if (sampler is not null)
     {
         Console.WriteLine("placed orders:");
         AllocationSampler.Print(orderTypes!, 100_000);
         Console.WriteLine("charges:");
+        AllocationSampler.Print(chargeTypes!, 100_000);
+        Console.WriteLine("cancels:");
         AllocationSampler.Print(sampler.Take(), 100_000);
     }
 

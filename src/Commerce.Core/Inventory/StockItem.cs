@@ -44,18 +44,12 @@ public sealed record StockItem
     /// <summary>Adds units.</summary>
     /// <param name="quantity">The quantity; must be positive.</param>
     /// <returns>The increased stock, or <see cref="CommerceErrorCode.InvalidQuantity"/> (also when the stock would overflow).</returns>
-    public Result<StockItem> Restock(int quantity)
-    {
-        if (quantity <= 0)
-        {
-            return Errors.NonPositiveQuantity(quantity);
-        }
+    public Result<StockItem> Restock(int quantity) =>
+        RestockRefusal(ProductId, OnHand, quantity) is { } refusal ? refusal : new StockItem(ProductId, OnHand + quantity);
 
-        if (quantity > int.MaxValue - OnHand)
-        {
-            return Errors.StockOverflow(ProductId);
-        }
-
-        return new StockItem(ProductId, OnHand + quantity);
-    }
+    /// <summary>Why a stock of <paramref name="onHand"/> units cannot take <paramref name="quantity"/> more (see <see cref="Restock"/>), or <see langword="null"/> if it can.</summary>
+    internal static CommerceError? RestockRefusal(ProductId productId, int onHand, int quantity) =>
+        quantity <= 0 ? Errors.NonPositiveQuantity(quantity)
+        : quantity > int.MaxValue - onHand ? Errors.StockOverflow(productId)
+        : null;
 }

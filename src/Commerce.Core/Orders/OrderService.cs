@@ -154,10 +154,12 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return cancelled;
         }
 
+        // The lines by index: a list's enumerator through its interface would be an object per loop.
+        var lines = order.Lines;
         unitOfWork.Prefetch(StoreKey.ForWallet(order.UserId));
-        foreach (var line in order.Lines)
+        for (var i = 0; i < lines.Count; i++)
         {
-            unitOfWork.Prefetch(StoreKey.ForStock(line.ProductId));
+            unitOfWork.Prefetch(StoreKey.ForStock(lines[i].ProductId));
         }
 
         await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
@@ -173,14 +175,15 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             UnitOfWork.Credit(unitOfWork, order.UserId, funds, order.Total, LedgerEntryKind.Refund, order.Id, now);
         }
 
-        foreach (var line in order.Lines)
+        for (var i = 0; i < lines.Count; i++)
         {
-            var stock = await unitOfWork.Inventory.FindAsync(line.ProductId, ct).ConfigureAwait(false)
+            // Read as a number, as an order's stock is: over a store that keeps stock so, no StockItem is made.
+            var line = lines[i];
+            var onHand = await UnitOfWork.FindOnHandAsync(unitOfWork, line.ProductId, ct).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"Order {order.Id} holds product {line.ProductId}, which has no stock.");
-            var restocked = stock.Restock(line.Quantity);
-            if (restocked.IsFailure)
+            if (StockItem.RestockRefusal(line.ProductId, onHand, line.Quantity) is { } refusal)
             {
-                return Result<Order>.Failure(restocked.Error);
+                return Result<Order>.Failure(refusal);
             }
 
             // Relative, like the order's deduction (the guard re-checks the stock's upper bound).

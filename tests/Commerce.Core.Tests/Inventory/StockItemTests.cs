@@ -44,6 +44,16 @@ public sealed class StockItemTests
     }
 
     [Property(Arbitrary = [typeof(Generators)])]
+    public bool A_restock_refusal_read_from_the_numbers_is_the_refusal_of_Restock(int onHand, int quantity)
+    {
+        // An order's cancel checks its restocks on the quantities it read, with no stock item: by the same rule.
+        var stock = Stock(onHand);
+        var result = stock.Restock(quantity);
+        var refusal = StockItem.RestockRefusal(Item, stock.OnHand, quantity);
+        return result.IsSuccess ? refusal is null : refusal == result.Error;
+    }
+
+    [Property(Arbitrary = [typeof(Generators)])]
     public bool Restock_then_deduct_of_the_same_quantity_restores_the_stock(int onHand, int quantity)
     {
         var stock = Stock(onHand);
