@@ -144,7 +144,9 @@ internal readonly struct EventStripeState
 
 /// <summary>
 /// The entries a stripe keeps for events: the event itself; for an <see cref="OrderPlaced"/> its commit
-/// published as the order it inserts (<see cref="ChangeSet.TryGetPlacedOrder"/>), that <see cref="Order"/>;
+/// published as the order it inserts (<see cref="ChangeSet.TryGetPlacedOrder"/>), that <see cref="Order"/>; for an
+/// <see cref="OrderCancelled"/> published as the cancelled order it saves (<see cref="ChangeSet.TryGetCancelledOrder"/>),
+/// that cancelled order (a new object, which the orders' table keeps in place of the one placed);
 /// for a <see cref="WalletCharged"/> published as the ledger entry it inserts
 /// (<see cref="ChangeSet.TryGetChargeEntry"/>), that <see cref="LedgerEntry"/>. The orders' table and the
 /// wallets' ledgers keep those anyway, so the event then costs the log one reference and the commit no object
@@ -154,14 +156,14 @@ internal static class EventEntries
 {
     /// <summary>The entry to keep for event <paramref name="index"/> of <paramref name="changes"/>.</summary>
     public static object Of(ChangeSet changes, int index) =>
-        changes.TryGetPlacedOrder(index, out var order) ? order
+        changes.TryGetPlacedOrder(index, out var order) || changes.TryGetCancelledOrder(index, out order) ? order
         : changes.TryGetChargeEntry(index, out var charge) ? charge
         : changes.Events[index];
 
     /// <summary>When the event of an entry happened.</summary>
     public static DateTimeOffset AtOf(object entry) => entry switch
     {
-        Order order => order.PlacedAt,
+        Order order => order.CancelledAt ?? order.PlacedAt,
         LedgerEntry charge => charge.At,
         _ => ((CommerceEvent)entry).At,
     };
@@ -169,6 +171,7 @@ internal static class EventEntries
     /// <summary>The event of an entry, at <paramref name="position"/>.</summary>
     public static CommerceEvent EventOf(object entry, EventPosition position) => entry switch
     {
+        Order { CancelledAt: { } at } cancelled => new OrderCancelled(cancelled.Id, cancelled.UserId, cancelled.Lines, cancelled.Total, at) { Position = position },
         Order order => new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt) { Position = position },
         LedgerEntry charge => new WalletCharged(charge.UserId, charge.Amount, charge.BalanceAfter, charge.At) { Position = position },
         _ => (CommerceEvent)entry with { Position = position },

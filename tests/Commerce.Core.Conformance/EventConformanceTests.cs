@@ -229,6 +229,32 @@ public abstract class EventConformanceTests : CommerceConformanceTests
     }
 
     [StoreFact]
+    public async Task A_cancel_is_dated_by_its_cancellation_in_the_merge_of_stripes_and_in_a_purge()
+    {
+        // The buyer's stream and another user's lie in different stripes, so the merge orders them by time alone.
+        using var shop = CreateShop();
+        var other = Enumerable.Range(2, 100).First(u => EventStream.ForUser(User(u)).StripeOf(64) != EventStream.ForUser(User(1)).StripeOf(64));
+        await shop.AddProductAsync(1, 10, 9);
+        await shop.ChargeAsync(1, 100);
+        var order = (await shop.OrderAsync(1, (1, 2))).Value;
+        shop.Time.Advance(TimeSpan.FromMinutes(30));
+        await shop.ChargeAsync(other, 5);
+        shop.Time.Advance(TimeSpan.FromMinutes(30));
+        Assert.True((await shop.Orders.CancelOrderAsync(order.Id)).IsSuccess);
+
+        var (all, _) = await ReadAllAsync(shop);
+        Assert.IsType<WalletCharged>(all[^2]);
+        var cancelled = Assert.IsType<OrderCancelled>(all[^1]);
+        Assert.Equal((order.Id, TestClock.Start.AddHours(1)), (cancelled.OrderId, cancelled.At));
+        Assert.Equal([.. all.OrderBy(e => e.At)], all);
+
+        // A purge of what is older than 45 minutes keeps the cancel (and the charge at 30 minutes goes).
+        var everything = all.Aggregate(EventCursor.Start, (c, e) => c.Through(e.Position));
+        Assert.Equal(all.Count - 1, await Log(shop).PurgeEventsAsync(TestClock.Start.AddMinutes(45), everything));
+        Assert.Equal(cancelled.Position, Assert.Single((await ReadAllAsync(shop)).Events).Position);
+    }
+
+    [StoreFact]
     public async Task A_checkout_emits_OrderPlaced_and_the_cart_emits_nothing()
     {
         using var shop = CreateShop();

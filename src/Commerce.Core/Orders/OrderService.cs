@@ -147,6 +147,9 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return Errors.OrderNotFound(id);
         }
 
+        // The lines by index: a list's enumerator through its interface would be an object per loop. Read before the
+        // cancel, which then shares their view with the order it reads.
+        var lines = order.Lines;
         var now = runtime.UtcNow();
         var cancelled = order.Cancel(now);
         if (cancelled.IsFailure)
@@ -154,8 +157,6 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             return cancelled;
         }
 
-        // The lines by index: a list's enumerator through its interface would be an object per loop.
-        var lines = order.Lines;
         unitOfWork.Prefetch(StoreKey.ForWallet(order.UserId));
         for (var i = 0; i < lines.Count; i++)
         {
@@ -194,7 +195,14 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         unitOfWork.Orders.Save(cancelled.Value);
         if (runtime.Options.PublishEvents)
         {
-            unitOfWork.Publish(new OrderCancelled(order.Id, order.UserId, order.Lines, order.Total, now));
+            if (unitOfWork is UnitOfWork own)
+            {
+                own.PublishOrderCancelled(cancelled.Value); // the event is made from the order only if a store reads it
+            }
+            else
+            {
+                unitOfWork.Publish(new OrderCancelled(order.Id, order.UserId, lines, order.Total, now));
+            }
         }
 
         return cancelled;

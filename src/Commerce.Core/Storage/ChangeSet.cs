@@ -123,7 +123,8 @@ public sealed class ChangeSet
     /// </summary>
     /// <remarks>
     /// An <see cref="OrderPlaced"/> the library's order use cases publish is kept as the order it reports
-    /// (see <see cref="TryGetPlacedOrder"/>), and a <see cref="WalletCharged"/> its charges publish as the
+    /// (see <see cref="TryGetPlacedOrder"/>), an <see cref="OrderCancelled"/> as the cancelled order (see
+    /// <see cref="TryGetCancelledOrder"/>), and a <see cref="WalletCharged"/> its charges publish as the
     /// ledger entry it reports (see <see cref="TryGetChargeEntry"/>); this list makes the event from it each
     /// time it is read. A store that keeps orders and ledger entries anyway can keep such an event as what it
     /// reports, and the commit allocates no event.
@@ -141,10 +142,25 @@ public sealed class ChangeSet
     /// <param name="order">The order, if so.</param>
     /// <returns><see langword="true"/> if the event is the order's <see cref="OrderPlaced"/>, published as the order.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below the number of <see cref="Events"/>.</exception>
-    public bool TryGetPlacedOrder(int index, [NotNullWhen(true)] out Order? order)
+    public bool TryGetPlacedOrder(int index, [NotNullWhen(true)] out Order? order) => TryGetOrder(index, OrderStatus.Placed, out order);
+
+    /// <summary>
+    /// Whether the event at <paramref name="index"/> of <see cref="Events"/> is the <see cref="OrderCancelled"/>
+    /// of an order this change set writes as cancelled, published as that cancelled order: the event's id, buyer,
+    /// lines (the same list), total and time (<see cref="Order.CancelledAt"/>, offset included) are the order's, and
+    /// its position is unset. A store that keeps the orders it writes may keep such an event as the order, and make
+    /// it back when it is read, as <see cref="Events"/> does.
+    /// </summary>
+    /// <param name="index">From 0 to the number of <see cref="Events"/> − 1.</param>
+    /// <param name="order">The cancelled order, if so.</param>
+    /// <returns><see langword="true"/> if the event is the order's <see cref="OrderCancelled"/>, published as the order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below the number of <see cref="Events"/>.</exception>
+    public bool TryGetCancelledOrder(int index, [NotNullWhen(true)] out Order? order) => TryGetOrder(index, OrderStatus.Cancelled, out order);
+
+    private bool TryGetOrder(int index, OrderStatus status, [NotNullWhen(true)] out Order? order)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)(_events?.Count ?? 0), nameof(index));
-        order = _events![index] as Order;
+        order = _events![index] is Order published && published.Status == status ? published : null;
         return order is not null;
     }
 
@@ -226,14 +242,19 @@ public sealed class ChangeSet
     internal void AddEvent(CommerceEvent @event) => (_events ??= []).Add(@event);
 
     /// <summary>
-    /// Publishes the event of a state this change set inserts, as that state: an order's <see cref="OrderPlaced"/>
-    /// (see <see cref="TryGetPlacedOrder"/>) or a charge's <see cref="WalletCharged"/> (see <see cref="TryGetChargeEntry"/>).
+    /// Publishes the event of a state this change set writes, as that state: an order's <see cref="OrderPlaced"/>
+    /// (see <see cref="TryGetPlacedOrder"/>) or <see cref="OrderCancelled"/> (see <see cref="TryGetCancelledOrder"/>),
+    /// or a charge's <see cref="WalletCharged"/> (see <see cref="TryGetChargeEntry"/>).
     /// </summary>
     internal void AddEventAsState(object inserted) => (_events ??= []).Add(inserted);
 
-    /// <summary>The event of an entry: the event itself, an order's <see cref="OrderPlaced"/>, or a charge's <see cref="WalletCharged"/>.</summary>
+    /// <summary>
+    /// The event of an entry: the event itself, an order's <see cref="OrderPlaced"/> (or <see cref="OrderCancelled"/>,
+    /// once cancelled), or a charge's <see cref="WalletCharged"/>.
+    /// </summary>
     private static CommerceEvent EventOf(object entry) => entry switch
     {
+        Order { CancelledAt: { } at } cancelled => new OrderCancelled(cancelled.Id, cancelled.UserId, cancelled.Lines, cancelled.Total, at),
         Order order => new OrderPlaced(order.Id, order.UserId, order.Lines, order.Total, order.PlacedAt),
         LedgerEntry charge => new WalletCharged(charge.UserId, charge.Amount, charge.BalanceAfter, charge.At),
         _ => (CommerceEvent)entry,

@@ -494,7 +494,23 @@ internal sealed class UnitOfWork
     internal void PublishOrderPlaced(Order order)
     {
         ArgumentNullException.ThrowIfNull(order);
-        PublishAsInserted(StoreKey.ForOrder(order.Id), order, reportable: true, "An order's placement is published with the order's insertion.");
+        PublishAsWritten(StoreKey.ForOrder(order.Id), order, ChangeKind.Insert, order.Status == OrderStatus.Placed, "An order's placement is published with the order's insertion.");
+    }
+
+    /// <summary>
+    /// Publishes the <see cref="Events.OrderCancelled"/> of <paramref name="cancelled"/>, which this unit of work
+    /// saves over the order it read, as the cancelled order itself (see <see cref="ChangeSet.TryGetCancelledOrder"/>):
+    /// no event is made unless a store reads it.
+    /// </summary>
+    internal void PublishOrderCancelled(Order cancelled)
+    {
+        ArgumentNullException.ThrowIfNull(cancelled);
+        PublishAsWritten(
+            StoreKey.ForOrder(cancelled.Id),
+            cancelled,
+            ChangeKind.Update,
+            cancelled.Status == OrderStatus.Cancelled,
+            "An order's cancellation is published with the cancelled order saved.");
     }
 
     /// <summary>
@@ -505,27 +521,29 @@ internal sealed class UnitOfWork
     internal void PublishWalletCharged(LedgerEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        PublishAsInserted(
+        PublishAsWritten(
             StoreKey.ForLedger(entry.UserId, entry.Sequence),
             entry,
+            ChangeKind.Insert,
             entry.Kind == LedgerEntryKind.Charge,
             "A charge is published with the insertion of its ledger entry.");
     }
 
     /// <summary>
-    /// Publishes the event a state this unit of work inserts at <paramref name="key"/> reports, as that state;
-    /// refused (with <paramref name="refused"/>) unless <paramref name="reportable"/> and the state is that insert's.
+    /// Publishes the event a state this unit of work writes at <paramref name="key"/> reports, as that state;
+    /// refused (with <paramref name="refused"/>) unless <paramref name="reportable"/> and the state is that key's
+    /// last write, of <paramref name="kind"/>.
     /// </summary>
-    private void PublishAsInserted(in StoreKey key, object inserted, bool reportable, string refused)
+    private void PublishAsWritten(in StoreKey key, object written, ChangeKind kind, bool reportable, string refused)
     {
         EnsureOpen();
         var at = LastIndexOf(key);
-        if (!reportable || at < 0 || _changes[at].Kind != ChangeKind.Insert || !ReferenceEquals(_changes[at].State, inserted))
+        if (!reportable || at < 0 || _changes[at].Kind != kind || !ReferenceEquals(_changes[at].State, written))
         {
             throw new InvalidOperationException(refused);
         }
 
-        _changes.AddEventAsState(inserted);
+        _changes.AddEventAsState(written);
     }
 
     /// <summary>Drops every staged write and event, keeping the reads: a refused use case commits (validates) only what it read.</summary>

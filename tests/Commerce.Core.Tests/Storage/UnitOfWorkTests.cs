@@ -314,6 +314,62 @@ public sealed class UnitOfWorkTests
     }
 
     [Fact]
+    public async Task An_order_cancelled_is_handed_to_the_store_as_the_cancelled_order_and_read_as_the_event()
+    {
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At);
+        var session = new RecordingSession((StoreKey.ForOrder(order.Id), order));
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+        ChangeSet? changes = null;
+        session.OnCommit = c => changes = c;
+
+        var read = (await unitOfWork.Orders.FindAsync(order.Id))!;
+        var cancelled = read.Cancel(At.AddHours(1).ToOffset(TimeSpan.FromHours(-3))).Value;
+        unitOfWork.Orders.Save(cancelled);
+        unitOfWork.PublishOrderCancelled(cancelled);
+        Assert.True(await unitOfWork.CommitAsync());
+
+        Assert.True(changes!.TryGetCancelledOrder(0, out var handed));
+        Assert.Same(cancelled, handed); // no event object until a store reads one
+        Assert.False(changes.TryGetPlacedOrder(0, out _));
+        Assert.False(changes.TryGetChargeEntry(0, out _));
+        Assert.Equal(EventStream.ForUser(order.UserId), changes.EventStreamOf(0));
+        var @event = changes.Events[0];
+        Assert.Equal(new OrderCancelled(order.Id, order.UserId, order.Lines, order.Total, At.AddHours(1)), @event);
+        Assert.Same(cancelled.Lines, ((OrderCancelled)@event).Lines);
+        Assert.Equal(TimeSpan.FromHours(-3), @event.At.Offset);
+    }
+
+    [Fact]
+    public async Task An_order_cancelled_is_published_only_with_the_cancelled_order_saved_by_the_same_unit_of_work()
+    {
+        var order = new Order(OrderId.New(At), Rich.UserId, [new OrderLine(Widget.Id, 2, Widget.Price)], At);
+        var session = new RecordingSession((StoreKey.ForOrder(order.Id), order));
+        await using var store = await new RecordingStore(session).BeginAsync();
+        var unitOfWork = (UnitOfWork)store;
+        var cancelled = order.Cancel(At).Value;
+
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderCancelled(cancelled)); // not saved
+        _ = await unitOfWork.Orders.FindAsync(order.Id);
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderCancelled(cancelled)); // read, not saved
+        unitOfWork.Orders.Save(cancelled with { });
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderCancelled(cancelled)); // another instance saved
+        var standing = order with { };
+        unitOfWork.Orders.Save(standing);
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderCancelled(standing)); // saved, not cancelled
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderPlaced(standing)); // saved, not inserted
+
+        var placed = new Order(OrderId.New(At), Rich.UserId, order.Lines, At, At);
+        unitOfWork.Orders.Add(placed);
+        Assert.Throws<InvalidOperationException>(() => unitOfWork.PublishOrderPlaced(placed)); // inserted, but cancelled
+        ChangeSet? changes = null;
+        session.OnCommit = c => changes = c;
+        Assert.True(await unitOfWork.CommitAsync());
+        Assert.Empty(changes!.Events);
+        Assert.Throws<ArgumentOutOfRangeException>(() => changes.TryGetCancelledOrder(0, out _));
+    }
+
+    [Fact]
     public async Task A_charge_is_handed_to_the_store_as_its_ledger_entry_and_read_as_the_event()
     {
         var session = new RecordingSession();
