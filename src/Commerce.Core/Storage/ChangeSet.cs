@@ -246,7 +246,7 @@ public sealed class ChangeSet
     /// (see <see cref="TryGetPlacedOrder"/>) or <see cref="OrderCancelled"/> (see <see cref="TryGetCancelledOrder"/>),
     /// or a charge's <see cref="WalletCharged"/> (see <see cref="TryGetChargeEntry"/>).
     /// </summary>
-    internal void AddEventAsState(object inserted) => (_events ??= []).Add(inserted);
+    internal void AddEventAsState(object written) => (_events ??= []).Add(written);
 
     /// <summary>
     /// The event of an entry: the event itself, an order's <see cref="OrderPlaced"/> (or <see cref="OrderCancelled"/>,
