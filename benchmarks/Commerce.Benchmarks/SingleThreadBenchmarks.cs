@@ -82,6 +82,16 @@ public class SingleThreadBenchmarks
         return _hand.PlaceOrder(_users[i].Value, _orders[i]);
     }
 
+    // An order placed and then cancelled (a cancel needs an order of its own): its time less PlaceOrder's is a cancel's.
+    [BenchmarkCategory("PlaceCancel"), Benchmark(Baseline = true)]
+    public bool PlaceCancel_GlobalLock() => PlaceCancel(StoreKind.GlobalLock);
+
+    [BenchmarkCategory("PlaceCancel"), Benchmark]
+    public bool PlaceCancel_PerKeyLock() => PlaceCancel(StoreKind.PerKeyLock);
+
+    [BenchmarkCategory("PlaceCancel"), Benchmark]
+    public bool PlaceCancel_LockFree() => PlaceCancel(StoreKind.LockFree);
+
     [BenchmarkCategory("CartAdd"), Benchmark(Baseline = true)]
     public bool CartAdd_GlobalLock() => CartAdd(StoreKind.GlobalLock);
 
@@ -112,6 +122,14 @@ public class SingleThreadBenchmarks
     {
         var i = Next();
         return Sync.Wait(_shops[kind].Orders.PlaceOrderAsync(_users[i], _orders[i])).IsSuccess;
+    }
+
+    private bool PlaceCancel(StoreKind kind)
+    {
+        var i = Next();
+        var orders = _shops[kind].Orders;
+        var placed = Sync.Wait(orders.PlaceOrderAsync(_users[i], _orders[i]));
+        return placed.IsSuccess && Sync.Wait(orders.CancelOrderAsync(placed.Value.Id)).IsSuccess;
     }
 
     // Carts hold at most 4 products, so they stay small however long the benchmark runs.
