@@ -38,25 +38,23 @@ internal class CellTable
 
     public virtual Cell? Find(CellKey key)
     {
-        var hash = Hash(key);
-        if (_recent.Find(hash, key) is { } hit)
+        if (_recent.Find(key) is { } hit)
         {
             return hit;
         }
 
-        return _index!.Find(key, hash) is { } cell ? _recent.Remember(hash, cell) : null;
+        return _index!.Find(key, Hash(key)) is { } cell ? _recent.Remember(cell) : null;
     }
 
     /// <summary>
     /// The cell the array of recently used cells holds where <paramref name="key"/>'s would be: perhaps
     /// another key's (not checked, so that the cell is not loaded yet), so the caller checks its key.
     /// </summary>
-    public KeyedCell? Recent(CellKey key) => _recent.Peek(Hash(key));
+    public KeyedCell? Recent(CellKey key) => _recent.Peek(key);
 
     public virtual Cell GetOrCreate(CellKey key)
     {
-        var hash = Hash(key);
-        return _recent.Find(hash, key) is { } hit ? hit : Add(hash, key);
+        return _recent.Find(key) is { } hit ? hit : Add(Hash(key), key);
     }
 
     /// <summary>
@@ -69,7 +67,7 @@ internal class CellTable
     private Cell Add(ulong hash, CellKey key)
     {
         var cell = _index!.CreateOrGet(key, hash, CreateKeyed, 0, out var created);
-        return created ? _recent.Added(hash, (KeyedCell)cell) : _recent.Remember(hash, cell);
+        return created ? _recent.Added((KeyedCell)cell) : _recent.Remember(cell);
     }
 
     /// <summary>The number of cells (for diagnostics and tests).</summary>
@@ -90,6 +88,9 @@ internal class CellTable
 /// lookup trusts it only if the cell's key is the one it looks for. A slot is filled only with the cell the
 /// index holds for that key, and the index never loses or replaces one, so a hit is the key's one
 /// cell, whatever races overwrote the slot. A key may sit in its slot or the one beside it (one cache line).
+/// A key's slot is picked by its own bits, not by its hash: ids as hosts number them (1, 2, 3…) take
+/// consecutive slots, so the cells an order path reads over and over sit in few cache lines (a hash would
+/// scatter them over the whole array, one line each).
 /// The array grows (a new one, keeping what the old one held) as cells are added, to four slots per cell,
 /// up to <see cref="MaxBits"/> bits.
 /// </remarks>
@@ -97,7 +98,6 @@ internal sealed class RecentCells
 {
     private const int MinBits = 6;
     private const int MaxBits = 17; // 1 MiB of references
-    private const int HashBitsUsed = 6; // the hash's top bits, which pick the index's slot: this array's slot takes the ones below
 
     private KeyedCell?[] _slots = new KeyedCell?[1 << MinBits];
     private long _added;
@@ -105,11 +105,11 @@ internal sealed class RecentCells
     /// <summary>The number of slots now.</summary>
     public int Capacity => Volatile.Read(ref _slots).Length;
 
-    /// <summary>The cell of <paramref name="key"/> (whose <see cref="CellTable.Hash"/> is <paramref name="hash"/>), if a slot holds it.</summary>
-    public KeyedCell? Find(ulong hash, in CellKey key)
+    /// <summary>The cell of <paramref name="key"/>, if a slot holds it.</summary>
+    public KeyedCell? Find(in CellKey key)
     {
         var slots = Volatile.Read(ref _slots);
-        var slot = SlotOf(slots, hash);
+        var slot = SlotOf(slots, key);
         var cell = Volatile.Read(ref slots[slot]);
         if (cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High)
         {
@@ -120,26 +120,26 @@ internal sealed class RecentCells
         return cell is not null && cell.Key.Low == key.Low && cell.Key.High == key.High ? cell : null;
     }
 
-    /// <summary>What the slot of a key whose hash is <paramref name="hash"/> holds, without looking at it.</summary>
-    public KeyedCell? Peek(ulong hash)
+    /// <summary>What the slot of <paramref name="key"/> holds, without looking at it.</summary>
+    public KeyedCell? Peek(in CellKey key)
     {
         var slots = Volatile.Read(ref _slots);
-        return Volatile.Read(ref slots[SlotOf(slots, hash)]);
+        return Volatile.Read(ref slots[SlotOf(slots, key)]);
     }
 
     /// <summary>Puts the key's one cell (the one its table's index holds) in its slot, and returns it.</summary>
-    public Cell Remember(ulong hash, Cell cell)
+    public Cell Remember(Cell cell)
     {
         if (cell is KeyedCell keyed)
         {
-            Put(Volatile.Read(ref _slots), hash, keyed);
+            Put(Volatile.Read(ref _slots), keyed);
         }
 
         return cell;
     }
 
     /// <summary>Like <see cref="Remember"/>, for a cell just added to the index: grows the array with the table.</summary>
-    public Cell Added(ulong hash, KeyedCell cell)
+    public Cell Added(KeyedCell cell)
     {
         var count = Interlocked.Increment(ref _added);
         var slots = Volatile.Read(ref _slots);
@@ -148,13 +148,13 @@ internal sealed class RecentCells
             slots = Grow(slots);
         }
 
-        Put(slots, hash, cell);
+        Put(slots, cell);
         return cell;
     }
 
-    private static void Put(KeyedCell?[] slots, ulong hash, KeyedCell cell)
+    private static void Put(KeyedCell?[] slots, KeyedCell cell)
     {
-        var slot = SlotOf(slots, hash);
+        var slot = SlotOf(slots, cell.Key);
         if (Volatile.Read(ref slots[slot]) is not null && Volatile.Read(ref slots[slot ^ 1]) is null)
         {
             slot ^= 1;
@@ -171,7 +171,7 @@ internal sealed class RecentCells
         {
             if (cell is not null)
             {
-                Put(grown, CellTable.Hash(cell.Key), cell);
+                Put(grown, cell);
             }
         }
 
@@ -179,8 +179,18 @@ internal sealed class RecentCells
         return ReferenceEquals(seen, slots) ? grown : seen;
     }
 
-    private static int SlotOf(KeyedCell?[] slots, ulong hash) =>
-        (int)((hash << HashBitsUsed) >> (64 - BitOperations.Log2((uint)slots.Length)));
+    /// <summary>
+    /// A key's slot: an id below the array's length (with <see cref="CellKey.High"/> 0) is its own slot; the bits of a
+    /// larger one above the slot's are folded onto it, and a key's high word mixed in, so that keys that differ only
+    /// there spread too.
+    /// </summary>
+    private static int SlotOf(KeyedCell?[] slots, in CellKey key)
+    {
+        var bits = BitOperations.Log2((uint)slots.Length);
+        var x = (ulong)key.Low + ((ulong)key.High * 0x9E3779B97F4A7C15UL);
+        x ^= (x >> bits) ^ (x >> (2 * bits)) ^ (x >> 48);
+        return (int)(x & (ulong)(slots.Length - 1));
+    }
 }
 
 /// <summary>

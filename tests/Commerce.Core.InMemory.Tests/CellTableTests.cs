@@ -43,6 +43,27 @@ public sealed class CellTableTests
         Assert.True(table.RecentCapacity >= Math.Min(4 * model.Count, 1 << 17), $"{table.RecentCapacity} slots for {model.Count} cells");
     }
 
+    [Theory]
+    [InlineData(1, 1_000)]
+    [InlineData(1, 30_000)]
+    [InlineData(500_000, 20_000)]
+    public void Ids_numbered_one_after_another_each_keep_their_own_recent_slot(long first, int count)
+    {
+        // Ids as hosts number them take a slot each (no two in one pair of slots, where a hash would put some),
+        // so every one is found with one load, by the prefetch's peek too.
+        var table = new CellTable();
+        var cells = new Cell[count];
+        for (var i = 0; i < count; i++)
+        {
+            cells[i] = table.GetOrCreate(new CellKey(0, first + i));
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Same(cells[i], table.Recent(new CellKey(0, first + i)));
+        }
+    }
+
     [Fact]
     public void Recent_gives_the_cell_in_the_keys_slot_whichever_key_it_is_for()
     {
