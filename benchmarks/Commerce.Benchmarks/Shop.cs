@@ -136,13 +136,14 @@ internal static class Requests
         return orders;
     }
 
-    public static UserId[] Users(int seed, int count)
+    /// <summary>Users drawn from the first <paramref name="from"/> at random.</summary>
+    public static UserId[] Users(int seed, int count, int from = Shop.Users)
     {
         var random = new Random(seed);
         var users = new UserId[count];
         for (var i = 0; i < count; i++)
         {
-            users[i] = new UserId(random.Next(1, Shop.Users + 1));
+            users[i] = new UserId(random.Next(1, from + 1));
         }
 
         return users;

@@ -43,9 +43,10 @@ internal static class Soak
         var garbage = -1;
         var midlife = -1;
         var states = -1;
+        var keys = Shop.Products;
         while (args.Length > 4)
         {
-            // Options after the four positional arguments: no-events, keyed, types, garbage=<bytes>, midlife=<bytes>, states=<bytes>.
+            // Options after the four positional arguments: no-events, keyed, types, garbage=<bytes>, midlife=<bytes>, states=<bytes>, keys=<n>.
             var option = args[^1];
             if (option.Equals("no-events", StringComparison.OrdinalIgnoreCase))
             {
@@ -83,6 +84,13 @@ internal static class Soak
                 // with this many bytes kept between each and the next.
                 states = spacing;
             }
+            else if (option.StartsWith("keys=", StringComparison.OrdinalIgnoreCase)
+                && int.TryParse(option.AsSpan("keys=".Length), CultureInfo.InvariantCulture, out var first) && first is >= 3 and <= Shop.Products)
+            {
+                // Users and products drawn from the first <n> of each rather than all 10,000: how much of an order's
+                // time is its keys' data missing the processor's caches.
+                keys = first;
+            }
             else
             {
                 break;
@@ -97,7 +105,7 @@ internal static class Soak
             || !int.TryParse(args[2], out var workers) || workers < 1
             || !double.TryParse(args[3], System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
         {
-            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [types] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>] [states=<bytes between cells>]");
+            Console.Error.WriteLine("usage: soak <GlobalLock|PerKeyLock|LockFree|HandWritten|HandWrittenBufferedIds> <Low|HotProduct|HotWallet> <workers> <seconds> [no-events] [keyed] [types] [garbage=<bytes, at least 24>] [midlife=<bytes, at least 24>] [states=<bytes between cells>] [keys=<users and products drawn from, 3-10000>]");
             return 2;
         }
 
@@ -106,8 +114,8 @@ internal static class Soak
         var users = new UserId[workers][];
         for (var w = 0; w < workers; w++)
         {
-            orders[w] = Requests.Orders(100 + w, ring, workload == Contention.HotProduct);
-            users[w] = Requests.Users(200 + w, ring);
+            orders[w] = Requests.Orders(100 + w, ring, workload == Contention.HotProduct, keys);
+            users[w] = Requests.Users(200 + w, ring, keys);
         }
 
         using var shop = hand ? null : new Shop(kind, configure: o => o.PublishEvents = publishEvents);
