@@ -420,6 +420,71 @@ public abstract class OrderConformanceTests : CommerceConformanceTests
         Assert.Equal(4, await shop.StockOfAsync(2));
     }
 
+    [StoreTheory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task An_order_reads_the_callers_lines_once_after_they_were_validated(int count)
+    {
+        // What is placed is what the use case asked the store for: the list is read once (its count, then each line)
+        // once the store is opened, so a list that changes meanwhile cannot place a line that was not read with the rest.
+        var lines = new CountingLines([.. Enumerable.Range(1, count).Select(p => new OrderLineRequest(Product(p), 2))]);
+        using var shop = CreateShop(wrapStore: inner => new OnOpenStore(inner, () => lines.Counting |= lines.Armed));
+        for (var p = 1; p <= count; p++)
+        {
+            await shop.AddProductAsync(p, 100 * p, 10, "Product " + p);
+        }
+
+        await shop.ChargeAsync(1, 10_000);
+        lines.Armed = true;
+
+        var placed = await shop.Orders.PlaceOrderAsync(User(1), lines);
+        lines.Counting = false;
+
+        Assert.True(placed.IsSuccess, placed.ToString());
+        Assert.Equal(lines.Items.Select(l => (l.ProductId, l.Quantity)), placed.Value.Lines.Select(l => (l.ProductId, l.Quantity)));
+        Assert.Equal((1, count), (lines.CountReads, lines.ItemReads));
+    }
+
+    /// <summary>Lines that count how often they are read while <see cref="Counting"/> (set when a store opens while <see cref="Armed"/>).</summary>
+    private sealed class CountingLines(OrderLineRequest[] items) : IReadOnlyList<OrderLineRequest>
+    {
+        public OrderLineRequest[] Items => items;
+
+        public bool Armed { get; set; }
+
+        public bool Counting { get; set; }
+
+        public int CountReads { get; private set; }
+
+        public int ItemReads { get; private set; }
+
+        public int Count
+        {
+            get
+            {
+                CountReads += Counting ? 1 : 0;
+                return items.Length;
+            }
+        }
+
+        public OrderLineRequest this[int index]
+        {
+            get
+            {
+                ItemReads += Counting ? 1 : 0;
+                return items[index];
+            }
+        }
+
+        public IEnumerator<OrderLineRequest> GetEnumerator()
+        {
+            ItemReads += Counting ? items.Length : 0;
+            return ((IEnumerable<OrderLineRequest>)items).GetEnumerator();
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
     /// <summary>Lines that read as <c>first</c> until <see cref="Change"/> is called while <see cref="Armed"/>, then as <c>then</c>.</summary>
     private sealed class ChangingLines(OrderLineRequest[] first, OrderLineRequest[] then) : IReadOnlyList<OrderLineRequest>
     {

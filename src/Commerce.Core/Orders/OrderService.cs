@@ -384,18 +384,21 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
     /// then debit, deduct, create the order and record the sale. Each value is read once and the total
     /// computed once; a refusal returns before anything is staged.
     /// </summary>
-    internal static async ValueTask<Result<Order>> PlaceAsync(
+    /// <remarks>
+    /// The caller's lines are read here once, into the order's lines, and everything the use case reads is asked for
+    /// from those: once the unit of work has loaded them, each read is at hand, and <see cref="Place"/> runs through
+    /// without awaiting. A store that loads without waiting (the in-memory one) places the order without an async
+    /// state machine.
+    /// </remarks>
+    internal static ValueTask<Result<Order>> PlaceAsync(
         IUnitOfWork unitOfWork,
         (UserId User, IReadOnlyList<OrderLineRequest> Lines, CommerceRuntime Runtime) state,
         CancellationToken ct)
     {
         var (user, lines, runtime) = state;
-        Prefetch(unitOfWork, user, lines);
-        await unitOfWork.LoadAsync(ct).ConfigureAwait(false);
 
-        // Price every line from the catalog; report every unknown product at once (before any overflow).
-        // The lines are the caller's list when they needed no merging: each is read here once, and checked
-        // again against what Validate checked, since a list that changed meanwhile was not validated.
+        // The lines are the caller's list when they needed no merging: each is read here once, and checked again
+        // against what Validate checked, since a list that changed meanwhile was not validated.
         var options = runtime.Options;
         var priced = new OrderLine[lines.Count];
         if (priced.Length == 0 || priced.Length > options.MaxOrderLines)
@@ -403,9 +406,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             throw LinesChanged();
         }
 
-        var total = Money.Zero;
-        List<ProductId>? unknown = null;
-        var overflow = false;
+        unitOfWork.Prefetch(StoreKey.ForWallet(user));
         for (var i = 0; i < priced.Length; i++)
         {
             var (productId, quantity) = lines[i];
@@ -414,7 +415,47 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
                 throw LinesChanged();
             }
 
-            var product = await unitOfWork.Products.FindAsync(productId, ct).ConfigureAwait(false);
+            priced[i] = new OrderLine(productId, quantity, Money.Zero, Money.Zero); // priced once the product is read
+            unitOfWork.Prefetch(StoreKey.ForProduct(productId));
+            unitOfWork.Prefetch(StoreKey.ForStock(productId));
+        }
+
+        var loading = unitOfWork.LoadAsync(ct);
+        return loading.IsCompletedSuccessfully
+            ? new(Place(unitOfWork, user, priced, runtime, ct))
+            : PlaceWhenLoadedAsync(loading, unitOfWork, user, priced, runtime, ct);
+
+        static async ValueTask<Result<Order>> PlaceWhenLoadedAsync(
+            ValueTask loading, IUnitOfWork unitOfWork, UserId user, OrderLine[] priced, CommerceRuntime runtime, CancellationToken ct)
+        {
+            await loading.ConfigureAwait(false);
+            return Place(unitOfWork, user, priced, runtime, ct);
+        }
+    }
+
+    /// <summary>
+    /// A read of a key the use case asked for and the unit of work loaded, which it has at hand: complete when made
+    /// (its exception, if it failed, thrown here).
+    /// </summary>
+    private static T Loaded<T>(ValueTask<T> read) =>
+        read.IsCompleted
+            ? read.GetAwaiter().GetResult()
+            : throw new InvalidOperationException("A read of a key that was loaded did not complete at once: the unit of work did not keep what it loaded.");
+
+    /// <summary>
+    /// The use case once its reads are loaded (see <see cref="PlaceAsync"/>): <paramref name="priced"/> holds the
+    /// caller's lines, unpriced, and is priced in place to become the order's lines.
+    /// </summary>
+    private static Result<Order> Place(IUnitOfWork unitOfWork, UserId user, OrderLine[] priced, CommerceRuntime runtime, CancellationToken ct)
+    {
+        // Price every line from the catalog; report every unknown product at once (before any overflow).
+        var total = Money.Zero;
+        List<ProductId>? unknown = null;
+        var overflow = false;
+        for (var i = 0; i < priced.Length; i++)
+        {
+            var (productId, quantity) = (priced[i].ProductId, priced[i].Quantity);
+            var product = Loaded(unitOfWork.Products.FindAsync(productId, ct));
             if (product is null)
             {
                 (unknown ??= []).Add(productId);
@@ -441,7 +482,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
 
         // Balance first: when both balance and stock are short, the answer is insufficient balance.
         // Read as numbers: over a store that keeps wallets so, no Wallet is made for the read or the payment.
-        var funds = await UnitOfWork.FindWalletNumbersAsync(unitOfWork, user, ct).ConfigureAwait(false);
+        var funds = Loaded(UnitOfWork.FindWalletNumbersAsync(unitOfWork, user, ct));
         var balance = funds?.Balance ?? Money.Zero;
         if (total > balance)
         {
@@ -459,7 +500,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             try
             {
                 // The quantity alone: read as a number, a stock item is made for no one (see StoredState.OfQuantity).
-                onHand = await UnitOfWork.FindOnHandAsync(unitOfWork, priced[i].ProductId, ct).ConfigureAwait(false);
+                onHand = Loaded(UnitOfWork.FindOnHandAsync(unitOfWork, priced[i].ProductId, ct));
             }
             catch (InvalidOperationException) when (IsNamedBefore(priced, i))
             {
