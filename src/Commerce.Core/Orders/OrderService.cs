@@ -356,9 +356,15 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
         unitOfWork.Prefetch(StoreKey.ForWallet(user));
         for (var i = 0; i < lines.Count; i++)
         {
-            unitOfWork.Prefetch(StoreKey.ForProduct(lines[i].ProductId));
-            unitOfWork.Prefetch(StoreKey.ForStock(lines[i].ProductId));
+            PrefetchLine(unitOfWork, lines[i].ProductId);
         }
+    }
+
+    /// <summary>Asks for what an order's line reads: its product and the product's stock.</summary>
+    private static void PrefetchLine(IUnitOfWork unitOfWork, ProductId productId)
+    {
+        unitOfWork.Prefetch(StoreKey.ForProduct(productId));
+        unitOfWork.Prefetch(StoreKey.ForStock(productId));
     }
 
     /// <summary>The exception of an order whose lines changed after they were validated (see <see cref="PlaceAsync"/>).</summary>
@@ -416,8 +422,7 @@ internal sealed class OrderService(CommerceRuntime runtime) : IOrderService
             }
 
             priced[i] = new OrderLine(productId, quantity, Money.Zero, Money.Zero); // priced once the product is read
-            unitOfWork.Prefetch(StoreKey.ForProduct(productId));
-            unitOfWork.Prefetch(StoreKey.ForStock(productId));
+            PrefetchLine(unitOfWork, productId);
         }
 
         var loading = unitOfWork.LoadAsync(ct);
