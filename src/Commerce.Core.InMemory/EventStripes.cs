@@ -593,7 +593,7 @@ internal sealed class EventStripes
         }
 
         var cell = _cells[EventStream.ForUser(user).StripeOf(_cells.Length)];
-        Prefetch.Line(cell);
+        Prefetch.Object(cell);
         return cell;
     }
 
@@ -602,7 +602,7 @@ internal sealed class EventStripes
     {
         if (cell is not null)
         {
-            Prefetch.Line(Volatile.Read(ref cell.Content));
+            Prefetch.Object(Volatile.Read(ref cell.Content));
         }
     }
 

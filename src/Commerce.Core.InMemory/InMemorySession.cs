@@ -99,8 +99,8 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
             (contents[i] as WalletCell)?.PrefetchLines(); // its other two numbers, its latest record, and the slot the commit copies it to
             if (contents[i] is StockCell stock)
             {
-                Prefetch.Line(stock.Received); // read with the units taken
-                Prefetch.Line(stock.Companion); // the product's sales count cell, which an order's commit adjusts
+                Prefetch.Object(stock.Received); // read with the units taken
+                Prefetch.Object(stock.Companion); // the product's sales count cell, which an order's commit adjusts
             }
         }
 
@@ -227,9 +227,22 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
     private static void LoadStates<TCell>(ReadOnlySpan<TCell?> cells, Span<object?> states)
         where TCell : Cell
     {
+        // Each cell's key too, which the read checks, on the line after its content as often as not.
+        for (var i = 0; i < cells.Length; i++)
+        {
+            Prefetch.Object(cells[i]);
+        }
+
         for (var i = 0; i < cells.Length; i++)
         {
             states[i] = cells[i] is { } cell ? Volatile.Read(ref cell.Content) : null;
+        }
+
+        // Each state's fields with the word of its type, which the check below waits for: a cell's numbers, a product's
+        // price, read next, are often on the line after.
+        for (var i = 0; i < cells.Length; i++)
+        {
+            Prefetch.Object(states[i]);
         }
 
         for (var i = 0; i < cells.Length; i++)

@@ -97,11 +97,12 @@ internal sealed class WalletCell : WordCell
     /// </summary>
     public void PrefetchLines()
     {
-        Prefetch.Line(Received);
-        Prefetch.Line(Spent);
-        Prefetch.Line(Volatile.Read(ref Content)); // the latest record, whose type a read checks
+        Prefetch.Object(Received);
+        Prefetch.Object(Spent);
+        Prefetch.Object(Volatile.Read(ref Content)); // the latest record, whose type a read checks
         if (Volatile.Read(ref Word) is var length and > 0 && ChunkHint is { } chunk)
         {
+            Prefetch.Object(chunk); // its length, which the copy checks (on another line than the slot, past a chunk's first)
             WalletAccount.PrefetchSlot(chunk, length); // where the next commit copies that record
         }
     }
