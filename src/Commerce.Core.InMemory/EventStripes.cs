@@ -224,6 +224,22 @@ internal sealed class EventLog
     /// <summary>A test seam: called by <see cref="Store"/> between its first look at the purged bound and its write.</summary>
     internal Action? BeforeWrite { get; set; }
 
+    /// <summary>Starts loading the leaf page kept as the tail (its first number and page), without waiting for it.</summary>
+    public void PrefetchTail() => Prefetch.Object(Volatile.Read(ref _tail));
+
+    /// <summary>
+    /// Starts loading what <see cref="Store"/> of event <paramref name="sequence"/> writes, if the tail's page holds it:
+    /// that page's length, which the write's bounds check reads, and the event's slot. Nothing otherwise.
+    /// </summary>
+    public void PrefetchStore(long sequence)
+    {
+        if (Volatile.Read(ref _tail) is { } tail && (ulong)(sequence - tail.First) < LeafSize)
+        {
+            Prefetch.Object(tail.Leaves);
+            Prefetch.Element(tail.Leaves, Leaf(sequence));
+        }
+    }
+
     /// <summary>The entry of the event numbered <paramref name="sequence"/> (from 1), or <see langword="null"/> if it is not stored here (or was purged).</summary>
     public object? Entry(long sequence)
     {
@@ -581,9 +597,9 @@ internal sealed class EventStripes
 
     /// <summary>
     /// Starts loading the cell of <paramref name="user"/>'s stripe, which a commit that publishes the user's
-    /// events reads and swaps (a batch read that reads the user's wallet calls this with its other loads), and
-    /// returns it for <see cref="PrefetchState"/>; nothing (<see langword="null"/>) until some commit has
-    /// published an event, so that a host without events loads nothing more.
+    /// events reads and swaps (a batch read that reads the user's wallet calls this with its other loads), and the
+    /// stripe's log, and returns the cell for <see cref="PrefetchState"/>; nothing (<see langword="null"/>) until some
+    /// commit has published an event, so that a host without events loads nothing more.
     /// </summary>
     public Cell? PrefetchCellOf(UserId user)
     {
@@ -592,17 +608,38 @@ internal sealed class EventStripes
             return null;
         }
 
-        var cell = _cells[EventStream.ForUser(user).StripeOf(_cells.Length)];
+        var stripe = EventStream.ForUser(user).StripeOf(_cells.Length);
+        Prefetch.Object(_logs[stripe]); // its tail, which the next step loads
+        var cell = _cells[stripe];
         Prefetch.Object(cell);
         return cell;
     }
 
-    /// <summary>The next step after <see cref="PrefetchCellOf"/>: starts loading the latest entries (or the descriptor) the cell holds, if any cell.</summary>
-    public static void PrefetchState(Cell? cell)
+    /// <summary>
+    /// The next step after <see cref="PrefetchCellOf"/> (<paramref name="cell"/>, of <paramref name="user"/>'s stripe,
+    /// if any): starts loading the latest entries (or the descriptor) the cell holds, and the log's tail, where the
+    /// commit copies those entries (see <see cref="PrefetchCopy"/>).
+    /// </summary>
+    public void PrefetchState(Cell? cell, UserId user)
     {
         if (cell is not null)
         {
             Prefetch.Object(Volatile.Read(ref cell.Content));
+            _logs[EventStream.ForUser(user).StripeOf(_cells.Length)].PrefetchTail();
+        }
+    }
+
+    /// <summary>
+    /// The last step, at the start of a commit that publishes <paramref name="changes"/>' events: starts loading the
+    /// log's slot that the commit's copy of its first event's stripe writes (see <see cref="AddUpdate"/>), with the
+    /// length of that slot's page, which the write checks. Reads only lines the steps before loaded.
+    /// </summary>
+    public void PrefetchCopy(ChangeSet changes)
+    {
+        if (changes.Events.Count > 0)
+        {
+            var stripe = changes.EventStreamOf(0).StripeOf(_cells.Length);
+            _logs[stripe].PrefetchStore(Volatile.Read(ref _cells[stripe].Word)); // a marker (negative) names no slot
         }
     }
 

@@ -74,6 +74,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var count = batch.Count;
         var slots = default(Loaded<KeyedCell>);
         Cell? stripe = null; // of the user's events, which a commit that publishes them reads and swaps
+        var stripeUser = default(UserId);
         for (var i = 0; i < count; i++)
         {
             var key = batch[i];
@@ -83,6 +84,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
                 if (key.Table == StoreTable.Wallets)
                 {
                     stripe = store.Events.PrefetchCellOf(key.UserId);
+                    stripeUser = key.UserId;
                 }
             }
             else
@@ -93,7 +95,7 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
 
         var contents = default(Loaded<object>);
         LoadStates<KeyedCell>(((ReadOnlySpan<KeyedCell?>)slots)[..count], contents); // a descriptor: read through it below, as any read does
-        EventStripes.PrefetchState(stripe);
+        store.Events.PrefetchState(stripe, stripeUser);
         for (var i = 0; i < count; i++)
         {
             (contents[i] as WalletCell)?.PrefetchLines(); // its other two numbers, its latest record, and the slot the commit copies it to
@@ -339,6 +341,11 @@ internal sealed class InMemorySession(InMemoryCommerceStore store) : IStoreSessi
         var stockEntries = t_stock ??= new StockEntries();
         stockEntries.Count = 0;
         var events = changes.Events;
+        if (events.Count > 0)
+        {
+            store.Events.PrefetchCopy(changes); // the log slot the stripe's update copies into, well before it does
+        }
+
         var size = (2 * span.Length) + events.Count + 1; // a wallet's cell replaced takes two, a stripe per event at most, and the products' listing
         var updates = t_scratch is { } scratch && scratch.Length >= size ? scratch : (t_scratch = new CellUpdate[Math.Max(8, size)]);
         var adjusts = t_adjusts is { } known && known.Length >= updates.Length ? known : (t_adjusts = new int[updates.Length]);

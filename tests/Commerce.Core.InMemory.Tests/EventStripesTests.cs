@@ -101,6 +101,56 @@ public sealed class EventStripesTests
     }
 
     [Fact]
+    public void Prefetching_a_logs_tail_or_a_store_changes_nothing_whatever_the_number()
+    {
+        var log = new EventLog();
+        log.PrefetchTail(); // no tail yet
+        log.PrefetchStore(1);
+
+        var events = Enumerable.Range(1, 1_500).Select(i => Charged(1, i)).ToArray();
+        foreach (var e in events)
+        {
+            log.Store(e.Position.Sequence, e);
+        }
+
+        // In the tail's page, past it, before it, and a stripe's marker (a negative word): none is stored by a prefetch.
+        foreach (var sequence in new long[] { 1_025, 1_500, 1_501, 2_048, 2_049, 1, 1_024, 0, -1, long.MinValue, long.MaxValue })
+        {
+            log.PrefetchTail();
+            log.PrefetchStore(sequence);
+        }
+
+        Assert.Equal(events, Enumerable.Range(1, 1_500).Select(i => log.Entry(i)));
+        Assert.Null(log.Entry(1_501));
+        Assert.Null(log.Entry(2_048));
+    }
+
+    [Fact]
+    public void A_commits_prefetch_of_its_stripes_log_slot_changes_nothing_and_the_events_read_the_same()
+    {
+        using var shop = InMemoryShop.Create();
+        var store = shop.InMemoryStore();
+        var user = new UserId(7);
+        store.Events.PrefetchState(null, user); // no cell: nothing
+        for (var i = 0; i < 1_100; i++)
+        {
+            // Across a leaf page's end (1,024 events): the prefetch names the slot before it and after.
+            Assert.True(Sync.Run(shop.Wallets.ChargeAsync(user, new Money(1))).IsSuccess);
+            store.Events.PrefetchState(store.Events.PrefetchCellOf(user), user);
+        }
+
+        var changes = new ChangeSet();
+        changes.AddEvent(new WalletCharged(user, new Money(1), new Money(1_101), At));
+        store.Events.PrefetchCopy(changes);
+        store.Events.PrefetchCopy(new ChangeSet()); // no event: nothing
+
+        var charged = ReadAll(store).Cast<WalletCharged>().ToList();
+        Assert.Equal(1_100, charged.Count);
+        Assert.Equal(Enumerable.Range(1, 1_100).Select(i => (long)i), charged.Select(e => e.Position.Sequence));
+        Assert.Equal(new Money(1_100), charged[^1].BalanceAfter);
+    }
+
+    [Fact]
     public void The_log_keeps_events_across_its_pages_and_storing_one_again_changes_nothing()
     {
         var log = new EventLog();
@@ -661,7 +711,15 @@ public sealed class EventStripesTests
         Assert.Equal(CommerceErrorCode.InsufficientBalance, Sync.Run(shop.OrderAsync(users[2].Value, (1, 1))).Error?.Code);
         var prefetched = store.Events.PrefetchCellOf(users[2]);
         Assert.Same(cell, prefetched); // the cell the user's commits swap
-        EventStripes.PrefetchState(prefetched);
+        store.Events.PrefetchState(prefetched, users[2]);
+        Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
+        Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
+
+        // A commit's prefetch of the stripe's log slot reads the cell's word, which the parked commit marked: nothing.
+        Assert.True(Volatile.Read(ref cell.Word) < 0);
+        var changes = new ChangeSet();
+        changes.AddEvent(new WalletCharged(users[2], new Money(1), new Money(1), At));
+        store.Events.PrefetchCopy(changes);
         Assert.Equal(CommitStatus.Active, paused.Descriptor!.Status);
         Assert.Same(paused.Descriptor, Volatile.Read(ref cell.Content));
 
