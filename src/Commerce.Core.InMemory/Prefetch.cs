@@ -14,7 +14,8 @@ internal static class Prefetch
     /// Prefetches the lines of <paramref name="target"/>'s first 64 bytes: the word of its type, which a type check
     /// reads, and all its fields if they take 56 bytes or fewer. An object starts anywhere within a line (at a multiple
     /// of 8 bytes), so those bytes lie on two lines unless it starts one; the first line alone would miss, for a cell of
-    /// 64 bytes, its last fields five times in eight. Nothing if it is null, or on a processor without the instruction.
+    /// 64 bytes, its last fields five times in eight. (Past a smaller object, the second line may be the next object's.)
+    /// Nothing if it is null, or on a processor without the instruction.
     /// A prefetch never faults and changes nothing; if a collection moves the object meanwhile, it loads lines nobody
     /// needs. (The one use of a pointer in the store, which is why the project allows unsafe code: the pointer is never
     /// dereferenced.)
@@ -26,7 +27,7 @@ internal static class Prefetch
         {
             var fields = (byte*)Unsafe.AsPointer(ref Unsafe.As<StrongBox<nint>>(target).Value); // just past the type's word
             Sse.Prefetch0(fields - sizeof(nint)); // the type's word
-            Sse.Prefetch0(fields + 48); // the object's 64th byte: the next line's, unless the object starts a line
+            Sse.Prefetch0(fields + 48); // its bytes 56 to 63: on the next line, unless the object starts one
         }
     }
 

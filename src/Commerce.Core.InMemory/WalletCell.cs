@@ -102,7 +102,7 @@ internal sealed class WalletCell : WordCell
         Prefetch.Object(Volatile.Read(ref Content)); // the latest record, whose type a read checks
         if (Volatile.Read(ref Word) is var length and > 0 && ChunkHint is { } chunk)
         {
-            Prefetch.Object(chunk); // its length, which the copy checks (on another line than the slot, past a chunk's first)
+            Prefetch.Object(chunk); // its length, which the copy checks: on another line than the slot, in any chunk but the first
             WalletAccount.PrefetchSlot(chunk, length); // where the next commit copies that record
         }
     }
@@ -284,18 +284,16 @@ internal sealed class WalletAccount
     /// <summary>
     /// Starts loading the line of entry <paramref name="sequence"/>'s slot in <paramref name="slots"/>, were that its
     /// chunk, without waiting for it. Reads nothing of the chunk (not even its length): a wrong chunk only loads a
-    /// line nobody needs, and a prefetch never faults, whatever the address. The address is a raw pointer, never a
-    /// reference, so the collector never sees it.
+    /// line nobody needs, and a prefetch never faults, whatever the address (see <see cref="Prefetch.Element{T}(T[], int)"/>).
     /// </summary>
-    public static unsafe void PrefetchSlot(Slot[] slots, long sequence)
+    public static void PrefetchSlot(Slot[] slots, long sequence)
     {
-        if (sequence < 1 || sequence > ((1L << MaxChunks) - 1) << FirstChunkBits || !System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        if (sequence < 1 || sequence > ((1L << MaxChunks) - 1) << FirstChunkBits)
         {
             return; // (a ledger length a host wrote without its entries, past what an account holds: nothing to load)
         }
 
-        var first = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(slots));
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(first + ((long)Locate(sequence).Offset * System.Runtime.CompilerServices.Unsafe.SizeOf<Slot>()));
+        Prefetch.Element(slots, Locate(sequence).Offset);
     }
 
     /// <summary>
